@@ -1,0 +1,170 @@
+//! Application state and the server's life cycle: build, listen, drain, stop.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::config::{Config, KeyMaterial};
+use crate::http::rate_limit::RateLimiter;
+use crate::pagination::CursorKey;
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub pool: PgPool,
+    pub config: Config,
+    pub jwt: JwtKeys,
+    pub cursor_key: CursorKey,
+    pub encryption_key: KeyMaterial,
+    pub passwords: PasswordHasher,
+    pub rate_limiter: RateLimiter,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    migrated: AtomicBool,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// `config` must carry both secrets (the embedded set-up fills them in from the data dir).
+    pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let jwt_secret = config
+            .jwt_secret
+            .clone()
+            .context("DOCKET_JWT_SECRET is not set")?;
+        let encryption_key = config
+            .encryption_key
+            .clone()
+            .context("DOCKET_ENCRYPTION_KEY is not set")?;
+        let jwt = JwtKeys::new(&jwt_secret, config.jwt_secret_previous.as_ref());
+        let cursor_key = CursorKey::derive(&jwt_secret);
+        let rate_limiter = RateLimiter::new(config.rate_limit_per_minute);
+        Ok(Self(Arc::new(Inner {
+            pool,
+            jwt,
+            cursor_key,
+            encryption_key,
+            passwords: PasswordHasher::new(),
+            rate_limiter,
+            metrics: crate::telemetry::metrics_handle(),
+            migrated: AtomicBool::new(false),
+            config,
+        })))
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(Ordering::Acquire)
+    }
+
+    pub fn mark_migrated(&self) {
+        self.migrated.store(true, Ordering::Release);
+    }
+}
+
+/// A built server: bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the listener and builds the state over a lazily connecting pool.
+    pub async fn build(config: Config, connect: PgConnectOptions) -> anyhow::Result<Self> {
+        let pool = crate::db::lazy_pool(&config, connect);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState::new(config, pool)?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests for at most the grace
+    /// period. Migrations run in the background with backoff so that a database that is down
+    /// at start-up delays readiness instead of crashing the process.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let migrations = tokio::spawn(migrate_with_backoff(state.clone()));
+        let background = crate::jobs::spawn_maintenance(state.clone());
+
+        let grace = state.config.shutdown_grace;
+        let (draining_tx, mut draining_rx) = watch::channel(false);
+        let router = crate::http::router(state.clone());
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = draining_tx.send(true);
+        });
+
+        let deadline = async move {
+            let _ = draining_rx.wait_for(|draining| *draining).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("server failed")?,
+            () = deadline => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
+        }
+        migrations.abort();
+        background.abort();
+        state.pool.close().await;
+        Ok(())
+    }
+}
+
+async fn migrate_with_backoff(state: AppState) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match crate::db::migrate(&state.pool).await {
+            Ok(()) => {
+                state.mark_migrated();
+                tracing::info!("database ready: migrations are current");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "database not ready");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+}

@@ -1,0 +1,169 @@
+//! Registration and the caller's own account: profile and password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::domain::{Email, Password, UserName};
+use super::limits::{self, ClientAddr};
+use super::login::end_logins;
+use super::password::Verified;
+use super::principal::{AuthMethod, Principal};
+use super::users::{self, NewUser, User};
+use crate::app::AppState;
+use crate::config::Registration;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::Json;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+/// Validates every field and reports all problems at once.
+pub fn parse_new_user(email: &str, password: String, name: &str) -> Result<NewUser, ApiError> {
+    let mut errors = Vec::new();
+    let email = Email::parse(email)
+        .map_err(|message| errors.push(FieldError::new("email", "invalid", message)))
+        .ok();
+    let password = Password::parse(password)
+        .map_err(|(code, message)| errors.push(FieldError::new("password", code, message)))
+        .ok();
+    let name = UserName::parse(name)
+        .map_err(|(code, message)| errors.push(FieldError::new("name", code, message)))
+        .ok();
+    match (email, password, name) {
+        (Some(email), Some(password), Some(name)) => Ok(NewUser {
+            email,
+            name,
+            password,
+        }),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Register an account. The first user of an instance becomes an admin; every user gets an
+/// Inbox project.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = User),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(body): Json<RegisterRequest>,
+) -> Result<Response, ApiError> {
+    if state.config.registration == Registration::Closed {
+        return Err(ApiError::forbidden(
+            "registration_closed",
+            "registration is closed on this server; ask an administrator for an account",
+        ));
+    }
+    let bucket = limits::register_address_bucket(client.0);
+    limits::check(
+        &state.pool,
+        &bucket,
+        limits::REGISTRATIONS_PER_ADDRESS,
+        limits::WINDOW_REGISTER_SECS,
+    )
+    .await?;
+    limits::record(&state.pool, &[bucket]).await?;
+    let new_user = parse_new_user(&body.email, body.password, &body.name)?;
+    let hash = state
+        .passwords
+        .hash(new_user.password.expose().to_owned())
+        .await?;
+    let user = users::create_user(&state.pool, hash, new_user, false).await?;
+    Ok((StatusCode::CREATED, axum::Json(user)).into_response())
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    responses((status = 200, body = User),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn get_me(principal: Principal) -> axum::Json<User> {
+    axum::Json(principal.user)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    pub name: String,
+}
+
+/// Change the caller's display name.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "account",
+    request_body = UpdateMeRequest,
+    responses((status = 200, body = User),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<UpdateMeRequest>,
+) -> Result<axum::Json<User>, ApiError> {
+    let name = UserName::parse(&body.name)
+        .map_err(|(code, message)| ApiError::field("name", code, message))?;
+    Ok(axum::Json(
+        users::update_name(&state.pool, principal.id(), &name).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change the caller's password; every other session and refresh token of theirs ends.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "account",
+    request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_login()?;
+    let new_password = Password::parse(body.new_password)
+        .map_err(|(code, message)| ApiError::field("new_password", code, message))?;
+    let stored = users::find_credentials(&state.pool, &principal.user.email)
+        .await?
+        .map(|(_, hash)| hash);
+    match state
+        .passwords
+        .verify(body.current_password, stored)
+        .await?
+    {
+        Verified::Yes | Verified::YesRehash(_) => {}
+        Verified::No => {
+            return Err(ApiError::field(
+                "current_password",
+                "incorrect",
+                "is not the current password",
+            ))
+        }
+    }
+    let hash = state.passwords.hash(new_password.into_inner()).await?;
+    users::set_password_hash(&state.pool, principal.id(), &hash).await?;
+    let (keep_session, keep_family) = match principal.method {
+        AuthMethod::Session { session_id, .. } => (Some(session_id), None),
+        AuthMethod::AccessToken { family_id } => (None, Some(family_id)),
+        AuthMethod::ApiToken { .. } => (None, None),
+    };
+    end_logins(&state.pool, principal.id(), keep_session, keep_family).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,163 @@
+//! Personal API tokens: `dkt_` + 256 random bits, shown once, stored only as a hash.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::principal::{Principal, API_TOKEN_PREFIX};
+use super::tokens::{hash_token, random_token};
+use crate::app::AppState;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{Json, Path};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiTokenRequest {
+    pub name: String,
+    /// `["read"]` or `["read", "write"]`.
+    pub scopes: Vec<String>,
+    #[schema(minimum = 1, maximum = 365)]
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// The secret, shown only in this response.
+    #[serde(rename = "token")]
+    pub secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiTokenList {
+    pub items: Vec<ApiToken>,
+}
+
+const COLUMNS: &str = "id, name, scopes, created_at, expires_at, last_used_at";
+
+fn parse_scopes(scopes: &[String]) -> Result<Vec<String>, FieldError> {
+    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    match sorted.as_slice() {
+        ["read"] => Ok(vec!["read".to_owned()]),
+        ["read", "write"] => Ok(vec!["read".to_owned(), "write".to_owned()]),
+        _ => Err(FieldError::new(
+            "scopes",
+            "invalid_value",
+            "must be [\"read\"] or [\"read\", \"write\"]",
+        )),
+    }
+}
+
+/// Create an API token. The secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "account",
+    request_body = CreateApiTokenRequest,
+    responses((status = 201, body = CreatedApiToken),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateApiTokenRequest>,
+) -> Result<Response, ApiError> {
+    principal.require_login()?;
+    let mut errors = Vec::new();
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            "invalid",
+            "must be 1 to 100 characters without control characters",
+        ));
+    }
+    let scopes = parse_scopes(&body.scopes).map_err(|e| errors.push(e)).ok();
+    if let Some(days) = body.expires_in_days {
+        if !(1..=365).contains(&days) {
+            errors.push(FieldError::new(
+                "expires_in_days",
+                "out_of_range",
+                "must be from 1 to 365",
+            ));
+        }
+    }
+    let Some(scopes) = scopes.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let secret = format!("{API_TOKEN_PREFIX}{}", random_token(32));
+    let token: ApiToken = sqlx::query_as(&format!(
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6)) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(principal.id())
+    .bind(name)
+    .bind(hash_token(&secret))
+    .bind(&scopes)
+    .bind(body.expires_in_days.map(|d| d as i32))
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedApiToken { token, secret }),
+    )
+        .into_response())
+}
+
+/// The caller's API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "account",
+    responses((status = 200, body = ApiTokenList),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<axum::Json<ApiTokenList>, ApiError> {
+    principal.require_login()?;
+    let items = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(principal.id())
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(axum::Json(ApiTokenList { items }))
+}
+
+/// Revoke one of the caller's API tokens.
+#[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "account",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Revoked"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn delete_api_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_login()?;
+    let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(principal.id())
+        .execute(&state.pool)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,406 @@
+//! Logging in: cookie sessions and the token endpoint (password and refresh-token grants).
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::jwt::ACCESS_TOKEN_TTL_SECS;
+use super::limits::{self, ClientAddr};
+use super::password::Verified;
+use super::principal::{cookie_value, AuthMethod, Principal, SESSION_COOKIE};
+use super::tokens::{hash_token, random_token};
+use super::users::{self, User};
+use crate::app::AppState;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{parse_json, Json};
+
+pub const SESSION_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
+pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Checks an email and password under the brute-force limits. Unknown email and wrong password
+/// fail identically, and both pay for one argon2 verification.
+async fn check_password(
+    state: &AppState,
+    client: ClientAddr,
+    email: &str,
+    password: String,
+) -> Result<User, ApiError> {
+    let account_bucket = limits::login_account_bucket(email);
+    let address_bucket = limits::login_address_bucket(client.0);
+    limits::check(
+        &state.pool,
+        &account_bucket,
+        limits::LOGIN_FAILURES_PER_ACCOUNT,
+        limits::WINDOW_LOGIN_SECS,
+    )
+    .await?;
+    limits::check(
+        &state.pool,
+        &address_bucket,
+        limits::LOGIN_FAILURES_PER_ADDRESS,
+        limits::WINDOW_LOGIN_SECS,
+    )
+    .await?;
+
+    let found = users::find_credentials(&state.pool, email.trim()).await?;
+    let (user, stored) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let verified = state.passwords.verify(password, stored).await?;
+    let user = match (user, verified) {
+        (Some(user), Verified::Yes) => user,
+        (Some(user), Verified::YesRehash(new_hash)) => {
+            users::set_password_hash(&state.pool, user.id, &new_hash).await?;
+            user
+        }
+        _ => {
+            limits::record(&state.pool, &[account_bucket, address_bucket]).await?;
+            return Err(ApiError::unauthenticated(
+                "invalid_credentials",
+                "the email or password is wrong",
+            ));
+        }
+    };
+    if user.disabled {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    Ok(user)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionResponse {
+    pub user: User,
+    pub csrf_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ASCII")
+}
+
+/// Log in with a cookie session. Always a new session (no fixation); a session cookie sent
+/// along is ended.
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let user = check_password(&state, client, &body.email, body.password).await?;
+    if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(hash_token(old))
+            .execute(&state.pool)
+            .await?;
+    }
+    let token = random_token(32);
+    let csrf_token = random_token(32);
+    sqlx::query(
+        "INSERT INTO sessions (id, token_hash, user_id, csrf_token, expires_at) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    )
+    .bind(Uuid::now_v7())
+    .bind(hash_token(&token))
+    .bind(user.id)
+    .bind(&csrf_token)
+    .bind(SESSION_ABSOLUTE_SECS as f64)
+    .execute(&state.pool)
+    .await?;
+    let mut response = axum::Json(SessionResponse {
+        user,
+        csrf_token,
+        expires_at: None,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, &token, SESSION_ABSOLUTE_SECS),
+    );
+    Ok(response)
+}
+
+fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), ApiError> {
+    match &principal.method {
+        AuthMethod::Session {
+            session_id,
+            csrf_token,
+            expires_at,
+        } => Ok((*session_id, csrf_token.clone(), *expires_at)),
+        AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
+            "insufficient_scope",
+            "API tokens cannot manage sessions",
+        )),
+        AuthMethod::AccessToken { .. } => Err(ApiError::unauthenticated(
+            "unauthenticated",
+            "this endpoint is about cookie sessions; none was sent",
+        )),
+    }
+}
+
+/// The current cookie session.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("session" = [])))]
+pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
+    let (_, csrf_token, expires_at) = session_of(&principal)?;
+    Ok(axum::Json(SessionResponse {
+        user: principal.user,
+        csrf_token,
+        expires_at: Some(expires_at),
+    }))
+}
+
+/// Log out: the session is deleted server-side and the cookie cleared.
+#[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("session" = [])))]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let (session_id, _, _) = session_of(&principal)?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .execute(&state.pool)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    Ok(response)
+}
+
+/// `POST /auth/token`: either grant.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordGrant {
+    #[allow(dead_code)]
+    #[schema(pattern = "^password$")]
+    pub grant_type: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshGrant {
+    #[allow(dead_code)]
+    #[schema(pattern = "^refresh_token$")]
+    pub grant_type: String,
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum TokenRequest {
+    Password(PasswordGrant),
+    Refresh(RefreshGrant),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+/// Exchange a password or a refresh token for an access token and a new refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(body): Json<serde_json::Value>,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    match body.get("grant_type").and_then(|g| g.as_str()) {
+        Some("password") => {
+            let grant: PasswordGrant = parse_json(&raw)?;
+            let user = check_password(&state, client, &grant.email, grant.password).await?;
+            issue_tokens(&state.pool, &state, user.id, Uuid::now_v7()).await
+        }
+        Some("refresh_token") => {
+            let grant: RefreshGrant = parse_json(&raw)?;
+            refresh(&state, &grant.refresh_token).await
+        }
+        _ => Err(ApiError::validation(vec![FieldError::new(
+            "grant_type",
+            "invalid_value",
+            "must be password or refresh_token",
+        )])),
+    }
+}
+
+async fn issue_tokens(
+    db: &PgPool,
+    state: &AppState,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let refresh_token = random_token(32);
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, expires_at) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    )
+    .bind(Uuid::now_v7())
+    .bind(hash_token(&refresh_token))
+    .bind(family_id)
+    .bind(user_id)
+    .bind(REFRESH_TOKEN_TTL_SECS as f64)
+    .execute(db)
+    .await?;
+    Ok(axum::Json(TokenResponse {
+        access_token: state.jwt.issue(user_id, family_id)?,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL_SECS,
+        refresh_token,
+    }))
+}
+
+/// Rotates a refresh token. The consuming UPDATE is atomic, so a token works exactly once even
+/// when two requests race; a second use revokes the whole family (RFC 9700 reuse detection).
+async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
+    let hash = hash_token(token);
+    let consumed: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE refresh_tokens SET used_at = now() \
+         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now() \
+         RETURNING family_id, user_id",
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await?;
+    let invalid =
+        |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
+    let Some((family_id, user_id)) = consumed else {
+        let spent: Option<(Uuid, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&hash)
+                .fetch_optional(&state.pool)
+                .await?;
+        if let Some((family_id, Some(_))) = spent {
+            revoke_family(&state.pool, family_id).await?;
+            tracing::warn!(%family_id, "refresh token reused; the whole login was revoked");
+            return Err(invalid(
+                "this refresh token was already used; every token of this login is now revoked",
+            ));
+        }
+        return Err(invalid("the refresh token is not valid"));
+    };
+    let user = users::find_by_id(&state.pool, user_id)
+        .await?
+        .ok_or_else(|| invalid("the refresh token is not valid"))?;
+    if user.disabled {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    issue_tokens(&state.pool, state, user_id, family_id).await
+}
+
+pub async fn revoke_family(pool: &PgPool, family_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    pub token: String,
+}
+
+/// Revoke a refresh token (and the login it belongs to). The token is the credential; unknown
+/// tokens are answered the same way (RFC 7009).
+#[utoipa::path(post, path = "/api/v1/auth/token/revoke", tag = "auth",
+    request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "Revoked, or there was nothing to revoke"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Json(body): Json<RevokeRequest>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let family: Option<Uuid> =
+        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash_token(&body.token))
+            .fetch_optional(&state.pool)
+            .await?;
+    if let Some(family_id) = family {
+        revoke_family(&state.pool, family_id).await?;
+    }
+    Ok(axum::Json(json!({})))
+}
+
+/// Ends every session and refresh-token family of a user except the ones named.
+pub async fn end_logins(
+    pool: &PgPool,
+    user_id: Uuid,
+    keep_session: Option<Uuid>,
+    keep_family: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep_session)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() \
+         WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
+    )
+    .bind(user_id)
+    .bind(keep_family)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

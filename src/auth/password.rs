@@ -1,0 +1,160 @@
+//! Password hashing: argon2id in PHC string form, run off the async runtime with a bound on
+//! how many hashes run at once, so that a flood of logins cannot starve other requests.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// OWASP's current minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).expect("valid argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but hashed with weaker parameters than today's: store this new hash.
+    YesRehash(String),
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_now(&password)).await?
+    }
+
+    /// Verifies `password` against `stored`, or against a dummy hash when there is no user, so
+    /// that the time taken does not tell whether the email exists.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<Verified, ApiError> {
+        self.run(move || {
+            let Some(stored) = stored else {
+                let _ = verify_now(&password, dummy_hash());
+                return Verified::No;
+            };
+            verify_now(&password, &stored)
+        })
+        .await
+    }
+}
+
+pub fn hash_now(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("argon2 hashing failed: {e}")))
+}
+
+fn verify_now(password: &str, stored: &str) -> Verified {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verified::No;
+    };
+    if argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Verified::No;
+    }
+    if needs_rehash(&parsed) {
+        match hash_now(password) {
+            Ok(new_hash) => Verified::YesRehash(new_hash),
+            Err(_) => Verified::Yes,
+        }
+    } else {
+        Verified::Yes
+    }
+}
+
+fn needs_rehash(parsed: &PasswordHash<'_>) -> bool {
+    let Ok(params) = Params::try_from(parsed) else {
+        return true;
+    };
+    parsed.algorithm.as_str() != "argon2id"
+        || params.m_cost() < MEMORY_KIB
+        || params.t_cost() < ITERATIONS
+        || params.p_cost() < LANES
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_now(&crate::auth::tokens::random_token(16)).expect("hashing a dummy password")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_weak_ones_are_upgraded() {
+        let hash = hash_now("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(verify_now("correct horse battery", &hash), Verified::Yes);
+        assert_eq!(verify_now("wrong", &hash), Verified::No);
+
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(
+            b"old password here",
+            &SaltString::generate(&mut rand::rngs::OsRng),
+        )
+        .unwrap()
+        .to_string();
+        assert!(matches!(
+            verify_now("old password here", &weak),
+            Verified::YesRehash(_)
+        ));
+    }
+}

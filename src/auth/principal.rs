@@ -1,0 +1,332 @@
+//! The one place that turns a request's credentials into an authenticated principal, or into
+//! the right 401/403. Handlers take `Principal` as an argument and never read headers.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use chrono::{DateTime, Utc};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::domain::UserRole;
+use super::tokens::hash_token;
+use super::users::{User, USER_COLUMNS};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::middleware::RequestContext;
+
+pub const SESSION_COOKIE: &str = "docket_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const API_TOKEN_PREFIX: &str = "dkt_";
+pub const SESSION_IDLE_SECS: i64 = 14 * 24 * 3600;
+
+/// How the principal authenticated.
+#[derive(Debug, Clone)]
+pub enum AuthMethod {
+    Session {
+        session_id: Uuid,
+        csrf_token: String,
+        expires_at: DateTime<Utc>,
+    },
+    AccessToken {
+        family_id: Uuid,
+    },
+    ApiToken {
+        token_id: Uuid,
+        can_write: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub method: AuthMethod,
+}
+
+impl Principal {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+
+    /// Tokens, sessions and passwords are managed only by a person who logged in, never by an
+    /// API token.
+    pub fn require_login(&self) -> Result<(), ApiError> {
+        match self.method {
+            AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
+                "insufficient_scope",
+                "API tokens cannot manage tokens, sessions or passwords",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == UserRole::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "forbidden",
+                "this needs the instance admin role",
+            ))
+        }
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let principal = authenticate(parts, state).await?;
+        let context = parts.extensions.get::<RequestContext>().cloned();
+        if let Some(context) = &context {
+            context.set_user(principal.user.id);
+        }
+        let status = state.rate_limiter.check(principal.user.id);
+        if let Some(context) = &context {
+            context.set_rate_limit(status);
+        }
+        if !status.allowed {
+            return Err(ApiError::rate_limited(status.reset_secs));
+        }
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+/// An optional principal: `None` when the request carries no credentials at all.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
+            || cookie_value(&parts.headers, SESSION_COOKIE).is_some();
+        if !has_credentials {
+            return Ok(MaybePrincipal(None));
+        }
+        Principal::from_request_parts(parts, state)
+            .await
+            .map(|p| MaybePrincipal(Some(p)))
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    // The header wins over a cookie.
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let bad = || {
+            ApiError::unauthenticated(
+                "unauthenticated",
+                "the Authorization header must be 'Bearer <token>'",
+            )
+            .bearer()
+        };
+        let value = value.to_str().map_err(|_| bad())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(bad)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(bad());
+        }
+        let token = token.trim();
+        let principal = if token.starts_with(API_TOKEN_PREFIX) {
+            api_token_principal(state, token).await?
+        } else {
+            access_token_principal(state, token).await?
+        };
+        if let AuthMethod::ApiToken {
+            can_write: false, ..
+        } = principal.method
+        {
+            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                return Err(ApiError::forbidden(
+                    "insufficient_scope",
+                    "this API token has only the read scope",
+                ));
+            }
+        }
+        return Ok(principal);
+    }
+    if let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) {
+        let principal = session_principal(state, token).await?;
+        if !is_safe(&parts.method) {
+            let AuthMethod::Session { csrf_token, .. } = &principal.method else {
+                unreachable!("a session principal");
+            };
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !bool::from(sent.ct_eq(csrf_token.as_bytes())) {
+                return Err(ApiError::forbidden(
+                    "csrf_failed",
+                    "unsafe requests with a session cookie need the X-CSRF-Token header",
+                ));
+            }
+        }
+        return Ok(principal);
+    }
+    Err(ApiError::unauthenticated("unauthenticated", "this endpoint needs authentication").bearer())
+}
+
+fn ensure_enabled(user: &User) -> Result<(), ApiError> {
+    if user.disabled {
+        Err(ApiError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn access_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let claims = state.jwt.verify(token)?;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        family_revoked: bool,
+    }
+    // Roles and the disabled flag come from the database on every request; a revoked login
+    // (logout, password change, refresh-token reuse) cuts its access tokens off at once.
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM refresh_tokens r \
+             WHERE r.family_id = $2 AND r.revoked_at IS NOT NULL) AS family_revoked \
+         FROM users WHERE users.id = $1"
+    ))
+    .bind(claims.sub)
+    .bind(claims.fam)
+    .fetch_optional(&state.pool)
+    .await?;
+    let invalid = || {
+        ApiError::unauthenticated("unauthenticated", "the access token is no longer valid").bearer()
+    };
+    let row = row.ok_or_else(invalid)?;
+    if row.family_revoked {
+        return Err(invalid());
+    }
+    ensure_enabled(&row.user)?;
+    Ok(Principal {
+        user: row.user,
+        method: AuthMethod::AccessToken {
+            family_id: claims.fam,
+        },
+    })
+}
+
+async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        token_id: Uuid,
+        scopes: Vec<String>,
+        expires_at: Option<DateTime<Utc>>,
+        last_used_at: Option<DateTime<Utc>>,
+    }
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, t.id AS token_id, t.scopes, t.expires_at, t.last_used_at \
+         FROM api_tokens t JOIN users ON users.id = t.user_id WHERE t.token_hash = $1"
+    ))
+    .bind(hash_token(token))
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| {
+        ApiError::unauthenticated("unauthenticated", "the API token is not valid").bearer()
+    })?;
+    let now = Utc::now();
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return Err(
+            ApiError::unauthenticated("token_expired", "the API token has expired").bearer(),
+        );
+    }
+    ensure_enabled(&row.user)?;
+    // At most one write a minute per token, off the request's path.
+    if row
+        .last_used_at
+        .is_none_or(|at| now - at > chrono::Duration::seconds(60))
+    {
+        let pool = state.pool.clone();
+        let token_id = row.token_id;
+        tokio::spawn(async move {
+            let _ = sqlx::query(
+                "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')",
+            )
+            .bind(token_id)
+            .execute(&pool)
+            .await;
+        });
+    }
+    Ok(Principal {
+        method: AuthMethod::ApiToken {
+            token_id: row.token_id,
+            can_write: row.scopes.iter().any(|s| s == "write"),
+        },
+        user: row.user,
+    })
+}
+
+async fn session_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        session_id: Uuid,
+        csrf_token: String,
+        expires_at: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
+    }
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at \
+         FROM sessions s JOIN users ON users.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > now() \
+           AND s.last_seen_at > now() - make_interval(secs => $2)"
+    ))
+    .bind(hash_token(token))
+    .bind(SESSION_IDLE_SECS as f64)
+    .fetch_optional(&state.pool)
+    .await?;
+    let row = row.ok_or_else(|| {
+        ApiError::unauthenticated("unauthenticated", "the session has ended; log in again")
+    })?;
+    ensure_enabled(&row.user)?;
+    let now = Utc::now();
+    if now - row.last_seen_at > chrono::Duration::seconds(60) {
+        let pool = state.pool.clone();
+        let session_id = row.session_id;
+        tokio::spawn(async move {
+            let _ = sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
+                .bind(session_id)
+                .execute(&pool)
+                .await;
+        });
+    }
+    let idle_end = row.last_seen_at.max(now) + chrono::Duration::seconds(SESSION_IDLE_SECS);
+    Ok(Principal {
+        user: row.user,
+        method: AuthMethod::Session {
+            session_id: row.session_id,
+            csrf_token: row.csrf_token,
+            expires_at: row.expires_at.min(idle_end),
+        },
+    })
+}

@@ -1,0 +1,569 @@
+//! Configuration: every setting from an environment variable or the flag of the same name.
+//!
+//! Raw values arrive as strings (clap reads flag, then variable) so that validation can report
+//! every problem at once instead of stopping at the first one clap would reject.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Every variable Docket reads. The README's configuration table is checked against this list.
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "DOCKET_DATA_DIR",
+    "DOCKET_LISTEN",
+    "PORT",
+    "DOCKET_PUBLIC_URL",
+    "DOCKET_JWT_SECRET",
+    "DOCKET_JWT_SECRET_PREVIOUS",
+    "DOCKET_ENCRYPTION_KEY",
+    "DOCKET_REGISTRATION",
+    "DOCKET_DB_MAX_CONNECTIONS",
+    "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
+    "DOCKET_RATE_LIMIT_PER_MINUTE",
+    "DOCKET_TRUSTED_PROXIES",
+    "DOCKET_GITHUB_API_URL",
+    "DOCKET_GITHUB_TOKEN",
+    "DOCKET_GITHUB_SYNC_INTERVAL_S",
+    "DOCKET_SHUTDOWN_GRACE_S",
+    "DOCKET_LOG",
+    "DOCKET_LOG_FORMAT",
+];
+
+/// Raw settings as given on the command line or in the environment.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[arg(long = "data-dir", env = "DOCKET_DATA_DIR")]
+    pub data_dir: Option<String>,
+    #[arg(long = "listen", env = "DOCKET_LISTEN")]
+    pub listen: Option<String>,
+    #[arg(long = "port", env = "PORT")]
+    pub port: Option<String>,
+    #[arg(long = "public-url", env = "DOCKET_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[arg(long = "jwt-secret", env = "DOCKET_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    #[arg(
+        long = "jwt-secret-previous",
+        env = "DOCKET_JWT_SECRET_PREVIOUS",
+        hide_env_values = true
+    )]
+    pub jwt_secret_previous: Option<String>,
+    #[arg(
+        long = "encryption-key",
+        env = "DOCKET_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub encryption_key: Option<String>,
+    #[arg(long = "registration", env = "DOCKET_REGISTRATION")]
+    pub registration: Option<String>,
+    #[arg(long = "db-max-connections", env = "DOCKET_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<String>,
+    #[arg(long = "db-acquire-timeout-ms", env = "DOCKET_DB_ACQUIRE_TIMEOUT_MS")]
+    pub db_acquire_timeout_ms: Option<String>,
+    #[arg(long = "rate-limit-per-minute", env = "DOCKET_RATE_LIMIT_PER_MINUTE")]
+    pub rate_limit_per_minute: Option<String>,
+    #[arg(long = "trusted-proxies", env = "DOCKET_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    #[arg(long = "github-api-url", env = "DOCKET_GITHUB_API_URL")]
+    pub github_api_url: Option<String>,
+    #[arg(
+        long = "github-token",
+        env = "DOCKET_GITHUB_TOKEN",
+        hide_env_values = true
+    )]
+    pub github_token: Option<String>,
+    #[arg(long = "github-sync-interval-s", env = "DOCKET_GITHUB_SYNC_INTERVAL_S")]
+    pub github_sync_interval_s: Option<String>,
+    #[arg(long = "shutdown-grace-s", env = "DOCKET_SHUTDOWN_GRACE_S")]
+    pub shutdown_grace_s: Option<String>,
+    #[arg(long = "log", env = "DOCKET_LOG")]
+    pub log: Option<String>,
+    #[arg(long = "log-format", env = "DOCKET_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A secret that is at least 32 bytes; its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct KeyMaterial(SecretString);
+
+impl KeyMaterial {
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(value: String) -> Result<Self, String> {
+        if value.len() < Self::MIN_LEN {
+            return Err(format!(
+                "must be at least {} bytes (got {})",
+                Self::MIN_LEN,
+                value.len()
+            ));
+        }
+        Ok(Self(SecretString::from(value)))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.0.expose_secret().as_bytes()
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Option<SecretString>,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    /// `None` only when the database is embedded: the secret is then generated in the data dir.
+    pub jwt_secret: Option<KeyMaterial>,
+    pub jwt_secret_previous: Option<KeyMaterial>,
+    pub encryption_key: Option<KeyMaterial>,
+    pub registration: Registration,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: Duration,
+    pub rate_limit_per_minute: u32,
+    pub trusted_proxies: Vec<IpNet>,
+    pub github_api_url: Url,
+    pub github_token: Option<SecretString>,
+    pub github_sync_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+/// One thing wrong with the configuration: which variable and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn push(&mut self, variable: &'static str, message: impl Into<String>) {
+        self.0.push(ConfigProblem {
+            variable,
+            message: message.into(),
+        });
+    }
+
+    /// Parses `raw` with `parse`, or returns `default` when unset; records a problem on failure.
+    fn parse<T>(
+        &mut self,
+        variable: &'static str,
+        raw: &Option<String>,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T
+    where
+        T: Clone,
+    {
+        match raw.as_deref().map(str::trim) {
+            None | Some("") => default,
+            Some(value) => match parse(value) {
+                Ok(parsed) => parsed,
+                Err(message) => {
+                    self.push(variable, message);
+                    default
+                }
+            },
+        }
+    }
+}
+
+fn integer_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |value| match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a whole number from {min} to {max} (got {value:?})"
+        )),
+    }
+}
+
+impl Config {
+    /// Validates every setting and reports every problem at once.
+    pub fn from_args(args: &ConfigArgs) -> Result<Config, Vec<ConfigProblem>> {
+        let mut problems = Problems(Vec::new());
+
+        let database_url = match args.database_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => match Url::parse(raw) {
+                Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+                    Some(SecretString::from(raw.to_owned()))
+                }
+                _ => {
+                    problems.push("DATABASE_URL", "must be a postgres:// or postgresql:// URL");
+                    None
+                }
+            },
+        };
+
+        let data_dir = PathBuf::from(
+            args.data_dir
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or("./docket-data"),
+        );
+
+        let port = problems.parse("PORT", &args.port, None, |value| {
+            value
+                .parse::<u16>()
+                .map(Some)
+                .map_err(|_| format!("must be a port number from 1 to 65535 (got {value:?})"))
+        });
+        let default_listen: SocketAddr = match port {
+            Some(port) => SocketAddr::from(([0, 0, 0, 0], port)),
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let listen = problems.parse("DOCKET_LISTEN", &args.listen, default_listen, |value| {
+            value
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("must be an address like 127.0.0.1:8080 (got {value:?})"))
+        });
+
+        let default_public = Url::parse(&format!("http://{listen}")).expect("valid URL");
+        let public_url = problems.parse(
+            "DOCKET_PUBLIC_URL",
+            &args.public_url,
+            default_public,
+            |value| match Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+                _ => Err(format!(
+                    "must be an http:// or https:// URL (got {value:?})"
+                )),
+            },
+        );
+
+        let mut key = |variable: &'static str, raw: &Option<String>| -> Option<KeyMaterial> {
+            match raw.as_deref() {
+                None | Some("") => None,
+                Some(value) => match KeyMaterial::new(value.to_owned()) {
+                    Ok(key) => Some(key),
+                    Err(message) => {
+                        problems.push(variable, message);
+                        None
+                    }
+                },
+            }
+        };
+        let jwt_secret = key("DOCKET_JWT_SECRET", &args.jwt_secret);
+        let jwt_secret_previous = key("DOCKET_JWT_SECRET_PREVIOUS", &args.jwt_secret_previous);
+        let encryption_key = key("DOCKET_ENCRYPTION_KEY", &args.encryption_key);
+        if database_url.is_some() {
+            if args.jwt_secret.as_deref().unwrap_or("").is_empty() {
+                problems.push(
+                    "DOCKET_JWT_SECRET",
+                    "is required when DATABASE_URL is set (at least 32 bytes)",
+                );
+            }
+            if args.encryption_key.as_deref().unwrap_or("").is_empty() {
+                problems.push(
+                    "DOCKET_ENCRYPTION_KEY",
+                    "is required when DATABASE_URL is set (at least 32 bytes)",
+                );
+            }
+        }
+
+        let registration = problems.parse(
+            "DOCKET_REGISTRATION",
+            &args.registration,
+            Registration::Open,
+            |value| match value {
+                "open" => Ok(Registration::Open),
+                "closed" => Ok(Registration::Closed),
+                _ => Err(format!("must be open or closed (got {value:?})")),
+            },
+        );
+        let db_max_connections = problems.parse(
+            "DOCKET_DB_MAX_CONNECTIONS",
+            &args.db_max_connections,
+            10,
+            integer_in(1, 1000),
+        ) as u32;
+        let db_acquire_timeout = Duration::from_millis(problems.parse(
+            "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
+            &args.db_acquire_timeout_ms,
+            2000,
+            integer_in(1, 600_000),
+        ));
+        let rate_limit_per_minute = problems.parse(
+            "DOCKET_RATE_LIMIT_PER_MINUTE",
+            &args.rate_limit_per_minute,
+            600,
+            integer_in(1, 1_000_000),
+        ) as u32;
+        let trusted_proxies = problems.parse(
+            "DOCKET_TRUSTED_PROXIES",
+            &args.trusted_proxies,
+            Vec::new(),
+            |value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .map(|part| {
+                        part.parse::<IpNet>()
+                            .or_else(|_| part.parse::<std::net::IpAddr>().map(IpNet::from))
+                            .map_err(|_| format!("{part:?} is not a CIDR like 10.0.0.0/8"))
+                    })
+                    .collect()
+            },
+        );
+        let github_api_url = problems.parse(
+            "DOCKET_GITHUB_API_URL",
+            &args.github_api_url,
+            Url::parse("https://api.github.com").expect("valid URL"),
+            |value| match Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+                _ => Err(format!("must be an http(s) URL (got {value:?})")),
+            },
+        );
+        let github_token = args
+            .github_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| SecretString::from(t.to_owned()));
+        let github_sync_interval = Duration::from_secs(problems.parse(
+            "DOCKET_GITHUB_SYNC_INTERVAL_S",
+            &args.github_sync_interval_s,
+            900,
+            integer_in(10, 7 * 24 * 3600),
+        ));
+        let shutdown_grace = Duration::from_secs(problems.parse(
+            "DOCKET_SHUTDOWN_GRACE_S",
+            &args.shutdown_grace_s,
+            20,
+            integer_in(0, 3600),
+        ));
+        let log = problems.parse("DOCKET_LOG", &args.log, "info".to_owned(), |value| {
+            tracing_subscriber::EnvFilter::try_new(value)
+                .map(|_| value.to_owned())
+                .map_err(|e| format!("is not a valid log filter: {e}"))
+        });
+        let default_format = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        };
+        let log_format = problems.parse(
+            "DOCKET_LOG_FORMAT",
+            &args.log_format,
+            default_format,
+            |value| match value {
+                "json" => Ok(LogFormat::Json),
+                "pretty" => Ok(LogFormat::Pretty),
+                _ => Err(format!("must be json or pretty (got {value:?})")),
+            },
+        );
+
+        if !problems.0.is_empty() {
+            return Err(problems.0);
+        }
+        Ok(Config {
+            database_url,
+            data_dir,
+            listen,
+            public_url,
+            jwt_secret,
+            jwt_secret_previous,
+            encryption_key,
+            registration,
+            db_max_connections,
+            db_acquire_timeout,
+            rate_limit_per_minute,
+            trusted_proxies,
+            github_api_url,
+            github_token,
+            github_sync_interval,
+            shutdown_grace,
+            log,
+            log_format,
+        })
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The effective configuration, one `NAME=value` a line, secrets redacted.
+    pub fn describe(&self) -> String {
+        let secret = |set: bool| if set { "[redacted]" } else { "(unset)" }.to_owned();
+        let rows: Vec<(&str, String)> = vec![
+            (
+                "DATABASE_URL",
+                match &self.database_url {
+                    Some(_) => "[redacted]".to_owned(),
+                    None => "(unset: embedded PostgreSQL)".to_owned(),
+                },
+            ),
+            ("DOCKET_DATA_DIR", self.data_dir.display().to_string()),
+            ("DOCKET_LISTEN", self.listen.to_string()),
+            ("DOCKET_PUBLIC_URL", self.public_url.to_string()),
+            (
+                "DOCKET_JWT_SECRET",
+                match (&self.jwt_secret, &self.database_url) {
+                    (Some(_), _) => "[redacted]".to_owned(),
+                    (None, None) => "(generated in the data dir)".to_owned(),
+                    (None, Some(_)) => "(unset)".to_owned(),
+                },
+            ),
+            (
+                "DOCKET_JWT_SECRET_PREVIOUS",
+                secret(self.jwt_secret_previous.is_some()),
+            ),
+            (
+                "DOCKET_ENCRYPTION_KEY",
+                match (&self.encryption_key, &self.database_url) {
+                    (Some(_), _) => "[redacted]".to_owned(),
+                    (None, None) => "(generated in the data dir)".to_owned(),
+                    (None, Some(_)) => "(unset)".to_owned(),
+                },
+            ),
+            (
+                "DOCKET_REGISTRATION",
+                match self.registration {
+                    Registration::Open => "open",
+                    Registration::Closed => "closed",
+                }
+                .to_owned(),
+            ),
+            (
+                "DOCKET_DB_MAX_CONNECTIONS",
+                self.db_max_connections.to_string(),
+            ),
+            (
+                "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
+                self.db_acquire_timeout.as_millis().to_string(),
+            ),
+            (
+                "DOCKET_RATE_LIMIT_PER_MINUTE",
+                self.rate_limit_per_minute.to_string(),
+            ),
+            (
+                "DOCKET_TRUSTED_PROXIES",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("DOCKET_GITHUB_API_URL", self.github_api_url.to_string()),
+            ("DOCKET_GITHUB_TOKEN", secret(self.github_token.is_some())),
+            (
+                "DOCKET_GITHUB_SYNC_INTERVAL_S",
+                self.github_sync_interval.as_secs().to_string(),
+            ),
+            (
+                "DOCKET_SHUTDOWN_GRACE_S",
+                self.shutdown_grace.as_secs().to_string(),
+            ),
+            ("DOCKET_LOG", self.log.clone()),
+            (
+                "DOCKET_LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Json => "json",
+                    LogFormat::Pretty => "pretty",
+                }
+                .to_owned(),
+            ),
+        ];
+        rows.into_iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::from_args(&ConfigArgs::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.db_max_connections, 10);
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn port_changes_the_default_listen_address() {
+        let args = ConfigArgs {
+            port: Some("9999".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9999");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let args = ConfigArgs {
+            listen: Some("nowhere".into()),
+            jwt_secret: Some("short".into()),
+            registration: Some("maybe".into()),
+            ..Default::default()
+        };
+        let problems = Config::from_args(&args).unwrap_err();
+        let variables: Vec<_> = problems.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            variables,
+            ["DOCKET_LISTEN", "DOCKET_JWT_SECRET", "DOCKET_REGISTRATION"]
+        );
+    }
+
+    #[test]
+    fn external_database_requires_secrets() {
+        let args = ConfigArgs {
+            database_url: Some("postgres://localhost/docket".into()),
+            ..Default::default()
+        };
+        let problems = Config::from_args(&args).unwrap_err();
+        assert!(problems.iter().any(|p| p.variable == "DOCKET_JWT_SECRET"));
+        assert!(problems
+            .iter()
+            .any(|p| p.variable == "DOCKET_ENCRYPTION_KEY"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let args = ConfigArgs {
+            jwt_secret: Some("x".repeat(40)),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert!(!format!("{config:?}").contains(&"x".repeat(40)));
+        assert!(!config.describe().contains(&"x".repeat(40)));
+    }
+}

@@ -1,0 +1,205 @@
+//! Extractors whose rejections are our problem documents.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is not a JSON
+/// object, 422 when a field is missing, unknown or of the wrong type.
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json_content_type(request.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            )
+            .detail("the body must be application/json"));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            .detail("the body is larger than the limit of 256 KiB")
+    } else {
+        ApiError::bad_request("malformed_json", "the body could not be read")
+    }
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Parses a JSON object into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "malformed_json",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.inner().to_string();
+        ApiError::validation(vec![describe_serde_error(&path, &inner)])
+    })
+}
+
+fn describe_serde_error(path: &str, message: &str) -> FieldError {
+    let quoted = |message: &str| -> Option<String> {
+        let start = message.find('`')? + 1;
+        let end = start + message[start..].find('`')?;
+        Some(message[start..end].to_owned())
+    };
+    let join = |name: String| {
+        if path == "." || path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let field = if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    };
+    if message.starts_with("unknown field") {
+        let name = quoted(message).unwrap_or_default();
+        FieldError::new(join(name), "unknown_field", "is not a known field")
+    } else if message.starts_with("missing field") {
+        let name = quoted(message).unwrap_or_default();
+        FieldError::new(join(name), "required", "is required")
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        let expected = message
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("another type")
+            .to_owned();
+        FieldError::new(field, "invalid_type", format!("must be {expected}"))
+    } else if message.starts_with("unknown variant") {
+        let allowed = message
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("a known value")
+            .to_owned();
+        FieldError::new(field, "invalid_value", format!("must be {allowed}"))
+    } else {
+        FieldError::new(field, "invalid", message.to_owned())
+    }
+}
+
+/// Query string parameters: anything malformed is a 400 `invalid_query`.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded_from_str(query).map(Query)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let field = describe_serde_error(&path, &message);
+        let name = if field.field.is_empty() {
+            "query".to_owned()
+        } else {
+            field.field
+        };
+        ApiError::bad_request("invalid_query", format!("{name}: {}", field.message))
+    })
+}
+
+/// A path parameter; one that does not parse names no resource, so it is a 404.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        priority: Option<i32>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let err = parse_json::<Body>(br#"{"title": 5}"#).unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.errors[0].field, "title");
+        let err = parse_json::<Body>(br#"{"title": "x", "bogus": 1}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "bogus");
+        assert_eq!(err.errors[0].code, "unknown_field");
+        let err = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "title");
+        assert_eq!(err.errors[0].code, "required");
+        let err = parse_json::<Body>(b"[1]").unwrap_err();
+        assert_eq!(err.code, "malformed_json");
+        let err = parse_json::<Body>(b"{").unwrap_err();
+        assert_eq!(err.code, "malformed_json");
+    }
+}

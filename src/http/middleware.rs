@@ -1,0 +1,210 @@
+//! Cross-cutting request handling: request ids, problem documents, the access log, metrics,
+//! and the readiness gate.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{title_for, ApiError, ProblemParts};
+use crate::http::rate_limit::RateLimitStatus;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Facts about the request that code deeper down adds for the access log.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub request_id: Arc<str>,
+    facts: Arc<Mutex<Facts>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Facts {
+    user_id: Option<Uuid>,
+    rate_limit: Option<RateLimitStatus>,
+}
+
+impl RequestContext {
+    pub fn set_user(&self, user_id: Uuid) {
+        self.facts.lock().expect("not poisoned").user_id = Some(user_id);
+    }
+
+    pub fn set_rate_limit(&self, status: RateLimitStatus) {
+        self.facts.lock().expect("not poisoned").rate_limit = Some(status);
+    }
+}
+
+fn valid_request_id(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The outermost layer: gives the request an id, runs it inside a span carrying that id,
+/// turns every 4xx/5xx into a problem document, and writes one log line.
+pub async fn request_context(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id: Arc<str> = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(Arc::from)
+        .unwrap_or_else(|| Arc::from(Uuid::now_v7().simple().to_string()));
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        facts: Arc::new(Mutex::new(Facts::default())),
+    };
+    request.extensions_mut().insert(context.clone());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        response = render_problem(response, &path, &request_id);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+
+    let latency = started.elapsed();
+    let facts = *context.facts.lock().expect("not poisoned");
+    let user_id = facts.user_id;
+    if let Some(rate) = facts.rate_limit {
+        rate.write_headers(response.headers_mut());
+    }
+    let _entered = span.enter();
+    tracing::info!(
+        target: "docket::access",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        status = status.as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        user_id = user_id.map(|id| id.to_string()),
+        "request"
+    );
+    crate::telemetry::record_request(method.as_str(), &route, status.as_u16(), latency);
+    response
+}
+
+/// Writes the problem body: from our `ApiError` parts when present, otherwise (axum's own
+/// rejections, 404 and 405 from routing) from the status alone.
+fn render_problem(response: Response, path: &str, request_id: &str) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let is_problem = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Response::from_parts(parts, body);
+    }
+    let status = parts.status;
+    let problem = parts
+        .extensions
+        .remove::<ProblemParts>()
+        .unwrap_or_else(|| ProblemParts {
+            code: code_for_status(status),
+            detail: None,
+            errors: Vec::new(),
+        });
+    let mut document = json!({
+        "type": format!("/problems/{}", problem.code),
+        "title": title_for(problem.code),
+        "status": status.as_u16(),
+        "instance": path,
+        "code": problem.code,
+        "request_id": request_id,
+    });
+    if let Some(detail) = problem.detail {
+        document["detail"] = json!(detail);
+    }
+    if !problem.errors.is_empty() {
+        document["errors"] = json!(problem.errors);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE && !parts.headers.contains_key(header::RETRY_AFTER)
+    {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(document.to_string()))
+}
+
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_query",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        412 => "precondition_failed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        429 => "rate_limited",
+        503 => "unavailable",
+        _ => "internal",
+    }
+}
+
+/// API routes answer 503 until migrations have been applied (the database may still be down
+/// at start-up), and while the server drains for shutdown.
+pub async fn require_ready(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.is_migrated() {
+        return ApiError::unavailable("the server is starting; the database is not ready yet")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A panic in a handler: a 500 that says nothing, and the process keeps serving.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked() {
+        assert!(valid_request_id("abc-DEF_1.2"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id(&"a".repeat(65)));
+        assert!(!valid_request_id("a b"));
+        assert!(!valid_request_id("a\u{e9}"));
+    }
+}

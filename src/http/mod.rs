@@ -1,0 +1,34 @@
+//! The HTTP layer: one router built by one function, plus the middleware and extractors that
+//! every route shares.
+
+pub mod extract;
+pub mod middleware;
+pub mod rate_limit;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::AppState;
+
+pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(crate::auth::routes())
+        .merge(crate::projects::routes())
+        .merge(crate::tasks::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::require_ready,
+        ));
+
+    Router::new()
+        .merge(crate::ops::routes())
+        .merge(api)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}

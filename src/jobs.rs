@@ -1,0 +1,39 @@
+//! Background work inside the server process: periodic clean-up of expired rows.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+
+pub fn spawn_maintenance(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(MAINTENANCE_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            state.rate_limiter.prune();
+            if !state.is_migrated() {
+                continue;
+            }
+            if let Err(error) = purge_expired(&state).await {
+                tracing::warn!(error = %error, "maintenance failed");
+            }
+        }
+    })
+}
+
+async fn purge_expired(state: &AppState) -> Result<(), sqlx::Error> {
+    let statements = [
+        "DELETE FROM sessions WHERE expires_at < now() OR last_seen_at < now() - interval '14 days'",
+        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
+        "DELETE FROM auth_attempts WHERE attempted_at < now() - interval '2 hours'",
+        "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+    ];
+    for statement in statements {
+        sqlx::query(statement).execute(&state.pool).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Docket: a self-hostable task tracker server.
+//!
+//! The library holds everything; the `docket` binary only parses the command line and calls
+//! [`cli::run`].
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod openapi;
+pub mod ops;
+pub mod pagination;
+pub mod projects;
+pub mod tasks;
+pub mod telemetry;

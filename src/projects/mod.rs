@@ -1,0 +1,11 @@
+//! Projects and their members.
+
+pub mod store;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
