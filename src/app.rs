@@ -80,6 +80,7 @@ impl AppState {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    extra_routes: axum::Router<AppState>,
 }
 
 impl Application {
@@ -90,11 +91,21 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState::new(config, pool)?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            extra_routes: axum::Router::new(),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener")
+    }
+
+    /// Adds routes beside the server's own (used by tests for failure cases).
+    pub fn with_extra_routes(mut self, routes: axum::Router<AppState>) -> Self {
+        self.extra_routes = routes;
+        self
     }
 
     pub fn state(&self) -> AppState {
@@ -114,7 +125,7 @@ impl Application {
 
         let grace = state.config.shutdown_grace;
         let (draining_tx, mut draining_rx) = watch::channel(false);
-        let router = crate::http::router(state.clone());
+        let router = crate::http::with_layers(self.extra_routes, state.clone());
         let server = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

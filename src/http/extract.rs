@@ -101,7 +101,8 @@ fn describe_serde_error(path: &str, message: &str) -> FieldError {
     };
     if message.starts_with("unknown field") {
         let name = quoted(message).unwrap_or_default();
-        FieldError::new(join(name), "unknown_field", "is not a known field")
+        let field = if field.is_empty() { name } else { field };
+        FieldError::new(field, "unknown_field", "is not a known field")
     } else if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or_default();
         FieldError::new(join(name), "required", "is required")

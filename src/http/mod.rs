@@ -15,10 +15,17 @@ pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
+    with_layers(Router::new(), state)
+}
+
+/// The server's routes plus `extra` ones (tests add a panicking and a slow route), under the
+/// shared middleware.
+pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
     let api = Router::new()
         .merge(crate::auth::routes())
         .merge(crate::projects::routes())
         .merge(crate::tasks::routes())
+        .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_ready,

@@ -1,0 +1,171 @@
+//! The error model, request ids, health, readiness, pool exhaustion and graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    let ready = app.request(Method::GET, "/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let app = spawn_app().await;
+    let echoed = app
+        .request(Method::GET, "/healthz")
+        .header("x-request-id", "my-id.1_2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "my-id.1_2");
+    let replaced = app
+        .request(Method::GET, "/nope")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let id = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, "bad id with spaces");
+    let body = assert_problem(replaced, 404, "not_found").await;
+    assert_eq!(body["instance"], "/nope");
+}
+
+#[tokio::test]
+async fn routing_and_body_errors_are_problems() {
+    let app = spawn_app().await;
+    let response = app.request(Method::DELETE, "/healthz").send().await.unwrap();
+    assert!(response.headers()["allow"].to_str().unwrap().contains("GET"));
+    assert_problem(response, 405, "method_not_allowed").await;
+
+    let register = "/api/v1/auth/register";
+    let response = app
+        .request(Method::POST, register)
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "unsupported_media_type").await;
+
+    let response = app
+        .request(Method::POST, register)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "malformed_json").await;
+
+    let response = app
+        .request(Method::POST, register)
+        .header("content-type", "application/json")
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "malformed_json").await;
+
+    let big = json!({"email": "a@b.co", "password": "x".repeat(300 * 1024), "name": "n"});
+    let response = app.request(Method::POST, register).json(&big).send().await.unwrap();
+    assert_problem(response, 413, "payload_too_large").await;
+
+    let response = app
+        .request(Method::POST, register)
+        .json(&json!({"email": "a@b.co", "password": "long enough pass", "name": "n", "extra": 1}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "extra");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_bare_500_and_the_server_keeps_serving() {
+    let routes = axum::Router::new().route(
+        "/test/panic",
+        get(|| async {
+            if true {
+                panic!("secret internal detail");
+            }
+            ""
+        }),
+    );
+    let app = spawn_app_full(&create_test_database().await, |_| {}, routes).await;
+    let response = app.request(Method::GET, "/test/panic").send().await.unwrap();
+    let body = assert_problem(response, 500, "internal").await;
+    assert!(!body.to_string().contains("secret"));
+    assert!(body.get("detail").is_none());
+    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_quickly() {
+    let app = spawn_app_with(|args| {
+        args.db_max_connections = Some("1".into());
+        args.db_acquire_timeout_ms = Some("300".into());
+    })
+    .await;
+    let user = app.new_user().await;
+    let held = app.state.pool.acquire().await.unwrap();
+    let started = Instant::now();
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "unavailable").await;
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    drop(held);
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
+    let routes = axum::Router::new().route(
+        "/test/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            "done"
+        }),
+    );
+    let app = spawn_app_full(&create_test_database().await, |_| {}, routes).await;
+    let slow = tokio::spawn(app.request(Method::GET, "/test/slow").send());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let address = app.address.clone();
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let fresh = reqwest::Client::new()
+        .get(format!("{address}/healthz"))
+        .send()
+        .await;
+    assert!(fresh.is_err(), "a new connection during shutdown is refused");
+    let response = slow.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "done");
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn problem_responses_carry_the_request_id_and_path() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::GET, "/api/v1/me?x=1")
+        .header("x-request-id", "trace-me")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("www-authenticate"));
+    let body = assert_problem(response, 401, "unauthenticated").await;
+    assert_eq!(body["instance"], "/api/v1/me");
+    assert_eq!(body["request_id"], "trace-me");
+}

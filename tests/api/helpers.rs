@@ -1,0 +1,339 @@
+//! The test harness: one throwaway PostgreSQL cluster per test run, a database per test cloned
+//! from a migrated template, and the real server on a real socket.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use docket::app::{AppState, Application};
+use docket::config::{Config, ConfigArgs};
+use docket::db::embedded::{Durability, EmbeddedPostgres};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdefghijklmnop";
+pub const ENCRYPTION_KEY: &str = "test-encryption-key-0123456789abcdefghijk";
+const TEMPLATE: &str = "docket_template";
+
+pub struct TestCluster {
+    pub postgres: EmbeddedPostgres,
+    pub dir: PathBuf,
+}
+
+/// The cluster shared by every test of this run, started on first use. A watcher process
+/// stops it and removes its directory when the test process exits, however it exits.
+pub fn cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        std::thread::spawn(start_cluster)
+            .join()
+            .expect("the test cluster starts")
+    })
+}
+
+fn scratch_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// A fresh directory that the postgres user can traverse.
+pub fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = scratch_root().join(format!("{prefix}-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn start_cluster() -> TestCluster {
+    let dir = scratch_dir("docket-test");
+    let postgres = EmbeddedPostgres::locate(&dir).expect("PostgreSQL server binaries");
+    postgres
+        .ensure_initialized(Durability::Throwaway)
+        .expect("initdb");
+    postgres.start().expect("the test cluster starts");
+    let pid_file = postgres.cluster_dir().join("postmaster.pid");
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
+         kill -QUIT $(head -n1 '{pid}') 2>/dev/null; sleep 1; rm -rf '{dir}'",
+        me = std::process::id(),
+        pid = pid_file.display(),
+        dir = dir.display()
+    );
+    Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the cluster watcher starts");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut admin = PgConnection::connect_with(&postgres.connect_options("postgres"))
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {TEMPLATE}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut conn = PgConnection::connect_with(&postgres.connect_options(TEMPLATE))
+            .await
+            .unwrap();
+        docket::db::MIGRATOR.run(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    });
+    TestCluster { postgres, dir }
+}
+
+/// A new database cloned from the migrated template; returns its URL.
+pub async fn create_test_database() -> String {
+    let cluster = cluster();
+    let name = format!("test_{}", Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect_with(&cluster.postgres.connect_options("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    cluster.postgres.url(&name)
+}
+
+pub fn base_args(database_url: &str) -> ConfigArgs {
+    ConfigArgs {
+        database_url: Some(database_url.to_owned()),
+        listen: Some("127.0.0.1:0".to_owned()),
+        jwt_secret: Some(JWT_SECRET.to_owned()),
+        encryption_key: Some(ENCRYPTION_KEY.to_owned()),
+        // Tests pose as many clients through X-Forwarded-For from a trusted loopback proxy.
+        trusted_proxies: Some("127.0.0.1/32".to_owned()),
+        log_format: Some("json".to_owned()),
+        ..ConfigArgs::default()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub state: AppState,
+    pub database_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+    let database_url = create_test_database().await;
+    spawn_app_on(&database_url, customize).await
+}
+
+pub async fn spawn_app_on(database_url: &str, customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+    spawn_app_full(database_url, customize, axum::Router::new()).await
+}
+
+pub async fn spawn_app_full(
+    database_url: &str,
+    customize: impl FnOnce(&mut ConfigArgs),
+    extra_routes: axum::Router<AppState>,
+) -> TestApp {
+    if std::env::var_os("DOCKET_TEST_LOG").is_some() {
+        docket::telemetry::init_logging("docket=debug", docket::config::LogFormat::Pretty);
+    }
+    let mut args = base_args(database_url);
+    customize(&mut args);
+    let config = Config::from_args(&args).expect("valid test config");
+    let connect = docket::db::connect_options_from_url(database_url).unwrap();
+    let app = Application::build(config, connect)
+        .await
+        .expect("app builds")
+        .with_extra_routes(extra_routes);
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    // Migrations are already applied in the template; wait for the server to notice.
+    for _ in 0..200 {
+        if state.is_migrated() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let db = PgPool::connect(database_url).await.unwrap();
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        state,
+        database_url: database_url.to_owned(),
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+/// A registered user with a fresh access token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+pub fn random_ip() -> String {
+    let n = Uuid::new_v4().as_u128();
+    format!("10.{}.{}.{}", (n >> 16) as u8, (n >> 8) as u8, n as u8)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.request(Method::GET, path).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
+        self.request(Method::POST, path).bearer_auth(token).json(body)
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
+        self.request(Method::PATCH, path)
+            .bearer_auth(token)
+            .json(body)
+    }
+
+    pub fn put(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
+        self.request(Method::PUT, path).bearer_auth(token).json(body)
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path).bearer_auth(token)
+    }
+
+    /// Registers from a random client address (so the per-address limit stays out of the way).
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> Response {
+        self.request(Method::POST, "/api/v1/auth/register")
+            .header("x-forwarded-for", random_ip())
+            .json(&json!({"email": email, "password": password, "name": name}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn password_grant(&self, email: &str, password: &str) -> Response {
+        self.request(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", random_ip())
+            .json(&json!({"grant_type": "password", "email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn new_user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", Uuid::now_v7().simple());
+        let response = self.register(&email, PASSWORD, "Test User").await;
+        assert_eq!(response.status(), StatusCode::CREATED, "registration");
+        let user: Value = response.json().await.unwrap();
+        let tokens: Value = self.password_grant(&email, PASSWORD).await.json().await.unwrap();
+        TestUser {
+            id: user["id"].as_str().unwrap().parse().unwrap(),
+            email,
+            password: PASSWORD.to_owned(),
+            token: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Logs in with a cookie session: returns (cookie header value, csrf token).
+    pub async fn session_login(&self, email: &str, password: &str) -> (String, String) {
+        let response = self
+            .request(Method::POST, "/api/v1/auth/session")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        (cookie, body["csrf_token"].as_str().unwrap().to_owned())
+    }
+
+    /// Stops the server the way SIGTERM would.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts a problem response and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "problem body: {body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["request_id"], request_id.as_str());
+    assert!(body["type"].as_str().unwrap().ends_with(code));
+    body
+}

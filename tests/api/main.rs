@@ -1,0 +1,7 @@
+//! Black-box tests: the real server over a real socket against a real PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod binary;
+mod foundation;
