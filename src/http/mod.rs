@@ -3,6 +3,7 @@
 
 pub mod extract;
 pub mod middleware;
+pub mod preconditions;
 pub mod rate_limit;
 
 use axum::extract::DefaultBodyLimit;

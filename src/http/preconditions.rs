@@ -1,0 +1,78 @@
+//! ETags from integer versions, `If-Match` (412) and `If-None-Match` (304).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+
+use crate::error::ApiError;
+
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+fn tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
+    let values: Vec<String> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/").to_owned())
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+fn matches(tags: &[String], version: i64) -> bool {
+    let current = format!("\"{version}\"");
+    tags.iter().any(|tag| tag == "*" || *tag == current)
+}
+
+/// `If-Match`: without it a write applies to the current version.
+pub struct IfMatch(Option<Vec<String>>);
+
+impl IfMatch {
+    pub fn check(&self, version: i64) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(tags) if !matches(tags, version) => Err(ApiError::precondition_failed()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(IfMatch(tags(&parts.headers, header::IF_MATCH)))
+    }
+}
+
+/// `If-None-Match` on reads: a match means 304.
+pub struct IfNoneMatch(Option<Vec<String>>);
+
+impl IfNoneMatch {
+    pub fn matches(&self, version: i64) -> bool {
+        self.0.as_deref().is_some_and(|tags| matches(tags, version))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(IfNoneMatch(tags(&parts.headers, header::IF_NONE_MATCH)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_match_by_version() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"2\", W/\"3\""));
+        let tags = tags(&headers, header::IF_MATCH).unwrap();
+        assert!(matches(&tags, 3));
+        assert!(!matches(&tags, 4));
+        assert!(matches(&["*".to_owned()], 9));
+    }
+}

@@ -1,0 +1,223 @@
+//! Project endpoints.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::access::{self, Action};
+use super::store::{self, Project};
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::preconditions::{etag, IfMatch, IfNoneMatch};
+use crate::pagination::{Page, PageQuery};
+
+type P = crate::openapi::Problem;
+
+pub const NAME_MAX: usize = 100;
+pub const DESCRIPTION_MAX: usize = 2000;
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX {
+        errors.push(FieldError::new(
+            "name",
+            if name.is_empty() { "required" } else { "too_long" },
+            format!("must be 1 to {NAME_MAX} characters"),
+        ));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            "invalid",
+            "must not contain control characters",
+        ));
+    }
+    name.to_owned()
+}
+
+fn check_description(description: &str, errors: &mut Vec<FieldError>) {
+    if description.chars().count() > DESCRIPTION_MAX {
+        errors.push(FieldError::new(
+            "description",
+            "too_long",
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+}
+
+pub fn project_response(status: StatusCode, project: &Project) -> Response {
+    let mut response = (status, axum::Json(project)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(project.version));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/projects/{}", project.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectRequest {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Create a project; the caller becomes its owner.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
+    request_body = CreateProjectRequest,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String))),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn create_project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateProjectRequest>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let name = check_name(&body.name, &mut errors);
+    let description = body.description.unwrap_or_default();
+    check_description(&description, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let mut tx = state.pool.begin().await?;
+    let project = store::create(&mut tx, principal.id(), &name, &description).await?;
+    tx.commit().await?;
+    Ok(project_response(StatusCode::CREATED, &project))
+}
+
+/// The projects the caller is a member of, in order of creation.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Page<Project>),
+        (status = 400, body = P, content_type = "application/problem+json"),
+        (status = 401, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn list_projects(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<Page<Project>>, ApiError> {
+    let limit = page.limit()?;
+    let scope = format!("projects:{}", principal.id());
+    let after: Option<(DateTime<Utc>, Uuid)> = page
+        .cursor
+        .as_deref()
+        .map(|c| state.cursor_key.decode(&scope, c))
+        .transpose()?;
+    let rows = store::list_for_member(&state.pool, principal.id(), after, limit + 1).await?;
+    Ok(axum::Json(Page::from_rows(rows, limit, |last| {
+        state.cursor_key.encode(&scope, &(last.created_at, last.id))
+    })))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
+    responses((status = 200, body = Project, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn get_project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    let project = store::find(&state.pool, id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if if_none_match.matches(project.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag(project.version));
+        return Ok(response);
+    }
+    Ok(project_response(StatusCode::OK, &project))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProjectRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Change a project's name or description (admin or owner).
+#[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body = UpdateProjectRequest,
+    responses((status = 200, body = Project, headers(("ETag" = String))),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 412, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn update_project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_match: IfMatch,
+    Json(body): Json<UpdateProjectRequest>,
+) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let name = body.name.as_deref().map(|n| check_name(n, &mut errors));
+    if let Some(description) = &body.description {
+        check_description(description, &mut errors);
+    }
+    let mut tx = state.pool.begin().await?;
+    access::authorize(&mut *tx, &principal, id, Action::EditProject).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (version, _) = store::lock(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if_match.check(version)?;
+    store::update(&mut tx, id, name.as_deref(), body.description.as_deref()).await?;
+    let project = store::find(&mut *tx, id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(project_response(StatusCode::OK, &project))
+}
+
+/// Delete a project and its tasks (owner only; never an Inbox).
+#[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 412, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn delete_project(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    access::authorize(&mut *tx, &principal, id, Action::DeleteProject).await?;
+    let (version, is_inbox) = store::lock(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if is_inbox {
+        return Err(ApiError::conflict("conflict", "an Inbox cannot be deleted"));
+    }
+    if_match.check(version)?;
+    store::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

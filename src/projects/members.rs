@@ -1,0 +1,228 @@
+//! Membership endpoints: listing, adding, changing roles (and transferring ownership),
+//! removing.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::access::{self, Action, Role};
+use super::store::{self, Member};
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+use crate::error::{unique_violation, ApiError};
+use crate::http::extract::{Json, Path, Query};
+use crate::pagination::{Page, PageQuery};
+
+type P = crate::openapi::Problem;
+
+/// The members of a project.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "members",
+    params(("id" = Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Page<Member>),
+        (status = 400, body = P, content_type = "application/problem+json"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Query(page): Query<PageQuery>,
+) -> Result<axum::Json<Page<Member>>, ApiError> {
+    access::authorize(&state.pool, &principal, id, Action::Read).await?;
+    let limit = page.limit()?;
+    let scope = format!("members:{id}");
+    let after: Option<(DateTime<Utc>, Uuid)> = page
+        .cursor
+        .as_deref()
+        .map(|c| state.cursor_key.decode(&scope, c))
+        .transpose()?;
+    let rows = store::list_members(&state.pool, id, after, limit + 1).await?;
+    Ok(axum::Json(Page::from_rows(rows, limit, |last| {
+        state.cursor_key.encode(&scope, &(last.added_at, last.user.id))
+    })))
+}
+
+/// The action a role change needs: anything touching admin or owner is the owner's.
+fn action_for(old: Option<Role>, new: Role) -> Action {
+    if new == Role::Owner {
+        Action::TransferOwnership
+    } else if new == Role::Admin || old == Some(Role::Admin) {
+        Action::ManageAdmins
+    } else {
+        Action::ManageMembers
+    }
+}
+
+/// Locks the project and refuses Inboxes, which have only their owner.
+async fn lock_shareable(conn: &mut PgConnection, project_id: Uuid) -> Result<(), ApiError> {
+    let (_, is_inbox) = store::lock(conn, project_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if is_inbox {
+        return Err(ApiError::conflict(
+            "conflict",
+            "an Inbox cannot be shared",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    pub role: Role,
+}
+
+/// Add a member or change their role. `owner` transfers ownership: the old owner becomes an
+/// admin.
+#[utoipa::path(put, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    request_body = SetRoleRequest,
+    responses((status = 200, body = Member), (status = 201, body = Member),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, user_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<SetRoleRequest>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
+    access::check(my_role, Action::Read)?;
+    let current = access::role_in(&mut *tx, user_id, id).await?;
+    access::check(my_role, action_for(current, body.role))?;
+    lock_shareable(&mut tx, id).await?;
+    if current.is_none() && !store::user_exists(&mut *tx, user_id).await? {
+        return Err(ApiError::not_found().detail("no such user"));
+    }
+    if current == Some(Role::Owner) && body.role != Role::Owner {
+        return Err(ApiError::conflict(
+            "conflict",
+            "the owner's role changes only by transferring ownership to someone else",
+        ));
+    }
+    if body.role == Role::Owner && current != Some(Role::Owner) {
+        // Demote first: at most one owner exists at any moment (a unique index says so).
+        store::set_role(&mut *tx, id, principal.id(), Role::Admin).await?;
+    }
+    match current {
+        Some(_) => store::set_role(&mut *tx, id, user_id, body.role).await?,
+        None => store::add_member(&mut *tx, id, user_id, body.role).await?,
+    }
+    let member = store::find_member(&mut *tx, id, user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    let status = if current.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(member)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub email: String,
+    pub role: Role,
+}
+
+/// Add a member by email.
+#[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "members",
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = AddMemberRequest,
+    responses((status = 201, body = Member),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<AddMemberRequest>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
+    access::check(my_role, Action::Read)?;
+    if body.role == Role::Owner {
+        return Err(ApiError::field(
+            "role",
+            "invalid_value",
+            "ownership is transferred with PUT /members/{user_id}",
+        ));
+    }
+    access::check(my_role, action_for(None, body.role))?;
+    lock_shareable(&mut tx, id).await?;
+    let user_id = store::user_id_by_email(&mut *tx, &body.email)
+        .await?
+        .ok_or_else(|| ApiError::field("email", "unknown", "no user has this email"))?;
+    match store::add_member(&mut *tx, id, user_id, body.role).await {
+        Ok(()) => {}
+        Err(error) if unique_violation(&error).is_some() => {
+            return Err(ApiError::conflict(
+                "conflict",
+                "this user is already a member; use PUT to change their role",
+            ))
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let member = store::find_member(&mut *tx, id, user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(member)).into_response())
+}
+
+/// Remove a member. Any member may remove themself, except the owner.
+#[utoipa::path(delete, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204, description = "Removed"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
+    access::check(my_role, Action::Read)?;
+    let target = access::role_in(&mut *tx, user_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if target == Role::Owner {
+        return Err(ApiError::conflict(
+            "conflict",
+            "the owner cannot be removed; transfer ownership first",
+        ));
+    }
+    if user_id != principal.id() {
+        let action = if target == Role::Admin {
+            Action::ManageAdmins
+        } else {
+            Action::ManageMembers
+        };
+        access::check(my_role, action)?;
+    }
+    store::lock(&mut tx, id).await?;
+    store::remove_member(&mut tx, id, user_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

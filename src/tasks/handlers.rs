@@ -1,0 +1,375 @@
+//! Task endpoints: create, read, merge-patch (including moves), delete.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::domain::{parse_date, Description, Labels, Priority, Status, TaskTitle};
+use super::store::{self, Task, TaskFields};
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{Json, Path};
+use crate::http::preconditions::{etag, IfMatch, IfNoneMatch};
+use crate::projects::access::{self, Action};
+
+type P = crate::openapi::Problem;
+
+pub fn task_response(status: StatusCode, task: &Task) -> Response {
+    let mut response = (status, axum::Json(task)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(task.version));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tasks/{}", task.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskRequest {
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Option<Status>,
+    #[schema(minimum = 0, maximum = 4)]
+    pub priority: Option<i64>,
+    #[schema(format = Date)]
+    pub due_date: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub assignee_id: Option<Uuid>,
+}
+
+async fn check_assignee(
+    state: &AppState,
+    project_id: Uuid,
+    assignee: Option<Uuid>,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), ApiError> {
+    if let Some(assignee) = assignee {
+        if !store::is_member(&state.pool, project_id, assignee).await? {
+            errors.push(FieldError::new(
+                "assignee_id",
+                "not_a_member",
+                "must be a member of the task's project",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Create a task (editor or above).
+#[utoipa::path(post, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = CreateTaskRequest,
+    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String))),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn create_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(project_id): Path<Uuid>,
+    Json(body): Json<CreateTaskRequest>,
+) -> Result<Response, ApiError> {
+    access::authorize(&state.pool, &principal, project_id, Action::EditTasks).await?;
+    let mut errors = Vec::new();
+    let title = TaskTitle::parse(&body.title).map_err(|e| errors.push(e)).ok();
+    let description = Description::parse(body.description.as_deref().unwrap_or(""))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let priority = Priority::parse(body.priority.unwrap_or(0))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let due_date = match body.due_date.as_deref() {
+        Some(raw) => parse_date("due_date", raw).map(Some).map_err(|e| errors.push(e)).ok(),
+        None => Some(None),
+    };
+    let labels = Labels::parse(body.labels.as_deref().unwrap_or(&[]))
+        .map_err(|e| errors.extend(e))
+        .ok();
+    check_assignee(&state, project_id, body.assignee_id, &mut errors).await?;
+    let (Some(title), Some(description), Some(priority), Some(due_date), Some(labels)) =
+        (title, description, priority, due_date, labels)
+    else {
+        return Err(ApiError::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let fields = TaskFields {
+        title: title.as_str().to_owned(),
+        description: description.as_str().to_owned(),
+        status: body.status.unwrap_or(Status::Todo),
+        priority: priority.get(),
+        due_date,
+        labels: labels.as_slice().to_vec(),
+        assignee_id: body.assignee_id,
+    };
+    let mut tx = state.pool.begin().await?;
+    let task = store::insert(&mut tx, project_id, principal.id(), &fields).await?;
+    tx.commit().await?;
+    Ok(task_response(StatusCode::CREATED, &task))
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
+    responses((status = 200, body = Task, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    let (task, _) = store::find_visible(&state.pool, id, principal.id(), false)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if if_none_match.matches(task.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag(task.version));
+        return Ok(response);
+    }
+    Ok(task_response(StatusCode::OK, &task))
+}
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "number",
+    "created_by",
+    "completed_at",
+    "source",
+    "version",
+    "created_at",
+    "updated_at",
+];
+
+/// A parsed merge patch: each field absent (`None`) or its new value.
+#[derive(Default)]
+struct TaskPatch {
+    title: Option<TaskTitle>,
+    description: Option<Description>,
+    status: Option<Status>,
+    priority: Option<Priority>,
+    due_date: Option<Option<NaiveDate>>,
+    labels: Option<Labels>,
+    assignee_id: Option<Option<Uuid>>,
+    project_id: Option<Uuid>,
+}
+
+fn invalid_type(field: &str, expected: &str) -> FieldError {
+    FieldError::new(field, "invalid_type", format!("must be {expected}"))
+}
+
+fn parse_patch(body: Map<String, Value>) -> Result<TaskPatch, ApiError> {
+    let mut patch = TaskPatch::default();
+    let mut errors = Vec::new();
+    for (key, value) in body {
+        let field = key.as_str();
+        match (field, value) {
+            (f, _) if READ_ONLY.contains(&f) => {
+                errors.push(FieldError::new(f, "read_only", "is read-only"))
+            }
+            ("title", Value::String(s)) => match TaskTitle::parse(&s) {
+                Ok(t) => patch.title = Some(t),
+                Err(e) => errors.push(e),
+            },
+            ("title", _) => errors.push(invalid_type("title", "a string")),
+            ("description", Value::String(s)) => match Description::parse(&s) {
+                Ok(d) => patch.description = Some(d),
+                Err(e) => errors.push(e),
+            },
+            ("description", _) => errors.push(invalid_type("description", "a string")),
+            ("status", Value::String(s)) => match Status::parse(&s) {
+                Some(status) => patch.status = Some(status),
+                None => errors.push(FieldError::new(
+                    "status",
+                    "invalid_value",
+                    "must be todo, in_progress, done or canceled",
+                )),
+            },
+            ("status", _) => errors.push(invalid_type("status", "a string")),
+            ("priority", Value::Number(n)) => match n.as_i64().map(Priority::parse) {
+                Some(Ok(p)) => patch.priority = Some(p),
+                Some(Err(e)) => errors.push(e),
+                None => errors.push(invalid_type("priority", "an integer from 0 to 4")),
+            },
+            ("priority", _) => errors.push(invalid_type("priority", "an integer from 0 to 4")),
+            ("due_date", Value::Null) => patch.due_date = Some(None),
+            ("due_date", Value::String(s)) => match parse_date("due_date", &s) {
+                Ok(d) => patch.due_date = Some(Some(d)),
+                Err(e) => errors.push(e),
+            },
+            ("due_date", _) => errors.push(invalid_type("due_date", "a date or null")),
+            ("labels", Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                match strings.map(|s| Labels::parse(&s)) {
+                    Some(Ok(labels)) => patch.labels = Some(labels),
+                    Some(Err(e)) => errors.extend(e),
+                    None => errors.push(invalid_type("labels", "an array of strings")),
+                }
+            }
+            ("labels", _) => errors.push(invalid_type("labels", "an array of strings")),
+            ("assignee_id", Value::Null) => patch.assignee_id = Some(None),
+            ("assignee_id", Value::String(s)) => match s.parse::<Uuid>() {
+                Ok(id) => patch.assignee_id = Some(Some(id)),
+                Err(_) => errors.push(invalid_type("assignee_id", "a user id or null")),
+            },
+            ("assignee_id", _) => errors.push(invalid_type("assignee_id", "a user id or null")),
+            ("project_id", Value::String(s)) => match s.parse::<Uuid>() {
+                Ok(id) => patch.project_id = Some(id),
+                Err(_) => errors.push(invalid_type("project_id", "a project id")),
+            },
+            ("project_id", _) => errors.push(invalid_type("project_id", "a project id")),
+            (other, _) => errors.push(FieldError::new(other, "unknown_field", "is not a known field")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(patch)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Fields of a task patch, for the OpenAPI document (the handler reads the body as a JSON
+/// merge patch: absent = unchanged, null = cleared).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UpdateTaskRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<Status>,
+    #[schema(minimum = 0, maximum = 4)]
+    pub priority: Option<i64>,
+    #[schema(format = Date, nullable)]
+    pub due_date: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    #[schema(nullable)]
+    pub assignee_id: Option<Option<Uuid>>,
+    /// Moves the task (editor in both projects); it gets a new number.
+    pub project_id: Option<Uuid>,
+}
+
+/// Change a task (editor or above). JSON merge-patch semantics; `project_id` moves it.
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body = UpdateTaskRequest,
+    responses((status = 200, body = Task, headers(("ETag" = String))),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 412, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn update_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_match: IfMatch,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (task, role) = store::find_visible(&mut *tx, id, principal.id(), true)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    access::check(Some(role), Action::EditTasks)?;
+    let patch = parse_patch(body)?;
+    if_match.check(task.version)?;
+
+    let mut project_id = task.project_id;
+    let mut number = task.number;
+    let mut errors = Vec::new();
+    if let Some(target) = patch.project_id.filter(|p| *p != task.project_id) {
+        match access::role_in(&mut *tx, principal.id(), target).await? {
+            None => errors.push(FieldError::new(
+                "project_id",
+                "not_found",
+                "no such project among yours",
+            )),
+            Some(target_role) => {
+                access::check(Some(target_role), Action::EditTasks)?;
+                project_id = target;
+                number = store::next_number(&mut tx, target).await?;
+            }
+        }
+    }
+    let assignee_id = match patch.assignee_id {
+        Some(explicit) => {
+            check_assignee(&state, project_id, explicit, &mut errors).await?;
+            explicit
+        }
+        // A moved task keeps its assignee only if they are in the new project too.
+        None => match task.assignee_id {
+            Some(a) if project_id != task.project_id
+                && !store::is_member(&mut *tx, project_id, a).await? =>
+            {
+                None
+            }
+            other => other,
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let fields = TaskFields {
+        title: patch
+            .title
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or(task.title),
+        description: patch
+            .description
+            .map(|d| d.as_str().to_owned())
+            .unwrap_or(task.description),
+        status: patch.status.unwrap_or(task.status),
+        priority: patch.priority.map(Priority::get).unwrap_or(task.priority),
+        due_date: patch.due_date.unwrap_or(task.due_date),
+        labels: patch
+            .labels
+            .map(|l| l.as_slice().to_vec())
+            .unwrap_or(task.labels),
+        assignee_id,
+    };
+    let updated = store::update(&mut tx, id, project_id, number, &fields).await?;
+    tx.commit().await?;
+    Ok(task_response(StatusCode::OK, &updated))
+}
+
+/// Delete a task (editor or above).
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 412, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (task, role) = store::find_visible(&mut *tx, id, principal.id(), true)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    access::check(Some(role), Action::EditTasks)?;
+    if_match.check(task.version)?;
+    store::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
