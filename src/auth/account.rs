@@ -68,14 +68,13 @@ pub async fn register(
         ));
     }
     let bucket = limits::register_address_bucket(client.0);
-    limits::check(
+    // Every registration counts, and is counted atomically with the check.
+    let _counted = limits::attempt(
         &state.pool,
-        &bucket,
-        limits::REGISTRATIONS_PER_ADDRESS,
+        &[(&bucket, limits::REGISTRATIONS_PER_ADDRESS)],
         limits::WINDOW_REGISTER_SECS,
     )
     .await?;
-    limits::record(&state.pool, &[bucket]).await?;
     let new_user = parse_new_user(&body.email, body.password, &body.name)?;
     let hash = state
         .passwords

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::domain::UserRole;
-use super::login::end_logins;
 use super::principal::Principal;
 use super::users::{User, USER_COLUMNS};
 use crate::app::AppState;
@@ -99,8 +98,8 @@ pub async fn update_user(
         ));
     }
     tx.commit().await?;
-    if user.disabled {
-        end_logins(&state.pool, user.id, None, None).await?;
-    }
+    // A disabled user's sessions, tokens and refresh tokens are kept, not deleted: every request
+    // and every refresh reads the flag, so they stop at once and answer 403 account_disabled
+    // (a deleted session could only answer 401).
     Ok(axum::Json(user))
 }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::app::AppState;
@@ -71,33 +72,74 @@ pub fn register_address_bucket(addr: IpAddr) -> String {
     format!("register:address:{addr}")
 }
 
-/// Fails with 429 when `bucket` already has `max` attempts in the window.
-pub async fn check(
-    pool: &PgPool,
-    bucket: &str,
-    max: i64,
-    window_secs: i64,
-) -> Result<(), ApiError> {
-    let (count, oldest): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), extract(epoch FROM now() - min(attempted_at))::float8 \
-         FROM auth_attempts WHERE bucket = $1 \
-           AND attempted_at > now() - make_interval(secs => $2)",
-    )
-    .bind(bucket)
-    .bind(window_secs as f64)
-    .fetch_one(pool)
-    .await?;
-    if count >= max {
-        let age = oldest.unwrap_or(0.0).max(0.0) as i64;
-        return Err(ApiError::rate_limited((window_secs - age).max(1) as u64));
-    }
-    Ok(())
+/// An attempt counted in one or more buckets; see [`attempt`].
+#[must_use = "a correct login gives its slot back with `release`"]
+pub struct Attempt {
+    buckets: Vec<String>,
+    at: DateTime<Utc>,
 }
 
-pub async fn record(pool: &PgPool, buckets: &[String]) -> Result<(), ApiError> {
-    sqlx::query("INSERT INTO auth_attempts (bucket) SELECT unnest($1::text[])")
-        .bind(buckets)
-        .execute(pool)
+/// Counts an attempt in every `(bucket, max)` at once, before the work it guards, or fails with
+/// 429 (counting nothing) when a bucket already holds `max` attempts in the window.
+///
+/// Checking and recording happen under per-bucket advisory locks in one transaction, so that a
+/// burst of parallel requests (to any instance) cannot all pass the check before any of them is
+/// recorded.
+pub async fn attempt(
+    pool: &PgPool,
+    limits: &[(&str, i64)],
+    window_secs: i64,
+) -> Result<Attempt, ApiError> {
+    let mut limits = limits.to_vec();
+    // One lock order everywhere, so that two requests cannot wait on each other.
+    limits.sort_unstable();
+    let mut tx = pool.begin().await?;
+    for (bucket, _) in &limits {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('docket.auth_attempts:' || $1))")
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (bucket, max) in &limits {
+        let (count, oldest): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT count(*), extract(epoch FROM now() - min(attempted_at))::float8 \
+             FROM auth_attempts WHERE bucket = $1 \
+               AND attempted_at > now() - make_interval(secs => $2)",
+        )
+        .bind(bucket)
+        .bind(window_secs as f64)
+        .fetch_one(&mut *tx)
         .await?;
+        if count >= *max {
+            let age = oldest.unwrap_or(0.0).max(0.0) as i64;
+            return Err(ApiError::rate_limited((window_secs - age).max(1) as u64));
+        }
+    }
+    let buckets: Vec<String> = limits.iter().map(|(b, _)| (*b).to_owned()).collect();
+    let at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO auth_attempts (bucket, attempted_at) SELECT unnest($1::text[]), now() \
+         RETURNING attempted_at",
+    )
+    .bind(&buckets)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .next()
+    .unwrap_or_else(Utc::now);
+    tx.commit().await?;
+    Ok(Attempt { buckets, at })
+}
+
+/// Gives an attempt's slots back: successful logins do not count.
+pub async fn release(pool: &PgPool, attempt: Attempt) -> Result<(), ApiError> {
+    sqlx::query(
+        "DELETE FROM auth_attempts WHERE ctid IN ( \
+             SELECT DISTINCT ON (bucket) ctid FROM auth_attempts \
+             WHERE bucket = ANY($1) AND attempted_at = $2)",
+    )
+    .bind(&attempt.buckets)
+    .bind(attempt.at)
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -39,17 +39,14 @@ async fn check_password(
 ) -> Result<User, ApiError> {
     let account_bucket = limits::login_account_bucket(email);
     let address_bucket = limits::login_address_bucket(client.0);
-    limits::check(
+    // The attempt is counted before the password is checked, so that parallel guesses cannot
+    // all pass the limit; a correct password gives it back.
+    let attempt = limits::attempt(
         &state.pool,
-        &account_bucket,
-        limits::LOGIN_FAILURES_PER_ACCOUNT,
-        limits::WINDOW_LOGIN_SECS,
-    )
-    .await?;
-    limits::check(
-        &state.pool,
-        &address_bucket,
-        limits::LOGIN_FAILURES_PER_ADDRESS,
+        &[
+            (&account_bucket, limits::LOGIN_FAILURES_PER_ACCOUNT),
+            (&address_bucket, limits::LOGIN_FAILURES_PER_ADDRESS),
+        ],
         limits::WINDOW_LOGIN_SECS,
     )
     .await?;
@@ -67,13 +64,13 @@ async fn check_password(
             user
         }
         _ => {
-            limits::record(&state.pool, &[account_bucket, address_bucket]).await?;
             return Err(ApiError::unauthenticated(
                 "invalid_credentials",
                 "the email or password is wrong",
             ));
         }
     };
+    limits::release(&state.pool, attempt).await?;
     if user.disabled {
         return Err(ApiError::forbidden(
             "account_disabled",
@@ -307,25 +304,38 @@ async fn issue_tokens(
 /// when two requests race; a second use revokes the whole family (RFC 9700 reuse detection).
 async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
     let hash = hash_token(token);
+    // A disabled user's token is refused without being spent, so that it keeps answering 403.
     let consumed: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE refresh_tokens SET used_at = now() \
-         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now() \
-         RETURNING family_id, user_id",
+        "UPDATE refresh_tokens r SET used_at = now() FROM users u \
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.revoked_at IS NULL \
+           AND r.expires_at > now() AND u.id = r.user_id AND NOT u.disabled \
+         RETURNING r.family_id, r.user_id",
     )
     .bind(&hash)
     .fetch_optional(&state.pool)
     .await?;
     let invalid =
         |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
+    let disabled = || ApiError::forbidden("account_disabled", "this account has been disabled");
     let Some((family_id, user_id)) = consumed else {
-        let spent: Option<(Uuid, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(&hash)
-                .fetch_optional(&state.pool)
-                .await?;
-        if let Some((family_id, Some(_))) = spent {
+        let known: Option<(Uuid, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
+            "SELECT r.family_id, r.used_at, u.disabled \
+             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&state.pool)
+        .await?;
+        let Some((family_id, used_at, user_disabled)) = known else {
+            return Err(invalid("the refresh token is not valid"));
+        };
+        if used_at.is_some() {
             revoke_family(&state.pool, family_id).await?;
             tracing::warn!(%family_id, "refresh token reused; the whole login was revoked");
+        }
+        if user_disabled {
+            return Err(disabled());
+        }
+        if used_at.is_some() {
             return Err(invalid(
                 "this refresh token was already used; every token of this login is now revoked",
             ));
@@ -336,10 +346,7 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
         .await?
         .ok_or_else(|| invalid("the refresh token is not valid"))?;
     if user.disabled {
-        return Err(ApiError::forbidden(
-            "account_disabled",
-            "this account has been disabled",
-        ));
+        return Err(disabled());
     }
     issue_tokens(&state.pool, state, user_id, family_id).await
 }

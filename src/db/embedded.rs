@@ -305,6 +305,14 @@ impl EmbeddedPostgres {
         )
     }
 
+    /// Kills the postmaster with SIGKILL, as a crash would. For failure tests.
+    pub fn kill_hard(&self) {
+        if let Some(pid) = read_pid(&self.cluster_dir().join("postmaster.pid")) {
+            // SAFETY: sending a signal to a pid has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
     /// Kills the postmaster at once (SIGQUIT: immediate shutdown). For test teardown.
     pub fn kill(&self) {
         if let Some(pid) = read_pid(&self.cluster_dir().join("postmaster.pid")) {
@@ -390,10 +398,19 @@ fn read_pid(pid_file: &Path) -> Option<i32> {
         .ok()
 }
 
+/// A live (not zombie) process named `postgres`. A killed postmaster whose parent does not
+/// reap it stays a zombie with its name, which must not count as running.
 fn process_is_postgres(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|comm| comm.trim() == "postgres")
-        .unwrap_or(false)
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // Format: `pid (comm) state ...`; comm may contain spaces, so split at the last ')'.
+    let Some((head, tail)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+    let state = tail.trim_start().chars().next().unwrap_or('Z');
+    name == "postgres" && !matches!(state, 'Z' | 'X')
 }
 
 /// Reads a secret kept in the data dir, or generates and keeps one (mode 0600).

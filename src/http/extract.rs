@@ -74,11 +74,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
+    if let Some(field) = find_nul(&value, "") {
+        return Err(ApiError::field(
+            &field,
+            "invalid",
+            "must not contain NUL characters",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.inner().to_string();
         ApiError::validation(vec![describe_serde_error(&path, &inner)])
     })
+}
+
+/// PostgreSQL text cannot hold NUL, so no string with one may pass the boundary.
+fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_nul(item, &join(&i.to_string()))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(join(key))
+            } else {
+                find_nul(item, &join(key))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn describe_serde_error(path: &str, message: &str) -> FieldError {
@@ -137,6 +170,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        let has_nul = url::form_urlencoded::parse(query.as_bytes())
+            .any(|(key, value)| key.contains('\0') || value.contains('\0'));
+        if has_nul {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "query parameters must not contain NUL characters",
+            ));
+        }
         serde_urlencoded_from_str(query).map(Query)
     }
 }
@@ -202,5 +243,7 @@ mod tests {
         assert_eq!(err.code, "malformed_json");
         let err = parse_json::<Body>(b"{").unwrap_err();
         assert_eq!(err.code, "malformed_json");
+        let err = parse_json::<Body>(br#"{"title": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "title");
     }
 }

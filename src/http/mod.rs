@@ -2,6 +2,7 @@
 //! every route shares.
 
 pub mod extract;
+pub mod idempotency;
 pub mod middleware;
 pub mod preconditions;
 pub mod rate_limit;
@@ -27,6 +28,10 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         .merge(crate::projects::routes())
         .merge(crate::tasks::routes())
         .merge(extra)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::require_ready,

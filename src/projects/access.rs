@@ -65,9 +65,7 @@ impl Action {
             Action::Read => Role::Viewer,
             Action::EditTasks => Role::Editor,
             Action::EditProject | Action::ManageMembers | Action::LinkGithub => Role::Admin,
-            Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => {
-                Role::Owner
-            }
+            Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => Role::Owner,
         }
     }
 }
@@ -102,7 +100,10 @@ pub fn check(role: Option<Role>, action: Action) -> Result<Role, ApiError> {
     } else {
         Err(ApiError::forbidden(
             "forbidden",
-            format!("your role in this project ({}) does not allow this", role.as_str()),
+            format!(
+                "your role in this project ({}) does not allow this",
+                role.as_str()
+            ),
         ))
     }
 }

@@ -26,7 +26,11 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     if name.is_empty() || name.chars().count() > NAME_MAX {
         errors.push(FieldError::new(
             "name",
-            if name.is_empty() { "required" } else { "too_long" },
+            if name.is_empty() {
+                "required"
+            } else {
+                "too_long"
+            },
             format!("must be 1 to {NAME_MAX} characters"),
         ));
     } else if name.chars().any(char::is_control) {
@@ -51,7 +55,9 @@ fn check_description(description: &str, errors: &mut Vec<FieldError>) {
 
 pub fn project_response(status: StatusCode, project: &Project) -> Response {
     let mut response = (status, axum::Json(project)).into_response();
-    response.headers_mut().insert(header::ETAG, etag(project.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(project.version));
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/projects/{}", project.id)) {
             response.headers_mut().insert(header::LOCATION, location);
@@ -139,7 +145,9 @@ pub async fn get_project(
         .ok_or_else(ApiError::not_found)?;
     if if_none_match.matches(project.version) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag(project.version));
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(project.version));
         return Ok(response);
     }
     Ok(project_response(StatusCode::OK, &project))

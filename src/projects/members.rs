@@ -43,7 +43,9 @@ pub async fn list_members(
         .transpose()?;
     let rows = store::list_members(&state.pool, id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&scope, &(last.added_at, last.user.id))
+        state
+            .cursor_key
+            .encode(&scope, &(last.added_at, last.user.id))
     })))
 }
 
@@ -64,10 +66,7 @@ async fn lock_shareable(conn: &mut PgConnection, project_id: Uuid) -> Result<(),
         .await?
         .ok_or_else(ApiError::not_found)?;
     if is_inbox {
-        return Err(ApiError::conflict(
-            "conflict",
-            "an Inbox cannot be shared",
-        ));
+        return Err(ApiError::conflict("conflict", "an Inbox cannot be shared"));
     }
     Ok(())
 }

@@ -96,7 +96,10 @@ pub async fn list_for_member(
 }
 
 /// Locks the project row for a read-modify-write and returns its version.
-pub async fn lock(conn: &mut PgConnection, project_id: Uuid) -> Result<Option<(i64, bool)>, sqlx::Error> {
+pub async fn lock(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+) -> Result<Option<(i64, bool)>, sqlx::Error> {
     sqlx::query_as("SELECT version, inbox_of IS NOT NULL FROM projects WHERE id = $1 FOR UPDATE")
         .bind(project_id)
         .fetch_optional(conn)

@@ -191,7 +191,12 @@ impl Labels {
     pub fn truncating(raw: &[String]) -> Self {
         let mut labels: Vec<String> = raw
             .iter()
-            .map(|label| normalise_label(label).chars().take(LABEL_MAX).collect::<String>())
+            .map(|label| {
+                normalise_label(label)
+                    .chars()
+                    .take(LABEL_MAX)
+                    .collect::<String>()
+            })
             .filter(|label| !label.is_empty())
             .collect();
         labels.sort();
@@ -224,7 +229,10 @@ mod tests {
     fn titles() {
         assert_eq!(TaskTitle::parse("  Ship it ").unwrap().as_str(), "Ship it");
         assert_eq!(TaskTitle::parse("  ").unwrap_err().code, "required");
-        assert_eq!(TaskTitle::parse(&"x".repeat(201)).unwrap_err().code, "too_long");
+        assert_eq!(
+            TaskTitle::parse(&"x".repeat(201)).unwrap_err().code,
+            "too_long"
+        );
         assert!(TaskTitle::parse(&"é".repeat(200)).is_ok());
         assert!(TaskTitle::parse("a\nb").is_err());
         let cut = TaskTitle::truncating(&"y".repeat(300));

@@ -21,7 +21,9 @@ type P = crate::openapi::Problem;
 
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
     let mut response = (status, axum::Json(task)).into_response();
-    response.headers_mut().insert(header::ETAG, etag(task.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(task.version));
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tasks/{}", task.id)) {
             response.headers_mut().insert(header::LOCATION, location);
@@ -81,7 +83,9 @@ pub async fn create_task(
 ) -> Result<Response, ApiError> {
     access::authorize(&state.pool, &principal, project_id, Action::EditTasks).await?;
     let mut errors = Vec::new();
-    let title = TaskTitle::parse(&body.title).map_err(|e| errors.push(e)).ok();
+    let title = TaskTitle::parse(&body.title)
+        .map_err(|e| errors.push(e))
+        .ok();
     let description = Description::parse(body.description.as_deref().unwrap_or(""))
         .map_err(|e| errors.push(e))
         .ok();
@@ -89,7 +93,10 @@ pub async fn create_task(
         .map_err(|e| errors.push(e))
         .ok();
     let due_date = match body.due_date.as_deref() {
-        Some(raw) => parse_date("due_date", raw).map(Some).map_err(|e| errors.push(e)).ok(),
+        Some(raw) => parse_date("due_date", raw)
+            .map(Some)
+            .map_err(|e| errors.push(e))
+            .ok(),
         None => Some(None),
     };
     let labels = Labels::parse(body.labels.as_deref().unwrap_or(&[]))
@@ -138,7 +145,9 @@ pub async fn get_task(
         .ok_or_else(ApiError::not_found)?;
     if if_none_match.matches(task.version) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag(task.version));
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(task.version));
         return Ok(response);
     }
     Ok(task_response(StatusCode::OK, &task))
@@ -235,7 +244,11 @@ fn parse_patch(body: Map<String, Value>) -> Result<TaskPatch, ApiError> {
                 Err(_) => errors.push(invalid_type("project_id", "a project id")),
             },
             ("project_id", _) => errors.push(invalid_type("project_id", "a project id")),
-            (other, _) => errors.push(FieldError::new(other, "unknown_field", "is not a known field")),
+            (other, _) => errors.push(FieldError::new(
+                other,
+                "unknown_field",
+                "is not a known field",
+            )),
         }
     }
     if errors.is_empty() {
@@ -314,8 +327,9 @@ pub async fn update_task(
         }
         // A moved task keeps its assignee only if they are in the new project too.
         None => match task.assignee_id {
-            Some(a) if project_id != task.project_id
-                && !store::is_member(&mut *tx, project_id, a).await? =>
+            Some(a)
+                if project_id != task.project_id
+                    && !store::is_member(&mut *tx, project_id, a).await? =>
             {
                 None
             }

@@ -158,7 +158,10 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .transpose()?;
     let date = |raw: &Option<String>, name: &str| {
         raw.as_deref()
-            .map(|r| parse_date(name, r).map_err(|_| invalid(format!("{name} must be a date like 2026-01-31"))))
+            .map(|r| {
+                parse_date(name, r)
+                    .map_err(|_| invalid(format!("{name} must be a date like 2026-01-31")))
+            })
             .transpose()
     };
     Ok(Filters {
@@ -216,7 +219,8 @@ async fn list(
         .map(|c| state.cursor_key.decode(&scope, c))
         .transpose()?;
 
-    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
+    let mut sql =
+        QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
     match of {
         ListOf::Project(project_id) => {
             sql.push("t.project_id = ").push_bind(project_id);
@@ -231,7 +235,9 @@ async fn list(
         }
     }
     if let Some(statuses) = filters.statuses {
-        sql.push(" AND t.status = ANY(").push_bind(statuses).push(")");
+        sql.push(" AND t.status = ANY(")
+            .push_bind(statuses)
+            .push(")");
     }
     match filters.assignee {
         Some(Assignee::Me) => {
@@ -246,7 +252,9 @@ async fn list(
         None => {}
     }
     if let Some(label) = filters.label {
-        sql.push(" AND t.labels @> ARRAY[").push_bind(label).push("]::text[]");
+        sql.push(" AND t.labels @> ARRAY[")
+            .push_bind(label)
+            .push("]::text[]");
     }
     if let Some(min) = filters.priority_min {
         sql.push(" AND t.priority >= ").push_bind(min);
@@ -274,7 +282,11 @@ async fn list(
                 sql.push_bind(p).push("::smallint, ").push_bind(id);
             }
             (SortKey::DueDate, Position::Date(date, id)) => {
-                let infinity = if sort.descending { "-infinity" } else { "infinity" };
+                let infinity = if sort.descending {
+                    "-infinity"
+                } else {
+                    "infinity"
+                };
                 sql.push("coalesce(")
                     .push_bind(date)
                     .push(format!("::date, '{infinity}'::date), "))
@@ -285,8 +297,10 @@ async fn list(
         sql.push(")");
     }
     let direction = if sort.descending { "DESC" } else { "ASC" };
-    sql.push(format!(" ORDER BY {expression} {direction}, t.id {direction} LIMIT "))
-        .push_bind(limit + 1);
+    sql.push(format!(
+        " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
+    ))
+    .push_bind(limit + 1);
 
     let rows: Vec<Task> = sql.build_query_as().fetch_all(&state.pool).await?;
     let rows = rows.into_iter().map(Task::with_source).collect();
@@ -321,7 +335,14 @@ pub async fn list_project_tasks(
     }
     let endpoint = format!("project-tasks:{project_id}");
     Ok(axum::Json(
-        list(&state, &principal, ListOf::Project(project_id), &endpoint, query).await?,
+        list(
+            &state,
+            &principal,
+            ListOf::Project(project_id),
+            &endpoint,
+            query,
+        )
+        .await?,
     ))
 }
 
@@ -340,7 +361,10 @@ pub async fn list_my_tasks(
     let project_id = query
         .project_id
         .as_deref()
-        .map(|raw| raw.parse::<Uuid>().map_err(|_| invalid("project_id must be a project id")))
+        .map(|raw| {
+            raw.parse::<Uuid>()
+                .map_err(|_| invalid("project_id must be a project id"))
+        })
         .transpose()?;
     let endpoint = format!("tasks:{}", principal.id());
     Ok(axum::Json(

@@ -1,0 +1,458 @@
+//! The real `docket` binary: configuration errors, the embedded cluster's life cycle
+//! (start, second instance, SIGTERM, restart, kill -9), a database that goes away and comes
+//! back, and what the logs never contain.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use docket::db::embedded::{Durability, EmbeddedPostgres};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_docket");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn docket(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.args(args).env_clear().env(
+        "PATH",
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+    );
+    command
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for exit and returns (exit code, stdout).
+    fn wait(mut self, within: Duration) -> (Option<i32>, String) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut out = String::new();
+                if let Some(mut stdout) = self.child.stdout.take() {
+                    stdout.read_to_string(&mut out).unwrap();
+                }
+                return (status.code(), out);
+            }
+            assert!(
+                started.elapsed() < within,
+                "docket did not exit in {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(envs: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut command = docket(&["serve"]);
+    command
+        .env("DOCKET_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DOCKET_LOG_FORMAT", "json")
+        .env("DOCKET_SHUTDOWN_GRACE_S", "5")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Server {
+        child: command.spawn().unwrap(),
+        port,
+    }
+}
+
+async fn wait_status(url: &str, status: u16, within: Duration) -> Duration {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status().as_u16() == status {
+                return started.elapsed();
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "{url} did not answer {status} in {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[test]
+fn check_config_lists_every_problem() {
+    let output = docket(&["check-config"])
+        .env("DOCKET_LISTEN", "not-an-address")
+        .env("DOCKET_JWT_SECRET", "too-short")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DOCKET_LISTEN"), "{stderr}");
+    assert!(stderr.contains("DOCKET_JWT_SECRET"), "{stderr}");
+    assert!(
+        !stderr.contains("too-short"),
+        "the secret is not echoed: {stderr}"
+    );
+
+    let output = docket(&["check-config", "--listen", "127.0.0.1:9999"])
+        .env(
+            "DOCKET_JWT_SECRET",
+            "a-long-enough-secret-for-hs256-0123456789",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("DOCKET_LISTEN=127.0.0.1:9999"),
+        "flags win: {stdout}"
+    );
+    assert!(stdout.contains("DOCKET_JWT_SECRET=[redacted]"));
+    assert!(!stdout.contains("a-long-enough-secret"));
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_with_exit_1() {
+    let output = docket(&["serve"])
+        .env("DATABASE_URL", "postgres://localhost/x")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DOCKET_JWT_SECRET") && stderr.contains("DOCKET_ENCRYPTION_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_cluster_starts_stops_and_recovers() {
+    let data = scratch_dir("docket-embedded");
+    let data_dir = data.join("data");
+    let data_str = data_dir.to_str().unwrap().to_owned();
+    let envs = [("DOCKET_DATA_DIR", data_str.as_str())];
+
+    // First start: initdb, secrets generated and kept.
+    let server = start(&envs);
+    let first = wait_status(&server.url("/readyz"), 200, Duration::from_secs(60)).await;
+    let secret_file = data_dir.join("secrets/jwt_secret");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+
+    // A second docket on the same data dir fails clearly.
+    let second = docket(&["serve"])
+        .env("DOCKET_DATA_DIR", &data_str)
+        .env("DOCKET_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+
+    // SIGTERM: exit 0 and the cluster is stopped.
+    server.signal(libc::SIGTERM);
+    let (code, _) = server.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+    let postgres = EmbeddedPostgres::locate(&data_dir).unwrap();
+    assert!(!postgres.is_running(), "the cluster stops with the server");
+
+    // Warm start: quick, same secret.
+    let server = start(&envs);
+    let warm = wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), secret);
+    eprintln!("first start {first:?}, warm start {warm:?}");
+    assert!(warm < Duration::from_secs(5), "warm start took {warm:?}");
+
+    // kill -9 of docket: the next start recovers (adopting or restarting the cluster).
+    server.signal(libc::SIGKILL);
+    let _ = server.wait(Duration::from_secs(5));
+    let server = start(&envs);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+
+    // kill -9 of the postmaster: unready (but alive); the next start recovers the cluster.
+    postgres.kill_hard();
+    wait_status(&server.url("/readyz"), 503, Duration::from_secs(10)).await;
+    wait_status(&server.url("/healthz"), 200, Duration::from_secs(1)).await;
+    server.signal(libc::SIGTERM);
+    let (code, logs) = server.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{logs}");
+    let server = start(&envs);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+
+    // Admin commands work beside a running server; db url names the socket.
+    let mut create = docket(&[
+        "admin",
+        "create-user",
+        "--email",
+        "root@example.com",
+        "--admin",
+    ])
+    .env("DOCKET_DATA_DIR", &data_str)
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    use std::io::Write;
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long admin passphrase\n")
+        .unwrap();
+    let output = create.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let login = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/token"))
+        .json(&json!({"grant_type": "password", "email": "root@example.com", "password": "a long admin passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let url = docket(&["db", "url"])
+        .env("DOCKET_DATA_DIR", &data_str)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&url.stdout).contains("host="));
+
+    server.signal(libc::SIGTERM);
+    let (code, _) = server.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A private cluster for tests that stop and start the database under a running server.
+fn private_cluster(dir: &Path) -> EmbeddedPostgres {
+    let postgres = EmbeddedPostgres::locate(dir).unwrap();
+    postgres.ensure_initialized(Durability::Throwaway).unwrap();
+    postgres.start().unwrap();
+    postgres
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
+    let dir = scratch_dir("docket-dbdown");
+    let postgres = private_cluster(&dir);
+    postgres.ensure_database("docket").await.unwrap();
+    let url = postgres.url("docket");
+
+    let app = spawn_app_on(&url, |args| {
+        args.db_acquire_timeout_ms = Some("500".into());
+    })
+    .await;
+    let user = app.new_user().await;
+
+    let pg = postgres.clone();
+    tokio::task::spawn_blocking(move || pg.stop().unwrap())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "unavailable").await;
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let health = app
+        .request(reqwest::Method::GET, "/healthz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let pg = postgres.clone();
+    tokio::task::spawn_blocking(move || pg.start().unwrap())
+        .await
+        .unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+        if response.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "requests succeed again once the database is back"
+    );
+    app.stop().await;
+    postgres.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_down_at_start_up_delays_readiness_instead_of_crashing() {
+    let dir = scratch_dir("docket-dblate");
+    let postgres = private_cluster(&dir);
+    postgres.ensure_database("docket").await.unwrap();
+    let pg = postgres.clone();
+    tokio::task::spawn_blocking(move || pg.stop().unwrap())
+        .await
+        .unwrap();
+
+    let url = postgres.url("docket");
+    let server = start(&[
+        ("DATABASE_URL", url.as_str()),
+        ("DOCKET_JWT_SECRET", JWT_SECRET),
+        ("DOCKET_ENCRYPTION_KEY", ENCRYPTION_KEY),
+    ]);
+    wait_status(&server.url("/healthz"), 200, Duration::from_secs(10)).await;
+    wait_status(&server.url("/readyz"), 503, Duration::from_secs(1)).await;
+    let pg = postgres.clone();
+    tokio::task::spawn_blocking(move || pg.start().unwrap())
+        .await
+        .unwrap();
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    server.signal(libc::SIGTERM);
+    let (code, _) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    postgres.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_never_contain_passwords_tokens_or_cookies() {
+    let url = create_test_database().await;
+    let server = start(&[
+        ("DATABASE_URL", url.as_str()),
+        ("DOCKET_JWT_SECRET", JWT_SECRET),
+        ("DOCKET_ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ("DOCKET_LOG", "debug"),
+    ]);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    let client = reqwest::Client::new();
+    let password = "a very secret passphrase 42";
+    let email = "logged@example.com";
+    let response = client
+        .post(server.url("/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": password, "name": "Log"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let tokens: Value = client
+        .post(server.url("/api/v1/auth/token"))
+        .json(&json!({"grant_type": "password", "email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let session = client
+        .post(server.url("/api/v1/auth/session"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie_value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let csrf = session.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api_token: Value = client
+        .post(server.url("/api/v1/me/tokens"))
+        .bearer_auth(&access)
+        .json(&json!({"name": "ci", "scopes": ["read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_token = api_token["token"].as_str().unwrap().to_owned();
+    client
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&api_token)
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(server.url("/api/v1/auth/token"))
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(server.url("/api/v1/auth/session"))
+        .json(&json!({"email": email, "password": "wrong password here"}))
+        .send()
+        .await
+        .unwrap();
+
+    server.signal(libc::SIGTERM);
+    let (code, logs) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(
+        logs.lines().count() >= 7,
+        "one line per request at least:\n{logs}"
+    );
+    for line in logs.lines() {
+        let parsed: Value = serde_json::from_str(line).expect("every log line is JSON");
+        assert!(parsed.get("level").is_some());
+    }
+    for secret in [
+        password,
+        &access,
+        &refresh,
+        &cookie_value,
+        &csrf,
+        &api_token,
+        JWT_SECRET,
+        ENCRYPTION_KEY,
+    ] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+    assert!(logs.contains("\"request_id\""));
+    assert!(logs.contains("\"route\":\"/api/v1/me\""));
+}

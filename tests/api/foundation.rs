@@ -13,7 +13,10 @@ async fn health_and_readiness_answer() {
     let app = spawn_app().await;
     let health = app.request(Method::GET, "/healthz").send().await.unwrap();
     assert_eq!(health.status(), 200);
-    assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
     let ready = app.request(Method::GET, "/readyz").send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
@@ -34,7 +37,10 @@ async fn request_ids_are_echoed_or_made() {
         .send()
         .await
         .unwrap();
-    let id = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(id, "bad id with spaces");
     let body = assert_problem(replaced, 404, "not_found").await;
     assert_eq!(body["instance"], "/nope");
@@ -43,8 +49,15 @@ async fn request_ids_are_echoed_or_made() {
 #[tokio::test]
 async fn routing_and_body_errors_are_problems() {
     let app = spawn_app().await;
-    let response = app.request(Method::DELETE, "/healthz").send().await.unwrap();
-    assert!(response.headers()["allow"].to_str().unwrap().contains("GET"));
+    let response = app
+        .request(Method::DELETE, "/healthz")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()["allow"]
+        .to_str()
+        .unwrap()
+        .contains("GET"));
     assert_problem(response, 405, "method_not_allowed").await;
 
     let register = "/api/v1/auth/register";
@@ -76,7 +89,12 @@ async fn routing_and_body_errors_are_problems() {
     assert_problem(response, 400, "malformed_json").await;
 
     let big = json!({"email": "a@b.co", "password": "x".repeat(300 * 1024), "name": "n"});
-    let response = app.request(Method::POST, register).json(&big).send().await.unwrap();
+    let response = app
+        .request(Method::POST, register)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 413, "payload_too_large").await;
 
     let response = app
@@ -101,7 +119,11 @@ async fn a_panicking_handler_is_a_bare_500_and_the_server_keeps_serving() {
         }),
     );
     let app = spawn_app_full(&create_test_database().await, |_| {}, routes).await;
-    let response = app.request(Method::GET, "/test/panic").send().await.unwrap();
+    let response = app
+        .request(Method::GET, "/test/panic")
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(response, 500, "internal").await;
     assert!(!body.to_string().contains("secret"));
     assert!(body.get("detail").is_none());
@@ -148,7 +170,10 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         .get(format!("{address}/healthz"))
         .send()
         .await;
-    assert!(fresh.is_err(), "a new connection during shutdown is refused");
+    assert!(
+        fresh.is_err(),
+        "a new connection during shutdown is refused"
+    );
     let response = slow.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");

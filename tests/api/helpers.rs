@@ -221,7 +221,9 @@ impl TestApp {
     }
 
     pub fn post(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
-        self.request(Method::POST, path).bearer_auth(token).json(body)
+        self.request(Method::POST, path)
+            .bearer_auth(token)
+            .json(body)
     }
 
     pub fn patch(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
@@ -231,7 +233,9 @@ impl TestApp {
     }
 
     pub fn put(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
-        self.request(Method::PUT, path).bearer_auth(token).json(body)
+        self.request(Method::PUT, path)
+            .bearer_auth(token)
+            .json(body)
     }
 
     pub fn delete(&self, path: &str, token: &str) -> RequestBuilder {
@@ -262,7 +266,12 @@ impl TestApp {
         let response = self.register(&email, PASSWORD, "Test User").await;
         assert_eq!(response.status(), StatusCode::CREATED, "registration");
         let user: Value = response.json().await.unwrap();
-        let tokens: Value = self.password_grant(&email, PASSWORD).await.json().await.unwrap();
+        let tokens: Value = self
+            .password_grant(&email, PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
         TestUser {
             id: user["id"].as_str().unwrap().parse().unwrap(),
             email,
@@ -316,7 +325,12 @@ impl Drop for TestApp {
 
 /// Asserts a problem response and returns its body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
     let content_type = response
         .headers()
         .get("content-type")

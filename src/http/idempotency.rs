@@ -1,0 +1,225 @@
+//! `Idempotency-Key` on creating POSTs, kept in PostgreSQL so that a retry reaching another
+//! instance, or arriving after a restart, still creates nothing twice.
+
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+use crate::error::ApiError;
+
+pub const HEADER: &str = "idempotency-key";
+
+/// The creating POSTs that honour the header.
+const CREATING_ROUTES: &[&str] = &[
+    "/api/v1/projects",
+    "/api/v1/projects/{id}/tasks",
+    "/api/v1/projects/{id}/members",
+];
+
+/// A first request still running after this long is taken to have died with its instance.
+const ABANDONED_AFTER: Duration = Duration::from_secs(60);
+
+/// Response headers worth replaying.
+const KEPT_HEADERS: &[&str] = &["content-type", "location", "etag"];
+
+fn valid_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let applies = request.method() == Method::POST
+        && request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| CREATING_ROUTES.contains(&p.as_str()));
+    let Some(key) = request.headers().get(HEADER).filter(|_| applies).cloned() else {
+        return next.run(request).await;
+    };
+    match run(state, key, request, next).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn run(
+    state: AppState,
+    key: HeaderValue,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| valid_key(k))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_header",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            )
+            .into_response()
+        })?
+        .to_owned();
+    let (mut parts, body) = request.into_parts();
+    let principal = Principal::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let bytes = to_bytes(body, crate::http::BODY_LIMIT_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+                .detail("the body is larger than the limit of 256 KiB")
+                .into_response()
+        })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update([0]);
+    hasher.update(parts.uri.path());
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let request_hash = hasher.finalize().to_vec();
+    let pool = &state.pool;
+    let fail = |e: sqlx::Error| ApiError::from(e).into_response();
+
+    loop {
+        let claimed: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO idempotency_keys (principal_id, key, request_hash) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING RETURNING 1",
+        )
+        .bind(principal.id())
+        .bind(&key)
+        .bind(&request_hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(fail)?;
+        if claimed.is_some() {
+            break;
+        }
+        #[derive(sqlx::FromRow)]
+        struct Stored {
+            request_hash: Vec<u8>,
+            status: Option<i16>,
+            headers: Option<Value>,
+            body: Option<Vec<u8>>,
+            expired: bool,
+            abandoned: bool,
+        }
+        let stored: Option<Stored> = sqlx::query_as(
+            "SELECT request_hash, status, headers, body, \
+                    created_at < now() - interval '24 hours' AS expired, \
+                    status IS NULL AND created_at < now() - make_interval(secs => $3) AS abandoned \
+             FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
+        )
+        .bind(principal.id())
+        .bind(&key)
+        .bind(ABANDONED_AFTER.as_secs_f64())
+        .fetch_optional(pool)
+        .await
+        .map_err(fail)?;
+        let Some(stored) = stored else {
+            continue;
+        };
+        if stored.expired || stored.abandoned {
+            forget(&state, &principal, &key).await;
+            continue;
+        }
+        if stored.request_hash != request_hash {
+            return Err(
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+                    .detail("this Idempotency-Key was used with a different request")
+                    .into_response(),
+            );
+        }
+        let Some(status) = stored.status else {
+            return Err(ApiError::conflict(
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .into_response());
+        };
+        return Ok(replay(
+            status,
+            stored.headers,
+            stored.body.unwrap_or_default(),
+        ));
+    }
+
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        // Failures are not remembered: the client may fix the request and retry the same key.
+        forget(&state, &principal, &key).await;
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let headers: Map<String, Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = parts.headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), Value::String(value.to_owned())))
+        })
+        .collect();
+    let saved = sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
+         WHERE principal_id = $1 AND key = $2",
+    )
+    .bind(principal.id())
+    .bind(&key)
+    .bind(parts.status.as_u16() as i16)
+    .bind(Value::Object(headers))
+    .bind(body.to_vec())
+    .execute(pool)
+    .await;
+    if let Err(error) = saved {
+        tracing::error!(error = %error, "could not save an idempotent response");
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+async fn forget(state: &AppState, principal: &Principal, key: &str) {
+    let _ = sqlx::query("DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2")
+        .bind(principal.id())
+        .bind(key)
+        .execute(&state.pool)
+        .await;
+}
+
+fn replay(status: i16, headers: Option<Value>, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    let mut map = HeaderMap::new();
+    if let Some(Value::Object(stored)) = headers {
+        for (name, value) in stored {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::try_from(name.as_str()),
+                value.as_str().map(HeaderValue::from_str),
+            ) {
+                map.insert(name, value);
+            }
+        }
+    }
+    map.insert("idempotency-replayed", HeaderValue::from_static("true"));
+    response.headers_mut().extend(map);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_printable_ascii() {
+        assert!(valid_key("abc-123 XYZ"));
+        assert!(!valid_key(""));
+        assert!(!valid_key(&"k".repeat(256)));
+        assert!(!valid_key("caf\u{e9}"));
+        assert!(!valid_key("tab\there"));
+    }
+}
