@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::{Config, KeyMaterial};
+use crate::github::client::{ClientPolicy, UpstreamClient};
 use crate::http::rate_limit::RateLimiter;
 use crate::pagination::CursorKey;
 
@@ -30,7 +31,28 @@ pub struct Inner {
     pub passwords: PasswordHasher,
     pub rate_limiter: RateLimiter,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub github: UpstreamClient,
+    pub job_retry_base: Duration,
+    pub job_retry_cap: Duration,
     migrated: AtomicBool,
+}
+
+/// Timings that production leaves at their defaults and tests shorten.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub github: ClientPolicy,
+    pub job_retry_base: Duration,
+    pub job_retry_cap: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            github: ClientPolicy::default(),
+            job_retry_base: Duration::from_secs(30),
+            job_retry_cap: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -42,7 +64,7 @@ impl Deref for AppState {
 
 impl AppState {
     /// `config` must carry both secrets (the embedded set-up fills them in from the data dir).
-    pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+    pub fn new(config: Config, pool: PgPool, tuning: Tuning) -> anyhow::Result<Self> {
         let jwt_secret = config
             .jwt_secret
             .clone()
@@ -54,7 +76,12 @@ impl AppState {
         let jwt = JwtKeys::new(&jwt_secret, config.jwt_secret_previous.as_ref());
         let cursor_key = CursorKey::derive(&jwt_secret);
         let rate_limiter = RateLimiter::new(config.rate_limit_per_minute);
+        let github =
+            UpstreamClient::new(config.github_api_url.clone(), pool.clone(), tuning.github);
         Ok(Self(Arc::new(Inner {
+            github,
+            job_retry_base: tuning.job_retry_base,
+            job_retry_cap: tuning.job_retry_cap,
             pool,
             jwt,
             cursor_key,
@@ -86,11 +113,19 @@ pub struct Application {
 impl Application {
     /// Binds the listener and builds the state over a lazily connecting pool.
     pub async fn build(config: Config, connect: PgConnectOptions) -> anyhow::Result<Self> {
+        Self::build_tuned(config, connect, Tuning::default()).await
+    }
+
+    pub async fn build_tuned(
+        config: Config,
+        connect: PgConnectOptions,
+        tuning: Tuning,
+    ) -> anyhow::Result<Self> {
         let pool = crate::db::lazy_pool(&config, connect);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState::new(config, pool)?;
+        let state = AppState::new(config, pool, tuning)?;
         Ok(Self {
             listener,
             state,
@@ -125,6 +160,7 @@ impl Application {
 
         let grace = state.config.shutdown_grace;
         let (draining_tx, mut draining_rx) = watch::channel(false);
+        let worker = crate::jobs::worker::spawn(state.clone(), draining_rx.clone());
         let router = crate::http::with_layers(self.extra_routes, state.clone());
         let server = axum::serve(
             self.listener,
@@ -146,6 +182,13 @@ impl Application {
         }
         migrations.abort();
         background.abort();
+        // The worker finishes its job within the grace period or puts it back, then stops.
+        if tokio::time::timeout(grace + Duration::from_secs(2), worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the job worker did not stop in time");
+        }
         state.pool.close().await;
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod github;
 pub mod http;
 pub mod jobs;
 pub mod openapi;

@@ -27,6 +27,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         .merge(crate::auth::routes())
         .merge(crate::projects::routes())
         .merge(crate::tasks::routes())
+        .merge(crate::github::routes())
         .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -53,7 +53,7 @@ pub async fn list_members(
 fn action_for(old: Option<Role>, new: Role) -> Action {
     if new == Role::Owner {
         Action::TransferOwnership
-    } else if new == Role::Admin || old == Some(Role::Admin) {
+    } else if new == Role::Admin || matches!(old, Some(Role::Admin | Role::Owner)) {
         Action::ManageAdmins
     } else {
         Action::ManageMembers
@@ -206,19 +206,20 @@ pub async fn remove_member(
     let target = access::role_in(&mut *tx, user_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if target == Role::Owner {
-        return Err(ApiError::conflict(
-            "conflict",
-            "the owner cannot be removed; transfer ownership first",
-        ));
-    }
+    // Rights first: someone who may not touch the owner gets 403, not the owner's 409.
     if user_id != principal.id() {
-        let action = if target == Role::Admin {
+        let action = if target >= Role::Admin {
             Action::ManageAdmins
         } else {
             Action::ManageMembers
         };
         access::check(my_role, action)?;
+    }
+    if target == Role::Owner {
+        return Err(ApiError::conflict(
+            "conflict",
+            "the owner cannot be removed; transfer ownership first",
+        ));
     }
     store::lock(&mut tx, id).await?;
     store::remove_member(&mut tx, id, user_id).await?;

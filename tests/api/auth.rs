@@ -1,0 +1,2126 @@
+//! Authentication and accounts (API.md §2, and the §1/§8 rules about them): registration,
+//! cookie sessions and CSRF, access and refresh tokens, personal API tokens, the caller's own
+//! account, instance administration, disabled accounts, and the brute-force and request limits.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures::future::join_all;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const WRONG_PASSWORD: &str = "not the right password";
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_first_user_becomes_admin_and_later_users_do_not() {
+    let app = spawn_app().await;
+    let first = app.register("first@example.com", PASSWORD, "First").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first = json_body(first).await;
+    assert_eq!(first["role"], "admin");
+    assert_user_shape(&first);
+
+    let second = app.register("second@example.com", PASSWORD, "Second").await;
+    assert_eq!(second.status(), StatusCode::CREATED);
+    let second = json_body(second).await;
+    assert_eq!(second["role"], "user");
+    assert_eq!(second["email"], "second@example.com");
+    assert_eq!(second["name"], "Second");
+    assert_eq!(second["disabled"], false);
+    assert_ne!(first["id"], second["id"]);
+}
+
+#[tokio::test]
+async fn registration_creates_the_users_inbox() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let inboxes: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE inbox_of = $1")
+        .bind(user.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(inboxes, 1);
+    let (name, role): (String, String) = sqlx::query_as(
+        "SELECT p.name, m.role FROM projects p JOIN memberships m ON m.project_id = p.id \
+         WHERE p.inbox_of = $1 AND m.user_id = $1",
+    )
+    .bind(user.id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(name, "Inbox");
+    assert_eq!(role, "owner");
+}
+
+#[tokio::test]
+async fn registration_trims_and_lowercases_the_email() {
+    let app = spawn_app().await;
+    let response = app
+        .register("  Alice.Smith@Example.COM  ", PASSWORD, "Alice")
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user = json_body(response).await;
+    assert_eq!(user["email"], "alice.smith@example.com");
+
+    // Logging in works with the normalised address in any case.
+    let login = app
+        .password_grant("ALICE.smith@example.com", PASSWORD)
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn registering_a_taken_email_is_409_in_any_case() {
+    let app = spawn_app().await;
+    let first = app.register("bob@example.com", PASSWORD, "Bob").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    for again in ["bob@example.com", "BOB@Example.com", " bob@example.com "] {
+        let response = app
+            .register(again, "another fine passphrase", "Bob 2")
+            .await;
+        assert_problem(response, 409, "email_taken").await;
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn registration_enforces_the_password_policy() {
+    let app = spawn_app().await;
+    let cases = [
+        ("zq8!Lm2#p", "too_short"),           // 9 characters
+        (&"Ab1!".repeat(32)[..], "ok"),       // 128 characters
+        (&"Ab1!".repeat(33)[..], "too_long"), // 132 characters
+        ("Password123", "too_common"),
+        ("qwertyuiop", "too_common"),
+        ("zq8!Lm2#pX", "ok"), // 10 characters
+    ];
+    for (i, (password, expected)) in cases.iter().enumerate() {
+        let email = format!("policy-{i}@example.com");
+        let response = app.register(&email, password, "Policy").await;
+        if *expected == "ok" {
+            assert_eq!(response.status(), StatusCode::CREATED, "{password:?}");
+            continue;
+        }
+        let body = assert_problem(response, 422, "validation_failed").await;
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{body}");
+        assert_eq!(errors[0]["field"], "password", "{body}");
+        assert_eq!(errors[0]["code"], *expected, "{body}");
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
+                .bind(&email)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert!(!exists, "no account is made for a refused password");
+    }
+}
+
+#[tokio::test]
+async fn registration_reports_every_invalid_field_at_once() {
+    let app = spawn_app().await;
+    let response = app.register("not-an-email", "short", "   ").await;
+    let body = assert_problem(response, 422, "validation_failed").await;
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["email", "name", "password"]);
+}
+
+#[tokio::test]
+async fn closed_registration_is_403_even_for_the_first_user() {
+    let app = spawn_app_with(|a| a.registration = Some("closed".into())).await;
+    let response = app.register("first@example.com", PASSWORD, "First").await;
+    assert_problem(response, 403, "registration_closed").await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn parallel_registrations_of_one_email_make_exactly_one_account() {
+    let app = spawn_app().await;
+    let responses = join_all((0..30).map(|i| {
+        app.register(
+            "race@example.com",
+            PASSWORD,
+            if i % 2 == 0 { "A" } else { "B" },
+        )
+    }))
+    .await;
+    let mut created = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            201 => created += 1,
+            _ => {
+                assert_problem(response, 409, "email_taken").await;
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    let inboxes: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(inboxes, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookie sessions and CSRF
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn session_login_sets_a_hardened_cookie_and_returns_the_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = login_session(&app, &user.email, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response);
+    let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attributes[0].starts_with("docket_session="), "{cookie}");
+    assert!(
+        attributes[0].len() > "docket_session=".len() + 20,
+        "{cookie}"
+    );
+    for expected in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(attributes.contains(&expected), "{expected} in {cookie}");
+    }
+    assert!(
+        !attributes.iter().any(|a| a.eq_ignore_ascii_case("secure")),
+        "no Secure on plain http: {cookie}"
+    );
+    let body = json_body(response).await;
+    assert_eq!(body["user"]["id"], user.id.to_string());
+    assert_user_shape(&body["user"]);
+    let csrf = body["csrf_token"].as_str().unwrap();
+    assert!(csrf.len() >= 20);
+    assert!(
+        !cookie.contains(csrf),
+        "the CSRF token is not the session secret"
+    );
+
+    // The cookie authenticates.
+    let me = cookie_request(&app, Method::GET, "/api/v1/me", attributes[0], None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(json_body(me).await["id"], user.id.to_string());
+}
+
+#[tokio::test]
+async fn session_cookie_is_secure_when_the_public_url_is_https() {
+    let app = spawn_app_with(|a| a.public_url = Some("https://docket.example".into())).await;
+    let user = app.new_user().await;
+    let response = login_session(&app, &user.email, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response);
+    let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attributes.contains(&"Secure"), "{cookie}");
+    assert!(attributes.contains(&"HttpOnly"), "{cookie}");
+}
+
+#[tokio::test]
+async fn get_session_describes_a_cookie_session_and_is_401_otherwise() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
+    let response = cookie_request(&app, Method::GET, "/api/v1/auth/session", &cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json_body(response).await;
+    assert_eq!(body["user"]["id"], user.id.to_string());
+    assert_eq!(body["csrf_token"], csrf.as_str());
+    let expires_at = body["expires_at"].as_str().unwrap();
+    let expires_at = chrono::DateTime::parse_from_rfc3339(expires_at).unwrap();
+    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(expires_at > chrono::Utc::now() + chrono::Duration::days(1));
+
+    let anonymous = app
+        .request(Method::GET, "/api/v1/auth/session")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthenticated").await;
+    let with_access_token = app
+        .get("/api/v1/auth/session", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_access_token.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logging_out_deletes_the_session_and_clears_the_cookie() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
+    assert_eq!(session_count(&app, user.id).await, 1);
+
+    let response = cookie_request(
+        &app,
+        Method::DELETE,
+        "/api/v1/auth/session",
+        &cookie,
+        Some(&csrf),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cleared = set_cookie(&response);
+    assert!(cleared.starts_with("docket_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(session_count(&app, user.id).await, 0, "the row is gone");
+
+    let after = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(after, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn an_expired_or_idle_session_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (expired, _) = app.session_login(&user.email, &user.password).await;
+    let (idle, _) = app.session_login(&user.email, &user.password).await;
+    let (fresh, _) = app.session_login(&user.email, &user.password).await;
+    let hash = |cookie: &str| {
+        Sha256::digest(cookie.trim_start_matches("docket_session=").as_bytes()).to_vec()
+    };
+    sqlx::query(
+        "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
+    )
+    .bind(hash(&expired))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = now() - interval '15 days' WHERE token_hash = $1",
+    )
+    .bind(hash(&idle))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    for (what, cookie) in [("expired", &expired), ("idle", &idle)] {
+        let response = cookie_request(&app, Method::GET, "/api/v1/me", cookie, None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+    }
+    let response = cookie_request(&app, Method::GET, "/api/v1/me", &fresh, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_session_login_ends_the_session_it_was_sent_with() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (old_cookie, _) = app.session_login(&user.email, PASSWORD).await;
+    let response = app
+        .request(Method::POST, "/api/v1/auth/session")
+        .header("cookie", &old_cookie)
+        .json(&json!({"email": user.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let new_cookie = set_cookie(&response);
+    assert!(!new_cookie.starts_with(&format!("{old_cookie};")));
+    let old = cookie_request(&app, Method::GET, "/api/v1/me", &old_cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn unsafe_cookie_requests_need_the_sessions_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
+    let (_, other_csrf) = app.session_login(&user.email, PASSWORD).await;
+
+    let missing = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, None)
+        .json(&json!({"name": "No Token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 403, "csrf_failed").await;
+    let wrong = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, Some("wrong"))
+        .json(&json!({"name": "Wrong Token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong, 403, "csrf_failed").await;
+    // Another session's token is not this session's token.
+    let foreign = cookie_request(
+        &app,
+        Method::PATCH,
+        "/api/v1/me",
+        &cookie,
+        Some(&other_csrf),
+    )
+    .json(&json!({"name": "Other Session"}))
+    .send()
+    .await
+    .unwrap();
+    assert_problem(foreign, 403, "csrf_failed").await;
+    let logout = cookie_request(&app, Method::DELETE, "/api/v1/auth/session", &cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(logout, 403, "csrf_failed").await;
+    assert_eq!(
+        session_count(&app, user.id).await,
+        2,
+        "nothing was logged out"
+    );
+    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    assert_eq!(me["name"], "Test User", "nothing was changed");
+
+    let right = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, Some(&csrf))
+        .json(&json!({"name": "Right Token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(json_body(right).await["name"], "Right Token");
+}
+
+#[tokio::test]
+async fn safe_cookie_requests_need_no_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, _) = app.session_login(&user.email, PASSWORD).await;
+    for path in ["/api/v1/me", "/api/v1/auth/session", "/api/v1/me/tokens"] {
+        let response = cookie_request(&app, Method::GET, path, &cookie, None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_bearer_header_wins_over_a_cookie() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let (alice_cookie, _) = app.session_login(&alice.email, PASSWORD).await;
+
+    // Bob's token with Alice's cookie: Bob, and no CSRF token needed.
+    let me = app
+        .get("/api/v1/me", &bob.token)
+        .header("cookie", &alice_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(me).await["id"], bob.id.to_string());
+    let patch = app
+        .patch("/api/v1/me", &bob.token, &json!({"name": "Bob Via Bearer"}))
+        .header("cookie", &alice_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), StatusCode::OK);
+    assert_eq!(json_body(patch).await["id"], bob.id.to_string());
+
+    // A bad header is not rescued by a good cookie.
+    let bad = app
+        .get("/api/v1/me", "garbage")
+        .header("cookie", &alice_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad, 401, "unauthenticated").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login failures and enumeration
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_are_indistinguishable() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let ip = random_ip();
+
+    for path in ["/api/v1/auth/session", "/api/v1/auth/token"] {
+        let send = |email: String| {
+            let mut body = json!({"email": email, "password": WRONG_PASSWORD});
+            if path.ends_with("token") {
+                body["grant_type"] = json!("password");
+            }
+            app.request(Method::POST, path)
+                .header("x-forwarded-for", &ip)
+                .json(&body)
+                .send()
+        };
+        let unknown = send("nobody@example.com".to_owned()).await.unwrap();
+        let unknown_headers = unknown.headers().clone();
+        let unknown = assert_problem(unknown, 401, "invalid_credentials").await;
+        let wrong = send(user.email.clone()).await.unwrap();
+        let wrong_headers = wrong.headers().clone();
+        let wrong = assert_problem(wrong, 401, "invalid_credentials").await;
+        assert_eq!(
+            without_request_id(unknown),
+            without_request_id(wrong),
+            "{path}"
+        );
+        assert_eq!(
+            unknown_headers.get("www-authenticate"),
+            wrong_headers.get("www-authenticate")
+        );
+        assert!(unknown_headers.get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn unknown_grant_type_is_422() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .json(&json!({"grant_type": "client_credentials", "client_id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "grant_type");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access and refresh tokens
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_password_grant_issues_an_access_and_a_refresh_token() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app.password_grant(&user.email, &user.password).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json_body(response).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert!(!refresh.is_empty());
+    assert_ne!(refresh, user.refresh_token);
+
+    let header = jsonwebtoken::decode_header(access).unwrap();
+    assert_eq!(header.alg, Algorithm::HS256);
+    assert_eq!(header.kid.as_deref(), Some(kid_of(JWT_SECRET).as_str()));
+    let claims = jwt_claims(access);
+    assert_eq!(claims["sub"], user.id.to_string());
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 900);
+
+    let me = app.get("/api/v1/me", access).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(json_body(me).await["id"], user.id.to_string());
+}
+
+#[tokio::test]
+async fn the_refresh_grant_rotates_the_refresh_token() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = refresh_grant(&app, &user.refresh_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json_body(response).await;
+    let access = body["access_token"].as_str().unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_ne!(refresh, user.refresh_token);
+    assert_eq!(
+        app.get("/api/v1/me", access).send().await.unwrap().status(),
+        200
+    );
+
+    // The new one works once more, and so on.
+    let again = refresh_grant(&app, refresh).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reusing_a_spent_refresh_token_revokes_the_whole_login() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // A second, independent login of the same user.
+    let other_login = json_body(app.password_grant(&user.email, PASSWORD).await).await;
+
+    let rotated = json_body(refresh_grant(&app, &user.refresh_token).await).await;
+    let new_access = rotated["access_token"].as_str().unwrap();
+    let new_refresh = rotated["refresh_token"].as_str().unwrap();
+
+    let reuse = refresh_grant(&app, &user.refresh_token).await;
+    assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED);
+    assert_problem(reuse, 401, "invalid_credentials").await;
+
+    // Everything of that login is dead...
+    let new_refresh_used = refresh_grant(&app, new_refresh).await;
+    assert_eq!(new_refresh_used.status(), StatusCode::UNAUTHORIZED);
+    for access in [new_access, user.token.as_str()] {
+        let response = app.get("/api/v1/me", access).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    // ...and the other login is not.
+    let other_access = other_login["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", other_access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let other_refresh = other_login["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh_grant(&app, other_refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_refresh_token_raced_in_parallel_works_at_most_once() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let responses = join_all((0..8).map(|_| refresh_grant(&app, &user.refresh_token))).await;
+    let ok = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert!(ok <= 1, "{ok} refreshes succeeded with one token");
+    assert!(responses
+        .iter()
+        .all(|r| r.status() == StatusCode::OK || r.status() == StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    sqlx::query(
+        "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+    )
+    .bind(user.id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let response = refresh_grant(&app, &user.refresh_token).await;
+    assert_problem(response, 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_ends_its_login_and_unknown_tokens_are_fine() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app
+        .request(Method::POST, "/api/v1/auth/token/revoke")
+        .json(&json!({"token": user.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 401);
+    let access = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(access.status(), StatusCode::UNAUTHORIZED);
+
+    let unknown = app
+        .request(Method::POST, "/api/v1/auth/token/revoke")
+        .json(&json!({"token": "never-issued"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forged and expired access tokens, key rotation
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_expired_access_token_is_401_token_expired() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let now = chrono::Utc::now().timestamp();
+    let token = sign_jwt(
+        JWT_SECRET,
+        Some(kid_of(JWT_SECRET)),
+        &json!({"sub": user.id, "iat": now - 1000, "exp": now - 60, "fam": Uuid::now_v7()}),
+    );
+    let response = app.get("/api/v1/me", &token).send().await.unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_problem(response, 401, "token_expired").await;
+
+    // The same claims, still valid, are accepted: the expiry is what was refused.
+    let fresh = sign_jwt(
+        JWT_SECRET,
+        Some(kid_of(JWT_SECRET)),
+        &json!({"sub": user.id, "iat": now, "exp": now + 60, "fam": Uuid::now_v7()}),
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &fresh).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn forged_access_tokens_are_401() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": user.id, "iat": now, "exp": now + 600, "fam": Uuid::now_v7()});
+    let other_secret = "another-secret-that-is-32-bytes-or-more!!";
+
+    // A real token whose payload now names the admin, with the original signature.
+    let parts: Vec<&str> = user.token.split('.').collect();
+    let mut payload = jwt_claims(&user.token);
+    payload["sub"] = json!(admin.id);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD
+            .encode(json!({"alg": "none", "typ": "JWT", "kid": kid_of(JWT_SECRET)}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut hs512 = Header::new(Algorithm::HS512);
+    hs512.kid = Some(kid_of(JWT_SECRET));
+    let other_algorithm = jsonwebtoken::encode(
+        &hs512,
+        &claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+
+    let forged = [
+        ("tampered payload", tampered),
+        ("alg none", alg_none),
+        (
+            "wrong secret, right kid",
+            sign_jwt(other_secret, Some(kid_of(JWT_SECRET)), &claims),
+        ),
+        (
+            "wrong secret, its own kid",
+            sign_jwt(other_secret, Some(kid_of(other_secret)), &claims),
+        ),
+        (
+            "right secret, wrong kid",
+            sign_jwt(JWT_SECRET, Some(kid_of(other_secret)), &claims),
+        ),
+        ("right secret, no kid", sign_jwt(JWT_SECRET, None, &claims)),
+        ("HS512 with the right secret", other_algorithm),
+        ("not a JWT", "abc.def.ghi".to_owned()),
+    ];
+    for (what, token) in forged {
+        let response = app.get("/api/v1/me", &token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{what}");
+        let body = assert_problem(response, 401, "unauthenticated").await;
+        assert!(!body.to_string().contains(&admin.id.to_string()), "{what}");
+    }
+    // The control: the same claims signed properly are accepted.
+    let genuine = sign_jwt(JWT_SECRET, Some(kid_of(JWT_SECRET)), &claims);
+    assert_eq!(
+        app.get("/api/v1/me", &genuine)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
+    let old_app = spawn_app().await;
+    let user = old_app.new_user().await;
+    let new_secret = "the-new-jwt-secret-0123456789abcdefghijklm";
+
+    let rotated = spawn_app_on(&old_app.database_url, |a| {
+        a.jwt_secret = Some(new_secret.into());
+        a.jwt_secret_previous = Some(JWT_SECRET.into());
+    })
+    .await;
+    let old_token_on_new = rotated.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(old_token_on_new.status(), StatusCode::OK);
+    assert_eq!(json_body(old_token_on_new).await["id"], user.id.to_string());
+
+    // New tokens are signed with the new key.
+    let fresh = json_body(rotated.password_grant(&user.email, PASSWORD).await).await;
+    let fresh = fresh["access_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(fresh).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(kid_of(new_secret).as_str()));
+    assert_eq!(
+        rotated
+            .get("/api/v1/me", fresh)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Once the previous secret is dropped, its tokens stop working.
+    let forgotten = spawn_app_on(&old_app.database_url, |a| {
+        a.jwt_secret = Some(new_secret.into());
+    })
+    .await;
+    let response = forgotten
+        .get("/api/v1/me", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "unauthenticated").await;
+    assert_eq!(
+        forgotten
+            .get("/api/v1/me", fresh)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The caller's account
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_me_returns_the_caller_and_needs_authentication() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let me = json_body(response).await;
+    assert_user_shape(&me);
+    assert_eq!(me["id"], user.id.to_string());
+    assert_eq!(me["email"], user.email.as_str());
+
+    let anonymous = app.request(Method::GET, "/api/v1/me").send().await.unwrap();
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    assert_problem(anonymous, 401, "unauthenticated").await;
+    let not_bearer = app
+        .request(Method::GET, "/api/v1/me")
+        .header("authorization", format!("Basic {}", user.token))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(not_bearer, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn patch_me_changes_the_name_and_validates_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app
+        .patch(
+            "/api/v1/me",
+            &user.token,
+            &json!({"name": "  Ada Lovelace  "}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let me = json_body(response).await;
+    assert_eq!(me["name"], "Ada Lovelace");
+    assert_user_shape(&me);
+    let again = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    assert_eq!(again["name"], "Ada Lovelace");
+
+    for bad in [
+        json!({"name": "   "}),
+        json!({"name": "a\u{7}b"}),
+        json!({"name": "n".repeat(101)}),
+    ] {
+        let response = app
+            .patch("/api/v1/me", &user.token, &bad)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "name", "{bad}");
+    }
+    // The role cannot be changed through /me.
+    let escalate = app
+        .patch(
+            "/api/v1/me",
+            &user.token,
+            &json!({"name": "Ada", "role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(escalate, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "role");
+    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    assert_eq!(me["name"], "Ada Lovelace");
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app
+        .put(
+            "/api/v1/me/password",
+            &user.token,
+            &json!({"current_password": WRONG_PASSWORD, "new_password": "a brand new passphrase"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "current_password");
+
+    let weak = app
+        .put(
+            "/api/v1/me/password",
+            &user.token,
+            &json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(weak, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "new_password");
+
+    // The password did not change.
+    assert_eq!(
+        app.password_grant(&user.email, PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_other_logins_but_keeps_the_callers() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = json_body(app.password_grant(&user.email, PASSWORD).await).await;
+    let (other_cookie, _) = app.session_login(&user.email, PASSWORD).await;
+    let new_password = "a brand new passphrase";
+
+    let response = app
+        .put(
+            "/api/v1/me/password",
+            &user.token,
+            &json!({"current_password": PASSWORD, "new_password": new_password}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // Other logins are over.
+    let session = cookie_request(&app, Method::GET, "/api/v1/me", &other_cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(session_count(&app, user.id).await, 0);
+    let other_refresh = other["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh_grant(&app, other_refresh).await.status(), 401);
+    let other_access = other["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", other_access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // The caller's own access and refresh tokens keep working.
+    assert_eq!(
+        app.get("/api/v1/me", &user.token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 200);
+
+    // Only the new password logs in.
+    assert_problem(
+        app.password_grant(&user.email, PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        app.password_grant(&user.email, new_password).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_from_a_session_keeps_that_session_only() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
+    let (other_cookie, _) = app.session_login(&user.email, PASSWORD).await;
+    let response = cookie_request(
+        &app,
+        Method::PUT,
+        "/api/v1/me/password",
+        &cookie,
+        Some(&csrf),
+    )
+    .json(&json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let mine = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    let theirs = cookie_request(&app, Method::GET, "/api/v1/me", &other_cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 401);
+    assert_eq!(
+        app.get("/api/v1/me", &user.token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal API tokens
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_api_token_is_shown_once_and_listed_without_its_secret() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app
+        .post(
+            "/api/v1/me/tokens",
+            &user.token,
+            &json!({"name": "  laptop  ", "scopes": ["read", "write"], "expires_in_days": 30}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created = json_body(response).await;
+    let secret = created["token"].as_str().unwrap();
+    assert!(secret.starts_with("dkt_"), "{secret}");
+    assert!(secret.len() >= 40);
+    assert_eq!(created["name"], "laptop");
+    assert_eq!(created["scopes"], json!(["read", "write"]));
+    assert_eq!(created["last_used_at"], Value::Null);
+    let created_at = parse_time(&created["created_at"]);
+    let expires_at = parse_time(&created["expires_at"]);
+    let days = (expires_at - created_at).num_hours();
+    assert!((30 * 24 - 1..=30 * 24 + 1).contains(&days), "{days} hours");
+    let mut keys: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "expires_at",
+            "id",
+            "last_used_at",
+            "name",
+            "scopes",
+            "token"
+        ]
+    );
+
+    let list = json_body(
+        app.get("/api/v1/me/tokens", &user.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], created["id"]);
+    assert!(items[0].get("token").is_none(), "{list}");
+    assert!(
+        !list.to_string().contains(&secret[4..]),
+        "the secret is never shown again"
+    );
+
+    // Using it works and sets last_used_at (asynchronously).
+    let me = app.get("/api/v1/me", secret).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(json_body(me).await["id"], user.id.to_string());
+    let mut last_used = Value::Null;
+    for _ in 0..20 {
+        let list = json_body(
+            app.get("/api/v1/me/tokens", &user.token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        last_used = list["items"][0]["last_used_at"].clone();
+        if !last_used.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!last_used.is_null(), "last_used_at was never set");
+    assert!(parse_time(&last_used) >= created_at);
+}
+
+#[tokio::test]
+async fn an_api_token_without_expiry_never_expires_and_an_expired_one_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (id, token) = api_token(&app, &user, &["read"]).await;
+    let list = json_body(
+        app.get("/api/v1/me/tokens", &user.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"][0]["expires_at"], Value::Null);
+
+    sqlx::query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let response = app.get("/api/v1/me", &token).send().await.unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_problem(response, 401, "token_expired").await;
+}
+
+#[tokio::test]
+async fn creating_an_api_token_validates_name_scopes_and_expiry() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let cases = [
+        (json!({"name": "x", "scopes": ["write"]}), "scopes"),
+        (json!({"name": "x", "scopes": []}), "scopes"),
+        (json!({"name": "x", "scopes": ["read", "admin"]}), "scopes"),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_in_days": 0}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_in_days": 366}),
+            "expires_in_days",
+        ),
+        (json!({"name": "  ", "scopes": ["read"]}), "name"),
+    ];
+    for (body, field) in cases {
+        let response = app
+            .post("/api/v1/me/tokens", &user.token, &body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    let list = json_body(
+        app.get("/api/v1/me/tokens", &user.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_an_api_token_revokes_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let stranger = app.new_user().await;
+    let (id, token) = api_token(&app, &user, &["read"]).await;
+
+    // Someone else cannot see or delete it.
+    let theirs = app
+        .delete(&format!("/api/v1/me/tokens/{id}"), &stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(theirs, 404, "not_found").await;
+    assert_eq!(
+        app.get("/api/v1/me", &token).send().await.unwrap().status(),
+        200
+    );
+
+    let response = app
+        .delete(&format!("/api/v1/me/tokens/{id}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let after = app.get("/api/v1/me", &token).send().await.unwrap();
+    assert_eq!(after.headers()["www-authenticate"], "Bearer");
+    assert_problem(after, 401, "unauthenticated").await;
+    let again = app
+        .delete(&format!("/api/v1/me/tokens/{id}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, 404, "not_found").await;
+    let list = json_body(
+        app.get("/api/v1/me/tokens", &user.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_read_scoped_api_token_can_read_but_not_write() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (_, read) = api_token(&app, &user, &["read"]).await;
+    let (_, write) = api_token(&app, &user, &["read", "write"]).await;
+
+    assert_eq!(
+        app.get("/api/v1/me", &read).send().await.unwrap().status(),
+        200
+    );
+    let head = app
+        .request(Method::HEAD, "/api/v1/me")
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    let refused = app
+        .patch("/api/v1/me", &read, &json!({"name": "Read Only"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 403, "insufficient_scope").await;
+    let me = json_body(app.get("/api/v1/me", &read).send().await.unwrap()).await;
+    assert_eq!(me["name"], "Test User");
+
+    let allowed = app
+        .patch("/api/v1/me", &write, &json!({"name": "Read Write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(json_body(allowed).await["name"], "Read Write");
+}
+
+#[tokio::test]
+async fn api_tokens_cannot_manage_tokens_sessions_or_the_password() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (id, write) = api_token(&app, &user, &["read", "write"]).await;
+    let attempts = [
+        app.post(
+            "/api/v1/me/tokens",
+            &write,
+            &json!({"name": "more", "scopes": ["read"]}),
+        ),
+        app.get("/api/v1/me/tokens", &write),
+        app.delete(&format!("/api/v1/me/tokens/{id}"), &write),
+        app.get("/api/v1/auth/session", &write),
+        app.delete("/api/v1/auth/session", &write),
+        app.put(
+            "/api/v1/me/password",
+            &write,
+            &json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+        ),
+    ];
+    for attempt in attempts {
+        let response = attempt.send().await.unwrap();
+        let what = format!("{}", response.url());
+        let body = assert_problem(response, 403, "insufficient_scope").await;
+        assert_eq!(body["status"], 403, "{what}");
+    }
+    // Nothing happened.
+    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE user_id = $1")
+        .bind(user.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 1);
+    assert_eq!(
+        app.password_grant(&user.email, PASSWORD).await.status(),
+        200
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instance administration
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn admins_list_users_page_by_page() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let mut expected = vec![admin.id.to_string()];
+    for _ in 0..4 {
+        expected.push(app.new_user().await.id.to_string());
+    }
+
+    let all = json_body(
+        app.get("/api/v1/admin/users", &admin.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert_eq!(all["next_cursor"], Value::Null);
+    assert_user_shape(&all["items"][0]);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/admin/users?limit=2&cursor={c}"),
+            None => "/api/v1/admin/users?limit=2".to_owned(),
+        };
+        let response = app.get(&path, &admin.token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = json_body(response).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, expected, "every user once, oldest first");
+
+    let first = json_body(
+        app.get("/api/v1/admin/users?limit=2", &admin.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut tampered = first["next_cursor"].as_str().unwrap().to_owned();
+    tampered.insert(1, 'x');
+    for bad in [
+        format!("/api/v1/admin/users?cursor={tampered}"),
+        "/api/v1/admin/users?limit=0".to_owned(),
+        "/api/v1/admin/users?limit=101".to_owned(),
+        "/api/v1/admin/users?limit=many".to_owned(),
+    ] {
+        let response = app.get(&bad, &admin.token).send().await.unwrap();
+        assert_problem(response, 400, "invalid_query").await;
+    }
+}
+
+#[tokio::test]
+async fn non_admins_get_403_forbidden_on_admin_endpoints() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let list = app
+        .get("/api/v1/admin/users", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(list, 403, "forbidden").await;
+    let patch = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &user.token,
+            &json!({"role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(patch, 403, "forbidden").await;
+    let disable = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", admin.id),
+            &user.token,
+            &json!({"disabled": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(disable, 403, "forbidden").await;
+    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    assert_eq!(me["role"], "user");
+    let boss = json_body(app.get("/api/v1/me", &admin.token).send().await.unwrap()).await;
+    assert_eq!(boss["disabled"], false);
+}
+
+#[tokio::test]
+async fn role_changes_take_effect_at_once_whatever_tokens_are_held() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let promote = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin.token,
+            &json!({"role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote.status(), StatusCode::OK);
+    let promoted = json_body(promote).await;
+    assert_eq!(promoted["role"], "admin");
+    assert_user_shape(&promoted);
+    // The token issued while they were a plain user now carries admin rights...
+    assert_eq!(
+        app.get("/api/v1/admin/users", &user.token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // ...and loses them again the moment they are demoted.
+    let demote = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin.token,
+            &json!({"role": "user"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(demote).await["role"], "user");
+    let list = app
+        .get("/api/v1/admin/users", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(list, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let path = format!("/api/v1/admin/users/{}", admin.id);
+    for body in [
+        json!({"role": "user"}),
+        json!({"disabled": true}),
+        json!({"role": "user", "disabled": true}),
+    ] {
+        let response = app.patch(&path, &admin.token, &body).send().await.unwrap();
+        assert_problem(response, 409, "conflict").await;
+    }
+    let me = json_body(app.get("/api/v1/me", &admin.token).send().await.unwrap()).await;
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["disabled"], false);
+
+    // A second admin who is disabled does not count as active.
+    let second = app.new_user().await;
+    let second_path = format!("/api/v1/admin/users/{}", second.id);
+    let promote = app
+        .patch(
+            &second_path,
+            &admin.token,
+            &json!({"role": "admin", "disabled": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote.status(), StatusCode::OK);
+    let response = app
+        .patch(&path, &admin.token, &json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 409, "conflict").await;
+
+    // With another active admin, the first may step down.
+    let enable = app
+        .patch(&second_path, &admin.token, &json!({"disabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enable.status(), StatusCode::OK);
+    let step_down = app
+        .patch(&path, &admin.token, &json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(step_down.status(), StatusCode::OK);
+    assert_eq!(json_body(step_down).await["role"], "user");
+}
+
+#[tokio::test]
+async fn admin_patch_rejects_unknown_users_and_bad_values() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let missing = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", Uuid::now_v7()),
+            &admin.token,
+            &json!({"role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404, "not_found").await;
+    let path = format!("/api/v1/admin/users/{}", user.id);
+    for (body, field) in [
+        (json!({"role": "superuser"}), "role"),
+        (json!({"disabled": "yes"}), "disabled"),
+        (json!({"email": "new@example.com"}), "email"),
+    ] {
+        let response = app.patch(&path, &admin.token, &body).send().await.unwrap();
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disabled accounts
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_disabled_user_is_cut_off_from_every_credential() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let (cookie, _) = app.session_login(&user.email, PASSWORD).await;
+    let (_, api) = api_token(&app, &user, &["read", "write"]).await;
+
+    let disable = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin.token,
+            &json!({"disabled": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disable.status(), StatusCode::OK);
+    assert_eq!(json_body(disable).await["disabled"], true);
+
+    let session = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(session, 403, "account_disabled").await;
+    let api_response = app.get("/api/v1/me", &api).send().await.unwrap();
+    assert_problem(api_response, 403, "account_disabled").await;
+    // A refused refresh token is not spent: asking again gets the same answer.
+    for _ in 0..2 {
+        let refresh = refresh_grant(&app, &user.refresh_token).await;
+        assert_problem(refresh, 403, "account_disabled").await;
+    }
+    // Access tokens stop at the latest when they expire; here they stop at once.
+    let access = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert!(
+        matches!(access.status().as_u16(), 401 | 403),
+        "access token of a disabled user: {}",
+        access.status()
+    );
+
+    // Logging in: a correct password says the account is disabled, a wrong one says nothing.
+    assert_problem(
+        app.password_grant(&user.email, PASSWORD).await,
+        403,
+        "account_disabled",
+    )
+    .await;
+    assert_problem(
+        login_session(&app, &user.email, PASSWORD).await,
+        403,
+        "account_disabled",
+    )
+    .await;
+    assert_problem(
+        app.password_grant(&user.email, WRONG_PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_re_enabled_user_can_log_in_again() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let user = app.new_user().await;
+    let path = format!("/api/v1/admin/users/{}", user.id);
+    let disable = app
+        .patch(&path, &admin.token, &json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disable.status(), StatusCode::OK);
+    assert_eq!(
+        app.password_grant(&user.email, PASSWORD).await.status(),
+        403
+    );
+    let enable = app
+        .patch(&path, &admin.token, &json!({"disabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(enable).await["disabled"], false);
+    let login = app.password_grant(&user.email, PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let token = json_body(login).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.get("/api/v1/me", &token).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_admin_who_disables_themself_is_cut_off_at_once() {
+    let app = spawn_app().await;
+    let admin = app.new_user().await;
+    let other = app.new_user().await;
+    let promote = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", other.id),
+            &admin.token,
+            &json!({"role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote.status(), StatusCode::OK);
+    let path = format!("/api/v1/admin/users/{}", admin.id);
+    let response = app
+        .patch(&path, &admin.token, &json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let after = app
+        .get("/api/v1/admin/users", &admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(after.status().as_u16(), 401 | 403),
+        "{}",
+        after.status()
+    );
+    // The remaining admin is now the last active one.
+    let demote = app
+        .patch(
+            &format!("/api/v1/admin/users/{}", other.id),
+            &other.token,
+            &json!({"role": "user"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(demote, 409, "conflict").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Brute-force limits
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ten_failed_logins_lock_the_account_even_for_the_right_password() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let bystander = app.new_user().await;
+    for attempt in 0..10 {
+        // Varying case and whitespace does not make a fresh account bucket.
+        let email = if attempt % 2 == 0 {
+            user.email.to_uppercase()
+        } else {
+            format!(" {} ", user.email)
+        };
+        let response = app.password_grant(&email, WRONG_PASSWORD).await;
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+    let locked = app.password_grant(&user.email, PASSWORD).await;
+    let retry_after = retry_after(&locked);
+    assert!(
+        (1..=15 * 60).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_problem(locked, 429, "rate_limited").await;
+    let session = login_session(&app, &user.email, PASSWORD).await;
+    assert_problem(session, 429, "rate_limited").await;
+
+    // Another account is not affected, and the locked user's existing tokens still work.
+    assert_eq!(
+        app.password_grant(&bystander.email, PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &user.token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn parallel_password_guesses_cannot_exceed_the_account_limit() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let responses =
+        join_all((0..30).map(|_| app.password_grant(&user.email, WRONG_PASSWORD))).await;
+    let mut checked = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            401 => checked += 1,
+            _ => {
+                assert_problem(response, 429, "rate_limited").await;
+            }
+        }
+    }
+    assert!(
+        checked <= 10,
+        "{checked} passwords were tried against one account"
+    );
+    let locked = app.password_grant(&user.email, PASSWORD).await;
+    assert_problem(locked, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn successful_logins_do_not_count_towards_the_limit() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for _ in 0..9 {
+        assert_problem(
+            app.password_grant(&user.email, WRONG_PASSWORD).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            app.password_grant(&user.email, PASSWORD).await.status(),
+            200
+        );
+    }
+    // The tenth failure is still allowed to be checked; only then is the account locked.
+    assert_problem(
+        app.password_grant(&user.email, WRONG_PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_problem(
+        app.password_grant(&user.email, PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn fifty_failed_logins_from_one_address_lock_that_address() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let ip = random_ip();
+    let guess = |i: usize| {
+        app.request(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", &ip)
+            .json(&json!({
+                "grant_type": "password",
+                "email": format!("nobody-{i}@example.com"),
+                "password": WRONG_PASSWORD,
+            }))
+            .send()
+    };
+    for batch in 0..5 {
+        let responses = join_all((0..10).map(|i| guess(batch * 10 + i))).await;
+        for response in responses {
+            assert_eq!(response.unwrap().status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    let locked = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .header("x-forwarded-for", &ip)
+        .json(&json!({"grant_type": "password", "email": user.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(retry_after(&locked) >= 1);
+    assert_problem(locked, 429, "rate_limited").await;
+    // The account itself is fine from elsewhere.
+    assert_eq!(
+        app.password_grant(&user.email, PASSWORD).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_eleventh_registration_from_one_address_within_the_hour_is_429() {
+    let app = spawn_app().await;
+    let ip = random_ip();
+    let register = |i: usize| {
+        app.request(Method::POST, "/api/v1/auth/register")
+            .header("x-forwarded-for", &ip)
+            .json(&json!({"email": format!("reg-{i}@example.com"), "password": PASSWORD, "name": "R"}))
+            .send()
+    };
+    for i in 0..10 {
+        assert_eq!(
+            register(i).await.unwrap().status(),
+            StatusCode::CREATED,
+            "registration {i}"
+        );
+    }
+    let refused = register(10).await.unwrap();
+    let retry_after = retry_after(&refused);
+    assert!(
+        (1..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_problem(refused, 429, "rate_limited").await;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE email = 'reg-10@example.com')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(!exists);
+    // Another address may still register.
+    assert_eq!(
+        app.register("elsewhere@example.com", PASSWORD, "E")
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_registrations_from_one_address_cannot_exceed_the_limit() {
+    let app = spawn_app().await;
+    let ip = random_ip();
+    let responses = join_all((0..25).map(|i| {
+        app.request(Method::POST, "/api/v1/auth/register")
+            .header("x-forwarded-for", &ip)
+            .json(&json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD, "name": "B"}))
+            .send()
+    }))
+    .await;
+    let created = responses
+        .iter()
+        .filter(|r| r.as_ref().unwrap().status() == StatusCode::CREATED)
+        .count();
+    assert!(created <= 10, "{created} registrations from one address");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count as usize, created);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request rate limits
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn authenticated_responses_carry_the_rate_limit_fields() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["ratelimit-policy"],
+        "\"default\";q=600;w=60"
+    );
+    let (remaining, reset) = rate_limit_state(&response);
+    assert!(remaining < 600, "remaining {remaining}");
+    assert!((1..=60).contains(&reset), "t={reset}");
+
+    let next = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let (next_remaining, _) = rate_limit_state(&next);
+    assert!(
+        next_remaining < remaining || next_remaining >= 598,
+        "a new window may have begun"
+    );
+
+    // A request that fails after authenticating carries them too.
+    let refused = app
+        .patch("/api/v1/me", &user.token, &json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.headers().contains_key("ratelimit-policy"));
+    assert!(refused.headers().contains_key("ratelimit"));
+}
+
+#[tokio::test]
+async fn the_request_after_the_per_minute_limit_is_429() {
+    let app = spawn_app_with(|a| a.rate_limit_per_minute = Some("3".into())).await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let mut first = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let (_, reset) = rate_limit_state(&first);
+    if reset < 3 {
+        // Too close to the end of the window for four quick requests to share it.
+        tokio::time::sleep(Duration::from_secs(reset + 1)).await;
+        first = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    }
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["ratelimit-policy"], "\"default\";q=3;w=60");
+    assert_eq!(rate_limit_state(&first).0, 2);
+    for expected in [1, 0] {
+        let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(rate_limit_state(&response).0, expected);
+    }
+    let limited = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let retry_after = retry_after(&limited);
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(
+        limited.headers()["ratelimit-policy"],
+        "\"default\";q=3;w=60"
+    );
+    assert_eq!(rate_limit_state(&limited).0, 0);
+    assert_problem(limited, 429, "rate_limited").await;
+
+    // The limit is per principal.
+    assert_eq!(
+        app.get("/api/v1/me", &other.token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+async fn json_body(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, body {text:?}"))
+}
+
+fn assert_user_shape(user: &Value) {
+    let mut keys: Vec<&str> = user
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["created_at", "disabled", "email", "id", "name", "role"],
+        "{user}"
+    );
+    assert!(
+        user["created_at"].as_str().unwrap().ends_with('Z'),
+        "{user}"
+    );
+    parse_time(&user["created_at"]);
+    let id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(id.get_version_num(), 7);
+}
+
+fn parse_time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    assert!(text.ends_with('Z'), "{text}");
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+fn without_request_id(mut problem: Value) -> Value {
+    problem.as_object_mut().unwrap().remove("request_id");
+    problem
+}
+
+fn set_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn login_session(app: &TestApp, email: &str, password: &str) -> Response {
+    app.request(Method::POST, "/api/v1/auth/session")
+        .header("x-forwarded-for", random_ip())
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A request authenticated by a session cookie (`name=value`), with an optional CSRF token.
+fn cookie_request(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+) -> RequestBuilder {
+    let request = app.request(method, path).header("cookie", cookie);
+    match csrf {
+        Some(token) => request.header("x-csrf-token", token),
+        None => request,
+    }
+}
+
+async fn session_count(app: &TestApp, user_id: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn refresh_grant(app: &TestApp, refresh_token: &str) -> Response {
+    app.request(Method::POST, "/api/v1/auth/token")
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": refresh_token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Creates an API token for `user`; returns its id and secret.
+async fn api_token(app: &TestApp, user: &TestUser, scopes: &[&str]) -> (Uuid, String) {
+    let response = app
+        .post(
+            "/api/v1/me/tokens",
+            &user.token,
+            &json!({"name": "test", "scopes": scopes}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json_body(response).await;
+    (
+        body["id"].as_str().unwrap().parse().unwrap(),
+        body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The key id the server derives from a secret: hex of the first 8 bytes of its SHA-256.
+fn kid_of(secret: &str) -> String {
+    hex::encode(&Sha256::digest(secret.as_bytes())[..8])
+}
+
+fn sign_jwt(secret: &str, kid: Option<String>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = kid;
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The payload of a JWT, unverified.
+fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn retry_after(response: &Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `RateLimit: "default";r=<remaining>;t=<reset>` → (remaining, reset).
+fn rate_limit_state(response: &Response) -> (u64, u64) {
+    let value = response
+        .headers()
+        .get("ratelimit")
+        .expect("a RateLimit header")
+        .to_str()
+        .unwrap();
+    let mut parts = value.split(';');
+    assert_eq!(parts.next(), Some("\"default\""), "{value}");
+    let mut field = |name: &str| -> u64 {
+        let part = parts.next().unwrap_or_else(|| panic!("{value}"));
+        part.strip_prefix(name)
+            .and_then(|v| v.strip_prefix('='))
+            .unwrap_or_else(|| panic!("{value}"))
+            .parse()
+            .unwrap()
+    };
+    let remaining = field("r");
+    let reset = field("t");
+    (remaining, reset)
+}

@@ -55,6 +55,13 @@ impl Server {
                 if let Some(mut stdout) = self.child.stdout.take() {
                     stdout.read_to_string(&mut out).unwrap();
                 }
+                let mut err = String::new();
+                if let Some(mut stderr) = self.child.stderr.take() {
+                    stderr.read_to_string(&mut err).unwrap();
+                }
+                if status.code() != Some(0) {
+                    eprintln!("docket exited with {status}; stderr:\n{err}");
+                }
                 return (status.code(), out);
             }
             assert!(

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 #[test]
 fn readme_configuration_table_matches_the_code() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("## Configuration")
         .nth(1)
@@ -18,12 +19,16 @@ fn readme_configuration_table_matches_the_code() {
         .filter_map(|rest| rest.split('`').next())
         .collect();
     let in_code: BTreeSet<&str> = docket::config::VARIABLES.iter().copied().collect();
-    assert_eq!(documented, in_code, "README table vs docket::config::VARIABLES");
+    assert_eq!(
+        documented, in_code,
+        "README table vs docket::config::VARIABLES"
+    );
 }
 
 #[test]
 fn every_variable_is_read_by_the_cli() {
-    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs")).unwrap();
+    let config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs")).unwrap();
     for variable in docket::config::VARIABLES {
         assert!(
             config.contains(&format!("env = \"{variable}\"")),

@@ -6,9 +6,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use docket::app::{AppState, Application};
+use docket::app::{AppState, Application, Tuning};
 use docket::config::{Config, ConfigArgs};
 use docket::db::embedded::{Durability, EmbeddedPostgres};
+use docket::github::client::ClientPolicy;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -21,7 +22,6 @@ const TEMPLATE: &str = "docket_template";
 
 pub struct TestCluster {
     pub postgres: EmbeddedPostgres,
-    pub dir: PathBuf,
 }
 
 /// The cluster shared by every test of this run, started on first use. A watcher process
@@ -68,13 +68,16 @@ fn start_cluster() -> TestCluster {
         pid = pid_file.display(),
         dir = dir.display()
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &script])
+    // `setsid -f` forks the watcher into its own session and returns at once, so nothing is
+    // left for this process to reap.
+    let status = Command::new("setsid")
+        .args(["-f", "sh", "-c", &script])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
+        .status()
         .expect("the cluster watcher starts");
+    assert!(status.success());
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,7 +97,7 @@ fn start_cluster() -> TestCluster {
         docket::db::MIGRATOR.run(&mut conn).await.unwrap();
         conn.close().await.unwrap();
     });
-    TestCluster { postgres, dir }
+    TestCluster { postgres }
 }
 
 /// A new database cloned from the migrated template; returns its URL.
@@ -153,6 +156,35 @@ pub async fn spawn_app_full(
     customize: impl FnOnce(&mut ConfigArgs),
     extra_routes: axum::Router<AppState>,
 ) -> TestApp {
+    spawn_app_tuned(database_url, customize, extra_routes, fast_tuning()).await
+}
+
+/// Short retry and backoff timings, so that failure paths run in test time.
+pub fn fast_tuning() -> Tuning {
+    Tuning {
+        github: ClientPolicy {
+            connect_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(2),
+            max_attempts: 3,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            max_total: Duration::from_secs(5),
+            min_rate_limit_wait: Duration::from_secs(60),
+            max_body_bytes: 1024 * 1024,
+            breaker_threshold: 5,
+            breaker_open_for: Duration::from_secs(2),
+        },
+        job_retry_base: Duration::from_millis(200),
+        job_retry_cap: Duration::from_millis(500),
+    }
+}
+
+pub async fn spawn_app_tuned(
+    database_url: &str,
+    customize: impl FnOnce(&mut ConfigArgs),
+    extra_routes: axum::Router<AppState>,
+    tuning: Tuning,
+) -> TestApp {
     if std::env::var_os("DOCKET_TEST_LOG").is_some() {
         docket::telemetry::init_logging("docket=debug", docket::config::LogFormat::Pretty);
     }
@@ -160,7 +192,7 @@ pub async fn spawn_app_full(
     customize(&mut args);
     let config = Config::from_args(&args).expect("valid test config");
     let connect = docket::db::connect_options_from_url(database_url).unwrap();
-    let app = Application::build(config, connect)
+    let app = Application::build_tuned(config, connect, tuning)
         .await
         .expect("app builds")
         .with_extra_routes(extra_routes);

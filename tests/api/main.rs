@@ -4,4 +4,6 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod docs;
 mod foundation;
+mod idempotency;

@@ -31,9 +31,14 @@ async fn purge_expired(state: &AppState) -> Result<(), sqlx::Error> {
         "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
         "DELETE FROM auth_attempts WHERE attempted_at < now() - interval '2 hours'",
         "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+        "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
     ];
     for statement in statements {
         sqlx::query(statement).execute(&state.pool).await?;
+    }
+    let recovered = crate::jobs::queue::recover_expired_leases(&state.pool).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "returned jobs of a lost instance to the queue");
     }
     Ok(())
 }

@@ -1,0 +1,400 @@
+//! The sync: a first import of every issue (`state=all`), then incremental runs (`since` the
+//! newest `updated_at` seen, minus an overlap). Issues are upserted by (project, GitHub issue
+//! id) under the project's row lock, so a sync run twice, or by two instances, never makes a
+//! duplicate. Pull requests are skipped. GitHub owns title, description, status and labels;
+//! priority, due date and assignee keep local edits.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::client::UpstreamError;
+use super::secrets;
+use crate::app::AppState;
+use crate::jobs::queue::{self, Job};
+use crate::jobs::worker::Outcome;
+use crate::tasks::domain::{Description, Labels, TaskTitle};
+
+/// Issues updated this long before the newest one seen are fetched again, so that clock skew
+/// and same-second updates are never missed (the upsert makes re-reads harmless).
+const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+
+#[derive(Debug, Deserialize)]
+struct Issue {
+    id: i64,
+    number: i64,
+    title: String,
+    body: Option<String>,
+    state: String,
+    state_reason: Option<String>,
+    #[serde(default)]
+    labels: Vec<IssueLabel>,
+    html_url: String,
+    updated_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IssueLabel {
+    Named { name: String },
+    Plain(String),
+}
+
+impl IssueLabel {
+    fn name(&self) -> &str {
+        match self {
+            IssueLabel::Named { name } | IssueLabel::Plain(name) => name,
+        }
+    }
+}
+
+fn status_of(issue: &Issue) -> &'static str {
+    match (issue.state.as_str(), issue.state_reason.as_deref()) {
+        ("open", _) => "todo",
+        ("closed", Some("not_planned")) => "canceled",
+        _ => "done",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    repository: String,
+    token_ciphertext: Option<Vec<u8>>,
+    synced_through: Option<DateTime<Utc>>,
+    created_by: Uuid,
+}
+
+enum SyncError {
+    LinkGone,
+    Upstream(UpstreamError),
+    Database(sqlx::Error),
+    Unreadable(String),
+}
+
+impl From<sqlx::Error> for SyncError {
+    fn from(error: sqlx::Error) -> Self {
+        SyncError::Database(error)
+    }
+}
+
+impl From<UpstreamError> for SyncError {
+    fn from(error: UpstreamError) -> Self {
+        SyncError::Upstream(error)
+    }
+}
+
+pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
+    let Some(project_id) = job
+        .payload
+        .get("project_id")
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.parse::<Uuid>().ok())
+    else {
+        return Outcome::Fatal("the job has no project_id".to_owned());
+    };
+    let repository = match sync(state, project_id, job).await {
+        Ok(()) | Err(SyncError::LinkGone) => return Outcome::Done,
+        Err(error) => (error, project_id),
+    };
+    let (error, project_id) = repository;
+    let retry_delay = || {
+        crate::jobs::queue::backoff(
+            state.job_retry_base,
+            state.job_retry_cap,
+            job.attempts as u32,
+        )
+    };
+    let attempts_left = job.attempts < job.max_attempts;
+    let repo: String =
+        sqlx::query_scalar("SELECT repository FROM github_links WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_optional(&state.pool)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+    let at = |delay: std::time::Duration| {
+        let when = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        when.format("%H:%M UTC").to_string()
+    };
+    let (message, outcome) = match error {
+        SyncError::LinkGone => unreachable!("handled above"),
+        SyncError::Upstream(UpstreamError::Unauthorized) => fatal(
+            "GitHub refused the token (401 Unauthorized): give the link a valid token with \
+             access to the repository's issues."
+                .to_owned(),
+        ),
+        SyncError::Upstream(UpstreamError::Forbidden(message)) => {
+            fatal(format!(
+            "GitHub denied access to {repo} (403 Forbidden{}): the token needs permission to read \
+             its issues.",
+            if message.is_empty() { String::new() } else { format!(": {message}") }
+        ))
+        }
+        SyncError::Upstream(UpstreamError::NotFound) => fatal(format!(
+            "Repository {repo} was not found on GitHub, or the token cannot read it: check the \
+             name and the token's access."
+        )),
+        SyncError::Upstream(UpstreamError::Gone) => fatal(format!(
+            "Issues are disabled for {repo} on GitHub: enable them or unlink the repository."
+        )),
+        SyncError::Upstream(UpstreamError::ForeignUrl) => fatal(
+            "GitHub pointed to a URL outside the configured API address; Docket did not follow \
+             it with the token."
+                .to_owned(),
+        ),
+        SyncError::Upstream(UpstreamError::RateLimited { until }) => {
+            let delay = (until - Utc::now()).to_std().unwrap_or_default();
+            retry(
+                format!(
+                    "GitHub's rate limit for this token was reached; retrying at {}.",
+                    until.format("%H:%M UTC")
+                ),
+                delay,
+                true,
+            )
+        }
+        SyncError::Upstream(UpstreamError::CircuitOpen { until }) => {
+            let delay = (until - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .max(retry_delay());
+            retry(
+                format!(
+                    "GitHub has been failing repeatedly, so calls are paused; retrying at {}.",
+                    at(delay)
+                ),
+                delay,
+                attempts_left,
+            )
+        }
+        SyncError::Upstream(UpstreamError::Unreachable(reason)) => {
+            let delay = retry_delay();
+            retry(
+                format!(
+                    "GitHub was unreachable ({reason}); retrying at {}.",
+                    at(delay)
+                ),
+                delay,
+                attempts_left,
+            )
+        }
+        SyncError::Upstream(UpstreamError::Invalid(reason)) | SyncError::Unreadable(reason) => {
+            let delay = retry_delay();
+            retry(
+                format!(
+                    "GitHub sent a response Docket could not use ({reason}); retrying at {}.",
+                    at(delay)
+                ),
+                delay,
+                attempts_left,
+            )
+        }
+        SyncError::Database(error) => {
+            tracing::error!(error = %error, "GitHub sync could not write to the database");
+            let delay = retry_delay();
+            retry(
+                format!(
+                    "Docket could not save the imported issues; retrying at {}.",
+                    at(delay)
+                ),
+                delay,
+                attempts_left,
+            )
+        }
+    };
+    let message = if matches!(outcome, Outcome::Fatal(_))
+        || attempts_left
+        || message.contains("rate limit")
+    {
+        message
+    } else {
+        // No attempt left: say when the next scheduled sync will try instead.
+        message
+            .split("; retrying at")
+            .next()
+            .unwrap_or(&message)
+            .to_owned()
+            + "; gave up for now, the next scheduled sync will try again."
+    };
+    tracing::warn!(%project_id, error = %message, "GitHub sync failed");
+    let _ = sqlx::query(
+        "UPDATE github_links SET state = 'failed', last_error = $2 WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .bind(&message)
+    .execute(&state.pool)
+    .await;
+    match outcome {
+        Outcome::Retry(delay, _) => Outcome::Retry(delay, message),
+        Outcome::Fatal(_) => Outcome::Fatal(message),
+        Outcome::Done => Outcome::Done,
+    }
+}
+
+fn fatal(message: String) -> (String, Outcome) {
+    (message.clone(), Outcome::Fatal(message))
+}
+
+fn retry(message: String, delay: std::time::Duration, allowed: bool) -> (String, Outcome) {
+    if allowed {
+        (message.clone(), Outcome::Retry(delay, message))
+    } else {
+        (message.clone(), Outcome::Fatal(message))
+    }
+}
+
+async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncError> {
+    let link: LinkRow = sqlx::query_as(
+        "UPDATE github_links SET state = 'syncing' WHERE project_id = $1 \
+         RETURNING repository, token_ciphertext, synced_through, created_by",
+    )
+    .bind(project_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(SyncError::LinkGone)?;
+    let token = match &link.token_ciphertext {
+        Some(sealed) => Some(
+            secrets::decrypt(&state.encryption_key, project_id, sealed).ok_or_else(|| {
+                SyncError::Unreadable(
+                    "the stored token cannot be decrypted with the current DOCKET_ENCRYPTION_KEY"
+                        .to_owned(),
+                )
+            })?,
+        ),
+        None => state
+            .config
+            .github_token
+            .as_ref()
+            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
+    };
+
+    let mut url = state
+        .github
+        .url(&format!("repos/{}/issues", link.repository));
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("state", "all")
+            .append_pair("per_page", "100")
+            .append_pair("sort", "updated")
+            .append_pair("direction", "asc");
+        if let Some(since) = link.synced_through {
+            query.append_pair(
+                "since",
+                &(since - OVERLAP).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+        }
+    }
+
+    let mut newest = link.synced_through;
+    let mut next = Some(url);
+    while let Some(page_url) = next.take() {
+        let fetched = state.github.get(&page_url, token.as_deref()).await?;
+        let issues: Vec<Issue> = serde_json::from_slice(&fetched.body).map_err(|e| {
+            SyncError::Unreadable(format!("the issue list is not as documented: {e}"))
+        })?;
+        let mut tx = state.pool.begin().await?;
+        // The project's row lock serialises writers of this project's task numbers.
+        let exists: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
+                .bind(project_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(SyncError::LinkGone);
+        }
+        for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
+            upsert(&mut tx, project_id, &link, issue).await?;
+            newest = newest.max(Some(issue.updated_at));
+        }
+        tx.commit().await?;
+        queue::heartbeat(&state.pool, job.id).await?;
+        next = fetched.next;
+    }
+
+    sqlx::query(
+        "UPDATE github_links SET state = 'idle', last_error = NULL, last_synced_at = now(), \
+             synced_through = $2 \
+         WHERE project_id = $1 AND repository = $3",
+    )
+    .bind(project_id)
+    .bind(newest)
+    .bind(&link.repository)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+async fn upsert(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+    link: &LinkRow,
+    issue: &Issue,
+) -> Result<(), sqlx::Error> {
+    let title = TaskTitle::truncating(&issue.title);
+    let description = Description::truncating(issue.body.as_deref().unwrap_or(""));
+    let names: Vec<String> = issue.labels.iter().map(|l| l.name().to_owned()).collect();
+    let labels = Labels::truncating(&names);
+    let status = status_of(issue);
+
+    let existing: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM tasks WHERE project_id = $1 AND github_issue_id = $2")
+            .bind(project_id)
+            .bind(issue.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match existing {
+        Some(task_id) => {
+            sqlx::query(
+                "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
+                     completed_at = CASE WHEN $4 = 'done' \
+                         THEN coalesce(completed_at, $6, now()) END, \
+                     source_repository = $7, source_number = $8, source_url = $9, \
+                     version = version + 1, updated_at = now() \
+                 WHERE id = $1 AND (title, description, status, labels, source_repository, \
+                     source_number, source_url) IS DISTINCT FROM ($2, $3, $4, $5, $7, $8, $9)",
+            )
+            .bind(task_id)
+            .bind(title.as_str())
+            .bind(description.as_str())
+            .bind(status)
+            .bind(labels.as_slice())
+            .bind(issue.closed_at)
+            .bind(&link.repository)
+            .bind(issue.number)
+            .bind(&issue.html_url)
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {
+            let number = crate::tasks::store::next_number(&mut *conn, project_id).await?;
+            sqlx::query(
+                "INSERT INTO tasks (id, project_id, number, title, description, status, labels, \
+                     created_by, completed_at, source_repository, source_number, source_url, \
+                     github_issue_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                     CASE WHEN $6 = 'done' THEN coalesce($9, now()) END, $10, $11, $12, $13)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(project_id)
+            .bind(number)
+            .bind(title.as_str())
+            .bind(description.as_str())
+            .bind(status)
+            .bind(labels.as_slice())
+            .bind(link.created_by)
+            .bind(issue.closed_at)
+            .bind(&link.repository)
+            .bind(issue.number)
+            .bind(&issue.html_url)
+            .bind(issue.id)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The worker (claims and runs jobs, one at a time per instance) and the scheduler (enqueues
+//! a sync for every GitHub link that is due). Both stop claiming on shutdown; a job that does
+//! not finish within the grace period is put back in the queue.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::queue::{self, Job};
+use crate::app::AppState;
+
+pub const GITHUB_SYNC: &str = "github_sync";
+const POLL: Duration = Duration::from_millis(250);
+const SCHEDULE_EVERY: Duration = Duration::from_secs(5);
+
+/// How a job ended.
+pub enum Outcome {
+    Done,
+    /// Failed; retry after the delay (if attempts remain).
+    Retry(Duration, String),
+    /// Failed in a way that retrying cannot fix.
+    Fatal(String),
+}
+
+pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last_schedule = tokio::time::Instant::now() - SCHEDULE_EVERY;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if state.is_migrated() {
+                if last_schedule.elapsed() >= SCHEDULE_EVERY {
+                    last_schedule = tokio::time::Instant::now();
+                    if let Err(error) = schedule_due_syncs(&state).await {
+                        tracing::warn!(error = %error, "could not schedule GitHub syncs");
+                    }
+                }
+                match queue::claim(&state.pool).await {
+                    Ok(Some(job)) => {
+                        run_one(&state, job, &mut shutdown).await;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(error = %error, "could not claim a job"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    })
+}
+
+async fn run_one(state: &AppState, job: Job, shutdown: &mut watch::Receiver<bool>) {
+    let started = std::time::Instant::now();
+    tracing::info!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    let work = dispatch(state, &job);
+    tokio::pin!(work);
+    let outcome = tokio::select! {
+        outcome = &mut work => Some(outcome),
+        _ = wait_for_shutdown(shutdown) => {
+            // Draining: let the job finish within the grace period, else put it back.
+            tokio::time::timeout(state.config.shutdown_grace, &mut work).await.ok()
+        }
+    };
+    let result = match outcome {
+        None => {
+            tracing::warn!(job_id = %job.id, "shutdown: job returned to the queue");
+            queue::release(&state.pool, job.id).await
+        }
+        Some(Outcome::Done) => queue::complete(&state.pool, job.id).await,
+        Some(Outcome::Retry(delay, error)) => {
+            let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            queue::fail(&state.pool, &job, &error, Some(retry_at)).await
+        }
+        Some(Outcome::Fatal(error)) => queue::fail(&state.pool, &job, &error, None).await,
+    };
+    if let Err(error) = result {
+        tracing::error!(job_id = %job.id, error = %error, "could not record the job's outcome");
+    }
+    metrics::histogram!("docket_job_duration_seconds", "kind" => job.kind.clone())
+        .record(started.elapsed().as_secs_f64());
+}
+
+async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+async fn dispatch(state: &AppState, job: &Job) -> Outcome {
+    match job.kind.as_str() {
+        GITHUB_SYNC => crate::github::sync::run_job(state, job).await,
+        other => Outcome::Fatal(format!("unknown job kind {other:?}")),
+    }
+}
+
+/// Enqueues a sync for every link whose next sync is due, moving its next time forward in the
+/// same statement so that instances scheduling at once do not double up (and the queue's
+/// unique key would refuse a second active job anyway).
+async fn schedule_due_syncs(state: &AppState) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH due AS ( \
+             UPDATE github_links SET next_sync_at = now() + make_interval(secs => $1) \
+             WHERE next_sync_at <= now() RETURNING project_id) \
+         INSERT INTO jobs (id, kind, payload, dedupe_key) \
+         SELECT gen_random_uuid(), $2, jsonb_build_object('project_id', project_id), \
+                'github-sync:' || project_id FROM due \
+         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING",
+    )
+    .bind(state.config.github_sync_interval.as_secs_f64())
+    .bind(GITHUB_SYNC)
+    .execute(&state.pool)
+    .await?;
+    let depth = queue::queued_count(&state.pool).await?;
+    metrics::gauge!("docket_jobs_queued").set(depth as f64);
+    Ok(())
+}
