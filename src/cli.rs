@@ -231,7 +231,7 @@ pub async fn prepare_database(
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    crate::telemetry::init_logging(&config.log, config.log_format);
+    let _logs = crate::telemetry::init_logging(&config.log, config.log_format);
     let (config, options, embedded) = prepare_database(config, true).await?;
     let app = match Application::build(config, options).await {
         Ok(app) => app,
@@ -252,7 +252,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    crate::telemetry::init_logging(&config.log, config.log_format);
+    let _logs = crate::telemetry::init_logging(&config.log, config.log_format);
     let (config, options, embedded) = prepare_database(config, false).await?;
     let pool = crate::db::lazy_pool(&config, options);
     let result = crate::db::migrate(&pool).await;
@@ -291,7 +291,7 @@ async fn create_user(
     name: Option<String>,
     admin: bool,
 ) -> anyhow::Result<()> {
-    crate::telemetry::init_logging("warn", config.log_format);
+    let _logs = crate::telemetry::init_logging("warn", config.log_format);
     let mut password = String::new();
     std::io::stdin()
         .lock()

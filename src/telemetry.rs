@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -11,13 +12,22 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Installs the global log subscriber. Safe to call more than once (later calls do nothing).
-pub fn init_logging(filter: &str, format: LogFormat) {
+///
+/// Lines are written by a background thread: a slow reader of standard output (a stalled log
+/// shipper, a full pipe) drops log lines instead of stalling request handling. Keep the
+/// returned guard alive until exit so that buffered lines are flushed.
+pub fn init_logging(filter: &str, format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(64 * 1024)
+        .finish(std::io::stdout());
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
@@ -26,9 +36,14 @@ pub fn init_logging(filter: &str, format: LogFormat) {
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_target(false),
+            )
             .try_init(),
     };
+    guard
 }
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();

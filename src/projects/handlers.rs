@@ -184,13 +184,13 @@ pub async fn update_project(
         check_description(description, &mut errors);
     }
     let mut tx = state.pool.begin().await?;
+    // Lock before reading the role: a concurrent transfer or demotion is then seen.
+    let locked = store::lock(&mut tx, id).await?;
     access::authorize(&mut *tx, &principal, id, Action::EditProject).await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let (version, _) = store::lock(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (version, _) = locked.ok_or_else(ApiError::not_found)?;
     if_match.check(version)?;
     store::update(&mut tx, id, name.as_deref(), body.description.as_deref()).await?;
     let project = store::find(&mut *tx, id, principal.id())
@@ -217,10 +217,11 @@ pub async fn delete_project(
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.pool.begin().await?;
+    // Lock before reading the role: an owner who has just handed the project over is an
+    // admin by now and may not delete it.
+    let locked = store::lock(&mut tx, id).await?;
     access::authorize(&mut *tx, &principal, id, Action::DeleteProject).await?;
-    let (version, is_inbox) = store::lock(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (version, is_inbox) = locked.ok_or_else(ApiError::not_found)?;
     if is_inbox {
         return Err(ApiError::conflict("conflict", "an Inbox cannot be deleted"));
     }

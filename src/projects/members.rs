@@ -60,6 +60,14 @@ fn action_for(old: Option<Role>, new: Role) -> Action {
     }
 }
 
+/// Locks the project row before any role is read, so that concurrent membership changes
+/// (a transfer, two adds of one user) queue and each decides on the roles as they are, not as
+/// they were before the other committed. A missing project is left to the role check (404).
+async fn lock_project(conn: &mut PgConnection, project_id: Uuid) -> Result<(), ApiError> {
+    store::lock(conn, project_id).await?;
+    Ok(())
+}
+
 /// Locks the project and refuses Inboxes, which have only their owner.
 async fn lock_shareable(conn: &mut PgConnection, project_id: Uuid) -> Result<(), ApiError> {
     let (_, is_inbox) = store::lock(conn, project_id)
@@ -96,6 +104,7 @@ pub async fn put_member(
     Json(body): Json<SetRoleRequest>,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
+    lock_project(&mut tx, id).await?;
     let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
     access::check(my_role, Action::Read)?;
     let current = access::role_in(&mut *tx, user_id, id).await?;
@@ -155,6 +164,7 @@ pub async fn add_member(
     Json(body): Json<AddMemberRequest>,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
+    lock_project(&mut tx, id).await?;
     let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
     access::check(my_role, Action::Read)?;
     if body.role == Role::Owner {
@@ -201,6 +211,7 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.pool.begin().await?;
+    lock_project(&mut tx, id).await?;
     let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
     access::check(my_role, Action::Read)?;
     let target = access::role_in(&mut *tx, user_id, id)
@@ -221,7 +232,6 @@ pub async fn remove_member(
             "the owner cannot be removed; transfer ownership first",
         ));
     }
-    store::lock(&mut tx, id).await?;
     store::remove_member(&mut tx, id, user_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -35,6 +35,25 @@ fn docket(args: &[&str]) -> Command {
 struct Server {
     child: Child,
     port: u16,
+    /// Standard output, drained continuously (an undrained pipe would fill up).
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+fn drain(mut stdout: std::process::ChildStdout) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+    output
 }
 
 impl Server {
@@ -51,10 +70,9 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let mut out = String::new();
-                if let Some(mut stdout) = self.child.stdout.take() {
-                    stdout.read_to_string(&mut out).unwrap();
-                }
+                // Give the drain thread a moment to read the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                let out = self.output.lock().unwrap().clone();
                 let mut err = String::new();
                 if let Some(mut stderr) = self.child.stderr.take() {
                     stderr.read_to_string(&mut err).unwrap();
@@ -64,10 +82,15 @@ impl Server {
                 }
                 return (status.code(), out);
             }
-            assert!(
-                started.elapsed() < within,
-                "docket did not exit in {within:?}"
-            );
+            if started.elapsed() > within {
+                let _ = self.child.kill();
+                let out = self.output.lock().unwrap().clone();
+                let tail: Vec<&str> = out.lines().rev().take(15).collect();
+                panic!(
+                    "docket did not exit in {within:?}; last log lines, newest first:\n{}",
+                    tail.join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -90,9 +113,12 @@ fn start(envs: &[(&str, &str)]) -> Server {
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let output = drain(child.stdout.take().unwrap());
     Server {
-        child: command.spawn().unwrap(),
+        child,
         port,
+        output,
     }
 }
 
@@ -462,4 +488,232 @@ async fn logs_never_contain_passwords_tokens_or_cookies() {
     }
     assert!(logs.contains("\"request_id\""));
     assert!(logs.contains("\"route\":\"/api/v1/me\""));
+}
+
+async fn register_and_login(base: &str, client: &reqwest::Client) -> String {
+    let email = format!("u-{}@example.com", uuid::Uuid::now_v7().simple());
+    let response = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD, "name": "Load"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let tokens: Value = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"grant_type": "password", "email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+fn external_envs(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", url.to_owned()),
+        ("DOCKET_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("DOCKET_ENCRYPTION_KEY", ENCRYPTION_KEY.to_owned()),
+        ("DOCKET_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+    ]
+}
+
+fn start_owned(envs: &[(&'static str, String)]) -> Server {
+    let borrowed: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    start(&borrowed)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_creates_loses_nothing_that_was_acknowledged() {
+    let url = create_test_database().await;
+    let envs = external_envs(&url);
+    let server = start_owned(&envs);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    let base = server.url("");
+    let client = reqwest::Client::new();
+    let token = register_and_login(&base, &client).await;
+    let project: Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Crash"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project_id = project["id"].as_str().unwrap().to_owned();
+
+    let writers = (0..8).map(|w| {
+        let client = client.clone();
+        let token = token.clone();
+        let url = format!("{base}/api/v1/projects/{project_id}/tasks");
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("writer {w} task {i}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status() == 201 => {
+                        let body: Result<Value, _> = response.json().await;
+                        match body {
+                            Ok(task) => acknowledged.push(task["id"].as_str().unwrap().to_owned()),
+                            Err(_) => break,
+                        }
+                    }
+                    Ok(response) => panic!("unexpected status {}", response.status()),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        })
+    });
+    let writers: Vec<_> = writers.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.signal(libc::SIGKILL);
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    let _ = server.wait(Duration::from_secs(5));
+    assert!(
+        acknowledged.len() > 10,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let server = start_owned(&envs);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    for id in &acknowledged {
+        let response = client
+            .get(server.url(&format!("/api/v1/tasks/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged task {id} exists after the crash"
+        );
+    }
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    let (count, max): (i64, Option<i64>) =
+        sqlx::query_as("SELECT count(*), max(number) FROM tasks WHERE project_id = $1::uuid")
+            .bind(&project_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        Some(count),
+        max,
+        "numbers are gap-free: nothing half-written"
+    );
+    eprintln!("{} acknowledged, {count} stored", acknowledged.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_finishes_requests_and_returns_a_running_job_to_the_queue() {
+    // An upstream that never answers in time keeps the sync job running through shutdown.
+    let slow = axum::Router::new().route(
+        "/repos/{owner}/{repo}/issues",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "[]"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+
+    let url = create_test_database().await;
+    let mut envs = external_envs(&url);
+    envs.push(("DOCKET_GITHUB_API_URL", upstream));
+    envs.push(("DOCKET_SHUTDOWN_GRACE_S", "2".to_owned()));
+    let server = start_owned(&envs);
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
+    let base = server.url("");
+    let client = reqwest::Client::new();
+    let token = register_and_login(&base, &client).await;
+    let project: Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Drain"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project_id = project["id"].as_str().unwrap().to_owned();
+    let linked = client
+        .put(format!("{base}/api/v1/projects/{project_id}/github"))
+        .bearer_auth(&token)
+        .json(&json!({"repository": "octo/slow"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 201);
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs LIMIT 1")
+            .fetch_optional(&db)
+            .await
+            .unwrap();
+        if state.as_deref() == Some("running") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the job starts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let readers = (0..6).map(|_| {
+        let client = client.clone();
+        let token = token.clone();
+        let url = format!("{base}/api/v1/me");
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            loop {
+                match client.get(&url).bearer_auth(&token).send().await {
+                    Ok(response) => statuses.push(response.status().as_u16()),
+                    Err(_) => return statuses,
+                }
+            }
+        })
+    });
+    let readers: Vec<_> = readers.collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM);
+    let (code, _) = server.wait(Duration::from_secs(10));
+    let took = signalled.elapsed();
+    assert_eq!(code, Some(0));
+    assert!(
+        took < Duration::from_secs(5),
+        "exit within the grace period: {took:?}"
+    );
+    for reader in readers {
+        let statuses = reader.await.unwrap();
+        assert!(!statuses.is_empty());
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "no request failed: {statuses:?}"
+        );
+    }
+    let (state, attempts): (String, i32) = sqlx::query_as("SELECT state, attempts FROM jobs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(state, "queued", "the interrupted job is back in the queue");
+    assert_eq!(attempts, 0, "an interrupted attempt does not count");
 }

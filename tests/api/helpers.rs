@@ -186,7 +186,10 @@ pub async fn spawn_app_tuned(
     tuning: Tuning,
 ) -> TestApp {
     if std::env::var_os("DOCKET_TEST_LOG").is_some() {
-        docket::telemetry::init_logging("docket=debug", docket::config::LogFormat::Pretty);
+        std::mem::forget(docket::telemetry::init_logging(
+            "docket=debug",
+            docket::config::LogFormat::Pretty,
+        ));
     }
     let mut args = base_args(database_url);
     customize(&mut args);
