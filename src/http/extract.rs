@@ -115,6 +115,8 @@ fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
 }
 
 fn describe_serde_error(path: &str, message: &str) -> FieldError {
+    // serde_path_to_error writes `labels[1]`; problem documents use `labels.1`.
+    let path = &path.replace('[', ".").replace(']', "");
     let quoted = |message: &str| -> Option<String> {
         let start = message.find('`')? + 1;
         let end = start + message[start..].find('`')?;
@@ -228,6 +230,12 @@ mod tests {
         priority: Option<i32>,
     }
 
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Tags {
+        labels: Vec<String>,
+    }
+
     #[test]
     fn json_errors_name_the_field() {
         let err = parse_json::<Body>(br#"{"title": 5}"#).unwrap_err();
@@ -243,6 +251,8 @@ mod tests {
         assert_eq!(err.code, "malformed_json");
         let err = parse_json::<Body>(b"{").unwrap_err();
         assert_eq!(err.code, "malformed_json");
+        let err = parse_json::<Tags>(br#"{"labels": ["a", 5]}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "labels.1");
         let err = parse_json::<Body>(br#"{"title": "a\u0000b"}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "title");
     }

@@ -7,3 +7,5 @@ mod binary;
 mod docs;
 mod foundation;
 mod idempotency;
+mod projects;
+mod tasks;
