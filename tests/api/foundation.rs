@@ -194,3 +194,30 @@ async fn problem_responses_carry_the_request_id_and_path() {
     assert_eq!(body["instance"], "/api/v1/me");
     assert_eq!(body["request_id"], "trace-me");
 }
+
+#[tokio::test]
+async fn metrics_show_requests_by_route_pool_use_and_build_info() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = app.request(Method::GET, "/metrics").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        "http_requests_total{method=\"GET\",route=\"/api/v1/me\",status=\"200\"}",
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/me\",status=\"200\",le=",
+        "docket_db_pool_connections{state=\"idle\"}",
+        "docket_db_pool_connections{state=\"in_use\"}",
+        "docket_db_pool_max_connections",
+        "docket_build_info{version=",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    // Routes are templates, never raw paths with ids.
+    assert!(!text.contains(&user.id.to_string()));
+}

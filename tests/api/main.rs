@@ -7,5 +7,6 @@ mod binary;
 mod docs;
 mod foundation;
 mod idempotency;
+mod openapi;
 mod projects;
 mod tasks;
