@@ -1,0 +1,559 @@
+//! The load benchmark's client: drives a running Docket over real HTTP with access tokens of
+//! many users, and runs pgbench on exactly the SQL that a task GET runs, against the same
+//! database, for the ceiling. Prints a Markdown table. `bench/run.sh` starts everything.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPool;
+use uuid::Uuid;
+
+#[derive(Parser, Debug, Clone)]
+struct Args {
+    /// Docket's base URL.
+    #[arg(long)]
+    url: String,
+    /// The database Docket uses (for picking users and tasks, and for pgbench).
+    #[arg(long)]
+    database_url: String,
+    /// Docket's process id, to sample its memory.
+    #[arg(long)]
+    server_pid: u32,
+    #[arg(long, default_value = "10")]
+    duration_s: u64,
+    #[arg(long, default_value = "2")]
+    warmup_s: u64,
+    #[arg(long, default_value = "16,64", value_delimiter = ',')]
+    connections: Vec<usize>,
+    /// How many distinct users log in and share the load.
+    #[arg(long, default_value = "50")]
+    users: i64,
+    /// The password every seeded user has.
+    #[arg(long, default_value = "benchmark passphrase")]
+    password: String,
+    /// Scenarios to run: a (task GET), b (list page), c (mix), d (GET while logging in), pg.
+    #[arg(long, default_value = "a,b,c,d,pg", value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// A label for the data set (e.g. "1M tasks").
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+struct Bench {
+    args: Args,
+    http: reqwest::Client,
+    users: Vec<BenchUser>,
+}
+
+struct BenchUser {
+    email: String,
+    token: String,
+    tasks: Vec<Uuid>,
+    projects: Vec<Uuid>,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+}
+
+struct Result_ {
+    scenario: String,
+    connections: usize,
+    requests: usize,
+    rps: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    errors: u64,
+    peak_rss_mib: f64,
+    extra: String,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let pool = PgPool::connect(&args.database_url).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let users = prepare_users(&args, &pool, &http).await?;
+    let bench = Arc::new(Bench {
+        args: args.clone(),
+        http,
+        users,
+    });
+    eprintln!(
+        "{} users logged in; idle RSS {:.1} MiB",
+        bench.users.len(),
+        rss_mib(args.server_pid)
+    );
+    let mut results = Vec::new();
+    for &connections in &args.connections {
+        for scenario in &args.scenarios {
+            let result = match scenario.as_str() {
+                "a" => run(&bench, "a: GET task", connections, Workload::GetTask).await,
+                "b" => run(&bench, "b: list page", connections, Workload::ListPage).await,
+                "c" => run(&bench, "c: 70/20/10 mix", connections, Workload::Mix).await,
+                "d" => run(&bench, "d: GET task + 20 logging in", connections, Workload::GetWhileLogins).await,
+                "pg" => pgbench(&bench, &pool, connections).await?,
+                other => bail!("unknown scenario {other}"),
+            };
+            eprintln!("{}", row(&result));
+            results.push(result);
+        }
+    }
+    println!("\n{}", header(&args.label));
+    for result in &results {
+        println!("{}", row(result));
+    }
+    for &connections in &args.connections {
+        let a = results
+            .iter()
+            .find(|r| r.connections == connections && r.scenario.starts_with("a:"));
+        let pg = results
+            .iter()
+            .find(|r| r.connections == connections && r.scenario.starts_with("pgbench"));
+        if let (Some(a), Some(pg)) = (a, pg) {
+            println!(
+                "\nRatio at {connections} connections: scenario (a) {:.0} req/s / pgbench {:.0} TPS = {:.0}%",
+                a.rps,
+                pg.rps,
+                100.0 * a.rps / pg.rps
+            );
+        }
+    }
+    Ok(())
+}
+
+fn header(label: &str) -> String {
+    format!(
+        "Data set: {label}\n\n| scenario | conns | requests | req/s | p50 ms | p90 ms | p99 ms | errors | peak RSS MiB | notes |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+}
+
+fn row(r: &Result_) -> String {
+    format!(
+        "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {} |",
+        r.scenario, r.connections, r.requests, r.rps, r.p50, r.p90, r.p99, r.errors, r.peak_rss_mib, r.extra
+    )
+}
+
+async fn login(http: &reqwest::Client, url: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let response = http
+        .post(format!("{url}/api/v1/auth/token"))
+        .json(&json!({"grant_type": "password", "email": email, "password": password}))
+        .send()
+        .await?;
+    if response.status() != 200 {
+        bail!("login of {email} answered {}", response.status());
+    }
+    let body: Value = response.json().await?;
+    Ok(body["access_token"].as_str().context("access_token")?.to_owned())
+}
+
+async fn prepare_users(args: &Args, pool: &PgPool, http: &reqwest::Client) -> anyhow::Result<Vec<BenchUser>> {
+    // Users who are members of at least one project with tasks.
+    let emails: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.email FROM users u WHERE EXISTS ( \
+             SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+             WHERE m.user_id = u.id AND p.inbox_of IS NULL AND p.next_task_number > 20) \
+         ORDER BY md5(u.id::text) LIMIT $1",
+    )
+    .bind(args.users)
+    .fetch_all(pool)
+    .await?;
+    if emails.is_empty() {
+        bail!("no seeded users with tasks: run scripts/seed.sql first");
+    }
+    let mut users = Vec::new();
+    for (id, email) in emails {
+        let token = login(http, &args.url, &email, &args.password).await?;
+        let tasks: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
+             WHERE m.user_id = $1 ORDER BY md5(t.id::text) LIMIT 500",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let projects: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT m.project_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+             WHERE m.user_id = $1 AND p.inbox_of IS NULL AND p.next_task_number > 20 \
+               AND m.role IN ('editor', 'admin', 'owner')",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        if !tasks.is_empty() && !projects.is_empty() {
+            users.push(BenchUser {
+                email,
+                token,
+                tasks,
+                projects,
+            });
+        }
+    }
+    Ok(users)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    GetTask,
+    ListPage,
+    Mix,
+    GetWhileLogins,
+}
+
+async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workload) -> Result_ {
+    let recording = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let stop = stop.clone();
+        let recording = recording.clone();
+        let peak = peak.clone();
+        let pid = bench.args.server_pid;
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if recording.load(Ordering::Relaxed) {
+                    let kib = (rss_mib(pid) * 1024.0) as u64;
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let logins = Arc::new(AtomicU64::new(0));
+    let login_errors = Arc::new(AtomicU64::new(0));
+    let mut login_tasks = Vec::new();
+    if workload == Workload::GetWhileLogins {
+        for i in 0..20 {
+            let bench = bench.clone();
+            let stop = stop.clone();
+            let recording = recording.clone();
+            let logins = logins.clone();
+            let login_errors = login_errors.clone();
+            login_tasks.push(tokio::spawn(async move {
+                let user = &bench.users[i % bench.users.len()];
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = login(&bench.http, &bench.args.url, &user.email, &bench.args.password)
+                        .await
+                        .is_ok();
+                    if recording.load(Ordering::Relaxed) {
+                        if ok {
+                            logins.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            login_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    let mut workers = Vec::new();
+    for worker in 0..connections {
+        let bench = bench.clone();
+        let stop = stop.clone();
+        let recording = recording.clone();
+        workers.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut versions: HashMap<Uuid, String> = HashMap::new();
+            let mut rng = rand::rngs::StdRng::from_entropy();
+            let user = &bench.users[worker % bench.users.len()];
+            // Tasks this worker alone patches, so that If-Match never races another worker.
+            let own: Vec<Uuid> = user
+                .tasks
+                .iter()
+                .copied()
+                .skip(worker / bench.users.len() * 5)
+                .take(5)
+                .collect();
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let ok = match workload {
+                    Workload::GetTask | Workload::GetWhileLogins => {
+                        get_task(&bench, user, &mut rng).await
+                    }
+                    Workload::ListPage => list_page(&bench, user, &mut rng).await,
+                    Workload::Mix => {
+                        let roll: f64 = rng.gen();
+                        if roll < 0.7 {
+                            get_task(&bench, user, &mut rng).await
+                        } else if roll < 0.9 {
+                            patch_task(&bench, user, &own, &mut versions, &mut rng).await
+                        } else {
+                            create_task(&bench, user, &mut rng).await
+                        }
+                    }
+                };
+                if recording.load(Ordering::Relaxed) {
+                    tally.latencies_us.push(started.elapsed().as_micros() as u32);
+                    if !ok {
+                        tally.errors += 1;
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(bench.args.warmup_s)).await;
+    recording.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(bench.args.duration_s)).await;
+    recording.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Tally::default();
+    for worker in workers {
+        let tally = worker.await.expect("worker");
+        all.latencies_us.extend(tally.latencies_us);
+        all.errors += tally.errors;
+    }
+    for task in login_tasks {
+        let _ = task.await;
+    }
+    let _ = sampler.await;
+    all.latencies_us.sort_unstable();
+    let extra = if workload == Workload::GetWhileLogins {
+        format!(
+            "{:.1} logins/s, {} login errors",
+            logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+            login_errors.load(Ordering::Relaxed)
+        )
+    } else {
+        String::new()
+    };
+    Result_ {
+        scenario: name.to_owned(),
+        connections,
+        requests: all.latencies_us.len(),
+        rps: all.latencies_us.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&all.latencies_us, 0.50),
+        p90: percentile(&all.latencies_us, 0.90),
+        p99: percentile(&all.latencies_us, 0.99),
+        errors: all.errors + login_errors.load(Ordering::Relaxed),
+        peak_rss_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        extra,
+    }
+}
+
+use rand::SeedableRng;
+
+async fn succeeded(response: reqwest::Result<reqwest::Response>, expected: u16) -> bool {
+    match response {
+        Ok(r) if r.status().as_u16() == expected => r.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+async fn get_task(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> bool {
+    let task = user.tasks.choose(rng).expect("tasks");
+    succeeded(
+        bench
+            .http
+            .get(format!("{}/api/v1/tasks/{task}", bench.args.url))
+            .bearer_auth(&user.token)
+            .send()
+            .await,
+        200,
+    )
+    .await
+}
+
+async fn list_page(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> bool {
+    let project = user.projects.choose(rng).expect("projects");
+    succeeded(
+        bench
+            .http
+            .get(format!(
+                "{}/api/v1/projects/{project}/tasks?status=todo,in_progress&sort=-priority&limit=50",
+                bench.args.url
+            ))
+            .bearer_auth(&user.token)
+            .send()
+            .await,
+        200,
+    )
+    .await
+}
+
+async fn patch_task(
+    bench: &Bench,
+    user: &BenchUser,
+    own: &[Uuid],
+    versions: &mut HashMap<Uuid, String>,
+    rng: &mut impl Rng,
+) -> bool {
+    let Some(task) = own.choose(rng) else {
+        return get_task(bench, user, rng).await;
+    };
+    let url = format!("{}/api/v1/tasks/{task}", bench.args.url);
+    if !versions.contains_key(task) {
+        let Ok(response) = bench.http.get(&url).bearer_auth(&user.token).send().await else {
+            return false;
+        };
+        let Some(etag) = response.headers().get("etag").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        versions.insert(*task, etag.to_owned());
+    }
+    let etag = versions[task].clone();
+    let response = bench
+        .http
+        .patch(&url)
+        .bearer_auth(&user.token)
+        .header("if-match", etag)
+        .json(&json!({"priority": rng.gen_range(0..=4)}))
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status() == 200 => {
+            if let Some(etag) = r.headers().get("etag").and_then(|v| v.to_str().ok()) {
+                versions.insert(*task, etag.to_owned());
+            }
+            r.bytes().await.is_ok()
+        }
+        _ => {
+            versions.remove(task);
+            false
+        }
+    }
+}
+
+async fn create_task(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> bool {
+    let project = user.projects.choose(rng).expect("projects");
+    succeeded(
+        bench
+            .http
+            .post(format!("{}/api/v1/projects/{project}/tasks", bench.args.url))
+            .bearer_auth(&user.token)
+            .json(&json!({"title": "Benchmark task", "priority": rng.gen_range(0..=4), "labels": ["bench"]}))
+            .send()
+            .await,
+        201,
+    )
+    .await
+}
+
+/// pgbench on the two statements a task GET runs (the principal and the task), taken from
+/// the code. Each transaction first picks a (task, user, login) triple from a table of the
+/// same pairs the HTTP scenario uses — one extra primary-key lookup that the server does not
+/// do, which makes the ceiling slightly lower than it is.
+async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Result<Result_> {
+    sqlx::query("DROP TABLE IF EXISTS bench_pairs").execute(pool).await?;
+    sqlx::query(
+        "CREATE TABLE bench_pairs (k int PRIMARY KEY, task_id uuid, user_id uuid, family_id uuid)",
+    )
+    .execute(pool)
+    .await?;
+    let mut k = 0i32;
+    for user in &bench.users {
+        let (user_id, family_id): (Uuid, Uuid) = sqlx::query_as(
+            "SELECT r.user_id, r.family_id FROM refresh_tokens r JOIN users u ON u.id = r.user_id \
+             WHERE u.email = $1 ORDER BY r.created_at DESC LIMIT 1",
+        )
+        .bind(&user.email)
+        .fetch_one(pool)
+        .await?;
+        for task in &user.tasks {
+            k += 1;
+            sqlx::query("INSERT INTO bench_pairs VALUES ($1, $2, $3, $4)")
+                .bind(k)
+                .bind(task)
+                .bind(user_id)
+                .bind(family_id)
+                .execute(pool)
+                .await?;
+        }
+    }
+    let principal = docket::auth::principal::ACCESS_TOKEN_PRINCIPAL_SQL
+        .replace("$1", ":user_id")
+        .replace("$2", ":family_id");
+    let task = docket::tasks::store::FIND_VISIBLE_SQL
+        .replace("$1", ":task_id")
+        .replace("$2", ":user_id");
+    let script = format!(
+        "\\set k random(1, {k})\n\
+         SELECT task_id, user_id, family_id FROM bench_pairs WHERE k = :k \\gset\n\
+         {principal};\n{task};\n"
+    );
+    let path = std::env::temp_dir().join(format!("docket-pgbench-{}.sql", std::process::id()));
+    std::fs::write(&path, &script)?;
+    let output = tokio::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .args(["-c", &connections.to_string()])
+        .args(["-T", &bench.args.duration_s.to_string()])
+        .args(["-P", "0"])
+        .arg("-f")
+        .arg(&path)
+        .arg(&bench.args.database_url)
+        .output()
+        .await
+        .context("running pgbench (Debian: postgresql-client)")?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    if !output.status.success() {
+        bail!("pgbench failed: {}{}", text, String::from_utf8_lossy(&output.stderr));
+    }
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps ="))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("pgbench printed no tps")?;
+    let latency = text
+        .lines()
+        .find(|l| l.starts_with("latency average"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let failed = text
+        .lines()
+        .find(|l| l.starts_with("number of failed transactions"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let _ = std::fs::remove_file(&path);
+    Ok(Result_ {
+        scenario: "pgbench: same SQL as (a)".to_owned(),
+        connections,
+        requests: (tps * bench.args.duration_s as f64) as usize,
+        rps: tps,
+        p50: latency,
+        p90: 0.0,
+        p99: 0.0,
+        errors: failed,
+        peak_rss_mib: 0.0,
+        extra: "latency column = pgbench average".to_owned(),
+    })
+}
