@@ -14,7 +14,7 @@ use super::users::{self, NewUser, User};
 use crate::app::AppState;
 use crate::config::Registration;
 use crate::error::{ApiError, FieldError};
-use crate::http::extract::Json;
+use crate::http::extract::{Json, JsonPatch, ReadOnlyFields};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +99,10 @@ pub struct UpdateMeRequest {
     pub name: String,
 }
 
+impl ReadOnlyFields for UpdateMeRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "email", "role", "disabled", "created_at"];
+}
+
 /// Change the caller's display name.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account",
     request_body = UpdateMeRequest,
@@ -108,7 +112,7 @@ pub struct UpdateMeRequest {
 pub async fn update_me(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<UpdateMeRequest>,
+    JsonPatch(body): JsonPatch<UpdateMeRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
     let name = UserName::parse(&body.name)
         .map_err(|(code, message)| ApiError::field("name", code, message))?;

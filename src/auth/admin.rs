@@ -10,7 +10,7 @@ use super::principal::Principal;
 use super::users::{User, USER_COLUMNS};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{JsonPatch, Path, Query, ReadOnlyFields};
 use crate::pagination::{Page, PageQuery};
 
 /// Every user, oldest first.
@@ -55,6 +55,10 @@ pub struct UpdateUserRequest {
     pub disabled: Option<bool>,
 }
 
+impl ReadOnlyFields for UpdateUserRequest {
+    const READ_ONLY: &'static [&'static str] = &["id", "email", "name", "created_at"];
+}
+
 /// Change a user's role or disable them. The last active admin cannot be demoted or disabled.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin",
     params(("id" = Uuid, Path)),
@@ -69,7 +73,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
-    Json(body): Json<UpdateUserRequest>,
+    JsonPatch(body): JsonPatch<UpdateUserRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
     principal.require_admin()?;
     let mut tx = state.pool.begin().await?;

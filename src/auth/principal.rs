@@ -220,10 +220,10 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
     // Roles and the disabled flag come from the database on every request; a revoked login
     // (logout, password change, refresh-token reuse) cuts its access tokens off at once.
     let row: Option<Row> = sqlx::query_as(ACCESS_TOKEN_PRINCIPAL_SQL.as_str())
-    .bind(claims.sub)
-    .bind(claims.fam)
-    .fetch_optional(&state.pool)
-    .await?;
+        .bind(claims.sub)
+        .bind(claims.fam)
+        .fetch_optional(&state.pool)
+        .await?;
     let invalid = || {
         ApiError::unauthenticated("unauthenticated", "the access token is no longer valid").bearer()
     };

@@ -126,7 +126,15 @@ async fn main() -> anyhow::Result<()> {
                 "a" => run(&bench, "a: GET task", connections, Workload::GetTask).await,
                 "b" => run(&bench, "b: list page", connections, Workload::ListPage).await,
                 "c" => run(&bench, "c: 70/20/10 mix", connections, Workload::Mix).await,
-                "d" => run(&bench, "d: GET task + 20 logging in", connections, Workload::GetWhileLogins).await,
+                "d" => {
+                    run(
+                        &bench,
+                        "d: GET task + 20 logging in",
+                        connections,
+                        Workload::GetWhileLogins,
+                    )
+                    .await
+                }
                 "pg" => pgbench(&bench, &pool, connections).await?,
                 other => bail!("unknown scenario {other}"),
             };
@@ -166,11 +174,25 @@ fn header(label: &str) -> String {
 fn row(r: &Result_) -> String {
     format!(
         "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {} |",
-        r.scenario, r.connections, r.requests, r.rps, r.p50, r.p90, r.p99, r.errors, r.peak_rss_mib, r.extra
+        r.scenario,
+        r.connections,
+        r.requests,
+        r.rps,
+        r.p50,
+        r.p90,
+        r.p99,
+        r.errors,
+        r.peak_rss_mib,
+        r.extra
     )
 }
 
-async fn login(http: &reqwest::Client, url: &str, email: &str, password: &str) -> anyhow::Result<String> {
+async fn login(
+    http: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let response = http
         .post(format!("{url}/api/v1/auth/token"))
         .json(&json!({"grant_type": "password", "email": email, "password": password}))
@@ -180,10 +202,17 @@ async fn login(http: &reqwest::Client, url: &str, email: &str, password: &str) -
         bail!("login of {email} answered {}", response.status());
     }
     let body: Value = response.json().await?;
-    Ok(body["access_token"].as_str().context("access_token")?.to_owned())
+    Ok(body["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned())
 }
 
-async fn prepare_users(args: &Args, pool: &PgPool, http: &reqwest::Client) -> anyhow::Result<Vec<BenchUser>> {
+async fn prepare_users(
+    args: &Args,
+    pool: &PgPool,
+    http: &reqwest::Client,
+) -> anyhow::Result<Vec<BenchUser>> {
     // Users who are members of at least one project with tasks.
     let emails: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT u.id, u.email FROM users u WHERE EXISTS ( \
@@ -267,9 +296,14 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
             login_tasks.push(tokio::spawn(async move {
                 let user = &bench.users[i % bench.users.len()];
                 while !stop.load(Ordering::Relaxed) {
-                    let ok = login(&bench.http, &bench.args.url, &user.email, &bench.args.password)
-                        .await
-                        .is_ok();
+                    let ok = login(
+                        &bench.http,
+                        &bench.args.url,
+                        &user.email,
+                        &bench.args.password,
+                    )
+                    .await
+                    .is_ok();
                     if recording.load(Ordering::Relaxed) {
                         if ok {
                             logins.fetch_add(1, Ordering::Relaxed);
@@ -318,7 +352,9 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
                     }
                 };
                 if recording.load(Ordering::Relaxed) {
-                    tally.latencies_us.push(started.elapsed().as_micros() as u32);
+                    tally
+                        .latencies_us
+                        .push(started.elapsed().as_micros() as u32);
                     if !ok {
                         tally.errors += 1;
                     }
@@ -471,7 +507,9 @@ async fn create_task(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> boo
 /// same pairs the HTTP scenario uses — one extra primary-key lookup that the server does not
 /// do, which makes the ceiling slightly lower than it is.
 async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Result<Result_> {
-    sqlx::query("DROP TABLE IF EXISTS bench_pairs").execute(pool).await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_pairs")
+        .execute(pool)
+        .await?;
     sqlx::query(
         "CREATE TABLE bench_pairs (k int PRIMARY KEY, task_id uuid, user_id uuid, family_id uuid)",
     )
@@ -523,7 +561,11 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
         .context("running pgbench (Debian: postgresql-client)")?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() {
-        bail!("pgbench failed: {}{}", text, String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let tps = text
         .lines()

@@ -60,6 +60,46 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// A body type whose resource has fields a client may read but never write: naming one is a
+/// 422 with code `read_only` rather than `unknown_field`.
+pub trait ReadOnlyFields {
+    const READ_ONLY: &'static [&'static str];
+}
+
+/// A JSON body for a partial update (`PATCH`): like [`Json`], plus the `read_only` rule.
+pub struct JsonPatch<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonPatch<T>
+where
+    T: DeserializeOwned + ReadOnlyFields,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) =
+            Json::<serde_json::Map<String, serde_json::Value>>::from_request(request, state)
+                .await?;
+        let read_only: Vec<FieldError> = value
+            .keys()
+            .filter(|key| T::READ_ONLY.contains(&key.as_str()))
+            .map(|key| FieldError::new(key.as_str(), "read_only", "is read-only"))
+            .collect();
+        if !read_only.is_empty() {
+            return Err(ApiError::validation(read_only));
+        }
+        deserialize_object(serde_json::Value::Object(value)).map(JsonPatch)
+    }
+}
+
+fn deserialize_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.inner().to_string();
+        ApiError::validation(vec![describe_serde_error(&path, &inner)])
+    })
+}
+
 /// Parses a JSON object into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
@@ -81,11 +121,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "must not contain NUL characters",
         ));
     }
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.inner().to_string();
-        ApiError::validation(vec![describe_serde_error(&path, &inner)])
-    })
+    deserialize_object(value)
 }
 
 /// PostgreSQL text cannot hold NUL, so no string with one may pass the boundary.

@@ -12,7 +12,7 @@ use super::store::{self, Project};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{ApiError, FieldError};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{etag, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
 
@@ -160,6 +160,17 @@ pub struct UpdateProjectRequest {
     pub description: Option<String>,
 }
 
+impl ReadOnlyFields for UpdateProjectRequest {
+    const READ_ONLY: &'static [&'static str] = &[
+        "id",
+        "is_inbox",
+        "my_role",
+        "version",
+        "created_at",
+        "updated_at",
+    ];
+}
+
 /// Change a project's name or description (admin or owner).
 #[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
@@ -176,7 +187,7 @@ pub async fn update_project(
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
-    Json(body): Json<UpdateProjectRequest>,
+    JsonPatch(body): JsonPatch<UpdateProjectRequest>,
 ) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let name = body.name.as_deref().map(|n| check_name(n, &mut errors));

@@ -160,10 +160,10 @@ pub async fn find_visible(
         &FIND_VISIBLE_SQL
     };
     let row: Option<Row> = sqlx::query_as(sql.as_str())
-    .bind(task_id)
-    .bind(user_id)
-    .fetch_optional(db)
-    .await?;
+        .bind(task_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|r| (r.task.with_source(), r.my_role)))
 }
 
