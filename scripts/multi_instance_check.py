@@ -62,6 +62,25 @@ statuses = [call("POST", f"{LB}/api/v1/auth/token",
 check(statuses[:10] == [401] * 10 and statuses[10:] == [429, 429],
       f"the login limit holds across instances {statuses}")
 
+# The per-principal request limit (DOCKET_RATE_LIMIT_PER_MINUTE=60 here) holds across instances.
+call("POST", f"{LB}/api/v1/auth/register",
+     {"email": "busy@example.com", "password": PASSWORD, "name": "Busy"})
+_, _, busy = call("POST", f"{LB}/api/v1/auth/token",
+                  {"grant_type": "password", "email": "busy@example.com", "password": PASSWORD})
+if time.time() % 60 > 45:  # stay inside one minute window
+    time.sleep(61 - time.time() % 60)
+_, probe_headers, _ = call("GET", f"{LB}/api/v1/me", headers=bearer(busy["access_token"]))
+print("policy:", probe_headers.get("ratelimit-policy"), probe_headers.get("ratelimit"))
+statuses = []
+for _ in range(100):
+    statuses.append(call("GET", f"{LB}/api/v1/me", headers=bearer(busy["access_token"]))[0])
+    time.sleep(0.02)
+print("statuses:", "".join("." if s == 200 else "x" for s in statuses))
+allowed = statuses.count(200)
+# Counts are shared twice a second, so a burst may overshoot by what arrives in between.
+check(55 <= allowed <= 85 and statuses[-10:] == [429] * 10,
+      f"about 60 requests a minute over three instances, not 180: {allowed} allowed")
+
 # Idempotency: a retried create reaching other instances creates nothing more.
 _, _, tokens = call("POST", f"{LB}/api/v1/auth/token",
                     {"grant_type": "password", "email": "multi@example.com", "password": PASSWORD})

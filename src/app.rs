@@ -157,6 +157,21 @@ impl Application {
         let state = self.state.clone();
         let migrations = tokio::spawn(migrate_with_backoff(state.clone()));
         let background = crate::jobs::spawn_maintenance(state.clone());
+        let rate_sync = tokio::spawn({
+            let state = state.clone();
+            async move {
+                let mut ticker = tokio::time::interval(crate::http::rate_limit::SYNC_EVERY);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if state.is_migrated() {
+                        if let Err(error) = state.rate_limiter.sync(&state.pool).await {
+                            tracing::debug!(error = %error, "rate-limit counts not shared yet");
+                        }
+                    }
+                }
+            }
+        });
 
         let grace = state.config.shutdown_grace;
         let (draining_tx, mut draining_rx) = watch::channel(false);
@@ -182,6 +197,7 @@ impl Application {
         }
         migrations.abort();
         background.abort();
+        rate_sync.abort();
         // The worker finishes its job within the grace period or puts it back, then stops.
         if tokio::time::timeout(grace + Duration::from_secs(2), worker)
             .await

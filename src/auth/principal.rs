@@ -101,7 +101,10 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(context) = &context {
             context.set_user(principal.user.id);
         }
-        let status = state.rate_limiter.check(principal.user.id);
+        let status = state
+            .rate_limiter
+            .check(principal.user.id, &state.pool)
+            .await;
         if let Some(context) = &context {
             context.set_rate_limit(status);
         }

@@ -169,7 +169,17 @@ pub async fn put_link(
             StatusCode::OK
         }
     };
-    enqueue_sync(&mut tx, project_id).await?;
+    if !enqueue_sync(&mut tx, project_id).await? {
+        // A sync already waits, perhaps put off for long by the old token's rate limit or an
+        // outage: the link as it now is syncs at once instead.
+        sqlx::query(
+            "UPDATE jobs SET run_at = now() \
+             WHERE dedupe_key = $1 AND state = 'queued' AND run_at > now()",
+        )
+        .bind(format!("github-sync:{project_id}"))
+        .execute(&mut *tx)
+        .await?;
+    }
     let link = find(&mut *tx, project_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -69,6 +69,8 @@ struct LinkRow {
 
 enum SyncError {
     LinkGone,
+    /// The link was replaced (`PUT` with another repository or token) during the run.
+    Replaced,
     Upstream(UpstreamError),
     Database(sqlx::Error),
     Unreadable(String),
@@ -95,11 +97,17 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
     else {
         return Outcome::Fatal("the job has no project_id".to_owned());
     };
-    let repository = match sync(state, project_id, job).await {
-        Ok(()) | Err(SyncError::LinkGone) => return Outcome::Done,
-        Err(error) => (error, project_id),
+    // A link replaced during the run is synced again at once, as it now is: its `PUT` could
+    // not queue a sync of its own while this one ran.
+    let mut runs = 0;
+    let error = loop {
+        runs += 1;
+        match sync(state, project_id, job).await {
+            Ok(()) | Err(SyncError::LinkGone) => return Outcome::Done,
+            Err(SyncError::Replaced) if runs < 3 => continue,
+            Err(error) => break error,
+        }
     };
-    let (error, project_id) = repository;
     let retry_delay = || {
         crate::jobs::queue::backoff(
             state.job_retry_base,
@@ -122,6 +130,13 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
     };
     let (message, outcome) = match error {
         SyncError::LinkGone => unreachable!("handled above"),
+        SyncError::Replaced => {
+            // Replaced again and again while running: try later, leaving the link as it is.
+            return Outcome::Retry(
+                retry_delay(),
+                "the link was replaced during the sync".to_owned(),
+            );
+        }
         SyncError::Upstream(UpstreamError::Unauthorized) => fatal(
             "GitHub refused the token (401 Unauthorized): give the link a valid token with \
              access to the repository's issues."
@@ -290,10 +305,50 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
         }
     }
 
+    match import(state, project_id, job, &link, token.as_deref(), url).await {
+        Ok(()) => {}
+        Err(SyncError::LinkGone) => return Err(SyncError::LinkGone),
+        // A failure with a link that was replaced meanwhile says nothing about the new one.
+        Err(error) => {
+            return Err(if is_current(state, project_id, &link).await? {
+                error
+            } else {
+                SyncError::Replaced
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Whether the link still has the repository and token this run uses; `LinkGone` when it was
+/// removed.
+async fn is_current(state: &AppState, project_id: Uuid, link: &LinkRow) -> Result<bool, SyncError> {
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT repository, token_ciphertext FROM github_links WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    match row {
+        None => Err(SyncError::LinkGone),
+        Some((repository, token)) => {
+            Ok(repository == link.repository && token == link.token_ciphertext)
+        }
+    }
+}
+
+async fn import(
+    state: &AppState,
+    project_id: Uuid,
+    job: &Job,
+    link: &LinkRow,
+    token: Option<&str>,
+    url: url::Url,
+) -> Result<(), SyncError> {
     let mut newest = link.synced_through;
     let mut next = Some(url);
     while let Some(page_url) = next.take() {
-        let fetched = state.github.get(&page_url, token.as_deref()).await?;
+        let fetched = state.github.get(&page_url, token).await?;
         let issues: Vec<Issue> = serde_json::from_slice(&fetched.body).map_err(|e| {
             SyncError::Unreadable(format!("the issue list is not as documented: {e}"))
         })?;
@@ -307,8 +362,23 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
         if exists.is_none() {
             return Err(SyncError::LinkGone);
         }
+        // Unlinked or replaced meanwhile: the rest of this repository is not imported.
+        let current: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT repository, token_ciphertext FROM github_links WHERE project_id = $1",
+        )
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match current {
+            None => return Err(SyncError::LinkGone),
+            Some((repository, token)) => {
+                if repository != link.repository || token != link.token_ciphertext {
+                    return Err(SyncError::Replaced);
+                }
+            }
+        }
         for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
-            upsert(&mut tx, project_id, &link, issue).await?;
+            upsert(&mut tx, project_id, link, issue).await?;
             newest = newest.max(Some(issue.updated_at));
         }
         tx.commit().await?;
@@ -316,16 +386,21 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
         next = fetched.next;
     }
 
-    sqlx::query(
+    let updated = sqlx::query(
         "UPDATE github_links SET state = 'idle', last_error = NULL, last_synced_at = now(), \
              synced_through = $2 \
-         WHERE project_id = $1 AND repository = $3",
+         WHERE project_id = $1 AND repository = $3 \
+             AND token_ciphertext IS NOT DISTINCT FROM $4",
     )
     .bind(project_id)
     .bind(newest)
     .bind(&link.repository)
+    .bind(&link.token_ciphertext)
     .execute(&state.pool)
     .await?;
+    if updated.rows_affected() == 0 {
+        return Err(SyncError::Replaced);
+    }
     Ok(())
 }
 

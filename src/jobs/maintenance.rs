@@ -14,7 +14,6 @@ pub fn spawn_maintenance(state: AppState) -> JoinHandle<()> {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            state.rate_limiter.prune();
             if !state.is_migrated() {
                 continue;
             }
@@ -31,6 +30,7 @@ async fn purge_expired(state: &AppState) -> Result<(), sqlx::Error> {
         "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
         "DELETE FROM auth_attempts WHERE attempted_at < now() - interval '2 hours'",
         "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+        "DELETE FROM rate_limit_windows WHERE window_start < extract(epoch FROM now())::bigint - 120",
         "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
     ];
     for statement in statements {

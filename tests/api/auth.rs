@@ -2124,3 +2124,45 @@ fn rate_limit_state(response: &Response) -> (u64, u64) {
     let reset = field("t");
     (remaining, reset)
 }
+
+#[tokio::test]
+async fn the_request_limit_is_shared_by_every_instance() {
+    let first = spawn_app_with(|a| a.rate_limit_per_minute = Some("6".into())).await;
+    let second = spawn_app_on(&first.database_url, |a| {
+        a.rate_limit_per_minute = Some("6".into())
+    })
+    .await;
+    let user = first.new_user().await;
+    // Stay clear of a window boundary: the test needs one window.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - into_minute)).await;
+    }
+    for _ in 0..4 {
+        let response = first.get("/api/v1/me", &user.token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // Twice the sync interval: both instances have shared their counts.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            second
+                .get("/api/v1/me", &user.token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 429],
+        "6 a minute over both instances"
+    );
+}
