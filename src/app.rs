@@ -122,6 +122,7 @@ impl Application {
         tuning: Tuning,
     ) -> anyhow::Result<Self> {
         let pool = crate::db::lazy_pool(&config, connect);
+        tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

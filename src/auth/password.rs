@@ -123,6 +123,12 @@ fn needs_rehash(parsed: &PasswordHash<'_>) -> bool {
         || params.p_cost() < LANES
 }
 
+/// Computes the dummy hash now, so that the first login for an unknown email does not take
+/// twice as long as the others (which would tell that the email is unknown).
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {

@@ -285,6 +285,7 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
     };
     let logins = Arc::new(AtomicU64::new(0));
     let login_errors = Arc::new(AtomicU64::new(0));
+    let login_latencies = Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
     let mut login_tasks = Vec::new();
     if workload == Workload::GetWhileLogins {
         for i in 0..20 {
@@ -382,9 +383,13 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
     let _ = sampler.await;
     all.latencies_us.sort_unstable();
     let extra = if workload == Workload::GetWhileLogins {
+        let mut login_times = login_latencies.lock().expect("not poisoned").clone();
+        login_times.sort_unstable();
         format!(
-            "{:.1} logins/s, {} login errors",
+            "{:.1} logins/s, login p50 {:.1} ms / p99 {:.1} ms, {} login errors",
             logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+            percentile(&login_times, 0.5),
+            percentile(&login_times, 0.99),
             login_errors.load(Ordering::Relaxed)
         )
     } else {
