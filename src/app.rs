@@ -122,7 +122,9 @@ impl Application {
         tuning: Tuning,
     ) -> anyhow::Result<Self> {
         let pool = crate::db::lazy_pool(&config, connect);
-        tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
+        // In the background: readiness need not wait for it, and a login that comes first
+        // simply waits for the same computation.
+        tokio::task::spawn_blocking(crate::auth::password::warm_up);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
