@@ -5,7 +5,7 @@
 -- Every -v is optional (the values above are the defaults; -v seed=0.42 fixes the random
 -- sequence). The database must be migrated (`docket migrate`) and hold no users, projects or
 -- tasks: the script refuses otherwise, and it runs in one transaction, so a failure leaves
--- nothing behind. At the default size it takes a few minutes (see docs/performance.md).
+-- nothing behind. The default size takes about a minute and a half (docs/performance.md).
 --
 -- Every user can log in as bench-<n>@example.com with the password "benchmark passphrase";
 -- bench-1 is the instance admin. All users share one argon2id hash (m=19456, t=2, p=1, the
@@ -19,6 +19,7 @@
 -- inserted in global `created_at` order, as a live instance would have written them.
 
 \set ON_ERROR_STOP on
+\timing on
 \if :{?users}
 \else
   \set users 1000
@@ -56,9 +57,7 @@ END $$;
 SELECT (:users)::int >= 1 AND (:projects)::int >= 0 AND (:tasks)::bigint >= 0 AS seed_args_ok \gset
 \if :seed_args_ok
 \else
-  \echo 'users must be >= 1, projects and tasks >= 0'
-  ROLLBACK;
-  \quit
+  DO $$ BEGIN RAISE EXCEPTION 'seed.sql: users must be >= 1, projects and tasks >= 0'; END $$;
 \endif
 
 SELECT setseed(:seed) \gset

@@ -294,6 +294,7 @@ impl EmbeddedPostgres {
             .username(SUPERUSER)
             .database(database)
             .application_name("docket")
+            .options([("jit", "off")])
             .log_statements(tracing::log::LevelFilter::Trace)
     }
 

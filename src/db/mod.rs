@@ -20,7 +20,10 @@ pub fn connect_options_from_url(url: &str) -> anyhow::Result<PgConnectOptions> {
     let options = PgConnectOptions::from_str(url)?
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2))
-        .application_name("docket");
+        .application_name("docket")
+        // Short OLTP queries: JIT compilation costs more than it saves (measured in
+        // docs/performance.md).
+        .options([("jit", "off")]);
     Ok(options)
 }
 

@@ -35,12 +35,13 @@ pub struct Link {
     pub created_at: DateTime<Utc>,
 }
 
+/// The project's link. GitHub names are case-insensitive, so `imported_count` is too.
 pub async fn find(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Option<Link>, sqlx::Error> {
     sqlx::query_as(
         "SELECT l.repository, l.state, l.last_synced_at, l.last_error, l.next_sync_at, \
              l.created_at, \
              (SELECT count(*) FROM tasks t WHERE t.project_id = l.project_id \
-                AND t.source_repository = l.repository) AS imported_count \
+                AND lower(t.source_repository) = lower(l.repository)) AS imported_count \
          FROM github_links l WHERE l.project_id = $1",
     )
     .bind(project_id)

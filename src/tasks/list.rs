@@ -193,6 +193,7 @@ fn scope(endpoint: &str, query: &TaskListQuery) -> String {
 }
 
 /// Which tasks the list covers.
+#[derive(Clone, Copy)]
 enum ListOf {
     Project(Uuid),
     MemberOf(Uuid, Option<Uuid>),
@@ -219,16 +220,32 @@ async fn list(
         .map(|c| state.cursor_key.decode(&scope, c))
         .transpose()?;
 
-    let mut sql =
-        QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE "));
+    let expression = sort.expression();
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    // Across projects, each project's own first page is taken through its sort index and the
+    // pages are merged: the cost follows the number of projects, not of tasks. Label and text
+    // filters use table-wide GIN indexes, which that shape would probe once per project, so
+    // they keep the plain form.
+    let merged =
+        matches!(of, ListOf::MemberOf(..)) && filters.label.is_none() && filters.q.is_none();
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM "));
     match of {
+        _ if merged => {
+            sql.push(format!(
+                "memberships m CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t \
+                 WHERE t.project_id = m.project_id"
+            ));
+        }
         ListOf::Project(project_id) => {
-            sql.push("t.project_id = ").push_bind(project_id);
+            sql.push("tasks t WHERE t.project_id = ")
+                .push_bind(project_id);
         }
         ListOf::MemberOf(user_id, project_id) => {
-            sql.push("t.project_id IN (SELECT project_id FROM memberships WHERE user_id = ")
-                .push_bind(user_id)
-                .push(")");
+            sql.push(
+                "tasks t WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = ",
+            )
+            .push_bind(user_id)
+            .push(")");
             if let Some(project_id) = project_id {
                 sql.push(" AND t.project_id = ").push_bind(project_id);
             }
@@ -259,18 +276,26 @@ async fn list(
     if let Some(min) = filters.priority_min {
         sql.push(" AND t.priority >= ").push_bind(min);
     }
+    // Due-date bounds are repeated on the sort key when sorting by due date, so that the
+    // index scan starts and stops at the bounds (the plain comparison already excludes nulls).
     if let Some(before) = filters.due_before {
         sql.push(" AND t.due_date <= ").push_bind(before);
+        if sort.key == SortKey::DueDate {
+            sql.push(format!(" AND {expression} <= ")).push_bind(before);
+        }
     }
     if let Some(after_date) = filters.due_after {
         sql.push(" AND t.due_date >= ").push_bind(after_date);
+        if sort.key == SortKey::DueDate {
+            sql.push(format!(" AND {expression} >= "))
+                .push_bind(after_date);
+        }
     }
     if let Some(q) = filters.q {
         sql.push(" AND t.search @@ websearch_to_tsquery('english', ")
             .push_bind(q)
             .push(")");
     }
-    let expression = sort.expression();
     let comparison = if sort.descending { "<" } else { ">" };
     if let Some(position) = after {
         sql.push(format!(" AND ({expression}, t.id) {comparison} ("));
@@ -296,11 +321,20 @@ async fn list(
         }
         sql.push(")");
     }
-    let direction = if sort.descending { "DESC" } else { "ASC" };
     sql.push(format!(
         " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
     ))
     .push_bind(limit + 1);
+    if let (true, ListOf::MemberOf(user_id, project_id)) = (merged, of) {
+        sql.push(") t WHERE m.user_id = ").push_bind(user_id);
+        if let Some(project_id) = project_id {
+            sql.push(" AND m.project_id = ").push_bind(project_id);
+        }
+        sql.push(format!(
+            " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
+        ))
+        .push_bind(limit + 1);
+    }
 
     let rows: Vec<Task> = sql.build_query_as().fetch_all(&state.pool).await?;
     let rows = rows.into_iter().map(Task::with_source).collect();
