@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod docs;
 mod foundation;
+mod github;
 mod idempotency;
 mod openapi;
 mod projects;
