@@ -12,6 +12,7 @@ pub mod error;
 pub mod github;
 pub mod http;
 pub mod jobs;
+pub mod memory;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;

@@ -50,6 +50,7 @@ struct Bench {
     args: Args,
     http: reqwest::Client,
     users: Vec<BenchUser>,
+    editable: Vec<Vec<Uuid>>,
 }
 
 struct BenchUser {
@@ -57,6 +58,26 @@ struct BenchUser {
     token: String,
     tasks: Vec<Uuid>,
     projects: Vec<Uuid>,
+}
+
+/// Tasks each worker alone patches (in projects where its user may edit), so that `If-Match`
+/// never races another worker.
+fn claim_patch_targets(
+    editable: &[Vec<Uuid>],
+    workers: usize,
+    per_worker: usize,
+) -> Vec<Vec<Uuid>> {
+    let mut claimed = std::collections::HashSet::new();
+    (0..workers)
+        .map(|worker| {
+            editable[worker % editable.len()]
+                .iter()
+                .filter(|task| claimed.insert(**task))
+                .take(per_worker)
+                .copied()
+                .collect()
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -108,11 +129,12 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let users = prepare_users(&args, &pool, &http).await?;
+    let (users, editable) = prepare_users(&args, &pool, &http).await?;
     let bench = Arc::new(Bench {
         args: args.clone(),
         http,
         users,
+        editable,
     });
     eprintln!(
         "{} users logged in; idle RSS {:.1} MiB",
@@ -212,7 +234,7 @@ async fn prepare_users(
     args: &Args,
     pool: &PgPool,
     http: &reqwest::Client,
-) -> anyhow::Result<Vec<BenchUser>> {
+) -> anyhow::Result<(Vec<BenchUser>, Vec<Vec<Uuid>>)> {
     // Users who are members of at least one project with tasks.
     let emails: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT u.id, u.email FROM users u WHERE EXISTS ( \
@@ -227,6 +249,7 @@ async fn prepare_users(
         bail!("no seeded users with tasks: run scripts/seed.sql first");
     }
     let mut users = Vec::new();
+    let mut editable = Vec::new();
     for (id, email) in emails {
         let token = login(http, &args.url, &email, &args.password).await?;
         let tasks: Vec<Uuid> = sqlx::query_scalar(
@@ -244,7 +267,16 @@ async fn prepare_users(
         .bind(id)
         .fetch_all(pool)
         .await?;
-        if !tasks.is_empty() && !projects.is_empty() {
+        let can_edit: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
+             WHERE m.user_id = $1 AND m.role IN ('editor', 'admin', 'owner') \
+             ORDER BY md5(t.id::text) LIMIT 100",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        if !tasks.is_empty() && !projects.is_empty() && !can_edit.is_empty() {
+            editable.push(can_edit);
             users.push(BenchUser {
                 email,
                 token,
@@ -253,7 +285,7 @@ async fn prepare_users(
             });
         }
     }
-    Ok(users)
+    Ok((users, editable))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -294,9 +326,11 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
             let recording = recording.clone();
             let logins = logins.clone();
             let login_errors = login_errors.clone();
+            let login_latencies = login_latencies.clone();
             login_tasks.push(tokio::spawn(async move {
                 let user = &bench.users[i % bench.users.len()];
                 while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
                     let ok = login(
                         &bench.http,
                         &bench.args.url,
@@ -306,6 +340,10 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
                     .await
                     .is_ok();
                     if recording.load(Ordering::Relaxed) {
+                        login_latencies
+                            .lock()
+                            .expect("not poisoned")
+                            .push(started.elapsed().as_micros() as u32);
                         if ok {
                             logins.fetch_add(1, Ordering::Relaxed);
                         } else {
@@ -316,8 +354,10 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
             }));
         }
     }
+    let mut targets = claim_patch_targets(&bench.editable, connections, 5).into_iter();
     let mut workers = Vec::new();
     for worker in 0..connections {
+        let own = targets.next().unwrap_or_default();
         let bench = bench.clone();
         let stop = stop.clone();
         let recording = recording.clone();
@@ -326,14 +366,6 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
             let mut versions: HashMap<Uuid, String> = HashMap::new();
             let mut rng = rand::rngs::StdRng::from_entropy();
             let user = &bench.users[worker % bench.users.len()];
-            // Tasks this worker alone patches, so that If-Match never races another worker.
-            let own: Vec<Uuid> = user
-                .tasks
-                .iter()
-                .copied()
-                .skip(worker / bench.users.len() * 5)
-                .take(5)
-                .collect();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let ok = match workload {
@@ -557,7 +589,6 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
         .args(["-n", "-M", "prepared", "-j", "2"])
         .args(["-c", &connections.to_string()])
         .args(["-T", &bench.args.duration_s.to_string()])
-        .args(["-P", "0"])
         .arg("-f")
         .arg(&path)
         .arg(&bench.args.database_url)
