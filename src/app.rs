@@ -32,6 +32,7 @@ pub struct Inner {
     pub rate_limiter: RateLimiter,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub github: UpstreamClient,
+    pub principals: crate::auth::principal_cache::PrincipalCache,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
     migrated: AtomicBool,
@@ -79,6 +80,7 @@ impl AppState {
         let github =
             UpstreamClient::new(config.github_api_url.clone(), pool.clone(), tuning.github);
         Ok(Self(Arc::new(Inner {
+            principals: crate::auth::principal_cache::PrincipalCache::new(),
             github,
             job_retry_base: tuning.job_retry_base,
             job_retry_cap: tuning.job_retry_cap,
@@ -160,6 +162,15 @@ impl Application {
         let state = self.state.clone();
         let migrations = tokio::spawn(migrate_with_backoff(state.clone()));
         let background = crate::jobs::spawn_maintenance(state.clone());
+        let principal_listener = tokio::spawn({
+            let state = state.clone();
+            async move {
+                while !state.is_migrated() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                state.principals.listen(state.pool.clone()).await;
+            }
+        });
         let rate_sync = tokio::spawn({
             let state = state.clone();
             async move {
@@ -201,6 +212,7 @@ impl Application {
         migrations.abort();
         background.abort();
         rate_sync.abort();
+        principal_listener.abort();
         // The worker finishes its job within the grace period or puts it back, then stops.
         if tokio::time::timeout(grace + Duration::from_secs(2), worker)
             .await

@@ -116,9 +116,9 @@ pub async fn update_me(
 ) -> Result<axum::Json<User>, ApiError> {
     let name = UserName::parse(&body.name)
         .map_err(|(code, message)| ApiError::field("name", code, message))?;
-    Ok(axum::Json(
-        users::update_name(&state.pool, principal.id(), &name).await?,
-    ))
+    let user = users::update_name(&state.pool, principal.id(), &name).await?;
+    state.principals.evict_user(user.id);
+    Ok(axum::Json(user))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -168,5 +168,6 @@ pub async fn change_password(
         AuthMethod::ApiToken { .. } => (None, None),
     };
     end_logins(&state.pool, principal.id(), keep_session, keep_family).await?;
+    state.principals.evict_user(principal.id());
     Ok(StatusCode::NO_CONTENT)
 }

@@ -102,6 +102,7 @@ pub async fn update_user(
         ));
     }
     tx.commit().await?;
+    state.principals.evict_user(user.id);
     // A disabled user's sessions, tokens and refresh tokens are kept, not deleted: every request
     // and every refresh reads the flag, so they stop at once and answer 403 account_disabled
     // (a deleted session could only answer 401).

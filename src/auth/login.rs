@@ -330,6 +330,7 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
         };
         if used_at.is_some() {
             revoke_family(&state.pool, family_id).await?;
+            state.principals.evict_family(family_id);
             tracing::warn!(%family_id, "refresh token reused; the whole login was revoked");
         }
         if user_disabled {
@@ -385,6 +386,7 @@ pub async fn revoke_token(
             .await?;
     if let Some(family_id) = family {
         revoke_family(&state.pool, family_id).await?;
+        state.principals.evict_family(family_id);
     }
     Ok(axum::Json(json!({})))
 }

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod login;
 pub mod password;
 pub mod principal;
+pub mod principal_cache;
 pub mod tokens;
 pub mod users;
 

@@ -214,14 +214,26 @@ pub static ACCESS_TOKEN_PRINCIPAL_SQL: LazyLock<String> = LazyLock::new(|| {
 
 async fn access_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.jwt.verify(token)?;
+    let principal = |user: User| Principal {
+        user,
+        method: AuthMethod::AccessToken {
+            family_id: claims.fam,
+        },
+    };
+    if let Some(user) = state.principals.get(claims.sub, claims.fam) {
+        ensure_enabled(&user)?;
+        return Ok(principal(user));
+    }
+    let epoch = state.principals.epoch();
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: User,
         family_revoked: bool,
     }
-    // Roles and the disabled flag come from the database on every request; a revoked login
-    // (logout, password change, refresh-token reuse) cuts its access tokens off at once.
+    // Roles and the disabled flag come from the database (or from a cache that every change
+    // invalidates at once); a revoked login (logout, password change, refresh-token reuse)
+    // cuts its access tokens off at once.
     let row: Option<Row> = sqlx::query_as(ACCESS_TOKEN_PRINCIPAL_SQL.as_str())
         .bind(claims.sub)
         .bind(claims.fam)
@@ -235,12 +247,8 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
         return Err(invalid());
     }
     ensure_enabled(&row.user)?;
-    Ok(Principal {
-        user: row.user,
-        method: AuthMethod::AccessToken {
-            family_id: claims.fam,
-        },
-    })
+    state.principals.put(claims.fam, &row.user, epoch);
+    Ok(principal(row.user))
 }
 
 async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {

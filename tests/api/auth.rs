@@ -2166,3 +2166,39 @@ async fn the_request_limit_is_shared_by_every_instance() {
         "6 a minute over both instances"
     );
 }
+
+#[tokio::test]
+async fn disabling_a_user_on_one_instance_cuts_their_access_token_off_on_another() {
+    let first = spawn_app().await;
+    let second = spawn_app_on(&first.database_url, |_| {}).await;
+    let admin = first.new_user().await;
+    let user = first.new_user().await;
+    // Warm the other instance's principal cache with this token.
+    for _ in 0..3 {
+        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let response = first
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin.token,
+            &json!({"disabled": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started = std::time::Instant::now();
+    loop {
+        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        if response.status() == 403 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "the other instance still accepts the disabled user's token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    eprintln!("cut off after {:?}", started.elapsed());
+}
