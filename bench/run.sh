@@ -52,5 +52,5 @@ run_on() { # database-name label scenarios seed-args...
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r); profile $PROFILE"
-run_on bench_small "$SMALL_LABEL" b "${SMALL[@]}"
+run_on bench_small "$SMALL_LABEL" a,b "${SMALL[@]}"
 run_on bench_big "$BIG_LABEL" a,b,c,d,pg "${BIG[@]}"

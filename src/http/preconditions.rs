@@ -2,12 +2,45 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use crate::error::ApiError;
 
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+/// A versioned resource: its body with `ETag`, plus `Location` when it was just created.
+pub fn versioned<T: Serialize>(
+    status: StatusCode,
+    body: &T,
+    version: i64,
+    location: impl FnOnce() -> String,
+) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&location()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+/// A versioned read: 304 when the client's `If-None-Match` already names this version.
+pub fn read_versioned<T: Serialize>(
+    if_none_match: &IfNoneMatch,
+    body: &T,
+    version: i64,
+) -> Response {
+    if if_none_match.matches(version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag(version));
+        return response;
+    }
+    versioned(StatusCode::OK, body, version, String::new)
 }
 
 fn tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {

@@ -1,8 +1,8 @@
 //! Project endpoints.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, JsonPatch, Path, Query, ReadOnlyFields};
-use crate::http::preconditions::{etag, IfMatch, IfNoneMatch};
+use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
 
 type P = crate::openapi::Problem;
@@ -54,16 +54,9 @@ fn check_description(description: &str, errors: &mut Vec<FieldError>) {
 }
 
 pub fn project_response(status: StatusCode, project: &Project) -> Response {
-    let mut response = (status, axum::Json(project)).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(project.version));
-    if status == StatusCode::CREATED {
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/projects/{}", project.id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-    }
-    response
+    versioned(status, project, project.version, || {
+        format!("/api/v1/projects/{}", project.id)
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -143,14 +136,7 @@ pub async fn get_project(
     let project = store::find(&state.pool, id, principal.id())
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if if_none_match.matches(project.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag(project.version));
-        return Ok(response);
-    }
-    Ok(project_response(StatusCode::OK, &project))
+    Ok(read_versioned(&if_none_match, &project, project.version))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -1,8 +1,8 @@
 //! Task endpoints: create, read, merge-patch (including moves), delete.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -14,22 +14,15 @@ use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
-use crate::http::preconditions::{etag, IfMatch, IfNoneMatch};
+use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{self, Action};
 
 type P = crate::openapi::Problem;
 
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
-    let mut response = (status, axum::Json(task)).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(task.version));
-    if status == StatusCode::CREATED {
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tasks/{}", task.id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-    }
-    response
+    versioned(status, task, task.version, || {
+        format!("/api/v1/tasks/{}", task.id)
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -143,14 +136,7 @@ pub async fn get_task(
     let (task, _) = store::find_visible(&state.pool, id, principal.id(), false)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if if_none_match.matches(task.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag(task.version));
-        return Ok(response);
-    }
-    Ok(task_response(StatusCode::OK, &task))
+    Ok(read_versioned(&if_none_match, &task, task.version))
 }
 
 const READ_ONLY: &[&str] = &[
