@@ -40,12 +40,14 @@ impl Default for PasswordHasher {
 }
 
 impl PasswordHasher {
+    /// At most half the cores hash at once (at least one): a flood of logins then leaves the
+    /// other half to every other request, and memory stays bounded (19 MiB a hash).
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         Self {
-            permits: Arc::new(Semaphore::new(cores)),
+            permits: Arc::new(Semaphore::new((cores / 2).max(1))),
         }
     }
 
