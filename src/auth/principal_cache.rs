@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
 use super::users::User;
@@ -98,10 +98,16 @@ impl PrincipalCache {
     }
 
     /// Listens for changes until the task is aborted, reconnecting with backoff.
+    ///
+    /// The listener keeps its connection for good, so it gets one of its own rather than a
+    /// slot of the request pool (which it would otherwise occupy forever).
     pub async fn listen(&self, pool: PgPool) {
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*pool.connect_options()).clone());
         let mut delay = Duration::from_millis(200);
         loop {
-            match PgListener::connect_with(&pool).await {
+            match PgListener::connect_with(&own).await {
                 Ok(mut listener) => {
                     if listener.listen(CHANNEL).await.is_ok() {
                         self.set_listening(true);
