@@ -77,7 +77,7 @@ for _ in range(100):
     time.sleep(0.02)
 print("statuses:", "".join("." if s == 200 else "x" for s in statuses))
 allowed = statuses.count(200)
-# Counts are shared twice a second, so a burst may overshoot by what arrives in between.
+# Counts are shared four times a second, so a burst may overshoot by what arrives in between.
 check(55 <= allowed <= 85 and statuses[-10:] == [429] * 10,
       f"about 60 requests a minute over three instances, not 180: {allowed} allowed")
 

@@ -1,8 +1,8 @@
 //! The per-principal request limit (fixed one-minute windows) and its IETF `RateLimit` headers.
 //!
-//! Each instance counts locally and, twice a second, adds its new counts to
+//! Each instance counts locally and, four times a second, adds its new counts to
 //! `rate_limit_windows` in one batched statement, learning the total of every instance in
-//! return. The limit therefore holds across instances (to within half a second of traffic)
+//! return. The limit therefore holds across instances (to within a quarter of a second of traffic)
 //! without a database write per request.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 const WINDOW_SECS: u64 = 60;
-pub const SYNC_EVERY: Duration = Duration::from_millis(500);
+pub const SYNC_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitStatus {
