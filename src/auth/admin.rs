@@ -10,7 +10,7 @@ use super::principal::Principal;
 use super::users::{User, USER_COLUMNS};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::extract::{JsonPatch, Path, Query, ReadOnlyFields};
+use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::pagination::{Page, PageQuery};
 
 /// Every user, oldest first.
@@ -51,7 +51,9 @@ pub async fn list_users(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[serde(default, deserialize_with = "non_null")]
     pub role: Option<UserRole>,
+    #[serde(default, deserialize_with = "non_null")]
     pub disabled: Option<bool>,
 }
 

@@ -100,6 +100,16 @@ fn deserialize_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T
     })
 }
 
+/// For optional fields that must not be `null` (absent = unchanged, `null` = an error): use
+/// with `#[serde(default, deserialize_with = "non_null")]`.
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Parses a JSON object into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
@@ -181,8 +191,8 @@ fn describe_serde_error(path: &str, message: &str) -> FieldError {
         let expected = message
             .split("expected ")
             .nth(1)
-            .unwrap_or("another type")
-            .to_owned();
+            .map(plain_type_name)
+            .unwrap_or("of another type");
         FieldError::new(field, "invalid_type", format!("must be {expected}"))
     } else if message.starts_with("unknown variant") {
         let allowed = message
@@ -191,8 +201,26 @@ fn describe_serde_error(path: &str, message: &str) -> FieldError {
             .unwrap_or("a known value")
             .to_owned();
         FieldError::new(field, "invalid_value", format!("must be {allowed}"))
+    } else if message.starts_with("UUID parsing failed") {
+        FieldError::new(field, "invalid_type", "must be an id (a UUID)")
     } else {
-        FieldError::new(field, "invalid", message.to_owned())
+        FieldError::new(field, "invalid", "has an invalid value")
+    }
+}
+
+/// serde names Rust types ("i64", "a sequence"); problem documents speak JSON.
+fn plain_type_name(expected: &str) -> &'static str {
+    match expected.trim() {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "an integer" => "an integer",
+        "f32" | "f64" | "a number" => "a number",
+        "a string" | "a borrowed string" => "a string",
+        "a boolean" => "true or false",
+        "a sequence" => "an array",
+        "a map" | "a struct" => "an object",
+        "a UUID" => "an id (a UUID)",
+        other if other.starts_with("struct ") || other.starts_with("a map") => "an object",
+        other if other.contains("formatted date") || other.contains("date") => "a date",
+        _ => "of another type",
     }
 }
 
@@ -289,6 +317,9 @@ mod tests {
         assert_eq!(err.code, "malformed_json");
         let err = parse_json::<Tags>(br#"{"labels": ["a", 5]}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "labels.1");
+        assert_eq!(err.errors[0].message, "must be a string");
+        let err = parse_json::<Body>(br#"{"title": "x", "priority": "2"}"#).unwrap_err();
+        assert_eq!(err.errors[0].message, "must be an integer");
         let err = parse_json::<Body>(br#"{"title": "a\u0000b"}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "title");
     }

@@ -82,7 +82,11 @@ async fn run(
     hasher.update([0]);
     hasher.update(parts.uri.path());
     hasher.update([0]);
-    hasher.update(&bytes);
+    // The same JSON with other whitespace is the same request.
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value) => hasher.update(value.to_string().as_bytes()),
+        Err(_) => hasher.update(&bytes),
+    }
     let request_hash = hasher.finalize().to_vec();
     let pool = &state.pool;
     let fail = |e: sqlx::Error| ApiError::from(e).into_response();

@@ -83,6 +83,17 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    // API.md: bodies are `application/json; charset=utf-8` (axum's Json omits the charset).
+    if response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
 
     let latency = started.elapsed();
     let facts = *context.facts.lock().expect("not poisoned");

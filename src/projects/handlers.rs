@@ -12,7 +12,7 @@ use super::store::{self, Project};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{ApiError, FieldError};
-use crate::http::extract::{Json, JsonPatch, Path, Query, ReadOnlyFields};
+use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
 
@@ -142,7 +142,9 @@ pub async fn get_project(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
+    #[serde(default, deserialize_with = "non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub description: Option<String>,
 }
 

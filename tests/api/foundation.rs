@@ -221,3 +221,26 @@ async fn metrics_show_requests_by_route_pool_use_and_build_info() {
     // Routes are templates, never raw paths with ids.
     assert!(!text.contains(&user.id.to_string()));
 }
+
+#[tokio::test]
+async fn json_bodies_declare_utf8_and_type_errors_speak_json() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let response = app
+        .post(
+            "/api/v1/projects",
+            &user.token,
+            &json!({"name": "P", "description": 5}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "description");
+    assert_eq!(body["errors"][0]["message"], "must be a string");
+}

@@ -162,3 +162,24 @@ async fn failed_requests_are_not_remembered() {
         .unwrap();
     assert_eq!(fixed.status(), 201);
 }
+
+#[tokio::test]
+async fn the_same_json_with_other_whitespace_is_a_replay() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let project = new_project(&app, &user).await;
+    let path = format!("/api/v1/projects/{project}/tasks");
+    for body in [r#"{"title":"Spaced"}"#, r#"{ "title" : "Spaced" }"#] {
+        let response = app
+            .request(reqwest::Method::POST, &path)
+            .bearer_auth(&user.token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "spaces")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    assert_eq!(task_count(&app, &project).await, 1);
+}

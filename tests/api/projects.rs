@@ -1773,3 +1773,33 @@ async fn a_transfer_racing_a_delete_never_lets_both_succeed() {
         }
     }
 }
+
+#[tokio::test]
+async fn patching_a_project_field_to_null_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let created: Value = app
+        .post("/api/v1/projects", &owner.token, &json!({"name": "Keep"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/projects/{}", created["id"].as_str().unwrap());
+    for body in [json!({"name": null}), json!({"description": null})] {
+        let response = app.patch(&path, &owner.token, &body).send().await.unwrap();
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["code"], "invalid_type");
+    }
+    let after: Value = app
+        .get(&path, &owner.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["name"], "Keep");
+    assert_eq!(after["version"], created["version"]);
+}
