@@ -282,6 +282,7 @@ impl UpstreamClient {
                         if let Some(entry) = cached {
                             outcome("not_modified");
                             self.record(&host, true);
+                            self.touch(&cache_key).await;
                             return Ok(Fetched {
                                 body: Bytes::from(entry.body),
                                 next: entry.link.as_deref().and_then(next_link),
@@ -430,6 +431,14 @@ impl UpstreamClient {
         .await
         .ok()
         .flatten()
+    }
+
+    /// Marks a cached response as still current (maintenance prunes stale ones).
+    async fn touch(&self, key: &str) {
+        let _ = sqlx::query("UPDATE http_cache SET stored_at = now() WHERE cache_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await;
     }
 
     async fn store(&self, key: &str, headers: &HeaderMap, body: &Bytes) {

@@ -30,6 +30,8 @@ async fn purge_expired(state: &AppState) -> Result<(), sqlx::Error> {
         "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
         "DELETE FROM auth_attempts WHERE attempted_at < now() - interval '2 hours'",
         "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+        // A cached upstream response not revalidated for a month is not worth its space.
+        "DELETE FROM http_cache WHERE stored_at < now() - interval '30 days'",
         "DELETE FROM rate_limit_windows WHERE window_start < extract(epoch FROM now())::bigint - 120",
         "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
     ];
