@@ -169,7 +169,7 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
                     until.format("%H:%M UTC")
                 ),
                 delay,
-                true,
+                attempts_left,
             )
         }
         SyncError::Upstream(UpstreamError::CircuitOpen { until }) => {
@@ -221,10 +221,7 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
             )
         }
     };
-    let message = if matches!(outcome, Outcome::Fatal(_))
-        || attempts_left
-        || message.contains("rate limit")
-    {
+    let message = if !(matches!(outcome, Outcome::Fatal(_)) && message.contains("; retrying at")) {
         message
     } else {
         // No attempt left: say when the next scheduled sync will try instead.

@@ -2038,3 +2038,36 @@ async fn unlinking_during_a_sync_stops_the_import() {
         "pages were fetched after unlinking"
     );
 }
+
+#[tokio::test]
+async fn when_every_attempt_fails_the_link_says_it_gave_up_instead_of_naming_a_retry() {
+    let port = closed_port().await;
+    let app = app_at(&format!("http://127.0.0.1:{port}"), fast_tuning(), |_| {}).await;
+    let owner = app.new_user().await;
+    let project = new_project(&app, &owner).await;
+    let response = put_link(&app, &owner, &project, json!({"repository": "octo/down"})).await;
+    assert_eq!(response.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs = jobs_of(&app, &project).await;
+        if jobs.iter().any(|(state, _)| state == "failed") {
+            assert_eq!(
+                jobs.last().unwrap().1,
+                5,
+                "every attempt was used: {jobs:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never gave up: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let link = get_link(&app, &owner, &project).await;
+    let error = link["last_error"].as_str().unwrap();
+    // The breaker opens along the way, so the last attempt may find the circuit open.
+    assert!(
+        error.contains("unreachable") || error.contains("failing repeatedly"),
+        "{error}"
+    );
+    assert!(error.contains("gave up"), "{error}");
+    assert!(!error.contains("retrying at"), "{error}");
+}
