@@ -511,6 +511,20 @@ async fn register_and_login(base: &str, client: &reqwest::Client) -> String {
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
+async fn create_project(base: &str, client: &reqwest::Client, token: &str, name: &str) -> String {
+    let project: Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(token)
+        .json(&json!({"name": name}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    project["id"].as_str().unwrap().to_owned()
+}
+
 fn external_envs(url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", url.to_owned()),
@@ -534,17 +548,7 @@ async fn kill_9_during_creates_loses_nothing_that_was_acknowledged() {
     let base = server.url("");
     let client = reqwest::Client::new();
     let token = register_and_login(&base, &client).await;
-    let project: Value = client
-        .post(format!("{base}/api/v1/projects"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let project_id = project["id"].as_str().unwrap().to_owned();
+    let project_id = create_project(&base, &client, &token, "Crash").await;
 
     let writers = (0..8).map(|w| {
         let client = client.clone();
@@ -641,17 +645,7 @@ async fn sigterm_under_load_finishes_requests_and_returns_a_running_job_to_the_q
     let base = server.url("");
     let client = reqwest::Client::new();
     let token = register_and_login(&base, &client).await;
-    let project: Value = client
-        .post(format!("{base}/api/v1/projects"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Drain"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let project_id = project["id"].as_str().unwrap().to_owned();
+    let project_id = create_project(&base, &client, &token, "Drain").await;
     let linked = client
         .put(format!("{base}/api/v1/projects/{project_id}/github"))
         .bearer_auth(&token)
