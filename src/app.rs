@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPool};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::config::{Config, KeyMaterial};
+use crate::db::Db;
 use crate::github::client::{ClientPolicy, UpstreamClient};
 use crate::http::rate_limit::RateLimiter;
 use crate::pagination::CursorKey;
@@ -23,7 +23,9 @@ use crate::pagination::CursorKey;
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
-    pub pool: PgPool,
+    pub db: Db,
+    /// Where the `LISTEN` connection goes: `DOCKET_DATABASE_LISTEN_URL`, else the database's.
+    pub listen_config: tokio_postgres::Config,
     pub config: Config,
     pub jwt: JwtKeys,
     pub cursor_key: CursorKey,
@@ -65,7 +67,11 @@ impl Deref for AppState {
 
 impl AppState {
     /// `config` must carry both secrets (the embedded set-up fills them in from the data dir).
-    pub fn new(config: Config, pool: PgPool, tuning: Tuning) -> anyhow::Result<Self> {
+    pub fn new(
+        config: Config,
+        connect: tokio_postgres::Config,
+        tuning: Tuning,
+    ) -> anyhow::Result<Self> {
         let jwt_secret = config
             .jwt_secret
             .clone()
@@ -77,14 +83,17 @@ impl AppState {
         let jwt = JwtKeys::new(&jwt_secret, config.jwt_secret_previous.as_ref());
         let cursor_key = CursorKey::derive(&jwt_secret);
         let rate_limiter = RateLimiter::new(config.rate_limit_per_minute);
-        let github =
-            UpstreamClient::new(config.github_api_url.clone(), pool.clone(), tuning.github);
+        let db = Db::new(&config, connect.clone());
+        let listen_config =
+            crate::db::session_config(&config, &connect).context("DOCKET_DATABASE_LISTEN_URL")?;
+        let github = UpstreamClient::new(config.github_api_url.clone(), db.clone(), tuning.github);
         Ok(Self(Arc::new(Inner {
             principals: crate::auth::principal_cache::PrincipalCache::new(),
             github,
             job_retry_base: tuning.job_retry_base,
             job_retry_cap: tuning.job_retry_cap,
-            pool,
+            db,
+            listen_config,
             jwt,
             cursor_key,
             encryption_key,
@@ -114,23 +123,22 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener and builds the state over a lazily connecting pool.
-    pub async fn build(config: Config, connect: PgConnectOptions) -> anyhow::Result<Self> {
+    pub async fn build(config: Config, connect: tokio_postgres::Config) -> anyhow::Result<Self> {
         Self::build_tuned(config, connect, Tuning::default()).await
     }
 
     pub async fn build_tuned(
         config: Config,
-        connect: PgConnectOptions,
+        connect: tokio_postgres::Config,
         tuning: Tuning,
     ) -> anyhow::Result<Self> {
-        let pool = crate::db::lazy_pool(&config, connect);
         // In the background: readiness need not wait for it, and a login that comes first
         // simply waits for the same computation.
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState::new(config, pool, tuning)?;
+        let state = AppState::new(config, connect, tuning)?;
         Ok(Self {
             listener,
             state,
@@ -168,7 +176,7 @@ impl Application {
                 while !state.is_migrated() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                state.principals.listen(state.pool.clone()).await;
+                state.principals.listen(&state.listen_config).await;
             }
         });
         let rate_sync = tokio::spawn({
@@ -179,7 +187,7 @@ impl Application {
                 loop {
                     ticker.tick().await;
                     if state.is_migrated() {
-                        if let Err(error) = state.rate_limiter.sync(&state.pool).await {
+                        if let Err(error) = state.rate_limiter.sync(&state.db).await {
                             tracing::debug!(error = %error, "rate-limit counts not shared yet");
                         }
                     }
@@ -220,7 +228,7 @@ impl Application {
         {
             tracing::warn!("the job worker did not stop in time");
         }
-        state.pool.close().await;
+        state.db.close();
         Ok(())
     }
 }
@@ -228,7 +236,7 @@ impl Application {
 async fn migrate_with_backoff(state: AppState) {
     let mut delay = Duration::from_millis(200);
     loop {
-        match crate::db::migrate(&state.pool).await {
+        match crate::db::migrate(&state.listen_config).await {
             Ok(()) => {
                 state.mark_migrated();
                 tracing::info!("database ready: migrations are current");

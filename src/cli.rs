@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use sqlx::postgres::PgConnectOptions;
 
 use crate::app::{shutdown_signal, Application};
 use crate::config::{Config, ConfigArgs, KeyMaterial};
@@ -177,8 +176,8 @@ impl EmbeddedGuard {
 pub async fn prepare_database(
     mut config: Config,
     exclusive: bool,
-) -> anyhow::Result<(Config, PgConnectOptions, Option<EmbeddedGuard>)> {
-    if let Some(options) = crate::db::external_connect_options(&config)? {
+) -> anyhow::Result<(Config, tokio_postgres::Config, Option<EmbeddedGuard>)> {
+    if let Some(options) = crate::db::external_config(&config)? {
         return Ok((config, options, None));
     }
     let data_dir = config.data_dir.clone();
@@ -218,7 +217,7 @@ pub async fn prepare_database(
                 .map_err(anyhow::Error::msg)?,
         );
     }
-    let options = postgres.connect_options(embedded::DATABASE);
+    let options = postgres.pg_config(embedded::DATABASE);
     Ok((
         config,
         options,
@@ -254,9 +253,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let _logs = crate::telemetry::init_logging(&config.log, config.log_format);
     let (config, options, embedded) = prepare_database(config, false).await?;
-    let pool = crate::db::lazy_pool(&config, options);
-    let result = crate::db::migrate(&pool).await;
-    pool.close().await;
+    let result = async {
+        crate::db::migrate(&crate::db::session_config(&config, &options)?).await?;
+        anyhow::Ok(())
+    }
+    .await;
     if let Some(embedded) = embedded {
         embedded.stop().await?;
     }
@@ -308,17 +309,17 @@ async fn create_user(
         anyhow::anyhow!("invalid user: {}", reasons.join("; "))
     })?;
     let (config, options, embedded) = prepare_database(config, false).await?;
-    let pool = crate::db::lazy_pool(&config, options);
+    let db = crate::db::Db::new(&config, options.clone());
     let result = async {
-        crate::db::migrate(&pool).await?;
+        crate::db::migrate(&crate::db::session_config(&config, &options)?).await?;
         let hash = crate::auth::password::hash_now(new_user.password.expose())
             .map_err(|_| anyhow::anyhow!("hashing failed"))?;
-        crate::auth::users::create_user(&pool, hash, new_user, admin)
+        crate::auth::users::create_user(&db, hash, new_user, admin)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail.unwrap_or_else(|| e.code.to_owned())))
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
     .await;
-    pool.close().await;
+    db.close();
     if let Some(embedded) = embedded {
         embedded.stop().await?;
     }

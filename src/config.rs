@@ -26,6 +26,9 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_REGISTRATION",
     "DOCKET_DB_MAX_CONNECTIONS",
     "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
+    "DOCKET_DB_STATEMENT_TIMEOUT_MS",
+    "DOCKET_DB_POOLER",
+    "DOCKET_DATABASE_LISTEN_URL",
     "DOCKET_RATE_LIMIT_PER_MINUTE",
     "DOCKET_TRUSTED_PROXIES",
     "DOCKET_GITHUB_API_URL",
@@ -69,6 +72,19 @@ pub struct ConfigArgs {
     pub db_max_connections: Option<String>,
     #[arg(long = "db-acquire-timeout-ms", env = "DOCKET_DB_ACQUIRE_TIMEOUT_MS")]
     pub db_acquire_timeout_ms: Option<String>,
+    #[arg(
+        long = "db-statement-timeout-ms",
+        env = "DOCKET_DB_STATEMENT_TIMEOUT_MS"
+    )]
+    pub db_statement_timeout_ms: Option<String>,
+    #[arg(long = "db-pooler", env = "DOCKET_DB_POOLER")]
+    pub db_pooler: Option<String>,
+    #[arg(
+        long = "database-listen-url",
+        env = "DOCKET_DATABASE_LISTEN_URL",
+        hide_env_values = true
+    )]
+    pub database_listen_url: Option<String>,
     #[arg(long = "rate-limit-per-minute", env = "DOCKET_RATE_LIMIT_PER_MINUTE")]
     pub rate_limit_per_minute: Option<String>,
     #[arg(long = "trusted-proxies", env = "DOCKET_TRUSTED_PROXIES")]
@@ -146,6 +162,13 @@ pub struct Config {
     pub registration: Registration,
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
+    /// A statement running longer is cancelled (the request gets 503).
+    pub db_statement_timeout: Duration,
+    /// `DATABASE_URL` goes through a transaction-mode pooler: no prepared statement or
+    /// session state may outlive a transaction.
+    pub db_pooler_transaction: bool,
+    /// A direct connection for `LISTEN` (a transaction-mode pooler cannot carry it).
+    pub database_listen_url: Option<SecretString>,
     pub rate_limit_per_minute: u32,
     pub trusted_proxies: Vec<IpNet>,
     pub github_api_url: Url,
@@ -318,6 +341,37 @@ impl Config {
             2000,
             integer_in(1, 600_000),
         ));
+        let db_statement_timeout = Duration::from_millis(problems.parse(
+            "DOCKET_DB_STATEMENT_TIMEOUT_MS",
+            &args.db_statement_timeout_ms,
+            10_000,
+            integer_in(1, 3_600_000),
+        ));
+        let db_pooler_transaction = problems.parse(
+            "DOCKET_DB_POOLER",
+            &args.db_pooler,
+            false,
+            |value| match value {
+                "none" => Ok(false),
+                "transaction" => Ok(true),
+                _ => Err(format!("must be none or transaction (got {value:?})")),
+            },
+        );
+        let database_listen_url = match args.database_listen_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => match Url::parse(raw) {
+                Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+                    Some(SecretString::from(raw.to_owned()))
+                }
+                _ => {
+                    problems.push(
+                        "DOCKET_DATABASE_LISTEN_URL",
+                        "must be a postgres:// or postgresql:// URL",
+                    );
+                    None
+                }
+            },
+        };
         let rate_limit_per_minute = problems.parse(
             "DOCKET_RATE_LIMIT_PER_MINUTE",
             &args.rate_limit_per_minute,
@@ -402,6 +456,9 @@ impl Config {
             registration,
             db_max_connections,
             db_acquire_timeout,
+            db_statement_timeout,
+            db_pooler_transaction,
+            database_listen_url,
             rate_limit_per_minute,
             trusted_proxies,
             github_api_url,
@@ -466,6 +523,23 @@ impl Config {
             (
                 "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
                 self.db_acquire_timeout.as_millis().to_string(),
+            ),
+            (
+                "DOCKET_DB_STATEMENT_TIMEOUT_MS",
+                self.db_statement_timeout.as_millis().to_string(),
+            ),
+            (
+                "DOCKET_DB_POOLER",
+                if self.db_pooler_transaction {
+                    "transaction"
+                } else {
+                    "none"
+                }
+                .to_owned(),
+            ),
+            (
+                "DOCKET_DATABASE_LISTEN_URL",
+                secret(self.database_listen_url.is_some()),
             ),
             (
                 "DOCKET_RATE_LIMIT_PER_MINUTE",

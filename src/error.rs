@@ -190,22 +190,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %error, "database unavailable");
-                ApiError::unavailable("the database is unavailable; try again shortly")
-            }
-            sqlx::Error::RowNotFound => ApiError::not_found(),
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("40001") => {
-                ApiError::conflict("conflict", "concurrent update; retry the request")
-            }
-            // 57P01..57P03: admin shutdown / crash shutdown / cannot connect now.
-            sqlx::Error::Database(db)
-                if db.code().as_deref().is_some_and(|c| c.starts_with("57P")) =>
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        use tokio_postgres::error::SqlState;
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "database unavailable");
+            return ApiError::unavailable("the database is unavailable; try again shortly");
+        }
+        match error.code() {
+            Some(code)
+                if code == &SqlState::T_R_SERIALIZATION_FAILURE
+                    || code == &SqlState::T_R_DEADLOCK_DETECTED =>
             {
-                ApiError::unavailable("the database is unavailable; try again shortly")
+                ApiError::conflict("conflict", "concurrent update; retry the request")
             }
             _ => ApiError::internal(error),
         }
@@ -214,19 +211,9 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
-        match error.downcast::<sqlx::Error>() {
-            Ok(sqlx_error) => sqlx_error.into(),
+        match error.downcast::<crate::db::DbError>() {
+            Ok(db_error) => db_error.into(),
             Err(other) => ApiError::internal(other),
         }
-    }
-}
-
-/// The constraint name of a unique-violation error, if that is what `error` is.
-pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
-    match error {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-            Some(db.constraint().unwrap_or_default().to_owned())
-        }
-        _ => None,
     }
 }

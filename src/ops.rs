@@ -32,7 +32,7 @@ pub async fn healthz() -> Response {
         (status = 503, description = "Not ready", body = crate::openapi::Problem,
             content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if state.is_migrated() && crate::db::is_ready(&state.pool).await {
+    if state.is_migrated() && crate::db::is_ready(&state.db).await {
         Ok(Json(json!({"status": "ready"})).into_response())
     } else {
         Err(ApiError::unavailable(
@@ -42,9 +42,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let pool = &state.pool;
-    let size = pool.size() as f64;
-    let idle = pool.num_idle() as f64;
+    let status = state.db.status();
+    let size = status.size as f64;
+    let idle = status.available as f64;
     metrics::gauge!("docket_db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("docket_db_pool_connections", "state" => "in_use").set(size - idle);
     metrics::gauge!("docket_db_pool_max_connections").set(state.config.db_max_connections as f64);

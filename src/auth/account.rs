@@ -70,7 +70,7 @@ pub async fn register(
     let bucket = limits::register_address_bucket(client.0);
     // Every registration counts, and is counted atomically with the check.
     let _counted = limits::attempt(
-        &state.pool,
+        &state.db,
         &[(&bucket, limits::REGISTRATIONS_PER_ADDRESS)],
         limits::WINDOW_REGISTER_SECS,
     )
@@ -80,7 +80,7 @@ pub async fn register(
         .passwords
         .hash(new_user.password.expose().to_owned())
         .await?;
-    let user = users::create_user(&state.pool, hash, new_user, false).await?;
+    let user = users::create_user(&state.db, hash, new_user, false).await?;
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
 }
 
@@ -116,7 +116,9 @@ pub async fn update_me(
 ) -> Result<axum::Json<User>, ApiError> {
     let name = UserName::parse(&body.name)
         .map_err(|(code, message)| ApiError::field("name", code, message))?;
-    let user = users::update_name(&state.pool, principal.id(), &name).await?;
+    let user = users::update_name(&state.db, principal.id(), &name)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     state.principals.evict_user(user.id);
     Ok(axum::Json(user))
 }
@@ -143,7 +145,7 @@ pub async fn change_password(
     principal.require_login()?;
     let new_password = Password::parse(body.new_password)
         .map_err(|(code, message)| ApiError::field("new_password", code, message))?;
-    let stored = users::find_credentials(&state.pool, &principal.user.email)
+    let stored = users::find_credentials(&state.db, &principal.user.email)
         .await?
         .map(|(_, hash)| hash);
     match state
@@ -161,13 +163,13 @@ pub async fn change_password(
         }
     }
     let hash = state.passwords.hash(new_password.into_inner()).await?;
-    users::set_password_hash(&state.pool, principal.id(), &hash).await?;
+    users::set_password_hash(&state.db, principal.id(), &hash).await?;
     let (keep_session, keep_family) = match principal.method {
         AuthMethod::Session { session_id, .. } => (Some(session_id), None),
         AuthMethod::AccessToken { family_id } => (None, Some(family_id)),
         AuthMethod::ApiToken { .. } => (None, None),
     };
-    end_logins(&state.pool, principal.id(), keep_session, keep_family).await?;
+    end_logins(&state.db, principal.id(), keep_session, keep_family).await?;
     state.principals.evict_user(principal.id());
     Ok(StatusCode::NO_CONTENT)
 }

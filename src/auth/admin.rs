@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::domain::UserRole;
 use super::principal::Principal;
-use super::users::{User, USER_COLUMNS};
+use super::users::{self, AdminUpdate, User};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
@@ -33,16 +33,7 @@ pub async fn list_users(
         .as_deref()
         .map(|c| state.cursor_key.decode(scope, c))
         .transpose()?;
-    let rows: Vec<User> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users \
-         WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2)) \
-         ORDER BY created_at, id LIMIT $3"
-    ))
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = users::list(&state.db, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(scope, &(last.created_at, last.id))
     })))
@@ -78,32 +69,17 @@ pub async fn update_user(
     JsonPatch(body): JsonPatch<UpdateUserRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
     principal.require_admin()?;
-    let mut tx = state.pool.begin().await?;
-    // Serialises admin changes so that two admins cannot demote each other at once.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('docket.users.admins'))")
-        .execute(&mut *tx)
-        .await?;
-    let user: User = sqlx::query_as(&format!(
-        "UPDATE users SET role = coalesce($2, role), disabled = coalesce($3, disabled) \
-         WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(id)
-    .bind(body.role.map(UserRole::as_str))
-    .bind(body.disabled)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    let active_admins: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled")
-            .fetch_one(&mut *tx)
-            .await?;
-    if active_admins == 0 {
-        return Err(ApiError::conflict(
-            "conflict",
-            "this is the last active admin; make another admin first",
-        ));
-    }
-    tx.commit().await?;
+    let user =
+        match users::update_role_and_disabled(&state.db, id, body.role, body.disabled).await? {
+            AdminUpdate::Updated(user) => user,
+            AdminUpdate::NotFound => return Err(ApiError::not_found()),
+            AdminUpdate::LastAdmin => {
+                return Err(ApiError::conflict(
+                    "conflict",
+                    "this is the last active admin; make another admin first",
+                ))
+            }
+        };
     state.principals.evict_user(user.id);
     // A disabled user's sessions, tokens and refresh tokens are kept, not deleted: every request
     // and every refresh reads the flag, so they stop at once and answer 403 account_disabled

@@ -3,11 +3,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::domain::ApiScope;
 use super::principal::{Principal, API_TOKEN_PREFIX};
+use super::store::api_tokens;
+pub use super::store::api_tokens::ApiToken;
 use super::tokens::{hash_token, random_token};
 use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
@@ -21,16 +23,6 @@ pub struct CreateApiTokenRequest {
     pub scopes: Vec<String>,
     #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
-}
-
-#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ApiToken {
-    pub id: Uuid,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -47,15 +39,13 @@ pub struct ApiTokenList {
     pub items: Vec<ApiToken>,
 }
 
-const COLUMNS: &str = "id, name, scopes, created_at, expires_at, last_used_at";
-
-fn parse_scopes(scopes: &[String]) -> Result<Vec<String>, FieldError> {
+fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
     let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
     match sorted.as_slice() {
-        ["read"] => Ok(vec!["read".to_owned()]),
-        ["read", "write"] => Ok(vec!["read".to_owned(), "write".to_owned()]),
+        ["read"] => Ok(vec![ApiScope::Read]),
+        ["read", "write"] => Ok(vec![ApiScope::Read, ApiScope::Write]),
         _ => Err(FieldError::new(
             "scopes",
             "invalid_value",
@@ -100,17 +90,14 @@ pub async fn create_api_token(
         return Err(ApiError::validation(errors));
     };
     let secret = format!("{API_TOKEN_PREFIX}{}", random_token(32));
-    let token: ApiToken = sqlx::query_as(&format!(
-        "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6)) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(principal.id())
-    .bind(name)
-    .bind(hash_token(&secret))
-    .bind(&scopes)
-    .bind(body.expires_in_days.map(|d| d as i32))
-    .fetch_one(&state.pool)
+    let token = api_tokens::create(
+        &state.db,
+        principal.id(),
+        name,
+        &hash_token(&secret),
+        &scopes,
+        body.expires_in_days.map(|d| d as i32),
+    )
     .await?;
     Ok((
         StatusCode::CREATED,
@@ -129,12 +116,7 @@ pub async fn list_api_tokens(
     principal: Principal,
 ) -> Result<axum::Json<ApiTokenList>, ApiError> {
     principal.require_login()?;
-    let items = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(principal.id())
-    .fetch_all(&state.pool)
-    .await?;
+    let items = api_tokens::list_of_user(&state.db, principal.id()).await?;
     Ok(axum::Json(ApiTokenList { items }))
 }
 
@@ -151,12 +133,7 @@ pub async fn delete_api_token(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_login()?;
-    let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(principal.id())
-        .execute(&state.pool)
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !api_tokens::delete(&state.db, id, principal.id()).await? {
         return Err(ApiError::not_found());
     }
     Ok(StatusCode::NO_CONTENT)

@@ -128,6 +128,14 @@ pub enum UserRole {
 }
 
 impl UserRole {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(UserRole::Admin),
+            "user" => Some(UserRole::User),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             UserRole::Admin => "admin",
@@ -136,15 +144,50 @@ impl UserRole {
     }
 }
 
-impl TryFrom<String> for UserRole {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        match value.as_str() {
-            "admin" => Ok(UserRole::Admin),
-            "user" => Ok(UserRole::User),
-            other => Err(format!("unknown user role {other:?}")),
+crate::text_enum!(UserRole, UserRole::parse);
+
+/// A scope of a personal API token, stored in `api_tokens.scopes` (`text[]`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiScope {
+    Read,
+    Write,
+}
+
+impl ApiScope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(ApiScope::Read),
+            "write" => Some(ApiScope::Write),
+            _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Read => "read",
+            ApiScope::Write => "write",
+        }
+    }
+}
+
+crate::text_enum!(ApiScope, ApiScope::parse);
+
+/// A list of scopes binds as `text[]` (`Vec<ApiScope>` through `text_enum!`).
+impl crate::db::PgParam for &[ApiScope] {
+    const TYPE: tokio_postgres::types::Type = tokio_postgres::types::Type::TEXT_ARRAY;
 }
 
 #[cfg(test)]
@@ -180,6 +223,18 @@ mod tests {
         );
         assert!(Password::parse("a sensible passphrase".into()).is_ok());
         assert!(common_passwords().len() >= 10_000);
+    }
+
+    #[test]
+    fn enums_round_trip_their_spellings() {
+        for role in [UserRole::Admin, UserRole::User] {
+            assert_eq!(UserRole::parse(role.as_str()), Some(role));
+        }
+        for scope in [ApiScope::Read, ApiScope::Write] {
+            assert_eq!(ApiScope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(UserRole::parse("root"), None);
+        assert_eq!(ApiScope::parse("admin"), None);
     }
 
     #[test]

@@ -6,9 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
+use super::store::attempts;
 use crate::app::AppState;
+use crate::db::{Db, Exec};
 use crate::error::ApiError;
 
 pub const WINDOW_LOGIN_SECS: i64 = 15 * 60;
@@ -86,60 +87,36 @@ pub struct Attempt {
 /// burst of parallel requests (to any instance) cannot all pass the check before any of them is
 /// recorded.
 pub async fn attempt(
-    pool: &PgPool,
+    db: &Db,
     limits: &[(&str, i64)],
     window_secs: i64,
 ) -> Result<Attempt, ApiError> {
     let mut limits = limits.to_vec();
     // One lock order everywhere, so that two requests cannot wait on each other.
     limits.sort_unstable();
-    let mut tx = pool.begin().await?;
+    let tx = db.begin().await?;
     for (bucket, _) in &limits {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('docket.auth_attempts:' || $1))")
-            .bind(bucket)
-            .execute(&mut *tx)
-            .await?;
+        attempts::lock_bucket(&tx, bucket).await?;
     }
     for (bucket, max) in &limits {
-        let (count, oldest): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT count(*), extract(epoch FROM now() - min(attempted_at))::float8 \
-             FROM auth_attempts WHERE bucket = $1 \
-               AND attempted_at > now() - make_interval(secs => $2)",
-        )
-        .bind(bucket)
-        .bind(window_secs as f64)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (count, oldest) = attempts::recent(&tx, bucket, window_secs).await?;
         if count >= *max {
             let age = oldest.unwrap_or(0.0).max(0.0) as i64;
+            // Nothing was recorded; ending the transaction releases the locks at once.
+            let _ = tx.rollback().await;
             return Err(ApiError::rate_limited((window_secs - age).max(1) as u64));
         }
     }
     let buckets: Vec<String> = limits.iter().map(|(b, _)| (*b).to_owned()).collect();
-    let at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO auth_attempts (bucket, attempted_at) SELECT unnest($1::text[]), now() \
-         RETURNING attempted_at",
-    )
-    .bind(&buckets)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .next()
-    .unwrap_or_else(Utc::now);
+    let at = attempts::record(&tx, &buckets)
+        .await?
+        .unwrap_or_else(Utc::now);
     tx.commit().await?;
     Ok(Attempt { buckets, at })
 }
 
 /// Gives an attempt's slots back: successful logins do not count.
-pub async fn release(pool: &PgPool, attempt: Attempt) -> Result<(), ApiError> {
-    sqlx::query(
-        "DELETE FROM auth_attempts WHERE ctid IN ( \
-             SELECT DISTINCT ON (bucket) ctid FROM auth_attempts \
-             WHERE bucket = ANY($1) AND attempted_at = $2)",
-    )
-    .bind(&attempt.buckets)
-    .bind(attempt.at)
-    .execute(pool)
-    .await?;
+pub async fn release(db: &impl Exec, attempt: Attempt) -> Result<(), ApiError> {
+    attempts::release(db, &attempt.buckets, attempt.at).await?;
     Ok(())
 }

@@ -6,16 +6,17 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::jwt::ACCESS_TOKEN_TTL_SECS;
 use super::limits::{self, ClientAddr};
 use super::password::Verified;
 use super::principal::{cookie_value, AuthMethod, Principal, SESSION_COOKIE};
+use super::store::{refresh_tokens, sessions};
 use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
 use crate::app::AppState;
+use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{parse_json, Json};
 
@@ -42,7 +43,7 @@ async fn check_password(
     // The attempt is counted before the password is checked, so that parallel guesses cannot
     // all pass the limit; a correct password gives it back.
     let attempt = limits::attempt(
-        &state.pool,
+        &state.db,
         &[
             (&account_bucket, limits::LOGIN_FAILURES_PER_ACCOUNT),
             (&address_bucket, limits::LOGIN_FAILURES_PER_ADDRESS),
@@ -51,7 +52,7 @@ async fn check_password(
     )
     .await?;
 
-    let found = users::find_credentials(&state.pool, email.trim()).await?;
+    let found = users::find_credentials(&state.db, email.trim()).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -60,7 +61,7 @@ async fn check_password(
     let user = match (user, verified) {
         (Some(user), Verified::Yes) => user,
         (Some(user), Verified::YesRehash(new_hash)) => {
-            users::set_password_hash(&state.pool, user.id, &new_hash).await?;
+            users::set_password_hash(&state.db, user.id, &new_hash).await?;
             user
         }
         _ => {
@@ -70,7 +71,7 @@ async fn check_password(
             ));
         }
     };
-    limits::release(&state.pool, attempt).await?;
+    limits::release(&state.db, attempt).await?;
     if user.disabled {
         return Err(ApiError::forbidden(
             "account_disabled",
@@ -118,23 +119,17 @@ pub async fn create_session(
 ) -> Result<Response, ApiError> {
     let user = check_password(&state, client, &body.email, body.password).await?;
     if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(hash_token(old))
-            .execute(&state.pool)
-            .await?;
+        sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
     }
     let token = random_token(32);
     let csrf_token = random_token(32);
-    sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, csrf_token, expires_at) \
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    sessions::create(
+        &state.db,
+        &hash_token(&token),
+        user.id,
+        &csrf_token,
+        SESSION_ABSOLUTE_SECS,
     )
-    .bind(Uuid::now_v7())
-    .bind(hash_token(&token))
-    .bind(user.id)
-    .bind(&csrf_token)
-    .bind(SESSION_ABSOLUTE_SECS as f64)
-    .execute(&state.pool)
     .await?;
     let mut response = axum::Json(SessionResponse {
         user,
@@ -194,10 +189,7 @@ pub async fn delete_session(
     principal: Principal,
 ) -> Result<Response, ApiError> {
     let (session_id, _, _) = session_of(&principal)?;
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(session_id)
-        .execute(&state.pool)
-        .await?;
+    sessions::delete(&state.db, session_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -260,7 +252,7 @@ pub async fn create_token(
         Some("password") => {
             let grant: PasswordGrant = parse_json(&raw)?;
             let user = check_password(&state, client, &grant.email, grant.password).await?;
-            issue_tokens(&state.pool, &state, user.id, Uuid::now_v7()).await
+            issue_tokens(&state, user.id, Uuid::now_v7()).await
         }
         Some("refresh_token") => {
             let grant: RefreshGrant = parse_json(&raw)?;
@@ -275,22 +267,18 @@ pub async fn create_token(
 }
 
 async fn issue_tokens(
-    db: &PgPool,
     state: &AppState,
     user_id: Uuid,
     family_id: Uuid,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
     let refresh_token = random_token(32);
-    sqlx::query(
-        "INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, expires_at) \
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+    refresh_tokens::insert(
+        &state.db,
+        &hash_token(&refresh_token),
+        family_id,
+        user_id,
+        REFRESH_TOKEN_TTL_SECS,
     )
-    .bind(Uuid::now_v7())
-    .bind(hash_token(&refresh_token))
-    .bind(family_id)
-    .bind(user_id)
-    .bind(REFRESH_TOKEN_TTL_SECS as f64)
-    .execute(db)
     .await?;
     Ok(axum::Json(TokenResponse {
         access_token: state.jwt.issue(user_id, family_id)?,
@@ -305,31 +293,22 @@ async fn issue_tokens(
 async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
     let hash = hash_token(token);
     // A disabled user's token is refused without being spent, so that it keeps answering 403.
-    let consumed: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE refresh_tokens r SET used_at = now() FROM users u \
-         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.revoked_at IS NULL \
-           AND r.expires_at > now() AND u.id = r.user_id AND NOT u.disabled \
-         RETURNING r.family_id, r.user_id",
-    )
-    .bind(&hash)
-    .fetch_optional(&state.pool)
-    .await?;
+    let consumed = refresh_tokens::consume(&state.db, &hash).await?;
     let invalid =
         |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
     let disabled = || ApiError::forbidden("account_disabled", "this account has been disabled");
     let Some((family_id, user_id)) = consumed else {
-        let known: Option<(Uuid, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
-            "SELECT r.family_id, r.used_at, u.disabled \
-             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(&state.pool)
-        .await?;
-        let Some((family_id, used_at, user_disabled)) = known else {
+        let known = refresh_tokens::find(&state.db, &hash).await?;
+        let Some(refresh_tokens::KnownToken {
+            family_id,
+            used_at,
+            user_disabled,
+        }) = known
+        else {
             return Err(invalid("the refresh token is not valid"));
         };
         if used_at.is_some() {
-            revoke_family(&state.pool, family_id).await?;
+            revoke_family(&state.db, family_id).await?;
             state.principals.evict_family(family_id);
             tracing::warn!(%family_id, "refresh token reused; the whole login was revoked");
         }
@@ -343,23 +322,18 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
         }
         return Err(invalid("the refresh token is not valid"));
     };
-    let user = users::find_by_id(&state.pool, user_id)
+    let user = users::find_by_id(&state.db, user_id)
         .await?
         .ok_or_else(|| invalid("the refresh token is not valid"))?;
     if user.disabled {
         return Err(disabled());
     }
-    issue_tokens(&state.pool, state, user_id, family_id).await
+    issue_tokens(state, user_id, family_id).await
 }
 
-pub async fn revoke_family(pool: &PgPool, family_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(family_id)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// Revokes every token of a login.
+pub async fn revoke_family(db: &impl Exec, family_id: Uuid) -> DbResult<()> {
+    refresh_tokens::revoke_family(db, family_id).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -379,13 +353,9 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     Json(body): Json<RevokeRequest>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let family: Option<Uuid> =
-        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(hash_token(&body.token))
-            .fetch_optional(&state.pool)
-            .await?;
+    let family = refresh_tokens::family_of(&state.db, &hash_token(&body.token)).await?;
     if let Some(family_id) = family {
-        revoke_family(&state.pool, family_id).await?;
+        revoke_family(&state.db, family_id).await?;
         state.principals.evict_family(family_id);
     }
     Ok(axum::Json(json!({})))
@@ -393,23 +363,11 @@ pub async fn revoke_token(
 
 /// Ends every session and refresh-token family of a user except the ones named.
 pub async fn end_logins(
-    pool: &PgPool,
+    db: &impl Exec,
     user_id: Uuid,
     keep_session: Option<Uuid>,
     keep_family: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-        .bind(user_id)
-        .bind(keep_session)
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() \
-         WHERE user_id = $1 AND revoked_at IS NULL AND family_id IS DISTINCT FROM $2",
-    )
-    .bind(user_id)
-    .bind(keep_family)
-    .execute(pool)
-    .await?;
-    Ok(())
+) -> DbResult<()> {
+    sessions::delete_all_of_user_except(db, user_id, keep_session).await?;
+    refresh_tokens::revoke_all_of_user_except(db, user_id, keep_family).await
 }

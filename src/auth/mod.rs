@@ -11,6 +11,7 @@ pub mod login;
 pub mod password;
 pub mod principal;
 pub mod principal_cache;
+pub mod store;
 pub mod tokens;
 pub mod users;
 

@@ -1,8 +1,6 @@
 //! The one place that turns a request's credentials into an authenticated principal, or into
 //! the right 401/403. Handlers take `Principal` as an argument and never read headers.
 
-use std::sync::LazyLock;
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
@@ -10,9 +8,10 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::domain::UserRole;
+use super::domain::{ApiScope, UserRole};
+use super::store::{api_tokens, refresh_tokens, sessions};
 use super::tokens::hash_token;
-use super::users::{User, USER_COLUMNS};
+use super::users::User;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::middleware::RequestContext;
@@ -101,10 +100,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(context) = &context {
             context.set_user(principal.user.id);
         }
-        let status = state
-            .rate_limiter
-            .check(principal.user.id, &state.pool)
-            .await;
+        let status = state.rate_limiter.check(principal.user.id, &state.db).await;
         if let Some(context) = &context {
             context.set_rate_limit(status);
         }
@@ -202,15 +198,8 @@ fn ensure_enabled(user: &User) -> Result<(), ApiError> {
     }
 }
 
-/// The user behind an access token, and whether its login was revoked: `$1` user id, `$2`
-/// refresh-token family. Public so that the benchmark runs exactly this SQL under pgbench.
-pub static ACCESS_TOKEN_PRINCIPAL_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM refresh_tokens r \
-             WHERE r.family_id = $2 AND r.revoked_at IS NOT NULL) AS family_revoked \
-         FROM users WHERE users.id = $1"
-    )
-});
+/// The statement behind an access-token request that misses the cache (see the benchmark).
+pub use super::store::refresh_tokens::ACCESS_TOKEN_PRINCIPAL_SQL;
 
 async fn access_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.jwt.verify(token)?;
@@ -225,20 +214,10 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
         return Ok(principal(user));
     }
     let epoch = state.principals.epoch();
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        family_revoked: bool,
-    }
     // Roles and the disabled flag come from the database (or from a cache that every change
     // invalidates at once); a revoked login (logout, password change, refresh-token reuse)
     // cuts its access tokens off at once.
-    let row: Option<Row> = sqlx::query_as(ACCESS_TOKEN_PRINCIPAL_SQL.as_str())
-        .bind(claims.sub)
-        .bind(claims.fam)
-        .fetch_optional(&state.pool)
-        .await?;
+    let row = refresh_tokens::access_token_user(&state.db, claims.sub, claims.fam).await?;
     let invalid = || {
         ApiError::unauthenticated("unauthenticated", "the access token is no longer valid").bearer()
     };
@@ -252,22 +231,7 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
 }
 
 async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        token_id: Uuid,
-        scopes: Vec<String>,
-        expires_at: Option<DateTime<Utc>>,
-        last_used_at: Option<DateTime<Utc>>,
-    }
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, t.id AS token_id, t.scopes, t.expires_at, t.last_used_at \
-         FROM api_tokens t JOIN users ON users.id = t.user_id WHERE t.token_hash = $1"
-    ))
-    .bind(hash_token(token))
-    .fetch_optional(&state.pool)
-    .await?;
+    let row = api_tokens::find_by_hash(&state.db, &hash_token(token)).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated("unauthenticated", "the API token is not valid").bearer()
     })?;
@@ -283,60 +247,33 @@ async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal,
         .last_used_at
         .is_none_or(|at| now - at > chrono::Duration::seconds(60))
     {
-        let pool = state.pool.clone();
+        let db = state.db.clone();
         let token_id = row.token_id;
         tokio::spawn(async move {
-            let _ = sqlx::query(
-                "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
-                 AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')",
-            )
-            .bind(token_id)
-            .execute(&pool)
-            .await;
+            let _ = api_tokens::touch(&db, token_id).await;
         });
     }
     Ok(Principal {
         method: AuthMethod::ApiToken {
             token_id: row.token_id,
-            can_write: row.scopes.iter().any(|s| s == "write"),
+            can_write: row.scopes.contains(&ApiScope::Write),
         },
         user: row.user,
     })
 }
 
 async fn session_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        session_id: Uuid,
-        csrf_token: String,
-        expires_at: DateTime<Utc>,
-        last_seen_at: DateTime<Utc>,
-    }
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at \
-         FROM sessions s JOIN users ON users.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > now() \
-           AND s.last_seen_at > now() - make_interval(secs => $2)"
-    ))
-    .bind(hash_token(token))
-    .bind(SESSION_IDLE_SECS as f64)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row = sessions::find_active(&state.db, &hash_token(token), SESSION_IDLE_SECS).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated("unauthenticated", "the session has ended; log in again")
     })?;
     ensure_enabled(&row.user)?;
     let now = Utc::now();
     if now - row.last_seen_at > chrono::Duration::seconds(60) {
-        let pool = state.pool.clone();
+        let db = state.db.clone();
         let session_id = row.session_id;
         tokio::spawn(async move {
-            let _ = sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1")
-                .bind(session_id)
-                .execute(&pool)
-                .await;
+            let _ = sessions::touch(&db, session_id).await;
         });
     }
     let idle_end = row.last_seen_at.max(now) + chrono::Duration::seconds(SESSION_IDLE_SECS);

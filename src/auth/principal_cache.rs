@@ -6,13 +6,19 @@
 //! drops the user's entries, and the handlers that make such changes also drop them locally
 //! before answering. While the listener is not connected the cache is not used at all; when
 //! it reconnects (notifications may have been missed) the cache is emptied.
+//!
+//! A notification channel can also die silently (a black-holed connection delivers nothing
+//! and reports no error), so the listener proves it alive: four times a second it notifies
+//! itself with a ping on the same channel, and if a ping does not come back in time it stops
+//! using the cache and reconnects (API.md §9: token changes reach every instance within 1 s).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use futures::StreamExt;
+use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use super::users::User;
@@ -20,6 +26,14 @@ use super::users::User;
 pub const CHANNEL: &str = "docket_principals";
 const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 50_000;
+/// How often the listener pings itself.
+const PING_EVERY: Duration = Duration::from_millis(250);
+/// A ping not back this long after it was sent means the channel is dead.
+const PONG_WITHIN: Duration = Duration::from_millis(750);
+/// Connecting and `LISTEN` must finish within this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const MAX_RETRY: Duration = Duration::from_secs(10);
 
 pub struct PrincipalCache {
     entries: Mutex<HashMap<(Uuid, Uuid), (User, Instant)>>,
@@ -99,40 +113,120 @@ impl PrincipalCache {
 
     /// Listens for changes until the task is aborted, reconnecting with backoff.
     ///
-    /// The listener keeps its connection for good, so it gets one of its own rather than a
+    /// The listener keeps its connection for good, so it has one of its own rather than a
     /// slot of the request pool (which it would otherwise occupy forever).
-    pub async fn listen(&self, pool: PgPool) {
-        let own = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy_with((*pool.connect_options()).clone());
-        let mut delay = Duration::from_millis(200);
+    pub async fn listen(&self, pg: &tokio_postgres::Config) {
+        // Pings carry a nonce of this listener, so that it recognises its own (and they are not
+        // user ids, so they never evict anything).
+        let ping = format!("ping:{}", crate::auth::tokens::random_token(16));
+        let mut delay = FIRST_RETRY;
         loop {
-            match PgListener::connect_with(&own).await {
-                Ok(mut listener) => {
-                    if listener.listen(CHANNEL).await.is_ok() {
-                        self.set_listening(true);
-                        delay = Duration::from_millis(200);
-                        loop {
-                            match listener.try_recv().await {
-                                Ok(Some(notification)) => {
-                                    if let Ok(user_id) = notification.payload().parse() {
-                                        self.evict_user(user_id);
-                                    }
-                                }
-                                // The connection was lost and re-established: changes may have
-                                // been missed.
-                                Ok(None) => self.set_listening(true),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    self.set_listening(false);
-                }
-                Err(_) => self.set_listening(false),
+            let outcome = self.listen_once(pg, &ping).await;
+            self.set_listening(false);
+            match outcome {
+                Ok(()) => delay = FIRST_RETRY,
+                Err(reason) => tracing::debug!(reason, "principal notifications unavailable"),
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            delay = (delay * 2).min(MAX_RETRY);
         }
+    }
+
+    /// One connection: `Ok` once it was listening and then died, `Err` if it never got there.
+    async fn listen_once(
+        &self,
+        pg: &tokio_postgres::Config,
+        ping: &str,
+    ) -> Result<(), &'static str> {
+        let (client, mut connection) =
+            match tokio::time::timeout(CONNECT_TIMEOUT, pg.connect(tokio_postgres::NoTls)).await {
+                Ok(Ok(connected)) => connected,
+                Ok(Err(_)) => return Err("cannot connect"),
+                Err(_) => return Err("connecting timed out"),
+            };
+        // The connection is driven on a task of its own, which forwards the notifications; it
+        // ends (closing the socket) when this function returns or is cancelled.
+        let (forward, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+        let _driver = AbortOnDrop(tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(notification) = message {
+                    if forward.send(notification).is_err() {
+                        break;
+                    }
+                }
+            }
+        }));
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            client.batch_execute(&format!("LISTEN {CHANNEL}")),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("LISTEN failed"),
+            Err(_) => return Err("LISTEN timed out"),
+        }
+        // Notifications may have been missed while not listening: start empty.
+        self.set_listening(true);
+
+        // The payload is the base64url nonce: no quoting needed.
+        let ping_sql = format!("SELECT pg_notify('{CHANNEL}', '{ping}')");
+        // When each ping still on its way was sent, oldest first (they come back in order).
+        let mut pending: VecDeque<tokio::time::Instant> = VecDeque::new();
+        let mut ticker = tokio::time::interval(PING_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = pending.front().map(|sent| *sent + PONG_WITHIN);
+            tokio::select! {
+                // What has arrived is handled first: a ping that is back must not lose a race
+                // against its own deadline.
+                biased;
+                notification = notifications.recv() => {
+                    // `None`: the connection ended.
+                    let Some(notification) = notification else { return Ok(()) };
+                    if notification.payload() == ping {
+                        pending.pop_front();
+                    } else if let Ok(user_id) = notification.payload().parse() {
+                        self.evict_user(user_id);
+                    }
+                }
+                _ = sleep_until_some(deadline) => {
+                    tracing::warn!("a principal-notification ping did not come back; reconnecting");
+                    return Ok(());
+                }
+                _ = ticker.tick() => {
+                    let sent = tokio::time::Instant::now();
+                    // Waiting for this ping must not push back the deadline of an earlier one.
+                    let limit = deadline.map_or(sent + PONG_WITHIN, |d| d.min(sent + PONG_WITHIN));
+                    match tokio::time::timeout_at(limit, client.batch_execute(&ping_sql)).await {
+                        Ok(Ok(())) => pending.push_back(sent),
+                        // An error or no answer: the connection is unusable.
+                        _ => {
+                            tracing::warn!("a principal-notification ping failed; reconnecting");
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until the deadline, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,65 +1,93 @@
-//! Users: the row, its SQL, and creating one (with its Inbox).
+//! Users: the row, its SQL (this module owns the `users` table), and creating one (with its
+//! Inbox).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::domain::{Email, Password, UserName, UserRole};
-use crate::error::{unique_violation, ApiError};
+use crate::db::{get, Db, DbError, DbResult, Exec, FromRow, Row};
+use crate::error::ApiError;
+use crate::params;
 
 /// The user as every endpoint shows it. The password hash is not part of it on purpose.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
     pub name: String,
-    #[sqlx(try_from = "String")]
     pub role: UserRole,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
+impl FromRow for User {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            id: get(row, "id")?,
+            email: get(row, "email")?,
+            name: get(row, "name")?,
+            role: get(row, "role")?,
+            disabled: get(row, "disabled")?,
+            created_at: get(row, "created_at")?,
+        })
+    }
+}
+
+/// The columns [`User::from_row`] reads, qualified so that they can be joined.
 pub const USER_COLUMNS: &str =
     "users.id, users.email, users.name, users.role, users.disabled, users.created_at";
 
-pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn find_by_id(db: &impl Exec, id: Uuid) -> DbResult<Option<User>> {
+    db.fetch_opt(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+        params![id],
+    )
+    .await
+}
+
+/// The id of the user with this email (compared trimmed and case-insensitively).
+pub async fn id_by_email(db: &impl Exec, email: &str) -> DbResult<Option<Uuid>> {
+    let row = db
+        .query_opt(
+            "SELECT id FROM users WHERE lower(email) = lower($1)",
+            params![email.trim()],
+        )
+        .await?;
+    row.map(|row| get(&row, "id")).transpose()
+}
+
+pub async fn exists(db: &impl Exec, user_id: Uuid) -> DbResult<bool> {
+    let row = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS exists",
+            params![user_id],
+        )
+        .await?;
+    get(&row, "exists")
 }
 
 /// The user with this email and their password hash, for logging in.
-pub async fn find_credentials(
-    db: impl PgExecutor<'_>,
-    email: &str,
-) -> Result<Option<(User, String)>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: User,
-        password_hash: String,
-    }
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE lower(email) = lower($1)"
-    ))
-    .bind(email)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|r| (r.user, r.password_hash)))
+pub async fn find_credentials(db: &impl Exec, email: &str) -> DbResult<Option<(User, String)>> {
+    let row = db
+        .query_opt(
+            &format!(
+                "SELECT {USER_COLUMNS}, users.password_hash FROM users \
+                 WHERE lower(email) = lower($1)"
+            ),
+            params![email],
+        )
+        .await?;
+    row.map(|row| Ok((User::from_row(&row)?, get(&row, "password_hash")?)))
+        .transpose()
 }
 
-pub async fn set_password_hash(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    hash: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(user_id)
-        .bind(hash)
-        .execute(db)
-        .await?;
+pub async fn set_password_hash(db: &impl Exec, user_id: Uuid, hash: &str) -> DbResult<()> {
+    db.execute(
+        "UPDATE users SET password_hash = $2 WHERE id = $1",
+        params![user_id, hash],
+    )
+    .await?;
     Ok(())
 }
 
@@ -69,60 +97,152 @@ pub struct NewUser {
     pub password: Password,
 }
 
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<CreateUserError> for ApiError {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::EmailTaken => {
+                ApiError::conflict("email_taken", "an account with this email already exists")
+            }
+            CreateUserError::Db(error) => error.into(),
+        }
+    }
+}
+
 /// Creates a user and their Inbox in one transaction. The first user of the instance becomes
 /// an admin; `force_admin` makes this one an admin regardless.
 pub async fn create_user(
-    pool: &PgPool,
+    db: &Db,
     password_hash: String,
     new_user: NewUser,
     force_admin: bool,
-) -> Result<User, ApiError> {
-    let mut tx = pool.begin().await?;
+) -> Result<User, CreateUserError> {
+    let tx = db.begin().await?;
     // Serialises registrations so that exactly one can be the first.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('docket.users.register'))")
-        .execute(&mut *tx)
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('docket.users.register'))",
+        params![],
+    )
+    .await?;
+    let row = tx
+        .query_one("SELECT EXISTS (SELECT 1 FROM users) AS exists", params![])
         .await?;
-    let any_user: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
-        .fetch_one(&mut *tx)
-        .await?;
+    let any_user: bool = get(&row, "exists")?;
     let role = if force_admin || !any_user {
         UserRole::Admin
     } else {
         UserRole::User
     };
-    let inserted = sqlx::query_as::<_, User>(&format!(
-        "INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING {USER_COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(new_user.email.as_str())
-    .bind(new_user.name.as_str())
-    .bind(&password_hash)
-    .bind(role.as_str())
-    .fetch_one(&mut *tx)
-    .await;
+    let inserted = tx
+        .fetch_one::<User>(
+            &format!(
+                "INSERT INTO users (id, email, name, password_hash, role) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+            ),
+            params![
+                Uuid::now_v7(),
+                new_user.email.as_str(),
+                new_user.name.as_str(),
+                password_hash,
+                role
+            ],
+        )
+        .await;
     let user = match inserted {
         Ok(user) => user,
-        Err(error) if unique_violation(&error).is_some() => {
-            return Err(ApiError::conflict(
-                "email_taken",
-                "an account with this email already exists",
-            ))
+        Err(error) if error.unique_violation().is_some() => {
+            // The transaction failed; ending it now releases the registration lock at once.
+            let _ = tx.rollback().await;
+            return Err(CreateUserError::EmailTaken);
         }
         Err(error) => return Err(error.into()),
     };
-    crate::projects::store::create_inbox(&mut tx, user.id).await?;
+    crate::projects::store::create_inbox(&tx, user.id).await?;
     tx.commit().await?;
     Ok(user)
 }
 
-pub async fn update_name(pool: &PgPool, user_id: Uuid, name: &UserName) -> Result<User, ApiError> {
-    sqlx::query_as(&format!(
-        "UPDATE users SET name = $2 WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(name.as_str())
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(ApiError::not_found)
+/// Renames a user; `None` when there is no such user.
+pub async fn update_name(db: &impl Exec, user_id: Uuid, name: &UserName) -> DbResult<Option<User>> {
+    db.fetch_opt(
+        &format!("UPDATE users SET name = $2 WHERE id = $1 RETURNING {USER_COLUMNS}"),
+        params![user_id, name.as_str()],
+    )
+    .await
+}
+
+/// Every user, oldest first, after the keyset position `after`.
+pub async fn list(
+    db: &impl Exec,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> DbResult<Vec<User>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2)) \
+             ORDER BY created_at, id LIMIT $3"
+        ),
+        params![after.map(|a| a.0), after.map(|a| a.1), limit],
+    )
+    .await
+}
+
+/// The outcome of an administrative change to a user.
+#[derive(Debug)]
+pub enum AdminUpdate {
+    Updated(User),
+    NotFound,
+    /// The change would leave no active admin; nothing was changed.
+    LastAdmin,
+}
+
+/// Changes a user's role and/or disabled flag (`None` keeps it), unless that would leave the
+/// instance without an active admin.
+pub async fn update_role_and_disabled(
+    db: &Db,
+    user_id: Uuid,
+    role: Option<UserRole>,
+    disabled: Option<bool>,
+) -> DbResult<AdminUpdate> {
+    let tx = db.begin().await?;
+    // Serialises admin changes so that two admins cannot demote each other at once.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('docket.users.admins'))",
+        params![],
+    )
+    .await?;
+    let user = tx
+        .fetch_opt::<User>(
+            &format!(
+                "UPDATE users SET role = coalesce($2, role), disabled = coalesce($3, disabled) \
+                 WHERE id = $1 RETURNING {USER_COLUMNS}"
+            ),
+            params![user_id, role, disabled],
+        )
+        .await?;
+    let Some(user) = user else {
+        return Ok(AdminUpdate::NotFound);
+    };
+    let row = tx
+        .query_one(
+            "SELECT count(*) AS count FROM users WHERE role = 'admin' AND NOT disabled",
+            params![],
+        )
+        .await?;
+    let active_admins: i64 = get(&row, "count")?;
+    if active_admins == 0 {
+        tx.rollback().await?;
+        return Ok(AdminUpdate::LastAdmin);
+    }
+    tx.commit().await?;
+    Ok(AdminUpdate::Updated(user))
 }

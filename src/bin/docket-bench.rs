@@ -12,7 +12,7 @@ use clap::Parser;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
-use sqlx::postgres::PgPool;
+use tokio_postgres::Client as PgPool;
 use uuid::Uuid;
 
 #[derive(Parser, Debug, Clone)]
@@ -124,7 +124,7 @@ fn rss_mib(pid: u32) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let pool = PgPool::connect(&args.database_url).await?;
+    let pool = docket::db::connect(&args.database_url.parse()?).await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -236,15 +236,18 @@ async fn prepare_users(
     http: &reqwest::Client,
 ) -> anyhow::Result<(Vec<BenchUser>, Vec<Vec<Uuid>>)> {
     // Users who are members of at least one project with tasks.
-    let emails: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT u.id, u.email FROM users u WHERE EXISTS ( \
-             SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
-             WHERE m.user_id = u.id AND p.inbox_of IS NULL AND p.next_task_number > 20) \
-         ORDER BY md5(u.id::text) LIMIT $1",
-    )
-    .bind(args.users)
-    .fetch_all(pool)
-    .await?;
+    let emails: Vec<(Uuid, String)> = pool
+        .query(
+            "SELECT u.id, u.email FROM users u WHERE EXISTS ( \
+                 SELECT 1 FROM memberships m JOIN projects p ON p.id = m.project_id \
+                 WHERE m.user_id = u.id AND p.inbox_of IS NULL AND p.next_task_number > 20) \
+             ORDER BY md5(u.id::text) LIMIT $1",
+            &[&args.users],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     if emails.is_empty() {
         bail!("no seeded users with tasks: run scripts/seed.sql first");
     }
@@ -252,29 +255,38 @@ async fn prepare_users(
     let mut editable = Vec::new();
     for (id, email) in emails {
         let token = login(http, &args.url, &email, &args.password).await?;
-        let tasks: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
+        let tasks: Vec<Uuid> = pool
+            .query(
+                "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
              WHERE m.user_id = $1 ORDER BY md5(t.id::text) LIMIT 500",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-        let projects: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT m.project_id FROM memberships m JOIN projects p ON p.id = m.project_id \
+                &[&id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let projects: Vec<Uuid> = pool
+            .query(
+                "SELECT m.project_id FROM memberships m JOIN projects p ON p.id = m.project_id \
              WHERE m.user_id = $1 AND p.inbox_of IS NULL AND p.next_task_number > 20 \
                AND m.role IN ('editor', 'admin', 'owner')",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-        let can_edit: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
+                &[&id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let can_edit: Vec<Uuid> = pool
+            .query(
+                "SELECT t.id FROM memberships m JOIN tasks t ON t.project_id = m.project_id \
              WHERE m.user_id = $1 AND m.role IN ('editor', 'admin', 'owner') \
              ORDER BY md5(t.id::text) LIMIT 100",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+                &[&id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         if !tasks.is_empty() && !projects.is_empty() && !can_edit.is_empty() {
             editable.push(can_edit);
             users.push(BenchUser {
@@ -546,37 +558,37 @@ async fn create_task(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> boo
 /// primary-key lookup that the server does not do, which makes the ceiling a little lower than
 /// it is.
 async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Result<Result_> {
-    sqlx::query("DROP TABLE IF EXISTS bench_pairs")
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "CREATE TABLE bench_pairs (k int PRIMARY KEY, task_id uuid, user_id uuid, family_id uuid)",
+    pool.batch_execute(
+        "DROP TABLE IF EXISTS bench_pairs; \
+         CREATE TABLE bench_pairs (k int PRIMARY KEY, task_id uuid, user_id uuid, family_id uuid)",
     )
-    .execute(pool)
     .await?;
     let mut k = 0i32;
     for user in &bench.users {
-        let (user_id, family_id): (Uuid, Uuid) = sqlx::query_as(
-            "SELECT r.user_id, r.family_id FROM refresh_tokens r JOIN users u ON u.id = r.user_id \
-             WHERE u.email = $1 ORDER BY r.created_at DESC LIMIT 1",
-        )
-        .bind(&user.email)
-        .fetch_one(pool)
-        .await?;
+        let row = pool
+            .query_one(
+                "SELECT r.user_id, r.family_id FROM refresh_tokens r JOIN users u ON u.id = r.user_id \
+                 WHERE u.email = $1 ORDER BY r.created_at DESC LIMIT 1",
+                &[&user.email],
+            )
+            .await?;
+        let (user_id, family_id): (Uuid, Uuid) = (row.get(0), row.get(1));
         for task in &user.tasks {
             k += 1;
-            sqlx::query("INSERT INTO bench_pairs VALUES ($1, $2, $3, $4)")
-                .bind(k)
-                .bind(task)
-                .bind(user_id)
-                .bind(family_id)
-                .execute(pool)
-                .await?;
+            pool.execute(
+                "INSERT INTO bench_pairs VALUES ($1, $2, $3, $4)",
+                &[&k, task, &user_id, &family_id],
+            )
+            .await?;
         }
     }
-    let task = docket::tasks::store::FIND_VISIBLE_SQL
-        .replace("$1", ":task_id")
-        .replace("$2", ":user_id");
+    // The statement of `tasks::store::find_visible`, as the server sends it.
+    let task = "SELECT t.id, t.project_id, t.number, t.title, t.description, t.status, \
+         t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.version, \
+         t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url, \
+         m.role AS my_role FROM tasks t \
+         JOIN memberships m ON m.project_id = t.project_id AND m.user_id = :user_id \
+         WHERE t.id = :task_id";
     let script = format!(
         "\\set k random(1, {k})\n\
          SELECT task_id, user_id FROM bench_pairs WHERE k = :k \\gset\n\

@@ -15,8 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::ConnectOptions;
 
 pub const DATABASE: &str = "docket";
 pub const SUPERUSER: &str = "docket";
@@ -272,30 +270,30 @@ impl EmbeddedPostgres {
 
     /// Creates the application database if it does not exist yet.
     pub async fn ensure_database(&self, name: &str) -> anyhow::Result<()> {
-        use sqlx::Connection;
-        let mut conn = self.connect_options("postgres").connect().await?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await?;
+        let client = super::connect(&self.pg_config("postgres")).await?;
+        let exists: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                &[&name],
+            )
+            .await?
+            .get(0);
         if !exists {
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&mut conn)
+            client
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .await?;
         }
-        conn.close().await?;
         Ok(())
     }
 
-    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(self.socket_dir())
-            .username(SUPERUSER)
-            .database(database)
-            .application_name("docket")
-            .options([("jit", "off")])
-            .log_statements(tracing::log::LevelFilter::Trace)
+    /// Connection settings for a database of the cluster, over its unix socket.
+    pub fn pg_config(&self, database: &str) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(self.socket_dir())
+            .user(SUPERUSER)
+            .dbname(database);
+        config
     }
 
     /// A libpq-style URL for `psql` and for `DATABASE_URL`.

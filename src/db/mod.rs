@@ -1,67 +1,525 @@
-//! The database: pool construction, embedded migrations, readiness, and the embedded cluster.
+//! The database: the pool, how a statement is executed, transactions, embedded migrations,
+//! readiness, and the embedded cluster.
+//!
+//! Every statement goes through [`Exec`]: the SQL text and its parameters, each with its
+//! PostgreSQL type (the `params!` macro derives the type from the Rust value). Knowing the types
+//! up front lets one code path serve both connection modes:
+//! - direct (the default): statements are prepared once per connection and reused
+//!   (`prepare_typed_cached`), so a query is a single Bind/Execute/Sync write;
+//! - behind a transaction-mode pooler (`DOCKET_DB_POOLER=transaction`): every statement is sent
+//!   unnamed with its types (`query_typed`), in one round trip, and nothing prepared outlives it.
+//!
+//! Store modules own the SQL; nothing outside them and this module writes any.
 
 pub mod embedded;
+mod migrations;
+mod param;
 
-use std::str::FromStr;
+use std::future::Future;
 use std::time::Duration;
 
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use secrecy::ExposeSecret;
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::NoTls;
+
+pub use migrations::{is_ready, migrate};
+pub use param::{typed, PgParam};
+pub use tokio_postgres::Row;
 
 use crate::config::Config;
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// A parameter with its PostgreSQL type.
+pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
-/// Connection options from `DATABASE_URL`, with statement logging turned down: statements can
-/// hold values we never want in logs.
-pub fn connect_options_from_url(url: &str) -> anyhow::Result<PgConnectOptions> {
-    let options = PgConnectOptions::from_str(url)?
-        .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2))
-        .application_name("docket")
-        // Short OLTP queries: JIT compilation costs more than it saves (measured in
-        // docs/performance.md).
-        .options([("jit", "off")]);
-    Ok(options)
+/// `params![a, b]`: the parameters of a statement, typed from their Rust types.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::db::Param<'_>] };
+    ($($value:expr),+ $(,)?) => { &[$($crate::db::typed(&$value)),+] as &[$crate::db::Param<'_>] };
 }
 
-/// A pool that connects lazily: the server can start (and answer `/healthz`) while the
-/// database is still down, and recovers by itself when it comes back.
-pub fn lazy_pool(config: &Config, options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
-        .min_connections(0)
-        .acquire_timeout(config.db_acquire_timeout)
-        .idle_timeout(Some(Duration::from_secs(300)))
-        // A cheap liveness check only for connections that sat idle: after a database restart
-        // the dead ones are dropped instead of failing a request.
-        .test_before_acquire(false)
-        .connect_lazy_with(options)
+/// How statements reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementMode {
+    /// Prepared once per connection and cached.
+    Cached,
+    /// Unnamed, typed, one round trip: for transaction-mode poolers.
+    Unnamed,
 }
 
-pub fn external_connect_options(config: &Config) -> anyhow::Result<Option<PgConnectOptions>> {
+/// A database failure, as the rest of the code needs to tell them apart. Store functions
+/// return it (never an HTTP error); `error.rs` maps it at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time, or the connection broke: try again later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] tokio_postgres::Error),
+    /// A row did not have the shape its reader expected (a bug).
+    #[error("unexpected row: {0}")]
+    Decode(String),
+}
+
+impl DbError {
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            DbError::Query(error) => error.code(),
+            _ => None,
+        }
+    }
+
+    /// The constraint behind a unique violation, if that is what this is.
+    pub fn unique_violation(&self) -> Option<&str> {
+        match self {
+            DbError::Query(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => error
+                .as_db_error()
+                .map(|db| db.constraint().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
+    /// True for failures that say nothing about the request: the server is away, shutting
+    /// down, or cancelled the statement (the statement timeout).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(error) => {
+                error.is_closed()
+                    || error.code().is_some_and(|code| {
+                        code.code().starts_with("57P")
+                            || code == &SqlState::QUERY_CANCELED
+                            || code.code().starts_with("08")
+                    })
+                    || std::error::Error::source(error)
+                        .is_some_and(|source| source.is::<std::io::Error>())
+            }
+            DbError::Decode(_) => false,
+        }
+    }
+}
+
+impl From<PoolError> for DbError {
+    fn from(error: PoolError) -> Self {
+        DbError::Unavailable(error.to_string())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Reads a value of a row by column name, as a `DbError` instead of a panic.
+pub fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: &str) -> DbResult<T> {
+    row.try_get(column)
+        .map_err(|e| DbError::Decode(format!("{column}: {e}")))
+}
+
+/// A type built from one row.
+pub trait FromRow: Sized {
+    fn from_row(row: &Row) -> DbResult<Self>;
+}
+
+/// Something statements can run on: the pool (a connection per statement), a connection, or
+/// a transaction.
+pub trait Exec: Sync {
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Vec<Row>>> + Send + 'a;
+
+    fn query_opt<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Option<Row>>> + Send + 'a {
+        async move {
+            // Like `fetch_optional`: the first row, if any.
+            Ok(self.query(sql, params).await?.into_iter().next())
+        }
+    }
+
+    fn query_one<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Row>> + Send + 'a {
+        async move {
+            self.query_opt(sql, params)
+                .await?
+                .ok_or_else(|| DbError::Decode("expected one row, got none".into()))
+        }
+    }
+
+    /// Runs a statement, returning the number of rows it touched.
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<u64>> + Send + 'a;
+
+    fn fetch_all<'a, T: FromRow + Send>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Vec<T>>> + Send + 'a {
+        async move {
+            self.query(sql, params)
+                .await?
+                .iter()
+                .map(T::from_row)
+                .collect()
+        }
+    }
+
+    fn fetch_opt<'a, T: FromRow + Send>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Option<T>>> + Send + 'a {
+        async move {
+            self.query_opt(sql, params)
+                .await?
+                .as_ref()
+                .map(T::from_row)
+                .transpose()
+        }
+    }
+
+    fn fetch_one<'a, T: FromRow + Send>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<T>> + Send + 'a {
+        async move { T::from_row(&self.query_one(sql, params).await?) }
+    }
+}
+
+/// The pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    mode: StatementMode,
+    statement_timeout: Duration,
+}
+
+impl Db {
+    /// A pool that connects lazily: the server can start (and answer `/healthz`) while the
+    /// database is still down, and recovers by itself when it comes back.
+    pub fn new(config: &Config, pg: tokio_postgres::Config) -> Self {
+        let mode = if config.db_pooler_transaction {
+            StatementMode::Unnamed
+        } else {
+            StatementMode::Cached
+        };
+        let pg = session_options(pg, config, mode);
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                // A broken connection is closed by its connection task (a database restart
+                // closes the socket), so checking `is_closed` on checkout is enough and costs
+                // no round trip.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.db_max_connections as usize)
+            .wait_timeout(Some(config.db_acquire_timeout))
+            .create_timeout(Some(config.db_acquire_timeout))
+            .recycle_timeout(Some(config.db_acquire_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .expect("a pool with a runtime and timeouts builds");
+        Self {
+            pool,
+            mode,
+            statement_timeout: config.db_statement_timeout,
+        }
+    }
+
+    pub fn mode(&self) -> StatementMode {
+        self.mode
+    }
+
+    /// A connection of its own, for a run of statements.
+    pub async fn conn(&self) -> DbResult<Conn> {
+        Ok(Conn {
+            client: Some(self.pool.get().await?),
+            mode: self.mode,
+        })
+    }
+
+    /// A transaction on a connection of its own. Dropped without `commit`, it rolls back.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        let conn = self.conn().await?;
+        match self.mode {
+            StatementMode::Cached => conn.client().batch_execute("BEGIN").await?,
+            // Behind a pooler the session's options were not applied (see `session_options`).
+            StatementMode::Unnamed => {
+                conn.client()
+                    .batch_execute(&format!(
+                        "BEGIN; SET LOCAL statement_timeout = {}",
+                        self.statement_timeout.as_millis()
+                    ))
+                    .await?
+            }
+        }
+        Ok(Tx {
+            conn,
+            finished: false,
+        })
+    }
+
+    /// Pool use, for the metrics.
+    pub fn status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
+    /// Drops connections that sat unused for `idle`.
+    pub fn prune_idle(&self, idle: Duration) {
+        self.pool.retain(|_, metrics| metrics.last_used() < idle);
+    }
+
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// Settings every session gets. Behind a pooler, startup options are not passed on (PgBouncer
+/// refuses them), so the statement timeout is then set per transaction (see `Tx`) and should
+/// also be set on the role.
+fn session_options(
+    mut pg: tokio_postgres::Config,
+    config: &Config,
+    mode: StatementMode,
+) -> tokio_postgres::Config {
+    pg.application_name("docket");
+    if mode == StatementMode::Cached {
+        // Short OLTP queries: JIT compilation costs more than it saves (docs/performance.md).
+        pg.options(format!(
+            "-c jit=off -c statement_timeout={}",
+            config.db_statement_timeout.as_millis()
+        ));
+    }
+    pg
+}
+
+impl Exec for Db {
+    async fn query<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<Vec<Row>> {
+        let client = self.pool.get().await?;
+        run_query(&client, self.mode, sql, params).await
+    }
+
+    async fn execute<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<u64> {
+        let client = self.pool.get().await?;
+        run_execute(&client, self.mode, sql, params).await
+    }
+}
+
+/// One pooled connection.
+pub struct Conn {
+    client: Option<Object>,
+    mode: StatementMode,
+}
+
+impl Conn {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("present until dropped")
+    }
+}
+
+impl Exec for Conn {
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Vec<Row>>> + Send + 'a {
+        run_query(self.client(), self.mode, sql, params)
+    }
+
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<u64>> + Send + 'a {
+        run_execute(self.client(), self.mode, sql, params)
+    }
+}
+
+/// A transaction. Statements run on it through `Exec`; `commit` ends it, and dropping it
+/// without a commit rolls it back (on a spawned task, since `Drop` cannot wait).
+pub struct Tx {
+    conn: Conn,
+    finished: bool,
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> DbResult<()> {
+        self.finished = true;
+        self.conn.client().batch_execute("COMMIT").await?;
+        Ok(())
+    }
+
+    pub async fn rollback(mut self) -> DbResult<()> {
+        self.finished = true;
+        self.conn.client().batch_execute("ROLLBACK").await?;
+        Ok(())
+    }
+}
+
+impl Exec for Tx {
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<Vec<Row>>> + Send + 'a {
+        self.conn.query(sql, params)
+    }
+
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [Param<'a>],
+    ) -> impl Future<Output = DbResult<u64>> + Send + 'a {
+        self.conn.execute(sql, params)
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // The connection goes back to the pool only after the rollback; if the runtime is gone
+        // the connection is dropped with it, which ends the transaction too.
+        if let (Some(client), Ok(runtime)) = (
+            self.conn.client.take(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            runtime.spawn(async move {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    // A connection in an unknown state must not be reused.
+                    let _ = Object::take(client);
+                }
+            });
+        }
+    }
+}
+
+async fn run_query(
+    client: &Object,
+    mode: StatementMode,
+    sql: &str,
+    params: &[Param<'_>],
+) -> DbResult<Vec<Row>> {
+    match mode {
+        StatementMode::Cached => {
+            let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+            let statement = client.prepare_typed_cached(sql, &types).await?;
+            let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+            Ok(client.query(&statement, &values).await?)
+        }
+        StatementMode::Unnamed => Ok(client.query_typed(sql, params).await?),
+    }
+}
+
+async fn run_execute(
+    client: &Object,
+    mode: StatementMode,
+    sql: &str,
+    params: &[Param<'_>],
+) -> DbResult<u64> {
+    match mode {
+        StatementMode::Cached => {
+            let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+            let statement = client.prepare_typed_cached(sql, &types).await?;
+            let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+            Ok(client.execute(&statement, &values).await?)
+        }
+        StatementMode::Unnamed => {
+            let stream = client
+                .query_typed_raw(sql, params.iter().map(|(v, t)| (*v, t.clone())))
+                .await?;
+            futures::pin_mut!(stream);
+            while futures::TryStreamExt::try_next(&mut stream)
+                .await?
+                .is_some()
+            {}
+            Ok(stream.rows_affected().unwrap_or(0))
+        }
+    }
+}
+
+/// The connection settings of `DATABASE_URL`.
+pub fn external_config(config: &Config) -> anyhow::Result<Option<tokio_postgres::Config>> {
     config
         .database_url
         .as_ref()
-        .map(|url| connect_options_from_url(url.expose_secret()))
+        .map(|url| Ok(url.expose_secret().parse::<tokio_postgres::Config>()?))
         .transpose()
 }
 
-/// Applies pending migrations. sqlx takes a PostgreSQL advisory lock around them, so several
-/// instances starting at once apply each migration exactly once.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await?;
-    Ok(())
+/// Where sessions that outlive a transaction go (`LISTEN`, the migrations' lock):
+/// `DOCKET_DATABASE_LISTEN_URL`, else the database's own settings.
+pub fn session_config(
+    config: &Config,
+    connect: &tokio_postgres::Config,
+) -> anyhow::Result<tokio_postgres::Config> {
+    Ok(match &config.database_listen_url {
+        Some(url) => url.expose_secret().parse()?,
+        None => connect.clone(),
+    })
 }
 
-/// True when the database answers and every embedded migration has been applied.
-pub async fn is_ready(pool: &PgPool) -> bool {
-    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
-            .await;
-    matches!(applied, Ok(Some(version)) if version >= latest)
+/// A plain connection outside the pool, driven on its own task (the `LISTEN` connection,
+/// one-shot commands).
+pub async fn connect(pg: &tokio_postgres::Config) -> DbResult<tokio_postgres::Client> {
+    let (client, connection) = pg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// A statement assembled at run time (the task lists' filters): text plus owned, typed
+/// parameters, numbered as they are bound.
+#[derive(Default)]
+pub struct QueryBuilder {
+    sql: String,
+    values: Vec<(Box<dyn ToSql + Sync + Send>, Type)>,
+}
+
+impl QueryBuilder {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder (`$n`) bound to `value`.
+    pub fn bind<T: PgParam + Send + 'static>(&mut self, value: T) -> &mut Self {
+        self.values.push((Box::new(value), T::TYPE));
+        self.sql.push('$');
+        self.sql.push_str(&self.values.len().to_string());
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub fn params(&self) -> Vec<Param<'_>> {
+        self.values
+            .iter()
+            .map(|(value, ty)| (value.as_ref() as &(dyn ToSql + Sync), ty.clone()))
+            .collect()
+    }
 }

@@ -15,8 +15,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use url::Url;
+
+use super::store::{self, CachedResponse};
+use crate::db::Db;
 
 /// Timing and limits. The defaults suit production; tests shorten them.
 #[derive(Debug, Clone)]
@@ -106,7 +108,7 @@ struct Breaker {
 pub struct UpstreamClient {
     http: reqwest::Client,
     base: Url,
-    pool: PgPool,
+    db: Db,
     policy: ClientPolicy,
     user_agent: String,
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<TokenGate>>>>,
@@ -126,7 +128,7 @@ fn outcome(label: &'static str) {
 }
 
 impl UpstreamClient {
-    pub fn new(base: Url, pool: PgPool, policy: ClientPolicy) -> Self {
+    pub fn new(base: Url, db: Db, policy: ClientPolicy) -> Self {
         let allowed = origin(&base);
         // Redirects only within the configured origin (GitHub redirects renamed repositories).
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
@@ -145,7 +147,7 @@ impl UpstreamClient {
         Self {
             http,
             base,
-            pool,
+            db,
             policy,
             user_agent: format!("docket/{}", env!("CARGO_PKG_VERSION")),
             gates: Mutex::new(HashMap::new()),
@@ -422,23 +424,13 @@ impl UpstreamClient {
         }
     }
 
-    async fn cached(&self, key: &str) -> Option<CacheEntry> {
-        sqlx::query_as(
-            "SELECT etag, last_modified, link, body FROM http_cache WHERE cache_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .ok()
-        .flatten()
+    async fn cached(&self, key: &str) -> Option<CachedResponse> {
+        store::cached(&self.db, key).await.ok().flatten()
     }
 
     /// Marks a cached response as still current (maintenance prunes stale ones).
     async fn touch(&self, key: &str) {
-        let _ = sqlx::query("UPDATE http_cache SET stored_at = now() WHERE cache_key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await;
+        let _ = store::touch_cached(&self.db, key).await;
     }
 
     async fn store(&self, key: &str, headers: &HeaderMap, body: &Bytes) {
@@ -453,31 +445,19 @@ impl UpstreamClient {
         if etag.is_none() && last_modified.is_none() {
             return;
         }
-        let result = sqlx::query(
-            "INSERT INTO http_cache (cache_key, etag, last_modified, link, body) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (cache_key) DO UPDATE SET etag = $2, last_modified = $3, link = $4, \
-                 body = $5, stored_at = now()",
+        let result = store::store_cached(
+            &self.db,
+            key,
+            etag.as_deref(),
+            last_modified.as_deref(),
+            get(header::LINK).as_deref(),
+            body,
         )
-        .bind(key)
-        .bind(etag)
-        .bind(last_modified)
-        .bind(get(header::LINK))
-        .bind(body.to_vec())
-        .execute(&self.pool)
         .await;
         if let Err(error) = result {
             tracing::warn!(error = %error, "could not cache an upstream response");
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct CacheEntry {
-    etag: Option<String>,
-    last_modified: Option<String>,
-    link: Option<String>,
-    body: Vec<u8>,
 }
 
 async fn error_message(response: reqwest::Response) -> String {

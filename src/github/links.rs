@@ -1,60 +1,37 @@
-//! The GitHub link of a project: endpoints and SQL. GitHub is never called inside a request:
+//! The GitHub link of a project: endpoints (the SQL is in `store`). GitHub is never called inside a request:
 //! linking and "sync now" only enqueue a job.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::secrets;
+use super::{secrets, store};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::jobs::{queue, worker::GITHUB_SYNC};
 use crate::projects::access::{self, Action};
 
+pub use super::store::{find, Link};
+
 pub const SYNC_MAX_ATTEMPTS: i32 = 5;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Link {
-    /// `owner/name`.
-    pub repository: String,
-    /// `pending`, `syncing`, `idle` or `failed`.
-    #[schema(pattern = "^(pending|syncing|idle|failed)$")]
-    pub state: String,
-    pub last_synced_at: Option<DateTime<Utc>>,
-    /// A sentence a user can act on, when the last sync failed.
-    pub last_error: Option<String>,
-    pub imported_count: i64,
-    pub next_sync_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
+/// The dedupe key of a project's sync job.
+fn sync_key(project_id: Uuid) -> String {
+    format!("github-sync:{project_id}")
 }
 
-/// The project's link. GitHub names are case-insensitive, so `imported_count` is too.
-pub async fn find(db: impl PgExecutor<'_>, project_id: Uuid) -> Result<Option<Link>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT l.repository, l.state, l.last_synced_at, l.last_error, l.next_sync_at, \
-             l.created_at, \
-             (SELECT count(*) FROM tasks t WHERE t.project_id = l.project_id \
-                AND lower(t.source_repository) = lower(l.repository)) AS imported_count \
-         FROM github_links l WHERE l.project_id = $1",
-    )
-    .bind(project_id)
-    .fetch_optional(db)
-    .await
-}
-
-pub async fn enqueue_sync(db: &mut PgConnection, project_id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn enqueue_sync(db: &impl Exec, project_id: Uuid) -> DbResult<bool> {
     queue::enqueue(
         db,
         GITHUB_SYNC,
         json!({ "project_id": project_id }),
-        &format!("github-sync:{project_id}"),
+        &sync_key(project_id),
         SYNC_MAX_ATTEMPTS,
     )
     .await
@@ -100,7 +77,7 @@ pub async fn put_link(
     Path(project_id): Path<Uuid>,
     Json(body): Json<PutLinkRequest>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::LinkGithub).await?;
+    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
     let repository = body.repository.trim().to_owned();
     let mut errors = Vec::new();
     if !valid_repository(&repository) {
@@ -130,58 +107,41 @@ pub async fn put_link(
         .as_deref()
         .map(|token| secrets::encrypt(&state.encryption_key, project_id, token));
 
-    let mut tx = state.pool.begin().await?;
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT repository FROM github_links WHERE project_id = $1 FOR UPDATE")
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let status = match existing {
+    let tx = state.db.begin().await?;
+    let interval = state.config.github_sync_interval.as_secs_f64();
+    let status = match store::lock_repository(&tx, project_id).await? {
         None => {
-            sqlx::query(
-                "INSERT INTO github_links (project_id, repository, token_ciphertext, created_by, \
-                     next_sync_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+            store::insert(
+                &tx,
+                project_id,
+                &repository,
+                sealed.as_deref(),
+                principal.id(),
+                interval,
             )
-            .bind(project_id)
-            .bind(&repository)
-            .bind(&sealed)
-            .bind(principal.id())
-            .bind(state.config.github_sync_interval.as_secs_f64())
-            .execute(&mut *tx)
             .await?;
             StatusCode::CREATED
         }
         Some(previous) => {
             // A link is replaced whole: a new repository starts a fresh import.
-            sqlx::query(
-                "UPDATE github_links SET repository = $2, token_ciphertext = $3, state = 'pending', \
-                     last_error = NULL, \
-                     synced_through = CASE WHEN $4 THEN synced_through END, \
-                     next_sync_at = now() + make_interval(secs => $5) \
-                 WHERE project_id = $1",
+            store::replace(
+                &tx,
+                project_id,
+                &repository,
+                sealed.as_deref(),
+                previous.eq_ignore_ascii_case(&repository),
+                interval,
             )
-            .bind(project_id)
-            .bind(&repository)
-            .bind(&sealed)
-            .bind(previous.eq_ignore_ascii_case(&repository))
-            .bind(state.config.github_sync_interval.as_secs_f64())
-            .execute(&mut *tx)
             .await?;
             StatusCode::OK
         }
     };
-    if !enqueue_sync(&mut tx, project_id).await? {
+    if !enqueue_sync(&tx, project_id).await? {
         // A sync already waits, perhaps put off for long by the old token's rate limit or an
         // outage: the link as it now is syncs at once instead.
-        sqlx::query(
-            "UPDATE jobs SET run_at = now() \
-             WHERE dedupe_key = $1 AND state = 'queued' AND run_at > now()",
-        )
-        .bind(format!("github-sync:{project_id}"))
-        .execute(&mut *tx)
-        .await?;
+        queue::run_queued_now(&tx, &sync_key(project_id)).await?;
     }
-    let link = find(&mut *tx, project_id)
+    let link = find(&tx, project_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
@@ -198,9 +158,9 @@ pub async fn get_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<axum::Json<Link>, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::Read).await?;
+    access::authorize(&state.db, &principal, project_id, Action::Read).await?;
     Ok(axum::Json(
-        find(&state.pool, project_id)
+        find(&state.db, project_id)
             .await?
             .ok_or_else(ApiError::not_found)?,
     ))
@@ -216,12 +176,12 @@ pub async fn sync_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::LinkGithub).await?;
-    let mut tx = state.pool.begin().await?;
-    let link = find(&mut *tx, project_id)
+    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
+    let tx = state.db.begin().await?;
+    let link = find(&tx, project_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    enqueue_sync(&mut tx, project_id).await?;
+    enqueue_sync(&tx, project_id).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, axum::Json(link)).into_response())
 }
@@ -236,19 +196,12 @@ pub async fn delete_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::LinkGithub).await?;
-    let mut tx = state.pool.begin().await?;
-    let deleted = sqlx::query("DELETE FROM github_links WHERE project_id = $1")
-        .bind(project_id)
-        .execute(&mut *tx)
-        .await?;
-    if deleted.rows_affected() == 0 {
+    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
+    let tx = state.db.begin().await?;
+    if !store::delete(&tx, project_id).await? {
         return Err(ApiError::not_found());
     }
-    sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'queued'")
-        .bind(format!("github-sync:{project_id}"))
-        .execute(&mut *tx)
-        .await?;
+    queue::cancel_queued(&tx, &sync_key(project_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

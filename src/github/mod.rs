@@ -4,6 +4,7 @@
 pub mod client;
 pub mod links;
 pub mod secrets;
+pub mod store;
 pub mod sync;
 
 use axum::routing::{post, put};

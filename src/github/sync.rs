@@ -6,15 +6,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::client::UpstreamError;
 use super::secrets;
+use super::store::{self, SyncLink};
 use crate::app::AppState;
+use crate::db::{DbError, Tx};
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Outcome;
-use crate::tasks::domain::{Description, Labels, TaskTitle};
+use crate::tasks::domain::{Description, Labels, Status, TaskTitle};
+use crate::tasks::store::imports::{self, ImportedIssue};
 
 /// Issues updated this long before the newest one seen are fetched again, so that clock skew
 /// and same-second updates are never missed (the upsert makes re-reads harmless).
@@ -51,20 +53,12 @@ impl IssueLabel {
     }
 }
 
-fn status_of(issue: &Issue) -> &'static str {
+fn status_of(issue: &Issue) -> Status {
     match (issue.state.as_str(), issue.state_reason.as_deref()) {
-        ("open", _) => "todo",
-        ("closed", Some("not_planned")) => "canceled",
-        _ => "done",
+        ("open", _) => Status::Todo,
+        ("closed", Some("not_planned")) => Status::Canceled,
+        _ => Status::Done,
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct LinkRow {
-    repository: String,
-    token_ciphertext: Option<Vec<u8>>,
-    synced_through: Option<DateTime<Utc>>,
-    created_by: Uuid,
 }
 
 enum SyncError {
@@ -72,12 +66,12 @@ enum SyncError {
     /// The link was replaced (`PUT` with another repository or token) during the run.
     Replaced,
     Upstream(UpstreamError),
-    Database(sqlx::Error),
+    Database(DbError),
     Unreadable(String),
 }
 
-impl From<sqlx::Error> for SyncError {
-    fn from(error: sqlx::Error) -> Self {
+impl From<DbError> for SyncError {
+    fn from(error: DbError) -> Self {
         SyncError::Database(error)
     }
 }
@@ -116,14 +110,11 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
         )
     };
     let attempts_left = job.attempts < job.max_attempts;
-    let repo: String =
-        sqlx::query_scalar("SELECT repository FROM github_links WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_optional(&state.pool)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+    let repo: String = store::repository(&state.db, project_id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let at = |delay: std::time::Duration| {
         let when = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         when.format("%H:%M UTC").to_string()
@@ -233,13 +224,7 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
             + "; gave up for now, the next scheduled sync will try again."
     };
     tracing::warn!(%project_id, error = %message, "GitHub sync failed");
-    let _ = sqlx::query(
-        "UPDATE github_links SET state = 'failed', last_error = $2 WHERE project_id = $1",
-    )
-    .bind(project_id)
-    .bind(&message)
-    .execute(&state.pool)
-    .await;
+    let _ = store::mark_failed(&state.db, project_id, &message).await;
     match outcome {
         Outcome::Retry(delay, _) => Outcome::Retry(delay, message),
         Outcome::Fatal(_) => Outcome::Fatal(message),
@@ -260,14 +245,9 @@ fn retry(message: String, delay: std::time::Duration, allowed: bool) -> (String,
 }
 
 async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncError> {
-    let link: LinkRow = sqlx::query_as(
-        "UPDATE github_links SET state = 'syncing' WHERE project_id = $1 \
-         RETURNING repository, token_ciphertext, synced_through, created_by",
-    )
-    .bind(project_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(SyncError::LinkGone)?;
+    let link = store::start_sync(&state.db, project_id)
+        .await?
+        .ok_or(SyncError::LinkGone)?;
     let token = match &link.token_ciphertext {
         Some(sealed) => Some(
             secrets::decrypt(&state.encryption_key, project_id, sealed).ok_or_else(|| {
@@ -319,18 +299,15 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
 
 /// Whether the link still has the repository and token this run uses; `LinkGone` when it was
 /// removed.
-async fn is_current(state: &AppState, project_id: Uuid, link: &LinkRow) -> Result<bool, SyncError> {
-    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT repository, token_ciphertext FROM github_links WHERE project_id = $1",
-    )
-    .bind(project_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    match row {
+async fn is_current(
+    state: &AppState,
+    project_id: Uuid,
+    link: &SyncLink,
+) -> Result<bool, SyncError> {
+    match store::source(&state.db, project_id).await? {
         None => Err(SyncError::LinkGone),
-        Some((repository, token)) => {
-            Ok(repository == link.repository && token == link.token_ciphertext)
-        }
+        Some(current) => Ok(current.repository == link.repository
+            && current.token_ciphertext == link.token_ciphertext),
     }
 }
 
@@ -338,7 +315,7 @@ async fn import(
     state: &AppState,
     project_id: Uuid,
     job: &Job,
-    link: &LinkRow,
+    link: &SyncLink,
     token: Option<&str>,
     url: url::Url,
 ) -> Result<(), SyncError> {
@@ -349,124 +326,68 @@ async fn import(
         let issues: Vec<Issue> = serde_json::from_slice(&fetched.body).map_err(|e| {
             SyncError::Unreadable(format!("the issue list is not as documented: {e}"))
         })?;
-        let mut tx = state.pool.begin().await?;
+        let tx = state.db.begin().await?;
         // The project's row lock serialises writers of this project's task numbers.
-        let exists: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE id = $1 FOR UPDATE")
-                .bind(project_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        if crate::projects::store::lock(&tx, project_id)
+            .await?
+            .is_none()
+        {
             return Err(SyncError::LinkGone);
         }
         // Unlinked or replaced meanwhile: the rest of this repository is not imported.
-        let current: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT repository, token_ciphertext FROM github_links WHERE project_id = $1",
-        )
-        .bind(project_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match current {
+        match store::source(&tx, project_id).await? {
             None => return Err(SyncError::LinkGone),
-            Some((repository, token)) => {
-                if repository != link.repository || token != link.token_ciphertext {
+            Some(current) => {
+                if current.repository != link.repository
+                    || current.token_ciphertext != link.token_ciphertext
+                {
                     return Err(SyncError::Replaced);
                 }
             }
         }
         for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
-            upsert(&mut tx, project_id, link, issue).await?;
+            upsert(&tx, project_id, link, issue).await?;
             newest = newest.max(Some(issue.updated_at));
         }
         tx.commit().await?;
-        queue::heartbeat(&state.pool, job.id).await?;
+        queue::heartbeat(&state.db, job.id).await?;
         next = fetched.next;
     }
 
-    let updated = sqlx::query(
-        "UPDATE github_links SET state = 'idle', last_error = NULL, last_synced_at = now(), \
-             synced_through = $2 \
-         WHERE project_id = $1 AND repository = $3 \
-             AND token_ciphertext IS NOT DISTINCT FROM $4",
+    let finished = store::finish_sync(
+        &state.db,
+        project_id,
+        newest,
+        &link.repository,
+        link.token_ciphertext.as_deref(),
     )
-    .bind(project_id)
-    .bind(newest)
-    .bind(&link.repository)
-    .bind(&link.token_ciphertext)
-    .execute(&state.pool)
     .await?;
-    if updated.rows_affected() == 0 {
+    if !finished {
         return Err(SyncError::Replaced);
     }
     Ok(())
 }
 
-async fn upsert(
-    conn: &mut PgConnection,
-    project_id: Uuid,
-    link: &LinkRow,
-    issue: &Issue,
-) -> Result<(), sqlx::Error> {
+async fn upsert(tx: &Tx, project_id: Uuid, link: &SyncLink, issue: &Issue) -> Result<(), DbError> {
     let title = TaskTitle::truncating(&issue.title);
     let description = Description::truncating(issue.body.as_deref().unwrap_or(""));
     let names: Vec<String> = issue.labels.iter().map(|l| l.name().to_owned()).collect();
     let labels = Labels::truncating(&names);
-    let status = status_of(issue);
-
-    let existing: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM tasks WHERE project_id = $1 AND github_issue_id = $2")
-            .bind(project_id)
-            .bind(issue.id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match existing {
-        Some(task_id) => {
-            sqlx::query(
-                "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
-                     completed_at = CASE WHEN $4 = 'done' \
-                         THEN coalesce(completed_at, $6, now()) END, \
-                     source_repository = $7, source_number = $8, source_url = $9, \
-                     version = version + 1, updated_at = now() \
-                 WHERE id = $1 AND (title, description, status, labels, source_repository, \
-                     source_number, source_url) IS DISTINCT FROM ($2, $3, $4, $5, $7, $8, $9)",
-            )
-            .bind(task_id)
-            .bind(title.as_str())
-            .bind(description.as_str())
-            .bind(status)
-            .bind(labels.as_slice())
-            .bind(issue.closed_at)
-            .bind(&link.repository)
-            .bind(issue.number)
-            .bind(&issue.html_url)
-            .execute(&mut *conn)
-            .await?;
-        }
-        None => {
-            let number = crate::tasks::store::next_number(&mut *conn, project_id).await?;
-            sqlx::query(
-                "INSERT INTO tasks (id, project_id, number, title, description, status, labels, \
-                     created_by, completed_at, source_repository, source_number, source_url, \
-                     github_issue_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                     CASE WHEN $6 = 'done' THEN coalesce($9, now()) END, $10, $11, $12, $13)",
-            )
-            .bind(Uuid::now_v7())
-            .bind(project_id)
-            .bind(number)
-            .bind(title.as_str())
-            .bind(description.as_str())
-            .bind(status)
-            .bind(labels.as_slice())
-            .bind(link.created_by)
-            .bind(issue.closed_at)
-            .bind(&link.repository)
-            .bind(issue.number)
-            .bind(&issue.html_url)
-            .bind(issue.id)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
+    imports::upsert_issue(
+        tx,
+        project_id,
+        link.created_by,
+        &ImportedIssue {
+            github_issue_id: issue.id,
+            title: title.as_str(),
+            description: description.as_str(),
+            status: status_of(issue),
+            labels: labels.as_slice(),
+            closed_at: issue.closed_at,
+            repository: &link.repository,
+            number: issue.number,
+            url: &issue.html_url,
+        },
+    )
+    .await
 }

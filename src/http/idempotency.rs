@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::DbError;
 use crate::error::ApiError;
 
 pub const HEADER: &str = "idempotency-key";
@@ -88,44 +89,19 @@ async fn run(
         Err(_) => hasher.update(&bytes),
     }
     let request_hash = hasher.finalize().to_vec();
-    let pool = &state.pool;
-    let fail = |e: sqlx::Error| ApiError::from(e).into_response();
+    let db = &state.db;
+    let fail = |e: DbError| ApiError::from(e).into_response();
 
     loop {
-        let claimed: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO idempotency_keys (principal_id, key, request_hash) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING RETURNING 1",
-        )
-        .bind(principal.id())
-        .bind(&key)
-        .bind(&request_hash)
-        .fetch_optional(pool)
-        .await
-        .map_err(fail)?;
-        if claimed.is_some() {
+        if store::claim(db, principal.id(), &key, &request_hash)
+            .await
+            .map_err(fail)?
+        {
             break;
         }
-        #[derive(sqlx::FromRow)]
-        struct Stored {
-            request_hash: Vec<u8>,
-            status: Option<i16>,
-            headers: Option<Value>,
-            body: Option<Vec<u8>>,
-            expired: bool,
-            abandoned: bool,
-        }
-        let stored: Option<Stored> = sqlx::query_as(
-            "SELECT request_hash, status, headers, body, \
-                    created_at < now() - interval '24 hours' AS expired, \
-                    status IS NULL AND created_at < now() - make_interval(secs => $3) AS abandoned \
-             FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
-        )
-        .bind(principal.id())
-        .bind(&key)
-        .bind(ABANDONED_AFTER.as_secs_f64())
-        .fetch_optional(pool)
-        .await
-        .map_err(fail)?;
+        let stored = store::find(db, principal.id(), &key, ABANDONED_AFTER)
+            .await
+            .map_err(fail)?;
         let Some(stored) = stored else {
             continue;
         };
@@ -170,16 +146,14 @@ async fn run(
             Some(((*name).to_owned(), Value::String(value.to_owned())))
         })
         .collect();
-    let saved = sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
-         WHERE principal_id = $1 AND key = $2",
+    let saved = store::save(
+        db,
+        principal.id(),
+        &key,
+        parts.status.as_u16() as i16,
+        Value::Object(headers),
+        &body,
     )
-    .bind(principal.id())
-    .bind(&key)
-    .bind(parts.status.as_u16() as i16)
-    .bind(Value::Object(headers))
-    .bind(body.to_vec())
-    .execute(pool)
     .await;
     if let Err(error) = saved {
         tracing::error!(error = %error, "could not save an idempotent response");
@@ -188,11 +162,7 @@ async fn run(
 }
 
 async fn forget(state: &AppState, principal: &Principal, key: &str) {
-    let _ = sqlx::query("DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2")
-        .bind(principal.id())
-        .bind(key)
-        .execute(&state.pool)
-        .await;
+    let _ = store::forget(&state.db, principal.id(), key).await;
 }
 
 fn replay(status: i16, headers: Option<Value>, body: Vec<u8>) -> Response {
@@ -212,6 +182,112 @@ fn replay(status: i16, headers: Option<Value>, body: Vec<u8>) -> Response {
     map.insert("idempotency-replayed", HeaderValue::from_static("true"));
     response.headers_mut().extend(map);
     response
+}
+
+/// The SQL of `idempotency_keys` (this module owns the table).
+pub mod store {
+    use std::time::Duration;
+
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    use crate::db::{get, DbResult, Exec, FromRow, Row};
+    use crate::params;
+
+    /// Claims the key for a first request; false when it is already there.
+    pub async fn claim(
+        db: &impl Exec,
+        principal: Uuid,
+        key: &str,
+        request_hash: &[u8],
+    ) -> DbResult<bool> {
+        let row = db
+            .query_opt(
+                "INSERT INTO idempotency_keys (principal_id, key, request_hash) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1 AS claimed",
+                params![principal, key, request_hash],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// A stored key: the request it was first used with and, once that finished, its response.
+    pub struct Stored {
+        pub request_hash: Vec<u8>,
+        pub status: Option<i16>,
+        pub headers: Option<Value>,
+        pub body: Option<Vec<u8>>,
+        /// Older than a day: as good as gone.
+        pub expired: bool,
+        /// Unfinished for longer than `abandoned_after`.
+        pub abandoned: bool,
+    }
+
+    impl FromRow for Stored {
+        fn from_row(row: &Row) -> DbResult<Self> {
+            Ok(Self {
+                request_hash: get(row, "request_hash")?,
+                status: get(row, "status")?,
+                headers: get(row, "headers")?,
+                body: get(row, "body")?,
+                expired: get(row, "expired")?,
+                abandoned: get(row, "abandoned")?,
+            })
+        }
+    }
+
+    pub async fn find(
+        db: &impl Exec,
+        principal: Uuid,
+        key: &str,
+        abandoned_after: Duration,
+    ) -> DbResult<Option<Stored>> {
+        db.fetch_opt(
+            "SELECT request_hash, status, headers, body, \
+                    created_at < now() - interval '24 hours' AS expired, \
+                    status IS NULL AND created_at < now() - make_interval(secs => $3) AS abandoned \
+             FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
+            params![principal, key, abandoned_after.as_secs_f64()],
+        )
+        .await
+    }
+
+    /// Stores the response of the first request.
+    pub async fn save(
+        db: &impl Exec,
+        principal: Uuid,
+        key: &str,
+        status: i16,
+        headers: Value,
+        body: &[u8],
+    ) -> DbResult<()> {
+        db.execute(
+            "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
+             WHERE principal_id = $1 AND key = $2",
+            params![principal, key, status, headers, body],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the rows past their use (maintenance).
+    pub async fn purge_expired(db: &impl Exec) -> DbResult<()> {
+        db.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+            params![],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget(db: &impl Exec, principal: Uuid, key: &str) -> DbResult<()> {
+        db.execute(
+            "DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2",
+            params![principal, key],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

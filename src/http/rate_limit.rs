@@ -10,8 +10,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderValue};
-use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::db::{DbError, Exec};
 
 const WINDOW_SECS: u64 = 60;
 pub const SYNC_EVERY: Duration = Duration::from_millis(250);
@@ -70,7 +71,7 @@ impl RateLimiter {
     /// Counts one request. The first request of a principal in a window on this instance
     /// reads the shared total first (one read per principal a minute), so a principal moving
     /// between instances cannot start from zero on each.
-    pub async fn check(&self, principal: Uuid, pool: &PgPool) -> RateLimitStatus {
+    pub async fn check(&self, principal: Uuid, db: &impl Exec) -> RateLimitStatus {
         let now = now_secs();
         let start = now - now % WINDOW_SECS;
         let known = self
@@ -80,15 +81,10 @@ impl RateLimiter {
             .get(&principal)
             .is_some_and(|w| w.start == start);
         if !known {
-            let total: Option<i32> = sqlx::query_scalar(
-                "SELECT count FROM rate_limit_windows WHERE principal_id = $1 AND window_start = $2",
-            )
-            .bind(principal)
-            .bind(start as i64)
-            .fetch_optional(pool)
-            .await
-            .ok()
-            .flatten();
+            let total = store::count(db, principal, start as i64)
+                .await
+                .ok()
+                .flatten();
             let mut windows = self.windows.lock().expect("not poisoned");
             let window = windows.entry(principal).or_default();
             if window.start != start {
@@ -129,7 +125,7 @@ impl RateLimiter {
     /// Adds this instance's new counts to the shared table and learns the totals. Windows of
     /// principals seen here are refreshed even without new requests, so that use on other
     /// instances is noticed.
-    pub async fn sync(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+    pub async fn sync(&self, db: &impl Exec) -> Result<(), DbError> {
         let start = now_secs() - now_secs() % WINDOW_SECS;
         let (principals, deltas): (Vec<Uuid>, Vec<i32>) = {
             let mut windows = self.windows.lock().expect("not poisoned");
@@ -146,18 +142,7 @@ impl RateLimiter {
         if principals.is_empty() {
             return Ok(());
         }
-        let totals: Result<Vec<(Uuid, i32)>, sqlx::Error> = sqlx::query_as(
-            "INSERT INTO rate_limit_windows (principal_id, window_start, count) \
-             SELECT p, $3, d FROM unnest($1::uuid[], $2::int[]) AS x(p, d) \
-             ON CONFLICT (principal_id, window_start) \
-                 DO UPDATE SET count = rate_limit_windows.count + EXCLUDED.count \
-             RETURNING principal_id, count",
-        )
-        .bind(&principals)
-        .bind(&deltas)
-        .bind(start as i64)
-        .fetch_all(pool)
-        .await;
+        let totals = store::add(db, &principals, &deltas, start as i64).await;
         let mut windows = self.windows.lock().expect("not poisoned");
         match totals {
             Ok(totals) => {
@@ -179,6 +164,61 @@ impl RateLimiter {
                 Err(error)
             }
         }
+    }
+}
+
+/// The SQL of `rate_limit_windows` (this module owns the table).
+pub mod store {
+    use uuid::Uuid;
+
+    use crate::db::{get, DbResult, Exec};
+    use crate::params;
+
+    /// The shared count of a principal in a window, if any instance synced one.
+    pub async fn count(
+        db: &impl Exec,
+        principal: Uuid,
+        window_start: i64,
+    ) -> DbResult<Option<i32>> {
+        let row = db
+            .query_opt(
+                "SELECT count FROM rate_limit_windows WHERE principal_id = $1 AND window_start = $2",
+                params![principal, window_start],
+            )
+            .await?;
+        row.map(|row| get(&row, "count")).transpose()
+    }
+
+    /// Deletes the rows past their use (maintenance).
+    pub async fn purge_expired(db: &impl Exec) -> DbResult<()> {
+        db.execute(
+            "DELETE FROM rate_limit_windows WHERE window_start < extract(epoch FROM now())::bigint - 120",
+            params![],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Adds `deltas[i]` to the count of `principals[i]` in the window, returning the new totals.
+    pub async fn add(
+        db: &impl Exec,
+        principals: &[Uuid],
+        deltas: &[i32],
+        window_start: i64,
+    ) -> DbResult<Vec<(Uuid, i32)>> {
+        let rows = db
+            .query(
+                "INSERT INTO rate_limit_windows (principal_id, window_start, count) \
+                 SELECT p, $3, d FROM unnest($1::uuid[], $2::int[]) AS x(p, d) \
+                 ON CONFLICT (principal_id, window_start) \
+                     DO UPDATE SET count = rate_limit_windows.count + EXCLUDED.count \
+                 RETURNING principal_id, count",
+                params![principals.to_vec(), deltas.to_vec(), window_start],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((get(row, "principal_id")?, get(row, "count")?)))
+            .collect()
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::db::DbResult;
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
@@ -24,21 +25,17 @@ pub fn spawn_maintenance(state: AppState) -> JoinHandle<()> {
     })
 }
 
-async fn purge_expired(state: &AppState) -> Result<(), sqlx::Error> {
-    let statements = [
-        "DELETE FROM sessions WHERE expires_at < now() OR last_seen_at < now() - interval '14 days'",
-        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
-        "DELETE FROM auth_attempts WHERE attempted_at < now() - interval '2 hours'",
-        "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
-        // A cached upstream response not revalidated for a month is not worth its space.
-        "DELETE FROM http_cache WHERE stored_at < now() - interval '30 days'",
-        "DELETE FROM rate_limit_windows WHERE window_start < extract(epoch FROM now())::bigint - 120",
-        "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
-    ];
-    for statement in statements {
-        sqlx::query(statement).execute(&state.pool).await?;
-    }
-    let recovered = crate::jobs::queue::recover_expired_leases(&state.pool).await?;
+/// Each table's owner purges its own expired rows.
+async fn purge_expired(state: &AppState) -> DbResult<()> {
+    let db = &state.db;
+    crate::auth::store::sessions::purge_expired(db).await?;
+    crate::auth::store::refresh_tokens::purge_expired(db).await?;
+    crate::auth::store::attempts::purge_expired(db).await?;
+    crate::http::idempotency::store::purge_expired(db).await?;
+    crate::github::store::purge_expired(db).await?;
+    crate::http::rate_limit::store::purge_expired(db).await?;
+    crate::jobs::queue::purge_expired(db).await?;
+    let recovered = crate::jobs::queue::recover_expired_leases(db).await?;
     if recovered > 0 {
         tracing::warn!(recovered, "returned jobs of a lost instance to the queue");
     }

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
+
+use crate::db::{get, DbResult, Exec, FromRow, Row};
+use crate::params;
 
 /// A running job is presumed lost (its instance died) when its lease is this old.
 pub const LEASE: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Job {
     pub id: Uuid,
     pub kind: String,
@@ -20,49 +22,95 @@ pub struct Job {
     pub max_attempts: i32,
 }
 
+impl FromRow for Job {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            id: get(row, "id")?,
+            kind: get(row, "kind")?,
+            payload: get(row, "payload")?,
+            attempts: get(row, "attempts")?,
+            max_attempts: get(row, "max_attempts")?,
+        })
+    }
+}
+
 /// Enqueues a job unless one with the same key is already queued or running. Returns whether
 /// a job was added.
 pub async fn enqueue(
-    db: impl PgExecutor<'_>,
+    db: &impl Exec,
     kind: &str,
     payload: Value,
     dedupe_key: &str,
     max_attempts: i32,
-) -> Result<bool, sqlx::Error> {
-    let added: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING 1",
-    )
-    .bind(Uuid::now_v7())
-    .bind(kind)
-    .bind(payload)
-    .bind(dedupe_key)
-    .bind(max_attempts)
-    .fetch_optional(db)
-    .await?;
+) -> DbResult<bool> {
+    let id = Uuid::now_v7();
+    let added = db
+        .query_opt(
+            "INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING 1",
+            params![id, kind, payload, dedupe_key, max_attempts],
+        )
+        .await?;
     Ok(added.is_some())
 }
 
+/// Makes the queued job with this key, if it waits for later, due now; the number of jobs
+/// moved.
+pub async fn run_queued_now(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {
+    db.execute(
+        "UPDATE jobs SET run_at = now() \
+         WHERE dedupe_key = $1 AND state = 'queued' AND run_at > now()",
+        params![dedupe_key],
+    )
+    .await
+}
+
+/// Drops the queued (not running) job with this key; the number of jobs dropped.
+pub async fn cancel_queued(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {
+    db.execute(
+        "DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'queued'",
+        params![dedupe_key],
+    )
+    .await
+}
+
+/// Enqueues a job of `kind` for every GitHub link whose next sync is due, moving its next
+/// time `interval_secs` forward in the same statement so that instances scheduling at once do
+/// not double up (and the queue's unique key would refuse a second active job anyway). The
+/// statement writes both tables; it lives here because it writes `jobs`.
+pub async fn schedule_due_syncs(db: &impl Exec, kind: &str, interval_secs: f64) -> DbResult<u64> {
+    db.execute(
+        "WITH due AS ( \
+             UPDATE github_links SET next_sync_at = now() + make_interval(secs => $1) \
+             WHERE next_sync_at <= now() RETURNING project_id) \
+         INSERT INTO jobs (id, kind, payload, dedupe_key) \
+         SELECT gen_random_uuid(), $2, jsonb_build_object('project_id', project_id), \
+                'github-sync:' || project_id FROM due \
+         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING",
+        params![interval_secs, kind],
+    )
+    .await
+}
+
 /// Claims the next due job, if any.
-pub async fn claim(pool: &PgPool) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn claim(db: &impl Exec) -> DbResult<Option<Job>> {
+    db.fetch_opt(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_at = now(), \
              updated_at = now() \
          WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() \
                      ORDER BY run_at FOR UPDATE SKIP LOCKED LIMIT 1) \
          RETURNING id, kind, payload, attempts, max_attempts",
+        params![],
     )
-    .fetch_optional(pool)
     .await
 }
 
-pub async fn complete(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn complete(db: &impl Exec, id: Uuid) -> DbResult<()> {
+    db.execute(
         "UPDATE jobs SET state = 'done', locked_at = NULL, last_error = NULL, updated_at = now() \
          WHERE id = $1",
+        params![id],
     )
-    .bind(id)
-    .execute(pool)
     .await?;
     Ok(())
 }
@@ -70,62 +118,70 @@ pub async fn complete(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
 /// Records a failure: back to the queue at `retry_at`, or `failed` for good when there is no
 /// retry or no attempt left.
 pub async fn fail(
-    pool: &PgPool,
+    db: &impl Exec,
     job: &Job,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
+) -> DbResult<()> {
     let retry_at = retry_at.filter(|_| job.attempts < job.max_attempts);
-    sqlx::query(
+    db.execute(
         "UPDATE jobs SET state = CASE WHEN $2::timestamptz IS NULL THEN 'failed' ELSE 'queued' END, \
              run_at = coalesce($2, run_at), last_error = $3, locked_at = NULL, updated_at = now() \
          WHERE id = $1",
+        params![job.id, retry_at, error],
     )
-    .bind(job.id)
-    .bind(retry_at)
-    .bind(error)
-    .execute(pool)
     .await?;
     Ok(())
 }
 
 /// Puts a job back untouched (shutdown interrupted it): the attempt does not count.
-pub async fn release(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn release(db: &impl Exec, id: Uuid) -> DbResult<()> {
+    db.execute(
         "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), locked_at = NULL, \
              run_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'",
+        params![id],
     )
-    .bind(id)
-    .execute(pool)
     .await?;
     Ok(())
 }
 
 /// Keeps a long job's lease fresh.
-pub async fn heartbeat(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE jobs SET locked_at = now() WHERE id = $1 AND state = 'running'")
-        .bind(id)
-        .execute(pool)
-        .await?;
+pub async fn heartbeat(db: &impl Exec, id: Uuid) -> DbResult<()> {
+    db.execute(
+        "UPDATE jobs SET locked_at = now() WHERE id = $1 AND state = 'running'",
+        params![id],
+    )
+    .await?;
     Ok(())
 }
 
 /// Returns jobs whose instance died mid-run to the queue.
-pub async fn recover_expired_leases(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
+pub async fn recover_expired_leases(db: &impl Exec) -> DbResult<u64> {
+    db.execute(
         "UPDATE jobs SET state = 'queued', locked_at = NULL, run_at = now(), updated_at = now() \
          WHERE state = 'running' AND locked_at < now() - make_interval(secs => $1)",
+        params![LEASE.as_secs_f64()],
     )
-    .bind(LEASE.as_secs_f64())
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected())
+    .await
 }
 
-pub async fn queued_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued'")
-        .fetch_one(pool)
-        .await
+/// Drops finished jobs after a week.
+pub async fn purge_expired(db: &impl Exec) -> DbResult<u64> {
+    db.execute(
+        "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
+        params![],
+    )
+    .await
+}
+
+pub async fn queued_count(db: &impl Exec) -> DbResult<i64> {
+    let row = db
+        .query_one(
+            "SELECT count(*) AS count FROM jobs WHERE state = 'queued'",
+            params![],
+        )
+        .await?;
+    get(&row, "count")
 }
 
 /// Exponential backoff with full jitter: a random delay from zero up to `base * 2^(attempt-1)`,

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::queue::{self, Job};
 use crate::app::AppState;
+use crate::db::DbResult;
 
 pub const GITHUB_SYNC: &str = "github_sync";
 const POLL: Duration = Duration::from_millis(250);
@@ -38,7 +39,7 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
                         tracing::warn!(error = %error, "could not schedule GitHub syncs");
                     }
                 }
-                match queue::claim(&state.pool).await {
+                match queue::claim(&state.db).await {
                     Ok(Some(job)) => {
                         run_one(&state, job, &mut shutdown).await;
                         continue;
@@ -70,14 +71,14 @@ async fn run_one(state: &AppState, job: Job, shutdown: &mut watch::Receiver<bool
     let result = match outcome {
         None => {
             tracing::warn!(job_id = %job.id, "shutdown: job returned to the queue");
-            queue::release(&state.pool, job.id).await
+            queue::release(&state.db, job.id).await
         }
-        Some(Outcome::Done) => queue::complete(&state.pool, job.id).await,
+        Some(Outcome::Done) => queue::complete(&state.db, job.id).await,
         Some(Outcome::Retry(delay, error)) => {
             let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            queue::fail(&state.pool, &job, &error, Some(retry_at)).await
+            queue::fail(&state.db, &job, &error, Some(retry_at)).await
         }
-        Some(Outcome::Fatal(error)) => queue::fail(&state.pool, &job, &error, None).await,
+        Some(Outcome::Fatal(error)) => queue::fail(&state.db, &job, &error, None).await,
     };
     if let Err(error) = result {
         tracing::error!(job_id = %job.id, error = %error, "could not record the job's outcome");
@@ -97,24 +98,15 @@ async fn dispatch(state: &AppState, job: &Job) -> Outcome {
     }
 }
 
-/// Enqueues a sync for every link whose next sync is due, moving its next time forward in the
-/// same statement so that instances scheduling at once do not double up (and the queue's
-/// unique key would refuse a second active job anyway).
-async fn schedule_due_syncs(state: &AppState) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH due AS ( \
-             UPDATE github_links SET next_sync_at = now() + make_interval(secs => $1) \
-             WHERE next_sync_at <= now() RETURNING project_id) \
-         INSERT INTO jobs (id, kind, payload, dedupe_key) \
-         SELECT gen_random_uuid(), $2, jsonb_build_object('project_id', project_id), \
-                'github-sync:' || project_id FROM due \
-         ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING",
+/// Enqueues a sync for every link whose next sync is due (see `queue::schedule_due_syncs`).
+async fn schedule_due_syncs(state: &AppState) -> DbResult<()> {
+    queue::schedule_due_syncs(
+        &state.db,
+        GITHUB_SYNC,
+        state.config.github_sync_interval.as_secs_f64(),
     )
-    .bind(state.config.github_sync_interval.as_secs_f64())
-    .bind(GITHUB_SYNC)
-    .execute(&state.pool)
     .await?;
-    let depth = queue::queued_count(&state.pool).await?;
+    let depth = queue::queued_count(&state.db).await?;
     metrics::gauge!("docket_jobs_queued").set(depth as f64);
     Ok(())
 }

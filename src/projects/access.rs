@@ -1,11 +1,15 @@
-//! Authorization: the one function that decides whether a principal may do an action on a
-//! project. Every project and task handler calls `authorize`; nothing checks roles inline.
+//! Authorization: the one way into a project. A handler calls `authorize` (or `authorize_locked`
+//! inside a transaction that changes the project or its members, or `enter_task` for a task by
+//! id); each reads the caller's role from the database, checks the action against API.md §3's
+//! table, and hands back a `ProjectAccess` — the proof that the store functions which change a
+//! project's contents require. Nothing else compares roles.
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use super::store;
 use crate::auth::principal::Principal;
+use crate::db::{Exec, Tx};
 use crate::error::ApiError;
 
 /// Project roles, weakest first (the order is used for "at least").
@@ -31,18 +35,19 @@ impl Role {
     }
 }
 
-impl TryFrom<String> for Role {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        match value.as_str() {
-            "viewer" => Ok(Role::Viewer),
-            "editor" => Ok(Role::Editor),
-            "admin" => Ok(Role::Admin),
-            "owner" => Ok(Role::Owner),
-            other => Err(format!("unknown project role {other:?}")),
+impl Role {
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
         }
     }
 }
+
+crate::text_enum!(Role, Role::parse);
 
 /// What a member may want to do to a project or what is in it (API.md §3's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,24 +79,6 @@ pub fn allows(role: Role, action: Action) -> bool {
     role >= action.least_role()
 }
 
-/// The caller's role in a project, read from the database on every request (a demoted member
-/// loses rights at once, whatever tokens they hold).
-pub async fn role_in(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    project_id: Uuid,
-) -> Result<Option<Role>, ApiError> {
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2")
-            .bind(project_id)
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    role.map(Role::try_from)
-        .transpose()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))
-}
-
 /// Not a member: 404, so that nobody learns what exists. A member without the right: 403.
 pub fn check(role: Option<Role>, action: Action) -> Result<Role, ApiError> {
     let role = role.ok_or_else(ApiError::not_found)?;
@@ -108,13 +95,103 @@ pub fn check(role: Option<Role>, action: Action) -> Result<Role, ApiError> {
     }
 }
 
+/// Proof that a principal may do an action on a project, with their role there. Only this
+/// module makes one.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectAccess {
+    project_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+}
+
+impl ProjectAccess {
+    pub fn project_id(&self) -> Uuid {
+        self.project_id
+    }
+
+    /// Who is acting.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn allows(&self, action: Action) -> bool {
+        allows(self.role, action)
+    }
+
+    /// A further action on the same project (403 when the role does not allow it).
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        check(Some(self.role), action).map(|_| ())
+    }
+
+    fn checked(
+        principal: &Principal,
+        project_id: Uuid,
+        role: Option<Role>,
+        action: Action,
+    ) -> Result<Self, ApiError> {
+        let role = check(role, action)?;
+        Ok(Self {
+            project_id,
+            user_id: principal.id(),
+            role,
+        })
+    }
+}
+
+/// Enters a project for `action`.
 pub async fn authorize(
-    db: impl PgExecutor<'_>,
+    db: &impl Exec,
     principal: &Principal,
     project_id: Uuid,
     action: Action,
-) -> Result<Role, ApiError> {
-    check(role_in(db, principal.id(), project_id).await?, action)
+) -> Result<ProjectAccess, ApiError> {
+    let role = store::role_of(db, project_id, principal.id()).await?;
+    ProjectAccess::checked(principal, project_id, role, action)
+}
+
+/// Enters a project for a change of the project or its members: locks the project row first,
+/// so that concurrent changes queue and each decides on the roles as they are, not as they
+/// were before the other committed. Returns what the lock read.
+pub async fn authorize_locked(
+    tx: &Tx,
+    principal: &Principal,
+    project_id: Uuid,
+    action: Action,
+) -> Result<(ProjectAccess, store::Locked), ApiError> {
+    let locked = store::lock(tx, project_id).await?;
+    let role = store::role_of(tx, project_id, principal.id()).await?;
+    let access = ProjectAccess::checked(principal, project_id, role, action)?;
+    // A member of a project that exists: the lock found it.
+    Ok((access, locked.ok_or_else(ApiError::not_found)?))
+}
+
+/// Enters the project of a task for `action`: one query reads the task and the caller's role
+/// (`lock` also locks the task row). No such task, or not a member: 404.
+pub async fn enter_task(
+    db: &impl Exec,
+    principal: &Principal,
+    task_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(crate::tasks::store::Task, ProjectAccess), ApiError> {
+    let (task, role) = crate::tasks::store::find_visible(db, task_id, principal.id(), lock)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal, task.project_id, Some(role), action)?;
+    Ok((task, access))
+}
+
+/// The role another user has in the project the caller entered (for member management).
+pub async fn role_of_member(
+    db: &impl Exec,
+    access: &ProjectAccess,
+    user_id: Uuid,
+) -> Result<Option<Role>, ApiError> {
+    Ok(store::role_of(db, access.project_id, user_id).await?)
 }
 
 #[cfg(test)]

@@ -88,8 +88,8 @@ pub async fn create_project(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let mut tx = state.pool.begin().await?;
-    let project = store::create(&mut tx, principal.id(), &name, &description).await?;
+    let tx = state.db.begin().await?;
+    let project = store::create(&tx, principal.id(), &name, &description).await?;
     tx.commit().await?;
     Ok(project_response(StatusCode::CREATED, &project))
 }
@@ -113,7 +113,7 @@ pub async fn list_projects(
         .as_deref()
         .map(|c| state.cursor_key.decode(&scope, c))
         .transpose()?;
-    let rows = store::list_for_member(&state.pool, principal.id(), after, limit + 1).await?;
+    let rows = store::list_for_member(&state.db, principal.id(), after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(&scope, &(last.created_at, last.id))
     })))
@@ -133,7 +133,7 @@ pub async fn get_project(
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let project = store::find(&state.pool, id, principal.id())
+    let project = store::find(&state.db, id, principal.id())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(read_versioned(&if_none_match, &project, project.version))
@@ -182,17 +182,16 @@ pub async fn update_project(
     if let Some(description) = &body.description {
         check_description(description, &mut errors);
     }
-    let mut tx = state.pool.begin().await?;
-    // Lock before reading the role: a concurrent transfer or demotion is then seen.
-    let locked = store::lock(&mut tx, id).await?;
-    access::authorize(&mut *tx, &principal, id, Action::EditProject).await?;
+    let tx = state.db.begin().await?;
+    // Locked before the role is read: a concurrent transfer or demotion is then seen.
+    let (access, locked) =
+        access::authorize_locked(&tx, &principal, id, Action::EditProject).await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let (version, _) = locked.ok_or_else(ApiError::not_found)?;
-    if_match.check(version)?;
-    store::update(&mut tx, id, name.as_deref(), body.description.as_deref()).await?;
-    let project = store::find(&mut *tx, id, principal.id())
+    if_match.check(locked.version)?;
+    store::update(&tx, &access, name.as_deref(), body.description.as_deref()).await?;
+    let project = store::find(&tx, id, principal.id())
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
@@ -215,17 +214,16 @@ pub async fn delete_project(
     Path(id): Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    // Lock before reading the role: an owner who has just handed the project over is an
+    let tx = state.db.begin().await?;
+    // Locked before the role is read: an owner who has just handed the project over is an
     // admin by now and may not delete it.
-    let locked = store::lock(&mut tx, id).await?;
-    access::authorize(&mut *tx, &principal, id, Action::DeleteProject).await?;
-    let (version, is_inbox) = locked.ok_or_else(ApiError::not_found)?;
-    if is_inbox {
+    let (access, locked) =
+        access::authorize_locked(&tx, &principal, id, Action::DeleteProject).await?;
+    if locked.is_inbox {
         return Err(ApiError::conflict("conflict", "an Inbox cannot be deleted"));
     }
-    if_match.check(version)?;
-    store::delete(&mut tx, id).await?;
+    if_match.check(locked.version)?;
+    store::delete(&tx, &access).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,14 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::access::{self, Action, Role};
 use super::store::{self, Member};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::{unique_violation, ApiError};
+use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::pagination::{Page, PageQuery};
 
@@ -33,7 +32,7 @@ pub async fn list_members(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
-    access::authorize(&state.pool, &principal, id, Action::Read).await?;
+    access::authorize(&state.db, &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = format!("members:{id}");
     let after: Option<(DateTime<Utc>, Uuid)> = page
@@ -41,7 +40,7 @@ pub async fn list_members(
         .as_deref()
         .map(|c| state.cursor_key.decode(&scope, c))
         .transpose()?;
-    let rows = store::list_members(&state.pool, id, after, limit + 1).await?;
+    let rows = store::list_members(&state.db, id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state
             .cursor_key
@@ -60,20 +59,9 @@ fn action_for(old: Option<Role>, new: Role) -> Action {
     }
 }
 
-/// Locks the project row before any role is read, so that concurrent membership changes
-/// (a transfer, two adds of one user) queue and each decides on the roles as they are, not as
-/// they were before the other committed. A missing project is left to the role check (404).
-async fn lock_project(conn: &mut PgConnection, project_id: Uuid) -> Result<(), ApiError> {
-    store::lock(conn, project_id).await?;
-    Ok(())
-}
-
-/// Locks the project and refuses Inboxes, which have only their owner.
-async fn lock_shareable(conn: &mut PgConnection, project_id: Uuid) -> Result<(), ApiError> {
-    let (_, is_inbox) = store::lock(conn, project_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if is_inbox {
+/// Inboxes have only their owner.
+fn refuse_inbox(locked: &store::Locked) -> Result<(), ApiError> {
+    if locked.is_inbox {
         return Err(ApiError::conflict("conflict", "an Inbox cannot be shared"));
     }
     Ok(())
@@ -103,14 +91,12 @@ pub async fn put_member(
     Path((id, user_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<SetRoleRequest>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    lock_project(&mut tx, id).await?;
-    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
-    access::check(my_role, Action::Read)?;
-    let current = access::role_in(&mut *tx, user_id, id).await?;
-    access::check(my_role, action_for(current, body.role))?;
-    lock_shareable(&mut tx, id).await?;
-    if current.is_none() && !store::user_exists(&mut *tx, user_id).await? {
+    let tx = state.db.begin().await?;
+    let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
+    let current = access::role_of_member(&tx, &access, user_id).await?;
+    access.require(action_for(current, body.role))?;
+    refuse_inbox(&locked)?;
+    if current.is_none() && !crate::auth::users::exists(&tx, user_id).await? {
         return Err(ApiError::not_found().detail("no such user"));
     }
     if current == Some(Role::Owner) && body.role != Role::Owner {
@@ -121,13 +107,13 @@ pub async fn put_member(
     }
     if body.role == Role::Owner && current != Some(Role::Owner) {
         // Demote first: at most one owner exists at any moment (a unique index says so).
-        store::set_role(&mut *tx, id, principal.id(), Role::Admin).await?;
+        store::set_role(&tx, &access, access.user_id(), Role::Admin).await?;
     }
     match current {
-        Some(_) => store::set_role(&mut *tx, id, user_id, body.role).await?,
-        None => store::add_member(&mut *tx, id, user_id, body.role).await?,
+        Some(_) => store::set_role(&tx, &access, user_id, body.role).await?,
+        None => store::add_member(&tx, &access, user_id, body.role).await?,
     }
-    let member = store::find_member(&mut *tx, id, user_id)
+    let member = store::find_member(&tx, id, user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
@@ -163,10 +149,8 @@ pub async fn add_member(
     Path(id): Path<Uuid>,
     Json(body): Json<AddMemberRequest>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    lock_project(&mut tx, id).await?;
-    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
-    access::check(my_role, Action::Read)?;
+    let tx = state.db.begin().await?;
+    let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
     if body.role == Role::Owner {
         return Err(ApiError::field(
             "role",
@@ -174,14 +158,14 @@ pub async fn add_member(
             "ownership is transferred with PUT /members/{user_id}",
         ));
     }
-    access::check(my_role, action_for(None, body.role))?;
-    lock_shareable(&mut tx, id).await?;
-    let user_id = store::user_id_by_email(&mut *tx, &body.email)
+    access.require(action_for(None, body.role))?;
+    refuse_inbox(&locked)?;
+    let user_id = crate::auth::users::id_by_email(&tx, &body.email)
         .await?
         .ok_or_else(|| ApiError::field("email", "unknown", "no user has this email"))?;
-    match store::add_member(&mut *tx, id, user_id, body.role).await {
+    match store::add_member(&tx, &access, user_id, body.role).await {
         Ok(()) => {}
-        Err(error) if unique_violation(&error).is_some() => {
+        Err(error) if error.unique_violation().is_some() => {
             return Err(ApiError::conflict(
                 "conflict",
                 "this user is already a member; use PUT to change their role",
@@ -189,7 +173,7 @@ pub async fn add_member(
         }
         Err(error) => return Err(error.into()),
     }
-    let member = store::find_member(&mut *tx, id, user_id)
+    let member = store::find_member(&tx, id, user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
@@ -210,11 +194,9 @@ pub async fn remove_member(
     principal: Principal,
     Path((id, user_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    lock_project(&mut tx, id).await?;
-    let my_role = access::role_in(&mut *tx, principal.id(), id).await?;
-    access::check(my_role, Action::Read)?;
-    let target = access::role_in(&mut *tx, user_id, id)
+    let tx = state.db.begin().await?;
+    let (access, _) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
+    let target = access::role_of_member(&tx, &access, user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     // Rights first: someone who may not touch the owner gets 403, not the owner's 409.
@@ -224,7 +206,7 @@ pub async fn remove_member(
         } else {
             Action::ManageMembers
         };
-        access::check(my_role, action)?;
+        access.require(action)?;
     }
     if target == Role::Owner {
         return Err(ApiError::conflict(
@@ -232,7 +214,7 @@ pub async fn remove_member(
             "the owner cannot be removed; transfer ownership first",
         ));
     }
-    store::remove_member(&mut tx, id, user_id).await?;
+    store::remove_member(&tx, &access, user_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

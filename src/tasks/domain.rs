@@ -116,12 +116,7 @@ impl Status {
     }
 }
 
-impl TryFrom<String> for Status {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Status::parse(&value).ok_or_else(|| format!("unknown status {value:?}"))
-    }
-}
+crate::text_enum!(Status, Status::parse);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Priority(i16);

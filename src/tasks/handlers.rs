@@ -9,13 +9,14 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::domain::{parse_date, Description, Labels, Priority, Status, TaskTitle};
-use super::store::{self, Task, TaskFields};
+use super::store::{self, Destination, Task, TaskFields};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Exec;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
-use crate::projects::access::{self, Action};
+use crate::projects::access::{self, Action, ProjectAccess};
 
 type P = crate::openapi::Problem;
 
@@ -39,14 +40,15 @@ pub struct CreateTaskRequest {
     pub assignee_id: Option<Uuid>,
 }
 
+/// The assignee must be a member of the task's project.
 async fn check_assignee(
-    state: &AppState,
+    db: &impl Exec,
     project_id: Uuid,
     assignee: Option<Uuid>,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), ApiError> {
     if let Some(assignee) = assignee {
-        if !store::is_member(&state.pool, project_id, assignee).await? {
+        if !is_member(db, project_id, assignee).await? {
             errors.push(FieldError::new(
                 "assignee_id",
                 "not_a_member",
@@ -55,6 +57,12 @@ async fn check_assignee(
         }
     }
     Ok(())
+}
+
+async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
+    Ok(crate::projects::store::role_of(db, project_id, user_id)
+        .await?
+        .is_some())
 }
 
 /// Create a task (editor or above).
@@ -74,7 +82,7 @@ pub async fn create_task(
     Path(project_id): Path<Uuid>,
     Json(body): Json<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::EditTasks).await?;
+    let access = access::authorize(&state.db, &principal, project_id, Action::EditTasks).await?;
     let mut errors = Vec::new();
     let title = TaskTitle::parse(&body.title)
         .map_err(|e| errors.push(e))
@@ -95,7 +103,7 @@ pub async fn create_task(
     let labels = Labels::parse(body.labels.as_deref().unwrap_or(&[]))
         .map_err(|e| errors.extend(e))
         .ok();
-    check_assignee(&state, project_id, body.assignee_id, &mut errors).await?;
+    check_assignee(&state.db, project_id, body.assignee_id, &mut errors).await?;
     let (Some(title), Some(description), Some(priority), Some(due_date), Some(labels)) =
         (title, description, priority, due_date, labels)
     else {
@@ -113,8 +121,8 @@ pub async fn create_task(
         labels: labels.as_slice().to_vec(),
         assignee_id: body.assignee_id,
     };
-    let mut tx = state.pool.begin().await?;
-    let task = store::insert(&mut tx, project_id, principal.id(), &fields).await?;
+    let tx = state.db.begin().await?;
+    let task = store::insert(&tx, &access, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::CREATED, &task))
 }
@@ -133,9 +141,7 @@ pub async fn get_task(
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let (task, _) = store::find_visible(&state.pool, id, principal.id(), false)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (task, _) = access::enter_task(&state.db, &principal, id, Action::Read, false).await?;
     Ok(read_versioned(&if_none_match, &task, task.version))
 }
 
@@ -281,44 +287,34 @@ pub async fn update_task(
     if_match: IfMatch,
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let (task, role) = store::find_visible(&mut *tx, id, principal.id(), true)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    access::check(Some(role), Action::EditTasks)?;
+    let tx = state.db.begin().await?;
+    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     let patch = parse_patch(body)?;
     if_match.check(task.version)?;
 
-    let mut project_id = task.project_id;
-    let mut number = task.number;
     let mut errors = Vec::new();
-    if let Some(target) = patch.project_id.filter(|p| *p != task.project_id) {
-        match access::role_in(&mut *tx, principal.id(), target).await? {
-            None => errors.push(FieldError::new(
+    let mut target: Option<ProjectAccess> = None;
+    if let Some(to) = patch.project_id.filter(|p| *p != task.project_id) {
+        match access::authorize(&tx, &principal, to, Action::EditTasks).await {
+            Ok(entered) => target = Some(entered),
+            // Not a member of the target (or no such project): a field error, not a 404.
+            Err(error) if error.status == StatusCode::NOT_FOUND => errors.push(FieldError::new(
                 "project_id",
                 "not_found",
                 "no such project among yours",
             )),
-            Some(target_role) => {
-                access::check(Some(target_role), Action::EditTasks)?;
-                project_id = target;
-                number = store::next_number(&mut tx, target).await?;
-            }
+            Err(error) => return Err(error),
         }
     }
+    let project_id = target.as_ref().map_or(task.project_id, |t| t.project_id());
     let assignee_id = match patch.assignee_id {
         Some(explicit) => {
-            check_assignee(&state, project_id, explicit, &mut errors).await?;
+            check_assignee(&tx, project_id, explicit, &mut errors).await?;
             explicit
         }
         // A moved task keeps its assignee only if they are in the new project too.
         None => match task.assignee_id {
-            Some(a)
-                if project_id != task.project_id
-                    && !store::is_member(&mut *tx, project_id, a).await? =>
-            {
-                None
-            }
+            Some(a) if target.is_some() && !is_member(&tx, project_id, a).await? => None,
             other => other,
         },
     };
@@ -343,7 +339,13 @@ pub async fn update_task(
             .unwrap_or(task.labels),
         assignee_id,
     };
-    let updated = store::update(&mut tx, id, project_id, number, &fields).await?;
+    let destination = match &target {
+        Some(target) => Destination::MoveTo(target),
+        None => Destination::Stay {
+            number: task.number,
+        },
+    };
+    let updated = store::update(&tx, &access, id, destination, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &updated))
 }
@@ -363,13 +365,10 @@ pub async fn delete_task(
     Path(id): Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let (task, role) = store::find_visible(&mut *tx, id, principal.id(), true)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    access::check(Some(role), Action::EditTasks)?;
+    let tx = state.db.begin().await?;
+    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     if_match.check(task.version)?;
-    store::delete(&mut tx, id).await?;
+    store::delete(&tx, &access, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

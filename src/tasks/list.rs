@@ -1,14 +1,13 @@
-//! Task lists: filters, sorts and keyset pagination, for one project or across all of the
-//! caller's projects. One query builder serves both endpoints.
+//! Task list endpoints: the query string parsed into the list store's filters and sort, and
+//! keyset cursors. The statement itself is `store::list`.
 
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, QueryBuilder};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
-use super::store::{Task, TASK_COLUMNS};
+use super::store::list::{Assignee, Filters, ListError, ListOf, ListSpec, Position, Sort, SortKey};
+use super::store::Task;
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::ApiError;
@@ -43,79 +42,26 @@ pub struct TaskListQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SortKey {
-    CreatedAt,
-    UpdatedAt,
-    DueDate,
-    Priority,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Sort {
-    key: SortKey,
-    descending: bool,
-}
-
-impl Sort {
-    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let raw = raw.unwrap_or("created_at");
-        let (descending, name) = match raw.strip_prefix('-') {
-            Some(name) => (true, name),
-            None => (false, raw),
-        };
-        let key = match name {
-            "created_at" => SortKey::CreatedAt,
-            "updated_at" => SortKey::UpdatedAt,
-            "due_date" => SortKey::DueDate,
-            "priority" => SortKey::Priority,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
-                    "sort must be one of created_at, updated_at, due_date, priority, each \
-                     optionally prefixed with -",
-                ))
-            }
-        };
-        Ok(Sort { key, descending })
-    }
-
-    /// The SQL sort expression; due dates map null to ±infinity so that they sort last in
-    /// both directions and the keyset comparison stays a plain row comparison.
-    fn expression(&self) -> &'static str {
-        match (self.key, self.descending) {
-            (SortKey::CreatedAt, _) => "t.created_at",
-            (SortKey::UpdatedAt, _) => "t.updated_at",
-            (SortKey::Priority, _) => "t.priority",
-            (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)",
-            (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)",
+fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
+    let raw = raw.unwrap_or("created_at");
+    let (descending, name) = match raw.strip_prefix('-') {
+        Some(name) => (true, name),
+        None => (false, raw),
+    };
+    let key = match name {
+        "created_at" => SortKey::CreatedAt,
+        "updated_at" => SortKey::UpdatedAt,
+        "due_date" => SortKey::DueDate,
+        "priority" => SortKey::Priority,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "sort must be one of created_at, updated_at, due_date, priority, each \
+                 optionally prefixed with -",
+            ))
         }
-    }
-}
-
-/// Where the previous page ended: the sort key's value and the id.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-enum Position {
-    Time(DateTime<Utc>, Uuid),
-    Priority(i16, Uuid),
-    Date(Option<NaiveDate>, Uuid),
-}
-
-enum Assignee {
-    Me,
-    Nobody,
-    User(Uuid),
-}
-
-struct Filters {
-    statuses: Option<Vec<&'static str>>,
-    assignee: Option<Assignee>,
-    label: Option<String>,
-    priority_min: Option<i16>,
-    due_before: Option<NaiveDate>,
-    due_after: Option<NaiveDate>,
-    q: Option<String>,
+    };
+    Ok(Sort { key, descending })
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -129,7 +75,7 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
-                    Status::parse(s.trim()).map(Status::as_str).ok_or_else(|| {
+                    Status::parse(s.trim()).ok_or_else(|| {
                         invalid("status must be a comma-separated list of todo, in_progress, done, canceled")
                     })
                 })
@@ -192,13 +138,6 @@ fn scope(endpoint: &str, query: &TaskListQuery) -> String {
     )
 }
 
-/// Which tasks the list covers.
-#[derive(Clone, Copy)]
-enum ListOf {
-    Project(Uuid),
-    MemberOf(Uuid, Option<Uuid>),
-}
-
 async fn list(
     state: &AppState,
     principal: &Principal,
@@ -211,7 +150,7 @@ async fn list(
         cursor: query.cursor.clone(),
     };
     let limit = page.limit()?;
-    let sort = Sort::parse(query.sort.as_deref())?;
+    let sort = parse_sort(query.sort.as_deref())?;
     let filters = parse_filters(&query)?;
     let scope = scope(endpoint, &query);
     let after: Option<Position> = page
@@ -220,132 +159,24 @@ async fn list(
         .map(|c| state.cursor_key.decode(&scope, c))
         .transpose()?;
 
-    let expression = sort.expression();
-    let direction = if sort.descending { "DESC" } else { "ASC" };
-    // Across projects, each project's own first page is taken through its sort index and the
-    // pages are merged: the cost follows the number of projects, not of tasks. Label and text
-    // filters use table-wide GIN indexes, which that shape would probe once per project, so
-    // they keep the plain form.
-    let merged =
-        matches!(of, ListOf::MemberOf(..)) && filters.label.is_none() && filters.q.is_none();
-    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM "));
-    match of {
-        _ if merged => {
-            sql.push(format!(
-                "memberships m CROSS JOIN LATERAL (SELECT {TASK_COLUMNS} FROM tasks t \
-                 WHERE t.project_id = m.project_id"
-            ));
-        }
-        ListOf::Project(project_id) => {
-            sql.push("tasks t WHERE t.project_id = ")
-                .push_bind(project_id);
-        }
-        ListOf::MemberOf(user_id, project_id) => {
-            sql.push(
-                "tasks t WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = ",
-            )
-            .push_bind(user_id)
-            .push(")");
-            if let Some(project_id) = project_id {
-                sql.push(" AND t.project_id = ").push_bind(project_id);
-            }
-        }
-    }
-    if let Some(statuses) = filters.statuses {
-        sql.push(" AND t.status = ANY(")
-            .push_bind(statuses)
-            .push(")");
-    }
-    match filters.assignee {
-        Some(Assignee::Me) => {
-            sql.push(" AND t.assignee_id = ").push_bind(principal.id());
-        }
-        Some(Assignee::Nobody) => {
-            sql.push(" AND t.assignee_id IS NULL");
-        }
-        Some(Assignee::User(id)) => {
-            sql.push(" AND t.assignee_id = ").push_bind(id);
-        }
-        None => {}
-    }
-    if let Some(label) = filters.label {
-        sql.push(" AND t.labels @> ARRAY[")
-            .push_bind(label)
-            .push("]::text[]");
-    }
-    if let Some(min) = filters.priority_min {
-        sql.push(" AND t.priority >= ").push_bind(min);
-    }
-    // Due-date bounds are repeated on the sort key when sorting by due date, so that the
-    // index scan starts and stops at the bounds (the plain comparison already excludes nulls).
-    if let Some(before) = filters.due_before {
-        sql.push(" AND t.due_date <= ").push_bind(before);
-        if sort.key == SortKey::DueDate {
-            sql.push(format!(" AND {expression} <= ")).push_bind(before);
-        }
-    }
-    if let Some(after_date) = filters.due_after {
-        sql.push(" AND t.due_date >= ").push_bind(after_date);
-        if sort.key == SortKey::DueDate {
-            sql.push(format!(" AND {expression} >= "))
-                .push_bind(after_date);
-        }
-    }
-    if let Some(q) = filters.q {
-        sql.push(" AND t.search @@ websearch_to_tsquery('english', ")
-            .push_bind(q)
-            .push(")");
-    }
-    let comparison = if sort.descending { "<" } else { ">" };
-    if let Some(position) = after {
-        sql.push(format!(" AND ({expression}, t.id) {comparison} ("));
-        match (sort.key, position) {
-            (SortKey::CreatedAt | SortKey::UpdatedAt, Position::Time(at, id)) => {
-                sql.push_bind(at).push(", ").push_bind(id);
-            }
-            (SortKey::Priority, Position::Priority(p, id)) => {
-                sql.push_bind(p).push("::smallint, ").push_bind(id);
-            }
-            (SortKey::DueDate, Position::Date(date, id)) => {
-                let infinity = if sort.descending {
-                    "-infinity"
-                } else {
-                    "infinity"
-                };
-                sql.push("coalesce(")
-                    .push_bind(date)
-                    .push(format!("::date, '{infinity}'::date), "))
-                    .push_bind(id);
-            }
-            _ => return Err(invalid("cursor is not valid for this list")),
-        }
-        sql.push(")");
-    }
-    sql.push(format!(
-        " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
-    ))
-    .push_bind(limit + 1);
-    if let (true, ListOf::MemberOf(user_id, project_id)) = (merged, of) {
-        sql.push(") t WHERE m.user_id = ").push_bind(user_id);
-        if let Some(project_id) = project_id {
-            sql.push(" AND m.project_id = ").push_bind(project_id);
-        }
-        sql.push(format!(
-            " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
-        ))
-        .push_bind(limit + 1);
-    }
-
-    let rows: Vec<Task> = sql.build_query_as().fetch_all(&state.pool).await?;
-    let rows = rows.into_iter().map(Task::with_source).collect();
+    let rows = super::store::list::list(
+        &state.db,
+        ListSpec {
+            of,
+            filters,
+            sort,
+            after,
+            limit,
+            caller: principal.id(),
+        },
+    )
+    .await
+    .map_err(|error| match error {
+        ListError::CursorMismatch => invalid("cursor is not valid for this list"),
+        ListError::Db(error) => error.into(),
+    })?;
     Ok(Page::from_rows(rows, limit, |last| {
-        let position = match sort.key {
-            SortKey::CreatedAt => Position::Time(last.created_at, last.id),
-            SortKey::UpdatedAt => Position::Time(last.updated_at, last.id),
-            SortKey::Priority => Position::Priority(last.priority, last.id),
-            SortKey::DueDate => Position::Date(last.due_date, last.id),
-        };
-        state.cursor_key.encode(&scope, &position)
+        state.cursor_key.encode(&scope, &sort.position_of(last))
     }))
 }
 
@@ -363,7 +194,7 @@ pub async fn list_project_tasks(
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
-    access::authorize(&state.pool, &principal, project_id, Action::Read).await?;
+    access::authorize(&state.db, &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }

@@ -44,20 +44,23 @@ async fn the_first_user_becomes_admin_and_later_users_do_not() {
 async fn registration_creates_the_users_inbox() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let inboxes: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE inbox_of = $1")
-        .bind(user.id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let inboxes: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM projects WHERE inbox_of = $1",
+            &[&user.id],
+        )
+        .await;
     assert_eq!(inboxes, 1);
-    let (name, role): (String, String) = sqlx::query_as(
-        "SELECT p.name, m.role FROM projects p JOIN memberships m ON m.project_id = p.id \
-         WHERE p.inbox_of = $1 AND m.user_id = $1",
-    )
-    .bind(user.id)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let row = &app
+        .db
+        .rows(
+            "SELECT p.name, m.role FROM projects p JOIN memberships m ON m.project_id = p.id \
+             WHERE p.inbox_of = $1 AND m.user_id = $1",
+            &[&user.id],
+        )
+        .await[0];
+    let (name, role): (String, String) = (row.get(0), row.get(1));
     assert_eq!(name, "Inbox");
     assert_eq!(role, "owner");
 }
@@ -90,10 +93,7 @@ async fn registering_a_taken_email_is_409_in_any_case() {
             .await;
         assert_problem(response, 409, "email_taken").await;
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count, 1);
 }
 
@@ -120,12 +120,13 @@ async fn registration_enforces_the_password_policy() {
         assert_eq!(errors.len(), 1, "{body}");
         assert_eq!(errors[0]["field"], "password", "{body}");
         assert_eq!(errors[0]["code"], *expected, "{body}");
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
-                .bind(&email)
-                .fetch_one(&app.db)
-                .await
-                .unwrap();
+        let exists: bool = app
+            .db
+            .scalar(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+                &[&email],
+            )
+            .await;
         assert!(!exists, "no account is made for a refused password");
     }
 }
@@ -150,10 +151,7 @@ async fn closed_registration_is_403_even_for_the_first_user() {
     let app = spawn_app_with(|a| a.registration = Some("closed".into())).await;
     let response = app.register("first@example.com", PASSWORD, "First").await;
     assert_problem(response, 403, "registration_closed").await;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count, 0);
 }
 
@@ -178,15 +176,9 @@ async fn parallel_registrations_of_one_email_make_exactly_one_account() {
         }
     }
     assert_eq!(created, 1);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count, 1);
-    let inboxes: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let inboxes: i64 = app.db.scalar("SELECT count(*) FROM projects", &[]).await;
     assert_eq!(inboxes, 1);
 }
 
@@ -317,20 +309,18 @@ async fn an_expired_or_idle_session_is_refused() {
     let hash = |cookie: &str| {
         Sha256::digest(cookie.trim_start_matches("docket_session=").as_bytes()).to_vec()
     };
-    sqlx::query(
-        "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
-    )
-    .bind(hash(&expired))
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE sessions SET last_seen_at = now() - interval '15 days' WHERE token_hash = $1",
-    )
-    .bind(hash(&idle))
-    .execute(&app.db)
-    .await
-    .unwrap();
+    app.db
+        .execute(
+            "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
+            &[&hash(&expired)],
+        )
+        .await;
+    app.db
+        .execute(
+            "UPDATE sessions SET last_seen_at = now() - interval '15 days' WHERE token_hash = $1",
+            &[&hash(&idle)],
+        )
+        .await;
     for (what, cookie) in [("expired", &expired), ("idle", &idle)] {
         let response = cookie_request(&app, Method::GET, "/api/v1/me", cookie, None)
             .send()
@@ -630,13 +620,12 @@ async fn a_refresh_token_raced_in_parallel_works_at_most_once() {
 async fn an_expired_refresh_token_is_refused() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    sqlx::query(
-        "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
-    )
-    .bind(user.id)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    app.db
+        .execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+            &[&user.id],
+        )
+        .await;
     let response = refresh_grant(&app, &user.refresh_token).await;
     assert_problem(response, 401, "invalid_credentials").await;
 }
@@ -1133,11 +1122,12 @@ async fn an_api_token_without_expiry_never_expires_and_an_expired_one_is_refused
     .await;
     assert_eq!(list["items"][0]["expires_at"], Value::Null);
 
-    sqlx::query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.db
+        .execute(
+            "UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&id],
+        )
+        .await;
     let response = app.get("/api/v1/me", &token).send().await.unwrap();
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     assert_problem(response, 401, "token_expired").await;
@@ -1288,11 +1278,13 @@ async fn api_tokens_cannot_manage_tokens_sessions_or_the_password() {
         assert_eq!(body["status"], 403, "{what}");
     }
     // Nothing happened.
-    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE user_id = $1")
-        .bind(user.id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let tokens: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM api_tokens WHERE user_id = $1",
+            &[&user.id],
+        )
+        .await;
     assert_eq!(tokens, 1);
     assert_eq!(
         app.password_grant(&user.email, PASSWORD).await.status(),
@@ -1839,12 +1831,13 @@ async fn the_eleventh_registration_from_one_address_within_the_hour_is_429() {
         "Retry-After {retry_after}"
     );
     assert_problem(refused, 429, "rate_limited").await;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE email = 'reg-10@example.com')",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let exists: bool = app
+        .db
+        .scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email = 'reg-10@example.com')",
+            &[],
+        )
+        .await;
     assert!(!exists);
     // Another address may still register.
     assert_eq!(
@@ -1871,10 +1864,7 @@ async fn a_burst_of_registrations_from_one_address_cannot_exceed_the_limit() {
         .filter(|r| r.as_ref().unwrap().status() == StatusCode::CREATED)
         .count();
     assert!(created <= 10, "{created} registrations from one address");
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count as usize, created);
 }
 
@@ -2035,11 +2025,12 @@ fn cookie_request(
 }
 
 async fn session_count(app: &TestApp, user_id: Uuid) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&app.db)
+    app.db
+        .scalar(
+            "SELECT count(*) FROM sessions WHERE user_id = $1",
+            &[&user_id],
+        )
         .await
-        .unwrap()
 }
 
 async fn refresh_grant(app: &TestApp, refresh_token: &str) -> Response {

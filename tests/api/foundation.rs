@@ -139,7 +139,7 @@ async fn an_exhausted_pool_answers_503_quickly() {
     })
     .await;
     let user = app.new_user().await;
-    let held = app.state.pool.acquire().await.unwrap();
+    let held = app.state.db.conn().await.unwrap();
     let started = Instant::now();
     let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
     let elapsed = started.elapsed();

@@ -692,25 +692,26 @@ async fn wait_for_link_state(app: &TestApp, user: &TestUser, project: &str, stat
 
 /// Sync jobs of the project that are queued or running.
 async fn active_jobs(app: &TestApp, project: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM jobs WHERE payload->>'project_id' = $1 \
+    app.db
+        .scalar(
+            "SELECT count(*) FROM jobs WHERE payload->>'project_id' = $1 \
          AND state IN ('queued', 'running')",
-    )
-    .bind(project)
-    .fetch_one(&app.db)
-    .await
-    .unwrap()
+            &[&project],
+        )
+        .await
 }
 
 /// The project's sync jobs, oldest first: (state, attempts).
 async fn jobs_of(app: &TestApp, project: &str) -> Vec<(String, i32)> {
-    sqlx::query_as(
-        "SELECT state, attempts FROM jobs WHERE payload->>'project_id' = $1 ORDER BY created_at, id",
-    )
-    .bind(project)
-    .fetch_all(&app.db)
-    .await
-    .unwrap()
+    app.db
+        .rows(
+            "SELECT state, attempts FROM jobs WHERE payload->>'project_id' = $1 ORDER BY created_at, id",
+            &[&project],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
 }
 
 /// The project's sync jobs once none is queued or running (the link's state is written before
@@ -1069,23 +1070,22 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
     // the linking job, and a second job as a lost lease or a scheduler race would leave.
     fake.pause();
     link(&first, &owner, &project, repo, Some(TOKEN)).await;
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, max_attempts) \
+    first
+        .db
+        .execute(
+            "INSERT INTO jobs (id, kind, payload, max_attempts) \
          VALUES ($1, 'github_sync', jsonb_build_object('project_id', $2::text), 5)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(&project)
-    .execute(&first.db)
-    .await
-    .unwrap();
+            &[&Uuid::now_v7(), &project],
+        )
+        .await;
     fake.wait_for_requests(2).await;
-    let running: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM jobs WHERE payload->>'project_id' = $1 AND state = 'running'",
-    )
-    .bind(&project)
-    .fetch_one(&first.db)
-    .await
-    .unwrap();
+    let running: i64 = first
+        .db
+        .scalar(
+            "SELECT count(*) FROM jobs WHERE payload->>'project_id' = $1 AND state = 'running'",
+            &[&project],
+        )
+        .await;
     assert_eq!(running, 2, "each instance runs one of the two jobs");
     fake.resume();
 
@@ -1434,12 +1434,13 @@ async fn the_token_is_write_only_and_stored_encrypted() {
     let text = response.text().await.unwrap();
     assert!(!text.contains(secret) && !text.contains("token"), "{text}");
 
-    let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT token_ciphertext FROM github_links WHERE project_id = $1::uuid")
-            .bind(&project)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let stored: Option<Vec<u8>> = app
+        .db
+        .scalar(
+            "SELECT token_ciphertext FROM github_links WHERE project_id = $1::uuid",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await;
     let stored = stored.expect("the token is stored");
     assert!(stored.len() > secret.len());
     assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
@@ -1473,12 +1474,13 @@ async fn the_servers_token_serves_links_without_one_and_the_enterprise_prefix_is
     link(&app, &owner, &project, repo, None).await;
     let done = wait_for_link_state(&app, &owner, &project, "idle").await;
     assert_eq!(done["imported_count"], 3);
-    let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT token_ciphertext FROM github_links WHERE project_id = $1::uuid")
-            .bind(&project)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let stored: Option<Vec<u8>> = app
+        .db
+        .scalar(
+            "SELECT token_ciphertext FROM github_links WHERE project_id = $1::uuid",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await;
     assert_eq!(stored, None);
     let requests = fake.requests_for(repo);
     assert_eq!(requests.len(), 2, "3 issues are 2 pages: {requests:?}");
@@ -1754,10 +1756,7 @@ async fn the_link_endpoints_check_roles_and_input() {
 
     // Many "sync now" in a row: at most one sync queued or running.
     fake.pause();
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let before: i64 = app.db.scalar("SELECT count(*) FROM jobs", &[]).await;
     for _ in 0..10 {
         let response = app
             .post(&sync_path(&project), &owner.token, &json!({}))
@@ -1767,10 +1766,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         assert_eq!(response.status(), 202);
         assert!(active_jobs(&app, &project).await <= 1);
     }
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let after: i64 = app.db.scalar("SELECT count(*) FROM jobs", &[]).await;
     assert_eq!(
         after - before,
         1,
@@ -1956,11 +1952,12 @@ async fn the_scheduler_syncs_a_link_when_it_is_due() {
     let mut new = issue(repo, 3, "Found by the scheduler");
     new["updated_at"] = json!("2024-03-01T00:00:00Z");
     fake.put_issue(repo, new);
-    sqlx::query("UPDATE github_links SET next_sync_at = now() WHERE project_id = $1::uuid")
-        .bind(&project)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.db
+        .execute(
+            "UPDATE github_links SET next_sync_at = now() WHERE project_id = $1::uuid",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await;
     let synced = wait_for_link(&app, &owner, &project, "synced by the scheduler", |link| {
         link["imported_count"] == 3 && link["state"] == "idle"
     })

@@ -12,7 +12,7 @@ use docket::db::embedded::{Durability, EmbeddedPostgres};
 use docket::github::client::ClientPolicy;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{Connection, PgConnection, PgPool};
+use tokio_postgres::types::{FromSqlOwned, ToSql};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -84,18 +84,14 @@ fn start_cluster() -> TestCluster {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut admin = PgConnection::connect_with(&postgres.connect_options("postgres"))
+        let admin = docket::db::connect(&postgres.pg_config("postgres"))
             .await
             .unwrap();
-        sqlx::query(&format!("CREATE DATABASE {TEMPLATE}"))
-            .execute(&mut admin)
+        admin
+            .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
             .await
             .unwrap();
-        let mut conn = PgConnection::connect_with(&postgres.connect_options(TEMPLATE))
-            .await
-            .unwrap();
-        docket::db::MIGRATOR.run(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
+        migrate(&postgres.url(TEMPLATE)).await;
     });
     TestCluster { postgres }
 }
@@ -104,15 +100,95 @@ fn start_cluster() -> TestCluster {
 pub async fn create_test_database() -> String {
     let cluster = cluster();
     let name = format!("test_{}", Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect_with(&cluster.postgres.connect_options("postgres"))
+    let admin = docket::db::connect(&cluster.postgres.pg_config("postgres"))
         .await
         .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-        .execute(&mut admin)
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
         .await
         .unwrap();
-    admin.close().await.unwrap();
     cluster.postgres.url(&name)
+}
+
+/// A new, empty database (no migrations); returns its URL.
+pub async fn create_empty_database() -> String {
+    let cluster = cluster();
+    let name = format!("empty_{}", Uuid::now_v7().simple());
+    let admin = docket::db::connect(&cluster.postgres.pg_config("postgres"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    cluster.postgres.url(&name)
+}
+
+/// Applies the embedded migrations to the database at `url`, as the server does.
+pub async fn migrate(url: &str) {
+    docket::db::migrate(&url.parse().unwrap()).await.unwrap();
+}
+
+/// A direct connection for tests that look into the database.
+pub struct TestDb {
+    client: tokio_postgres::Client,
+}
+
+pub async fn connect_db(url: &str) -> TestDb {
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    TestDb {
+        client: docket::db::connect(&config).await.unwrap(),
+    }
+}
+
+impl TestDb {
+    /// The first column of the one row the statement returns.
+    pub async fn scalar<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> T {
+        self.client
+            .query_one(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
+    }
+
+    /// The first column of the row the statement returns, if it returns one.
+    pub async fn opt_scalar<T: FromSqlOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Option<T> {
+        self.client
+            .query_opt(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .map(|row| row.get(0))
+    }
+
+    pub async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
+        self.client
+            .query(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
+        self.client
+            .execute(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs statements without parameters (a script).
+    pub async fn batch(&self, sql: &str) {
+        self.client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("batch: {e:?}"))
+    }
 }
 
 pub fn base_args(database_url: &str) -> ConfigArgs {
@@ -131,7 +207,7 @@ pub fn base_args(database_url: &str) -> ConfigArgs {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub db: PgPool,
+    pub db: TestDb,
     pub state: AppState,
     pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -194,7 +270,7 @@ pub async fn spawn_app_tuned(
     let mut args = base_args(database_url);
     customize(&mut args);
     let config = Config::from_args(&args).expect("valid test config");
-    let connect = docket::db::connect_options_from_url(database_url).unwrap();
+    let connect: tokio_postgres::Config = database_url.parse().unwrap();
     let app = Application::build_tuned(config, connect, tuning)
         .await
         .expect("app builds")
@@ -212,7 +288,7 @@ pub async fn spawn_app_tuned(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let db = PgPool::connect(database_url).await.unwrap();
+    let db = connect_db(database_url).await;
     TestApp {
         address,
         client: reqwest::Client::builder()

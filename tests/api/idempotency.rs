@@ -5,11 +5,12 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 async fn task_count(app: &TestApp, project: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM tasks WHERE project_id = $1::uuid")
-        .bind(project)
-        .fetch_one(&app.db)
+    app.db
+        .scalar(
+            "SELECT count(*) FROM tasks WHERE project_id = $1::uuid",
+            &[&project.parse::<uuid::Uuid>().unwrap()],
+        )
         .await
-        .unwrap()
 }
 
 async fn new_project(app: &TestApp, user: &TestUser) -> String {

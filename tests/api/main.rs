@@ -8,6 +8,8 @@ mod docs;
 mod foundation;
 mod github;
 mod idempotency;
+mod migrations;
 mod openapi;
+mod pooler;
 mod projects;
 mod tasks;

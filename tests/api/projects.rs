@@ -164,21 +164,29 @@ pub(crate) async fn get_task(app: &TestApp, user: &TestUser, task: &str) -> Valu
 
 /// The member roles of a project as the database has them.
 pub(crate) async fn db_roles(app: &TestApp, project: &str) -> BTreeMap<Uuid, String> {
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT user_id, role FROM memberships WHERE project_id = $1")
-            .bind(project.parse::<Uuid>().unwrap())
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    let rows: Vec<(Uuid, String)> = app
+        .db
+        .rows(
+            "SELECT user_id, role FROM memberships WHERE project_id = $1",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
     rows.into_iter().collect()
 }
 
 async fn owners_in_db(app: &TestApp, project: &str) -> Vec<Uuid> {
-    sqlx::query_scalar("SELECT user_id FROM memberships WHERE project_id = $1 AND role = 'owner'")
-        .bind(project.parse::<Uuid>().unwrap())
-        .fetch_all(&app.db)
+    app.db
+        .rows(
+            "SELECT user_id FROM memberships WHERE project_id = $1 AND role = 'owner'",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
         .await
-        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }
 
 async fn members_of(app: &TestApp, user: &TestUser, project: &str) -> BTreeMap<Uuid, String> {
@@ -332,12 +340,13 @@ async fn each_new_user_has_exactly_one_inbox_that_they_own() {
     assert_eq!(inbox["my_role"], "owner");
     assert_eq!(inbox["version"], 1);
 
-    let inboxes: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM projects WHERE inbox_of = $1 AND name = 'Inbox'")
-            .bind(user.id)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let inboxes: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM projects WHERE inbox_of = $1 AND name = 'Inbox'",
+            &[&user.id],
+        )
+        .await;
     assert_eq!(inboxes, 1);
     let members = members_of(&app, &user, &id_of(inbox)).await;
     assert_eq!(members, BTreeMap::from([(user.id, "owner".to_owned())]));
@@ -387,11 +396,10 @@ async fn an_inbox_cannot_be_shared() {
 }
 
 async fn db_inbox(app: &TestApp, user: &TestUser) -> String {
-    let id: Uuid = sqlx::query_scalar("SELECT id FROM projects WHERE inbox_of = $1")
-        .bind(user.id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let id: Uuid = app
+        .db
+        .scalar("SELECT id FROM projects WHERE inbox_of = $1", &[&user.id])
+        .await;
     id.to_string()
 }
 
@@ -493,11 +501,13 @@ async fn project_name_and_description_are_validated() {
         201,
     )
     .await;
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE user_id = $1")
-        .bind(user.id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let count: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM memberships WHERE user_id = $1",
+            &[&user.id],
+        )
+        .await;
     assert_eq!(count, 3, "the Inbox and the two valid projects");
 }
 
@@ -747,11 +757,13 @@ async fn deleting_a_project_honours_if_match_and_takes_its_tasks_along() {
         .await
         .unwrap();
     assert_problem(response, 404, "not_found").await;
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE project_id = $1")
-        .bind(project.parse::<Uuid>().unwrap())
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let left: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM tasks WHERE project_id = $1",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await;
     assert_eq!(left, 0);
 }
 
@@ -1239,12 +1251,16 @@ async fn only_editors_and_above_create_edit_and_delete_tasks() {
         shared["version"], 4,
         "three edits, none by the viewer or outsider"
     );
-    let titles: Vec<String> =
-        sqlx::query_scalar("SELECT title FROM tasks WHERE project_id = $1 ORDER BY number")
-            .bind(team.project.parse::<Uuid>().unwrap())
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    let titles: Vec<String> = app
+        .db
+        .rows(
+            "SELECT title FROM tasks WHERE project_id = $1 ORDER BY number",
+            &[&team.project.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     assert_eq!(
         titles,
         [
@@ -1421,11 +1437,13 @@ async fn only_the_owner_deletes_the_project() {
             get_project(&app, &team.owner, &team.project).await;
         }
     }
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)")
-        .bind(team.project.parse::<Uuid>().unwrap())
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let exists: bool = app
+        .db
+        .scalar(
+            "SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)",
+            &[&team.project.parse::<Uuid>().unwrap()],
+        )
+        .await;
     assert!(!exists);
 }
 
@@ -1680,16 +1698,19 @@ async fn a_stranger_gets_404_on_every_endpoint_of_someone_elses_project_and_chan
         assert_eq!(seen["title"], title);
         assert_eq!(seen["version"], 1);
     }
-    let counts: Vec<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM tasks WHERE project_id = ANY($1) GROUP BY project_id",
-    )
-    .bind(vec![
-        project.parse::<Uuid>().unwrap(),
-        inbox.parse::<Uuid>().unwrap(),
-    ])
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let counts: Vec<i64> = app
+        .db
+        .rows(
+            "SELECT count(*) FROM tasks WHERE project_id = ANY($1) GROUP BY project_id",
+            &[&vec![
+                project.parse::<Uuid>().unwrap(),
+                inbox.parse::<Uuid>().unwrap(),
+            ]],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     assert_eq!(counts, [1, 1]);
     let bobs = get_task(&app, &bob, &bobs_task).await;
     assert_eq!(

@@ -1034,11 +1034,13 @@ async fn moving_into_a_missing_or_foreign_project_is_422_on_project_id() {
     )
     .await;
     assert_eq!(get_task(&app, &owner, &id_of(&task)).await, task);
-    let next: i64 = sqlx::query_scalar("SELECT next_task_number FROM projects WHERE id = $1")
-        .bind(from.parse::<Uuid>().unwrap())
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let next: i64 = app
+        .db
+        .scalar(
+            "SELECT next_task_number FROM projects WHERE id = $1",
+            &[&from.parse::<Uuid>().unwrap()],
+        )
+        .await;
     assert_eq!(next, 2);
 }
 
@@ -1391,13 +1393,12 @@ async fn sortable_tasks(app: &TestApp, user: &TestUser, project: &str) -> Vec<Va
     for (i, id) in ids.iter().enumerate() {
         let created = base + chrono::Duration::seconds((i / 3) as i64);
         let updated = base + chrono::Duration::minutes(10 + (i % 2) as i64);
-        sqlx::query("UPDATE tasks SET created_at = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(created)
-            .bind(updated)
-            .execute(&app.db)
-            .await
-            .unwrap();
+        app.db
+            .execute(
+                "UPDATE tasks SET created_at = $2, updated_at = $3 WHERE id = $1",
+                &[&id, &created, &updated],
+            )
+            .await;
     }
     let mut tasks = Vec::new();
     for id in ids {
@@ -1818,11 +1819,10 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
         )
         .await,
     );
-    let inbox: Uuid = sqlx::query_scalar("SELECT id FROM projects WHERE inbox_of = $1")
-        .bind(member.id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let inbox: Uuid = app
+        .db
+        .scalar("SELECT id FROM projects WHERE inbox_of = $1", &[&member.id])
+        .await;
     let inbox_task = id_of(
         &create_task(
             &app,

@@ -1,0 +1,125 @@
+//! Personal API tokens (the `api_tokens` table).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::domain::ApiScope;
+use crate::auth::users::{User, USER_COLUMNS};
+use crate::db::{get, DbResult, Exec, FromRow, Row};
+use crate::params;
+
+/// An API token as its owner sees it (never its secret).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<ApiScope>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl FromRow for ApiToken {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            id: get(row, "id")?,
+            name: get(row, "name")?,
+            scopes: get(row, "scopes")?,
+            created_at: get(row, "created_at")?,
+            expires_at: get(row, "expires_at")?,
+            last_used_at: get(row, "last_used_at")?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, scopes, created_at, expires_at, last_used_at";
+
+/// Stores a new token; it expires `expires_in_days` from now, or never.
+pub async fn create(
+    db: &impl Exec,
+    user_id: Uuid,
+    name: &str,
+    token_hash: &[u8],
+    scopes: &[ApiScope],
+    expires_in_days: Option<i32>,
+) -> DbResult<ApiToken> {
+    db.fetch_one(
+        &format!(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6)) RETURNING {COLUMNS}"
+        ),
+        params![
+            Uuid::now_v7(),
+            user_id,
+            name,
+            token_hash,
+            scopes,
+            expires_in_days
+        ],
+    )
+    .await
+}
+
+pub async fn list_of_user(db: &impl Exec, user_id: Uuid) -> DbResult<Vec<ApiToken>> {
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id"),
+        params![user_id],
+    )
+    .await
+}
+
+/// Deletes one of a user's tokens; false when they have no such token.
+pub async fn delete(db: &impl Exec, token_id: Uuid, user_id: Uuid) -> DbResult<bool> {
+    let deleted = db
+        .execute(
+            "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
+            params![token_id, user_id],
+        )
+        .await?;
+    Ok(deleted > 0)
+}
+
+/// A token and its user, as authentication needs them.
+#[derive(Debug, Clone)]
+pub struct TokenUser {
+    pub user: User,
+    pub token_id: Uuid,
+    pub scopes: Vec<ApiScope>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl FromRow for TokenUser {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            user: User::from_row(row)?,
+            token_id: get(row, "token_id")?,
+            scopes: get(row, "scopes")?,
+            expires_at: get(row, "expires_at")?,
+            last_used_at: get(row, "last_used_at")?,
+        })
+    }
+}
+
+pub async fn find_by_hash(db: &impl Exec, token_hash: &[u8]) -> DbResult<Option<TokenUser>> {
+    db.fetch_opt(
+        &format!(
+            "SELECT {USER_COLUMNS}, t.id AS token_id, t.scopes, t.expires_at, t.last_used_at \
+             FROM api_tokens t JOIN users ON users.id = t.user_id WHERE t.token_hash = $1"
+        ),
+        params![token_hash],
+    )
+    .await
+}
+
+/// Records a use, at most once a minute.
+pub async fn touch(db: &impl Exec, token_id: Uuid) -> DbResult<()> {
+    db.execute(
+        "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
+         AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')",
+        params![token_id],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The tasks-table SQL of the GitHub import: tasks upserted by (project, GitHub issue id).
+//! GitHub owns title, description, status and labels; priority, due date and assignee keep
+//! local edits.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::db::{get, DbResult, Exec, Tx};
+use crate::params;
+use crate::tasks::domain::Status;
+
+/// An issue as a task sees it (already truncated to the task's limits).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportedIssue<'a> {
+    pub github_issue_id: i64,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub status: Status,
+    pub labels: &'a [String],
+    pub closed_at: Option<DateTime<Utc>>,
+    /// `owner/name`, as the link spells it.
+    pub repository: &'a str,
+    pub number: i64,
+    pub url: &'a str,
+}
+
+/// Creates the issue's task, or brings it up to date (touching it only when something
+/// changed). The issue's `closed_at` is offered as `completed_at`; the tasks' trigger decides
+/// (migrations/V20261201000001: kept while done, cleared otherwise). The caller holds the project's row lock (`projects::store::lock`), which
+/// serialises the task numbers; new tasks are created by `created_by`.
+pub async fn upsert_issue(
+    tx: &Tx,
+    project_id: Uuid,
+    created_by: Uuid,
+    issue: &ImportedIssue<'_>,
+) -> DbResult<()> {
+    let existing = tx
+        .query_opt(
+            "SELECT id FROM tasks WHERE project_id = $1 AND github_issue_id = $2",
+            params![project_id, issue.github_issue_id],
+        )
+        .await?;
+    match existing {
+        Some(row) => {
+            let task_id: Uuid = get(&row, "id")?;
+            tx.execute(
+                "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
+                     completed_at = $6, \
+                     source_repository = $7, source_number = $8, source_url = $9, \
+                     version = version + 1, updated_at = now() \
+                 WHERE id = $1 AND (title, description, status, labels, source_repository, \
+                     source_number, source_url) IS DISTINCT FROM ($2, $3, $4, $5, $7, $8, $9)",
+                params![
+                    task_id,
+                    issue.title,
+                    issue.description,
+                    issue.status,
+                    issue.labels,
+                    issue.closed_at,
+                    issue.repository,
+                    issue.number,
+                    issue.url
+                ],
+            )
+            .await?;
+        }
+        None => {
+            let number = super::next_number(tx, project_id).await?;
+            let task_id = Uuid::now_v7();
+            tx.execute(
+                "INSERT INTO tasks (id, project_id, number, title, description, status, labels, \
+                     created_by, completed_at, source_repository, source_number, source_url, \
+                     github_issue_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                     $9, $10, $11, $12, $13)",
+                params![
+                    task_id,
+                    project_id,
+                    number,
+                    issue.title,
+                    issue.description,
+                    issue.status,
+                    issue.labels,
+                    created_by,
+                    issue.closed_at,
+                    issue.repository,
+                    issue.number,
+                    issue.url,
+                    issue.github_issue_id
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How many of the project's tasks were imported from `repository` (GitHub names are
+/// case-insensitive, so the count is too).
+pub async fn imported_count(db: &impl Exec, project_id: Uuid, repository: &str) -> DbResult<i64> {
+    let row = db
+        .query_one(
+            "SELECT count(*) AS count FROM tasks t WHERE t.project_id = $1 \
+                AND lower(t.source_repository) = lower($2)",
+            params![project_id, repository],
+        )
+        .await?;
+    get(&row, "count")
+}

@@ -1,0 +1,242 @@
+//! The tasks table: every statement that reads or writes it (the GitHub import's in
+//! `imports`, the lists' in `list`).
+
+pub mod imports;
+pub mod list;
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::domain::Status;
+use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
+use crate::params;
+use crate::projects::access::{ProjectAccess, Role};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TaskSource {
+    pub kind: &'static str,
+    pub repository: String,
+    pub number: i64,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub priority: i16,
+    pub due_date: Option<NaiveDate>,
+    pub labels: Vec<String>,
+    pub assignee_id: Option<Uuid>,
+    pub created_by: Uuid,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub source: Option<TaskSource>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FromRow for Task {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        let source = match (
+            get::<Option<String>>(row, "source_repository")?,
+            get::<Option<i64>>(row, "source_number")?,
+            get::<Option<String>>(row, "source_url")?,
+        ) {
+            (Some(repository), Some(number), Some(url)) => Some(TaskSource {
+                kind: "github",
+                repository,
+                number,
+                url,
+            }),
+            _ => None,
+        };
+        Ok(Task {
+            id: get(row, "id")?,
+            project_id: get(row, "project_id")?,
+            number: get(row, "number")?,
+            title: get(row, "title")?,
+            description: get(row, "description")?,
+            status: get(row, "status")?,
+            priority: get(row, "priority")?,
+            due_date: get(row, "due_date")?,
+            labels: get(row, "labels")?,
+            assignee_id: get(row, "assignee_id")?,
+            created_by: get(row, "created_by")?,
+            completed_at: get(row, "completed_at")?,
+            source,
+            version: get(row, "version")?,
+            created_at: get(row, "created_at")?,
+            updated_at: get(row, "updated_at")?,
+        })
+    }
+}
+
+pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
+     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.version, \
+     t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+
+/// The fields a write sets, all valid.
+#[derive(Debug, Clone)]
+pub struct TaskFields {
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub priority: i16,
+    pub due_date: Option<NaiveDate>,
+    pub labels: Vec<String>,
+    pub assignee_id: Option<Uuid>,
+}
+
+/// Takes the next number of a project. The row lock on the project makes concurrent creates
+/// queue here, so numbers are unique and, because a failed transaction rolls the counter
+/// back too, gap-free.
+async fn next_number(tx: &Tx, project_id: Uuid) -> DbResult<i64> {
+    let row = tx
+        .query_one(
+            "UPDATE projects SET next_task_number = next_task_number + 1 WHERE id = $1 \
+             RETURNING next_task_number - 1 AS number",
+            params![project_id],
+        )
+        .await?;
+    get(&row, "number")
+}
+
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
+             due_date, labels, assignee_id, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         RETURNING {TASK_COLUMNS}"
+    )
+});
+
+/// Creates a task in the project `access` entered. (`completed_at` follows `status` by a
+/// trigger: migrations/V20261201000001.)
+pub async fn insert(tx: &Tx, access: &ProjectAccess, fields: &TaskFields) -> DbResult<Task> {
+    let project_id = access.project_id();
+    let number = next_number(tx, project_id).await?;
+    tx.fetch_one(
+        &INSERT_SQL,
+        params![
+            Uuid::now_v7(),
+            project_id,
+            number,
+            fields.title,
+            fields.description,
+            fields.status,
+            fields.priority,
+            fields.due_date,
+            fields.labels,
+            fields.assignee_id,
+            access.user_id()
+        ],
+    )
+    .await
+}
+
+/// A task with the caller's role in its project: `$1` task id, `$2` user id.
+static FIND_VISIBLE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TASK_COLUMNS}, m.role AS my_role FROM tasks t \
+         JOIN memberships m ON m.project_id = t.project_id AND m.user_id = $2 \
+         WHERE t.id = $1"
+    )
+});
+static FIND_VISIBLE_FOR_UPDATE_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{} FOR UPDATE OF t", *FIND_VISIBLE_SQL));
+
+/// A task and the caller's role in its project; `None` when there is no such task or the
+/// caller is not a member (both mean 404). Handlers reach it through
+/// `projects::access::enter_task`.
+pub async fn find_visible(
+    db: &impl Exec,
+    task_id: Uuid,
+    user_id: Uuid,
+    lock: bool,
+) -> DbResult<Option<(Task, Role)>> {
+    let sql = if lock {
+        &FIND_VISIBLE_FOR_UPDATE_SQL
+    } else {
+        &FIND_VISIBLE_SQL
+    };
+    let row = db.query_opt(sql, params![task_id, user_id]).await?;
+    row.map(|row| Ok((Task::from_row(&row)?, get(&row, "my_role")?)))
+        .transpose()
+}
+
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks AS t SET project_id = $2, number = $3, title = $4, description = $5, \
+             status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
+             version = t.version + 1, updated_at = now() \
+         WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
+    )
+});
+
+/// Where an edited task lives: its own project, or (a move) another one the caller entered
+/// for editing, where it takes the next number.
+pub enum Destination<'a> {
+    Stay { number: i64 },
+    MoveTo(&'a ProjectAccess),
+}
+
+/// Writes a task's fields. `access` is the entry into the task's current project.
+pub async fn update(
+    tx: &Tx,
+    access: &ProjectAccess,
+    task_id: Uuid,
+    destination: Destination<'_>,
+    fields: &TaskFields,
+) -> DbResult<Task> {
+    let (project_id, number) = match destination {
+        Destination::Stay { number } => (access.project_id(), number),
+        Destination::MoveTo(target) => (
+            target.project_id(),
+            next_number(tx, target.project_id()).await?,
+        ),
+    };
+    tx.fetch_one(
+        &UPDATE_SQL,
+        params![
+            task_id,
+            project_id,
+            number,
+            fields.title,
+            fields.description,
+            fields.status,
+            fields.priority,
+            fields.due_date,
+            fields.labels,
+            fields.assignee_id
+        ],
+    )
+    .await
+}
+
+pub async fn delete(tx: &Tx, access: &ProjectAccess, task_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "DELETE FROM tasks WHERE id = $1 AND project_id = $2",
+        params![task_id, access.project_id()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A member's tasks in a project become unassigned (they are leaving it).
+pub async fn unassign_all(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "UPDATE tasks SET assignee_id = NULL, version = version + 1, updated_at = now() \
+         WHERE project_id = $1 AND assignee_id = $2",
+        params![access.project_id(), user_id],
+    )
+    .await?;
+    Ok(())
+}

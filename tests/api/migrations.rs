@@ -1,0 +1,147 @@
+//! Migrations: a fresh database, several instances at once, and a database made by Docket 0.1
+//! (migrated by sqlx) carried over in place.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// The dump in tests/fixtures was taken from a database that the sqlx-based release created and
+/// used: its `_sqlx_migrations` history must be recognised, nothing applied twice, and every
+/// row still there and usable.
+#[tokio::test]
+async fn a_database_migrated_by_sqlx_upgrades_in_place() {
+    let url = create_empty_database().await;
+    // pg_dump's preamble empties the session's search_path: load it on a connection of its own.
+    connect_db(&url)
+        .await
+        .batch(include_str!("../fixtures/sqlx-era.sql"))
+        .await;
+    let db = connect_db(&url).await;
+    let legacy: i64 = db
+        .scalar("SELECT count(*) FROM _sqlx_migrations WHERE success", &[])
+        .await;
+    assert_eq!(legacy, 5);
+
+    let app = spawn_app_on(&url, |_| {}).await;
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "migrations are current after the upgrade"
+    );
+
+    // Refinery's history holds the five old migrations as applied, and the new ones ran.
+    let versions: Vec<i64> = db
+        .rows(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        &versions[..5],
+        &[
+            20261126000001,
+            20261126000002,
+            20261126000003,
+            20261126000004,
+            20261126000005
+        ]
+    );
+    assert!(versions.len() > 5, "the migrations after 0.1 were applied");
+
+    // The old account logs in with its old password hash and sees its old tasks.
+    let response = app
+        .password_grant("ada@example.com", "a long passphrase")
+        .await;
+    assert_eq!(response.status(), 200);
+    let token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page: Value = app
+        .get("/api/v1/tasks?sort=created_at", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Deploy the app", "Write the docs"]);
+    let done = &page["items"][0];
+    assert_eq!(done["status"], "done");
+    assert!(done["completed_at"].is_string());
+
+    // And it keeps working: a new task gets the next number.
+    let project = done["project_id"].as_str().unwrap();
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/tasks"),
+            &token,
+            &json!({"title": "After the upgrade"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.json::<Value>().await.unwrap()["number"], 3);
+    app.stop().await;
+
+    // A second start finds nothing to do.
+    let again = spawn_app_on(&url, |_| {}).await;
+    let ready = again
+        .request(reqwest::Method::GET, "/readyz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let count: i64 = db
+        .scalar("SELECT count(*) FROM refinery_schema_history", &[])
+        .await;
+    assert_eq!(count as usize, versions.len());
+}
+
+/// Several instances migrating one empty database at once apply each migration once.
+#[tokio::test]
+async fn concurrent_migrations_apply_each_migration_once() {
+    let url = create_empty_database().await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { migrate(&url).await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+    let db = connect_db(&url).await;
+    let (count, distinct): (i64, i64) = {
+        let rows = db
+            .rows(
+                "SELECT count(*), count(DISTINCT version) FROM refinery_schema_history",
+                &[],
+            )
+            .await;
+        (rows[0].get(0), rows[0].get(1))
+    };
+    assert_eq!(count, distinct);
+    let tables: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'tasks'",
+            &[],
+        )
+        .await;
+    assert_eq!(tables, 1);
+}
