@@ -153,6 +153,7 @@ pub fn title_for(code: &str) -> &'static str {
         "unsupported_media_type" => "Unsupported media type",
         "validation_failed" => "Request validation failed",
         "idempotency_key_reused" => "Idempotency key reused with a different request",
+        "quota_exceeded" => "Quota exceeded",
         "rate_limited" => "Too many requests",
         "unavailable" => "Service unavailable",
         _ => "Internal server error",

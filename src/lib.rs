@@ -17,5 +17,6 @@ pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod projects;
+pub mod quotas;
 pub mod tasks;
 pub mod telemetry;

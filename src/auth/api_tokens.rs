@@ -14,6 +14,7 @@ use super::tokens::{hash_token, random_token};
 use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
+use crate::quotas;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,9 +90,16 @@ pub async fn create_api_token(
     let Some(scopes) = scopes.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
+    let tx = state.db.begin().await?;
+    if api_tokens::live_count_locked(&tx, principal.id()).await? >= quotas::API_TOKENS_PER_USER {
+        return Err(quotas::exceeded(
+            "API tokens per user",
+            quotas::API_TOKENS_PER_USER,
+        ));
+    }
     let secret = format!("{API_TOKEN_PREFIX}{}", random_token(32));
     let token = api_tokens::create(
-        &state.db,
+        &tx,
         principal.id(),
         name,
         &hash_token(&secret),
@@ -99,6 +107,7 @@ pub async fn create_api_token(
         body.expires_in_days.map(|d| d as i32),
     )
     .await?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedApiToken { token, secret }),

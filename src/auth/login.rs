@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{parse_json, Json};
+use crate::quotas;
 
 pub const SESSION_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
 pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
@@ -121,6 +122,8 @@ pub async fn create_session(
     if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
         sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
     }
+    // At most LIVE_SESSIONS_PER_USER: a new one ends the least recently used beyond that.
+    sessions::cap_live_sessions(&state.db, user.id, quotas::LIVE_SESSIONS_PER_USER).await?;
     let token = random_token(32);
     let csrf_token = random_token(32);
     sessions::create(
@@ -252,7 +255,14 @@ pub async fn create_token(
         Some("password") => {
             let grant: PasswordGrant = parse_json(&raw)?;
             let user = check_password(&state, client, &grant.email, grant.password).await?;
-            issue_tokens(&state, user.id, Uuid::now_v7()).await
+            // At most LIVE_LOGINS_PER_USER: a new one revokes the least recently refreshed.
+            for family in
+                refresh_tokens::cap_live_logins(&state.db, user.id, quotas::LIVE_LOGINS_PER_USER)
+                    .await?
+            {
+                state.principals.evict_family(family);
+            }
+            issue_tokens(&state, &state.db, user.id, Uuid::now_v7()).await
         }
         Some("refresh_token") => {
             let grant: RefreshGrant = parse_json(&raw)?;
@@ -268,12 +278,13 @@ pub async fn create_token(
 
 async fn issue_tokens(
     state: &AppState,
+    db: &impl Exec,
     user_id: Uuid,
     family_id: Uuid,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
     let refresh_token = random_token(32);
     refresh_tokens::insert(
-        &state.db,
+        db,
         &hash_token(&refresh_token),
         family_id,
         user_id,
@@ -290,14 +301,19 @@ async fn issue_tokens(
 
 /// Rotates a refresh token. The consuming UPDATE is atomic, so a token works exactly once even
 /// when two requests race; a second use revokes the whole family (RFC 9700 reuse detection).
+/// Spending the token and issuing its successor are one transaction, and a login counts as
+/// revoked once any of its tokens is: a revocation racing this refresh never leaves the
+/// successor alive.
 async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
     let hash = hash_token(token);
+    let tx = state.db.begin().await?;
     // A disabled user's token is refused without being spent, so that it keeps answering 403.
-    let consumed = refresh_tokens::consume(&state.db, &hash).await?;
+    let consumed = refresh_tokens::consume(&tx, &hash).await?;
     let invalid =
         |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
     let disabled = || ApiError::forbidden("account_disabled", "this account has been disabled");
     let Some((family_id, user_id)) = consumed else {
+        drop(tx);
         let known = refresh_tokens::find(&state.db, &hash).await?;
         let Some(refresh_tokens::KnownToken {
             family_id,
@@ -322,13 +338,15 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
         }
         return Err(invalid("the refresh token is not valid"));
     };
-    let user = users::find_by_id(&state.db, user_id)
+    let user = users::find_by_id(&tx, user_id)
         .await?
         .ok_or_else(|| invalid("the refresh token is not valid"))?;
     if user.disabled {
         return Err(disabled());
     }
-    issue_tokens(state, user_id, family_id).await
+    let tokens = issue_tokens(state, &tx, user_id, family_id).await?;
+    tx.commit().await?;
+    Ok(tokens)
 }
 
 /// Revokes every token of a login.

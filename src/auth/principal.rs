@@ -61,6 +61,11 @@ impl Principal {
         }
     }
 
+    /// Whether this is an instance admin.
+    pub fn is_admin(&self) -> bool {
+        self.user.role == UserRole::Admin
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.user.role == UserRole::Admin {
             Ok(())

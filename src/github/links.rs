@@ -87,17 +87,27 @@ pub async fn put_link(
             "must be a GitHub repository as owner/name",
         ));
     }
-    if let Some(token) = &body.token {
-        if token.is_empty()
-            || token.len() > 1024
-            || token.chars().any(|c| c.is_control() || c.is_whitespace())
+    match &body.token {
+        // The operator's token can read whatever the operator can: only an instance admin may
+        // point it at a repository (API.md §5).
+        None if !principal.is_admin() => errors.push(FieldError::new(
+            "token",
+            "required",
+            "a GitHub token is required (only instance admins may use the server's token)",
+        )),
+        None => {}
+        Some(token)
+            if token.is_empty()
+                || token.len() > 1024
+                || token.chars().any(|c| c.is_control() || c.is_whitespace()) =>
         {
             errors.push(FieldError::new(
                 "token",
                 "invalid",
                 "must be a GitHub token",
-            ));
+            ))
         }
+        Some(_) => {}
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

@@ -15,6 +15,7 @@ use crate::error::{ApiError, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
+use crate::quotas;
 
 type P = crate::openapi::Problem;
 
@@ -89,6 +90,12 @@ pub async fn create_project(
         return Err(ApiError::validation(errors));
     }
     let tx = state.db.begin().await?;
+    if store::owned_count_locked(&tx, principal.id()).await? >= quotas::PROJECTS_PER_USER {
+        return Err(quotas::exceeded(
+            "projects per user",
+            quotas::PROJECTS_PER_USER,
+        ));
+    }
     let project = store::create(&tx, principal.id(), &name, &description).await?;
     tx.commit().await?;
     Ok(project_response(StatusCode::CREATED, &project))

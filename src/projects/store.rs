@@ -91,6 +91,49 @@ pub async fn list_for_member(
     .await
 }
 
+/// Takes the project's next task number and counts the task being added: `(number, tasks in
+/// the project with it)`. The row lock it takes makes concurrent creates queue here, so numbers
+/// are unique and, because a failed transaction rolls the counter back too, gap-free.
+pub async fn take_task_number(tx: &Tx, project_id: Uuid) -> DbResult<(i64, i64)> {
+    let row = tx
+        .query_one(
+            "UPDATE projects SET next_task_number = next_task_number + 1, \
+                 task_count = task_count + 1 WHERE id = $1 \
+             RETURNING next_task_number - 1 AS number, task_count",
+            params![project_id],
+        )
+        .await?;
+    Ok((get(&row, "number")?, get(&row, "task_count")?))
+}
+
+/// A task left the project (deleted or moved away).
+pub async fn task_removed(tx: &Tx, project_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "UPDATE projects SET task_count = task_count - 1 WHERE id = $1",
+        params![project_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// How many projects a user owns, besides their Inbox. Serialises that user's project creations
+/// for the rest of the transaction, so that the count stays true until it commits.
+pub async fn owned_count_locked(tx: &Tx, user_id: Uuid) -> DbResult<i64> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('docket.projects.owned:' || $1::text))",
+        params![user_id],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT count(*) AS count FROM memberships m JOIN projects p ON p.id = m.project_id \
+             WHERE m.user_id = $1 AND m.role = 'owner' AND p.inbox_of IS NULL",
+            params![user_id],
+        )
+        .await?;
+    get(&row, "count")
+}
+
 /// What a lock of the project row tells.
 #[derive(Debug, Clone, Copy)]
 pub struct Locked {

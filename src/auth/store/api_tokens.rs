@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::domain::ApiScope;
 use crate::auth::users::{User, USER_COLUMNS};
-use crate::db::{get, DbResult, Exec, FromRow, Row};
+use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
 
 /// An API token as its owner sees it (never its secret).
@@ -59,6 +59,24 @@ pub async fn create(
         ],
     )
     .await
+}
+
+/// How many live (unexpired) tokens a user has. Serialises that user's token creations for the
+/// rest of the transaction, so that the count stays true until it commits.
+pub async fn live_count_locked(tx: &Tx, user_id: Uuid) -> DbResult<i64> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('docket.api_tokens:' || $1::text))",
+        params![user_id],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT count(*) AS count FROM api_tokens \
+             WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > now())",
+            params![user_id],
+        )
+        .await?;
+    get(&row, "count")
 }
 
 pub async fn list_of_user(db: &impl Exec, user_id: Uuid) -> DbResult<Vec<ApiToken>> {

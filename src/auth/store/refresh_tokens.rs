@@ -34,13 +34,18 @@ pub async fn insert(
 }
 
 /// Spends a usable refresh token, atomically: `(family_id, user_id)`, or `None` when it is
-/// unknown, spent, revoked, expired or its user is disabled (then it is not spent).
+/// unknown, spent, expired, its user is disabled (then it is not spent), or any token of its
+/// login was revoked. A login is revoked as a whole: a successor that a refresh inserted while
+/// a revocation was running is dead too, because the revocation marked its predecessor (see
+/// `auth::login::refresh`).
 pub async fn consume(db: &impl Exec, token_hash: &[u8]) -> DbResult<Option<(Uuid, Uuid)>> {
     let row = db
         .query_opt(
             "UPDATE refresh_tokens r SET used_at = now() FROM users u \
              WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.revoked_at IS NULL \
                AND r.expires_at > now() AND u.id = r.user_id AND NOT u.disabled \
+               AND NOT EXISTS (SELECT 1 FROM refresh_tokens x \
+                               WHERE x.family_id = r.family_id AND x.revoked_at IS NOT NULL) \
              RETURNING r.family_id, r.user_id",
             params![token_hash],
         )
@@ -94,6 +99,29 @@ pub async fn revoke_family(db: &impl Exec, family_id: Uuid) -> DbResult<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Keeps a user's live logins at `max`, counting one about to start: the least recently
+/// refreshed ones beyond that are revoked (API.md §9). Returns the families revoked.
+pub async fn cap_live_logins(db: &impl Exec, user_id: Uuid, max: i64) -> DbResult<Vec<Uuid>> {
+    let rows = db
+        .query(
+            "WITH live AS ( \
+                 SELECT family_id, max(created_at) AS last_used FROM refresh_tokens \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() \
+                 GROUP BY family_id), \
+             doomed AS ( \
+                 SELECT family_id FROM live ORDER BY last_used DESC, family_id DESC \
+                 OFFSET $2), \
+             revoked AS ( \
+                 UPDATE refresh_tokens SET revoked_at = now() \
+                 WHERE family_id IN (SELECT family_id FROM doomed) AND revoked_at IS NULL \
+                 RETURNING family_id) \
+             SELECT DISTINCT family_id FROM revoked",
+            params![user_id, (max - 1).max(0)],
+        )
+        .await?;
+    rows.iter().map(|row| get(row, "family_id")).collect()
 }
 
 /// Revokes every login of a user except the family `keep`.

@@ -52,6 +52,18 @@ pub async fn create(
     Ok(())
 }
 
+/// Keeps a user's live sessions at `max`, counting one about to start: the least recently used
+/// ones beyond that end (API.md §9).
+pub async fn cap_live_sessions(db: &impl Exec, user_id: Uuid, max: i64) -> DbResult<u64> {
+    db.execute(
+        "DELETE FROM sessions WHERE id IN ( \
+             SELECT id FROM sessions WHERE user_id = $1 AND expires_at > now() \
+             ORDER BY last_seen_at DESC, id DESC OFFSET $2)",
+        params![user_id, (max - 1).max(0)],
+    )
+    .await
+}
+
 pub async fn delete_by_token_hash(db: &impl Exec, token_hash: &[u8]) -> DbResult<()> {
     db.execute(
         "DELETE FROM sessions WHERE token_hash = $1",

@@ -65,7 +65,7 @@ pub async fn upsert_issue(
             .await?;
         }
         None => {
-            let number = super::next_number(tx, project_id).await?;
+            let (number, _) = crate::projects::store::take_task_number(tx, project_id).await?;
             let task_id = Uuid::now_v7();
             tx.execute(
                 "INSERT INTO tasks (id, project_id, number, title, description, status, labels, \

@@ -95,18 +95,33 @@ pub struct TaskFields {
     pub assignee_id: Option<Uuid>,
 }
 
-/// Takes the next number of a project. The row lock on the project makes concurrent creates
-/// queue here, so numbers are unique and, because a failed transaction rolls the counter
-/// back too, gap-free.
-async fn next_number(tx: &Tx, project_id: Uuid) -> DbResult<i64> {
-    let row = tx
-        .query_one(
-            "UPDATE projects SET next_task_number = next_task_number + 1 WHERE id = $1 \
-             RETURNING next_task_number - 1 AS number",
-            params![project_id],
-        )
-        .await?;
-    get(&row, "number")
+/// Why a task could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskWriteError {
+    #[error("the project holds its quota of tasks")]
+    QuotaExceeded,
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+impl From<TaskWriteError> for crate::error::ApiError {
+    fn from(error: TaskWriteError) -> Self {
+        match error {
+            TaskWriteError::QuotaExceeded => {
+                crate::quotas::exceeded("tasks per project", crate::quotas::TASKS_PER_PROJECT)
+            }
+            TaskWriteError::Db(error) => error.into(),
+        }
+    }
+}
+
+/// A number in the project for a task arriving there, within the project's quota.
+async fn next_number(tx: &Tx, project_id: Uuid) -> Result<i64, TaskWriteError> {
+    let (number, count) = crate::projects::store::take_task_number(tx, project_id).await?;
+    if count > crate::quotas::TASKS_PER_PROJECT {
+        return Err(TaskWriteError::QuotaExceeded);
+    }
+    Ok(number)
 }
 
 static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -120,26 +135,32 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// Creates a task in the project `access` entered. (`completed_at` follows `status` by a
 /// trigger: migrations/V20261201000001.)
-pub async fn insert(tx: &Tx, access: &ProjectAccess, fields: &TaskFields) -> DbResult<Task> {
+pub async fn insert(
+    tx: &Tx,
+    access: &ProjectAccess,
+    fields: &TaskFields,
+) -> Result<Task, TaskWriteError> {
     let project_id = access.project_id();
     let number = next_number(tx, project_id).await?;
-    tx.fetch_one(
-        &INSERT_SQL,
-        params![
-            Uuid::now_v7(),
-            project_id,
-            number,
-            fields.title,
-            fields.description,
-            fields.status,
-            fields.priority,
-            fields.due_date,
-            fields.labels,
-            fields.assignee_id,
-            access.user_id()
-        ],
-    )
-    .await
+    let task = tx
+        .fetch_one(
+            &INSERT_SQL,
+            params![
+                Uuid::now_v7(),
+                project_id,
+                number,
+                fields.title,
+                fields.description,
+                fields.status,
+                fields.priority,
+                fields.due_date,
+                fields.labels,
+                fields.assignee_id,
+                access.user_id()
+            ],
+        )
+        .await?;
+    Ok(task)
 }
 
 /// A task with the caller's role in its project: `$1` task id, `$2` user id.
@@ -195,38 +216,45 @@ pub async fn update(
     task_id: Uuid,
     destination: Destination<'_>,
     fields: &TaskFields,
-) -> DbResult<Task> {
+) -> Result<Task, TaskWriteError> {
     let (project_id, number) = match destination {
         Destination::Stay { number } => (access.project_id(), number),
-        Destination::MoveTo(target) => (
-            target.project_id(),
-            next_number(tx, target.project_id()).await?,
-        ),
+        Destination::MoveTo(target) => {
+            let number = next_number(tx, target.project_id()).await?;
+            crate::projects::store::task_removed(tx, access.project_id()).await?;
+            (target.project_id(), number)
+        }
     };
-    tx.fetch_one(
-        &UPDATE_SQL,
-        params![
-            task_id,
-            project_id,
-            number,
-            fields.title,
-            fields.description,
-            fields.status,
-            fields.priority,
-            fields.due_date,
-            fields.labels,
-            fields.assignee_id
-        ],
-    )
-    .await
+    let task = tx
+        .fetch_one(
+            &UPDATE_SQL,
+            params![
+                task_id,
+                project_id,
+                number,
+                fields.title,
+                fields.description,
+                fields.status,
+                fields.priority,
+                fields.due_date,
+                fields.labels,
+                fields.assignee_id
+            ],
+        )
+        .await?;
+    Ok(task)
 }
 
 pub async fn delete(tx: &Tx, access: &ProjectAccess, task_id: Uuid) -> DbResult<()> {
-    tx.execute(
-        "DELETE FROM tasks WHERE id = $1 AND project_id = $2",
-        params![task_id, access.project_id()],
-    )
-    .await?;
+    let deleted = tx
+        .execute(
+            "DELETE FROM tasks WHERE id = $1 AND project_id = $2",
+            params![task_id, access.project_id()],
+        )
+        .await?;
+    if deleted > 0 {
+        crate::projects::store::task_removed(tx, access.project_id()).await?;
+    }
     Ok(())
 }
 
