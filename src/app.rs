@@ -32,6 +32,8 @@ pub struct Inner {
     pub encryption_key: KeyMaterial,
     pub passwords: PasswordHasher,
     pub rate_limiter: RateLimiter,
+    /// Requests that reach the database before the caller is known, per client address.
+    pub pre_auth_limiter: RateLimiter,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub github: UpstreamClient,
     pub principals: crate::auth::principal_cache::PrincipalCache,
@@ -44,6 +46,8 @@ pub struct Inner {
 #[derive(Debug, Clone)]
 pub struct Tuning {
     pub github: ClientPolicy,
+    /// How long a password hash may wait to start before the request gets 503.
+    pub hash_start_deadline: Duration,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
 }
@@ -52,6 +56,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             github: ClientPolicy::default(),
+            hash_start_deadline: crate::auth::password::START_DEADLINE,
             job_retry_base: Duration::from_secs(30),
             job_retry_cap: Duration::from_secs(15 * 60),
         }
@@ -97,8 +102,11 @@ impl AppState {
             jwt,
             cursor_key,
             encryption_key,
-            passwords: PasswordHasher::new(),
+            passwords: PasswordHasher::new(tuning.hash_start_deadline),
             rate_limiter,
+            pre_auth_limiter: RateLimiter::new(
+                crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
+            ),
             metrics: crate::telemetry::metrics_handle(),
             migrated: AtomicBool::new(false),
             config,
@@ -187,8 +195,10 @@ impl Application {
                 loop {
                     ticker.tick().await;
                     if state.is_migrated() {
-                        if let Err(error) = state.rate_limiter.sync(&state.db).await {
-                            tracing::debug!(error = %error, "rate-limit counts not shared yet");
+                        for limiter in [&state.rate_limiter, &state.pre_auth_limiter] {
+                            if let Err(error) = limiter.sync(&state.db).await {
+                                tracing::debug!(error = %error, "rate-limit counts not shared yet");
+                            }
                         }
                     }
                 }

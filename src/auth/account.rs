@@ -67,18 +67,13 @@ pub async fn register(
             "registration is closed on this server; ask an administrator for an account",
         ));
     }
-    let bucket = limits::register_address_bucket(client.0);
+    limits::pre_auth(&state, client).await?;
     // Every registration counts, and is counted atomically with the check.
-    let _counted = limits::attempt(
-        &state.db,
-        &[(&bucket, limits::REGISTRATIONS_PER_ADDRESS)],
-        limits::WINDOW_REGISTER_SECS,
-    )
-    .await?;
+    let _counted = limits::attempt(&state.db, &[limits::register_address_bucket(client.0)]).await?;
     let new_user = parse_new_user(&body.email, body.password, &body.name)?;
     let hash = state
         .passwords
-        .hash(new_user.password.expose().to_owned())
+        .hash(new_user.password.expose().to_owned(), Some(client))
         .await?;
     let user = users::create_user(&state.db, hash, new_user, false).await?;
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
@@ -135,11 +130,13 @@ pub struct ChangePasswordRequest {
     request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed"),
         (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
+    client: ClientAddr,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_login()?;
@@ -148,12 +145,16 @@ pub async fn change_password(
     let stored = users::find_credentials(&state.db, &principal.user.email)
         .await?
         .map(|(_, hash)| hash);
+    // A wrong current password is a failed password check like a wrong login (API.md §1), so
+    // it is counted first and refused with 429 past the limits, before any hashing.
+    let buckets = limits::password_buckets(Some(principal.id()), client.0);
+    let attempt = limits::attempt(&state.db, &buckets).await?;
     match state
         .passwords
-        .verify(body.current_password, stored)
+        .verify(body.current_password, stored, client)
         .await?
     {
-        Verified::Yes | Verified::YesRehash(_) => {}
+        Verified::Yes | Verified::YesRehash(_) => limits::release(&state.db, attempt).await?,
         Verified::No => {
             return Err(ApiError::field(
                 "current_password",
@@ -162,7 +163,10 @@ pub async fn change_password(
             ))
         }
     }
-    let hash = state.passwords.hash(new_password.into_inner()).await?;
+    let hash = state
+        .passwords
+        .hash(new_password.into_inner(), Some(client))
+        .await?;
     users::set_password_hash(&state.db, principal.id(), &hash).await?;
     let (keep_session, keep_family) = match principal.method {
         AuthMethod::Session { session_id, .. } => (Some(session_id), None),

@@ -6,17 +6,36 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::store::attempts;
 use crate::app::AppState;
 use crate::db::{Db, Exec};
 use crate::error::ApiError;
 
-pub const WINDOW_LOGIN_SECS: i64 = 15 * 60;
-pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
-pub const LOGIN_FAILURES_PER_ADDRESS: i64 = 50;
-pub const WINDOW_REGISTER_SECS: i64 = 3600;
-pub const REGISTRATIONS_PER_ADDRESS: i64 = 10;
+/// Failed password checks (API.md §1): per account and client address, per account across
+/// every address (the OWASP ASVS ceiling), per client address. An attacker at one address can
+/// then not lock the owner out from another one.
+pub const FAILURES_PER_ACCOUNT_AND_ADDRESS: Limit = Limit::new(10, 15 * 60);
+pub const FAILURES_PER_ACCOUNT: Limit = Limit::new(100, 3600);
+pub const FAILURES_PER_ADDRESS: Limit = Limit::new(50, 15 * 60);
+pub const REGISTRATIONS_PER_ADDRESS: Limit = Limit::new(10, 3600);
+/// Requests that reach the database before the caller is known, per client address a minute
+/// (API.md §9).
+pub const PRE_AUTH_PER_ADDRESS_PER_MINUTE: u32 = 300;
+
+/// At most `max` attempts in `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Limit {
+    pub max: i64,
+    pub window_secs: i64,
+}
+
+impl Limit {
+    pub const fn new(max: i64, window_secs: i64) -> Self {
+        Self { max, window_secs }
+    }
+}
 
 /// The client's address: the socket peer, or — only when the peer is a trusted proxy — the
 /// nearest untrusted address in `X-Forwarded-For`.
@@ -27,6 +46,12 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientAddr::of(parts, state))
+    }
+}
+
+impl ClientAddr {
+    pub fn of(parts: &Parts, state: &AppState) -> ClientAddr {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -40,7 +65,7 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .any(|net| net.contains(ip))
         };
         if !trusted(&peer) {
-            return Ok(ClientAddr(peer));
+            return ClientAddr(peer);
         }
         let forwarded: Vec<IpAddr> = parts
             .headers
@@ -57,20 +82,77 @@ impl FromRequestParts<AppState> for ClientAddr {
             .or(forwarded.first())
             .copied()
             .unwrap_or(peer);
-        Ok(ClientAddr(client))
+        ClientAddr(client)
     }
 }
 
-pub fn login_account_bucket(email: &str) -> String {
-    format!("login:account:{}", email.trim().to_lowercase())
+/// What a per-address limit counts: an IPv4 address as itself, an IPv6 address by its /64
+/// (API.md §1): one subscriber or host usually gets a whole /64. IPv4-mapped IPv6 addresses
+/// count as the IPv4 address they carry.
+pub fn address_key(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
 }
 
-pub fn login_address_bucket(addr: IpAddr) -> String {
-    format!("login:address:{addr}")
+/// The buckets a failed password check counts in. The account is the user the email resolved
+/// to, by id (so normalisation is never a question); an email that is nobody's counts only
+/// against the address.
+pub fn password_buckets(user_id: Option<Uuid>, addr: IpAddr) -> Vec<(String, Limit)> {
+    let address = address_key(addr);
+    let mut buckets = vec![(format!("password:address:{address}"), FAILURES_PER_ADDRESS)];
+    if let Some(user_id) = user_id {
+        buckets.push((
+            format!("password:account:{user_id}:{address}"),
+            FAILURES_PER_ACCOUNT_AND_ADDRESS,
+        ));
+        buckets.push((format!("password:account:{user_id}"), FAILURES_PER_ACCOUNT));
+    }
+    buckets
 }
 
-pub fn register_address_bucket(addr: IpAddr) -> String {
-    format!("register:address:{addr}")
+pub fn register_address_bucket(addr: IpAddr) -> (String, Limit) {
+    (
+        format!("register:address:{}", address_key(addr)),
+        REGISTRATIONS_PER_ADDRESS,
+    )
+}
+
+fn pre_auth_key(client: ClientAddr) -> Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("pre-auth:{}", address_key(client.0)));
+    Uuid::from_slice(&digest[..16]).expect("16 bytes")
+}
+
+/// The pre-authentication limit (API.md §9): counts one request that reaches the database
+/// before the caller is known, per client address, with the same shared per-minute counter as
+/// the per-principal limit (under a key derived from the address); 429 past it.
+pub async fn pre_auth(state: &AppState, client: ClientAddr) -> Result<(), ApiError> {
+    let status = state
+        .pre_auth_limiter
+        .check(pre_auth_key(client), &state.db)
+        .await;
+    if status.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::rate_limited(status.reset_secs))
+    }
+}
+
+/// 429 when the address has used up its pre-authentication requests, counting nothing: for
+/// credentials that are looked up in the database, where only failures count.
+pub fn pre_auth_exhausted(state: &AppState, client: ClientAddr) -> Result<(), ApiError> {
+    match state.pre_auth_limiter.exhausted(pre_auth_key(client)) {
+        Some(reset) => Err(ApiError::rate_limited(reset)),
+        None => Ok(()),
+    }
 }
 
 /// An attempt counted in one or more buckets; see [`attempt`].
@@ -80,17 +162,13 @@ pub struct Attempt {
     at: DateTime<Utc>,
 }
 
-/// Counts an attempt in every `(bucket, max)` at once, before the work it guards, or fails with
-/// 429 (counting nothing) when a bucket already holds `max` attempts in the window.
+/// Counts an attempt in every `(bucket, limit)` at once, before the work it guards, or fails
+/// with 429 (counting nothing) when a bucket already holds its limit's attempts in its window.
 ///
 /// Checking and recording happen under per-bucket advisory locks in one transaction, so that a
 /// burst of parallel requests (to any instance) cannot all pass the check before any of them is
 /// recorded.
-pub async fn attempt(
-    db: &Db,
-    limits: &[(&str, i64)],
-    window_secs: i64,
-) -> Result<Attempt, ApiError> {
+pub async fn attempt(db: &Db, limits: &[(String, Limit)]) -> Result<Attempt, ApiError> {
     let mut limits = limits.to_vec();
     // One lock order everywhere, so that two requests cannot wait on each other.
     limits.sort_unstable();
@@ -98,16 +176,18 @@ pub async fn attempt(
     for (bucket, _) in &limits {
         attempts::lock_bucket(&tx, bucket).await?;
     }
-    for (bucket, max) in &limits {
-        let (count, oldest) = attempts::recent(&tx, bucket, window_secs).await?;
-        if count >= *max {
+    for (bucket, limit) in &limits {
+        let (count, oldest) = attempts::recent(&tx, bucket, limit.window_secs).await?;
+        if count >= limit.max {
             let age = oldest.unwrap_or(0.0).max(0.0) as i64;
             // Nothing was recorded; ending the transaction releases the locks at once.
             let _ = tx.rollback().await;
-            return Err(ApiError::rate_limited((window_secs - age).max(1) as u64));
+            return Err(ApiError::rate_limited(
+                (limit.window_secs - age).max(1) as u64
+            ));
         }
     }
-    let buckets: Vec<String> = limits.iter().map(|(b, _)| (*b).to_owned()).collect();
+    let buckets: Vec<String> = limits.iter().map(|(b, _)| b.clone()).collect();
     let at = attempts::record(&tx, &buckets)
         .await?
         .unwrap_or_else(Utc::now);

@@ -39,26 +39,17 @@ async fn check_password(
     email: &str,
     password: String,
 ) -> Result<User, ApiError> {
-    let account_bucket = limits::login_account_bucket(email);
-    let address_bucket = limits::login_address_bucket(client.0);
-    // The attempt is counted before the password is checked, so that parallel guesses cannot
-    // all pass the limit; a correct password gives it back.
-    let attempt = limits::attempt(
-        &state.db,
-        &[
-            (&account_bucket, limits::LOGIN_FAILURES_PER_ACCOUNT),
-            (&address_bucket, limits::LOGIN_FAILURES_PER_ADDRESS),
-        ],
-        limits::WINDOW_LOGIN_SECS,
-    )
-    .await?;
-
+    limits::pre_auth(state, client).await?;
     let found = users::find_credentials(&state.db, email.trim()).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let verified = state.passwords.verify(password, stored).await?;
+    // The attempt is counted before the password is checked, so that parallel guesses cannot
+    // all pass the limit; a correct password gives it back.
+    let buckets = limits::password_buckets(user.as_ref().map(|u| u.id), client.0);
+    let attempt = limits::attempt(&state.db, &buckets).await?;
+    let verified = state.passwords.verify(password, stored, client).await?;
     let user = match (user, verified) {
         (Some(user), Verified::Yes) => user,
         (Some(user), Verified::YesRehash(new_hash)) => {
@@ -266,6 +257,7 @@ pub async fn create_token(
         }
         Some("refresh_token") => {
             let grant: RefreshGrant = parse_json(&raw)?;
+            limits::pre_auth(&state, client).await?;
             refresh(&state, &grant.refresh_token).await
         }
         _ => Err(ApiError::validation(vec![FieldError::new(
@@ -366,11 +358,14 @@ pub struct RevokeRequest {
     request_body = RevokeRequest,
     responses(
         (status = 200, description = "Revoked, or there was nothing to revoke"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
+    client: ClientAddr,
     Json(body): Json<RevokeRequest>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    limits::pre_auth(&state, client).await?;
     let family = refresh_tokens::family_of(&state.db, &hash_token(&body.token)).await?;
     if let Some(family_id) = family {
         revoke_family(&state.db, family_id).await?;

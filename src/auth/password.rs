@@ -1,13 +1,24 @@
-//! Password hashing: argon2id in PHC string form, run off the async runtime with a bound on
-//! how many hashes run at once, so that a flood of logins cannot starve other requests.
+//! Password hashing: argon2id in PHC string form, run off the async runtime as a bounded, fair
+//! resource (API.md §9): at most half the cores hash at once, a hash that cannot start within
+//! `START_DEADLINE` is refused with 503, and one client address has at most
+//! `PER_ADDRESS` hashes queued or running (more → 429). A flood from a few accounts or
+//! addresses therefore queues at most a few hashes ahead of anyone else's login.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::limits::{address_key, ClientAddr};
 use crate::error::ApiError;
+
+/// How long a hash may wait for a free hashing slot (tests may change it through `Tuning`).
+pub const START_DEADLINE: Duration = Duration::from_secs(2);
+/// Hashes one client address may have queued or running.
+pub const PER_ADDRESS: usize = 2;
 
 /// OWASP's current minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -31,42 +42,93 @@ pub enum Verified {
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    start_deadline: Duration,
+    /// Hashes queued or running per client address key.
+    per_address: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One address's claim on a hashing slot; gives it back when dropped (also when the request
+/// is abandoned while waiting).
+struct AddressSlot {
+    key: String,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().expect("not poisoned");
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl Default for PasswordHasher {
     fn default() -> Self {
-        Self::new()
+        Self::new(START_DEADLINE)
     }
 }
 
 impl PasswordHasher {
     /// At most half the cores hash at once (at least one): a flood of logins then leaves the
     /// other half to every other request, and memory stays bounded (19 MiB a hash).
-    pub fn new() -> Self {
+    pub fn new(start_deadline: Duration) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         Self {
             permits: Arc::new(Semaphore::new((cores / 2).max(1))),
+            start_deadline,
+            per_address: Arc::default(),
         }
+    }
+
+    fn claim(&self, client: ClientAddr) -> Result<AddressSlot, ApiError> {
+        let key = address_key(client.0);
+        let mut counts = self.per_address.lock().expect("not poisoned");
+        let count = counts.entry(key.clone()).or_default();
+        if *count >= PER_ADDRESS {
+            return Err(ApiError::rate_limited(1)
+                .detail("too many password checks from your address at once; try again"));
+        }
+        *count += 1;
+        Ok(AddressSlot {
+            key,
+            counts: self.per_address.clone(),
+        })
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        client: Option<ClientAddr>,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        let _slot = client.map(|c| self.claim(c)).transpose()?;
+        let _permit = match tokio::time::timeout(self.start_deadline, self.permits.acquire()).await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(ApiError::unavailable("the server is shutting down")),
+            Err(_) => {
+                return Err(ApiError::unavailable(
+                    "the server is busy checking passwords; try again shortly",
+                ))
+            }
+        };
         tokio::task::spawn_blocking(work)
             .await
             .map_err(ApiError::internal)
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
-        self.run(move || hash_now(&password)).await?
+    /// Hashes a new password; `client` is the address asking (none for commands).
+    pub async fn hash(
+        &self,
+        password: String,
+        client: Option<ClientAddr>,
+    ) -> Result<String, ApiError> {
+        self.run(client, move || hash_now(&password)).await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no user, so
@@ -75,8 +137,9 @@ impl PasswordHasher {
         &self,
         password: String,
         stored: Option<String>,
+        client: ClientAddr,
     ) -> Result<Verified, ApiError> {
-        self.run(move || {
+        self.run(Some(client), move || {
             let Some(stored) = stored else {
                 let _ = verify_now(&password, dummy_hash());
                 return Verified::No;

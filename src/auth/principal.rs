@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::domain::{ApiScope, UserRole};
+use super::limits::{self, ClientAddr};
 use super::store::{api_tokens, refresh_tokens, sessions};
 use super::tokens::hash_token;
 use super::users::User;
@@ -152,7 +153,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         }
         let token = token.trim();
         let principal = if token.starts_with(API_TOKEN_PREFIX) {
-            api_token_principal(state, token).await?
+            looked_up(parts, state, api_token_principal(state, token)).await?
         } else {
             access_token_principal(state, token).await?
         };
@@ -170,7 +171,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         return Ok(principal);
     }
     if let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) {
-        let principal = session_principal(state, token).await?;
+        let principal = looked_up(parts, state, session_principal(state, token)).await?;
         if !is_safe(&parts.method) {
             let AuthMethod::Session { csrf_token, .. } = &principal.method else {
                 unreachable!("a session principal");
@@ -190,6 +191,25 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         return Ok(principal);
     }
     Err(ApiError::unauthenticated("unauthenticated", "this endpoint needs authentication").bearer())
+}
+
+/// A credential that only the database can check (an API token, a session cookie): a client
+/// address past the pre-authentication limit is refused before the lookup, and a failed lookup
+/// counts against it (API.md §9), so random tokens cannot keep the pool busy.
+async fn looked_up(
+    parts: &Parts,
+    state: &AppState,
+    lookup: impl std::future::Future<Output = Result<Principal, ApiError>>,
+) -> Result<Principal, ApiError> {
+    let client = ClientAddr::of(parts, state);
+    limits::pre_auth_exhausted(state, client)?;
+    match lookup.await {
+        Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {
+            limits::pre_auth(state, client).await?;
+            Err(error)
+        }
+        other => other,
+    }
 }
 
 fn ensure_enabled(user: &User) -> Result<(), ApiError> {

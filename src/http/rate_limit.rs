@@ -98,6 +98,16 @@ impl RateLimiter {
         self.check_at(principal, now)
     }
 
+    /// Seconds until the window resets when `principal` has used up this window (as this
+    /// instance knows it), counting nothing.
+    pub fn exhausted(&self, principal: Uuid) -> Option<u64> {
+        let now = now_secs();
+        let start = now - now % WINDOW_SECS;
+        let windows = self.windows.lock().expect("not poisoned");
+        let window = windows.get(&principal).filter(|w| w.start == start)?;
+        (window.known_total + window.pending >= self.limit).then_some(start + WINDOW_SECS - now)
+    }
+
     fn check_at(&self, principal: Uuid, now: u64) -> RateLimitStatus {
         let start = now - now % WINDOW_SECS;
         let reset_secs = start + WINDOW_SECS - now;

@@ -363,3 +363,275 @@ async fn only_instance_admins_may_link_with_the_servers_github_token() {
         .unwrap();
     assert_eq!(linked.status(), 201);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Failed password checks (API.md §1) and the hashing resource (§9)
+// ---------------------------------------------------------------------------------------------
+
+const WRONG: &str = "not the right passphrase";
+
+async fn change_password_from(
+    app: &TestApp,
+    ip: &str,
+    token: &str,
+    current: &str,
+) -> reqwest::Response {
+    app.request(Method::PUT, "/api/v1/me/password")
+        .bearer_auth(token)
+        .header("x-forwarded-for", ip)
+        .json(&json!({"current_password": current, "new_password": "a brand new passphrase 9"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A wrong `current_password` is a failed password check: ten from one address and the
+/// eleventh is refused before any hashing, even with the right password.
+#[tokio::test]
+async fn wrong_current_passwords_count_like_wrong_logins() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let ip = random_ip();
+    for i in 0..10 {
+        let response = change_password_from(&app, &ip, &user.token, WRONG).await;
+        let problem = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "current_password", "try {i}");
+    }
+    let locked = change_password_from(&app, &ip, &user.token, PASSWORD).await;
+    assert_problem(locked, 429, "rate_limited").await;
+    // The same counter guards logins from that address...
+    let login = app.password_grant_from(&ip, &user.email, PASSWORD).await;
+    assert_problem(login, 429, "rate_limited").await;
+    // ...but not the owner elsewhere.
+    let elsewhere = change_password_from(&app, &random_ip(), &user.token, PASSWORD).await;
+    assert_eq!(elsewhere.status(), 204);
+}
+
+/// An IPv6 client counts by its /64: addresses inside one /64 share a bucket.
+#[tokio::test]
+async fn ipv6_clients_count_by_their_slash_64() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for i in 1..=10 {
+        let ip = format!("2001:db8:7:7::{i:x}");
+        let response = app.password_grant_from(&ip, &user.email, WRONG).await;
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+    let same_64 = app
+        .password_grant_from("2001:db8:7:7:ffff::1", &user.email, PASSWORD)
+        .await;
+    assert_problem(same_64, 429, "rate_limited").await;
+    let other_64 = app
+        .password_grant_from("2001:db8:7:8::1", &user.email, PASSWORD)
+        .await;
+    assert_eq!(other_64.status(), 200);
+}
+
+/// Per account across every address: 100 failures in an hour lock the account everywhere
+/// (the OWASP ASVS ceiling), counted in the database that every instance shares.
+#[tokio::test]
+async fn a_hundred_failures_from_many_addresses_lock_the_account_everywhere() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // 99 failures from 33 addresses, recorded as the server records them (hashing 99 wrong
+    // passwords would only slow the test), then the hundredth through the API.
+    app.db
+        .execute(
+            "INSERT INTO auth_attempts (bucket, attempted_at) \
+             SELECT 'password:account:' || $1::uuid::text, now() - make_interval(secs => i) \
+             FROM generate_series(1, 99) i",
+            &[&user.id],
+        )
+        .await;
+    let hundredth = app
+        .password_grant_from(&random_ip(), &user.email, WRONG)
+        .await;
+    assert_problem(hundredth, 401, "invalid_credentials").await;
+    let fresh_address = app
+        .password_grant_from(&random_ip(), &user.email, PASSWORD)
+        .await;
+    let retry = fresh_address.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    assert!(retry > 15 * 60 && retry <= 3600, "Retry-After {retry}");
+    assert_problem(fresh_address, 429, "rate_limited").await;
+}
+
+/// One client address has at most two password checks queued or running.
+#[tokio::test]
+async fn one_address_may_have_two_password_checks_in_flight() {
+    let app = spawn_app().await;
+    let ip = random_ip();
+    let guesses = (0..10).map(|i| {
+        app.request(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", &ip)
+            .json(&json!({
+                "grant_type": "password",
+                "email": format!("nobody-{i}@example.com"),
+                "password": WRONG,
+            }))
+            .send()
+    });
+    let mut refused = 0;
+    let mut checked = 0;
+    for response in futures::future::join_all(guesses).await {
+        match response.unwrap().status().as_u16() {
+            401 => checked += 1,
+            429 => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        checked >= 1 && refused >= 1,
+        "{checked} checked, {refused} refused"
+    );
+}
+
+/// A hash that cannot start within the deadline is refused with 503 and Retry-After.
+#[tokio::test]
+async fn a_hash_that_cannot_start_in_time_is_503() {
+    let url = create_test_database().await;
+    let mut tuning = fast_tuning();
+    tuning.hash_start_deadline = std::time::Duration::from_millis(1);
+    let app = spawn_app_tuned(&url, |_| {}, axum::Router::new(), tuning).await;
+    let logins = (0..8).map(|i| {
+        app.request(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", random_ip())
+            .json(&json!({
+                "grant_type": "password",
+                "email": format!("nobody-{i}@example.com"),
+                "password": WRONG,
+            }))
+            .send()
+    });
+    let mut unavailable = 0;
+    for response in futures::future::join_all(logins).await {
+        let response = response.unwrap();
+        if response.status() == 503 {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_problem(response, 503, "unavailable").await;
+            unavailable += 1;
+        } else {
+            assert_eq!(response.status(), 401);
+        }
+    }
+    assert!(unavailable >= 1, "every hash started at once");
+}
+
+/// Four accounts flooding wrong password changes do not make a fifth user's login wait: their
+/// guesses are refused before hashing once over the limits, and at most two per address wait
+/// for the hasher. (Before these limits, each wrong guess was an unlimited hash in one queue.)
+#[tokio::test]
+async fn a_flood_of_wrong_password_changes_does_not_stall_other_logins() {
+    let app = spawn_app().await;
+    let victim = app.new_user().await;
+    let mut attackers = Vec::new();
+    for _ in 0..4 {
+        attackers.push(app.new_user().await);
+    }
+    let started = std::time::Instant::now();
+    let flood = attackers.iter().map(|attacker| {
+        let app = &app;
+        async move {
+            let ip = random_ip();
+            let mut sent = 0;
+            // Four in flight per account, for at most 6 s or 120 requests.
+            while sent < 120 && started.elapsed() < std::time::Duration::from_secs(6) {
+                let batch = (0..4).map(|_| change_password_from(app, &ip, &attacker.token, WRONG));
+                futures::future::join_all(batch).await;
+                sent += 4;
+            }
+        }
+    });
+    let probe = async {
+        let mut worst = std::time::Duration::ZERO;
+        for _ in 0..10 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let at = std::time::Instant::now();
+            let response = app.password_grant(&victim.email, PASSWORD).await;
+            assert_eq!(response.status(), 200);
+            worst = worst.max(at.elapsed());
+        }
+        worst
+    };
+    let (_, worst) = tokio::join!(futures::future::join_all(flood), probe);
+    println!("fifth user's slowest login during the flood: {worst:?}");
+    assert!(
+        worst < std::time::Duration::from_secs(3),
+        "a login took {worst:?} during the flood"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Work before authentication (API.md §9)
+// ---------------------------------------------------------------------------------------------
+
+/// Refresh grants, revocations and unknown API tokens reach the database before the caller is
+/// known; one address gets 300 a minute, then 429.
+#[tokio::test]
+async fn pre_authentication_requests_are_limited_per_address() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let ip = random_ip();
+    for i in 0..300 {
+        let response = match i % 3 {
+            0 => app
+                .request(Method::POST, "/api/v1/auth/token")
+                .header("x-forwarded-for", &ip)
+                .json(&json!({"grant_type": "refresh_token", "refresh_token": format!("junk-{i}")}))
+                .send()
+                .await
+                .unwrap(),
+            1 => app
+                .request(Method::POST, "/api/v1/auth/token/revoke")
+                .header("x-forwarded-for", &ip)
+                .json(&json!({"token": format!("junk-{i}")}))
+                .send()
+                .await
+                .unwrap(),
+            _ => app
+                .request(Method::GET, "/api/v1/me")
+                .header("x-forwarded-for", &ip)
+                .bearer_auth(format!("dkt_random{i}"))
+                .send()
+                .await
+                .unwrap(),
+        };
+        assert_ne!(response.status(), 429, "request {i}");
+    }
+    let refused = app
+        .request(Method::GET, "/api/v1/me")
+        .header("x-forwarded-for", &ip)
+        .bearer_auth("dkt_one_more")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 429, "rate_limited").await;
+    let refused = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .header("x-forwarded-for", &ip)
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 429, "rate_limited").await;
+    // Other addresses, and authenticated callers with a valid JWT, are unaffected.
+    let other = app
+        .request(Method::POST, "/api/v1/auth/token")
+        .header("x-forwarded-for", random_ip())
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    let me = app
+        .request(Method::GET, "/api/v1/me")
+        .header("x-forwarded-for", &ip)
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
