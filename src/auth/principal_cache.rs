@@ -27,9 +27,9 @@ pub const CHANNEL: &str = "docket_principals";
 const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 50_000;
 /// How often the listener pings itself.
-const PING_EVERY: Duration = Duration::from_millis(250);
+const PING_EVERY: Duration = Duration::from_millis(150);
 /// A ping not back this long after it was sent means the channel is dead.
-const PONG_WITHIN: Duration = Duration::from_millis(750);
+const PONG_WITHIN: Duration = Duration::from_millis(400);
 /// Connecting and `LISTEN` must finish within this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(200);

@@ -635,3 +635,120 @@ async fn pre_authentication_requests_are_limited_per_address() {
         .unwrap();
     assert_eq!(me.status(), 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A notification channel that dies silently (API.md §9)
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP proxy to the test cluster's socket that can go silent: it keeps the connections open
+/// but stops passing bytes either way, as a broken network path would.
+struct SilentableProxy {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn silentable_proxy() -> SilentableProxy {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = std::sync::Arc::new(AtomicBool::new(false));
+    let socket = cluster().postgres.socket_dir().join(".s.PGSQL.5432");
+    let flag = silent.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(server) = tokio::net::UnixStream::connect(&socket).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let (up, down) = (flag.clone(), flag.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if !up.load(Ordering::Relaxed)
+                        && server_write.write_all(&buf[..n]).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if !down.load(Ordering::Relaxed)
+                        && client_write.write_all(&buf[..n]).await.is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    SilentableProxy { port, silent }
+}
+
+#[tokio::test]
+async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in() {
+    let first = spawn_app().await;
+    let proxy = silentable_proxy().await;
+    let name = first
+        .database_url
+        .split('/')
+        .nth(3)
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+        .to_owned();
+    let listen = format!("postgresql://docket@127.0.0.1:{}/{name}", proxy.port);
+    let second = spawn_app_on(&first.database_url, move |args| {
+        args.database_listen_url = Some(listen);
+    })
+    .await;
+    let admin = first.new_user().await;
+    let user = first.new_user().await;
+    // The second instance is listening through the proxy and caching this user.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for _ in 0..3 {
+        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // The path to the second instance's listener goes quiet without closing.
+    proxy
+        .silent
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let response = first
+        .patch(
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin.token,
+            &json!({"disabled": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let started = std::time::Instant::now();
+    loop {
+        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        if response.status() == 403 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "a disabled user's cached token still works on an instance whose channel died"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    println!(
+        "cut off after {:?} with a silent channel",
+        started.elapsed()
+    );
+}
