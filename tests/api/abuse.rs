@@ -752,3 +752,58 @@ async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in()
         started.elapsed()
     );
 }
+
+/// Every statement has DOCKET_DB_STATEMENT_TIMEOUT_MS: a request stuck behind a lock is
+/// cancelled and answered 503, and the connection serves the next request.
+#[tokio::test]
+async fn a_statement_over_the_timeout_is_cancelled_and_the_request_is_503() {
+    let app = spawn_app_with(|args| {
+        args.db_statement_timeout_ms = Some("300".into());
+    })
+    .await;
+    let user = app.new_user().await;
+    let project: Value = app
+        .post("/api/v1/projects", &user.token, &json!({"name": "Locked"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = project["id"].as_str().unwrap().to_owned();
+    // Another session holds the project's row lock and does not let go.
+    let holder = connect_db(&app.database_url).await;
+    holder
+        .batch(&format!(
+            "BEGIN; SELECT 1 FROM projects WHERE id = '{id}' FOR UPDATE"
+        ))
+        .await;
+    let started = std::time::Instant::now();
+    let response = app
+        .patch(
+            &format!("/api/v1/projects/{id}"),
+            &user.token,
+            &json!({"name": "Renamed"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "unavailable").await;
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+    holder.batch("ROLLBACK").await;
+    let renamed = app
+        .patch(
+            &format!("/api/v1/projects/{id}"),
+            &user.token,
+            &json!({"name": "Renamed"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+}
