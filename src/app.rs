@@ -16,6 +16,7 @@ use crate::auth::password::PasswordHasher;
 use crate::config::{Config, KeyMaterial};
 use crate::github::client::{ClientPolicy, UpstreamClient};
 use crate::http::rate_limit::RateLimiter;
+use crate::http::server::ConnectionLimits;
 use crate::pagination::CursorKey;
 
 /// Everything a handler can reach. Cheap to clone.
@@ -35,6 +36,9 @@ pub struct Inner {
     pub principals: crate::auth::principal_cache::PrincipalCache,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
+    pub connection_limits: ConnectionLimits,
+    /// The most issues one GitHub sync imports (API.md §9: 50,000).
+    pub github_import_cap: usize,
     migrated: AtomicBool,
 }
 
@@ -44,6 +48,8 @@ pub struct Tuning {
     pub github: ClientPolicy,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
+    pub connections: ConnectionLimits,
+    pub github_import_cap: usize,
 }
 
 impl Default for Tuning {
@@ -52,6 +58,8 @@ impl Default for Tuning {
             github: ClientPolicy::default(),
             job_retry_base: Duration::from_secs(30),
             job_retry_cap: Duration::from_secs(15 * 60),
+            connections: ConnectionLimits::default(),
+            github_import_cap: crate::github::sync::IMPORT_CAP,
         }
     }
 }
@@ -84,6 +92,8 @@ impl AppState {
             github,
             job_retry_base: tuning.job_retry_base,
             job_retry_cap: tuning.job_retry_cap,
+            connection_limits: tuning.connections,
+            github_import_cap: tuning.github_import_cap,
             pool,
             jwt,
             cursor_key,
@@ -191,22 +201,24 @@ impl Application {
         let (draining_tx, mut draining_rx) = watch::channel(false);
         let worker = crate::jobs::worker::spawn(state.clone(), draining_rx.clone());
         let router = crate::http::with_layers(self.extra_routes, state.clone());
-        let server = axum::serve(
+        let server = crate::http::server::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _ = draining_tx.send(true);
-        });
+            router,
+            state.config.max_connections,
+            state.connection_limits,
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                let _ = draining_tx.send(true);
+            },
+        );
 
         let deadline = async move {
             let _ = draining_rx.wait_for(|draining| *draining).await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("server failed")?,
+            () = server => {}
             () = deadline => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
         }
         migrations.abort();

@@ -65,11 +65,28 @@ pub fn login_account_bucket(email: &str) -> String {
 }
 
 pub fn login_address_bucket(addr: IpAddr) -> String {
-    format!("login:address:{addr}")
+    format!("login:address:{}", address_key(addr))
 }
 
 pub fn register_address_bucket(addr: IpAddr) -> String {
-    format!("register:address:{addr}")
+    format!("register:address:{}", address_key(addr))
+}
+
+/// What a per-address limit counts: an IPv4 address as itself, an IPv6 address by its /64
+/// (API.md §1). One subscriber or host usually gets a whole /64, so counting single IPv6
+/// addresses would give an attacker 2^64 fresh addresses. IPv4-mapped IPv6 addresses count as
+/// the IPv4 address they carry.
+pub fn address_key(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
 }
 
 /// An attempt counted in one or more buckets; see [`attempt`].
@@ -142,4 +159,19 @@ pub async fn release(pool: &PgPool, attempt: Attempt) -> Result<(), ApiError> {
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+    }
 }

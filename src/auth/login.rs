@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::jwt::ACCESS_TOKEN_TTL_SECS;
 use super::limits::{self, ClientAddr};
 use super::password::Verified;
-use super::principal::{cookie_value, AuthMethod, Principal, SESSION_COOKIE};
+use super::principal::{cookie_value, AuthMethod, Principal};
 use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
 use crate::app::AppState;
@@ -95,7 +95,8 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
+        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}",
+        state.config.session_cookie()
     ))
     .expect("cookie is ASCII")
 }
@@ -117,7 +118,7 @@ pub async fn create_session(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let user = check_password(&state, client, &body.email, body.password).await?;
-    if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie_value(&headers, state.config.session_cookie()) {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(hash_token(old))
             .execute(&state.pool)

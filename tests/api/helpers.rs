@@ -176,6 +176,7 @@ pub fn fast_tuning() -> Tuning {
         },
         job_retry_base: Duration::from_millis(200),
         job_retry_cap: Duration::from_millis(500),
+        ..Tuning::default()
     }
 }
 

@@ -7,6 +7,7 @@ mod binary;
 mod docs;
 mod foundation;
 mod github;
+mod hardening;
 mod idempotency;
 mod openapi;
 mod projects;
