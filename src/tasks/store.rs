@@ -129,9 +129,9 @@ pub async fn insert(
 
 /// A task and the caller's role in its project; `None` when there is no such task or the
 /// caller is not a member (both mean 404).
-/// A task with the caller's role in its project: `$1` task id, `$2` user id. Public so that the
-/// benchmark runs exactly this SQL under pgbench.
-pub static FIND_VISIBLE_SQL: LazyLock<String> = LazyLock::new(|| {
+/// A task with the caller's role in its project: `$1` task id, `$2` user id. The benchmark
+/// client (bench/client) keeps a copy of this SQL for pgbench.
+static FIND_VISIBLE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {TASK_COLUMNS}, m.role AS my_role FROM tasks t \
          JOIN memberships m ON m.project_id = t.project_id AND m.user_id = $2 \

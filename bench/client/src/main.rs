@@ -15,6 +15,16 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
+/// The statement `GET /api/v1/tasks/{id}` runs (`tasks::store::find_visible` in the server),
+/// copied so that pgbench measures the same SQL: `$1` task id, `$2` user id. Keep it in step
+/// with the server's.
+const FIND_VISIBLE_SQL: &str = "SELECT t.id, t.project_id, t.number, t.title, t.description, \
+     t.status, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
+     t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url, \
+     m.role AS my_role FROM tasks t \
+     JOIN memberships m ON m.project_id = t.project_id AND m.user_id = $2 \
+     WHERE t.id = $1";
+
 #[derive(Parser, Debug, Clone)]
 struct Args {
     /// Docket's base URL.
@@ -574,7 +584,7 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
                 .await?;
         }
     }
-    let task = docket::tasks::store::FIND_VISIBLE_SQL
+    let task = FIND_VISIBLE_SQL
         .replace("$1", ":task_id")
         .replace("$2", ":user_id");
     let script = format!(
