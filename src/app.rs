@@ -133,6 +133,7 @@ impl Application {
         connect: PgConnectOptions,
         tuning: Tuning,
     ) -> anyhow::Result<Self> {
+        ensure_descriptors(config.max_connections);
         let pool = crate::db::lazy_pool(&config, connect);
         // In the background: readiness need not wait for it, and a login that comes first
         // simply waits for the same computation.
@@ -234,6 +235,35 @@ impl Application {
         }
         state.pool.close().await;
         Ok(())
+    }
+}
+
+/// Raises the soft limit on open descriptors towards the hard one so that
+/// `DOCKET_MAX_CONNECTIONS` connections fit beside the pool and files; warns when the hard
+/// limit is too low (the deployment files set `LimitNOFILE`/`ulimits` above the default).
+fn ensure_descriptors(max_connections: usize) {
+    // Connections plus the pool, the log, the listener and some slack.
+    let wanted = max_connections as u64 + 256;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    if limit.rlim_cur < wanted {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            max_connections,
+            "the descriptor limit is below DOCKET_MAX_CONNECTIONS + 256; raise LimitNOFILE / ulimit -n"
+        );
     }
 }
 
