@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Slow-header flood (a Slowloris): opens N connections to a Docket that each send a request
 line and then one header line a second, never ending their headers, while a prober GETs
-/healthz on fresh connections every 50 ms. Prints how long the server took to close the
+/healthz on fresh connections every 50 ms (from a process of its own). Prints how long the server took to close the
 flood's connections and the /healthz latencies meanwhile.
 
     scripts/slow_headers.py --url http://127.0.0.1:8080 --sockets 2000
@@ -10,6 +10,7 @@ Only for a server you run yourself (loopback); the flood is bounded in count and
 """
 import argparse
 import asyncio
+import multiprocessing
 import resource
 import statistics
 import time
@@ -62,12 +63,27 @@ async def probe(host, port, latencies, stop):
         await asyncio.sleep(0.05)
 
 
+def probe_process(host, port, seconds, out):
+    """The prober in a process of its own, so that the flood's event loop cannot delay it."""
+    async def run():
+        latencies = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(probe(host, port, latencies, stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+        return latencies
+    out.put(asyncio.run(run()))
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between header lines")
     parser.add_argument("--limit", type=float, default=30.0, help="give up on a socket after this")
+    parser.add_argument("--header-deadline", type=float, default=10.0,
+                        help="the server's header deadline; /healthz is probed this long + 3 s")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.sockets + 256)), hard))
@@ -81,9 +97,11 @@ async def main():
     stop.set()
     await prober
 
-    opened, closed_after, failed, latencies = [], [], [], []
-    stop = asyncio.Event()
-    prober = asyncio.create_task(probe(host, port, latencies, stop))
+    opened, closed_after, failed = [], [], []
+    results = multiprocessing.Queue()
+    prober = multiprocessing.Process(
+        target=probe_process, args=(host, port, args.header_deadline + 3, results))
+    prober.start()
     started = time.perf_counter()
     tasks = []
     for i in range(args.sockets):
@@ -93,8 +111,8 @@ async def main():
             await asyncio.sleep(0)  # let the connects go out in waves
     await asyncio.gather(*tasks)
     total = time.perf_counter() - started
-    stop.set()
-    await prober
+    latencies = results.get()
+    prober.join()
 
     def summary(values):
         finite = sorted(v for v in values if v != float("inf"))
