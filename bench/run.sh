@@ -7,23 +7,26 @@
 #   bench/run.sh --smoke  seconds-long run on tiny data with the debug build (CI)
 # Knobs (environment): DOCKET_LOG (default warn; `info` writes the access log),
 # DATASETS=small to skip the 1,000,000-task set, SMALL_SCENARIOS (a,b), DURATION, WARMUP,
-# CONNS, USERS, SERVER_LOG (where the server's standard output goes; /dev/null).
+# CONNS, USERS, SERVER_LOG (where the server's standard output goes; /dev/null), BIN (a server
+# binary to measure instead of building one).
 # The client is its own crate (bench/client), built here and never with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# With BIN given, only the client is built.
+SERVER_PACKAGE="-p docket"; [ -n "${BIN:-}" ] && SERVER_PACKAGE=
 if [ "${1:-}" = "--smoke" ]; then
   PROFILE=debug; DURATION=2; WARMUP=1; CONNS=4; USERS=10
   BIG=(-v users=30 -v projects=60 -v tasks=3000); SMALL=(-v users=30 -v projects=20 -v tasks=500)
   BIG_LABEL="3,000 tasks (smoke)"; SMALL_LABEL="500 tasks (smoke)"
-  cargo build --quiet -p docket -p docket-bench --bins
+  cargo build --quiet -p docket-bench $SERVER_PACKAGE --bins
 else
   PROFILE=release; DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; CONNS=${CONNS:-16,64}; USERS=${USERS:-50}
   BIG=(-v users=1000 -v projects=10000 -v tasks=1000000); SMALL=(-v users=1000 -v projects=100 -v tasks=10000)
   BIG_LABEL="1,000,000 tasks, 10,000 projects, 1,000 users"; SMALL_LABEL="10,000 tasks, 100 projects"
-  cargo build --release --quiet -p docket -p docket-bench --bins
+  cargo build --release --quiet -p docket-bench $SERVER_PACKAGE --bins
 fi
-BIN=target/$PROFILE/docket
+BIN=${BIN:-target/$PROFILE/docket}
 BENCH=target/$PROFILE/docket-bench
 
 source bench/pg.sh
