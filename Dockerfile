@@ -6,6 +6,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
+# The workspace names the benchmark client; cargo reads its manifest but builds only the server.
+COPY bench/client ./bench/client
 RUN cargo build --release --locked && strip target/release/docket
 
 # Runtime stage: a small Debian with only CA certificates (for GitHub over TLS).

@@ -16,6 +16,7 @@ use crate::config::{Config, KeyMaterial};
 use crate::db::Db;
 use crate::github::client::{ClientPolicy, UpstreamClient};
 use crate::http::rate_limit::RateLimiter;
+use crate::http::server::ConnectionLimits;
 use crate::pagination::CursorKey;
 
 /// Everything a handler can reach. Cheap to clone.
@@ -39,6 +40,9 @@ pub struct Inner {
     pub principals: crate::auth::principal_cache::PrincipalCache,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
+    pub connection_limits: ConnectionLimits,
+    /// The most issues one GitHub sync imports (API.md §9: 50,000).
+    pub github_import_cap: usize,
     migrated: AtomicBool,
 }
 
@@ -50,6 +54,8 @@ pub struct Tuning {
     pub hash_start_deadline: Duration,
     pub job_retry_base: Duration,
     pub job_retry_cap: Duration,
+    pub connections: ConnectionLimits,
+    pub github_import_cap: usize,
 }
 
 impl Default for Tuning {
@@ -59,6 +65,8 @@ impl Default for Tuning {
             hash_start_deadline: crate::auth::password::START_DEADLINE,
             job_retry_base: Duration::from_secs(30),
             job_retry_cap: Duration::from_secs(15 * 60),
+            connections: ConnectionLimits::default(),
+            github_import_cap: crate::github::sync::IMPORT_CAP,
         }
     }
 }
@@ -99,6 +107,8 @@ impl AppState {
             job_retry_cap: tuning.job_retry_cap,
             db,
             listen_config,
+            connection_limits: tuning.connections,
+            github_import_cap: tuning.github_import_cap,
             jwt,
             cursor_key,
             encryption_key,
@@ -140,6 +150,7 @@ impl Application {
         connect: tokio_postgres::Config,
         tuning: Tuning,
     ) -> anyhow::Result<Self> {
+        ensure_descriptors(config.max_connections);
         // In the background: readiness need not wait for it, and a login that comes first
         // simply waits for the same computation.
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
@@ -209,22 +220,24 @@ impl Application {
         let (draining_tx, mut draining_rx) = watch::channel(false);
         let worker = crate::jobs::worker::spawn(state.clone(), draining_rx.clone());
         let router = crate::http::with_layers(self.extra_routes, state.clone());
-        let server = axum::serve(
+        let server = crate::http::server::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _ = draining_tx.send(true);
-        });
+            router,
+            state.config.max_connections,
+            state.connection_limits,
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                let _ = draining_tx.send(true);
+            },
+        );
 
         let deadline = async move {
             let _ = draining_rx.wait_for(|draining| *draining).await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("server failed")?,
+            () = server => {}
             () = deadline => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
         }
         migrations.abort();
@@ -240,6 +253,35 @@ impl Application {
         }
         state.db.close();
         Ok(())
+    }
+}
+
+/// Raises the soft limit on open descriptors towards the hard one so that
+/// `DOCKET_MAX_CONNECTIONS` connections fit beside the pool and files; warns when the hard
+/// limit is too low (the deployment files set `LimitNOFILE`/`ulimits` above the default).
+fn ensure_descriptors(max_connections: usize) {
+    // Connections plus the pool, the log, the listener and some slack.
+    let wanted = max_connections as u64 + 256;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    if limit.rlim_cur < wanted {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            max_connections,
+            "the descriptor limit is below DOCKET_MAX_CONNECTIONS + 256; raise LimitNOFILE / ulimit -n"
+        );
     }
 }
 

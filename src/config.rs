@@ -37,6 +37,8 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_SHUTDOWN_GRACE_S",
     "DOCKET_LOG",
     "DOCKET_LOG_FORMAT",
+    "DOCKET_MAX_CONNECTIONS",
+    "DOCKET_METRICS_TOKEN",
 ];
 
 /// Raw settings as given on the command line or in the environment.
@@ -105,6 +107,14 @@ pub struct ConfigArgs {
     pub log: Option<String>,
     #[arg(long = "log-format", env = "DOCKET_LOG_FORMAT")]
     pub log_format: Option<String>,
+    #[arg(long = "max-connections", env = "DOCKET_MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
+    #[arg(
+        long = "metrics-token",
+        env = "DOCKET_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +187,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log: String,
     pub log_format: LogFormat,
+    /// Open client connections; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// When set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// One thing wrong with the configuration: which variable and why.
@@ -442,6 +456,19 @@ impl Config {
             },
         );
 
+        let max_connections = problems.parse(
+            "DOCKET_MAX_CONNECTIONS",
+            &args.max_connections,
+            4096,
+            integer_in(1, 1_000_000),
+        ) as usize;
+        let metrics_token = args
+            .metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| SecretString::from(t.to_owned()));
+
         if !problems.0.is_empty() {
             return Err(problems.0);
         }
@@ -467,11 +494,24 @@ impl Config {
             shutdown_grace,
             log,
             log_format,
+            max_connections,
+            metrics_token,
         })
     }
 
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The session cookie's name: with an https public URL the `__Host-` prefix, which
+    /// browsers accept only with `Secure`, `Path=/` and no `Domain`, so that no sibling
+    /// subdomain or plain-http page can plant or overwrite it.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-docket_session"
+        } else {
+            "docket_session"
+        }
     }
 
     /// The effective configuration, one `NAME=value` a line, secrets redacted.
@@ -572,6 +612,8 @@ impl Config {
                 }
                 .to_owned(),
             ),
+            ("DOCKET_MAX_CONNECTIONS", self.max_connections.to_string()),
+            ("DOCKET_METRICS_TOKEN", secret(self.metrics_token.is_some())),
         ];
         rows.into_iter()
             .map(|(name, value)| format!("{name}={value}\n"))
@@ -589,6 +631,18 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.db_max_connections, 10);
         assert!(!config.secure_cookies());
+        assert_eq!(config.max_connections, 4096);
+        assert_eq!(config.session_cookie(), "docket_session");
+    }
+
+    #[test]
+    fn https_public_urls_use_the_host_prefixed_cookie() {
+        let args = ConfigArgs {
+            public_url: Some("https://docket.example.com".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.session_cookie(), "__Host-docket_session");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The most entries a problem's `errors` lists (API.md §9 "Bounded answers").
+pub const MAX_FIELD_ERRORS: usize = 20;
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
@@ -67,14 +70,19 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found")
     }
 
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    /// A 422 listing field errors: at most [`MAX_FIELD_ERRORS`] of them, with the total in
+    /// `detail`, so that a body of 87,000 bad labels gets a small answer.
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let count = errors.len();
         let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         error.detail = Some(if count == 1 {
             "1 field is invalid".to_owned()
+        } else if count > MAX_FIELD_ERRORS {
+            format!("{count} fields are invalid; the first {MAX_FIELD_ERRORS} are listed")
         } else {
             format!("{count} fields are invalid")
         });
+        errors.truncate(MAX_FIELD_ERRORS);
         error.errors = errors;
         error
     }

@@ -41,7 +41,19 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("docket_session"))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "docket_session",
+                "`__Host-docket_session` when the public URL is https",
+            ))),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("DOCKET_METRICS_TOKEN, when it is set"))
+                    .build(),
+            ),
         );
     }
 }
@@ -118,6 +130,7 @@ impl Modify for CommonResponses {
     paths(
         crate::ops::healthz,
         crate::ops::readyz,
+        crate::ops::metrics,
         crate::auth::account::register,
         crate::auth::login::create_session,
         crate::auth::login::get_session,

@@ -1,11 +1,14 @@
 //! Operations endpoints: liveness, readiness, metrics, and the API documents.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -41,7 +44,26 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics. With `DOCKET_METRICS_TOKEN` set, only for `Authorization: Bearer
+/// <that token>`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain",
+            body = String),
+        (status = 401, description = "DOCKET_METRICS_TOKEN is set and the request does not carry it",
+            body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security((), ("metrics_token" = [])))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config.metrics_token {
+        if !bearer_matches(&headers, token.expose_secret()) {
+            return ApiError::unauthenticated(
+                "unauthenticated",
+                "/metrics needs the metrics token as a bearer token",
+            )
+            .bearer()
+            .into_response();
+        }
+    }
     let status = state.db.status();
     let size = status.size as f64;
     let idle = status.available as f64;
@@ -56,4 +78,21 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Whether the request's bearer token is `expected`, compared in constant time (over digests,
+/// so that not even the length leaks).
+fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    let Some(sent) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+    else {
+        return false;
+    };
+    let sent = Sha256::digest(sent.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    sent.ct_eq(&expected).into()
 }

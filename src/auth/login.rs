@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::jwt::ACCESS_TOKEN_TTL_SECS;
 use super::limits::{self, ClientAddr};
 use super::password::Verified;
-use super::principal::{cookie_value, AuthMethod, Principal, SESSION_COOKIE};
+use super::principal::{cookie_value, AuthMethod, Principal};
 use super::store::{refresh_tokens, sessions};
 use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
@@ -88,7 +88,8 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
+        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}",
+        state.config.session_cookie()
     ))
     .expect("cookie is ASCII")
 }
@@ -110,7 +111,7 @@ pub async fn create_session(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let user = check_password(&state, client, &body.email, body.password).await?;
-    if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie_value(&headers, state.config.session_cookie()) {
         sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
     }
     // At most LIVE_SESSIONS_PER_USER: a new one ends the least recently used beyond that.

@@ -17,6 +17,8 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::middleware::RequestContext;
 
+/// The session cookie's name over http; with an https public URL it is
+/// `__Host-docket_session` (see `Config::session_cookie`).
 pub const SESSION_COOKIE: &str = "docket_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const API_TOKEN_PREFIX: &str = "dkt_";
@@ -126,7 +128,7 @@ impl FromRequestParts<AppState> for MaybePrincipal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
-            || cookie_value(&parts.headers, SESSION_COOKIE).is_some();
+            || cookie_value(&parts.headers, state.config.session_cookie()).is_some();
         if !has_credentials {
             return Ok(MaybePrincipal(None));
         }
@@ -170,7 +172,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         }
         return Ok(principal);
     }
-    if let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) {
+    if let Some(token) = cookie_value(&parts.headers, state.config.session_cookie()) {
         let principal = looked_up(parts, state, session_principal(state, token)).await?;
         if !is_safe(&parts.method) {
             let AuthMethod::Session { csrf_token, .. } = &principal.method else {

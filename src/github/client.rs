@@ -129,10 +129,11 @@ fn outcome(label: &'static str) {
 
 impl UpstreamClient {
     pub fn new(base: Url, db: Db, policy: ClientPolicy) -> Self {
-        let allowed = origin(&base);
-        // Redirects only within the configured origin (GitHub redirects renamed repositories).
+        let allowed = base.clone();
+        // Redirects only within the configured origin and path prefix (GitHub redirects
+        // renamed repositories).
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 5 || origin(attempt.url()) != allowed {
+            if attempt.previous().len() >= 5 || !within_origin(&allowed, attempt.url()) {
                 attempt.stop()
             } else {
                 attempt.follow()
@@ -168,10 +169,7 @@ impl UpstreamClient {
     }
 
     fn within_origin(&self, url: &Url) -> bool {
-        origin(url) == origin(&self.base)
-            && url
-                .path()
-                .starts_with(self.base.path().trim_end_matches('/'))
+        within_origin(&self.base, url)
     }
 
     fn gate(&self, token_key: &str) -> Arc<tokio::sync::Mutex<TokenGate>> {
@@ -312,7 +310,7 @@ impl UpstreamClient {
                             from_cache: false,
                         });
                     }
-                    let message = error_message(response).await;
+                    let message = self.error_message(response).await;
                     if let Some(wait) =
                         self.rate_limit_wait(status, &headers, &message, rate_limit_hits)
                     {
@@ -401,6 +399,20 @@ impl UpstreamClient {
         Some(self.policy.min_rate_limit_wait * 2u32.saturating_pow(previous_hits.min(6)))
     }
 
+    /// GitHub's `message` from an error body, read under the same cap as a success body (a
+    /// decompressed error body is as able to exhaust memory as any other); empty when the body
+    /// is over the cap or not as documented.
+    async fn error_message(&self, response: reqwest::Response) -> String {
+        let body = self.read_capped(response).await.unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect()
+    }
+
     async fn read_capped(&self, mut response: reqwest::Response) -> Result<Bytes, UpstreamError> {
         let mut body = Vec::new();
         loop {
@@ -460,15 +472,21 @@ impl UpstreamClient {
     }
 }
 
-async fn error_message(response: reqwest::Response) -> String {
-    let text = response.text().await.unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect()
+/// Whether `url` is under `base`: the same scheme, host and port, and a path that starts with
+/// all of the base path's segments — whole segments, so that `/api/v3` does not admit
+/// `/api/v3-x` — where the token may be sent.
+pub fn within_origin(base: &Url, url: &Url) -> bool {
+    if origin(url) != origin(base) {
+        return false;
+    }
+    let segments = |url: &Url| -> Vec<String> {
+        url.path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let base = segments(base);
+    let path = segments(url);
+    path.len() >= base.len() && path[..base.len()] == base[..]
 }
 
 /// The `rel="next"` URL of a `Link` header, exactly as given.
@@ -498,5 +516,24 @@ mod tests {
             "https://api.github.com/repositories/1/issues?per_page=100&after=Y3Vyc29y"
         );
         assert!(next_link(r#"<https://x/y?page=1>; rel="prev""#).is_none());
+    }
+
+    #[test]
+    fn the_origin_check_compares_whole_path_segments() {
+        let base = Url::parse("https://ghe.example.com/api/v3").unwrap();
+        let ok = |u: &str| within_origin(&base, &Url::parse(u).unwrap());
+        assert!(ok("https://ghe.example.com/api/v3/repos/o/r/issues?page=2"));
+        assert!(ok("https://ghe.example.com:443/api/v3/"));
+        assert!(!ok("https://ghe.example.com/api/v3-x/repos/o/r/issues"));
+        assert!(!ok("https://ghe.example.com/api/v30/repos"));
+        assert!(!ok("https://ghe.example.com/api/"));
+        assert!(!ok("http://ghe.example.com/api/v3/repos"));
+        assert!(!ok("https://ghe.example.com:8443/api/v3/repos"));
+        assert!(!ok("https://ghe.example.com.evil.test/api/v3/repos"));
+        let root = Url::parse("https://api.github.com").unwrap();
+        assert!(within_origin(
+            &root,
+            &Url::parse("https://api.github.com/repositories/1/issues").unwrap()
+        ));
     }
 }

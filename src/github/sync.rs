@@ -22,6 +22,10 @@ use crate::tasks::store::imports::{self, ImportedIssue};
 /// and same-second updates are never missed (the upsert makes re-reads harmless).
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
 
+/// The most issues one link imports in a sync (API.md §9); more ends the link `failed`, with
+/// what was imported kept.
+pub const IMPORT_CAP: usize = 50_000;
+
 #[derive(Debug, Deserialize)]
 struct Issue {
     id: i64,
@@ -61,6 +65,48 @@ fn status_of(issue: &Issue) -> Status {
     }
 }
 
+/// The task fields GitHub owns, from an issue.
+struct MappedIssue {
+    title: TaskTitle,
+    description: Description,
+    labels: Labels,
+    status: Status,
+}
+
+/// The issue→task mapping (API.md §5 and §9): NUL and other control characters GitHub sends
+/// are dropped before storing — a NUL is not storable in PostgreSQL text at all, so one issue
+/// with it would fail every sync. Descriptions keep newlines and tabs; in titles and labels
+/// line breaks and tabs become spaces, since neither may contain control characters.
+fn map_issue(issue: &Issue) -> MappedIssue {
+    let title = TaskTitle::truncating(&without_controls(&issue.title, false));
+    let description =
+        Description::truncating(&without_controls(issue.body.as_deref().unwrap_or(""), true));
+    let names: Vec<String> = issue
+        .labels
+        .iter()
+        .map(|l| without_controls(l.name(), false))
+        .collect();
+    MappedIssue {
+        title,
+        description,
+        labels: Labels::truncating(&names),
+        status: status_of(issue),
+    }
+}
+
+/// `text` without control characters. With `multiline`, newlines and tabs stay (a CR of a
+/// CRLF pair goes); without it, whitespace controls become spaces.
+fn without_controls(text: &str, multiline: bool) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\t' if multiline => Some(c),
+            c if c.is_control() && c.is_whitespace() && !multiline => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
 enum SyncError {
     LinkGone,
     /// The link was replaced (`PUT` with another repository or token) during the run.
@@ -68,6 +114,8 @@ enum SyncError {
     Upstream(UpstreamError),
     Database(DbError),
     Unreadable(String),
+    /// The repository has more issues than one link may import.
+    TooMany(usize),
 }
 
 impl From<DbError> for SyncError {
@@ -146,6 +194,10 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
         )),
         SyncError::Upstream(UpstreamError::Gone) => fatal(format!(
             "Issues are disabled for {repo} on GitHub: enable them or unlink the repository."
+        )),
+        SyncError::TooMany(cap) => fatal(format!(
+            "{repo} has more than {cap} issues, the most one link imports: the first {cap} \
+             were imported and kept; the rest were not."
         )),
         SyncError::Upstream(UpstreamError::ForeignUrl) => fatal(
             "GitHub pointed to a URL outside the configured API address; Docket did not follow \
@@ -321,6 +373,7 @@ async fn import(
 ) -> Result<(), SyncError> {
     let mut newest = link.synced_through;
     let mut next = Some(url);
+    let mut seen = 0usize;
     while let Some(page_url) = next.take() {
         let fetched = state.github.get(&page_url, token).await?;
         let issues: Vec<Issue> = serde_json::from_slice(&fetched.body).map_err(|e| {
@@ -345,11 +398,20 @@ async fn import(
                 }
             }
         }
+        let mut over_cap = false;
         for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
+            if seen >= state.github_import_cap {
+                over_cap = true;
+                break;
+            }
+            seen += 1;
             upsert(&tx, project_id, link, issue).await?;
             newest = newest.max(Some(issue.updated_at));
         }
         tx.commit().await?;
+        if over_cap {
+            return Err(SyncError::TooMany(state.github_import_cap));
+        }
         queue::heartbeat(&state.db, job.id).await?;
         next = fetched.next;
     }
@@ -369,10 +431,12 @@ async fn import(
 }
 
 async fn upsert(tx: &Tx, project_id: Uuid, link: &SyncLink, issue: &Issue) -> Result<(), DbError> {
-    let title = TaskTitle::truncating(&issue.title);
-    let description = Description::truncating(issue.body.as_deref().unwrap_or(""));
-    let names: Vec<String> = issue.labels.iter().map(|l| l.name().to_owned()).collect();
-    let labels = Labels::truncating(&names);
+    let MappedIssue {
+        title,
+        description,
+        labels,
+        status,
+    } = map_issue(issue);
     imports::upsert_issue(
         tx,
         project_id,
@@ -381,7 +445,7 @@ async fn upsert(tx: &Tx, project_id: Uuid, link: &SyncLink, issue: &Issue) -> Re
             github_issue_id: issue.id,
             title: title.as_str(),
             description: description.as_str(),
-            status: status_of(issue),
+            status,
             labels: labels.as_slice(),
             closed_at: issue.closed_at,
             repository: &link.repository,
@@ -390,4 +454,31 @@ async fn upsert(tx: &Tx, project_id: Uuid, link: &SyncLink, issue: &Issue) -> Re
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(title: &str, body: &str, labels: &[&str]) -> Issue {
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "number": 1, "title": title, "body": body, "state": "open",
+            "labels": labels.iter().map(|name| serde_json::json!({"name": name})).collect::<Vec<_>>(),
+            "html_url": "https://github.com/o/r/issues/1",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn control_characters_are_dropped_but_lines_kept_in_descriptions() {
+        let mapped = map_issue(&issue(
+            "Cra\u{0}sh\non start",
+            "line\u{0} one\r\n\tline two\u{7}\u{1b}[31m",
+            &["bu\u{0}g", "ui\u{85}"],
+        ));
+        assert_eq!(mapped.title.as_str(), "Crash on start");
+        assert_eq!(mapped.description.as_str(), "line one\n\tline two[31m");
+        assert_eq!(mapped.labels.as_slice(), ["bug", "ui"]);
+    }
 }

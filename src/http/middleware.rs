@@ -50,7 +50,8 @@ fn valid_request_id(value: &str) -> bool {
 }
 
 /// The outermost layer: gives the request an id, runs it inside a span carrying that id,
-/// turns every 4xx/5xx into a problem document, and writes one log line.
+/// turns every 4xx/5xx into a problem document, adds the security headers, and writes one
+/// log line.
 pub async fn request_context(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id: Arc<str> = request
@@ -59,7 +60,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| valid_request_id(v))
         .map(Arc::from)
-        .unwrap_or_else(|| Arc::from(Uuid::now_v7().simple().to_string()));
+        .unwrap_or_else(|| Arc::from(crate::telemetry::new_request_id()));
     let context = RequestContext {
         request_id: request_id.clone(),
         facts: Arc::new(Mutex::new(Facts::default())),
@@ -101,19 +102,44 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if let Some(rate) = facts.rate_limit {
         rate.write_headers(response.headers_mut());
     }
+    crate::http::security_headers::apply(response.headers_mut(), &method, &path, user_id.is_some());
     let _entered = span.enter();
-    tracing::info!(
-        target: "docket::access",
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-        status = status.as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        user_id = user_id.map(|id| id.to_string()),
-        "request"
+    crate::telemetry::access_log(&crate::telemetry::AccessLine {
+        request_id: &request_id,
+        method: method.as_str(),
+        route: &route,
+        status: status.as_u16(),
+        latency,
+        user_id,
+    });
+    crate::telemetry::record_request(
+        crate::telemetry::method_label(&method),
+        &route,
+        status.as_u16(),
+        latency,
     );
-    crate::telemetry::record_request(method.as_str(), &route, status.as_u16(), latency);
     response
+}
+
+/// A handler that runs longer than the limit is abandoned with 503 `unavailable` (API.md §9),
+/// so that a slow dependency cannot pin connections and memory indefinitely.
+pub async fn handler_deadline(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.connection_limits.handler_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "handler ran too long");
+            ApiError::unavailable(format!(
+                "the request took longer than {} s; try again later",
+                limit.as_secs_f64()
+            ))
+            .into_response()
+        }
+    }
 }
 
 /// Writes the problem body: from our `ApiError` parts when present, otherwise (axum's own
@@ -148,7 +174,9 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
         document["detail"] = json!(detail);
     }
     if !problem.errors.is_empty() {
-        document["errors"] = json!(problem.errors);
+        // Bounded answers (API.md §9): `detail` gives the total.
+        let shown = &problem.errors[..problem.errors.len().min(crate::error::MAX_FIELD_ERRORS)];
+        document["errors"] = json!(shown);
     }
     if status == StatusCode::SERVICE_UNAVAILABLE && !parts.headers.contains_key(header::RETRY_AFTER)
     {

@@ -6,6 +6,8 @@ pub mod idempotency;
 pub mod middleware;
 pub mod preconditions;
 pub mod rate_limit;
+pub mod security_headers;
+pub mod server;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -43,6 +45,10 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         .merge(api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::handler_deadline,
+        ))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

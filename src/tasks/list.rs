@@ -117,8 +117,39 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         priority_min,
         due_before: date(&query.due_before, "due_before")?,
         due_after: date(&query.due_after, "due_after")?,
-        q: query.q.clone().filter(|q| !q.trim().is_empty()),
+        q: parse_search(query.q.as_deref())?,
     })
+}
+
+/// The longest `q` and the most terms it may have (API.md §9 "Bounded answers"): a search's
+/// cost grows with both.
+pub const SEARCH_MAX_CHARS: usize = 500;
+pub const SEARCH_MAX_TERMS: usize = 30;
+
+fn parse_search(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = raw.filter(|q| !q.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if q.chars().count() > SEARCH_MAX_CHARS {
+        return Err(invalid(format!(
+            "q must be at most {SEARCH_MAX_CHARS} characters"
+        )));
+    }
+    if search_terms(q) > SEARCH_MAX_TERMS {
+        return Err(invalid(format!(
+            "q must have at most {SEARCH_MAX_TERMS} terms"
+        )));
+    }
+    Ok(Some(q.to_owned()))
+}
+
+/// Terms as `websearch_to_tsquery` sees them, near enough: words split at whitespace and at
+/// the punctuation it treats as separators, a quoted phrase counting each of its words.
+fn search_terms(q: &str) -> usize {
+    q.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '_'))
+        .filter(|word| !word.is_empty())
+        .filter(|word| !word.eq_ignore_ascii_case("or"))
+        .count()
 }
 
 /// The list a cursor belongs to: endpoint, project and every filter and sort, so that a
@@ -242,4 +273,21 @@ pub async fn list_my_tasks(
         )
         .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_are_bounded_in_length_and_terms() {
+        assert_eq!(parse_search(Some("  ")).unwrap(), None);
+        assert!(parse_search(Some(&"a".repeat(500))).is_ok());
+        assert!(parse_search(Some(&"a".repeat(501))).is_err());
+        let thirty = vec!["w"; 30].join(" ");
+        assert!(parse_search(Some(&thirty)).is_ok());
+        assert!(parse_search(Some(&format!("{thirty} x"))).is_err());
+        assert!(parse_search(Some(&vec!["w"; 31].join("-"))).is_err());
+        assert_eq!(search_terms(r#""deploy the app" -staging or prod"#), 5);
+    }
 }

@@ -72,6 +72,12 @@ enum Scripted {
     },
     /// Answer normally, but only after this long.
     Slow(Duration),
+    /// A body sent as given, bytes and headers (a gzip bomb, say).
+    Raw {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
 }
 
 impl Scripted {
@@ -339,6 +345,20 @@ async fn serve_fake(
         }) => {
             let mut response =
                 (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+            for (name, value) in extra {
+                response.headers_mut().insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(&value).unwrap(),
+                );
+            }
+            response
+        }
+        Some(Scripted::Raw {
+            status,
+            headers: extra,
+            body,
+        }) => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
             for (name, value) in extra {
                 response.headers_mut().insert(
                     HeaderName::from_static(name),
@@ -2067,4 +2087,116 @@ async fn when_every_attempt_fails_the_link_says_it_gave_up_instead_of_naming_a_r
     );
     assert!(error.contains("gave up"), "{error}");
     assert!(!error.contains("retrying at"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile GitHub (API.md §9)
+// ---------------------------------------------------------------------------------------------
+
+/// `bytes` gzip-compressed.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn an_error_body_is_capped_after_decompression_like_a_success_body() {
+    let fake = FakeGithub::start().await;
+    let repo = "octo/bomb";
+    fake.set_issues(repo, plain_issues(repo, 1));
+    // 64 MiB of JSON once decompressed (the test cap is 1 MiB), about 64 KiB on the wire. A
+    // client that reads the whole error body finds GitHub's message at its start.
+    let mut body = br#"{"message":"Resource not accessible by integration","padding":""#.to_vec();
+    body.resize(64 * 1024 * 1024, b' ');
+    body.extend_from_slice(br#""}"#);
+    let bomb = gzip(&body);
+    assert!(bomb.len() < 512 * 1024, "{} compressed bytes", bomb.len());
+    fake.script([Scripted::Raw {
+        status: 403,
+        headers: vec![
+            ("content-encoding", "gzip".to_owned()),
+            ("content-type", "application/json".to_owned()),
+        ],
+        body: bomb,
+    }]);
+    let app = app_for(&fake).await;
+    let owner = app.new_user().await;
+    let (_, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
+    let error = link["last_error"].as_str().unwrap();
+    assert!(error.contains("403"), "{error:?}");
+    assert!(
+        !error.contains("Resource not accessible"),
+        "the error body was read past the cap: {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_origin_check_compares_whole_path_segments() {
+    let fake = FakeGithub::start().await;
+    let repo = "octo/prefixed";
+    fake.set_issues(repo, plain_issues(repo, 5));
+    // The next page is under `/api/v3-x`, which starts with the text `/api/v3`.
+    fake.state().foreign_next = Some(format!("{}/api/v3-x", fake.url));
+    let app = app_at(&format!("{}/api/v3", fake.url), fast_tuning(), |_| {}).await;
+    let owner = app.new_user().await;
+    let project = new_project(&app, &owner).await;
+    link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let link = wait_for_link_state(&app, &owner, &project, "failed").await;
+    let error = link["last_error"].as_str().unwrap();
+    assert!(error.contains("outside"), "{error:?}");
+    let requests = fake.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "followed outside the prefix: {requests:?}"
+    );
+    assert!(requests[0].path.starts_with("/api/v3/"));
+}
+
+#[tokio::test]
+async fn control_characters_from_github_are_dropped_before_storing() {
+    let fake = FakeGithub::start().await;
+    let repo = "octo/controls";
+    let mut dirty = labelled(issue(repo, 1, "Crash\u{0} on\u{7} start"), &["bu\u{0}g"]);
+    dirty["body"] = json!("first\u{0} line\r\n\tsecond\u{1b}[0m line");
+    fake.set_issues(repo, vec![dirty, issue(repo, 2, "Clean")]);
+    let app = app_for(&fake).await;
+    let owner = app.new_user().await;
+    let project = new_project(&app, &owner).await;
+    link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let done = wait_until_settled(&app, &owner, &project).await;
+    assert_eq!(done["state"], "idle", "{done}");
+    assert_eq!(done["imported_count"], 2);
+    let tasks = by_issue_number(&tasks_of(&app, &owner, &project).await);
+    let task = &tasks[&1];
+    assert_eq!(task["title"], "Crash on start");
+    assert_eq!(task["description"], "first line\n\tsecond[0m line");
+    assert_eq!(labels_of(task), ["bug"]);
+}
+
+#[tokio::test]
+async fn a_link_imports_at_most_the_cap_and_says_so() {
+    let fake = FakeGithub::start().await;
+    let repo = "octo/huge";
+    fake.set_issues(repo, plain_issues(repo, 7));
+    let tuning = Tuning {
+        github_import_cap: 3,
+        ..fast_tuning()
+    };
+    let app = app_at(&fake.url, tuning, |_| {}).await;
+    let owner = app.new_user().await;
+    let (project, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
+    let error = link["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("more than 3") && error.ends_with('.'),
+        "{error:?}"
+    );
+    assert_eq!(link["imported_count"], 3, "{link}");
+    assert_eq!(tasks_of(&app, &owner, &project).await.len(), 3);
+    assert_eq!(
+        finished_jobs(&app, &project).await,
+        [("failed".to_owned(), 1)]
+    );
 }

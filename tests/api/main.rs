@@ -8,6 +8,7 @@ mod binary;
 mod docs;
 mod foundation;
 mod github;
+mod hardening;
 mod idempotency;
 mod migrations;
 mod openapi;

@@ -26,6 +26,7 @@ const CONTRACT: &[&str] = &[
     "GET /api/v1/tasks",
     "GET /api/v1/tasks/{id}",
     "GET /healthz",
+    "GET /metrics",
     "GET /readyz",
     "PATCH /api/v1/admin/users/{id}",
     "PATCH /api/v1/me",

@@ -15,6 +15,16 @@ use serde_json::{json, Value};
 use tokio_postgres::Client as PgPool;
 use uuid::Uuid;
 
+/// The statement `GET /api/v1/tasks/{id}` runs (`tasks::store::find_visible` in the server),
+/// copied so that pgbench measures the same SQL: `$1` task id, `$2` user id. Keep it in step
+/// with the server's.
+const FIND_VISIBLE_SQL: &str = "SELECT t.id, t.project_id, t.number, t.title, t.description, \
+     t.status, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
+     t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url, \
+     m.role AS my_role FROM tasks t \
+     JOIN memberships m ON m.project_id = t.project_id AND m.user_id = $2 \
+     WHERE t.id = $1";
+
 #[derive(Parser, Debug, Clone)]
 struct Args {
     /// Docket's base URL.
@@ -124,7 +134,9 @@ fn rss_mib(pid: u32) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let pool = docket::db::connect(&args.database_url.parse()?).await?;
+    let (pool, connection) =
+        tokio_postgres::connect(&args.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -582,13 +594,9 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
             .await?;
         }
     }
-    // The statement of `tasks::store::find_visible`, as the server sends it.
-    let task = "SELECT t.id, t.project_id, t.number, t.title, t.description, t.status, \
-         t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.version, \
-         t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url, \
-         m.role AS my_role FROM tasks t \
-         JOIN memberships m ON m.project_id = t.project_id AND m.user_id = :user_id \
-         WHERE t.id = :task_id";
+    let task = FIND_VISIBLE_SQL
+        .replace("$1", ":task_id")
+        .replace("$2", ":user_id");
     let script = format!(
         "\\set k random(1, {k})\n\
          SELECT task_id, user_id FROM bench_pairs WHERE k = :k \\gset\n\
