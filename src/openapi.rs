@@ -147,6 +147,7 @@ impl Modify for CommonResponses {
         crate::tasks::handlers::get_task,
         crate::tasks::handlers::update_task,
         crate::tasks::handlers::delete_task,
+        crate::tasks::moves::move_task,
         crate::github::links::put_link,
         crate::github::links::get_link,
         crate::github::links::sync_link,

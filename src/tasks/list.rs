@@ -34,7 +34,7 @@ pub struct TaskListQuery {
     pub due_after: Option<String>,
     /// Full-text search (web-search syntax, English stemming).
     pub q: Option<String>,
-    #[param(pattern = "^-?(created_at|updated_at|due_date|priority)$")]
+    #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks`.
     pub project_id: Option<String>,
@@ -49,6 +49,7 @@ enum SortKey {
     UpdatedAt,
     DueDate,
     Priority,
+    Position,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,19 +65,19 @@ impl Sort {
             Some(name) => (true, name),
             None => (false, raw),
         };
-        let key = match name {
-            "created_at" => SortKey::CreatedAt,
-            "updated_at" => SortKey::UpdatedAt,
-            "due_date" => SortKey::DueDate,
-            "priority" => SortKey::Priority,
-            _ => {
-                return Err(ApiError::bad_request(
+        let key =
+            match name {
+                "created_at" => SortKey::CreatedAt,
+                "updated_at" => SortKey::UpdatedAt,
+                "due_date" => SortKey::DueDate,
+                "priority" => SortKey::Priority,
+                "position" => SortKey::Position,
+                _ => return Err(ApiError::bad_request(
                     "invalid_query",
-                    "sort must be one of created_at, updated_at, due_date, priority, each \
-                     optionally prefixed with -",
-                ))
-            }
-        };
+                    "sort must be one of created_at, updated_at, due_date, priority, position, \
+                     each optionally prefixed with -",
+                )),
+            };
         Ok(Sort { key, descending })
     }
 
@@ -87,6 +88,7 @@ impl Sort {
             (SortKey::CreatedAt, _) => "t.created_at",
             (SortKey::UpdatedAt, _) => "t.updated_at",
             (SortKey::Priority, _) => "t.priority",
+            (SortKey::Position, _) => "t.position",
             (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)",
             (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)",
         }
@@ -100,6 +102,7 @@ enum Position {
     Time(DateTime<Utc>, Uuid),
     Priority(i16, Uuid),
     Date(Option<NaiveDate>, Uuid),
+    Key(String, Uuid),
 }
 
 enum Assignee {
@@ -317,6 +320,11 @@ async fn list(
                     .push(format!("::date, '{infinity}'::date), "))
                     .push_bind(id);
             }
+            (SortKey::Position, Position::Key(key, id)) => {
+                sql.push_bind(key)
+                    .push("::text COLLATE \"C\", ")
+                    .push_bind(id);
+            }
             _ => return Err(invalid("cursor is not valid for this list")),
         }
         sql.push(")");
@@ -344,6 +352,7 @@ async fn list(
             SortKey::UpdatedAt => Position::Time(last.updated_at, last.id),
             SortKey::Priority => Position::Priority(last.priority, last.id),
             SortKey::DueDate => Position::Date(last.due_date, last.id),
+            SortKey::Position => Position::Key(last.position.clone(), last.id),
         };
         state.cursor_key.encode(&scope, &position)
     }))

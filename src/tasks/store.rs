@@ -35,6 +35,8 @@ pub struct Task {
     pub completed_at: Option<DateTime<Utc>>,
     #[sqlx(skip)]
     pub source: Option<TaskSource>,
+    /// Manual-order key (API.md §4): sort by it, ties by id; never do arithmetic on it.
+    pub position: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -69,8 +71,8 @@ impl Task {
 }
 
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
-     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.version, \
-     t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.position, \
+     t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]

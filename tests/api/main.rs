@@ -8,6 +8,7 @@ mod docs;
 mod foundation;
 mod github;
 mod idempotency;
+mod moves;
 mod openapi;
 mod projects;
 mod tasks;
