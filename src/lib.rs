@@ -19,3 +19,4 @@ pub mod pagination;
 pub mod projects;
 pub mod tasks;
 pub mod telemetry;
+pub mod web;

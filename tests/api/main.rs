@@ -12,3 +12,4 @@ mod moves;
 mod openapi;
 mod projects;
 mod tasks;
+mod web;
