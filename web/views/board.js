@@ -131,7 +131,21 @@ export async function renderBoard(ctx, content) {
    * @param {HTMLElement} el
    * @param {{parent: Element, next: Element | null}} from
    */
-  async function commitMove(el, from) {
+  function commitMove(el, from) {
+    // Moves go to the server one at a time, each computed from the board as it is when sent:
+    // a second key press must not race the first with a stale version (412).
+    const run = moves.then(() => sendMove(el, from));
+    moves = run.catch(() => {});
+    return run;
+  }
+  /** @type {Promise<void>} */
+  let moves = Promise.resolve();
+
+  /**
+   * @param {HTMLElement} el
+   * @param {{parent: Element, next: Element | null}} from
+   */
+  async function sendMove(el, from) {
     const id = /** @type {string} */ (el.dataset.id);
     const task = /** @type {api.Task} */ (tasks.get(id));
     const list = /** @type {HTMLElement} */ (el.parentElement);

@@ -109,8 +109,15 @@ export async function renderTaskList(ctx, content, kind) {
   // --- toolbar
   const toolbar = filterBar(ctx, kind, params, () => members);
   const quick = kind === "project" && canEdit ? quickAdd(ctx, /** @type {api.Project} */ (project), (task) => {
-    tasks.unshift(task);
-    list.prepend(rowFor(task));
+    // New tasks go last in the manual order: at the end when the whole list is shown,
+    // otherwise on top, where the person sees what they added.
+    if (params.get("sort") === "position" && cursor === null) {
+      tasks.push(task);
+      list.append(rowFor(task));
+    } else {
+      tasks.unshift(task);
+      list.prepend(rowFor(task));
+    }
     empty.hidden = true;
     announce(`Added #${task.number} ${task.title}`);
   }) : null;

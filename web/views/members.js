@@ -36,7 +36,11 @@ export async function renderMembers(ctx, content) {
 
   /** @param {unknown} e */
   const explain = (e) => {
-    if (e instanceof api.ApiError && e.status === 403) return "You are not allowed to do that in this project (any more).";
+    if (e instanceof api.ApiError && e.status === 403) {
+      // Our role changed meanwhile: learn the new one, so the redrawn page shows the truth.
+      ctx.refreshProjects().catch(() => {});
+      return "You are not allowed to do that in this project (any more).";
+    }
     return e instanceof Error ? e.message : String(e);
   };
 
@@ -57,6 +61,7 @@ export async function renderMembers(ctx, content) {
       if (role === "owner" || member.user.id === me.id) await ctx.refreshProjects();
     } catch (e) {
       announce(explain(e), { error: true });
+      if (e instanceof api.ApiError && e.status === 403) await ctx.refreshProjects();
     }
     reload();
   }
