@@ -346,6 +346,7 @@ async fn adjacent_position(
         (status = 401, body = P, content_type = "application/problem+json"),
         (status = 403, body = P, content_type = "application/problem+json"),
         (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
         (status = 412, body = P, content_type = "application/problem+json"),
         (status = 422, body = P, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
