@@ -99,6 +99,22 @@ export async function renderBoard(ctx, content) {
     }
   }
 
+  // j/k walk the cards of the focused column; c adds to the first column.
+  const cardsInOrder = () => /** @type {HTMLElement[]} */ ([...board.querySelectorAll(".card")]);
+  /** @param {number} step */
+  const walk = (step) => {
+    const all = cardsInOrder();
+    const i = all.indexOf(/** @type {HTMLElement} */ (document.activeElement));
+    all[Math.max(0, Math.min(all.length - 1, i + step))]?.focus();
+  };
+  ctx.keys.j = () => walk(1);
+  ctx.keys.k = () => walk(-1);
+  ctx.keys.enter = () => {
+    const el = document.activeElement;
+    if (el instanceof HTMLElement && el.classList.contains("card")) ctx.setQuery({ task: el.dataset.id || null });
+  };
+  if (canEdit) ctx.keys.c = () => addCard(columns[0]);
+
   await Promise.all(columns.map(loadColumn));
   board.dataset.ready = "true";
   // Each column loads its next page when scrolled to its end.
@@ -297,22 +313,6 @@ export async function renderBoard(ctx, content) {
     }
     if (target instanceof HTMLElement) target.focus();
   }
-
-  // j/k walk the cards of the focused column; c adds to the first column.
-  const cardsInOrder = () => /** @type {HTMLElement[]} */ ([...board.querySelectorAll(".card")]);
-  /** @param {number} step */
-  const walk = (step) => {
-    const all = cardsInOrder();
-    const i = all.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    all[Math.max(0, Math.min(all.length - 1, i + step))]?.focus();
-  };
-  ctx.keys.j = () => walk(1);
-  ctx.keys.k = () => walk(-1);
-  ctx.keys.enter = () => {
-    const el = document.activeElement;
-    if (el instanceof HTMLElement && el.classList.contains("card")) ctx.setQuery({ task: el.dataset.id || null });
-  };
-  if (canEdit) ctx.keys.c = () => addCard(columns[0]);
 
   /** @param {Column} column */
   function addCard(column) {

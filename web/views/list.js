@@ -213,21 +213,7 @@ export async function renderTaskList(ctx, content, kind) {
   observer.observe(sentinel);
   ctx.signal.addEventListener("abort", () => observer.disconnect());
 
-  const membersReady = kind === "project" && project
-    ? membersOf(project.id).then((m) => {
-      members = m;
-      for (const member of m) names.set(member.user.id, { name: member.user.name });
-      toolbar.dispatchEvent(new Event("members"));
-    }).catch(() => {})
-    : Promise.resolve();
-  await loadPage();
-  // Assignee initials need the members; draw the rows again when they arrive.
-  membersReady.then(() => {
-    if (ctx.signal.aborted) return;
-    for (const task of tasks) list.querySelector(`[data-id="${task.id}"]`)?.replaceWith(rowFor(task));
-    if (selected >= 0) select(selected);
-  });
-
+  // Shortcuts work while the first page is still loading.
   /** @param {number} index */
   function select(index) {
     const rows = [...list.querySelectorAll(".row")];
@@ -246,6 +232,21 @@ export async function renderTaskList(ctx, content, kind) {
   ctx.keys.c = () => {
     if (quick) /** @type {HTMLInputElement} */ (quick.querySelector("input")).focus();
   };
+
+  const membersReady = kind === "project" && project
+    ? membersOf(project.id).then((m) => {
+      members = m;
+      for (const member of m) names.set(member.user.id, { name: member.user.name });
+      toolbar.dispatchEvent(new Event("members"));
+    }).catch(() => {})
+    : Promise.resolve();
+  await loadPage();
+  // Assignee initials need the members; draw the rows again when they arrive.
+  membersReady.then(() => {
+    if (ctx.signal.aborted) return;
+    for (const task of tasks) list.querySelector(`[data-id="${task.id}"]`)?.replaceWith(rowFor(task));
+    if (selected >= 0) select(selected);
+  });
 
   const taskId = q.get("task");
   if (taskId) {
