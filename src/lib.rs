@@ -20,3 +20,4 @@ pub mod projects;
 pub mod quotas;
 pub mod tasks;
 pub mod telemetry;
+pub mod web;

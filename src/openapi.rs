@@ -1,10 +1,10 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations, and `/docs`.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (`/docs`, which renders
+//! it, is served by `crate::web`).
 
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::app::AppState;
 use crate::error::FieldError;
@@ -132,6 +132,7 @@ impl Modify for CommonResponses {
         crate::ops::readyz,
         crate::ops::metrics,
         crate::auth::account::register,
+        crate::auth::registration::get_registration,
         crate::auth::login::create_session,
         crate::auth::login::get_session,
         crate::auth::login::delete_session,
@@ -160,6 +161,7 @@ impl Modify for CommonResponses {
         crate::tasks::handlers::get_task,
         crate::tasks::handlers::update_task,
         crate::tasks::handlers::delete_task,
+        crate::tasks::moves::move_task,
         crate::github::links::put_link,
         crate::github::links::get_link,
         crate::github::links::sync_link,
@@ -176,13 +178,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 pub fn routes() -> Router<AppState> {
     let doc = document();
-    Router::new()
-        .route(
-            "/api/v1/openapi.json",
-            get({
-                let doc = doc.clone();
-                move || async move { Json(doc) }
-            }),
-        )
-        .merge(Scalar::with_url("/docs", doc))
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(doc) }),
+    )
 }

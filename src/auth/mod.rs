@@ -11,6 +11,7 @@ pub mod login;
 pub mod password;
 pub mod principal;
 pub mod principal_cache;
+pub mod registration;
 pub mod store;
 pub mod tokens;
 pub mod users;
@@ -23,6 +24,10 @@ use crate::app::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/register", post(account::register))
+        .route(
+            "/api/v1/auth/registration",
+            get(registration::get_registration),
+        )
         .route(
             "/api/v1/auth/session",
             post(login::create_session)

@@ -43,6 +43,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
     Router::new()
         .merge(crate::ops::routes())
         .merge(api)
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(

@@ -151,6 +151,7 @@ const READ_ONLY: &[&str] = &[
     "created_by",
     "completed_at",
     "source",
+    "position",
     "version",
     "created_at",
     "updated_at",

@@ -33,7 +33,7 @@ pub struct TaskListQuery {
     pub due_after: Option<String>,
     /// Full-text search (web-search syntax, English stemming).
     pub q: Option<String>,
-    #[param(pattern = "^-?(created_at|updated_at|due_date|priority)$")]
+    #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks`.
     pub project_id: Option<String>,
@@ -53,11 +53,12 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
         "updated_at" => SortKey::UpdatedAt,
         "due_date" => SortKey::DueDate,
         "priority" => SortKey::Priority,
+        "position" => SortKey::Position,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_query",
-                "sort must be one of created_at, updated_at, due_date, priority, each \
-                 optionally prefixed with -",
+                "sort must be one of created_at, updated_at, due_date, priority, position, \
+                 each optionally prefixed with -",
             ))
         }
     };

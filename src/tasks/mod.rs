@@ -3,9 +3,10 @@
 pub mod domain;
 pub mod handlers;
 pub mod list;
+pub mod moves;
 pub mod store;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::AppState;
@@ -23,4 +24,5 @@ pub fn routes() -> Router<AppState> {
                 .patch(handlers::update_task)
                 .delete(handlers::delete_task),
         )
+        .route("/api/v1/tasks/{id}/move", post(moves::move_task))
 }

@@ -32,7 +32,8 @@ async fn request_ids_are_echoed_or_made() {
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "my-id.1_2");
     let replaced = app
-        .request(Method::GET, "/nope")
+        // Outside /api an unknown path is a page of the web client (API.md §6); inside, a 404.
+        .request(Method::GET, "/api/v1/nope")
         .header("x-request-id", "bad id with spaces")
         .send()
         .await
@@ -43,7 +44,7 @@ async fn request_ids_are_echoed_or_made() {
         .to_owned();
     assert_ne!(id, "bad id with spaces");
     let body = assert_problem(replaced, 404, "not_found").await;
-    assert_eq!(body["instance"], "/nope");
+    assert_eq!(body["instance"], "/api/v1/nope");
 }
 
 #[tokio::test]

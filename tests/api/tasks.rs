@@ -103,6 +103,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "id",
             "labels",
             "number",
+            "position",
             "priority",
             "project_id",
             "source",

@@ -15,6 +15,8 @@ pub enum SortKey {
     UpdatedAt,
     DueDate,
     Priority,
+    /// The manual order (`position`, compared byte by byte).
+    Position,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +33,7 @@ impl Sort {
             (SortKey::CreatedAt, _) => "t.created_at",
             (SortKey::UpdatedAt, _) => "t.updated_at",
             (SortKey::Priority, _) => "t.priority",
+            (SortKey::Position, _) => "t.position",
             (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)",
             (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)",
         }
@@ -43,6 +46,7 @@ impl Sort {
             SortKey::UpdatedAt => Position::Time(task.updated_at, task.id),
             SortKey::Priority => Position::Priority(task.priority, task.id),
             SortKey::DueDate => Position::Date(task.due_date, task.id),
+            SortKey::Position => Position::Key(task.position.clone(), task.id),
         }
     }
 }
@@ -54,6 +58,7 @@ pub enum Position {
     Time(DateTime<Utc>, Uuid),
     Priority(i16, Uuid),
     Date(Option<NaiveDate>, Uuid),
+    Key(String, Uuid),
 }
 
 pub enum Assignee {
@@ -196,6 +201,9 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError
                     .bind(date)
                     .push(&format!("::date, '{infinity}'::date), "))
                     .bind(id);
+            }
+            (SortKey::Position, Position::Key(key, id)) => {
+                sql.bind(key).push("::text COLLATE \"C\", ").bind(id);
             }
             _ => return Err(ListError::CursorMismatch),
         }

@@ -38,6 +38,8 @@ pub struct Task {
     pub created_by: Uuid,
     pub completed_at: Option<DateTime<Utc>>,
     pub source: Option<TaskSource>,
+    /// Manual-order key (API.md §4): sort by it, ties by id; never do arithmetic on it.
+    pub position: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -72,6 +74,7 @@ impl FromRow for Task {
             created_by: get(row, "created_by")?,
             completed_at: get(row, "completed_at")?,
             source,
+            position: get(row, "position")?,
             version: get(row, "version")?,
             created_at: get(row, "created_at")?,
             updated_at: get(row, "updated_at")?,
@@ -80,8 +83,8 @@ impl FromRow for Task {
 }
 
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
-     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.version, \
-     t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.position, \
+     t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]
@@ -256,6 +259,72 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, task_id: Uuid) -> DbResult<
         crate::projects::store::task_removed(tx, access.project_id()).await?;
     }
     Ok(())
+}
+
+/// The manual-order key of a task of the project, if it is one.
+pub async fn position_in(
+    db: &impl Exec,
+    project_id: Uuid,
+    task_id: Uuid,
+) -> DbResult<Option<String>> {
+    let row = db
+        .query_opt(
+            "SELECT position FROM tasks WHERE id = $1 AND project_id = $2",
+            params![task_id, project_id],
+        )
+        .await?;
+    row.map(|row| get(&row, "position")).transpose()
+}
+
+/// The closest position below (`below = true`) or above `bound` in the project (the lowest or
+/// highest without a bound), other than the moved task's.
+pub async fn adjacent_position(
+    db: &impl Exec,
+    project_id: Uuid,
+    moved: Uuid,
+    bound: Option<&str>,
+    below: bool,
+) -> DbResult<Option<String>> {
+    let sql = match (bound.is_some(), below) {
+        (true, true) => {
+            "SELECT max(position) AS p FROM tasks \
+             WHERE project_id = $1 AND id <> $2 AND position < $3"
+        }
+        (true, false) => {
+            "SELECT min(position) AS p FROM tasks \
+             WHERE project_id = $1 AND id <> $2 AND position > $3"
+        }
+        (false, true) => "SELECT max(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
+        (false, false) => "SELECT min(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
+    };
+    let row = match bound {
+        Some(bound) => db.query_one(sql, params![project_id, moved, bound]).await?,
+        None => db.query_one(sql, params![project_id, moved]).await?,
+    };
+    get(&row, "p")
+}
+
+static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tasks AS t SET position = $2, status = $3, \
+             version = t.version + 1, updated_at = now() \
+         WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
+    )
+});
+
+/// Puts a task of the project `access` entered at `position`, with `status`, in one write.
+pub async fn set_position(
+    tx: &Tx,
+    access: &ProjectAccess,
+    task_id: Uuid,
+    position: &str,
+    status: Status,
+) -> DbResult<Task> {
+    tx.fetch_one(
+        &SET_POSITION_SQL,
+        params![task_id, position, status, access.project_id()],
+    )
+    .await
 }
 
 /// A member's tasks in a project become unassigned (they are leaving it).

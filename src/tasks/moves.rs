@@ -1,0 +1,455 @@
+//! Manual order (API.md §4): `POST /api/v1/tasks/{id}/move` and the position keys.
+//!
+//! A position is a fractional-indexing key (the scheme of David Greenspan's
+//! `fractional-indexing`, base 62): an integer part whose first character gives its length,
+//! then an optional fraction that never ends in `'0'`. Keys compare byte by byte (the column is
+//! `COLLATE "C"`), and between any two keys there is always another one, so moves never run out
+//! of room and never renumber other tasks. New tasks get their key from the database
+//! (`task_position_after` in the migration), which is the same scheme's "after the last key".
+//!
+//! A move locks the project's row, so concurrent moves in one project run one after another:
+//! each computes its key from committed neighbours, no two tasks get the same key, and no task
+//! is lost.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::domain::Status;
+use super::handlers::task_response;
+use super::store::{self, Task};
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+use crate::db::Tx;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{Json, Path};
+use crate::http::preconditions::IfMatch;
+use crate::projects::access::{self, Action};
+
+type P = crate::openapi::Problem;
+
+const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const ZERO: u8 = b'0';
+
+fn digit_value(c: u8) -> Option<usize> {
+    DIGITS.iter().position(|d| *d == c)
+}
+
+/// Length of the integer part that starts with `head`.
+fn integer_length(head: u8) -> Option<usize> {
+    match head {
+        b'a'..=b'z' => Some((head - b'a') as usize + 2),
+        b'A'..=b'Z' => Some((b'Z' - head) as usize + 2),
+        _ => None,
+    }
+}
+
+/// Splits a key into its integer part and fraction; `None` for something that is not a key.
+fn split(key: &str) -> Option<(&str, &str)> {
+    let bytes = key.as_bytes();
+    let length = integer_length(*bytes.first()?)?;
+    if bytes.len() < length || !bytes.iter().skip(1).all(|c| digit_value(*c).is_some()) {
+        return None;
+    }
+    let (integer, fraction) = key.split_at(length);
+    (fraction.as_bytes().last() != Some(&ZERO)).then_some((integer, fraction))
+}
+
+/// A fraction strictly between `a` and `b` (`None`: above everything). Neither ends in '0'.
+fn midpoint(a: &[u8], b: Option<&[u8]>) -> Vec<u8> {
+    if let Some(b) = b {
+        // Skip the common prefix (`a` padded with zeros).
+        let mut n = 0;
+        while n < b.len() && a.get(n).copied().unwrap_or(ZERO) == b[n] {
+            n += 1;
+        }
+        if n > 0 {
+            let mut out = b[..n].to_vec();
+            out.extend(midpoint(a.get(n..).unwrap_or(&[]), Some(&b[n..])));
+            return out;
+        }
+    }
+    let digit_a = a.first().map_or(0, |c| digit_value(*c).unwrap_or(0));
+    let digit_b = b.map_or(DIGITS.len(), |b| digit_value(b[0]).unwrap_or(DIGITS.len()));
+    if digit_b - digit_a > 1 {
+        return vec![DIGITS[(digit_a + digit_b).div_ceil(2)]];
+    }
+    match b {
+        Some(b) if b.len() > 1 => vec![b[0]],
+        _ => {
+            let mut out = vec![DIGITS[digit_a]];
+            out.extend(midpoint(a.get(1..).unwrap_or(&[]), None));
+            out
+        }
+    }
+}
+
+fn increment_integer(x: &str) -> Option<String> {
+    let bytes = x.as_bytes();
+    let head = bytes[0];
+    let mut digits = bytes[1..].to_vec();
+    for i in (0..digits.len()).rev() {
+        let d = digit_value(digits[i]).unwrap_or(0) + 1;
+        if d < DIGITS.len() {
+            digits[i] = DIGITS[d];
+            return String::from_utf8(std::iter::once(head).chain(digits).collect()).ok();
+        }
+        digits[i] = ZERO;
+    }
+    match head {
+        b'Z' => Some("a0".to_owned()),
+        b'z' => None,
+        _ => {
+            let next = head + 1;
+            if next > b'a' {
+                digits.push(ZERO);
+            } else {
+                digits.pop();
+            }
+            String::from_utf8(std::iter::once(next).chain(digits).collect()).ok()
+        }
+    }
+}
+
+fn decrement_integer(x: &str) -> Option<String> {
+    let bytes = x.as_bytes();
+    let head = bytes[0];
+    let mut digits = bytes[1..].to_vec();
+    let top = DIGITS[DIGITS.len() - 1];
+    for i in (0..digits.len()).rev() {
+        let d = digit_value(digits[i]).unwrap_or(0);
+        if d > 0 {
+            digits[i] = DIGITS[d - 1];
+            return String::from_utf8(std::iter::once(head).chain(digits).collect()).ok();
+        }
+        digits[i] = top;
+    }
+    match head {
+        b'a' => Some(format!("Z{}", top as char)),
+        b'A' => None,
+        _ => {
+            let next = head - 1;
+            if next < b'Z' {
+                digits.push(top);
+            } else {
+                digits.pop();
+            }
+            String::from_utf8(std::iter::once(next).chain(digits).collect()).ok()
+        }
+    }
+}
+
+/// A key strictly between `a` and `b` (`None` meaning "no bound"). `None` when the bounds are
+/// not keys or not in order.
+pub fn key_between(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    let smallest = format!("A{}", "0".repeat(26));
+    let a_parts = a.map(split);
+    let b_parts = b.map(split);
+    if matches!(a_parts, Some(None)) || matches!(b_parts, Some(None)) {
+        return None;
+    }
+    match (a, b) {
+        (Some(a), Some(b)) if a >= b => None,
+        (None, None) => Some("a0".to_owned()),
+        (None, Some(b)) => {
+            let (integer, fraction) = split(b)?;
+            if integer == smallest {
+                let f = midpoint(b"", Some(fraction.as_bytes()));
+                return Some(format!("{integer}{}", String::from_utf8(f).ok()?));
+            }
+            if integer.len() < b.len() {
+                return Some(integer.to_owned());
+            }
+            decrement_integer(integer)
+        }
+        (Some(a), None) => {
+            let (integer, fraction) = split(a)?;
+            match increment_integer(integer) {
+                Some(next) => Some(next),
+                None => {
+                    let f = midpoint(fraction.as_bytes(), None);
+                    Some(format!("{integer}{}", String::from_utf8(f).ok()?))
+                }
+            }
+        }
+        (Some(a), Some(b)) => {
+            let (ia, fa) = split(a)?;
+            let (ib, fb) = split(b)?;
+            if ia == ib {
+                let f = midpoint(fa.as_bytes(), Some(fb.as_bytes()));
+                return Some(format!("{ia}{}", String::from_utf8(f).ok()?));
+            }
+            let next = increment_integer(ia)?;
+            if next.as_str() < b {
+                return Some(next);
+            }
+            let f = midpoint(fa.as_bytes(), None);
+            Some(format!("{ia}{}", String::from_utf8(f).ok()?))
+        }
+    }
+}
+
+/// Body of `POST /api/v1/tasks/{id}/move`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MoveTaskRequest {
+    /// The task that ends up just before this one. `null` with `after_id` absent: the task
+    /// goes first.
+    #[schema(nullable)]
+    pub before_id: Option<Option<Uuid>>,
+    /// The task that ends up just after this one. Both absent (or `null`): the task goes last.
+    #[schema(nullable)]
+    pub after_id: Option<Option<Uuid>>,
+    /// A new status, written in the same change.
+    pub status: Option<Status>,
+}
+
+/// A neighbour field: absent, `null`, or a task id.
+enum Neighbour {
+    Absent,
+    Null,
+    Task(Uuid),
+}
+
+fn parse_body(
+    body: Map<String, Value>,
+) -> Result<(Neighbour, Neighbour, Option<Status>), ApiError> {
+    let mut before = Neighbour::Absent;
+    let mut after = Neighbour::Absent;
+    let mut status = None;
+    let mut errors = Vec::new();
+    for (key, value) in body {
+        match (key.as_str(), value) {
+            (field @ ("before_id" | "after_id"), value) => {
+                let parsed = match value {
+                    Value::Null => Neighbour::Null,
+                    Value::String(s) => match s.parse() {
+                        Ok(id) => Neighbour::Task(id),
+                        Err(_) => {
+                            errors.push(FieldError::new(
+                                field,
+                                "invalid_type",
+                                "must be a task id or null",
+                            ));
+                            continue;
+                        }
+                    },
+                    _ => {
+                        errors.push(FieldError::new(
+                            field,
+                            "invalid_type",
+                            "must be a task id or null",
+                        ));
+                        continue;
+                    }
+                };
+                if field == "before_id" {
+                    before = parsed;
+                } else {
+                    after = parsed;
+                }
+            }
+            ("status", Value::String(s)) => match Status::parse(&s) {
+                Some(s) => status = Some(s),
+                None => errors.push(FieldError::new(
+                    "status",
+                    "invalid_value",
+                    "must be todo, in_progress, done or canceled",
+                )),
+            },
+            ("status", _) => errors.push(FieldError::new(
+                "status",
+                "invalid_type",
+                "must be a string",
+            )),
+            (other, _) => errors.push(FieldError::new(
+                other,
+                "unknown_field",
+                "is not a known field",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok((before, after, status))
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// The position of a neighbour in the same project, or the field error that says why not.
+async fn neighbour_position(
+    tx: &Tx,
+    field: &str,
+    project_id: Uuid,
+    moved: Uuid,
+    id: Uuid,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<String>, ApiError> {
+    if id == moved {
+        errors.push(FieldError::new(
+            field,
+            "invalid_value",
+            "must be another task",
+        ));
+        return Ok(None);
+    }
+    let position = store::position_in(tx, project_id, id).await?;
+    if position.is_none() {
+        errors.push(FieldError::new(
+            field,
+            "not_found",
+            "no such task in this project",
+        ));
+    }
+    Ok(position)
+}
+
+/// Move a task in its project's manual order (editor or above), optionally changing its
+/// status in the same write. `If-Match` honoured.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body = MoveTaskRequest,
+    responses((status = 200, body = Task, headers(("ETag" = String))),
+        (status = 401, body = P, content_type = "application/problem+json"),
+        (status = 403, body = P, content_type = "application/problem+json"),
+        (status = 404, body = P, content_type = "application/problem+json"),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 412, body = P, content_type = "application/problem+json"),
+        (status = 422, body = P, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn move_task(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    if_match: IfMatch,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let tx = state.db.begin().await?;
+    let (task, _) = access::enter_task(&tx, &principal, id, Action::EditTasks, false).await?;
+    let (before, after, status) = parse_body(body)?;
+    // One move at a time per project: the project row first, then the task's.
+    crate::projects::store::lock(&tx, task.project_id).await?;
+    let locked_project = task.project_id;
+    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
+    if task.project_id != locked_project {
+        return Err(ApiError::conflict(
+            "conflict",
+            "the task moved to another project meanwhile",
+        ));
+    }
+    if_match.check(task.version)?;
+    let project_id = task.project_id;
+
+    let mut errors = Vec::new();
+    let lower = match before {
+        Neighbour::Task(n) => {
+            neighbour_position(&tx, "before_id", project_id, id, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    let upper = match after {
+        Neighbour::Task(n) => {
+            neighbour_position(&tx, "after_id", project_id, id, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (lower, upper) = match (before, after) {
+        // Both named: just after `before_id`. The two need not be adjacent (a board column
+        // hides other statuses, and another move may have landed between them), so the key
+        // goes below the next key after `before_id`, never merely below `after_id`: two moves
+        // between the same neighbours must not compute the same key.
+        (Neighbour::Task(_), Neighbour::Task(_)) => {
+            if lower >= upper {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    "before_id",
+                    "invalid_value",
+                    "must come before after_id in the project's order",
+                )]));
+            }
+            let next =
+                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (Neighbour::Task(_), _) => {
+            let next =
+                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (_, Neighbour::Task(_)) => {
+            let previous =
+                store::adjacent_position(&tx, project_id, id, upper.as_deref(), true).await?;
+            (previous, upper)
+        }
+        (Neighbour::Null, Neighbour::Absent) => {
+            let first = store::adjacent_position(&tx, project_id, id, None, false).await?;
+            (None, first)
+        }
+        _ => {
+            let last = store::adjacent_position(&tx, project_id, id, None, true).await?;
+            (last, None)
+        }
+    };
+    let Some(position) = key_between(lower.as_deref(), upper.as_deref()) else {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "before_id",
+            "invalid_value",
+            "must come before after_id in the project's order",
+        )]));
+    };
+    let status = status.unwrap_or(task.status);
+    let moved: Task = store::set_position(&tx, &access, id, &position, status).await?;
+    tx.commit().await?;
+    Ok(task_response(StatusCode::OK, &moved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_ordered_and_always_leave_room() {
+        assert_eq!(key_between(None, None).as_deref(), Some("a0"));
+        assert_eq!(key_between(Some("a0"), None).as_deref(), Some("a1"));
+        assert_eq!(key_between(Some("az"), None).as_deref(), Some("b00"));
+        assert_eq!(key_between(None, Some("a0")).as_deref(), Some("Zz"));
+        assert_eq!(key_between(Some("a0"), Some("a1")).as_deref(), Some("a0V"));
+        assert_eq!(key_between(Some("a1"), Some("a0")), None);
+        assert_eq!(key_between(Some("a0"), Some("a0")), None);
+        assert_eq!(
+            key_between(Some("a00"), None),
+            None,
+            "a0 is two characters: a00 has a trailing 0"
+        );
+        assert_eq!(key_between(Some("not a key"), None), None);
+    }
+
+    #[test]
+    fn repeated_insertion_between_two_keys_keeps_order_and_stays_short() {
+        // Always into the same gap: keys grow by about one character per six moves.
+        let low = "a0".to_owned();
+        let mut high = "a1".to_owned();
+        for _ in 0..600 {
+            let mid = key_between(Some(&low), Some(&high)).unwrap();
+            assert!(low < mid && mid < high, "{low} < {mid} < {high}");
+            high = mid;
+        }
+        assert!(high.len() < 120, "{}", high.len());
+        // Always first and always last: keys grow logarithmically.
+        let mut first = "a0".to_owned();
+        let mut last = "a0".to_owned();
+        for _ in 0..10_000 {
+            let f = key_between(None, Some(&first)).unwrap();
+            let l = key_between(Some(&last), None).unwrap();
+            assert!(f < first && l > last);
+            first = f;
+            last = l;
+        }
+        assert!(first.len() <= 4 && last.len() <= 4, "{first} {last}");
+    }
+}

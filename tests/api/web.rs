@@ -1,0 +1,125 @@
+//! The web client's pages and assets (API.md §6, §9, §16): served from the binary for every
+//! path the server does not own, with a self-only CSP; fingerprinted assets cached for good,
+//! compressed, with ETags.
+
+use reqwest::Method;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn pages_are_the_client_with_a_self_only_csp() {
+    let app = spawn_app().await;
+    for path in ["/", "/signin", "/p/0192/board?assignee=me", "/settings"] {
+        let response = app.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["cache-control"], "no-cache");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("<script type=\"module\" src=\"/assets/"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "no inline script: {html}");
+    }
+}
+
+#[tokio::test]
+async fn server_paths_stay_the_servers() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/nope",
+        "/api",
+        "/healthz/x",
+        "/metrics/x",
+        "/assets/x/none.js",
+    ] {
+        let response = app.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let response = app
+        .request(Method::GET, "/api/v1/nope")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "not_found").await;
+    let response = app
+        .request(Method::POST, "/some/page")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+#[tokio::test]
+async fn assets_are_immutable_compressed_and_revalidate() {
+    let app = spawn_app().await;
+    let html = app
+        .request(Method::GET, "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let end = html.find("/app.css").unwrap() + "/app.css".len();
+    let start = html[..end].rfind("/assets/").unwrap();
+    let url = &html[start..end];
+    // A client that leaves the body compressed, to see what is on the wire.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let response = raw
+        .get(app.url(url))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let response = app
+        .request(Method::GET, url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 304);
+    // Another build's URL (a page from before an upgrade) gets today's file, not cached for good.
+    let old = url.replace(&url[8..20], "000000000000");
+    let response = app.request(Method::GET, &old).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+}
+
+#[tokio::test]
+async fn docs_load_their_renderer_from_docket() {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/docs").send().await.unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("https://"), "no third-party asset: {html}");
+    let start = html.find("/docs/assets/").unwrap();
+    let end = start + html[start..].find('"').unwrap();
+    let response = app
+        .request(Method::GET, &html[start..end])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.unwrap().len() > 100_000);
+}

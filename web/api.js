@@ -1,0 +1,167 @@
+// The one way the client talks to the server: JSON over /api/v1 with the cookie session and
+// its CSRF token, problems turned into ApiError, and an expired session sent to sign-in.
+
+/**
+ * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string}} User
+ * @typedef {{id: string, name: string, description: string, is_inbox: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
+ * @typedef {"viewer"|"editor"|"admin"|"owner"} Role
+ * @typedef {"todo"|"in_progress"|"done"|"canceled"} Status
+ * @typedef {{kind: string, repository: string, number: number, url: string}} Source
+ * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
+ *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
+ *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
+ *   created_at: string, updated_at: string}} Task
+ * @typedef {{user: {id: string, email: string, name: string}, role: Role, added_at: string}} Member
+ * @typedef {{field: string, code: string, message: string}} FieldError
+ * @typedef {{items: any[], next_cursor: string|null}} Page
+ */
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {any} problem
+   * @param {Headers} headers
+   */
+  constructor(status, problem, headers) {
+    super(describe(status, problem, headers));
+    this.status = status;
+    /** @type {string} */
+    this.code = problem?.code || "";
+    /** @type {FieldError[]} */
+    this.errors = problem?.errors || [];
+    this.headers = headers;
+  }
+
+  /**
+   * The message for one field, if the server named it.
+   * @param {string} field
+   */
+  fieldMessage(field) {
+    return this.errors.filter((e) => e.field === field || e.field.startsWith(field + ".")).map((e) => e.message).join("; ");
+  }
+}
+
+/**
+ * A sentence for a problem: its title and detail, never a bare status code.
+ * @param {number} status
+ * @param {any} problem
+ * @param {Headers} headers
+ */
+function describe(status, problem, headers) {
+  if (status === 429) {
+    const wait = Number(headers.get("retry-after") || "0");
+    return `Too many attempts. Try again in ${wait > 90 ? Math.ceil(wait / 60) + " minutes" : wait + " seconds"}.`;
+  }
+  if (status === 0) return "The server cannot be reached. Check your connection and try again.";
+  const title = problem?.title || "Something went wrong";
+  const detail = problem?.detail;
+  if (problem?.errors?.length) return `${title}: ${problem.errors.map((/** @type {FieldError} */ e) => `${e.field} ${e.message}`).join("; ")}`;
+  return detail ? `${title}: ${detail}` : title;
+}
+
+/** @type {{csrf: string | null, onUnauthenticated: () => void}} */
+export const session = { csrf: null, onUnauthenticated: () => {} };
+
+/**
+ * @typedef {{body?: any, ifMatch?: number, signal?: AbortSignal, quiet401?: boolean}} RequestOptions
+ */
+
+/**
+ * @param {string} method
+ * @param {string} path under /api/v1
+ * @param {RequestOptions} [options]
+ * @returns {Promise<{data: any, etag: string | null, status: number}>}
+ */
+export async function request(method, path, options = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: "application/json" };
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && session.csrf) headers["x-csrf-token"] = session.csrf;
+  if (options.ifMatch !== undefined) headers["if-match"] = `"${options.ifMatch}"`;
+  let response;
+  try {
+    response = await fetch("/api/v1" + path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      credentials: "same-origin",
+      signal: options.signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiError(0, null, new Headers());
+  }
+  const text = response.status === 204 ? "" : await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data, response.headers);
+    if (response.status === 401 && !options.quiet401) session.onUnauthenticated();
+    throw error;
+  }
+  return { data, etag: response.headers.get("etag"), status: response.status };
+}
+
+/**
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ */
+export const get = async (path, options) => (await request("GET", path, options)).data;
+/**
+ * @param {string} path
+ * @param {any} body
+ * @param {RequestOptions} [options]
+ */
+export const post = async (path, body, options) => (await request("POST", path, { ...options, body })).data;
+/**
+ * @param {string} path
+ * @param {any} body
+ * @param {RequestOptions} [options]
+ */
+export const patch = async (path, body, options) => (await request("PATCH", path, { ...options, body })).data;
+/**
+ * @param {string} path
+ * @param {any} body
+ * @param {RequestOptions} [options]
+ */
+export const put = async (path, body, options) => (await request("PUT", path, { ...options, body })).data;
+/**
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ */
+export const del = async (path, options) => (await request("DELETE", path, options)).data;
+
+/**
+ * Every page of a paginated list (for small lists: projects, members, tokens).
+ * @param {string} path
+ * @returns {Promise<any[]>}
+ */
+export async function all(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    /** @type {Page} */
+    const page = await get(path + sep + "limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+/** @type {Record<Role, number>} */
+const RANK = { viewer: 0, editor: 1, admin: 2, owner: 3 };
+
+/**
+ * Whether a role may do what needs at least `needed` (the table of API.md §3). The server
+ * checks again; this only decides which controls to show.
+ * @param {Role | undefined} role
+ * @param {Role} needed
+ */
+export function can(role, needed) {
+  return role !== undefined && RANK[role] >= RANK[needed];
+}
