@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs schemathesis over every operation of the OpenAPI document against a real server on the
-# embedded database, authenticated as a registered user. Fails on any 5xx or any response that
-# does not match the document.
+# embedded database, authenticated as a registered user: every check (`--checks all`) in every
+# phase (examples, coverage, fuzzing, and the stateful phase that follows the document's links).
+# Fails on any 5xx, any response that does not match the document, and any request the
+# document calls valid that the server refuses (or the reverse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +36,11 @@ TOKEN=$(curl -sf -X POST "$BASE/api/v1/auth/token" -H 'content-type: application
   -d '{"grant_type":"password","email":"st@example.com","password":"schemathesis passphrase"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+if [ -n "${OPENAPI_OUT:-}" ]; then curl -sf "$BASE/api/v1/openapi.json" >"$OPENAPI_OUT"; fi
+
 "$VENV/bin/st" run "$BASE/api/v1/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --checks all \
+  --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
-  --seed 1
+  --seed 1 "$@"

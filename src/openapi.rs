@@ -115,54 +115,21 @@ impl Modify for CommonResponses {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Docket API", description = "A self-hostable task tracker."),
-    paths(
-        crate::ops::healthz,
-        crate::ops::readyz,
-        crate::auth::account::register,
-        crate::auth::login::create_session,
-        crate::auth::login::get_session,
-        crate::auth::login::delete_session,
-        crate::auth::login::create_token,
-        crate::auth::login::revoke_token,
-        crate::auth::account::get_me,
-        crate::auth::account::update_me,
-        crate::auth::account::change_password,
-        crate::auth::api_tokens::create_api_token,
-        crate::auth::api_tokens::list_api_tokens,
-        crate::auth::api_tokens::delete_api_token,
-        crate::auth::admin::list_users,
-        crate::auth::admin::update_user,
-        crate::projects::handlers::create_project,
-        crate::projects::handlers::list_projects,
-        crate::projects::handlers::get_project,
-        crate::projects::handlers::update_project,
-        crate::projects::handlers::delete_project,
-        crate::projects::members::list_members,
-        crate::projects::members::put_member,
-        crate::projects::members::add_member,
-        crate::projects::members::remove_member,
-        crate::tasks::handlers::create_task,
-        crate::tasks::list::list_project_tasks,
-        crate::tasks::list::list_my_tasks,
-        crate::tasks::handlers::get_task,
-        crate::tasks::handlers::update_task,
-        crate::tasks::handlers::delete_task,
-        crate::github::links::put_link,
-        crate::github::links::get_link,
-        crate::github::links::sync_link,
-        crate::github::links::delete_link,
-    ),
-    modifiers(&SecuritySchemes, &CommonResponses),
     components(schemas(Problem))
 )]
 pub struct ApiDoc;
 
+/// The whole document: the operations of `http::routes`, then the shared parts.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::http::routes::paths_document());
+    SecuritySchemes.modify(&mut doc);
+    CommonResponses.modify(&mut doc);
+    doc
 }
 
-pub fn routes() -> Router<AppState> {
-    let doc = document();
+/// `/api/v1/openapi.json` and `/docs`.
+pub fn routes(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/openapi.json",

@@ -3,20 +3,11 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(crate::openapi::routes())
-}
 
 /// Liveness: answers while the process serves, without touching the database.
 #[utoipa::path(get, path = "/healthz", tag = "operations",

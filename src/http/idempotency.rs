@@ -18,12 +18,28 @@ use crate::error::ApiError;
 
 pub const HEADER: &str = "idempotency-key";
 
-/// The creating POSTs that honour the header.
-const CREATING_ROUTES: &[&str] = &[
-    "/api/v1/projects",
-    "/api/v1/projects/{id}/tasks",
-    "/api/v1/projects/{id}/members",
-];
+/// The creating POSTs that honour the header: those whose operation declares it (in its
+/// `#[utoipa::path]`), read once from the document that `http::routes` builds.
+fn creating_routes() -> &'static [String] {
+    static ROUTES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        use utoipa::openapi::path::ParameterIn;
+        let doc = crate::http::routes::paths_document();
+        doc.paths
+            .paths
+            .iter()
+            .filter(|(_, item)| {
+                item.post.as_ref().is_some_and(|operation| {
+                    operation.parameters.iter().flatten().any(|parameter| {
+                        parameter.parameter_in == ParameterIn::Header
+                            && parameter.name.eq_ignore_ascii_case(HEADER)
+                    })
+                })
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    })
+}
 
 /// A first request still running after this long is taken to have died with its instance.
 const ABANDONED_AFTER: Duration = Duration::from_secs(60);
@@ -40,7 +56,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         && request
             .extensions()
             .get::<MatchedPath>()
-            .is_some_and(|p| CREATING_ROUTES.contains(&p.as_str()));
+            .is_some_and(|p| creating_routes().iter().any(|r| r == p.as_str()));
     let Some(key) = request.headers().get(HEADER).filter(|_| applies).cloned() else {
         return next.run(request).await;
     };
@@ -301,5 +317,19 @@ mod tests {
         assert!(!valid_key(&"k".repeat(256)));
         assert!(!valid_key("caf\u{e9}"));
         assert!(!valid_key("tab\there"));
+    }
+
+    #[test]
+    fn the_creating_posts_come_from_their_declarations() {
+        let mut routes = creating_routes().to_vec();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                "/api/v1/projects",
+                "/api/v1/projects/{id}/members",
+                "/api/v1/projects/{id}/tasks"
+            ]
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod middleware;
 pub mod preconditions;
 pub mod rate_limit;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -15,7 +16,7 @@ use crate::app::AppState;
 
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Every route of the server.
+/// Every route of the server (the list is `routes`).
 pub fn router(state: AppState) -> Router {
     with_layers(Router::new(), state)
 }
@@ -23,11 +24,9 @@ pub fn router(state: AppState) -> Router {
 /// The server's routes plus `extra` ones (tests add a panicking and a slow route), under the
 /// shared middleware.
 pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
-    let api = Router::new()
-        .merge(crate::auth::routes())
-        .merge(crate::projects::routes())
-        .merge(crate::tasks::routes())
-        .merge(crate::github::routes())
+    let (api, _) = routes::api().split_for_parts();
+    let (ops, _) = routes::ops().split_for_parts();
+    let api = api
         .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -39,7 +38,8 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         ));
 
     Router::new()
-        .merge(crate::ops::routes())
+        .merge(ops)
+        .merge(routes::undocumented(crate::openapi::document()))
         .merge(api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -101,3 +101,49 @@ async fn docs_serve_an_interactive_reference() {
     );
     assert!(html.to_lowercase().contains("scalar"));
 }
+
+/// The router and the document are built from one list (`http::routes`): every documented path
+/// is routed with exactly its documented methods (a 405 names them in `Allow`), and the few
+/// routes kept out of the document on purpose are the only others.
+#[tokio::test]
+async fn the_router_serves_exactly_the_documented_operations() {
+    let app = spawn_app().await;
+    let doc = docket::openapi::document();
+    let doc = serde_json::to_value(&doc).unwrap();
+    let uuid = uuid::Uuid::now_v7().to_string();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path.replace("{id}", &uuid).replace("{user_id}", &uuid);
+        let response = app
+            .request(Method::from_bytes(b"TRACE").unwrap(), &concrete)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        let mut routed: Vec<String> = allow
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| m != "HEAD")
+            .collect();
+        routed.sort();
+        assert_eq!(routed, documented, "{path}");
+    }
+    for path in docket::http::routes::UNDOCUMENTED {
+        assert!(doc["paths"].get(*path).is_none(), "{path}");
+        let response = app.request(Method::GET, path).send().await.unwrap();
+        assert_ne!(response.status(), 404, "{path}");
+    }
+    let response = app
+        .request(Method::GET, "/api/v1/nowhere")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
