@@ -47,7 +47,9 @@ impl Modify for SecuritySchemes {
 }
 
 /// Adds the problem responses that any operation can give (malformed input, authentication,
-/// limits, overload), so that every documented operation tells the whole truth.
+/// limits, overload, conflicts, preconditions), so that every documented operation tells the
+/// whole truth while its annotation lists only its successes and the problems peculiar to it.
+/// This is the one place these responses are written.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -98,6 +100,20 @@ impl Modify for CommonResponses {
                     if path.contains('{') {
                         add("404", "No such resource, or not visible to the caller");
                     }
+                    if method != HttpMethod::Get {
+                        add(
+                            "409",
+                            "Conflict: a concurrent change, or the state forbids it",
+                        );
+                    }
+                    let if_match = operation
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|parameter| parameter.name.eq_ignore_ascii_case("If-Match"));
+                    if if_match {
+                        add("412", "If-Match does not match the current ETag");
+                    }
                 }
                 if matches!(
                     method,
@@ -139,4 +155,20 @@ pub fn routes(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
             }),
         )
         .merge(Scalar::with_url("/docs", doc))
+}
+
+#[cfg(test)]
+mod tests {
+    /// `DOCKET_OPENAPI_OUT=doc.json cargo test --lib write_the_document` writes the document
+    /// without a server, for diffing it across a change.
+    #[test]
+    fn write_the_document() {
+        if let Ok(path) = std::env::var("DOCKET_OPENAPI_OUT") {
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&super::document()).unwrap(),
+            )
+            .unwrap();
+        }
+    }
 }

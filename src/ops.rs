@@ -18,8 +18,7 @@ pub async fn healthz() -> Response {
 
 /// Readiness: the database answers and its migrations are current.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses(
-        (status = 200, description = "Ready to serve"),
+    responses((status = 200, description = "Ready to serve"),
         (status = 503, description = "Not ready", body = crate::openapi::Problem,
             content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -57,9 +57,7 @@ fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
 /// Create an API token. The secret is in this response only.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = "account",
     request_body = CreateApiTokenRequest,
-    responses((status = 201, body = CreatedApiToken),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = CreatedApiToken)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_api_token(
     State(state): State<AppState>,
@@ -108,8 +106,7 @@ pub async fn create_api_token(
 
 /// The caller's API tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/me/tokens", tag = "account",
-    responses((status = 200, body = ApiTokenList),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = ApiTokenList)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_api_tokens(
     State(state): State<AppState>,
@@ -123,9 +120,7 @@ pub async fn list_api_tokens(
 /// Revoke one of the caller's API tokens.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "account",
     params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Revoked"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Revoked")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_api_token(
     State(state): State<AppState>,

@@ -105,12 +105,9 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 /// along is ended.
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
     request_body = LoginRequest,
-    responses(
-        (status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
+    responses((status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
         (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -164,9 +161,7 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
 
 /// The current cookie session.
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
-    responses(
-        (status = 200, body = SessionResponse),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = SessionResponse)),
     security(("session" = [])))]
 pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
     let (_, csrf_token, expires_at) = session_of(&principal)?;
@@ -179,10 +174,7 @@ pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionRespo
 
 /// Log out: the session is deleted server-side and the cookie cleared.
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
-    responses(
-        (status = 204, description = "Logged out"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Logged out")),
     security(("session" = [])))]
 pub async fn delete_session(
     State(state): State<AppState>,
@@ -236,12 +228,9 @@ pub struct TokenResponse {
 /// Exchange a password or a refresh token for an access token and a new refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body = TokenRequest,
-    responses(
-        (status = 200, body = TokenResponse),
+    responses((status = 200, body = TokenResponse),
         (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -346,9 +335,7 @@ pub struct RevokeRequest {
 /// tokens are answered the same way (RFC 7009).
 #[utoipa::path(post, path = "/api/v1/auth/token/revoke", tag = "auth",
     request_body = RevokeRequest,
-    responses(
-        (status = 200, description = "Revoked, or there was nothing to revoke"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Revoked, or there was nothing to revoke")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Json(body): Json<RevokeRequest>,

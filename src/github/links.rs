@@ -69,7 +69,8 @@ pub struct PutLinkRequest {
 #[utoipa::path(put, path = "/api/v1/projects/{id}/github", tag = "github",
     params(("id" = Uuid, Path)),
     request_body = PutLinkRequest,
-    responses((status = 200, body = Link), (status = 201, body = Link)),
+    responses((status = 200, body = Link),
+        (status = 201, body = Link)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_link(
     State(state): State<AppState>,

@@ -16,8 +16,6 @@ use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyField
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
 
-type P = crate::openapi::Problem;
-
 pub const NAME_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 2000;
 
@@ -70,11 +68,7 @@ pub struct CreateProjectRequest {
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
     request_body = CreateProjectRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
     State(state): State<AppState>,
@@ -97,9 +91,7 @@ pub async fn create_project(
 /// The projects the caller is a member of, in order of creation.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<Project>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<Project>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_projects(
     State(state): State<AppState>,
@@ -123,9 +115,7 @@ pub async fn list_projects(
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, body = Project, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+        (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_project(
     State(state): State<AppState>,
@@ -163,12 +153,7 @@ impl ReadOnlyFields for UpdateProjectRequest {
 #[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = UpdateProjectRequest,
-    responses((status = 200, body = Project, headers(("ETag" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Project, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_project(
     State(state): State<AppState>,
@@ -201,12 +186,7 @@ pub async fn update_project(
 /// Delete a project and its tasks (owner only; never an Inbox).
 #[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_project(
     State(state): State<AppState>,

@@ -16,15 +16,10 @@ use crate::error::ApiError;
 use crate::http::extract::{Json, Path, Query};
 use crate::pagination::{Page, PageQuery};
 
-type P = crate::openapi::Problem;
-
 /// The members of a project.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "members",
     params(("id" = Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<Member>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<Member>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
@@ -78,12 +73,8 @@ pub struct SetRoleRequest {
 #[utoipa::path(put, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     request_body = SetRoleRequest,
-    responses((status = 200, body = Member), (status = 201, body = Member),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Member),
+        (status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_member(
     State(state): State<AppState>,
@@ -136,12 +127,7 @@ pub struct AddMemberRequest {
 #[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "members",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = AddMemberRequest,
-    responses((status = 201, body = Member),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
@@ -183,11 +169,7 @@ pub async fn add_member(
 /// Remove a member. Any member may remove themself, except the owner.
 #[utoipa::path(delete, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204, description = "Removed"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Removed")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn remove_member(
     State(state): State<AppState>,

@@ -18,8 +18,6 @@ use crate::http::extract::{Json, Path};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{self, Action, ProjectAccess};
 
-type P = crate::openapi::Problem;
-
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
     versioned(status, task, task.version, || {
         format!("/api/v1/tasks/{}", task.id)
@@ -69,12 +67,7 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
 #[utoipa::path(post, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateTaskRequest,
-    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
     State(state): State<AppState>,
@@ -131,9 +124,7 @@ pub async fn create_task(
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, body = Task, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+        (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_task(
     State(state): State<AppState>,
@@ -273,12 +264,7 @@ pub struct UpdateTaskRequest {
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = UpdateTaskRequest,
-    responses((status = 200, body = Task, headers(("ETag" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Task, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_task(
     State(state): State<AppState>,
@@ -353,11 +339,7 @@ pub async fn update_task(
 /// Delete a task (editor or above).
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_task(
     State(state): State<AppState>,

@@ -15,8 +15,6 @@ use crate::http::extract::{Path, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::projects::access::{self, Action};
 
-type P = crate::openapi::Problem;
-
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
@@ -183,10 +181,7 @@ async fn list(
 /// The tasks of a project, filtered and sorted.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
     params(("id" = Uuid, Path), TaskListQuery),
-    responses((status = 200, body = Page<Task>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_project_tasks(
     State(state): State<AppState>,
@@ -214,9 +209,7 @@ pub async fn list_project_tasks(
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
     params(TaskListQuery),
-    responses((status = 200, body = Page<Task>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(
     State(state): State<AppState>,
