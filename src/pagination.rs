@@ -83,10 +83,59 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A page of a list. `items` refers to the item's own schema (`Page_Task.items` is a `$ref` to
+/// `Task`), so a generated client has one `Task` type, not a copy per page. The schema is
+/// written by hand because utoipa 5's derive inlines a generic parameter's schema.
+#[derive(Debug, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+// `ComposeSchema` is how utoipa's macros ask a generic type for its schema (`PartialSchema`
+// follows from it); the generic arguments' schemas are ignored in favour of a `$ref`.
+impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+        use utoipa::openapi::Ref;
+        ObjectBuilder::new()
+            .description(Some(format!("A page of {} items", T::name())))
+            .property(
+                "items",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+            )
+            .required("items")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .min_length(Some(1))
+                    .description(Some(
+                        "Pass as `cursor` for the next page; null on the last page",
+                    )),
+            )
+            .required("next_cursor")
+            .into()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
+    /// utoipa's macros append the generic arguments themselves (`Page_Task`).
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Page".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 impl<T> Page<T> {

@@ -147,3 +147,31 @@ async fn the_router_serves_exactly_the_documented_operations() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+/// A page refers to its item's schema, so a generated client has one `Task` type.
+#[tokio::test]
+async fn pages_refer_to_their_item_schema() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (page, item) in [
+        ("Page_Task", "Task"),
+        ("Page_Project", "Project"),
+        ("Page_Member", "Member"),
+        ("Page_User", "User"),
+    ] {
+        assert_eq!(
+            schemas[page]["properties"]["items"]["items"]["$ref"],
+            format!("#/components/schemas/{item}"),
+            "{page}"
+        );
+        assert!(schemas[item].is_object(), "{item}");
+    }
+}
