@@ -8,7 +8,7 @@ use serde::Serialize;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: String,
@@ -23,6 +23,36 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// Carries field errors through serde, so that a domain type's `Deserialize` (which calls
+    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`).
+    pub fn into_serde<E: serde::de::Error>(errors: Vec<FieldError>) -> E {
+        E::custom(format!(
+            "{SERDE_MARK}{}",
+            serde_json::to_string(&errors).expect("field errors serialize")
+        ))
+    }
+
+    pub fn from_serde(message: &str) -> Option<Vec<FieldError>> {
+        serde_json::from_str(message.strip_prefix(SERDE_MARK)?).ok()
+    }
+}
+
+const SERDE_MARK: &str = "\u{1}field errors\u{1}";
+
+/// `Deserialize` for a domain type from what its `parse` takes: the JSON type is checked by
+/// serde (a wrong one is `invalid_type`), the rules by `parse`.
+#[macro_export]
+macro_rules! deserialize_by_parse {
+    ($type:ty, $raw:ty, $parse:expr) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <$raw as serde::Deserialize>::deserialize(deserializer)?;
+                let parse: fn($raw) -> Result<$type, Vec<$crate::error::FieldError>> = $parse;
+                parse(raw).map_err($crate::error::FieldError::into_serde)
+            }
+        }
+    };
 }
 
 #[derive(Debug)]

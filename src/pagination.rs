@@ -61,10 +61,15 @@ impl CursorKey {
     }
 }
 
-/// `limit` and `cursor` of a list request.
-#[derive(Debug, Default, Deserialize)]
+/// `limit` and `cursor` of a list request, as every list documents them.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page of the same list.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -19,8 +19,16 @@ use crate::http::extract::{Json, JsonPatch, ReadOnlyFields};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 10, max_length = 128, format = Password, pattern = r"^[^\x00]*$")]
     pub password: String,
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -91,6 +99,12 @@ pub async fn get_me(principal: Principal) -> axum::Json<User> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -120,7 +134,9 @@ pub async fn update_me(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(format = Password, pattern = r"^[^\x00]*$")]
     pub current_password: String,
+    #[schema(min_length = 10, max_length = 128, format = Password, pattern = r"^[^\x00]*$")]
     pub new_password: String,
 }
 

@@ -15,7 +15,7 @@ use crate::pagination::{Page, PageQuery};
 
 /// Every user, oldest first.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
-    params(("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    params(PageQuery),
     responses((status = 200, body = Page<User>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_users(
@@ -41,8 +41,10 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub role: Option<UserRole>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub disabled: Option<bool>,
 }
 

@@ -18,11 +18,19 @@ use crate::http::extract::{Json, Path};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiTokenRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// `["read"]` or `["read", "write"]`.
+    /// `["read"]` or `["read", "write"]` (in either order).
+    #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<String>,
     #[schema(minimum = 1, maximum = 365)]
-    pub expires_in_days: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub expires_in_days: Option<crate::http::extract::Integer>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -39,13 +47,23 @@ pub struct ApiTokenList {
     pub items: Vec<ApiToken>,
 }
 
+/// Exactly the scope lists `parse_scopes` takes.
+fn scopes_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Array)
+        .enum_values(Some([
+            serde_json::json!(["read"]),
+            serde_json::json!(["read", "write"]),
+            serde_json::json!(["write", "read"]),
+        ]))
+        .build()
+}
+
 fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
-    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    match sorted.as_slice() {
+    let listed: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    match listed.as_slice() {
         ["read"] => Ok(vec![ApiScope::Read]),
-        ["read", "write"] => Ok(vec![ApiScope::Read, ApiScope::Write]),
+        ["read", "write"] | ["write", "read"] => Ok(vec![ApiScope::Read, ApiScope::Write]),
         _ => Err(FieldError::new(
             "scopes",
             "invalid_value",
@@ -75,7 +93,7 @@ pub async fn create_api_token(
         ));
     }
     let scopes = parse_scopes(&body.scopes).map_err(|e| errors.push(e)).ok();
-    if let Some(days) = body.expires_in_days {
+    if let Some(crate::http::extract::Integer(days)) = body.expires_in_days {
         if !(1..=365).contains(&days) {
             errors.push(FieldError::new(
                 "expires_in_days",
@@ -94,7 +112,7 @@ pub async fn create_api_token(
         name,
         &hash_token(&secret),
         &scopes,
-        body.expires_in_days.map(|d| d as i32),
+        body.expires_in_days.map(|d| d.0 as i32),
     )
     .await?;
     Ok((

@@ -26,7 +26,9 @@ pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub email: String,
+    #[schema(format = Password, pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
@@ -196,7 +198,9 @@ pub struct PasswordGrant {
     #[allow(dead_code)]
     #[schema(pattern = "^password$")]
     pub grant_type: String,
+    #[schema(pattern = r"^[^\x00]*$")]
     pub email: String,
+    #[schema(format = Password, pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
@@ -206,6 +210,7 @@ pub struct RefreshGrant {
     #[allow(dead_code)]
     #[schema(pattern = "^refresh_token$")]
     pub grant_type: String,
+    #[schema(pattern = r"^[^\x00]*$")]
     pub refresh_token: String,
 }
 
@@ -328,6 +333,7 @@ pub async fn revoke_family(db: &impl Exec, family_id: Uuid) -> DbResult<()> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub token: String,
 }
 

@@ -60,14 +60,21 @@ pub fn project_response(status: StatusCode, project: &Project) -> Response {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: Option<String>,
 }
 
 /// Create a project; the caller becomes its owner.
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
     request_body = CreateProjectRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
@@ -90,7 +97,7 @@ pub async fn create_project(
 
 /// The projects the caller is a member of, in order of creation.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
+    params(PageQuery),
     responses((status = 200, body = Page<Project>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_projects(
@@ -132,9 +139,17 @@ pub async fn get_project(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
+    /// 1–100 characters once trimmed, no control characters.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$", nullable = false)]
     pub description: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::pagination::{Page, PageQuery};
 
 /// The members of a project.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "members",
-    params(("id" = Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
+    params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<Member>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_members(
@@ -119,13 +119,24 @@ pub async fn put_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
+    /// The email of a registered user (any other is a 422).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// Not `owner`: ownership is transferred with `PUT /members/{user_id}`.
+    #[schema(schema_with = addable_role_schema)]
     pub role: Role,
+}
+
+fn addable_role_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["viewer", "editor", "admin"]))
+        .build()
 }
 
 /// Add a member by email.
 #[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "members",
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     request_body = AddMemberRequest,
     responses((status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]

@@ -19,24 +19,36 @@ use crate::projects::access::{self, Action};
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     /// Comma-separated statuses.
+    #[param(
+        pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
+    )]
     pub status: Option<String>,
     /// `me`, `none` or a user id.
+    #[param(
+        pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub assignee: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
     pub label: Option<String>,
-    #[param(minimum = 0, maximum = 4)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4)]
     pub priority_min: Option<String>,
     #[param(format = Date)]
     pub due_before: Option<String>,
     #[param(format = Date)]
     pub due_after: Option<String>,
     /// Full-text search (web-search syntax, English stemming).
+    #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
     #[param(pattern = "^-?(created_at|updated_at|due_date|priority)$")]
     pub sort: Option<String>,
-    /// Only on `GET /api/v1/tasks`.
+    /// Only on `GET /api/v1/tasks` (documented there).
+    #[param(ignore)]
     pub project_id: Option<String>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Items per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page of the same list.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -208,7 +220,7 @@ pub async fn list_project_tasks(
 
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    params(TaskListQuery),
+    params(TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(
