@@ -14,6 +14,11 @@ validity depend on server state rather than on its shape, which no schema can ex
   (API.md §3); a valid request adds the registered schemathesis user instead.
 * a task's `assignee_id`: someone outside the task's project is 422 by contract (API.md, tasks);
   a valid request assigns the schemathesis user, a member of every project it creates.
+* `PATCH /tasks/{id}` `project_id`: moving to a project the caller is not an editor of is a
+  422 field error by contract; a valid request does not move the task.
+* a task's `labels`: at most 20 *distinct once trimmed and lower-cased* (API.md §4), which
+  JSON Schema cannot say (`maxItems` would refuse 30 copies of one label, which the contract
+  takes); a valid request keeps its first 20.
 
 Negative (invalid) requests are never touched, so every check keeps its full strength there.
 """
@@ -56,3 +61,11 @@ def before_call(context, case, kwargs):
         and isinstance(case.body.get("assignee_id"), str)
     ):
         case.body["assignee_id"] = os.environ["ST_USER_ID"]
+    if case.path == "/api/v1/tasks/{id}" and isinstance(case.body, dict):
+        case.body.pop("project_id", None)
+    if (
+        case.path in ("/api/v1/projects/{id}/tasks", "/api/v1/tasks/{id}")
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("labels"), list)
+    ):
+        case.body["labels"] = case.body["labels"][:20]

@@ -144,8 +144,41 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The document as served. utoipa 5 writes a link's `operationId` as `operation_id` (its `Link`
+/// has no camelCase renaming), which no OpenAPI tool reads, so the served JSON is fixed here.
+pub fn document_json() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the document serializes");
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let responses = operation["responses"].as_object_mut().into_iter().flatten();
+        for (_, response) in responses {
+            let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+            for link in links.into_iter().flat_map(|links| links.values_mut()) {
+                let Some(link) = link.as_object_mut() else {
+                    continue;
+                };
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// `/api/v1/openapi.json` and `/docs`.
-pub fn routes(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
+pub fn routes(doc: serde_json::Value) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/openapi.json",
@@ -166,7 +199,7 @@ mod tests {
         if let Ok(path) = std::env::var("DOCKET_OPENAPI_OUT") {
             std::fs::write(
                 path,
-                serde_json::to_string_pretty(&super::document()).unwrap(),
+                serde_json::to_string_pretty(&super::document_json()).unwrap(),
             )
             .unwrap();
         }

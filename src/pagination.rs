@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::config::KeyMaterial;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -43,7 +43,7 @@ impl CursorKey {
     pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
         let invalid = || {
             ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "cursor is not valid for this list (it may be tampered with or from another list)",
             )
         };
@@ -80,7 +80,7 @@ impl PageQuery {
             Some(raw) => match raw.parse::<i64>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
                 _ => Err(ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
                 )),
             },

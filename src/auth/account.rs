@@ -13,7 +13,7 @@ use super::principal::{AuthMethod, Principal};
 use super::users::{self, NewUser, User};
 use crate::app::AppState;
 use crate::config::Registration;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{Json, JsonPatch, ReadOnlyFields};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -67,7 +67,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     if state.config.registration == Registration::Closed {
         return Err(ApiError::forbidden(
-            "registration_closed",
+            ErrorCode::RegistrationClosed,
             "registration is closed on this server; ask an administrator for an account",
         ));
     }

@@ -9,7 +9,7 @@ use super::domain::UserRole;
 use super::principal::Principal;
 use super::users::{self, AdminUpdate, User};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::pagination::{Page, PageQuery};
 
@@ -71,7 +71,7 @@ pub async fn update_user(
             AdminUpdate::NotFound => return Err(ApiError::not_found()),
             AdminUpdate::LastAdmin => {
                 return Err(ApiError::conflict(
-                    "conflict",
+                    ErrorCode::Conflict,
                     "this is the last active admin; make another admin first",
                 ))
             }

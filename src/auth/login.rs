@@ -17,7 +17,7 @@ use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
 use crate::app::AppState;
 use crate::db::{DbResult, Exec};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{parse_json, Json};
 
 pub const SESSION_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
@@ -68,7 +68,7 @@ async fn check_password(
         }
         _ => {
             return Err(ApiError::unauthenticated(
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "the email or password is wrong",
             ));
         }
@@ -76,7 +76,7 @@ async fn check_password(
     limits::release(&state.db, attempt).await?;
     if user.disabled {
         return Err(ApiError::forbidden(
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "this account has been disabled",
         ));
     }
@@ -151,11 +151,11 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
             expires_at,
         } => Ok((*session_id, csrf_token.clone(), *expires_at)),
         AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
-            "insufficient_scope",
+            ErrorCode::InsufficientScope,
             "API tokens cannot manage sessions",
         )),
         AuthMethod::AccessToken { .. } => Err(ApiError::unauthenticated(
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "this endpoint is about cookie sessions; none was sent",
         )),
     }
@@ -289,8 +289,9 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
     // A disabled user's token is refused without being spent, so that it keeps answering 403.
     let consumed = refresh_tokens::consume(&state.db, &hash).await?;
     let invalid =
-        |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
-    let disabled = || ApiError::forbidden("account_disabled", "this account has been disabled");
+        |detail: &str| ApiError::unauthenticated(ErrorCode::InvalidCredentials, detail.to_owned());
+    let disabled =
+        || ApiError::forbidden(ErrorCode::AccountDisabled, "this account has been disabled");
     let Some((family_id, user_id)) = consumed else {
         let known = refresh_tokens::find(&state.db, &hash).await?;
         let Some(refresh_tokens::KnownToken {

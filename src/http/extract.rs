@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use utoipa::PartialSchema;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is not a JSON
 /// object, 422 when a field is missing, unknown or of the wrong type.
@@ -25,7 +25,7 @@ where
         if !is_json_content_type(request.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
             )
             .detail("the body must be application/json"));
         }
@@ -38,10 +38,10 @@ where
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             .detail("the body is larger than the limit of 256 KiB")
     } else {
-        ApiError::bad_request("malformed_json", "the body could not be read")
+        ApiError::bad_request(ErrorCode::MalformedJson, "the body could not be read")
     }
 }
 
@@ -105,7 +105,7 @@ fn deserialize_object<T: DeserializeOwned + PartialSchema>(
 ) -> Result<T, ApiError> {
     let serde_json::Value::Object(original) = value else {
         return Err(ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "the body must be a JSON object",
         ));
     };
@@ -213,13 +213,13 @@ where
 pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {error}"),
         )
     })?;
     if !value.is_object() {
         return Err(ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "the body must be a JSON object",
         ));
     }
@@ -359,7 +359,7 @@ where
             .any(|(key, value)| key.contains('\0') || value.contains('\0'));
         if has_nul {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "query parameters must not contain NUL characters",
             ));
         }
@@ -379,7 +379,10 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiE
         } else {
             field.field
         };
-        ApiError::bad_request("invalid_query", format!("{name}: {}", field.message))
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("{name}: {}", field.message),
+        )
     })
 }
 
@@ -431,9 +434,9 @@ mod tests {
         assert_eq!(err.errors[0].field, "title");
         assert_eq!(err.errors[0].code, "required");
         let err = parse_json::<Body>(b"[1]").unwrap_err();
-        assert_eq!(err.code, "malformed_json");
+        assert_eq!(err.code, ErrorCode::MalformedJson);
         let err = parse_json::<Body>(b"{").unwrap_err();
-        assert_eq!(err.code, "malformed_json");
+        assert_eq!(err.code, ErrorCode::MalformedJson);
         let err = parse_json::<Tags>(br#"{"labels": ["a", 5]}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "labels.1");
         assert_eq!(err.errors[0].message, "must be a string");

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::db::DbError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -77,7 +77,7 @@ async fn run(
         .filter(|k| valid_key(k))
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_header",
+                ErrorCode::InvalidHeader,
                 "Idempotency-Key must be 1 to 255 printable ASCII characters",
             )
             .into_response()
@@ -90,7 +90,7 @@ async fn run(
     let bytes = to_bytes(body, crate::http::BODY_LIMIT_BYTES)
         .await
         .map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
                 .detail("the body is larger than the limit of 256 KiB")
                 .into_response()
         })?;
@@ -126,15 +126,16 @@ async fn run(
             continue;
         }
         if stored.request_hash != request_hash {
-            return Err(
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-                    .detail("this Idempotency-Key was used with a different request")
-                    .into_response(),
-            );
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+            )
+            .detail("this Idempotency-Key was used with a different request")
+            .into_response());
         }
         let Some(status) = stored.status else {
             return Err(ApiError::conflict(
-                "idempotency_in_flight",
+                ErrorCode::IdempotencyInFlight,
                 "a request with this Idempotency-Key is still being processed",
             )
             .into_response());

@@ -39,7 +39,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
 
     Router::new()
         .merge(ops)
-        .merge(routes::undocumented(crate::openapi::document()))
+        .merge(routes::undocumented(crate::openapi::document_json()))
         .merge(api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))

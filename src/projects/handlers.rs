@@ -11,7 +11,7 @@ use super::access::{self, Action};
 use super::store::{self, Project};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
@@ -75,7 +75,15 @@ pub struct CreateProjectRequest {
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
     request_body = CreateProjectRequest,
     params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
-    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)))),
+    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)),
+        links(
+            ("GetProject" = (operation_id = "get_project", parameters(("id" = "$response.body#/id")))),
+            ("UpdateProject" = (operation_id = "update_project", parameters(("id" = "$response.body#/id")))),
+            ("ListTasks" = (operation_id = "list_project_tasks", parameters(("id" = "$response.body#/id")))),
+            ("CreateTask" = (operation_id = "create_task", parameters(("id" = "$response.body#/id")))),
+            ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
+            ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),
+        ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
     State(state): State<AppState>,
@@ -215,7 +223,10 @@ pub async fn delete_project(
     let (access, locked) =
         access::authorize_locked(&tx, &principal, id, Action::DeleteProject).await?;
     if locked.is_inbox {
-        return Err(ApiError::conflict("conflict", "an Inbox cannot be deleted"));
+        return Err(ApiError::conflict(
+            ErrorCode::Conflict,
+            "an Inbox cannot be deleted",
+        ));
     }
     if_match.check(locked.version)?;
     store::delete(&tx, &access).await?;

@@ -12,7 +12,7 @@ use super::access::{self, Action, Role};
 use super::store::{self, Member};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Json, Path, Query};
 use crate::pagination::{Page, PageQuery};
 
@@ -57,7 +57,10 @@ fn action_for(old: Option<Role>, new: Role) -> Action {
 /// Inboxes have only their owner.
 fn refuse_inbox(locked: &store::Locked) -> Result<(), ApiError> {
     if locked.is_inbox {
-        return Err(ApiError::conflict("conflict", "an Inbox cannot be shared"));
+        return Err(ApiError::conflict(
+            ErrorCode::Conflict,
+            "an Inbox cannot be shared",
+        ));
     }
     Ok(())
 }
@@ -92,7 +95,7 @@ pub async fn put_member(
     }
     if current == Some(Role::Owner) && body.role != Role::Owner {
         return Err(ApiError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the owner's role changes only by transferring ownership to someone else",
         ));
     }
@@ -164,7 +167,7 @@ pub async fn add_member(
         Ok(()) => {}
         Err(error) if error.unique_violation().is_some() => {
             return Err(ApiError::conflict(
-                "conflict",
+                ErrorCode::Conflict,
                 "this user is already a member; use PUT to change their role",
             ))
         }
@@ -203,7 +206,7 @@ pub async fn remove_member(
     }
     if target == Role::Owner {
         return Err(ApiError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the owner cannot be removed; transfer ownership first",
         ));
     }

@@ -105,7 +105,12 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
 #[utoipa::path(post, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     request_body = CreateTaskRequest,
-    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String)))),
+    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String)),
+        links(
+            ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
+            ("UpdateTask" = (operation_id = "update_task", parameters(("id" = "$response.body#/id")))),
+            ("DeleteTask" = (operation_id = "delete_task", parameters(("id" = "$response.body#/id")))),
+        ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
     State(state): State<AppState>,

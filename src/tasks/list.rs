@@ -10,7 +10,7 @@ use super::store::list::{Assignee, Filters, ListError, ListOf, ListSpec, Positio
 use super::store::Task;
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Path, Query};
 use crate::pagination::{Page, PageQuery};
 use crate::projects::access::{self, Action};
@@ -65,7 +65,7 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
         "priority" => SortKey::Priority,
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "sort must be one of created_at, updated_at, due_date, priority, each \
                  optionally prefixed with -",
             ))
@@ -75,7 +75,7 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query", message)
+    ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }
 
 fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {

@@ -175,3 +175,57 @@ async fn pages_refer_to_their_item_schema() {
         assert!(schemas[item].is_object(), "{item}");
     }
 }
+
+/// Links let a client (and schemathesis' stateful phase) go from a created project to its
+/// sub-resources and from a created task to the task; each names an operation that exists.
+#[tokio::test]
+async fn creates_link_to_what_they_created() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operation_ids = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            operation_ids.push(operation["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    for (path, expected) in [
+        (
+            "/api/v1/projects",
+            &[
+                "get_project",
+                "list_project_tasks",
+                "list_members",
+                "create_task",
+            ][..],
+        ),
+        (
+            "/api/v1/projects/{id}/tasks",
+            &["get_task", "update_task", "delete_task"][..],
+        ),
+    ] {
+        let links = doc["paths"][path]["post"]["responses"]["201"]["links"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} has no links"));
+        let targets: Vec<&str> = links
+            .values()
+            .map(|link| link["operationId"].as_str().unwrap())
+            .collect();
+        for operation in expected {
+            assert!(targets.contains(operation), "{path} → {operation}");
+        }
+        for (name, link) in links {
+            assert!(
+                operation_ids.iter().any(|o| o == &link["operationId"]),
+                "{name}"
+            );
+            assert_eq!(link["parameters"]["id"], "$response.body#/id", "{name}");
+        }
+    }
+}
