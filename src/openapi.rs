@@ -141,7 +141,31 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::http::routes::paths_document());
     SecuritySchemes.modify(&mut doc);
     CommonResponses.modify(&mut doc);
+    ClosedTaggedVariants.modify(&mut doc);
     doc
+}
+
+/// utoipa 5 leaves out `additionalProperties: false` on the variants of an internally tagged
+/// enum with `deny_unknown_fields` (the token endpoint's `TokenRequest`), although serde refuses
+/// unknown members there; this says so.
+struct ClosedTaggedVariants;
+
+impl Modify for ClosedTaggedVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("TokenRequest") {
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = item {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
 }
 
 /// The document as served. utoipa 5 writes a link's `operationId` as `operation_id` (its `Link`

@@ -191,35 +191,22 @@ pub async fn delete_session(
     Ok(response)
 }
 
-/// `POST /auth/token`: either grant.
+/// `POST /auth/token`: the grant, chosen by `grant_type`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordGrant {
-    #[allow(dead_code)]
-    #[schema(pattern = "^password$")]
-    pub grant_type: String,
-    #[schema(pattern = r"^[^\x00]*$")]
-    pub email: String,
-    #[schema(format = Password, pattern = r"^[^\x00]*$")]
-    pub password: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshGrant {
-    #[allow(dead_code)]
-    #[schema(pattern = "^refresh_token$")]
-    pub grant_type: String,
-    #[schema(pattern = r"^[^\x00]*$")]
-    pub refresh_token: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-#[serde(untagged)]
+#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenRequest {
-    Password(PasswordGrant),
-    Refresh(RefreshGrant),
+    /// Email and password.
+    Password {
+        #[schema(pattern = r"^[^\x00]*$")]
+        email: String,
+        #[schema(format = Password, pattern = r"^[^\x00]*$")]
+        password: String,
+    },
+    /// A refresh token; it is spent, and a new one issued.
+    RefreshToken {
+        #[schema(pattern = r"^[^\x00]*$")]
+        refresh_token: String,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -241,22 +228,24 @@ pub async fn create_token(
     client: ClientAddr,
     Json(body): Json<serde_json::Value>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
-    let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    match body.get("grant_type").and_then(|g| g.as_str()) {
-        Some("password") => {
-            let grant: PasswordGrant = parse_json(&raw)?;
-            let user = check_password(&state, client, &grant.email, grant.password).await?;
-            issue_tokens(&state, user.id, Uuid::now_v7()).await
-        }
-        Some("refresh_token") => {
-            let grant: RefreshGrant = parse_json(&raw)?;
-            refresh(&state, &grant.refresh_token).await
-        }
-        _ => Err(ApiError::validation(vec![FieldError::new(
+    // serde names no field for an unknown or missing tag; the problem document must.
+    if !matches!(
+        body.get("grant_type").and_then(|g| g.as_str()),
+        Some("password" | "refresh_token")
+    ) {
+        return Err(ApiError::validation(vec![FieldError::new(
             "grant_type",
             "invalid_value",
             "must be password or refresh_token",
-        )])),
+        )]));
+    }
+    let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    match parse_json::<TokenRequest>(&raw)? {
+        TokenRequest::Password { email, password } => {
+            let user = check_password(&state, client, &email, password).await?;
+            issue_tokens(&state, user.id, Uuid::now_v7()).await
+        }
+        TokenRequest::RefreshToken { refresh_token } => refresh(&state, &refresh_token).await,
     }
 }
 
