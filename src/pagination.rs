@@ -15,6 +15,40 @@ type HmacSha256 = Hmac<Sha256>;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
+/// The list a cursor belongs to. A cursor made for one scope never decodes for another; the
+/// text the signature covers is written here only (the same text as before this type, so
+/// cursors handed out earlier stay valid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorScope {
+    /// `GET /projects` of one caller.
+    Projects { user: uuid::Uuid },
+    /// `GET /projects/{id}/members`.
+    Members { project: uuid::Uuid },
+    /// `GET /admin/users`.
+    Users,
+    /// `GET /projects/{id}/tasks` with these filters and sort (`tasks::list` writes them).
+    ProjectTasks {
+        project: uuid::Uuid,
+        filters: String,
+    },
+    /// `GET /tasks` of one caller with these filters and sort.
+    MyTasks { user: uuid::Uuid, filters: String },
+}
+
+impl CursorScope {
+    fn key(&self) -> String {
+        match self {
+            CursorScope::Projects { user } => format!("projects:{user}"),
+            CursorScope::Members { project } => format!("members:{project}"),
+            CursorScope::Users => "admin/users".to_owned(),
+            CursorScope::ProjectTasks { project, filters } => {
+                format!("project-tasks:{project}|{filters}")
+            }
+            CursorScope::MyTasks { user, filters } => format!("tasks:{user}|{filters}"),
+        }
+    }
+}
+
 /// Signs cursors so that a tampered one, or one taken from another list, is refused.
 pub struct CursorKey([u8; 32]);
 
@@ -34,13 +68,19 @@ impl CursorKey {
     }
 
     /// `scope` names the list: endpoint, parent id, filters and sort.
-    pub fn encode<T: Serialize>(&self, scope: &str, position: &T) -> String {
+    pub fn encode<T: Serialize>(&self, scope: &CursorScope, position: &T) -> String {
+        let scope = &scope.key();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("serializable"));
         let tag = URL_SAFE_NO_PAD.encode(self.tag(scope, &payload));
         format!("{payload}.{tag}")
     }
 
-    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        scope: &CursorScope,
+        cursor: &str,
+    ) -> Result<T, ApiError> {
+        let scope = &scope.key();
         let invalid = || {
             ApiError::bad_request(
                 ErrorCode::InvalidQuery,
@@ -167,13 +207,25 @@ mod tests {
     #[test]
     fn cursors_are_bound_to_their_scope_and_signed() {
         let key = CursorKey::derive(&KeyMaterial::new("k".repeat(32)).unwrap());
-        let cursor = key.encode("tasks:p1", &(5, "abc"));
-        let back: (i32, String) = key.decode("tasks:p1", &cursor).unwrap();
+        let p1 = CursorScope::Members {
+            project: uuid::Uuid::from_u128(1),
+        };
+        let p2 = CursorScope::Members {
+            project: uuid::Uuid::from_u128(2),
+        };
+        let cursor = key.encode(&p1, &(5, "abc"));
+        let back: (i32, String) = key.decode(&p1, &cursor).unwrap();
         assert_eq!(back, (5, "abc".to_owned()));
-        assert!(key.decode::<(i32, String)>("tasks:p2", &cursor).is_err());
+        assert!(key.decode::<(i32, String)>(&p2, &cursor).is_err());
+        assert!(key
+            .decode::<(i32, String)>(&CursorScope::Users, &cursor)
+            .is_err());
         let mut tampered = cursor.clone();
         tampered.replace_range(0..1, if cursor.starts_with('W') { "X" } else { "W" });
-        assert!(key.decode::<(i32, String)>("tasks:p1", &tampered).is_err());
-        assert!(key.decode::<(i32, String)>("tasks:p1", "garbage").is_err());
+        assert!(key.decode::<(i32, String)>(&p1, &tampered).is_err());
+        assert!(key.decode::<(i32, String)>(&p1, "garbage").is_err());
+        // The signed text is what it was before scopes were typed: old cursors stay valid.
+        assert_eq!(p1.key(), "members:00000000-0000-0000-0000-000000000001");
+        assert_eq!(CursorScope::Users.key(), "admin/users");
     }
 }

@@ -25,7 +25,7 @@ pub async fn list_users(
 ) -> Result<axum::Json<Page<User>>, ApiError> {
     principal.require_admin()?;
     let limit = page.limit()?;
-    let scope = "admin/users";
+    let scope = &crate::pagination::CursorScope::Users;
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()

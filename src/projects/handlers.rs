@@ -114,7 +114,9 @@ pub async fn list_projects(
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Project>>, ApiError> {
     let limit = page.limit()?;
-    let scope = format!("projects:{}", principal.id());
+    let scope = crate::pagination::CursorScope::Projects {
+        user: principal.id(),
+    };
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()

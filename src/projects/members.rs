@@ -29,7 +29,7 @@ pub async fn list_members(
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
     access::authorize(&state.db, &principal, id, Action::Read).await?;
     let limit = page.limit()?;
-    let scope = format!("members:{id}");
+    let scope = crate::pagination::CursorScope::Members { project: id };
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Path, Query};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::{self, Action};
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -131,11 +131,11 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
     })
 }
 
-/// The list a cursor belongs to: endpoint, project and every filter and sort, so that a
-/// cursor used on another list is refused.
-fn scope(endpoint: &str, query: &TaskListQuery) -> String {
+/// Every filter and sort of a list, for its cursor scope, so that a cursor used on another
+/// list is refused.
+fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{endpoint}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
         query.assignee,
         query.label,
@@ -152,7 +152,7 @@ async fn list(
     state: &AppState,
     principal: &Principal,
     of: ListOf,
-    endpoint: &str,
+    scope: impl FnOnce(String) -> CursorScope,
     query: TaskListQuery,
 ) -> Result<Page<Task>, ApiError> {
     let page = PageQuery {
@@ -162,7 +162,7 @@ async fn list(
     let limit = page.limit()?;
     let sort = parse_sort(query.sort.as_deref())?;
     let filters = parse_filters(&query)?;
-    let scope = scope(endpoint, &query);
+    let scope = scope(filters_key(&query));
     let after: Option<Position> = page
         .cursor
         .as_deref()
@@ -205,13 +205,15 @@ pub async fn list_project_tasks(
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }
-    let endpoint = format!("project-tasks:{project_id}");
     Ok(axum::Json(
         list(
             &state,
             &principal,
             ListOf::Project(project_id),
-            &endpoint,
+            |filters| CursorScope::ProjectTasks {
+                project: project_id,
+                filters,
+            },
             query,
         )
         .await?,
@@ -236,13 +238,13 @@ pub async fn list_my_tasks(
                 .map_err(|_| invalid("project_id must be a project id"))
         })
         .transpose()?;
-    let endpoint = format!("tasks:{}", principal.id());
+    let user = principal.id();
     Ok(axum::Json(
         list(
             &state,
             &principal,
-            ListOf::MemberOf(principal.id(), project_id),
-            &endpoint,
+            ListOf::MemberOf(user, project_id),
+            |filters| CursorScope::MyTasks { user, filters },
             query,
         )
         .await?,
