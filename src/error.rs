@@ -11,7 +11,7 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 /// The most entries a problem's `errors` lists (API.md §9 "Bounded answers").
 pub const MAX_FIELD_ERRORS: usize = 20;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: String,
@@ -26,12 +26,147 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// Carries field errors through serde, so that a domain type's `Deserialize` (which calls
+    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`).
+    pub fn into_serde<E: serde::de::Error>(errors: Vec<FieldError>) -> E {
+        E::custom(format!(
+            "{SERDE_MARK}{}",
+            serde_json::to_string(&errors).expect("field errors serialize")
+        ))
+    }
+
+    pub fn from_serde(message: &str) -> Option<Vec<FieldError>> {
+        serde_json::from_str(message.strip_prefix(SERDE_MARK)?).ok()
+    }
+}
+
+const SERDE_MARK: &str = "\u{1}field errors\u{1}";
+
+/// `Deserialize` for a domain type from what its `parse` takes: the JSON type is checked by
+/// serde (a wrong one is `invalid_type`), the rules by `parse`.
+#[macro_export]
+macro_rules! deserialize_by_parse {
+    ($type:ty, $raw:ty, $parse:expr) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <$raw as serde::Deserialize>::deserialize(deserializer)?;
+                let parse: fn($raw) -> Result<$type, Vec<$crate::error::FieldError>> = $parse;
+                parse(raw).map_err($crate::error::FieldError::into_serde)
+            }
+        }
+    };
+}
+
+/// The `code` of a problem document (API.md §1): a mistyped code does not compile, and each
+/// has its one title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidQuery,
+    InvalidHeader,
+    Unauthenticated,
+    InvalidCredentials,
+    TokenExpired,
+    Forbidden,
+    CsrfFailed,
+    AccountDisabled,
+    InsufficientScope,
+    RegistrationClosed,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    EmailTaken,
+    IdempotencyInFlight,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    IdempotencyKeyReused,
+    QuotaExceeded,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::InvalidHeader => "invalid_header",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::CsrfFailed => "csrf_failed",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "Malformed JSON body",
+            ErrorCode::InvalidQuery => "Invalid query parameter",
+            ErrorCode::InvalidHeader => "Invalid header",
+            ErrorCode::Unauthenticated => "Authentication required",
+            ErrorCode::InvalidCredentials => "Invalid credentials",
+            ErrorCode::TokenExpired => "Token expired",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::CsrfFailed => "CSRF token missing or wrong",
+            ErrorCode::AccountDisabled => "Account disabled",
+            ErrorCode::InsufficientScope => "Insufficient scope",
+            ErrorCode::RegistrationClosed => "Registration closed",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::Conflict => "Conflict",
+            ErrorCode::EmailTaken => "Email already registered",
+            ErrorCode::IdempotencyInFlight => "Request with this idempotency key is in flight",
+            ErrorCode::PreconditionFailed => "Precondition failed",
+            ErrorCode::PayloadTooLarge => "Payload too large",
+            ErrorCode::UnsupportedMediaType => "Unsupported media type",
+            ErrorCode::ValidationFailed => "Request validation failed",
+            ErrorCode::IdempotencyKeyReused => "Idempotency key reused with a different request",
+            ErrorCode::QuotaExceeded => "Quota exceeded",
+            ErrorCode::RateLimited => "Too many requests",
+            ErrorCode::Unavailable => "Service unavailable",
+            ErrorCode::Internal => "Internal server error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
@@ -43,13 +178,13 @@ pub struct ApiError {
 /// What the problem renderer needs, carried as a response extension.
 #[derive(Debug, Clone)]
 pub struct ProblemParts {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode) -> Self {
         Self {
             status,
             code,
@@ -67,14 +202,17 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found")
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound)
     }
 
     /// A 422 listing field errors: at most [`MAX_FIELD_ERRORS`] of them, with the total in
     /// `detail`, so that a body of 87,000 bad labels gets a small answer.
     pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let count = errors.len();
-        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+        );
         error.detail = Some(if count == 1 {
             "1 field is invalid".to_owned()
         } else if count > MAX_FIELD_ERRORS {
@@ -91,19 +229,19 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, code, message)])
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code).detail(detail)
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code).detail(detail)
     }
 
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code).detail(detail)
     }
 
-    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthenticated(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code).detail(detail)
     }
 
@@ -114,57 +252,31 @@ impl ApiError {
     }
 
     pub fn precondition_failed() -> Self {
-        Self::new(StatusCode::PRECONDITION_FAILED, "precondition_failed")
-            .detail("If-Match does not match the current version")
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            ErrorCode::PreconditionFailed,
+        )
+        .detail("If-Match does not match the current version")
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited)
             .detail("too many requests; try again later");
         error.retry_after = Some(retry_after.max(1));
         error
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable").detail(detail);
+        let mut error =
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable).detail(detail);
         error.retry_after = Some(1);
         error
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        let mut error = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+        let mut error = Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal);
         error.source = Some(source.into());
         error
-    }
-}
-
-pub fn title_for(code: &str) -> &'static str {
-    match code {
-        "malformed_json" => "Malformed JSON body",
-        "invalid_query" => "Invalid query parameter",
-        "invalid_header" => "Invalid header",
-        "unauthenticated" => "Authentication required",
-        "invalid_credentials" => "Invalid credentials",
-        "token_expired" => "Token expired",
-        "forbidden" => "Forbidden",
-        "csrf_failed" => "CSRF token missing or wrong",
-        "account_disabled" => "Account disabled",
-        "insufficient_scope" => "Insufficient scope",
-        "registration_closed" => "Registration closed",
-        "not_found" => "Not found",
-        "method_not_allowed" => "Method not allowed",
-        "conflict" => "Conflict",
-        "email_taken" => "Email already registered",
-        "idempotency_in_flight" => "Request with this idempotency key is in flight",
-        "precondition_failed" => "Precondition failed",
-        "payload_too_large" => "Payload too large",
-        "unsupported_media_type" => "Unsupported media type",
-        "validation_failed" => "Request validation failed",
-        "idempotency_key_reused" => "Idempotency key reused with a different request",
-        "quota_exceeded" => "Quota exceeded",
-        "rate_limited" => "Too many requests",
-        "unavailable" => "Service unavailable",
-        _ => "Internal server error",
     }
 }
 
@@ -173,7 +285,7 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 Some(source) => tracing::error!(error = format!("{source:#}"), "request failed"),
-                None if self.code == "internal" => tracing::error!("request failed"),
+                None if self.code == ErrorCode::Internal => tracing::error!("request failed"),
                 None => {}
             }
         }
@@ -185,7 +297,7 @@ impl IntoResponse for ApiError {
         if self.www_authenticate {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        let detail = if self.code == "internal" {
+        let detail = if self.code == ErrorCode::Internal {
             None
         } else {
             self.detail
@@ -211,7 +323,7 @@ impl From<crate::db::DbError> for ApiError {
                 if code == &SqlState::T_R_SERIALIZATION_FAILURE
                     || code == &SqlState::T_R_DEADLOCK_DETECTED =>
             {
-                ApiError::conflict("conflict", "concurrent update; retry the request")
+                ApiError::conflict(ErrorCode::Conflict, "concurrent update; retry the request")
             }
             _ => ApiError::internal(error),
         }
@@ -224,5 +336,32 @@ impl From<anyhow::Error> for ApiError {
             Ok(db_error) => db_error.into(),
             Err(other) => ApiError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_render_as_their_names() {
+        assert_eq!(ErrorCode::ValidationFailed.as_str(), "validation_failed");
+        assert_eq!(
+            ErrorCode::ValidationFailed.title(),
+            "Request validation failed"
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::IdempotencyKeyReused).unwrap(),
+            "idempotency_key_reused"
+        );
+        assert_eq!(ErrorCode::Internal.to_string(), "internal");
+    }
+
+    #[test]
+    fn field_errors_survive_serde() {
+        let errors = vec![FieldError::new("labels.1", "invalid", "must be 1 to 50")];
+        let carried: serde_json::Error = FieldError::into_serde(errors.clone());
+        assert_eq!(FieldError::from_serde(&carried.to_string()), Some(errors));
+        assert_eq!(FieldError::from_serde("invalid type: string"), None);
     }
 }

@@ -59,7 +59,9 @@ impl Modify for SecuritySchemes {
 }
 
 /// Adds the problem responses that any operation can give (malformed input, authentication,
-/// limits, overload), so that every documented operation tells the whole truth.
+/// limits, overload, conflicts, preconditions), so that every documented operation tells the
+/// whole truth while its annotation lists only its successes and the problems peculiar to it.
+/// This is the one place these responses are written.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -110,6 +112,20 @@ impl Modify for CommonResponses {
                     if path.contains('{') {
                         add("404", "No such resource, or not visible to the caller");
                     }
+                    if method != HttpMethod::Get {
+                        add(
+                            "409",
+                            "Conflict: a concurrent change, or the state forbids it",
+                        );
+                    }
+                    let if_match = operation
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|parameter| parameter.name.eq_ignore_ascii_case("If-Match"));
+                    if if_match {
+                        add("412", "If-Match does not match the current ETag");
+                    }
                 }
                 if matches!(
                     method,
@@ -127,59 +143,96 @@ impl Modify for CommonResponses {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Docket API", description = "A self-hostable task tracker."),
-    paths(
-        crate::ops::healthz,
-        crate::ops::readyz,
-        crate::ops::metrics,
-        crate::auth::account::register,
-        crate::auth::registration::get_registration,
-        crate::auth::login::create_session,
-        crate::auth::login::get_session,
-        crate::auth::login::delete_session,
-        crate::auth::login::create_token,
-        crate::auth::login::revoke_token,
-        crate::auth::account::get_me,
-        crate::auth::account::update_me,
-        crate::auth::account::change_password,
-        crate::auth::api_tokens::create_api_token,
-        crate::auth::api_tokens::list_api_tokens,
-        crate::auth::api_tokens::delete_api_token,
-        crate::auth::admin::list_users,
-        crate::auth::admin::update_user,
-        crate::projects::handlers::create_project,
-        crate::projects::handlers::list_projects,
-        crate::projects::handlers::get_project,
-        crate::projects::handlers::update_project,
-        crate::projects::handlers::delete_project,
-        crate::projects::members::list_members,
-        crate::projects::members::put_member,
-        crate::projects::members::add_member,
-        crate::projects::members::remove_member,
-        crate::tasks::handlers::create_task,
-        crate::tasks::list::list_project_tasks,
-        crate::tasks::list::list_my_tasks,
-        crate::tasks::handlers::get_task,
-        crate::tasks::handlers::update_task,
-        crate::tasks::handlers::delete_task,
-        crate::tasks::moves::move_task,
-        crate::github::links::put_link,
-        crate::github::links::get_link,
-        crate::github::links::sync_link,
-        crate::github::links::delete_link,
-    ),
-    modifiers(&SecuritySchemes, &CommonResponses),
     components(schemas(Problem))
 )]
 pub struct ApiDoc;
 
+/// The whole document: the operations of `http::routes`, then the shared parts.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::http::routes::paths_document());
+    SecuritySchemes.modify(&mut doc);
+    CommonResponses.modify(&mut doc);
+    ClosedTaggedVariants.modify(&mut doc);
+    doc
 }
 
-pub fn routes() -> Router<AppState> {
-    let doc = document();
+/// utoipa 5 leaves out `additionalProperties: false` on the variants of an internally tagged
+/// enum with `deny_unknown_fields` (the token endpoint's `TokenRequest`), although serde refuses
+/// unknown members there; this says so.
+struct ClosedTaggedVariants;
+
+impl Modify for ClosedTaggedVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("TokenRequest") {
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = item {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
+}
+
+/// The document as served. utoipa 5 writes a link's `operationId` as `operation_id` (its `Link`
+/// has no camelCase renaming), which no OpenAPI tool reads, so the served JSON is fixed here.
+pub fn document_json() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the document serializes");
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let responses = operation["responses"].as_object_mut().into_iter().flatten();
+        for (_, response) in responses {
+            let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+            for link in links.into_iter().flat_map(|links| links.values_mut()) {
+                let Some(link) = link.as_object_mut() else {
+                    continue;
+                };
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// `/api/v1/openapi.json` (`/docs`, the reference page, is served by `web`).
+pub fn routes(doc: serde_json::Value) -> Router<AppState> {
     Router::new().route(
         "/api/v1/openapi.json",
         get(move || async move { Json(doc) }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// `DOCKET_OPENAPI_OUT=doc.json cargo test --lib write_the_document` writes the document
+    /// without a server, for diffing it across a change.
+    #[test]
+    fn write_the_document() {
+        if let Ok(path) = std::env::var("DOCKET_OPENAPI_OUT") {
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&super::document_json()).unwrap(),
+            )
+            .unwrap();
+        }
+    }
 }

@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -12,14 +11,6 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(crate::openapi::routes())
-}
 
 /// Liveness: answers while the process serves, without touching the database.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -30,8 +21,7 @@ pub async fn healthz() -> Response {
 
 /// Readiness: the database answers and its migrations are current.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses(
-        (status = 200, description = "Ready to serve"),
+    responses((status = 200, description = "Ready to serve"),
         (status = 503, description = "Not ready", body = crate::openapi::Problem,
             content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -57,7 +47,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if let Some(token) = &state.config.metrics_token {
         if !bearer_matches(&headers, token.expose_secret()) {
             return ApiError::unauthenticated(
-                "unauthenticated",
+                crate::error::ErrorCode::Unauthenticated,
                 "/metrics needs the metrics token as a bearer token",
             )
             .bearer()

@@ -8,12 +8,46 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::config::KeyMaterial;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
+
+/// The list a cursor belongs to. A cursor made for one scope never decodes for another; the
+/// text the signature covers is written here only (the same text as before this type, so
+/// cursors handed out earlier stay valid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorScope {
+    /// `GET /projects` of one caller.
+    Projects { user: uuid::Uuid },
+    /// `GET /projects/{id}/members`.
+    Members { project: uuid::Uuid },
+    /// `GET /admin/users`.
+    Users,
+    /// `GET /projects/{id}/tasks` with these filters and sort (`tasks::list` writes them).
+    ProjectTasks {
+        project: uuid::Uuid,
+        filters: String,
+    },
+    /// `GET /tasks` of one caller with these filters and sort.
+    MyTasks { user: uuid::Uuid, filters: String },
+}
+
+impl CursorScope {
+    fn key(&self) -> String {
+        match self {
+            CursorScope::Projects { user } => format!("projects:{user}"),
+            CursorScope::Members { project } => format!("members:{project}"),
+            CursorScope::Users => "admin/users".to_owned(),
+            CursorScope::ProjectTasks { project, filters } => {
+                format!("project-tasks:{project}|{filters}")
+            }
+            CursorScope::MyTasks { user, filters } => format!("tasks:{user}|{filters}"),
+        }
+    }
+}
 
 /// Signs cursors so that a tampered one, or one taken from another list, is refused.
 pub struct CursorKey([u8; 32]);
@@ -34,16 +68,22 @@ impl CursorKey {
     }
 
     /// `scope` names the list: endpoint, parent id, filters and sort.
-    pub fn encode<T: Serialize>(&self, scope: &str, position: &T) -> String {
+    pub fn encode<T: Serialize>(&self, scope: &CursorScope, position: &T) -> String {
+        let scope = &scope.key();
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("serializable"));
         let tag = URL_SAFE_NO_PAD.encode(self.tag(scope, &payload));
         format!("{payload}.{tag}")
     }
 
-    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        scope: &CursorScope,
+        cursor: &str,
+    ) -> Result<T, ApiError> {
+        let scope = &scope.key();
         let invalid = || {
             ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "cursor is not valid for this list (it may be tampered with or from another list)",
             )
         };
@@ -61,10 +101,15 @@ impl CursorKey {
     }
 }
 
-/// `limit` and `cursor` of a list request.
-#[derive(Debug, Default, Deserialize)]
+/// `limit` and `cursor` of a list request, as every list documents them.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page of the same list.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -75,7 +120,7 @@ impl PageQuery {
             Some(raw) => match raw.parse::<i64>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
                 _ => Err(ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
                 )),
             },
@@ -83,10 +128,59 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A page of a list. `items` refers to the item's own schema (`Page_Task.items` is a `$ref` to
+/// `Task`), so a generated client has one `Task` type, not a copy per page. The schema is
+/// written by hand because utoipa 5's derive inlines a generic parameter's schema.
+#[derive(Debug, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+// `ComposeSchema` is how utoipa's macros ask a generic type for its schema (`PartialSchema`
+// follows from it); the generic arguments' schemas are ignored in favour of a `$ref`.
+impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+        use utoipa::openapi::Ref;
+        ObjectBuilder::new()
+            .description(Some(format!("A page of {} items", T::name())))
+            .property(
+                "items",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+            )
+            .required("items")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .min_length(Some(1))
+                    .description(Some(
+                        "Pass as `cursor` for the next page; null on the last page",
+                    )),
+            )
+            .required("next_cursor")
+            .into()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
+    /// utoipa's macros append the generic arguments themselves (`Page_Task`).
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Page".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 impl<T> Page<T> {
@@ -113,13 +207,25 @@ mod tests {
     #[test]
     fn cursors_are_bound_to_their_scope_and_signed() {
         let key = CursorKey::derive(&KeyMaterial::new("k".repeat(32)).unwrap());
-        let cursor = key.encode("tasks:p1", &(5, "abc"));
-        let back: (i32, String) = key.decode("tasks:p1", &cursor).unwrap();
+        let p1 = CursorScope::Members {
+            project: uuid::Uuid::from_u128(1),
+        };
+        let p2 = CursorScope::Members {
+            project: uuid::Uuid::from_u128(2),
+        };
+        let cursor = key.encode(&p1, &(5, "abc"));
+        let back: (i32, String) = key.decode(&p1, &cursor).unwrap();
         assert_eq!(back, (5, "abc".to_owned()));
-        assert!(key.decode::<(i32, String)>("tasks:p2", &cursor).is_err());
+        assert!(key.decode::<(i32, String)>(&p2, &cursor).is_err());
+        assert!(key
+            .decode::<(i32, String)>(&CursorScope::Users, &cursor)
+            .is_err());
         let mut tampered = cursor.clone();
         tampered.replace_range(0..1, if cursor.starts_with('W') { "X" } else { "W" });
-        assert!(key.decode::<(i32, String)>("tasks:p1", &tampered).is_err());
-        assert!(key.decode::<(i32, String)>("tasks:p1", "garbage").is_err());
+        assert!(key.decode::<(i32, String)>(&p1, &tampered).is_err());
+        assert!(key.decode::<(i32, String)>(&p1, "garbage").is_err());
+        // The signed text is what it was before scopes were typed: old cursors stay valid.
+        assert_eq!(p1.key(), "members:00000000-0000-0000-0000-000000000001");
+        assert_eq!(CursorScope::Users.key(), "admin/users");
     }
 }

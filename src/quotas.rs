@@ -15,7 +15,7 @@ pub const LIVE_LOGINS_PER_USER: i64 = 100;
 pub fn exceeded(what: &str, limit: i64) -> ApiError {
     let mut error = ApiError::new(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "quota_exceeded",
+        crate::error::ErrorCode::QuotaExceeded,
     );
     error.detail = Some(format!("the limit is {limit} {what}"));
     error

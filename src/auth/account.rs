@@ -13,14 +13,22 @@ use super::principal::{AuthMethod, Principal};
 use super::users::{self, NewUser, User};
 use crate::app::AppState;
 use crate::config::Registration;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{Json, JsonPatch, ReadOnlyFields};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 10, max_length = 128, format = Password, pattern = r"^[^\x00]*$")]
     pub password: String,
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -50,12 +58,8 @@ pub fn parse_new_user(email: &str, password: String, name: &str) -> Result<NewUs
 /// Inbox project.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
-    responses(
-        (status = 201, body = User),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = User),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -63,7 +67,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     if state.config.registration == Registration::Closed {
         return Err(ApiError::forbidden(
-            "registration_closed",
+            ErrorCode::RegistrationClosed,
             "registration is closed on this server; ask an administrator for an account",
         ));
     }
@@ -81,8 +85,7 @@ pub async fn register(
 
 /// The caller.
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
-    responses((status = 200, body = User),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_me(principal: Principal) -> axum::Json<User> {
     axum::Json(principal.user)
@@ -91,6 +94,12 @@ pub async fn get_me(principal: Principal) -> axum::Json<User> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -101,8 +110,7 @@ impl ReadOnlyFields for UpdateMeRequest {
 /// Change the caller's display name.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account",
     request_body = UpdateMeRequest,
-    responses((status = 200, body = User),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_me(
     State(state): State<AppState>,
@@ -121,17 +129,16 @@ pub async fn update_me(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(format = Password, pattern = r"^[^\x00]*$")]
     pub current_password: String,
+    #[schema(min_length = 10, max_length = 128, format = Password, pattern = r"^[^\x00]*$")]
     pub new_password: String,
 }
 
 /// Change the caller's password; every other session and refresh token of theirs ends.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "account",
     request_body = ChangePasswordRequest,
-    responses((status = 204, description = "Changed"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Changed")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn change_password(
     State(state): State<AppState>,

@@ -9,16 +9,14 @@ use super::domain::UserRole;
 use super::principal::Principal;
 use super::users::{self, AdminUpdate, User};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::pagination::{Page, PageQuery};
 
 /// Every user, oldest first.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
-    params(("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<User>),
-        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    params(PageQuery),
+    responses((status = 200, body = Page<User>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -27,7 +25,7 @@ pub async fn list_users(
 ) -> Result<axum::Json<Page<User>>, ApiError> {
     principal.require_admin()?;
     let limit = page.limit()?;
-    let scope = "admin/users";
+    let scope = &crate::pagination::CursorScope::Users;
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()
@@ -43,8 +41,10 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub role: Option<UserRole>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub disabled: Option<bool>,
 }
 
@@ -56,11 +56,7 @@ impl ReadOnlyFields for UpdateUserRequest {
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin",
     params(("id" = Uuid, Path)),
     request_body = UpdateUserRequest,
-    responses((status = 200, body = User),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -75,7 +71,7 @@ pub async fn update_user(
             AdminUpdate::NotFound => return Err(ApiError::not_found()),
             AdminUpdate::LastAdmin => {
                 return Err(ApiError::conflict(
-                    "conflict",
+                    ErrorCode::Conflict,
                     "this is the last active admin; make another admin first",
                 ))
             }

@@ -19,11 +19,19 @@ use crate::quotas;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiTokenRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// `["read"]` or `["read", "write"]`.
+    /// `["read"]` or `["read", "write"]` (in either order).
+    #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<String>,
     #[schema(minimum = 1, maximum = 365)]
-    pub expires_in_days: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub expires_in_days: Option<crate::http::extract::Integer>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,13 +48,23 @@ pub struct ApiTokenList {
     pub items: Vec<ApiToken>,
 }
 
+/// Exactly the scope lists `parse_scopes` takes.
+fn scopes_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Array)
+        .enum_values(Some([
+            serde_json::json!(["read"]),
+            serde_json::json!(["read", "write"]),
+            serde_json::json!(["write", "read"]),
+        ]))
+        .build()
+}
+
 fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
-    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    match sorted.as_slice() {
+    let listed: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    match listed.as_slice() {
         ["read"] => Ok(vec![ApiScope::Read]),
-        ["read", "write"] => Ok(vec![ApiScope::Read, ApiScope::Write]),
+        ["read", "write"] | ["write", "read"] => Ok(vec![ApiScope::Read, ApiScope::Write]),
         _ => Err(FieldError::new(
             "scopes",
             "invalid_value",
@@ -58,9 +76,7 @@ fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
 /// Create an API token. The secret is in this response only.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = "account",
     request_body = CreateApiTokenRequest,
-    responses((status = 201, body = CreatedApiToken),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = CreatedApiToken)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_api_token(
     State(state): State<AppState>,
@@ -78,7 +94,7 @@ pub async fn create_api_token(
         ));
     }
     let scopes = parse_scopes(&body.scopes).map_err(|e| errors.push(e)).ok();
-    if let Some(days) = body.expires_in_days {
+    if let Some(crate::http::extract::Integer(days)) = body.expires_in_days {
         if !(1..=365).contains(&days) {
             errors.push(FieldError::new(
                 "expires_in_days",
@@ -104,7 +120,7 @@ pub async fn create_api_token(
         name,
         &hash_token(&secret),
         &scopes,
-        body.expires_in_days.map(|d| d as i32),
+        body.expires_in_days.map(|d| d.0 as i32),
     )
     .await?;
     tx.commit().await?;
@@ -117,8 +133,7 @@ pub async fn create_api_token(
 
 /// The caller's API tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/me/tokens", tag = "account",
-    responses((status = 200, body = ApiTokenList),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = ApiTokenList)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_api_tokens(
     State(state): State<AppState>,
@@ -132,9 +147,7 @@ pub async fn list_api_tokens(
 /// Revoke one of the caller's API tokens.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "account",
     params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Revoked"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Revoked")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_api_token(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::KeyMaterial;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 15 * 60;
 const LEEWAY_SECS: u64 = 5;
@@ -69,8 +69,10 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let invalid =
-            || ApiError::unauthenticated("unauthenticated", "the access token is invalid").bearer();
+        let invalid = || {
+            ApiError::unauthenticated(ErrorCode::Unauthenticated, "the access token is invalid")
+                .bearer()
+        };
         let header = decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::HS256 {
             return Err(invalid());
@@ -87,10 +89,11 @@ impl JwtKeys {
         decode::<Claims>(token, &key.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthenticated("token_expired", "the access token has expired")
-                        .bearer()
-                }
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthenticated(
+                    ErrorCode::TokenExpired,
+                    "the access token has expired",
+                )
+                .bearer(),
                 _ => invalid(),
             })
     }

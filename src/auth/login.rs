@@ -17,7 +17,7 @@ use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
 use crate::app::AppState;
 use crate::db::{DbResult, Exec};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{parse_json, Json};
 use crate::quotas;
 
@@ -27,7 +27,9 @@ pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub email: String,
+    #[schema(format = Password, pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
@@ -58,7 +60,7 @@ async fn check_password(
         }
         _ => {
             return Err(ApiError::unauthenticated(
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "the email or password is wrong",
             ));
         }
@@ -66,7 +68,7 @@ async fn check_password(
     limits::release(&state.db, attempt).await?;
     if user.disabled {
         return Err(ApiError::forbidden(
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "this account has been disabled",
         ));
     }
@@ -98,12 +100,9 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 /// along is ended.
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
     request_body = LoginRequest,
-    responses(
-        (status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
+    responses((status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
         (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -147,11 +146,11 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
             expires_at,
         } => Ok((*session_id, csrf_token.clone(), *expires_at)),
         AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
-            "insufficient_scope",
+            ErrorCode::InsufficientScope,
             "API tokens cannot manage sessions",
         )),
         AuthMethod::AccessToken { .. } => Err(ApiError::unauthenticated(
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "this endpoint is about cookie sessions; none was sent",
         )),
     }
@@ -159,9 +158,7 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
 
 /// The current cookie session.
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
-    responses(
-        (status = 200, body = SessionResponse),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = SessionResponse)),
     security(("session" = [])))]
 pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
     let (_, csrf_token, expires_at) = session_of(&principal)?;
@@ -174,10 +171,7 @@ pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionRespo
 
 /// Log out: the session is deleted server-side and the cookie cleared.
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
-    responses(
-        (status = 204, description = "Logged out"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Logged out")),
     security(("session" = [])))]
 pub async fn delete_session(
     State(state): State<AppState>,
@@ -192,32 +186,22 @@ pub async fn delete_session(
     Ok(response)
 }
 
-/// `POST /auth/token`: either grant.
+/// `POST /auth/token`: the grant, chosen by `grant_type`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordGrant {
-    #[allow(dead_code)]
-    #[schema(pattern = "^password$")]
-    pub grant_type: String,
-    pub email: String,
-    pub password: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshGrant {
-    #[allow(dead_code)]
-    #[schema(pattern = "^refresh_token$")]
-    pub grant_type: String,
-    pub refresh_token: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-#[serde(untagged)]
+#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenRequest {
-    Password(PasswordGrant),
-    Refresh(RefreshGrant),
+    /// Email and password.
+    Password {
+        #[schema(pattern = r"^[^\x00]*$")]
+        email: String,
+        #[schema(format = Password, pattern = r"^[^\x00]*$")]
+        password: String,
+    },
+    /// A refresh token; it is spent, and a new one issued.
+    RefreshToken {
+        #[schema(pattern = r"^[^\x00]*$")]
+        refresh_token: String,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -231,22 +215,29 @@ pub struct TokenResponse {
 /// Exchange a password or a refresh token for an access token and a new refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body = TokenRequest,
-    responses(
-        (status = 200, body = TokenResponse),
+    responses((status = 200, body = TokenResponse),
         (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<AppState>,
     client: ClientAddr,
     Json(body): Json<serde_json::Value>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
+    // serde names no field for an unknown or missing tag; the problem document must.
+    if !matches!(
+        body.get("grant_type").and_then(|g| g.as_str()),
+        Some("password" | "refresh_token")
+    ) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "grant_type",
+            "invalid_value",
+            "must be password or refresh_token",
+        )]));
+    }
     let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    match body.get("grant_type").and_then(|g| g.as_str()) {
-        Some("password") => {
-            let grant: PasswordGrant = parse_json(&raw)?;
-            let user = check_password(&state, client, &grant.email, grant.password).await?;
+    match parse_json::<TokenRequest>(&raw)? {
+        TokenRequest::Password { email, password } => {
+            let user = check_password(&state, client, &email, password).await?;
             // At most LIVE_LOGINS_PER_USER: a new one revokes the least recently refreshed.
             for family in
                 refresh_tokens::cap_live_logins(&state.db, user.id, quotas::LIVE_LOGINS_PER_USER)
@@ -256,16 +247,10 @@ pub async fn create_token(
             }
             issue_tokens(&state, &state.db, user.id, Uuid::now_v7()).await
         }
-        Some("refresh_token") => {
-            let grant: RefreshGrant = parse_json(&raw)?;
+        TokenRequest::RefreshToken { refresh_token } => {
             limits::pre_auth(&state, client).await?;
-            refresh(&state, &grant.refresh_token).await
+            refresh(&state, &refresh_token).await
         }
-        _ => Err(ApiError::validation(vec![FieldError::new(
-            "grant_type",
-            "invalid_value",
-            "must be password or refresh_token",
-        )])),
     }
 }
 
@@ -303,8 +288,9 @@ async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenRespon
     // A disabled user's token is refused without being spent, so that it keeps answering 403.
     let consumed = refresh_tokens::consume(&tx, &hash).await?;
     let invalid =
-        |detail: &str| ApiError::unauthenticated("invalid_credentials", detail.to_owned());
-    let disabled = || ApiError::forbidden("account_disabled", "this account has been disabled");
+        |detail: &str| ApiError::unauthenticated(ErrorCode::InvalidCredentials, detail.to_owned());
+    let disabled =
+        || ApiError::forbidden(ErrorCode::AccountDisabled, "this account has been disabled");
     let Some((family_id, user_id)) = consumed else {
         drop(tx);
         let known = refresh_tokens::find(&state.db, &hash).await?;
@@ -350,6 +336,7 @@ pub async fn revoke_family(db: &impl Exec, family_id: Uuid) -> DbResult<()> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub token: String,
 }
 
@@ -357,10 +344,7 @@ pub struct RevokeRequest {
 /// tokens are answered the same way (RFC 7009).
 #[utoipa::path(post, path = "/api/v1/auth/token/revoke", tag = "auth",
     request_body = RevokeRequest,
-    responses(
-        (status = 200, description = "Revoked, or there was nothing to revoke"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Revoked, or there was nothing to revoke")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     client: ClientAddr,

@@ -14,7 +14,7 @@ use super::store::{api_tokens, refresh_tokens, sessions};
 use super::tokens::hash_token;
 use super::users::User;
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::middleware::RequestContext;
 
 /// The session cookie's name over http; with an https public URL it is
@@ -57,7 +57,7 @@ impl Principal {
     pub fn require_login(&self) -> Result<(), ApiError> {
         match self.method {
             AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 "API tokens cannot manage tokens, sessions or passwords",
             )),
             _ => Ok(()),
@@ -74,7 +74,7 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "this needs the instance admin role",
             ))
         }
@@ -143,7 +143,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let bad = || {
             ApiError::unauthenticated(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "the Authorization header must be 'Bearer <token>'",
             )
             .bearer()
@@ -165,7 +165,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         {
             if !matches!(parts.method, Method::GET | Method::HEAD) {
                 return Err(ApiError::forbidden(
-                    "insufficient_scope",
+                    ErrorCode::InsufficientScope,
                     "this API token has only the read scope",
                 ));
             }
@@ -185,14 +185,18 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
                 .unwrap_or_default();
             if !bool::from(sent.ct_eq(csrf_token.as_bytes())) {
                 return Err(ApiError::forbidden(
-                    "csrf_failed",
+                    ErrorCode::CsrfFailed,
                     "unsafe requests with a session cookie need the X-CSRF-Token header",
                 ));
             }
         }
         return Ok(principal);
     }
-    Err(ApiError::unauthenticated("unauthenticated", "this endpoint needs authentication").bearer())
+    Err(ApiError::unauthenticated(
+        ErrorCode::Unauthenticated,
+        "this endpoint needs authentication",
+    )
+    .bearer())
 }
 
 /// A credential that only the database can check (an API token, a session cookie): a client
@@ -217,7 +221,7 @@ async fn looked_up(
 fn ensure_enabled(user: &User) -> Result<(), ApiError> {
     if user.disabled {
         Err(ApiError::forbidden(
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "this account has been disabled",
         ))
     } else {
@@ -246,7 +250,11 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
     // cuts its access tokens off at once.
     let row = refresh_tokens::access_token_user(&state.db, claims.sub, claims.fam).await?;
     let invalid = || {
-        ApiError::unauthenticated("unauthenticated", "the access token is no longer valid").bearer()
+        ApiError::unauthenticated(
+            ErrorCode::Unauthenticated,
+            "the access token is no longer valid",
+        )
+        .bearer()
     };
     let row = row.ok_or_else(invalid)?;
     if row.family_revoked {
@@ -260,13 +268,15 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
 async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let row = api_tokens::find_by_hash(&state.db, &hash_token(token)).await?;
     let row = row.ok_or_else(|| {
-        ApiError::unauthenticated("unauthenticated", "the API token is not valid").bearer()
+        ApiError::unauthenticated(ErrorCode::Unauthenticated, "the API token is not valid").bearer()
     })?;
     let now = Utc::now();
     if row.expires_at.is_some_and(|at| at <= now) {
-        return Err(
-            ApiError::unauthenticated("token_expired", "the API token has expired").bearer(),
-        );
+        return Err(ApiError::unauthenticated(
+            ErrorCode::TokenExpired,
+            "the API token has expired",
+        )
+        .bearer());
     }
     ensure_enabled(&row.user)?;
     // At most one write a minute per token, off the request's path.
@@ -292,7 +302,10 @@ async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal,
 async fn session_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let row = sessions::find_active(&state.db, &hash_token(token), SESSION_IDLE_SECS).await?;
     let row = row.ok_or_else(|| {
-        ApiError::unauthenticated("unauthenticated", "the session has ended; log in again")
+        ApiError::unauthenticated(
+            ErrorCode::Unauthenticated,
+            "the session has ended; log in again",
+        )
     })?;
     ensure_enabled(&row.user)?;
     let now = Utc::now();

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::domain::{Email, Password, UserName, UserRole};
 use crate::db::{get, Db, DbError, DbResult, Exec, FromRow, Row};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::params;
 
 /// The user as every endpoint shows it. The password hash is not part of it on purpose.
@@ -109,9 +109,10 @@ pub enum CreateUserError {
 impl From<CreateUserError> for ApiError {
     fn from(error: CreateUserError) -> Self {
         match error {
-            CreateUserError::EmailTaken => {
-                ApiError::conflict("email_taken", "an account with this email already exists")
-            }
+            CreateUserError::EmailTaken => ApiError::conflict(
+                ErrorCode::EmailTaken,
+                "an account with this email already exists",
+            ),
             CreateUserError::Db(error) => error.into(),
         }
     }

@@ -60,8 +60,17 @@ fn valid_repository(name: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct PutLinkRequest {
     /// `owner/name`.
+    #[schema(
+        pattern = r"^\s*[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}\s*$",
+        example = "octocat/hello-world"
+    )]
     pub repository: String,
     /// Write-only: stored encrypted, never returned. Without it the server's token is used.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub token: Option<String>,
 }
 
@@ -69,7 +78,8 @@ pub struct PutLinkRequest {
 #[utoipa::path(put, path = "/api/v1/projects/{id}/github", tag = "github",
     params(("id" = Uuid, Path)),
     request_body = PutLinkRequest,
-    responses((status = 200, body = Link), (status = 201, body = Link)),
+    responses((status = 200, body = Link),
+        (status = 201, body = Link)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_link(
     State(state): State<AppState>,

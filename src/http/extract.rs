@@ -6,8 +6,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use utoipa::PartialSchema;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is not a JSON
 /// object, 422 when a field is missing, unknown or of the wrong type.
@@ -15,7 +16,7 @@ pub struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + PartialSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -24,7 +25,7 @@ where
         if !is_json_content_type(request.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
             )
             .detail("the body must be application/json"));
         }
@@ -37,10 +38,10 @@ where
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             .detail("the body is larger than the limit of 256 KiB")
     } else {
-        ApiError::bad_request("malformed_json", "the body could not be read")
+        ApiError::bad_request(ErrorCode::MalformedJson, "the body could not be read")
     }
 }
 
@@ -71,15 +72,16 @@ pub struct JsonPatch<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonPatch<T>
 where
-    T: DeserializeOwned + ReadOnlyFields,
+    T: DeserializeOwned + PartialSchema + ReadOnlyFields,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) =
-            Json::<serde_json::Map<String, serde_json::Value>>::from_request(request, state)
-                .await?;
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        let serde_json::Value::Object(value) = value else {
+            unreachable!("parse_json takes only objects")
+        };
         let read_only: Vec<FieldError> = value
             .keys()
             .filter(|key| T::READ_ONLY.contains(&key.as_str()))
@@ -92,12 +94,109 @@ where
     }
 }
 
-fn deserialize_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
+/// Deserializes a JSON object into a request type, collecting **every** field error: serde
+/// stops at the first, so the offending member is taken out and the rest tried again, until
+/// what is left parses. Domain types deserialize through their `parse` (see
+/// `deserialize_by_parse!`), so a wrong JSON type, a wrong enum value, a range and a length
+/// are all reported together, each under its field. Required members the body lacks are read
+/// from the type's schema, the same one the document shows.
+fn deserialize_object<T: DeserializeOwned + PartialSchema>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    let serde_json::Value::Object(original) = value else {
+        return Err(ApiError::bad_request(
+            ErrorCode::MalformedJson,
+            "the body must be a JSON object",
+        ));
+    };
+    let mut rest = original.clone();
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..=original.len() {
+        let error =
+            match serde_path_to_error::deserialize::<_, T>(serde_json::Value::Object(rest.clone()))
+            {
+                Ok(parsed) if errors.is_empty() => return Ok(parsed),
+                Ok(_) => break,
+                Err(error) => error,
+            };
         let path = error.path().to_string();
-        let inner = error.inner().to_string();
-        ApiError::validation(vec![describe_serde_error(&path, &inner)])
-    })
+        let message = error.inner().to_string();
+        let found = describe_serde_error(&path, &message);
+        let missing = found.iter().any(|e| e.code == "required");
+        for field_error in found {
+            let already = errors.iter().any(|e| e.field == field_error.field)
+                || (field_error.code == "required" && removed.contains(&field_error.field));
+            if !already {
+                errors.push(field_error);
+            }
+        }
+        if missing {
+            // Missing members are checked after every present one parsed: nothing is left
+            // but other missing members, which the schema names.
+            break;
+        }
+        let key = top_level_key(&path, &message);
+        match key.filter(|k| rest.contains_key(k)) {
+            Some(key) => {
+                rest.remove(&key);
+                removed.push(key);
+            }
+            None => break,
+        }
+    }
+    for name in required_members::<T>() {
+        if !original.contains_key(&name) && !errors.iter().any(|e| e.field == name) {
+            errors.push(FieldError::new(name, "required", "is required"));
+        }
+    }
+    Err(ApiError::validation(errors))
+}
+
+/// The member of the body that an error is about (`labels.1` → `labels`).
+fn top_level_key(path: &str, message: &str) -> Option<String> {
+    let first = path.split(['.', '[']).next().unwrap_or("");
+    if !first.is_empty() {
+        return Some(first.to_owned());
+    }
+    // `unknown field `x``: serde names the member in the message, at the object's path.
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}
+
+fn required_members<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) => {
+            object.required
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A JSON integer. JSON Schema's `integer` is any number without a fractional part, so `2.0`
+/// is an integer as the document promises; serde's `i64` would refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integer(pub i64);
+
+impl Integer {
+    pub fn from_number(number: &serde_json::Number) -> Option<Self> {
+        number.as_i64().map(Self).or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| Self(f as i64))
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("invalid type: expected i64"))?;
+        Self::from_number(&number)
+            .ok_or_else(|| serde::de::Error::custom("invalid type: expected i64"))
+    }
 }
 
 /// For optional fields that must not be `null` (absent = unchanged, `null` = an error): use
@@ -111,16 +210,16 @@ where
 }
 
 /// Parses a JSON object into `T`, naming the offending field on failure.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {error}"),
         )
     })?;
     if !value.is_object() {
         return Err(ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "the body must be a JSON object",
         ));
     }
@@ -160,9 +259,29 @@ fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
     }
 }
 
-fn describe_serde_error(path: &str, message: &str) -> FieldError {
+fn describe_serde_error(path: &str, message: &str) -> Vec<FieldError> {
     // serde_path_to_error writes `labels[1]`; problem documents use `labels.1`.
     let path = &path.replace('[', ".").replace(']', "");
+    if let Some(errors) = FieldError::from_serde(message) {
+        // A domain type's own errors: they name their field, which the path may rename
+        // (`labels.1` stays `labels.1`; a `Description` under `description` keeps its name).
+        return errors
+            .into_iter()
+            .map(|mut error| {
+                let suffix = error.field.split_once('.').map(|(_, rest)| rest.to_owned());
+                error.field = match suffix {
+                    Some(suffix) if !path.is_empty() && path != "." => format!("{path}.{suffix}"),
+                    _ if !path.is_empty() && path != "." => path.clone(),
+                    _ => error.field,
+                };
+                error
+            })
+            .collect();
+    }
+    vec![describe_one(path, message)]
+}
+
+fn describe_one(path: &str, message: &str) -> FieldError {
     let quoted = |message: &str| -> Option<String> {
         let start = message.find('`')? + 1;
         let end = start + message[start..].find('`')?;
@@ -240,7 +359,7 @@ where
             .any(|(key, value)| key.contains('\0') || value.contains('\0'));
         if has_nul {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "query parameters must not contain NUL characters",
             ));
         }
@@ -254,13 +373,16 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiE
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
-        let field = describe_serde_error(&path, &message);
+        let field = describe_serde_error(&path, &message).remove(0);
         let name = if field.field.is_empty() {
             "query".to_owned()
         } else {
             field.field
         };
-        ApiError::bad_request("invalid_query", format!("{name}: {}", field.message))
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("{name}: {}", field.message),
+        )
     })
 }
 
@@ -286,7 +408,7 @@ where
 mod tests {
     use super::*;
 
-    #[derive(serde::Deserialize, Debug)]
+    #[derive(serde::Deserialize, Debug, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Body {
@@ -294,7 +416,7 @@ mod tests {
         priority: Option<i32>,
     }
 
-    #[derive(serde::Deserialize, Debug)]
+    #[derive(serde::Deserialize, Debug, utoipa::ToSchema)]
     #[allow(dead_code)]
     struct Tags {
         labels: Vec<String>,
@@ -312,9 +434,9 @@ mod tests {
         assert_eq!(err.errors[0].field, "title");
         assert_eq!(err.errors[0].code, "required");
         let err = parse_json::<Body>(b"[1]").unwrap_err();
-        assert_eq!(err.code, "malformed_json");
+        assert_eq!(err.code, ErrorCode::MalformedJson);
         let err = parse_json::<Body>(b"{").unwrap_err();
-        assert_eq!(err.code, "malformed_json");
+        assert_eq!(err.code, ErrorCode::MalformedJson);
         let err = parse_json::<Tags>(br#"{"labels": ["a", 5]}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "labels.1");
         assert_eq!(err.errors[0].message, "must be a string");
@@ -322,5 +444,12 @@ mod tests {
         assert_eq!(err.errors[0].message, "must be an integer");
         let err = parse_json::<Body>(br#"{"title": "a\u0000b"}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "title");
+        // Every error at once, and a member missing beside a wrong one.
+        let err = parse_json::<Body>(br#"{"title": 5, "priority": "2", "x": 1}"#).unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["priority", "title", "x"]);
+        let err = parse_json::<Body>(br#"{"priority": true}"#).unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["priority", "title"]);
     }
 }

@@ -14,16 +14,32 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::db::DbError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const HEADER: &str = "idempotency-key";
 
-/// The creating POSTs that honour the header.
-const CREATING_ROUTES: &[&str] = &[
-    "/api/v1/projects",
-    "/api/v1/projects/{id}/tasks",
-    "/api/v1/projects/{id}/members",
-];
+/// The creating POSTs that honour the header: those whose operation declares it (in its
+/// `#[utoipa::path]`), read once from the document that `http::routes` builds.
+fn creating_routes() -> &'static [String] {
+    static ROUTES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        use utoipa::openapi::path::ParameterIn;
+        let doc = crate::http::routes::paths_document();
+        doc.paths
+            .paths
+            .iter()
+            .filter(|(_, item)| {
+                item.post.as_ref().is_some_and(|operation| {
+                    operation.parameters.iter().flatten().any(|parameter| {
+                        parameter.parameter_in == ParameterIn::Header
+                            && parameter.name.eq_ignore_ascii_case(HEADER)
+                    })
+                })
+            })
+            .map(|(path, _)| path.clone())
+            .collect()
+    })
+}
 
 /// A first request still running after this long is taken to have died with its instance.
 const ABANDONED_AFTER: Duration = Duration::from_secs(60);
@@ -40,7 +56,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         && request
             .extensions()
             .get::<MatchedPath>()
-            .is_some_and(|p| CREATING_ROUTES.contains(&p.as_str()));
+            .is_some_and(|p| creating_routes().iter().any(|r| r == p.as_str()));
     let Some(key) = request.headers().get(HEADER).filter(|_| applies).cloned() else {
         return next.run(request).await;
     };
@@ -61,7 +77,7 @@ async fn run(
         .filter(|k| valid_key(k))
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_header",
+                ErrorCode::InvalidHeader,
                 "Idempotency-Key must be 1 to 255 printable ASCII characters",
             )
             .into_response()
@@ -74,7 +90,7 @@ async fn run(
     let bytes = to_bytes(body, crate::http::BODY_LIMIT_BYTES)
         .await
         .map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
                 .detail("the body is larger than the limit of 256 KiB")
                 .into_response()
         })?;
@@ -110,15 +126,16 @@ async fn run(
             continue;
         }
         if stored.request_hash != request_hash {
-            return Err(
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-                    .detail("this Idempotency-Key was used with a different request")
-                    .into_response(),
-            );
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+            )
+            .detail("this Idempotency-Key was used with a different request")
+            .into_response());
         }
         let Some(status) = stored.status else {
             return Err(ApiError::conflict(
-                "idempotency_in_flight",
+                ErrorCode::IdempotencyInFlight,
                 "a request with this Idempotency-Key is still being processed",
             )
             .into_response());
@@ -301,5 +318,19 @@ mod tests {
         assert!(!valid_key(&"k".repeat(256)));
         assert!(!valid_key("caf\u{e9}"));
         assert!(!valid_key("tab\there"));
+    }
+
+    #[test]
+    fn the_creating_posts_come_from_their_declarations() {
+        let mut routes = creating_routes().to_vec();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                "/api/v1/projects",
+                "/api/v1/projects/{id}/members",
+                "/api/v1/projects/{id}/tasks"
+            ]
+        );
     }
 }

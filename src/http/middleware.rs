@@ -14,7 +14,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::error::{title_for, ApiError, ProblemParts};
+use crate::error::{ApiError, ErrorCode, ProblemParts};
 use crate::http::rate_limit::RateLimitStatus;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -164,7 +164,7 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
         });
     let mut document = json!({
         "type": format!("/problems/{}", problem.code),
-        "title": title_for(problem.code),
+        "title": problem.code.title(),
         "status": status.as_u16(),
         "instance": path,
         "code": problem.code,
@@ -192,21 +192,21 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
     Response::from_parts(parts, Body::from(document.to_string()))
 }
 
-fn code_for_status(status: StatusCode) -> &'static str {
+fn code_for_status(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
-        400 => "invalid_query",
-        401 => "unauthenticated",
-        403 => "forbidden",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        409 => "conflict",
-        412 => "precondition_failed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        422 => "validation_failed",
-        429 => "rate_limited",
-        503 => "unavailable",
-        _ => "internal",
+        400 => ErrorCode::InvalidQuery,
+        401 => ErrorCode::Unauthenticated,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        412 => ErrorCode::PreconditionFailed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::Unavailable,
+        _ => ErrorCode::Internal,
     }
 }
 

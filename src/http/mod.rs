@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod middleware;
 pub mod preconditions;
 pub mod rate_limit;
+pub mod routes;
 pub mod security_headers;
 pub mod server;
 
@@ -17,7 +18,7 @@ use crate::app::AppState;
 
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Every route of the server.
+/// Every route of the server (the list is `routes`).
 pub fn router(state: AppState) -> Router {
     with_layers(Router::new(), state)
 }
@@ -25,11 +26,9 @@ pub fn router(state: AppState) -> Router {
 /// The server's routes plus `extra` ones (tests add a panicking and a slow route), under the
 /// shared middleware.
 pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
-    let api = Router::new()
-        .merge(crate::auth::routes())
-        .merge(crate::projects::routes())
-        .merge(crate::tasks::routes())
-        .merge(crate::github::routes())
+    let (api, _) = routes::api().split_for_parts();
+    let (ops, _) = routes::ops().split_for_parts();
+    let api = api
         .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -41,7 +40,8 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         ));
 
     Router::new()
-        .merge(crate::ops::routes())
+        .merge(ops)
+        .merge(routes::undocumented(crate::openapi::document_json()))
         .merge(api)
         .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::store;
 use crate::auth::principal::Principal;
 use crate::db::{Exec, Tx};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Project roles, weakest first (the order is used for "at least").
 #[derive(
@@ -86,7 +86,7 @@ pub fn check(role: Option<Role>, action: Action) -> Result<Role, ApiError> {
         Ok(role)
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "your role in this project ({}) does not allow this",
                 role.as_str()

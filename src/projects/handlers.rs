@@ -11,13 +11,11 @@ use super::access::{self, Action};
 use super::store::{self, Project};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::{Page, PageQuery};
 use crate::quotas;
-
-type P = crate::openapi::Problem;
 
 pub const NAME_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 2000;
@@ -63,19 +61,30 @@ pub fn project_response(status: StatusCode, project: &Project) -> Response {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: Option<String>,
 }
 
 /// Create a project; the caller becomes its owner.
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
     request_body = CreateProjectRequest,
-    params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
+    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)),
+        links(
+            ("GetProject" = (operation_id = "get_project", parameters(("id" = "$response.body#/id")))),
+            ("UpdateProject" = (operation_id = "update_project", parameters(("id" = "$response.body#/id")))),
+            ("ListTasks" = (operation_id = "list_project_tasks", parameters(("id" = "$response.body#/id")))),
+            ("CreateTask" = (operation_id = "create_task", parameters(("id" = "$response.body#/id")))),
+            ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
+            ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),
+        ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
     State(state): State<AppState>,
@@ -103,10 +112,8 @@ pub async fn create_project(
 
 /// The projects the caller is a member of, in order of creation.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<Project>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json")),
+    params(PageQuery),
+    responses((status = 200, body = Page<Project>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_projects(
     State(state): State<AppState>,
@@ -114,7 +121,9 @@ pub async fn list_projects(
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Project>>, ApiError> {
     let limit = page.limit()?;
-    let scope = format!("projects:{}", principal.id());
+    let scope = crate::pagination::CursorScope::Projects {
+        user: principal.id(),
+    };
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()
@@ -130,9 +139,7 @@ pub async fn list_projects(
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, body = Project, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+        (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_project(
     State(state): State<AppState>,
@@ -149,9 +156,17 @@ pub async fn get_project(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
+    /// 1–100 characters once trimmed, no control characters.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        nullable = false
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$", nullable = false)]
     pub description: Option<String>,
 }
 
@@ -170,12 +185,7 @@ impl ReadOnlyFields for UpdateProjectRequest {
 #[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = UpdateProjectRequest,
-    responses((status = 200, body = Project, headers(("ETag" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Project, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_project(
     State(state): State<AppState>,
@@ -208,12 +218,7 @@ pub async fn update_project(
 /// Delete a project and its tasks (owner only; never an Inbox).
 #[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_project(
     State(state): State<AppState>,
@@ -227,7 +232,10 @@ pub async fn delete_project(
     let (access, locked) =
         access::authorize_locked(&tx, &principal, id, Action::DeleteProject).await?;
     if locked.is_inbox {
-        return Err(ApiError::conflict("conflict", "an Inbox cannot be deleted"));
+        return Err(ApiError::conflict(
+            ErrorCode::Conflict,
+            "an Inbox cannot be deleted",
+        ));
     }
     if_match.check(locked.version)?;
     store::delete(&tx, &access).await?;

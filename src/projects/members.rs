@@ -12,19 +12,14 @@ use super::access::{self, Action, Role};
 use super::store::{self, Member};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Json, Path, Query};
 use crate::pagination::{Page, PageQuery};
 
-type P = crate::openapi::Problem;
-
 /// The members of a project.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "members",
-    params(("id" = Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<Member>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+    params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Member>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
@@ -34,7 +29,7 @@ pub async fn list_members(
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
     access::authorize(&state.db, &principal, id, Action::Read).await?;
     let limit = page.limit()?;
-    let scope = format!("members:{id}");
+    let scope = crate::pagination::CursorScope::Members { project: id };
     let after: Option<(DateTime<Utc>, Uuid)> = page
         .cursor
         .as_deref()
@@ -62,7 +57,10 @@ fn action_for(old: Option<Role>, new: Role) -> Action {
 /// Inboxes have only their owner.
 fn refuse_inbox(locked: &store::Locked) -> Result<(), ApiError> {
     if locked.is_inbox {
-        return Err(ApiError::conflict("conflict", "an Inbox cannot be shared"));
+        return Err(ApiError::conflict(
+            ErrorCode::Conflict,
+            "an Inbox cannot be shared",
+        ));
     }
     Ok(())
 }
@@ -78,12 +76,8 @@ pub struct SetRoleRequest {
 #[utoipa::path(put, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     request_body = SetRoleRequest,
-    responses((status = 200, body = Member), (status = 201, body = Member),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Member),
+        (status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_member(
     State(state): State<AppState>,
@@ -101,7 +95,7 @@ pub async fn put_member(
     }
     if current == Some(Role::Owner) && body.role != Role::Owner {
         return Err(ApiError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the owner's role changes only by transferring ownership to someone else",
         ));
     }
@@ -128,20 +122,26 @@ pub async fn put_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
+    /// The email of a registered user (any other is a 422).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// Not `owner`: ownership is transferred with `PUT /members/{user_id}`.
+    #[schema(schema_with = addable_role_schema)]
     pub role: Role,
+}
+
+fn addable_role_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["viewer", "editor", "admin"]))
+        .build()
 }
 
 /// Add a member by email.
 #[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "members",
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     request_body = AddMemberRequest,
-    responses((status = 201, body = Member),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
@@ -167,7 +167,7 @@ pub async fn add_member(
         Ok(()) => {}
         Err(error) if error.unique_violation().is_some() => {
             return Err(ApiError::conflict(
-                "conflict",
+                ErrorCode::Conflict,
                 "this user is already a member; use PUT to change their role",
             ))
         }
@@ -183,11 +183,7 @@ pub async fn add_member(
 /// Remove a member. Any member may remove themself, except the owner.
 #[utoipa::path(delete, path = "/api/v1/projects/{id}/members/{user_id}", tag = "members",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204, description = "Removed"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Removed")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -210,7 +206,7 @@ pub async fn remove_member(
     }
     if target == Role::Owner {
         return Err(ApiError::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the owner cannot be removed; transfer ownership first",
         ));
     }

@@ -209,6 +209,28 @@ pub fn normalise_label(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
+/// A task's due date, as a request gives it (`YYYY-MM-DD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueDate(pub NaiveDate);
+
+impl DueDate {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        parse_date("due_date", raw).map(Self)
+    }
+}
+
+// Request bodies hold these types, so the JSON extractor reports every field's error at once.
+crate::deserialize_by_parse!(TaskTitle, String, |raw| TaskTitle::parse(&raw)
+    .map_err(|e| vec![e]));
+crate::deserialize_by_parse!(Description, String, |raw| Description::parse(&raw)
+    .map_err(|e| vec![e]));
+crate::deserialize_by_parse!(Priority, crate::http::extract::Integer, |raw| {
+    Priority::parse(raw.0).map_err(|e| vec![e])
+});
+crate::deserialize_by_parse!(Labels, Vec<String>, |raw| Labels::parse(&raw));
+crate::deserialize_by_parse!(DueDate, String, |raw| DueDate::parse(&raw)
+    .map_err(|e| vec![e]));
+
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()

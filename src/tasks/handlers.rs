@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::domain::{parse_date, Description, Labels, Priority, Status, TaskTitle};
+use super::domain::{
+    parse_date, Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX,
+};
 use super::store::{self, Destination, Task, TaskFields};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
@@ -17,8 +19,6 @@ use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{self, Action, ProjectAccess};
-
-type P = crate::openapi::Problem;
 
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
     versioned(status, task, task.version, || {
@@ -29,15 +29,51 @@ pub fn task_response(status: StatusCode, task: &Task) -> Response {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    pub title: String,
-    pub description: Option<String>,
+    /// 1–200 characters once trimmed, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    pub title: TaskTitle,
+    #[schema(value_type = Option<String>, max_length = 20000, pattern = r"^[^\x00]*$")]
+    pub description: Option<Description>,
     pub status: Option<Status>,
-    #[schema(minimum = 0, maximum = 4)]
-    pub priority: Option<i64>,
-    #[schema(format = Date)]
-    pub due_date: Option<String>,
-    pub labels: Option<Vec<String>>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4)]
+    pub priority: Option<Priority>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<DueDate>,
+    /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
+    #[schema(schema_with = nullable_labels_schema)]
+    pub labels: Option<Labels>,
     pub assignee_id: Option<Uuid>,
+}
+
+/// Labels as a request gives them: each 1–50 characters once trimmed, no control characters;
+/// at most 20 distinct ones once trimmed and lower-cased (not expressible in the schema).
+fn labels_schema() -> utoipa::openapi::schema::Array {
+    labels_array(false)
+}
+
+fn nullable_labels_schema() -> utoipa::openapi::schema::Array {
+    labels_array(true)
+}
+
+fn labels_array(nullable: bool) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(types)
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(LABEL_MAX))
+                .pattern(Some(
+                    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+                )),
+        )
+        .build()
 }
 
 /// The assignee must be a member of the task's project.
@@ -67,14 +103,14 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
 
 /// Create a task (editor or above).
 #[utoipa::path(post, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     request_body = CreateTaskRequest,
-    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 409, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 201, body = Task, headers(("ETag" = String), ("Location" = String)),
+        links(
+            ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
+            ("UpdateTask" = (operation_id = "update_task", parameters(("id" = "$response.body#/id")))),
+            ("DeleteTask" = (operation_id = "delete_task", parameters(("id" = "$response.body#/id")))),
+        ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
     State(state): State<AppState>,
@@ -84,41 +120,24 @@ pub async fn create_task(
 ) -> Result<Response, ApiError> {
     let access = access::authorize(&state.db, &principal, project_id, Action::EditTasks).await?;
     let mut errors = Vec::new();
-    let title = TaskTitle::parse(&body.title)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let description = Description::parse(body.description.as_deref().unwrap_or(""))
-        .map_err(|e| errors.push(e))
-        .ok();
-    let priority = Priority::parse(body.priority.unwrap_or(0))
-        .map_err(|e| errors.push(e))
-        .ok();
-    let due_date = match body.due_date.as_deref() {
-        Some(raw) => parse_date("due_date", raw)
-            .map(Some)
-            .map_err(|e| errors.push(e))
-            .ok(),
-        None => Some(None),
-    };
-    let labels = Labels::parse(body.labels.as_deref().unwrap_or(&[]))
-        .map_err(|e| errors.extend(e))
-        .ok();
     check_assignee(&state.db, project_id, body.assignee_id, &mut errors).await?;
-    let (Some(title), Some(description), Some(priority), Some(due_date), Some(labels)) =
-        (title, description, priority, due_date, labels)
-    else {
-        return Err(ApiError::validation(errors));
-    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let fields = TaskFields {
-        title: title.as_str().to_owned(),
-        description: description.as_str().to_owned(),
+        title: body.title.as_str().to_owned(),
+        description: body
+            .description
+            .as_ref()
+            .map_or("", Description::as_str)
+            .to_owned(),
         status: body.status.unwrap_or(Status::Todo),
-        priority: priority.get(),
-        due_date,
-        labels: labels.as_slice().to_vec(),
+        priority: body.priority.map_or(0, Priority::get),
+        due_date: body.due_date.map(|d| d.0),
+        labels: body
+            .labels
+            .map(|l| l.as_slice().to_vec())
+            .unwrap_or_default(),
         assignee_id: body.assignee_id,
     };
     let tx = state.db.begin().await?;
@@ -131,9 +150,7 @@ pub async fn create_task(
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, body = Task, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+        (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_task(
     State(state): State<AppState>,
@@ -202,11 +219,13 @@ fn parse_patch(body: Map<String, Value>) -> Result<TaskPatch, ApiError> {
                 )),
             },
             ("status", _) => errors.push(invalid_type("status", "a string")),
-            ("priority", Value::Number(n)) => match n.as_i64().map(Priority::parse) {
-                Some(Ok(p)) => patch.priority = Some(p),
-                Some(Err(e)) => errors.push(e),
-                None => errors.push(invalid_type("priority", "an integer from 0 to 4")),
-            },
+            ("priority", Value::Number(n)) => {
+                match crate::http::extract::Integer::from_number(&n).map(|i| Priority::parse(i.0)) {
+                    Some(Ok(p)) => patch.priority = Some(p),
+                    Some(Err(e)) => errors.push(e),
+                    None => errors.push(invalid_type("priority", "an integer from 0 to 4")),
+                }
+            }
             ("priority", _) => errors.push(invalid_type("priority", "an integer from 0 to 4")),
             ("due_date", Value::Null) => patch.due_date = Some(None),
             ("due_date", Value::String(s)) => match parse_date("due_date", &s) {
@@ -254,19 +273,32 @@ fn parse_patch(body: Map<String, Value>) -> Result<TaskPatch, ApiError> {
 /// Fields of a task patch, for the OpenAPI document (the handler reads the body as a JSON
 /// merge patch: absent = unchanged, null = cleared).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UpdateTaskRequest {
+    /// 1–200 characters once trimmed, no control characters.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
+    #[schema(nullable = false, max_length = 20000, pattern = r"^[^\x00]*$")]
     pub description: Option<String>,
+    #[schema(nullable = false)]
     pub status: Option<Status>,
-    #[schema(minimum = 0, maximum = 4)]
+    #[schema(nullable = false, minimum = 0, maximum = 4)]
     pub priority: Option<i64>,
     #[schema(format = Date, nullable)]
     pub due_date: Option<Option<String>>,
+    /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     #[schema(nullable)]
     pub assignee_id: Option<Option<Uuid>>,
     /// Moves the task (editor in both projects); it gets a new number.
+    #[schema(nullable = false)]
     pub project_id: Option<Uuid>,
 }
 
@@ -274,20 +306,18 @@ pub struct UpdateTaskRequest {
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = UpdateTaskRequest,
-    responses((status = 200, body = Task, headers(("ETag" = String))),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json"),
-        (status = 422, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Task, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_task(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
-    Json(body): Json<Map<String, Value>>,
+    Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
+    let Value::Object(body) = body else {
+        unreachable!("the JSON extractor takes only objects")
+    };
     let tx = state.db.begin().await?;
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     let patch = parse_patch(body)?;
@@ -354,11 +384,7 @@ pub async fn update_task(
 /// Delete a task (editor or above).
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 403, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json"),
-        (status = 412, body = P, content_type = "application/problem+json")),
+    responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_task(
     State(state): State<AppState>,

@@ -10,35 +10,45 @@ use super::store::list::{Assignee, Filters, ListError, ListOf, ListSpec, Positio
 use super::store::Task;
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Path, Query};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::{self, Action};
-
-type P = crate::openapi::Problem;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     /// Comma-separated statuses.
+    #[param(
+        pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
+    )]
     pub status: Option<String>,
     /// `me`, `none` or a user id.
+    #[param(
+        pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub assignee: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
     pub label: Option<String>,
-    #[param(minimum = 0, maximum = 4)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4)]
     pub priority_min: Option<String>,
     #[param(format = Date)]
     pub due_before: Option<String>,
     #[param(format = Date)]
     pub due_after: Option<String>,
     /// Full-text search (web-search syntax, English stemming).
+    #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
     #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
     pub sort: Option<String>,
-    /// Only on `GET /api/v1/tasks`.
+    /// Only on `GET /api/v1/tasks` (documented there).
+    #[param(ignore)]
     pub project_id: Option<String>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Items per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page of the same list.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -56,7 +66,7 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
         "position" => SortKey::Position,
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "sort must be one of created_at, updated_at, due_date, priority, position, \
                  each optionally prefixed with -",
             ))
@@ -66,7 +76,7 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query", message)
+    ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }
 
 fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
@@ -153,11 +163,11 @@ fn search_terms(q: &str) -> usize {
         .count()
 }
 
-/// The list a cursor belongs to: endpoint, project and every filter and sort, so that a
-/// cursor used on another list is refused.
-fn scope(endpoint: &str, query: &TaskListQuery) -> String {
+/// Every filter and sort of a list, for its cursor scope, so that a cursor used on another
+/// list is refused.
+fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{endpoint}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
         query.assignee,
         query.label,
@@ -174,7 +184,7 @@ async fn list(
     state: &AppState,
     principal: &Principal,
     of: ListOf,
-    endpoint: &str,
+    scope: impl FnOnce(String) -> CursorScope,
     query: TaskListQuery,
 ) -> Result<Page<Task>, ApiError> {
     let page = PageQuery {
@@ -184,7 +194,7 @@ async fn list(
     let limit = page.limit()?;
     let sort = parse_sort(query.sort.as_deref())?;
     let filters = parse_filters(&query)?;
-    let scope = scope(endpoint, &query);
+    let scope = scope(filters_key(&query));
     let after: Option<Position> = page
         .cursor
         .as_deref()
@@ -215,10 +225,7 @@ async fn list(
 /// The tasks of a project, filtered and sorted.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
     params(("id" = Uuid, Path), TaskListQuery),
-    responses((status = 200, body = Page<Task>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json"),
-        (status = 404, body = P, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_project_tasks(
     State(state): State<AppState>,
@@ -230,13 +237,15 @@ pub async fn list_project_tasks(
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }
-    let endpoint = format!("project-tasks:{project_id}");
     Ok(axum::Json(
         list(
             &state,
             &principal,
             ListOf::Project(project_id),
-            &endpoint,
+            |filters| CursorScope::ProjectTasks {
+                project: project_id,
+                filters,
+            },
             query,
         )
         .await?,
@@ -245,10 +254,8 @@ pub async fn list_project_tasks(
 
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    params(TaskListQuery),
-    responses((status = 200, body = Page<Task>),
-        (status = 400, body = P, content_type = "application/problem+json"),
-        (status = 401, body = P, content_type = "application/problem+json")),
+    params(TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
+    responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(
     State(state): State<AppState>,
@@ -263,13 +270,13 @@ pub async fn list_my_tasks(
                 .map_err(|_| invalid("project_id must be a project id"))
         })
         .transpose()?;
-    let endpoint = format!("tasks:{}", principal.id());
+    let user = principal.id();
     Ok(axum::Json(
         list(
             &state,
             &principal,
-            ListOf::MemberOf(principal.id(), project_id),
-            &endpoint,
+            ListOf::MemberOf(user, project_id),
+            |filters| CursorScope::MyTasks { user, filters },
             query,
         )
         .await?,

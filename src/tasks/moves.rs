@@ -325,8 +325,11 @@ pub async fn move_task(
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
-    Json(body): Json<Map<String, Value>>,
+    Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
+    let Value::Object(body) = body else {
+        unreachable!("the JSON extractor takes only objects")
+    };
     let tx = state.db.begin().await?;
     let (task, _) = access::enter_task(&tx, &principal, id, Action::EditTasks, false).await?;
     let (before, after, status) = parse_body(body)?;
@@ -336,7 +339,7 @@ pub async fn move_task(
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     if task.project_id != locked_project {
         return Err(ApiError::conflict(
-            "conflict",
+            crate::error::ErrorCode::Conflict,
             "the task moved to another project meanwhile",
         ));
     }

@@ -102,3 +102,131 @@ async fn docs_serve_an_interactive_reference() {
     );
     assert!(html.to_lowercase().contains("scalar"));
 }
+
+/// The router and the document are built from one list (`http::routes`): every documented path
+/// is routed with exactly its documented methods (a 405 names them in `Allow`), and the few
+/// routes kept out of the document on purpose are the only others.
+#[tokio::test]
+async fn the_router_serves_exactly_the_documented_operations() {
+    let app = spawn_app().await;
+    let doc = docket::openapi::document();
+    let doc = serde_json::to_value(&doc).unwrap();
+    let uuid = uuid::Uuid::now_v7().to_string();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path.replace("{id}", &uuid).replace("{user_id}", &uuid);
+        let response = app
+            .request(Method::from_bytes(b"TRACE").unwrap(), &concrete)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        let mut routed: Vec<String> = allow
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| m != "HEAD")
+            .collect();
+        routed.sort();
+        assert_eq!(routed, documented, "{path}");
+    }
+    for path in docket::http::routes::UNDOCUMENTED {
+        assert!(doc["paths"].get(*path).is_none(), "{path}");
+        let response = app.request(Method::GET, path).send().await.unwrap();
+        assert_ne!(response.status(), 404, "{path}");
+    }
+    let response = app
+        .request(Method::GET, "/api/v1/nowhere")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+/// A page refers to its item's schema, so a generated client has one `Task` type.
+#[tokio::test]
+async fn pages_refer_to_their_item_schema() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (page, item) in [
+        ("Page_Task", "Task"),
+        ("Page_Project", "Project"),
+        ("Page_Member", "Member"),
+        ("Page_User", "User"),
+    ] {
+        assert_eq!(
+            schemas[page]["properties"]["items"]["items"]["$ref"],
+            format!("#/components/schemas/{item}"),
+            "{page}"
+        );
+        assert!(schemas[item].is_object(), "{item}");
+    }
+}
+
+/// Links let a client (and schemathesis' stateful phase) go from a created project to its
+/// sub-resources and from a created task to the task; each names an operation that exists.
+#[tokio::test]
+async fn creates_link_to_what_they_created() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operation_ids = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            operation_ids.push(operation["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    for (path, expected) in [
+        (
+            "/api/v1/projects",
+            &[
+                "get_project",
+                "list_project_tasks",
+                "list_members",
+                "create_task",
+            ][..],
+        ),
+        (
+            "/api/v1/projects/{id}/tasks",
+            &["get_task", "update_task", "delete_task"][..],
+        ),
+    ] {
+        let links = doc["paths"][path]["post"]["responses"]["201"]["links"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} has no links"));
+        let targets: Vec<&str> = links
+            .values()
+            .map(|link| link["operationId"].as_str().unwrap())
+            .collect();
+        for operation in expected {
+            assert!(targets.contains(operation), "{path} → {operation}");
+        }
+        for (name, link) in links {
+            assert!(
+                operation_ids.iter().any(|o| o == &link["operationId"]),
+                "{name}"
+            );
+            assert_eq!(link["parameters"]["id"], "$response.body#/id", "{name}");
+        }
+    }
+}

@@ -1928,3 +1928,58 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
         .unwrap();
     assert_problem(response, 400, "invalid_query").await;
 }
+
+/// Every invalid field is reported, whatever rule it breaks (API.md §8): a length, a wrong
+/// enum value, a range, a wrong JSON type and an unknown member, all in one response.
+#[tokio::test]
+async fn a_create_reports_every_invalid_field_at_once() {
+    let app = spawn_app().await;
+    let (user, project) = owner_and_project(&app).await;
+    let body = json!({
+        "title": "x".repeat(201),
+        "priority": 9,
+        "status": "someday",
+        "labels": ["ok", 5],
+        "due_date": "2026-02-30",
+        "description": 7,
+        "colour": "red",
+    });
+    let response = post_task(&app, &user, &project, body).await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let errors: BTreeMap<String, String> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        BTreeMap::from([
+            ("title".to_owned(), "too_long".to_owned()),
+            ("priority".to_owned(), "out_of_range".to_owned()),
+            ("status".to_owned(), "invalid_value".to_owned()),
+            ("labels.1".to_owned(), "invalid_type".to_owned()),
+            ("due_date".to_owned(), "invalid".to_owned()),
+            ("description".to_owned(), "invalid_type".to_owned()),
+            ("colour".to_owned(), "unknown_field".to_owned()),
+        ]),
+        "{problem}"
+    );
+    assert_eq!(problem["detail"], "7 fields are invalid");
+
+    // A missing title is reported beside the others too.
+    let response = post_task(&app, &user, &project, json!({"priority": "high"})).await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let fields: BTreeSet<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, BTreeSet::from(["priority", "title"]), "{problem}");
+}

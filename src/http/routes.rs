@@ -1,0 +1,82 @@
+//! Every route of the server, in one list. Each handler's `#[utoipa::path]` is the one
+//! declaration of its method and path: `routes!` registers it with the router and puts its
+//! operation into the OpenAPI document, so the two cannot disagree.
+
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::auth::{account, admin, api_tokens, login, registration};
+use crate::github::links;
+use crate::projects::{handlers as projects, members};
+use crate::tasks::{handlers as tasks, list as task_lists, moves};
+
+/// The documented `/api/v1` operations: they sit behind `require_ready` and `idempotency`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(account::register))
+        .routes(routes!(registration::get_registration))
+        .routes(routes!(
+            login::create_session,
+            login::get_session,
+            login::delete_session
+        ))
+        .routes(routes!(login::create_token))
+        .routes(routes!(login::revoke_token))
+        .routes(routes!(account::get_me, account::update_me))
+        .routes(routes!(account::change_password))
+        .routes(routes!(
+            api_tokens::create_api_token,
+            api_tokens::list_api_tokens
+        ))
+        .routes(routes!(api_tokens::delete_api_token))
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::put_member, members::remove_member))
+        .routes(routes!(task_lists::list_project_tasks, tasks::create_task))
+        .routes(routes!(task_lists::list_my_tasks))
+        .routes(routes!(
+            tasks::get_task,
+            tasks::update_task,
+            tasks::delete_task
+        ))
+        .routes(routes!(moves::move_task))
+        .routes(routes!(
+            links::put_link,
+            links::get_link,
+            links::delete_link
+        ))
+        .routes(routes!(links::sync_link))
+}
+
+/// The documented operations endpoints, served even before the database is ready.
+pub fn ops() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(crate::ops::healthz))
+        .routes(routes!(crate::ops::readyz))
+        .routes(routes!(crate::ops::metrics))
+}
+
+/// The routes that are deliberately not in the document: the documents themselves (and the
+/// web client's pages, `web::routes`).
+pub const UNDOCUMENTED: &[&str] = &["/api/v1/openapi.json", "/docs"];
+
+pub fn undocumented(doc: serde_json::Value) -> Router<AppState> {
+    crate::openapi::routes(doc)
+}
+
+/// The OpenAPI document of exactly the routes above (before the shared modifiers).
+pub fn paths_document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = ops().split_for_parts();
+    let (_, api) = api().split_for_parts();
+    doc.merge(api);
+    doc
+}
