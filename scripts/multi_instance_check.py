@@ -55,7 +55,10 @@ statuses = [call("GET", f"http://127.0.0.1:{p}/api/v1/auth/session", headers={"c
             for p in PORTS]
 check(statuses == [401] * len(PORTS), f"logout holds on every instance {statuses}")
 
-# Rate limits: failed logins are counted across instances (10 per account in 15 minutes).
+# Rate limits: failed logins are counted across instances (10 per account and client address
+# in 15 minutes; the account must exist, an unknown email counts only against the address).
+call("POST", f"{LB}/api/v1/auth/register",
+     {"email": "victim@example.com", "password": PASSWORD, "name": "Victim"})
 statuses = [call("POST", f"{LB}/api/v1/auth/token",
                  {"grant_type": "password", "email": "victim@example.com", "password": "wrong guess 123"})[0]
             for _ in range(12)]
