@@ -198,12 +198,13 @@ pub fn key_between(a: Option<&str>, b: Option<&str>) -> Option<String> {
 pub struct MoveTaskRequest {
     /// The task that ends up just before this one. `null` with `after_id` absent: the task
     /// goes first.
-    #[schema(nullable)]
+    #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub before_id: Option<Option<Uuid>>,
     /// The task that ends up just after this one. Both absent (or `null`): the task goes last.
-    #[schema(nullable)]
+    #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub after_id: Option<Option<Uuid>>,
-    /// A new status, written in the same change.
+    /// A new status, written in the same change (absent or `null`: unchanged).
+    #[schema(nullable)]
     pub status: Option<Status>,
 }
 
@@ -252,6 +253,7 @@ fn parse_body(
                     after = parsed;
                 }
             }
+            ("status", Value::Null) => {}
             ("status", Value::String(s)) => match Status::parse(&s) {
                 Some(s) => status = Some(s),
                 None => errors.push(FieldError::new(
