@@ -264,8 +264,26 @@ impl EmbeddedPostgres {
             .arg("stop")
             .args(["-w", "-t", "60", "-s", "-m", "fast", "-D"])
             .arg(self.cluster_dir());
-        self.run(pg_ctl, "pg_ctl stop")?;
-        Ok(())
+        let Err(error) = self.run(pg_ctl, "pg_ctl stop") else {
+            return Ok(());
+        };
+        // A postmaster that was killed (kill -9) may still look alive for a moment, and then
+        // refuses a fast shutdown: settle for an immediate one, which it recovers from on the
+        // next start like from a crash.
+        if !self.is_running() {
+            return Ok(());
+        }
+        tracing::warn!(error = %error, "fast shutdown failed; stopping the cluster immediately");
+        let mut pg_ctl = self.command("pg_ctl");
+        pg_ctl
+            .arg("stop")
+            .args(["-w", "-t", "10", "-s", "-m", "immediate", "-D"])
+            .arg(self.cluster_dir());
+        match self.run(pg_ctl, "pg_ctl stop") {
+            Ok(_) => Ok(()),
+            Err(_) if !self.is_running() => Ok(()),
+            Err(immediate) => Err(immediate),
+        }
     }
 
     /// Creates the application database if it does not exist yet.
