@@ -701,13 +701,7 @@ async fn silentable_proxy() -> SilentableProxy {
 async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in() {
     let first = spawn_app().await;
     let proxy = silentable_proxy().await;
-    let name = first
-        .database_url
-        .split('/')
-        .nth(3)
-        .and_then(|rest| rest.split('?').next())
-        .unwrap()
-        .to_owned();
+    let name = database_name(&first.database_url);
     let listen = format!("postgresql://docket@127.0.0.1:{}/{name}", proxy.port);
     let second = spawn_app_on(&first.database_url, move |args| {
         args.database_listen_url = Some(listen);

@@ -110,6 +110,16 @@ pub async fn create_test_database() -> String {
     cluster.postgres.url(&name)
 }
 
+/// The database name in a test cluster URL (`postgresql://user@localhost/NAME?host=…`), for
+/// reaching the same database another way (a pooler, a proxy).
+pub fn database_name(url: &str) -> String {
+    url.split('/')
+        .nth(3)
+        .and_then(|rest| rest.split('?').next())
+        .expect("a database name in the URL")
+        .to_owned()
+}
+
 /// A new, empty database (no migrations); returns its URL.
 pub async fn create_empty_database() -> String {
     let cluster = cluster();

@@ -134,12 +134,7 @@ fn bouncer() -> &'static Bouncer {
 /// The server on a fresh database reached through PgBouncer, `LISTEN` direct.
 async fn spawn_behind_pooler() -> (TestApp, String) {
     let direct = create_test_database().await;
-    let name = direct
-        .split('/')
-        .nth(3)
-        .and_then(|rest| rest.split('?').next())
-        .unwrap()
-        .to_owned();
+    let name = database_name(&direct);
     let pooled = format!("postgresql://docket@127.0.0.1:{}/{name}", bouncer().port);
     let listen = direct.clone();
     let app = spawn_app_on(&pooled, move |args| {
