@@ -3,6 +3,7 @@
 //! The library holds everything; the `docket` binary only parses the command line and calls
 //! [`cli::run`].
 
+pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod github;
 pub mod http;
 pub mod jobs;
 pub mod memory;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;

@@ -33,6 +33,14 @@ pub enum CursorScope {
     },
     /// `GET /tasks` of one caller with these filters and sort.
     MyTasks { user: uuid::Uuid, filters: String },
+    /// `GET /tasks/{id}/activity`.
+    TaskActivity { task: uuid::Uuid },
+    /// `GET /projects/{id}/activity`.
+    ProjectActivity { project: uuid::Uuid },
+    /// `GET /tasks/{id}/comments`.
+    Comments { task: uuid::Uuid },
+    /// `GET /me/notifications` of one caller (`unread` or all).
+    Notifications { user: uuid::Uuid, unread: bool },
 }
 
 impl CursorScope {
@@ -45,6 +53,12 @@ impl CursorScope {
                 format!("project-tasks:{project}|{filters}")
             }
             CursorScope::MyTasks { user, filters } => format!("tasks:{user}|{filters}"),
+            CursorScope::TaskActivity { task } => format!("task-activity:{task}"),
+            CursorScope::ProjectActivity { project } => format!("project-activity:{project}"),
+            CursorScope::Comments { task } => format!("comments:{task}"),
+            CursorScope::Notifications { user, unread } => {
+                format!("notifications:{user}|{unread}")
+            }
         }
     }
 }

@@ -269,6 +269,7 @@ impl Db {
         Ok(Tx {
             conn,
             finished: false,
+            journal: std::sync::Mutex::new(None),
         })
     }
 
@@ -353,10 +354,51 @@ impl Exec for Conn {
 pub struct Tx {
     conn: Conn,
     finished: bool,
+    journal: std::sync::Mutex<Option<Journal>>,
 }
 
+/// Rows a transaction appends to the journal (the activity history): one statement that takes
+/// them all as a JSON array in `$1`.
+struct Journal {
+    sql: &'static str,
+    rows: Vec<serde_json::Value>,
+}
+
+/// The advisory lock that orders journal writes: held from the journal insert to the commit,
+/// so ids a sequence hands out inside it increase in commit order across transactions.
+const JOURNAL_LOCK: i64 = 0x646f_636b_6574_4a4e; // "docketJN"
+
 impl Tx {
+    /// Queues a row for the journal. Journal rows are written at commit, last, under one lock
+    /// (so a transaction never waits for a row lock while holding it, and the ids the
+    /// statement gives them increase in commit order); a transaction that rolls back writes
+    /// none. Every row of a transaction goes through the same `sql`.
+    pub fn journal(&self, sql: &'static str, row: serde_json::Value) {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let journal = journal.get_or_insert_with(|| Journal {
+            sql,
+            rows: Vec::new(),
+        });
+        debug_assert_eq!(journal.sql, sql, "one journal statement per transaction");
+        journal.rows.push(row);
+    }
+
     pub async fn commit(mut self) -> DbResult<()> {
+        let journal = self
+            .journal
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(journal) = journal {
+            self.conn
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    crate::params![JOURNAL_LOCK],
+                )
+                .await?;
+            let rows = serde_json::Value::Array(journal.rows);
+            self.conn.query(journal.sql, crate::params![rows]).await?;
+        }
         self.finished = true;
         self.conn.client().batch_execute("COMMIT").await?;
         Ok(())

@@ -11,12 +11,13 @@ use uuid::Uuid;
 use super::client::UpstreamError;
 use super::secrets;
 use super::store::{self, SyncLink};
+use crate::activity::SyncCounts;
 use crate::app::AppState;
 use crate::db::{DbError, Tx};
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Outcome;
 use crate::tasks::domain::{Description, Labels, Status, TaskTitle};
-use crate::tasks::store::imports::{self, ImportedIssue};
+use crate::tasks::store::imports::{self, ImportedIssue, Upserted};
 
 /// Issues updated this long before the newest one seen are fetched again, so that clock skew
 /// and same-second updates are never missed (the upsert makes re-reads harmless).
@@ -399,15 +400,24 @@ async fn import(
             }
         }
         let mut over_cap = false;
+        let mut counts = SyncCounts {
+            created: 0,
+            updated: 0,
+        };
         for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
             if seen >= state.github_import_cap {
                 over_cap = true;
                 break;
             }
             seen += 1;
-            upsert(&tx, project_id, link, issue).await?;
+            match upsert(&tx, project_id, link, issue).await? {
+                Upserted::Created => counts.created += 1,
+                Upserted::Updated => counts.updated += 1,
+                Upserted::Unchanged => {}
+            }
             newest = newest.max(Some(issue.updated_at));
         }
+        imports::record_sync(&tx, project_id, counts);
         tx.commit().await?;
         if over_cap {
             return Err(SyncError::TooMany(state.github_import_cap));
@@ -430,7 +440,12 @@ async fn import(
     Ok(())
 }
 
-async fn upsert(tx: &Tx, project_id: Uuid, link: &SyncLink, issue: &Issue) -> Result<(), DbError> {
+async fn upsert(
+    tx: &Tx,
+    project_id: Uuid,
+    link: &SyncLink,
+    issue: &Issue,
+) -> Result<Upserted, DbError> {
     let MappedIssue {
         title,
         description,

@@ -6,6 +6,7 @@ use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::activity::handlers as activity;
 use crate::app::AppState;
 use crate::auth::{account, admin, api_tokens, login, registration};
 use crate::github::links;
@@ -55,6 +56,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             links::delete_link
         ))
         .routes(routes!(links::sync_link))
+        .routes(routes!(activity::task_activity))
+        .routes(routes!(activity::project_activity))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::access::{ProjectAccess, Role};
+use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
 
@@ -165,12 +166,34 @@ pub async fn update(
     description: Option<&str>,
 ) -> DbResult<()> {
     let project_id = access.project_id();
-    tx.execute(
-        "UPDATE projects SET name = coalesce($2, name), description = coalesce($3, description), \
-         version = version + 1, updated_at = now() WHERE id = $1",
-        params![project_id, name, description],
-    )
-    .await?;
+    // The row is locked (the caller entered with `authorize_locked`): `old` is what it was.
+    let row = tx
+        .query_one(
+            "UPDATE projects p SET name = coalesce($2, p.name), \
+                 description = coalesce($3, p.description), \
+                 version = p.version + 1, updated_at = now() \
+             FROM projects old WHERE p.id = $1 AND old.id = p.id \
+             RETURNING old.name AS old_name, old.description AS old_description, \
+                 p.name, p.description",
+            params![project_id, name, description],
+        )
+        .await?;
+    let (old_name, new_name): (String, String) = (get(&row, "old_name")?, get(&row, "name")?);
+    let (old_description, new_description): (String, String) =
+        (get(&row, "old_description")?, get(&row, "description")?);
+    let changes: Vec<Change> = [
+        Change::of("name", &old_name, &new_name),
+        activity::length_change("description", &old_description, &new_description),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !changes.is_empty() {
+        activity::record(
+            tx,
+            Record::new(Kind::ProjectUpdated, project_id, Some(access.user_id())).changes(changes),
+        );
+    }
     Ok(())
 }
 
@@ -180,7 +203,7 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess) -> DbResult<()> {
         params![access.project_id()],
     )
     .await?;
-    Ok(())
+    crate::activity::store::forget_project(tx, access.project_id()).await
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -264,7 +287,18 @@ pub async fn add_member(
     user_id: Uuid,
     role: Role,
 ) -> DbResult<()> {
-    insert_membership(tx, access.project_id(), user_id, role).await
+    insert_membership(tx, access.project_id(), user_id, role).await?;
+    activity::record(
+        tx,
+        Record::new(
+            Kind::MemberAdded,
+            access.project_id(),
+            Some(access.user_id()),
+        )
+        .member(user_id)
+        .changes(vec![Change::new("role", (), role)]),
+    );
+    Ok(())
 }
 
 async fn insert_membership(tx: &Tx, project_id: Uuid, user_id: Uuid, role: Role) -> DbResult<()> {
@@ -277,21 +311,54 @@ async fn insert_membership(tx: &Tx, project_id: Uuid, user_id: Uuid, role: Role)
 }
 
 pub async fn set_role(tx: &Tx, access: &ProjectAccess, user_id: Uuid, role: Role) -> DbResult<()> {
-    tx.execute(
-        "UPDATE memberships SET role = $3 WHERE project_id = $1 AND user_id = $2",
-        params![access.project_id(), user_id, role],
-    )
-    .await?;
+    let old = tx
+        .query_opt(
+            "UPDATE memberships m SET role = $3 FROM memberships old \
+             WHERE m.project_id = $1 AND m.user_id = $2 \
+               AND old.project_id = m.project_id AND old.user_id = m.user_id \
+             RETURNING old.role AS old_role",
+            params![access.project_id(), user_id, role],
+        )
+        .await?;
+    if let Some(old) = old {
+        let old: Role = get(&old, "old_role")?;
+        if let Some(change) = Change::of("role", &old, &role) {
+            activity::record(
+                tx,
+                Record::new(
+                    Kind::MemberUpdated,
+                    access.project_id(),
+                    Some(access.user_id()),
+                )
+                .member(user_id)
+                .changes(vec![change]),
+            );
+        }
+    }
     Ok(())
 }
 
 /// Removes a member; their tasks in the project become unassigned (through the tasks store,
 /// which owns that table).
 pub async fn remove_member(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbResult<()> {
-    tx.execute(
-        "DELETE FROM memberships WHERE project_id = $1 AND user_id = $2",
-        params![access.project_id(), user_id],
-    )
-    .await?;
+    let removed = tx
+        .query_opt(
+            "DELETE FROM memberships WHERE project_id = $1 AND user_id = $2 RETURNING role",
+            params![access.project_id(), user_id],
+        )
+        .await?;
+    if let Some(removed) = removed {
+        let role: Role = get(&removed, "role")?;
+        activity::record(
+            tx,
+            Record::new(
+                Kind::MemberRemoved,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .member(user_id)
+            .changes(vec![Change::new("role", role, ())]),
+        );
+    }
     crate::tasks::store::unassign_all(tx, access, user_id).await
 }

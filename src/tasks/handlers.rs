@@ -169,6 +169,7 @@ const READ_ONLY: &[&str] = &[
     "completed_at",
     "source",
     "position",
+    "comment_count",
     "version",
     "created_at",
     "updated_at",
@@ -356,18 +357,18 @@ pub async fn update_task(
         title: patch
             .title
             .map(|t| t.as_str().to_owned())
-            .unwrap_or(task.title),
+            .unwrap_or_else(|| task.title.clone()),
         description: patch
             .description
             .map(|d| d.as_str().to_owned())
-            .unwrap_or(task.description),
+            .unwrap_or_else(|| task.description.clone()),
         status: patch.status.unwrap_or(task.status),
         priority: patch.priority.map(Priority::get).unwrap_or(task.priority),
         due_date: patch.due_date.unwrap_or(task.due_date),
         labels: patch
             .labels
             .map(|l| l.as_slice().to_vec())
-            .unwrap_or(task.labels),
+            .unwrap_or_else(|| task.labels.clone()),
         assignee_id,
     };
     let destination = match &target {
@@ -376,7 +377,7 @@ pub async fn update_task(
             number: task.number,
         },
     };
-    let updated = store::update(&tx, &access, id, destination, &fields).await?;
+    let updated = store::update(&tx, &access, &task, destination, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &updated))
 }
@@ -395,7 +396,7 @@ pub async fn delete_task(
     let tx = state.db.begin().await?;
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     if_match.check(task.version)?;
-    store::delete(&tx, &access, id).await?;
+    store::delete(&tx, &access, &task).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

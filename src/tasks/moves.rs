@@ -408,7 +408,7 @@ pub async fn move_task(
         )]));
     };
     let status = status.unwrap_or(task.status);
-    let moved: Task = store::set_position(&tx, &access, id, &position, status).await?;
+    let moved: Task = store::set_position(&tx, &access, &task, &position, status).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &moved))
 }

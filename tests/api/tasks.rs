@@ -95,6 +95,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         keys_of(&task),
         [
             "assignee_id",
+            "comment_count",
             "completed_at",
             "created_at",
             "created_by",

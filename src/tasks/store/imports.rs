@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::activity::{self, Kind, Record, SyncCounts};
 use crate::db::{get, DbResult, Exec, Tx};
 use crate::params;
 use crate::tasks::domain::Status;
@@ -24,6 +25,14 @@ pub struct ImportedIssue<'a> {
     pub url: &'a str,
 }
 
+/// What an upsert did to the issue's task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
 /// Creates the issue's task, or brings it up to date (touching it only when something
 /// changed). The issue's `closed_at` is offered as `completed_at`; the tasks' trigger decides
 /// (migrations/V20261201000001: kept while done, cleared otherwise). The caller holds the project's row lock (`projects::store::lock`), which
@@ -33,7 +42,7 @@ pub async fn upsert_issue(
     project_id: Uuid,
     created_by: Uuid,
     issue: &ImportedIssue<'_>,
-) -> DbResult<()> {
+) -> DbResult<Upserted> {
     let existing = tx
         .query_opt(
             "SELECT id FROM tasks WHERE project_id = $1 AND github_issue_id = $2",
@@ -43,26 +52,32 @@ pub async fn upsert_issue(
     match existing {
         Some(row) => {
             let task_id: Uuid = get(&row, "id")?;
-            tx.execute(
-                "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
+            let changed = tx
+                .execute(
+                    "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
                      completed_at = $6, \
                      source_repository = $7, source_number = $8, source_url = $9, \
                      version = version + 1, updated_at = now() \
                  WHERE id = $1 AND (title, description, status, labels, source_repository, \
                      source_number, source_url) IS DISTINCT FROM ($2, $3, $4, $5, $7, $8, $9)",
-                params![
-                    task_id,
-                    issue.title,
-                    issue.description,
-                    issue.status,
-                    issue.labels,
-                    issue.closed_at,
-                    issue.repository,
-                    issue.number,
-                    issue.url
-                ],
-            )
-            .await?;
+                    params![
+                        task_id,
+                        issue.title,
+                        issue.description,
+                        issue.status,
+                        issue.labels,
+                        issue.closed_at,
+                        issue.repository,
+                        issue.number,
+                        issue.url
+                    ],
+                )
+                .await?;
+            Ok(if changed > 0 {
+                Upserted::Updated
+            } else {
+                Upserted::Unchanged
+            })
         }
         None => {
             let (number, _) = crate::projects::store::take_task_number(tx, project_id).await?;
@@ -90,9 +105,20 @@ pub async fn upsert_issue(
                 ],
             )
             .await?;
+            Ok(Upserted::Created)
         }
     }
-    Ok(())
+}
+
+/// Records one `github.synced` entry for the upserts of this transaction (one per committed
+/// page of issues, not one per issue), if they changed anything. The server is the actor.
+pub fn record_sync(tx: &Tx, project_id: Uuid, counts: SyncCounts) {
+    if counts.created + counts.updated > 0 {
+        activity::record(
+            tx,
+            Record::new(Kind::GithubSynced, project_id, None).counts(counts),
+        );
+    }
 }
 
 /// How many of the project's tasks were imported from `repository` (GitHub names are

@@ -11,6 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::domain::Status;
+use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
 use crate::projects::access::{ProjectAccess, Role};
@@ -40,6 +41,8 @@ pub struct Task {
     pub source: Option<TaskSource>,
     /// Manual-order key (API.md §4): sort by it, ties by id; never do arithmetic on it.
     pub position: String,
+    /// How many comments the task has (read-only).
+    pub comment_count: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -75,6 +78,7 @@ impl FromRow for Task {
             completed_at: get(row, "completed_at")?,
             source,
             position: get(row, "position")?,
+            comment_count: get(row, "comment_count")?,
             version: get(row, "version")?,
             created_at: get(row, "created_at")?,
             updated_at: get(row, "updated_at")?,
@@ -84,7 +88,7 @@ impl FromRow for Task {
 
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.position, \
-     t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.comment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]
@@ -145,7 +149,7 @@ pub async fn insert(
 ) -> Result<Task, TaskWriteError> {
     let project_id = access.project_id();
     let number = next_number(tx, project_id).await?;
-    let task = tx
+    let task: Task = tx
         .fetch_one(
             &INSERT_SQL,
             params![
@@ -163,7 +167,88 @@ pub async fn insert(
             ],
         )
         .await?;
+    activity::record(
+        tx,
+        Record::new(Kind::TaskCreated, project_id, Some(access.user_id()))
+            .task(task.id)
+            .changes(created_changes(&task)),
+    );
     Ok(task)
+}
+
+/// A new task's fields, each from `null`.
+fn created_changes(task: &Task) -> Vec<Change> {
+    let mut changes = vec![
+        Change::new("title", (), &task.title),
+        Change::new("status", (), task.status),
+        Change::new("priority", (), task.priority),
+    ];
+    if !task.description.is_empty() {
+        changes.push(Change::new(
+            "description",
+            (),
+            task.description.chars().count(),
+        ));
+    }
+    if task.due_date.is_some() {
+        changes.push(Change::new("due_date", (), task.due_date));
+    }
+    if !task.labels.is_empty() {
+        changes.push(Change::new("labels", (), &task.labels));
+    }
+    if task.assignee_id.is_some() {
+        changes.push(Change::new("assignee_id", (), task.assignee_id));
+    }
+    changes
+}
+
+/// What a write changed in the task's fields (API.md §4), old and new.
+pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
+    [
+        Change::of("project_id", &old.project_id, &new.project_id),
+        Change::of("number", &old.number, &new.number),
+        Change::of("title", &old.title, &new.title),
+        activity::length_change("description", &old.description, &new.description),
+        Change::of("status", &old.status, &new.status),
+        Change::of("priority", &old.priority, &new.priority),
+        Change::of("due_date", &old.due_date, &new.due_date),
+        Change::of("labels", &old.labels, &new.labels),
+        Change::of("assignee_id", &old.assignee_id, &new.assignee_id),
+        Change::of("position", &old.position, &new.position),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Records a write of `old` into `new` by `actor`: `task.moved` when it changed project or
+/// position (in both projects when it left one), `task.updated` otherwise; nothing when
+/// nothing changed.
+fn record_change(tx: &Tx, actor: Uuid, old: &Task, new: &Task) {
+    let changes = changes_between(old, new);
+    if changes.is_empty() {
+        return;
+    }
+    let moved = old.project_id != new.project_id || old.position != new.position;
+    let kind = if moved {
+        Kind::TaskMoved
+    } else {
+        Kind::TaskUpdated
+    };
+    if old.project_id != new.project_id {
+        activity::record(
+            tx,
+            Record::new(kind, old.project_id, Some(actor))
+                .task(new.id)
+                .changes(changes.clone()),
+        );
+    }
+    activity::record(
+        tx,
+        Record::new(kind, new.project_id, Some(actor))
+            .task(new.id)
+            .changes(changes),
+    );
 }
 
 /// A task with the caller's role in its project: `$1` task id, `$2` user id.
@@ -212,11 +297,12 @@ pub enum Destination<'a> {
     MoveTo(&'a ProjectAccess),
 }
 
-/// Writes a task's fields. `access` is the entry into the task's current project.
+/// Writes a task's fields. `access` is the entry into the task's current project; `old` is
+/// the task as locked before the write.
 pub async fn update(
     tx: &Tx,
     access: &ProjectAccess,
-    task_id: Uuid,
+    old: &Task,
     destination: Destination<'_>,
     fields: &TaskFields,
 ) -> Result<Task, TaskWriteError> {
@@ -232,7 +318,7 @@ pub async fn update(
         .fetch_one(
             &UPDATE_SQL,
             params![
-                task_id,
+                old.id,
                 project_id,
                 number,
                 fields.title,
@@ -245,18 +331,29 @@ pub async fn update(
             ],
         )
         .await?;
+    record_change(tx, access.user_id(), old, &task);
     Ok(task)
 }
 
-pub async fn delete(tx: &Tx, access: &ProjectAccess, task_id: Uuid) -> DbResult<()> {
+pub async fn delete(tx: &Tx, access: &ProjectAccess, task: &Task) -> DbResult<()> {
     let deleted = tx
         .execute(
             "DELETE FROM tasks WHERE id = $1 AND project_id = $2",
-            params![task_id, access.project_id()],
+            params![task.id, access.project_id()],
         )
         .await?;
     if deleted > 0 {
         crate::projects::store::task_removed(tx, access.project_id()).await?;
+        activity::record(
+            tx,
+            Record::new(
+                Kind::TaskDeleted,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .task(task.id)
+            .changes(vec![Change::new("title", &task.title, ())]),
+        );
     }
     Ok(())
 }
@@ -313,27 +410,45 @@ static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Puts a task of the project `access` entered at `position`, with `status`, in one write.
+/// `old` is the task as locked before.
 pub async fn set_position(
     tx: &Tx,
     access: &ProjectAccess,
-    task_id: Uuid,
+    old: &Task,
     position: &str,
     status: Status,
 ) -> DbResult<Task> {
-    tx.fetch_one(
-        &SET_POSITION_SQL,
-        params![task_id, position, status, access.project_id()],
-    )
-    .await
+    let task: Task = tx
+        .fetch_one(
+            &SET_POSITION_SQL,
+            params![old.id, position, status, access.project_id()],
+        )
+        .await?;
+    record_change(tx, access.user_id(), old, &task);
+    Ok(task)
 }
 
 /// A member's tasks in a project become unassigned (they are leaving it).
 pub async fn unassign_all(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbResult<()> {
-    tx.execute(
-        "UPDATE tasks SET assignee_id = NULL, version = version + 1, updated_at = now() \
-         WHERE project_id = $1 AND assignee_id = $2",
-        params![access.project_id(), user_id],
-    )
-    .await?;
+    let rows = tx
+        .query(
+            "UPDATE tasks SET assignee_id = NULL, version = version + 1, updated_at = now() \
+             WHERE project_id = $1 AND assignee_id = $2 RETURNING id",
+            params![access.project_id(), user_id],
+        )
+        .await?;
+    for row in rows {
+        let task_id: Uuid = get(&row, "id")?;
+        activity::record(
+            tx,
+            Record::new(
+                Kind::TaskUpdated,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .task(task_id)
+            .changes(vec![Change::new("assignee_id", Some(user_id), ())]),
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,138 @@
+//! The activity table: appending (through the transaction's journal) and reading.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Actor, Entry, Record};
+use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
+use crate::params;
+
+/// The channel every commit that wrote entries notifies, with the highest id as payload: a
+/// doorbell only; the table is the truth.
+pub const CHANNEL: &str = "docket_activity";
+
+/// Runs at commit under the journal lock with every entry of the transaction in `$1`, in the
+/// order they were recorded: the identity column numbers them in that order.
+const APPEND_SQL: &str = "WITH new AS ( \
+         INSERT INTO activity (actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) \
+         SELECT (e.v->>'actor_id')::uuid, e.v->>'kind', (e.v->>'project_id')::uuid, \
+                (e.v->>'task_id')::uuid, (e.v->>'comment_id')::uuid, (e.v->>'user_id')::uuid, \
+                e.v->'changes', nullif(e.v->'counts', 'null'::jsonb) \
+         FROM jsonb_array_elements($1) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord \
+         RETURNING id) \
+     SELECT pg_notify('docket_activity', max(id)::text) FROM new";
+
+pub(super) fn append(tx: &Tx, entry: Record) {
+    tx.journal(
+        APPEND_SQL,
+        json!({
+            "actor_id": entry.actor_id,
+            "kind": entry.kind.as_str(),
+            "project_id": entry.project_id,
+            "task_id": entry.task_id,
+            "comment_id": entry.comment_id,
+            "user_id": entry.user_id,
+            "changes": entry.changes,
+            "counts": entry.counts,
+        }),
+    );
+}
+
+impl FromRow for Entry {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        let actor = match (
+            get::<Option<Uuid>>(row, "actor_id")?,
+            get::<Option<String>>(row, "actor_name")?,
+        ) {
+            (Some(id), Some(name)) => Some(Actor { id, name }),
+            _ => None,
+        };
+        let changes: serde_json::Value = get(row, "changes")?;
+        let counts: Option<serde_json::Value> = get(row, "counts")?;
+        Ok(Entry {
+            id: get(row, "id")?,
+            at: get(row, "at")?,
+            actor,
+            kind: get(row, "kind")?,
+            project_id: get(row, "project_id")?,
+            task_id: get(row, "task_id")?,
+            comment_id: get(row, "comment_id")?,
+            user_id: get(row, "user_id")?,
+            changes: serde_json::from_value(changes)
+                .map_err(|e| crate::db::DbError::Decode(e.to_string()))?,
+            counts: counts
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| crate::db::DbError::Decode(e.to_string()))?,
+        })
+    }
+}
+
+/// Entry columns, with the actor's current name (a deleted actor has none).
+const SELECT_ENTRY: &str = "SELECT a.id, a.at, a.actor_id, u.name AS actor_name, a.kind, \
+     a.project_id, a.task_id, a.comment_id, a.user_id, a.changes, a.counts \
+     FROM activity a LEFT JOIN users u ON u.id = a.actor_id";
+
+/// A task's entries, newest first, below the id `before` (the previous page's last).
+pub async fn for_task(
+    db: &impl Exec,
+    task_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> DbResult<Vec<Entry>> {
+    let sql =
+        format!("{SELECT_ENTRY} WHERE a.task_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3");
+    db.fetch_all(&sql, params![task_id, before.unwrap_or(i64::MAX), limit])
+        .await
+}
+
+/// A project's entries (deleted tasks' included), newest first, below the id `before`.
+pub async fn for_project(
+    db: &impl Exec,
+    project_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> DbResult<Vec<Entry>> {
+    let sql =
+        format!("{SELECT_ENTRY} WHERE a.project_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3");
+    db.fetch_all(&sql, params![project_id, before.unwrap_or(i64::MAX), limit])
+        .await
+}
+
+/// Entries after the id `after`, oldest first, of every project (the live stream filters them
+/// by membership), with each project's members at the moment of reading.
+pub async fn after(db: &impl Exec, after: i64, limit: i64) -> DbResult<Vec<Entry>> {
+    let sql = format!("{SELECT_ENTRY} WHERE a.id > $1 ORDER BY a.id LIMIT $2");
+    db.fetch_all(&sql, params![after, limit]).await
+}
+
+/// The time of the first entry after `after`, if there is one (a resume that would skip more
+/// than the retention is told to reload).
+pub async fn first_after(db: &impl Exec, after: i64) -> DbResult<Option<DateTime<Utc>>> {
+    let row = db
+        .query_opt(
+            "SELECT at FROM activity WHERE id > $1 ORDER BY id LIMIT 1",
+            params![after],
+        )
+        .await?;
+    row.map(|row| get(&row, "at")).transpose()
+}
+
+/// The highest id written so far (0 when there is none).
+pub async fn latest_id(db: &impl Exec) -> DbResult<i64> {
+    let row = db
+        .query_one("SELECT coalesce(max(id), 0) AS id FROM activity", params![])
+        .await?;
+    get(&row, "id")
+}
+
+/// A deleted project's history goes with it.
+pub async fn forget_project(tx: &Tx, project_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "DELETE FROM activity WHERE project_id = $1",
+        params![project_id],
+    )
+    .await?;
+    Ok(())
+}
