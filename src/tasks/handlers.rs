@@ -106,6 +106,9 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
             ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
             ("UpdateTask" = (operation_id = "update_task", parameters(("id" = "$response.body#/id")))),
             ("DeleteTask" = (operation_id = "delete_task", parameters(("id" = "$response.body#/id")))),
+            ("CreateComment" = (operation_id = "create_comment", parameters(("id" = "$response.body#/id")))),
+            ("ListComments" = (operation_id = "list_comments", parameters(("id" = "$response.body#/id")))),
+            ("TaskActivity" = (operation_id = "task_activity", parameters(("id" = "$response.body#/id")))),
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
