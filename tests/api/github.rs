@@ -589,18 +589,17 @@ async fn app_on(
     customize: impl FnOnce(&mut ConfigArgs),
 ) -> TestApp {
     let api_url = api_url.to_owned();
-    spawn_app_tuned(
-        database_url,
-        move |args| {
+    TestApp::build()
+        .on(database_url)
+        .config(move |args| {
             args.github_api_url = Some(api_url);
             // Tests poll the link often; the per-principal limit is not under test here.
             args.rate_limit_per_minute = Some("100000".to_owned());
             customize(args);
-        },
-        axum::Router::new(),
-        tuning,
-    )
-    .await
+        })
+        .tuning(tuning)
+        .spawn()
+        .await
 }
 
 async fn app_for(fake: &FakeGithub) -> TestApp {

@@ -224,25 +224,69 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A server on a fresh database with the defaults: what most tests need.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    TestApp::build().spawn().await
 }
 
-pub async fn spawn_app_with(customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-    let database_url = create_test_database().await;
-    spawn_app_on(&database_url, customize).await
-}
+type Customize<'a> = Box<dyn FnOnce(&mut ConfigArgs) + 'a>;
 
-pub async fn spawn_app_on(database_url: &str, customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-    spawn_app_full(database_url, customize, axum::Router::new()).await
-}
-
-pub async fn spawn_app_full(
-    database_url: &str,
-    customize: impl FnOnce(&mut ConfigArgs),
+/// How a test server differs from the default: `TestApp::build()`, then any of `on` (an
+/// existing database: a second instance, or one the test prepared), `config` (variables),
+/// `routes` (extra routes for the test), `tuning` (timings), then `spawn()`.
+pub struct AppBuilder<'a> {
+    database_url: Option<String>,
+    customize: Vec<Customize<'a>>,
     extra_routes: axum::Router<AppState>,
-) -> TestApp {
-    spawn_app_tuned(database_url, customize, extra_routes, fast_tuning()).await
+    tuning: Tuning,
+}
+
+impl TestApp {
+    pub fn build<'a>() -> AppBuilder<'a> {
+        AppBuilder {
+            database_url: None,
+            customize: Vec::new(),
+            extra_routes: axum::Router::new(),
+            tuning: fast_tuning(),
+        }
+    }
+}
+
+impl<'a> AppBuilder<'a> {
+    pub fn on(mut self, database_url: &str) -> Self {
+        self.database_url = Some(database_url.to_owned());
+        self
+    }
+
+    pub fn config(mut self, customize: impl FnOnce(&mut ConfigArgs) + 'a) -> Self {
+        self.customize.push(Box::new(customize));
+        self
+    }
+
+    pub fn routes(mut self, routes: axum::Router<AppState>) -> Self {
+        self.extra_routes = routes;
+        self
+    }
+
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => create_test_database().await,
+        };
+        let customize = self.customize;
+        start_app(
+            &database_url,
+            move |args| customize.into_iter().for_each(|f| f(args)),
+            self.extra_routes,
+            self.tuning,
+        )
+        .await
+    }
 }
 
 /// Short retry and backoff timings, so that failure paths run in test time.
@@ -269,7 +313,7 @@ pub fn fast_tuning() -> Tuning {
     }
 }
 
-pub async fn spawn_app_tuned(
+async fn start_app(
     database_url: &str,
     customize: impl FnOnce(&mut ConfigArgs),
     extra_routes: axum::Router<AppState>,

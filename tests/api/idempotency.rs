@@ -57,7 +57,7 @@ async fn a_replay_returns_the_first_response_and_creates_nothing() {
     assert_eq!(task_count(&app, &project).await, 1);
 
     // Another instance on the same database (or this one after a restart) remembers too.
-    let other = spawn_app_on(&app.database_url, |_| {}).await;
+    let other = TestApp::build().on(&app.database_url).spawn().await;
     let replayed = other
         .post(&path, &user.token, &body)
         .header("idempotency-key", "key-1")
