@@ -14,16 +14,7 @@ async fn task_count(app: &TestApp, project: &str) -> i64 {
 }
 
 async fn new_project(app: &TestApp, user: &TestUser) -> String {
-    let response = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Idem"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    id_of(&create_project(app, user, "Idem").await)
 }
 
 #[tokio::test]

@@ -10,10 +10,6 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::projects::{
-    add_member, assert_invalid_field, assert_no_content, body_of, create_project, create_task,
-    etag_of, field_errors, get_task, id_of, is_utc_timestamp, keys_of,
-};
 
 fn task_path(task: &str) -> String {
     format!("/api/v1/tasks/{task}")
