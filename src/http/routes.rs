@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use crate::activity::handlers as activity;
 use crate::app::AppState;
 use crate::auth::{account, admin, api_tokens, login, registration};
+use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
@@ -57,6 +58,12 @@ pub fn api() -> OpenApiRouter<AppState> {
             links::delete_link
         ))
         .routes(routes!(links::sync_link))
+        .routes(routes!(comments::list_comments, comments::create_comment))
+        .routes(routes!(
+            comments::get_comment,
+            comments::update_comment,
+            comments::delete_comment
+        ))
         .routes(routes!(activity::task_activity))
         .routes(routes!(activity::project_activity))
         .routes(routes!(notifications::list_notifications))
