@@ -603,3 +603,36 @@ async fn two_instances_on_one_database_enqueue_one_reminder_job_per_day() {
         [("done".to_owned(), 1)]
     );
 }
+
+#[tokio::test]
+async fn comment_notifications_are_listed_with_their_comment() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    let task = id_of(&create_task(&app, &alice, &project, json!({"title": "Discuss"})).await);
+    let comment = body_of(
+        app.post(
+            &format!("/api/v1/tasks/{task}/comments"),
+            &bob.token,
+            &json!({"body": "Looks good to me"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let items = all_of(&app, &alice).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let n = &items[0];
+    assert_eq!(
+        keys_of(n),
+        ["actor", "comment_id", "created_at", "id", "kind", "read_at", "task"]
+    );
+    assert_eq!(n["kind"], "commented");
+    assert_eq!(n["comment_id"], comment["id"]);
+    assert_eq!(n["actor"]["id"], bob.id.to_string());
+    assert_eq!(n["task"]["id"], task);
+    assert!(all_of(&app, &bob).await.is_empty());
+}
