@@ -105,10 +105,11 @@ impl MarkReadRequest {
 impl utoipa::PartialSchema for MarkReadRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{
-            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaFormat,
-            KnownFormat, Type,
+            AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+            SchemaFormat, Type,
         };
-        let closed = || Some(AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false));
+        let closed =
+            || Some(AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false));
         let ids = ObjectBuilder::new()
             .property(
                 "ids",

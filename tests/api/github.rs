@@ -1823,7 +1823,8 @@ async fn the_link_endpoints_check_roles_and_input() {
     fake.pause();
     let before: i64 = app
         .db
-        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[]).await;
+        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[])
+        .await;
     for _ in 0..10 {
         let response = app
             .post(&sync_path(&project), &owner.token, &json!({}))
@@ -1835,7 +1836,8 @@ async fn the_link_endpoints_check_roles_and_input() {
     }
     let after: i64 = app
         .db
-        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[]).await;
+        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[])
+        .await;
     assert_eq!(
         after - before,
         1,

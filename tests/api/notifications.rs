@@ -132,7 +132,13 @@ async fn assigning_someone_else_notifies_them_once_per_assignment() {
     );
 
     // Other edits, and naming the same assignee again, are not a new assignment.
-    patch_task(&app, &alice, &task_id, json!({"title": "Write the final report"})).await;
+    patch_task(
+        &app,
+        &alice,
+        &task_id,
+        json!({"title": "Write the final report"}),
+    )
+    .await;
     patch_task(&app, &alice, &task_id, json!({"assignee_id": bob.id})).await;
     let items = all_of(&app, &bob).await;
     assert_eq!(items.len(), 1, "{items:?}");
@@ -355,7 +361,11 @@ async fn a_former_member_no_longer_sees_notifications_about_the_project() {
 async fn email_notifications_default_to_true_and_can_be_switched_off() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let me = body_of(app.get("/api/v1/me", &user.token).send().await.unwrap(), 200).await;
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(me["email_notifications"], true);
 
     let patched = body_of(
@@ -383,7 +393,11 @@ async fn email_notifications_default_to_true_and_can_be_switched_off() {
     .await;
     assert_eq!(renamed["name"], "Grace");
     assert_eq!(renamed["email_notifications"], false);
-    let me = body_of(app.get("/api/v1/me", &user.token).send().await.unwrap(), 200).await;
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(me["email_notifications"], false);
 
     for bad in [json!("no"), json!(0), json!(null), json!([true])] {
@@ -398,7 +412,11 @@ async fn email_notifications_default_to_true_and_can_be_switched_off() {
             .unwrap();
         assert_invalid_field(response, "email_notifications").await;
     }
-    let me = body_of(app.get("/api/v1/me", &user.token).send().await.unwrap(), 200).await;
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(me["email_notifications"], false);
     let stored: bool = app
         .db
@@ -484,9 +502,7 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
     let alice = app.new_user().await;
     let bob = app.new_user().await;
     let project = shared_project(&app, &alice, &bob).await;
-    let task = |title: &str, due: &str, status: &str, assignee: Option<Uuid>| {
-        json!({"title": title, "due_date": due, "status": status, "assignee_id": assignee})
-    };
+    let task = |title: &str, due: &str, status: &str, assignee: Option<Uuid>| json!({"title": title, "due_date": due, "status": status, "assignee_id": assignee});
     let bob_id = Some(bob.id);
     for body in [
         task("tomorrow", "2031-03-11", "todo", bob_id),
@@ -628,7 +644,15 @@ async fn comment_notifications_are_listed_with_their_comment() {
     let n = &items[0];
     assert_eq!(
         keys_of(n),
-        ["actor", "comment_id", "created_at", "id", "kind", "read_at", "task"]
+        [
+            "actor",
+            "comment_id",
+            "created_at",
+            "id",
+            "kind",
+            "read_at",
+            "task"
+        ]
     );
     assert_eq!(n["kind"], "commented");
     assert_eq!(n["comment_id"], comment["id"]);

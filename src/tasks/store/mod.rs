@@ -181,12 +181,7 @@ pub async fn insert(
 /// Tells the task's assignee that someone else assigned it to them, once per version of the
 /// task (a task moved between projects keeping its assignee is not a new assignment; one's
 /// own assignment notifies nobody: `notifications::store::notify`).
-async fn notify_assignee(
-    tx: &Tx,
-    actor: Uuid,
-    before: Option<Uuid>,
-    task: &Task,
-) -> DbResult<()> {
+async fn notify_assignee(tx: &Tx, actor: Uuid, before: Option<Uuid>, task: &Task) -> DbResult<()> {
     let Some(assignee) = task.assignee_id.filter(|a| before != Some(*a)) else {
         return Ok(());
     };
