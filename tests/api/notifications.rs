@@ -660,3 +660,50 @@ async fn comment_notifications_are_listed_with_their_comment() {
     assert_eq!(n["task"]["id"], task);
     assert!(all_of(&app, &bob).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
+    let app = spawn_app().await;
+    let doc = body_of(
+        app.request(reqwest::Method::GET, "/api/v1/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let schemas = &doc["components"]["schemas"];
+    let enum_of = |schema: &Value| -> Vec<String> {
+        let name = schema["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let notification = &schemas["Notification"];
+    assert_eq!(
+        enum_of(&notification["properties"]["kind"]),
+        ["assigned", "mentioned", "commented", "due_soon", "overdue"]
+    );
+    let entry_kinds = enum_of(&schemas["Entry"]["properties"]["kind"]);
+    assert!(
+        entry_kinds.contains(&"task.created".to_owned()),
+        "{entry_kinds:?}"
+    );
+    let mut required: Vec<&str> = notification["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(
+        required,
+        ["actor", "created_at", "id", "kind", "read_at", "task"]
+    );
+    let body = &schemas["MarkReadRequest"]["oneOf"];
+    assert_eq!(body[0]["properties"]["ids"]["maxItems"], 100);
+    assert_eq!(body[1]["properties"]["all"]["enum"], json!([true]));
+}
