@@ -687,7 +687,7 @@ async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
         enum_of(&notification["properties"]["kind"]),
         ["assigned", "mentioned", "commented", "due_soon", "overdue"]
     );
-    let entry_kinds = enum_of(&schemas["Entry"]["properties"]["kind"]);
+    let entry_kinds = enum_of(&schemas["ActivityEntry"]["properties"]["kind"]);
     assert!(
         entry_kinds.contains(&"task.created".to_owned()),
         "{entry_kinds:?}"
