@@ -14,24 +14,19 @@ use crate::auth::principal::Principal;
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
-use crate::jobs::{queue, worker::GITHUB_SYNC};
+use crate::jobs::{queue, JobKey, JobKind};
 use crate::projects::access::{self, Action};
 
 pub use super::store::{find, Link};
 
 pub const SYNC_MAX_ATTEMPTS: i32 = 5;
 
-/// The dedupe key of a project's sync job.
-fn sync_key(project_id: Uuid) -> String {
-    format!("github-sync:{project_id}")
-}
-
 pub async fn enqueue_sync(db: &impl Exec, project_id: Uuid) -> DbResult<bool> {
     queue::enqueue(
         db,
-        GITHUB_SYNC,
+        JobKind::GithubSync,
         json!({ "project_id": project_id }),
-        &sync_key(project_id),
+        &JobKey::github_sync(project_id),
         SYNC_MAX_ATTEMPTS,
     )
     .await
@@ -159,7 +154,7 @@ pub async fn put_link(
     if !enqueue_sync(&tx, project_id).await? {
         // A sync already waits, perhaps put off for long by the old token's rate limit or an
         // outage: the link as it now is syncs at once instead.
-        queue::run_queued_now(&tx, &sync_key(project_id)).await?;
+        queue::run_queued_now(&tx, &JobKey::github_sync(project_id)).await?;
     }
     let link = find(&tx, project_id)
         .await?
@@ -221,7 +216,7 @@ pub async fn delete_link(
     if !store::delete(&tx, project_id).await? {
         return Err(ApiError::not_found());
     }
-    queue::cancel_queued(&tx, &sync_key(project_id)).await?;
+    queue::cancel_queued(&tx, &JobKey::github_sync(project_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

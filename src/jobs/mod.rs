@@ -6,3 +6,54 @@ pub mod queue;
 pub mod worker;
 
 pub use maintenance::spawn_maintenance;
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+/// What a job does: the `kind` column, spelled in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Import or re-sync a project's GitHub issues (`github::sync`).
+    GithubSync,
+    /// One day's due-soon and overdue notifications (`notifications::due`).
+    DueReminders,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::GithubSync => "github_sync",
+            JobKind::DueReminders => "due_reminders",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [JobKind::GithubSync, JobKind::DueReminders]
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
+    }
+}
+
+crate::text_enum!(JobKind, JobKind::parse);
+
+/// A job's dedupe key: at most one active job per key (and, for once-keys, one ever). Made
+/// only by the constructors below, so two places cannot spell one job's key differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobKey(String);
+
+impl JobKey {
+    /// The prefix of sync keys; `queue::schedule_due_syncs` builds the same keys in SQL.
+    pub const GITHUB_SYNC_PREFIX: &'static str = "github-sync:";
+
+    pub fn github_sync(project_id: Uuid) -> Self {
+        Self(format!("{}{project_id}", Self::GITHUB_SYNC_PREFIX))
+    }
+
+    pub fn due_reminders(day: NaiveDate) -> Self {
+        Self(format!("due-reminders:{day}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

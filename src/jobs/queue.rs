@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::{JobKey, JobKind};
 use crate::db::{get, DbResult, Exec, FromRow, Row};
 use crate::params;
 
@@ -38,9 +39,9 @@ impl FromRow for Job {
 /// a job was added.
 pub async fn enqueue(
     db: &impl Exec,
-    kind: &str,
+    kind: JobKind,
     payload: Value,
-    dedupe_key: &str,
+    key: &JobKey,
     max_attempts: i32,
 ) -> DbResult<bool> {
     let id = Uuid::now_v7();
@@ -48,7 +49,7 @@ pub async fn enqueue(
         .query_opt(
             "INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING 1",
-            params![id, kind, payload, dedupe_key, max_attempts],
+            params![id, kind, payload, key.as_str(), max_attempts],
         )
         .await?;
     Ok(added.is_some())
@@ -63,13 +64,13 @@ pub const ONCE_PREFIX: &str = "once:";
 /// the unique index decides, not a read before the write.
 pub async fn enqueue_once(
     db: &impl Exec,
-    kind: &str,
+    kind: JobKind,
     payload: Value,
-    key: &str,
+    key: &JobKey,
     max_attempts: i32,
 ) -> DbResult<bool> {
     let id = Uuid::now_v7();
-    let dedupe_key = format!("{ONCE_PREFIX}{key}");
+    let dedupe_key = format!("{ONCE_PREFIX}{}", key.as_str());
     // No conflict target: either unique index on `dedupe_key` (active jobs, once-keys) refuses.
     let added = db
         .query_opt(
@@ -83,20 +84,20 @@ pub async fn enqueue_once(
 
 /// Makes the queued job with this key, if it waits for later, due now; the number of jobs
 /// moved.
-pub async fn run_queued_now(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {
+pub async fn run_queued_now(db: &impl Exec, key: &JobKey) -> DbResult<u64> {
     db.execute(
         "UPDATE jobs SET run_at = now() \
          WHERE dedupe_key = $1 AND state = 'queued' AND run_at > now()",
-        params![dedupe_key],
+        params![key.as_str()],
     )
     .await
 }
 
 /// Drops the queued (not running) job with this key; the number of jobs dropped.
-pub async fn cancel_queued(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {
+pub async fn cancel_queued(db: &impl Exec, key: &JobKey) -> DbResult<u64> {
     db.execute(
         "DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'queued'",
-        params![dedupe_key],
+        params![key.as_str()],
     )
     .await
 }
@@ -105,16 +106,20 @@ pub async fn cancel_queued(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {
 /// time `interval_secs` forward in the same statement so that instances scheduling at once do
 /// not double up (and the queue's unique key would refuse a second active job anyway). The
 /// statement writes both tables; it lives here because it writes `jobs`.
-pub async fn schedule_due_syncs(db: &impl Exec, kind: &str, interval_secs: f64) -> DbResult<u64> {
+pub async fn schedule_due_syncs(db: &impl Exec, interval_secs: f64) -> DbResult<u64> {
     db.execute(
         "WITH due AS ( \
              UPDATE github_links SET next_sync_at = now() + make_interval(secs => $1) \
              WHERE next_sync_at <= now() RETURNING project_id) \
          INSERT INTO jobs (id, kind, payload, dedupe_key) \
          SELECT gen_random_uuid(), $2, jsonb_build_object('project_id', project_id), \
-                'github-sync:' || project_id FROM due \
+                $3 || project_id FROM due \
          ON CONFLICT (dedupe_key) WHERE state IN ('queued', 'running') DO NOTHING",
-        params![interval_secs, kind],
+        params![
+            interval_secs,
+            JobKind::GithubSync,
+            JobKey::GITHUB_SYNC_PREFIX
+        ],
     )
     .await
 }

@@ -13,7 +13,6 @@ use super::queue::{self, Job};
 use crate::app::AppState;
 use crate::db::DbResult;
 
-pub const GITHUB_SYNC: &str = "github_sync";
 const POLL: Duration = Duration::from_millis(250);
 const SCHEDULE_EVERY: Duration = Duration::from_secs(5);
 
@@ -104,23 +103,17 @@ async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
 }
 
 async fn dispatch(state: &AppState, job: &Job) -> Outcome {
-    match job.kind.as_str() {
-        GITHUB_SYNC => crate::github::sync::run_job(state, job).await,
-        crate::notifications::due::DUE_REMINDERS => {
-            crate::notifications::due::run_job(state, job).await
-        }
-        other => Outcome::Fatal(format!("unknown job kind {other:?}")),
+    match super::JobKind::parse(&job.kind) {
+        Some(super::JobKind::GithubSync) => crate::github::sync::run_job(state, job).await,
+        Some(super::JobKind::DueReminders) => crate::notifications::due::run_job(state, job).await,
+        // A kind from a newer release: fail it rather than guess.
+        None => Outcome::Fatal(format!("unknown job kind {:?}", job.kind)),
     }
 }
 
 /// Enqueues a sync for every link whose next sync is due (see `queue::schedule_due_syncs`).
 async fn schedule_due_syncs(state: &AppState) -> DbResult<()> {
-    queue::schedule_due_syncs(
-        &state.db,
-        GITHUB_SYNC,
-        state.config.github_sync_interval.as_secs_f64(),
-    )
-    .await?;
+    queue::schedule_due_syncs(&state.db, state.config.github_sync_interval.as_secs_f64()).await?;
     let depth = queue::queued_count(&state.db).await?;
     metrics::gauge!("docket_jobs_queued").set(depth as f64);
     Ok(())

@@ -15,10 +15,9 @@ use crate::app::AppState;
 use crate::db::{DbResult, Exec};
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Outcome;
+use crate::jobs::{JobKey, JobKind};
 use crate::tasks::store::{due_assignments, DueAssignment};
 
-/// The job kind.
-pub const DUE_REMINDERS: &str = "due_reminders";
 /// Tasks read and notified per statement.
 const BATCH: i64 = 1000;
 const MAX_ATTEMPTS: i32 = 5;
@@ -28,9 +27,9 @@ const MAX_ATTEMPTS: i32 = 5;
 pub async fn enqueue(db: &impl Exec, day: NaiveDate) -> DbResult<bool> {
     queue::enqueue_once(
         db,
-        DUE_REMINDERS,
+        JobKind::DueReminders,
         json!({ "date": day }),
-        &format!("due-reminders:{day}"),
+        &JobKey::due_reminders(day),
         MAX_ATTEMPTS,
     )
     .await
