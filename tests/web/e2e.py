@@ -762,6 +762,231 @@ def narrow_window_and_zoom(b, env):
     page.context.close()
 
 
+# --- working together: comments, activity, live updates, notifications ----------------------
+
+def team_of_two(env, name):
+    """A fresh project of Ada's with Bob as an editor, and one task in it."""
+    ada, bob = env["ada"], env["bob"]
+    p = project(ada, name)
+    member(ada, p["id"], bob, "editor")
+    return p
+
+
+@test
+def activity_tab_and_project_activity_in_sentences(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "History")
+    t = task(ada, p["id"], title="Write the history")
+    api("PATCH", f"/tasks/{t['id']}", bob["token"], {"assignee_id": bob["id"], "priority": 3}, expect_status=200)
+    api("PATCH", f"/tasks/{t['id']}", bob["token"], {"labels": ["history"]}, expect_status=200)
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    page.locator("#task-status").select_option("in_progress")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    page.get_by_role("tab", name="Activity").click()
+    expect(page.get_by_role("tab", name="Activity")).to_have_attribute("aria-selected", "true")
+    timeline = page.locator("#task-activity .timeline")
+    # Newest first; one person's consecutive changes read as one sentence.
+    expect(timeline.locator(".entry").first).to_contain_text("Ada moved this task to In progress")
+    expect(timeline).to_contain_text("Bob set this task to High priority and took it, then labelled it history")
+    expect(timeline.locator(".entry").last).to_contain_text("Ada created this task")
+    # Arrow keys move between the tabs.
+    page.get_by_role("tab", name="Activity").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="Comments")).to_be_focused()
+    expect(page.locator("#task-comments")).to_be_visible()
+    expect(page.locator("#task-activity")).to_be_hidden()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#task-activity")).to_be_visible()
+    shoot(page, "task-activity", widths=(1280,))
+    # The project's page names the task by number and links it.
+    page.get_by_role("navigation", name="Project views").get_by_role("link", name="Activity").click()
+    feed = page.locator("#project-activity .timeline")
+    expect(feed.locator(".entry").first).to_contain_text(f"Ada moved #{t['number']} to In progress")
+    expect(feed).to_contain_text("Ada added Bob as editor")
+    gone = task(ada, p["id"], title="Short-lived")
+    api("DELETE", f"/tasks/{gone['id']}", ada["token"], expect_status=204)
+    page.reload()
+    expect(feed.locator(".entry").first).to_contain_text("Ada deleted “Short-lived”")
+    feed.get_by_role("link", name="Write the history").first.click()
+    expect(page.locator("#task-title")).to_have_value("Write the history")
+    page.goto(f"/p/{p['id']}/activity")
+    expect(feed.locator(".entry").first).to_be_visible()
+    shoot(page, "project-activity")
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def comments_add_edit_delete_with_mentions_and_the_bell(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "Talk")
+    t = task(ada, p["id"], title="Discuss the plan")
+    bobs = task(ada, p["id"], title="Bob's own task")
+    pb = b.page(bob)
+    pb.goto(f"/p/{p['id']}")
+    expect(pb.locator("#task-list .row").first).to_be_visible()
+    before = api("GET", "/me/notifications?unread=true", bob["token"])["items"]
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(len(before)))
+
+    pa = b.page(ada)
+    pa.goto(f"/p/{p['id']}?task={t['id']}")
+    expect(pa.locator("#no-comments")).to_be_visible()
+    body = pa.locator("#comment-body")
+    body.press_sequentially("Can you check this, @bo")
+    options = pa.get_by_role("listbox", name="People to mention").get_by_role("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Bob")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(body).to_have_attribute("aria-activedescendant", options.first.get_attribute("id"))
+    axe(pa, "mention completion")
+    pa.keyboard.press("Enter")
+    expect(body).to_have_value(f"Can you check this, @{bob['email']} ")
+    expect(pa.get_by_role("listbox", name="People to mention")).to_be_hidden()
+    body.press_sequentially("**today**? <img src=x onerror=\"window.__pwned=1\">")
+    pa.keyboard.press("Control+Enter")
+    comment = pa.locator("#comments .comment").first
+    expect(comment.locator("strong", has_text="today")).to_have_count(1)
+    expect(comment).to_contain_text("<img src=x")
+    assert comment.locator("img").count() == 0
+    expect(body).to_have_value("")
+    expect(pa.get_by_role("tab", name="Comments (1)")).to_be_visible()
+    saved = api("GET", f"/tasks/{t['id']}/comments", ada["token"])["items"]
+    assert len(saved) == 1 and saved[0]["mentions"] == [bob["id"]], saved
+
+    # Bob's bell counts the mention without a reload, and opens the task from the dropdown.
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(len(before) + 1), timeout=40_000)
+    expect(pb.get_by_role("button", name=f"Notifications, {len(before) + 1} unread")).to_be_visible()
+    # The list shows the comment count of the task.
+    expect(pb.locator(f".row[data-id='{t['id']}'] .comment-count")).to_have_text("1")
+    pb.locator("#bell").click()
+    notes = pb.locator("#notifications .note")
+    expect(notes.first).to_contain_text(f"Ada mentioned you on #{t['number']} Discuss the plan")
+    axe(pb, "notifications dropdown")
+    pb.screenshot(path=os.path.join(SHOTS, "notifications-1280-light.png"))
+    pb.keyboard.press("Escape")
+    expect(pb.locator("#notifications-panel")).to_be_hidden()
+    expect(pb.locator("#bell")).to_be_focused()
+    pb.locator("#bell").click()
+    notes.first.locator("a").click()
+    expect(pb.locator("#task-title")).to_have_value("Discuss the plan")
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(len(before)))
+    eventually(lambda: all(n["comment_id"] != saved[0]["id"] for n in api("GET", "/me/notifications?unread=true", bob["token"])["items"]))
+
+    # Bob (an editor) may not edit or delete Ada's comment; he answers instead.
+    theirs = pb.locator(f"#comment-{saved[0]['id']}")
+    expect(theirs).to_contain_text("Can you check this")
+    expect(theirs.locator(".edit-comment")).to_have_count(0)
+    expect(theirs.locator(".delete-comment")).to_have_count(0)
+    pb.locator("#comment-body").fill("On it.")
+    pb.get_by_role("button", name="Comment", exact=True).click()
+    expect(pb.locator("#comments .comment")).to_have_count(2)
+    # Ada's open thread shows Bob's answer by itself (live), and she is notified of it.
+    expect(pa.locator("#comments .comment")).to_have_count(2, timeout=15_000)
+
+    # Ada edits her comment (If-Match) and deletes Bob's (she owns the project).
+    mine = pa.locator(f"#comment-{saved[0]['id']}")
+    mine.locator(".edit-comment").click()
+    edit = pa.locator(f"#comment-{saved[0]['id']} textarea")
+    expect(edit).to_be_focused()
+    edit.fill("Can you check this today?")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(mine.locator(".comment-body")).to_have_text("Can you check this today?")
+    expect(mine).to_contain_text("(edited)")
+    assert api("GET", f"/comments/{saved[0]['id']}", ada["token"])["body"] == "Can you check this today?"
+    shoot(pa, "comments")
+    pa.screenshot(path=os.path.join(SHOTS, "task-detail-comments-1280-light.png"))
+    answer = pa.locator("#comments .comment").nth(1)
+    answer.locator(".delete-comment").click()
+    pa.get_by_role("dialog").get_by_role("button", name="Delete comment").click()
+    expect(pa.locator("#comments .comment")).to_have_count(1)
+    eventually(lambda: len(api("GET", f"/tasks/{t['id']}/comments", ada["token"])["items"]) == 1)
+    # An edit that lost a race says so and keeps the text.
+    mine.locator(".edit-comment").click()
+    api("PATCH", f"/comments/{saved[0]['id']}", ada["token"], {"body": "Changed elsewhere"}, expect_status=200)
+    pa.locator(f"#comment-{saved[0]['id']} textarea").fill("My second thought")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(pa.locator(f"#comment-{saved[0]['id']}-error")).to_contain_text("Changed elsewhere")
+    expect(pa.locator(f"#comment-{saved[0]['id']} textarea")).to_have_value("My second thought")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(mine.locator(".comment-body")).to_have_text("My second thought")
+    # A comment on Bob's own task notifies him too (kind "commented").
+    api("POST", f"/tasks/{bobs['id']}/comments", ada["token"], {"body": "Nice"}, expect_status=201)
+    assert pa.evaluate("window.__pwned") is None
+    csp_clean(pa)
+    csp_clean(pb)
+    pa.context.close()
+    pb.context.close()
+
+
+@test
+def live_board_and_list_follow_another_browser(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "Live")
+    one = task(ada, p["id"], title="Live one")
+    two = task(ada, p["id"], title="Live two")
+    pa, pb = b.page(ada), b.page(bob)
+    for page in (pa, pb):
+        page.goto(f"/p/{p['id']}/board")
+        expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+        expect(page.locator("body")).to_have_attribute("data-live", "open")
+    a_todo, b_todo = pa.locator(".cards[data-status=todo]"), pb.locator(".cards[data-status=todo]")
+    b_doing = pb.locator(".cards[data-status=in_progress]")
+    # Ada moves a card with the keyboard; Bob's board shows it moved, without a reload.
+    pa.evaluate("document.querySelector('.card[data-id=\"%s\"]').__mark = 1" % one["id"])
+    a_todo.locator(".card", has_text="Live one").focus()
+    # Ada's page reads the task again when the event of her own move comes back...
+    with pa.expect_response(lambda r: r.url.endswith(f"/api/v1/tasks/{one['id']}") and r.request.method == "GET", timeout=10_000):
+        pa.keyboard.press("Shift+ArrowRight")
+        expect(b_doing.locator(".card", has_text="Live one")).to_have_count(1, timeout=10_000)
+    expect(b_todo.locator(".card", has_text="Live one")).to_have_count(0)
+    expect(pb.locator(".column[data-status=in_progress] .count")).to_have_text("1")
+    # ...and, finding the version it shows already, leaves the card alone (no flicker): the
+    # element she moved is the same one.
+    pa.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert pa.evaluate("document.querySelector('.card[data-id=\"%s\"]').__mark" % one["id"]) == 1
+    expect(pa.locator(".cards[data-status=in_progress] .card", has_text="Live one")).to_be_focused()
+    # Bob reorders within a column; Ada sees the server's order.
+    pb.locator(".card", has_text="Live one").focus()
+    pb.keyboard.press("Shift+ArrowLeft")
+    expect(a_todo.locator(".card").first).to_contain_text("Live one", timeout=10_000)
+    # Someone else adds, renames and deletes through the API: both boards follow.
+    three = task(bob, p["id"], title="Live three")
+    for page in (pa, pb):
+        expect(page.locator(".cards[data-status=todo] .card").last).to_contain_text("Live three", timeout=10_000)
+    api("PATCH", f"/tasks/{two['id']}", bob["token"], {"title": "Live two, renamed"}, expect_status=200)
+    expect(a_todo.locator(".card", has_text="Live two, renamed")).to_have_count(1, timeout=10_000)
+    api("DELETE", f"/tasks/{three['id']}", bob["token"], expect_status=204)
+    expect(a_todo.locator(".card", has_text="Live three")).to_have_count(0, timeout=10_000)
+    # The list follows too: Bob marks a task done, Ada's row shows it.
+    pa.goto(f"/p/{p['id']}")
+    expect(pa.locator("#task-list .row").first).to_be_visible()
+    expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    api("PATCH", f"/tasks/{two['id']}", bob["token"], {"status": "done"}, expect_status=200)
+    expect(pa.locator(f".row[data-id='{two['id']}']")).to_have_class("row status-done", timeout=10_000)
+    # Leaving the view closes the stream.
+    pa.goto("/settings")
+    expect(pa.locator("body")).not_to_have_attribute("data-live", "open")
+    pa.context.close()
+    pb.context.close()
+
+
+@test
+def email_notifications_toggle(b, env):
+    dora = user("Dora")
+    assert api("GET", "/me", dora["token"])["email_notifications"] is True
+    page = b.page(dora)
+    page.goto("/settings")
+    toggle = page.get_by_label("Email notifications")
+    expect(toggle).to_be_checked()
+    toggle.uncheck()
+    expect(page.locator("#email-notifications-state")).to_contain_text("Saved")
+    eventually(lambda: api("GET", "/me", dora["token"])["email_notifications"] is False)
+    page.reload()
+    expect(page.get_by_label("Email notifications")).not_to_be_checked()
+    page.context.close()
+
+
 # --- set-up and run -------------------------------------------------------------------------
 
 def setup():

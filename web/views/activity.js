@@ -47,7 +47,7 @@ function taskPhrases(e, l) {
       case "description": out.push((_ref, poss) => (c.to ? `edited ${poss} description` : `cleared ${poss} description`)); break;
       case "priority": out.push((ref, poss) => (c.to ? `set ${ref} to ${PRIORITIES[c.to] || c.to} priority` : `removed ${poss} priority`)); break;
       case "due_date": out.push((ref, poss) => (c.to ? `made ${ref} due ${formatDue(c.to)}` : `removed ${poss} due date`)); break;
-      case "assignee_id": out.push((ref) => (c.to ? `assigned ${ref} to ${person(l, c.to)}` : `unassigned ${ref}`)); break;
+      case "assignee_id": out.push((ref) => (!c.to ? `unassigned ${ref}` : c.to === e.actor?.id ? `took ${ref}` : `assigned ${ref} to ${person(l, c.to)}`)); break;
       case "labels": {
         const from = /** @type {string[]} */ (c.from || []);
         const to = /** @type {string[]} */ (c.to || []);
@@ -146,11 +146,18 @@ function item(entries, l) {
   const actor = newest.actor ? newest.actor.name : newest.kind === "github.synced" ? "GitHub" : "Docket";
   let sentence;
   if (newest.task_id && (newest.kind.startsWith("task.") || newest.kind.startsWith("comment."))) {
-    // Oldest first inside the sentence: "created #12, then assigned it to Bob".
-    const phrases = entries.slice().reverse().flatMap((e) => taskPhrases(e, l));
+    // Oldest first: "created #12, then assigned it to Bob and set it to High priority".
     const ref = taskRef(newest, l);
     const poss = ref === "this task" ? "this task’s" : `${ref}’s`;
-    sentence = phrases.map((p, i) => (i === 0 ? p(ref, poss) : p("it", "its"))).join(", then ");
+    let first = true;
+    sentence = entries.slice().reverse().map((e) => {
+      const parts = taskPhrases(e, l).map((p) => {
+        const text = first ? p(ref, poss) : p("it", "its");
+        first = false;
+        return text;
+      });
+      return parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : parts[0];
+    }).join(", then ");
   } else {
     sentence = projectSentence(newest, l);
   }
