@@ -166,7 +166,7 @@ function item(entries, l) {
   return h("li", { class: "entry", dataset: { kind: newest.kind, id: String(newest.id) } },
     h("span", { class: "entry-text" },
       h("strong", null, actor), " ", sentence,
-      known && newest.kind !== "task.deleted" ? [" ", h("a", { href: `/p/${l.projectId}?task=${newest.task_id}`, class: "entry-task" }, known.title)] : null),
+      known && newest.kind !== "task.deleted" ? h("a", { href: `/p/${l.projectId}?task=${newest.task_id}`, class: "entry-task small" }, `#${known.number} ${known.title}`) : null),
     h("time", { class: "muted small", datetime: newest.at, title: when.toLocaleString() }, relative(when)));
 }
 
