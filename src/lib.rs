@@ -7,6 +7,7 @@ pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod comments;
 pub mod config;
 pub mod db;
 pub mod error;

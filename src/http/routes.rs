@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use crate::activity::handlers as activity;
 use crate::app::AppState;
 use crate::auth::{account, admin, api_tokens, login, registration};
+use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
@@ -56,6 +57,12 @@ pub fn api() -> OpenApiRouter<AppState> {
             links::delete_link
         ))
         .routes(routes!(links::sync_link))
+        .routes(routes!(comments::list_comments, comments::create_comment))
+        .routes(routes!(
+            comments::get_comment,
+            comments::update_comment,
+            comments::delete_comment
+        ))
         .routes(routes!(activity::task_activity))
         .routes(routes!(activity::project_activity))
 }

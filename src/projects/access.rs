@@ -58,6 +58,8 @@ pub enum Action {
     /// Add, change or remove members below admin; link GitHub.
     ManageMembers,
     LinkGithub,
+    /// Delete other people's comments.
+    ModerateComments,
     /// Make or remove admins, delete the project, transfer ownership.
     ManageAdmins,
     DeleteProject,
@@ -69,7 +71,10 @@ impl Action {
         match self {
             Action::Read => Role::Viewer,
             Action::EditTasks => Role::Editor,
-            Action::EditProject | Action::ManageMembers | Action::LinkGithub => Role::Admin,
+            Action::EditProject
+            | Action::ManageMembers
+            | Action::LinkGithub
+            | Action::ModerateComments => Role::Admin,
             Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => Role::Owner,
         }
     }
@@ -185,6 +190,23 @@ pub async fn enter_task(
     Ok((task, access))
 }
 
+/// Enters the project of a comment's task for `action` (`lock` also locks the comment row).
+/// No such comment, or not a member: 404.
+pub async fn enter_comment(
+    db: &impl Exec,
+    principal: &Principal,
+    comment_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(crate::comments::store::Comment, ProjectAccess), ApiError> {
+    let (comment, project_id, role) =
+        crate::comments::store::find_visible(db, comment_id, principal.id(), lock)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal, project_id, Some(role), action)?;
+    Ok((comment, access))
+}
+
 /// The role another user has in the project the caller entered (for member management).
 pub async fn role_of_member(
     db: &impl Exec,
@@ -207,6 +229,7 @@ mod tests {
             (EditProject, [false, false, true, true]),
             (ManageMembers, [false, false, true, true]),
             (LinkGithub, [false, false, true, true]),
+            (ModerateComments, [false, false, true, true]),
             (ManageAdmins, [false, false, false, true]),
             (DeleteProject, [false, false, false, true]),
             (TransferOwnership, [false, false, false, true]),

@@ -280,6 +280,25 @@ pub async fn role_of(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> DbResul
     row.map(|row| get(&row, "role")).transpose()
 }
 
+/// The members of a project among these (lower-cased) emails, as user ids.
+pub async fn members_by_email(
+    db: &impl Exec,
+    project_id: Uuid,
+    emails: &[String],
+) -> DbResult<Vec<Uuid>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query(
+            "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.project_id = $1 AND lower(u.email) = ANY($2) ORDER BY m.user_id",
+            params![project_id, emails.to_vec()],
+        )
+        .await?;
+    rows.iter().map(|row| get(row, "user_id")).collect()
+}
+
 /// Adds a member to the project `access` entered (the caller's rights were checked there).
 pub async fn add_member(
     tx: &Tx,

@@ -1074,6 +1074,51 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
     for n in 2..=5 {
         assert_eq!(tasks[&n]["id"], imported[&n]["id"]);
     }
+
+    // The history has one `github.synced` per committed page that changed something, by the
+    // server, with counts — not an entry per issue.
+    let mut entries = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = app.get(
+            &format!("/api/v1/projects/{project}/activity"),
+            &owner.token,
+        );
+        if let Some(c) = &cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        let page = json_of(request.send().await.unwrap(), 200).await;
+        entries.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let synced: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["kind"] == "github.synced")
+        .collect();
+    assert!(!synced.is_empty(), "{entries:#?}");
+    let total = |key: &str| {
+        synced
+            .iter()
+            .map(|e| e["counts"][key].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!((total("created"), total("updated")), (6, 2), "{synced:#?}");
+    assert!(synced.iter().all(|e| e["actor"].is_null()));
+    assert!(
+        entries.iter().all(|e| e["kind"] != "task.created"),
+        "{entries:#?}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["kind"] == "task.updated")
+            .count(),
+        1,
+        "the owner's own edit"
+    );
 }
 
 #[tokio::test]

@@ -3,8 +3,10 @@
 mod helpers;
 
 mod abuse;
+mod activity;
 mod auth;
 mod binary;
+mod comments;
 mod docs;
 mod foundation;
 mod github;

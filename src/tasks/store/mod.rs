@@ -452,3 +452,17 @@ pub async fn unassign_all(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbR
     }
     Ok(())
 }
+
+/// Counts a comment added to (`delta` 1) or removed from (-1) a task and returns the new
+/// count. The row lock this takes queues concurrent comments on the task. Not a change of
+/// the task: its version stays, so a comment never breaks an editor's `If-Match`.
+pub async fn count_comment(tx: &Tx, task_id: Uuid, delta: i32) -> DbResult<i32> {
+    let row = tx
+        .query_one(
+            "UPDATE tasks SET comment_count = comment_count + $2 WHERE id = $1 \
+             RETURNING comment_count",
+            params![task_id, delta],
+        )
+        .await?;
+    get(&row, "comment_count")
+}
