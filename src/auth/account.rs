@@ -14,7 +14,7 @@ use super::users::{self, NewUser, User};
 use crate::app::AppState;
 use crate::config::Registration;
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::http::extract::{Json, JsonPatch, ReadOnlyFields};
+use crate::http::extract::{non_null, Json, JsonPatch, ReadOnlyFields};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -95,19 +95,26 @@ pub async fn get_me(principal: Principal) -> axum::Json<User> {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     /// 1–100 characters once trimmed, no control characters.
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(
+        nullable = false,
         min_length = 1,
         max_length = 100,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
-    pub name: String,
+    pub name: Option<String>,
+    /// Whether notifications are also sent by email.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub email_notifications: Option<bool>,
 }
 
 impl ReadOnlyFields for UpdateMeRequest {
     const READ_ONLY: &'static [&'static str] = &["id", "email", "role", "disabled", "created_at"];
 }
 
-/// Change the caller's display name.
+/// Change the caller's display name or whether they get notifications by email; a field left
+/// out is left as it is.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account",
     request_body = UpdateMeRequest,
     responses((status = 200, body = User)),
@@ -117,11 +124,20 @@ pub async fn update_me(
     principal: Principal,
     JsonPatch(body): JsonPatch<UpdateMeRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
-    let name = UserName::parse(&body.name)
+    let name = body
+        .name
+        .as_deref()
+        .map(UserName::parse)
+        .transpose()
         .map_err(|(code, message)| ApiError::field("name", code, message))?;
-    let user = users::update_name(&state.db, principal.id(), &name)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let user = users::update_profile(
+        &state.db,
+        principal.id(),
+        name.as_ref(),
+        body.email_notifications,
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     state.principals.evict_user(user.id);
     Ok(axum::Json(user))
 }

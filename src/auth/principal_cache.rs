@@ -242,6 +242,7 @@ mod tests {
             name: "A".into(),
             role: UserRole::User,
             disabled: false,
+            email_notifications: true,
             created_at: chrono::Utc::now(),
         }
     }

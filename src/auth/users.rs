@@ -18,6 +18,8 @@ pub struct User {
     pub name: String,
     pub role: UserRole,
     pub disabled: bool,
+    /// Whether the user wants notifications by email too (API.md §12, §14); default true.
+    pub email_notifications: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -29,14 +31,15 @@ impl FromRow for User {
             name: get(row, "name")?,
             role: get(row, "role")?,
             disabled: get(row, "disabled")?,
+            email_notifications: get(row, "email_notifications")?,
             created_at: get(row, "created_at")?,
         })
     }
 }
 
 /// The columns [`User::from_row`] reads, qualified so that they can be joined.
-pub const USER_COLUMNS: &str =
-    "users.id, users.email, users.name, users.role, users.disabled, users.created_at";
+pub const USER_COLUMNS: &str = "users.id, users.email, users.name, users.role, users.disabled, \
+     users.email_notifications, users.created_at";
 
 pub async fn find_by_id(db: &impl Exec, id: Uuid) -> DbResult<Option<User>> {
     db.fetch_opt(
@@ -171,11 +174,20 @@ pub async fn create_user(
     Ok(user)
 }
 
-/// Renames a user; `None` when there is no such user.
-pub async fn update_name(db: &impl Exec, user_id: Uuid, name: &UserName) -> DbResult<Option<User>> {
+/// Changes a user's own settings, each only when given; `None` when there is no such user.
+pub async fn update_profile(
+    db: &impl Exec,
+    user_id: Uuid,
+    name: Option<&UserName>,
+    email_notifications: Option<bool>,
+) -> DbResult<Option<User>> {
     db.fetch_opt(
-        &format!("UPDATE users SET name = $2 WHERE id = $1 RETURNING {USER_COLUMNS}"),
-        params![user_id, name.as_str()],
+        &format!(
+            "UPDATE users SET name = coalesce($2, name), \
+                 email_notifications = coalesce($3, email_notifications) \
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ),
+        params![user_id, name.map(UserName::as_str), email_notifications],
     )
     .await
 }

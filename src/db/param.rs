@@ -42,6 +42,7 @@ pg_param! {
     &[String] => Type::TEXT_ARRAY,
     Vec<&str> => Type::TEXT_ARRAY,
     Vec<Uuid> => Type::UUID_ARRAY,
+    Vec<Option<Uuid>> => Type::UUID_ARRAY,
     Vec<i64> => Type::INT8_ARRAY,
     Vec<i32> => Type::INT4_ARRAY,
     serde_json::Value => Type::JSONB,

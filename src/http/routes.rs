@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::{account, admin, api_tokens, login, registration};
 use crate::comments::handlers as comments;
 use crate::github::links;
+use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
 
@@ -65,6 +66,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(activity::task_activity))
         .routes(routes!(activity::project_activity))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::mark_notifications_read))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

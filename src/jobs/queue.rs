@@ -54,6 +54,33 @@ pub async fn enqueue(
     Ok(added.is_some())
 }
 
+/// Prefix of a dedupe key that may be enqueued only once while its row exists, finished or
+/// not (a unique index on such keys: migrations/V20261201000012).
+pub const ONCE_PREFIX: &str = "once:";
+
+/// Enqueues a job unless one with the key `once:<key>` was ever enqueued (within the 7 days
+/// finished jobs are kept). Returns whether a job was added. Safe under concurrent callers:
+/// the unique index decides, not a read before the write.
+pub async fn enqueue_once(
+    db: &impl Exec,
+    kind: &str,
+    payload: Value,
+    key: &str,
+    max_attempts: i32,
+) -> DbResult<bool> {
+    let id = Uuid::now_v7();
+    let dedupe_key = format!("{ONCE_PREFIX}{key}");
+    // No conflict target: either unique index on `dedupe_key` (active jobs, once-keys) refuses.
+    let added = db
+        .query_opt(
+            "INSERT INTO jobs (id, kind, payload, dedupe_key, max_attempts) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING RETURNING 1",
+            params![id, kind, payload, dedupe_key, max_attempts],
+        )
+        .await?;
+    Ok(added.is_some())
+}
+
 /// Makes the queued job with this key, if it waits for later, due now; the number of jobs
 /// moved.
 pub async fn run_queued_now(db: &impl Exec, dedupe_key: &str) -> DbResult<u64> {

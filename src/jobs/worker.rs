@@ -1,6 +1,7 @@
 //! The worker (claims and runs jobs, one at a time per instance) and the scheduler (enqueues
-//! a sync for every GitHub link that is due). Both stop claiming on shutdown; a job that does
-//! not finish within the grace period is put back in the queue.
+//! a sync for every GitHub link that is due, and each day's due-date reminders). Both stop
+//! claiming on shutdown; a job that does not finish within the grace period is put back in
+//! the queue.
 
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub enum Outcome {
 pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_schedule = tokio::time::Instant::now() - SCHEDULE_EVERY;
+        // The day whose reminders this instance has enqueued (or found enqueued).
+        let mut reminders_for = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -37,6 +40,15 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
                     last_schedule = tokio::time::Instant::now();
                     if let Err(error) = schedule_due_syncs(&state).await {
                         tracing::warn!(error = %error, "could not schedule GitHub syncs");
+                    }
+                    let today = Utc::now().date_naive();
+                    if reminders_for != Some(today) {
+                        match crate::notifications::due::enqueue(&state.db, today).await {
+                            Ok(_) => reminders_for = Some(today),
+                            Err(error) => {
+                                tracing::warn!(error = %error, "could not schedule the reminders")
+                            }
+                        }
                     }
                 }
                 match queue::claim(&state.db).await {
@@ -94,6 +106,9 @@ async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
 async fn dispatch(state: &AppState, job: &Job) -> Outcome {
     match job.kind.as_str() {
         GITHUB_SYNC => crate::github::sync::run_job(state, job).await,
+        crate::notifications::due::DUE_REMINDERS => {
+            crate::notifications::due::run_job(state, job).await
+        }
         other => Outcome::Fatal(format!("unknown job kind {other:?}")),
     }
 }

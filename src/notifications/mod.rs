@@ -1,10 +1,15 @@
 //! Notifications (API.md §12): created by the store function that makes their cause, in its
 //! transaction; read and marked read by their user.
 
+pub mod due;
+pub mod handlers;
 pub mod store;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::activity::Actor;
 
 /// Why a user is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -53,4 +58,32 @@ pub struct Notify {
     pub actor_id: Option<Uuid>,
     pub comment_id: Option<Uuid>,
     pub cause: String,
+}
+
+/// The task a notification is about, as it is now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = NotificationTask)]
+pub struct NotifiedTask {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub number: i64,
+    pub title: String,
+}
+
+/// A notification as its user sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    /// Increases with creation time (UUIDv7): the list is newest first by it.
+    pub id: Uuid,
+    pub kind: Kind,
+    pub task: NotifiedTask,
+    /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`) and for a
+    /// user who was deleted since.
+    pub actor: Option<Actor>,
+    /// `mentioned` and `commented` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// `null` until the user marks it read.
+    pub read_at: Option<DateTime<Utc>>,
 }

@@ -1993,7 +1993,15 @@ fn assert_user_shape(user: &Value) {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["created_at", "disabled", "email", "id", "name", "role"],
+        [
+            "created_at",
+            "disabled",
+            "email",
+            "email_notifications",
+            "id",
+            "name",
+            "role"
+        ],
         "{user}"
     );
     assert!(

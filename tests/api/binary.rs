@@ -666,7 +666,12 @@ async fn sigterm_under_load_finishes_requests_and_returns_a_running_job_to_the_q
     let db = connect_db(&url).await;
     let started = Instant::now();
     loop {
-        let state: Option<String> = db.opt_scalar("SELECT state FROM jobs LIMIT 1", &[]).await;
+        let state: Option<String> = db
+            .opt_scalar(
+                "SELECT state FROM jobs WHERE kind = 'github_sync' LIMIT 1",
+                &[],
+            )
+            .await;
         if state.as_deref() == Some("running") {
             break;
         }
@@ -710,7 +715,12 @@ async fn sigterm_under_load_finishes_requests_and_returns_a_running_job_to_the_q
             "no request failed: {statuses:?}"
         );
     }
-    let row = &db.rows("SELECT state, attempts FROM jobs", &[]).await[0];
+    let row = &db
+        .rows(
+            "SELECT state, attempts FROM jobs WHERE kind = 'github_sync'",
+            &[],
+        )
+        .await[0];
     let (state, attempts): (String, i32) = (row.get(0), row.get(1));
     assert_eq!(state, "queued", "the interrupted job is back in the queue");
     assert_eq!(attempts, 0, "an interrupted attempt does not count");

@@ -1821,7 +1821,10 @@ async fn the_link_endpoints_check_roles_and_input() {
 
     // Many "sync now" in a row: at most one sync queued or running.
     fake.pause();
-    let before: i64 = app.db.scalar("SELECT count(*) FROM jobs", &[]).await;
+    let before: i64 = app
+        .db
+        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[])
+        .await;
     for _ in 0..10 {
         let response = app
             .post(&sync_path(&project), &owner.token, &json!({}))
@@ -1831,7 +1834,10 @@ async fn the_link_endpoints_check_roles_and_input() {
         assert_eq!(response.status(), 202);
         assert!(active_jobs(&app, &project).await <= 1);
     }
-    let after: i64 = app.db.scalar("SELECT count(*) FROM jobs", &[]).await;
+    let after: i64 = app
+        .db
+        .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[])
+        .await;
     assert_eq!(
         after - before,
         1,

@@ -14,6 +14,7 @@ mod hardening;
 mod idempotency;
 mod migrations;
 mod moves;
+mod notifications;
 mod openapi;
 mod pooler;
 mod projects;

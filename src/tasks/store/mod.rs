@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::domain::Status;
 use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
+use crate::notifications::{self, Notify};
 use crate::params;
 use crate::projects::access::{ProjectAccess, Role};
 
@@ -173,7 +174,29 @@ pub async fn insert(
             .task(task.id)
             .changes(created_changes(&task)),
     );
+    notify_assignee(tx, access.user_id(), None, &task).await?;
     Ok(task)
+}
+
+/// Tells the task's assignee that someone else assigned it to them, once per version of the
+/// task (a task moved between projects keeping its assignee is not a new assignment; one's
+/// own assignment notifies nobody: `notifications::store::notify`).
+async fn notify_assignee(tx: &Tx, actor: Uuid, before: Option<Uuid>, task: &Task) -> DbResult<()> {
+    let Some(assignee) = task.assignee_id.filter(|a| before != Some(*a)) else {
+        return Ok(());
+    };
+    notifications::store::notify(
+        tx,
+        &Notify {
+            user_id: assignee,
+            kind: notifications::Kind::Assigned,
+            task_id: task.id,
+            actor_id: Some(actor),
+            comment_id: None,
+            cause: format!("assigned:{}:{}", task.id, task.version),
+        },
+    )
+    .await
 }
 
 /// A new task's fields, each from `null`.
@@ -332,6 +355,7 @@ pub async fn update(
         )
         .await?;
     record_change(tx, access.user_id(), old, &task);
+    notify_assignee(tx, access.user_id(), old.assignee_id, &task).await?;
     Ok(task)
 }
 
@@ -465,4 +489,40 @@ pub async fn count_comment(tx: &Tx, task_id: Uuid, delta: i32) -> DbResult<i32> 
         )
         .await?;
     get(&row, "comment_count")
+}
+
+/// An open task's assignee and due date, for the daily reminders.
+#[derive(Debug, Clone)]
+pub struct DueAssignment {
+    pub task_id: Uuid,
+    pub assignee_id: Uuid,
+    pub due_date: NaiveDate,
+}
+
+impl FromRow for DueAssignment {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            task_id: get(row, "id")?,
+            assignee_id: get(row, "assignee_id")?,
+            due_date: get(row, "due_date")?,
+        })
+    }
+}
+
+/// The assigned open (not done, not canceled) tasks due the day after `day` or before it, in
+/// id order after `after`: the reminders of `day` page through them.
+pub async fn due_assignments(
+    db: &impl Exec,
+    day: NaiveDate,
+    after: Option<Uuid>,
+    limit: i64,
+) -> DbResult<Vec<DueAssignment>> {
+    db.fetch_all(
+        "SELECT id, assignee_id, due_date FROM tasks \
+         WHERE assignee_id IS NOT NULL AND status <> ALL($4) \
+           AND (due_date = $1 + 1 OR due_date < $1) AND ($2::uuid IS NULL OR id > $2) \
+         ORDER BY id LIMIT $3",
+        params![day, after, limit, vec![Status::Done, Status::Canceled]],
+    )
+    .await
 }

@@ -1,0 +1,662 @@
+//! Notifications (API.md §12): `assigned` from the task writes, the daily `due_soon` and
+//! `overdue` reminders through the real job queue, the list (newest first, unread filter,
+//! membership at read time), marking read, and `email_notifications` on the user.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+use crate::projects::{
+    add_member, assert_invalid_field, assert_no_content, body_of, create_project, create_task,
+    id_of, keys_of,
+};
+
+/// Every notification of the user, newest first (all pages of `limit`).
+async fn notifications_of(app: &TestApp, user: &TestUser, unread: bool, limit: u32) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = app
+            .get("/api/v1/me/notifications", &user.token)
+            .query(&[("limit", limit.to_string())]);
+        if unread {
+            request = request.query(&[("unread", "true")]);
+        }
+        if let Some(c) = &cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        let page = body_of(request.send().await.unwrap(), 200).await;
+        let batch = page["items"].as_array().unwrap();
+        assert!(batch.len() <= limit as usize);
+        items.extend(batch.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+async fn all_of(app: &TestApp, user: &TestUser) -> Vec<Value> {
+    notifications_of(app, user, false, 100).await
+}
+
+fn of_kind<'a>(items: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    items.iter().filter(|n| n["kind"] == kind).collect()
+}
+
+async fn mark_read(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
+    app.post("/api/v1/me/notifications/read", &user.token, &body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn patch_task(app: &TestApp, user: &TestUser, task: &str, body: Value) -> Value {
+    body_of(
+        app.patch(&format!("/api/v1/tasks/{task}"), &user.token, &body)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await
+}
+
+/// A project of `owner` with `member` as an editor.
+async fn shared_project(app: &TestApp, owner: &TestUser, member: &TestUser) -> String {
+    let project = id_of(&create_project(app, owner, "Team").await);
+    add_member(app, owner, &project, member, "editor").await;
+    project
+}
+
+/// `n` tasks of the project assigned to `assignee` by `by`, in creation order.
+async fn assigned_tasks(
+    app: &TestApp,
+    by: &TestUser,
+    project: &str,
+    assignee: &TestUser,
+    n: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let task = create_task(
+            app,
+            by,
+            project,
+            json!({"title": format!("task {i}"), "assignee_id": assignee.id}),
+        )
+        .await;
+        ids.push(id_of(&task));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn assigning_someone_else_notifies_them_once_per_assignment() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+
+    let task = create_task(
+        &app,
+        &alice,
+        &project,
+        json!({"title": "Write the report", "assignee_id": bob.id}),
+    )
+    .await;
+    let task_id = id_of(&task);
+    let items = all_of(&app, &bob).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let n = &items[0];
+    assert_eq!(
+        keys_of(n),
+        ["actor", "created_at", "id", "kind", "read_at", "task"]
+    );
+    assert_eq!(n["kind"], "assigned");
+    assert_eq!(
+        n["task"],
+        json!({"id": task_id, "project_id": project, "number": task["number"],
+               "title": "Write the report"})
+    );
+    assert_eq!(n["actor"]["id"], alice.id.to_string());
+    assert_eq!(n["actor"]["name"], "Test User");
+    assert_eq!(n["read_at"], Value::Null);
+    assert!(crate::projects::is_utc_timestamp(&n["created_at"]));
+    assert!(
+        all_of(&app, &alice).await.is_empty(),
+        "the assigner is not told"
+    );
+
+    // Other edits, and naming the same assignee again, are not a new assignment.
+    patch_task(
+        &app,
+        &alice,
+        &task_id,
+        json!({"title": "Write the final report"}),
+    )
+    .await;
+    patch_task(&app, &alice, &task_id, json!({"assignee_id": bob.id})).await;
+    let items = all_of(&app, &bob).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        items[0]["task"]["title"], "Write the final report",
+        "the task as it is now"
+    );
+
+    // Unassigned and assigned again: a new assignment, a new notification.
+    patch_task(&app, &alice, &task_id, json!({"assignee_id": null})).await;
+    patch_task(&app, &alice, &task_id, json!({"assignee_id": bob.id})).await;
+    assert_eq!(of_kind(&all_of(&app, &bob).await, "assigned").len(), 2);
+
+    // Nobody is notified of their own action.
+    let own = create_task(
+        &app,
+        &alice,
+        &project,
+        json!({"title": "Mine", "assignee_id": alice.id}),
+    )
+    .await;
+    let unassigned = id_of(&create_task(&app, &alice, &project, json!({"title": "Free"})).await);
+    patch_task(&app, &bob, &unassigned, json!({"assignee_id": bob.id})).await;
+    assert!(all_of(&app, &alice).await.is_empty());
+    assert_eq!(all_of(&app, &bob).await.len(), 2);
+    // Bob handing a task to alice tells alice.
+    patch_task(&app, &bob, &id_of(&own), json!({"assignee_id": bob.id})).await;
+    patch_task(&app, &bob, &id_of(&own), json!({"assignee_id": alice.id})).await;
+    let alices = all_of(&app, &alice).await;
+    assert_eq!(alices.len(), 1, "{alices:?}");
+    assert_eq!(alices[0]["actor"]["id"], bob.id.to_string());
+
+    // A move to another project keeping the assignee is not a new assignment.
+    let other = shared_project(&app, &alice, &bob).await;
+    let moved = patch_task(&app, &alice, &task_id, json!({"project_id": other})).await;
+    assert_eq!(moved["assignee_id"], bob.id.to_string());
+    let items = all_of(&app, &bob).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0]["task"]["project_id"], other);
+
+    // One row per cause in the table too.
+    let rows: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM notifications WHERE user_id = $1",
+            &[&bob.id],
+        )
+        .await;
+    assert_eq!(rows, 2);
+}
+
+#[tokio::test]
+async fn the_list_is_newest_first_in_pages_and_filters_unread() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    let tasks = assigned_tasks(&app, &alice, &project, &bob, 5).await;
+
+    let items = notifications_of(&app, &bob, false, 2).await;
+    let listed: Vec<&str> = items
+        .iter()
+        .map(|n| n["task"]["id"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = tasks.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first);
+    let first_page = body_of(
+        app.get("/api/v1/me/notifications?limit=2", &bob.token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(first_page["items"].as_array().unwrap().len(), 2);
+    let cursor = first_page["next_cursor"].as_str().unwrap().to_owned();
+
+    let ids: Vec<&str> = items.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_no_content(mark_read(&app, &bob, json!({"ids": [ids[0], ids[3]]})).await).await;
+    let unread = notifications_of(&app, &bob, true, 2).await;
+    let unread_ids: Vec<&str> = unread.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(unread_ids, [ids[1], ids[2], ids[4]]);
+    assert!(unread.iter().all(|n| n["read_at"].is_null()));
+    let everything = notifications_of(&app, &bob, false, 100).await;
+    assert_eq!(everything.len(), 5, "read ones stay in the full list");
+    assert!(crate::projects::is_utc_timestamp(&everything[0]["read_at"]));
+    let explicit = body_of(
+        app.get("/api/v1/me/notifications?unread=false", &bob.token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(explicit["items"].as_array().unwrap().len(), 5);
+
+    for bad in ["yes", "1", "TRUE", ""] {
+        let response = app
+            .get("/api/v1/me/notifications", &bob.token)
+            .query(&[("unread", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400, "invalid_query").await;
+    }
+    // A cursor of the full list is not one of the unread list, nor of another user's.
+    let response = app
+        .get("/api/v1/me/notifications", &bob.token)
+        .query(&[("unread", "true"), ("cursor", &cursor)])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "invalid_query").await;
+    let response = app
+        .get("/api/v1/me/notifications", &alice.token)
+        .query(&[("cursor", &cursor)])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "invalid_query").await;
+    let anonymous = app
+        .request(reqwest::Method::GET, "/api/v1/me/notifications")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn marking_read_touches_only_the_callers_notifications() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let carol = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    add_member(&app, &alice, &project, &carol, "editor").await;
+    assigned_tasks(&app, &alice, &project, &bob, 3).await;
+    assigned_tasks(&app, &alice, &project, &carol, 1).await;
+    let bobs = all_of(&app, &bob).await;
+    let carols = all_of(&app, &carol).await;
+    let carol_id = carols[0]["id"].as_str().unwrap();
+    let first = bobs[0]["id"].as_str().unwrap();
+
+    // Carol's id and an unknown one are ignored, not an error.
+    let body = json!({"ids": [first, carol_id, Uuid::now_v7()]});
+    assert_no_content(mark_read(&app, &bob, body.clone()).await).await;
+    let read_at = all_of(&app, &bob).await[0]["read_at"].clone();
+    assert!(read_at.is_string());
+    assert!(all_of(&app, &carol).await[0]["read_at"].is_null());
+    // Idempotent: again changes nothing, not even the time it was read.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_no_content(mark_read(&app, &bob, body).await).await;
+    assert_eq!(all_of(&app, &bob).await[0]["read_at"], read_at);
+    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 2);
+
+    assert_no_content(mark_read(&app, &bob, json!({"all": true})).await).await;
+    assert!(notifications_of(&app, &bob, true, 100).await.is_empty());
+    assert_eq!(all_of(&app, &bob).await[0]["read_at"], read_at);
+    assert_no_content(mark_read(&app, &bob, json!({"all": true})).await).await;
+    let carols_unread: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+            &[&carol.id],
+        )
+        .await;
+    assert_eq!(carols_unread, 1, "another user's rows are untouched");
+    assert_no_content(mark_read(&app, &carol, json!({"ids": []})).await).await;
+
+    let too_many: Vec<Uuid> = (0..101).map(|_| Uuid::now_v7()).collect();
+    let hundred: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
+    assert_no_content(mark_read(&app, &carol, json!({ "ids": hundred })).await).await;
+    for (bad, field) in [
+        (json!({}), "ids"),
+        (json!({"ids": [first], "all": true}), "all"),
+        (json!({"all": false}), "all"),
+        (json!({"all": null}), "all"),
+        (json!({"all": "yes"}), "all"),
+        (json!({"ids": null}), "ids"),
+        (json!({"ids": ["not-a-uuid"]}), "ids.0"),
+        (json!({"ids": first}), "ids"),
+        (json!({ "ids": too_many }), "ids"),
+        (json!({"ids": [], "everything": true}), "everything"),
+    ] {
+        assert_invalid_field(mark_read(&app, &carol, bad.clone()).await, field).await;
+    }
+    assert!(all_of(&app, &carol).await[0]["read_at"].is_null());
+}
+
+#[tokio::test]
+async fn a_former_member_no_longer_sees_notifications_about_the_project() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    let other = shared_project(&app, &alice, &bob).await;
+    assigned_tasks(&app, &alice, &project, &bob, 2).await;
+    let kept = assigned_tasks(&app, &alice, &other, &bob, 1).await;
+    assert_eq!(all_of(&app, &bob).await.len(), 3);
+
+    let removed = app
+        .delete(
+            &format!("/api/v1/projects/{project}/members/{}", bob.id),
+            &alice.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_no_content(removed).await;
+    let items = all_of(&app, &bob).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["task"]["id"], kept[0]);
+    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 1);
+    // Back as a member, they are there again (they were hidden, not deleted).
+    add_member(&app, &alice, &project, &bob, "viewer").await;
+    assert_eq!(all_of(&app, &bob).await.len(), 3);
+}
+
+#[tokio::test]
+async fn email_notifications_default_to_true_and_can_be_switched_off() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(me["email_notifications"], true);
+
+    let patched = body_of(
+        app.patch(
+            "/api/v1/me",
+            &user.token,
+            &json!({"email_notifications": false}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(patched["email_notifications"], false);
+    assert_eq!(patched["name"], "Test User", "the name is left as it was");
+    // A name change alone leaves the setting as it is.
+    let renamed = body_of(
+        app.patch("/api/v1/me", &user.token, &json!({"name": "Grace"}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(renamed["name"], "Grace");
+    assert_eq!(renamed["email_notifications"], false);
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(me["email_notifications"], false);
+
+    for bad in [json!("no"), json!(0), json!(null), json!([true])] {
+        let response = app
+            .patch(
+                "/api/v1/me",
+                &user.token,
+                &json!({ "email_notifications": bad }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_invalid_field(response, "email_notifications").await;
+    }
+    let me = body_of(
+        app.get("/api/v1/me", &user.token).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(me["email_notifications"], false);
+    let stored: bool = app
+        .db
+        .scalar(
+            "SELECT email_notifications FROM users WHERE id = $1",
+            &[&user.id],
+        )
+        .await;
+    assert!(!stored);
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn reminder_key(day: NaiveDate) -> String {
+    format!("once:due-reminders:{day}")
+}
+
+/// Jobs of the day's reminders: (state, attempts).
+async fn reminder_jobs(app: &TestApp, day: NaiveDate) -> Vec<(String, i32)> {
+    app.db
+        .rows(
+            "SELECT state, attempts FROM jobs WHERE dedupe_key = $1",
+            &[&reminder_key(day)],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+/// Enqueues the day's reminders as the scheduler does and waits for a worker to run them.
+async fn run_reminders(app: &TestApp, day: NaiveDate) {
+    let added = docket::notifications::due::enqueue(&app.state.db, day)
+        .await
+        .unwrap();
+    assert!(added, "the first enqueue of {day} adds the job");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let jobs = reminder_jobs(app, day).await;
+        if jobs.iter().any(|(state, _)| state == "done") {
+            assert_eq!(jobs, [("done".to_owned(), 1)]);
+            return;
+        }
+        assert!(Instant::now() < deadline, "the job never ran: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (task title, kind) of the user's reminders, sorted.
+async fn reminders_of(app: &TestApp, user: &TestUser) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = all_of(app, user)
+        .await
+        .iter()
+        .filter(|n| n["kind"] == "due_soon" || n["kind"] == "overdue")
+        .map(|n| {
+            assert_eq!(n["actor"], Value::Null, "the server reminds: {n}");
+            (
+                n["task"]["title"].as_str().unwrap().to_owned(),
+                n["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+// Dates far from today, so that the reminders every test server enqueues for the real day
+// leave these tasks alone.
+#[tokio::test]
+async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdue() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    let task = |title: &str, due: &str, status: &str, assignee: Option<Uuid>| json!({"title": title, "due_date": due, "status": status, "assignee_id": assignee});
+    let bob_id = Some(bob.id);
+    for body in [
+        task("tomorrow", "2031-03-11", "todo", bob_id),
+        task("long overdue", "2031-03-07", "in_progress", bob_id),
+        task("yesterday", "2031-03-09", "todo", bob_id),
+        task("today", "2031-03-10", "todo", bob_id),
+        task("in two days", "2031-03-12", "todo", bob_id),
+        task("done late", "2031-03-09", "done", bob_id),
+        task("canceled late", "2031-03-09", "canceled", bob_id),
+        task("done tomorrow", "2031-03-11", "done", bob_id),
+        task("nobody's", "2031-03-09", "todo", None),
+        task("alice's own", "2031-03-11", "todo", Some(alice.id)),
+    ] {
+        create_task(&app, &alice, &project, body).await;
+    }
+
+    run_reminders(&app, day("2031-03-10")).await;
+    assert_eq!(
+        reminders_of(&app, &bob).await,
+        pairs(&[
+            ("tomorrow", "due_soon"),
+            ("long overdue", "overdue"),
+            ("yesterday", "overdue"),
+        ])
+    );
+    // The server reminds alice of her own task: nobody acted.
+    assert_eq!(
+        reminders_of(&app, &alice).await,
+        pairs(&[("alice's own", "due_soon")])
+    );
+
+    // The same day again: the queue refuses a second job, and the reminders themselves, run
+    // again, create nothing new.
+    let again = docket::notifications::due::enqueue(&app.state.db, day("2031-03-10"))
+        .await
+        .unwrap();
+    assert!(!again, "a finished day is not enqueued again");
+    assert_eq!(reminder_jobs(&app, day("2031-03-10")).await.len(), 1);
+    let created = docket::notifications::due::remind(&app.state.db, day("2031-03-10"))
+        .await
+        .unwrap();
+    assert_eq!(created, 0);
+    assert_eq!(reminders_of(&app, &bob).await.len(), 3);
+
+    // The next day reminds again, of what is due or overdue then.
+    run_reminders(&app, day("2031-03-11")).await;
+    assert_eq!(
+        reminders_of(&app, &bob).await,
+        pairs(&[
+            ("tomorrow", "due_soon"),
+            ("long overdue", "overdue"),
+            ("yesterday", "overdue"),
+            ("long overdue", "overdue"),
+            ("yesterday", "overdue"),
+            ("today", "overdue"),
+            ("in two days", "due_soon"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_enqueue_one_reminder_job_per_day() {
+    let first = spawn_app().await;
+    let second = spawn_app_on(&first.database_url, |_| {}).await;
+
+    // Both schedulers enqueue today's reminders at start: one job exists, and it runs.
+    let today = chrono::Utc::now().date_naive();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let jobs = reminder_jobs(&first, today).await;
+        if jobs.iter().any(|(state, _)| state == "done") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "today's job never ran: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminder_jobs(&first, today).await.len(), 1);
+
+    // Many tries at once from both instances for one day: exactly one adds the job.
+    let other_day = day("2032-06-15");
+    let tries = (0..6).map(|i| {
+        let db = if i % 2 == 0 {
+            first.state.db.clone()
+        } else {
+            second.state.db.clone()
+        };
+        async move {
+            docket::notifications::due::enqueue(&db, other_day)
+                .await
+                .unwrap()
+        }
+    });
+    let added = futures::future::join_all(tries).await;
+    assert_eq!(added.iter().filter(|a| **a).count(), 1, "{added:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !reminder_jobs(&first, other_day)
+        .await
+        .iter()
+        .any(|(state, _)| state == "done")
+    {
+        assert!(Instant::now() < deadline, "the job never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Finished, it is still not enqueued again that day, from either instance.
+    for state in [&first.state, &second.state] {
+        let added = docket::notifications::due::enqueue(&state.db, other_day)
+            .await
+            .unwrap();
+        assert!(!added);
+    }
+    assert_eq!(
+        reminder_jobs(&first, other_day).await,
+        [("done".to_owned(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn comment_notifications_are_listed_with_their_comment() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    let task = id_of(&create_task(&app, &alice, &project, json!({"title": "Discuss"})).await);
+    let comment = body_of(
+        app.post(
+            &format!("/api/v1/tasks/{task}/comments"),
+            &bob.token,
+            &json!({"body": "Looks good to me"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let items = all_of(&app, &alice).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let n = &items[0];
+    assert_eq!(
+        keys_of(n),
+        [
+            "actor",
+            "comment_id",
+            "created_at",
+            "id",
+            "kind",
+            "read_at",
+            "task"
+        ]
+    );
+    assert_eq!(n["kind"], "commented");
+    assert_eq!(n["comment_id"], comment["id"]);
+    assert_eq!(n["actor"]["id"], bob.id.to_string());
+    assert_eq!(n["task"]["id"], task);
+    assert!(all_of(&app, &bob).await.is_empty());
+}
