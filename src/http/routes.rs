@@ -58,6 +58,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(links::sync_link))
         .routes(routes!(activity::task_activity))
         .routes(routes!(activity::project_activity))
+        .routes(routes!(crate::events::handlers::stream_events))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

@@ -6,6 +6,7 @@ mod abuse;
 mod auth;
 mod binary;
 mod docs;
+mod events;
 mod foundation;
 mod github;
 mod hardening;
