@@ -213,6 +213,8 @@ export async function renderBoard(ctx, content) {
    */
   function startDrag(e, el) {
     if (e.button !== 0 || !e.isPrimary) return;
+    // A live update must not swap the card out from under a pointer that may start a drag.
+    el.classList.add("held");
     const startX = e.clientX;
     const startY = e.clientY;
     const rect = el.getBoundingClientRect();
@@ -246,6 +248,7 @@ export async function renderBoard(ctx, content) {
       else section.list.append(line);
     };
     const up = () => {
+      el.classList.remove("held");
       el.removeEventListener("pointermove", move);
       el.removeEventListener("pointerup", up);
       el.removeEventListener("pointercancel", cancel);
@@ -259,6 +262,7 @@ export async function renderBoard(ctx, content) {
       commitMove(el, from);
     };
     const cancel = () => {
+      el.classList.remove("held");
       el.removeEventListener("pointermove", move);
       el.removeEventListener("pointerup", up);
       el.removeEventListener("pointercancel", cancel);
@@ -440,7 +444,7 @@ export async function renderBoard(ctx, content) {
       if (known && t.version <= known.version && t.comment_count === known.comment_count) return;
       if (t.project_id !== project.id || !matches(t) || (!known && filters.has("q"))) return drop(id);
       const el = board.querySelector(`.card[data-id="${id}"]`);
-      if (el && (el.classList.contains("dragging") || el.classList.contains("pending"))) {
+      if (el && (el.classList.contains("dragging") || el.classList.contains("pending") || el.classList.contains("held"))) {
         again.add(id);
         return;
       }

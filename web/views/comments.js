@@ -196,7 +196,14 @@ export function commentThread(host, o) {
   }
 
   function draw() {
-    replace(list, comments.map(view));
+    // Keyed, not replaced: a comment being edited keeps its element where it is, because moving
+    // a focused element (even to the same place) takes the focus away from someone typing.
+    const nodes = comments.map(view);
+    const keep = new Set(nodes);
+    for (const child of [...list.children]) if (!keep.has(/** @type {HTMLElement} */ (child))) child.remove();
+    nodes.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
     empty.hidden = comments.length > 0;
     more.hidden = cursor === null;
     host.dataset.count = String(comments.length);
