@@ -6,7 +6,8 @@
 #   bench/run.sh          full run: release build, 1,000,000 tasks, 10 s per scenario
 #   bench/run.sh --smoke  seconds-long run on tiny data with the debug build (CI)
 # Knobs (environment): DOCKET_LOG (default warn; `info` writes the access log),
-# DATASETS=small to skip the 1,000,000-task set, SMALL_SCENARIOS (a,b), DURATION, WARMUP,
+# DATASETS=small to skip the 1,000,000-task set, SMALL_SCENARIOS (a,b), BIG_SCENARIOS
+# (a,b,c,d,pg; also w: writes only, half PATCH half create), DURATION, WARMUP,
 # CONNS, USERS, SERVER_LOG (where the server's standard output goes; /dev/null), BIN (a server
 # binary to measure instead of building one).
 # The client is its own crate (bench/client), built here and never with the server.
@@ -61,5 +62,5 @@ run_on() { # database-name label scenarios seed-args...
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r); profile $PROFILE"
 run_on bench_small "$SMALL_LABEL" "${SMALL_SCENARIOS:-a,b}" "${SMALL[@]}"
 if [ "${DATASETS:-all}" != small ]; then
-  run_on bench_big "$BIG_LABEL" a,b,c,d,pg "${BIG[@]}"
+  run_on bench_big "$BIG_LABEL" "${BIG_SCENARIOS:-a,b,c,d,pg}" "${BIG[@]}"
 fi

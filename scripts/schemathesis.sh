@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
-if [ ! -x "$VENV/bin/st" ]; then
+# A virtualenv's scripts name its python by absolute path: one that was moved (a build
+# directory renamed or linked elsewhere) has an `st` that cannot start, so it is made again.
+if ! "$VENV/bin/st" --version >/dev/null 2>&1; then
+  rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet 'schemathesis>=4,<5'
 fi

@@ -15,6 +15,7 @@ use crate::db::Tx;
 
 /// What happened. The spellings are the contract's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ActivityKind)]
 pub enum Kind {
     #[serde(rename = "task.created")]
     TaskCreated,
@@ -87,9 +88,9 @@ crate::text_enum!(Kind, Kind::parse);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     pub field: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value (`null` when the field had none, or did not exist yet).
     pub from: Value,
-    #[schema(value_type = Object)]
+    /// Any JSON value (`null` when the field has none, or no longer exists).
     pub to: Value,
 }
 
@@ -125,6 +126,7 @@ pub struct SyncCounts {
 
 /// An activity entry as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ActivityEntry)]
 pub struct Entry {
     /// Increases in commit order.
     pub id: i64,

@@ -209,6 +209,42 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A member of a JSON merge patch (RFC 7396) that may be cleared: absent (leave the field as
+/// it is), `null` (clear it) or a new value. Use with `#[serde(default)]`; a member that must
+/// not be `null` is an `Option<T>` with [`non_null`] instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    /// The field's value after the patch, given its value before.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Patch::Absent => current,
+            Patch::Null => None,
+            Patch::Value(value) => Some(value),
+        }
+    }
+
+    pub fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(value) => Patch::Value(f(value)),
+        }
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Patch::Null, Patch::Value))
+    }
+}
+
 /// Parses a JSON object into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {

@@ -329,7 +329,8 @@ mod tests {
             [
                 "/api/v1/projects",
                 "/api/v1/projects/{id}/members",
-                "/api/v1/projects/{id}/tasks"
+                "/api/v1/projects/{id}/tasks",
+                "/api/v1/tasks/{id}/comments"
             ]
         );
     }

@@ -10,7 +10,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -74,8 +73,11 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
 
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // The id reaches the handlers' log lines through a task-local, not a span (see
+    // `telemetry::event_format`).
+    let mut response = crate::telemetry::event_format::REQUEST_ID
+        .scope(request_id.clone(), next.run(request))
+        .await;
 
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
@@ -103,7 +105,6 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         rate.write_headers(response.headers_mut());
     }
     crate::http::security_headers::apply(response.headers_mut(), &method, &path, user_id.is_some());
-    let _entered = span.enter();
     crate::telemetry::access_log(&crate::telemetry::AccessLine {
         request_id: &request_id,
         method: method.as_str(),

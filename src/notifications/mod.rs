@@ -12,7 +12,10 @@ use uuid::Uuid;
 use crate::activity::Actor;
 
 /// Why a user is told.
+// Named apart: utoipa names a schema by its bare type name, and `activity::Kind` is `Kind` too
+// (the later one silently replaced the other in the document).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = NotificationKind)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Assigned,
@@ -79,11 +82,14 @@ pub struct Notification {
     pub task: NotifiedTask,
     /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`) and for a
     /// user who was deleted since.
+    #[schema(required = true)]
     pub actor: Option<Actor>,
     /// `mentioned` and `commented` only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub comment_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     /// `null` until the user marks it read.
+    #[schema(required = true)]
     pub read_at: Option<DateTime<Utc>>,
 }

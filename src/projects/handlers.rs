@@ -84,6 +84,7 @@ pub struct CreateProjectRequest {
             ("CreateTask" = (operation_id = "create_task", parameters(("id" = "$response.body#/id")))),
             ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
             ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),
+            ("ProjectActivity" = (operation_id = "project_activity", parameters(("id" = "$response.body#/id")))),
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(

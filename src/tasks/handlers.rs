@@ -3,20 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::domain::{
-    parse_date, Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX,
-};
+use super::domain::{Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX};
 use super::store::{self, Destination, Task, TaskFields};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::db::Exec;
 use crate::error::{ApiError, FieldError};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{non_null, Json, JsonPatch, Patch, Path, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{self, Action, ProjectAccess};
 
@@ -110,6 +106,9 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
             ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
             ("UpdateTask" = (operation_id = "update_task", parameters(("id" = "$response.body#/id")))),
             ("DeleteTask" = (operation_id = "delete_task", parameters(("id" = "$response.body#/id")))),
+            ("CreateComment" = (operation_id = "create_comment", parameters(("id" = "$response.body#/id")))),
+            ("ListComments" = (operation_id = "list_comments", parameters(("id" = "$response.body#/id")))),
+            ("TaskActivity" = (operation_id = "task_activity", parameters(("id" = "$response.body#/id")))),
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
@@ -162,145 +161,60 @@ pub async fn get_task(
     Ok(read_versioned(&if_none_match, &task, task.version))
 }
 
-const READ_ONLY: &[&str] = &[
-    "id",
-    "number",
-    "created_by",
-    "completed_at",
-    "source",
-    "position",
-    "comment_count",
-    "version",
-    "created_at",
-    "updated_at",
-];
-
-/// A parsed merge patch: each field absent (`None`) or its new value.
-#[derive(Default)]
-struct TaskPatch {
-    title: Option<TaskTitle>,
-    description: Option<Description>,
-    status: Option<Status>,
-    priority: Option<Priority>,
-    due_date: Option<Option<NaiveDate>>,
-    labels: Option<Labels>,
-    assignee_id: Option<Option<Uuid>>,
-    project_id: Option<Uuid>,
-}
-
-fn invalid_type(field: &str, expected: &str) -> FieldError {
-    FieldError::new(field, "invalid_type", format!("must be {expected}"))
-}
-
-fn parse_patch(body: Map<String, Value>) -> Result<TaskPatch, ApiError> {
-    let mut patch = TaskPatch::default();
-    let mut errors = Vec::new();
-    for (key, value) in body {
-        let field = key.as_str();
-        match (field, value) {
-            (f, _) if READ_ONLY.contains(&f) => {
-                errors.push(FieldError::new(f, "read_only", "is read-only"))
-            }
-            ("title", Value::String(s)) => match TaskTitle::parse(&s) {
-                Ok(t) => patch.title = Some(t),
-                Err(e) => errors.push(e),
-            },
-            ("title", _) => errors.push(invalid_type("title", "a string")),
-            ("description", Value::String(s)) => match Description::parse(&s) {
-                Ok(d) => patch.description = Some(d),
-                Err(e) => errors.push(e),
-            },
-            ("description", _) => errors.push(invalid_type("description", "a string")),
-            ("status", Value::String(s)) => match Status::parse(&s) {
-                Some(status) => patch.status = Some(status),
-                None => errors.push(FieldError::new(
-                    "status",
-                    "invalid_value",
-                    "must be todo, in_progress, done or canceled",
-                )),
-            },
-            ("status", _) => errors.push(invalid_type("status", "a string")),
-            ("priority", Value::Number(n)) => {
-                match crate::http::extract::Integer::from_number(&n).map(|i| Priority::parse(i.0)) {
-                    Some(Ok(p)) => patch.priority = Some(p),
-                    Some(Err(e)) => errors.push(e),
-                    None => errors.push(invalid_type("priority", "an integer from 0 to 4")),
-                }
-            }
-            ("priority", _) => errors.push(invalid_type("priority", "an integer from 0 to 4")),
-            ("due_date", Value::Null) => patch.due_date = Some(None),
-            ("due_date", Value::String(s)) => match parse_date("due_date", &s) {
-                Ok(d) => patch.due_date = Some(Some(d)),
-                Err(e) => errors.push(e),
-            },
-            ("due_date", _) => errors.push(invalid_type("due_date", "a date or null")),
-            ("labels", Value::Array(items)) => {
-                let strings: Option<Vec<String>> = items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect();
-                match strings.map(|s| Labels::parse(&s)) {
-                    Some(Ok(labels)) => patch.labels = Some(labels),
-                    Some(Err(e)) => errors.extend(e),
-                    None => errors.push(invalid_type("labels", "an array of strings")),
-                }
-            }
-            ("labels", _) => errors.push(invalid_type("labels", "an array of strings")),
-            ("assignee_id", Value::Null) => patch.assignee_id = Some(None),
-            ("assignee_id", Value::String(s)) => match s.parse::<Uuid>() {
-                Ok(id) => patch.assignee_id = Some(Some(id)),
-                Err(_) => errors.push(invalid_type("assignee_id", "a user id or null")),
-            },
-            ("assignee_id", _) => errors.push(invalid_type("assignee_id", "a user id or null")),
-            ("project_id", Value::String(s)) => match s.parse::<Uuid>() {
-                Ok(id) => patch.project_id = Some(id),
-                Err(_) => errors.push(invalid_type("project_id", "a project id")),
-            },
-            ("project_id", _) => errors.push(invalid_type("project_id", "a project id")),
-            (other, _) => errors.push(FieldError::new(
-                other,
-                "unknown_field",
-                "is not a known field",
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(patch)
-    } else {
-        Err(ApiError::validation(errors))
-    }
-}
-
-/// Fields of a task patch, for the OpenAPI document (the handler reads the body as a JSON
-/// merge patch: absent = unchanged, null = cleared).
+/// A task patch: JSON merge-patch semantics (absent = unchanged, `null` = cleared where a
+/// field may be empty). The handler parses exactly this type, so the document shows what is
+/// accepted.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct UpdateTaskRequest {
     /// 1–200 characters once trimmed, no control characters.
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(
+        value_type = Option<String>,
         nullable = false,
         min_length = 1,
         max_length = 200,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
-    pub title: Option<String>,
-    #[schema(nullable = false, max_length = 20000, pattern = r"^[^\x00]*$")]
-    pub description: Option<String>,
+    pub title: Option<TaskTitle>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Option<String>, nullable = false, max_length = 20000, pattern = r"^[^\x00]*$")]
+    pub description: Option<Description>,
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub status: Option<Status>,
-    #[schema(nullable = false, minimum = 0, maximum = 4)]
-    pub priority: Option<i64>,
-    #[schema(format = Date, nullable)]
-    pub due_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Option<i64>, nullable = false, minimum = 0, maximum = 4)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, nullable)]
+    pub due_date: Patch<DueDate>,
     /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(schema_with = labels_schema)]
-    pub labels: Option<Vec<String>>,
-    #[schema(nullable)]
-    pub assignee_id: Option<Option<Uuid>>,
+    pub labels: Option<Labels>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub assignee_id: Patch<Uuid>,
     /// Moves the task (editor in both projects); it gets a new number.
+    #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub project_id: Option<Uuid>,
+}
+
+impl ReadOnlyFields for UpdateTaskRequest {
+    const READ_ONLY: &'static [&'static str] = &[
+        "id",
+        "number",
+        "created_by",
+        "completed_at",
+        "source",
+        "position",
+        "comment_count",
+        "version",
+        "created_at",
+        "updated_at",
+    ];
 }
 
 /// Change a task (editor or above). JSON merge-patch semantics; `project_id` moves it.
@@ -314,14 +228,10 @@ pub async fn update_task(
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
-    Json(body): Json<Value>,
+    JsonPatch(patch): JsonPatch<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let Value::Object(body) = body else {
-        unreachable!("the JSON extractor takes only objects")
-    };
     let tx = state.db.begin().await?;
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
-    let patch = parse_patch(body)?;
     if_match.check(task.version)?;
 
     let mut errors = Vec::new();
@@ -340,15 +250,16 @@ pub async fn update_task(
     }
     let project_id = target.as_ref().map_or(task.project_id, |t| t.project_id());
     let assignee_id = match patch.assignee_id {
-        Some(explicit) => {
-            check_assignee(&tx, project_id, explicit, &mut errors).await?;
-            explicit
-        }
-        // A moved task keeps its assignee only if they are in the new project too.
-        None => match task.assignee_id {
+        Patch::Absent => match task.assignee_id {
+            // A moved task keeps its assignee only if they are in the new project too.
             Some(a) if target.is_some() && !is_member(&tx, project_id, a).await? => None,
             other => other,
         },
+        explicit => {
+            let explicit = explicit.apply(None);
+            check_assignee(&tx, project_id, explicit, &mut errors).await?;
+            explicit
+        }
     };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -364,7 +275,7 @@ pub async fn update_task(
             .unwrap_or_else(|| task.description.clone()),
         status: patch.status.unwrap_or(task.status),
         priority: patch.priority.map(Priority::get).unwrap_or(task.priority),
-        due_date: patch.due_date.unwrap_or(task.due_date),
+        due_date: patch.due_date.map_value(|d| d.0).apply(task.due_date),
         labels: patch
             .labels
             .map(|l| l.as_slice().to_vec())

@@ -1,6 +1,7 @@
 //! Logs (JSON or pretty, to stdout), the access log, request ids and Prometheus metrics.
 
 pub mod batch;
+pub mod event_format;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,11 +43,7 @@ pub fn init_logging(filter: &str, format: LogFormat) -> BatchGuard {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(true)
-                    .with_target(true),
+                    .event_format(event_format::JsonLines),
             )
             .try_init(),
         LogFormat::Pretty => registry

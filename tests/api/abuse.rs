@@ -300,11 +300,13 @@ async fn a_user_keeps_at_most_a_hundred_sessions_and_logins() {
 /// link a repository without a token of their own (API.md §5).
 #[tokio::test]
 async fn only_instance_admins_may_link_with_the_servers_github_token() {
-    let app = spawn_app_with(|args| {
-        args.github_api_url = Some("http://127.0.0.1:9".into());
-        args.github_token = Some("operator-token".into());
-    })
-    .await;
+    let app = TestApp::build()
+        .config(|args| {
+            args.github_api_url = Some("http://127.0.0.1:9".into());
+            args.github_token = Some("operator-token".into());
+        })
+        .spawn()
+        .await;
     let admin = app.new_user().await; // the first user of an instance is its admin
     let user = app.new_user().await;
     let project: Value = app
@@ -495,7 +497,7 @@ async fn a_hash_that_cannot_start_in_time_is_503() {
     let url = create_test_database().await;
     let mut tuning = fast_tuning();
     tuning.hash_start_deadline = std::time::Duration::from_millis(1);
-    let app = spawn_app_tuned(&url, |_| {}, axum::Router::new(), tuning).await;
+    let app = TestApp::build().on(&url).tuning(tuning).spawn().await;
     let logins = (0..8).map(|i| {
         app.request(Method::POST, "/api/v1/auth/token")
             .header("x-forwarded-for", random_ip())
@@ -703,10 +705,13 @@ async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in()
     let proxy = silentable_proxy().await;
     let name = database_name(&first.database_url);
     let listen = format!("postgresql://docket@127.0.0.1:{}/{name}", proxy.port);
-    let second = spawn_app_on(&first.database_url, move |args| {
-        args.database_listen_url = Some(listen);
-    })
-    .await;
+    let second = TestApp::build()
+        .on(&first.database_url)
+        .config(move |args| {
+            args.database_listen_url = Some(listen);
+        })
+        .spawn()
+        .await;
     let admin = first.new_user().await;
     let user = first.new_user().await;
     // The second instance is listening through the proxy and caching this user.
@@ -751,10 +756,12 @@ async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in()
 /// cancelled and answered 503, and the connection serves the next request.
 #[tokio::test]
 async fn a_statement_over_the_timeout_is_cancelled_and_the_request_is_503() {
-    let app = spawn_app_with(|args| {
-        args.db_statement_timeout_ms = Some("300".into());
-    })
-    .await;
+    let app = TestApp::build()
+        .config(|args| {
+            args.db_statement_timeout_ms = Some("300".into());
+        })
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let project: Value = app
         .post("/api/v1/projects", &user.token, &json!({"name": "Locked"}))

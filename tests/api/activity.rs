@@ -5,7 +5,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::projects::{add_member, body_of, create_project, create_task, id_of, put_role};
 
 async fn history(app: &TestApp, user: &TestUser, path: &str) -> Vec<Value> {
     let mut entries = Vec::new();
@@ -114,7 +113,7 @@ async fn task_changes_are_recorded_with_old_and_new_values_newest_first() {
         "unchanged fields are left out"
     );
     assert!(change(&entries[0], "position").is_some());
-    assert!(crate::projects::is_utc_timestamp(&updated["at"]));
+    assert!(is_utc_timestamp(&updated["at"]));
 }
 
 #[tokio::test]

@@ -148,7 +148,10 @@ async fn registration_reports_every_invalid_field_at_once() {
 
 #[tokio::test]
 async fn closed_registration_is_403_even_for_the_first_user() {
-    let app = spawn_app_with(|a| a.registration = Some("closed".into())).await;
+    let app = TestApp::build()
+        .config(|a| a.registration = Some("closed".into()))
+        .spawn()
+        .await;
     let response = app.register("first@example.com", PASSWORD, "First").await;
     assert_problem(response, 403, "registration_closed").await;
     let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
@@ -227,7 +230,10 @@ async fn session_login_sets_a_hardened_cookie_and_returns_the_csrf_token() {
 
 #[tokio::test]
 async fn session_cookie_is_secure_when_the_public_url_is_https() {
-    let app = spawn_app_with(|a| a.public_url = Some("https://docket.example".into())).await;
+    let app = TestApp::build()
+        .config(|a| a.public_url = Some("https://docket.example".into()))
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let response = login_session(&app, &user.email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -762,11 +768,14 @@ async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
     let user = old_app.new_user().await;
     let new_secret = "the-new-jwt-secret-0123456789abcdefghijklm";
 
-    let rotated = spawn_app_on(&old_app.database_url, |a| {
-        a.jwt_secret = Some(new_secret.into());
-        a.jwt_secret_previous = Some(JWT_SECRET.into());
-    })
-    .await;
+    let rotated = TestApp::build()
+        .on(&old_app.database_url)
+        .config(|a| {
+            a.jwt_secret = Some(new_secret.into());
+            a.jwt_secret_previous = Some(JWT_SECRET.into());
+        })
+        .spawn()
+        .await;
     let old_token_on_new = rotated.get("/api/v1/me", &user.token).send().await.unwrap();
     assert_eq!(old_token_on_new.status(), StatusCode::OK);
     assert_eq!(json_body(old_token_on_new).await["id"], user.id.to_string());
@@ -787,10 +796,13 @@ async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
     );
 
     // Once the previous secret is dropped, its tokens stop working.
-    let forgotten = spawn_app_on(&old_app.database_url, |a| {
-        a.jwt_secret = Some(new_secret.into());
-    })
-    .await;
+    let forgotten = TestApp::build()
+        .on(&old_app.database_url)
+        .config(|a| {
+            a.jwt_secret = Some(new_secret.into());
+        })
+        .spawn()
+        .await;
     let response = forgotten
         .get("/api/v1/me", &user.token)
         .send()
@@ -1934,7 +1946,10 @@ async fn authenticated_responses_carry_the_rate_limit_fields() {
 
 #[tokio::test]
 async fn the_request_after_the_per_minute_limit_is_429() {
-    let app = spawn_app_with(|a| a.rate_limit_per_minute = Some("3".into())).await;
+    let app = TestApp::build()
+        .config(|a| a.rate_limit_per_minute = Some("3".into()))
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let other = app.new_user().await;
     let mut first = app.get("/api/v1/me", &user.token).send().await.unwrap();
@@ -2154,11 +2169,15 @@ fn rate_limit_state(response: &Response) -> (u64, u64) {
 
 #[tokio::test]
 async fn the_request_limit_is_shared_by_every_instance() {
-    let first = spawn_app_with(|a| a.rate_limit_per_minute = Some("6".into())).await;
-    let second = spawn_app_on(&first.database_url, |a| {
-        a.rate_limit_per_minute = Some("6".into())
-    })
-    .await;
+    let first = TestApp::build()
+        .config(|a| a.rate_limit_per_minute = Some("6".into()))
+        .spawn()
+        .await;
+    let second = TestApp::build()
+        .on(&first.database_url)
+        .config(|a| a.rate_limit_per_minute = Some("6".into()))
+        .spawn()
+        .await;
     let user = first.new_user().await;
     // Stay clear of a window boundary: the test needs one window.
     let into_minute = std::time::SystemTime::now()
@@ -2197,7 +2216,7 @@ async fn the_request_limit_is_shared_by_every_instance() {
 #[tokio::test]
 async fn disabling_a_user_on_one_instance_cuts_their_access_token_off_on_another() {
     let first = spawn_app().await;
-    let second = spawn_app_on(&first.database_url, |_| {}).await;
+    let second = TestApp::build().on(&first.database_url).spawn().await;
     let admin = first.new_user().await;
     let user = first.new_user().await;
     // Warm the other instance's principal cache with this token.

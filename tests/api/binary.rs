@@ -303,10 +303,13 @@ async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
     postgres.ensure_database("docket").await.unwrap();
     let url = postgres.url("docket");
 
-    let app = spawn_app_on(&url, |args| {
-        args.db_acquire_timeout_ms = Some("500".into());
-    })
-    .await;
+    let app = TestApp::build()
+        .on(&url)
+        .config(|args| {
+            args.db_acquire_timeout_ms = Some("500".into());
+        })
+        .spawn()
+        .await;
     let user = app.new_user().await;
 
     let pg = postgres.clone();

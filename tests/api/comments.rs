@@ -4,10 +4,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::projects::{
-    add_member, assert_invalid_field, assert_no_content, body_of, create_project, create_task,
-    id_of, keys_of,
-};
 
 async fn post_comment(app: &TestApp, user: &TestUser, task: &str, body: &str) -> reqwest::Response {
     app.post(
@@ -309,7 +305,7 @@ async fn only_the_author_edits_and_if_match_guards_the_edit() {
 }
 
 async fn add_member_role(app: &TestApp, t: &Team, user: &TestUser, role: &str) {
-    let response = crate::projects::put_role(app, &t.owner, &t.project, user.id, role).await;
+    let response = put_role(app, &t.owner, &t.project, user.id, role).await;
     body_of(response, 200).await;
 }
 

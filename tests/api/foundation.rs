@@ -119,7 +119,7 @@ async fn a_panicking_handler_is_a_bare_500_and_the_server_keeps_serving() {
             ""
         }),
     );
-    let app = spawn_app_full(&create_test_database().await, |_| {}, routes).await;
+    let app = TestApp::build().routes(routes).spawn().await;
     let response = app
         .request(Method::GET, "/test/panic")
         .send()
@@ -134,11 +134,13 @@ async fn a_panicking_handler_is_a_bare_500_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_quickly() {
-    let app = spawn_app_with(|args| {
-        args.db_max_connections = Some("1".into());
-        args.db_acquire_timeout_ms = Some("300".into());
-    })
-    .await;
+    let app = TestApp::build()
+        .config(|args| {
+            args.db_max_connections = Some("1".into());
+            args.db_acquire_timeout_ms = Some("300".into());
+        })
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let held = app.state.db.conn().await.unwrap();
     let started = Instant::now();
@@ -161,7 +163,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
             "done"
         }),
     );
-    let app = spawn_app_full(&create_test_database().await, |_| {}, routes).await;
+    let app = TestApp::build().routes(routes).spawn().await;
     let slow = tokio::spawn(app.request(Method::GET, "/test/slow").send());
     tokio::time::sleep(Duration::from_millis(150)).await;
     let address = app.address.clone();

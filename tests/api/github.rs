@@ -589,18 +589,17 @@ async fn app_on(
     customize: impl FnOnce(&mut ConfigArgs),
 ) -> TestApp {
     let api_url = api_url.to_owned();
-    spawn_app_tuned(
-        database_url,
-        move |args| {
+    TestApp::build()
+        .on(database_url)
+        .config(move |args| {
             args.github_api_url = Some(api_url);
             // Tests poll the link often; the per-principal limit is not under test here.
             args.rate_limit_per_minute = Some("100000".to_owned());
             customize(args);
-        },
-        axum::Router::new(),
-        tuning,
-    )
-    .await
+        })
+        .tuning(tuning)
+        .spawn()
+        .await
 }
 
 async fn app_for(fake: &FakeGithub) -> TestApp {
@@ -615,29 +614,8 @@ fn sync_path(project: &str) -> String {
     format!("/api/v1/projects/{project}/github/sync")
 }
 
-/// Asserts the status (showing the body when it differs) and returns the JSON body.
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let url = response.url().clone();
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{url}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
-}
-
 async fn new_project(app: &TestApp, user: &TestUser) -> String {
-    let response = app
-        .post(
-            "/api/v1/projects",
-            &user.token,
-            &json!({"name": format!("GitHub {}", Uuid::now_v7())}),
-        )
-        .send()
-        .await
-        .unwrap();
-    json_of(response, 201).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    id_of(&create_project(app, user, &format!("GitHub {}", Uuid::now_v7())).await)
 }
 
 async fn add_member(app: &TestApp, owner: &TestUser, project: &str, user: &TestUser, role: &str) {
@@ -650,7 +628,7 @@ async fn add_member(app: &TestApp, owner: &TestUser, project: &str, user: &TestU
         .send()
         .await
         .unwrap();
-    json_of(response, 201).await;
+    body_of(response, 201).await;
 }
 
 async fn put_link(app: &TestApp, user: &TestUser, project: &str, body: Value) -> reqwest::Response {
@@ -672,7 +650,7 @@ async fn link(
         Some(token) => json!({"repository": repo, "token": token}),
         None => json!({"repository": repo}),
     };
-    json_of(put_link(app, user, project, body).await, 201).await
+    body_of(put_link(app, user, project, body).await, 201).await
 }
 
 async fn get_link(app: &TestApp, user: &TestUser, project: &str) -> Value {
@@ -681,7 +659,7 @@ async fn get_link(app: &TestApp, user: &TestUser, project: &str) -> Value {
         .send()
         .await
         .unwrap();
-    json_of(response, 200).await
+    body_of(response, 200).await
 }
 
 /// Polls the link until `done` holds (10 s at most).
@@ -770,7 +748,7 @@ async fn sync_now(app: &TestApp, user: &TestUser, project: &str) -> Value {
         .send()
         .await
         .unwrap();
-    json_of(response, 202).await;
+    body_of(response, 202).await;
     wait_until_settled(app, user, project).await
 }
 
@@ -783,7 +761,7 @@ async fn tasks_of(app: &TestApp, user: &TestUser, project: &str) -> Vec<Value> {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
-        let page = json_of(app.get(&path, &user.token).send().await.unwrap(), 200).await;
+        let page = body_of(app.get(&path, &user.token).send().await.unwrap(), 200).await;
         tasks.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -992,7 +970,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
         .send()
         .await
         .unwrap();
-    json_of(response, 200).await;
+    body_of(response, 200).await;
 
     // Second sync: incremental (`since`), no duplicates, nothing changed.
     let mark = fake.request_count();
@@ -1087,7 +1065,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = json_of(request.send().await.unwrap(), 200).await;
+        let page = body_of(request.send().await.unwrap(), 200).await;
         entries.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -1622,7 +1600,7 @@ async fn linking_answers_201_without_calling_github() {
     )
     .await
     .expect("PUT .../github waited for GitHub");
-    let created = json_of(response, 201).await;
+    let created = body_of(response, 201).await;
     assert_eq!(created["state"], "pending");
     assert_eq!(created["imported_count"], 0);
     assert_eq!(created["last_synced_at"], Value::Null);
@@ -1635,7 +1613,7 @@ async fn linking_answers_201_without_calling_github() {
     )
     .await
     .expect("PUT .../github waited for GitHub");
-    assert_eq!(json_of(response, 201).await["state"], "pending");
+    assert_eq!(body_of(response, 201).await["state"], "pending");
 
     // The worker does call it, after the answer; the link says so meanwhile.
     fake.wait_for_requests(1).await;
@@ -1752,7 +1730,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         )
         .await;
     }
-    let created = json_of(
+    let created = body_of(
         put_link(
             &app,
             &admin,
@@ -1808,7 +1786,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         )
         .await;
     }
-    let accepted = json_of(
+    let accepted = body_of(
         app.post(&sync_path(&project), &admin.token, &json!({}))
             .send()
             .await
@@ -1848,7 +1826,7 @@ async fn the_link_endpoints_check_roles_and_input() {
     wait_until_settled(&app, &owner, &project).await;
 
     // Replacing: 200, and the new repository is imported.
-    let replaced = json_of(
+    let replaced = body_of(
         put_link(
             &app,
             &owner,
@@ -1918,7 +1896,7 @@ async fn replacing_the_link_during_a_sync_imports_the_new_repository() {
     fake.pause();
     link(&app, &owner, &project, old, Some(TOKEN)).await;
     fake.wait_for_requests(1).await;
-    let replaced = json_of(
+    let replaced = body_of(
         put_link(
             &app,
             &owner,
@@ -1976,7 +1954,7 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
 
     // Another token is not bound by that limit: the link syncs with it now.
     let fresh = "ghp_freshToken111111111111111";
-    let replaced = json_of(
+    let replaced = body_of(
         put_link(
             &app,
             &owner,
@@ -2057,7 +2035,7 @@ async fn relinking_the_same_repository_in_another_case_keeps_the_count() {
     );
 
     // GitHub names are case-insensitive: this is the same repository and the same issues.
-    json_of(
+    body_of(
         put_link(
             &app,
             &owner,

@@ -35,7 +35,12 @@ async fn spawn_with(
             "too late"
         }),
     );
-    spawn_app_tuned(&create_test_database().await, customize, routes, tuning).await
+    TestApp::build()
+        .config(customize)
+        .routes(routes)
+        .tuning(tuning)
+        .spawn()
+        .await
 }
 
 fn socket_address(app: &TestApp) -> String {
@@ -263,10 +268,12 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn over_https_the_session_cookie_is_host_prefixed_and_works() {
-    let app = spawn_app_with(|args| {
-        args.public_url = Some("https://docket.example.com".to_owned());
-    })
-    .await;
+    let app = TestApp::build()
+        .config(|args| {
+            args.public_url = Some("https://docket.example.com".to_owned());
+        })
+        .spawn()
+        .await;
     let user = app.new_user().await;
     let response = app
         .request(Method::POST, "/api/v1/auth/session")
@@ -312,7 +319,10 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_works() {
 #[tokio::test]
 async fn metrics_need_the_token_when_one_is_set() {
     let secret = "metrics-secret-for-the-scraper";
-    let app = spawn_app_with(|args| args.metrics_token = Some(secret.to_owned())).await;
+    let app = TestApp::build()
+        .config(|args| args.metrics_token = Some(secret.to_owned()))
+        .spawn()
+        .await;
     let response = app.request(Method::GET, "/metrics").send().await.unwrap();
     assert_problem(response, 401, "unauthenticated").await;
     let response = app

@@ -1,6 +1,7 @@
 //! The test harness: one throwaway PostgreSQL cluster per test run, a database per test cloned
 //! from a migrated template, and the real server on a real socket.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -224,25 +225,69 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A server on a fresh database with the defaults: what most tests need.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    TestApp::build().spawn().await
 }
 
-pub async fn spawn_app_with(customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-    let database_url = create_test_database().await;
-    spawn_app_on(&database_url, customize).await
-}
+type Customize<'a> = Box<dyn FnOnce(&mut ConfigArgs) + 'a>;
 
-pub async fn spawn_app_on(database_url: &str, customize: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-    spawn_app_full(database_url, customize, axum::Router::new()).await
-}
-
-pub async fn spawn_app_full(
-    database_url: &str,
-    customize: impl FnOnce(&mut ConfigArgs),
+/// How a test server differs from the default: `TestApp::build()`, then any of `on` (an
+/// existing database: a second instance, or one the test prepared), `config` (variables),
+/// `routes` (extra routes for the test), `tuning` (timings), then `spawn()`.
+pub struct AppBuilder<'a> {
+    database_url: Option<String>,
+    customize: Vec<Customize<'a>>,
     extra_routes: axum::Router<AppState>,
-) -> TestApp {
-    spawn_app_tuned(database_url, customize, extra_routes, fast_tuning()).await
+    tuning: Tuning,
+}
+
+impl TestApp {
+    pub fn build<'a>() -> AppBuilder<'a> {
+        AppBuilder {
+            database_url: None,
+            customize: Vec::new(),
+            extra_routes: axum::Router::new(),
+            tuning: fast_tuning(),
+        }
+    }
+}
+
+impl<'a> AppBuilder<'a> {
+    pub fn on(mut self, database_url: &str) -> Self {
+        self.database_url = Some(database_url.to_owned());
+        self
+    }
+
+    pub fn config(mut self, customize: impl FnOnce(&mut ConfigArgs) + 'a) -> Self {
+        self.customize.push(Box::new(customize));
+        self
+    }
+
+    pub fn routes(mut self, routes: axum::Router<AppState>) -> Self {
+        self.extra_routes = routes;
+        self
+    }
+
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => create_test_database().await,
+        };
+        let customize = self.customize;
+        start_app(
+            &database_url,
+            move |args| customize.into_iter().for_each(|f| f(args)),
+            self.extra_routes,
+            self.tuning,
+        )
+        .await
+    }
 }
 
 /// Short retry and backoff timings, so that failure paths run in test time.
@@ -270,7 +315,7 @@ pub fn fast_tuning() -> Tuning {
     }
 }
 
-pub async fn spawn_app_tuned(
+async fn start_app(
     database_url: &str,
     customize: impl FnOnce(&mut ConfigArgs),
     extra_routes: axum::Router<AppState>,
@@ -482,4 +527,161 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert_eq!(body["request_id"], request_id.as_str());
     assert!(body["type"].as_str().unwrap().ends_with(code));
     body
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests every suite makes, and reading their answers
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts the status (showing the body when it differs) and returns the JSON body.
+pub async fn body_of(response: Response, status: u16) -> Value {
+    let url = response.url().clone();
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{url}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+}
+
+/// Asserts a 204 with an empty body.
+pub async fn assert_no_content(response: Response) {
+    let url = response.url().clone();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 204, "{url}: {text}");
+    assert!(text.is_empty());
+}
+
+pub fn etag_of(response: &Response) -> String {
+    response
+        .headers()
+        .get("etag")
+        .unwrap_or_else(|| panic!("{} has no ETag", response.url()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn id_of(value: &Value) -> String {
+    value["id"].as_str().unwrap().to_owned()
+}
+
+pub fn keys_of(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The `(field, code)` pairs of a problem's `errors`.
+pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts a 422 `validation_failed` whose errors name `field`; returns the body.
+pub async fn assert_invalid_field(response: Response, field: &str) -> Value {
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert!(
+        field_errors(&body).iter().any(|(f, _)| f == field),
+        "expected an error on {field}: {body}"
+    );
+    body
+}
+
+pub fn is_utc_timestamp(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+pub async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value {
+    let response = app
+        .post("/api/v1/projects", &user.token, &json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    body_of(response, 201).await
+}
+
+pub async fn get_project(app: &TestApp, user: &TestUser, project: &str) -> Value {
+    let response = app
+        .get(&format!("/api/v1/projects/{project}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    body_of(response, 200).await
+}
+
+/// PUT a member's role.
+pub async fn put_role(
+    app: &TestApp,
+    by: &TestUser,
+    project: &str,
+    user: Uuid,
+    role: &str,
+) -> Response {
+    app.put(
+        &format!("/api/v1/projects/{project}/members/{user}"),
+        &by.token,
+        &json!({ "role": role }),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Adds `user` to `project` with `role` (by PUT, which answers 201 for a new member).
+pub async fn add_member(app: &TestApp, by: &TestUser, project: &str, user: &TestUser, role: &str) {
+    let member = body_of(put_role(app, by, project, user.id, role).await, 201).await;
+    assert_eq!(member["role"], role);
+}
+
+pub async fn create_task(app: &TestApp, user: &TestUser, project: &str, body: Value) -> Value {
+    let response = app
+        .post(
+            &format!("/api/v1/projects/{project}/tasks"),
+            &user.token,
+            &body,
+        )
+        .send()
+        .await
+        .unwrap();
+    body_of(response, 201).await
+}
+
+pub async fn get_task(app: &TestApp, user: &TestUser, task: &str) -> Value {
+    let response = app
+        .get(&format!("/api/v1/tasks/{task}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    body_of(response, 200).await
+}
+
+/// The member roles of a project as the database has them.
+pub async fn db_roles(app: &TestApp, project: &str) -> BTreeMap<Uuid, String> {
+    let rows: Vec<(Uuid, String)> = app
+        .db
+        .rows(
+            "SELECT user_id, role FROM memberships WHERE project_id = $1",
+            &[&project.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    rows.into_iter().collect()
 }

@@ -14,16 +14,7 @@ async fn task_count(app: &TestApp, project: &str) -> i64 {
 }
 
 async fn new_project(app: &TestApp, user: &TestUser) -> String {
-    let response = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Idem"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    id_of(&create_project(app, user, "Idem").await)
 }
 
 #[tokio::test]
@@ -57,7 +48,7 @@ async fn a_replay_returns_the_first_response_and_creates_nothing() {
     assert_eq!(task_count(&app, &project).await, 1);
 
     // Another instance on the same database (or this one after a restart) remembers too.
-    let other = spawn_app_on(&app.database_url, |_| {}).await;
+    let other = TestApp::build().on(&app.database_url).spawn().await;
     let replayed = other
         .post(&path, &user.token, &body)
         .header("idempotency-key", "key-1")

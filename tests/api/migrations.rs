@@ -22,7 +22,7 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
         .await;
     assert_eq!(legacy, 5);
 
-    let app = spawn_app_on(&url, |_| {}).await;
+    let app = TestApp::build().on(&url).spawn().await;
     let ready = app
         .request(reqwest::Method::GET, "/readyz")
         .send()
@@ -100,7 +100,7 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
     app.stop().await;
 
     // A second start finds nothing to do.
-    let again = spawn_app_on(&url, |_| {}).await;
+    let again = TestApp::build().on(&url).spawn().await;
     let ready = again
         .request(reqwest::Method::GET, "/readyz")
         .send()

@@ -5,9 +5,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::projects::{
-    add_member, assert_invalid_field, body_of, create_project, create_task, id_of,
-};
 
 async fn move_task(app: &TestApp, user: &TestUser, task: &str, body: Value) -> reqwest::Response {
     app.post(&format!("/api/v1/tasks/{task}/move"), &user.token, &body)

@@ -660,3 +660,134 @@ async fn comment_notifications_are_listed_with_their_comment() {
     assert_eq!(n["task"]["id"], task);
     assert!(all_of(&app, &bob).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
+    let app = spawn_app().await;
+    let doc = body_of(
+        app.request(reqwest::Method::GET, "/api/v1/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let schemas = &doc["components"]["schemas"];
+    let enum_of = |schema: &Value| -> Vec<String> {
+        let name = schema["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let notification = &schemas["Notification"];
+    assert_eq!(
+        enum_of(&notification["properties"]["kind"]),
+        ["assigned", "mentioned", "commented", "due_soon", "overdue"]
+    );
+    let entry_kinds = enum_of(&schemas["ActivityEntry"]["properties"]["kind"]);
+    assert!(
+        entry_kinds.contains(&"task.created".to_owned()),
+        "{entry_kinds:?}"
+    );
+    let mut required: Vec<&str> = notification["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(
+        required,
+        ["actor", "created_at", "id", "kind", "read_at", "task"]
+    );
+    let body = &schemas["MarkReadRequest"]["oneOf"];
+    assert_eq!(body[0]["properties"]["ids"]["maxItems"], 100);
+    assert_eq!(body[1]["properties"]["all"]["enum"], json!([true]));
+}
+
+/// A personal API token of the user with these scopes.
+async fn api_token(app: &TestApp, user: &TestUser, scopes: &[&str]) -> String {
+    let created = body_of(
+        app.post(
+            "/api/v1/me/tokens",
+            &user.token,
+            &json!({"name": "notifications", "scopes": scopes}),
+        )
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    created["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_way_of_signing_in_reads_them_and_marking_read_needs_write() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let project = shared_project(&app, &alice, &bob).await;
+    assigned_tasks(&app, &alice, &project, &bob, 1).await;
+
+    let read = api_token(&app, &bob, &["read"]).await;
+    let write = api_token(&app, &bob, &["read", "write"]).await;
+    for token in [&read, &write] {
+        let page = body_of(
+            app.get("/api/v1/me/notifications", token)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    }
+    let refused = mark_read(
+        &app,
+        &TestUser {
+            token: read.clone(),
+            ..bob.clone()
+        },
+        json!({"all": true}),
+    )
+    .await;
+    assert_problem(refused, 403, "insufficient_scope").await;
+    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 1);
+
+    let (cookie, csrf) = app.session_login(&bob.email, &bob.password).await;
+    let listed = app
+        .request(reqwest::Method::GET, "/api/v1/me/notifications")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        body_of(listed, 200).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let no_csrf = app
+        .request(reqwest::Method::POST, "/api/v1/me/notifications/read")
+        .header("cookie", &cookie)
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_csrf, 403, "csrf_failed").await;
+    let marked = app
+        .request(reqwest::Method::POST, "/api/v1/me/notifications/read")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_no_content(marked).await;
+    assert!(notifications_of(&app, &bob, true, 100).await.is_empty());
+}

@@ -137,11 +137,14 @@ async fn spawn_behind_pooler() -> (TestApp, String) {
     let name = database_name(&direct);
     let pooled = format!("postgresql://docket@127.0.0.1:{}/{name}", bouncer().port);
     let listen = direct.clone();
-    let app = spawn_app_on(&pooled, move |args| {
-        args.db_pooler = Some("transaction".into());
-        args.database_listen_url = Some(listen);
-    })
-    .await;
+    let app = TestApp::build()
+        .on(&pooled)
+        .config(move |args| {
+            args.db_pooler = Some("transaction".into());
+            args.database_listen_url = Some(listen);
+        })
+        .spawn()
+        .await;
     (app, name)
 }
 

@@ -10,10 +10,6 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::projects::{
-    add_member, assert_invalid_field, assert_no_content, body_of, create_project, create_task,
-    etag_of, field_errors, get_task, id_of, is_utc_timestamp, keys_of,
-};
 
 fn task_path(task: &str) -> String {
     format!("/api/v1/tasks/{task}")
@@ -1983,4 +1979,65 @@ async fn a_create_reports_every_invalid_field_at_once() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, BTreeSet::from(["priority", "title"]), "{problem}");
+}
+
+#[tokio::test]
+async fn a_patch_reports_every_invalid_field_at_once_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (user, project) = owner_and_project(&app).await;
+    let task = body_of(
+        post_task(&app, &user, &project, json!({"title": "Keep me"})).await,
+        201,
+    )
+    .await;
+    let id = task["id"].as_str().unwrap();
+    let response = app
+        .patch(
+            &format!("/api/v1/tasks/{id}"),
+            &user.token,
+            &json!({
+                "title": null,
+                "priority": 9,
+                "status": "someday",
+                "due_date": "2026-02-30",
+                "assignee_id": "not-a-uuid",
+                "colour": "red",
+            }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "assignee_id",
+            "colour",
+            "due_date",
+            "priority",
+            "status",
+            "title"
+        ],
+        "{problem}"
+    );
+    // `null` clears only what may be empty.
+    let cleared = app
+        .patch(
+            &format!("/api/v1/tasks/{id}"),
+            &user.token,
+            &json!({"due_date": null, "assignee_id": null}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cleared = body_of(cleared, 200).await;
+    assert_eq!(cleared["title"], "Keep me");
+    assert_eq!(cleared["version"], 2);
 }

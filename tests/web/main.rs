@@ -122,15 +122,19 @@ async fn the_web_client_works_in_chromium() {
     let python = python(&work);
     let axe = axe(&work);
 
-    let open = helpers::spawn_app_with(|args| {
-        // The suite creates a 1,000-task project through the API, from one user.
-        args.rate_limit_per_minute = Some("100000".to_owned());
-        // No GitHub here: a link fails quickly and says why.
-        args.github_api_url = Some("http://127.0.0.1:9".to_owned());
-    })
-    .await;
-    let closed =
-        helpers::spawn_app_with(|args| args.registration = Some("closed".to_owned())).await;
+    let open = helpers::TestApp::build()
+        .config(|args| {
+            // The suite creates a 1,000-task project through the API, from one user.
+            args.rate_limit_per_minute = Some("100000".to_owned());
+            // No GitHub here: a link fails quickly and says why.
+            args.github_api_url = Some("http://127.0.0.1:9".to_owned());
+        })
+        .spawn()
+        .await;
+    let closed = helpers::TestApp::build()
+        .config(|args| args.registration = Some("closed".to_owned()))
+        .spawn()
+        .await;
 
     let out = target_dir();
     let status = tokio::process::Command::new(&python)

@@ -169,6 +169,15 @@ async fn main() -> anyhow::Result<()> {
                     )
                     .await
                 }
+                "w" => {
+                    run(
+                        &bench,
+                        "w: 50/50 PATCH/create",
+                        connections,
+                        Workload::Writes,
+                    )
+                    .await
+                }
                 "pg" => pgbench(&bench, &pool, connections).await?,
                 other => bail!("unknown scenario {other}"),
             };
@@ -318,6 +327,8 @@ enum Workload {
     ListPage,
     Mix,
     GetWhileLogins,
+    /// Only writes: half PATCHes, half creates (what recording activity costs).
+    Writes,
 }
 
 async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workload) -> Result_ {
@@ -397,6 +408,13 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
                         get_task(&bench, user, &mut rng).await
                     }
                     Workload::ListPage => list_page(&bench, user, &mut rng).await,
+                    Workload::Writes => {
+                        if rng.gen::<bool>() {
+                            patch_task(&bench, user, &own, &mut versions, &mut rng).await
+                        } else {
+                            create_task(&bench, user, &mut rng).await
+                        }
+                    }
                     Workload::Mix => {
                         let roll: f64 = rng.gen();
                         if roll < 0.7 {
