@@ -115,9 +115,15 @@ pub async fn stream_events(
         let event = stream.next().await?;
         Some((Ok::<_, Infallible>(event), stream))
     });
-    Ok(Sse::new(events)
+    let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(state.events.heartbeat))
-        .into_response())
+        .into_response();
+    // nginx buffers proxied responses unless told otherwise: events must not wait in a buffer.
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("x-accel-buffering"),
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(response)
 }
 
 fn heartbeat_checks(every: std::time::Duration) -> tokio::time::Interval {
