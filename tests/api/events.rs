@@ -10,7 +10,6 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::projects::{add_member, body_of, create_project, create_task, id_of};
 
 /// One dispatched event.
 #[derive(Debug, Clone)]
@@ -371,7 +370,7 @@ async fn a_removed_member_stops_receiving_the_project_at_once() {
 #[tokio::test]
 async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_second() {
     let first = spawn_app().await;
-    let second = spawn_app_on(&first.database_url, |_| {}).await;
+    let second = TestApp::build().on(&first.database_url).spawn().await;
     let owner = first.new_user().await;
     let project = id_of(&create_project(&first, &owner, "Two").await);
     let mut stream = open(&second, &owner, &format!("?project_id={project}")).await;

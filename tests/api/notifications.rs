@@ -9,10 +9,6 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::projects::{
-    add_member, assert_invalid_field, assert_no_content, body_of, create_project, create_task,
-    id_of, keys_of,
-};
 
 /// Every notification of the user, newest first (all pages of `limit`).
 async fn notifications_of(app: &TestApp, user: &TestUser, unread: bool, limit: u32) -> Vec<Value> {
@@ -125,7 +121,7 @@ async fn assigning_someone_else_notifies_them_once_per_assignment() {
     assert_eq!(n["actor"]["id"], alice.id.to_string());
     assert_eq!(n["actor"]["name"], "Test User");
     assert_eq!(n["read_at"], Value::Null);
-    assert!(crate::projects::is_utc_timestamp(&n["created_at"]));
+    assert!(is_utc_timestamp(&n["created_at"]));
     assert!(
         all_of(&app, &alice).await.is_empty(),
         "the assigner is not told"
@@ -224,7 +220,7 @@ async fn the_list_is_newest_first_in_pages_and_filters_unread() {
     assert!(unread.iter().all(|n| n["read_at"].is_null()));
     let everything = notifications_of(&app, &bob, false, 100).await;
     assert_eq!(everything.len(), 5, "read ones stay in the full list");
-    assert!(crate::projects::is_utc_timestamp(&everything[0]["read_at"]));
+    assert!(is_utc_timestamp(&everything[0]["read_at"]));
     let explicit = body_of(
         app.get("/api/v1/me/notifications?unread=false", &bob.token)
             .send()
@@ -566,7 +562,7 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
 #[tokio::test]
 async fn two_instances_on_one_database_enqueue_one_reminder_job_per_day() {
     let first = spawn_app().await;
-    let second = spawn_app_on(&first.database_url, |_| {}).await;
+    let second = TestApp::build().on(&first.database_url).spawn().await;
 
     // Both schedulers enqueue today's reminders at start: one job exists, and it runs.
     let today = chrono::Utc::now().date_naive();
