@@ -43,6 +43,8 @@ pub struct Inner {
     pub connection_limits: ConnectionLimits,
     /// The most issues one GitHub sync imports (API.md §9: 50,000).
     pub github_import_cap: usize,
+    /// Live event streams (`GET /api/v1/events`).
+    pub events: Arc<crate::events::Hub>,
     migrated: AtomicBool,
 }
 
@@ -56,6 +58,8 @@ pub struct Tuning {
     pub job_retry_cap: Duration,
     pub connections: ConnectionLimits,
     pub github_import_cap: usize,
+    /// How often an event stream sends its keep-alive comment (and checks its credentials).
+    pub events_heartbeat: Duration,
 }
 
 impl Default for Tuning {
@@ -67,6 +71,7 @@ impl Default for Tuning {
             job_retry_cap: Duration::from_secs(15 * 60),
             connections: ConnectionLimits::default(),
             github_import_cap: crate::github::sync::IMPORT_CAP,
+            events_heartbeat: crate::events::HEARTBEAT,
         }
     }
 }
@@ -109,6 +114,7 @@ impl AppState {
             listen_config,
             connection_limits: tuning.connections,
             github_import_cap: tuning.github_import_cap,
+            events: Arc::new(crate::events::Hub::new(tuning.events_heartbeat)),
             jwt,
             cursor_key,
             encryption_key,
@@ -198,6 +204,7 @@ impl Application {
                 state.principals.listen(&state.listen_config).await;
             }
         });
+        let events = tokio::spawn(crate::events::run(state.clone()));
         let rate_sync = tokio::spawn({
             let state = state.clone();
             async move {
@@ -225,10 +232,17 @@ impl Application {
             router,
             state.config.max_connections,
             state.connection_limits,
-            async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing in-flight requests");
-                let _ = draining_tx.send(true);
+            {
+                let state = state.clone();
+                async move {
+                    shutdown.await;
+                    tracing::info!(
+                        "shutting down: no new connections, finishing in-flight requests"
+                    );
+                    let _ = draining_tx.send(true);
+                    // Event streams never finish by themselves: end them so the drain need not wait.
+                    state.events.close();
+                }
             },
         );
 
@@ -243,6 +257,7 @@ impl Application {
         migrations.abort();
         background.abort();
         rate_sync.abort();
+        events.abort();
         principal_listener.abort();
         // The worker finishes its job within the grace period or puts it back, then stops.
         if tokio::time::timeout(grace + Duration::from_secs(2), worker)

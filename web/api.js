@@ -2,7 +2,7 @@
 // its CSRF token, problems turned into ApiError, and an expired session sent to sign-in.
 
 /**
- * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string}} User
+ * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean}} User
  * @typedef {{id: string, name: string, description: string, is_inbox: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
  * @typedef {"viewer"|"editor"|"admin"|"owner"} Role
  * @typedef {"todo"|"in_progress"|"done"|"canceled"} Status
@@ -10,10 +10,19 @@
  * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
  *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
  *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
- *   created_at: string, updated_at: string}} Task
+ *   created_at: string, updated_at: string, comment_count?: number}} Task
  * @typedef {{user: {id: string, email: string, name: string}, role: Role, added_at: string}} Member
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{items: any[], next_cursor: string|null}} Page
+ * @typedef {{id: string, name: string}} Actor
+ * @typedef {{id: string, task_id: string, author: Actor|null, body: string, mentions: string[],
+ *   created_at: string, updated_at: string, version: number}} Comment
+ * @typedef {{field: string, from: any, to: any}} Change
+ * @typedef {{id: number, at: string, actor: Actor|null, kind: string, project_id: string, task_id?: string,
+ *   comment_id?: string, user_id?: string, changes: Change[], counts?: {created: number, updated: number}}} Entry
+ * @typedef {{id: string, kind: "assigned"|"mentioned"|"commented"|"due_soon"|"overdue",
+ *   task: {id: string, project_id: string, number: number, title: string}, actor: Actor|null,
+ *   comment_id?: string, created_at: string, read_at: string|null}} Notification
  */
 
 export class ApiError extends Error {

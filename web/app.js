@@ -8,6 +8,8 @@ import { renderTaskList } from "./views/list.js";
 import { renderBoard } from "./views/board.js";
 import { renderMembers } from "./views/members.js";
 import { renderProjectSettings, renderSettings, renderAdmin } from "./views/settings.js";
+import { renderProjectActivity } from "./views/activity.js";
+import { bell, startBell, stopBell } from "./views/notifications.js";
 
 /**
  * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean}} State
@@ -24,6 +26,7 @@ const state = { user: null, projects: [], registrationOpen: true };
 export const unsaved = new Set();
 /** @type {() => boolean} */
 const hasUnsaved = () => [...unsaved].some((f) => f());
+export const unsavedInput = hasUnsaved;
 
 window.addEventListener("beforeunload", (e) => {
   if (hasUnsaved()) {
@@ -79,6 +82,7 @@ document.addEventListener("click", (e) => {
 api.session.onUnauthenticated = () => {
   if (location.pathname === "/signin" || location.pathname === "/signup") return;
   state.user = null;
+  stopBell();
   const next = location.pathname + location.search;
   announce("Your session ended. Please sign in again.", { visible: true });
   navigate("/signin?next=" + encodeURIComponent(next), { replace: true, force: true });
@@ -110,6 +114,7 @@ export async function signedIn(user, csrf) {
   state.user = user;
   api.session.csrf = csrf;
   await refreshProjects();
+  startBell({ navigate, me: () => state.user });
 }
 
 async function signOut() {
@@ -123,6 +128,7 @@ async function signOut() {
   state.projects = [];
   api.session.csrf = null;
   unsaved.clear();
+  stopBell();
   navigate("/signin", { force: true });
 }
 
@@ -222,6 +228,7 @@ function projectHeader(project, view) {
     h("nav", { class: "tabs", "aria-label": "Project views" },
       tab(`/p/${project.id}${q}`, "List", view === "list"),
       tab(`/p/${project.id}/board${q}`, "Board", view === "board"),
+      tab(`/p/${project.id}/activity`, "Activity", view === "activity"),
       project.is_inbox ? null : tab(`/p/${project.id}/members`, "Members", view === "members"),
       tab(`/p/${project.id}/settings`, "Settings", view === "settings")),
     userMenu());
@@ -239,6 +246,7 @@ function plainHeader(title) {
 function userMenu() {
   return h("div", { class: "user-menu" },
     h("span", { class: "muted small user-name" }, state.user?.name || ""),
+    bell(),
     h("button", { type: "button", class: "ghost", onclick: () => shortcuts(), "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)" }, "?"),
     h("button", { type: "button", class: "ghost", id: "sign-out", onclick: signOut }, "Sign out"));
 }
@@ -321,6 +329,7 @@ const ROUTES = [
   [/^\/p\/([^/]+)$/, "list"],
   [/^\/p\/([^/]+)\/board$/, "board"],
   [/^\/p\/([^/]+)\/members$/, "members"],
+  [/^\/p\/([^/]+)\/activity$/, "activity"],
   [/^\/p\/([^/]+)\/settings$/, "project-settings"],
   [/^\/my$/, "my"],
   [/^\/upcoming$/, "upcoming"],
@@ -346,7 +355,10 @@ async function render() {
       api.get("/auth/registration").catch(() => ({ open: true })),
     ]);
     state.registrationOpen = registration.open;
-    if (signedInAlready) await refreshProjects();
+    if (signedInAlready) {
+      await refreshProjects();
+      startBell({ navigate, me: () => state.user });
+    }
   }
   if (path === "/signin" || path === "/signup") {
     sidebar = null;
@@ -408,6 +420,7 @@ async function render() {
       if (view === "list") await renderTaskList(ctx, content, "project");
       else if (view === "board") await renderBoard(ctx, content);
       else if (view === "members") await renderMembers(ctx, content);
+      else if (view === "activity") await renderProjectActivity(ctx, content);
       else await renderProjectSettings(ctx, content);
     } else {
       notFound(el);

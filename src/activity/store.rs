@@ -107,6 +107,23 @@ pub async fn after(db: &impl Exec, after: i64, limit: i64) -> DbResult<Vec<Entry
     db.fetch_all(&sql, params![after, limit]).await
 }
 
+/// Entries after the id `after`, oldest first, of the projects `user_id` is a member of now
+/// (only `project_id` when given): what a resumed event stream replays.
+pub async fn visible_after(
+    db: &impl Exec,
+    user_id: Uuid,
+    project_id: Option<Uuid>,
+    after: i64,
+    limit: i64,
+) -> DbResult<Vec<Entry>> {
+    let sql = format!(
+        "{SELECT_ENTRY} JOIN memberships m ON m.project_id = a.project_id AND m.user_id = $1 \
+         WHERE a.id > $2 AND ($3::uuid IS NULL OR a.project_id = $3) ORDER BY a.id LIMIT $4"
+    );
+    db.fetch_all(&sql, params![user_id, after, project_id, limit])
+        .await
+}
+
 /// The time of the first entry after `after`, if there is one (a resume that would skip more
 /// than the retention is told to reload).
 pub async fn first_after(db: &impl Exec, after: i64) -> DbResult<Option<DateTime<Utc>>> {

@@ -138,6 +138,48 @@ impl FromRequestParts<AppState> for MaybePrincipal {
     }
 }
 
+/// The credentials a request came with, kept so that a long-lived response (the event stream)
+/// can check them again later: a logout, a revoked token, an expired access token or a disabled
+/// account then ends it.
+#[derive(Clone)]
+pub struct Credentials {
+    headers: HeaderMap,
+    peer: Option<axum::extract::ConnectInfo<std::net::SocketAddr>>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut headers = HeaderMap::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            for value in parts.headers.get_all(&name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        for value in parts.headers.get_all("x-forwarded-for") {
+            headers.append("x-forwarded-for", value.clone());
+        }
+        Ok(Self {
+            headers,
+            peer: parts.extensions.get().cloned(),
+        })
+    }
+}
+
+impl Credentials {
+    /// Authenticates these credentials again, exactly as a new `GET` would be (without
+    /// counting against the rate limit).
+    pub async fn authenticate(&self, state: &AppState) -> Result<Principal, ApiError> {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.headers = self.headers.clone();
+        if let Some(peer) = self.peer {
+            parts.extensions.insert(peer);
+        }
+        authenticate(&parts, state).await
+    }
+}
+
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     // The header wins over a cookie.
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {

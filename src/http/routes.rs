@@ -68,6 +68,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(activity::project_activity))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
+        .routes(routes!(crate::events::handlers::stream_events))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

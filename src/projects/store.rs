@@ -299,6 +299,21 @@ pub async fn members_by_email(
     rows.iter().map(|row| get(row, "user_id")).collect()
 }
 
+/// The members of each of these projects, as `(project_id, user_id)` pairs: the live event
+/// stream reads them after each batch of entries, so that an entry reaches exactly the users who
+/// are members when it is delivered.
+pub async fn members_of(db: &impl Exec, project_ids: &[Uuid]) -> DbResult<Vec<(Uuid, Uuid)>> {
+    let rows = db
+        .query(
+            "SELECT project_id, user_id FROM memberships WHERE project_id = ANY($1)",
+            params![project_ids.to_vec()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((get(row, "project_id")?, get(row, "user_id")?)))
+        .collect()
+}
+
 /// Adds a member to the project `access` entered (the caller's rights were checked there).
 pub async fn add_member(
     tx: &Tx,

@@ -310,6 +310,7 @@ pub fn fast_tuning() -> Tuning {
         hash_start_deadline: Duration::from_secs(60),
         job_retry_base: Duration::from_millis(200),
         job_retry_cap: Duration::from_millis(500),
+        events_heartbeat: Duration::from_millis(200),
         ..Tuning::default()
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod comments;
 mod docs;
+mod events;
 mod foundation;
 mod github;
 mod hardening;

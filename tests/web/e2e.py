@@ -158,6 +158,11 @@ def shoot(page, name, widths=(1280, 375), schemes=("light", "dark")):
     page.set_viewport_size(size)
 
 
+def no_live(page):
+    """The live event stream refuses this page (503), as when a proxy stands in the way."""
+    page.route("**/api/v1/events?*", lambda route: route.fulfill(status=503, body=""))
+
+
 def csp_clean(page, allow=()):
     violations = [v for v in page.evaluate("window.__csp || []") if v not in allow]
     assert not violations, f"CSP violations: {violations}"
@@ -460,6 +465,9 @@ def two_browsers_editing_the_same_task_choose_a_version(b, env):
     ada, bob, launch = env["ada"], env["bob"], env["launch"]
     t = task(ada, launch["id"], title="Shared task", description="v1")
     a = b.page(ada)
+    # Without live events (a proxy that buffers them, a dropped stream) Ada's page does not hear
+    # of Bob's save: her next save must still be caught (412) and shown, never lost.
+    no_live(a)
     other = b.page(bob)
     for p in (a, other):
         p.goto(f"/p/{launch['id']}?task={t['id']}")
@@ -561,7 +569,11 @@ def board_drag_keyboard_and_refused_moves(b, env):
         const r = await (await fetch(`/api/v1/projects/${pid}/tasks?status=in_progress&sort=position`)).json();
         return r.items.map(t => t.title).join() === 'Card A,Card B';
     }""", arg=pid)
-    # A refused move (412: the task changed meanwhile) puts the card back with a message.
+    # A refused move (412: the task changed meanwhile) puts the card back with a message. Live
+    # events would bring the change before the move: this page does without them.
+    no_live(page)
+    page.reload()
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
     card_c = api("GET", f"/projects/{pid}/tasks?q=card+c", ada["token"])["items"][0]
     api("PATCH", f"/tasks/{card_c['id']}", ada["token"], {"priority": 1}, expect_status=200)
     card_drag(page, todo.locator(".card", has_text="Card C"), page.locator(".cards[data-status=done]"))
@@ -759,6 +771,290 @@ def narrow_window_and_zoom(b, env):
     expect(page.locator("#task-list .row").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     axe(page, "list at 200% zoom")
+    page.context.close()
+
+
+# --- working together: comments, activity, live updates, notifications ----------------------
+
+def team_of_two(env, name):
+    """A fresh project of Ada's with Bob as an editor, and one task in it."""
+    ada, bob = env["ada"], env["bob"]
+    p = project(ada, name)
+    member(ada, p["id"], bob, "editor")
+    return p
+
+
+@test
+def activity_tab_and_project_activity_in_sentences(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "History")
+    t = task(ada, p["id"], title="Write the history")
+    api("PATCH", f"/tasks/{t['id']}", bob["token"], {"assignee_id": bob["id"], "priority": 3}, expect_status=200)
+    api("PATCH", f"/tasks/{t['id']}", bob["token"], {"labels": ["history"]}, expect_status=200)
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    page.locator("#task-status").select_option("in_progress")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    page.get_by_role("tab", name="Activity").click()
+    expect(page.get_by_role("tab", name="Activity")).to_have_attribute("aria-selected", "true")
+    timeline = page.locator("#task-activity .timeline")
+    # Newest first; one person's consecutive changes read as one sentence.
+    expect(timeline.locator(".entry").first).to_contain_text("Ada moved this task to In progress")
+    expect(timeline).to_contain_text("Bob set this task to High priority and took it, then labelled it history")
+    expect(timeline.locator(".entry").last).to_contain_text("Ada created this task")
+    # Arrow keys move between the tabs.
+    page.get_by_role("tab", name="Activity").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="Comments")).to_be_focused()
+    expect(page.locator("#task-comments")).to_be_visible()
+    expect(page.locator("#task-activity")).to_be_hidden()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#task-activity")).to_be_visible()
+    shoot(page, "task-activity", widths=(1280,))
+    # The project's page names the task by number and links it.
+    page.get_by_role("navigation", name="Project views").get_by_role("link", name="Activity").click()
+    feed = page.locator("#project-activity .timeline")
+    expect(feed.locator(".entry").first).to_contain_text(f"Ada moved #{t['number']} to In progress")
+    expect(feed).to_contain_text("Ada added Bob as editor")
+    gone = task(ada, p["id"], title="Short-lived")
+    api("DELETE", f"/tasks/{gone['id']}", ada["token"], expect_status=204)
+    page.reload()
+    expect(feed.locator(".entry").first).to_contain_text("Ada deleted “Short-lived”")
+    feed.get_by_role("link", name="Write the history").first.click()
+    expect(page.locator("#task-title")).to_have_value("Write the history")
+    page.goto(f"/p/{p['id']}/activity")
+    expect(feed.locator(".entry").first).to_be_visible()
+    shoot(page, "project-activity")
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def comments_add_edit_delete_with_mention_completion(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "Talk")
+    t = task(ada, p["id"], title="Discuss the plan")
+    pa = b.page(ada)
+    pa.goto(f"/p/{p['id']}?task={t['id']}")
+    expect(pa.locator("#no-comments")).to_be_visible()
+    body = pa.locator("#comment-body")
+    body.press_sequentially("Can you check this, @bo")
+    options = pa.get_by_role("listbox", name="People to mention").get_by_role("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Bob")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    expect(body).to_have_attribute("aria-activedescendant", options.first.get_attribute("id"))
+    axe(pa, "mention completion")
+    pa.keyboard.press("Enter")
+    expect(body).to_have_value(f"Can you check this, @{bob['email']} ")
+    expect(pa.get_by_role("listbox", name="People to mention")).to_be_hidden()
+    body.press_sequentially("**today**? <img src=x onerror=\"window.__pwned=1\">")
+    pa.keyboard.press("Control+Enter")
+    comment = pa.locator("#comments .comment").first
+    expect(comment.locator("strong", has_text="today")).to_have_count(1)
+    expect(comment).to_contain_text("<img src=x")
+    assert comment.locator("img").count() == 0
+    expect(body).to_have_value("")
+    expect(pa.get_by_role("tab", name="Comments (1)")).to_be_visible()
+    saved = api("GET", f"/tasks/{t['id']}/comments", ada["token"])["items"]
+    assert len(saved) == 1 and saved[0]["mentions"] == [bob["id"]], saved
+    # The row shows the task's comment count.
+    expect(pa.locator(f".row[data-id='{t['id']}'] .comment-count")).to_have_text("1")
+
+    # Bob (an editor) may not edit or delete Ada's comment; he answers instead.
+    pb = b.page(bob)
+    pb.goto(f"/p/{p['id']}?task={t['id']}")
+    theirs = pb.locator(f"#comment-{saved[0]['id']}")
+    expect(theirs).to_contain_text("Can you check this")
+    expect(theirs.locator(".edit-comment")).to_have_count(0)
+    expect(theirs.locator(".delete-comment")).to_have_count(0)
+    pb.locator("#comment-body").fill("On it.")
+    pb.get_by_role("button", name="Comment", exact=True).click()
+    expect(pb.locator("#comments .comment")).to_have_count(2)
+    expect(pb.locator("#comments .comment").nth(1).locator(".edit-comment")).to_have_count(1)
+    pb.context.close()
+
+    # Ada edits her comment (If-Match) and deletes Bob's (she owns the project).
+    pa.reload()
+    expect(pa.locator("#comments .comment")).to_have_count(2)
+    mine = pa.locator(f"#comment-{saved[0]['id']}")
+    mine.locator(".edit-comment").click()
+    edit = pa.locator(f"#comment-{saved[0]['id']} textarea")
+    expect(edit).to_be_focused()
+    edit.fill("Can you check this today?")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(mine.locator(".comment-body")).to_have_text("Can you check this today?")
+    expect(mine).to_contain_text("(edited)")
+    assert api("GET", f"/comments/{saved[0]['id']}", ada["token"])["body"] == "Can you check this today?"
+    shoot(pa, "comments")
+    answer = pa.locator("#comments .comment").nth(1)
+    answer.locator(".delete-comment").click()
+    pa.get_by_role("dialog").get_by_role("button", name="Delete comment").click()
+    expect(pa.locator("#comments .comment")).to_have_count(1)
+    expect(pa.get_by_role("tab", name="Comments (1)")).to_be_visible()
+    eventually(lambda: len(api("GET", f"/tasks/{t['id']}/comments", ada["token"])["items"]) == 1)
+    # An edit that lost a race says so and keeps the text; saving again replaces.
+    mine.locator(".edit-comment").click()
+    api("PATCH", f"/comments/{saved[0]['id']}", ada["token"], {"body": "Changed elsewhere"}, expect_status=200)
+    pa.locator(f"#comment-{saved[0]['id']} textarea").fill("My second thought")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(pa.locator(f"#comment-{saved[0]['id']}-error")).to_contain_text("Changed elsewhere")
+    expect(pa.locator(f"#comment-{saved[0]['id']} textarea")).to_have_value("My second thought")
+    pa.locator(f"#comment-{saved[0]['id']} .save-comment").click()
+    expect(mine.locator(".comment-body")).to_have_text("My second thought")
+    assert api("GET", f"/comments/{saved[0]['id']}", ada["token"])["body"] == "My second thought"
+    # A comment arriving live while Ada edits hers leaves her typing where she was.
+    mine.locator(".edit-comment").click()
+    edit = pa.locator(f"#comment-{saved[0]['id']} textarea")
+    edit.fill("Typing while")
+    api("POST", f"/tasks/{t['id']}/comments", bob["token"], {"body": "Meanwhile"}, expect_status=201)
+    expect(pa.locator("#comments .comment")).to_have_count(2, timeout=10_000)
+    expect(edit).to_be_focused()
+    pa.keyboard.type(" others talk")
+    expect(edit).to_have_value("Typing while others talk")
+    pa.locator(f"#comment-{saved[0]['id']} .cancel-comment").click()
+    expect(mine.locator(".comment-body")).to_have_text("My second thought")
+    # A viewer reads the thread but has no composer.
+    vic = env["vic"]
+    member(ada, p["id"], vic, "viewer")
+    pv = b.page(vic)
+    pv.goto(f"/p/{p['id']}?task={t['id']}")
+    expect(pv.locator("#comments .comment")).to_have_count(2)
+    expect(pv.locator("#comment-readonly")).to_be_visible()
+    expect(pv.locator("#comment-body")).to_have_count(0)
+    assert pa.evaluate("window.__pwned") is None
+    csp_clean(pa)
+    pa.context.close()
+    pv.context.close()
+
+
+@test
+def a_mention_raises_the_other_users_bell(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "Bells")
+    t = task(ada, p["id"], title="Ring the bell")
+    pb = b.page(bob)
+    pb.goto(f"/p/{p['id']}")
+    expect(pb.locator("#task-list .row").first).to_be_visible()
+    before = len(api("GET", "/me/notifications?unread=true&limit=100", bob["token"])["items"])
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(before))
+    pa = b.page(ada)
+    pa.goto(f"/p/{p['id']}?task={t['id']}")
+    pa.locator("#comment-body").fill(f"Please look, @{bob['email']}")
+    pa.get_by_role("button", name="Comment", exact=True).click()
+    expect(pa.locator("#comments .comment")).to_have_count(1)
+    comment_id = api("GET", f"/tasks/{t['id']}/comments", ada["token"])["items"][0]["id"]
+    # Bob's bell counts it without a reload (a live event, or at worst the 30 s timer).
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(before + 1), timeout=40_000)
+    expect(pb.get_by_role("button", name=f"Notifications, {before + 1} unread")).to_be_visible()
+    pb.locator("#bell").click()
+    expect(pb.locator("#bell")).to_have_attribute("aria-expanded", "true")
+    notes = pb.locator("#notifications .note")
+    expect(notes.first).to_contain_text(f"Ada mentioned you on #{t['number']} Ring the bell")
+    expect(notes.first).to_have_class("note unread")
+    shoot(pb, "notifications", widths=(1280, 375))
+    pb.keyboard.press("Escape")
+    expect(pb.locator("#notifications-panel")).to_be_hidden()
+    expect(pb.locator("#bell")).to_be_focused()
+    # Choosing it opens the task and marks it read.
+    pb.locator("#bell").click()
+    notes.first.locator("a").click()
+    expect(pb.locator("#task-title")).to_have_value("Ring the bell")
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", str(before))
+    eventually(lambda: all(n.get("comment_id") != comment_id for n in api("GET", "/me/notifications?unread=true&limit=100", bob["token"])["items"]))
+    # Mark all read empties the count.
+    api("PATCH", f"/tasks/{t['id']}", ada["token"], {"assignee_id": bob["id"]}, expect_status=200)
+    eventually(lambda: len(api("GET", "/me/notifications?unread=true&limit=100", bob["token"])["items"]) > 0)
+    pb.reload()
+    expect(pb.locator(".bell")).not_to_have_attribute("data-unread", "0")
+    pb.locator("#bell").click()
+    expect(notes.first).to_contain_text(f"Ada assigned you #{t['number']}")
+    pb.get_by_role("button", name="Mark all read").click()
+    expect(pb.locator(".bell")).to_have_attribute("data-unread", "0")
+    assert api("GET", "/me/notifications?unread=true", bob["token"])["items"] == []
+    csp_clean(pb)
+    pa.context.close()
+    pb.context.close()
+
+
+@test
+def live_board_and_list_follow_another_browser(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = team_of_two(env, "Live")
+    one = task(ada, p["id"], title="Live one")
+    two = task(ada, p["id"], title="Live two")
+    pa, pb = b.page(ada), b.page(bob)
+    for page in (pa, pb):
+        page.goto(f"/p/{p['id']}/board")
+        expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+        expect(page.locator("body")).to_have_attribute("data-live", "open")
+    a_todo, b_todo = pa.locator(".cards[data-status=todo]"), pb.locator(".cards[data-status=todo]")
+    b_doing = pb.locator(".cards[data-status=in_progress]")
+    # Ada moves a card with the keyboard; Bob's board shows it moved, without a reload.
+    pa.evaluate("document.querySelector('.card[data-id=\"%s\"]').__mark = 1" % one["id"])
+    a_todo.locator(".card", has_text="Live one").focus()
+    # Ada's page reads the task again when the event of her own move comes back...
+    with pa.expect_response(lambda r: r.url.endswith(f"/api/v1/tasks/{one['id']}") and r.request.method == "GET", timeout=10_000):
+        pa.keyboard.press("Shift+ArrowRight")
+        expect(b_doing.locator(".card", has_text="Live one")).to_have_count(1, timeout=10_000)
+    expect(b_todo.locator(".card", has_text="Live one")).to_have_count(0)
+    expect(pb.locator(".column[data-status=in_progress] .count")).to_have_text("1")
+    # ...and, finding the version it shows already, leaves the card alone (no flicker): the
+    # element she moved is the same one.
+    pa.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert pa.evaluate("document.querySelector('.card[data-id=\"%s\"]').__mark" % one["id"]) == 1
+    expect(pa.locator(".cards[data-status=in_progress] .card", has_text="Live one")).to_be_focused()
+    # Bob reorders within a column; Ada sees the server's order.
+    pb.locator(".card", has_text="Live one").focus()
+    pb.keyboard.press("Shift+ArrowLeft")
+    expect(a_todo.locator(".card").first).to_contain_text("Live one", timeout=10_000)
+    # Someone else adds, renames and deletes through the API: both boards follow.
+    three = task(bob, p["id"], title="Live three")
+    for page in (pa, pb):
+        expect(page.locator(".cards[data-status=todo] .card").last).to_contain_text("Live three", timeout=10_000)
+    api("PATCH", f"/tasks/{two['id']}", bob["token"], {"title": "Live two, renamed"}, expect_status=200)
+    expect(a_todo.locator(".card", has_text="Live two, renamed")).to_have_count(1, timeout=10_000)
+    api("DELETE", f"/tasks/{three['id']}", bob["token"], expect_status=204)
+    expect(a_todo.locator(".card", has_text="Live three")).to_have_count(0, timeout=10_000)
+    # An open task's comments follow too.
+    pa.goto(f"/p/{p['id']}/board?task={two['id']}")
+    expect(pa.locator("#no-comments")).to_be_visible()
+    expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    api("POST", f"/tasks/{two['id']}/comments", bob["token"], {"body": "Said elsewhere"}, expect_status=201)
+    expect(pa.locator("#comments .comment")).to_contain_text("Said elsewhere", timeout=10_000)
+    expect(pa.locator(f".card[data-id='{two['id']}'] .comment-count")).to_have_text("1")
+    expect(pb.locator(f".card[data-id='{two['id']}'] .comment-count")).to_have_text("1", timeout=10_000)
+    # ...and so do its fields, while Ada has typed nothing.
+    api("PATCH", f"/tasks/{two['id']}", bob["token"], {"title": "Live two, again", "priority": 2}, expect_status=200)
+    expect(pa.locator("#task-title")).to_have_value("Live two, again", timeout=10_000)
+    expect(pa.locator("#task-priority")).to_have_value("2")
+    expect(pa.locator(f".card[data-id='{two['id']}']")).to_contain_text("Live two, again")
+    # The list follows too: Bob marks a task done, Ada's row shows it.
+    pa.goto(f"/p/{p['id']}")
+    expect(pa.locator("#task-list .row").first).to_be_visible()
+    expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    api("PATCH", f"/tasks/{two['id']}", bob["token"], {"status": "done"}, expect_status=200)
+    expect(pa.locator(f".row[data-id='{two['id']}']")).to_have_class("row status-done", timeout=10_000)
+    # Leaving the view closes the stream.
+    pa.goto("/settings")
+    expect(pa.locator("body")).not_to_have_attribute("data-live", "open")
+    pa.context.close()
+    pb.context.close()
+
+
+@test
+def email_notifications_toggle(b, env):
+    dora = user("Dora")
+    assert api("GET", "/me", dora["token"])["email_notifications"] is True
+    page = b.page(dora)
+    page.goto("/settings")
+    toggle = page.get_by_label("Email notifications")
+    expect(toggle).to_be_checked()
+    toggle.uncheck()
+    expect(page.locator("#email-notifications-state")).to_contain_text("Saved")
+    eventually(lambda: api("GET", "/me", dora["token"])["email_notifications"] is False)
+    page.reload()
+    expect(page.get_by_label("Email notifications")).not_to_be_checked()
     page.context.close()
 
 

@@ -5,8 +5,10 @@
 
 import * as api from "../api.js";
 import { h, replace, announce, formatDue, isOverdue, initials } from "../dom.js";
-import { STATUSES, PRIORITIES, membersOf } from "./list.js";
+import { STATUSES, PRIORITIES, membersOf, commentBadge } from "./list.js";
+import { unsavedInput } from "../app.js";
 import { openTaskPanel } from "./task.js";
+import * as live from "../live.js";
 
 /** @typedef {{status: api.Status, list: HTMLElement, count: HTMLElement, cursor: string | null | undefined, loading: boolean, more: HTMLButtonElement}} Column */
 
@@ -63,6 +65,7 @@ export async function renderBoard(ctx, content) {
         task.labels.map((l) => h("span", { class: "chip label" }, l)),
         task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
         task.priority ? h("span", { class: `prio prio-${task.priority}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3))) : null,
+        commentBadge(task),
         assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));
     if (canEdit) el.addEventListener("pointerdown", (e) => startDrag(e, el));
     el.addEventListener("keydown", (e) => onCardKey(e, el));
@@ -115,6 +118,8 @@ export async function renderBoard(ctx, content) {
   };
   if (canEdit) ctx.keys.c = () => addCard(columns[0]);
 
+  // The newest change before the board is read: the live stream starts right after it.
+  const after = await live.newestEntryId(project.id, ctx.signal);
   await Promise.all(columns.map(loadColumn));
   board.dataset.ready = "true";
   // Each column loads its next page when scrolled to its end.
@@ -208,6 +213,8 @@ export async function renderBoard(ctx, content) {
    */
   function startDrag(e, el) {
     if (e.button !== 0 || !e.isPrimary) return;
+    // A live update must not swap the card out from under a pointer that may start a drag.
+    el.classList.add("held");
     const startX = e.clientX;
     const startY = e.clientY;
     const rect = el.getBoundingClientRect();
@@ -241,6 +248,7 @@ export async function renderBoard(ctx, content) {
       else section.list.append(line);
     };
     const up = () => {
+      el.classList.remove("held");
       el.removeEventListener("pointermove", move);
       el.removeEventListener("pointerup", up);
       el.removeEventListener("pointercancel", cancel);
@@ -254,6 +262,7 @@ export async function renderBoard(ctx, content) {
       commitMove(el, from);
     };
     const cancel = () => {
+      el.classList.remove("held");
       el.removeEventListener("pointermove", move);
       el.removeEventListener("pointerup", up);
       el.removeEventListener("pointercancel", cancel);
@@ -348,9 +357,124 @@ export async function renderBoard(ctx, content) {
     input.focus();
   }
 
+  // --- live: another person's change appears without a reload
+  /** @type {{onEntry: (e: api.Entry) => void} | null} */
+  let detail = null;
+  /** Tasks being fetched after an event, and those to fetch again when that is done. */
+  const fetching = new Set();
+  const again = new Set();
+  const me = /** @type {api.User} */ (ctx.state.user);
+
+  /** @param {api.Task} t whether the board's filters keep it (q cannot be checked here) */
+  const matches = (t) => {
+    const a = filters.get("assignee");
+    if (a && (a === "me" ? t.assignee_id !== me.id : a === "none" ? t.assignee_id !== null : t.assignee_id !== a)) return false;
+    const label = filters.get("label");
+    if (label && !t.labels.includes(label.toLowerCase())) return false;
+    const min = filters.get("priority_min");
+    if (min && t.priority < Number(min)) return false;
+    const after = filters.get("due_after");
+    if (after && (!t.due_date || t.due_date < after)) return false;
+    const before = filters.get("due_before");
+    if (before && (!t.due_date || t.due_date > before)) return false;
+    return true;
+  };
+  /** @param {api.Task} a @param {api.Task} b */
+  const order = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+  /** @param {string} id */
+  const drop = (id) => {
+    board.querySelector(`.card[data-id="${id}"]`)?.remove();
+    tasks.delete(id);
+    columns.forEach(updateCount);
+  };
+
+  /**
+   * Puts a task where the server's order says, in its status's column: in place when it is
+   * there already (no flicker), not at all when it sorts after the cards loaded so far.
+   * @param {api.Task} t
+   */
+  function place(t) {
+    const old = /** @type {HTMLElement | null} */ (board.querySelector(`.card[data-id="${t.id}"]`));
+    const column = columns.find((c) => c.status === t.status);
+    if (!column) return;
+    const others = /** @type {HTMLElement[]} */ ([...column.list.querySelectorAll(".card")]).filter((c) => c !== old);
+    const next = others.find((c) => {
+      const o = tasks.get(c.dataset.id || "");
+      return o ? order(t, o) < 0 : false;
+    });
+    const focused = old !== null && document.activeElement === old;
+    if (!next && column.cursor) {
+      // Beyond the loaded page: it shows when the column loads more.
+      old?.remove();
+      columns.forEach(updateCount);
+      return;
+    }
+    const fresh = card(t);
+    const inPlace = old && old.parentElement === column.list && (old.nextElementSibling === next || (next === undefined && !old.nextElementSibling?.classList.contains("card")));
+    if (inPlace && old) old.replaceWith(fresh);
+    else {
+      old?.remove();
+      column.list.insertBefore(fresh, next || null);
+    }
+    if (focused) fresh.focus();
+    columns.forEach(updateCount);
+  }
+
+  /** @param {string} id */
+  async function refresh(id) {
+    if (fetching.has(id)) {
+      again.add(id);
+      return;
+    }
+    fetching.add(id);
+    try {
+      // The person's own moves first: the board shows them already.
+      await moves;
+      /** @type {api.Task | null} */
+      let fresh = null;
+      try {
+        fresh = await api.get(`/tasks/${id}`, { signal: ctx.signal });
+      } catch (e) {
+        if (e instanceof api.ApiError && e.status === 404) return drop(id);
+        throw e;
+      }
+      const t = /** @type {api.Task} */ (fresh);
+      const known = tasks.get(id);
+      if (known && t.version <= known.version && t.comment_count === known.comment_count) return;
+      if (t.project_id !== project.id || !matches(t) || (!known && filters.has("q"))) return drop(id);
+      const el = board.querySelector(`.card[data-id="${id}"]`);
+      if (el && (el.classList.contains("dragging") || el.classList.contains("pending") || el.classList.contains("held"))) {
+        again.add(id);
+        return;
+      }
+      tasks.set(id, t);
+      place(t);
+    } catch {
+      // Unreachable for a moment: the next event (or a reload) brings the board up to date.
+    } finally {
+      fetching.delete(id);
+      if (again.delete(id) && !ctx.signal.aborted) setTimeout(() => refresh(id), 200);
+    }
+  }
+
+  live.subscribe(project.id, after, {
+    signal: ctx.signal,
+    onEntry: (entry) => {
+      detail?.onEntry(entry);
+      if (entry.kind.startsWith("member.")) return;
+      if (!entry.task_id) return;
+      if (entry.kind === "task.deleted") drop(entry.task_id);
+      else refresh(entry.task_id);
+    },
+    onReset: () => {
+      if (!unsavedInput()) ctx.navigate(location.pathname + location.search, { replace: true, force: true });
+    },
+  });
+
   const taskId = ctx.query.get("task");
   if (taskId) {
-    await openTaskPanel(ctx, panel, taskId, {
+    detail = await openTaskPanel(ctx, panel, taskId, {
       onSaved: (task) => {
         tasks.set(task.id, task);
         const old = board.querySelector(`[data-id="${task.id}"]`);
@@ -358,7 +482,7 @@ export async function renderBoard(ctx, content) {
         if (old && target && old.parentElement !== target.list) {
           target.list.prepend(old);
         }
-        old?.replaceWith(card(task));
+        if (old && old.classList.contains("card")) old.replaceWith(card(task));
         columns.forEach(updateCount);
       },
       onDeleted: (id) => {

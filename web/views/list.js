@@ -4,7 +4,9 @@
 import * as api from "../api.js";
 import { h, replace, announce, formatDue, isOverdue, initials, debounce, localDate } from "../dom.js";
 import { parseQuickAdd } from "../quickadd.js";
+import { unsavedInput } from "../app.js";
 import { openTaskPanel } from "./task.js";
+import * as live from "../live.js";
 
 export const STATUSES = /** @type {const} */ ([
   ["todo", "To do"],
@@ -47,6 +49,15 @@ export function forgetMembers(projectId) {
 }
 
 /**
+ * The number of comments of a task, when it has any.
+ * @param {api.Task} task
+ */
+export function commentBadge(task) {
+  const n = task.comment_count || 0;
+  return n ? h("span", { class: "comment-count", title: `${n} comment${n === 1 ? "" : "s"}`, "aria-label": `${n} comment${n === 1 ? "" : "s"}` }, String(n)) : null;
+}
+
+/**
  * A status toggle, a title that opens the task, then labels, due date, assignee, priority.
  * @param {api.Task} task
  * @param {{members: Map<string, {name: string}>, projectName?: string, canEdit: boolean, onToggle: (t: api.Task) => void, href: string}} o
@@ -66,6 +77,7 @@ export function taskRow(task, o) {
       o.projectName ? h("span", { class: "chip project-chip" }, o.projectName) : null,
       task.labels.map((l) => h("span", { class: "chip label" }, l)),
       task.due_date ? h("span", { class: isOverdue(task.due_date) && !done ? "due overdue" : "due", title: task.due_date }, formatDue(task.due_date)) : null,
+      commentBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null,
       task.priority ? h("span", { class: `prio prio-${task.priority}`, title: `Priority: ${PRIORITIES[task.priority]}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3)) + (task.priority === 4 ? "!" : "")) : null));
 }
@@ -135,6 +147,8 @@ export async function renderTaskList(ctx, content, kind) {
 
   /** @type {api.Task[]} */
   const tasks = [];
+  /** Tasks with a change of this person's in flight: live events wait for it. */
+  const pending = new Set();
   /** @type {string | null | undefined} */
   let cursor;
   let loading = false;
@@ -155,6 +169,7 @@ export async function renderTaskList(ctx, content, kind) {
   async function toggle(task) {
     const next = task.status === "done" ? "todo" : "done";
     const row = list.querySelector(`[data-id="${task.id}"]`);
+    pending.add(task.id);
     const before = task.status;
     row?.classList.replace(`status-${before}`, `status-${next}`);
     try {
@@ -170,6 +185,8 @@ export async function renderTaskList(ctx, content, kind) {
         Object.assign(task, fresh);
         row?.replaceWith(rowFor(task));
       }
+    } finally {
+      pending.delete(task.id);
     }
   }
 
@@ -240,6 +257,8 @@ export async function renderTaskList(ctx, content, kind) {
       toolbar.dispatchEvent(new Event("members"));
     }).catch(() => {})
     : Promise.resolve();
+  // The newest change before the list is read: the live stream starts right after it.
+  const after = kind === "project" && project ? await live.newestEntryId(project.id, ctx.signal) : null;
   await loadPage();
   // Assignee initials need the members; draw the rows again when they arrive.
   membersReady.then(() => {
@@ -248,9 +267,98 @@ export async function renderTaskList(ctx, content, kind) {
     if (selected >= 0) select(selected);
   });
 
+  // --- live: another person's change appears without a reload
+  /** @type {{onEntry: (e: api.Entry) => void} | null} */
+  let detail = null;
+  const fetching = new Set();
+  const again = new Set();
+  /** @param {api.Task} t whether the list's filters keep it (q and sort-only pages are not checked) */
+  const matches = (t) => {
+    const status = params.get("status");
+    if (status && !status.split(",").includes(t.status)) return false;
+    const a = params.get("assignee");
+    if (a && (a === "me" ? t.assignee_id !== me.id : a === "none" ? t.assignee_id !== null : t.assignee_id !== a)) return false;
+    const label = params.get("label");
+    if (label && !t.labels.includes(label.toLowerCase())) return false;
+    const min = params.get("priority_min");
+    if (min && t.priority < Number(min)) return false;
+    const from = params.get("due_after");
+    if (from && (!t.due_date || t.due_date < from)) return false;
+    const to = params.get("due_before");
+    if (to && (!t.due_date || t.due_date > to)) return false;
+    return true;
+  };
+  /** @param {string} id */
+  const dropRow = (id) => {
+    const i = tasks.findIndex((t) => t.id === id);
+    if (i >= 0) tasks.splice(i, 1);
+    list.querySelector(`.row[data-id="${id}"]`)?.remove();
+    empty.hidden = tasks.length > 0;
+  };
+  /** @param {string} id */
+  async function refreshRow(id) {
+    if (fetching.has(id) || pending.has(id)) {
+      again.add(id);
+      return;
+    }
+    fetching.add(id);
+    try {
+      /** @type {api.Task} */
+      let fresh;
+      try {
+        fresh = await api.get(`/tasks/${id}`, { signal: ctx.signal });
+      } catch (e) {
+        if (e instanceof api.ApiError && e.status === 404) return dropRow(id);
+        throw e;
+      }
+      const known = tasks.find((t) => t.id === id);
+      if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count) return;
+      if (fresh.project_id !== project?.id || !matches(fresh)) return dropRow(id);
+      if (known) {
+        // The same object: the row's controls hold it.
+        Object.assign(known, fresh);
+        const row = list.querySelector(`.row[data-id="${id}"]`);
+        const focused = row?.contains(document.activeElement);
+        const selectedRow = row?.classList.contains("selected");
+        const next = rowFor(known);
+        if (selectedRow) next.classList.add("selected");
+        row?.replaceWith(next);
+        if (focused) /** @type {HTMLElement | null} */ (next.querySelector(".row-title"))?.focus();
+      } else if (!params.has("q")) {
+        if (params.get("sort") === "position" && cursor === null) {
+          tasks.push(fresh);
+          list.append(rowFor(fresh));
+        } else if (params.get("sort") !== "position" || cursor === null) {
+          tasks.unshift(fresh);
+          list.prepend(rowFor(fresh));
+        }
+        empty.hidden = tasks.length > 0;
+      }
+    } catch {
+      // Unreachable for a moment: the next event (or a reload) brings the list up to date.
+    } finally {
+      fetching.delete(id);
+      if (again.delete(id) && !ctx.signal.aborted) setTimeout(() => refreshRow(id), 200);
+    }
+  }
+  if (kind === "project" && project) {
+    live.subscribe(project.id, after, {
+      signal: ctx.signal,
+      onEntry: (entry) => {
+        detail?.onEntry(entry);
+        if (!entry.task_id || entry.kind.startsWith("member.")) return;
+        if (entry.kind === "task.deleted") dropRow(entry.task_id);
+        else refreshRow(entry.task_id);
+      },
+      onReset: () => {
+        if (!unsavedInput()) ctx.navigate(location.pathname + location.search, { replace: true, force: true });
+      },
+    });
+  }
+
   const taskId = q.get("task");
   if (taskId) {
-    await openTaskPanel(ctx, panel, taskId, {
+    detail = await openTaskPanel(ctx, panel, taskId, {
       onSaved: (task) => {
         const index = tasks.findIndex((t) => t.id === task.id);
         if (index >= 0) {

@@ -105,11 +105,32 @@ export async function renderSettings(ctx, content) {
     }
   });
 
+  const emailToggle = /** @type {HTMLInputElement} */ (h("input", { id: "email-notifications", type: "checkbox", checked: me.email_notifications !== false, "aria-describedby": "email-notifications-help email-notifications-state" }));
+  const emailState = h("p", { class: "form-message", id: "email-notifications-state", "aria-live": "polite" });
+  emailToggle.addEventListener("change", async () => {
+    const wanted = emailToggle.checked;
+    emailState.textContent = "";
+    emailState.classList.remove("error");
+    try {
+      const user = await api.patch("/me", { email_notifications: wanted });
+      ctx.state.user = user;
+      emailState.textContent = wanted ? "Saved: you get emails." : "Saved: no emails.";
+    } catch (e) {
+      emailToggle.checked = !wanted;
+      emailState.classList.add("error");
+      emailState.textContent = `Not saved. ${e instanceof Error ? e.message : String(e)}`;
+    }
+  });
+
   const tokens = h("div", { id: "tokens" });
   replace(content,
     h("section", { class: "card-section", "aria-labelledby": "s-profile" }, h("h2", { id: "s-profile" }, "Profile"), h("p", { class: "muted" }, me.email), profile),
     h("section", { class: "card-section", "aria-labelledby": "s-theme" }, h("h2", { id: "s-theme" }, "Appearance"),
       h("div", { class: "field" }, h("label", { for: "theme" }, "Theme"), themeSelect)),
+    h("section", { class: "card-section", "aria-labelledby": "s-notifications" }, h("h2", { id: "s-notifications" }, "Notifications"),
+      h("div", { class: "field checkbox" }, emailToggle, h("label", { for: "email-notifications" }, "Email notifications")),
+      h("p", { class: "hint", id: "email-notifications-help" }, "An email when someone assigns you a task, mentions you or comments on your tasks, and for tasks due soon. The bell shows them either way."),
+      emailState),
     h("section", { class: "card-section", "aria-labelledby": "s-password" }, h("h2", { id: "s-password" }, "Password"), password),
     h("section", { class: "card-section", "aria-labelledby": "s-tokens" }, h("h2", { id: "s-tokens" }, "API tokens"),
       h("p", { class: "muted" }, "For scripts: send ", h("code", null, "Authorization: Bearer dkt_…"), ". A read token can only read."),

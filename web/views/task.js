@@ -7,6 +7,8 @@ import { h, replace, announce, dialog, confirmDialog, debounce } from "../dom.js
 import { renderMarkdown } from "../markdown.js";
 import { unsaved } from "../app.js";
 import { STATUSES, PRIORITIES, membersOf } from "./list.js";
+import { commentThread } from "./comments.js";
+import { timeline } from "./activity.js";
 
 /** @typedef {"title"|"description"|"status"|"priority"|"due_date"|"labels"|"assignee_id"} Field */
 /** @type {Field[]} */
@@ -25,6 +27,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
  * @param {HTMLElement} host
  * @param {string} taskId
  * @param {{onSaved: (t: api.Task) => void, onDeleted: (id: string) => void}} hooks
+ * @returns {Promise<{onEntry: (entry: api.Entry) => void} | null>} what live updates call
  */
 export async function openTaskPanel(ctx, host, taskId, hooks) {
   /** @type {api.Task} */
@@ -34,7 +37,7 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   } catch (e) {
     if (e instanceof api.ApiError && e.status === 404) {
       announce("That task does not exist any more, or you cannot see it.", { error: true });
-      return;
+      return null;
     }
     throw e;
   }
@@ -249,6 +252,56 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
    * @param {HTMLElement | null} [help]
    */
   const row = (id, text, control, help) => h("div", { class: "prop" }, h("label", { for: id }, text), control, help || null, errorFor(id.replace("task-", "")));
+  // --- comments and activity, as two tabs
+  const me = /** @type {api.User} */ (ctx.state.user);
+  const commentsPanel = h("div", { id: "task-comments", role: "tabpanel", "aria-labelledby": "tab-comments", tabindex: "-1" });
+  const activityPanel = h("div", { id: "task-activity", role: "tabpanel", "aria-labelledby": "tab-activity", tabindex: "-1", hidden: true });
+  /** @param {number | undefined} n */
+  const commentsLabel = (n) => (n === undefined ? "Comments" : `Comments (${n})`);
+  const commentsTab = h("button", { type: "button", role: "tab", id: "tab-comments", "aria-selected": "true", "aria-controls": "task-comments" }, commentsLabel(base.comment_count));
+  const activityTab = h("button", { type: "button", role: "tab", id: "tab-activity", "aria-selected": "false", "aria-controls": "task-activity", tabindex: "-1" }, "Activity");
+  /** @type {ReturnType<typeof timeline> | null} */
+  let history = null;
+  /** @param {"comments" | "activity"} which */
+  const showTab = (which) => {
+    const comments = which === "comments";
+    commentsTab.setAttribute("aria-selected", String(comments));
+    activityTab.setAttribute("aria-selected", String(!comments));
+    commentsTab.tabIndex = comments ? 0 : -1;
+    activityTab.tabIndex = comments ? -1 : 0;
+    commentsPanel.hidden = !comments;
+    activityPanel.hidden = comments;
+    if (!comments && !history) {
+      history = timeline(activityPanel, { path: `/tasks/${base.id}/activity`, projectId: base.project_id, onTask: true, signal: ctx.signal, label: "Task activity" });
+    }
+  };
+  commentsTab.addEventListener("click", () => showTab("comments"));
+  activityTab.addEventListener("click", () => showTab("activity"));
+  const tablist = h("div", { role: "tablist", class: "detail-tabs", "aria-label": "Comments and activity" }, commentsTab, activityTab);
+  tablist.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End") return;
+    e.preventDefault();
+    e.stopPropagation();
+    const toActivity = e.key === "End" || ((e.key === "ArrowRight" || e.key === "ArrowLeft") && activityTab.tabIndex !== 0);
+    showTab(toActivity ? "activity" : "comments");
+    (toActivity ? activityTab : commentsTab).focus();
+  });
+  const thread = commentThread(commentsPanel, {
+    task: base, me, members: () => members, canComment: canEdit,
+    canModerate: api.can(project?.my_role, "admin"), signal: ctx.signal, guard: unsaved,
+    onCount: (n) => {
+      commentsTab.textContent = commentsLabel(n);
+      if (base.comment_count !== n) {
+        base = { ...base, comment_count: n };
+        hooks.onSaved(base);
+      }
+    },
+  });
+  thread.ready.catch((e) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) replace(commentsPanel, h("p", { class: "error-text" }, e instanceof Error ? e.message : String(e)));
+  });
+  const together = h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel);
+
   const panel = h("aside", { class: "panel", id: "task-panel", "aria-labelledby": "task-panel-heading" },
     h("div", { class: "panel-head" },
       h("h2", { id: "task-panel-heading", class: "small muted" }, `#${base.number}`, project ? ` · ${project.is_inbox ? "Inbox" : project.name}` : ""),
@@ -267,6 +320,7 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
       h("div", { class: "description" },
         h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? editButton : null),
         description, preview, errorFor("description")),
+      together,
       canEdit ? h("div", { class: "panel-foot" }, h("button", { type: "button", class: "danger ghost", id: "delete-task", onclick: remove }, "Delete task")) : null));
   description.hidden = true;
   drawPreview();
@@ -276,4 +330,40 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
     document.body.classList.remove("panel-open");
   });
   title.focus();
+
+  /** Someone changed this task or its comments (a live event): show it unless it is ours. */
+  let refreshing = false;
+  async function refreshTask() {
+    if (refreshing || dirty() || saving || conflict) return;
+    refreshing = true;
+    try {
+      /** @type {api.Task} */
+      const fresh = await api.get(`/tasks/${base.id}`, { signal: ctx.signal });
+      if (fresh.version > base.version && !dirty() && !saving && !conflict) {
+        base = fresh;
+        for (const f of FIELDS) draft[f] = fresh[f];
+        fill();
+        status.textContent = "Updated just now";
+      }
+    } catch {
+      // Gone or unreachable: the next event or a reload says so.
+    } finally {
+      refreshing = false;
+    }
+  }
+  return {
+    onEntry(entry) {
+      if (entry.task_id !== base.id || ctx.signal.aborted) return;
+      if (entry.kind === "task.deleted") {
+        unsaved.delete(guard);
+        announce(`#${base.number} was deleted${entry.actor ? " by " + entry.actor.name : ""}.`, { visible: true });
+        hooks.onDeleted(base.id);
+        ctx.setQuery({ task: null });
+        return;
+      }
+      if (entry.kind.startsWith("comment.")) thread.reload().catch(() => {});
+      else refreshTask();
+      history?.reload().catch(() => {});
+    },
+  };
 }

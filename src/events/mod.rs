@@ -1,0 +1,292 @@
+//! Live events (API.md §11, `GET /api/v1/events`): the activity entries, as they commit, to every
+//! member of their project, from any instance.
+//!
+//! The `activity` table is the truth and `LISTEN docket_activity` only the doorbell. Each
+//! instance has one [`Hub`]: a tailer task ([`run`]) that, on each doorbell (and every second
+//! while anyone is subscribed, in case a notification was lost or the listener is down), reads
+//! the entries after the last one it read plus the current members of their projects, and
+//! broadcasts each entry, serialized once, with that member set. A stream subscribes first,
+//! then replays what it missed from the table, then follows the broadcast, skipping ids it has
+//! already sent: since ids increase in commit order (`db::Tx::commit`), "after id N" is a
+//! complete resume point and nothing is sent twice.
+//!
+//! Membership is checked at delivery: an entry goes to the users who are members of its
+//! project when the tailer reads it (so a removed member stops receiving a project's events at
+//! once, and does not get the `member.removed` entry itself).
+
+pub mod handlers;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{broadcast, watch, Notify};
+use tokio_postgres::AsyncMessage;
+use uuid::Uuid;
+
+use crate::activity::{self, Entry};
+use crate::app::AppState;
+use crate::db::DbResult;
+
+/// Open streams per user, per instance (API.md §9 style bound; an 11th is refused with 429).
+pub const MAX_STREAMS_PER_USER: usize = 10;
+/// Deliveries a stream may fall behind before it is dropped (it resumes with Last-Event-ID).
+const BROADCAST_CAPACITY: usize = 4096;
+/// Entries read per query, by the tailer and by a stream's replay.
+pub(crate) const PAGE: i64 = 500;
+/// The tailer reads this often while anyone is subscribed, whatever the doorbell says.
+const FALLBACK_POLL: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+/// The default interval of the comment line that keeps proxies from closing a stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// One entry as every stream sends it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub id: i64,
+    pub kind: activity::Kind,
+    pub project_id: Uuid,
+    /// The entry's JSON, serialized once for all streams.
+    pub data: String,
+    /// The project's members when the entry was read.
+    pub members: Arc<HashSet<Uuid>>,
+}
+
+/// The instance's subscribers and the tailer's state. Lives in `AppState`.
+pub struct Hub {
+    sender: broadcast::Sender<Arc<Delivery>>,
+    open: Mutex<HashMap<Uuid, usize>>,
+    closing: watch::Sender<bool>,
+    /// Rung by the listener (a commit anywhere) and by a new subscriber.
+    doorbell: Notify,
+    /// The highest id a notification announced (those entries are committed).
+    announced: AtomicI64,
+    pub heartbeat: Duration,
+}
+
+impl Hub {
+    pub fn new(heartbeat: Duration) -> Self {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (closing, _) = watch::channel(false);
+        Self {
+            sender,
+            open: Mutex::new(HashMap::new()),
+            closing,
+            doorbell: Notify::new(),
+            announced: AtomicI64::new(0),
+            heartbeat,
+        }
+    }
+
+    /// A stream slot for `user_id`, unless they already hold the most.
+    pub fn admit(self: &Arc<Self>, user_id: Uuid) -> Option<Slot> {
+        let mut open = self.open.lock().expect("not poisoned");
+        let count = open.entry(user_id).or_insert(0);
+        if *count >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        metrics::gauge!("docket_events_streams").increment(1.0);
+        Some(Slot {
+            hub: self.clone(),
+            user_id,
+        })
+    }
+
+    /// Subscribes to deliveries; everything the tailer reads from now on arrives here.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Delivery>> {
+        let receiver = self.sender.subscribe();
+        self.doorbell.notify_one();
+        receiver
+    }
+
+    /// Resolves when the server starts draining: streams end, so that the drain does not wait
+    /// for them (clients reconnect to another instance with Last-Event-ID).
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Reads what committed after `last` and broadcasts it; returns the new `last`.
+    async fn catch_up(&self, state: &AppState, mut last: i64) -> DbResult<i64> {
+        loop {
+            let entries = activity::store::after(&state.db, last, PAGE).await?;
+            let Some(newest) = entries.last().map(|e| e.id) else {
+                return Ok(last);
+            };
+            let mut projects: Vec<Uuid> = entries.iter().map(|e| e.project_id).collect();
+            projects.sort_unstable();
+            projects.dedup();
+            let mut members: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
+            for (project, user) in crate::projects::store::members_of(&state.db, &projects).await? {
+                members.entry(project).or_default().insert(user);
+            }
+            let members: HashMap<Uuid, Arc<HashSet<Uuid>>> = projects
+                .into_iter()
+                .map(|p| (p, Arc::new(members.remove(&p).unwrap_or_default())))
+                .collect();
+            let full = entries.len() as i64 == PAGE;
+            for entry in entries {
+                let delivery = delivery(entry, &members);
+                // No receivers is not an error: nobody is listening right now.
+                let _ = self.sender.send(Arc::new(delivery));
+            }
+            metrics::counter!("docket_events_read_total").increment(1);
+            last = newest;
+            if !full {
+                return Ok(last);
+            }
+        }
+    }
+}
+
+fn delivery(entry: Entry, members: &HashMap<Uuid, Arc<HashSet<Uuid>>>) -> Delivery {
+    Delivery {
+        id: entry.id,
+        kind: entry.kind,
+        project_id: entry.project_id,
+        members: members.get(&entry.project_id).cloned().unwrap_or_default(),
+        data: serde_json::to_string(&entry).expect("an entry serializes"),
+    }
+}
+
+/// A user's open stream, counted until dropped.
+pub struct Slot {
+    hub: Arc<Hub>,
+    user_id: Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.hub.open.lock().expect("not poisoned");
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+        metrics::gauge!("docket_events_streams").decrement(1.0);
+    }
+}
+
+/// The tailer: runs until aborted (the server's shutdown).
+pub async fn run(state: AppState) {
+    while !state.is_migrated() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hub = state.events.clone();
+    let _listener = AbortOnDrop(tokio::spawn({
+        let hub = hub.clone();
+        let pg = state.listen_config.clone();
+        async move { hub.listen(&pg).await }
+    }));
+    let mut last = loop {
+        match activity::store::latest_id(&state.db).await {
+            Ok(id) => break id,
+            Err(error) => {
+                tracing::debug!(error = %error, "events: the database is not reachable yet");
+                tokio::time::sleep(FALLBACK_POLL).await;
+            }
+        }
+    };
+    loop {
+        let polled = tokio::select! {
+            () = hub.doorbell.notified() => false,
+            () = tokio::time::sleep(FALLBACK_POLL) => true,
+        };
+        // Read before the count (see below).
+        let announced = hub.announced.load(Ordering::Acquire);
+        if hub.sender.receiver_count() == 0 {
+            // Nobody to tell: skip ahead instead of reading. Safe because the count is read
+            // after the value: a subscriber that comes later subscribes first and then replays
+            // from the table, which by then holds everything up to that value. (The poll also
+            // asks the table, in case the listener is down or silently dead.)
+            last = last.max(announced);
+            if polled {
+                if let Ok(latest) = activity::store::latest_id(&state.db).await {
+                    if hub.sender.receiver_count() == 0 {
+                        last = last.max(latest);
+                    }
+                }
+            }
+            continue;
+        }
+        match hub.catch_up(&state, last).await {
+            Ok(newest) => last = newest,
+            Err(error) => tracing::warn!(error = %error, "events: reading the activity failed"),
+        }
+    }
+}
+
+impl Hub {
+    /// Listens for commits until aborted, reconnecting with backoff. The connection is its own
+    /// (not a slot of the request pool, which it would hold for good).
+    async fn listen(&self, pg: &tokio_postgres::Config) {
+        let mut delay = FIRST_RETRY;
+        loop {
+            let outcome = self.listen_once(pg).await;
+            match outcome {
+                Ok(()) => delay = FIRST_RETRY,
+                Err(reason) => tracing::debug!(reason, "activity notifications unavailable"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_RETRY);
+        }
+    }
+
+    /// One connection: `Ok` once it was listening and then ended, `Err` if it never got there.
+    async fn listen_once(&self, pg: &tokio_postgres::Config) -> Result<(), &'static str> {
+        let (client, mut connection) =
+            match tokio::time::timeout(CONNECT_TIMEOUT, pg.connect(tokio_postgres::NoTls)).await {
+                Ok(Ok(connected)) => connected,
+                Ok(Err(_)) => return Err("cannot connect"),
+                Err(_) => return Err("connecting timed out"),
+            };
+        let (forward, mut announced) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let _driver = AbortOnDrop(tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(notification) = message {
+                    let id = notification.payload().parse().unwrap_or(0);
+                    if forward.send(id).is_err() {
+                        break;
+                    }
+                }
+            }
+        }));
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            client.batch_execute(&format!("LISTEN {}", activity::store::CHANNEL)),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("LISTEN failed"),
+            Err(_) => return Err("LISTEN timed out"),
+        }
+        // Commits may have been missed while not listening: read once.
+        self.doorbell.notify_one();
+        // `None`: the connection ended.
+        while let Some(id) = announced.recv().await {
+            self.announced.fetch_max(id, Ordering::AcqRel);
+            self.doorbell.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

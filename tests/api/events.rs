@@ -1,0 +1,606 @@
+//! Live events (API.md §11): `GET /api/v1/events` as Server-Sent Events — every committed entry
+//! exactly once and in id order across reconnects, nothing for a rolled-back change, membership
+//! checked at delivery, narrowing, resume points, heartbeats, bounds, other instances.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::{Method, Response};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// One dispatched event.
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: Option<i64>,
+    event: String,
+    data: Value,
+}
+
+/// What the stream produced next.
+#[derive(Debug)]
+enum Item {
+    Event(SseEvent),
+    /// A comment line (the heartbeat).
+    Comment,
+    /// The server ended the stream.
+    End,
+}
+
+/// A small Server-Sent Events reader over reqwest's streaming body.
+struct Stream {
+    response: Response,
+    buffer: String,
+}
+
+impl Stream {
+    fn new(response: Response) -> Self {
+        assert_eq!(response.status(), 200, "{}", response.url());
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next item; panics when nothing comes `within`.
+    async fn item(&mut self, within: Duration) -> Item {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return parse_block(&block);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("nothing from the stream within {within:?}"))
+                .expect("the stream reads");
+            match chunk {
+                Some(bytes) => self.buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
+                None => {
+                    assert!(self.buffer.trim().is_empty(), "cut off: {:?}", self.buffer);
+                    return Item::End;
+                }
+            }
+        }
+    }
+
+    /// The next event, skipping heartbeats; `None` when the stream ended.
+    async fn event(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.item(left.max(Duration::from_millis(1))).await {
+                Item::Event(event) => return Some(event),
+                Item::Comment => continue,
+                Item::End => return None,
+            }
+        }
+    }
+
+    /// Asserts that no event comes for `quiet` (heartbeats may).
+    async fn assert_quiet(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.item(quiet * 2)).await {
+                Err(_) => return,
+                Ok(Item::Comment) => continue,
+                Ok(other) => panic!("expected quiet, got {other:?}"),
+            }
+        }
+    }
+
+    /// Asserts that the server ends the stream within `within` (without sending an event).
+    async fn assert_ends(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.item(left.max(Duration::from_millis(1))).await {
+                Item::End => return,
+                Item::Comment => continue,
+                Item::Event(event) => panic!("expected the end, got {event:?}"),
+            }
+        }
+    }
+}
+
+fn parse_block(block: &str) -> Item {
+    let (mut id, mut event, mut data, mut fields) = (None, None, Vec::new(), 0);
+    for line in block.lines() {
+        if line.is_empty() || line.starts_with(':') {
+            continue;
+        }
+        fields += 1;
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => id = Some(value.parse().expect("a numeric id")),
+            "event" => event = Some(value.to_owned()),
+            "data" => data.push(value.to_owned()),
+            other => panic!("unexpected field {other:?} in {block:?}"),
+        }
+    }
+    if fields == 0 {
+        return Item::Comment;
+    }
+    let data = data.join("\n");
+    Item::Event(SseEvent {
+        id,
+        event: event.expect("every event names its kind"),
+        data: serde_json::from_str(&data).unwrap_or_else(|e| panic!("data {data:?}: {e}")),
+    })
+}
+
+const SOON: Duration = Duration::from_secs(5);
+
+async fn open(app: &TestApp, user: &TestUser, query: &str) -> Stream {
+    Stream::new(open_raw(app, user, query, None).await)
+}
+
+async fn open_raw(
+    app: &TestApp,
+    user: &TestUser,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> Response {
+    let mut request = app.get(&format!("/api/v1/events{query}"), &user.token);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    request.send().await.unwrap()
+}
+
+async fn new_task(app: &TestApp, user: &TestUser, project: &str, title: &str) -> String {
+    id_of(&create_task(app, user, project, json!({ "title": title })).await)
+}
+
+/// Asserts the event is the entry of that kind about that task, and consistent with itself.
+fn assert_entry(event: &SseEvent, kind: &str, task: &str) {
+    assert_eq!(event.event, kind, "{event:?}");
+    assert_eq!(event.data["kind"], kind);
+    assert_eq!(event.data["task_id"], task, "{event:?}");
+    assert_eq!(event.data["id"].as_i64(), event.id, "{event:?}");
+}
+
+async fn activity_ids(app: &TestApp) -> Vec<i64> {
+    app.db
+        .rows("SELECT id FROM activity ORDER BY id", &[])
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_writers_and_a_reader_that_reconnects_see_every_entry_once_in_order() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let project = id_of(&create_project(&app, &owner, "Busy").await);
+    const WRITERS: usize = 20;
+    const TASKS_EACH: usize = 4;
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (client, base, token, project) = (
+                app.client.clone(),
+                app.address.clone(),
+                owner.token.clone(),
+                project.clone(),
+            );
+            tokio::spawn(async move {
+                for t in 0..TASKS_EACH {
+                    let task: Value = client
+                        .post(format!("{base}/api/v1/projects/{project}/tasks"))
+                        .bearer_auth(&token)
+                        .json(&json!({ "title": format!("w{w} t{t}") }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let response = client
+                        .patch(format!("{base}/api/v1/tasks/{}", id_of(&task)))
+                        .bearer_auth(&token)
+                        .json(&json!({ "status": "in_progress" }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+        .collect();
+
+    // From the very start (`after=0`), reconnecting after a random number of events, by
+    // Last-Event-ID or by `after`, while the writers run.
+    let mut received: Vec<i64> = Vec::new();
+    let mut stream = open(&app, &owner, "?after=0").await;
+    let mut reconnects = 0;
+    let mut writers_done = false;
+    let mut until_reconnect = rand::thread_rng().gen_range(1..12);
+    loop {
+        if !writers_done && writers.iter().all(|w| w.is_finished()) {
+            writers_done = true;
+        }
+        if writers_done && received.last() == activity_ids(&app).await.last() {
+            break;
+        }
+        if until_reconnect == 0 {
+            drop(stream);
+            let last = received.last().copied().unwrap_or(0).to_string();
+            stream = if reconnects % 2 == 0 {
+                Stream::new(open_raw(&app, &owner, "?after=0", Some(&last)).await)
+            } else {
+                open(&app, &owner, &format!("?after={last}")).await
+            };
+            reconnects += 1;
+            until_reconnect = rand::thread_rng().gen_range(1..12);
+        }
+        match tokio::time::timeout(Duration::from_millis(500), stream.event(SOON)).await {
+            Ok(Some(event)) => {
+                received.push(event.id.expect("every entry has an id"));
+                assert_eq!(event.data["id"].as_i64(), event.id);
+                until_reconnect -= 1;
+            }
+            Ok(None) => panic!("the stream ended"),
+            // Quiet for now: check whether everything arrived.
+            Err(_) => {}
+        }
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let committed = activity_ids(&app).await;
+    assert!(
+        committed.len() >= WRITERS * TASKS_EACH * 2,
+        "{}",
+        committed.len()
+    );
+    assert!(reconnects >= 5, "only {reconnects} reconnects");
+    // Every committed entry exactly once, in id order.
+    assert_eq!(received, committed);
+}
+
+#[tokio::test]
+async fn a_change_that_fails_its_if_match_sends_nothing() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let project = id_of(&create_project(&app, &owner, "P").await);
+    let task = new_task(&app, &owner, &project, "before").await;
+    let mut stream = open(&app, &owner, "").await;
+    let before = activity_ids(&app).await;
+
+    let refused = app
+        .patch(
+            &format!("/api/v1/tasks/{task}"),
+            &owner.token,
+            &json!({"title": "refused"}),
+        )
+        .header("if-match", "\"999\"")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 412, "precondition_failed").await;
+    assert_eq!(activity_ids(&app).await, before, "no entry for a rollback");
+    stream.assert_quiet(Duration::from_millis(1500)).await;
+
+    let accepted = app
+        .patch(
+            &format!("/api/v1/tasks/{task}"),
+            &owner.token,
+            &json!({"title": "after"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    body_of(accepted, 200).await;
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "task.updated", &task);
+    assert_eq!(
+        event.data["changes"],
+        json!([{"field": "title", "from": "before", "to": "after"}])
+    );
+}
+
+#[tokio::test]
+async fn a_removed_member_stops_receiving_the_project_at_once() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let member = app.new_user().await;
+    let project = id_of(&create_project(&app, &owner, "Shared").await);
+    add_member(&app, &owner, &project, &member, "editor").await;
+    let mut everything = open(&app, &member, "").await;
+    let mut narrowed = open(&app, &member, &format!("?project_id={project}")).await;
+
+    let task = new_task(&app, &owner, &project, "seen").await;
+    assert_entry(
+        &everything.event(SOON).await.unwrap(),
+        "task.created",
+        &task,
+    );
+    assert_entry(&narrowed.event(SOON).await.unwrap(), "task.created", &task);
+
+    let removed = app
+        .delete(
+            &format!("/api/v1/projects/{project}/members/{}", member.id),
+            &owner.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    // The stream that follows only that project ends (a reconnect would be 404) …
+    narrowed.assert_ends(SOON).await;
+    let reopened = open_raw(&app, &member, &format!("?project_id={project}"), None).await;
+    assert_problem(reopened, 404, "not_found").await;
+    // … and the other one goes on without it: not the removal, not what follows.
+    let unseen = new_task(&app, &owner, &project, "unseen").await;
+    let own = id_of(&create_project(&app, &member, "Mine").await);
+    let mine = new_task(&app, &member, &own, "mine").await;
+    loop {
+        let event = everything.event(SOON).await.unwrap();
+        assert_ne!(event.data["project_id"], project, "{event:?}");
+        assert_ne!(event.data["task_id"], unseen);
+        if event.data["task_id"] == mine {
+            break;
+        }
+    }
+    // The owner saw all of it.
+    let entries = body_of(
+        app.get(
+            &format!("/api/v1/projects/{project}/activity"),
+            &owner.token,
+        )
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(entries["items"][1]["kind"], "member.removed");
+}
+
+#[tokio::test]
+async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_second() {
+    let first = spawn_app().await;
+    let second = TestApp::build().on(&first.database_url).spawn().await;
+    let owner = first.new_user().await;
+    let project = id_of(&create_project(&first, &owner, "Two").await);
+    let mut stream = open(&second, &owner, &format!("?project_id={project}")).await;
+    let mut delays = Vec::new();
+    for n in 0..6 {
+        let started = Instant::now();
+        let task = new_task(&first, &owner, &project, &format!("t{n}")).await;
+        let event = stream.event(SOON).await.unwrap();
+        delays.push(started.elapsed());
+        assert_entry(&event, "task.created", &task);
+    }
+    // The first may have raced the other instance's LISTEN; the rest ride the doorbell.
+    let worst = delays[1..].iter().max().unwrap();
+    assert!(*worst < Duration::from_secs(1), "{delays:?}");
+}
+
+#[tokio::test]
+async fn heartbeats_arrive_while_nothing_happens() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut stream = open(&app, &user, "").await;
+    // fast_tuning: a heartbeat every 200 ms.
+    let started = Instant::now();
+    for _ in 0..4 {
+        match stream.item(Duration::from_secs(2)).await {
+            Item::Comment => {}
+            other => panic!("expected a heartbeat, got {other:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn project_id_narrows_the_stream_to_one_project() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let stranger = app.new_user().await;
+    let followed = id_of(&create_project(&app, &owner, "Followed").await);
+    let other = id_of(&create_project(&app, &owner, "Other").await);
+    let mut stream = open(&app, &owner, &format!("?project_id={followed}")).await;
+    new_task(&app, &owner, &other, "elsewhere").await;
+    let task = new_task(&app, &owner, &followed, "here").await;
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "task.created", &task);
+    assert_eq!(event.data["project_id"], followed);
+
+    for project in [followed.clone(), uuid::Uuid::now_v7().to_string()] {
+        let response = open_raw(&app, &stranger, &format!("?project_id={project}"), None).await;
+        assert_problem(response, 404, "not_found").await;
+    }
+    let response = open_raw(&app, &owner, "?project_id=nope", None).await;
+    assert_problem(response, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn the_eleventh_stream_of_a_user_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let mut streams = Vec::new();
+    for _ in 0..10 {
+        streams.push(open(&app, &user, "").await);
+    }
+    let refused = open_raw(&app, &user, "", None).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_problem(refused, 429, "rate_limited").await;
+    // Another user is not affected.
+    let _theirs = open(&app, &other, "").await;
+    // A closed stream frees its slot (the server notices at the latest at the next write).
+    streams.pop();
+    let deadline = Instant::now() + SOON;
+    loop {
+        let response = open_raw(&app, &user, "", None).await;
+        if response.status() == 200 {
+            break;
+        }
+        assert_problem(response, 429, "rate_limited").await;
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_resume_older_than_the_retention_gets_one_reset() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let project = id_of(&create_project(&app, &owner, "Old").await);
+    new_task(&app, &owner, &project, "ancient").await;
+    let old = *activity_ids(&app).await.last().unwrap();
+    app.db
+        .execute(
+            "UPDATE activity SET at = now() - interval '8 days' WHERE id <= $1",
+            &[&old],
+        )
+        .await;
+    let recent = new_task(&app, &owner, &project, "recent").await;
+
+    let mut stream = Stream::new(open_raw(&app, &owner, "", Some(&(old - 1).to_string())).await);
+    let event = stream.event(SOON).await.unwrap();
+    assert_eq!(event.event, "reset");
+    assert_eq!(event.id, None);
+    assert_eq!(event.data["reason"], "expired");
+    stream.assert_ends(SOON).await;
+
+    // A resume point that was never handed out is reset too.
+    let mut stream = open(&app, &owner, &format!("?after={}", old + 1000)).await;
+    assert_eq!(stream.event(SOON).await.unwrap().event, "reset");
+    stream.assert_ends(SOON).await;
+
+    // Right after the old entry, everything is recent: no reset.
+    let mut stream = open(&app, &owner, &format!("?after={old}")).await;
+    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", &recent);
+}
+
+#[tokio::test]
+async fn after_and_last_event_id_resume_right_after_that_entry() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    let project = id_of(&create_project(&app, &owner, "Resume").await);
+    let tasks = [
+        new_task(&app, &owner, &project, "one").await,
+        new_task(&app, &owner, &project, "two").await,
+        new_task(&app, &owner, &project, "three").await,
+    ];
+    let ids = activity_ids(&app).await;
+    let (e1, e2) = (ids[ids.len() - 3], ids[ids.len() - 2]);
+
+    let mut by_query = open(&app, &owner, &format!("?after={e1}")).await;
+    assert_entry(
+        &by_query.event(SOON).await.unwrap(),
+        "task.created",
+        &tasks[1],
+    );
+    assert_entry(
+        &by_query.event(SOON).await.unwrap(),
+        "task.created",
+        &tasks[2],
+    );
+
+    // The header wins over the query (EventSource keeps the URL and sends the newest id).
+    let mut by_header =
+        Stream::new(open_raw(&app, &owner, &format!("?after={e1}"), Some(&e2.to_string())).await);
+    assert_entry(
+        &by_header.event(SOON).await.unwrap(),
+        "task.created",
+        &tasks[2],
+    );
+
+    // Then both go on live.
+    let four = new_task(&app, &owner, &project, "four").await;
+    assert_entry(&by_query.event(SOON).await.unwrap(), "task.created", &four);
+    assert_entry(&by_header.event(SOON).await.unwrap(), "task.created", &four);
+
+    // Without either: only what comes next.
+    let mut fresh = open(&app, &owner, "").await;
+    let five = new_task(&app, &owner, &project, "five").await;
+    assert_entry(&fresh.event(SOON).await.unwrap(), "task.created", &five);
+
+    for bad in ["abc", "-1", "1.5", "99999999999999999999"] {
+        let response = open_raw(&app, &owner, "", Some(bad)).await;
+        assert_problem(response, 400, "invalid_header").await;
+    }
+    for bad in ["?after=abc", "?after=-1", "?after="] {
+        let response = open_raw(&app, &owner, bad, None).await;
+        assert_problem(response, 400, "invalid_query").await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_cookie_streams_without_csrf_and_a_logout_ends_the_stream() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (cookie, csrf) = app.session_login(&user.email, &user.password).await;
+    let project = id_of(&create_project(&app, &user, "Cookie").await);
+    let response = app
+        .request(Method::GET, "/api/v1/events")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = Stream::new(response);
+    let task = new_task(&app, &user, &project, "by cookie").await;
+    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", &task);
+
+    let logout = app
+        .request(Method::DELETE, "/api/v1/auth/session")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    // Checked at each heartbeat (200 ms here).
+    stream.assert_ends(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn open_streams_end_when_the_server_drains() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(open(&app, &user, "").await);
+    }
+    let stopped = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), app.stop())
+        .await
+        .expect("the drain does not wait for event streams");
+    assert!(stopped.elapsed() < Duration::from_secs(5));
+    for stream in &mut streams {
+        stream.assert_ends(SOON).await;
+    }
+}
+
+#[tokio::test]
+async fn the_document_describes_the_stream() {
+    let doc = serde_json::to_value(docket::openapi::document()).unwrap();
+    let operation = &doc["paths"]["/api/v1/events"]["get"];
+    assert!(operation["responses"]["200"]["content"]["text/event-stream"].is_object());
+    let names: HashSet<&str> = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        HashSet::from(["project_id", "after", "Last-Event-ID"])
+    );
+    for status in ["400", "401", "404", "429", "503"] {
+        assert!(operation["responses"][status].is_object(), "{status}");
+    }
+}
