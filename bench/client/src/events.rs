@@ -93,10 +93,7 @@ async fn user(client: &Client, n: usize) -> anyhow::Result<(String, String)> {
         .await?;
     Ok((
         user["id"].as_str().context("id")?.to_owned(),
-        tokens["access_token"]
-            .as_str()
-            .context("token")?
-            .to_owned(),
+        tokens["access_token"].as_str().context("token")?.to_owned(),
     ))
 }
 
@@ -116,8 +113,7 @@ async fn read_stream(
     let mut buffer = String::new();
     let mut delays = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let chunk = match tokio::time::timeout(Duration::from_millis(200), response.chunk()).await
-        {
+        let chunk = match tokio::time::timeout(Duration::from_millis(200), response.chunk()).await {
             Err(_) => continue,
             Ok(chunk) => chunk?,
         };
