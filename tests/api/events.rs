@@ -604,3 +604,21 @@ async fn the_document_describes_the_stream() {
         assert!(operation["responses"][status].is_object(), "{status}");
     }
 }
+
+#[tokio::test]
+async fn a_disabled_account_loses_its_stream_at_the_next_heartbeat() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut stream = open(&app, &user, "").await;
+    // A heartbeat or two first: the stream is healthy.
+    stream.assert_quiet(Duration::from_millis(500)).await;
+    app.db
+        .execute(
+            "UPDATE users SET disabled = true WHERE id = $1",
+            &[&user.id],
+        )
+        .await;
+    stream.assert_ends(Duration::from_secs(2)).await;
+    let refused = open_raw(&app, &user, "", None).await;
+    assert_problem(refused, 403, "account_disabled").await;
+}
