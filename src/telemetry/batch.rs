@@ -204,8 +204,10 @@ mod tests {
 
     impl Write for Stuck {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            std::thread::park();
-            Ok(0)
+            // `park` may return spuriously: a sink that then answered would drain the batch.
+            loop {
+                std::thread::park();
+            }
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
