@@ -390,17 +390,54 @@ impl Tx {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(journal) = journal {
-            self.conn
-                .execute(
-                    "SELECT pg_advisory_xact_lock($1)",
-                    crate::params![JOURNAL_LOCK],
-                )
-                .await?;
-            let rows = serde_json::Value::Array(journal.rows);
-            self.conn.query(journal.sql, crate::params![rows]).await?;
+            return self.commit_with_journal(journal).await;
         }
         self.finished = true;
         self.conn.client().batch_execute("COMMIT").await?;
+        Ok(())
+    }
+
+    /// The lock, the journal's insert and the COMMIT go out in one round trip: the lock is
+    /// then held only while the server runs the insert and the commit, not across two client
+    /// round trips (what made concurrent writers queue longest). They must reach the server
+    /// in that order, so the statements are prepared first (a no-op once cached): each
+    /// future below then sends its messages on its first poll, and `join!` polls them in
+    /// order. A failing lock or insert leaves the transaction aborted, so the COMMIT that
+    /// follows it rolls back, and the error is returned.
+    async fn commit_with_journal(mut self, journal: Journal) -> DbResult<()> {
+        const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1)";
+        let rows = serde_json::Value::Array(journal.rows);
+        let client = self.conn.client();
+        let lock_params = crate::params![JOURNAL_LOCK];
+        let journal_params = crate::params![rows];
+        let (lock, write, commit) = match self.conn.mode {
+            StatementMode::Cached => {
+                let lock = client.prepare_typed_cached(LOCK_SQL, &[Type::INT8]).await?;
+                let write = client
+                    .prepare_typed_cached(journal.sql, &[Type::JSONB])
+                    .await?;
+                let lock_values: [&(dyn ToSql + Sync); 1] = [&JOURNAL_LOCK];
+                let write_values: [&(dyn ToSql + Sync); 1] = [&rows];
+                tokio::join!(
+                    client.execute(&lock, &lock_values),
+                    client.execute(&write, &write_values),
+                    client.batch_execute("COMMIT"),
+                )
+            }
+            // Unnamed statements are parsed, bound and run in one message each.
+            StatementMode::Unnamed => {
+                let (lock, write, commit) = tokio::join!(
+                    client.query_typed(LOCK_SQL, lock_params),
+                    client.query_typed(journal.sql, journal_params),
+                    client.batch_execute("COMMIT"),
+                );
+                (lock.map(|_| 0), write.map(|_| 0), commit)
+            }
+        };
+        self.finished = true;
+        lock?;
+        write?;
+        commit?;
         Ok(())
     }
 
