@@ -128,6 +128,19 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
+    /// Where the previous page of this list ended (`None` on the first page); a cursor from
+    /// another list, or a tampered one, is a 400.
+    pub fn position<T: DeserializeOwned>(
+        &self,
+        key: &CursorKey,
+        scope: &CursorScope,
+    ) -> Result<Option<T>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|cursor| key.decode(scope, cursor))
+            .transpose()
+    }
+
     pub fn limit(&self) -> Result<i64, ApiError> {
         match self.limit.as_deref() {
             None => Ok(DEFAULT_LIMIT),

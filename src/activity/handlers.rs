@@ -22,17 +22,6 @@ fn page_of(
     }))
 }
 
-fn before(
-    state: &AppState,
-    scope: &CursorScope,
-    page: &PageQuery,
-) -> Result<Option<i64>, ApiError> {
-    page.cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(scope, c))
-        .transpose()
-}
-
 /// A task's history, newest first (any member).
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/activity", tag = "activity",
     params(("id" = Uuid, Path), PageQuery),
@@ -47,7 +36,7 @@ pub async fn task_activity(
     access::enter_task(&state.db, &principal, id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
-    let before = before(&state, &scope, &page)?;
+    let before = page.position(&state.cursor_key, &scope)?;
     let rows = store::for_task(&state.db, id, before, limit + 1).await?;
     Ok(page_of(&state, &scope, rows, limit))
 }
@@ -66,7 +55,7 @@ pub async fn project_activity(
     access::authorize(&state.db, &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::ProjectActivity { project: id };
-    let before = before(&state, &scope, &page)?;
+    let before = page.position(&state.cursor_key, &scope)?;
     let rows = store::for_project(&state.db, id, before, limit + 1).await?;
     Ok(page_of(&state, &scope, rows, limit))
 }

@@ -39,15 +39,25 @@ pub(super) fn append(tx: &Tx, entry: Record) {
     );
 }
 
+impl Actor {
+    /// The user whose id is in `id_column` with their current name in `name_column` (a
+    /// `LEFT JOIN users`); `None` for the server itself and for a user deleted since.
+    pub fn from_columns(row: &Row, id_column: &str, name_column: &str) -> DbResult<Option<Self>> {
+        Ok(
+            match (
+                get::<Option<Uuid>>(row, id_column)?,
+                get::<Option<String>>(row, name_column)?,
+            ) {
+                (Some(id), Some(name)) => Some(Actor { id, name }),
+                _ => None,
+            },
+        )
+    }
+}
+
 impl FromRow for Entry {
     fn from_row(row: &Row) -> DbResult<Self> {
-        let actor = match (
-            get::<Option<Uuid>>(row, "actor_id")?,
-            get::<Option<String>>(row, "actor_name")?,
-        ) {
-            (Some(id), Some(name)) => Some(Actor { id, name }),
-            _ => None,
-        };
+        let actor = Actor::from_columns(row, "actor_id", "actor_name")?;
         let changes: serde_json::Value = get(row, "changes")?;
         let counts: Option<serde_json::Value> = get(row, "counts")?;
         Ok(Entry {

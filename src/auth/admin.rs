@@ -26,11 +26,7 @@ pub async fn list_users(
     principal.require_admin()?;
     let limit = page.limit()?;
     let scope = &crate::pagination::CursorScope::Users;
-    let after: Option<(DateTime<Utc>, Uuid)> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(scope, c))
-        .transpose()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, scope)?;
     let rows = users::list(&state.db, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(scope, &(last.created_at, last.id))

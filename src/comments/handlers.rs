@@ -82,11 +82,7 @@ pub async fn list_comments(
     access::enter_task(&state.db, &principal, task_id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::Comments { task: task_id };
-    let after: Option<Uuid> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(&scope, c))
-        .transpose()?;
+    let after: Option<Uuid> = page.position(&state.cursor_key, &scope)?;
     let rows = store::list(&state.db, task_id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(&scope, &last.id)

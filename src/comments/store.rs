@@ -31,13 +31,7 @@ pub struct Comment {
 
 impl FromRow for Comment {
     fn from_row(row: &Row) -> DbResult<Self> {
-        let author = match (
-            get::<Option<Uuid>>(row, "author_id")?,
-            get::<Option<String>>(row, "author_name")?,
-        ) {
-            (Some(id), Some(name)) => Some(Actor { id, name }),
-            _ => None,
-        };
+        let author = Actor::from_columns(row, "author_id", "author_name")?;
         Ok(Self {
             id: get(row, "id")?,
             task_id: get(row, "task_id")?,

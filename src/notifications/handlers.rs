@@ -53,11 +53,7 @@ pub async fn list_notifications(
         user: principal.id(),
         unread,
     };
-    let before: Option<Uuid> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(&scope, c))
-        .transpose()?;
+    let before: Option<Uuid> = page.position(&state.cursor_key, &scope)?;
     let rows = store::list(&state.db, principal.id(), unread, before, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(&scope, &last.id)

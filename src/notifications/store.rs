@@ -66,13 +66,7 @@ pub async fn notify_all(db: &impl Exec, batch: &[Notify]) -> DbResult<u64> {
 
 impl FromRow for Notification {
     fn from_row(row: &Row) -> DbResult<Self> {
-        let actor = match (
-            get::<Option<Uuid>>(row, "actor_id")?,
-            get::<Option<String>>(row, "actor_name")?,
-        ) {
-            (Some(id), Some(name)) => Some(Actor { id, name }),
-            _ => None,
-        };
+        let actor = Actor::from_columns(row, "actor_id", "actor_name")?;
         Ok(Notification {
             id: get(row, "id")?,
             kind: get(row, "kind")?,

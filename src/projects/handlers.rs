@@ -125,11 +125,7 @@ pub async fn list_projects(
     let scope = crate::pagination::CursorScope::Projects {
         user: principal.id(),
     };
-    let after: Option<(DateTime<Utc>, Uuid)> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(&scope, c))
-        .transpose()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, &scope)?;
     let rows = store::list_for_member(&state.db, principal.id(), after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state.cursor_key.encode(&scope, &(last.created_at, last.id))

@@ -30,11 +30,7 @@ pub async fn list_members(
     access::authorize(&state.db, &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = crate::pagination::CursorScope::Members { project: id };
-    let after: Option<(DateTime<Utc>, Uuid)> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(&scope, c))
-        .transpose()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, &scope)?;
     let rows = store::list_members(&state.db, id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         state

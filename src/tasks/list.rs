@@ -195,11 +195,7 @@ async fn list(
     let sort = parse_sort(query.sort.as_deref())?;
     let filters = parse_filters(&query)?;
     let scope = scope(filters_key(&query));
-    let after: Option<Position> = page
-        .cursor
-        .as_deref()
-        .map(|c| state.cursor_key.decode(&scope, c))
-        .transpose()?;
+    let after: Option<Position> = page.position(&state.cursor_key, &scope)?;
 
     let rows = super::store::list::list(
         &state.db,
