@@ -205,6 +205,7 @@ impl Application {
             }
         });
         let events = tokio::spawn(crate::events::run(state.clone()));
+        let metrics_upkeep = crate::telemetry::spawn_metrics_upkeep(state.metrics.clone());
         let rate_sync = tokio::spawn({
             let state = state.clone();
             async move {
@@ -258,6 +259,7 @@ impl Application {
         background.abort();
         rate_sync.abort();
         events.abort();
+        metrics_upkeep.abort();
         principal_listener.abort();
         // The worker finishes its job within the grace period or puts it back, then stops.
         if tokio::time::timeout(grace + Duration::from_secs(2), worker)

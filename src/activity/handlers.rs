@@ -33,7 +33,7 @@ pub async fn task_activity(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::enter_task(&state.db, &principal, id, Action::Read, false).await?;
+    access::enter_task(&state.db.reads(), &principal, id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
     let before = page.position(&state.cursor_key, &scope)?;
@@ -52,7 +52,7 @@ pub async fn project_activity(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::authorize(&state.db, &principal, id, Action::Read).await?;
+    access::authorize(&state.db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::ProjectActivity { project: id };
     let before = page.position(&state.cursor_key, &scope)?;

@@ -88,7 +88,7 @@ pub async fn register(
     responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_me(principal: Principal) -> axum::Json<User> {
-    axum::Json(principal.user)
+    axum::Json(std::sync::Arc::unwrap_or_clone(principal.user))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -163,7 +163,7 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
 pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
     let (_, csrf_token, expires_at) = session_of(&principal)?;
     Ok(axum::Json(SessionResponse {
-        user: principal.user,
+        user: std::sync::Arc::unwrap_or_clone(principal.user),
         csrf_token,
         expires_at: Some(expires_at),
     }))

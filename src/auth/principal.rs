@@ -1,6 +1,8 @@
 //! The one place that turns a request's credentials into an authenticated principal, or into
 //! the right 401/403. Handlers take `Principal` as an argument and never read headers.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
@@ -43,7 +45,8 @@ pub enum AuthMethod {
 
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user: User,
+    /// Shared with the principal cache: a request clones a pointer, not the user.
+    pub user: Arc<User>,
     pub method: AuthMethod,
 }
 
@@ -276,7 +279,7 @@ pub use super::store::refresh_tokens::ACCESS_TOKEN_PRINCIPAL_SQL;
 
 async fn access_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.jwt.verify(token)?;
-    let principal = |user: User| Principal {
+    let principal = |user: Arc<User>| Principal {
         user,
         method: AuthMethod::AccessToken {
             family_id: claims.fam,
@@ -290,7 +293,7 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
     // Roles and the disabled flag come from the database (or from a cache that every change
     // invalidates at once); a revoked login (logout, password change, refresh-token reuse)
     // cuts its access tokens off at once.
-    let row = refresh_tokens::access_token_user(&state.db, claims.sub, claims.fam).await?;
+    let row = refresh_tokens::access_token_user(&state.db.reads(), claims.sub, claims.fam).await?;
     let invalid = || {
         ApiError::unauthenticated(
             ErrorCode::Unauthenticated,
@@ -303,8 +306,9 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
         return Err(invalid());
     }
     ensure_enabled(&row.user)?;
-    state.principals.put(claims.fam, &row.user, epoch);
-    Ok(principal(row.user))
+    let user = Arc::new(row.user);
+    state.principals.put(claims.fam, &user, epoch);
+    Ok(principal(user))
 }
 
 async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
@@ -337,7 +341,7 @@ async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal,
             token_id: row.token_id,
             can_write: row.scopes.contains(&ApiScope::Write),
         },
-        user: row.user,
+        user: Arc::new(row.user),
     })
 }
 
@@ -360,7 +364,7 @@ async fn session_principal(state: &AppState, token: &str) -> Result<Principal, A
     }
     let idle_end = row.last_seen_at.max(now) + chrono::Duration::seconds(SESSION_IDLE_SECS);
     Ok(Principal {
-        user: row.user,
+        user: Arc::new(row.user),
         method: AuthMethod::Session {
             session_id: row.session_id,
             csrf_token: row.csrf_token,

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -22,6 +22,9 @@ use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use super::users::User;
+
+/// A cached user and when it was read.
+type Entry = (Arc<User>, Instant);
 
 pub const CHANNEL: &str = "docket_principals";
 const TTL: Duration = Duration::from_secs(30);
@@ -36,7 +39,7 @@ const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 
 pub struct PrincipalCache {
-    entries: Mutex<HashMap<(Uuid, Uuid), (User, Instant)>>,
+    entries: Mutex<HashMap<(Uuid, Uuid), Entry>>,
     listening: AtomicBool,
     /// Bumped by every eviction: a user read from the database before an eviction may be
     /// stale, so it is not stored (see `put`).
@@ -58,7 +61,7 @@ impl PrincipalCache {
         }
     }
 
-    pub fn get(&self, user_id: Uuid, family_id: Uuid) -> Option<User> {
+    pub fn get(&self, user_id: Uuid, family_id: Uuid) -> Option<Arc<User>> {
         if !self.listening.load(Ordering::Acquire) {
             return None;
         }
@@ -74,7 +77,7 @@ impl PrincipalCache {
 
     /// Stores a user read from the database, unless anything was evicted since `epoch` was
     /// read (the read may predate the change that caused the eviction).
-    pub fn put(&self, family_id: Uuid, user: &User, epoch: u64) {
+    pub fn put(&self, family_id: Uuid, user: &Arc<User>, epoch: u64) {
         if !self.listening.load(Ordering::Acquire) {
             return;
         }
@@ -235,8 +238,8 @@ mod tests {
     use super::*;
     use crate::auth::domain::UserRole;
 
-    fn user() -> User {
-        User {
+    fn user() -> Arc<User> {
+        Arc::new(User {
             id: Uuid::now_v7(),
             email: "a@example.com".into(),
             name: "A".into(),
@@ -244,7 +247,7 @@ mod tests {
             disabled: false,
             email_notifications: true,
             created_at: chrono::Utc::now(),
-        }
+        })
     }
 
     #[test]

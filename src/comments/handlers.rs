@@ -79,7 +79,7 @@ pub async fn list_comments(
     Path(task_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Comment>>, ApiError> {
-    access::enter_task(&state.db, &principal, task_id, Action::Read, false).await?;
+    access::enter_task(&state.db.reads(), &principal, task_id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::Comments { task: task_id };
     let after: Option<Uuid> = page.position(&state.cursor_key, &scope)?;
@@ -102,7 +102,7 @@ pub async fn get_comment(
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let (comment, _) =
-        access::enter_comment(&state.db, &principal, id, Action::Read, false).await?;
+        access::enter_comment(&state.db.reads(), &principal, id, Action::Read, false).await?;
     Ok(read_versioned(&if_none_match, &comment, comment.version))
 }
 

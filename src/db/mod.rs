@@ -12,6 +12,7 @@
 //! Store modules own the SQL; nothing outside them and this module writes any.
 
 pub mod embedded;
+mod lanes;
 mod migrations;
 mod param;
 
@@ -202,6 +203,7 @@ pub struct Db {
     pool: Pool,
     mode: StatementMode,
     statement_timeout: Duration,
+    lanes: std::sync::Arc<lanes::Lanes>,
 }
 
 impl Db {
@@ -232,11 +234,25 @@ impl Db {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .expect("a pool with a runtime and timeouts builds");
+        // Lanes share a connection between requests; behind a transaction-mode pooler a
+        // connection is not ours to share, so reads take the pool's path there.
+        let lanes = match mode {
+            StatementMode::Cached => read_lanes(config.db_max_connections as usize),
+            StatementMode::Unnamed => 0,
+        };
         Self {
             pool,
             mode,
             statement_timeout: config.db_statement_timeout,
+            lanes: std::sync::Arc::new(lanes::Lanes::new(lanes)),
         }
+    }
+
+    /// Short read-only statements that cannot wait on a lock (point lookups by key, no
+    /// `FOR UPDATE`) run here: on shared connections, where concurrent requests' queries
+    /// pipeline (see `lanes`). Anything else uses the pool (`Db` itself) or a transaction.
+    pub fn reads(&self) -> Reads<'_> {
+        Reads(self)
     }
 
     pub fn mode(&self) -> StatementMode {
@@ -284,6 +300,7 @@ impl Db {
     }
 
     pub fn close(&self) {
+        self.lanes.clear();
         self.pool.close();
     }
 }
@@ -316,6 +333,37 @@ impl Exec for Db {
     async fn execute<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<u64> {
         let client = self.pool.get().await?;
         run_execute(&client, self.mode, sql, params).await
+    }
+}
+
+/// How many lanes a pool of `max_connections` keeps: a quarter of it, from one to four, so
+/// that most connections stay free for transactions.
+fn read_lanes(max_connections: usize) -> usize {
+    (max_connections / 4)
+        .clamp(1, 4)
+        .min(max_connections.saturating_sub(1))
+}
+
+/// Statements on the read lanes (`Db::reads`).
+pub struct Reads<'a>(&'a Db);
+
+impl Exec for Reads<'_> {
+    async fn query<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<Vec<Row>> {
+        let db = self.0;
+        if db.lanes.is_empty() {
+            return db.query(sql, params).await;
+        }
+        let client = db.lanes.connection(&db.pool).await?;
+        run_query(&client, db.mode, sql, params).await
+    }
+
+    async fn execute<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<u64> {
+        let db = self.0;
+        if db.lanes.is_empty() {
+            return db.execute(sql, params).await;
+        }
+        let client = db.lanes.connection(&db.pool).await?;
+        run_execute(&client, db.mode, sql, params).await
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn stream_events(
         },
     };
     if let Some(project_id) = query.project_id {
-        access::authorize(&state.db, &principal, project_id, Action::Read).await?;
+        access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
     }
     let slot = state.events.admit(principal.id()).ok_or_else(|| {
         ApiError::rate_limited(5).detail("at most 10 open event streams per user")

@@ -173,7 +173,7 @@ pub async fn get_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<axum::Json<Link>, ApiError> {
-    access::authorize(&state.db, &principal, project_id, Action::Read).await?;
+    access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
     Ok(axum::Json(
         find(&state.db, project_id)
             .await?

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -51,7 +51,9 @@ fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
-pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Replays the stored answer of a creating POST sent again with the same key (called by
+/// `middleware::api_gate`).
+pub async fn idempotency(state: AppState, request: Request, next: Next) -> Response {
     let applies = request.method() == Method::POST
         && request
             .extensions()

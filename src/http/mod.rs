@@ -32,11 +32,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         .merge(extra)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            idempotency::idempotency,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::require_ready,
+            middleware::api_gate,
         ));
 
     Router::new()
@@ -48,8 +44,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::handler_deadline,
+            middleware::request_context,
         ))
-        .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

@@ -15,7 +15,8 @@ use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
 
-/// The documented `/api/v1` operations: they sit behind `require_ready` and `idempotency`.
+/// The documented `/api/v1` operations: they sit behind `middleware::api_gate` (readiness, then
+/// idempotency).
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(account::register))

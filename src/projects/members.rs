@@ -27,7 +27,7 @@ pub async fn list_members(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
-    access::authorize(&state.db, &principal, id, Action::Read).await?;
+    access::authorize(&state.db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = crate::pagination::CursorScope::Members { project: id };
     let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, &scope)?;

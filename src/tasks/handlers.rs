@@ -157,7 +157,8 @@ pub async fn get_task(
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let (task, _) = access::enter_task(&state.db, &principal, id, Action::Read, false).await?;
+    let (task, _) =
+        access::enter_task(&state.db.reads(), &principal, id, Action::Read, false).await?;
     Ok(read_versioned(&if_none_match, &task, task.version))
 }
 

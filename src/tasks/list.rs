@@ -229,7 +229,7 @@ pub async fn list_project_tasks(
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
-    access::authorize(&state.db, &principal, project_id, Action::Read).await?;
+    access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }

@@ -102,13 +102,63 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 pub fn record_request(method: &'static str, route: &str, status: u16, latency: Duration) {
+    let (requests, duration) = request_metrics(method, route, status);
+    requests.increment(1);
+    duration.record(latency.as_secs_f64());
+}
+
+/// The handles of one (method, route, status) series. Looking a series up in the recorder by
+/// its labels allocates the labels and hashes them on every request; the handles are kept
+/// instead, per route. Bounded: routes are the router's patterns (or `unmatched`), methods and
+/// statuses a fixed set.
+fn request_metrics(
+    method: &'static str,
+    route: &str,
+    status: u16,
+) -> (metrics::Counter, metrics::Histogram) {
+    type Series = Vec<(&'static str, u16, metrics::Counter, metrics::Histogram)>;
+    static SERIES: OnceLock<std::sync::RwLock<std::collections::HashMap<Box<str>, Series>>> =
+        OnceLock::new();
+    let series = SERIES.get_or_init(Default::default);
+    let found = |map: &std::collections::HashMap<Box<str>, Series>| {
+        map.get(route).and_then(|all| {
+            all.iter()
+                .find(|(m, s, _, _)| *m == method && *s == status)
+                .map(|(_, _, c, h)| (c.clone(), h.clone()))
+        })
+    };
+    if let Some(handles) = found(&series.read().expect("not poisoned")) {
+        return handles;
+    }
+    let mut map = series.write().expect("not poisoned");
+    if let Some(handles) = found(&map) {
+        return handles;
+    }
     let labels = [
         ("method", method.to_owned()),
         ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+    let counter = metrics::counter!("http_requests_total", &labels);
+    let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
+    map.entry(route.into())
+        .or_default()
+        .push((method, status, counter.clone(), histogram.clone()));
+    (counter, histogram)
+}
+
+/// Folds the recorded latencies into their buckets every few seconds. The recorder keeps every
+/// sample until then (or until a scrape), so without this an instance nobody scrapes would
+/// grow by 8 bytes a request, forever.
+pub fn spawn_metrics_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            handle.run_upkeep();
+        }
+    })
 }
 
 /// One access-log line's facts.
