@@ -19,7 +19,17 @@ pub fn versioned<T: Serialize>(
     version: i64,
     location: impl FnOnce() -> String,
 ) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
+    // A task is ~700 bytes of JSON: one allocation instead of axum's 128 bytes grown thrice.
+    let mut bytes = Vec::with_capacity(1024);
+    if let Err(error) = serde_json::to_writer(&mut bytes, body) {
+        return ApiError::internal(error).into_response();
+    }
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        bytes,
+    )
+        .into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&location()) {

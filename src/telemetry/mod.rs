@@ -191,22 +191,32 @@ pub fn access_log(line: &AccessLine<'_>) {
         );
         return;
     };
-    sink.append(format_access_line(line, chrono::Utc::now()).as_bytes());
+    thread_local! {
+        static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+    }
+    LINE.with_borrow_mut(|out| {
+        out.clear();
+        write_access_line(out, line, chrono::Utc::now());
+        sink.append(out.as_bytes());
+    });
 }
 
 /// The JSON line: the fields `tracing`'s JSON format wrote for the same event.
 pub fn format_access_line(line: &AccessLine<'_>, at: chrono::DateTime<chrono::Utc>) -> String {
     let mut out = String::with_capacity(256);
-    let _ = write!(
-        out,
-        "{{\"timestamp\":\"{}\",\"level\":\"INFO\",\"message\":\"request\",\"target\":\"docket::access\",\"request_id\":",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    );
-    json_string(&mut out, line.request_id);
+    write_access_line(&mut out, line, at);
+    out
+}
+
+fn write_access_line(out: &mut String, line: &AccessLine<'_>, at: chrono::DateTime<chrono::Utc>) {
+    out.push_str("{\"timestamp\":\"");
+    write_timestamp(out, at);
+    out.push_str("\",\"level\":\"INFO\",\"message\":\"request\",\"target\":\"docket::access\",\"request_id\":");
+    json_string(out, line.request_id);
     out.push_str(",\"method\":");
-    json_string(&mut out, line.method);
+    json_string(out, line.method);
     out.push_str(",\"route\":");
-    json_string(&mut out, line.route);
+    json_string(out, line.route);
     let _ = write!(
         out,
         ",\"status\":{},\"latency_ms\":{:.3}",
@@ -220,7 +230,22 @@ pub fn format_access_line(line: &AccessLine<'_>, at: chrono::DateTime<chrono::Ut
         None => out.push_str(",\"user_id\":null"),
     }
     out.push_str("}\n");
-    out
+}
+
+/// RFC 3339 with microseconds, as `to_rfc3339_opts(Micros, true)` writes it, with the part up
+/// to the second formatted once a second per thread.
+fn write_timestamp(out: &mut String, at: chrono::DateTime<chrono::Utc>) {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    SECOND.with_borrow_mut(|(second, prefix)| {
+        if *second != at.timestamp() {
+            *second = at.timestamp();
+            *prefix = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        }
+        out.push_str(prefix);
+    });
+    let _ = write!(out, ".{:06}Z", at.timestamp_subsec_micros().min(999_999));
 }
 
 fn json_string(out: &mut String, value: &str) {
@@ -251,6 +276,20 @@ pub fn new_request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        let base = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
+            .unwrap();
+        for micros in [0, 1, 999_999, 123_456, 1_000_000, 86_400_000_001] {
+            let at = base + chrono::Duration::microseconds(micros);
+            let mut out = String::new();
+            write_timestamp(&mut out, at);
+            assert_eq!(out, at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        }
+    }
 
     #[test]
     fn access_lines_are_json_with_every_field() {

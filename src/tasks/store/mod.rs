@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::domain::Status;
 use crate::activity::{self, Change, Kind, Record};
-use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
+use crate::db::{get, Columns, DbResult, Exec, FromRow, Row, Tx};
 use crate::notifications::{self, Notify};
 use crate::params;
 use crate::projects::access::{ProjectAccess, Role};
@@ -50,11 +50,33 @@ pub struct Task {
 }
 
 impl FromRow for Task {
+    /// Reads in `TASK_COLUMNS` order (see `Columns`).
     fn from_row(row: &Row) -> DbResult<Self> {
-        let source = match (
-            get::<Option<String>>(row, "source_repository")?,
-            get::<Option<i64>>(row, "source_number")?,
-            get::<Option<String>>(row, "source_url")?,
+        let mut c = Columns::new(row);
+        let mut task = Task {
+            id: c.get("id")?,
+            project_id: c.get("project_id")?,
+            number: c.get("number")?,
+            title: c.get("title")?,
+            description: c.get("description")?,
+            status: c.get("status")?,
+            priority: c.get("priority")?,
+            due_date: c.get("due_date")?,
+            labels: c.get("labels")?,
+            assignee_id: c.get("assignee_id")?,
+            created_by: c.get("created_by")?,
+            completed_at: c.get("completed_at")?,
+            position: c.get("position")?,
+            comment_count: c.get("comment_count")?,
+            version: c.get("version")?,
+            created_at: c.get("created_at")?,
+            updated_at: c.get("updated_at")?,
+            source: None,
+        };
+        task.source = match (
+            c.get::<Option<String>>("source_repository")?,
+            c.get::<Option<i64>>("source_number")?,
+            c.get::<Option<String>>("source_url")?,
         ) {
             (Some(repository), Some(number), Some(url)) => Some(TaskSource {
                 kind: "github",
@@ -64,26 +86,7 @@ impl FromRow for Task {
             }),
             _ => None,
         };
-        Ok(Task {
-            id: get(row, "id")?,
-            project_id: get(row, "project_id")?,
-            number: get(row, "number")?,
-            title: get(row, "title")?,
-            description: get(row, "description")?,
-            status: get(row, "status")?,
-            priority: get(row, "priority")?,
-            due_date: get(row, "due_date")?,
-            labels: get(row, "labels")?,
-            assignee_id: get(row, "assignee_id")?,
-            created_by: get(row, "created_by")?,
-            completed_at: get(row, "completed_at")?,
-            source,
-            position: get(row, "position")?,
-            comment_count: get(row, "comment_count")?,
-            version: get(row, "version")?,
-            created_at: get(row, "created_at")?,
-            updated_at: get(row, "updated_at")?,
-        })
+        Ok(task)
     }
 }
 
