@@ -247,3 +247,46 @@ async fn json_bodies_declare_utf8_and_type_errors_speak_json() {
     assert_eq!(body["errors"][0]["field"], "description");
     assert_eq!(body["errors"][0]["message"], "must be a string");
 }
+
+#[tokio::test]
+async fn task_reads_pipeline_on_a_shared_lane_while_the_rest_of_the_pool_is_taken() {
+    // A pool of 2 keeps 1 lane: with the other connection held, reads still run, concurrently,
+    // on the lane (through the pool alone each would wait for the held one and get 503).
+    let app = TestApp::build()
+        .config(|args| {
+            args.db_max_connections = Some("2".into());
+            args.db_acquire_timeout_ms = Some("300".into());
+        })
+        .spawn()
+        .await;
+    let user = app.new_user().await;
+    let project = create_project(&app, &user, "Lanes").await;
+    let task = create_task(&app, &user, &id_of(&project), json!({"title": "Read me"})).await;
+    let path = format!("/api/v1/tasks/{}", id_of(&task));
+    // The first request of a minute also reads the shared rate-limit count, through the pool:
+    // keep the reads below inside the minute of the first one.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if into_minute > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
+    }
+    body_of(app.get(&path, &user.token).send().await.unwrap(), 200).await;
+
+    let held = app.state.db.conn().await.unwrap();
+    let reads = (0..40).map(|_| app.get(&path, &user.token).send());
+    for response in futures::future::join_all(reads).await {
+        let body = body_of(response.unwrap(), 200).await;
+        assert_eq!(body["title"], "Read me");
+    }
+    // Anything else still needs the pool, and says so.
+    let response = app
+        .get("/api/v1/projects", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 503, "unavailable").await;
+    drop(held);
+}
