@@ -19,6 +19,12 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdefghijklmnop";
 pub const ENCRYPTION_KEY: &str = "test-encryption-key-0123456789abcdefghijk";
+// The typed test client lives next door; it is part of the harness (`tests/web` includes this
+// file by path, so the client comes with it).
+#[path = "client.rs"]
+mod client;
+pub use client::*;
+
 const TEMPLATE: &str = "docket_template";
 
 pub struct TestCluster {
@@ -502,31 +508,7 @@ impl Drop for TestApp {
 
 /// Asserts a problem response and returns its body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "status of {}",
-        response.url()
-    );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    assert_eq!(content_type, "application/problem+json");
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "problem body: {body}");
-    assert_eq!(body["status"], status);
-    assert_eq!(body["request_id"], request_id.as_str());
-    assert!(body["type"].as_str().unwrap().ends_with(code));
-    body
+    TestResponse::read(response).await.problem(status, code)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,30 +517,12 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 
 /// Asserts the status (showing the body when it differs) and returns the JSON body.
 pub async fn body_of(response: Response, status: u16) -> Value {
-    let url = response.url().clone();
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{url}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+    TestResponse::read(response).await.expect(status)
 }
 
 /// Asserts a 204 with an empty body.
 pub async fn assert_no_content(response: Response) {
-    let url = response.url().clone();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(status, 204, "{url}: {text}");
-    assert!(text.is_empty());
-}
-
-pub fn etag_of(response: &Response) -> String {
-    response
-        .headers()
-        .get("etag")
-        .unwrap_or_else(|| panic!("{} has no ETag", response.url()))
-        .to_str()
-        .unwrap()
-        .to_owned()
+    TestResponse::read(response).await.no_content()
 }
 
 pub fn id_of(value: &Value) -> String {
@@ -593,18 +557,36 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
 
 /// Asserts a 422 `validation_failed` whose errors name `field`; returns the body.
 pub async fn assert_invalid_field(response: Response, field: &str) -> Value {
-    let body = assert_problem(response, 422, "validation_failed").await;
-    assert!(
-        field_errors(&body).iter().any(|(f, _)| f == field),
-        "expected an error on {field}: {body}"
-    );
-    body
+    TestResponse::read(response).await.invalid_field(field)
 }
 
-pub fn is_utc_timestamp(value: &Value) -> bool {
+/// Whether a timestamp (a JSON value, a typed field, or an optional one) is RFC 3339 in UTC.
+pub fn is_utc_timestamp(value: &impl AsText) -> bool {
     value
-        .as_str()
+        .as_text()
         .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+pub trait AsText {
+    fn as_text(&self) -> Option<&str>;
+}
+
+impl AsText for Value {
+    fn as_text(&self) -> Option<&str> {
+        self.as_str()
+    }
+}
+
+impl AsText for String {
+    fn as_text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl AsText for Option<String> {
+    fn as_text(&self) -> Option<&str> {
+        self.as_deref()
+    }
 }
 
 pub async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value {
@@ -614,15 +596,6 @@ pub async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value
         .await
         .unwrap();
     body_of(response, 201).await
-}
-
-pub async fn get_project(app: &TestApp, user: &TestUser, project: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/projects/{project}"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 200).await
 }
 
 /// PUT a member's role.
@@ -662,22 +635,13 @@ pub async fn create_task(app: &TestApp, user: &TestUser, project: &str, body: Va
     body_of(response, 201).await
 }
 
-pub async fn get_task(app: &TestApp, user: &TestUser, task: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/tasks/{task}"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 200).await
-}
-
 /// The member roles of a project as the database has them.
-pub async fn db_roles(app: &TestApp, project: &str) -> BTreeMap<Uuid, String> {
+pub async fn db_roles(app: &TestApp, project: Uuid) -> BTreeMap<Uuid, String> {
     let rows: Vec<(Uuid, String)> = app
         .db
         .rows(
             "SELECT user_id, role FROM memberships WHERE project_id = $1",
-            &[&project.parse::<Uuid>().unwrap()],
+            &[&project],
         )
         .await
         .iter()

@@ -3,17 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::Response;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::*;
 
-async fn owners_in_db(app: &TestApp, project: &str) -> Vec<Uuid> {
+async fn owners_in_db(app: &TestApp, project: Uuid) -> Vec<Uuid> {
     app.db
         .rows(
             "SELECT user_id FROM memberships WHERE project_id = $1 AND role = 'owner'",
-            &[&project.parse::<Uuid>().unwrap()],
+            &[&project],
         )
         .await
         .iter()
@@ -21,23 +20,11 @@ async fn owners_in_db(app: &TestApp, project: &str) -> Vec<Uuid> {
         .collect()
 }
 
-async fn members_of(app: &TestApp, user: &TestUser, project: &str) -> BTreeMap<Uuid, String> {
-    let response = app
-        .get(&format!("/api/v1/projects/{project}/members"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    let page = body_of(response, 200).await;
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["user"]["id"].as_str().unwrap().parse().unwrap(),
-                m["role"].as_str().unwrap().to_owned(),
-            )
-        })
+async fn members_of(user: &UserClient<'_>, project: Uuid) -> BTreeMap<Uuid, String> {
+    let page: Page<Member> = user.get(&members_path(project)).await.good();
+    page.items
+        .into_iter()
+        .map(|m| (m.user.id, m.role))
         .collect()
 }
 
@@ -72,28 +59,28 @@ impl Who {
 }
 
 /// A project with one member of each role, and someone who is not a member.
-pub(crate) struct Team {
-    pub owner: TestUser,
-    pub admin: TestUser,
-    pub editor: TestUser,
-    pub viewer: TestUser,
-    pub outsider: TestUser,
-    pub project: String,
+pub(crate) struct Team<'a> {
+    pub owner: UserClient<'a>,
+    pub admin: UserClient<'a>,
+    pub editor: UserClient<'a>,
+    pub viewer: UserClient<'a>,
+    pub outsider: UserClient<'a>,
+    pub project: Uuid,
 }
 
-impl Team {
-    pub(crate) async fn new(app: &TestApp) -> Team {
+impl<'a> Team<'a> {
+    pub(crate) async fn new(app: &'a TestApp) -> Team<'a> {
         let (owner, admin, editor, viewer, outsider) = tokio::join!(
-            app.new_user(),
-            app.new_user(),
-            app.new_user(),
-            app.new_user(),
-            app.new_user()
+            app.new_client(),
+            app.new_client(),
+            app.new_client(),
+            app.new_client(),
+            app.new_client()
         );
-        let project = id_of(&create_project(app, &owner, "Team project").await);
-        add_member(app, &owner, &project, &admin, "admin").await;
-        add_member(app, &owner, &project, &editor, "editor").await;
-        add_member(app, &owner, &project, &viewer, "viewer").await;
+        let project = owner.create_project("Team project").await.id;
+        owner.add_member(project, &admin, "admin").await;
+        owner.add_member(project, &editor, "editor").await;
+        owner.add_member(project, &viewer, "viewer").await;
         Team {
             owner,
             admin,
@@ -104,7 +91,7 @@ impl Team {
         }
     }
 
-    pub(crate) fn user(&self, who: Who) -> &TestUser {
+    pub(crate) fn user(&self, who: Who) -> &UserClient<'a> {
         match who {
             Who::Outsider => &self.outsider,
             Who::Viewer => &self.viewer,
@@ -118,7 +105,7 @@ impl Team {
 /// The outcome of an action that needs at least the role `least`: a non-member gets 404
 /// `not_found` (never 403), a member below `least` gets 403 `forbidden`, the others `ok`.
 /// Returns the body of a successful response that has one.
-pub(crate) async fn assert_allowed(response: Response, who: Who, least: Who, ok: u16) -> Value {
+pub(crate) fn assert_allowed(response: TestResponse, who: Who, least: Who, ok: u16) -> Value {
     let expected = if who == Who::Outsider {
         404
     } else if who < least {
@@ -127,24 +114,19 @@ pub(crate) async fn assert_allowed(response: Response, who: Who, least: Who, ok:
         ok
     };
     let status = response.status().as_u16();
-    let url = response.url().clone();
     if status != expected {
-        let text = response.text().await.unwrap();
-        panic!("{who:?} at {url}: expected {expected}, got {status}: {text}");
+        let (what, text) = (response.what(), response.text());
+        panic!("{who:?} at {what}: expected {expected}, got {status}: {text}");
     }
     match expected {
-        404 => assert_problem(response, 404, "not_found").await,
-        403 => assert_problem(response, 403, "forbidden").await,
+        404 => response.problem(404, "not_found"),
+        403 => response.problem(403, "forbidden"),
         204 => {
-            assert_no_content(response).await;
+            response.no_content();
             Value::Null
         }
-        _ => body_of(response, expected).await,
+        _ => response.expect::<Value>(expected),
     }
-}
-
-fn project_path(project: &str) -> String {
-    format!("/api/v1/projects/{project}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,15 +136,8 @@ fn project_path(project: &str) -> String {
 #[tokio::test]
 async fn each_new_user_has_exactly_one_inbox_that_they_own() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let page = body_of(
-        app.get("/api/v1/projects", &user.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let user = app.new_client().await;
+    let page = user.get("/api/v1/projects").await.good::<Value>();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{page}");
     assert_eq!(page["next_cursor"], Value::Null);
@@ -180,59 +155,52 @@ async fn each_new_user_has_exactly_one_inbox_that_they_own() {
         )
         .await;
     assert_eq!(inboxes, 1);
-    let members = members_of(&app, &user, &id_of(inbox)).await;
+    let members = members_of(&user, id_of(inbox).parse().unwrap()).await;
     assert_eq!(members, BTreeMap::from([(user.id, "owner".to_owned())]));
 }
 
 #[tokio::test]
 async fn an_inbox_cannot_be_deleted() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let inbox = db_inbox(&app, &user).await;
-    let response = app
-        .delete(&project_path(&inbox), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 409, "conflict").await;
-    let still = get_project(&app, &user, &inbox).await;
-    assert_eq!(still["is_inbox"], true);
+    let response = user.delete(&project_path(inbox)).await;
+    response.problem(409, "conflict");
+    let still = user.get_project(inbox).await;
+    assert!(still.is_inbox);
 }
 
 #[tokio::test]
 async fn an_inbox_cannot_be_shared() {
     let app = spawn_app().await;
-    let (user, friend) = tokio::join!(app.new_user(), app.new_user());
+    let (user, friend) = tokio::join!(app.new_client(), app.new_client());
     let inbox = db_inbox(&app, &user).await;
 
-    let response = app
+    let response = user
         .post(
             &format!("/api/v1/projects/{inbox}/members"),
-            &user.token,
-            &json!({"email": friend.email, "role": "viewer"}),
+            json!({"email": friend.email, "role": "viewer"}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 409, "conflict").await;
-    let response = put_role(&app, &user, &inbox, friend.id, "editor").await;
-    assert_problem(response, 409, "conflict").await;
+        .await;
+    response.problem(409, "conflict");
+    let response = user.put_role(inbox, friend.id, "editor").await;
+    response.problem(409, "conflict");
     // Not even by handing it over.
-    let response = put_role(&app, &user, &inbox, friend.id, "owner").await;
-    assert_problem(response, 409, "conflict").await;
+    let response = user.put_role(inbox, friend.id, "owner").await;
+    response.problem(409, "conflict");
 
     assert_eq!(
-        db_roles(&app, &inbox).await,
+        db_roles(&app, inbox).await,
         BTreeMap::from([(user.id, "owner".to_owned())])
     );
 }
 
-async fn db_inbox(app: &TestApp, user: &TestUser) -> String {
+async fn db_inbox(app: &TestApp, user: &TestUser) -> Uuid {
     let id: Uuid = app
         .db
         .scalar("SELECT id FROM projects WHERE inbox_of = $1", &[&user.id])
         .await;
-    id.to_string()
+    id
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,20 +210,17 @@ async fn db_inbox(app: &TestApp, user: &TestUser) -> String {
 #[tokio::test]
 async fn creating_a_project_answers_201_with_location_etag_and_the_caller_as_owner() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app
+    let user = app.new_client().await;
+    let response = user
         .post(
             "/api/v1/projects",
-            &user.token,
-            &json!({"name": "  Launch  ", "description": "The big one"}),
+            json!({"name": "  Launch  ", "description": "The big one"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 201);
-    assert_eq!(etag_of(&response), "\"1\"");
+    assert_eq!(response.etag(), "\"1\"");
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let project = body_of(response, 201).await;
+    let project = response.created::<Value>();
     assert_eq!(location, format!("/api/v1/projects/{}", id_of(&project)));
     assert_eq!(
         keys_of(&project),
@@ -280,59 +245,49 @@ async fn creating_a_project_answers_201_with_location_etag_and_the_caller_as_own
     let id: Uuid = id_of(&project).parse().unwrap();
     assert_eq!(id.get_version_num(), 7);
 
-    let fetched = body_of(app.get(&location, &user.token).send().await.unwrap(), 200).await;
+    let fetched = user.get(&location).await.good::<Value>();
     assert_eq!(fetched, project);
-    assert_eq!(owners_in_db(&app, &id.to_string()).await, [user.id]);
+    assert_eq!(owners_in_db(&app, id).await, [user.id]);
 }
 
 #[tokio::test]
 async fn a_project_description_defaults_to_empty() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = create_project(&app, &user, "Plain").await;
-    assert_eq!(project["description"], "");
+    let user = app.new_client().await;
+    let project = user.create_project("Plain").await;
+    assert_eq!(project.description, "");
 }
 
 #[tokio::test]
 async fn project_name_and_description_are_validated() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let post = |body: Value| app.post("/api/v1/projects", &user.token, &body).send();
+    let user = app.new_client().await;
+    let post = |body: Value| user.post("/api/v1/projects", &body);
 
-    assert_invalid_field(post(json!({"name": "   "})).await.unwrap(), "name").await;
-    assert_invalid_field(
-        post(json!({"name": "x".repeat(101)})).await.unwrap(),
-        "name",
-    )
-    .await;
-    assert_invalid_field(post(json!({"name": "a\u{7}b"})).await.unwrap(), "name").await;
-    assert_invalid_field(post(json!({})).await.unwrap(), "name").await;
-    let body = assert_invalid_field(
-        post(json!({"name": "ok", "description": "d".repeat(2001)}))
-            .await
-            .unwrap(),
-        "description",
-    )
-    .await;
+    post(json!({"name": "   "})).await.invalid_field("name");
+    post(json!({"name": "x".repeat(101)}))
+        .await
+        .invalid_field("name");
+    post(json!({"name": "a\u{7}b"})).await.invalid_field("name");
+    post(json!({})).await.invalid_field("name");
+    let body = post(json!({"name": "ok", "description": "d".repeat(2001)}))
+        .await
+        .invalid_field("description");
     assert_eq!(
         field_errors(&body),
         [("description".into(), "too_long".into())]
     );
-    let body = assert_invalid_field(
-        post(json!({"name": "ok", "colour": "red"})).await.unwrap(),
-        "colour",
-    )
-    .await;
+    let body = post(json!({"name": "ok", "colour": "red"}))
+        .await
+        .invalid_field("colour");
     assert_eq!(field_errors(&body)[0].1, "unknown_field");
 
-    body_of(post(json!({"name": "é".repeat(100)})).await.unwrap(), 201).await;
-    body_of(
-        post(json!({"name": "ok", "description": "d".repeat(2000)}))
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    post(json!({"name": "é".repeat(100)}))
+        .await
+        .created::<Value>();
+    post(json!({"name": "ok", "description": "d".repeat(2000)}))
+        .await
+        .created::<Value>();
     let count: i64 = app
         .db
         .scalar(
@@ -346,31 +301,30 @@ async fn project_name_and_description_are_validated() {
 #[tokio::test]
 async fn the_project_list_has_only_my_projects_in_creation_order_across_pages() {
     let app = spawn_app().await;
-    let (me, other) = tokio::join!(app.new_user(), app.new_user());
+    let (me, other) = tokio::join!(app.new_client(), app.new_client());
     let mut expected = vec![db_inbox(&app, &me).await];
     for name in ["one", "two", "three"] {
-        expected.push(id_of(&create_project(&app, &me, name).await));
+        expected.push(me.create_project(name).await.id);
     }
-    let theirs = create_project(&app, &other, "theirs").await;
+    let theirs = other.create_project("theirs").await;
     // Shared with me later: listed by the project's creation, not by when I joined.
-    add_member(&app, &other, &id_of(&theirs), &me, "viewer").await;
-    expected.push(id_of(&create_project(&app, &me, "four").await));
-    expected.insert(4, id_of(&theirs));
-    let _hidden = create_project(&app, &other, "hidden").await;
+    other.add_member(theirs.id, &me, "viewer").await;
+    expected.push(me.create_project("four").await.id);
+    expected.insert(4, theirs.id);
+    let _hidden = other.create_project("hidden").await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = app.get("/api/v1/projects?limit=2", &me.token);
+        let mut request = me.get("/api/v1/projects?limit=2");
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= 2);
-        seen.extend(items.iter().map(id_of));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        let page: Page<Project> = request.await.good();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|p| p.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
@@ -380,220 +334,158 @@ async fn the_project_list_has_only_my_projects_in_creation_order_across_pages() 
 #[tokio::test]
 async fn the_project_list_refuses_bad_limits_and_foreign_cursors() {
     let app = spawn_app().await;
-    let (me, other) = tokio::join!(app.new_user(), app.new_user());
+    let (me, other) = tokio::join!(app.new_client(), app.new_client());
     for limit in ["0", "101", "x", "-1"] {
-        let response = app
-            .get(&format!("/api/v1/projects?limit={limit}"), &me.token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+        let response = me.get(&format!("/api/v1/projects?limit={limit}")).await;
+        response.problem(400, "invalid_query");
     }
-    create_project(&app, &other, "second").await;
-    let page = body_of(
-        app.get("/api/v1/projects?limit=1", &other.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    other.create_project("second").await;
+    let page = other.get("/api/v1/projects?limit=1").await.good::<Value>();
     let cursor = page["next_cursor"].as_str().unwrap();
     // Their list's cursor on my list.
-    let response = app
-        .get("/api/v1/projects", &me.token)
+    let response = me
+        .get("/api/v1/projects")
         .query(&[("cursor", cursor)])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
+        .await;
+    response.problem(400, "invalid_query");
 }
 
 #[tokio::test]
 async fn get_project_honours_if_none_match() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = id_of(&create_project(&app, &user, "Cached").await);
-    let response = app
-        .get(&project_path(&project), &user.token)
+    let user = app.new_client().await;
+    let project = user.create_project("Cached").await.id;
+    let response = user
+        .get(&project_path(project))
         .header("if-none-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 304);
-    assert_eq!(etag_of(&response), "\"1\"");
-    assert!(response.text().await.unwrap().is_empty());
+    assert_eq!(response.etag(), "\"1\"");
+    assert!(response.text().is_empty());
 
-    let response = app
-        .get(&project_path(&project), &user.token)
+    let response = user
+        .get(&project_path(project))
         .header("if-none-match", "\"7\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(etag_of(&response), "\"1\"");
-    body_of(response, 200).await;
+        .await;
+    assert_eq!(response.etag(), "\"1\"");
+    response.good::<Value>();
 }
 
 #[tokio::test]
 async fn patching_a_project_changes_only_the_given_fields_and_bumps_the_version() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let created = create_project(&app, &user, "Before").await;
-    let project = id_of(&created);
-    let response = app
-        .patch(
-            &project_path(&project),
-            &user.token,
-            &json!({"name": " After "}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(etag_of(&response), "\"2\"");
-    let patched = body_of(response, 200).await;
-    assert_eq!(patched["name"], "After");
-    assert_eq!(patched["description"], "");
-    assert_eq!(patched["version"], 2);
-    assert_eq!(patched["my_role"], "owner");
-    assert_eq!(patched["created_at"], created["created_at"]);
-    assert_ne!(patched["updated_at"], created["updated_at"]);
+    let user = app.new_client().await;
+    let created = user.create_project("Before").await;
+    let project = created.id;
+    let response = user
+        .patch(&project_path(project), json!({"name": " After "}))
+        .await;
+    assert_eq!(response.etag(), "\"2\"");
+    let patched = response.good::<Project>();
+    assert_eq!(patched.name, "After");
+    assert_eq!(patched.description, "");
+    assert_eq!(patched.version, 2);
+    assert_eq!(patched.my_role, "owner");
+    assert_eq!(patched.created_at, created.created_at);
+    assert_ne!(patched.updated_at, created.updated_at);
 
-    let patched = body_of(
-        app.patch(
-            &project_path(&project),
-            &user.token,
-            &json!({"description": "Now described"}),
+    let patched = user
+        .patch(
+            &project_path(project),
+            json!({"description": "Now described"}),
         )
-        .send()
         .await
-        .unwrap(),
-        200,
-    )
-    .await;
-    assert_eq!(patched["name"], "After");
-    assert_eq!(patched["description"], "Now described");
-    assert_eq!(patched["version"], 3);
-    assert_eq!(get_project(&app, &user, &project).await, patched);
+        .good::<Project>();
+    assert_eq!(patched.name, "After");
+    assert_eq!(patched.description, "Now described");
+    assert_eq!(patched.version, 3);
+    assert_eq!(user.get_project(project).await, patched);
 }
 
 #[tokio::test]
 async fn patching_a_project_validates_and_changes_nothing_on_failure() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = id_of(&create_project(&app, &user, "Stable").await);
-    let patch = |body: Value| {
-        app.patch(&project_path(&project), &user.token, &body)
-            .send()
-    };
-    assert_invalid_field(patch(json!({"name": ""})).await.unwrap(), "name").await;
-    assert_invalid_field(
-        patch(json!({"name": "n".repeat(101)})).await.unwrap(),
-        "name",
-    )
-    .await;
-    assert_invalid_field(
-        patch(json!({"description": "d".repeat(2001)}))
-            .await
-            .unwrap(),
-        "description",
-    )
-    .await;
-    assert_invalid_field(patch(json!({"is_inbox": true})).await.unwrap(), "is_inbox").await;
-    let project = get_project(&app, &user, &project).await;
-    assert_eq!(project["name"], "Stable");
-    assert_eq!(project["version"], 1);
+    let user = app.new_client().await;
+    let project = user.create_project("Stable").await.id;
+    let patch = |body: Value| user.patch(&project_path(project), &body);
+    patch(json!({"name": ""})).await.invalid_field("name");
+    patch(json!({"name": "n".repeat(101)}))
+        .await
+        .invalid_field("name");
+    patch(json!({"description": "d".repeat(2001)}))
+        .await
+        .invalid_field("description");
+    patch(json!({"is_inbox": true}))
+        .await
+        .invalid_field("is_inbox");
+    let project = user.get_project(project).await;
+    assert_eq!(project.name, "Stable");
+    assert_eq!(project.version, 1);
 }
 
 #[tokio::test]
 async fn patching_a_project_with_a_stale_if_match_is_412_and_changes_nothing() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = id_of(&create_project(&app, &user, "Original").await);
-    let response = app
-        .patch(
-            &project_path(&project),
-            &user.token,
-            &json!({"name": "Lost update"}),
-        )
+    let user = app.new_client().await;
+    let project = user.create_project("Original").await.id;
+    let response = user
+        .patch(&project_path(project), json!({"name": "Lost update"}))
         .header("if-match", "\"0\"")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 412, "precondition_failed").await;
-    let current = get_project(&app, &user, &project).await;
-    assert_eq!(current["name"], "Original");
-    assert_eq!(current["version"], 1);
+        .await;
+    response.problem(412, "precondition_failed");
+    let current = user.get_project(project).await;
+    assert_eq!(current.name, "Original");
+    assert_eq!(current.version, 1);
 
-    let response = app
-        .patch(
-            &project_path(&project),
-            &user.token,
-            &json!({"name": "Applied"}),
-        )
+    let response = user
+        .patch(&project_path(project), json!({"name": "Applied"}))
         .header("if-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(etag_of(&response), "\"2\"");
-    let patched = body_of(response, 200).await;
+        .await;
+    assert_eq!(response.etag(), "\"2\"");
+    let patched = response.good::<Value>();
     assert_eq!(patched["name"], "Applied");
     assert_eq!(patched["version"], 2);
 
     // The old tag is stale now.
-    let response = app
-        .patch(
-            &project_path(&project),
-            &user.token,
-            &json!({"name": "Again"}),
-        )
+    let response = user
+        .patch(&project_path(project), json!({"name": "Again"}))
         .header("if-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 412, "precondition_failed").await;
-    assert_eq!(get_project(&app, &user, &project).await["name"], "Applied");
+        .await;
+    response.problem(412, "precondition_failed");
+    assert_eq!(user.get_project(project).await.name, "Applied");
 }
 
 #[tokio::test]
 async fn deleting_a_project_honours_if_match_and_takes_its_tasks_along() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = id_of(&create_project(&app, &user, "Doomed").await);
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "Goes too"})).await);
+    let user = app.new_client().await;
+    let project = user.create_project("Doomed").await.id;
+    let task = user
+        .create_task(project, json!({"title": "Goes too"}))
+        .await
+        .id;
 
-    let response = app
-        .delete(&project_path(&project), &user.token)
+    let response = user
+        .delete(&project_path(project))
         .header("if-match", "\"5\"")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 412, "precondition_failed").await;
-    get_project(&app, &user, &project).await;
+        .await;
+    response.problem(412, "precondition_failed");
+    user.get_project(project).await;
 
-    let response = app
-        .delete(&project_path(&project), &user.token)
+    let response = user
+        .delete(&project_path(project))
         .header("if-match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_no_content(response).await;
-    let response = app
-        .get(&project_path(&project), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
-    let response = app
-        .get(&format!("/api/v1/tasks/{task}"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
+        .await;
+    response.no_content();
+    let response = user.get(&project_path(project)).await;
+    response.problem(404, "not_found");
+    let response = user.get(&format!("/api/v1/tasks/{task}")).await;
+    response.problem(404, "not_found");
     let left: i64 = app
         .db
         .scalar(
             "SELECT count(*) FROM tasks WHERE project_id = $1",
-            &[&project.parse::<Uuid>().unwrap()],
+            &[&project],
         )
         .await;
     assert_eq!(left, 0);
@@ -602,21 +494,11 @@ async fn deleting_a_project_honours_if_match_and_takes_its_tasks_along() {
 #[tokio::test]
 async fn deleting_a_project_without_if_match_applies() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project = id_of(&create_project(&app, &user, "Gone").await);
-    assert_no_content(
-        app.delete(&project_path(&project), &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let response = app
-        .delete(&project_path(&project), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
+    let user = app.new_client().await;
+    let project = user.create_project("Gone").await.id;
+    user.delete(&project_path(project)).await.no_content();
+    let response = user.delete(&project_path(project)).await;
+    response.problem(404, "not_found");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,11 +513,11 @@ async fn the_member_list_shows_user_role_and_added_at_in_pages() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = app.get(&format!("{path}?limit=3"), &team.viewer.token);
+        let mut request = team.viewer.get(&format!("{path}?limit=3"));
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
+        let page = request.await.good::<Value>();
         for member in page["items"].as_array().unwrap() {
             assert_eq!(keys_of(member), ["added_at", "role", "user"]);
             assert_eq!(keys_of(&member["user"]), ["email", "id", "name"]);
@@ -663,131 +545,100 @@ async fn the_member_list_shows_user_role_and_added_at_in_pages() {
     assert_eq!(seen, expected, "in the order they were added");
 
     // A cursor of this list is refused on another project's member list.
-    let page = body_of(
-        app.get(&format!("{path}?limit=1"), &team.owner.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let other = id_of(&create_project(&app, &team.owner, "Other").await);
-    let response = app
-        .get(
-            &format!("/api/v1/projects/{other}/members"),
-            &team.owner.token,
-        )
-        .query(&[("cursor", page["next_cursor"].as_str().unwrap())])
-        .send()
+    let page = team
+        .owner
+        .get(&format!("{path}?limit=1"))
         .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
+        .good::<Value>();
+    let other = team.owner.create_project("Other").await.id;
+    let response = team
+        .owner
+        .get(&format!("/api/v1/projects/{other}/members"))
+        .query(&[("cursor", page["next_cursor"].as_str().unwrap())])
+        .await;
+    response.problem(400, "invalid_query");
 }
 
 #[tokio::test]
 async fn adding_a_member_by_email_answers_201_with_the_member() {
     let app = spawn_app().await;
-    let (owner, newcomer) = tokio::join!(app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &owner, "Shared").await);
-    let response = app
+    let (owner, newcomer) = tokio::join!(app.new_client(), app.new_client());
+    let project = owner.create_project("Shared").await.id;
+    let response = owner
         .post(
             &format!("/api/v1/projects/{project}/members"),
-            &owner.token,
-            &json!({"email": format!("  {}  ", newcomer.email.to_uppercase()), "role": "editor"}),
+            json!({"email": format!("  {}  ", newcomer.email.to_uppercase()), "role": "editor"}),
         )
-        .send()
-        .await
-        .unwrap();
-    let member = body_of(response, 201).await;
+        .await;
+    let member = response.created::<Value>();
     assert_eq!(member["user"]["id"], newcomer.id.to_string());
     assert_eq!(member["user"]["email"], newcomer.email);
     assert_eq!(member["user"]["name"], "Test User");
     assert_eq!(member["role"], "editor");
     assert!(is_utc_timestamp(&member["added_at"]));
 
-    let shared = get_project(&app, &newcomer, &project).await;
-    assert_eq!(shared["my_role"], "editor");
-    assert_eq!(shared["is_inbox"], false);
+    let shared = newcomer.get_project(project).await;
+    assert_eq!(shared.my_role, "editor");
+    assert!(!shared.is_inbox);
 }
 
 #[tokio::test]
 async fn adding_a_member_refuses_unknown_emails_duplicates_and_bad_roles() {
     let app = spawn_app().await;
-    let (owner, member) = tokio::join!(app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &owner, "Shared").await);
+    let (owner, member) = tokio::join!(app.new_client(), app.new_client());
+    let project = owner.create_project("Shared").await.id;
     let path = format!("/api/v1/projects/{project}/members");
-    let post = |body: Value| app.post(&path, &owner.token, &body).send();
+    let post = |body: Value| owner.post(&path, &body);
 
-    let body = assert_invalid_field(
-        post(json!({"email": "nobody@example.com", "role": "viewer"}))
-            .await
-            .unwrap(),
-        "email",
-    )
-    .await;
-    assert_eq!(field_errors(&body).len(), 1);
-    assert_invalid_field(
-        post(json!({"email": member.email, "role": "boss"}))
-            .await
-            .unwrap(),
-        "role",
-    )
-    .await;
-    assert_invalid_field(post(json!({"email": member.email})).await.unwrap(), "role").await;
-    // Ownership moves only by transfer (PUT).
-    assert_invalid_field(
-        post(json!({"email": member.email, "role": "owner"}))
-            .await
-            .unwrap(),
-        "role",
-    )
-    .await;
-    assert_eq!(db_roles(&app, &project).await.len(), 1);
-
-    body_of(
-        post(json!({"email": member.email, "role": "viewer"}))
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
-    let response = post(json!({"email": member.email, "role": "editor"}))
+    let body = post(json!({"email": "nobody@example.com", "role": "viewer"}))
         .await
-        .unwrap();
-    assert_problem(response, 409, "conflict").await;
-    assert_eq!(db_roles(&app, &project).await[&member.id], "viewer");
+        .invalid_field("email");
+    assert_eq!(field_errors(&body).len(), 1);
+    post(json!({"email": member.email, "role": "boss"}))
+        .await
+        .invalid_field("role");
+    post(json!({"email": member.email}))
+        .await
+        .invalid_field("role");
+    // Ownership moves only by transfer (PUT).
+    post(json!({"email": member.email, "role": "owner"}))
+        .await
+        .invalid_field("role");
+    assert_eq!(db_roles(&app, project).await.len(), 1);
+
+    post(json!({"email": member.email, "role": "viewer"}))
+        .await
+        .created::<Value>();
+    let response = post(json!({"email": member.email, "role": "editor"})).await;
+    response.problem(409, "conflict");
+    assert_eq!(db_roles(&app, project).await[&member.id], "viewer");
 }
 
 #[tokio::test]
 async fn putting_a_member_answers_201_when_new_and_200_when_changing_the_role() {
     let app = spawn_app().await;
-    let (owner, member) = tokio::join!(app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &owner, "Shared").await);
-    let added = body_of(
-        put_role(&app, &owner, &project, member.id, "viewer").await,
-        201,
-    )
-    .await;
-    assert_eq!(added["role"], "viewer");
-    assert_eq!(added["user"]["id"], member.id.to_string());
-    let changed = body_of(
-        put_role(&app, &owner, &project, member.id, "editor").await,
-        200,
-    )
-    .await;
-    assert_eq!(changed["role"], "editor");
-    assert_eq!(changed["added_at"], added["added_at"]);
-    assert_eq!(
-        get_project(&app, &member, &project).await["my_role"],
-        "editor"
-    );
+    let (owner, member) = tokio::join!(app.new_client(), app.new_client());
+    let project = owner.create_project("Shared").await.id;
+    let added = owner
+        .put_role(project, member.id, "viewer")
+        .await
+        .created::<Member>();
+    assert_eq!(added.role, "viewer");
+    assert_eq!(added.user.id, member.id);
+    let changed = owner
+        .put_role(project, member.id, "editor")
+        .await
+        .good::<Member>();
+    assert_eq!(changed.role, "editor");
+    assert_eq!(changed.added_at, added.added_at);
+    assert_eq!(member.get_project(project).await.my_role, "editor");
 
-    let response = put_role(&app, &owner, &project, member.id, "boss").await;
-    assert_invalid_field(response, "role").await;
+    let response = owner.put_role(project, member.id, "boss").await;
+    response.invalid_field("role");
     // A user id that names nobody.
-    let response = put_role(&app, &owner, &project, Uuid::now_v7(), "viewer").await;
-    assert_problem(response, 404, "not_found").await;
-    assert_eq!(db_roles(&app, &project).await.len(), 2);
+    let response = owner.put_role(project, Uuid::now_v7(), "viewer").await;
+    response.problem(404, "not_found");
+    assert_eq!(db_roles(&app, project).await.len(), 2);
 }
 
 #[tokio::test]
@@ -796,37 +647,27 @@ async fn any_member_but_the_owner_may_remove_themself() {
     let team = Team::new(&app).await;
     for who in [Who::Viewer, Who::Editor, Who::Admin] {
         let user = team.user(who);
-        let response = app
-            .delete(
-                &format!("/api/v1/projects/{}/members/{}", team.project, user.id),
-                &user.token,
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_no_content(response).await;
-        let response = app
-            .get(&project_path(&team.project), &user.token)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 404, "not_found").await;
-    }
-    let response = app
-        .delete(
-            &format!(
+        let response = user
+            .delete(&format!(
                 "/api/v1/projects/{}/members/{}",
-                team.project, team.owner.id
-            ),
-            &team.owner.token,
-        )
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(response, 409, "conflict").await;
+                team.project, user.id
+            ))
+            .await;
+        response.no_content();
+        let response = user.get(&project_path(team.project)).await;
+        response.problem(404, "not_found");
+    }
+    let response = team
+        .owner
+        .delete(&format!(
+            "/api/v1/projects/{}/members/{}",
+            team.project, team.owner.id
+        ))
+        .await;
+    let body = response.problem(409, "conflict");
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     assert_eq!(
-        db_roles(&app, &team.project).await,
+        db_roles(&app, team.project).await,
         BTreeMap::from([(team.owner.id, "owner".to_owned())])
     );
 }
@@ -835,9 +676,12 @@ async fn any_member_but_the_owner_may_remove_themself() {
 async fn the_owner_cannot_step_down_except_by_transferring_ownership() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let response = put_role(&app, &team.owner, &team.project, team.owner.id, "admin").await;
-    assert_problem(response, 409, "conflict").await;
-    assert_eq!(owners_in_db(&app, &team.project).await, [team.owner.id]);
+    let response = team
+        .owner
+        .put_role(team.project, team.owner.id, "admin")
+        .await;
+    response.problem(409, "conflict");
+    assert_eq!(owners_in_db(&app, team.project).await, [team.owner.id]);
 }
 
 #[tokio::test]
@@ -850,41 +694,37 @@ async fn nobody_else_may_remove_or_demote_the_owner() {
     );
     for who in [Who::Outsider, Who::Viewer, Who::Editor, Who::Admin] {
         let user = team.user(who);
-        let response = app.delete(&path, &user.token).send().await.unwrap();
-        assert_allowed(response, who, Who::Owner, 204).await;
-        let response = put_role(&app, user, &team.project, team.owner.id, "editor").await;
-        assert_allowed(response, who, Who::Owner, 200).await;
+        let response = user.delete(&path).await;
+        assert_allowed(response, who, Who::Owner, 204);
+        let response = user.put_role(team.project, team.owner.id, "editor").await;
+        assert_allowed(response, who, Who::Owner, 200);
     }
-    assert_eq!(owners_in_db(&app, &team.project).await, [team.owner.id]);
+    assert_eq!(owners_in_db(&app, team.project).await, [team.owner.id]);
 }
 
 #[tokio::test]
 async fn removing_a_member_unassigns_their_tasks_in_that_project() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let task = create_task(
-        &app,
-        &team.owner,
-        &team.project,
-        json!({"title": "Theirs", "assignee_id": team.editor.id}),
-    )
-    .await;
-    assert_eq!(task["assignee_id"], team.editor.id.to_string());
-    let response = app
-        .delete(
-            &format!(
-                "/api/v1/projects/{}/members/{}",
-                team.project, team.editor.id
-            ),
-            &team.admin.token,
+    let task = team
+        .owner
+        .create_task(
+            team.project,
+            json!({"title": "Theirs", "assignee_id": team.editor.id}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_no_content(response).await;
-    let task = get_task(&app, &team.owner, &id_of(&task)).await;
-    assert_eq!(task["assignee_id"], Value::Null);
-    assert_eq!(task["version"], 2);
+        .await;
+    assert_eq!(task.assignee_id, Some(team.editor.id));
+    let response = team
+        .admin
+        .delete(&format!(
+            "/api/v1/projects/{}/members/{}",
+            team.project, team.editor.id
+        ))
+        .await;
+    response.no_content();
+    let task = team.owner.get_task(task.id).await;
+    assert_eq!(task.assignee_id, None);
+    assert_eq!(task.version, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -895,13 +735,13 @@ async fn removing_a_member_unassigns_their_tasks_in_that_project() {
 async fn transferring_ownership_makes_the_old_owner_an_admin_and_leaves_one_owner() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let member = body_of(
-        put_role(&app, &team.owner, &team.project, team.editor.id, "owner").await,
-        200,
-    )
-    .await;
-    assert_eq!(member["role"], "owner");
-    assert_eq!(member["user"]["id"], team.editor.id.to_string());
+    let member = team
+        .owner
+        .put_role(team.project, team.editor.id, "owner")
+        .await
+        .good::<Member>();
+    assert_eq!(member.role, "owner");
+    assert_eq!(member.user.id, team.editor.id);
 
     let expected = BTreeMap::from([
         (team.owner.id, "admin".to_owned()),
@@ -909,57 +749,42 @@ async fn transferring_ownership_makes_the_old_owner_an_admin_and_leaves_one_owne
         (team.editor.id, "owner".to_owned()),
         (team.viewer.id, "viewer".to_owned()),
     ]);
-    assert_eq!(
-        members_of(&app, &team.viewer, &team.project).await,
-        expected
-    );
-    assert_eq!(db_roles(&app, &team.project).await, expected);
-    assert_eq!(owners_in_db(&app, &team.project).await, [team.editor.id]);
-    assert_eq!(
-        get_project(&app, &team.owner, &team.project).await["my_role"],
-        "admin"
-    );
-    assert_eq!(
-        get_project(&app, &team.editor, &team.project).await["my_role"],
-        "owner"
-    );
+    assert_eq!(members_of(&team.viewer, team.project).await, expected);
+    assert_eq!(db_roles(&app, team.project).await, expected);
+    assert_eq!(owners_in_db(&app, team.project).await, [team.editor.id]);
+    assert_eq!(team.owner.get_project(team.project).await.my_role, "admin");
+    assert_eq!(team.editor.get_project(team.project).await.my_role, "owner");
 
     // The old owner has an admin's rights now, at once.
-    let response = app
-        .delete(&project_path(&team.project), &team.owner.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 403, "forbidden").await;
-    let response = put_role(&app, &team.owner, &team.project, team.owner.id, "owner").await;
-    assert_problem(response, 403, "forbidden").await;
+    let response = team.owner.delete(&project_path(team.project)).await;
+    response.problem(403, "forbidden");
+    let response = team
+        .owner
+        .put_role(team.project, team.owner.id, "owner")
+        .await;
+    response.problem(403, "forbidden");
 
     // And the new owner can hand it back.
-    body_of(
-        put_role(&app, &team.editor, &team.project, team.owner.id, "owner").await,
-        200,
-    )
-    .await;
-    assert_eq!(owners_in_db(&app, &team.project).await, [team.owner.id]);
-    assert_eq!(
-        db_roles(&app, &team.project).await[&team.editor.id],
-        "admin"
-    );
+    team.editor
+        .put_role(team.project, team.owner.id, "owner")
+        .await
+        .good::<Value>();
+    assert_eq!(owners_in_db(&app, team.project).await, [team.owner.id]);
+    assert_eq!(db_roles(&app, team.project).await[&team.editor.id], "admin");
 }
 
 #[tokio::test]
 async fn transferring_ownership_to_a_non_member_adds_them_as_owner() {
     let app = spawn_app().await;
-    let (owner, heir) = tokio::join!(app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &owner, "Inheritance").await);
-    let member = body_of(
-        put_role(&app, &owner, &project, heir.id, "owner").await,
-        201,
-    )
-    .await;
-    assert_eq!(member["role"], "owner");
+    let (owner, heir) = tokio::join!(app.new_client(), app.new_client());
+    let project = owner.create_project("Inheritance").await.id;
+    let member = owner
+        .put_role(project, heir.id, "owner")
+        .await
+        .created::<Member>();
+    assert_eq!(member.role, "owner");
     assert_eq!(
-        db_roles(&app, &project).await,
+        db_roles(&app, project).await,
         BTreeMap::from([
             (owner.id, "admin".to_owned()),
             (heir.id, "owner".to_owned())
@@ -975,61 +800,44 @@ async fn transferring_ownership_to_a_non_member_adds_them_as_owner() {
 async fn every_member_reads_the_project_its_members_and_tasks_and_a_non_member_gets_404() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let task = id_of(
-        &create_task(
-            &app,
-            &team.owner,
-            &team.project,
-            json!({"title": "Read me"}),
-        )
-        .await,
-    );
+    let task = team
+        .owner
+        .create_task(team.project, json!({"title": "Read me"}))
+        .await
+        .id;
     for who in EVERYONE {
         let user = team.user(who);
-        let get = |path: String| app.get(&path, &user.token).send();
-        let project = assert_allowed(
-            get(project_path(&team.project)).await.unwrap(),
-            who,
-            Who::Viewer,
-            200,
-        )
-        .await;
+        let get = |path: String| user.get(&path);
+        let project = assert_allowed(get(project_path(team.project)).await, who, Who::Viewer, 200);
         if who != Who::Outsider {
             assert_eq!(project["my_role"], who.role());
         }
         let members = assert_allowed(
-            get(format!("/api/v1/projects/{}/members", team.project))
-                .await
-                .unwrap(),
+            get(format!("/api/v1/projects/{}/members", team.project)).await,
             who,
             Who::Viewer,
             200,
-        )
-        .await;
+        );
         if who != Who::Outsider {
             assert_eq!(members["items"].as_array().unwrap().len(), 4);
         }
         let tasks = assert_allowed(
-            get(format!("/api/v1/projects/{}/tasks", team.project))
-                .await
-                .unwrap(),
+            get(format!("/api/v1/projects/{}/tasks", team.project)).await,
             who,
             Who::Viewer,
             200,
-        )
-        .await;
+        );
         if who != Who::Outsider {
-            assert_eq!(tasks["items"][0]["id"], task.as_str());
+            assert_eq!(tasks["items"][0]["id"], task.to_string());
         }
         let fetched = assert_allowed(
-            get(format!("/api/v1/tasks/{task}")).await.unwrap(),
+            get(format!("/api/v1/tasks/{task}")).await,
             who,
             Who::Viewer,
             200,
-        )
-        .await;
+        );
         if who != Who::Outsider {
-            assert_eq!(fetched["id"], task.as_str());
+            assert_eq!(fetched["id"], task.to_string());
         }
     }
 }
@@ -1038,56 +846,54 @@ async fn every_member_reads_the_project_its_members_and_tasks_and_a_non_member_g
 async fn only_editors_and_above_create_edit_and_delete_tasks() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let shared =
-        id_of(&create_task(&app, &team.owner, &team.project, json!({"title": "Shared"})).await);
+    let shared = team
+        .owner
+        .create_task(team.project, json!({"title": "Shared"}))
+        .await
+        .id;
     let mut doomed = BTreeMap::new();
     for who in EVERYONE {
-        let task = create_task(&app, &team.owner, &team.project, json!({"title": "Doomed"})).await;
-        doomed.insert(who, id_of(&task));
+        let task = team
+            .owner
+            .create_task(team.project, json!({"title": "Doomed"}))
+            .await;
+        doomed.insert(who, task.id);
     }
     for who in EVERYONE {
         let user = team.user(who);
-        let response = app
+        let response = user
             .post(
                 &format!("/api/v1/projects/{}/tasks", team.project),
-                &user.token,
-                &json!({"title": format!("By {who:?}")}),
+                json!({"title": format!("By {who:?}")}),
             )
-            .send()
-            .await
-            .unwrap();
-        let created = assert_allowed(response, who, Who::Editor, 201).await;
+            .await;
+        let created = assert_allowed(response, who, Who::Editor, 201);
         if who >= Who::Editor {
             assert_eq!(created["created_by"], user.id.to_string());
         }
-        let response = app
+        let response = user
             .patch(
                 &format!("/api/v1/tasks/{shared}"),
-                &user.token,
-                &json!({"title": format!("Edited by {who:?}")}),
+                json!({"title": format!("Edited by {who:?}")}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Editor, 200).await;
-        let response = app
-            .delete(&format!("/api/v1/tasks/{}", doomed[&who]), &user.token)
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Editor, 204).await;
+            .await;
+        assert_allowed(response, who, Who::Editor, 200);
+        let response = user
+            .delete(&format!("/api/v1/tasks/{}", doomed[&who]))
+            .await;
+        assert_allowed(response, who, Who::Editor, 204);
     }
-    let shared = get_task(&app, &team.viewer, &shared).await;
-    assert_eq!(shared["title"], "Edited by Owner");
+    let shared = team.viewer.get_task(shared).await;
+    assert_eq!(shared.title, "Edited by Owner");
     assert_eq!(
-        shared["version"], 4,
+        shared.version, 4,
         "three edits, none by the viewer or outsider"
     );
     let titles: Vec<String> = app
         .db
         .rows(
             "SELECT title FROM tasks WHERE project_id = $1 ORDER BY number",
-            &[&team.project.parse::<Uuid>().unwrap()],
+            &[&team.project],
         )
         .await
         .iter()
@@ -1113,19 +919,17 @@ async fn only_admins_and_the_owner_edit_the_project() {
     let team = Team::new(&app).await;
     for who in EVERYONE {
         let response = app
+            .with_token(&team.user(who).token)
             .patch(
-                &project_path(&team.project),
-                &team.user(who).token,
-                &json!({"description": format!("by {who:?}")}),
+                &project_path(team.project),
+                json!({"description": format!("by {who:?}")}),
             )
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Admin, 200).await;
+            .await;
+        assert_allowed(response, who, Who::Admin, 200);
     }
-    let project = get_project(&app, &team.viewer, &team.project).await;
-    assert_eq!(project["description"], "by Owner");
-    assert_eq!(project["version"], 3);
+    let project = team.viewer.get_project(team.project).await;
+    assert_eq!(project.description, "by Owner");
+    assert_eq!(project.version, 3);
 }
 
 #[tokio::test]
@@ -1133,7 +937,7 @@ async fn only_admins_and_the_owner_manage_members_below_admin() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
     let (by_admin, by_owner, stranger) =
-        tokio::join!(app.new_user(), app.new_user(), app.new_user());
+        tokio::join!(app.new_client(), app.new_client(), app.new_client());
     let members = format!("/api/v1/projects/{}/members", team.project);
 
     // Add by email.
@@ -1144,21 +948,19 @@ async fn only_admins_and_the_owner_manage_members_below_admin() {
             _ => &stranger,
         };
         let response = app
-            .post(
-                &members,
-                &team.user(who).token,
-                &json!({"email": target.email, "role": "editor"}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Admin, 201).await;
+            .with_token(&team.user(who).token)
+            .post(&members, json!({"email": target.email, "role": "editor"}))
+            .await;
+        assert_allowed(response, who, Who::Admin, 201);
     }
     // Add by id.
     for who in EVERYONE {
-        let response = put_role(&app, team.user(who), &team.project, stranger.id, "viewer").await;
+        let response = team
+            .user(who)
+            .put_role(team.project, stranger.id, "viewer")
+            .await;
         let expected_ok = if who == Who::Owner { 200 } else { 201 };
-        assert_allowed(response, who, Who::Admin, expected_ok).await;
+        assert_allowed(response, who, Who::Admin, expected_ok);
     }
     // Change a role below admin.
     for who in EVERYONE {
@@ -1167,10 +969,13 @@ async fn only_admins_and_the_owner_manage_members_below_admin() {
         } else {
             "viewer"
         };
-        let response = put_role(&app, team.user(who), &team.project, by_admin.id, role).await;
-        assert_allowed(response, who, Who::Admin, 200).await;
+        let response = team
+            .user(who)
+            .put_role(team.project, by_admin.id, role)
+            .await;
+        assert_allowed(response, who, Who::Admin, 200);
     }
-    assert_eq!(db_roles(&app, &team.project).await[&by_admin.id], "editor");
+    assert_eq!(db_roles(&app, team.project).await[&by_admin.id], "editor");
     // Remove someone below admin.
     for who in EVERYONE {
         let target = match who {
@@ -1178,13 +983,12 @@ async fn only_admins_and_the_owner_manage_members_below_admin() {
             _ => by_owner.id,
         };
         let response = app
-            .delete(&format!("{members}/{target}"), &team.user(who).token)
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Admin, 204).await;
+            .with_token(&team.user(who).token)
+            .delete(&format!("{members}/{target}"))
+            .await;
+        assert_allowed(response, who, Who::Admin, 204);
     }
-    let roles = db_roles(&app, &team.project).await;
+    let roles = db_roles(&app, team.project).await;
     assert_eq!(roles.get(&stranger.id).map(String::as_str), Some("viewer"));
     assert!(!roles.contains_key(&by_admin.id));
     assert!(!roles.contains_key(&by_owner.id));
@@ -1195,61 +999,52 @@ async fn only_admins_and_the_owner_manage_members_below_admin() {
 async fn only_the_owner_makes_or_removes_admins() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let (promoted, newcomer) = tokio::join!(app.new_user(), app.new_user());
-    add_member(&app, &team.owner, &team.project, &promoted, "editor").await;
+    let (promoted, newcomer) = tokio::join!(app.new_client(), app.new_client());
+    team.owner
+        .add_member(team.project, &promoted, "editor")
+        .await;
     let members = format!("/api/v1/projects/{}/members", team.project);
 
     // Make an admin: of a member, of a new member by id, of a new member by email.
     for who in EVERYONE {
         let user = team.user(who);
-        let response = put_role(&app, user, &team.project, promoted.id, "admin").await;
-        assert_allowed(response, who, Who::Owner, 200).await;
+        let response = user.put_role(team.project, promoted.id, "admin").await;
+        assert_allowed(response, who, Who::Owner, 200);
         if who != Who::Owner {
-            let response = put_role(&app, user, &team.project, newcomer.id, "admin").await;
-            assert_allowed(response, who, Who::Owner, 201).await;
-            let response = app
-                .post(
-                    &members,
-                    &user.token,
-                    &json!({"email": newcomer.email, "role": "admin"}),
-                )
-                .send()
-                .await
-                .unwrap();
-            assert_allowed(response, who, Who::Owner, 201).await;
+            let response = user.put_role(team.project, newcomer.id, "admin").await;
+            assert_allowed(response, who, Who::Owner, 201);
+            let response = user
+                .post(&members, json!({"email": newcomer.email, "role": "admin"}))
+                .await;
+            assert_allowed(response, who, Who::Owner, 201);
         }
     }
-    assert_eq!(db_roles(&app, &team.project).await[&promoted.id], "admin");
-    assert!(!db_roles(&app, &team.project)
+    assert_eq!(db_roles(&app, team.project).await[&promoted.id], "admin");
+    assert!(!db_roles(&app, team.project)
         .await
         .contains_key(&newcomer.id));
 
     // Remove an admin: demote, or take them out.
     for who in [Who::Outsider, Who::Viewer, Who::Editor, Who::Admin] {
         let user = team.user(who);
-        let response = put_role(&app, user, &team.project, promoted.id, "editor").await;
-        assert_allowed(response, who, Who::Owner, 200).await;
-        let response = app
-            .delete(&format!("{members}/{}", promoted.id), &user.token)
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Owner, 204).await;
+        let response = user.put_role(team.project, promoted.id, "editor").await;
+        assert_allowed(response, who, Who::Owner, 200);
+        let response = user.delete(&format!("{members}/{}", promoted.id)).await;
+        assert_allowed(response, who, Who::Owner, 204);
     }
-    assert_eq!(db_roles(&app, &team.project).await[&promoted.id], "admin");
-    let demoted = body_of(
-        put_role(&app, &team.owner, &team.project, promoted.id, "editor").await,
-        200,
-    )
-    .await;
-    assert_eq!(demoted["role"], "editor");
-    let response = app
-        .delete(&format!("{members}/{}", team.admin.id), &team.owner.token)
-        .send()
+    assert_eq!(db_roles(&app, team.project).await[&promoted.id], "admin");
+    let demoted = team
+        .owner
+        .put_role(team.project, promoted.id, "editor")
         .await
-        .unwrap();
-    assert_no_content(response).await;
-    let roles = db_roles(&app, &team.project).await;
+        .good::<Member>();
+    assert_eq!(demoted.role, "editor");
+    let response = team
+        .owner
+        .delete(&format!("{members}/{}", team.admin.id))
+        .await;
+    response.no_content();
+    let roles = db_roles(&app, team.project).await;
     assert_eq!(roles[&promoted.id], "editor");
     assert!(!roles.contains_key(&team.admin.id));
 }
@@ -1260,20 +1055,19 @@ async fn only_the_owner_deletes_the_project() {
     let team = Team::new(&app).await;
     for who in EVERYONE {
         let response = app
-            .delete(&project_path(&team.project), &team.user(who).token)
-            .send()
-            .await
-            .unwrap();
-        assert_allowed(response, who, Who::Owner, 204).await;
+            .with_token(&team.user(who).token)
+            .delete(&project_path(team.project))
+            .await;
+        assert_allowed(response, who, Who::Owner, 204);
         if who != Who::Owner {
-            get_project(&app, &team.owner, &team.project).await;
+            team.owner.get_project(team.project).await;
         }
     }
     let exists: bool = app
         .db
         .scalar(
             "SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)",
-            &[&team.project.parse::<Uuid>().unwrap()],
+            &[&team.project],
         )
         .await;
     assert!(!exists);
@@ -1287,52 +1081,46 @@ async fn only_the_owner_transfers_ownership() {
         let user = team.user(who);
         if who != Who::Owner {
             // Not even to themself.
-            let response = put_role(&app, user, &team.project, user.id, "owner").await;
-            assert_allowed(response, who, Who::Owner, 200).await;
+            let response = user.put_role(team.project, user.id, "owner").await;
+            assert_allowed(response, who, Who::Owner, 200);
         }
-        let response = put_role(&app, user, &team.project, team.editor.id, "owner").await;
-        assert_allowed(response, who, Who::Owner, 200).await;
+        let response = user.put_role(team.project, team.editor.id, "owner").await;
+        assert_allowed(response, who, Who::Owner, 200);
         if who != Who::Owner {
-            assert_eq!(owners_in_db(&app, &team.project).await, [team.owner.id]);
+            assert_eq!(owners_in_db(&app, team.project).await, [team.owner.id]);
         }
     }
-    assert_eq!(owners_in_db(&app, &team.project).await, [team.editor.id]);
+    assert_eq!(owners_in_db(&app, team.project).await, [team.editor.id]);
 }
 
 #[tokio::test]
 async fn a_changed_role_takes_effect_at_once_with_the_same_token() {
     let app = spawn_app().await;
     let team = Team::new(&app).await;
-    let task =
-        id_of(&create_task(&app, &team.editor, &team.project, json!({"title": "Mine"})).await);
-    let patch = || {
-        app.patch(
-            &format!("/api/v1/tasks/{task}"),
-            &team.editor.token,
-            &json!({"priority": 2}),
-        )
-        .send()
-    };
-    body_of(patch().await.unwrap(), 200).await;
-    body_of(
-        put_role(&app, &team.owner, &team.project, team.editor.id, "viewer").await,
-        200,
-    )
-    .await;
-    assert_problem(patch().await.unwrap(), 403, "forbidden").await;
-    let response = app
-        .delete(
-            &format!(
-                "/api/v1/projects/{}/members/{}",
-                team.project, team.editor.id
-            ),
-            &team.owner.token,
-        )
-        .send()
+    let task = team
+        .editor
+        .create_task(team.project, json!({"title": "Mine"}))
         .await
-        .unwrap();
-    assert_no_content(response).await;
-    assert_problem(patch().await.unwrap(), 404, "not_found").await;
+        .id;
+    let patch = || {
+        team.editor
+            .patch(&format!("/api/v1/tasks/{task}"), json!({"priority": 2}))
+    };
+    patch().await.good::<Value>();
+    team.owner
+        .put_role(team.project, team.editor.id, "viewer")
+        .await
+        .good::<Value>();
+    patch().await.problem(403, "forbidden");
+    let response = team
+        .owner
+        .delete(&format!(
+            "/api/v1/projects/{}/members/{}",
+            team.project, team.editor.id
+        ))
+        .await;
+    response.no_content();
+    patch().await.problem(404, "not_found");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1342,213 +1130,166 @@ async fn a_changed_role_takes_effect_at_once_with_the_same_token() {
 #[tokio::test]
 async fn a_stranger_gets_404_on_every_endpoint_of_someone_elses_project_and_changes_nothing() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = tokio::join!(app.new_user(), app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &alice, "Alice's").await);
-    add_member(&app, &alice, &project, &carol, "viewer").await;
-    let task = id_of(&create_task(&app, &alice, &project, json!({"title": "Secret"})).await);
+    let (alice, bob, carol) = tokio::join!(app.new_client(), app.new_client(), app.new_client());
+    let project = alice.create_project("Alice's").await.id;
+    alice.add_member(project, &carol, "viewer").await;
+    let task = alice
+        .create_task(project, json!({"title": "Secret"}))
+        .await
+        .id;
     let inbox = db_inbox(&app, &alice).await;
-    let inbox_task = id_of(&create_task(&app, &alice, &inbox, json!({"title": "Private"})).await);
-    let bobs_project = id_of(&create_project(&app, &bob, "Bob's").await);
-    let bobs_task = id_of(&create_task(&app, &bob, &bobs_project, json!({"title": "Bob's"})).await);
+    let inbox_task = alice
+        .create_task(inbox, json!({"title": "Private"}))
+        .await
+        .id;
+    let bobs_project = bob.create_project("Bob's").await.id;
+    let bobs_task = bob
+        .create_task(bobs_project, json!({"title": "Bob's"}))
+        .await
+        .id;
 
-    let token = bob.token.as_str();
     for project in [&project, &inbox] {
         let p = project_path(project);
         let m = format!("{p}/members");
         let attempts = vec![
-            ("GET project", app.get(&p, token)),
+            ("GET project", bob.get(&p)),
             (
                 "GET project, If-None-Match",
-                app.get(&p, token).header("if-none-match", "\"1\""),
+                bob.get(&p).header("if-none-match", "\"1\""),
             ),
-            (
-                "PATCH project",
-                app.patch(&p, token, &json!({"name": "Pwned"})),
-            ),
+            ("PATCH project", bob.patch(&p, json!({"name": "Pwned"}))),
             (
                 "PATCH project, If-Match",
-                app.patch(&p, token, &json!({"name": "Pwned"}))
+                bob.patch(&p, json!({"name": "Pwned"}))
                     .header("if-match", "\"9\""),
             ),
-            ("DELETE project", app.delete(&p, token)),
-            ("GET members", app.get(&m, token)),
+            ("DELETE project", bob.delete(&p)),
+            ("GET members", bob.get(&m)),
             (
                 "PUT me as owner",
-                app.put(&format!("{m}/{}", bob.id), token, &json!({"role": "owner"})),
+                bob.put(&format!("{m}/{}", bob.id), json!({"role": "owner"})),
             ),
             (
                 "PUT me as viewer",
-                app.put(
-                    &format!("{m}/{}", bob.id),
-                    token,
-                    &json!({"role": "viewer"}),
-                ),
+                bob.put(&format!("{m}/{}", bob.id), json!({"role": "viewer"})),
             ),
             (
                 "PUT alice",
-                app.put(
-                    &format!("{m}/{}", alice.id),
-                    token,
-                    &json!({"role": "viewer"}),
-                ),
+                bob.put(&format!("{m}/{}", alice.id), json!({"role": "viewer"})),
             ),
             (
                 "POST me",
-                app.post(&m, token, &json!({"email": bob.email, "role": "admin"})),
+                bob.post(&m, json!({"email": bob.email, "role": "admin"})),
             ),
-            (
-                "DELETE alice",
-                app.delete(&format!("{m}/{}", alice.id), token),
-            ),
-            (
-                "DELETE carol",
-                app.delete(&format!("{m}/{}", carol.id), token),
-            ),
-            ("GET tasks", app.get(&format!("{p}/tasks"), token)),
+            ("DELETE alice", bob.delete(&format!("{m}/{}", alice.id))),
+            ("DELETE carol", bob.delete(&format!("{m}/{}", carol.id))),
+            ("GET tasks", bob.get(&format!("{p}/tasks"))),
             (
                 "POST task",
-                app.post(&format!("{p}/tasks"), token, &json!({"title": "Planted"})),
+                bob.post(&format!("{p}/tasks"), json!({"title": "Planted"})),
             ),
         ];
         for (what, request) in attempts {
-            let response = request.send().await.unwrap();
+            let response = request.send().await;
             assert_eq!(response.status(), 404, "{what} on {project}");
-            assert_problem(response, 404, "not_found").await;
+            response.problem(404, "not_found");
         }
-        let page = body_of(
-            app.get("/api/v1/tasks", token)
-                .query(&[("project_id", project.as_str())])
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
+        let page = bob
+            .get("/api/v1/tasks")
+            .query(&[("project_id", project.to_string())])
+            .await
+            .good::<Value>();
         assert_eq!(page, json!({"items": [], "next_cursor": null}));
     }
     for task in [&task, &inbox_task] {
         let t = format!("/api/v1/tasks/{task}");
         let attempts = vec![
-            ("GET task", app.get(&t, token)),
-            (
-                "PATCH task",
-                app.patch(&t, token, &json!({"title": "Pwned"})),
-            ),
+            ("GET task", bob.get(&t)),
+            ("PATCH task", bob.patch(&t, json!({"title": "Pwned"}))),
             (
                 "PATCH task, If-Match",
-                app.patch(&t, token, &json!({"title": "x"}))
+                bob.patch(&t, json!({"title": "x"}))
                     .header("if-match", "\"1\""),
             ),
             (
                 "PATCH task into my project",
-                app.patch(&t, token, &json!({"project_id": bobs_project})),
+                bob.patch(&t, json!({"project_id": bobs_project})),
             ),
-            ("DELETE task", app.delete(&t, token)),
+            ("DELETE task", bob.delete(&t)),
         ];
         for (what, request) in attempts {
-            let response = request.send().await.unwrap();
+            let response = request.send().await;
             assert_eq!(response.status(), 404, "{what} on {task}");
-            assert_problem(response, 404, "not_found").await;
+            response.problem(404, "not_found");
         }
     }
     // Pulling Alice's project into Bob's own task, or her into it, is refused.
     let bobs = format!("/api/v1/tasks/{bobs_task}");
-    let response = app
-        .patch(&bobs, token, &json!({"project_id": project}))
-        .send()
-        .await
-        .unwrap();
-    assert_invalid_field(response, "project_id").await;
-    let response = app
-        .patch(&bobs, token, &json!({"assignee_id": alice.id}))
-        .send()
-        .await
-        .unwrap();
-    assert_invalid_field(response, "assignee_id").await;
+    let response = bob.patch(&bobs, json!({"project_id": project})).await;
+    response.invalid_field("project_id");
+    let response = bob.patch(&bobs, json!({"assignee_id": alice.id})).await;
+    response.invalid_field("assignee_id");
     // Bob's own lists show nothing of Alice's.
-    let page = body_of(app.get("/api/v1/tasks", token).send().await.unwrap(), 200).await;
+    let page = bob.get("/api/v1/tasks").await.good::<Value>();
     let ids: Vec<String> = page["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(id_of)
         .collect();
-    assert_eq!(ids, [bobs_task.as_str()]);
-    let page = body_of(
-        app.get("/api/v1/projects", token).send().await.unwrap(),
-        200,
-    )
-    .await;
+    assert_eq!(ids, [bobs_task.to_string()]);
+    let page = bob.get("/api/v1/projects").await.good::<Value>();
     assert!(page["items"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|p| id_of(p) != project && id_of(p) != inbox));
+        .all(|p| id_of(p) != project.to_string() && id_of(p) != inbox.to_string()));
 
     // What exists and what is hidden look the same from outside.
-    let hidden = assert_problem(
-        app.get(&project_path(&project), token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    let missing = assert_problem(
-        app.get(&project_path(&Uuid::now_v7().to_string()), token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    let hidden = bob
+        .get(&project_path(project))
+        .await
+        .problem(404, "not_found");
+    let missing = bob
+        .get(&project_path(Uuid::now_v7()))
+        .await
+        .problem(404, "not_found");
     assert_eq!(hidden["detail"], missing["detail"]);
     assert_eq!(hidden["title"], missing["title"]);
 
     // Nothing changed, as Alice and the database see it.
-    let seen = get_project(&app, &alice, &project).await;
+    let seen = alice.get_project(project).await;
+    assert_eq!((seen.name.as_str(), seen.version), ("Alice's", 1));
+    assert_eq!(alice.get_project(inbox).await.version, 1);
     assert_eq!(
-        (seen["name"].as_str(), seen["version"].as_i64()),
-        (Some("Alice's"), Some(1))
-    );
-    assert_eq!(get_project(&app, &alice, &inbox).await["version"], 1);
-    assert_eq!(
-        db_roles(&app, &project).await,
+        db_roles(&app, project).await,
         BTreeMap::from([
             (alice.id, "owner".to_owned()),
             (carol.id, "viewer".to_owned())
         ])
     );
     assert_eq!(
-        db_roles(&app, &inbox).await,
+        db_roles(&app, inbox).await,
         BTreeMap::from([(alice.id, "owner".to_owned())])
     );
     for (task, title) in [(&task, "Secret"), (&inbox_task, "Private")] {
-        let seen = get_task(&app, &alice, task).await;
-        assert_eq!(seen["title"], title);
-        assert_eq!(seen["version"], 1);
+        let seen = alice.get_task(*task).await;
+        assert_eq!(seen.title, title);
+        assert_eq!(seen.version, 1);
     }
     let counts: Vec<i64> = app
         .db
         .rows(
             "SELECT count(*) FROM tasks WHERE project_id = ANY($1) GROUP BY project_id",
-            &[&vec![
-                project.parse::<Uuid>().unwrap(),
-                inbox.parse::<Uuid>().unwrap(),
-            ]],
+            &[&vec![project, inbox]],
         )
         .await
         .iter()
         .map(|row| row.get(0))
         .collect();
     assert_eq!(counts, [1, 1]);
-    let bobs = get_task(&app, &bob, &bobs_task).await;
-    assert_eq!(
-        (bobs["version"].as_i64(), bobs["project_id"].as_str()),
-        (Some(1), Some(bobs_project.as_str()))
-    );
+    let bobs = bob.get_task(bobs_task).await;
+    assert_eq!((bobs.version, bobs.project_id), (1, bobs_project));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1558,28 +1299,28 @@ async fn a_stranger_gets_404_on_every_endpoint_of_someone_elses_project_and_chan
 #[tokio::test]
 async fn concurrent_transfers_leave_exactly_one_owner_and_the_losers_get_403() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Contested").await);
-    let heirs = futures::future::join_all((0..6).map(|_| app.new_user())).await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Contested").await.id;
+    let heirs = futures::future::join_all((0..6).map(|_| app.new_client())).await;
     for heir in &heirs {
-        add_member(&app, &owner, &project, heir, "editor").await;
+        owner.add_member(project, heir, "editor").await;
     }
     let transfers = heirs
         .iter()
-        .map(|heir| put_role(&app, &owner, &project, heir.id, "owner"));
+        .map(|heir| owner.put_role(project, heir.id, "owner"));
     let responses = futures::future::join_all(transfers).await;
     let mut winners = Vec::new();
     for (heir, response) in heirs.iter().zip(responses) {
         match response.status().as_u16() {
             200 => winners.push(heir.id),
             _ => {
-                assert_problem(response, 403, "forbidden").await;
+                response.problem(403, "forbidden");
             }
         }
     }
     assert_eq!(winners.len(), 1, "exactly one transfer wins");
-    assert_eq!(owners_in_db(&app, &project).await, winners);
-    let roles = db_roles(&app, &project).await;
+    assert_eq!(owners_in_db(&app, project).await, winners);
+    let roles = db_roles(&app, project).await;
     assert_eq!(roles[&owner.id], "admin");
     assert_eq!(roles.values().filter(|r| *r == "editor").count(), 5);
 }
@@ -1587,9 +1328,9 @@ async fn concurrent_transfers_leave_exactly_one_owner_and_the_losers_get_403() {
 #[tokio::test]
 async fn concurrent_puts_of_the_same_new_member_add_them_once() {
     let app = spawn_app().await;
-    let (owner, newcomer) = tokio::join!(app.new_user(), app.new_user());
-    let project = id_of(&create_project(&app, &owner, "Busy").await);
-    let puts = (0..6).map(|_| put_role(&app, &owner, &project, newcomer.id, "viewer"));
+    let (owner, newcomer) = tokio::join!(app.new_client(), app.new_client());
+    let project = owner.create_project("Busy").await.id;
+    let puts = (0..6).map(|_| owner.put_role(project, newcomer.id, "viewer"));
     let mut statuses: Vec<u16> = futures::future::join_all(puts)
         .await
         .iter()
@@ -1597,30 +1338,29 @@ async fn concurrent_puts_of_the_same_new_member_add_them_once() {
         .collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 201]);
-    assert_eq!(db_roles(&app, &project).await[&newcomer.id], "viewer");
+    assert_eq!(db_roles(&app, project).await[&newcomer.id], "viewer");
 }
 
 #[tokio::test]
 async fn a_transfer_racing_a_delete_never_lets_both_succeed() {
     let app = spawn_app().await;
-    let (owner, heir) = tokio::join!(app.new_user(), app.new_user());
+    let (owner, heir) = tokio::join!(app.new_client(), app.new_client());
     for _ in 0..8 {
-        let project = id_of(&create_project(&app, &owner, "Raced").await);
-        add_member(&app, &owner, &project, &heir, "editor").await;
+        let project = owner.create_project("Raced").await.id;
+        owner.add_member(project, &heir, "editor").await;
         let (transfer, delete) = tokio::join!(
-            put_role(&app, &owner, &project, heir.id, "owner"),
-            app.delete(&project_path(&project), &owner.token).send()
+            owner.put_role(project, heir.id, "owner"),
+            owner.delete(&project_path(project)).send()
         );
-        let delete = delete.unwrap();
         match (transfer.status().as_u16(), delete.status().as_u16()) {
             // The transfer first: the old owner is an admin by the time the delete decides.
             (200, _) => {
-                assert_problem(delete, 403, "forbidden").await;
-                assert_eq!(owners_in_db(&app, &project).await, [heir.id]);
+                delete.problem(403, "forbidden");
+                assert_eq!(owners_in_db(&app, project).await, [heir.id]);
             }
             // The delete first: nothing is left to transfer.
             (_, 204) => {
-                assert_problem(transfer, 404, "not_found").await;
+                transfer.problem(404, "not_found");
             }
             other => panic!("unexpected outcome {other:?}"),
         }
@@ -1630,29 +1370,18 @@ async fn a_transfer_racing_a_delete_never_lets_both_succeed() {
 #[tokio::test]
 async fn patching_a_project_field_to_null_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let created: Value = app
-        .post("/api/v1/projects", &owner.token, &json!({"name": "Keep"}))
-        .send()
+    let owner = app.new_client().await;
+    let created: Value = owner
+        .post("/api/v1/projects", json!({"name": "Keep"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .created();
     let path = format!("/api/v1/projects/{}", created["id"].as_str().unwrap());
     for body in [json!({"name": null}), json!({"description": null})] {
-        let response = app.patch(&path, &owner.token, &body).send().await.unwrap();
-        let problem = assert_problem(response, 422, "validation_failed").await;
+        let response = owner.patch(&path, &body).await;
+        let problem = response.problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["code"], "invalid_type");
     }
-    let after: Value = app
-        .get(&path, &owner.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = owner.get(&path).await.good();
     assert_eq!(after["name"], "Keep");
     assert_eq!(after["version"], created["version"]);
 }

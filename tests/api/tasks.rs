@@ -5,57 +5,29 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use reqwest::Response;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::*;
 
-fn task_path(task: &str) -> String {
-    format!("/api/v1/tasks/{task}")
-}
-
-fn tasks_path(project: &str) -> String {
-    format!("/api/v1/projects/{project}/tasks")
-}
-
-async fn post_task(app: &TestApp, user: &TestUser, project: &str, body: Value) -> Response {
-    app.post(&tasks_path(project), &user.token, &body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn patch_task(app: &TestApp, user: &TestUser, task: &str, body: Value) -> Response {
-    app.patch(&task_path(task), &user.token, &body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// A user and a fresh project of theirs.
-async fn owner_and_project(app: &TestApp) -> (TestUser, String) {
-    let user = app.new_user().await;
-    let project = id_of(&create_project(app, &user, "Work").await);
+async fn owner_and_project(app: &TestApp) -> (UserClient<'_>, Uuid) {
+    let user = app.new_client().await;
+    let project = user.create_project("Work").await.id;
     (user, project)
 }
 
 /// Follows `next_cursor` from `path` (which may carry a query) until the end; returns the
 /// items in the order served.
-async fn all_pages(
-    app: &TestApp,
-    user: &TestUser,
-    path: &str,
-    query: &[(&str, &str)],
-) -> Vec<Value> {
+async fn all_pages(user: &UserClient<'_>, path: &str, query: &[(&str, &str)]) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {
-        let mut request = app.get(path, &user.token).query(query);
+        let mut request = user.get(path).query(query);
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
+        let page = request.await.good::<Value>();
         items.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -65,12 +37,12 @@ async fn all_pages(
     panic!("pagination of {path} does not end");
 }
 
-fn ids(items: &[Value]) -> Vec<String> {
-    items.iter().map(id_of).collect()
+fn ids(items: &[Value]) -> Vec<Uuid> {
+    items.iter().map(uuid).collect()
 }
 
-fn id_set(items: &[Value]) -> BTreeSet<String> {
-    items.iter().map(id_of).collect()
+fn id_set(items: &[Value]) -> BTreeSet<Uuid> {
+    items.iter().map(uuid).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,11 +53,13 @@ fn id_set(items: &[Value]) -> BTreeSet<String> {
 async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let response = post_task(&app, &user, &project, json!({"title": "Write tests"})).await;
+    let response = user
+        .post(&tasks_path(project), json!({"title": "Write tests"}))
+        .await;
     assert_eq!(response.status(), 201);
-    assert_eq!(etag_of(&response), "\"1\"");
+    assert_eq!(response.etag(), "\"1\"");
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let task = body_of(response, 201).await;
+    let task = response.created::<Value>();
     assert_eq!(location, format!("/api/v1/tasks/{}", id_of(&task)));
     assert_eq!(
         keys_of(&task),
@@ -110,7 +84,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "version"
         ]
     );
-    assert_eq!(task["project_id"], project.as_str());
+    assert_eq!(task["project_id"], project.to_string());
     assert_eq!(task["number"], 1);
     assert_eq!(task["title"], "Write tests");
     assert_eq!(task["description"], "");
@@ -128,63 +102,55 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
     let id: Uuid = id_of(&task).parse().unwrap();
     assert_eq!(id.get_version_num(), 7);
 
-    let response = app.get(&location, &user.token).send().await.unwrap();
-    assert_eq!(etag_of(&response), "\"1\"");
-    assert_eq!(body_of(response, 200).await, task);
+    let response = user.get(&location).await;
+    assert_eq!(response.etag(), "\"1\"");
+    assert_eq!(response.good::<Value>(), task);
 }
 
 #[tokio::test]
 async fn creating_a_task_with_every_field() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({
-            "title": "Ship", "description": "All of it", "status": "in_progress", "priority": 4,
-            "due_date": "2026-02-28", "labels": ["Release"], "assignee_id": user.id
-        }),
-    )
-    .await;
-    assert_eq!(task["description"], "All of it");
-    assert_eq!(task["status"], "in_progress");
-    assert_eq!(task["priority"], 4);
-    assert_eq!(task["due_date"], "2026-02-28");
-    assert_eq!(task["labels"], json!(["release"]));
-    assert_eq!(task["assignee_id"], user.id.to_string());
-    assert_eq!(task["completed_at"], Value::Null);
+    let task = user
+        .create_task(
+            project,
+            json!({
+                "title": "Ship", "description": "All of it", "status": "in_progress", "priority": 4,
+                "due_date": "2026-02-28", "labels": ["Release"], "assignee_id": user.id
+            }),
+        )
+        .await;
+    assert_eq!(task.description, "All of it");
+    assert_eq!(task.status, "in_progress");
+    assert_eq!(task.priority, 4);
+    assert_eq!(task.due_date.as_deref(), Some("2026-02-28"));
+    assert_eq!(task.labels, ["release"]);
+    assert_eq!(task.assignee_id, Some(user.id));
+    assert_eq!(task.completed_at, None);
 }
 
 #[tokio::test]
 async fn task_numbers_count_up_per_project_and_are_never_reused() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let other = id_of(&create_project(&app, &user, "Other").await);
+    let other = user.create_project("Other").await.id;
     let mut numbers = Vec::new();
     for title in ["a", "b", "c"] {
-        numbers.push(create_task(&app, &user, &project, json!({"title": title})).await);
+        numbers.push(user.create_task(project, json!({"title": title})).await);
     }
     assert_eq!(
-        numbers
-            .iter()
-            .map(|t| t["number"].as_i64().unwrap())
-            .collect::<Vec<_>>(),
+        numbers.iter().map(|t| t.number).collect::<Vec<_>>(),
         [1, 2, 3]
     );
     assert_eq!(
-        create_task(&app, &user, &other, json!({"title": "x"})).await["number"],
+        user.create_task(other, json!({"title": "x"})).await.number,
         1
     );
-    assert_no_content(
-        app.delete(&task_path(&id_of(&numbers[2])), &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    user.delete(&task_path(numbers[2].id)).await.no_content();
     assert_eq!(
-        create_task(&app, &user, &project, json!({"title": "d"})).await["number"],
+        user.create_task(project, json!({"title": "d"}))
+            .await
+            .number,
         4
     );
 }
@@ -193,12 +159,14 @@ async fn task_numbers_count_up_per_project_and_are_never_reused() {
 async fn twenty_concurrent_creates_get_numbers_1_to_20() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let creates =
-        (0..20).map(|i| post_task(&app, &user, &project, json!({"title": format!("t{i}")})));
+    let creates = (0..20).map(|i| {
+        user.post(&tasks_path(project), json!({"title": format!("t{i}")}))
+            .send()
+    });
     let responses = futures::future::join_all(creates).await;
     let mut numbers = Vec::new();
     for response in responses {
-        numbers.push(body_of(response, 201).await["number"].as_i64().unwrap());
+        numbers.push(response.created::<Task>().number);
     }
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
@@ -212,18 +180,21 @@ async fn twenty_concurrent_creates_get_numbers_1_to_20() {
 async fn titles_are_trimmed_and_checked_for_length_and_control_characters() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let created = create_task(&app, &user, &project, json!({"title": "  Ship it \t"})).await;
-    assert_eq!(created["title"], "Ship it");
-    let exact = create_task(&app, &user, &project, json!({"title": "é".repeat(200)})).await;
-    assert_eq!(exact["title"].as_str().unwrap().chars().count(), 200);
-    let padded = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": format!("  {}  ", "x".repeat(200))}),
-    )
-    .await;
-    assert_eq!(padded["title"], "x".repeat(200));
+    let created = user
+        .create_task(project, json!({"title": "  Ship it \t"}))
+        .await;
+    assert_eq!(created.title, "Ship it");
+    let exact = user
+        .create_task(project, json!({"title": "é".repeat(200)}))
+        .await;
+    assert_eq!(exact.title.chars().count(), 200);
+    let padded = user
+        .create_task(
+            project,
+            json!({"title": format!("  {}  ", "x".repeat(200))}),
+        )
+        .await;
+    assert_eq!(padded.title, "x".repeat(200));
 
     for (title, code) in [
         ("", "required"),
@@ -233,48 +204,41 @@ async fn titles_are_trimmed_and_checked_for_length_and_control_characters() {
         ("a\u{7}b", "invalid"),
         ("a\u{7f}b", "invalid"),
     ] {
-        let body = assert_problem(
-            post_task(&app, &user, &project, json!({"title": title})).await,
-            422,
-            "validation_failed",
-        )
-        .await;
+        let body = user
+            .post(&tasks_path(project), json!({"title": title}))
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(
             field_errors(&body),
             [("title".to_owned(), code.to_owned())],
             "{title:?}"
         );
-        let body = assert_problem(
-            patch_task(&app, &user, &id_of(&created), json!({"title": title})).await,
-            422,
-            "validation_failed",
-        )
-        .await;
+        let body = user
+            .patch(&task_path(created.id), json!({"title": title}))
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(
             field_errors(&body),
             [("title".to_owned(), code.to_owned())],
             "{title:?}"
         );
     }
-    assert_invalid_field(post_task(&app, &user, &project, json!({})).await, "title").await;
-    assert_invalid_field(
-        post_task(&app, &user, &project, json!({"title": 5})).await,
-        "title",
-    )
-    .await;
-    assert_invalid_field(
-        patch_task(&app, &user, &id_of(&created), json!({"title": null})).await,
-        "title",
-    )
-    .await;
+    user.post(&tasks_path(project), json!({}))
+        .await
+        .invalid_field("title");
+    user.post(&tasks_path(project), json!({"title": 5}))
+        .await
+        .invalid_field("title");
+    user.patch(&task_path(created.id), json!({"title": null}))
+        .await
+        .invalid_field("title");
 
-    let patched = body_of(
-        patch_task(&app, &user, &id_of(&created), json!({"title": " Renamed "})).await,
-        200,
-    )
-    .await;
-    assert_eq!(patched["title"], "Renamed");
-    assert_eq!(patched["version"], 2, "the refused patches changed nothing");
+    let patched = user
+        .patch(&task_path(created.id), json!({"title": " Renamed "}))
+        .await
+        .good::<Task>();
+    assert_eq!(patched.title, "Renamed");
+    assert_eq!(patched.version, 2, "the refused patches changed nothing");
 }
 
 #[tokio::test]
@@ -282,47 +246,32 @@ async fn descriptions_may_have_up_to_20000_characters() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
     let long = "d".repeat(20_000);
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "description": long}),
-    )
-    .await;
-    assert_eq!(task["description"].as_str().unwrap().len(), 20_000);
-    let body = assert_problem(
-        post_task(
-            &app,
-            &user,
-            &project,
+    let task = user
+        .create_task(project, json!({"title": "t", "description": long}))
+        .await;
+    assert_eq!(task.description.as_str().len(), 20_000);
+    let body = user
+        .post(
+            &tasks_path(project),
             json!({"title": "t", "description": "d".repeat(20_001)}),
         )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+        .await
+        .problem(422, "validation_failed");
     assert_eq!(
         field_errors(&body),
         [("description".to_owned(), "too_long".to_owned())]
     );
-    assert_invalid_field(
-        patch_task(
-            &app,
-            &user,
-            &id_of(&task),
-            json!({"description": "é".repeat(20_001)}),
-        )
-        .await,
-        "description",
+    user.patch(
+        &task_path(task.id),
+        json!({"description": "é".repeat(20_001)}),
     )
-    .await;
-    let patched = body_of(
-        patch_task(&app, &user, &id_of(&task), json!({"description": ""})).await,
-        200,
-    )
-    .await;
-    assert_eq!(patched["description"], "");
+    .await
+    .invalid_field("description");
+    let patched = user
+        .patch(&task_path(task.id), json!({"description": ""}))
+        .await
+        .good::<Task>();
+    assert_eq!(patched.description, "");
 }
 
 #[tokio::test]
@@ -330,37 +279,26 @@ async fn status_takes_the_four_values_only() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
     for status in ["todo", "in_progress", "done", "canceled"] {
-        let task = create_task(
-            &app,
-            &user,
-            &project,
-            json!({"title": "t", "status": status}),
-        )
-        .await;
-        assert_eq!(task["status"], status);
+        let task = user
+            .create_task(project, json!({"title": "t", "status": status}))
+            .await;
+        assert_eq!(task.status, status);
     }
     for status in [json!("open"), json!("DONE"), json!(""), json!(1)] {
-        assert_invalid_field(
-            post_task(
-                &app,
-                &user,
-                &project,
-                json!({"title": "t", "status": status}),
-            )
-            .await,
-            "status",
+        user.post(
+            &tasks_path(project),
+            json!({"title": "t", "status": status}),
         )
-        .await;
+        .await
+        .invalid_field("status");
     }
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
     for status in [json!("closed"), json!("Done"), json!(null)] {
-        assert_invalid_field(
-            patch_task(&app, &user, &task, json!({"status": status})).await,
-            "status",
-        )
-        .await;
+        user.patch(&task_path(task), json!({"status": status}))
+            .await
+            .invalid_field("status");
     }
-    assert_eq!(get_task(&app, &user, &task).await["status"], "todo");
+    assert_eq!(user.get_task(task).await.status, "todo");
 }
 
 #[tokio::test]
@@ -368,54 +306,37 @@ async fn priority_runs_from_0_to_4() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
     for priority in 0..=4 {
-        let task = create_task(
-            &app,
-            &user,
-            &project,
+        let task = user
+            .create_task(project, json!({"title": "t", "priority": priority}))
+            .await;
+        assert_eq!(task.priority, priority);
+    }
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
+    for priority in [json!(-1), json!(5), json!(2.5), json!("high")] {
+        user.post(
+            &tasks_path(project),
             json!({"title": "t", "priority": priority}),
         )
-        .await;
-        assert_eq!(task["priority"], priority);
+        .await
+        .invalid_field("priority");
+        user.patch(&task_path(task), json!({"priority": priority}))
+            .await
+            .invalid_field("priority");
     }
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
-    for priority in [json!(-1), json!(5), json!(2.5), json!("high")] {
-        assert_invalid_field(
-            post_task(
-                &app,
-                &user,
-                &project,
-                json!({"title": "t", "priority": priority}),
-            )
-            .await,
-            "priority",
-        )
-        .await;
-        assert_invalid_field(
-            patch_task(&app, &user, &task, json!({"priority": priority})).await,
-            "priority",
-        )
-        .await;
-    }
-    assert_invalid_field(
-        patch_task(&app, &user, &task, json!({"priority": null})).await,
-        "priority",
-    )
-    .await;
-    assert_eq!(get_task(&app, &user, &task).await["priority"], 0);
+    user.patch(&task_path(task), json!({"priority": null}))
+        .await
+        .invalid_field("priority");
+    assert_eq!(user.get_task(task).await.priority, 0);
 }
 
 #[tokio::test]
 async fn due_dates_are_calendar_dates_in_yyyy_mm_dd() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "due_date": "2028-02-29"}),
-    )
-    .await;
-    assert_eq!(task["due_date"], "2028-02-29");
+    let task = user
+        .create_task(project, json!({"title": "t", "due_date": "2028-02-29"}))
+        .await;
+    assert_eq!(task.due_date.as_deref(), Some("2028-02-29"));
     for bad in [
         "2026-02-30",
         "2026-2-3",
@@ -424,37 +345,22 @@ async fn due_dates_are_calendar_dates_in_yyyy_mm_dd() {
         "",
         "02/03/2026",
     ] {
-        assert_invalid_field(
-            post_task(
-                &app,
-                &user,
-                &project,
-                json!({"title": "t", "due_date": bad}),
-            )
-            .await,
-            "due_date",
-        )
-        .await;
-        assert_invalid_field(
-            patch_task(&app, &user, &id_of(&task), json!({"due_date": bad})).await,
-            "due_date",
-        )
-        .await;
+        user.post(&tasks_path(project), json!({"title": "t", "due_date": bad}))
+            .await
+            .invalid_field("due_date");
+        user.patch(&task_path(task.id), json!({"due_date": bad}))
+            .await
+            .invalid_field("due_date");
     }
-    assert_invalid_field(
-        post_task(
-            &app,
-            &user,
-            &project,
-            json!({"title": "t", "due_date": 20260101}),
-        )
-        .await,
-        "due_date",
+    user.post(
+        &tasks_path(project),
+        json!({"title": "t", "due_date": 20260101}),
     )
-    .await;
+    .await
+    .invalid_field("due_date");
     assert_eq!(
-        get_task(&app, &user, &id_of(&task)).await["due_date"],
-        "2028-02-29"
+        user.get_task(task.id).await.due_date.as_deref(),
+        Some("2028-02-29")
     );
 }
 
@@ -462,81 +368,53 @@ async fn due_dates_are_calendar_dates_in_yyyy_mm_dd() {
 async fn labels_are_trimmed_lower_cased_deduplicated_and_sorted() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "labels": [" Bug ", "bug", "UI", "api", "BUG"]}),
-    )
-    .await;
-    assert_eq!(task["labels"], json!(["api", "bug", "ui"]));
-    let patched = body_of(
-        patch_task(
-            &app,
-            &user,
-            &id_of(&task),
+    let task = user
+        .create_task(
+            project,
+            json!({"title": "t", "labels": [" Bug ", "bug", "UI", "api", "BUG"]}),
+        )
+        .await;
+    assert_eq!(task.labels, ["api", "bug", "ui"]);
+    let patched = user
+        .patch(
+            &task_path(task.id),
             json!({"labels": ["Zeta", " alpha", "ALPHA"]}),
         )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(patched["labels"], json!(["alpha", "zeta"]));
-    let cleared = body_of(
-        patch_task(&app, &user, &id_of(&task), json!({"labels": []})).await,
-        200,
-    )
-    .await;
-    assert_eq!(cleared["labels"], json!([]));
+        .await
+        .good::<Task>();
+    assert_eq!(patched.labels, ["alpha", "zeta"]);
+    let cleared = user
+        .patch(&task_path(task.id), json!({"labels": []}))
+        .await
+        .good::<Task>();
+    assert_eq!(cleared.labels, Vec::<String>::new());
 
     let fifty = "L".repeat(50);
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "labels": [fifty]}),
-    )
-    .await;
-    assert_eq!(task["labels"], json!(["l".repeat(50)]));
-    let body = assert_problem(
-        post_task(
-            &app,
-            &user,
-            &project,
+    let task = user
+        .create_task(project, json!({"title": "t", "labels": [fifty]}))
+        .await;
+    assert_eq!(task.labels, ["l".repeat(50)]);
+    let body = user
+        .post(
+            &tasks_path(project),
             json!({"title": "t", "labels": ["ok", "  ", "x".repeat(51)]}),
         )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+        .await
+        .problem(422, "validation_failed");
     let fields: Vec<String> = field_errors(&body).into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["labels.1", "labels.2"]);
-    assert_invalid_field(
-        post_task(
-            &app,
-            &user,
-            &project,
-            json!({"title": "t", "labels": "bug"}),
-        )
-        .await,
-        "labels",
-    )
-    .await;
+    user.post(&tasks_path(project), json!({"title": "t", "labels": "bug"}))
+        .await
+        .invalid_field("labels");
     // A label of the wrong type is named by its position (the extractor spells it
     // `labels[0]`, API.md §1 `labels.0`: accept either here).
-    let body = assert_problem(
-        post_task(
-            &app,
-            &user,
-            &project,
+    let body = user
+        .post(
+            &tasks_path(project),
             json!({"title": "t", "labels": ["ok", 1]}),
         )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+        .await
+        .problem(422, "validation_failed");
     let (field, _) = &field_errors(&body)[0];
     assert!(field == "labels.1" || field == "labels[1]", "{body}");
 }
@@ -546,14 +424,10 @@ async fn at_most_20_distinct_labels_after_merging_duplicates() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
     let twenty: Vec<String> = (0..20).map(|i| format!("l{i:02}")).collect();
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "labels": twenty}),
-    )
-    .await;
-    assert_eq!(task["labels"].as_array().unwrap().len(), 20);
+    let task = user
+        .create_task(project, json!({"title": "t", "labels": twenty}))
+        .await;
+    assert_eq!(task.labels.len(), 20);
     // 40 given, 20 after normalising.
     let doubled: Vec<String> = (0..40)
         .map(|i| {
@@ -564,136 +438,88 @@ async fn at_most_20_distinct_labels_after_merging_duplicates() {
             }
         })
         .collect();
-    let task = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "labels": doubled}),
-    )
-    .await;
-    assert_eq!(task["labels"], json!(twenty));
+    let task = user
+        .create_task(project, json!({"title": "t", "labels": doubled}))
+        .await;
+    assert_eq!(task.labels, twenty);
 
     let too_many: Vec<String> = (0..21).map(|i| format!("l{i}")).collect();
-    let body = assert_problem(
-        post_task(
-            &app,
-            &user,
-            &project,
+    let body = user
+        .post(
+            &tasks_path(project),
             json!({"title": "t", "labels": too_many}),
         )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
+        .await
+        .problem(422, "validation_failed");
     assert_eq!(
         field_errors(&body),
         [("labels".to_owned(), "too_many".to_owned())]
     );
-    assert_invalid_field(
-        patch_task(&app, &user, &id_of(&task), json!({"labels": too_many})).await,
-        "labels",
-    )
-    .await;
-    assert_eq!(
-        get_task(&app, &user, &id_of(&task)).await["labels"],
-        json!(twenty)
-    );
+    user.patch(&task_path(task.id), json!({"labels": too_many}))
+        .await
+        .invalid_field("labels");
+    assert_eq!(user.get_task(task.id).await.labels, twenty);
 }
 
 #[tokio::test]
 async fn the_assignee_must_be_a_member_of_the_project() {
     let app = spawn_app().await;
     let (owner, project) = owner_and_project(&app).await;
-    let (member, stranger) = tokio::join!(app.new_user(), app.new_user());
-    add_member(&app, &owner, &project, &member, "viewer").await;
+    let (member, stranger) = tokio::join!(app.new_client(), app.new_client());
+    owner.add_member(project, &member, "viewer").await;
 
-    let task = create_task(
-        &app,
-        &owner,
-        &project,
-        json!({"title": "t", "assignee_id": member.id}),
-    )
-    .await;
-    assert_eq!(task["assignee_id"], member.id.to_string());
+    let task = owner
+        .create_task(project, json!({"title": "t", "assignee_id": member.id}))
+        .await;
+    assert_eq!(task.assignee_id, Some(member.id));
     for assignee in [stranger.id, Uuid::now_v7()] {
-        let body = assert_problem(
-            post_task(
-                &app,
-                &owner,
-                &project,
+        let body = owner
+            .post(
+                &tasks_path(project),
                 json!({"title": "t", "assignee_id": assignee}),
             )
-            .await,
-            422,
-            "validation_failed",
-        )
-        .await;
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(field_errors(&body)[0].0, "assignee_id");
-        assert_invalid_field(
-            patch_task(
-                &app,
-                &owner,
-                &id_of(&task),
-                json!({"assignee_id": assignee}),
-            )
-            .await,
-            "assignee_id",
-        )
-        .await;
+        owner
+            .patch(&task_path(task.id), json!({"assignee_id": assignee}))
+            .await
+            .invalid_field("assignee_id");
     }
-    assert_invalid_field(
-        post_task(
-            &app,
-            &owner,
-            &project,
+    owner
+        .post(
+            &tasks_path(project),
             json!({"title": "t", "assignee_id": "not-a-uuid"}),
         )
-        .await,
-        "assignee_id",
-    )
-    .await;
-    let task = get_task(&app, &owner, &id_of(&task)).await;
-    assert_eq!(task["assignee_id"], member.id.to_string());
-    assert_eq!(task["version"], 1);
+        .await
+        .invalid_field("assignee_id");
+    let task = owner.get_task(task.id).await;
+    assert_eq!(task.assignee_id, Some(member.id));
+    assert_eq!(task.version, 1);
 }
 
 #[tokio::test]
 async fn unknown_fields_are_refused_on_create_and_patch() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let body = assert_invalid_field(
-        post_task(
-            &app,
-            &user,
-            &project,
-            json!({"title": "t", "colour": "red"}),
-        )
-        .await,
-        "colour",
-    )
-    .await;
+    let body = user
+        .post(&tasks_path(project), json!({"title": "t", "colour": "red"}))
+        .await
+        .invalid_field("colour");
     assert_eq!(field_errors(&body)[0].1, "unknown_field");
     // Read-only fields are not accepted on create either.
-    assert_invalid_field(
-        post_task(&app, &user, &project, json!({"title": "t", "number": 7})).await,
-        "number",
-    )
-    .await;
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
-    let body = assert_invalid_field(
-        patch_task(&app, &user, &task, json!({"colour": "red"})).await,
-        "colour",
-    )
-    .await;
-    assert_eq!(field_errors(&body)[0].1, "unknown_field");
-    let response = app
-        .patch(&task_path(&task), &user.token, &json!(["title"]))
-        .send()
+    user.post(&tasks_path(project), json!({"title": "t", "number": 7}))
         .await
-        .unwrap();
-    assert_problem(response, 400, "malformed_json").await;
-    assert_eq!(get_task(&app, &user, &task).await["version"], 1);
+        .invalid_field("number");
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
+    let body = user
+        .patch(&task_path(task), json!({"colour": "red"}))
+        .await
+        .invalid_field("colour");
+    assert_eq!(field_errors(&body)[0].1, "unknown_field");
+    let response = user.patch(&task_path(task), json!(["title"])).await;
+    response.problem(400, "malformed_json");
+    assert_eq!(user.get_task(task).await.version, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,131 +530,110 @@ async fn unknown_fields_are_refused_on_create_and_patch() {
 async fn completed_at_is_set_when_the_task_becomes_done_and_cleared_when_it_leaves() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
 
-    let done = body_of(
-        patch_task(&app, &user, &task, json!({"status": "done"})).await,
-        200,
-    )
-    .await;
-    assert!(is_utc_timestamp(&done["completed_at"]), "{done}");
+    let done = user
+        .patch(&task_path(task), json!({"status": "done"}))
+        .await
+        .good::<Task>();
+    assert!(is_utc_timestamp(&done.completed_at), "{done:?}");
     // Staying done keeps the moment it became done.
-    let still = body_of(
-        patch_task(&app, &user, &task, json!({"title": "t2", "status": "done"})).await,
-        200,
-    )
-    .await;
-    assert_eq!(still["completed_at"], done["completed_at"]);
-    let reopened = body_of(
-        patch_task(&app, &user, &task, json!({"status": "in_progress"})).await,
-        200,
-    )
-    .await;
-    assert_eq!(reopened["completed_at"], Value::Null);
-    let done_again = body_of(
-        patch_task(&app, &user, &task, json!({"status": "done"})).await,
-        200,
-    )
-    .await;
-    assert!(is_utc_timestamp(&done_again["completed_at"]));
-    let canceled = body_of(
-        patch_task(&app, &user, &task, json!({"status": "canceled"})).await,
-        200,
-    )
-    .await;
-    assert_eq!(canceled["completed_at"], Value::Null);
+    let still = user
+        .patch(&task_path(task), json!({"title": "t2", "status": "done"}))
+        .await
+        .good::<Task>();
+    assert_eq!(still.completed_at, done.completed_at);
+    let reopened = user
+        .patch(&task_path(task), json!({"status": "in_progress"}))
+        .await
+        .good::<Task>();
+    assert_eq!(reopened.completed_at, None);
+    let done_again = user
+        .patch(&task_path(task), json!({"status": "done"}))
+        .await
+        .good::<Task>();
+    assert!(is_utc_timestamp(&done_again.completed_at));
+    let canceled = user
+        .patch(&task_path(task), json!({"status": "canceled"}))
+        .await
+        .good::<Task>();
+    assert_eq!(canceled.completed_at, None);
 
-    let born_done = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "status": "done"}),
-    )
-    .await;
-    assert!(is_utc_timestamp(&born_done["completed_at"]));
-    let born_canceled = create_task(
-        &app,
-        &user,
-        &project,
-        json!({"title": "t", "status": "canceled"}),
-    )
-    .await;
-    assert_eq!(born_canceled["completed_at"], Value::Null);
+    let born_done = user
+        .create_task(project, json!({"title": "t", "status": "done"}))
+        .await;
+    assert!(is_utc_timestamp(&born_done.completed_at));
+    let born_canceled = user
+        .create_task(project, json!({"title": "t", "status": "canceled"}))
+        .await;
+    assert_eq!(born_canceled.completed_at, None);
 }
 
 #[tokio::test]
 async fn a_merge_patch_changes_what_it_names_and_null_clears() {
     let app = spawn_app().await;
     let (owner, project) = owner_and_project(&app).await;
-    let member = app.new_user().await;
-    add_member(&app, &owner, &project, &member, "editor").await;
-    let original = create_task(
-        &app,
-        &owner,
-        &project,
-        json!({"title": "t", "description": "d", "status": "in_progress", "priority": 3,
+    let member = app.new_client().await;
+    owner.add_member(project, &member, "editor").await;
+    let original = owner
+        .create_task(
+            project,
+            json!({"title": "t", "description": "d", "status": "in_progress", "priority": 3,
                "due_date": "2026-05-01", "labels": ["x"], "assignee_id": member.id}),
-    )
-    .await;
-    let task = id_of(&original);
+        )
+        .await;
+    let task = original.id;
 
-    let response = patch_task(&app, &member, &task, json!({"priority": 1})).await;
-    assert_eq!(etag_of(&response), "\"2\"");
-    let patched = body_of(response, 200).await;
-    let mut expected = original.clone();
-    expected["priority"] = json!(1);
-    expected["version"] = json!(2);
-    expected["updated_at"] = patched["updated_at"].clone();
+    let response = member.patch(&task_path(task), json!({"priority": 1})).await;
+    assert_eq!(response.etag(), "\"2\"");
+    let patched = response.good::<Task>();
+    let expected = Task {
+        priority: 1,
+        version: 2,
+        updated_at: patched.updated_at.clone(),
+        ..original.clone()
+    };
     assert_eq!(
         patched, expected,
         "only priority, version and updated_at change"
     );
-    assert_ne!(patched["updated_at"], original["updated_at"]);
-    assert_eq!(
-        patched["created_by"],
-        owner.id.to_string(),
-        "the creator stays"
-    );
+    assert_ne!(patched.updated_at, original.updated_at);
+    assert_eq!(patched.created_by, owner.id, "the creator stays");
 
-    let cleared = body_of(
-        patch_task(
-            &app,
-            &member,
-            &task,
+    let cleared = member
+        .patch(
+            &task_path(task),
             json!({"due_date": null, "assignee_id": null}),
         )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(cleared["due_date"], Value::Null);
-    assert_eq!(cleared["assignee_id"], Value::Null);
-    assert_eq!(cleared["labels"], json!(["x"]));
-    assert_eq!(cleared["description"], "d");
-    assert_eq!(cleared["status"], "in_progress");
-    assert_eq!(cleared["version"], 3);
+        .await
+        .good::<Task>();
+    assert_eq!(cleared.due_date, None);
+    assert_eq!(cleared.assignee_id, None);
+    assert_eq!(cleared.labels, ["x"]);
+    assert_eq!(cleared.description, "d");
+    assert_eq!(cleared.status, "in_progress");
+    assert_eq!(cleared.version, 3);
 
-    let set = body_of(
-        patch_task(
-            &app,
-            &member,
-            &task,
+    let set = member
+        .patch(
+            &task_path(task),
             json!({"due_date": "2026-06-01", "assignee_id": owner.id}),
         )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(set["due_date"], "2026-06-01");
-    assert_eq!(set["assignee_id"], owner.id.to_string());
-    assert_eq!(get_task(&app, &owner, &task).await, set);
+        .await
+        .good::<Task>();
+    assert_eq!(set.due_date.as_deref(), Some("2026-06-01"));
+    assert_eq!(set.assignee_id, Some(owner.id));
+    assert_eq!(owner.get_task(task).await, set);
 }
 
 #[tokio::test]
 async fn patching_a_read_only_field_is_422_read_only_and_changes_nothing() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = create_task(&app, &user, &project, json!({"title": "t"})).await;
+    let task = user
+        .post(&tasks_path(project), json!({"title": "t"}))
+        .await
+        .created::<Value>();
     let id = id_of(&task);
     for field in [
         "id",
@@ -841,25 +646,20 @@ async fn patching_a_read_only_field_is_422_read_only_and_changes_nothing() {
         "updated_at",
     ] {
         // Even when combined with a valid change, and even with the value it has now.
-        let body = assert_problem(
-            patch_task(
-                &app,
-                &user,
-                &id,
+        let body = user
+            .patch(
+                &task_path(&id),
                 json!({"title": "changed", field: task[field].clone()}),
             )
-            .await,
-            422,
-            "validation_failed",
-        )
-        .await;
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(
             field_errors(&body),
             [(field.to_owned(), "read_only".to_owned())],
             "{field}"
         );
     }
-    assert_eq!(get_task(&app, &user, &id).await, task);
+    assert_eq!(user.get(&task_path(&id)).await.good::<Value>(), task);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,31 +670,30 @@ async fn patching_a_read_only_field_is_422_read_only_and_changes_nothing() {
 async fn an_editor_in_both_projects_moves_a_task_and_it_gets_a_new_number() {
     let app = spawn_app().await;
     let (owner, from) = owner_and_project(&app).await;
-    let to = id_of(&create_project(&app, &owner, "Target").await);
-    let (editor, from_only) = tokio::join!(app.new_user(), app.new_user());
-    add_member(&app, &owner, &from, &editor, "editor").await;
-    add_member(&app, &owner, &to, &editor, "editor").await;
-    add_member(&app, &owner, &from, &from_only, "viewer").await;
+    let to = owner.create_project("Target").await.id;
+    let (editor, from_only) = tokio::join!(app.new_client(), app.new_client());
+    owner.add_member(from, &editor, "editor").await;
+    owner.add_member(to, &editor, "editor").await;
+    owner.add_member(from, &from_only, "viewer").await;
     for title in ["f1", "f2", "f3"] {
-        create_task(&app, &owner, &from, json!({"title": title})).await;
+        owner.create_task(from, json!({"title": title})).await;
     }
     for title in ["t1", "t2"] {
-        create_task(&app, &owner, &to, json!({"title": title})).await;
+        owner.create_task(to, json!({"title": title})).await;
     }
-    let listed = all_pages(&app, &owner, &tasks_path(&from), &[]).await;
+    let listed = all_pages(&owner, &tasks_path(from), &[]).await;
     let moving = listed[1].clone();
     assert_eq!(moving["number"], 2);
 
-    let moved = body_of(
-        patch_task(&app, &editor, &id_of(&moving), json!({"project_id": to})).await,
-        200,
-    )
-    .await;
-    assert_eq!(moved["id"], moving["id"]);
-    assert_eq!(moved["project_id"], to.as_str());
-    assert_eq!(moved["number"], 3);
-    assert_eq!(moved["title"], "f2");
-    assert_eq!(moved["version"], 2);
+    let moved = editor
+        .patch(&task_path(id_of(&moving)), json!({"project_id": to}))
+        .await
+        .good::<Task>();
+    assert_eq!(moved.id.to_string(), moving["id"]);
+    assert_eq!(moved.project_id, to);
+    assert_eq!(moved.number, 3);
+    assert_eq!(moved.title, "f2");
+    assert_eq!(moved.version, 2);
 
     let numbers = |items: Vec<Value>| {
         let mut numbers: Vec<i64> = items
@@ -905,71 +704,54 @@ async fn an_editor_in_both_projects_moves_a_task_and_it_gets_a_new_number() {
         numbers
     };
     assert_eq!(
-        numbers(all_pages(&app, &owner, &tasks_path(&from), &[]).await),
+        numbers(all_pages(&owner, &tasks_path(from), &[]).await),
         [1, 3]
     );
     assert_eq!(
-        numbers(all_pages(&app, &owner, &tasks_path(&to), &[]).await),
+        numbers(all_pages(&owner, &tasks_path(to), &[]).await),
         [1, 2, 3]
     );
     // The old number is not reused, and the target's counter moved on.
     assert_eq!(
-        create_task(&app, &owner, &from, json!({"title": "f4"})).await["number"],
+        owner.create_task(from, json!({"title": "f4"})).await.number,
         4
     );
     assert_eq!(
-        create_task(&app, &owner, &to, json!({"title": "t4"})).await["number"],
+        owner.create_task(to, json!({"title": "t4"})).await.number,
         4
     );
     // Someone only in the old project no longer sees it.
-    let response = app
-        .get(&task_path(&id_of(&moving)), &from_only.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
+    let response = from_only.get(&task_path(id_of(&moving))).await;
+    response.problem(404, "not_found");
 }
 
 #[tokio::test]
 async fn moving_a_task_drops_an_assignee_who_is_not_in_the_target_project() {
     let app = spawn_app().await;
     let (owner, from) = owner_and_project(&app).await;
-    let to = id_of(&create_project(&app, &owner, "Target").await);
-    let helper = app.new_user().await;
-    add_member(&app, &owner, &from, &helper, "editor").await;
-    let task = create_task(
-        &app,
-        &owner,
-        &from,
-        json!({"title": "t", "assignee_id": helper.id}),
-    )
-    .await;
-    let moved = body_of(
-        patch_task(&app, &owner, &id_of(&task), json!({"project_id": to})).await,
-        200,
-    )
-    .await;
-    assert_eq!(moved["assignee_id"], Value::Null);
+    let to = owner.create_project("Target").await.id;
+    let helper = app.new_client().await;
+    owner.add_member(from, &helper, "editor").await;
+    let task = owner
+        .create_task(from, json!({"title": "t", "assignee_id": helper.id}))
+        .await;
+    let moved = owner
+        .patch(&task_path(task.id), json!({"project_id": to}))
+        .await
+        .good::<Task>();
+    assert_eq!(moved.assignee_id, None);
     // Naming them explicitly is a validation error, and nothing moves.
-    let task = create_task(
-        &app,
-        &owner,
-        &from,
-        json!({"title": "t", "assignee_id": helper.id}),
-    )
-    .await;
-    assert_invalid_field(
-        patch_task(
-            &app,
-            &owner,
-            &id_of(&task),
+    let task = owner
+        .create_task(from, json!({"title": "t", "assignee_id": helper.id}))
+        .await;
+    owner
+        .patch(
+            &task_path(task.id),
             json!({"project_id": to, "assignee_id": helper.id}),
         )
-        .await,
-        "assignee_id",
-    )
-    .await;
-    assert_eq!(get_task(&app, &owner, &id_of(&task)).await, task);
+        .await
+        .invalid_field("assignee_id");
+    assert_eq!(owner.get_task(task.id).await, task);
 }
 
 #[tokio::test]
@@ -977,14 +759,14 @@ async fn moving_into_a_project_where_the_caller_is_a_viewer_is_403() {
     let app = spawn_app().await;
     let (owner, from) = owner_and_project(&app).await;
     let (other, to) = owner_and_project(&app).await;
-    add_member(&app, &other, &to, &owner, "viewer").await;
-    let task = create_task(&app, &owner, &from, json!({"title": "stay"})).await;
-    let response = patch_task(&app, &owner, &id_of(&task), json!({"project_id": to})).await;
-    assert_problem(response, 403, "forbidden").await;
-    assert_eq!(get_task(&app, &owner, &id_of(&task)).await, task);
-    assert!(all_pages(&app, &other, &tasks_path(&to), &[])
-        .await
-        .is_empty());
+    other.add_member(to, &owner, "viewer").await;
+    let task = owner.create_task(from, json!({"title": "stay"})).await;
+    let response = owner
+        .patch(&task_path(task.id), json!({"project_id": to}))
+        .await;
+    response.problem(403, "forbidden");
+    assert_eq!(owner.get_task(task.id).await, task);
+    assert!(all_pages(&other, &tasks_path(to), &[]).await.is_empty());
 }
 
 #[tokio::test]
@@ -992,11 +774,13 @@ async fn a_viewer_of_the_source_project_cannot_move_a_task_out() {
     let app = spawn_app().await;
     let (owner, from) = owner_and_project(&app).await;
     let (viewer, to) = owner_and_project(&app).await;
-    add_member(&app, &owner, &from, &viewer, "viewer").await;
-    let task = create_task(&app, &owner, &from, json!({"title": "stay"})).await;
-    let response = patch_task(&app, &viewer, &id_of(&task), json!({"project_id": to})).await;
-    assert_problem(response, 403, "forbidden").await;
-    assert_eq!(get_task(&app, &owner, &id_of(&task)).await, task);
+    owner.add_member(from, &viewer, "viewer").await;
+    let task = owner.create_task(from, json!({"title": "stay"})).await;
+    let response = viewer
+        .patch(&task_path(task.id), json!({"project_id": to}))
+        .await;
+    response.problem(403, "forbidden");
+    assert_eq!(owner.get_task(task.id).await, task);
 }
 
 #[tokio::test]
@@ -1004,39 +788,32 @@ async fn moving_into_a_missing_or_foreign_project_is_422_on_project_id() {
     let app = spawn_app().await;
     let (owner, from) = owner_and_project(&app).await;
     let (_stranger, foreign) = owner_and_project(&app).await;
-    let task = create_task(&app, &owner, &from, json!({"title": "stay"})).await;
-    for target in [foreign, Uuid::now_v7().to_string()] {
-        let body = assert_problem(
-            patch_task(
-                &app,
-                &owner,
-                &id_of(&task),
+    let task = owner.create_task(from, json!({"title": "stay"})).await;
+    for target in [foreign, Uuid::now_v7()] {
+        let body = owner
+            .patch(
+                &task_path(task.id),
                 json!({"project_id": target, "title": "moved"}),
             )
-            .await,
-            422,
-            "validation_failed",
-        )
-        .await;
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(field_errors(&body)[0].0, "project_id");
         assert_eq!(field_errors(&body).len(), 1);
     }
-    assert_invalid_field(
-        patch_task(&app, &owner, &id_of(&task), json!({"project_id": "nope"})).await,
-        "project_id",
-    )
-    .await;
-    assert_invalid_field(
-        patch_task(&app, &owner, &id_of(&task), json!({"project_id": null})).await,
-        "project_id",
-    )
-    .await;
-    assert_eq!(get_task(&app, &owner, &id_of(&task)).await, task);
+    owner
+        .patch(&task_path(task.id), json!({"project_id": "nope"}))
+        .await
+        .invalid_field("project_id");
+    owner
+        .patch(&task_path(task.id), json!({"project_id": null}))
+        .await
+        .invalid_field("project_id");
+    assert_eq!(owner.get_task(task.id).await, task);
     let next: i64 = app
         .db
         .scalar(
             "SELECT next_task_number FROM projects WHERE id = $1",
-            &[&from.parse::<Uuid>().unwrap()],
+            &[&from],
         )
         .await;
     assert_eq!(next, 2);
@@ -1050,103 +827,78 @@ async fn moving_into_a_missing_or_foreign_project_is_422_on_project_id() {
 async fn get_task_honours_if_none_match() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
-    let get = |tag: &'static str| {
-        app.get(&task_path(&task), &user.token)
-            .header("if-none-match", tag)
-            .send()
-    };
-    let response = get("\"1\"").await.unwrap();
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
+    let get = |tag: &'static str| user.get(&task_path(task)).if_none_match(tag);
+    let response = get("\"1\"").await;
     assert_eq!(response.status(), 304);
-    assert_eq!(etag_of(&response), "\"1\"");
-    assert!(response.bytes().await.unwrap().is_empty());
-    let response = get("\"3\", \"1\"").await.unwrap();
+    assert_eq!(response.etag(), "\"1\"");
+    assert!(response.text().is_empty());
+    let response = get("\"3\", \"1\"").await;
     assert_eq!(response.status(), 304);
 
-    body_of(
-        patch_task(&app, &user, &task, json!({"priority": 1})).await,
-        200,
-    )
-    .await;
-    let response = get("\"1\"").await.unwrap();
-    assert_eq!(etag_of(&response), "\"2\"");
-    assert_eq!(body_of(response, 200).await["priority"], 1);
-    assert_eq!(get("\"2\"").await.unwrap().status(), 304);
+    user.patch(&task_path(task), json!({"priority": 1}))
+        .await
+        .good::<Value>();
+    let response = get("\"1\"").await;
+    assert_eq!(response.etag(), "\"2\"");
+    assert_eq!(response.good::<Task>().priority, 1);
+    assert_eq!(get("\"2\"").await.status(), 304);
 }
 
 #[tokio::test]
 async fn patching_a_task_with_a_stale_if_match_is_412_and_changes_nothing() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = create_task(&app, &user, &project, json!({"title": "original"})).await;
-    let id = id_of(&task);
+    let task = user
+        .create_task(project, json!({"title": "original"}))
+        .await;
+    let id = task.id;
     let patch = |tag: &'static str, title: &'static str| {
-        app.patch(&task_path(&id), &user.token, &json!({"title": title}))
-            .header("if-match", tag)
-            .send()
+        user.patch(&task_path(id), json!({"title": title}))
+            .if_match(tag)
     };
-    assert_problem(
-        patch("\"0\"", "lost").await.unwrap(),
-        412,
-        "precondition_failed",
-    )
-    .await;
-    assert_problem(
-        patch("\"2\"", "lost").await.unwrap(),
-        412,
-        "precondition_failed",
-    )
-    .await;
-    assert_eq!(get_task(&app, &user, &id).await, task);
+    patch("\"0\"", "lost")
+        .await
+        .problem(412, "precondition_failed");
+    patch("\"2\"", "lost")
+        .await
+        .problem(412, "precondition_failed");
+    assert_eq!(user.get_task(id).await, task);
 
-    let response = patch("\"1\"", "applied").await.unwrap();
-    assert_eq!(etag_of(&response), "\"2\"");
-    let applied = body_of(response, 200).await;
-    assert_eq!(applied["title"], "applied");
-    assert_eq!(applied["version"], 2);
+    let response = patch("\"1\"", "applied").await;
+    assert_eq!(response.etag(), "\"2\"");
+    let applied = response.good::<Task>();
+    assert_eq!(applied.title, "applied");
+    assert_eq!(applied.version, 2);
 
     // Two writers with the same tag: the second one loses.
-    assert_problem(
-        patch("\"1\"", "second").await.unwrap(),
-        412,
-        "precondition_failed",
-    )
-    .await;
-    assert_eq!(get_task(&app, &user, &id).await["title"], "applied");
+    patch("\"1\"", "second")
+        .await
+        .problem(412, "precondition_failed");
+    assert_eq!(user.get_task(id).await.title, "applied");
     // Without If-Match the write applies to the current version.
-    let blind = body_of(
-        patch_task(&app, &user, &id, json!({"title": "blind"})).await,
-        200,
-    )
-    .await;
-    assert_eq!(blind["version"], 3);
+    let blind = user
+        .patch(&task_path(id), json!({"title": "blind"}))
+        .await
+        .good::<Task>();
+    assert_eq!(blind.version, 3);
 }
 
 #[tokio::test]
 async fn deleting_a_task_honours_if_match() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = id_of(&create_task(&app, &user, &project, json!({"title": "t"})).await);
-    body_of(
-        patch_task(&app, &user, &task, json!({"priority": 2})).await,
-        200,
-    )
-    .await;
-    let delete = |tag: &'static str| {
-        app.delete(&task_path(&task), &user.token)
-            .header("if-match", tag)
-            .send()
-    };
-    assert_problem(delete("\"1\"").await.unwrap(), 412, "precondition_failed").await;
-    assert_eq!(get_task(&app, &user, &task).await["version"], 2);
-    assert_no_content(delete("\"2\"").await.unwrap()).await;
-    let response = app
-        .get(&task_path(&task), &user.token)
-        .send()
+    let task = user.create_task(project, json!({"title": "t"})).await.id;
+    user.patch(&task_path(task), json!({"priority": 2}))
         .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
-    assert_problem(delete("\"2\"").await.unwrap(), 404, "not_found").await;
+        .good::<Value>();
+    let delete = |tag: &'static str| user.delete(&task_path(task)).if_match(tag);
+    delete("\"1\"").await.problem(412, "precondition_failed");
+    assert_eq!(user.get_task(task).await.version, 2);
+    delete("\"2\"").await.no_content();
+    let response = user.get(&task_path(task)).await;
+    response.problem(404, "not_found");
+    delete("\"2\"").await.problem(404, "not_found");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1159,54 +911,45 @@ async fn paging_visits_every_task_exactly_once_while_tasks_are_added_and_removed
     let (user, project) = owner_and_project(&app).await;
     let mut created = Vec::new();
     for i in 0..12 {
-        created.push(id_of(
-            &create_task(&app, &user, &project, json!({"title": format!("t{i}")})).await,
-        ));
+        created.push(
+            user.create_task(project, json!({"title": format!("t{i}")}))
+                .await
+                .id,
+        );
     }
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<Uuid> = Vec::new();
     let mut deleted = BTreeSet::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut request = app
-            .get(&tasks_path(&project), &user.token)
-            .query(&[("limit", "3")]);
+        let mut request = user.get(&tasks_path(project)).query(&[("limit", "3")]);
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= 3);
-        seen.extend(items.iter().map(id_of));
+        let page: Page<Task> = request.await.good();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|t| t.id));
         pages += 1;
         // Between pages: two new tasks, and once, one seen and one unseen task deleted.
         if pages <= 3 {
             for _ in 0..2 {
-                created.push(id_of(
-                    &create_task(&app, &user, &project, json!({"title": "late"})).await,
-                ));
+                created.push(user.create_task(project, json!({"title": "late"})).await.id);
             }
         }
         if pages == 2 {
-            for victim in [&seen[0], &created[10]] {
-                assert_no_content(
-                    app.delete(&task_path(victim), &user.token)
-                        .send()
-                        .await
-                        .unwrap(),
-                )
-                .await;
-                deleted.insert(victim.clone());
+            for victim in [seen[0], created[10]] {
+                user.delete(&task_path(victim)).await.no_content();
+                deleted.insert(victim);
             }
         }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    let unique: BTreeSet<&String> = seen.iter().collect();
+    let unique: BTreeSet<&Uuid> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no task twice: {seen:?}");
-    let expected: Vec<String> = created
+    let expected: Vec<Uuid> = created
         .iter()
         .filter(|id| *id == &seen[0] || !deleted.contains(*id))
         .cloned()
@@ -1218,99 +961,76 @@ async fn paging_visits_every_task_exactly_once_while_tasks_are_added_and_removed
 async fn limit_defaults_to_50_and_must_be_1_to_100() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let creates =
-        (0..51).map(|i| post_task(&app, &user, &project, json!({"title": format!("t{i}")})));
-    for response in futures::future::join_all(creates).await {
-        body_of(response, 201).await;
-    }
-    let page = body_of(
-        app.get(&tasks_path(&project), &user.token)
+    let creates = (0..51).map(|i| {
+        user.post(&tasks_path(project), json!({"title": format!("t{i}")}))
             .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    });
+    for response in futures::future::join_all(creates).await {
+        response.created::<Value>();
+    }
+    let page = user.get(&tasks_path(project)).await.good::<Value>();
     assert_eq!(page["items"].as_array().unwrap().len(), 50);
     assert!(page["next_cursor"].is_string());
-    let page = body_of(
-        app.get(&format!("{}?limit=100", tasks_path(&project)), &user.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let page = user
+        .get(&format!("{}?limit=100", tasks_path(project)))
+        .await
+        .good::<Value>();
     assert_eq!(page["items"].as_array().unwrap().len(), 51);
     assert_eq!(page["next_cursor"], Value::Null);
-    let page = body_of(
-        app.get(&format!("{}?limit=1", tasks_path(&project)), &user.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let page = user
+        .get(&format!("{}?limit=1", tasks_path(project)))
+        .await
+        .good::<Value>();
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
 
     for limit in ["0", "101", "x", "-1", "1.5", ""] {
-        for path in [tasks_path(&project), "/api/v1/tasks".to_owned()] {
-            let response = app
-                .get(&path, &user.token)
-                .query(&[("limit", limit)])
-                .send()
-                .await
-                .unwrap();
-            assert_problem(response, 400, "invalid_query").await;
+        for path in [tasks_path(project), "/api/v1/tasks".to_owned()] {
+            let response = user.get(&path).query(&[("limit", limit)]).await;
+            response.problem(400, "invalid_query");
         }
     }
 }
 
 /// The `next_cursor` of the first page (limit 1) of a list.
-async fn first_cursor(
-    app: &TestApp,
-    user: &TestUser,
-    path: &str,
-    query: &[(&str, &str)],
-) -> String {
-    let request = app
-        .get(path, &user.token)
+async fn first_cursor(user: &UserClient<'_>, path: &str, query: &[(&str, &str)]) -> String {
+    let page: Page<Value> = user
+        .get(path)
         .query(&[("limit", "1")])
-        .query(query);
-    let page = body_of(request.send().await.unwrap(), 200).await;
-    page["next_cursor"].as_str().unwrap().to_owned()
+        .query(query)
+        .await
+        .good();
+    page.next_cursor.unwrap()
 }
 
 async fn with_cursor(
-    app: &TestApp,
-    user: &TestUser,
+    user: &UserClient<'_>,
     path: &str,
     query: &[(&str, &str)],
     cursor: &str,
-) -> Response {
-    app.get(path, &user.token)
+) -> TestResponse {
+    user.get(path)
         .query(&[("limit", "1")])
         .query(query)
         .query(&[("cursor", cursor)])
-        .send()
         .await
-        .unwrap()
 }
 
 #[tokio::test]
 async fn tampered_and_foreign_cursors_are_400_invalid_query() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let other = id_of(&create_project(&app, &user, "Other").await);
-    for p in [&project, &other] {
+    let other = user.create_project("Other").await.id;
+    for p in [project, other] {
         for i in 0..3 {
-            create_task(&app, &user, p, json!({"title": format!("t{i}")})).await;
+            user.create_task(p, json!({"title": format!("t{i}")})).await;
         }
     }
-    let here = tasks_path(&project);
-    let cursor = first_cursor(&app, &user, &here, &[]).await;
+    let here = tasks_path(project);
+    let cursor = first_cursor(&user, &here, &[]).await;
     // The cursor works where it came from.
-    body_of(with_cursor(&app, &user, &here, &[], &cursor).await, 200).await;
+    with_cursor(&user, &here, &[], &cursor)
+        .await
+        .good::<Value>();
 
     let (payload, tag) = cursor.split_once('.').unwrap();
     let flip = |s: &str| {
@@ -1326,35 +1046,35 @@ async fn tampered_and_foreign_cursors_are_400_invalid_query() {
         format!("{cursor}x"),
     ];
     for bad in tampered {
-        let response = with_cursor(&app, &user, &here, &[], &bad).await;
+        let response = with_cursor(&user, &here, &[], &bad).await;
         assert_eq!(response.status(), 400, "{bad}");
-        assert_problem(response, 400, "invalid_query").await;
+        response.problem(400, "invalid_query");
     }
     // The same cursor on other lists: another project, another filter, another sort, the
     // cross-project endpoint.
     let elsewhere: [(&str, &[(&str, &str)]); 7] = [
-        (&tasks_path(&other), &[]),
+        (&tasks_path(other), &[]),
         (&here, &[("status", "todo")]),
         (&here, &[("q", "t0")]),
         (&here, &[("sort", "-created_at")]),
         (&here, &[("sort", "updated_at")]),
         ("/api/v1/tasks", &[]),
-        ("/api/v1/tasks", &[("project_id", &project)]),
+        ("/api/v1/tasks", &[("project_id", &project.to_string())]),
     ];
     for (path, query) in elsewhere {
-        let response = with_cursor(&app, &user, path, query, &cursor).await;
+        let response = with_cursor(&user, path, query, &cursor).await;
         assert_eq!(response.status(), 400, "{path} {query:?}");
-        assert_problem(response, 400, "invalid_query").await;
+        response.problem(400, "invalid_query");
     }
     // A filtered list's cursor on the unfiltered list.
-    let filtered = first_cursor(&app, &user, &here, &[("status", "todo")]).await;
-    let response = with_cursor(&app, &user, &here, &[], &filtered).await;
-    assert_problem(response, 400, "invalid_query").await;
+    let filtered = first_cursor(&user, &here, &[("status", "todo")]).await;
+    let response = with_cursor(&user, &here, &[], &filtered).await;
+    response.problem(400, "invalid_query");
     // Another user's cursor of the cross-project list.
-    let mine = first_cursor(&app, &user, "/api/v1/tasks", &[]).await;
-    let stranger = app.new_user().await;
-    let response = with_cursor(&app, &stranger, "/api/v1/tasks", &[], &mine).await;
-    assert_problem(response, 400, "invalid_query").await;
+    let mine = first_cursor(&user, "/api/v1/tasks", &[]).await;
+    let stranger = app.new_client().await;
+    let response = with_cursor(&stranger, "/api/v1/tasks", &[], &mine).await;
+    response.problem(400, "invalid_query");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1363,7 +1083,7 @@ async fn tampered_and_foreign_cursors_are_400_invalid_query() {
 
 /// Tasks with ties in every sort key and some null due dates; created_at and updated_at are
 /// set to shared values in the database so that ties are certain.
-async fn sortable_tasks(app: &TestApp, user: &TestUser, project: &str) -> Vec<Value> {
+async fn sortable_tasks(app: &TestApp, user: &UserClient<'_>, project: Uuid) -> Vec<Value> {
     let specs: [(i64, Option<&str>); 9] = [
         (2, Some("2026-03-01")),
         (0, None),
@@ -1377,14 +1097,13 @@ async fn sortable_tasks(app: &TestApp, user: &TestUser, project: &str) -> Vec<Va
     ];
     let mut ids = Vec::new();
     for (i, (priority, due)) in specs.into_iter().enumerate() {
-        let task = create_task(
-            app,
-            user,
-            project,
-            json!({"title": format!("s{i}"), "priority": priority, "due_date": due}),
-        )
-        .await;
-        ids.push(task["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+        let task = user
+            .create_task(
+                project,
+                json!({"title": format!("s{i}"), "priority": priority, "due_date": due}),
+            )
+            .await;
+        ids.push(task.id);
     }
     // Three created_at groups and, crossing them, two updated_at groups.
     let base: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
@@ -1400,7 +1119,7 @@ async fn sortable_tasks(app: &TestApp, user: &TestUser, project: &str) -> Vec<Va
     }
     let mut tasks = Vec::new();
     for id in ids {
-        tasks.push(get_task(app, user, &id.to_string()).await);
+        tasks.push(user.get(&task_path(id)).await.good::<Value>());
     }
     tasks
 }
@@ -1419,7 +1138,7 @@ fn uuid(task: &Value) -> Uuid {
 
 /// The order API.md asks for: by the key in the sort's direction, ties by id in the same
 /// direction, null due dates last both ways.
-fn expected_order(tasks: &[Value], sort: &str) -> Vec<String> {
+fn expected_order(tasks: &[Value], sort: &str) -> Vec<Uuid> {
     let descending = sort.starts_with('-');
     let key = sort.trim_start_matches('-');
     let mut sorted = tasks.to_vec();
@@ -1445,7 +1164,7 @@ fn expected_order(tasks: &[Value], sort: &str) -> Vec<String> {
 async fn every_sort_pages_in_order_with_ties_by_id_and_null_due_dates_last() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let tasks = sortable_tasks(&app, &user, &project).await;
+    let tasks = sortable_tasks(&app, &user, project).await;
     for sort in [
         "created_at",
         "-created_at",
@@ -1458,33 +1177,34 @@ async fn every_sort_pages_in_order_with_ties_by_id_and_null_due_dates_last() {
     ] {
         let expected = expected_order(&tasks, sort);
         let paged = all_pages(
-            &app,
             &user,
-            &tasks_path(&project),
+            &tasks_path(project),
             &[("sort", sort), ("limit", "2")],
         )
         .await;
         assert_eq!(ids(&paged), expected, "sort={sort}");
-        let whole = all_pages(&app, &user, &tasks_path(&project), &[("sort", sort)]).await;
+        let whole = all_pages(&user, &tasks_path(project), &[("sort", sort)]).await;
         assert_eq!(ids(&whole), expected, "sort={sort}, one page");
         let across = all_pages(
-            &app,
             &user,
             "/api/v1/tasks",
-            &[("sort", sort), ("limit", "2"), ("project_id", &project)],
+            &[
+                ("sort", sort),
+                ("limit", "2"),
+                ("project_id", &project.to_string()),
+            ],
         )
         .await;
         assert_eq!(ids(&across), expected, "GET /api/v1/tasks sort={sort}");
     }
     // The default is created_at.
-    let default = all_pages(&app, &user, &tasks_path(&project), &[("limit", "4")]).await;
+    let default = all_pages(&user, &tasks_path(project), &[("limit", "4")]).await;
     assert_eq!(ids(&default), expected_order(&tasks, "created_at"));
     // Null due dates come last both ways.
     for sort in ["due_date", "-due_date"] {
         let order = all_pages(
-            &app,
             &user,
-            &tasks_path(&project),
+            &tasks_path(project),
             &[("sort", sort), ("limit", "3")],
         )
         .await;
@@ -1496,13 +1216,8 @@ async fn every_sort_pages_in_order_with_ties_by_id_and_null_due_dates_last() {
         );
     }
     for bad in ["title", "+priority", "--due_date", "Priority", ""] {
-        let response = app
-            .get(&tasks_path(&project), &user.token)
-            .query(&[("sort", bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+        let response = user.get(&tasks_path(project)).query(&[("sort", bad)]).await;
+        response.problem(400, "invalid_query");
     }
 }
 
@@ -1510,18 +1225,18 @@ async fn every_sort_pages_in_order_with_ties_by_id_and_null_due_dates_last() {
 // Filters
 // ---------------------------------------------------------------------------------------------
 
-struct Fixture {
-    owner: TestUser,
-    member: TestUser,
-    project: String,
-    by_title: BTreeMap<String, String>,
+struct Fixture<'a> {
+    owner: UserClient<'a>,
+    member: UserClient<'a>,
+    project: Uuid,
+    by_title: BTreeMap<String, Uuid>,
 }
 
-impl Fixture {
-    async fn new(app: &TestApp) -> Fixture {
+impl<'a> Fixture<'a> {
+    async fn new(app: &'a TestApp) -> Fixture<'a> {
         let (owner, project) = owner_and_project(app).await;
-        let member = app.new_user().await;
-        add_member(app, &owner, &project, &member, "editor").await;
+        let member = app.new_client().await;
+        owner.add_member(project, &member, "editor").await;
         let specs = vec![
             json!({"title": "Deploy the app", "status": "todo", "priority": 3, "due_date": "2026-03-10",
                    "labels": ["Ops", "release"], "assignee_id": member.id}),
@@ -1538,8 +1253,8 @@ impl Fixture {
         ];
         let mut by_title = BTreeMap::new();
         for spec in specs {
-            let task = create_task(app, &owner, &project, spec).await;
-            by_title.insert(task["title"].as_str().unwrap().to_owned(), id_of(&task));
+            let task = owner.create_task(project, spec).await;
+            by_title.insert(task.title, task.id);
         }
         Fixture {
             owner,
@@ -1550,8 +1265,8 @@ impl Fixture {
     }
 
     /// The titles a filtered list of the project returns, sorted.
-    async fn titles(&self, app: &TestApp, user: &TestUser, query: &[(&str, &str)]) -> Vec<String> {
-        let items = all_pages(app, user, &tasks_path(&self.project), query).await;
+    async fn titles(&self, user: &UserClient<'_>, query: &[(&str, &str)]) -> Vec<String> {
+        let items = all_pages(user, &tasks_path(self.project), query).await;
         let mut titles: Vec<String> = items
             .iter()
             .map(|t| t["title"].as_str().unwrap().to_owned())
@@ -1573,15 +1288,15 @@ async fn the_status_filter_takes_a_comma_separated_list() {
     let f = Fixture::new(&app).await;
     let owner = &f.owner;
     assert_eq!(
-        f.titles(&app, owner, &[("status", "todo")]).await,
+        f.titles(owner, &[("status", "todo")]).await,
         sorted(&["Deploy the app", "Write the changelog"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("status", "done,canceled")]).await,
+        f.titles(owner, &[("status", "done,canceled")]).await,
         sorted(&["Fix login page", "Login fix follow-up"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("status", "in_progress,todo,done")])
+        f.titles(owner, &[("status", "in_progress,todo,done")])
             .await,
         sorted(&[
             "Deploy the app",
@@ -1592,13 +1307,11 @@ async fn the_status_filter_takes_a_comma_separated_list() {
         ])
     );
     for bad in ["open", "todo,open", "", "TODO"] {
-        let response = app
-            .get(&tasks_path(&f.project), &owner.token)
+        let response = owner
+            .get(&tasks_path(f.project))
             .query(&[("status", bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+            .await;
+        response.problem(400, "invalid_query");
     }
 }
 
@@ -1608,33 +1321,32 @@ async fn the_assignee_filter_takes_me_none_or_a_user_id() {
     let f = Fixture::new(&app).await;
     let member_id = f.member.id.to_string();
     assert_eq!(
-        f.titles(&app, &f.owner, &[("assignee", "me")]).await,
+        f.titles(&f.owner, &[("assignee", "me")]).await,
         sorted(&["Deploy to staging", "Plan roadmap"])
     );
     assert_eq!(
-        f.titles(&app, &f.member, &[("assignee", "me")]).await,
+        f.titles(&f.member, &[("assignee", "me")]).await,
         sorted(&["Deploy the app", "Login fix follow-up"])
     );
     assert_eq!(
-        f.titles(&app, &f.owner, &[("assignee", "none")]).await,
+        f.titles(&f.owner, &[("assignee", "none")]).await,
         sorted(&["Fix login page", "Write the changelog"])
     );
     assert_eq!(
-        f.titles(&app, &f.owner, &[("assignee", &member_id)]).await,
+        f.titles(&f.owner, &[("assignee", &member_id)]).await,
         sorted(&["Deploy the app", "Login fix follow-up"])
     );
     assert!(f
-        .titles(&app, &f.owner, &[("assignee", &Uuid::now_v7().to_string())])
+        .titles(&f.owner, &[("assignee", &Uuid::now_v7().to_string())])
         .await
         .is_empty());
     for bad in ["someone", "ME", "12"] {
-        let response = app
-            .get(&tasks_path(&f.project), &f.owner.token)
+        let response = f
+            .owner
+            .get(&tasks_path(f.project))
             .query(&[("assignee", bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+            .await;
+        response.problem(400, "invalid_query");
     }
 }
 
@@ -1645,19 +1357,16 @@ async fn the_label_filter_is_case_insensitive() {
     let bugs = sorted(&["Fix login page", "Login fix follow-up"]);
     for label in ["bug", "BUG", "Bug", " bug "] {
         assert_eq!(
-            f.titles(&app, &f.owner, &[("label", label)]).await,
+            f.titles(&f.owner, &[("label", label)]).await,
             bugs,
             "{label:?}"
         );
     }
     assert_eq!(
-        f.titles(&app, &f.owner, &[("label", "OPS")]).await,
+        f.titles(&f.owner, &[("label", "OPS")]).await,
         sorted(&["Deploy the app", "Deploy to staging"])
     );
-    assert!(f
-        .titles(&app, &f.owner, &[("label", "bu")])
-        .await
-        .is_empty());
+    assert!(f.titles(&f.owner, &[("label", "bu")]).await.is_empty());
 }
 
 #[tokio::test]
@@ -1666,24 +1375,20 @@ async fn the_priority_and_due_date_filters_are_inclusive() {
     let f = Fixture::new(&app).await;
     let owner = &f.owner;
     assert_eq!(
-        f.titles(&app, owner, &[("priority_min", "3")]).await,
+        f.titles(owner, &[("priority_min", "3")]).await,
         sorted(&["Deploy the app", "Fix login page", "Plan roadmap"])
     );
+    assert_eq!(f.titles(owner, &[("priority_min", "0")]).await.len(), 6);
     assert_eq!(
-        f.titles(&app, owner, &[("priority_min", "0")]).await.len(),
-        6
-    );
-    assert_eq!(
-        f.titles(&app, owner, &[("due_before", "2026-03-09")]).await,
+        f.titles(owner, &[("due_before", "2026-03-09")]).await,
         sorted(&["Deploy to staging", "Write the changelog"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("due_after", "2026-03-11")]).await,
+        f.titles(owner, &[("due_after", "2026-03-11")]).await,
         sorted(&["Fix login page", "Plan roadmap"])
     );
     assert_eq!(
         f.titles(
-            &app,
             owner,
             &[("due_after", "2026-03-09"), ("due_before", "2026-03-11")]
         )
@@ -1692,7 +1397,6 @@ async fn the_priority_and_due_date_filters_are_inclusive() {
     );
     assert_eq!(
         f.titles(
-            &app,
             owner,
             &[("due_after", "2026-03-10"), ("due_before", "2026-03-10")]
         )
@@ -1702,7 +1406,6 @@ async fn the_priority_and_due_date_filters_are_inclusive() {
     // Every filter at once, ANDed.
     assert_eq!(
         f.titles(
-            &app,
             owner,
             &[
                 ("status", "todo,in_progress"),
@@ -1717,7 +1420,6 @@ async fn the_priority_and_due_date_filters_are_inclusive() {
     );
     assert_eq!(
         f.titles(
-            &app,
             owner,
             &[
                 ("status", "todo,in_progress"),
@@ -1738,13 +1440,11 @@ async fn the_priority_and_due_date_filters_are_inclusive() {
         ("due_after", "2026-02-30"),
         ("due_after", "yesterday"),
     ] {
-        let response = app
-            .get(&tasks_path(&f.project), &owner.token)
+        let response = owner
+            .get(&tasks_path(f.project))
             .query(&[(name, bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+            .await;
+        response.problem(400, "invalid_query");
     }
 }
 
@@ -1754,34 +1454,31 @@ async fn q_is_english_full_text_search_with_web_search_syntax() {
     let f = Fixture::new(&app).await;
     let owner = &f.owner;
     assert_eq!(
-        f.titles(&app, owner, &[("q", "deploying")]).await,
+        f.titles(owner, &[("q", "deploying")]).await,
         sorted(&["Deploy the app", "Deploy to staging"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("q", "Deployed apps")]).await,
+        f.titles(owner, &[("q", "Deployed apps")]).await,
         sorted(&["Deploy the app"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("q", "deploy -staging")]).await,
+        f.titles(owner, &[("q", "deploy -staging")]).await,
         sorted(&["Deploy the app"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("q", "fix login")]).await,
+        f.titles(owner, &[("q", "fix login")]).await,
         sorted(&["Fix login page", "Login fix follow-up"])
     );
     assert_eq!(
-        f.titles(&app, owner, &[("q", "\"fix login\"")]).await,
+        f.titles(owner, &[("q", "\"fix login\"")]).await,
         sorted(&["Fix login page"])
     );
     // The description is searched too.
     assert_eq!(
-        f.titles(&app, owner, &[("q", "migration")]).await,
+        f.titles(owner, &[("q", "migration")]).await,
         sorted(&["Write the changelog"])
     );
-    assert!(f
-        .titles(&app, owner, &[("q", "kubernetes")])
-        .await
-        .is_empty());
+    assert!(f.titles(owner, &[("q", "kubernetes")]).await.is_empty());
     // Nothing that looks like SQL or tsquery syntax breaks it.
     for odd in [
         "deploy & | ! (",
@@ -1790,13 +1487,8 @@ async fn q_is_english_full_text_search_with_web_search_syntax() {
         "-",
         "or",
     ] {
-        let response = app
-            .get(&tasks_path(&f.project), &owner.token)
-            .query(&[("q", odd)])
-            .send()
-            .await
-            .unwrap();
-        body_of(response, 200).await;
+        let response = owner.get(&tasks_path(f.project)).query(&[("q", odd)]).await;
+        response.good::<Value>();
     }
     assert_eq!(f.by_title.len(), 6);
 }
@@ -1807,65 +1499,59 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
     let f = Fixture::new(&app).await;
     let member = &f.member;
     // The member's own project and Inbox, and a project they are not in.
-    let own = id_of(&create_project(&app, member, "Member's").await);
-    let own_task = id_of(
-        &create_task(
-            &app,
-            member,
-            &own,
-            json!({"title": "Deploy docs", "labels": ["ops"]}),
-        )
-        .await,
-    );
+    let own = member.create_project("Member's").await.id;
+    let own_task = member
+        .create_task(own, json!({"title": "Deploy docs", "labels": ["ops"]}))
+        .await
+        .id;
     let inbox: Uuid = app
         .db
         .scalar("SELECT id FROM projects WHERE inbox_of = $1", &[&member.id])
         .await;
-    let inbox_task = id_of(
-        &create_task(
-            &app,
-            member,
-            &inbox.to_string(),
-            json!({"title": "Groceries"}),
-        )
-        .await,
-    );
+    let inbox_task = member
+        .create_task(inbox, json!({"title": "Groceries"}))
+        .await
+        .id;
     let (outsider, foreign) = owner_and_project(&app).await;
-    let foreign_task = id_of(
-        &create_task(
-            &app,
-            &outsider,
-            &foreign,
+    let foreign_task = outsider
+        .create_task(
+            foreign,
             json!({"title": "Deploy elsewhere", "labels": ["ops"]}),
         )
-        .await,
-    );
+        .await
+        .id;
 
-    let everything = id_set(&all_pages(&app, member, "/api/v1/tasks", &[("limit", "3")]).await);
-    let mut expected: BTreeSet<String> = f.by_title.values().cloned().collect();
-    expected.insert(own_task.clone());
-    expected.insert(inbox_task.clone());
+    let everything = id_set(&all_pages(member, "/api/v1/tasks", &[("limit", "3")]).await);
+    let mut expected: BTreeSet<Uuid> = f.by_title.values().cloned().collect();
+    expected.insert(own_task);
+    expected.insert(inbox_task);
     assert_eq!(everything, expected);
     assert!(!everything.contains(&foreign_task));
 
-    let only_fixture =
-        id_set(&all_pages(&app, member, "/api/v1/tasks", &[("project_id", &f.project)]).await);
+    let only_fixture = id_set(
+        &all_pages(
+            member,
+            "/api/v1/tasks",
+            &[("project_id", &f.project.to_string())],
+        )
+        .await,
+    );
     assert_eq!(only_fixture, f.by_title.values().cloned().collect());
     let only_inbox = ids(&all_pages(
-        &app,
         member,
         "/api/v1/tasks",
         &[("project_id", &inbox.to_string())],
     )
     .await);
     assert_eq!(only_inbox, [inbox_task]);
-    assert!(
-        all_pages(&app, member, "/api/v1/tasks", &[("project_id", &foreign)])
-            .await
-            .is_empty()
-    );
     assert!(all_pages(
-        &app,
+        member,
+        "/api/v1/tasks",
+        &[("project_id", &foreign.to_string())]
+    )
+    .await
+    .is_empty());
+    assert!(all_pages(
         member,
         "/api/v1/tasks",
         &[("project_id", &Uuid::now_v7().to_string())]
@@ -1876,14 +1562,13 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
     // The same filters apply across projects.
     let ops = id_set(
         &all_pages(
-            &app,
             member,
             "/api/v1/tasks",
             &[("label", "OPS"), ("q", "deploying")],
         )
         .await,
     );
-    let expected: BTreeSet<String> = [
+    let expected: BTreeSet<Uuid> = [
         &f.by_title["Deploy the app"],
         &f.by_title["Deploy to staging"],
         &own_task,
@@ -1892,8 +1577,8 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
     .cloned()
     .collect();
     assert_eq!(ops, expected);
-    let mine = id_set(&all_pages(&app, member, "/api/v1/tasks", &[("assignee", "me")]).await);
-    let expected: BTreeSet<String> = [
+    let mine = id_set(&all_pages(member, "/api/v1/tasks", &[("assignee", "me")]).await);
+    let expected: BTreeSet<Uuid> = [
         &f.by_title["Deploy the app"],
         &f.by_title["Login fix follow-up"],
     ]
@@ -1902,28 +1587,23 @@ async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_i
     .collect();
     assert_eq!(mine, expected);
     let filtered = ids(&all_pages(
-        &app,
         member,
         "/api/v1/tasks",
-        &[("project_id", &own), ("status", "done")],
+        &[("project_id", &own.to_string()), ("status", "done")],
     )
     .await);
     assert!(filtered.is_empty());
 
-    let response = app
-        .get("/api/v1/tasks", &member.token)
+    let response = member
+        .get("/api/v1/tasks")
         .query(&[("project_id", "nope")])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
-    let response = app
-        .get("/api/v1/tasks", &member.token)
+        .await;
+    response.problem(400, "invalid_query");
+    let response = member
+        .get("/api/v1/tasks")
         .query(&[("status", "bogus")])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
+        .await;
+    response.problem(400, "invalid_query");
 }
 
 /// Every invalid field is reported, whatever rule it breaks (API.md §8): a length, a wrong
@@ -1941,8 +1621,8 @@ async fn a_create_reports_every_invalid_field_at_once() {
         "description": 7,
         "colour": "red",
     });
-    let response = post_task(&app, &user, &project, body).await;
-    let problem = assert_problem(response, 422, "validation_failed").await;
+    let response = user.post(&tasks_path(project), body).await;
+    let problem = response.problem(422, "validation_failed");
     let errors: BTreeMap<String, String> = problem["errors"]
         .as_array()
         .unwrap()
@@ -1970,8 +1650,10 @@ async fn a_create_reports_every_invalid_field_at_once() {
     assert_eq!(problem["detail"], "7 fields are invalid");
 
     // A missing title is reported beside the others too.
-    let response = post_task(&app, &user, &project, json!({"priority": "high"})).await;
-    let problem = assert_problem(response, 422, "validation_failed").await;
+    let response = user
+        .post(&tasks_path(project), json!({"priority": "high"}))
+        .await;
+    let problem = response.problem(422, "validation_failed");
     let fields: BTreeSet<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -1985,17 +1667,15 @@ async fn a_create_reports_every_invalid_field_at_once() {
 async fn a_patch_reports_every_invalid_field_at_once_and_changes_nothing() {
     let app = spawn_app().await;
     let (user, project) = owner_and_project(&app).await;
-    let task = body_of(
-        post_task(&app, &user, &project, json!({"title": "Keep me"})).await,
-        201,
-    )
-    .await;
-    let id = task["id"].as_str().unwrap();
-    let response = app
+    let task = user
+        .post(&tasks_path(project), json!({"title": "Keep me"}))
+        .await
+        .created::<Task>();
+    let id = task.id;
+    let response = user
         .patch(
             &format!("/api/v1/tasks/{id}"),
-            &user.token,
-            &json!({
+            json!({
                 "title": null,
                 "priority": 9,
                 "status": "someday",
@@ -2004,10 +1684,8 @@ async fn a_patch_reports_every_invalid_field_at_once_and_changes_nothing() {
                 "colour": "red",
             }),
         )
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(response, 422, "validation_failed").await;
+        .await;
+    let problem = response.problem(422, "validation_failed");
     let mut fields: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -2028,16 +1706,13 @@ async fn a_patch_reports_every_invalid_field_at_once_and_changes_nothing() {
         "{problem}"
     );
     // `null` clears only what may be empty.
-    let cleared = app
+    let cleared = user
         .patch(
             &format!("/api/v1/tasks/{id}"),
-            &user.token,
-            &json!({"due_date": null, "assignee_id": null}),
+            json!({"due_date": null, "assignee_id": null}),
         )
-        .send()
-        .await
-        .unwrap();
-    let cleared = body_of(cleared, 200).await;
+        .await;
+    let cleared = cleared.good::<Value>();
     assert_eq!(cleared["title"], "Keep me");
     assert_eq!(cleared["version"], 2);
 }

@@ -1,0 +1,451 @@
+//! The typed test client, modelled on crates.io's `RequestHelper`: a `Client` is someone
+//! talking to the test server (a user's bearer token, an API token, a cookie session, or
+//! nobody), each request is one awaited line, and the `TestResponse` it gives back asserts the
+//! status it expects and deserializes the body into a small test-side type (or `Value`):
+//!
+//! ```ignore
+//! let alice = app.new_client().await;
+//! let project = alice.create_project("Work").await;
+//! let task: Task = alice.post(&tasks_path(project.id), json!({"title": "x"})).await.created();
+//! let page: Page<Task> = alice.get(&tasks_path(project.id)).await.good();
+//! alice.patch(&task_path(task.id), json!({"title": "y"})).if_match("\"9\"").await
+//!     .problem(412, "precondition_failed");
+//! ```
+//!
+//! Tests whose point is the raw request (malformed bodies, odd headers, slow clients) build it
+//! with `app.request(..)`.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{field_errors, TestApp, TestUser};
+
+// ---------------------------------------------------------------------------------------------
+// The resources, as tests read them (only the fields tests look at)
+// ---------------------------------------------------------------------------------------------
+
+// Each names every field the API sends and refuses any other, so comparing two of them is as
+// strict as comparing their JSON.
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub is_inbox: bool,
+    pub my_role: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: i64,
+    pub due_date: Option<String>,
+    pub labels: Vec<String>,
+    pub assignee_id: Option<Uuid>,
+    pub created_by: Uuid,
+    pub completed_at: Option<String>,
+    pub source: Option<Value>,
+    pub position: String,
+    pub comment_count: i64,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUser {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub user: MemberUser,
+    pub role: String,
+    pub added_at: String,
+}
+
+/// A page of any list: `{"items": [...], "next_cursor": ...}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+pub fn project_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}")
+}
+
+pub fn members_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/members")
+}
+
+pub fn member_path(project: impl std::fmt::Display, user: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/members/{user}")
+}
+
+pub fn tasks_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/tasks")
+}
+
+pub fn task_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is asking
+// ---------------------------------------------------------------------------------------------
+
+/// What every client can send. Like crates.io's `RequestHelper`: the kinds of client differ only
+/// in how they authorize a request; the requests, and the domain helpers built on them, are
+/// the same for all.
+#[allow(async_fn_in_trait)]
+pub trait RequestHelper {
+    fn app(&self) -> &TestApp;
+
+    /// Adds this client's credentials to a request.
+    fn authorize(&self, method: &Method, request: RequestBuilder) -> RequestBuilder;
+
+    fn request(&self, method: Method, path: &str) -> TestRequest {
+        let builder = self.app().request(method.clone(), path);
+        TestRequest {
+            builder: self.authorize(&method, builder),
+        }
+    }
+
+    fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+
+    fn post(&self, path: &str, body: impl Serialize) -> TestRequest {
+        self.request(Method::POST, path).json(body)
+    }
+
+    fn patch(&self, path: &str, body: impl Serialize) -> TestRequest {
+        self.request(Method::PATCH, path).json(body)
+    }
+
+    fn put(&self, path: &str, body: impl Serialize) -> TestRequest {
+        self.request(Method::PUT, path).json(body)
+    }
+
+    fn delete(&self, path: &str) -> TestRequest {
+        self.request(Method::DELETE, path)
+    }
+
+    // --- the requests every suite makes ---
+
+    async fn create_project(&self, name: &str) -> Project {
+        self.post("/api/v1/projects", json!({ "name": name }))
+            .await
+            .created()
+    }
+
+    async fn get_project(&self, project: Uuid) -> Project {
+        self.get(&project_path(project)).await.good()
+    }
+
+    async fn create_task(&self, project: Uuid, body: Value) -> Task {
+        self.post(&tasks_path(project), body).await.created()
+    }
+
+    async fn get_task(&self, task: Uuid) -> Task {
+        self.get(&task_path(task)).await.good()
+    }
+
+    /// PUT a member's role (201 for a new member, 200 for a change).
+    async fn put_role(&self, project: Uuid, user: Uuid, role: &str) -> TestResponse {
+        self.put(&member_path(project, user), json!({ "role": role }))
+            .await
+    }
+
+    /// Adds `user` to `project` with `role` (by PUT, which answers 201 for a new member).
+    async fn add_member(&self, project: Uuid, user: &TestUser, role: &str) -> Member {
+        let member: Member = self.put_role(project, user.id, role).await.created();
+        assert_eq!(member.role, role);
+        member
+    }
+}
+
+/// A registered user, by their access token. It derefs to the `TestUser`, so `alice.id` and
+/// `alice.email` read as before.
+#[derive(Clone)]
+pub struct UserClient<'a> {
+    app: &'a TestApp,
+    user: TestUser,
+}
+
+impl std::ops::Deref for UserClient<'_> {
+    type Target = TestUser;
+
+    fn deref(&self) -> &TestUser {
+        &self.user
+    }
+}
+
+impl RequestHelper for UserClient<'_> {
+    fn app(&self) -> &TestApp {
+        self.app
+    }
+
+    fn authorize(&self, _: &Method, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(&self.user.token)
+    }
+}
+
+/// Whoever holds a bearer token (a personal API token, or any token a test made up).
+pub struct TokenClient<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl RequestHelper for TokenClient<'_> {
+    fn app(&self) -> &TestApp {
+        self.app
+    }
+
+    fn authorize(&self, _: &Method, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(&self.token)
+    }
+}
+
+impl TestApp {
+    /// Registers a new user and returns them as a client.
+    pub async fn new_client(&self) -> UserClient<'_> {
+        let user = self.new_user().await;
+        UserClient { app: self, user }
+    }
+
+    pub fn with_token(&self, token: &str) -> TokenClient<'_> {
+        TokenClient {
+            app: self,
+            token: token.to_owned(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A request, and its answer
+// ---------------------------------------------------------------------------------------------
+
+/// A request being built: add headers or a query, then `.await` it.
+#[must_use]
+pub struct TestRequest {
+    builder: RequestBuilder,
+}
+
+impl TestRequest {
+    pub fn header(self, name: &str, value: impl AsRef<str>) -> Self {
+        TestRequest {
+            builder: self.builder.header(name, value.as_ref()),
+        }
+    }
+
+    pub fn if_match(self, etag: &str) -> Self {
+        self.header("if-match", etag)
+    }
+
+    pub fn if_none_match(self, etag: &str) -> Self {
+        self.header("if-none-match", etag)
+    }
+
+    pub fn query(self, query: &(impl Serialize + ?Sized)) -> Self {
+        TestRequest {
+            builder: self.builder.query(query),
+        }
+    }
+
+    fn json(self, body: impl Serialize) -> Self {
+        TestRequest {
+            builder: self.builder.json(&body),
+        }
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let (client, request) = self.builder.build_split();
+        let request = request.expect("a well-formed request");
+        let method = request.method().clone();
+        let url = request.url().to_string();
+        let response = client
+            .execute(request)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        TestResponse::read_as(format!("{method} {url}"), response).await
+    }
+}
+
+impl IntoFuture for TestRequest {
+    type Output = TestResponse;
+    type IntoFuture = Pin<Box<dyn Future<Output = TestResponse> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+/// An answer, read in full. The assertions panic with the method, URL, status and body.
+#[must_use]
+pub struct TestResponse {
+    /// The method and URL, for messages.
+    what: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestResponse {
+    /// Reads a response to a request sent some other way.
+    pub async fn read(response: reqwest::Response) -> TestResponse {
+        let url = response.url().to_string();
+        Self::read_as(url, response).await
+    }
+
+    async fn read_as(what: String, response: reqwest::Response) -> TestResponse {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
+        TestResponse {
+            what,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The request's method and URL.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value, if the response has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or_else(|_| panic!("{name} is not text")))
+    }
+
+    #[track_caller]
+    pub fn etag(&self) -> String {
+        self.header("etag")
+            .unwrap_or_else(|| panic!("{} has no ETag", self.what))
+            .to_owned()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    fn assert_status(&self, expected: u16) {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "{}: expected {expected}, got {}: {}",
+            self.what,
+            self.status,
+            self.text()
+        );
+    }
+
+    /// Asserts the status and deserializes the body.
+    #[track_caller]
+    pub fn expect<T: DeserializeOwned>(&self, status: u16) -> T {
+        self.assert_status(status);
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: not a {} ({e}): {}",
+                self.what,
+                std::any::type_name::<T>(),
+                self.text()
+            )
+        })
+    }
+
+    /// 200 OK, and the body.
+    #[track_caller]
+    pub fn good<T: DeserializeOwned>(&self) -> T {
+        self.expect(200)
+    }
+
+    /// 201 Created, and the body.
+    #[track_caller]
+    pub fn created<T: DeserializeOwned>(&self) -> T {
+        self.expect(201)
+    }
+
+    /// 204 No Content, with an empty body.
+    #[track_caller]
+    pub fn no_content(&self) {
+        self.assert_status(204);
+        assert!(self.body.is_empty(), "{}: 204 with a body", self.what);
+    }
+
+    /// Asserts a problem response (status, content type, `code`, `status`, `type` and the
+    /// request id matching `X-Request-Id`) and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> Value {
+        self.assert_status(status);
+        assert_eq!(
+            self.header("content-type").unwrap_or_default(),
+            "application/problem+json"
+        );
+        let request_id = self
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("{} has no X-Request-Id", self.what));
+        let body: Value = self.expect(status);
+        assert_eq!(body["code"], code, "problem body: {body}");
+        assert_eq!(body["status"], status);
+        assert_eq!(body["request_id"], request_id);
+        assert!(body["type"].as_str().unwrap().ends_with(code));
+        body
+    }
+
+    /// Asserts a 422 `validation_failed` whose errors name `field`; returns the body.
+    #[track_caller]
+    pub fn invalid_field(&self, field: &str) -> Value {
+        let body = self.problem(422, "validation_failed");
+        assert!(
+            field_errors(&body).iter().any(|(f, _)| f == field),
+            "expected an error on {field}: {body}"
+        );
+        body
+    }
+}
