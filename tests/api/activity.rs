@@ -6,18 +6,18 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn history(app: &TestApp, user: &TestUser, path: &str) -> Vec<Value> {
+async fn history(user: &UserClient<'_>, path: &str) -> Vec<Value> {
     let mut entries = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = app.get(path, &user.token).query(&[("limit", "3")]);
+        let mut request = user.get(path).query(&[("limit", "3")]);
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
-        entries.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        let page: Page<Value> = request.await.good();
+        entries.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => return entries,
         }
     }
@@ -41,44 +41,33 @@ fn change<'a>(entry: &'a Value, field: &str) -> Option<&'a Value> {
 #[tokio::test]
 async fn task_changes_are_recorded_with_old_and_new_values_newest_first() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let viewer = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "History").await);
-    add_member(&app, &owner, &project, &viewer, "viewer").await;
-    let task = create_task(
-        &app,
-        &owner,
-        &project,
-        json!({"title": "Draft", "description": "four"}),
-    )
-    .await;
-    let id = id_of(&task);
-    let patch = |body: Value| {
-        app.patch(&format!("/api/v1/tasks/{id}"), &owner.token, &body)
-            .send()
-    };
-    body_of(
-        patch(json!({"title": "Final", "status": "done", "description": "longer text"}))
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let owner = app.new_client().await;
+    let viewer = app.new_client().await;
+    let project = owner.create_project("History").await.id;
+    owner.add_member(project, &viewer, "viewer").await;
+    let task = owner
+        .create_task(project, json!({"title": "Draft", "description": "four"}))
+        .await;
+    let id = task.id;
+    let patch = |body: Value| owner.patch(&format!("/api/v1/tasks/{id}"), &body);
+    patch(json!({"title": "Final", "status": "done", "description": "longer text"}))
+        .await
+        .good::<Value>();
     // A write that changes nothing records nothing.
-    body_of(patch(json!({"title": "Final"})).await.unwrap(), 200).await;
-    let other = id_of(&create_task(&app, &owner, &project, json!({"title": "Other"})).await);
-    let moved = app
+    patch(json!({"title": "Final"})).await.good::<Value>();
+    let other = owner
+        .create_task(project, json!({"title": "Other"}))
+        .await
+        .id;
+    let moved = owner
         .post(
             &format!("/api/v1/tasks/{id}/move"),
-            &owner.token,
-            &json!({"before_id": other}),
+            json!({"before_id": other}),
         )
-        .send()
-        .await
-        .unwrap();
-    body_of(moved, 200).await;
+        .await;
+    moved.good::<Value>();
 
-    let entries = history(&app, &viewer, &format!("/api/v1/tasks/{id}/activity")).await;
+    let entries = history(&viewer, &format!("/api/v1/tasks/{id}/activity")).await;
     assert_eq!(
         kinds(&entries),
         ["task.moved", "task.updated", "task.created"]
@@ -89,8 +78,8 @@ async fn task_changes_are_recorded_with_old_and_new_values_newest_first() {
     let created = &entries[2];
     assert_eq!(created["actor"]["id"], owner.id.to_string());
     assert_eq!(created["actor"]["name"], "Test User");
-    assert_eq!(created["project_id"], project.as_str());
-    assert_eq!(created["task_id"], id.as_str());
+    assert_eq!(created["project_id"], project.to_string());
+    assert_eq!(created["task_id"], id.to_string());
     assert_eq!(change(created, "title").unwrap()["to"], "Draft");
     assert_eq!(change(created, "title").unwrap()["from"], Value::Null);
 
@@ -119,31 +108,22 @@ async fn task_changes_are_recorded_with_old_and_new_values_newest_first() {
 #[tokio::test]
 async fn a_rolled_back_change_leaves_no_entry() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "History").await);
-    let id = id_of(&create_task(&app, &owner, &project, json!({"title": "A"})).await);
+    let owner = app.new_client().await;
+    let project = owner.create_project("History").await.id;
+    let id = owner.create_task(project, json!({"title": "A"})).await.id;
     let before: i64 = app.db.scalar("SELECT count(*) FROM activity", &[]).await;
-    let stale = app
+    let stale = owner
+        .patch(&format!("/api/v1/tasks/{id}"), json!({"title": "B"}))
+        .if_match("\"9\"")
+        .await;
+    stale.problem(412, "precondition_failed");
+    let invalid = owner
         .patch(
             &format!("/api/v1/tasks/{id}"),
-            &owner.token,
-            &json!({"title": "B"}),
+            json!({"title": "B", "priority": 9}),
         )
-        .header("If-Match", "\"9\"")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(stale, 412, "precondition_failed").await;
-    let invalid = app
-        .patch(
-            &format!("/api/v1/tasks/{id}"),
-            &owner.token,
-            &json!({"title": "B", "priority": 9}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(invalid, 422, "validation_failed").await;
+        .await;
+    invalid.problem(422, "validation_failed");
     let after: i64 = app.db.scalar("SELECT count(*) FROM activity", &[]).await;
     assert_eq!(before, after);
 }
@@ -151,56 +131,36 @@ async fn a_rolled_back_change_leaves_no_entry() {
 #[tokio::test]
 async fn project_history_keeps_deleted_tasks_and_membership_and_project_changes() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let member = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Team").await);
-    add_member(&app, &owner, &project, &member, "editor").await;
-    let task = id_of(
-        &create_task(
-            &app,
-            &owner,
-            &project,
+    let owner = app.new_client().await;
+    let member = app.new_client().await;
+    let project = owner.create_project("Team").await.id;
+    owner.add_member(project, &member, "editor").await;
+    let task = owner
+        .create_task(
+            project,
             json!({"title": "Theirs", "assignee_id": member.id}),
         )
-        .await,
-    );
-    body_of(
-        put_role(&app, &owner, &project, member.id, "viewer").await,
-        200,
-    )
-    .await;
-    let removed = app
-        .delete(
-            &format!("/api/v1/projects/{project}/members/{}", member.id),
-            &owner.token,
-        )
-        .send()
         .await
-        .unwrap();
+        .id;
+    owner
+        .put_role(project, member.id, "viewer")
+        .await
+        .good::<Value>();
+    let removed = owner
+        .delete(&format!("/api/v1/projects/{project}/members/{}", member.id))
+        .await;
     assert_eq!(removed.status(), 204);
-    let renamed = app
+    let renamed = owner
         .patch(
             &format!("/api/v1/projects/{project}"),
-            &owner.token,
-            &json!({"name": "Renamed"}),
+            json!({"name": "Renamed"}),
         )
-        .send()
-        .await
-        .unwrap();
-    body_of(renamed, 200).await;
-    let deleted = app
-        .delete(&format!("/api/v1/tasks/{task}"), &owner.token)
-        .send()
-        .await
-        .unwrap();
+        .await;
+    renamed.good::<Value>();
+    let deleted = owner.delete(&format!("/api/v1/tasks/{task}")).await;
     assert_eq!(deleted.status(), 204);
 
-    let entries = history(
-        &app,
-        &owner,
-        &format!("/api/v1/projects/{project}/activity"),
-    )
-    .await;
+    let entries = history(&owner, &format!("/api/v1/projects/{project}/activity")).await;
     assert_eq!(
         kinds(&entries),
         [
@@ -232,50 +192,33 @@ async fn project_history_keeps_deleted_tasks_and_membership_and_project_changes(
         change(by_kind("project.updated"), "name").unwrap(),
         &json!({"field": "name", "from": "Team", "to": "Renamed"})
     );
-    assert_eq!(by_kind("task.deleted")["task_id"], task.as_str());
+    assert_eq!(by_kind("task.deleted")["task_id"], task.to_string());
     // The deleted task's own history is gone with it (404), the project's keeps it.
-    let gone = app
-        .get(&format!("/api/v1/tasks/{task}/activity"), &owner.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(gone, 404, "not_found").await;
+    let gone = owner.get(&format!("/api/v1/tasks/{task}/activity")).await;
+    gone.problem(404, "not_found");
     // The removed member sees none of it.
-    let outside = app
-        .get(
-            &format!("/api/v1/projects/{project}/activity"),
-            &member.token,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(outside, 404, "not_found").await;
+    let outside = member
+        .get(&format!("/api/v1/projects/{project}/activity"))
+        .await;
+    outside.problem(404, "not_found");
 }
 
 #[tokio::test]
 async fn a_move_to_another_project_is_recorded_in_both() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let from = id_of(&create_project(&app, &owner, "From").await);
-    let to = id_of(&create_project(&app, &owner, "To").await);
-    let task = id_of(&create_task(&app, &owner, &from, json!({"title": "Travels"})).await);
-    let moved = app
-        .patch(
-            &format!("/api/v1/tasks/{task}"),
-            &owner.token,
-            &json!({"project_id": to}),
-        )
-        .send()
+    let owner = app.new_client().await;
+    let from = owner.create_project("From").await.id;
+    let to = owner.create_project("To").await.id;
+    let task = owner
+        .create_task(from, json!({"title": "Travels"}))
         .await
-        .unwrap();
-    body_of(moved, 200).await;
-    for project in [&from, &to] {
-        let entries = history(
-            &app,
-            &owner,
-            &format!("/api/v1/projects/{project}/activity"),
-        )
+        .id;
+    let moved = owner
+        .patch(&format!("/api/v1/tasks/{task}"), json!({"project_id": to}))
         .await;
+    moved.good::<Value>();
+    for project in [&from, &to] {
+        let entries = history(&owner, &format!("/api/v1/projects/{project}/activity")).await;
         assert_eq!(entries[0]["kind"], "task.moved", "{project}");
         assert_eq!(
             change(&entries[0], "project_id").unwrap(),
@@ -287,39 +230,23 @@ async fn a_move_to_another_project_is_recorded_in_both() {
 #[tokio::test]
 async fn comment_entries_name_the_comment() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Talk").await);
-    let task = id_of(&create_task(&app, &owner, &project, json!({"title": "T"})).await);
-    let comment = body_of(
-        app.post(
+    let owner = app.new_client().await;
+    let project = owner.create_project("Talk").await.id;
+    let task = owner.create_task(project, json!({"title": "T"})).await.id;
+    let comment = owner
+        .post(
             &format!("/api/v1/tasks/{task}/comments"),
-            &owner.token,
-            &json!({"body": "hello"}),
+            json!({"body": "hello"}),
         )
-        .send()
         .await
-        .unwrap(),
-        201,
-    )
-    .await;
+        .created::<Value>();
     let path = format!("/api/v1/comments/{}", id_of(&comment));
-    body_of(
-        app.patch(&path, &owner.token, &json!({"body": "hello, world"}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    assert_eq!(
-        app.delete(&path, &owner.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let entries = history(&app, &owner, &format!("/api/v1/tasks/{task}/activity")).await;
+    owner
+        .patch(&path, json!({"body": "hello, world"}))
+        .await
+        .good::<Value>();
+    assert_eq!(owner.delete(&path).await.status(), 204);
+    let entries = history(&owner, &format!("/api/v1/tasks/{task}/activity")).await;
     assert_eq!(
         kinds(&entries),
         [
@@ -331,7 +258,7 @@ async fn comment_entries_name_the_comment() {
     );
     for entry in &entries[..3] {
         assert_eq!(entry["comment_id"], comment["id"]);
-        assert_eq!(entry["task_id"], task.as_str());
+        assert_eq!(entry["task_id"], task.to_string());
     }
     assert_eq!(
         change(&entries[1], "body").unwrap(),
@@ -342,13 +269,16 @@ async fn comment_entries_name_the_comment() {
 #[tokio::test]
 async fn concurrent_writers_get_ids_in_commit_order() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Busy").await);
+    let owner = app.new_client().await;
+    let project = owner.create_project("Busy").await.id;
     let mut tasks = Vec::new();
     for i in 0..20 {
-        tasks.push(id_of(
-            &create_task(&app, &owner, &project, json!({ "title": format!("t{i}") })).await,
-        ));
+        tasks.push(
+            owner
+                .create_task(project, json!({ "title": format!("t{i}") }))
+                .await
+                .id,
+        );
     }
     let (app_ref, owner_ref) = (&app, &owner);
     let writes = tasks.iter().flat_map(|task| {
@@ -372,7 +302,7 @@ async fn concurrent_writers_get_ids_in_commit_order() {
         .db
         .rows(
             "SELECT id, at FROM activity WHERE project_id = $1 ORDER BY id",
-            &[&project.parse::<uuid::Uuid>().unwrap()],
+            &[&project],
         )
         .await;
     assert_eq!(rows.len(), 20 + 60);

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Tests whose point is the raw request (malformed bodies, odd headers, slow clients) build it
-//! with `app.request(..)`.
+//! with `app.request(..)` and may still read the answer as a `TestResponse` with
+//! `app.send(request)`.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -87,6 +88,26 @@ pub struct Member {
     pub added_at: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub author: Option<Actor>,
+    pub body: String,
+    pub mentions: Vec<Uuid>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
 /// A page of any list: `{"items": [...], "next_cursor": ...}`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +138,14 @@ pub fn tasks_path(project: impl std::fmt::Display) -> String {
 
 pub fn task_path(task: impl std::fmt::Display) -> String {
     format!("/api/v1/tasks/{task}")
+}
+
+pub fn comments_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}/comments")
+}
+
+pub fn comment_path(comment: impl std::fmt::Display) -> String {
+    format!("/api/v1/comments/{comment}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,11 +272,25 @@ impl TestApp {
         UserClient { app: self, user }
     }
 
+    /// `user`, by their access token (on this server, which may be another instance than the
+    /// one that registered them).
+    pub fn as_user(&self, user: &TestUser) -> UserClient<'_> {
+        UserClient {
+            app: self,
+            user: user.clone(),
+        }
+    }
+
     pub fn with_token(&self, token: &str) -> TokenClient<'_> {
         TokenClient {
             app: self,
             token: token.to_owned(),
         }
+    }
+
+    /// Sends a request built by hand (`app.request(..)`) and reads the answer.
+    pub async fn send(&self, request: RequestBuilder) -> TestResponse {
+        TestRequest { builder: request }.send().await
     }
 }
 
@@ -274,6 +317,10 @@ impl TestRequest {
 
     pub fn if_none_match(self, etag: &str) -> Self {
         self.header("if-none-match", etag)
+    }
+
+    pub fn idempotency_key(self, key: impl AsRef<str>) -> Self {
+        self.header("idempotency-key", key)
     }
 
     pub fn query(self, query: &(impl Serialize + ?Sized)) -> Self {
@@ -366,6 +413,13 @@ impl TestResponse {
     pub fn etag(&self) -> String {
         self.header("etag")
             .unwrap_or_else(|| panic!("{} has no ETag", self.what))
+            .to_owned()
+    }
+
+    #[track_caller]
+    pub fn location(&self) -> String {
+        self.header("location")
+            .unwrap_or_else(|| panic!("{} has no Location", self.what))
             .to_owned()
     }
 

@@ -219,7 +219,7 @@ async fn creating_a_project_answers_201_with_location_etag_and_the_caller_as_own
         .await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.etag(), "\"1\"");
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let location = response.location();
     let project = response.created::<Value>();
     assert_eq!(location, format!("/api/v1/projects/{}", id_of(&project)));
     assert_eq!(
@@ -357,7 +357,7 @@ async fn get_project_honours_if_none_match() {
     let project = user.create_project("Cached").await.id;
     let response = user
         .get(&project_path(project))
-        .header("if-none-match", "\"1\"")
+        .if_none_match("\"1\"")
         .await;
     assert_eq!(response.status(), 304);
     assert_eq!(response.etag(), "\"1\"");
@@ -365,7 +365,7 @@ async fn get_project_honours_if_none_match() {
 
     let response = user
         .get(&project_path(project))
-        .header("if-none-match", "\"7\"")
+        .if_none_match("\"7\"")
         .await;
     assert_eq!(response.etag(), "\"1\"");
     response.good::<Value>();
@@ -430,7 +430,7 @@ async fn patching_a_project_with_a_stale_if_match_is_412_and_changes_nothing() {
     let project = user.create_project("Original").await.id;
     let response = user
         .patch(&project_path(project), json!({"name": "Lost update"}))
-        .header("if-match", "\"0\"")
+        .if_match("\"0\"")
         .await;
     response.problem(412, "precondition_failed");
     let current = user.get_project(project).await;
@@ -439,7 +439,7 @@ async fn patching_a_project_with_a_stale_if_match_is_412_and_changes_nothing() {
 
     let response = user
         .patch(&project_path(project), json!({"name": "Applied"}))
-        .header("if-match", "\"1\"")
+        .if_match("\"1\"")
         .await;
     assert_eq!(response.etag(), "\"2\"");
     let patched = response.good::<Value>();
@@ -449,7 +449,7 @@ async fn patching_a_project_with_a_stale_if_match_is_412_and_changes_nothing() {
     // The old tag is stale now.
     let response = user
         .patch(&project_path(project), json!({"name": "Again"}))
-        .header("if-match", "\"1\"")
+        .if_match("\"1\"")
         .await;
     response.problem(412, "precondition_failed");
     assert_eq!(user.get_project(project).await.name, "Applied");
@@ -465,17 +465,11 @@ async fn deleting_a_project_honours_if_match_and_takes_its_tasks_along() {
         .await
         .id;
 
-    let response = user
-        .delete(&project_path(project))
-        .header("if-match", "\"5\"")
-        .await;
+    let response = user.delete(&project_path(project)).if_match("\"5\"").await;
     response.problem(412, "precondition_failed");
     user.get_project(project).await;
 
-    let response = user
-        .delete(&project_path(project))
-        .header("if-match", "\"1\"")
-        .await;
+    let response = user.delete(&project_path(project)).if_match("\"1\"").await;
     response.no_content();
     let response = user.get(&project_path(project)).await;
     response.problem(404, "not_found");
@@ -1155,13 +1149,12 @@ async fn a_stranger_gets_404_on_every_endpoint_of_someone_elses_project_and_chan
             ("GET project", bob.get(&p)),
             (
                 "GET project, If-None-Match",
-                bob.get(&p).header("if-none-match", "\"1\""),
+                bob.get(&p).if_none_match("\"1\""),
             ),
             ("PATCH project", bob.patch(&p, json!({"name": "Pwned"}))),
             (
                 "PATCH project, If-Match",
-                bob.patch(&p, json!({"name": "Pwned"}))
-                    .header("if-match", "\"9\""),
+                bob.patch(&p, json!({"name": "Pwned"})).if_match("\"9\""),
             ),
             ("DELETE project", bob.delete(&p)),
             ("GET members", bob.get(&m)),
@@ -1208,8 +1201,7 @@ async fn a_stranger_gets_404_on_every_endpoint_of_someone_elses_project_and_chan
             ("PATCH task", bob.patch(&t, json!({"title": "Pwned"}))),
             (
                 "PATCH task, If-Match",
-                bob.patch(&t, json!({"title": "x"}))
-                    .header("if-match", "\"1\""),
+                bob.patch(&t, json!({"title": "x"})).if_match("\"1\""),
             ),
             (
                 "PATCH task into my project",

@@ -58,7 +58,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         .await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.etag(), "\"1\"");
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let location = response.location();
     let task = response.created::<Value>();
     assert_eq!(location, format!("/api/v1/tasks/{}", id_of(&task)));
     assert_eq!(
