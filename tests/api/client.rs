@@ -265,6 +265,28 @@ impl RequestHelper for TokenClient<'_> {
     }
 }
 
+/// A cookie session: the cookie on every request, the CSRF token on unsafe ones.
+pub struct SessionClient<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    csrf: String,
+}
+
+impl RequestHelper for SessionClient<'_> {
+    fn app(&self) -> &TestApp {
+        self.app
+    }
+
+    fn authorize(&self, method: &Method, request: RequestBuilder) -> RequestBuilder {
+        let request = request.header("cookie", &self.cookie);
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            request
+        } else {
+            request.header("x-csrf-token", &self.csrf)
+        }
+    }
+}
+
 impl TestApp {
     /// Registers a new user and returns them as a client.
     pub async fn new_client(&self) -> UserClient<'_> {
@@ -285,6 +307,15 @@ impl TestApp {
         TokenClient {
             app: self,
             token: token.to_owned(),
+        }
+    }
+
+    /// A cookie session (`session_login`'s cookie and CSRF token).
+    pub fn with_session(&self, cookie: &str, csrf: &str) -> SessionClient<'_> {
+        SessionClient {
+            app: self,
+            cookie: cookie.to_owned(),
+            csrf: csrf.to_owned(),
         }
     }
 

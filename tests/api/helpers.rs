@@ -520,11 +520,6 @@ pub async fn body_of(response: Response, status: u16) -> Value {
     TestResponse::read(response).await.expect(status)
 }
 
-/// Asserts a 204 with an empty body.
-pub async fn assert_no_content(response: Response) {
-    TestResponse::read(response).await.no_content()
-}
-
 pub fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
@@ -553,11 +548,6 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Asserts a 422 `validation_failed` whose errors name `field`; returns the body.
-pub async fn assert_invalid_field(response: Response, field: &str) -> Value {
-    TestResponse::read(response).await.invalid_field(field)
 }
 
 /// Whether a timestamp (a JSON value, a typed field, or an optional one) is RFC 3339 in UTC.

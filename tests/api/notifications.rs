@@ -11,12 +11,12 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 /// Every notification of the user, newest first (all pages of `limit`).
-async fn notifications_of(app: &TestApp, user: &TestUser, unread: bool, limit: u32) -> Vec<Value> {
+async fn notifications_of(user: &UserClient<'_>, unread: bool, limit: u32) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = app
-            .get("/api/v1/me/notifications", &user.token)
+        let mut request = user
+            .get("/api/v1/me/notifications")
             .query(&[("limit", limit.to_string())]);
         if unread {
             request = request.query(&[("unread", "true")]);
@@ -24,68 +24,55 @@ async fn notifications_of(app: &TestApp, user: &TestUser, unread: bool, limit: u
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
-        let batch = page["items"].as_array().unwrap();
-        assert!(batch.len() <= limit as usize);
-        items.extend(batch.iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        let page: Page<Value> = request.await.good();
+        assert!(page.items.len() <= limit as usize);
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => return items,
         }
     }
 }
 
-async fn all_of(app: &TestApp, user: &TestUser) -> Vec<Value> {
-    notifications_of(app, user, false, 100).await
+async fn all_of(user: &UserClient<'_>) -> Vec<Value> {
+    notifications_of(user, false, 100).await
 }
 
 fn of_kind<'a>(items: &'a [Value], kind: &str) -> Vec<&'a Value> {
     items.iter().filter(|n| n["kind"] == kind).collect()
 }
 
-async fn mark_read(app: &TestApp, user: &TestUser, body: Value) -> reqwest::Response {
-    app.post("/api/v1/me/notifications/read", &user.token, &body)
-        .send()
-        .await
-        .unwrap()
+async fn mark_read(user: &impl RequestHelper, body: Value) -> TestResponse {
+    user.post("/api/v1/me/notifications/read", body).await
 }
 
-async fn patch_task(app: &TestApp, user: &TestUser, task: &str, body: Value) -> Value {
-    body_of(
-        app.patch(&format!("/api/v1/tasks/{task}"), &user.token, &body)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await
+async fn patch_task(user: &UserClient<'_>, task: Uuid, body: Value) -> Task {
+    user.patch(&task_path(task), body).await.good()
 }
 
 /// A project of `owner` with `member` as an editor.
-async fn shared_project(app: &TestApp, owner: &TestUser, member: &TestUser) -> String {
-    let project = id_of(&create_project(app, owner, "Team").await);
-    add_member(app, owner, &project, member, "editor").await;
+async fn shared_project(owner: &UserClient<'_>, member: &TestUser) -> Uuid {
+    let project = owner.create_project("Team").await.id;
+    owner.add_member(project, member, "editor").await;
     project
 }
 
 /// `n` tasks of the project assigned to `assignee` by `by`, in creation order.
 async fn assigned_tasks(
-    app: &TestApp,
-    by: &TestUser,
-    project: &str,
+    by: &UserClient<'_>,
+    project: Uuid,
     assignee: &TestUser,
     n: usize,
-) -> Vec<String> {
+) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
-        let task = create_task(
-            app,
-            by,
-            project,
-            json!({"title": format!("task {i}"), "assignee_id": assignee.id}),
-        )
-        .await;
-        ids.push(id_of(&task));
+        let task = by
+            .create_task(
+                project,
+                json!({"title": format!("task {i}"), "assignee_id": assignee.id}),
+            )
+            .await;
+        ids.push(task.id);
     }
     ids
 }
@@ -93,19 +80,18 @@ async fn assigned_tasks(
 #[tokio::test]
 async fn assigning_someone_else_notifies_them_once_per_assignment() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
 
-    let task = create_task(
-        &app,
-        &alice,
-        &project,
-        json!({"title": "Write the report", "assignee_id": bob.id}),
-    )
-    .await;
-    let task_id = id_of(&task);
-    let items = all_of(&app, &bob).await;
+    let task = alice
+        .create_task(
+            project,
+            json!({"title": "Write the report", "assignee_id": bob.id}),
+        )
+        .await;
+    let task_id = task.id;
+    let items = all_of(&bob).await;
     assert_eq!(items.len(), 1, "{items:?}");
     let n = &items[0];
     assert_eq!(
@@ -115,28 +101,19 @@ async fn assigning_someone_else_notifies_them_once_per_assignment() {
     assert_eq!(n["kind"], "assigned");
     assert_eq!(
         n["task"],
-        json!({"id": task_id, "project_id": project, "number": task["number"],
+        json!({"id": task_id, "project_id": project, "number": task.number,
                "title": "Write the report"})
     );
     assert_eq!(n["actor"]["id"], alice.id.to_string());
     assert_eq!(n["actor"]["name"], "Test User");
     assert_eq!(n["read_at"], Value::Null);
     assert!(is_utc_timestamp(&n["created_at"]));
-    assert!(
-        all_of(&app, &alice).await.is_empty(),
-        "the assigner is not told"
-    );
+    assert!(all_of(&alice).await.is_empty(), "the assigner is not told");
 
     // Other edits, and naming the same assignee again, are not a new assignment.
-    patch_task(
-        &app,
-        &alice,
-        &task_id,
-        json!({"title": "Write the final report"}),
-    )
-    .await;
-    patch_task(&app, &alice, &task_id, json!({"assignee_id": bob.id})).await;
-    let items = all_of(&app, &bob).await;
+    patch_task(&alice, task_id, json!({"title": "Write the final report"})).await;
+    patch_task(&alice, task_id, json!({"assignee_id": bob.id})).await;
+    let items = all_of(&bob).await;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(
         items[0]["task"]["title"], "Write the final report",
@@ -144,36 +121,35 @@ async fn assigning_someone_else_notifies_them_once_per_assignment() {
     );
 
     // Unassigned and assigned again: a new assignment, a new notification.
-    patch_task(&app, &alice, &task_id, json!({"assignee_id": null})).await;
-    patch_task(&app, &alice, &task_id, json!({"assignee_id": bob.id})).await;
-    assert_eq!(of_kind(&all_of(&app, &bob).await, "assigned").len(), 2);
+    patch_task(&alice, task_id, json!({"assignee_id": null})).await;
+    patch_task(&alice, task_id, json!({"assignee_id": bob.id})).await;
+    assert_eq!(of_kind(&all_of(&bob).await, "assigned").len(), 2);
 
     // Nobody is notified of their own action.
-    let own = create_task(
-        &app,
-        &alice,
-        &project,
-        json!({"title": "Mine", "assignee_id": alice.id}),
-    )
-    .await;
-    let unassigned = id_of(&create_task(&app, &alice, &project, json!({"title": "Free"})).await);
-    patch_task(&app, &bob, &unassigned, json!({"assignee_id": bob.id})).await;
-    assert!(all_of(&app, &alice).await.is_empty());
-    assert_eq!(all_of(&app, &bob).await.len(), 2);
+    let own = alice
+        .create_task(project, json!({"title": "Mine", "assignee_id": alice.id}))
+        .await;
+    let unassigned = alice
+        .create_task(project, json!({"title": "Free"}))
+        .await
+        .id;
+    patch_task(&bob, unassigned, json!({"assignee_id": bob.id})).await;
+    assert!(all_of(&alice).await.is_empty());
+    assert_eq!(all_of(&bob).await.len(), 2);
     // Bob handing a task to alice tells alice.
-    patch_task(&app, &bob, &id_of(&own), json!({"assignee_id": bob.id})).await;
-    patch_task(&app, &bob, &id_of(&own), json!({"assignee_id": alice.id})).await;
-    let alices = all_of(&app, &alice).await;
+    patch_task(&bob, own.id, json!({"assignee_id": bob.id})).await;
+    patch_task(&bob, own.id, json!({"assignee_id": alice.id})).await;
+    let alices = all_of(&alice).await;
     assert_eq!(alices.len(), 1, "{alices:?}");
     assert_eq!(alices[0]["actor"]["id"], bob.id.to_string());
 
     // A move to another project keeping the assignee is not a new assignment.
-    let other = shared_project(&app, &alice, &bob).await;
-    let moved = patch_task(&app, &alice, &task_id, json!({"project_id": other})).await;
-    assert_eq!(moved["assignee_id"], bob.id.to_string());
-    let items = all_of(&app, &bob).await;
+    let other = shared_project(&alice, &bob).await;
+    let moved = patch_task(&alice, task_id, json!({"project_id": other})).await;
+    assert_eq!(moved.assignee_id, Some(bob.id));
+    let items = all_of(&bob).await;
     assert_eq!(items.len(), 2, "{items:?}");
-    assert_eq!(items[0]["task"]["project_id"], other);
+    assert_eq!(items[0]["task"]["project_id"], other.to_string());
 
     // One row per cause in the table too.
     let rows: i64 = app
@@ -189,111 +165,97 @@ async fn assigning_someone_else_notifies_them_once_per_assignment() {
 #[tokio::test]
 async fn the_list_is_newest_first_in_pages_and_filters_unread() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
-    let tasks = assigned_tasks(&app, &alice, &project, &bob, 5).await;
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
+    let tasks = assigned_tasks(&alice, project, &bob, 5).await;
 
-    let items = notifications_of(&app, &bob, false, 2).await;
+    let items = notifications_of(&bob, false, 2).await;
     let listed: Vec<&str> = items
         .iter()
         .map(|n| n["task"]["id"].as_str().unwrap())
         .collect();
-    let newest_first: Vec<&str> = tasks.iter().rev().map(String::as_str).collect();
+    let newest_first: Vec<String> = tasks.iter().rev().map(Uuid::to_string).collect();
     assert_eq!(listed, newest_first);
-    let first_page = body_of(
-        app.get("/api/v1/me/notifications?limit=2", &bob.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let first_page = bob
+        .get("/api/v1/me/notifications?limit=2")
+        .await
+        .good::<Value>();
     assert_eq!(first_page["items"].as_array().unwrap().len(), 2);
     let cursor = first_page["next_cursor"].as_str().unwrap().to_owned();
 
     let ids: Vec<&str> = items.iter().map(|n| n["id"].as_str().unwrap()).collect();
-    assert_no_content(mark_read(&app, &bob, json!({"ids": [ids[0], ids[3]]})).await).await;
-    let unread = notifications_of(&app, &bob, true, 2).await;
+    mark_read(&bob, json!({"ids": [ids[0], ids[3]]}))
+        .await
+        .no_content();
+    let unread = notifications_of(&bob, true, 2).await;
     let unread_ids: Vec<&str> = unread.iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(unread_ids, [ids[1], ids[2], ids[4]]);
     assert!(unread.iter().all(|n| n["read_at"].is_null()));
-    let everything = notifications_of(&app, &bob, false, 100).await;
+    let everything = notifications_of(&bob, false, 100).await;
     assert_eq!(everything.len(), 5, "read ones stay in the full list");
     assert!(is_utc_timestamp(&everything[0]["read_at"]));
-    let explicit = body_of(
-        app.get("/api/v1/me/notifications?unread=false", &bob.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let explicit = bob
+        .get("/api/v1/me/notifications?unread=false")
+        .await
+        .good::<Value>();
     assert_eq!(explicit["items"].as_array().unwrap().len(), 5);
 
     for bad in ["yes", "1", "TRUE", ""] {
-        let response = app
-            .get("/api/v1/me/notifications", &bob.token)
+        let response = bob
+            .get("/api/v1/me/notifications")
             .query(&[("unread", bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+            .await;
+        response.problem(400, "invalid_query");
     }
     // A cursor of the full list is not one of the unread list, nor of another user's.
-    let response = app
-        .get("/api/v1/me/notifications", &bob.token)
+    let response = bob
+        .get("/api/v1/me/notifications")
         .query(&[("unread", "true"), ("cursor", &cursor)])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
-    let response = app
-        .get("/api/v1/me/notifications", &alice.token)
+        .await;
+    response.problem(400, "invalid_query");
+    let response = alice
+        .get("/api/v1/me/notifications")
         .query(&[("cursor", &cursor)])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "invalid_query").await;
+        .await;
+    response.problem(400, "invalid_query");
     let anonymous = app
-        .request(reqwest::Method::GET, "/api/v1/me/notifications")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(anonymous, 401, "unauthenticated").await;
+        .send(app.request(reqwest::Method::GET, "/api/v1/me/notifications"))
+        .await;
+    anonymous.problem(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn marking_read_touches_only_the_callers_notifications() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let carol = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
-    add_member(&app, &alice, &project, &carol, "editor").await;
-    assigned_tasks(&app, &alice, &project, &bob, 3).await;
-    assigned_tasks(&app, &alice, &project, &carol, 1).await;
-    let bobs = all_of(&app, &bob).await;
-    let carols = all_of(&app, &carol).await;
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let carol = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
+    alice.add_member(project, &carol, "editor").await;
+    assigned_tasks(&alice, project, &bob, 3).await;
+    assigned_tasks(&alice, project, &carol, 1).await;
+    let bobs = all_of(&bob).await;
+    let carols = all_of(&carol).await;
     let carol_id = carols[0]["id"].as_str().unwrap();
     let first = bobs[0]["id"].as_str().unwrap();
 
     // Carol's id and an unknown one are ignored, not an error.
     let body = json!({"ids": [first, carol_id, Uuid::now_v7()]});
-    assert_no_content(mark_read(&app, &bob, body.clone()).await).await;
-    let read_at = all_of(&app, &bob).await[0]["read_at"].clone();
+    mark_read(&bob, body.clone()).await.no_content();
+    let read_at = all_of(&bob).await[0]["read_at"].clone();
     assert!(read_at.is_string());
-    assert!(all_of(&app, &carol).await[0]["read_at"].is_null());
+    assert!(all_of(&carol).await[0]["read_at"].is_null());
     // Idempotent: again changes nothing, not even the time it was read.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_no_content(mark_read(&app, &bob, body).await).await;
-    assert_eq!(all_of(&app, &bob).await[0]["read_at"], read_at);
-    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 2);
+    mark_read(&bob, body).await.no_content();
+    assert_eq!(all_of(&bob).await[0]["read_at"], read_at);
+    assert_eq!(notifications_of(&bob, true, 100).await.len(), 2);
 
-    assert_no_content(mark_read(&app, &bob, json!({"all": true})).await).await;
-    assert!(notifications_of(&app, &bob, true, 100).await.is_empty());
-    assert_eq!(all_of(&app, &bob).await[0]["read_at"], read_at);
-    assert_no_content(mark_read(&app, &bob, json!({"all": true})).await).await;
+    mark_read(&bob, json!({"all": true})).await.no_content();
+    assert!(notifications_of(&bob, true, 100).await.is_empty());
+    assert_eq!(all_of(&bob).await[0]["read_at"], read_at);
+    mark_read(&bob, json!({"all": true})).await.no_content();
     let carols_unread: i64 = app
         .db
         .scalar(
@@ -302,11 +264,13 @@ async fn marking_read_touches_only_the_callers_notifications() {
         )
         .await;
     assert_eq!(carols_unread, 1, "another user's rows are untouched");
-    assert_no_content(mark_read(&app, &carol, json!({"ids": []})).await).await;
+    mark_read(&carol, json!({"ids": []})).await.no_content();
 
     let too_many: Vec<Uuid> = (0..101).map(|_| Uuid::now_v7()).collect();
     let hundred: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
-    assert_no_content(mark_read(&app, &carol, json!({ "ids": hundred })).await).await;
+    mark_read(&carol, json!({ "ids": hundred }))
+        .await
+        .no_content();
     for (bad, field) in [
         (json!({}), "ids"),
         (json!({"ids": [first], "all": true}), "all"),
@@ -319,100 +283,65 @@ async fn marking_read_touches_only_the_callers_notifications() {
         (json!({ "ids": too_many }), "ids"),
         (json!({"ids": [], "everything": true}), "everything"),
     ] {
-        assert_invalid_field(mark_read(&app, &carol, bad.clone()).await, field).await;
+        mark_read(&carol, bad.clone()).await.invalid_field(field);
     }
-    assert!(all_of(&app, &carol).await[0]["read_at"].is_null());
+    assert!(all_of(&carol).await[0]["read_at"].is_null());
 }
 
 #[tokio::test]
 async fn a_former_member_no_longer_sees_notifications_about_the_project() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
-    let other = shared_project(&app, &alice, &bob).await;
-    assigned_tasks(&app, &alice, &project, &bob, 2).await;
-    let kept = assigned_tasks(&app, &alice, &other, &bob, 1).await;
-    assert_eq!(all_of(&app, &bob).await.len(), 3);
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
+    let other = shared_project(&alice, &bob).await;
+    assigned_tasks(&alice, project, &bob, 2).await;
+    let kept = assigned_tasks(&alice, other, &bob, 1).await;
+    assert_eq!(all_of(&bob).await.len(), 3);
 
-    let removed = app
-        .delete(
-            &format!("/api/v1/projects/{project}/members/{}", bob.id),
-            &alice.token,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_no_content(removed).await;
-    let items = all_of(&app, &bob).await;
+    let removed = alice
+        .delete(&format!("/api/v1/projects/{project}/members/{}", bob.id))
+        .await;
+    removed.no_content();
+    let items = all_of(&bob).await;
     assert_eq!(items.len(), 1, "{items:?}");
-    assert_eq!(items[0]["task"]["id"], kept[0]);
-    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 1);
+    assert_eq!(items[0]["task"]["id"], kept[0].to_string());
+    assert_eq!(notifications_of(&bob, true, 100).await.len(), 1);
     // Back as a member, they are there again (they were hidden, not deleted).
-    add_member(&app, &alice, &project, &bob, "viewer").await;
-    assert_eq!(all_of(&app, &bob).await.len(), 3);
+    alice.add_member(project, &bob, "viewer").await;
+    assert_eq!(all_of(&bob).await.len(), 3);
 }
 
 #[tokio::test]
 async fn email_notifications_default_to_true_and_can_be_switched_off() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let me = body_of(
-        app.get("/api/v1/me", &user.token).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let user = app.new_client().await;
+    let me = user.get("/api/v1/me").await.good::<Value>();
     assert_eq!(me["email_notifications"], true);
 
-    let patched = body_of(
-        app.patch(
-            "/api/v1/me",
-            &user.token,
-            &json!({"email_notifications": false}),
-        )
-        .send()
+    let patched = user
+        .patch("/api/v1/me", json!({"email_notifications": false}))
         .await
-        .unwrap(),
-        200,
-    )
-    .await;
+        .good::<Value>();
     assert_eq!(patched["email_notifications"], false);
     assert_eq!(patched["name"], "Test User", "the name is left as it was");
     // A name change alone leaves the setting as it is.
-    let renamed = body_of(
-        app.patch("/api/v1/me", &user.token, &json!({"name": "Grace"}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let renamed = user
+        .patch("/api/v1/me", json!({"name": "Grace"}))
+        .await
+        .good::<Value>();
     assert_eq!(renamed["name"], "Grace");
     assert_eq!(renamed["email_notifications"], false);
-    let me = body_of(
-        app.get("/api/v1/me", &user.token).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let me = user.get("/api/v1/me").await.good::<Value>();
     assert_eq!(me["email_notifications"], false);
 
     for bad in [json!("no"), json!(0), json!(null), json!([true])] {
-        let response = app
-            .patch(
-                "/api/v1/me",
-                &user.token,
-                &json!({ "email_notifications": bad }),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_invalid_field(response, "email_notifications").await;
+        let response = user
+            .patch("/api/v1/me", json!({ "email_notifications": bad }))
+            .await;
+        response.invalid_field("email_notifications");
     }
-    let me = body_of(
-        app.get("/api/v1/me", &user.token).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let me = user.get("/api/v1/me").await.good::<Value>();
     assert_eq!(me["email_notifications"], false);
     let stored: bool = app
         .db
@@ -464,8 +393,8 @@ async fn run_reminders(app: &TestApp, day: NaiveDate) {
 }
 
 /// (task title, kind) of the user's reminders, sorted.
-async fn reminders_of(app: &TestApp, user: &TestUser) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = all_of(app, user)
+async fn reminders_of(user: &UserClient<'_>) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = all_of(user)
         .await
         .iter()
         .filter(|n| n["kind"] == "due_soon" || n["kind"] == "overdue")
@@ -495,9 +424,9 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdue() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
     let task = |title: &str, due: &str, status: &str, assignee: Option<Uuid>| json!({"title": title, "due_date": due, "status": status, "assignee_id": assignee});
     let bob_id = Some(bob.id);
     for body in [
@@ -512,12 +441,12 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
         task("nobody's", "2031-03-09", "todo", None),
         task("alice's own", "2031-03-11", "todo", Some(alice.id)),
     ] {
-        create_task(&app, &alice, &project, body).await;
+        alice.create_task(project, body).await;
     }
 
     run_reminders(&app, day("2031-03-10")).await;
     assert_eq!(
-        reminders_of(&app, &bob).await,
+        reminders_of(&bob).await,
         pairs(&[
             ("tomorrow", "due_soon"),
             ("long overdue", "overdue"),
@@ -526,7 +455,7 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
     );
     // The server reminds alice of her own task: nobody acted.
     assert_eq!(
-        reminders_of(&app, &alice).await,
+        reminders_of(&alice).await,
         pairs(&[("alice's own", "due_soon")])
     );
 
@@ -541,12 +470,12 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
         .await
         .unwrap();
     assert_eq!(created, 0);
-    assert_eq!(reminders_of(&app, &bob).await.len(), 3);
+    assert_eq!(reminders_of(&bob).await.len(), 3);
 
     // The next day reminds again, of what is due or overdue then.
     run_reminders(&app, day("2031-03-11")).await;
     assert_eq!(
-        reminders_of(&app, &bob).await,
+        reminders_of(&bob).await,
         pairs(&[
             ("tomorrow", "due_soon"),
             ("long overdue", "overdue"),
@@ -619,23 +548,21 @@ async fn two_instances_on_one_database_enqueue_one_reminder_job_per_day() {
 #[tokio::test]
 async fn comment_notifications_are_listed_with_their_comment() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
-    let task = id_of(&create_task(&app, &alice, &project, json!({"title": "Discuss"})).await);
-    let comment = body_of(
-        app.post(
-            &format!("/api/v1/tasks/{task}/comments"),
-            &bob.token,
-            &json!({"body": "Looks good to me"}),
-        )
-        .send()
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
+    let task = alice
+        .create_task(project, json!({"title": "Discuss"}))
         .await
-        .unwrap(),
-        201,
-    )
-    .await;
-    let items = all_of(&app, &alice).await;
+        .id;
+    let comment = bob
+        .post(
+            &format!("/api/v1/tasks/{task}/comments"),
+            json!({"body": "Looks good to me"}),
+        )
+        .await
+        .created::<Value>();
+    let items = all_of(&alice).await;
     assert_eq!(items.len(), 1, "{items:?}");
     let n = &items[0];
     assert_eq!(
@@ -653,21 +580,17 @@ async fn comment_notifications_are_listed_with_their_comment() {
     assert_eq!(n["kind"], "commented");
     assert_eq!(n["comment_id"], comment["id"]);
     assert_eq!(n["actor"]["id"], bob.id.to_string());
-    assert_eq!(n["task"]["id"], task);
-    assert!(all_of(&app, &bob).await.is_empty());
+    assert_eq!(n["task"]["id"], task.to_string());
+    assert!(all_of(&bob).await.is_empty());
 }
 
 #[tokio::test]
 async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
     let app = spawn_app().await;
-    let doc = body_of(
-        app.request(reqwest::Method::GET, "/api/v1/openapi.json")
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let doc = app
+        .send(app.request(reqwest::Method::GET, "/api/v1/openapi.json"))
+        .await
+        .good::<Value>();
     let schemas = &doc["components"]["schemas"];
     let enum_of = |schema: &Value| -> Vec<String> {
         let name = schema["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
@@ -705,85 +628,51 @@ async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
 }
 
 /// A personal API token of the user with these scopes.
-async fn api_token(app: &TestApp, user: &TestUser, scopes: &[&str]) -> String {
-    let created = body_of(
-        app.post(
+async fn api_token(user: &UserClient<'_>, scopes: &[&str]) -> String {
+    let created = user
+        .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "notifications", "scopes": scopes}),
+            json!({"name": "notifications", "scopes": scopes}),
         )
-        .send()
         .await
-        .unwrap(),
-        201,
-    )
-    .await;
+        .created::<Value>();
     created["token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn every_way_of_signing_in_reads_them_and_marking_read_needs_write() {
     let app = spawn_app().await;
-    let alice = app.new_user().await;
-    let bob = app.new_user().await;
-    let project = shared_project(&app, &alice, &bob).await;
-    assigned_tasks(&app, &alice, &project, &bob, 1).await;
+    let alice = app.new_client().await;
+    let bob = app.new_client().await;
+    let project = shared_project(&alice, &bob).await;
+    assigned_tasks(&alice, project, &bob, 1).await;
 
-    let read = api_token(&app, &bob, &["read"]).await;
-    let write = api_token(&app, &bob, &["read", "write"]).await;
+    let read = api_token(&bob, &["read"]).await;
+    let write = api_token(&bob, &["read", "write"]).await;
     for token in [&read, &write] {
-        let page = body_of(
-            app.get("/api/v1/me/notifications", token)
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
+        let page = app
+            .with_token(token)
+            .get("/api/v1/me/notifications")
+            .await
+            .good::<Value>();
         assert_eq!(page["items"].as_array().unwrap().len(), 1);
     }
-    let refused = mark_read(
-        &app,
-        &TestUser {
-            token: read.clone(),
-            ..bob.clone()
-        },
-        json!({"all": true}),
-    )
-    .await;
-    assert_problem(refused, 403, "insufficient_scope").await;
-    assert_eq!(notifications_of(&app, &bob, true, 100).await.len(), 1);
+    let refused = mark_read(&app.with_token(&read), json!({"all": true})).await;
+    refused.problem(403, "insufficient_scope");
+    assert_eq!(notifications_of(&bob, true, 100).await.len(), 1);
 
     let (cookie, csrf) = app.session_login(&bob.email, &bob.password).await;
-    let listed = app
-        .request(reqwest::Method::GET, "/api/v1/me/notifications")
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        body_of(listed, 200).await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let session = app.with_session(&cookie, &csrf);
+    let listed: Page<Value> = session.get("/api/v1/me/notifications").await.good();
+    assert_eq!(listed.items.len(), 1);
     let no_csrf = app
-        .request(reqwest::Method::POST, "/api/v1/me/notifications/read")
-        .header("cookie", &cookie)
-        .json(&json!({"all": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(no_csrf, 403, "csrf_failed").await;
-    let marked = app
-        .request(reqwest::Method::POST, "/api/v1/me/notifications/read")
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"all": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_no_content(marked).await;
-    assert!(notifications_of(&app, &bob, true, 100).await.is_empty());
+        .send(
+            app.request(reqwest::Method::POST, "/api/v1/me/notifications/read")
+                .header("cookie", &cookie)
+                .json(&json!({"all": true})),
+        )
+        .await;
+    no_csrf.problem(403, "csrf_failed");
+    mark_read(&session, json!({"all": true})).await.no_content();
+    assert!(notifications_of(&bob, true, 100).await.is_empty());
 }
