@@ -310,28 +310,20 @@ async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
         })
         .spawn()
         .await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
 
     let pg = postgres.clone();
     tokio::task::spawn_blocking(move || pg.stop().unwrap())
         .await
         .unwrap();
     let started = Instant::now();
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let response = user.get("/api/v1/me").await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(response.headers().contains_key("retry-after"));
-    assert_problem(response, 503, "unavailable").await;
-    let ready = app
-        .request(reqwest::Method::GET, "/readyz")
-        .send()
-        .await
-        .unwrap();
+    response.problem(503, "unavailable");
+    let ready = app.anon().get("/readyz").await;
     assert_eq!(ready.status(), 503);
-    let health = app
-        .request(reqwest::Method::GET, "/healthz")
-        .send()
-        .await
-        .unwrap();
+    let health = app.anon().get("/healthz").await;
     assert_eq!(health.status(), 200);
 
     let pg = postgres.clone();
@@ -340,7 +332,7 @@ async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
         .unwrap();
     let mut recovered = false;
     for _ in 0..50 {
-        let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user.get("/api/v1/me").await;
         if response.status() == 200 {
             recovered = true;
             break;

@@ -287,6 +287,21 @@ impl RequestHelper for SessionClient<'_> {
     }
 }
 
+/// Nobody: no credentials at all.
+pub struct AnonClient<'a> {
+    app: &'a TestApp,
+}
+
+impl RequestHelper for AnonClient<'_> {
+    fn app(&self) -> &TestApp {
+        self.app
+    }
+
+    fn authorize(&self, _: &Method, request: RequestBuilder) -> RequestBuilder {
+        request
+    }
+}
+
 impl TestApp {
     /// Registers a new user and returns them as a client.
     pub async fn new_client(&self) -> UserClient<'_> {
@@ -317,6 +332,10 @@ impl TestApp {
             cookie: cookie.to_owned(),
             csrf: csrf.to_owned(),
         }
+    }
+
+    pub fn anon(&self) -> AnonClient<'_> {
+        AnonClient { app: self }
     }
 
     /// Sends a request built by hand (`app.request(..)`) and reads the answer.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -156,15 +157,25 @@ async fn open_raw(
     request.send().await.unwrap()
 }
 
-async fn new_task(app: &TestApp, user: &TestUser, project: &str, title: &str) -> String {
-    id_of(&create_task(app, user, project, json!({ "title": title })).await)
+/// A refused stream's answer, read in full. A 200 fails first: it is a stream, whose body would
+/// never end.
+async fn refusal(response: Response) -> TestResponse {
+    let url = response.url().clone();
+    assert_ne!(response.status(), 200, "{url}: a stream, not a refusal");
+    TestResponse::read(response).await
+}
+
+async fn new_task(user: &UserClient<'_>, project: Uuid, title: &str) -> Uuid {
+    user.create_task(project, json!({ "title": title }))
+        .await
+        .id
 }
 
 /// Asserts the event is the entry of that kind about that task, and consistent with itself.
-fn assert_entry(event: &SseEvent, kind: &str, task: &str) {
+fn assert_entry(event: &SseEvent, kind: &str, task: Uuid) {
     assert_eq!(event.event, kind, "{event:?}");
     assert_eq!(event.data["kind"], kind);
-    assert_eq!(event.data["task_id"], task, "{event:?}");
+    assert_eq!(event.data["task_id"], task.to_string(), "{event:?}");
     assert_eq!(event.data["id"].as_i64(), event.id, "{event:?}");
 }
 
@@ -180,8 +191,8 @@ async fn activity_ids(app: &TestApp) -> Vec<i64> {
 #[tokio::test]
 async fn concurrent_writers_and_a_reader_that_reconnects_see_every_entry_once_in_order() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Busy").await);
+    let owner = app.new_client().await;
+    let project = owner.create_project("Busy").await.id;
     const WRITERS: usize = 20;
     const TASKS_EACH: usize = 4;
 
@@ -191,7 +202,7 @@ async fn concurrent_writers_and_a_reader_that_reconnects_see_every_entry_once_in
                 app.client.clone(),
                 app.address.clone(),
                 owner.token.clone(),
-                project.clone(),
+                project,
             );
             tokio::spawn(async move {
                 for t in 0..TASKS_EACH {
@@ -271,38 +282,29 @@ async fn concurrent_writers_and_a_reader_that_reconnects_see_every_entry_once_in
 #[tokio::test]
 async fn a_change_that_fails_its_if_match_sends_nothing() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "P").await);
-    let task = new_task(&app, &owner, &project, "before").await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("P").await.id;
+    let task = new_task(&owner, project, "before").await;
     let mut stream = open(&app, &owner, "").await;
     let before = activity_ids(&app).await;
 
-    let refused = app
+    let refused = owner
         .patch(
             &format!("/api/v1/tasks/{task}"),
-            &owner.token,
-            &json!({"title": "refused"}),
+            json!({"title": "refused"}),
         )
-        .header("if-match", "\"999\"")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(refused, 412, "precondition_failed").await;
+        .if_match("\"999\"")
+        .await;
+    refused.problem(412, "precondition_failed");
     assert_eq!(activity_ids(&app).await, before, "no entry for a rollback");
     stream.assert_quiet(Duration::from_millis(1500)).await;
 
-    let accepted = app
-        .patch(
-            &format!("/api/v1/tasks/{task}"),
-            &owner.token,
-            &json!({"title": "after"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    body_of(accepted, 200).await;
+    let accepted = owner
+        .patch(&format!("/api/v1/tasks/{task}"), json!({"title": "after"}))
+        .await;
+    accepted.good::<Value>();
     let event = stream.event(SOON).await.unwrap();
-    assert_entry(&event, "task.updated", &task);
+    assert_entry(&event, "task.updated", task);
     assert_eq!(
         event.data["changes"],
         json!([{"field": "title", "from": "before", "to": "after"}])
@@ -312,58 +314,43 @@ async fn a_change_that_fails_its_if_match_sends_nothing() {
 #[tokio::test]
 async fn a_removed_member_stops_receiving_the_project_at_once() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let member = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Shared").await);
-    add_member(&app, &owner, &project, &member, "editor").await;
+    let owner = app.new_client().await;
+    let member = app.new_client().await;
+    let project = owner.create_project("Shared").await.id;
+    owner.add_member(project, &member, "editor").await;
     let mut everything = open(&app, &member, "").await;
     let mut narrowed = open(&app, &member, &format!("?project_id={project}")).await;
 
-    let task = new_task(&app, &owner, &project, "seen").await;
-    assert_entry(
-        &everything.event(SOON).await.unwrap(),
-        "task.created",
-        &task,
-    );
-    assert_entry(&narrowed.event(SOON).await.unwrap(), "task.created", &task);
+    let task = new_task(&owner, project, "seen").await;
+    assert_entry(&everything.event(SOON).await.unwrap(), "task.created", task);
+    assert_entry(&narrowed.event(SOON).await.unwrap(), "task.created", task);
 
-    let removed = app
-        .delete(
-            &format!("/api/v1/projects/{project}/members/{}", member.id),
-            &owner.token,
-        )
-        .send()
-        .await
-        .unwrap();
+    let removed = owner
+        .delete(&format!("/api/v1/projects/{project}/members/{}", member.id))
+        .await;
     assert_eq!(removed.status(), 204);
     // The stream that follows only that project ends (a reconnect would be 404) …
     narrowed.assert_ends(SOON).await;
-    let reopened = open_raw(&app, &member, &format!("?project_id={project}"), None).await;
-    assert_problem(reopened, 404, "not_found").await;
+    let reopened =
+        refusal(open_raw(&app, &member, &format!("?project_id={project}"), None).await).await;
+    reopened.problem(404, "not_found");
     // … and the other one goes on without it: not the removal, not what follows.
-    let unseen = new_task(&app, &owner, &project, "unseen").await;
-    let own = id_of(&create_project(&app, &member, "Mine").await);
-    let mine = new_task(&app, &member, &own, "mine").await;
+    let unseen = new_task(&owner, project, "unseen").await;
+    let own = member.create_project("Mine").await.id;
+    let mine = new_task(&member, own, "mine").await;
     loop {
         let event = everything.event(SOON).await.unwrap();
-        assert_ne!(event.data["project_id"], project, "{event:?}");
-        assert_ne!(event.data["task_id"], unseen);
-        if event.data["task_id"] == mine {
+        assert_ne!(event.data["project_id"], project.to_string(), "{event:?}");
+        assert_ne!(event.data["task_id"], unseen.to_string());
+        if event.data["task_id"] == mine.to_string() {
             break;
         }
     }
     // The owner saw all of it.
-    let entries = body_of(
-        app.get(
-            &format!("/api/v1/projects/{project}/activity"),
-            &owner.token,
-        )
-        .send()
+    let entries = owner
+        .get(&format!("/api/v1/projects/{project}/activity"))
         .await
-        .unwrap(),
-        200,
-    )
-    .await;
+        .good::<Value>();
     assert_eq!(entries["items"][1]["kind"], "member.removed");
 }
 
@@ -371,16 +358,16 @@ async fn a_removed_member_stops_receiving_the_project_at_once() {
 async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_second() {
     let first = spawn_app().await;
     let second = TestApp::build().on(&first.database_url).spawn().await;
-    let owner = first.new_user().await;
-    let project = id_of(&create_project(&first, &owner, "Two").await);
+    let owner = first.new_client().await;
+    let project = owner.create_project("Two").await.id;
     let mut stream = open(&second, &owner, &format!("?project_id={project}")).await;
     let mut delays = Vec::new();
     for n in 0..6 {
         let started = Instant::now();
-        let task = new_task(&first, &owner, &project, &format!("t{n}")).await;
+        let task = new_task(&owner, project, &format!("t{n}")).await;
         let event = stream.event(SOON).await.unwrap();
         delays.push(started.elapsed());
-        assert_entry(&event, "task.created", &task);
+        assert_entry(&event, "task.created", task);
     }
     // The first may have raced the other instance's LISTEN; the rest ride the doorbell.
     let worst = delays[1..].iter().max().unwrap();
@@ -390,7 +377,7 @@ async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_seco
 #[tokio::test]
 async fn heartbeats_arrive_while_nothing_happens() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let mut stream = open(&app, &user, "").await;
     // fast_tuning: a heartbeat every 200 ms.
     let started = Instant::now();
@@ -406,48 +393,52 @@ async fn heartbeats_arrive_while_nothing_happens() {
 #[tokio::test]
 async fn project_id_narrows_the_stream_to_one_project() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let stranger = app.new_user().await;
-    let followed = id_of(&create_project(&app, &owner, "Followed").await);
-    let other = id_of(&create_project(&app, &owner, "Other").await);
+    let owner = app.new_client().await;
+    let stranger = app.new_client().await;
+    let followed = owner.create_project("Followed").await.id;
+    let other = owner.create_project("Other").await.id;
     let mut stream = open(&app, &owner, &format!("?project_id={followed}")).await;
-    new_task(&app, &owner, &other, "elsewhere").await;
-    let task = new_task(&app, &owner, &followed, "here").await;
+    new_task(&owner, other, "elsewhere").await;
+    let task = new_task(&owner, followed, "here").await;
     let event = stream.event(SOON).await.unwrap();
-    assert_entry(&event, "task.created", &task);
-    assert_eq!(event.data["project_id"], followed);
+    assert_entry(&event, "task.created", task);
+    assert_eq!(event.data["project_id"], followed.to_string());
 
-    for project in [followed.clone(), uuid::Uuid::now_v7().to_string()] {
-        let response = open_raw(&app, &stranger, &format!("?project_id={project}"), None).await;
-        assert_problem(response, 404, "not_found").await;
+    for project in [followed, Uuid::now_v7()] {
+        let response =
+            refusal(open_raw(&app, &stranger, &format!("?project_id={project}"), None).await).await;
+        response.problem(404, "not_found");
     }
-    let response = open_raw(&app, &owner, "?project_id=nope", None).await;
-    assert_problem(response, 400, "invalid_query").await;
+    let response = refusal(open_raw(&app, &owner, "?project_id=nope", None).await).await;
+    response.problem(400, "invalid_query");
 }
 
 #[tokio::test]
 async fn the_eleventh_stream_of_a_user_is_refused() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let other = app.new_user().await;
+    let user = app.new_client().await;
+    let other = app.new_client().await;
     let mut streams = Vec::new();
     for _ in 0..10 {
         streams.push(open(&app, &user, "").await);
     }
-    let refused = open_raw(&app, &user, "", None).await;
+    let refused = refusal(open_raw(&app, &user, "", None).await).await;
     assert!(refused.headers().contains_key("retry-after"));
-    assert_problem(refused, 429, "rate_limited").await;
+    refused.problem(429, "rate_limited");
     // Another user is not affected.
     let _theirs = open(&app, &other, "").await;
     // A closed stream frees its slot (the server notices at the latest at the next write).
     streams.pop();
     let deadline = Instant::now() + SOON;
     loop {
+        // Not read through the client when it is a stream: its body does not end.
         let response = open_raw(&app, &user, "", None).await;
         if response.status() == 200 {
             break;
         }
-        assert_problem(response, 429, "rate_limited").await;
+        TestResponse::read(response)
+            .await
+            .problem(429, "rate_limited");
         assert!(Instant::now() < deadline, "the slot was not freed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -456,9 +447,9 @@ async fn the_eleventh_stream_of_a_user_is_refused() {
 #[tokio::test]
 async fn a_resume_older_than_the_retention_gets_one_reset() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Old").await);
-    new_task(&app, &owner, &project, "ancient").await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Old").await.id;
+    new_task(&owner, project, "ancient").await;
     let old = *activity_ids(&app).await.last().unwrap();
     app.db
         .execute(
@@ -466,7 +457,7 @@ async fn a_resume_older_than_the_retention_gets_one_reset() {
             &[&old],
         )
         .await;
-    let recent = new_task(&app, &owner, &project, "recent").await;
+    let recent = new_task(&owner, project, "recent").await;
 
     let mut stream = Stream::new(open_raw(&app, &owner, "", Some(&(old - 1).to_string())).await);
     let event = stream.event(SOON).await.unwrap();
@@ -482,18 +473,18 @@ async fn a_resume_older_than_the_retention_gets_one_reset() {
 
     // Right after the old entry, everything is recent: no reset.
     let mut stream = open(&app, &owner, &format!("?after={old}")).await;
-    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", &recent);
+    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", recent);
 }
 
 #[tokio::test]
 async fn after_and_last_event_id_resume_right_after_that_entry() {
     let app = spawn_app().await;
-    let owner = app.new_user().await;
-    let project = id_of(&create_project(&app, &owner, "Resume").await);
+    let owner = app.new_client().await;
+    let project = owner.create_project("Resume").await.id;
     let tasks = [
-        new_task(&app, &owner, &project, "one").await,
-        new_task(&app, &owner, &project, "two").await,
-        new_task(&app, &owner, &project, "three").await,
+        new_task(&owner, project, "one").await,
+        new_task(&owner, project, "two").await,
+        new_task(&owner, project, "three").await,
     ];
     let ids = activity_ids(&app).await;
     let (e1, e2) = (ids[ids.len() - 3], ids[ids.len() - 2]);
@@ -502,12 +493,12 @@ async fn after_and_last_event_id_resume_right_after_that_entry() {
     assert_entry(
         &by_query.event(SOON).await.unwrap(),
         "task.created",
-        &tasks[1],
+        tasks[1],
     );
     assert_entry(
         &by_query.event(SOON).await.unwrap(),
         "task.created",
-        &tasks[2],
+        tasks[2],
     );
 
     // The header wins over the query (EventSource keeps the URL and sends the newest id).
@@ -516,35 +507,35 @@ async fn after_and_last_event_id_resume_right_after_that_entry() {
     assert_entry(
         &by_header.event(SOON).await.unwrap(),
         "task.created",
-        &tasks[2],
+        tasks[2],
     );
 
     // Then both go on live.
-    let four = new_task(&app, &owner, &project, "four").await;
-    assert_entry(&by_query.event(SOON).await.unwrap(), "task.created", &four);
-    assert_entry(&by_header.event(SOON).await.unwrap(), "task.created", &four);
+    let four = new_task(&owner, project, "four").await;
+    assert_entry(&by_query.event(SOON).await.unwrap(), "task.created", four);
+    assert_entry(&by_header.event(SOON).await.unwrap(), "task.created", four);
 
     // Without either: only what comes next.
     let mut fresh = open(&app, &owner, "").await;
-    let five = new_task(&app, &owner, &project, "five").await;
-    assert_entry(&fresh.event(SOON).await.unwrap(), "task.created", &five);
+    let five = new_task(&owner, project, "five").await;
+    assert_entry(&fresh.event(SOON).await.unwrap(), "task.created", five);
 
     for bad in ["abc", "-1", "1.5", "99999999999999999999"] {
-        let response = open_raw(&app, &owner, "", Some(bad)).await;
-        assert_problem(response, 400, "invalid_header").await;
+        let response = refusal(open_raw(&app, &owner, "", Some(bad)).await).await;
+        response.problem(400, "invalid_header");
     }
     for bad in ["?after=abc", "?after=-1", "?after="] {
-        let response = open_raw(&app, &owner, bad, None).await;
-        assert_problem(response, 400, "invalid_query").await;
+        let response = refusal(open_raw(&app, &owner, bad, None).await).await;
+        response.problem(400, "invalid_query");
     }
 }
 
 #[tokio::test]
 async fn a_session_cookie_streams_without_csrf_and_a_logout_ends_the_stream() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let (cookie, csrf) = app.session_login(&user.email, &user.password).await;
-    let project = id_of(&create_project(&app, &user, "Cookie").await);
+    let project = user.create_project("Cookie").await.id;
     let response = app
         .request(Method::GET, "/api/v1/events")
         .header("cookie", &cookie)
@@ -552,16 +543,13 @@ async fn a_session_cookie_streams_without_csrf_and_a_logout_ends_the_stream() {
         .await
         .unwrap();
     let mut stream = Stream::new(response);
-    let task = new_task(&app, &user, &project, "by cookie").await;
-    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", &task);
+    let task = new_task(&user, project, "by cookie").await;
+    assert_entry(&stream.event(SOON).await.unwrap(), "task.created", task);
 
     let logout = app
-        .request(Method::DELETE, "/api/v1/auth/session")
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
+        .with_session(&cookie, &csrf)
+        .delete("/api/v1/auth/session")
+        .await;
     assert_eq!(logout.status(), 204);
     // Checked at each heartbeat (200 ms here).
     stream.assert_ends(Duration::from_secs(2)).await;
@@ -570,7 +558,7 @@ async fn a_session_cookie_streams_without_csrf_and_a_logout_ends_the_stream() {
 #[tokio::test]
 async fn open_streams_end_when_the_server_drains() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let mut streams = Vec::new();
     for _ in 0..3 {
         streams.push(open(&app, &user, "").await);
@@ -608,7 +596,7 @@ async fn the_document_describes_the_stream() {
 #[tokio::test]
 async fn a_disabled_account_loses_its_stream_at_the_next_heartbeat() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let mut stream = open(&app, &user, "").await;
     // A heartbeat or two first: the stream is healthy.
     stream.assert_quiet(Duration::from_millis(500)).await;
@@ -619,6 +607,6 @@ async fn a_disabled_account_loses_its_stream_at_the_next_heartbeat() {
         )
         .await;
     stream.assert_ends(Duration::from_secs(2)).await;
-    let refused = open_raw(&app, &user, "", None).await;
-    assert_problem(refused, 403, "account_disabled").await;
+    let refused = refusal(open_raw(&app, &user, "", None).await).await;
+    refused.problem(403, "account_disabled");
 }

@@ -588,43 +588,6 @@ pub async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value
     body_of(response, 201).await
 }
 
-/// PUT a member's role.
-pub async fn put_role(
-    app: &TestApp,
-    by: &TestUser,
-    project: &str,
-    user: Uuid,
-    role: &str,
-) -> Response {
-    app.put(
-        &format!("/api/v1/projects/{project}/members/{user}"),
-        &by.token,
-        &json!({ "role": role }),
-    )
-    .send()
-    .await
-    .unwrap()
-}
-
-/// Adds `user` to `project` with `role` (by PUT, which answers 201 for a new member).
-pub async fn add_member(app: &TestApp, by: &TestUser, project: &str, user: &TestUser, role: &str) {
-    let member = body_of(put_role(app, by, project, user.id, role).await, 201).await;
-    assert_eq!(member["role"], role);
-}
-
-pub async fn create_task(app: &TestApp, user: &TestUser, project: &str, body: Value) -> Value {
-    let response = app
-        .post(
-            &format!("/api/v1/projects/{project}/tasks"),
-            &user.token,
-            &body,
-        )
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 201).await
-}
-
 /// The member roles of a project as the database has them.
 pub async fn db_roles(app: &TestApp, project: Uuid) -> BTreeMap<Uuid, String> {
     let rows: Vec<(Uuid, String)> = app
