@@ -615,27 +615,26 @@ fn sync_path(project: &str) -> String {
 }
 
 async fn new_project(app: &TestApp, user: &TestUser) -> String {
-    id_of(&create_project(app, user, &format!("GitHub {}", Uuid::now_v7())).await)
+    app.as_user(user)
+        .create_project(&format!("GitHub {}", Uuid::now_v7()))
+        .await
+        .id
+        .to_string()
 }
 
 async fn add_member(app: &TestApp, owner: &TestUser, project: &str, user: &TestUser, role: &str) {
     let response = app
+        .as_user(owner)
         .put(
             &format!("/api/v1/projects/{project}/members/{}", user.id),
-            &owner.token,
-            &json!({"role": role}),
+            json!({"role": role}),
         )
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 201).await;
+        .await;
+    response.created::<Value>();
 }
 
-async fn put_link(app: &TestApp, user: &TestUser, project: &str, body: Value) -> reqwest::Response {
-    app.put(&link_path(project), &user.token, &body)
-        .send()
-        .await
-        .unwrap()
+async fn put_link(app: &TestApp, user: &TestUser, project: &str, body: Value) -> TestResponse {
+    app.as_user(user).put(&link_path(project), &body).await
 }
 
 /// Links `repo` (201) and returns the link.
@@ -650,16 +649,12 @@ async fn link(
         Some(token) => json!({"repository": repo, "token": token}),
         None => json!({"repository": repo}),
     };
-    body_of(put_link(app, user, project, body).await, 201).await
+    put_link(app, user, project, body).await.created::<Value>()
 }
 
 async fn get_link(app: &TestApp, user: &TestUser, project: &str) -> Value {
-    let response = app
-        .get(&link_path(project), &user.token)
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 200).await
+    let response = app.as_user(user).get(&link_path(project)).await;
+    response.good::<Value>()
 }
 
 /// Polls the link until `done` holds (10 s at most).
@@ -743,12 +738,8 @@ async fn wait_until_settled(app: &TestApp, user: &TestUser, project: &str) -> Va
 
 /// POST .../github/sync (202), then waits for the sync to finish.
 async fn sync_now(app: &TestApp, user: &TestUser, project: &str) -> Value {
-    let response = app
-        .post(&sync_path(project), &user.token, &json!({}))
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 202).await;
+    let response = app.as_user(user).post(&sync_path(project), json!({})).await;
+    response.expect::<Value>(202);
     wait_until_settled(app, user, project).await
 }
 
@@ -761,7 +752,7 @@ async fn tasks_of(app: &TestApp, user: &TestUser, project: &str) -> Vec<Value> {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
-        let page = body_of(app.get(&path, &user.token).send().await.unwrap(), 200).await;
+        let page = app.as_user(user).get(&path).await.good::<Value>();
         tasks.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -825,7 +816,7 @@ async fn the_first_import_maps_every_issue_across_pages_and_skips_pull_requests(
         ],
     );
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
 
     let created = link(&app, &owner, &project, repo, Some(TOKEN)).await;
@@ -952,7 +943,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
     issues[2] = closed(issues[2].clone(), Some("completed"));
     fake.set_issues(repo, issues);
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
     let first = wait_for_link_state(&app, &owner, &project, "idle").await;
@@ -961,16 +952,13 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
 
     // Local edits of the fields GitHub does not own.
     let task = imported[&1]["id"].as_str().unwrap().to_owned();
-    let response = app
+    let response = owner
         .patch(
             &format!("/api/v1/tasks/{task}"),
-            &owner.token,
-            &json!({"priority": 3, "due_date": "2030-01-15", "assignee_id": owner.id}),
+            json!({"priority": 3, "due_date": "2030-01-15", "assignee_id": owner.id}),
         )
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 200).await;
+        .await;
+    response.good::<Value>();
 
     // Second sync: incremental (`since`), no duplicates, nothing changed.
     let mark = fake.request_count();
@@ -1058,14 +1046,11 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
     let mut entries = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut request = app.get(
-            &format!("/api/v1/projects/{project}/activity"),
-            &owner.token,
-        );
+        let mut request = owner.get(&format!("/api/v1/projects/{project}/activity"));
         if let Some(c) = &cursor {
             request = request.query(&[("cursor", c)]);
         }
-        let page = body_of(request.send().await.unwrap(), 200).await;
+        let page = request.await.good::<Value>();
         entries.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -1172,7 +1157,7 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
 /// Links `repo` in a new project, waits until its import is done in one run of the job, and
 /// returns the requests the fake got for it.
 async fn import_through(fake: &FakeGithub, app: &TestApp, repo: &str, count: i64) -> Vec<Recorded> {
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(app, &owner).await;
     link(app, &owner, &project, repo, Some(TOKEN)).await;
     let link = wait_until_settled(app, &owner, &project).await;
@@ -1277,7 +1262,7 @@ async fn refusals_end_the_link_failed_with_a_readable_sentence_and_no_retry() {
     let repo = "octo/private";
     fake.set_issues(repo, plain_issues(repo, 2));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
 
     let cases: [(&str, Option<&str>, &[&str]); 3] = [
         (MISSING_REPO, Some(TOKEN), &["octo/missing", "not found"]),
@@ -1342,7 +1327,7 @@ async fn an_unreachable_github_fails_the_link_and_says_when_it_retries() {
     tuning.job_retry_base = Duration::from_secs(2);
     tuning.job_retry_cap = Duration::from_secs(4);
     let app = app_at(&format!("http://127.0.0.1:{port}"), tuning, |_| {}).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     let created = link(&app, &owner, &project, "octo/hello", Some(TOKEN)).await;
     assert_eq!(created["state"], "pending");
@@ -1383,13 +1368,9 @@ fn circuit_gauge(metrics: &str, host: &str) -> Option<f64> {
 }
 
 async fn metrics_text(app: &TestApp) -> String {
-    let response = app
-        .request(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap();
+    let response = app.anon().get("/metrics").await;
     assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
+    response.text()
 }
 
 #[tokio::test]
@@ -1404,7 +1385,7 @@ async fn the_circuit_opens_after_repeated_failures_fails_fast_and_recovers() {
     tuning.github.breaker_threshold = 2;
     tuning.github.breaker_open_for = Duration::from_secs(3);
     let app = app_at(&fake.url, tuning, |_| {}).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
 
     fake.script((0..10).map(|_| Scripted::status(503)));
     let first = new_project(&app, &owner).await;
@@ -1454,7 +1435,7 @@ async fn the_token_is_write_only_and_stored_encrypted() {
     let repo = "octo/secret";
     fake.set_issues(repo, plain_issues(repo, 1));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     let secret = "ghp_SuperSecretValue4242424242";
 
@@ -1466,15 +1447,11 @@ async fn the_token_is_write_only_and_stored_encrypted() {
     )
     .await;
     assert_eq!(response.status(), 201);
-    let text = response.text().await.unwrap();
+    let text = response.text();
     assert!(!text.contains(secret) && !text.contains("token"), "{text}");
     wait_for_link_state(&app, &owner, &project, "idle").await;
-    let response = app
-        .get(&link_path(&project), &owner.token)
-        .send()
-        .await
-        .unwrap();
-    let text = response.text().await.unwrap();
+    let response = owner.get(&link_path(&project)).await;
+    let text = response.text();
     assert!(!text.contains(secret) && !text.contains("token"), "{text}");
 
     let stored: Option<Vec<u8>> = app
@@ -1511,7 +1488,7 @@ async fn the_servers_token_serves_links_without_one_and_the_enterprise_prefix_is
         args.github_token = Some(server_token.to_owned());
     })
     .await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
 
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, None).await;
@@ -1556,7 +1533,7 @@ async fn a_next_link_to_another_host_is_not_followed_with_the_token() {
     elsewhere.set_issues(repo, plain_issues(repo, 5));
     fake.state().foreign_next = Some(elsewhere.url.clone());
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
 
@@ -1584,7 +1561,7 @@ async fn linking_answers_201_without_calling_github() {
     let repo = "octo/quick";
     fake.set_issues(repo, plain_issues(repo, 3));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
 
     // GitHub holds every answer: a request that waited for it would not come back.
@@ -1600,7 +1577,7 @@ async fn linking_answers_201_without_calling_github() {
     )
     .await
     .expect("PUT .../github waited for GitHub");
-    let created = body_of(response, 201).await;
+    let created = response.created::<Value>();
     assert_eq!(created["state"], "pending");
     assert_eq!(created["imported_count"], 0);
     assert_eq!(created["last_synced_at"], Value::Null);
@@ -1613,7 +1590,7 @@ async fn linking_answers_201_without_calling_github() {
     )
     .await
     .expect("PUT .../github waited for GitHub");
-    assert_eq!(body_of(response, 201).await["state"], "pending");
+    assert_eq!(response.created::<Value>()["state"], "pending");
 
     // The worker does call it, after the answer; the link says so meanwhile.
     fake.wait_for_requests(1).await;
@@ -1637,12 +1614,12 @@ async fn the_link_endpoints_check_roles_and_input() {
     fake.set_issues(repo, plain_issues(repo, 3));
     fake.set_issues("octo/other", plain_issues("octo/other", 1));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let (admin, editor, viewer, stranger) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
+        app.new_client().await,
+        app.new_client().await,
+        app.new_client().await,
+        app.new_client().await,
     );
     let project = new_project(&app, &owner).await;
     add_member(&app, &owner, &project, &admin, "admin").await;
@@ -1650,33 +1627,18 @@ async fn the_link_endpoints_check_roles_and_input() {
     add_member(&app, &owner, &project, &viewer, "viewer").await;
 
     // No link yet.
-    assert_problem(
-        app.get(&link_path(&project), &owner.token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        app.post(&sync_path(&project), &owner.token, &json!({}))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        app.delete(&link_path(&project), &owner.token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    owner
+        .get(&link_path(&project))
+        .await
+        .problem(404, "not_found");
+    owner
+        .post(&sync_path(&project), json!({}))
+        .await
+        .problem(404, "not_found");
+    owner
+        .delete(&link_path(&project))
+        .await
+        .problem(404, "not_found");
 
     // Input.
     for bad in [
@@ -1688,34 +1650,22 @@ async fn the_link_endpoints_check_roles_and_input() {
         json!({}),
         json!({"repository": "octo/hello", "extra": true}),
     ] {
-        assert_problem(
-            put_link(&app, &owner, &project, bad).await,
-            422,
-            "validation_failed",
-        )
-        .await;
-    }
-    assert_problem(
-        put_link(
-            &app,
-            &owner,
-            &project,
-            json!({"repository": "octo/hello", "token": ""}),
-        )
-        .await,
-        422,
-        "validation_failed",
-    )
-    .await;
-    assert_problem(
-        app.get(&link_path(&project), &owner.token)
-            .send()
+        put_link(&app, &owner, &project, bad)
             .await
-            .unwrap(),
-        404,
-        "not_found",
+            .problem(422, "validation_failed");
+    }
+    put_link(
+        &app,
+        &owner,
+        &project,
+        json!({"repository": "octo/hello", "token": ""}),
     )
-    .await;
+    .await
+    .problem(422, "validation_failed");
+    owner
+        .get(&link_path(&project))
+        .await
+        .problem(404, "not_found");
 
     // Linking: admins and owners.
     for (user, status, code) in [
@@ -1723,24 +1673,18 @@ async fn the_link_endpoints_check_roles_and_input() {
         (&editor, 403, "forbidden"),
         (&stranger, 404, "not_found"),
     ] {
-        assert_problem(
-            put_link(&app, user, &project, json!({"repository": repo})).await,
-            status,
-            code,
-        )
-        .await;
+        put_link(&app, user, &project, json!({"repository": repo}))
+            .await
+            .problem(status, code);
     }
-    let created = body_of(
-        put_link(
-            &app,
-            &admin,
-            &project,
-            json!({"repository": repo, "token": TOKEN}),
-        )
-        .await,
-        201,
+    let created = put_link(
+        &app,
+        &admin,
+        &project,
+        json!({"repository": repo, "token": TOKEN}),
     )
-    .await;
+    .await
+    .created::<Value>();
     assert_eq!(created["repository"], repo);
     wait_until_settled(&app, &owner, &project).await;
 
@@ -1751,15 +1695,10 @@ async fn the_link_endpoints_check_roles_and_input() {
         assert_eq!(link["state"], "idle");
         assert_eq!(link["imported_count"], 3);
     }
-    assert_problem(
-        app.get(&link_path(&project), &stranger.token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    stranger
+        .get(&link_path(&project))
+        .await
+        .problem(404, "not_found");
 
     // Syncing and unlinking: admins and owners.
     for (user, status, code) in [
@@ -1767,33 +1706,17 @@ async fn the_link_endpoints_check_roles_and_input() {
         (&editor, 403, "forbidden"),
         (&stranger, 404, "not_found"),
     ] {
-        assert_problem(
-            app.post(&sync_path(&project), &user.token, &json!({}))
-                .send()
-                .await
-                .unwrap(),
-            status,
-            code,
-        )
-        .await;
-        assert_problem(
-            app.delete(&link_path(&project), &user.token)
-                .send()
-                .await
-                .unwrap(),
-            status,
-            code,
-        )
-        .await;
-    }
-    let accepted = body_of(
-        app.post(&sync_path(&project), &admin.token, &json!({}))
-            .send()
+        user.post(&sync_path(&project), json!({}))
             .await
-            .unwrap(),
-        202,
-    )
-    .await;
+            .problem(status, code);
+        user.delete(&link_path(&project))
+            .await
+            .problem(status, code);
+    }
+    let accepted = admin
+        .post(&sync_path(&project), json!({}))
+        .await
+        .expect::<Value>(202);
     assert_eq!(accepted["repository"], repo);
     wait_until_settled(&app, &owner, &project).await;
 
@@ -1804,11 +1727,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         .scalar("SELECT count(*) FROM jobs WHERE kind = 'github_sync'", &[])
         .await;
     for _ in 0..10 {
-        let response = app
-            .post(&sync_path(&project), &owner.token, &json!({}))
-            .send()
-            .await
-            .unwrap();
+        let response = owner.post(&sync_path(&project), json!({})).await;
         assert_eq!(response.status(), 202);
         assert!(active_jobs(&app, &project).await <= 1);
     }
@@ -1826,17 +1745,14 @@ async fn the_link_endpoints_check_roles_and_input() {
     wait_until_settled(&app, &owner, &project).await;
 
     // Replacing: 200, and the new repository is imported.
-    let replaced = body_of(
-        put_link(
-            &app,
-            &owner,
-            &project,
-            json!({"repository": "octo/other", "token": TOKEN}),
-        )
-        .await,
-        200,
+    let replaced = put_link(
+        &app,
+        &owner,
+        &project,
+        json!({"repository": "octo/other", "token": TOKEN}),
     )
-    .await;
+    .await
+    .good::<Value>();
     assert_eq!(replaced["repository"], "octo/other");
     let link = wait_until_settled(&app, &owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
@@ -1844,22 +1760,13 @@ async fn the_link_endpoints_check_roles_and_input() {
     assert_eq!(link["imported_count"], 1);
 
     // Unlinking: 204; the imported tasks stay, and so does their source.
-    let response = app
-        .delete(&link_path(&project), &admin.token)
-        .send()
-        .await
-        .unwrap();
+    let response = admin.delete(&link_path(&project)).await;
     assert_eq!(response.status(), 204);
-    assert!(response.text().await.unwrap().is_empty());
-    assert_problem(
-        app.get(&link_path(&project), &owner.token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert!(response.text().is_empty());
+    owner
+        .get(&link_path(&project))
+        .await
+        .problem(404, "not_found");
     let tasks = tasks_of(&app, &owner, &project).await;
     assert_eq!(tasks.len(), 4);
     let repos: Vec<&str> = tasks
@@ -1872,15 +1779,10 @@ async fn the_link_endpoints_check_roles_and_input() {
         .iter()
         .all(|t| t["source"]["kind"] == "github" && t["source"]["url"].is_string()));
     assert_eq!(active_jobs(&app, &project).await, 0);
-    assert_problem(
-        app.delete(&link_path(&project), &owner.token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    owner
+        .delete(&link_path(&project))
+        .await
+        .problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -1890,23 +1792,20 @@ async fn replacing_the_link_during_a_sync_imports_the_new_repository() {
     fake.set_issues(old, plain_issues(old, 2));
     fake.set_issues(new, plain_issues(new, 3));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
 
     fake.pause();
     link(&app, &owner, &project, old, Some(TOKEN)).await;
     fake.wait_for_requests(1).await;
-    let replaced = body_of(
-        put_link(
-            &app,
-            &owner,
-            &project,
-            json!({"repository": new, "token": TOKEN}),
-        )
-        .await,
-        200,
+    let replaced = put_link(
+        &app,
+        &owner,
+        &project,
+        json!({"repository": new, "token": TOKEN}),
     )
-    .await;
+    .await
+    .good::<Value>();
     assert_eq!(replaced["repository"], new);
     fake.resume();
 
@@ -1933,7 +1832,7 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
     let repo = "octo/exhausted";
     fake.set_issues(repo, plain_issues(repo, 2));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
 
     // The token's limit resets in an hour: longer than a job may wait, so the sync is put off.
@@ -1954,17 +1853,14 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
 
     // Another token is not bound by that limit: the link syncs with it now.
     let fresh = "ghp_freshToken111111111111111";
-    let replaced = body_of(
-        put_link(
-            &app,
-            &owner,
-            &project,
-            json!({"repository": repo, "token": fresh}),
-        )
-        .await,
-        200,
+    let replaced = put_link(
+        &app,
+        &owner,
+        &project,
+        json!({"repository": repo, "token": fresh}),
     )
-    .await;
+    .await
+    .good::<Value>();
     assert_eq!(replaced["state"], "pending");
     let done = wait_for_link_state(&app, &owner, &project, "idle").await;
     assert_eq!(done["imported_count"], 2);
@@ -1984,7 +1880,7 @@ async fn the_scheduler_syncs_a_link_when_it_is_due() {
         args.github_sync_interval_s = Some("600".to_owned());
     })
     .await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     let created = link(&app, &owner, &project, repo, Some(TOKEN)).await;
     let at = |link: &Value, field: &str| -> DateTime<Utc> {
@@ -2026,7 +1922,7 @@ async fn relinking_the_same_repository_in_another_case_keeps_the_count() {
     let repo = "octo/cased";
     fake.set_issues(repo, plain_issues(repo, 3));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
     assert_eq!(
@@ -2035,17 +1931,14 @@ async fn relinking_the_same_repository_in_another_case_keeps_the_count() {
     );
 
     // GitHub names are case-insensitive: this is the same repository and the same issues.
-    body_of(
-        put_link(
-            &app,
-            &owner,
-            &project,
-            json!({"repository": "Octo/Cased", "token": TOKEN}),
-        )
-        .await,
-        200,
+    put_link(
+        &app,
+        &owner,
+        &project,
+        json!({"repository": "Octo/Cased", "token": TOKEN}),
     )
-    .await;
+    .await
+    .good::<Value>();
     let link = wait_until_settled(&app, &owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
     assert_eq!(link["repository"], "Octo/Cased");
@@ -2059,17 +1952,13 @@ async fn unlinking_during_a_sync_stops_the_import() {
     let repo = "octo/unlinked";
     fake.set_issues(repo, plain_issues(repo, 6));
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
 
     fake.pause();
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
     fake.wait_for_requests(1).await;
-    let response = app
-        .delete(&link_path(&project), &owner.token)
-        .send()
-        .await
-        .unwrap();
+    let response = owner.delete(&link_path(&project)).await;
     assert_eq!(response.status(), 204);
     fake.resume();
 
@@ -2089,7 +1978,7 @@ async fn unlinking_during_a_sync_stops_the_import() {
 async fn when_every_attempt_fails_the_link_says_it_gave_up_instead_of_naming_a_retry() {
     let port = closed_port().await;
     let app = app_at(&format!("http://127.0.0.1:{port}"), fast_tuning(), |_| {}).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     let response = put_link(&app, &owner, &project, json!({"repository": "octo/down"})).await;
     assert_eq!(response.status(), 201);
@@ -2151,7 +2040,7 @@ async fn an_error_body_is_capped_after_decompression_like_a_success_body() {
         body: bomb,
     }]);
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let (_, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
     let error = link["last_error"].as_str().unwrap();
     assert!(error.contains("403"), "{error:?}");
@@ -2169,7 +2058,7 @@ async fn the_origin_check_compares_whole_path_segments() {
     // The next page is under `/api/v3-x`, which starts with the text `/api/v3`.
     fake.state().foreign_next = Some(format!("{}/api/v3-x", fake.url));
     let app = app_at(&format!("{}/api/v3", fake.url), fast_tuning(), |_| {}).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
     let link = wait_for_link_state(&app, &owner, &project, "failed").await;
@@ -2192,7 +2081,7 @@ async fn control_characters_from_github_are_dropped_before_storing() {
     dirty["body"] = json!("first\u{0} line\r\n\tsecond\u{1b}[0m line");
     fake.set_issues(repo, vec![dirty, issue(repo, 2, "Clean")]);
     let app = app_for(&fake).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let project = new_project(&app, &owner).await;
     link(&app, &owner, &project, repo, Some(TOKEN)).await;
     let done = wait_until_settled(&app, &owner, &project).await;
@@ -2215,7 +2104,7 @@ async fn a_link_imports_at_most_the_cap_and_says_so() {
         ..fast_tuning()
     };
     let app = app_at(&fake.url, tuning, |_| {}).await;
-    let owner = app.new_user().await;
+    let owner = app.new_client().await;
     let (project, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
     let error = link["last_error"].as_str().unwrap();
     assert!(

@@ -515,11 +515,6 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 // Requests every suite makes, and reading their answers
 // ---------------------------------------------------------------------------------------------
 
-/// Asserts the status (showing the body when it differs) and returns the JSON body.
-pub async fn body_of(response: Response, status: u16) -> Value {
-    TestResponse::read(response).await.expect(status)
-}
-
 pub fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
@@ -577,15 +572,6 @@ impl AsText for Option<String> {
     fn as_text(&self) -> Option<&str> {
         self.as_deref()
     }
-}
-
-pub async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value {
-    let response = app
-        .post("/api/v1/projects", &user.token, &json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    body_of(response, 201).await
 }
 
 /// The member roles of a project as the database has them.
