@@ -1,7 +1,8 @@
-//! The typed test client, modelled on crates.io's `RequestHelper`: a `Client` is someone
-//! talking to the test server (a user's bearer token, an API token, a cookie session, or
-//! nobody), each request is one awaited line, and the `TestResponse` it gives back asserts the
-//! status it expects and deserializes the body into a small test-side type (or `Value`):
+//! The typed test client, modelled on crates.io's `RequestHelper`: a client is someone talking
+//! to the test server (`UserClient`: a user's access token; `TokenClient`: any bearer token;
+//! `SessionClient`: a cookie session; `AnonClient`: nobody), each request is one awaited line,
+//! and the `TestResponse` it gives back asserts the status it expects (`good` is exactly 200,
+//! `created` 201) and deserializes the body into a small test-side type (or `Value`):
 //!
 //! ```ignore
 //! let alice = app.new_client().await;

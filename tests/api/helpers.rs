@@ -512,7 +512,7 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests every suite makes, and reading their answers
+// Reading answers as JSON (the typed client is in client.rs)
 // ---------------------------------------------------------------------------------------------
 
 pub fn id_of(value: &Value) -> String {
