@@ -259,10 +259,12 @@ async fn task_reads_pipeline_on_a_shared_lane_while_the_rest_of_the_pool_is_take
         })
         .spawn()
         .await;
-    let user = app.new_user().await;
-    let project = create_project(&app, &user, "Lanes").await;
-    let task = create_task(&app, &user, &id_of(&project), json!({"title": "Read me"})).await;
-    let path = format!("/api/v1/tasks/{}", id_of(&task));
+    let user = app.new_client().await;
+    let project = user.create_project("Lanes").await;
+    let task = user
+        .create_task(project.id, json!({"title": "Read me"}))
+        .await;
+    let path = task_path(task.id);
     // The first request of a minute also reads the shared rate-limit count, through the pool:
     // keep the reads below inside the minute of the first one.
     let into_minute = std::time::SystemTime::now()
@@ -273,20 +275,16 @@ async fn task_reads_pipeline_on_a_shared_lane_while_the_rest_of_the_pool_is_take
     if into_minute > 50 {
         tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
     }
-    body_of(app.get(&path, &user.token).send().await.unwrap(), 200).await;
+    user.get(&path).await.good::<Task>();
 
     let held = app.state.db.conn().await.unwrap();
-    let reads = (0..40).map(|_| app.get(&path, &user.token).send());
+    let reads = (0..40).map(|_| user.get(&path).send());
     for response in futures::future::join_all(reads).await {
-        let body = body_of(response.unwrap(), 200).await;
-        assert_eq!(body["title"], "Read me");
+        assert_eq!(response.good::<Task>().title, "Read me");
     }
     // Anything else still needs the pool, and says so.
-    let response = app
-        .get("/api/v1/projects", &user.token)
-        .send()
+    user.get("/api/v1/projects")
         .await
-        .unwrap();
-    assert_problem(response, 503, "unavailable").await;
+        .problem(503, "unavailable");
     drop(held);
 }
