@@ -27,26 +27,14 @@ pub struct RateLimitStatus {
 
 impl RateLimitStatus {
     pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let policy = format!("\"default\";q={};w={WINDOW_SECS}", self.limit);
         let state = format!("\"default\";r={};t={}", self.remaining, self.reset_secs);
-        if let Ok(state) = HeaderValue::from_str(&state) {
-            headers.insert("ratelimit-policy", policy_header(self.limit));
+        if let (Ok(policy), Ok(state)) = (
+            HeaderValue::from_str(&policy),
+            HeaderValue::from_str(&state),
+        ) {
+            headers.insert("ratelimit-policy", policy);
             headers.insert("ratelimit", state);
-        }
-    }
-}
-
-/// The policy header of a limit. It is the same on every response, so the last one made is
-/// kept (a clone shares its bytes).
-fn policy_header(limit: u32) -> HeaderValue {
-    static LAST: Mutex<Option<(u32, HeaderValue)>> = Mutex::new(None);
-    let mut last = LAST.lock().expect("not poisoned");
-    match &*last {
-        Some((cached, value)) if *cached == limit => value.clone(),
-        _ => {
-            let value = HeaderValue::from_str(&format!("\"default\";q={limit};w={WINDOW_SECS}"))
-                .expect("digits and ASCII");
-            *last = Some((limit, value.clone()));
-            value
         }
     }
 }
