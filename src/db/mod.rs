@@ -387,13 +387,9 @@ impl Exec for Reads<'_> {
         run_query(&client, db.mode, sql, params).await
     }
 
+    /// A write could wait on a row lock and stall every read queued behind it: never on a lane.
     async fn execute<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<u64> {
-        let db = self.0;
-        if db.lanes.is_empty() {
-            return db.execute(sql, params).await;
-        }
-        let client = db.lanes.connection(&db.pool).await?;
-        run_execute(&client, db.mode, sql, params).await
+        self.0.execute(sql, params).await
     }
 }
 
