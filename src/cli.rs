@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use crate::app::{shutdown_signal, Application};
 use crate::config::{Config, ConfigArgs, KeyMaterial};
 use crate::db::embedded::{self, DataDirLock, Durability, EmbeddedPostgres};
+use crate::server::{shutdown_signal, Application};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -8,6 +8,22 @@ use serde::Serialize;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// An RFC 9457 problem document, as every error is sent.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub instance: String,
+    pub code: String,
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
 /// The most entries a problem's `errors` lists (API.md §9 "Bounded answers").
 pub const MAX_FIELD_ERRORS: usize = 20;
 

@@ -1,10 +1,12 @@
 //! Docket: a self-hostable task tracker server.
 //!
 //! The library holds everything; the `docket` binary only parses the command line and calls
-//! [`cli::run`].
+//! [`cli::run`]. The layers, bottom up: infrastructure (`config`, `error`, `db`, `http`,
+//! `jobs`, `telemetry`, `pagination`, `quotas`), then the domains (`auth`, `activity`,
+//! `notifications`, `projects`, `tasks`, `comments`, `github`, `events`, ...), then `server`,
+//! the composition root, which only `cli` imports. See ARCHITECTURE.md.
 
 pub mod activity;
-pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod comments;
@@ -14,14 +16,15 @@ pub mod error;
 pub mod events;
 pub mod github;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod memory;
 pub mod notifications;
-pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod projects;
 pub mod quotas;
+pub mod server;
 pub mod tasks;
 pub mod telemetry;
 pub mod web;

@@ -9,8 +9,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
+use crate::db::Db;
 use crate::error::ApiError;
+
+/// What `/metrics` needs: the recorder's handle, the token that guards it, and the pool's size.
+#[derive(Clone)]
+pub struct MetricsExporter {
+    pub handle: metrics_exporter_prometheus::PrometheusHandle,
+    pub token: Option<std::sync::Arc<secrecy::SecretString>>,
+    pub db_max_connections: u32,
+}
 
 /// Liveness: answers while the process serves, without touching the database.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -22,10 +30,10 @@ pub async fn healthz() -> Response {
 /// Readiness: the database answers and its migrations are current.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready to serve"),
-        (status = 503, description = "Not ready", body = crate::openapi::Problem,
+        (status = 503, description = "Not ready", body = crate::error::Problem,
             content_type = "application/problem+json")))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if state.is_migrated() && crate::db::is_ready(&state.db).await {
+pub async fn readyz(State(db): State<Db>) -> Result<Response, ApiError> {
+    if db.is_migrated() && crate::db::is_ready(&db).await {
         Ok(Json(json!({"status": "ready"})).into_response())
     } else {
         Err(ApiError::unavailable(
@@ -41,10 +49,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
         (status = 200, description = "Prometheus text format", content_type = "text/plain",
             body = String),
         (status = 401, description = "DOCKET_METRICS_TOKEN is set and the request does not carry it",
-            body = crate::openapi::Problem, content_type = "application/problem+json")),
+            body = crate::error::Problem, content_type = "application/problem+json")),
     security((), ("metrics_token" = [])))]
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.config.metrics_token {
+pub async fn metrics(
+    State(exporter): State<MetricsExporter>,
+    State(db): State<Db>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = &exporter.token {
         if !bearer_matches(&headers, token.expose_secret()) {
             return ApiError::unauthenticated(
                 crate::error::ErrorCode::Unauthenticated,
@@ -54,18 +66,18 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
             .into_response();
         }
     }
-    let status = state.db.status();
+    let status = db.status();
     let size = status.size as f64;
     let idle = status.available as f64;
     metrics::gauge!("docket_db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("docket_db_pool_connections", "state" => "in_use").set(size - idle);
-    metrics::gauge!("docket_db_pool_max_connections").set(state.config.db_max_connections as f64);
+    metrics::gauge!("docket_db_pool_max_connections").set(exporter.db_max_connections as f64);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        exporter.handle.render(),
     )
         .into_response()
 }

@@ -64,6 +64,7 @@ impl CursorScope {
 }
 
 /// Signs cursors so that a tampered one, or one taken from another list, is refused.
+#[derive(Clone)]
 pub struct CursorKey([u8; 32]);
 
 impl CursorKey {

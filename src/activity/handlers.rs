@@ -4,21 +4,21 @@ use axum::extract::State;
 use uuid::Uuid;
 
 use super::{store, Entry};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::extract::{Path, Query};
-use crate::pagination::{CursorScope, Page, PageQuery};
+use crate::pagination::{CursorKey, CursorScope, Page, PageQuery};
 use crate::projects::access::{self, Action};
 
 fn page_of(
-    state: &AppState,
+    cursor_key: &CursorKey,
     scope: &CursorScope,
     rows: Vec<Entry>,
     limit: i64,
 ) -> axum::Json<Page<Entry>> {
     axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(scope, &last.id)
+        cursor_key.encode(scope, &last.id)
     }))
 }
 
@@ -28,17 +28,18 @@ fn page_of(
     responses((status = 200, body = Page<Entry>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn task_activity(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::enter_task(&state.db.reads(), &principal, id, Action::Read, false).await?;
+    access::enter_task(&db.reads(), &principal, id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
-    let before = page.position(&state.cursor_key, &scope)?;
-    let rows = store::for_task(&state.db, id, before, limit + 1).await?;
-    Ok(page_of(&state, &scope, rows, limit))
+    let before = page.position(&cursor_key, &scope)?;
+    let rows = store::for_task(&db, id, before, limit + 1).await?;
+    Ok(page_of(&cursor_key, &scope, rows, limit))
 }
 
 /// A project's history, newest first, deleted tasks' entries included (any member).
@@ -47,15 +48,16 @@ pub async fn task_activity(
     responses((status = 200, body = Page<Entry>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn project_activity(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::authorize(&state.db.reads(), &principal, id, Action::Read).await?;
+    access::authorize(&db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::ProjectActivity { project: id };
-    let before = page.position(&state.cursor_key, &scope)?;
-    let rows = store::for_project(&state.db, id, before, limit + 1).await?;
-    Ok(page_of(&state, &scope, rows, limit))
+    let before = page.position(&cursor_key, &scope)?;
+    let rows = store::for_project(&db, id, before, limit + 1).await?;
+    Ok(page_of(&cursor_key, &scope, rows, limit))
 }

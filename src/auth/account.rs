@@ -10,8 +10,8 @@ use super::limits::{self, ClientAddr};
 use super::login::end_logins;
 use super::password::Verified;
 use super::principal::{AuthMethod, Principal};
+use super::state::AuthState;
 use super::users::{self, NewUser, User};
-use crate::app::AppState;
 use crate::config::Registration;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, ReadOnlyFields};
@@ -59,9 +59,9 @@ pub fn parse_new_user(email: &str, password: String, name: &str) -> Result<NewUs
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses((status = 201, body = User),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     client: ClientAddr,
     Json(body): Json<RegisterRequest>,
 ) -> Result<Response, ApiError> {
@@ -120,7 +120,7 @@ impl ReadOnlyFields for UpdateMeRequest {
     responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_me(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
     JsonPatch(body): JsonPatch<UpdateMeRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
@@ -157,7 +157,7 @@ pub struct ChangePasswordRequest {
     responses((status = 204, description = "Changed")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
     client: ClientAddr,
     Json(body): Json<ChangePasswordRequest>,

@@ -7,10 +7,12 @@ use uuid::Uuid;
 
 use super::domain::UserRole;
 use super::principal::Principal;
+use super::state::AuthState;
 use super::users::{self, AdminUpdate, User};
-use crate::app::AppState;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
+use crate::pagination::CursorKey;
 use crate::pagination::{Page, PageQuery};
 
 /// Every user, oldest first.
@@ -19,17 +21,18 @@ use crate::pagination::{Page, PageQuery};
     responses((status = 200, body = Page<User>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_users(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<User>>, ApiError> {
     principal.require_admin()?;
     let limit = page.limit()?;
     let scope = &crate::pagination::CursorScope::Users;
-    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, scope)?;
-    let rows = users::list(&state.db, after, limit + 1).await?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&cursor_key, scope)?;
+    let rows = users::list(&db, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(scope, &(last.created_at, last.id))
+        cursor_key.encode(scope, &(last.created_at, last.id))
     })))
 }
 
@@ -55,7 +58,7 @@ impl ReadOnlyFields for UpdateUserRequest {
     responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_user(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
     Path(id): Path<Uuid>,
     JsonPatch(body): JsonPatch<UpdateUserRequest>,

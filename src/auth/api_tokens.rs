@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::domain::ApiScope;
 use super::principal::{Principal, API_TOKEN_PREFIX};
+use super::state::AuthState;
 use super::store::api_tokens;
 pub use super::store::api_tokens::ApiToken;
 use super::tokens::{hash_token, random_token};
-use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::quotas;
@@ -79,7 +79,7 @@ fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
     responses((status = 201, body = CreatedApiToken)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_api_token(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
     Json(body): Json<CreateApiTokenRequest>,
 ) -> Result<Response, ApiError> {
@@ -136,7 +136,7 @@ pub async fn create_api_token(
     responses((status = 200, body = ApiTokenList)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_api_tokens(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
 ) -> Result<axum::Json<ApiTokenList>, ApiError> {
     principal.require_login()?;
@@ -150,7 +150,7 @@ pub async fn list_api_tokens(
     responses((status = 204, description = "Revoked")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_api_token(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {

@@ -3,13 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::state::AuthState;
 use super::store::attempts;
-use crate::app::AppState;
 use crate::db::{Db, Exec};
 use crate::error::ApiError;
 
@@ -42,16 +42,19 @@ impl Limit {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddr {
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr
+where
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(ClientAddr::of(parts, state))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(ClientAddr::of(parts, &AuthState::from_ref(state)))
     }
 }
 
 impl ClientAddr {
-    pub fn of(parts: &Parts, state: &AppState) -> ClientAddr {
+    pub fn of(parts: &Parts, state: &AuthState) -> ClientAddr {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -134,7 +137,7 @@ fn pre_auth_key(client: ClientAddr) -> Uuid {
 /// The pre-authentication limit (API.md §9): counts one request that reaches the database
 /// before the caller is known, per client address, with the same shared per-minute counter as
 /// the per-principal limit (under a key derived from the address); 429 past it.
-pub async fn pre_auth(state: &AppState, client: ClientAddr) -> Result<(), ApiError> {
+pub async fn pre_auth(state: &AuthState, client: ClientAddr) -> Result<(), ApiError> {
     let status = state
         .pre_auth_limiter
         .check(pre_auth_key(client), &state.db)
@@ -148,7 +151,7 @@ pub async fn pre_auth(state: &AppState, client: ClientAddr) -> Result<(), ApiErr
 
 /// 429 when the address has used up its pre-authentication requests, counting nothing: for
 /// credentials that are looked up in the database, where only failures count.
-pub fn pre_auth_exhausted(state: &AppState, client: ClientAddr) -> Result<(), ApiError> {
+pub fn pre_auth_exhausted(state: &AuthState, client: ClientAddr) -> Result<(), ApiError> {
     match state.pre_auth_limiter.exhausted(pre_auth_key(client)) {
         Some(reset) => Err(ApiError::rate_limited(reset)),
         None => Ok(()),

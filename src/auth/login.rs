@@ -12,10 +12,10 @@ use super::jwt::ACCESS_TOKEN_TTL_SECS;
 use super::limits::{self, ClientAddr};
 use super::password::Verified;
 use super::principal::{cookie_value, AuthMethod, Principal};
+use super::state::AuthState;
 use super::store::{refresh_tokens, sessions};
 use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
-use crate::app::AppState;
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{parse_json, Json};
@@ -36,7 +36,7 @@ pub struct LoginRequest {
 /// Checks an email and password under the brute-force limits. Unknown email and wrong password
 /// fail identically, and both pay for one argon2 verification.
 async fn check_password(
-    state: &AppState,
+    state: &AuthState,
     client: ClientAddr,
     email: &str,
     password: String,
@@ -83,7 +83,7 @@ pub struct SessionResponse {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+fn session_cookie(state: &AuthState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
@@ -101,10 +101,10 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     client: ClientAddr,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
@@ -174,7 +174,7 @@ pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionRespo
     responses((status = 204, description = "Logged out")),
     security(("session" = [])))]
 pub async fn delete_session(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     principal: Principal,
 ) -> Result<Response, ApiError> {
     let (session_id, _, _) = session_of(&principal)?;
@@ -216,10 +216,10 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body = TokenRequest,
     responses((status = 200, body = TokenResponse),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     client: ClientAddr,
     Json(body): Json<serde_json::Value>,
 ) -> Result<axum::Json<TokenResponse>, ApiError> {
@@ -255,7 +255,7 @@ pub async fn create_token(
 }
 
 async fn issue_tokens(
-    state: &AppState,
+    state: &AuthState,
     db: &impl Exec,
     user_id: Uuid,
     family_id: Uuid,
@@ -282,7 +282,7 @@ async fn issue_tokens(
 /// Spending the token and issuing its successor are one transaction, and a login counts as
 /// revoked once any of its tokens is: a revocation racing this refresh never leaves the
 /// successor alive.
-async fn refresh(state: &AppState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
+async fn refresh(state: &AuthState, token: &str) -> Result<axum::Json<TokenResponse>, ApiError> {
     let hash = hash_token(token);
     let tx = state.db.begin().await?;
     // A disabled user's token is refused without being spent, so that it keeps answering 403.
@@ -346,7 +346,7 @@ pub struct RevokeRequest {
     request_body = RevokeRequest,
     responses((status = 200, description = "Revoked, or there was nothing to revoke")))]
 pub async fn revoke_token(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     client: ClientAddr,
     Json(body): Json<RevokeRequest>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {

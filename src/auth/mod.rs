@@ -12,6 +12,7 @@ pub mod password;
 pub mod principal;
 pub mod principal_cache;
 pub mod registration;
+pub mod state;
 pub mod store;
 pub mod tokens;
 pub mod users;

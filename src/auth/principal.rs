@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use chrono::{DateTime, Utc};
@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::domain::{ApiScope, UserRole};
 use super::limits::{self, ClientAddr};
+use super::state::AuthState;
 use super::store::{api_tokens, refresh_tokens, sessions};
 use super::tokens::hash_token;
 use super::users::User;
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::middleware::RequestContext;
 
@@ -99,13 +99,17 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.trim())
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<S: Send + Sync> FromRequestParts<S> for Principal
+where
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
+        let state = &AuthState::from_ref(state);
         let principal = authenticate(parts, state).await?;
         let context = parts.extensions.get::<RequestContext>().cloned();
         if let Some(context) = &context {
@@ -126,12 +130,19 @@ impl FromRequestParts<AppState> for Principal {
 /// An optional principal: `None` when the request carries no credentials at all.
 pub struct MaybePrincipal(pub Option<Principal>);
 
-impl FromRequestParts<AppState> for MaybePrincipal {
+impl<S: Send + Sync> FromRequestParts<S> for MaybePrincipal
+where
+    AuthState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
-            || cookie_value(&parts.headers, state.config.session_cookie()).is_some();
+            || cookie_value(
+                &parts.headers,
+                AuthState::from_ref(state).config.session_cookie(),
+            )
+            .is_some();
         if !has_credentials {
             return Ok(MaybePrincipal(None));
         }
@@ -173,7 +184,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Credentials {
 impl Credentials {
     /// Authenticates these credentials again, exactly as a new `GET` would be (without
     /// counting against the rate limit).
-    pub async fn authenticate(&self, state: &AppState) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, state: &AuthState) -> Result<Principal, ApiError> {
         let (mut parts, ()) = axum::http::Request::new(()).into_parts();
         parts.headers = self.headers.clone();
         if let Some(peer) = self.peer {
@@ -183,7 +194,7 @@ impl Credentials {
     }
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+async fn authenticate(parts: &Parts, state: &AuthState) -> Result<Principal, ApiError> {
     // The header wins over a cookie.
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let bad = || {
@@ -249,7 +260,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
 /// counts against it (API.md §9), so random tokens cannot keep the pool busy.
 async fn looked_up(
     parts: &Parts,
-    state: &AppState,
+    state: &AuthState,
     lookup: impl std::future::Future<Output = Result<Principal, ApiError>>,
 ) -> Result<Principal, ApiError> {
     let client = ClientAddr::of(parts, state);
@@ -277,7 +288,7 @@ fn ensure_enabled(user: &User) -> Result<(), ApiError> {
 /// The statement behind an access-token request that misses the cache (see the benchmark).
 pub use super::store::refresh_tokens::ACCESS_TOKEN_PRINCIPAL_SQL;
 
-async fn access_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+async fn access_token_principal(state: &AuthState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.jwt.verify(token)?;
     let principal = |user: Arc<User>| Principal {
         user,
@@ -311,7 +322,7 @@ async fn access_token_principal(state: &AppState, token: &str) -> Result<Princip
     Ok(principal(user))
 }
 
-async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+async fn api_token_principal(state: &AuthState, token: &str) -> Result<Principal, ApiError> {
     let row = api_tokens::find_by_hash(&state.db, &hash_token(token)).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated(ErrorCode::Unauthenticated, "the API token is not valid").bearer()
@@ -345,7 +356,7 @@ async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal,
     })
 }
 
-async fn session_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+async fn session_principal(state: &AuthState, token: &str) -> Result<Principal, ApiError> {
     let row = sessions::find_active(&state.db, &hash_token(token), SESSION_IDLE_SECS).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated(

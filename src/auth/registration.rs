@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
-use crate::app::AppState;
+use super::state::AuthState;
 use crate::config::Registration;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -18,7 +18,7 @@ pub struct RegistrationStatus {
 /// Whether `POST /api/v1/auth/register` is open. Needs no authentication.
 #[utoipa::path(get, path = "/api/v1/auth/registration", tag = "auth",
     responses((status = 200, body = RegistrationStatus)))]
-pub async fn get_registration(State(state): State<AppState>) -> Json<RegistrationStatus> {
+pub async fn get_registration(State(state): State<AuthState>) -> Json<RegistrationStatus> {
     Json(RegistrationStatus {
         open: state.config.registration != Registration::Closed,
     })

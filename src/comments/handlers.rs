@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use super::store::{self, Comment};
 use super::CommentBody;
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::db::Exec;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
+use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::{self, Action, ProjectAccess};
 
@@ -54,12 +55,12 @@ async fn mentions(
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_comment(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(task_id): Path<Uuid>,
     Json(request): Json<CommentRequest>,
 ) -> Result<Response, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (task, access) =
         access::enter_task(&tx, &principal, task_id, Action::EditTasks, false).await?;
     let mentions = mentions(&tx, &access, &request.body).await?;
@@ -74,18 +75,19 @@ pub async fn create_comment(
     responses((status = 200, body = Page<Comment>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_comments(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Path(task_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Comment>>, ApiError> {
-    access::enter_task(&state.db.reads(), &principal, task_id, Action::Read, false).await?;
+    access::enter_task(&db.reads(), &principal, task_id, Action::Read, false).await?;
     let limit = page.limit()?;
     let scope = CursorScope::Comments { task: task_id };
-    let after: Option<Uuid> = page.position(&state.cursor_key, &scope)?;
-    let rows = store::list(&state.db, task_id, after, limit + 1).await?;
+    let after: Option<Uuid> = page.position(&cursor_key, &scope)?;
+    let rows = store::list(&db, task_id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&scope, &last.id)
+        cursor_key.encode(&scope, &last.id)
     })))
 }
 
@@ -96,13 +98,13 @@ pub async fn list_comments(
         (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_comment(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let (comment, _) =
-        access::enter_comment(&state.db.reads(), &principal, id, Action::Read, false).await?;
+        access::enter_comment(&db.reads(), &principal, id, Action::Read, false).await?;
     Ok(read_versioned(&if_none_match, &comment, comment.version))
 }
 
@@ -117,13 +119,13 @@ fn authored_by(comment: &Comment, principal: &Principal) -> bool {
     responses((status = 200, body = Comment, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_comment(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
     Json(request): Json<CommentRequest>,
 ) -> Result<Response, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (comment, access) = access::enter_comment(&tx, &principal, id, Action::Read, true).await?;
     if !authored_by(&comment, &principal) {
         return Err(ApiError::forbidden(
@@ -145,12 +147,12 @@ pub async fn update_comment(
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_comment(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (comment, access) = access::enter_comment(&tx, &principal, id, Action::Read, true).await?;
     let own = authored_by(&comment, &principal) && access.allows(Action::EditTasks);
     if !own {

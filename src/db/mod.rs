@@ -234,6 +234,9 @@ pub struct Db {
     mode: StatementMode,
     statement_timeout: Duration,
     lanes: std::sync::Arc<lanes::Lanes>,
+    /// Set once the migrations are current: until then the API answers 503 and the
+    /// background loops wait.
+    migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Db {
@@ -275,7 +278,17 @@ impl Db {
             mode,
             statement_timeout: config.db_statement_timeout,
             lanes: std::sync::Arc::new(lanes::Lanes::new(lanes)),
+            migrated: Default::default(),
         }
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn mark_migrated(&self) {
+        self.migrated
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Short read-only statements that cannot wait on a lock (point lookups by key, no

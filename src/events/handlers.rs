@@ -13,10 +13,11 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use super::{Delivery, Slot, PAGE};
+use super::{Delivery, Hub, Slot, PAGE};
 use crate::activity::{self, Entry};
-use crate::app::AppState;
 use crate::auth::principal::{Credentials, Principal};
+use crate::auth::state::AuthState;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::Query;
 use crate::projects::access::{self, Action};
@@ -55,12 +56,14 @@ pub struct EventsQuery {
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String),
-        (status = 404, description = "`project_id` names no project the caller is a member of", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many open streams (10 per user), or rate limited; see Retry-After", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`project_id` names no project the caller is a member of", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many open streams (10 per user), or rate limited; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
 pub async fn stream_events(
-    State(state): State<AppState>,
+    State(hub): State<Arc<Hub>>,
+    State(db): State<Db>,
+    State(auth): State<AuthState>,
     principal: Principal,
     credentials: Credentials,
     headers: HeaderMap,
@@ -79,19 +82,19 @@ pub async fn stream_events(
         },
     };
     if let Some(project_id) = query.project_id {
-        access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
+        access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     }
-    let slot = state.events.admit(principal.id()).ok_or_else(|| {
+    let slot = hub.admit(principal.id()).ok_or_else(|| {
         ApiError::rate_limited(5).detail("at most 10 open event streams per user")
     })?;
     // Subscribed before the start is fixed: whatever commits later arrives on `live`.
-    let live = state.events.subscribe();
-    let latest = activity::store::latest_id(&state.db).await?;
+    let live = hub.subscribe();
+    let latest = activity::store::latest_id(&db).await?;
     let cursor = match after {
         None => latest,
         Some(after) if after > latest => return Ok(reset("unknown")),
         Some(after) => {
-            let first = activity::store::first_after(&state.db, after).await?;
+            let first = activity::store::first_after(&db, after).await?;
             if first.is_some_and(|at| at < Utc::now() - RETENTION) {
                 return Ok(reset("expired"));
             }
@@ -99,7 +102,8 @@ pub async fn stream_events(
         }
     };
     let stream = EventStream {
-        state: state.clone(),
+        db,
+        auth,
         credentials,
         user_id: principal.id(),
         project_id: query.project_id,
@@ -107,8 +111,8 @@ pub async fn stream_events(
         backlog: VecDeque::new(),
         replaying: true,
         live,
-        closing: state.events.closing(),
-        check: heartbeat_checks(state.events.heartbeat),
+        closing: hub.closing(),
+        check: heartbeat_checks(hub.heartbeat),
         _slot: slot,
     };
     let events = futures::stream::unfold(stream, |mut stream| async move {
@@ -116,7 +120,7 @@ pub async fn stream_events(
         Some((Ok::<_, Infallible>(event), stream))
     });
     let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(state.events.heartbeat))
+        .keep_alive(KeepAlive::new().interval(hub.heartbeat))
         .into_response();
     // nginx buffers proxied responses unless told otherwise: events must not wait in a buffer.
     response.headers_mut().insert(
@@ -166,7 +170,8 @@ fn reset(reason: &str) -> Response {
 }
 
 struct EventStream {
-    state: AppState,
+    db: Db,
+    auth: AuthState,
     credentials: Credentials,
     user_id: Uuid,
     project_id: Option<Uuid>,
@@ -194,7 +199,7 @@ impl EventStream {
         }
         if self.replaying {
             let page = match activity::store::visible_after(
-                &self.state.db,
+                &self.db,
                 self.user_id,
                 self.project_id,
                 self.cursor,
@@ -258,7 +263,7 @@ impl EventStream {
     /// Whether the credentials still authenticate an enabled user (a logout, a revoked or
     /// expired token, a disabled account end the stream). A database that is away does not.
     async fn still_allowed(&self) -> bool {
-        match self.credentials.authenticate(&self.state).await {
+        match self.credentials.authenticate(&self.auth).await {
             Ok(principal) => principal.id() == self.user_id,
             Err(error) => !(error.status.is_client_error()),
         }

@@ -27,8 +27,7 @@ use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use crate::activity::{self, Entry};
-use crate::app::AppState;
-use crate::db::DbResult;
+use crate::db::{Db, DbResult};
 
 /// Open streams per user, per instance (API.md §9 style bound; an 11th is refused with 429).
 pub const MAX_STREAMS_PER_USER: usize = 10;
@@ -56,7 +55,8 @@ pub struct Delivery {
     pub members: Arc<HashSet<Uuid>>,
 }
 
-/// The instance's subscribers and the tailer's state. Lives in `AppState`.
+/// The instance's subscribers and the tailer's state (one per instance, shared with the
+/// stream handler).
 pub struct Hub {
     sender: broadcast::Sender<Arc<Delivery>>,
     open: Mutex<HashMap<Uuid, usize>>,
@@ -115,9 +115,9 @@ impl Hub {
     }
 
     /// Reads what committed after `last` and broadcasts it; returns the new `last`.
-    async fn catch_up(&self, state: &AppState, mut last: i64) -> DbResult<i64> {
+    async fn catch_up(&self, db: &Db, mut last: i64) -> DbResult<i64> {
         loop {
-            let entries = activity::store::after(&state.db, last, PAGE).await?;
+            let entries = activity::store::after(db, last, PAGE).await?;
             let Some(newest) = entries.last().map(|e| e.id) else {
                 return Ok(last);
             };
@@ -125,7 +125,7 @@ impl Hub {
             projects.sort_unstable();
             projects.dedup();
             let mut members: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
-            for (project, user) in crate::projects::store::members_of(&state.db, &projects).await? {
+            for (project, user) in crate::projects::store::members_of(db, &projects).await? {
                 members.entry(project).or_default().insert(user);
             }
             let members: HashMap<Uuid, Arc<HashSet<Uuid>>> = projects
@@ -176,19 +176,18 @@ impl Drop for Slot {
     }
 }
 
-/// The tailer: runs until aborted (the server's shutdown).
-pub async fn run(state: AppState) {
-    while !state.is_migrated() {
+/// The tailer: runs until aborted (the server's shutdown). `listen` is where the `LISTEN`
+/// connection goes (not the pool: it would hold a slot for good).
+pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
+    while !db.is_migrated() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let hub = state.events.clone();
     let _listener = AbortOnDrop(tokio::spawn({
         let hub = hub.clone();
-        let pg = state.listen_config.clone();
-        async move { hub.listen(&pg).await }
+        async move { hub.listen(&listen).await }
     }));
     let mut last = loop {
-        match activity::store::latest_id(&state.db).await {
+        match activity::store::latest_id(&db).await {
             Ok(id) => break id,
             Err(error) => {
                 tracing::debug!(error = %error, "events: the database is not reachable yet");
@@ -210,7 +209,7 @@ pub async fn run(state: AppState) {
             // asks the table, in case the listener is down or silently dead.)
             last = last.max(announced);
             if polled {
-                if let Ok(latest) = activity::store::latest_id(&state.db).await {
+                if let Ok(latest) = activity::store::latest_id(&db).await {
                     if hub.sender.receiver_count() == 0 {
                         last = last.max(latest);
                     }
@@ -218,7 +217,7 @@ pub async fn run(state: AppState) {
             }
             continue;
         }
-        match hub.catch_up(&state, last).await {
+        match hub.catch_up(&db, last).await {
             Ok(newest) => last = newest,
             Err(error) => tracing::warn!(error = %error, "events: reading the activity failed"),
         }

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{secrets, store};
-use crate::app::AppState;
+use super::{secrets, store, Github};
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
@@ -77,7 +77,7 @@ pub struct PutLinkRequest {
         (status = 201, body = Link)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_link(
-    State(state): State<AppState>,
+    State(state): State<Github>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Json(body): Json<PutLinkRequest>,
@@ -123,7 +123,7 @@ pub async fn put_link(
         .map(|token| secrets::encrypt(&state.encryption_key, project_id, token));
 
     let tx = state.db.begin().await?;
-    let interval = state.config.github_sync_interval.as_secs_f64();
+    let interval = state.sync_interval.as_secs_f64();
     let status = match store::lock_repository(&tx, project_id).await? {
         None => {
             store::insert(
@@ -169,13 +169,13 @@ pub async fn put_link(
     responses((status = 200, body = Link)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_link(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<axum::Json<Link>, ApiError> {
-    access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
+    access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     Ok(axum::Json(
-        find(&state.db, project_id)
+        find(&db, project_id)
             .await?
             .ok_or_else(ApiError::not_found)?,
     ))
@@ -187,12 +187,12 @@ pub async fn get_link(
     responses((status = 202, body = Link)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn sync_link(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
-    let tx = state.db.begin().await?;
+    access::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
+    let tx = db.begin().await?;
     let link = find(&tx, project_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -207,12 +207,12 @@ pub async fn sync_link(
     responses((status = 204, description = "Unlinked")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_link(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
-    let tx = state.db.begin().await?;
+    access::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
+    let tx = db.begin().await?;
     if !store::delete(&tx, project_id).await? {
         return Err(ApiError::not_found());
     }

@@ -11,11 +11,11 @@ use uuid::Uuid;
 use super::client::UpstreamError;
 use super::secrets;
 use super::store::{self, SyncLink};
+use super::Github;
 use crate::activity::SyncCounts;
-use crate::app::AppState;
 use crate::db::{DbError, Tx};
 use crate::jobs::queue::{self, Job};
-use crate::jobs::worker::Outcome;
+use crate::jobs::Outcome;
 use crate::tasks::domain::{Description, Labels, Status, TaskTitle};
 use crate::tasks::store::imports::{self, ImportedIssue, Upserted};
 
@@ -131,7 +131,7 @@ impl From<UpstreamError> for SyncError {
     }
 }
 
-pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
+pub async fn run_job(state: &Github, job: &Job) -> Outcome {
     let Some(project_id) = job
         .payload
         .get("project_id")
@@ -151,13 +151,7 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
             Err(error) => break error,
         }
     };
-    let retry_delay = || {
-        crate::jobs::queue::backoff(
-            state.job_retry_base,
-            state.job_retry_cap,
-            job.attempts as u32,
-        )
-    };
+    let retry_delay = || state.retry.after(job.attempts as u32);
     let attempts_left = job.attempts < job.max_attempts;
     let repo: String = store::repository(&state.db, project_id)
         .await
@@ -297,7 +291,7 @@ fn retry(message: String, delay: std::time::Duration, allowed: bool) -> (String,
     }
 }
 
-async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncError> {
+async fn sync(state: &Github, project_id: Uuid, job: &Job) -> Result<(), SyncError> {
     let link = store::start_sync(&state.db, project_id)
         .await?
         .ok_or(SyncError::LinkGone)?;
@@ -311,14 +305,13 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
             })?,
         ),
         None => state
-            .config
-            .github_token
+            .token
             .as_ref()
             .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
     };
 
     let mut url = state
-        .github
+        .client
         .url(&format!("repos/{}/issues", link.repository));
     {
         let mut query = url.query_pairs_mut();
@@ -352,11 +345,7 @@ async fn sync(state: &AppState, project_id: Uuid, job: &Job) -> Result<(), SyncE
 
 /// Whether the link still has the repository and token this run uses; `LinkGone` when it was
 /// removed.
-async fn is_current(
-    state: &AppState,
-    project_id: Uuid,
-    link: &SyncLink,
-) -> Result<bool, SyncError> {
+async fn is_current(state: &Github, project_id: Uuid, link: &SyncLink) -> Result<bool, SyncError> {
     match store::source(&state.db, project_id).await? {
         None => Err(SyncError::LinkGone),
         Some(current) => Ok(current.repository == link.repository
@@ -365,7 +354,7 @@ async fn is_current(
 }
 
 async fn import(
-    state: &AppState,
+    state: &Github,
     project_id: Uuid,
     job: &Job,
     link: &SyncLink,
@@ -376,7 +365,7 @@ async fn import(
     let mut next = Some(url);
     let mut seen = 0usize;
     while let Some(page_url) = next.take() {
-        let fetched = state.github.get(&page_url, token).await?;
+        let fetched = state.client.get(&page_url, token).await?;
         let issues: Vec<Issue> = serde_json::from_slice(&fetched.body).map_err(|e| {
             SyncError::Unreadable(format!("the issue list is not as documented: {e}"))
         })?;
@@ -405,7 +394,7 @@ async fn import(
             updated: 0,
         };
         for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
-            if seen >= state.github_import_cap {
+            if seen >= state.import_cap {
                 over_cap = true;
                 break;
             }
@@ -420,7 +409,7 @@ async fn import(
         imports::record_sync(&tx, project_id, counts);
         tx.commit().await?;
         if over_cap {
-            return Err(SyncError::TooMany(state.github_import_cap));
+            return Err(SyncError::TooMany(state.import_cap));
         }
         queue::heartbeat(&state.db, job.id).await?;
         next = fetched.next;

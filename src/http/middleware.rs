@@ -1,5 +1,5 @@
 //! Cross-cutting request handling: request ids, problem documents, the access log, metrics,
-//! and the readiness gate.
+//! and the handler deadline.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -13,11 +13,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode, ProblemParts};
 use crate::http::rate_limit::RateLimitStatus;
 
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// How long a handler may run before the request gets 503 (API.md §9 "Connections").
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerDeadline(pub Duration);
 
 /// Facts about the request that code deeper down adds for the access log.
 #[derive(Clone, Debug)]
@@ -54,7 +57,7 @@ fn valid_request_id(value: &str) -> bool {
 /// writes one log line. One layer rather than several: each `from_fn` layer costs a few
 /// allocations per request.
 pub async fn request_context(
-    State(state): State<AppState>,
+    State(deadline): State<HandlerDeadline>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -80,7 +83,7 @@ pub async fn request_context(
 
     // The id reaches the handlers' log lines through a task-local, not a span (see
     // `telemetry::event_format`).
-    let limit = state.connection_limits.handler_timeout;
+    let limit = deadline.0;
     let mut response = crate::telemetry::event_format::REQUEST_ID
         .scope(
             request_id.clone(),
@@ -215,17 +218,6 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
         503 => ErrorCode::Unavailable,
         _ => ErrorCode::Internal,
     }
-}
-
-/// The gate of the API routes: 503 until migrations have been applied (the database may still
-/// be down at start-up) and while the server drains for shutdown; then the `Idempotency-Key`
-/// replay of creating POSTs.
-pub async fn api_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !state.is_migrated() {
-        return ApiError::unavailable("the server is starting; the database is not ready yet")
-            .into_response();
-    }
-    crate::http::idempotency::idempotency(state, request, next).await
 }
 
 /// A panic in a handler: a 500 that says nothing, and the process keeps serving.

@@ -1,14 +1,38 @@
-//! Background work: a durable job queue in PostgreSQL with its worker and scheduler, and the
-//! periodic clean-up of expired rows.
+//! Background work: a durable job queue in PostgreSQL and the worker that runs it. What each
+//! kind of job does is not known here: the worker hands claimed jobs to a [`worker::Runner`]
+//! (the server's table of kinds), so this module names no domain.
 
-pub mod maintenance;
 pub mod queue;
 pub mod worker;
 
-pub use maintenance::spawn_maintenance;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
+
+/// How a job ended.
+pub enum Outcome {
+    Done,
+    /// Failed; retry after the delay (if attempts remain).
+    Retry(Duration, String),
+    /// Failed in a way that retrying cannot fix.
+    Fatal(String),
+}
+
+/// The delays between a failed job's attempts: full-jitter exponential backoff from `base`,
+/// capped at `cap`.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before the next try of a job that has made `attempts` attempts.
+    pub fn after(&self, attempts: u32) -> Duration {
+        queue::backoff(self.base, self.cap, attempts)
+    }
+}
 
 /// What a job does: the `kind` column, spelled in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

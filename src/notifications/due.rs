@@ -11,11 +11,10 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{store, Kind, Notify};
-use crate::app::AppState;
-use crate::db::{DbResult, Exec};
+use crate::db::{Db, DbResult, Exec};
 use crate::jobs::queue::{self, Job};
-use crate::jobs::worker::Outcome;
 use crate::jobs::{JobKey, JobKind};
+use crate::jobs::{Outcome, RetryPolicy};
 use crate::tasks::store::{due_assignments, DueAssignment};
 
 /// Tasks read and notified per statement.
@@ -73,7 +72,7 @@ pub async fn remind(db: &impl Exec, day: NaiveDate) -> DbResult<u64> {
     }
 }
 
-pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
+pub async fn run_job(db: &Db, retry: RetryPolicy, job: &Job) -> Outcome {
     let Some(day) = job
         .payload
         .get("date")
@@ -82,17 +81,13 @@ pub async fn run_job(state: &AppState, job: &Job) -> Outcome {
     else {
         return Outcome::Fatal("the job has no date".to_owned());
     };
-    match remind(&state.db, day).await {
+    match remind(db, day).await {
         Ok(created) => {
             tracing::info!(%day, created, "due-date reminders sent");
             Outcome::Done
         }
         Err(error) => Outcome::Retry(
-            queue::backoff(
-                state.job_retry_base,
-                state.job_retry_cap,
-                job.attempts as u32,
-            ),
+            retry.after(job.attempts as u32),
             format!("could not send the reminders: {error}"),
         ),
     }

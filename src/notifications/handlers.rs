@@ -6,10 +6,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{store, Notification};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, Query};
+use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
 
 /// The most ids one request marks read.
@@ -42,7 +43,8 @@ impl NotificationFilter {
     responses((status = 200, body = Page<Notification>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_notifications(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Query(filter): Query<NotificationFilter>,
     Query(page): Query<PageQuery>,
@@ -53,10 +55,10 @@ pub async fn list_notifications(
         user: principal.id(),
         unread,
     };
-    let before: Option<Uuid> = page.position(&state.cursor_key, &scope)?;
-    let rows = store::list(&state.db, principal.id(), unread, before, limit + 1).await?;
+    let before: Option<Uuid> = page.position(&cursor_key, &scope)?;
+    let rows = store::list(&db, principal.id(), unread, before, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&scope, &last.id)
+        cursor_key.encode(&scope, &last.id)
     })))
 }
 
@@ -146,13 +148,13 @@ impl utoipa::ToSchema for MarkReadRequest {}
     responses((status = 204, description = "Marked read")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn mark_notifications_read(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Json(body): Json<MarkReadRequest>,
 ) -> Result<StatusCode, ApiError> {
     match body.parse()? {
-        Selection::Ids(ids) => store::mark_read(&state.db, principal.id(), ids).await?,
-        Selection::All => store::mark_all_read(&state.db, principal.id()).await?,
+        Selection::Ids(ids) => store::mark_read(&db, principal.id(), ids).await?,
+        Selection::All => store::mark_all_read(&db, principal.id()).await?,
     };
     Ok(StatusCode::NO_CONTENT)
 }

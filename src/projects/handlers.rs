@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use super::access::{self, Action};
 use super::store::{self, Project};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
+use crate::pagination::CursorKey;
 use crate::pagination::{Page, PageQuery};
 use crate::quotas;
 
@@ -88,7 +89,7 @@ pub struct CreateProjectRequest {
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Json(body): Json<CreateProjectRequest>,
 ) -> Result<Response, ApiError> {
@@ -99,7 +100,7 @@ pub async fn create_project(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     if store::owned_count_locked(&tx, principal.id()).await? >= quotas::PROJECTS_PER_USER {
         return Err(quotas::exceeded(
             "projects per user",
@@ -117,7 +118,8 @@ pub async fn create_project(
     responses((status = 200, body = Page<Project>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_projects(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Project>>, ApiError> {
@@ -125,10 +127,10 @@ pub async fn list_projects(
     let scope = crate::pagination::CursorScope::Projects {
         user: principal.id(),
     };
-    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, &scope)?;
-    let rows = store::list_for_member(&state.db, principal.id(), after, limit + 1).await?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&cursor_key, &scope)?;
+    let rows = store::list_for_member(&db, principal.id(), after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&scope, &(last.created_at, last.id))
+        cursor_key.encode(&scope, &(last.created_at, last.id))
     })))
 }
 
@@ -139,12 +141,12 @@ pub async fn list_projects(
         (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_project(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let project = store::find(&state.db, id, principal.id())
+    let project = store::find(&db, id, principal.id())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(read_versioned(&if_none_match, &project, project.version))
@@ -185,7 +187,7 @@ impl ReadOnlyFields for UpdateProjectRequest {
     responses((status = 200, body = Project, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_project(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
@@ -196,7 +198,7 @@ pub async fn update_project(
     if let Some(description) = &body.description {
         check_description(description, &mut errors);
     }
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     // Locked before the role is read: a concurrent transfer or demotion is then seen.
     let (access, locked) =
         access::authorize_locked(&tx, &principal, id, Action::EditProject).await?;
@@ -218,12 +220,12 @@ pub async fn update_project(
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_project(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     // Locked before the role is read: an owner who has just handed the project over is an
     // admin by now and may not delete it.
     let (access, locked) =

@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use super::access::{self, Action, Role};
 use super::store::{self, Member};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Json, Path, Query};
+use crate::pagination::CursorKey;
 use crate::pagination::{Page, PageQuery};
 
 /// The members of a project.
@@ -22,20 +23,19 @@ use crate::pagination::{Page, PageQuery};
     responses((status = 200, body = Page<Member>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_members(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
-    access::authorize(&state.db.reads(), &principal, id, Action::Read).await?;
+    access::authorize(&db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = crate::pagination::CursorScope::Members { project: id };
-    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&state.cursor_key, &scope)?;
-    let rows = store::list_members(&state.db, id, after, limit + 1).await?;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.position(&cursor_key, &scope)?;
+    let rows = store::list_members(&db, id, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
-        state
-            .cursor_key
-            .encode(&scope, &(last.added_at, last.user.id))
+        cursor_key.encode(&scope, &(last.added_at, last.user.id))
     })))
 }
 
@@ -76,12 +76,12 @@ pub struct SetRoleRequest {
         (status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn put_member(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path((id, user_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<SetRoleRequest>,
 ) -> Result<Response, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
     let current = access::role_of_member(&tx, &access, user_id).await?;
     access.require(action_for(current, body.role))?;
@@ -140,12 +140,12 @@ fn addable_role_schema() -> utoipa::openapi::schema::Object {
     responses((status = 201, body = Member)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn add_member(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Json(body): Json<AddMemberRequest>,
 ) -> Result<Response, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
     if body.role == Role::Owner {
         return Err(ApiError::field(
@@ -182,11 +182,11 @@ pub async fn add_member(
     responses((status = 204, description = "Removed")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn remove_member(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path((id, user_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (access, _) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
     let target = access::role_of_member(&tx, &access, user_id)
         .await?

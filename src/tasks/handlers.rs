@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::domain::{Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX};
 use super::store::{self, Destination, Task, TaskFields};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::db::Exec;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Patch, Path, ReadOnlyFields};
@@ -112,14 +112,14 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Json(body): Json<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let access = access::authorize(&state.db, &principal, project_id, Action::EditTasks).await?;
+    let access = access::authorize(&db, &principal, project_id, Action::EditTasks).await?;
     let mut errors = Vec::new();
-    check_assignee(&state.db, project_id, body.assignee_id, &mut errors).await?;
+    check_assignee(&db, project_id, body.assignee_id, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -139,7 +139,7 @@ pub async fn create_task(
             .unwrap_or_default(),
         assignee_id: body.assignee_id,
     };
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let task = store::insert(&tx, &access, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::CREATED, &task))
@@ -152,13 +152,12 @@ pub async fn create_task(
         (status = 304, description = "Not modified")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn get_task(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let (task, _) =
-        access::enter_task(&state.db.reads(), &principal, id, Action::Read, false).await?;
+    let (task, _) = access::enter_task(&db.reads(), &principal, id, Action::Read, false).await?;
     Ok(read_versioned(&if_none_match, &task, task.version))
 }
 
@@ -225,13 +224,13 @@ impl ReadOnlyFields for UpdateTaskRequest {
     responses((status = 200, body = Task, headers(("ETag" = String)))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn update_task(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
     JsonPatch(patch): JsonPatch<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     if_match.check(task.version)?;
 
@@ -300,12 +299,12 @@ pub async fn update_task(
     responses((status = 204, description = "Deleted")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_task(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
     if_match.check(task.version)?;
     store::delete(&tx, &access, &task).await?;

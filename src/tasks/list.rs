@@ -8,10 +8,11 @@ use uuid::Uuid;
 use super::domain::{normalise_label, parse_date, Status};
 use super::store::list::{Assignee, Filters, ListError, ListOf, ListSpec, Position, Sort, SortKey};
 use super::store::Task;
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Path, Query};
+use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::{self, Action};
 
@@ -181,7 +182,8 @@ fn filters_key(query: &TaskListQuery) -> String {
 }
 
 async fn list(
-    state: &AppState,
+    db: &Db,
+    cursor_key: &CursorKey,
     principal: &Principal,
     of: ListOf,
     scope: impl FnOnce(String) -> CursorScope,
@@ -195,10 +197,10 @@ async fn list(
     let sort = parse_sort(query.sort.as_deref())?;
     let filters = parse_filters(&query)?;
     let scope = scope(filters_key(&query));
-    let after: Option<Position> = page.position(&state.cursor_key, &scope)?;
+    let after: Option<Position> = page.position(cursor_key, &scope)?;
 
     let rows = super::store::list::list(
-        &state.db,
+        db,
         ListSpec {
             of,
             filters,
@@ -214,7 +216,7 @@ async fn list(
         ListError::Db(error) => error.into(),
     })?;
     Ok(Page::from_rows(rows, limit, |last| {
-        state.cursor_key.encode(&scope, &sort.position_of(last))
+        cursor_key.encode(&scope, &sort.position_of(last))
     }))
 }
 
@@ -224,18 +226,20 @@ async fn list(
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_project_tasks(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
-    access::authorize(&state.db.reads(), &principal, project_id, Action::Read).await?;
+    access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }
     Ok(axum::Json(
         list(
-            &state,
+            &db,
+            &cursor_key,
             &principal,
             ListOf::Project(project_id),
             |filters| CursorScope::ProjectTasks {
@@ -254,7 +258,8 @@ pub async fn list_project_tasks(
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(
-    State(state): State<AppState>,
+    State(cursor_key): State<CursorKey>,
+    State(db): State<Db>,
     principal: Principal,
     Query(query): Query<TaskListQuery>,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
@@ -269,7 +274,8 @@ pub async fn list_my_tasks(
     let user = principal.id();
     Ok(axum::Json(
         list(
-            &state,
+            &db,
+            &cursor_key,
             &principal,
             ListOf::MemberOf(user, project_id),
             |filters| CursorScope::MyTasks { user, filters },

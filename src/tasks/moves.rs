@@ -21,15 +21,15 @@ use uuid::Uuid;
 use super::domain::Status;
 use super::handlers::task_response;
 use super::store::{self, Task};
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::db::Db;
 use crate::db::Tx;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::IfMatch;
 use crate::projects::access::{self, Action};
 
-type P = crate::openapi::Problem;
+type P = crate::error::Problem;
 
 const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ZERO: u8 = b'0';
@@ -323,7 +323,7 @@ async fn neighbour_position(
         (status = 422, body = P, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn move_task(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     principal: Principal,
     Path(id): Path<Uuid>,
     if_match: IfMatch,
@@ -332,7 +332,7 @@ pub async fn move_task(
     let Value::Object(body) = body else {
         unreachable!("the JSON extractor takes only objects")
     };
-    let tx = state.db.begin().await?;
+    let tx = db.begin().await?;
     let (task, _) = access::enter_task(&tx, &principal, id, Action::EditTasks, false).await?;
     let (before, after, status) = parse_body(body)?;
     // One move at a time per project: the project row first, then the task's.

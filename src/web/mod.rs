@@ -18,8 +18,6 @@ use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
-
 #[derive(rust_embed::Embed)]
 #[folder = "web/"]
 struct ClientFiles;
@@ -162,7 +160,7 @@ fn docs_html(build: &str) -> String {
 
 /// The routes of this module: the client's assets, `/docs` and its assets, and the fallback
 /// that hands every other non-server path to the client.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/assets/{build}/{*path}", get(client_asset))
         .route("/docs", get(docs_page))

@@ -575,7 +575,7 @@ async fn open_streams_end_when_the_server_drains() {
 
 #[tokio::test]
 async fn the_document_describes_the_stream() {
-    let doc = serde_json::to_value(docket::openapi::document()).unwrap();
+    let doc = serde_json::to_value(docket::server::openapi::document()).unwrap();
     let operation = &doc["paths"]["/api/v1/events"]["get"];
     assert!(operation["responses"]["200"]["content"]["text/event-stream"].is_object());
     let names: HashSet<&str> = operation["parameters"]

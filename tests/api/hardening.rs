@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
-use docket::app::Tuning;
 use docket::http::server::ConnectionLimits;
+use docket::server::Tuning;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

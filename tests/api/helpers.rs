@@ -7,10 +7,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use docket::app::{AppState, Application, Tuning};
 use docket::config::{Config, ConfigArgs};
 use docket::db::embedded::{Durability, EmbeddedPostgres};
 use docket::github::client::ClientPolicy;
+use docket::server::{AppState, Application, Tuning};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_postgres::types::{FromSqlOwned, ToSql};
@@ -349,7 +349,7 @@ async fn start_app(
     }));
     // Migrations are already applied in the template; wait for the server to notice.
     for _ in 0..200 {
-        if state.is_migrated() {
+        if state.db.is_migrated() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

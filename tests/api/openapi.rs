@@ -111,7 +111,7 @@ async fn docs_serve_an_interactive_reference() {
 #[tokio::test]
 async fn the_router_serves_exactly_the_documented_operations() {
     let app = spawn_app().await;
-    let doc = docket::openapi::document();
+    let doc = docket::server::openapi::document();
     let doc = serde_json::to_value(&doc).unwrap();
     let uuid = uuid::Uuid::now_v7().to_string();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -138,7 +138,7 @@ async fn the_router_serves_exactly_the_documented_operations() {
         routed.sort();
         assert_eq!(routed, documented, "{path}");
     }
-    for path in docket::http::routes::UNDOCUMENTED {
+    for path in docket::server::routes::UNDOCUMENTED {
         assert!(doc["paths"].get(*path).is_none(), "{path}");
         let response = app.request(Method::GET, path).send().await.unwrap();
         assert_ne!(response.status(), 404, "{path}");

@@ -7,7 +7,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::handlers as activity;
-use crate::app::AppState;
 use crate::auth::{account, admin, api_tokens, login, registration};
 use crate::comments::handlers as comments;
 use crate::github::links;
@@ -15,7 +14,9 @@ use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
 
-/// The documented `/api/v1` operations: they sit behind `middleware::api_gate` (readiness, then
+use super::AppState;
+
+/// The documented `/api/v1` operations: they sit behind `router::api_gate` (readiness, then
 /// idempotency).
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,7 +86,7 @@ pub fn ops() -> OpenApiRouter<AppState> {
 pub const UNDOCUMENTED: &[&str] = &["/api/v1/openapi.json", "/docs"];
 
 pub fn undocumented(doc: serde_json::Value) -> Router<AppState> {
-    crate::openapi::routes(doc)
+    super::openapi::routes(doc)
 }
 
 /// The OpenAPI document of exactly the routes above (before the shared modifiers).
@@ -94,4 +95,23 @@ pub fn paths_document() -> utoipa::openapi::OpenApi {
     let (_, api) = api().split_for_parts();
     doc.merge(api);
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_creating_posts_come_from_their_declarations() {
+        let routes = crate::idempotency::CreatingRoutes::from_document(&super::paths_document());
+        let mut routes = routes.as_slice().to_vec();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                "/api/v1/projects",
+                "/api/v1/projects/{id}/members",
+                "/api/v1/projects/{id}/tasks",
+                "/api/v1/tasks/{id}/comments"
+            ]
+        );
+    }
 }

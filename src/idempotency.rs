@@ -11,34 +11,45 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::auth::state::AuthState;
 use crate::db::DbError;
 use crate::error::{ApiError, ErrorCode};
 
 pub const HEADER: &str = "idempotency-key";
 
 /// The creating POSTs that honour the header: those whose operation declares it (in its
-/// `#[utoipa::path]`), read once from the document that `http::routes` builds.
-fn creating_routes() -> &'static [String] {
-    static ROUTES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| {
+/// `#[utoipa::path]`). The composition root reads them from the document it assembles.
+#[derive(Clone, Default)]
+pub struct CreatingRoutes(std::sync::Arc<[String]>);
+
+impl CreatingRoutes {
+    pub fn from_document(doc: &utoipa::openapi::OpenApi) -> Self {
         use utoipa::openapi::path::ParameterIn;
-        let doc = crate::http::routes::paths_document();
-        doc.paths
-            .paths
-            .iter()
-            .filter(|(_, item)| {
-                item.post.as_ref().is_some_and(|operation| {
-                    operation.parameters.iter().flatten().any(|parameter| {
-                        parameter.parameter_in == ParameterIn::Header
-                            && parameter.name.eq_ignore_ascii_case(HEADER)
+        Self(
+            doc.paths
+                .paths
+                .iter()
+                .filter(|(_, item)| {
+                    item.post.as_ref().is_some_and(|operation| {
+                        operation.parameters.iter().flatten().any(|parameter| {
+                            parameter.parameter_in == ParameterIn::Header
+                                && parameter.name.eq_ignore_ascii_case(HEADER)
+                        })
                     })
                 })
-            })
-            .map(|(path, _)| path.clone())
-            .collect()
-    })
+                .map(|(path, _)| path.clone())
+                .collect(),
+        )
+    }
+
+    fn contains(&self, route: &str) -> bool {
+        self.0.iter().any(|r| r == route)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
 }
 
 /// A first request still running after this long is taken to have died with its instance.
@@ -51,14 +62,19 @@ fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
-/// Replays the stored answer of a creating POST sent again with the same key (called by
-/// `middleware::api_gate`).
-pub async fn idempotency(state: AppState, request: Request, next: Next) -> Response {
+/// Replays the stored answer of a creating POST sent again with the same key (a layer of the
+/// API routes, put there by the composition root).
+pub async fn replay_or_run(
+    state: AuthState,
+    routes: &CreatingRoutes,
+    request: Request,
+    next: Next,
+) -> Response {
     let applies = request.method() == Method::POST
         && request
             .extensions()
             .get::<MatchedPath>()
-            .is_some_and(|p| creating_routes().iter().any(|r| r == p.as_str()));
+            .is_some_and(|p| routes.contains(p.as_str()));
     let Some(key) = request.headers().get(HEADER).filter(|_| applies).cloned() else {
         return next.run(request).await;
     };
@@ -68,7 +84,7 @@ pub async fn idempotency(state: AppState, request: Request, next: Next) -> Respo
 }
 
 async fn run(
-    state: AppState,
+    state: AuthState,
     key: HeaderValue,
     request: Request,
     next: Next,
@@ -180,7 +196,7 @@ async fn run(
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
-async fn forget(state: &AppState, principal: &Principal, key: &str) {
+async fn forget(state: &AuthState, principal: &Principal, key: &str) {
     let _ = store::forget(&state.db, principal.id(), key).await;
 }
 
@@ -320,20 +336,5 @@ mod tests {
         assert!(!valid_key(&"k".repeat(256)));
         assert!(!valid_key("caf\u{e9}"));
         assert!(!valid_key("tab\there"));
-    }
-
-    #[test]
-    fn the_creating_posts_come_from_their_declarations() {
-        let mut routes = creating_routes().to_vec();
-        routes.sort();
-        assert_eq!(
-            routes,
-            [
-                "/api/v1/projects",
-                "/api/v1/projects/{id}/members",
-                "/api/v1/projects/{id}/tasks",
-                "/api/v1/tasks/{id}/comments"
-            ]
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations (`/docs`, which renders
+//! The OpenAPI 3.1 document, assembled from the handlers' annotations (`/docs`, which renders
 //! it, is served by `crate::web`).
 
 use axum::routing::get;
@@ -6,24 +6,8 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::app::AppState;
-use crate::error::FieldError;
-
-/// An RFC 9457 problem document, as every error is sent.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    pub title: String,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub instance: String,
-    pub code: String,
-    pub request_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
-}
+use super::AppState;
+use crate::error::Problem;
 
 struct SecuritySchemes;
 
@@ -147,10 +131,10 @@ impl Modify for CommonResponses {
 )]
 pub struct ApiDoc;
 
-/// The whole document: the operations of `http::routes`, then the shared parts.
+/// The whole document: the operations of `routes`, then the shared parts.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.merge(crate::http::routes::paths_document());
+    doc.merge(super::routes::paths_document());
     SecuritySchemes.modify(&mut doc);
     CommonResponses.modify(&mut doc);
     ClosedTaggedVariants.modify(&mut doc);

@@ -1,0 +1,45 @@
+//! The table of job kinds: what the worker runs for each `JobKind`, and what it schedules.
+
+use chrono::{NaiveDate, Utc};
+
+use crate::db::Db;
+use crate::github::Github;
+use crate::jobs::queue::{self, Job};
+use crate::jobs::worker::Runner;
+use crate::jobs::{JobKind, Outcome, RetryPolicy};
+
+pub struct Jobs {
+    pub db: Db,
+    pub github: Github,
+    pub retry: RetryPolicy,
+    /// The day whose reminders this instance has enqueued (or found enqueued).
+    pub reminders_for: Option<NaiveDate>,
+}
+
+impl Runner for Jobs {
+    async fn run(&self, job: &Job) -> Outcome {
+        match JobKind::parse(&job.kind) {
+            Some(JobKind::GithubSync) => crate::github::sync::run_job(&self.github, job).await,
+            Some(JobKind::DueReminders) => {
+                crate::notifications::due::run_job(&self.db, self.retry, job).await
+            }
+            // A kind from a newer release: fail it rather than guess.
+            None => Outcome::Fatal(format!("unknown job kind {:?}", job.kind)),
+        }
+    }
+
+    async fn schedule(&mut self) {
+        // A sync for every link whose next sync is due (see `queue::schedule_due_syncs`).
+        let interval = self.github.sync_interval.as_secs_f64();
+        if let Err(error) = queue::schedule_due_syncs(&self.db, interval).await {
+            tracing::warn!(error = %error, "could not schedule GitHub syncs");
+        }
+        let today = Utc::now().date_naive();
+        if self.reminders_for != Some(today) {
+            match crate::notifications::due::enqueue(&self.db, today).await {
+                Ok(_) => self.reminders_for = Some(today),
+                Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
+            }
+        }
+    }
+}

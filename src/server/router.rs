@@ -1,0 +1,50 @@
+//! The router: the route list under the shared middleware.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use super::{routes, AppState};
+use crate::error::ApiError;
+use crate::http::middleware;
+
+/// The server's routes plus `extra` ones (tests add a panicking and a slow route), under the
+/// shared middleware.
+pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
+    let (api, _) = routes::api().split_for_parts();
+    let (ops, _) = routes::ops().split_for_parts();
+    let api = api
+        .merge(extra)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api_gate,
+        ));
+
+    Router::new()
+        .merge(ops)
+        .merge(routes::undocumented(super::openapi::document_json()))
+        .merge(api)
+        .merge(crate::web::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::http::BODY_LIMIT_BYTES,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.deadline,
+            middleware::request_context,
+        ))
+        .with_state(state)
+}
+
+/// The gate of the API routes: 503 until migrations have been applied (the database may still
+/// be down at start-up); then the `Idempotency-Key` replay of creating POSTs. One layer rather
+/// than two: each `from_fn` layer costs a few allocations per request.
+async fn api_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !state.db.is_migrated() {
+        return ApiError::unavailable("the server is starting; the database is not ready yet")
+            .into_response();
+    }
+    crate::idempotency::replay_or_run(state.auth, &state.creating_routes, request, next).await
+}

@@ -1,0 +1,78 @@
+//! The application state: the parts handlers and extractors ask for, each by its own type
+//! (`State<Db>`, `State<CursorKey>`, `State<AuthState>`, ...), through axum's `FromRef`. Only
+//! this module knows the whole.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+
+use super::Tuning;
+use crate::auth::state::AuthState;
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::Hub;
+use crate::github::client::UpstreamClient;
+use crate::github::Github;
+use crate::http::middleware::HandlerDeadline;
+use crate::idempotency::CreatingRoutes;
+use crate::jobs::RetryPolicy;
+use crate::ops::MetricsExporter;
+use crate::pagination::CursorKey;
+
+/// Cheap to clone: every part is reference-counted or small.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: AuthState,
+    pub cursor_key: CursorKey,
+    pub events: Arc<Hub>,
+    pub github: Github,
+    pub metrics: MetricsExporter,
+    pub deadline: HandlerDeadline,
+    pub creating_routes: CreatingRoutes,
+}
+
+impl AppState {
+    /// `config` must carry both secrets (the embedded set-up fills them in from the data dir).
+    pub fn new(config: &Config, db: Db, tuning: &Tuning) -> anyhow::Result<Self> {
+        let jwt_secret = config
+            .jwt_secret
+            .as_ref()
+            .context("DOCKET_JWT_SECRET is not set")?;
+        let encryption_key = config
+            .encryption_key
+            .clone()
+            .context("DOCKET_ENCRYPTION_KEY is not set")?;
+        let retry = RetryPolicy {
+            base: tuning.job_retry_base,
+            cap: tuning.job_retry_cap,
+        };
+        Ok(Self {
+            auth: AuthState::new(config, db.clone(), jwt_secret, tuning.hash_start_deadline),
+            cursor_key: CursorKey::derive(jwt_secret),
+            events: Arc::new(Hub::new(tuning.events_heartbeat)),
+            github: Github::new(crate::github::Inner {
+                db: db.clone(),
+                client: UpstreamClient::new(
+                    config.github_api_url.clone(),
+                    db.clone(),
+                    tuning.github.clone(),
+                ),
+                encryption_key,
+                token: config.github_token.clone(),
+                sync_interval: config.github_sync_interval,
+                import_cap: tuning.github_import_cap,
+                retry,
+            }),
+            metrics: MetricsExporter {
+                handle: crate::telemetry::metrics_handle(),
+                token: config.metrics_token.clone().map(Arc::new),
+                db_max_connections: config.db_max_connections,
+            },
+            deadline: HandlerDeadline(tuning.connections.handler_timeout),
+            creating_routes: CreatingRoutes::from_document(&super::routes::paths_document()),
+            db,
+        })
+    }
+}
