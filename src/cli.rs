@@ -254,7 +254,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let _logs = crate::telemetry::init_logging(&config.log, config.log_format);
     let (config, options, embedded) = prepare_database(config, false).await?;
     let result = async {
-        crate::db::migrate(&crate::db::session_config(&config, &options)?).await?;
+        crate::db::migrations::migrate(&crate::db::session_config(&config, &options)?).await?;
         anyhow::Ok(())
     }
     .await;
@@ -311,10 +311,10 @@ async fn create_user(
     let (config, options, embedded) = prepare_database(config, false).await?;
     let db = crate::db::Db::new(&config, options.clone());
     let result = async {
-        crate::db::migrate(&crate::db::session_config(&config, &options)?).await?;
+        crate::db::migrations::migrate(&crate::db::session_config(&config, &options)?).await?;
         let hash = crate::auth::password::hash_now(new_user.password.expose())
             .map_err(|_| anyhow::anyhow!("hashing failed"))?;
-        crate::auth::users::create_user(&db, hash, new_user, admin)
+        crate::auth::account::open_account(&db, hash, new_user, admin)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }

@@ -249,90 +249,230 @@ fn integer_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
     }
 }
 
+/// A `postgres://` or `postgresql://` URL, or `None` when unset.
+fn postgres_url(
+    problems: &mut Problems,
+    variable: &'static str,
+    raw: &Option<String>,
+) -> Option<SecretString> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => match Url::parse(raw) {
+            Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+                Some(SecretString::from(raw.to_owned()))
+            }
+            _ => {
+                problems.push(variable, "must be a postgres:// or postgresql:// URL");
+                None
+            }
+        },
+    }
+}
+
+/// A secret given as plain text (a token), or `None` when unset or blank.
+fn secret(raw: &Option<String>) -> Option<SecretString> {
+    raw.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| SecretString::from(t.to_owned()))
+}
+
+/// Where to listen (`DOCKET_LISTEN`, else `PORT` on every interface, else 127.0.0.1:8080) and
+/// the URL people reach the server at.
+fn addresses(problems: &mut Problems, args: &ConfigArgs) -> (SocketAddr, Url) {
+    let port = problems.parse("PORT", &args.port, None, |value| {
+        value
+            .parse::<u16>()
+            .map(Some)
+            .map_err(|_| format!("must be a port number from 1 to 65535 (got {value:?})"))
+    });
+    let default_listen: SocketAddr = match port {
+        Some(port) => SocketAddr::from(([0, 0, 0, 0], port)),
+        None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+    };
+    let listen = problems.parse("DOCKET_LISTEN", &args.listen, default_listen, |value| {
+        value
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("must be an address like 127.0.0.1:8080 (got {value:?})"))
+    });
+    let default_public = Url::parse(&format!("http://{listen}")).expect("valid URL");
+    let public_url = problems.parse(
+        "DOCKET_PUBLIC_URL",
+        &args.public_url,
+        default_public,
+        |value| match Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+            _ => Err(format!(
+                "must be an http:// or https:// URL (got {value:?})"
+            )),
+        },
+    );
+    (listen, public_url)
+}
+
+struct Keys {
+    jwt_secret: Option<KeyMaterial>,
+    jwt_secret_previous: Option<KeyMaterial>,
+    encryption_key: Option<KeyMaterial>,
+}
+
+/// The secrets; with an external database both must be given (the embedded set-up keeps
+/// generated ones in its data dir).
+fn keys(problems: &mut Problems, args: &ConfigArgs, external_database: bool) -> Keys {
+    let mut key = |variable: &'static str, raw: &Option<String>| -> Option<KeyMaterial> {
+        match raw.as_deref() {
+            None | Some("") => None,
+            Some(value) => match KeyMaterial::new(value.to_owned()) {
+                Ok(key) => Some(key),
+                Err(message) => {
+                    problems.push(variable, message);
+                    None
+                }
+            },
+        }
+    };
+    let keys = Keys {
+        jwt_secret: key("DOCKET_JWT_SECRET", &args.jwt_secret),
+        jwt_secret_previous: key("DOCKET_JWT_SECRET_PREVIOUS", &args.jwt_secret_previous),
+        encryption_key: key("DOCKET_ENCRYPTION_KEY", &args.encryption_key),
+    };
+    if external_database {
+        for (variable, raw) in [
+            ("DOCKET_JWT_SECRET", &args.jwt_secret),
+            ("DOCKET_ENCRYPTION_KEY", &args.encryption_key),
+        ] {
+            if raw.as_deref().unwrap_or("").is_empty() {
+                problems.push(
+                    variable,
+                    "is required when DATABASE_URL is set (at least 32 bytes)",
+                );
+            }
+        }
+    }
+    keys
+}
+
+struct Pool {
+    max_connections: u32,
+    acquire_timeout: Duration,
+    statement_timeout: Duration,
+    pooler_transaction: bool,
+}
+
+fn pool(problems: &mut Problems, args: &ConfigArgs) -> Pool {
+    Pool {
+        max_connections: problems.parse(
+            "DOCKET_DB_MAX_CONNECTIONS",
+            &args.db_max_connections,
+            10,
+            integer_in(1, 1000),
+        ) as u32,
+        acquire_timeout: Duration::from_millis(problems.parse(
+            "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
+            &args.db_acquire_timeout_ms,
+            2000,
+            integer_in(1, 600_000),
+        )),
+        statement_timeout: Duration::from_millis(problems.parse(
+            "DOCKET_DB_STATEMENT_TIMEOUT_MS",
+            &args.db_statement_timeout_ms,
+            10_000,
+            integer_in(1, 3_600_000),
+        )),
+        pooler_transaction: problems.parse("DOCKET_DB_POOLER", &args.db_pooler, false, |value| {
+            match value {
+                "none" => Ok(false),
+                "transaction" => Ok(true),
+                _ => Err(format!("must be none or transaction (got {value:?})")),
+            }
+        }),
+    }
+}
+
+/// The per-principal request limit, and the proxies whose `X-Forwarded-For` is believed.
+fn edge_limits(problems: &mut Problems, args: &ConfigArgs) -> (u32, Vec<IpNet>) {
+    let rate_limit_per_minute = problems.parse(
+        "DOCKET_RATE_LIMIT_PER_MINUTE",
+        &args.rate_limit_per_minute,
+        600,
+        integer_in(1, 1_000_000),
+    ) as u32;
+    let trusted_proxies = problems.parse(
+        "DOCKET_TRUSTED_PROXIES",
+        &args.trusted_proxies,
+        Vec::new(),
+        |value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .map(|part| {
+                    part.parse::<IpNet>()
+                        .or_else(|_| part.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| format!("{part:?} is not a CIDR like 10.0.0.0/8"))
+                })
+                .collect()
+        },
+    );
+    (rate_limit_per_minute, trusted_proxies)
+}
+
+fn github(problems: &mut Problems, args: &ConfigArgs) -> (Url, Duration) {
+    let api_url = problems.parse(
+        "DOCKET_GITHUB_API_URL",
+        &args.github_api_url,
+        Url::parse("https://api.github.com").expect("valid URL"),
+        |value| match Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+            _ => Err(format!("must be an http(s) URL (got {value:?})")),
+        },
+    );
+    let sync_interval = Duration::from_secs(problems.parse(
+        "DOCKET_GITHUB_SYNC_INTERVAL_S",
+        &args.github_sync_interval_s,
+        900,
+        integer_in(10, 7 * 24 * 3600),
+    ));
+    (api_url, sync_interval)
+}
+
+fn logging(problems: &mut Problems, args: &ConfigArgs) -> (String, LogFormat) {
+    let log = problems.parse("DOCKET_LOG", &args.log, "info".to_owned(), |value| {
+        tracing_subscriber::EnvFilter::try_new(value)
+            .map(|_| value.to_owned())
+            .map_err(|e| format!("is not a valid log filter: {e}"))
+    });
+    let default_format = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        LogFormat::Pretty
+    } else {
+        LogFormat::Json
+    };
+    let log_format = problems.parse(
+        "DOCKET_LOG_FORMAT",
+        &args.log_format,
+        default_format,
+        |value| match value {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            _ => Err(format!("must be json or pretty (got {value:?})")),
+        },
+    );
+    (log, log_format)
+}
+
 impl Config {
     /// Validates every setting and reports every problem at once.
     pub fn from_args(args: &ConfigArgs) -> Result<Config, Vec<ConfigProblem>> {
         let mut problems = Problems(Vec::new());
-
-        let database_url = match args.database_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => match Url::parse(raw) {
-                Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
-                    Some(SecretString::from(raw.to_owned()))
-                }
-                _ => {
-                    problems.push("DATABASE_URL", "must be a postgres:// or postgresql:// URL");
-                    None
-                }
-            },
-        };
-
+        let database_url = postgres_url(&mut problems, "DATABASE_URL", &args.database_url);
         let data_dir = PathBuf::from(
             args.data_dir
                 .as_deref()
                 .filter(|d| !d.trim().is_empty())
                 .unwrap_or("./docket-data"),
         );
-
-        let port = problems.parse("PORT", &args.port, None, |value| {
-            value
-                .parse::<u16>()
-                .map(Some)
-                .map_err(|_| format!("must be a port number from 1 to 65535 (got {value:?})"))
-        });
-        let default_listen: SocketAddr = match port {
-            Some(port) => SocketAddr::from(([0, 0, 0, 0], port)),
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
-        let listen = problems.parse("DOCKET_LISTEN", &args.listen, default_listen, |value| {
-            value
-                .parse::<SocketAddr>()
-                .map_err(|_| format!("must be an address like 127.0.0.1:8080 (got {value:?})"))
-        });
-
-        let default_public = Url::parse(&format!("http://{listen}")).expect("valid URL");
-        let public_url = problems.parse(
-            "DOCKET_PUBLIC_URL",
-            &args.public_url,
-            default_public,
-            |value| match Url::parse(value) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-                _ => Err(format!(
-                    "must be an http:// or https:// URL (got {value:?})"
-                )),
-            },
-        );
-
-        let mut key = |variable: &'static str, raw: &Option<String>| -> Option<KeyMaterial> {
-            match raw.as_deref() {
-                None | Some("") => None,
-                Some(value) => match KeyMaterial::new(value.to_owned()) {
-                    Ok(key) => Some(key),
-                    Err(message) => {
-                        problems.push(variable, message);
-                        None
-                    }
-                },
-            }
-        };
-        let jwt_secret = key("DOCKET_JWT_SECRET", &args.jwt_secret);
-        let jwt_secret_previous = key("DOCKET_JWT_SECRET_PREVIOUS", &args.jwt_secret_previous);
-        let encryption_key = key("DOCKET_ENCRYPTION_KEY", &args.encryption_key);
-        if database_url.is_some() {
-            if args.jwt_secret.as_deref().unwrap_or("").is_empty() {
-                problems.push(
-                    "DOCKET_JWT_SECRET",
-                    "is required when DATABASE_URL is set (at least 32 bytes)",
-                );
-            }
-            if args.encryption_key.as_deref().unwrap_or("").is_empty() {
-                problems.push(
-                    "DOCKET_ENCRYPTION_KEY",
-                    "is required when DATABASE_URL is set (at least 32 bytes)",
-                );
-            }
-        }
-
+        let (listen, public_url) = addresses(&mut problems, args);
+        let keys = keys(&mut problems, args, database_url.is_some());
         let registration = problems.parse(
             "DOCKET_REGISTRATION",
             &args.registration,
@@ -343,131 +483,27 @@ impl Config {
                 _ => Err(format!("must be open or closed (got {value:?})")),
             },
         );
-        let db_max_connections = problems.parse(
-            "DOCKET_DB_MAX_CONNECTIONS",
-            &args.db_max_connections,
-            10,
-            integer_in(1, 1000),
-        ) as u32;
-        let db_acquire_timeout = Duration::from_millis(problems.parse(
-            "DOCKET_DB_ACQUIRE_TIMEOUT_MS",
-            &args.db_acquire_timeout_ms,
-            2000,
-            integer_in(1, 600_000),
-        ));
-        let db_statement_timeout = Duration::from_millis(problems.parse(
-            "DOCKET_DB_STATEMENT_TIMEOUT_MS",
-            &args.db_statement_timeout_ms,
-            10_000,
-            integer_in(1, 3_600_000),
-        ));
-        let db_pooler_transaction = problems.parse(
-            "DOCKET_DB_POOLER",
-            &args.db_pooler,
-            false,
-            |value| match value {
-                "none" => Ok(false),
-                "transaction" => Ok(true),
-                _ => Err(format!("must be none or transaction (got {value:?})")),
-            },
+        let pool = pool(&mut problems, args);
+        let database_listen_url = postgres_url(
+            &mut problems,
+            "DOCKET_DATABASE_LISTEN_URL",
+            &args.database_listen_url,
         );
-        let database_listen_url = match args.database_listen_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => match Url::parse(raw) {
-                Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
-                    Some(SecretString::from(raw.to_owned()))
-                }
-                _ => {
-                    problems.push(
-                        "DOCKET_DATABASE_LISTEN_URL",
-                        "must be a postgres:// or postgresql:// URL",
-                    );
-                    None
-                }
-            },
-        };
-        let rate_limit_per_minute = problems.parse(
-            "DOCKET_RATE_LIMIT_PER_MINUTE",
-            &args.rate_limit_per_minute,
-            600,
-            integer_in(1, 1_000_000),
-        ) as u32;
-        let trusted_proxies = problems.parse(
-            "DOCKET_TRUSTED_PROXIES",
-            &args.trusted_proxies,
-            Vec::new(),
-            |value| {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|part| !part.is_empty())
-                    .map(|part| {
-                        part.parse::<IpNet>()
-                            .or_else(|_| part.parse::<std::net::IpAddr>().map(IpNet::from))
-                            .map_err(|_| format!("{part:?} is not a CIDR like 10.0.0.0/8"))
-                    })
-                    .collect()
-            },
-        );
-        let github_api_url = problems.parse(
-            "DOCKET_GITHUB_API_URL",
-            &args.github_api_url,
-            Url::parse("https://api.github.com").expect("valid URL"),
-            |value| match Url::parse(value) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
-                _ => Err(format!("must be an http(s) URL (got {value:?})")),
-            },
-        );
-        let github_token = args
-            .github_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(|t| SecretString::from(t.to_owned()));
-        let github_sync_interval = Duration::from_secs(problems.parse(
-            "DOCKET_GITHUB_SYNC_INTERVAL_S",
-            &args.github_sync_interval_s,
-            900,
-            integer_in(10, 7 * 24 * 3600),
-        ));
+        let (rate_limit_per_minute, trusted_proxies) = edge_limits(&mut problems, args);
+        let (github_api_url, github_sync_interval) = github(&mut problems, args);
         let shutdown_grace = Duration::from_secs(problems.parse(
             "DOCKET_SHUTDOWN_GRACE_S",
             &args.shutdown_grace_s,
             20,
             integer_in(0, 3600),
         ));
-        let log = problems.parse("DOCKET_LOG", &args.log, "info".to_owned(), |value| {
-            tracing_subscriber::EnvFilter::try_new(value)
-                .map(|_| value.to_owned())
-                .map_err(|e| format!("is not a valid log filter: {e}"))
-        });
-        let default_format = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            LogFormat::Pretty
-        } else {
-            LogFormat::Json
-        };
-        let log_format = problems.parse(
-            "DOCKET_LOG_FORMAT",
-            &args.log_format,
-            default_format,
-            |value| match value {
-                "json" => Ok(LogFormat::Json),
-                "pretty" => Ok(LogFormat::Pretty),
-                _ => Err(format!("must be json or pretty (got {value:?})")),
-            },
-        );
-
+        let (log, log_format) = logging(&mut problems, args);
         let max_connections = problems.parse(
             "DOCKET_MAX_CONNECTIONS",
             &args.max_connections,
             4096,
             integer_in(1, 1_000_000),
         ) as usize;
-        let metrics_token = args
-            .metrics_token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| SecretString::from(t.to_owned()));
 
         if !problems.0.is_empty() {
             return Err(problems.0);
@@ -477,25 +513,25 @@ impl Config {
             data_dir,
             listen,
             public_url,
-            jwt_secret,
-            jwt_secret_previous,
-            encryption_key,
+            jwt_secret: keys.jwt_secret,
+            jwt_secret_previous: keys.jwt_secret_previous,
+            encryption_key: keys.encryption_key,
             registration,
-            db_max_connections,
-            db_acquire_timeout,
-            db_statement_timeout,
-            db_pooler_transaction,
+            db_max_connections: pool.max_connections,
+            db_acquire_timeout: pool.acquire_timeout,
+            db_statement_timeout: pool.statement_timeout,
+            db_pooler_transaction: pool.pooler_transaction,
             database_listen_url,
             rate_limit_per_minute,
             trusted_proxies,
             github_api_url,
-            github_token,
+            github_token: secret(&args.github_token),
             github_sync_interval,
             shutdown_grace,
             log,
             log_format,
             max_connections,
-            metrics_token,
+            metrics_token: secret(&args.metrics_token),
         })
     }
 

@@ -327,6 +327,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A domain error with a problem to show (a quota reached, an email taken). The domain says how
+/// it looks at the edge, beside its definition, and `?` in a handler turns it into an
+/// `ApiError`; so this module names no domain.
+pub trait DomainError {
+    fn into_api_error(self) -> ApiError;
+}
+
+impl<E: DomainError> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        error.into_api_error()
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         use tokio_postgres::error::SqlState;

@@ -27,4 +27,5 @@ pub mod quotas;
 pub mod server;
 pub mod tasks;
 pub mod telemetry;
+pub mod tokens;
 pub mod web;

@@ -33,7 +33,7 @@ pub async fn healthz() -> Response {
         (status = 503, description = "Not ready", body = crate::error::Problem,
             content_type = "application/problem+json")))]
 pub async fn readyz(State(db): State<Db>) -> Result<Response, ApiError> {
-    if db.is_migrated() && crate::db::is_ready(&db).await {
+    if db.is_migrated() && crate::db::migrations::is_ready(&db).await {
         Ok(Json(json!({"status": "ready"})).into_response())
     } else {
         Err(ApiError::unavailable(

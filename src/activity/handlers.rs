@@ -9,7 +9,8 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::extract::{Path, Query};
 use crate::pagination::{CursorKey, CursorScope, Page, PageQuery};
-use crate::projects::access::{self, Action};
+use crate::projects::access::Action;
+use crate::projects::guard;
 
 fn page_of(
     cursor_key: &CursorKey,
@@ -34,7 +35,7 @@ pub async fn task_activity(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::enter_task(&db.reads(), &principal, id, Action::Read, false).await?;
+    guard::enter_task(&db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
     let before = page.position(&cursor_key, &scope)?;
@@ -54,7 +55,7 @@ pub async fn project_activity(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Entry>>, ApiError> {
-    access::authorize(&db.reads(), &principal, id, Action::Read).await?;
+    guard::authorize(&db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::ProjectActivity { project: id };
     let before = page.position(&cursor_key, &scope)?;

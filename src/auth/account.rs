@@ -5,14 +5,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::domain::{Email, Password, UserName};
-use super::limits::{self, ClientAddr};
+use super::limits;
 use super::login::end_logins;
 use super::password::Verified;
 use super::principal::{AuthMethod, Principal};
 use super::state::AuthState;
-use super::users::{self, NewUser, User};
+use super::users::{self, CreateUserError, NewUser, User};
 use crate::config::Registration;
+use crate::db::Db;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, ReadOnlyFields};
 
@@ -54,6 +56,27 @@ pub fn parse_new_user(email: &str, password: String, name: &str) -> Result<NewUs
     }
 }
 
+/// Opens an account: the user and their Inbox, in one transaction.
+pub async fn open_account(
+    db: &Db,
+    password_hash: String,
+    new_user: NewUser,
+    force_admin: bool,
+) -> Result<User, CreateUserError> {
+    let tx = db.begin().await?;
+    let user = match users::create_user(&tx, password_hash, new_user, force_admin).await {
+        Ok(user) => user,
+        Err(error) => {
+            // Ending the failed transaction now releases the registration lock at once.
+            let _ = tx.rollback().await;
+            return Err(error);
+        }
+    };
+    crate::projects::store::create_inbox(&tx, user.id).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
 /// Register an account. The first user of an instance becomes an admin; every user gets an
 /// Inbox project.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
@@ -79,7 +102,7 @@ pub async fn register(
         .passwords
         .hash(new_user.password.expose().to_owned(), Some(client))
         .await?;
-    let user = users::create_user(&state.db, hash, new_user, false).await?;
+    let user = open_account(&state.db, hash, new_user, false).await?;
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
 }
 

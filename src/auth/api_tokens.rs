@@ -11,10 +11,10 @@ use super::principal::{Principal, API_TOKEN_PREFIX};
 use super::state::AuthState;
 use super::store::api_tokens;
 pub use super::store::api_tokens::ApiToken;
-use super::tokens::{hash_token, random_token};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::quotas;
+use crate::tokens::{hash_token, random_token};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,18 +8,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::client::ClientAddr;
 use super::jwt::ACCESS_TOKEN_TTL_SECS;
-use super::limits::{self, ClientAddr};
+use super::limits;
 use super::password::Verified;
 use super::principal::{cookie_value, AuthMethod, Principal};
 use super::state::AuthState;
 use super::store::{refresh_tokens, sessions};
-use super::tokens::{hash_token, random_token};
 use super::users::{self, User};
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{parse_json, Json};
 use crate::quotas;
+use crate::tokens::{hash_token, random_token};
 
 pub const SESSION_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
 pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod api_tokens;
+pub mod client;
 pub mod domain;
 pub mod jwt;
 pub mod limits;
@@ -14,5 +15,4 @@ pub mod principal_cache;
 pub mod registration;
 pub mod state;
 pub mod store;
-pub mod tokens;
 pub mod users;

@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-use super::limits::{address_key, ClientAddr};
+use super::client::{address_key, ClientAddr};
 use crate::error::ApiError;
 
 /// How long a hash may wait for a free hashing slot (tests may change it through `Tuning`).
@@ -197,7 +197,7 @@ pub fn warm_up() {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash_now(&crate::auth::tokens::random_token(16)).expect("hashing a dummy password")
+        hash_now(&crate::tokens::random_token(16)).expect("hashing a dummy password")
     })
 }
 

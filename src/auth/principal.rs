@@ -10,14 +10,15 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::client::ClientAddr;
 use super::domain::{ApiScope, UserRole};
-use super::limits::{self, ClientAddr};
+use super::limits;
 use super::state::AuthState;
 use super::store::{api_tokens, refresh_tokens, sessions};
-use super::tokens::hash_token;
 use super::users::User;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::middleware::RequestContext;
+use crate::tokens::hash_token;
 
 /// The session cookie's name over http; with an https public URL it is
 /// `__Host-docket_session` (see `Config::session_cookie`).
@@ -263,7 +264,7 @@ async fn looked_up(
     state: &AuthState,
     lookup: impl std::future::Future<Output = Result<Principal, ApiError>>,
 ) -> Result<Principal, ApiError> {
-    let client = ClientAddr::of(parts, state);
+    let client = ClientAddr::of(parts, &state.config.trusted_proxies);
     limits::pre_auth_exhausted(state, client)?;
     match lookup.await {
         Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {

@@ -121,7 +121,7 @@ impl PrincipalCache {
     pub async fn listen(&self, pg: &tokio_postgres::Config) {
         // Pings carry a nonce of this listener, so that it recognises its own (and they are not
         // user ids, so they never evict anything).
-        let ping = format!("ping:{}", crate::auth::tokens::random_token(16));
+        let ping = format!("ping:{}", crate::tokens::random_token(16));
         let mut delay = FIRST_RETRY;
         loop {
             let outcome = self.listen_once(pg, &ping).await;

@@ -6,6 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::client::TrustedProxies;
 use super::jwt::JwtKeys;
 use super::password::PasswordHasher;
 use super::principal_cache::PrincipalCache;
@@ -34,8 +35,7 @@ pub struct Inner {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub registration: Registration,
-    /// Proxies whose `X-Forwarded-For` names the client (`limits::ClientAddr`).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: TrustedProxies,
     secure_cookies: bool,
     session_cookie: &'static str,
 }
@@ -63,6 +63,7 @@ impl AuthState {
         db: Db,
         jwt_secret: &KeyMaterial,
         hash_start_deadline: Duration,
+        pre_auth_per_minute: u32,
     ) -> Self {
         Self(Arc::new(Inner {
             db,
@@ -70,10 +71,10 @@ impl AuthState {
             passwords: PasswordHasher::new(hash_start_deadline),
             principals: PrincipalCache::new(),
             rate_limiter: RateLimiter::new(config.rate_limit_per_minute),
-            pre_auth_limiter: RateLimiter::new(super::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE),
+            pre_auth_limiter: RateLimiter::new(pre_auth_per_minute),
             config: AuthConfig {
                 registration: config.registration,
-                trusted_proxies: config.trusted_proxies.clone(),
+                trusted_proxies: TrustedProxies(config.trusted_proxies.clone().into()),
                 secure_cookies: config.secure_cookies(),
                 session_cookie: config.session_cookie(),
             },

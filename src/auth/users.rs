@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::domain::{Email, Password, UserName, UserRole};
-use crate::db::{get, Db, DbError, DbResult, Exec, FromRow, Row};
+use crate::db::{get, Db, DbError, DbResult, Exec, FromRow, Row, Tx};
 use crate::error::{ApiError, ErrorCode};
 use crate::params;
 
@@ -109,9 +109,9 @@ pub enum CreateUserError {
     Db(#[from] DbError),
 }
 
-impl From<CreateUserError> for ApiError {
-    fn from(error: CreateUserError) -> Self {
-        match error {
+impl crate::error::DomainError for CreateUserError {
+    fn into_api_error(self) -> ApiError {
+        match self {
             CreateUserError::EmailTaken => ApiError::conflict(
                 ErrorCode::EmailTaken,
                 "an account with this email already exists",
@@ -121,15 +121,14 @@ impl From<CreateUserError> for ApiError {
     }
 }
 
-/// Creates a user and their Inbox in one transaction. The first user of the instance becomes
-/// an admin; `force_admin` makes this one an admin regardless.
+/// Creates a user in `tx` (`account::open_account` adds their Inbox). The first user of the
+/// instance becomes an admin; `force_admin` makes this one an admin regardless.
 pub async fn create_user(
-    db: &Db,
+    tx: &Tx,
     password_hash: String,
     new_user: NewUser,
     force_admin: bool,
 ) -> Result<User, CreateUserError> {
-    let tx = db.begin().await?;
     // Serialises registrations so that exactly one can be the first.
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('docket.users.register'))",
@@ -160,18 +159,11 @@ pub async fn create_user(
             ],
         )
         .await;
-    let user = match inserted {
-        Ok(user) => user,
-        Err(error) if error.unique_violation().is_some() => {
-            // The transaction failed; ending it now releases the registration lock at once.
-            let _ = tx.rollback().await;
-            return Err(CreateUserError::EmailTaken);
-        }
-        Err(error) => return Err(error.into()),
-    };
-    crate::projects::store::create_inbox(&tx, user.id).await?;
-    tx.commit().await?;
-    Ok(user)
+    match inserted {
+        Ok(user) => Ok(user),
+        Err(error) if error.unique_violation().is_some() => Err(CreateUserError::EmailTaken),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Changes a user's own settings, each only when given; `None` when there is no such user.

@@ -16,7 +16,8 @@ use crate::http::extract::{Json, Path, Query};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
-use crate::projects::access::{self, Action, ProjectAccess};
+use crate::projects::access::{Action, ProjectAccess};
+use crate::projects::guard;
 
 fn comment_response(status: StatusCode, comment: &Comment) -> Response {
     versioned(status, comment, comment.version, || {
@@ -61,8 +62,7 @@ pub async fn create_comment(
     Json(request): Json<CommentRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    let (task, access) =
-        access::enter_task(&tx, &principal, task_id, Action::EditTasks, false).await?;
+    let (task, access) = guard::enter_task(&tx, &principal, task_id, Action::EditTasks).await?;
     let mentions = mentions(&tx, &access, &request.body).await?;
     let comment = store::insert(&tx, &access, &task, &request.body, &mentions).await?;
     tx.commit().await?;
@@ -81,7 +81,7 @@ pub async fn list_comments(
     Path(task_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Comment>>, ApiError> {
-    access::enter_task(&db.reads(), &principal, task_id, Action::Read, false).await?;
+    guard::enter_task(&db.reads(), &principal, task_id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = CursorScope::Comments { task: task_id };
     let after: Option<Uuid> = page.position(&cursor_key, &scope)?;
@@ -103,8 +103,7 @@ pub async fn get_comment(
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let (comment, _) =
-        access::enter_comment(&db.reads(), &principal, id, Action::Read, false).await?;
+    let (comment, _) = guard::enter_comment(&db.reads(), &principal, id, Action::Read).await?;
     Ok(read_versioned(&if_none_match, &comment, comment.version))
 }
 
@@ -126,7 +125,7 @@ pub async fn update_comment(
     Json(request): Json<CommentRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    let (comment, access) = access::enter_comment(&tx, &principal, id, Action::Read, true).await?;
+    let (comment, access) = guard::enter_comment_locked(&tx, &principal, id, Action::Read).await?;
     if !authored_by(&comment, &principal) {
         return Err(ApiError::forbidden(
             ErrorCode::Forbidden,
@@ -153,7 +152,7 @@ pub async fn delete_comment(
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let tx = db.begin().await?;
-    let (comment, access) = access::enter_comment(&tx, &principal, id, Action::Read, true).await?;
+    let (comment, access) = guard::enter_comment_locked(&tx, &principal, id, Action::Read).await?;
     let own = authored_by(&comment, &principal) && access.allows(Action::EditTasks);
     if !own {
         access.require(Action::ModerateComments)?;

@@ -64,9 +64,9 @@ pub enum CommentWriteError {
     Db(#[from] DbError),
 }
 
-impl From<CommentWriteError> for crate::error::ApiError {
-    fn from(error: CommentWriteError) -> Self {
-        match error {
+impl crate::error::DomainError for CommentWriteError {
+    fn into_api_error(self) -> crate::error::ApiError {
+        match self {
             CommentWriteError::QuotaExceeded => {
                 crate::quotas::exceeded("comments per task", crate::quotas::COMMENTS_PER_TASK)
             }
@@ -170,7 +170,7 @@ static FIND_VISIBLE_FOR_UPDATE_SQL: LazyLock<String> =
 
 /// A comment, its project and the caller's role there; `None` when there is no such comment
 /// or the caller is not a member (both mean 404). Handlers reach it through
-/// `projects::access::enter_comment`.
+/// `projects::guard::enter_comment`.
 pub async fn find_visible(
     db: &impl Exec,
     comment_id: Uuid,

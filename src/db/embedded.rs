@@ -442,7 +442,7 @@ pub fn dev_secret(data_dir: &Path, name: &str) -> anyhow::Result<String> {
             return Ok(existing);
         }
     }
-    let secret = crate::auth::tokens::random_token(48);
+    let secret = crate::tokens::random_token(48);
     let mut file = OpenOptions::new()
         .create(true)
         .write(true)

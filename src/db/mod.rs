@@ -13,7 +13,7 @@
 
 pub mod embedded;
 mod lanes;
-mod migrations;
+pub mod migrations;
 mod param;
 
 use std::future::Future;
@@ -25,14 +25,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::NoTls;
 
-pub use migrations::{is_ready, migrate};
-pub use param::{typed, PgParam};
+pub use param::{typed, Param, PgParam};
 pub use tokio_postgres::Row;
 
 use crate::config::Config;
-
-/// A parameter with its PostgreSQL type.
-pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// `params![a, b]`: the parameters of a statement, typed from their Rust types.
 #[macro_export]

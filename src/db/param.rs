@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::Param;
+/// A parameter with its PostgreSQL type.
+pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// A value that can be bound, with its PostgreSQL type.
 pub trait PgParam: ToSql + Sync {

@@ -20,7 +20,8 @@ use crate::auth::state::AuthState;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::Query;
-use crate::projects::access::{self, Action};
+use crate::projects::access::Action;
+use crate::projects::guard;
 
 /// A resume point older than this is not served: the client reloads instead (API.md §11).
 const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -82,7 +83,7 @@ pub async fn stream_events(
         },
     };
     if let Some(project_id) = query.project_id {
-        access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
+        guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     }
     let slot = hub.admit(principal.id()).ok_or_else(|| {
         ApiError::rate_limited(5).detail("at most 10 open event streams per user")

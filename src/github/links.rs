@@ -15,7 +15,8 @@ use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::jobs::{queue, JobKey, JobKind};
-use crate::projects::access::{self, Action};
+use crate::projects::access::Action;
+use crate::projects::guard;
 
 pub use super::store::{find, Link};
 
@@ -82,7 +83,7 @@ pub async fn put_link(
     Path(project_id): Path<Uuid>,
     Json(body): Json<PutLinkRequest>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
+    guard::authorize(&state.db, &principal, project_id, Action::LinkGithub).await?;
     let repository = body.repository.trim().to_owned();
     let mut errors = Vec::new();
     if !valid_repository(&repository) {
@@ -173,7 +174,7 @@ pub async fn get_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<axum::Json<Link>, ApiError> {
-    access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
+    guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     Ok(axum::Json(
         find(&db, project_id)
             .await?
@@ -191,7 +192,7 @@ pub async fn sync_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    access::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
+    guard::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
     let tx = db.begin().await?;
     let link = find(&tx, project_id)
         .await?
@@ -211,7 +212,7 @@ pub async fn delete_link(
     principal: Principal,
     Path(project_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    access::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
+    guard::authorize(&db, &principal, project_id, Action::LinkGithub).await?;
     let tx = db.begin().await?;
     if !store::delete(&tx, project_id).await? {
         return Err(ApiError::not_found());

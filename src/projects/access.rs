@@ -1,15 +1,11 @@
-//! Authorization: the one way into a project. A handler calls `authorize` (or `authorize_locked`
-//! inside a transaction that changes the project or its members, or `enter_task` for a task by
-//! id); each reads the caller's role from the database, checks the action against API.md §3's
-//! table, and hands back a `ProjectAccess` — the proof that the store functions which change a
-//! project's contents require. Nothing else compares roles.
+//! Authorization, the proof: roles, actions, API.md §3's table, and `ProjectAccess` — the proof
+//! that the store functions which change a project's contents require. Only the guard
+//! (`super::guard`, above the stores) makes one, after reading the caller's role. Nothing else
+//! compares roles.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::store;
-use crate::auth::principal::Principal;
-use crate::db::{Exec, Tx};
 use crate::error::{ApiError, ErrorCode};
 
 /// Project roles, weakest first (the order is used for "at least").
@@ -80,6 +76,29 @@ impl Action {
     }
 }
 
+impl Action {
+    /// What giving a member role `new` needs, `old` being their role now (`None`: not a member
+    /// yet): anything touching admin or owner is the owner's.
+    pub fn to_set_role(old: Option<Role>, new: Role) -> Action {
+        if new == Role::Owner {
+            Action::TransferOwnership
+        } else if new == Role::Admin || matches!(old, Some(Role::Admin | Role::Owner)) {
+            Action::ManageAdmins
+        } else {
+            Action::ManageMembers
+        }
+    }
+
+    /// What removing another member whose role is `target` needs (anyone may leave).
+    pub fn to_remove(target: Role) -> Action {
+        if target >= Role::Admin {
+            Action::ManageAdmins
+        } else {
+            Action::ManageMembers
+        }
+    }
+}
+
 pub fn allows(role: Role, action: Action) -> bool {
     role >= action.least_role()
 }
@@ -100,8 +119,8 @@ pub fn check(role: Option<Role>, action: Action) -> Result<Role, ApiError> {
     }
 }
 
-/// Proof that a principal may do an action on a project, with their role there. Only this
-/// module makes one.
+/// Proof that a user may do an action on a project, with their role there. Only the guard makes
+/// one.
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectAccess {
     project_id: Uuid,
@@ -132,8 +151,10 @@ impl ProjectAccess {
         check(Some(self.role), action).map(|_| ())
     }
 
-    fn checked(
-        principal: &Principal,
+    /// The proof, when `role` (the user's role read from the database, `None` for a
+    /// non-member) allows `action`: 404 for a non-member, 403 for a role that is too weak.
+    pub(super) fn checked(
+        user_id: Uuid,
         project_id: Uuid,
         role: Option<Role>,
         action: Action,
@@ -141,79 +162,10 @@ impl ProjectAccess {
         let role = check(role, action)?;
         Ok(Self {
             project_id,
-            user_id: principal.id(),
+            user_id,
             role,
         })
     }
-}
-
-/// Enters a project for `action`.
-pub async fn authorize(
-    db: &impl Exec,
-    principal: &Principal,
-    project_id: Uuid,
-    action: Action,
-) -> Result<ProjectAccess, ApiError> {
-    let role = store::role_of(db, project_id, principal.id()).await?;
-    ProjectAccess::checked(principal, project_id, role, action)
-}
-
-/// Enters a project for a change of the project or its members: locks the project row first,
-/// so that concurrent changes queue and each decides on the roles as they are, not as they
-/// were before the other committed. Returns what the lock read.
-pub async fn authorize_locked(
-    tx: &Tx,
-    principal: &Principal,
-    project_id: Uuid,
-    action: Action,
-) -> Result<(ProjectAccess, store::Locked), ApiError> {
-    let locked = store::lock(tx, project_id).await?;
-    let role = store::role_of(tx, project_id, principal.id()).await?;
-    let access = ProjectAccess::checked(principal, project_id, role, action)?;
-    // A member of a project that exists: the lock found it.
-    Ok((access, locked.ok_or_else(ApiError::not_found)?))
-}
-
-/// Enters the project of a task for `action`: one query reads the task and the caller's role
-/// (`lock` also locks the task row). No such task, or not a member: 404.
-pub async fn enter_task(
-    db: &impl Exec,
-    principal: &Principal,
-    task_id: Uuid,
-    action: Action,
-    lock: bool,
-) -> Result<(crate::tasks::store::Task, ProjectAccess), ApiError> {
-    let (task, role) = crate::tasks::store::find_visible(db, task_id, principal.id(), lock)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let access = ProjectAccess::checked(principal, task.project_id, Some(role), action)?;
-    Ok((task, access))
-}
-
-/// Enters the project of a comment's task for `action` (`lock` also locks the comment row).
-/// No such comment, or not a member: 404.
-pub async fn enter_comment(
-    db: &impl Exec,
-    principal: &Principal,
-    comment_id: Uuid,
-    action: Action,
-    lock: bool,
-) -> Result<(crate::comments::store::Comment, ProjectAccess), ApiError> {
-    let (comment, project_id, role) =
-        crate::comments::store::find_visible(db, comment_id, principal.id(), lock)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-    let access = ProjectAccess::checked(principal, project_id, Some(role), action)?;
-    Ok((comment, access))
-}
-
-/// The role another user has in the project the caller entered (for member management).
-pub async fn role_of_member(
-    db: &impl Exec,
-    access: &ProjectAccess,
-    user_id: Uuid,
-) -> Result<Option<Role>, ApiError> {
-    Ok(store::role_of(db, access.project_id, user_id).await?)
 }
 
 #[cfg(test)]
@@ -243,6 +195,18 @@ mod tests {
             }
         }
         assert!(check(None, Read).unwrap_err().status == 404);
+        assert_eq!(Action::to_set_role(None, Role::Owner), TransferOwnership);
+        assert_eq!(Action::to_set_role(None, Role::Admin), ManageAdmins);
+        assert_eq!(
+            Action::to_set_role(Some(Role::Admin), Role::Editor),
+            ManageAdmins
+        );
+        assert_eq!(
+            Action::to_set_role(Some(Role::Viewer), Role::Editor),
+            ManageMembers
+        );
+        assert_eq!(Action::to_remove(Role::Admin), ManageAdmins);
+        assert_eq!(Action::to_remove(Role::Editor), ManageMembers);
         assert!(check(Some(Role::Viewer), EditTasks).unwrap_err().status == 403);
     }
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::access::{self, Action};
+use super::access::Action;
+use super::guard;
 use super::store::{self, Project};
 use crate::auth::principal::Principal;
 use crate::db::Db;
@@ -201,7 +202,7 @@ pub async fn update_project(
     let tx = db.begin().await?;
     // Locked before the role is read: a concurrent transfer or demotion is then seen.
     let (access, locked) =
-        access::authorize_locked(&tx, &principal, id, Action::EditProject).await?;
+        guard::authorize_locked(&tx, &principal, id, Action::EditProject).await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -229,7 +230,7 @@ pub async fn delete_project(
     // Locked before the role is read: an owner who has just handed the project over is an
     // admin by now and may not delete it.
     let (access, locked) =
-        access::authorize_locked(&tx, &principal, id, Action::DeleteProject).await?;
+        guard::authorize_locked(&tx, &principal, id, Action::DeleteProject).await?;
     if locked.is_inbox {
         return Err(ApiError::conflict(
             ErrorCode::Conflict,

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::access::{self, Action, Role};
+use super::access::{Action, Role};
+use super::guard;
 use super::store::{self, Member};
 use crate::auth::principal::Principal;
 use crate::db::Db;
@@ -29,7 +30,7 @@ pub async fn list_members(
     Path(id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
-    access::authorize(&db.reads(), &principal, id, Action::Read).await?;
+    guard::authorize(&db.reads(), &principal, id, Action::Read).await?;
     let limit = page.limit()?;
     let scope = crate::pagination::CursorScope::Members { project: id };
     let after: Option<(DateTime<Utc>, Uuid)> = page.position(&cursor_key, &scope)?;
@@ -37,17 +38,6 @@ pub async fn list_members(
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         cursor_key.encode(&scope, &(last.added_at, last.user.id))
     })))
-}
-
-/// The action a role change needs: anything touching admin or owner is the owner's.
-fn action_for(old: Option<Role>, new: Role) -> Action {
-    if new == Role::Owner {
-        Action::TransferOwnership
-    } else if new == Role::Admin || matches!(old, Some(Role::Admin | Role::Owner)) {
-        Action::ManageAdmins
-    } else {
-        Action::ManageMembers
-    }
 }
 
 /// Inboxes have only their owner.
@@ -82,9 +72,9 @@ pub async fn put_member(
     Json(body): Json<SetRoleRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
-    let current = access::role_of_member(&tx, &access, user_id).await?;
-    access.require(action_for(current, body.role))?;
+    let (access, locked) = guard::authorize_locked(&tx, &principal, id, Action::Read).await?;
+    let current = guard::role_of_member(&tx, &access, user_id).await?;
+    access.require(Action::to_set_role(current, body.role))?;
     refuse_inbox(&locked)?;
     if current.is_none() && !crate::auth::users::exists(&tx, user_id).await? {
         return Err(ApiError::not_found().detail("no such user"));
@@ -146,7 +136,7 @@ pub async fn add_member(
     Json(body): Json<AddMemberRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    let (access, locked) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
+    let (access, locked) = guard::authorize_locked(&tx, &principal, id, Action::Read).await?;
     if body.role == Role::Owner {
         return Err(ApiError::field(
             "role",
@@ -154,7 +144,7 @@ pub async fn add_member(
             "ownership is transferred with PUT /members/{user_id}",
         ));
     }
-    access.require(action_for(None, body.role))?;
+    access.require(Action::to_set_role(None, body.role))?;
     refuse_inbox(&locked)?;
     let user_id = crate::auth::users::id_by_email(&tx, &body.email)
         .await?
@@ -187,18 +177,13 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let tx = db.begin().await?;
-    let (access, _) = access::authorize_locked(&tx, &principal, id, Action::Read).await?;
-    let target = access::role_of_member(&tx, &access, user_id)
+    let (access, _) = guard::authorize_locked(&tx, &principal, id, Action::Read).await?;
+    let target = guard::role_of_member(&tx, &access, user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     // Rights first: someone who may not touch the owner gets 403, not the owner's 409.
     if user_id != principal.id() {
-        let action = if target >= Role::Admin {
-            Action::ManageAdmins
-        } else {
-            Action::ManageMembers
-        };
-        access.require(action)?;
+        access.require(Action::to_remove(target))?;
     }
     if target == Role::Owner {
         return Err(ApiError::conflict(
@@ -207,6 +192,8 @@ pub async fn remove_member(
         ));
     }
     store::remove_member(&tx, &access, user_id).await?;
+    // Their tasks here become unassigned, in the same transaction.
+    crate::tasks::store::unassign_all(&tx, &access, user_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,8 @@
-//! Projects and their members, and the authorization rule every project-scoped endpoint uses.
+//! Projects and their members, and the authorization every project-scoped endpoint uses: the
+//! proof (`access`, below the stores) and the guard (`guard`, above them).
 
 pub mod access;
+pub mod guard;
 pub mod handlers;
 pub mod members;
 pub mod store;

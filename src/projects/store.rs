@@ -372,8 +372,7 @@ pub async fn set_role(tx: &Tx, access: &ProjectAccess, user_id: Uuid, role: Role
     Ok(())
 }
 
-/// Removes a member; their tasks in the project become unassigned (through the tasks store,
-/// which owns that table).
+/// Removes a member (the caller then unassigns their tasks: `tasks::store::unassign_all`).
 pub async fn remove_member(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbResult<()> {
     let removed = tx
         .query_opt(
@@ -394,5 +393,5 @@ pub async fn remove_member(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> Db
             .changes(vec![Change::new("role", role, ())]),
         );
     }
-    crate::tasks::store::unassign_all(tx, access, user_id).await
+    Ok(())
 }

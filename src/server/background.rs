@@ -15,7 +15,7 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 pub async fn migrate_with_backoff(db: Db, listen: tokio_postgres::Config) {
     let mut delay = Duration::from_millis(200);
     loop {
-        match crate::db::migrate(&listen).await {
+        match crate::db::migrations::migrate(&listen).await {
             Ok(()) => {
                 db.mark_migrated();
                 tracing::info!("database ready: migrations are current");

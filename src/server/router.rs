@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{routes, AppState};
+use super::state::AppState;
+use super::{openapi, routes};
 use crate::error::ApiError;
 use crate::http::middleware;
 
@@ -24,7 +25,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
 
     Router::new()
         .merge(ops)
-        .merge(routes::undocumented(super::openapi::document_json()))
+        .merge(openapi::routes(openapi::document_json()))
         .merge(api)
         .merge(crate::web::routes())
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -2,7 +2,6 @@
 //! declaration of its method and path: `routes!` registers it with the router and puts its
 //! operation into the OpenAPI document, so the two cannot disagree.
 
-use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,7 +13,7 @@ use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
 
-use super::AppState;
+use super::state::AppState;
 
 /// The documented `/api/v1` operations: they sit behind `router::api_gate` (readiness, then
 /// idempotency).
@@ -81,13 +80,9 @@ pub fn ops() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::ops::metrics))
 }
 
-/// The routes that are deliberately not in the document: the documents themselves (and the
-/// web client's pages, `web::routes`).
+/// The routes that are deliberately not in the document: the documents themselves
+/// (`openapi::routes`; the web client's pages are `web::routes`).
 pub const UNDOCUMENTED: &[&str] = &["/api/v1/openapi.json", "/docs"];
-
-pub fn undocumented(doc: serde_json::Value) -> Router<AppState> {
-    super::openapi::routes(doc)
-}
 
 /// The OpenAPI document of exactly the routes above (before the shared modifiers).
 pub fn paths_document() -> utoipa::openapi::OpenApi {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::extract::FromRef;
 
-use super::Tuning;
+use super::tuning::Tuning;
+use crate::auth::client::TrustedProxies;
 use crate::auth::state::AuthState;
 use crate::config::Config;
 use crate::db::Db;
@@ -25,6 +26,8 @@ use crate::pagination::CursorKey;
 pub struct AppState {
     pub db: Db,
     pub auth: AuthState,
+    /// Also inside `auth`; a part of its own for the `ClientAddr` extractor.
+    pub trusted_proxies: TrustedProxies,
     pub cursor_key: CursorKey,
     pub events: Arc<Hub>,
     pub github: Github,
@@ -35,7 +38,12 @@ pub struct AppState {
 
 impl AppState {
     /// `config` must carry both secrets (the embedded set-up fills them in from the data dir).
-    pub fn new(config: &Config, db: Db, tuning: &Tuning) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        db: Db,
+        tuning: &Tuning,
+        creating_routes: CreatingRoutes,
+    ) -> anyhow::Result<Self> {
         let jwt_secret = config
             .jwt_secret
             .as_ref()
@@ -48,8 +56,16 @@ impl AppState {
             base: tuning.job_retry_base,
             cap: tuning.job_retry_cap,
         };
+        let auth = AuthState::new(
+            config,
+            db.clone(),
+            jwt_secret,
+            tuning.hash_start_deadline,
+            crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
+        );
         Ok(Self {
-            auth: AuthState::new(config, db.clone(), jwt_secret, tuning.hash_start_deadline),
+            trusted_proxies: auth.config.trusted_proxies.clone(),
+            auth,
             cursor_key: CursorKey::derive(jwt_secret),
             events: Arc::new(Hub::new(tuning.events_heartbeat)),
             github: Github::new(crate::github::Inner {
@@ -71,7 +87,7 @@ impl AppState {
                 db_max_connections: config.db_max_connections,
             },
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
-            creating_routes: CreatingRoutes::from_document(&super::routes::paths_document()),
+            creating_routes,
             db,
         })
     }

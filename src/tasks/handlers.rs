@@ -14,7 +14,8 @@ use crate::db::Exec;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Patch, Path, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
-use crate::projects::access::{self, Action, ProjectAccess};
+use crate::projects::access::{Action, ProjectAccess};
+use crate::projects::guard;
 
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
     versioned(status, task, task.version, || {
@@ -117,7 +118,7 @@ pub async fn create_task(
     Path(project_id): Path<Uuid>,
     Json(body): Json<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let access = access::authorize(&db, &principal, project_id, Action::EditTasks).await?;
+    let access = guard::authorize(&db, &principal, project_id, Action::EditTasks).await?;
     let mut errors = Vec::new();
     check_assignee(&db, project_id, body.assignee_id, &mut errors).await?;
     if !errors.is_empty() {
@@ -157,7 +158,7 @@ pub async fn get_task(
     Path(id): Path<Uuid>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let (task, _) = access::enter_task(&db.reads(), &principal, id, Action::Read, false).await?;
+    let (task, _) = guard::enter_task(&db.reads(), &principal, id, Action::Read).await?;
     Ok(read_versioned(&if_none_match, &task, task.version))
 }
 
@@ -231,13 +232,13 @@ pub async fn update_task(
     JsonPatch(patch): JsonPatch<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
+    let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
     if_match.check(task.version)?;
 
     let mut errors = Vec::new();
     let mut target: Option<ProjectAccess> = None;
     if let Some(to) = patch.project_id.filter(|p| *p != task.project_id) {
-        match access::authorize(&tx, &principal, to, Action::EditTasks).await {
+        match guard::authorize(&tx, &principal, to, Action::EditTasks).await {
             Ok(entered) => target = Some(entered),
             // Not a member of the target (or no such project): a field error, not a 404.
             Err(error) if error.status == StatusCode::NOT_FOUND => errors.push(FieldError::new(
@@ -305,7 +306,7 @@ pub async fn delete_task(
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let tx = db.begin().await?;
-    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
+    let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
     if_match.check(task.version)?;
     store::delete(&tx, &access, &task).await?;
     tx.commit().await?;

@@ -14,7 +14,8 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Path, Query};
 use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
-use crate::projects::access::{self, Action};
+use crate::projects::access::Action;
+use crate::projects::guard;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -232,7 +233,7 @@ pub async fn list_project_tasks(
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
-    access::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
+    guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }

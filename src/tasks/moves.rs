@@ -27,7 +27,8 @@ use crate::db::Tx;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::IfMatch;
-use crate::projects::access::{self, Action};
+use crate::projects::access::Action;
+use crate::projects::guard;
 
 type P = crate::error::Problem;
 
@@ -333,12 +334,12 @@ pub async fn move_task(
         unreachable!("the JSON extractor takes only objects")
     };
     let tx = db.begin().await?;
-    let (task, _) = access::enter_task(&tx, &principal, id, Action::EditTasks, false).await?;
+    let (task, _) = guard::enter_task(&tx, &principal, id, Action::EditTasks).await?;
     let (before, after, status) = parse_body(body)?;
     // One move at a time per project: the project row first, then the task's.
     crate::projects::store::lock(&tx, task.project_id).await?;
     let locked_project = task.project_id;
-    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
+    let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
     if task.project_id != locked_project {
         return Err(ApiError::conflict(
             crate::error::ErrorCode::Conflict,

@@ -143,7 +143,9 @@ pub async fn create_empty_database() -> String {
 
 /// Applies the embedded migrations to the database at `url`, as the server does.
 pub async fn migrate(url: &str) {
-    docket::db::migrate(&url.parse().unwrap()).await.unwrap();
+    docket::db::migrations::migrate(&url.parse().unwrap())
+        .await
+        .unwrap();
 }
 
 /// A direct connection for tests that look into the database.

@@ -115,9 +115,9 @@ pub enum TaskWriteError {
     Db(#[from] crate::db::DbError),
 }
 
-impl From<TaskWriteError> for crate::error::ApiError {
-    fn from(error: TaskWriteError) -> Self {
-        match error {
+impl crate::error::DomainError for TaskWriteError {
+    fn into_api_error(self) -> crate::error::ApiError {
+        match self {
             TaskWriteError::QuotaExceeded => {
                 crate::quotas::exceeded("tasks per project", crate::quotas::TASKS_PER_PROJECT)
             }
@@ -290,7 +290,7 @@ static FIND_VISIBLE_FOR_UPDATE_SQL: LazyLock<String> =
 
 /// A task and the caller's role in its project; `None` when there is no such task or the
 /// caller is not a member (both mean 404). Handlers reach it through
-/// `projects::access::enter_task`.
+/// `projects::guard::enter_task`.
 pub async fn find_visible(
     db: &impl Exec,
     task_id: Uuid,

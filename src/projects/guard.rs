@@ -1,0 +1,121 @@
+//! Authorization, the guard: the one way into a project. A handler calls `authorize` (or
+//! `authorize_locked` inside a transaction that changes the project or its members, or
+//! `enter_task`/`enter_comment` for a task or comment by id); each reads the caller's role from
+//! the database, checks the action against API.md §3's table (`access`), and hands back a
+//! `ProjectAccess`. The guard sits above the stores it reads; the proof sits below them.
+
+use uuid::Uuid;
+
+use super::access::{Action, ProjectAccess, Role};
+use super::store;
+use crate::auth::principal::Principal;
+use crate::comments::store::Comment;
+use crate::db::{Exec, Tx};
+use crate::error::ApiError;
+use crate::tasks::store::Task;
+
+/// Enters a project for `action`.
+pub async fn authorize(
+    db: &impl Exec,
+    principal: &Principal,
+    project_id: Uuid,
+    action: Action,
+) -> Result<ProjectAccess, ApiError> {
+    let role = store::role_of(db, project_id, principal.id()).await?;
+    ProjectAccess::checked(principal.id(), project_id, role, action)
+}
+
+/// Enters a project for a change of the project or its members: locks the project row first,
+/// so that concurrent changes queue and each decides on the roles as they are, not as they
+/// were before the other committed. Returns what the lock read.
+pub async fn authorize_locked(
+    tx: &Tx,
+    principal: &Principal,
+    project_id: Uuid,
+    action: Action,
+) -> Result<(ProjectAccess, store::Locked), ApiError> {
+    let locked = store::lock(tx, project_id).await?;
+    let role = store::role_of(tx, project_id, principal.id()).await?;
+    let access = ProjectAccess::checked(principal.id(), project_id, role, action)?;
+    // A member of a project that exists: the lock found it.
+    Ok((access, locked.ok_or_else(ApiError::not_found)?))
+}
+
+/// Enters the project of a task for `action`: one query reads the task and the caller's role.
+/// No such task, or not a member: 404.
+pub async fn enter_task(
+    db: &impl Exec,
+    principal: &Principal,
+    task_id: Uuid,
+    action: Action,
+) -> Result<(Task, ProjectAccess), ApiError> {
+    task_entered(db, principal, task_id, action, false).await
+}
+
+/// `enter_task` that also locks the task row, for a change of the task in `tx`.
+pub async fn enter_task_locked(
+    tx: &Tx,
+    principal: &Principal,
+    task_id: Uuid,
+    action: Action,
+) -> Result<(Task, ProjectAccess), ApiError> {
+    task_entered(tx, principal, task_id, action, true).await
+}
+
+async fn task_entered(
+    db: &impl Exec,
+    principal: &Principal,
+    task_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(Task, ProjectAccess), ApiError> {
+    let (task, role) = crate::tasks::store::find_visible(db, task_id, principal.id(), lock)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal.id(), task.project_id, Some(role), action)?;
+    Ok((task, access))
+}
+
+/// Enters the project of a comment's task for `action`. No such comment, or not a member: 404.
+pub async fn enter_comment(
+    db: &impl Exec,
+    principal: &Principal,
+    comment_id: Uuid,
+    action: Action,
+) -> Result<(Comment, ProjectAccess), ApiError> {
+    comment_entered(db, principal, comment_id, action, false).await
+}
+
+/// `enter_comment` that also locks the comment row, for a change of the comment in `tx`.
+pub async fn enter_comment_locked(
+    tx: &Tx,
+    principal: &Principal,
+    comment_id: Uuid,
+    action: Action,
+) -> Result<(Comment, ProjectAccess), ApiError> {
+    comment_entered(tx, principal, comment_id, action, true).await
+}
+
+async fn comment_entered(
+    db: &impl Exec,
+    principal: &Principal,
+    comment_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(Comment, ProjectAccess), ApiError> {
+    let (comment, project_id, role) =
+        crate::comments::store::find_visible(db, comment_id, principal.id(), lock)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal.id(), project_id, Some(role), action)?;
+    Ok((comment, access))
+}
+
+/// The role another user has in the project the caller entered (for member management).
+pub async fn role_of_member(
+    db: &impl Exec,
+    access: &ProjectAccess,
+    user_id: Uuid,
+) -> Result<Option<Role>, ApiError> {
+    Ok(store::role_of(db, access.project_id(), user_id).await?)
+}
