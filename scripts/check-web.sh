@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Type-checks the web client (plain ES modules with JSDoc types) with TypeScript's checker.
-# TypeScript comes from npm, pinned, installed once into target/web-tools.
+# Checks the web client (plain ES modules with JSDoc types):
+#   - its types, with TypeScript's checker (tsc --checkJs, tsconfig.json);
+#   - no import cycle among its modules (madge --circular);
+#   - its layers and function sizes (scripts/web-layers.cjs: nothing imports app.js, views are
+#     imported only by the router, no function over 150 lines).
+# The tools come from npm, pinned, installed once into target/web-tools (one install for all:
+# a later `npm install --no-save` of one package would prune the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=5.9.3
+packages=(typescript@5.9.3 madge@8.0.0 acorn@8.15.0 acorn-walk@8.3.4)
 tools="${CARGO_TARGET_DIR:-target}/web-tools"
-tsc="$tools/node_modules/.bin/tsc"
-if [ ! -x "$tsc" ] || [ "$("$tsc" --version)" != "Version $version" ]; then
-  npm install --silent --no-save --no-audit --no-fund --prefix "$tools" "typescript@$version"
+modules="$tools/node_modules"
+installed() {
+  local spec name version
+  for spec in "${packages[@]}"; do
+    name="${spec%@*}" version="${spec##*@}"
+    [ -f "$modules/$name/package.json" ] || return 1
+    [ "$(node -p 'require(require("path").resolve(process.argv[1])).version' "$modules/$name/package.json")" = "$version" ] || return 1
+  done
+}
+if ! installed; then
+  npm install --silent --no-save --no-audit --no-fund --prefix "$tools" "${packages[@]}"
 fi
-"$tsc" -p tsconfig.json
+"$modules/.bin/tsc" -p tsconfig.json
 echo "web client: types check"
+"$modules/.bin/madge" --circular --no-spinner --extensions js --exclude '^docs/' web/
+NODE_PATH="$modules" node scripts/web-layers.cjs

@@ -163,6 +163,19 @@ export function isOverdue(date) {
 }
 
 /**
+ * A past moment as people say it: "just now", "5 min ago", "3 h ago", a weekday, then a date.
+ * @param {Date} d
+ */
+export function relative(d) {
+  const s = Math.round((Date.now() - d.getTime()) / 1000);
+  if (s < 45) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 7 * 86400) return d.toLocaleDateString(undefined, { weekday: "short", hour: "numeric", minute: "2-digit" });
+  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+/**
  * Initials of a name, for assignee badges.
  * @param {string} name
  */

@@ -5,7 +5,7 @@ import { h, replace } from "../dom.js";
 
 /**
  * @param {HTMLElement} root
- * @param {{mode: "signin" | "signup", state: import("../app.js").State, navigate: (url: string, o?: any) => void,
+ * @param {{mode: "signin" | "signup", state: import("../model.js").State, navigate: (url: string, o?: any) => void,
  *   signedIn: (user: api.User, csrf: string) => Promise<void>, next: string | null}} options
  */
 export function renderAuth(root, options) {

@@ -3,7 +3,6 @@
 
 import * as api from "../api.js";
 import { h, replace, announce, confirmDialog } from "../dom.js";
-import { deleteProject } from "../app.js";
 
 /**
  * A form whose server errors land under their fields.
@@ -64,7 +63,7 @@ function form(spec) {
 }
 
 /**
- * @param {import("../app.js").Context} ctx
+ * @param {import("../model.js").Context} ctx
  * @param {HTMLElement} content
  */
 export async function renderSettings(ctx, content) {
@@ -206,7 +205,7 @@ async function drawTokens(box) {
 const LINK_STATES = { pending: "Waiting for its first import", syncing: "Importing now", idle: "Up to date", failed: "Failed" };
 
 /**
- * @param {import("../app.js").Context} ctx
+ * @param {import("../model.js").Context} ctx
  * @param {HTMLElement} content
  */
 export async function renderProjectSettings(ctx, content) {
@@ -242,14 +241,28 @@ export async function renderProjectSettings(ctx, content) {
   if (project.my_role === "owner" && !project.is_inbox) {
     sections.push(h("section", { class: "card-section danger-zone", "aria-labelledby": "s-danger" }, h("h2", { id: "s-danger" }, "Delete project"),
       h("p", null, "Deletes the project and all its tasks for every member."),
-      h("button", { type: "button", class: "danger", id: "delete-project", onclick: () => deleteProject(project).catch((e) => announce(e.message, { error: true })) }, "Delete project")));
+      h("button", { type: "button", class: "danger", id: "delete-project", onclick: () => deleteProject(ctx, project).catch((e) => announce(e.message, { error: true })) }, "Delete project")));
   }
   replace(content, h("div", { class: "page" }, sections));
   if (!project.is_inbox) await drawGithub(ctx, github, project, isAdmin);
 }
 
 /**
- * @param {import("../app.js").Context} ctx
+ * Deletes a project after asking, then goes home.
+ * @param {import("../model.js").Context} ctx
+ * @param {api.Project} project
+ */
+async function deleteProject(ctx, project) {
+  const ok = await confirmDialog("Delete project", `Delete “${project.name}” and all its tasks? This cannot be undone.`, "Delete project", true);
+  if (!ok) return;
+  await api.del(`/projects/${project.id}`);
+  await ctx.refreshProjects();
+  announce(`Deleted ${project.name}.`, { visible: true });
+  ctx.navigate("/", { force: true });
+}
+
+/**
+ * @param {import("../model.js").Context} ctx
  * @param {HTMLElement} box
  * @param {api.Project} project
  * @param {boolean} isAdmin
@@ -311,7 +324,7 @@ async function drawGithub(ctx, box, project, isAdmin) {
 }
 
 /**
- * @param {import("../app.js").Context} ctx
+ * @param {import("../model.js").Context} ctx
  * @param {HTMLElement} content
  */
 export async function renderAdmin(ctx, content) {

@@ -3,9 +3,8 @@
 // read on a modest timer and soon after a live event that may have notified this person.
 
 import * as api from "../api.js";
-import { h, replace, announce } from "../dom.js";
+import { h, replace, announce, relative } from "../dom.js";
 import { everyEntry } from "../live.js";
-import { relative } from "./activity.js";
 
 const EVERY_MS = 30_000;
 
@@ -82,6 +81,8 @@ function drawBell(wrap) {
   wrap.dataset.unread = String(n);
 }
 
+/** @typedef {{button: HTMLButtonElement, dropdown: HTMLElement, close: (focus: boolean) => void}} Bell */
+
 /** The bell for a top bar. */
 export function bell() {
   const id = "notifications-panel";
@@ -101,6 +102,8 @@ export function bell() {
   const outside = (/** @type {Event} */ e) => {
     if (!wrap.contains(/** @type {Node} */ (e.target))) close(false);
   };
+  /** @type {Bell} */
+  const b = { button, dropdown, close };
   const open = async () => {
     dropdown.hidden = false;
     button.setAttribute("aria-expanded", "true");
@@ -109,52 +112,10 @@ export function bell() {
     try {
       /** @type {api.Page} */
       const page = await api.get("/me/notifications?limit=20");
-      drawList(/** @type {api.Notification[]} */ (page.items));
+      drawList(b, /** @type {api.Notification[]} */ (page.items));
     } catch (e) {
       replace(dropdown, h("h2", { id: "notifications-heading" }, "Notifications"), h("p", { class: "error-text" }, e instanceof Error ? e.message : String(e)));
     }
-  };
-  /** @param {api.Notification[]} items */
-  const drawList = (items) => {
-    replace(dropdown,
-      h("div", { class: "bell-head" },
-        h("h2", { id: "notifications-heading" }, "Notifications"),
-        state.unread ? h("button", { type: "button", class: "ghost small", id: "mark-all-read", onclick: markAll }, "Mark all read") : null),
-      items.length
-        ? h("ul", { class: "bell-list", id: "notifications" }, items.map((n) => h("li", { class: n.read_at ? "note" : "note unread", dataset: { id: n.id } },
-          h("a", { href: `/p/${n.task.project_id}?task=${n.task.id}`, class: "note-link", onclick: (/** @type {Event} */ e) => choose(e, n) },
-            n.read_at ? null : h("span", { class: "sr-only" }, "Unread: "),
-            sentence(n),
-            h("time", { class: "muted small", datetime: n.created_at }, relative(new Date(n.created_at)))))))
-        : h("p", { class: "muted", id: "no-notifications" }, "Nothing new. You are notified when someone assigns you a task, mentions you, or comments on your tasks."));
-    /** @type {HTMLElement | null} */ (dropdown.querySelector("a, button"))?.focus();
-  };
-  /**
-   * @param {Event} e
-   * @param {api.Notification} n
-   */
-  const choose = async (e, n) => {
-    e.preventDefault();
-    close(false);
-    if (!n.read_at) {
-      try {
-        await api.post("/me/notifications/read", { ids: [n.id] });
-      } catch {
-        // Opening the task matters more; the next refresh shows it still unread.
-      }
-    }
-    state.navigate(`/p/${n.task.project_id}?task=${n.task.id}`);
-    refreshBell();
-  };
-  const markAll = async () => {
-    try {
-      await api.post("/me/notifications/read", { all: true });
-      announce("All notifications marked read.");
-    } catch (e) {
-      announce(e instanceof Error ? e.message : String(e), { error: true });
-    }
-    await refreshBell();
-    close(true);
   };
   button.addEventListener("click", () => (dropdown.hidden ? open() : close(false)));
   wrap.addEventListener("keydown", (e) => {
@@ -165,6 +126,58 @@ export function bell() {
     }
   });
   return wrap;
+}
+
+/**
+ * The dropdown's list: the newest notifications, unread ones marked, and "Mark all read".
+ * @param {Bell} b
+ * @param {api.Notification[]} items
+ */
+function drawList(b, items) {
+  replace(b.dropdown,
+    h("div", { class: "bell-head" },
+      h("h2", { id: "notifications-heading" }, "Notifications"),
+      state.unread ? h("button", { type: "button", class: "ghost small", id: "mark-all-read", onclick: () => markAll(b) }, "Mark all read") : null),
+    items.length
+      ? h("ul", { class: "bell-list", id: "notifications" }, items.map((n) => h("li", { class: n.read_at ? "note" : "note unread", dataset: { id: n.id } },
+        h("a", { href: `/p/${n.task.project_id}?task=${n.task.id}`, class: "note-link", onclick: (/** @type {Event} */ e) => choose(b, e, n) },
+          n.read_at ? null : h("span", { class: "sr-only" }, "Unread: "),
+          sentence(n),
+          h("time", { class: "muted small", datetime: n.created_at }, relative(new Date(n.created_at)))))))
+      : h("p", { class: "muted", id: "no-notifications" }, "Nothing new. You are notified when someone assigns you a task, mentions you, or comments on your tasks."));
+  /** @type {HTMLElement | null} */ (b.dropdown.querySelector("a, button"))?.focus();
+}
+
+/**
+ * Opens a notification's task and marks it read.
+ * @param {Bell} b
+ * @param {Event} e
+ * @param {api.Notification} n
+ */
+async function choose(b, e, n) {
+  e.preventDefault();
+  b.close(false);
+  if (!n.read_at) {
+    try {
+      await api.post("/me/notifications/read", { ids: [n.id] });
+    } catch {
+      // Opening the task matters more; the next refresh shows it still unread.
+    }
+  }
+  state.navigate(`/p/${n.task.project_id}?task=${n.task.id}`);
+  refreshBell();
+}
+
+/** @param {Bell} b */
+async function markAll(b) {
+  try {
+    await api.post("/me/notifications/read", { all: true });
+    announce("All notifications marked read.");
+  } catch (e) {
+    announce(e instanceof Error ? e.message : String(e), { error: true });
+  }
+  await refreshBell();
+  b.close(true);
 }
 
 /** @param {api.Notification} n */

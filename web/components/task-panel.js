@@ -1,0 +1,236 @@
+// Task detail, beside the list or the board: the fields (task-editor.js saves them with
+// If-Match and resolves a 412 with the person), the comments and the task's activity as two
+// tabs, deletion, and live updates. Leaving with unsaved input asks first.
+
+import * as api from "../api.js";
+import { h, replace, announce, confirmDialog, debounce } from "../dom.js";
+import { unsaved, membersOf } from "../model.js";
+import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save } from "./task-editor.js";
+import { commentThread } from "./comment-thread.js";
+import { timeline } from "./timeline.js";
+
+/**
+ * @typedef {import("./task-editor.js").Panel} Panel
+ * @typedef {import("./task-editor.js").Field} Field
+ * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null}} Discussion
+ */
+
+/**
+ * @param {import("../model.js").Context} ctx
+ * @param {HTMLElement} host
+ * @param {string} taskId
+ * @param {import("./task-editor.js").Hooks} hooks
+ * @returns {Promise<{onEntry: (entry: api.Entry) => void} | null>} what live updates call
+ */
+export async function openTaskPanel(ctx, host, taskId, hooks) {
+  /** @type {api.Task} */
+  let base;
+  try {
+    base = await api.get(`/tasks/${taskId}`, { signal: ctx.signal });
+  } catch (e) {
+    if (e instanceof api.ApiError && e.status === 404) {
+      announce("That task does not exist any more, or you cannot see it.", { error: true });
+      return null;
+    }
+    throw e;
+  }
+  const project = ctx.state.projects.find((p) => p.id === base.project_id) || ctx.project;
+  const canEdit = api.can(project?.my_role, "editor");
+  const members = await membersOf(base.project_id).catch(() => []);
+  /** @type {Record<Field, any>} */
+  const draft = /** @type {Record<Field, any>} */ (Object.fromEntries(FIELDS.map((f) => [f, base[f]])));
+  /** @type {Panel} */
+  const p = {
+    ctx, hooks, base, draft, members, project, canEdit,
+    inputs: fieldInputs(draft, { canEdit, members, changed: (f, v) => changed(p, f, v), toggleEditing: () => setEditing(p, !p.editing) }),
+    status: h("p", { class: "save-state muted small", id: "save-state", "aria-live": "polite" }, ""),
+    errors: {},
+    scheduled: debounce(() => save(p), 700),
+    saving: false, again: false, conflict: false, editing: false, refreshing: false,
+    guard: () => dirty(p) || p.saving,
+  };
+  unsaved.add(p.guard);
+  ctx.keys.escape = () => {
+    if (document.activeElement === p.inputs.description && p.editing) {
+      setEditing(p, false);
+      return true;
+    }
+    close(p);
+    return true;
+  };
+  const talk = discussion(p);
+  const panel = panelView(p, talk.section);
+  p.inputs.description.hidden = true;
+  drawPreview(p);
+  replace(host, panel);
+  document.body.classList.add("panel-open");
+  ctx.signal.addEventListener("abort", () => {
+    document.body.classList.remove("panel-open");
+  });
+  p.inputs.title.focus();
+  return { onEntry: (entry) => onEntry(p, talk, entry) };
+}
+
+/**
+ * The panel: head (number, project, save state, close), fields, description, the discussion.
+ * @param {Panel} p
+ * @param {HTMLElement} together the comments and activity tabs
+ */
+function panelView(p, together) {
+  const { base, project, canEdit, inputs } = p;
+  /** @param {string} field */
+  const errorFor = (field) => (p.errors[field] = h("p", { class: "field-error", id: `task-${field}-error` }));
+  /**
+   * @param {string} id
+   * @param {string} text
+   * @param {HTMLElement} control
+   * @param {HTMLElement | null} [help]
+   */
+  const row = (id, text, control, help) => h("div", { class: "prop" }, h("label", { for: id }, text), control, help || null, errorFor(id.replace("task-", "")));
+  return h("aside", { class: "panel", id: "task-panel", "aria-labelledby": "task-panel-heading" },
+    h("div", { class: "panel-head" },
+      h("h2", { id: "task-panel-heading", class: "small muted" }, `#${base.number}`, project ? ` · ${project.is_inbox ? "Inbox" : project.name}` : ""),
+      p.status,
+      h("button", { type: "button", class: "icon", id: "close-task", "aria-label": "Close task (Esc)", onclick: () => close(p) }, "×")),
+    h("div", { class: "panel-body" },
+      h("div", { class: "prop" }, inputs.title, errorFor("title")),
+      canEdit ? null : h("p", { class: "notice", id: "read-only-notice" }, "You can read this project but not change it."),
+      h("div", { class: "props" },
+        row("task-status", "Status", inputs.status),
+        row("task-priority", "Priority", inputs.priority),
+        row("task-due_date", "Due", inputs.due),
+        row("task-assignee_id", "Assignee", inputs.assignee),
+        row("task-labels", "Labels", inputs.labels, h("p", { class: "hint", id: "task-labels-help" }, "Comma-separated"))),
+      base.source ? h("p", { class: "source" }, "Imported from ", h("a", { href: base.source.url, rel: "noopener noreferrer", target: "_blank", id: "task-source" }, `${base.source.repository}#${base.source.number}`)) : null,
+      h("div", { class: "description" },
+        h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? inputs.editButton : null),
+        inputs.description, inputs.preview, errorFor("description")),
+      together,
+      canEdit ? h("div", { class: "panel-foot" }, h("button", { type: "button", class: "danger ghost", id: "delete-task", onclick: () => remove(p) }, "Delete task")) : null));
+}
+
+/**
+ * The comments and the task's activity, as two tabs (the activity loads when first shown).
+ * @param {Panel} p
+ * @returns {Discussion}
+ */
+function discussion(p) {
+  const { ctx, base } = p;
+  const commentsPanel = h("div", { id: "task-comments", role: "tabpanel", "aria-labelledby": "tab-comments", tabindex: "-1" });
+  const activityPanel = h("div", { id: "task-activity", role: "tabpanel", "aria-labelledby": "tab-activity", tabindex: "-1", hidden: true });
+  /** @param {number | undefined} n */
+  const commentsLabel = (n) => (n === undefined ? "Comments" : `Comments (${n})`);
+  const commentsTab = h("button", { type: "button", role: "tab", id: "tab-comments", "aria-selected": "true", "aria-controls": "task-comments" }, commentsLabel(base.comment_count));
+  const activityTab = h("button", { type: "button", role: "tab", id: "tab-activity", "aria-selected": "false", "aria-controls": "task-activity", tabindex: "-1" }, "Activity");
+  /** @param {"comments" | "activity"} which */
+  const showTab = (which) => {
+    const comments = which === "comments";
+    commentsTab.setAttribute("aria-selected", String(comments));
+    activityTab.setAttribute("aria-selected", String(!comments));
+    commentsTab.tabIndex = comments ? 0 : -1;
+    activityTab.tabIndex = comments ? -1 : 0;
+    commentsPanel.hidden = !comments;
+    activityPanel.hidden = comments;
+    if (!comments && !d.history) {
+      d.history = timeline(activityPanel, { path: `/tasks/${base.id}/activity`, projectId: base.project_id, onTask: true, signal: ctx.signal, label: "Task activity" });
+    }
+  };
+  commentsTab.addEventListener("click", () => showTab("comments"));
+  activityTab.addEventListener("click", () => showTab("activity"));
+  const tablist = h("div", { role: "tablist", class: "detail-tabs", "aria-label": "Comments and activity" }, commentsTab, activityTab);
+  tablist.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End") return;
+    e.preventDefault();
+    e.stopPropagation();
+    const toActivity = e.key === "End" || ((e.key === "ArrowRight" || e.key === "ArrowLeft") && activityTab.tabIndex !== 0);
+    showTab(toActivity ? "activity" : "comments");
+    (toActivity ? activityTab : commentsTab).focus();
+  });
+  const thread = commentThread(commentsPanel, {
+    task: base, me: /** @type {api.User} */ (ctx.state.user), members: () => p.members, canComment: p.canEdit,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved,
+    onCount: (n) => {
+      commentsTab.textContent = commentsLabel(n);
+      if (p.base.comment_count !== n) {
+        p.base = { ...p.base, comment_count: n };
+        p.hooks.onSaved(p.base);
+      }
+    },
+  });
+  thread.ready.catch((e) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) replace(commentsPanel, h("p", { class: "error-text" }, e instanceof Error ? e.message : String(e)));
+  });
+  /** @type {Discussion} */
+  const d = { section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null };
+  return d;
+}
+
+/**
+ * Saves what is left, asks when that fails, then closes the panel.
+ * @param {Panel} p
+ */
+async function close(p) {
+  await save(p);
+  if (dirty(p) && !window.confirm("Your last change could not be saved. Close anyway?")) return;
+  unsaved.delete(p.guard);
+  p.ctx.setQuery({ task: null });
+}
+
+/** @param {Panel} p */
+async function remove(p) {
+  const { base } = p;
+  const ok = await confirmDialog("Delete task", `Delete #${base.number} “${base.title}”?`, "Delete task", true);
+  if (!ok) return;
+  try {
+    await api.del(`/tasks/${p.base.id}`, { ifMatch: p.base.version });
+    unsaved.delete(p.guard);
+    p.hooks.onDeleted(p.base.id);
+    announce(`Deleted #${p.base.number}.`, { visible: true });
+    p.ctx.setQuery({ task: null });
+  } catch (e) {
+    announce(e instanceof api.ApiError && e.status === 412 ? "Someone changed this task meanwhile; reopen it to see the change before deleting." : e instanceof Error ? e.message : String(e), { error: true });
+  }
+}
+
+/**
+ * A live event about this task: it was deleted, its comments changed, or its fields did.
+ * @param {Panel} p
+ * @param {Discussion} talk
+ * @param {api.Entry} entry
+ */
+function onEntry(p, talk, entry) {
+  if (entry.task_id !== p.base.id || p.ctx.signal.aborted) return;
+  if (entry.kind === "task.deleted") {
+    unsaved.delete(p.guard);
+    announce(`#${p.base.number} was deleted${entry.actor ? " by " + entry.actor.name : ""}.`, { visible: true });
+    p.hooks.onDeleted(p.base.id);
+    p.ctx.setQuery({ task: null });
+    return;
+  }
+  if (entry.kind.startsWith("comment.")) talk.thread.reload().catch(() => {});
+  else refreshTask(p);
+  talk.history?.reload().catch(() => {});
+}
+
+/**
+ * Someone changed this task (a live event): show it unless this person is editing it.
+ * @param {Panel} p
+ */
+async function refreshTask(p) {
+  if (p.refreshing || dirty(p) || p.saving || p.conflict) return;
+  p.refreshing = true;
+  try {
+    /** @type {api.Task} */
+    const fresh = await api.get(`/tasks/${p.base.id}`, { signal: p.ctx.signal });
+    if (fresh.version > p.base.version && !dirty(p) && !p.saving && !p.conflict) {
+      p.base = fresh;
+      for (const f of FIELDS) p.draft[f] = fresh[f];
+      fill(p);
+      p.status.textContent = "Updated just now";
+    }
+  } catch {
+    // Gone or unreachable: the next event or a reload says so.
+  } finally {
+    p.refreshing = false;
+  }
+}

@@ -1,0 +1,40 @@
+// A task as a line: the rows of the lists ("My tasks", "Upcoming", a project's list) and the
+// comment count that the board's cards show too.
+
+import * as api from "../api.js";
+import { h, formatDue, isOverdue, initials } from "../dom.js";
+import { PRIORITIES, statusLabel } from "../model.js";
+
+/**
+ * The number of comments of a task, when it has any.
+ * @param {api.Task} task
+ */
+export function commentBadge(task) {
+  const n = task.comment_count || 0;
+  return n ? h("span", { class: "comment-count", title: `${n} comment${n === 1 ? "" : "s"}`, "aria-label": `${n} comment${n === 1 ? "" : "s"}` }, String(n)) : null;
+}
+
+/**
+ * A status toggle, a title that opens the task, then labels, due date, assignee, priority.
+ * @param {api.Task} task
+ * @param {{members: Map<string, {name: string}>, projectName?: string, canEdit: boolean, onToggle: (t: api.Task) => void, href: string}} o
+ */
+export function taskRow(task, o) {
+  const done = task.status === "done";
+  const assignee = task.assignee_id ? o.members.get(task.assignee_id) : null;
+  const label = statusLabel(task.status) || task.status;
+  return h("li", { class: `row status-${task.status}`, dataset: { id: task.id } },
+    h("button", {
+      type: "button", class: "status-toggle", "aria-pressed": done ? "true" : "false",
+      "aria-label": `${label}: mark “${task.title}” ${done ? "not done" : "done"}`,
+      disabled: !o.canEdit, onclick: () => o.onToggle(task),
+    }, h("span", { class: "status-dot", "aria-hidden": "true" })),
+    h("a", { href: o.href, class: "row-title" }, h("span", { class: "num" }, `#${task.number}`), " ", task.title),
+    h("span", { class: "row-meta" },
+      o.projectName ? h("span", { class: "chip project-chip" }, o.projectName) : null,
+      task.labels.map((l) => h("span", { class: "chip label" }, l)),
+      task.due_date ? h("span", { class: isOverdue(task.due_date) && !done ? "due overdue" : "due", title: task.due_date }, formatDue(task.due_date)) : null,
+      commentBadge(task),
+      assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null,
+      task.priority ? h("span", { class: `prio prio-${task.priority}`, title: `Priority: ${PRIORITIES[task.priority]}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3)) + (task.priority === 4 ? "!" : "")) : null));
+}

@@ -1,0 +1,84 @@
+// What the views share, below them all: who is signed in and their projects, the statuses and
+// priorities as people read them, the members cache, the one predicate that says whether a task
+// still belongs in a filtered list or board, and the guards of unsaved input. Nothing here
+// draws; it imports only api.js.
+
+import * as api from "./api.js";
+
+/**
+ * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean}} State
+ * @typedef {{j?: () => void, k?: () => void, enter?: () => void, c?: () => void, escape?: () => boolean}} Keys
+ * @typedef {(url: string, options?: {replace?: boolean, force?: boolean}) => void} Navigate
+ * @typedef {(changes: Record<string, string | null>, options?: {replace?: boolean}) => void} SetQuery
+ * @typedef {{state: State, main: HTMLElement, params: Record<string, string>, query: URLSearchParams,
+ *   project?: api.Project, navigate: Navigate, setQuery: SetQuery, keys: Keys,
+ *   refreshProjects: () => Promise<void>, signal: AbortSignal}} Context what a view is rendered with
+ */
+
+/** @type {State} */
+export const state = { user: null, projects: [], registrationOpen: true };
+
+/** Things with unsaved input: each returns true while it has some. */
+export const unsaved = new Set();
+/** @type {() => boolean} */
+export const hasUnsaved = () => [...unsaved].some((f) => f());
+
+export const STATUSES = /** @type {const} */ ([
+  ["todo", "To do"],
+  ["in_progress", "In progress"],
+  ["done", "Done"],
+  ["canceled", "Canceled"],
+]);
+export const PRIORITIES = ["None", "Low", "Medium", "High", "Urgent"];
+
+/**
+ * A status as people read it ("In progress").
+ * @param {string} status
+ */
+export const statusLabel = (status) => STATUSES.find(([s]) => s === status)?.[1];
+
+/** @type {Map<string, api.Member[]>} */
+const membersCache = new Map();
+
+/**
+ * The members of a project (cached for the session of a view).
+ * @param {string} projectId
+ * @returns {Promise<api.Member[]>}
+ */
+export async function membersOf(projectId) {
+  let members = membersCache.get(projectId);
+  if (!members) {
+    members = /** @type {api.Member[]} */ (await api.all(`/projects/${projectId}/members`));
+    membersCache.set(projectId, members);
+  }
+  return members;
+}
+
+/** @param {string} projectId */
+export function forgetMembers(projectId) {
+  membersCache.delete(projectId);
+}
+
+/**
+ * Whether a task passes a list's or the board's filters (the URL's `status`, `assignee`,
+ * `label`, `priority_min`, `due_after`, `due_before`; `q` and the sort cannot be checked here).
+ * Live updates use it to drop a changed task that no longer belongs.
+ * @param {api.Task} t
+ * @param {URLSearchParams} filters
+ * @param {string} meId who `assignee=me` is
+ */
+export function matchesFilters(t, filters, meId) {
+  const status = filters.get("status");
+  if (status && !status.split(",").includes(t.status)) return false;
+  const a = filters.get("assignee");
+  if (a && (a === "me" ? t.assignee_id !== meId : a === "none" ? t.assignee_id !== null : t.assignee_id !== a)) return false;
+  const label = filters.get("label");
+  if (label && !t.labels.includes(label.toLowerCase())) return false;
+  const min = filters.get("priority_min");
+  if (min && t.priority < Number(min)) return false;
+  const from = filters.get("due_after");
+  if (from && (!t.due_date || t.due_date < from)) return false;
+  const to = filters.get("due_before");
+  if (to && (!t.due_date || t.due_date > to)) return false;
+  return true;
+}

@@ -1,0 +1,136 @@
+// The router: one table of [pattern, render] from a path to its page, and the life of a view
+// (its AbortSignal, its keyboard shortcuts, the frame around it). The only module that imports
+// views; app.js hands `render` to navigation.js, so a view navigates without importing this.
+
+import * as api from "./api.js";
+import { h, replace } from "./dom.js";
+import { state, unsaved } from "./model.js";
+import { navigate, setQuery } from "./navigation.js";
+import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projectHeader, plainHeader, notFound, boot, signedIn } from "./shell.js";
+import { renderAuth } from "./views/auth.js";
+import { renderTaskList } from "./views/list.js";
+import { renderBoard } from "./views/board.js";
+import { renderMembers } from "./views/members.js";
+import { renderProjectSettings, renderSettings, renderAdmin } from "./views/settings.js";
+import { renderProjectActivity } from "./views/activity.js";
+
+/**
+ * @typedef {import("./model.js").Context} Context
+ * @typedef {import("./model.js").Keys} Keys
+ * @typedef {(ctx: Context, content: HTMLElement) => Promise<void>} View
+ */
+
+/**
+ * A page outside projects: a plain top bar with `title` over the view.
+ * @param {string} title
+ * @param {string} contentClass
+ * @param {View} view
+ * @returns {(ctx: Context) => Promise<void>}
+ */
+const page = (title, contentClass, view) => async (ctx) => {
+  document.title = `${title} · Docket`;
+  replace(ctx.main, plainHeader(title), h("div", { class: contentClass, id: "content" }));
+  await view(ctx, /** @type {HTMLElement} */ (ctx.main.querySelector("#content")));
+};
+
+/**
+ * A page of the project in the path: its top bar, with `tab` current, over the view.
+ * @param {string} tab
+ * @param {View} view
+ * @returns {(ctx: Context) => Promise<void>}
+ */
+const projectPage = (tab, view) => async (ctx) => {
+  let project = state.projects.find((p) => p.id === ctx.params.id);
+  if (!project) {
+    try {
+      project = await api.get(`/projects/${ctx.params.id}`);
+    } catch (e) {
+      if (e instanceof api.ApiError && e.status === 404) return notFound(ctx.main);
+      throw e;
+    }
+  }
+  const p = /** @type {api.Project} */ (project);
+  ctx.project = p;
+  document.title = `${p.is_inbox ? "Inbox" : p.name} · Docket`;
+  replace(ctx.main, projectHeader(p, tab), h("div", { class: "content", id: "content" }));
+  await view(ctx, /** @type {HTMLElement} */ (ctx.main.querySelector("#content")));
+};
+
+/** @type {[RegExp, (ctx: Context) => Promise<void>][]} the first match renders; its group is `params.id` */
+const ROUTES = [
+  [/^\/p\/([^/]+)$/, projectPage("list", (ctx, content) => renderTaskList(ctx, content, "project"))],
+  [/^\/p\/([^/]+)\/board$/, projectPage("board", renderBoard)],
+  [/^\/p\/([^/]+)\/members$/, projectPage("members", renderMembers)],
+  [/^\/p\/([^/]+)\/activity$/, projectPage("activity", renderProjectActivity)],
+  [/^\/p\/([^/]+)\/settings$/, projectPage("settings", renderProjectSettings)],
+  [/^\/my$/, page("My tasks", "content", (ctx, content) => renderTaskList(ctx, content, "my"))],
+  [/^\/upcoming$/, page("Upcoming", "content", (ctx, content) => renderTaskList(ctx, content, "upcoming"))],
+  [/^\/settings$/, page("Settings", "content page", renderSettings)],
+  [/^\/admin$/, page("Users", "content page", renderAdmin)],
+];
+
+/** @type {Keys} */
+let keys = {};
+/** @type {AbortController | null} */
+let viewAbort = null;
+let booted = false;
+
+/** The shortcuts of the view on screen (app.js's key handler calls them). */
+export const currentKeys = () => keys;
+
+/** Renders the current URL: the sign-in pages, or the layout with the route's page in it. */
+export async function render() {
+  viewAbort?.abort();
+  viewAbort = new AbortController();
+  const signal = viewAbort.signal;
+  keys = {};
+  unsaved.clear();
+  document.body.classList.remove("drawer-open");
+  const path = location.pathname;
+  const query = new URLSearchParams(location.search);
+  if (!booted) {
+    booted = true;
+    await boot();
+  }
+  if (path === "/signin" || path === "/signup") {
+    dropLayout();
+    if (state.user) return navigate(query.get("next") || "/", { replace: true });
+    return renderAuth(root, { mode: path === "/signup" && state.registrationOpen ? "signup" : "signin", state, navigate, signedIn, next: query.get("next") });
+  }
+  if (!state.user) {
+    return navigate("/signin" + (path === "/" ? "" : "?next=" + encodeURIComponent(path + location.search)), { replace: true, force: true });
+  }
+  if (path === "/") {
+    const box = inbox();
+    return navigate(box ? `/p/${box.id}` : "/my", { replace: true });
+  }
+  const el = layout();
+  renderSidebar();
+  /** @type {Context} */
+  const ctx = { state, main: el, params: {}, query, navigate, setQuery, keys, refreshProjects, signal };
+  await show(ctx, path);
+}
+
+/**
+ * Runs the route of `path` in the main element; a failure shows its sentence and "Try again".
+ * @param {Context} ctx
+ * @param {string} path
+ */
+async function show(ctx, path) {
+  const el = ctx.main;
+  try {
+    for (const [pattern, renderPage] of ROUTES) {
+      const m = path.match(pattern);
+      if (!m) continue;
+      if (m[1]) ctx.params.id = m[1];
+      return await renderPage(ctx);
+    }
+    notFound(el);
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") return;
+    if (e instanceof api.ApiError && e.status === 401) return;
+    replace(el, plainHeader("Something went wrong"),
+      h("div", { class: "content page" }, h("p", { role: "alert" }, e instanceof Error ? e.message : String(e)),
+        h("button", { type: "button", onclick: () => render() }, "Try again")));
+  }
+}

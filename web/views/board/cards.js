@@ -1,0 +1,102 @@
+// The board's cards: a card shows only what matters (title, labels, due, priority, comments,
+// assignee); each column loads its pages in the manual order and adds a card in place.
+
+import * as api from "../../api.js";
+import { h, announce, formatDue, isOverdue, initials } from "../../dom.js";
+import { PRIORITIES, statusLabel } from "../../model.js";
+import { commentBadge } from "../../components/task-row.js";
+import { updateCount } from "./columns.js";
+import { startDrag, onCardKey } from "./moves.js";
+
+/**
+ * @typedef {import("./columns.js").Board} Board
+ * @typedef {import("./columns.js").Column} Column
+ */
+
+/**
+ * @param {Board} b
+ * @param {api.Task} task
+ */
+export function card(b, task) {
+  const assignee = task.assignee_id ? b.names.get(task.assignee_id) : null;
+  const query = new URLSearchParams(location.search);
+  query.set("task", task.id);
+  const el = h("li", { class: "card", tabindex: "0", dataset: { id: task.id }, "aria-roledescription": b.canEdit ? "movable card" : "card", "aria-describedby": "board-help" },
+    h("a", { href: `${location.pathname}?${query}`, class: "card-title", tabindex: "-1" }, task.title),
+    h("div", { class: "card-meta" },
+      h("span", { class: "num" }, `#${task.number}`),
+      task.labels.map((l) => h("span", { class: "chip label" }, l)),
+      task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
+      task.priority ? h("span", { class: `prio prio-${task.priority}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3))) : null,
+      commentBadge(task),
+      assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));
+  if (b.canEdit) el.addEventListener("pointerdown", (e) => startDrag(b, e, el));
+  el.addEventListener("keydown", (e) => onCardKey(b, e, el));
+  return el;
+}
+
+/**
+ * The column's next page (50 cards) in the manual order, under the board's filters.
+ * @param {Board} b
+ * @param {Column} column
+ */
+export async function loadColumn(b, column) {
+  if (column.loading || column.cursor === null) return;
+  column.loading = true;
+  try {
+    const query = new URLSearchParams(b.filters);
+    query.set("status", column.status);
+    query.set("sort", "position");
+    query.set("limit", "50");
+    if (column.cursor) query.set("cursor", column.cursor);
+    /** @type {api.Page} */
+    const page = await api.get(`/projects/${b.project.id}/tasks?${query}`, { signal: b.ctx.signal });
+    for (const task of page.items) {
+      b.tasks.set(task.id, task);
+      column.list.append(card(b, task));
+    }
+    column.cursor = page.next_cursor;
+    column.more.hidden = column.cursor === null;
+    updateCount(column);
+  } finally {
+    column.loading = false;
+  }
+}
+
+/**
+ * A one-line form under the column: Enter adds a card with this status, Esc closes.
+ * @param {Board} b
+ * @param {Column} column
+ */
+export function addCard(b, column) {
+  const existing = column.list.parentElement?.querySelector("form");
+  if (existing) return /** @type {HTMLInputElement} */ (existing.querySelector("input")).focus();
+  const input = /** @type {HTMLInputElement} */ (h("input", { "aria-label": `New task in ${statusLabel(column.status)}`, maxlength: 200, autocomplete: "off", class: "new-card-input" }));
+  const error = h("p", { class: "field-error" });
+  const form = h("form", {
+    class: "new-card",
+    onsubmit: async (/** @type {Event} */ e) => {
+      e.preventDefault();
+      if (!input.value.trim()) return form.remove();
+      try {
+        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, status: column.status });
+        b.tasks.set(task.id, task);
+        column.list.append(card(b, task));
+        updateCount(column);
+        input.value = "";
+        error.textContent = "";
+        announce(`Added “${task.title}”.`);
+      } catch (err) {
+        error.textContent = err instanceof Error ? err.message : String(err);
+      }
+    },
+  }, input, error);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.stopPropagation();
+      form.remove();
+    }
+  });
+  column.list.after(form);
+  input.focus();
+}

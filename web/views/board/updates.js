@@ -1,0 +1,118 @@
+// Another person's change on the board without a reload: the task is read again and its card
+// placed where the server's order says (`position`, then `id`, byte-compared like the column's
+// `COLLATE "C"`), after this person's own moves in flight, never under a held or dragged card.
+
+import * as api from "../../api.js";
+import { hasUnsaved, matchesFilters } from "../../model.js";
+import * as live from "../../live.js";
+import { updateCounts } from "./columns.js";
+import { card } from "./cards.js";
+
+/** @typedef {import("./columns.js").Board} Board */
+
+/**
+ * Follows the project's events until the view is left.
+ * @param {Board} b
+ * @param {number | null} after the newest entry the board reflects
+ */
+export function follow(b, after) {
+  live.subscribe(b.project.id, after, {
+    signal: b.ctx.signal,
+    onEntry: (entry) => {
+      b.detail?.onEntry(entry);
+      if (entry.kind.startsWith("member.")) return;
+      if (!entry.task_id) return;
+      if (entry.kind === "task.deleted") drop(b, entry.task_id);
+      else refresh(b, entry.task_id);
+    },
+    onReset: () => {
+      if (!hasUnsaved()) b.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
+    },
+  });
+}
+
+/** @param {api.Task} a @param {api.Task} b */
+const order = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * @param {Board} b
+ * @param {string} id
+ */
+function drop(b, id) {
+  b.board.querySelector(`.card[data-id="${id}"]`)?.remove();
+  b.tasks.delete(id);
+  updateCounts(b);
+}
+
+/**
+ * Puts a task where the server's order says, in its status's column: in place when it is
+ * there already (no flicker), not at all when it sorts after the cards loaded so far.
+ * @param {Board} b
+ * @param {api.Task} t
+ */
+function place(b, t) {
+  const old = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${t.id}"]`));
+  const column = b.columns.find((c) => c.status === t.status);
+  if (!column) return;
+  const others = /** @type {HTMLElement[]} */ ([...column.list.querySelectorAll(".card")]).filter((c) => c !== old);
+  const next = others.find((c) => {
+    const o = b.tasks.get(c.dataset.id || "");
+    return o ? order(t, o) < 0 : false;
+  });
+  const focused = old !== null && document.activeElement === old;
+  if (!next && column.cursor) {
+    // Beyond the loaded page: it shows when the column loads more.
+    old?.remove();
+    updateCounts(b);
+    return;
+  }
+  const fresh = card(b, t);
+  const inPlace = old && old.parentElement === column.list && (old.nextElementSibling === next || (next === undefined && !old.nextElementSibling?.classList.contains("card")));
+  if (inPlace && old) old.replaceWith(fresh);
+  else {
+    old?.remove();
+    column.list.insertBefore(fresh, next || null);
+  }
+  if (focused) fresh.focus();
+  updateCounts(b);
+}
+
+/**
+ * @param {Board} b
+ * @param {string} id
+ */
+async function refresh(b, id) {
+  if (b.fetching.has(id)) {
+    b.again.add(id);
+    return;
+  }
+  b.fetching.add(id);
+  try {
+    // The person's own moves first: the board shows them already.
+    await b.moves;
+    /** @type {api.Task | null} */
+    let fresh = null;
+    try {
+      fresh = await api.get(`/tasks/${id}`, { signal: b.ctx.signal });
+    } catch (e) {
+      if (e instanceof api.ApiError && e.status === 404) return drop(b, id);
+      throw e;
+    }
+    const t = /** @type {api.Task} */ (fresh);
+    const known = b.tasks.get(id);
+    if (known && t.version <= known.version && t.comment_count === known.comment_count) return;
+    if (t.project_id !== b.project.id || !matchesFilters(t, b.filters, b.me.id) || (!known && b.filters.has("q"))) return drop(b, id);
+    const el = b.board.querySelector(`.card[data-id="${id}"]`);
+    if (el && (el.classList.contains("dragging") || el.classList.contains("pending") || el.classList.contains("held"))) {
+      b.again.add(id);
+      return;
+    }
+    b.tasks.set(id, t);
+    place(b, t);
+  } catch {
+    // Unreachable for a moment: the next event (or a reload) brings the board up to date.
+  } finally {
+    b.fetching.delete(id);
+    if (b.again.delete(id) && !b.ctx.signal.aborted) setTimeout(() => refresh(b, id), 200);
+  }
+}

@@ -1,0 +1,155 @@
+// The list's toolbar: search, filters and sort, each change going into the URL, and quick add,
+// whose chips show what the line will set before Enter.
+
+import * as api from "../../api.js";
+import { h, replace, formatDue, debounce } from "../../dom.js";
+import { parseQuickAdd } from "../../quickadd.js";
+import { PRIORITIES } from "../../model.js";
+
+const SORTS = [
+  ["position", "Manual order"],
+  ["created_at", "Oldest first"],
+  ["-created_at", "Newest first"],
+  ["-updated_at", "Recently updated"],
+  ["due_date", "Due date"],
+  ["-priority", "Priority, highest first"],
+  ["priority", "Priority, lowest first"],
+];
+/** The query parameters of the URL that the list passes to the API. */
+export const FILTERS = ["status", "assignee", "label", "priority_min", "due_after", "due_before", "q", "sort"];
+
+/**
+ * Search, filters and sort: each change goes into the URL.
+ * @param {import("../../model.js").Context} ctx
+ * @param {string} kind
+ * @param {URLSearchParams} params
+ * @param {() => api.Member[]} members
+ */
+export function filterBar(ctx, kind, params, members) {
+  const q = ctx.query;
+  const search = /** @type {HTMLInputElement} */ (h("input", {
+    type: "search", id: "search", name: "q", placeholder: "Search tasks  ( / )", value: q.get("q") || "", "aria-label": "Search tasks", autocomplete: "off",
+  }));
+  const pushSearch = debounce(() => ctx.setQuery({ q: search.value.trim() || null, task: null }, { replace: true }), 300);
+  search.addEventListener("input", pushSearch);
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      pushSearch.flush();
+      ctx.setQuery({ q: search.value.trim() || null, task: null }, { replace: true });
+    }
+  });
+  /**
+   * @param {string} name
+   * @param {string} label
+   * @param {[string, string][]} options
+   */
+  const select = (name, label, options) => {
+    const id = `filter-${name}`;
+    const el = /** @type {HTMLSelectElement} */ (h("select", { id, name, onchange: () => ctx.setQuery({ [name]: el.value || null, task: null }) },
+      options.map(([value, text]) => h("option", { value, selected: (q.get(name) || "") === value }, text))));
+    return h("div", { class: "filter" }, h("label", { for: id }, label), el);
+  };
+  const statusValue = q.get("status") || "";
+  const statusSelect = select("status", "Status", [
+    ["", kind === "upcoming" ? "Open" : "Any"],
+    ["todo,in_progress", "Open"],
+    ["todo", "To do"], ["in_progress", "In progress"], ["done", "Done"], ["canceled", "Canceled"],
+  ]);
+  if (statusValue && !["todo,in_progress", "todo", "in_progress", "done", "canceled"].includes(statusValue)) {
+    /** @type {HTMLSelectElement} */ (statusSelect.querySelector("select")).append(h("option", { value: statusValue, selected: true }, statusValue));
+  }
+  const assigneeWrap = h("div", { class: "filter" });
+  const drawAssignee = () => {
+    const options = /** @type {[string, string][]} */ ([["", "Anyone"], ["me", "Me"], ["none", "Nobody"]]);
+    for (const m of members()) if (m.user.id !== ctx.state.user?.id) options.push([m.user.id, m.user.name]);
+    const current = q.get("assignee") || "";
+    if (current && !options.some(([v]) => v === current)) options.push([current, "Someone"]);
+    assigneeWrap.replaceWith(Object.assign(select("assignee", "Assignee", options), {}));
+  };
+  const assignee = select("assignee", "Assignee", [["", "Anyone"], ["me", "Me"], ["none", "Nobody"]]);
+  assigneeWrap.append(...assignee.childNodes);
+  /**
+   * @param {string} name
+   * @param {string} label
+   * @param {Record<string, any>} attrs
+   */
+  const input = (name, label, attrs) => {
+    const id = `filter-${name}`;
+    const el = /** @type {HTMLInputElement} */ (h("input", { id, name, value: q.get(name) || "", ...attrs }));
+    el.addEventListener("change", () => ctx.setQuery({ [name]: el.value.trim() || null, task: null }));
+    return h("div", { class: "filter" }, h("label", { for: id }, label), el);
+  };
+  const active = FILTERS.filter((f) => f !== "sort" && f !== "q" && q.get(f)).length;
+  const bar = h("div", { class: "toolbar", role: "search" },
+    h("div", { class: "search-wrap" }, search),
+    h("details", { class: "filters", open: active > 0 ? true : undefined },
+      h("summary", null, active ? `Filters (${active})` : "Filters"),
+      h("div", { class: "filter-grid" },
+        statusSelect,
+        kind === "my" ? null : assigneeWrap,
+        input("label", "Label", { type: "text", autocomplete: "off", placeholder: "bug" }),
+        select("priority_min", "Priority at least", [["", "Any"], ["1", "Low"], ["2", "Medium"], ["3", "High"], ["4", "Urgent"]]),
+        input("due_after", "Due from", { type: "date" }),
+        input("due_before", "Due until", { type: "date" }),
+        active ? h("button", { type: "button", class: "ghost", onclick: () => ctx.setQuery(Object.fromEntries(FILTERS.filter((f) => f !== "sort").map((f) => [f, null]))) }, "Clear filters") : null)),
+    select("sort", "Sort", /** @type {[string, string][]} */ (SORTS.filter(([s]) => kind === "project" || s !== "position").map(([v, t]) => [v === params.get("sort") && !q.get("sort") ? "" : v, t]))));
+  bar.addEventListener("members", drawAssignee);
+  return bar;
+}
+
+/**
+ * One line makes a task; the chips show what the line will set before Enter.
+ * @param {import("../../model.js").Context} ctx
+ * @param {api.Project} project
+ * @param {(task: api.Task) => void} onCreated
+ */
+export function quickAdd(ctx, project, onCreated) {
+  const input = /** @type {HTMLInputElement} */ (h("input", {
+    id: "quick-add", name: "quick-add", autocomplete: "off", maxlength: 400,
+    placeholder: "Add a task: Ship it tomorrow !3 #release @me", "aria-describedby": "quick-add-help quick-add-chips",
+  }));
+  const chips = h("div", { class: "chips", id: "quick-add-chips", "aria-live": "polite" });
+  const error = h("p", { class: "field-error", id: "quick-add-error" });
+  const draw = () => {
+    const parsed = parseQuickAdd(input.value);
+    replace(chips,
+      parsed.priority !== undefined ? h("span", { class: "chip" }, `Priority: ${PRIORITIES[parsed.priority]}`) : null,
+      parsed.labels.map((l) => h("span", { class: "chip label" }, `#${l}`)),
+      parsed.assignee_me ? h("span", { class: "chip" }, "Assignee: me") : null,
+      parsed.due_date ? h("span", { class: "chip" }, `Due: ${formatDue(parsed.due_date)} (${parsed.due_date})`) : null);
+  };
+  input.addEventListener("input", draw);
+  const form = h("form", {
+    class: "quick-add",
+    onsubmit: async (/** @type {Event} */ e) => {
+      e.preventDefault();
+      const parsed = parseQuickAdd(input.value);
+      if (!parsed.title) {
+        error.textContent = "A task needs a title.";
+        return;
+      }
+      error.textContent = "";
+      /** @type {Record<string, any>} */
+      const body = { title: parsed.title };
+      if (parsed.priority !== undefined) body.priority = parsed.priority;
+      if (parsed.labels.length) body.labels = parsed.labels;
+      if (parsed.due_date) body.due_date = parsed.due_date;
+      if (parsed.assignee_me) body.assignee_id = ctx.state.user?.id;
+      try {
+        const task = await api.post(`/projects/${project.id}/tasks`, body);
+        input.value = "";
+        draw();
+        onCreated(task);
+      } catch (err) {
+        error.textContent = err instanceof Error ? err.message : String(err);
+      }
+    },
+  },
+    h("label", { for: "quick-add", class: "sr-only" }, "New task"),
+    h("span", { class: "plus", "aria-hidden": "true" }, "+"),
+    input,
+    h("button", { type: "submit", class: "primary" }, "Add"),
+    h("p", { id: "quick-add-help", class: "sr-only" }, "Write !0 to !4 for priority, #label, @me to assign yourself, and today, tomorrow, a weekday or a date like 2026-12-24 for the due date."),
+    chips, error);
+  return form;
+}
