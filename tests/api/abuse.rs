@@ -1,18 +1,9 @@
 //! API.md §9 rules that need the database: quotas, caps on live credentials, and a refresh
 //! racing a revocation.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.request(Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "refresh_token", "refresh_token": token}))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// A refresh and a revocation of the same login, sent together many times: whichever wins,
 /// nothing of that login works afterwards — not the successor refresh token, not the access
@@ -22,34 +13,29 @@ async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     for round in 0..25 {
-        let login: Value = app
-            .password_grant(&user.email, &user.password)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let login: Value = app.password_grant(&user.email, &user.password).await.good();
         let token = login["refresh_token"].as_str().unwrap().to_owned();
         let revoke = app
-            .request(Method::POST, "/api/v1/auth/token/revoke")
-            .json(&json!({"token": token}))
-            .send();
-        let (refreshed, revoked) = tokio::join!(refresh(&app, &token), revoke);
-        assert_eq!(revoked.unwrap().status(), 200);
+            .anon()
+            .post("/api/v1/auth/token/revoke", json!({"token": token}));
+        let (refreshed, revoked) = tokio::join!(app.refresh_grant(&token), revoke);
+        assert_eq!(revoked.status(), 200);
         if refreshed.status() != 200 {
             continue;
         }
-        let successor: Value = refreshed.json().await.unwrap();
-        let next = refresh(&app, successor["refresh_token"].as_str().unwrap()).await;
+        let successor: Value = refreshed.good();
+        let next = app
+            .refresh_grant(successor["refresh_token"].as_str().unwrap())
+            .await;
         assert_eq!(
             next.status(),
             401,
             "round {round}: the successor of a revoked login still refreshes"
         );
         let me = app
-            .get("/api/v1/me", successor["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
+            .with_token(successor["access_token"].as_str().unwrap())
+            .get("/api/v1/me")
+            .await;
         assert_eq!(
             me.status(),
             401,
@@ -61,62 +47,42 @@ async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
 #[tokio::test]
 async fn api_tokens_stop_at_fifty_per_user() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     for i in 0..50 {
-        let response = app
+        let response = user
             .post(
                 "/api/v1/me/tokens",
-                &user.token,
-                &json!({"name": format!("t{i}"), "scopes": ["read"]}),
+                json!({"name": format!("t{i}"), "scopes": ["read"]}),
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(response.status(), 201, "token {i}");
     }
-    let over = app
+    let problem = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "one too many", "scopes": ["read"]}),
+            json!({"name": "one too many", "scopes": ["read"]}),
         )
-        .send()
         .await
-        .unwrap();
-    let problem = assert_problem(over, 422, "quota_exceeded").await;
+        .problem(422, "quota_exceeded");
     assert!(problem["detail"].as_str().unwrap().contains("50"));
     // Revoking one makes room again.
-    let tokens: Value = app
-        .get("/api/v1/me/tokens", &user.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = user.get("/api/v1/me/tokens").await.good();
     let id = tokens["items"][0]["id"].as_str().unwrap();
-    let deleted = app
-        .delete(&format!("/api/v1/me/tokens/{id}"), &user.token)
-        .send()
-        .await
-        .unwrap();
+    let deleted = user.delete(&format!("/api/v1/me/tokens/{id}")).await;
     assert_eq!(deleted.status(), 204);
-    let again = app
+    let again = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "room again", "scopes": ["read"]}),
+            json!({"name": "room again", "scopes": ["read"]}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again.status(), 201);
 }
 
 #[tokio::test]
 async fn projects_stop_at_a_thousand_per_user() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     // 999 owned projects made directly (creating them one by one would only slow the test).
     app.db
         .execute(
@@ -128,95 +94,48 @@ async fn projects_stop_at_a_thousand_per_user() {
             &[&user.id],
         )
         .await;
-    let thousandth = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "1000"}))
-        .send()
-        .await
-        .unwrap();
+    let thousandth = user.post("/api/v1/projects", json!({"name": "1000"})).await;
     assert_eq!(thousandth.status(), 201);
-    let over = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "1001"}))
-        .send()
+    let problem = user
+        .post("/api/v1/projects", json!({"name": "1001"}))
         .await
-        .unwrap();
-    let problem = assert_problem(over, 422, "quota_exceeded").await;
+        .problem(422, "quota_exceeded");
     assert!(problem["detail"].as_str().unwrap().contains("1000"));
     // The Inbox does not count, and other users are not affected.
-    let other = app.new_user().await;
-    let theirs = app
-        .post("/api/v1/projects", &other.token, &json!({"name": "mine"}))
-        .send()
-        .await
-        .unwrap();
+    let other = app.new_client().await;
+    let theirs = other
+        .post("/api/v1/projects", json!({"name": "mine"}))
+        .await;
     assert_eq!(theirs.status(), 201);
 }
 
 #[tokio::test]
 async fn tasks_stop_at_a_hundred_thousand_per_project() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project: Value = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Full"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let project_id = project["id"].as_str().unwrap();
-    let first: Value = app
-        .post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &json!({"title": "the one real task"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = app.new_client().await;
+    let project = user.create_project("Full").await;
+    let first = user
+        .create_task(project.id, json!({"title": "the one real task"}))
+        .await;
     // Pretend the other 99,999 exist: the quota reads the project's count.
     app.db
         .execute(
-            "UPDATE projects SET task_count = 100000 WHERE id = $1::text::uuid",
-            &[&project_id],
+            "UPDATE projects SET task_count = 100000 WHERE id = $1",
+            &[&project.id],
         )
         .await;
-    let over = app
-        .post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &json!({"title": "one too many"}),
-        )
-        .send()
+    let problem = user
+        .post(&tasks_path(project.id), json!({"title": "one too many"}))
         .await
-        .unwrap();
-    let problem = assert_problem(over, 422, "quota_exceeded").await;
+        .problem(422, "quota_exceeded");
     assert!(problem["detail"].as_str().unwrap().contains("100000"));
     // Nothing was taken: the next number is still 2 once there is room.
-    let deleted = app
-        .delete(
-            &format!("/api/v1/tasks/{}", first["id"].as_str().unwrap()),
-            &user.token,
-        )
-        .send()
-        .await
-        .unwrap();
+    let deleted = user.delete(&task_path(first.id)).await;
     assert_eq!(deleted.status(), 204);
-    let fits: Value = app
-        .post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &json!({"title": "fits again"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(fits["number"], 2);
+    let fits = user
+        .create_task(project.id, json!({"title": "fits again"}))
+        .await;
+    assert_eq!(fits.number, 2);
 }
 
 #[tokio::test]
@@ -260,12 +179,7 @@ async fn a_user_keeps_at_most_a_hundred_sessions_and_logins() {
         )
         .await;
     assert!(oldest_gone);
-    let me = app
-        .request(Method::GET, "/api/v1/me")
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = app.with_cookie(&cookie).get("/api/v1/me").await;
     assert_eq!(me.status(), 200);
 
     let login = app.password_grant(&user.email, &user.password).await;
@@ -293,7 +207,7 @@ async fn a_user_keeps_at_most_a_hundred_sessions_and_logins() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(revoked, [true, true, false]);
-    assert_eq!(refresh(&app, &user.refresh_token).await.status(), 200);
+    assert_eq!(app.refresh_grant(&user.refresh_token).await.status(), 200);
 }
 
 /// The operator's `DOCKET_GITHUB_TOKEN` reads what the operator can: only an instance admin may
@@ -307,26 +221,14 @@ async fn only_instance_admins_may_link_with_the_servers_github_token() {
         })
         .spawn()
         .await;
-    let admin = app.new_user().await; // the first user of an instance is its admin
-    let user = app.new_user().await;
-    let project: Value = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Mine"}))
-        .send()
+    let admin = app.new_client().await; // the first user of an instance is its admin
+    let user = app.new_client().await;
+    let project = user.create_project("Mine").await;
+    let link = format!("{}/github", project_path(project.id));
+    let problem = user
+        .put(&link, json!({"repository": "acme/private"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link = format!(
-        "/api/v1/projects/{}/github",
-        project["id"].as_str().unwrap()
-    );
-    let refused = app
-        .put(&link, &user.token, &json!({"repository": "acme/private"}))
-        .send()
-        .await
-        .unwrap();
-    let problem = assert_problem(refused, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(problem["errors"][0]["field"], "token");
     assert_eq!(problem["errors"][0]["code"], "required");
     let none: i64 = app
@@ -335,34 +237,21 @@ async fn only_instance_admins_may_link_with_the_servers_github_token() {
         .await;
     assert_eq!(none, 0, "nothing was linked");
     // With a token of their own they may.
-    let own = app
+    let own = user
         .put(
             &link,
-            &user.token,
-            &json!({"repository": "acme/public", "token": "ghp_their_own"}),
+            json!({"repository": "acme/public", "token": "ghp_their_own"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(own.status(), 201);
     // An admin's own project may use the server's token.
-    let admins: Value = app
-        .post("/api/v1/projects", &admin.token, &json!({"name": "Ops"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let linked = app
+    let admins = admin.create_project("Ops").await;
+    let linked = admin
         .put(
-            &format!("/api/v1/projects/{}/github", admins["id"].as_str().unwrap()),
-            &admin.token,
-            &json!({"repository": "acme/infra"}),
+            &format!("{}/github", project_path(admins.id)),
+            json!({"repository": "acme/infra"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(linked.status(), 201);
 }
 
@@ -372,19 +261,14 @@ async fn only_instance_admins_may_link_with_the_servers_github_token() {
 
 const WRONG: &str = "not the right passphrase";
 
-async fn change_password_from(
-    app: &TestApp,
-    ip: &str,
-    token: &str,
-    current: &str,
-) -> reqwest::Response {
-    app.request(Method::PUT, "/api/v1/me/password")
-        .bearer_auth(token)
-        .header("x-forwarded-for", ip)
-        .json(&json!({"current_password": current, "new_password": "a brand new passphrase 9"}))
-        .send()
+async fn change_password_from(app: &TestApp, ip: &str, token: &str, current: &str) -> TestResponse {
+    app.with_token(token)
+        .put(
+            "/api/v1/me/password",
+            json!({"current_password": current, "new_password": "a brand new passphrase 9"}),
+        )
+        .forwarded_for(ip)
         .await
-        .unwrap()
 }
 
 /// A wrong `current_password` is a failed password check: ten from one address and the
@@ -395,15 +279,18 @@ async fn wrong_current_passwords_count_like_wrong_logins() {
     let user = app.new_user().await;
     let ip = random_ip();
     for i in 0..10 {
-        let response = change_password_from(&app, &ip, &user.token, WRONG).await;
-        let problem = assert_problem(response, 422, "validation_failed").await;
+        let problem = change_password_from(&app, &ip, &user.token, WRONG)
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], "current_password", "try {i}");
     }
-    let locked = change_password_from(&app, &ip, &user.token, PASSWORD).await;
-    assert_problem(locked, 429, "rate_limited").await;
+    change_password_from(&app, &ip, &user.token, PASSWORD)
+        .await
+        .problem(429, "rate_limited");
     // The same counter guards logins from that address...
-    let login = app.password_grant_from(&ip, &user.email, PASSWORD).await;
-    assert_problem(login, 429, "rate_limited").await;
+    app.password_grant_from(&ip, &user.email, PASSWORD)
+        .await
+        .problem(429, "rate_limited");
     // ...but not the owner elsewhere.
     let elsewhere = change_password_from(&app, &random_ip(), &user.token, PASSWORD).await;
     assert_eq!(elsewhere.status(), 204);
@@ -416,13 +303,13 @@ async fn ipv6_clients_count_by_their_slash_64() {
     let user = app.new_user().await;
     for i in 1..=10 {
         let ip = format!("2001:db8:7:7::{i:x}");
-        let response = app.password_grant_from(&ip, &user.email, WRONG).await;
-        assert_problem(response, 401, "invalid_credentials").await;
+        app.password_grant_from(&ip, &user.email, WRONG)
+            .await
+            .problem(401, "invalid_credentials");
     }
-    let same_64 = app
-        .password_grant_from("2001:db8:7:7:ffff::1", &user.email, PASSWORD)
-        .await;
-    assert_problem(same_64, 429, "rate_limited").await;
+    app.password_grant_from("2001:db8:7:7:ffff::1", &user.email, PASSWORD)
+        .await
+        .problem(429, "rate_limited");
     let other_64 = app
         .password_grant_from("2001:db8:7:8::1", &user.email, PASSWORD)
         .await;
@@ -445,20 +332,15 @@ async fn a_hundred_failures_from_many_addresses_lock_the_account_everywhere() {
             &[&user.id],
         )
         .await;
-    let hundredth = app
-        .password_grant_from(&random_ip(), &user.email, WRONG)
-        .await;
-    assert_problem(hundredth, 401, "invalid_credentials").await;
+    app.password_grant_from(&random_ip(), &user.email, WRONG)
+        .await
+        .problem(401, "invalid_credentials");
     let fresh_address = app
         .password_grant_from(&random_ip(), &user.email, PASSWORD)
         .await;
-    let retry = fresh_address.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let retry = fresh_address.retry_after();
     assert!(retry > 15 * 60 && retry <= 3600, "Retry-After {retry}");
-    assert_problem(fresh_address, 429, "rate_limited").await;
+    fresh_address.problem(429, "rate_limited");
 }
 
 /// One client address has at most two password checks queued or running.
@@ -467,19 +349,22 @@ async fn one_address_may_have_two_password_checks_in_flight() {
     let app = spawn_app().await;
     let ip = random_ip();
     let guesses = (0..10).map(|i| {
-        app.request(Method::POST, "/api/v1/auth/token")
-            .header("x-forwarded-for", &ip)
-            .json(&json!({
-                "grant_type": "password",
-                "email": format!("nobody-{i}@example.com"),
-                "password": WRONG,
-            }))
+        app.anon()
+            .post(
+                "/api/v1/auth/token",
+                json!({
+                    "grant_type": "password",
+                    "email": format!("nobody-{i}@example.com"),
+                    "password": WRONG,
+                }),
+            )
+            .forwarded_for(&ip)
             .send()
     });
     let mut refused = 0;
     let mut checked = 0;
     for response in futures::future::join_all(guesses).await {
-        match response.unwrap().status().as_u16() {
+        match response.status().as_u16() {
             401 => checked += 1,
             429 => refused += 1,
             other => panic!("unexpected {other}"),
@@ -499,21 +384,23 @@ async fn a_hash_that_cannot_start_in_time_is_503() {
     tuning.hash_start_deadline = std::time::Duration::from_millis(1);
     let app = TestApp::build().on(&url).tuning(tuning).spawn().await;
     let logins = (0..8).map(|i| {
-        app.request(Method::POST, "/api/v1/auth/token")
-            .header("x-forwarded-for", random_ip())
-            .json(&json!({
-                "grant_type": "password",
-                "email": format!("nobody-{i}@example.com"),
-                "password": WRONG,
-            }))
+        app.anon()
+            .post(
+                "/api/v1/auth/token",
+                json!({
+                    "grant_type": "password",
+                    "email": format!("nobody-{i}@example.com"),
+                    "password": WRONG,
+                }),
+            )
+            .forwarded_for(random_ip())
             .send()
     });
     let mut unavailable = 0;
     for response in futures::future::join_all(logins).await {
-        let response = response.unwrap();
         if response.status() == 503 {
             assert!(response.headers().contains_key("retry-after"));
-            assert_problem(response, 503, "unavailable").await;
+            response.problem(503, "unavailable");
             unavailable += 1;
         } else {
             assert_eq!(response.status(), 401);
@@ -577,64 +464,55 @@ async fn pre_authentication_requests_are_limited_per_address() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let ip = random_ip();
+    let anon = app.anon();
     for i in 0..300 {
         let response = match i % 3 {
-            0 => app
-                .request(Method::POST, "/api/v1/auth/token")
-                .header("x-forwarded-for", &ip)
-                .json(&json!({"grant_type": "refresh_token", "refresh_token": format!("junk-{i}")}))
-                .send()
+            0 => {
+                anon.post(
+                    "/api/v1/auth/token",
+                    json!({"grant_type": "refresh_token", "refresh_token": format!("junk-{i}")}),
+                )
+                .forwarded_for(&ip)
                 .await
-                .unwrap(),
-            1 => app
-                .request(Method::POST, "/api/v1/auth/token/revoke")
-                .header("x-forwarded-for", &ip)
-                .json(&json!({"token": format!("junk-{i}")}))
-                .send()
+            }
+            1 => {
+                anon.post(
+                    "/api/v1/auth/token/revoke",
+                    json!({"token": format!("junk-{i}")}),
+                )
+                .forwarded_for(&ip)
                 .await
-                .unwrap(),
-            _ => app
-                .request(Method::GET, "/api/v1/me")
-                .header("x-forwarded-for", &ip)
-                .bearer_auth(format!("dkt_random{i}"))
-                .send()
-                .await
-                .unwrap(),
+            }
+            _ => {
+                app.with_token(&format!("dkt_random{i}"))
+                    .get("/api/v1/me")
+                    .forwarded_for(&ip)
+                    .await
+            }
         };
         assert_ne!(response.status(), 429, "request {i}");
     }
-    let refused = app
-        .request(Method::GET, "/api/v1/me")
-        .header("x-forwarded-for", &ip)
-        .bearer_auth("dkt_one_more")
-        .send()
+    app.with_token("dkt_one_more")
+        .get("/api/v1/me")
+        .forwarded_for(&ip)
         .await
-        .unwrap();
-    assert_problem(refused, 429, "rate_limited").await;
-    let refused = app
-        .request(Method::POST, "/api/v1/auth/token")
-        .header("x-forwarded-for", &ip)
-        .json(&json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token}))
-        .send()
+        .problem(429, "rate_limited");
+    let refresh = json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token});
+    anon.post("/api/v1/auth/token", &refresh)
+        .forwarded_for(&ip)
         .await
-        .unwrap();
-    assert_problem(refused, 429, "rate_limited").await;
+        .problem(429, "rate_limited");
     // Other addresses, and authenticated callers with a valid JWT, are unaffected.
-    let other = app
-        .request(Method::POST, "/api/v1/auth/token")
-        .header("x-forwarded-for", random_ip())
-        .json(&json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token}))
-        .send()
-        .await
-        .unwrap();
+    let other = anon
+        .post("/api/v1/auth/token", &refresh)
+        .forwarded_for(random_ip())
+        .await;
     assert_eq!(other.status(), 200);
     let me = app
-        .request(Method::GET, "/api/v1/me")
-        .header("x-forwarded-for", &ip)
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
+        .as_user(&user)
+        .get("/api/v1/me")
+        .forwarded_for(&ip)
+        .await;
     assert_eq!(me.status(), 200);
 }
 
@@ -712,31 +590,29 @@ async fn a_silently_dead_notification_channel_does_not_keep_a_disabled_user_in()
         })
         .spawn()
         .await;
-    let admin = first.new_user().await;
+    let admin = first.new_client().await;
     let user = first.new_user().await;
+    let user_on_second = second.as_user(&user);
     // The second instance is listening through the proxy and caching this user.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     for _ in 0..3 {
-        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user_on_second.get("/api/v1/me").await;
         assert_eq!(response.status(), 200);
     }
     // The path to the second instance's listener goes quiet without closing.
     proxy
         .silent
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let response = first
+    let response = admin
         .patch(
             &format!("/api/v1/admin/users/{}", user.id),
-            &admin.token,
-            &json!({"disabled": true}),
+            json!({"disabled": true}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     let started = std::time::Instant::now();
     loop {
-        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user_on_second.get("/api/v1/me").await;
         if response.status() == 403 {
             break;
         }
@@ -762,16 +638,8 @@ async fn a_statement_over_the_timeout_is_cancelled_and_the_request_is_503() {
         })
         .spawn()
         .await;
-    let user = app.new_user().await;
-    let project: Value = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Locked"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = project["id"].as_str().unwrap().to_owned();
+    let user = app.new_client().await;
+    let id = user.create_project("Locked").await.id;
     // Another session holds the project's row lock and does not let go.
     let holder = connect_db(&app.database_url).await;
     holder
@@ -780,31 +648,19 @@ async fn a_statement_over_the_timeout_is_cancelled_and_the_request_is_503() {
         ))
         .await;
     let started = std::time::Instant::now();
-    let response = app
-        .patch(
-            &format!("/api/v1/projects/{id}"),
-            &user.token,
-            &json!({"name": "Renamed"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = user
+        .patch(&project_path(id), json!({"name": "Renamed"}))
+        .await;
     let waited = started.elapsed();
     assert!(response.headers().contains_key("retry-after"));
-    assert_problem(response, 503, "unavailable").await;
+    response.problem(503, "unavailable");
     assert!(
         waited < std::time::Duration::from_secs(3),
         "waited {waited:?}"
     );
     holder.batch("ROLLBACK").await;
-    let renamed = app
-        .patch(
-            &format!("/api/v1/projects/{id}"),
-            &user.token,
-            &json!({"name": "Renamed"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let renamed = user
+        .patch(&project_path(id), json!({"name": "Renamed"}))
+        .await;
     assert_eq!(renamed.status(), 200);
 }

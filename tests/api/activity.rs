@@ -280,18 +280,12 @@ async fn concurrent_writers_get_ids_in_commit_order() {
                 .id,
         );
     }
-    let (app_ref, owner_ref) = (&app, &owner);
+    let owner_ref = &owner;
     let writes = tasks.iter().flat_map(|task| {
         (0..3).map(move |round| async move {
-            let response = app_ref
-                .patch(
-                    &format!("/api/v1/tasks/{task}"),
-                    &owner_ref.token,
-                    &json!({ "priority": round + 1 }),
-                )
-                .send()
-                .await
-                .unwrap();
+            let response = owner_ref
+                .patch(&task_path(task), json!({ "priority": round + 1 }))
+                .await;
             assert_eq!(response.status(), 200);
         })
     });

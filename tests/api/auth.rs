@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::future::join_all;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -24,15 +24,17 @@ const WRONG_PASSWORD: &str = "not the right password";
 #[tokio::test]
 async fn the_first_user_becomes_admin_and_later_users_do_not() {
     let app = spawn_app().await;
-    let first = app.register("first@example.com", PASSWORD, "First").await;
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let first = json_body(first).await;
+    let first: Value = app
+        .register("first@example.com", PASSWORD, "First")
+        .await
+        .created();
     assert_eq!(first["role"], "admin");
     assert_user_shape(&first);
 
-    let second = app.register("second@example.com", PASSWORD, "Second").await;
-    assert_eq!(second.status(), StatusCode::CREATED);
-    let second = json_body(second).await;
+    let second: Value = app
+        .register("second@example.com", PASSWORD, "Second")
+        .await
+        .created();
     assert_eq!(second["role"], "user");
     assert_eq!(second["email"], "second@example.com");
     assert_eq!(second["name"], "Second");
@@ -68,11 +70,10 @@ async fn registration_creates_the_users_inbox() {
 #[tokio::test]
 async fn registration_trims_and_lowercases_the_email() {
     let app = spawn_app().await;
-    let response = app
+    let user: Value = app
         .register("  Alice.Smith@Example.COM  ", PASSWORD, "Alice")
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let user = json_body(response).await;
+        .await
+        .created();
     assert_eq!(user["email"], "alice.smith@example.com");
 
     // Logging in works with the normalised address in any case.
@@ -88,10 +89,9 @@ async fn registering_a_taken_email_is_409_in_any_case() {
     let first = app.register("bob@example.com", PASSWORD, "Bob").await;
     assert_eq!(first.status(), StatusCode::CREATED);
     for again in ["bob@example.com", "BOB@Example.com", " bob@example.com "] {
-        let response = app
-            .register(again, "another fine passphrase", "Bob 2")
-            .await;
-        assert_problem(response, 409, "email_taken").await;
+        app.register(again, "another fine passphrase", "Bob 2")
+            .await
+            .problem(409, "email_taken");
     }
     let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count, 1);
@@ -115,7 +115,7 @@ async fn registration_enforces_the_password_policy() {
             assert_eq!(response.status(), StatusCode::CREATED, "{password:?}");
             continue;
         }
-        let body = assert_problem(response, 422, "validation_failed").await;
+        let body = response.problem(422, "validation_failed");
         let errors = body["errors"].as_array().unwrap();
         assert_eq!(errors.len(), 1, "{body}");
         assert_eq!(errors[0]["field"], "password", "{body}");
@@ -134,8 +134,10 @@ async fn registration_enforces_the_password_policy() {
 #[tokio::test]
 async fn registration_reports_every_invalid_field_at_once() {
     let app = spawn_app().await;
-    let response = app.register("not-an-email", "short", "   ").await;
-    let body = assert_problem(response, 422, "validation_failed").await;
+    let body = app
+        .register("not-an-email", "short", "   ")
+        .await
+        .problem(422, "validation_failed");
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
         .unwrap()
@@ -152,8 +154,9 @@ async fn closed_registration_is_403_even_for_the_first_user() {
         .config(|a| a.registration = Some("closed".into()))
         .spawn()
         .await;
-    let response = app.register("first@example.com", PASSWORD, "First").await;
-    assert_problem(response, 403, "registration_closed").await;
+    app.register("first@example.com", PASSWORD, "First")
+        .await
+        .problem(403, "registration_closed");
     let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
     assert_eq!(count, 0);
 }
@@ -174,7 +177,7 @@ async fn parallel_registrations_of_one_email_make_exactly_one_account() {
         match response.status().as_u16() {
             201 => created += 1,
             _ => {
-                assert_problem(response, 409, "email_taken").await;
+                response.problem(409, "email_taken");
             }
         }
     }
@@ -194,7 +197,7 @@ async fn session_login_sets_a_hardened_cookie_and_returns_the_csrf_token() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let response = login_session(&app, &user.email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.good();
     let cookie = set_cookie(&response);
     let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
     assert!(attributes[0].starts_with("docket_session="), "{cookie}");
@@ -209,7 +212,6 @@ async fn session_login_sets_a_hardened_cookie_and_returns_the_csrf_token() {
         !attributes.iter().any(|a| a.eq_ignore_ascii_case("secure")),
         "no Secure on plain http: {cookie}"
     );
-    let body = json_body(response).await;
     assert_eq!(body["user"]["id"], user.id.to_string());
     assert_user_shape(&body["user"]);
     let csrf = body["csrf_token"].as_str().unwrap();
@@ -220,12 +222,12 @@ async fn session_login_sets_a_hardened_cookie_and_returns_the_csrf_token() {
     );
 
     // The cookie authenticates.
-    let me = cookie_request(&app, Method::GET, "/api/v1/me", attributes[0], None)
-        .send()
+    let me: Value = app
+        .with_cookie(attributes[0])
+        .get("/api/v1/me")
         .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    assert_eq!(json_body(me).await["id"], user.id.to_string());
+        .good();
+    assert_eq!(me["id"], user.id.to_string());
 }
 
 #[tokio::test]
@@ -246,14 +248,13 @@ async fn session_cookie_is_secure_when_the_public_url_is_https() {
 #[tokio::test]
 async fn get_session_describes_a_cookie_session_and_is_401_otherwise() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
-    let response = cookie_request(&app, Method::GET, "/api/v1/auth/session", &cookie, None)
-        .send()
+    let body: Value = app
+        .with_cookie(&cookie)
+        .get("/api/v1/auth/session")
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = json_body(response).await;
+        .good();
     assert_eq!(body["user"]["id"], user.id.to_string());
     assert_eq!(body["csrf_token"], csrf.as_str());
     let expires_at = body["expires_at"].as_str().unwrap();
@@ -261,17 +262,11 @@ async fn get_session_describes_a_cookie_session_and_is_401_otherwise() {
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     assert!(expires_at > chrono::Utc::now() + chrono::Duration::days(1));
 
-    let anonymous = app
-        .request(Method::GET, "/api/v1/auth/session")
-        .send()
+    app.anon()
+        .get("/api/v1/auth/session")
         .await
-        .unwrap();
-    assert_problem(anonymous, 401, "unauthenticated").await;
-    let with_access_token = app
-        .get("/api/v1/auth/session", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .problem(401, "unauthenticated");
+    let with_access_token = user.get("/api/v1/auth/session").await;
     assert_eq!(with_access_token.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -282,27 +277,20 @@ async fn logging_out_deletes_the_session_and_clears_the_cookie() {
     let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
     assert_eq!(session_count(&app, user.id).await, 1);
 
-    let response = cookie_request(
-        &app,
-        Method::DELETE,
-        "/api/v1/auth/session",
-        &cookie,
-        Some(&csrf),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app
+        .with_session(&cookie, &csrf)
+        .delete("/api/v1/auth/session")
+        .await;
+    response.no_content();
     let cleared = set_cookie(&response);
     assert!(cleared.starts_with("docket_session=;"), "{cleared}");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(session_count(&app, user.id).await, 0, "the row is gone");
 
-    let after = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
-        .send()
+    app.with_cookie(&cookie)
+        .get("/api/v1/me")
         .await
-        .unwrap();
-    assert_problem(after, 401, "unauthenticated").await;
+        .problem(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -328,16 +316,10 @@ async fn an_expired_or_idle_session_is_refused() {
         )
         .await;
     for (what, cookie) in [("expired", &expired), ("idle", &idle)] {
-        let response = cookie_request(&app, Method::GET, "/api/v1/me", cookie, None)
-            .send()
-            .await
-            .unwrap();
+        let response = app.with_cookie(cookie).get("/api/v1/me").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
     }
-    let response = cookie_request(&app, Method::GET, "/api/v1/me", &fresh, None)
-        .send()
-        .await
-        .unwrap();
+    let response = app.with_cookie(&fresh).get("/api/v1/me").await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -347,74 +329,57 @@ async fn a_new_session_login_ends_the_session_it_was_sent_with() {
     let user = app.new_user().await;
     let (old_cookie, _) = app.session_login(&user.email, PASSWORD).await;
     let response = app
-        .request(Method::POST, "/api/v1/auth/session")
-        .header("cookie", &old_cookie)
-        .json(&json!({"email": user.email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .with_cookie(&old_cookie)
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": user.email, "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let new_cookie = set_cookie(&response);
     assert!(!new_cookie.starts_with(&format!("{old_cookie};")));
-    let old = cookie_request(&app, Method::GET, "/api/v1/me", &old_cookie, None)
-        .send()
-        .await
-        .unwrap();
+    let old = app.with_cookie(&old_cookie).get("/api/v1/me").await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn unsafe_cookie_requests_need_the_sessions_csrf_token() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
     let (_, other_csrf) = app.session_login(&user.email, PASSWORD).await;
 
-    let missing = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, None)
-        .json(&json!({"name": "No Token"}))
-        .send()
+    app.with_cookie(&cookie)
+        .patch("/api/v1/me", json!({"name": "No Token"}))
         .await
-        .unwrap();
-    assert_problem(missing, 403, "csrf_failed").await;
-    let wrong = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, Some("wrong"))
-        .json(&json!({"name": "Wrong Token"}))
-        .send()
+        .problem(403, "csrf_failed");
+    app.with_session(&cookie, "wrong")
+        .patch("/api/v1/me", json!({"name": "Wrong Token"}))
         .await
-        .unwrap();
-    assert_problem(wrong, 403, "csrf_failed").await;
+        .problem(403, "csrf_failed");
     // Another session's token is not this session's token.
-    let foreign = cookie_request(
-        &app,
-        Method::PATCH,
-        "/api/v1/me",
-        &cookie,
-        Some(&other_csrf),
-    )
-    .json(&json!({"name": "Other Session"}))
-    .send()
-    .await
-    .unwrap();
-    assert_problem(foreign, 403, "csrf_failed").await;
-    let logout = cookie_request(&app, Method::DELETE, "/api/v1/auth/session", &cookie, None)
-        .send()
+    app.with_session(&cookie, &other_csrf)
+        .patch("/api/v1/me", json!({"name": "Other Session"}))
         .await
-        .unwrap();
-    assert_problem(logout, 403, "csrf_failed").await;
+        .problem(403, "csrf_failed");
+    app.with_cookie(&cookie)
+        .delete("/api/v1/auth/session")
+        .await
+        .problem(403, "csrf_failed");
     assert_eq!(
         session_count(&app, user.id).await,
         2,
         "nothing was logged out"
     );
-    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    let me: Value = user.get("/api/v1/me").await.good();
     assert_eq!(me["name"], "Test User", "nothing was changed");
 
-    let right = cookie_request(&app, Method::PATCH, "/api/v1/me", &cookie, Some(&csrf))
-        .json(&json!({"name": "Right Token"}))
-        .send()
+    let right: Value = app
+        .with_session(&cookie, &csrf)
+        .patch("/api/v1/me", json!({"name": "Right Token"}))
         .await
-        .unwrap();
-    assert_eq!(right.status(), StatusCode::OK);
-    assert_eq!(json_body(right).await["name"], "Right Token");
+        .good();
+    assert_eq!(right["name"], "Right Token");
 }
 
 #[tokio::test]
@@ -423,10 +388,7 @@ async fn safe_cookie_requests_need_no_csrf_token() {
     let user = app.new_user().await;
     let (cookie, _) = app.session_login(&user.email, PASSWORD).await;
     for path in ["/api/v1/me", "/api/v1/auth/session", "/api/v1/me/tokens"] {
-        let response = cookie_request(&app, Method::GET, path, &cookie, None)
-            .send()
-            .await
-            .unwrap();
+        let response = app.with_cookie(&cookie).get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
@@ -435,34 +397,29 @@ async fn safe_cookie_requests_need_no_csrf_token() {
 async fn a_bearer_header_wins_over_a_cookie() {
     let app = spawn_app().await;
     let alice = app.new_user().await;
-    let bob = app.new_user().await;
+    let bob = app.new_client().await;
     let (alice_cookie, _) = app.session_login(&alice.email, PASSWORD).await;
 
     // Bob's token with Alice's cookie: Bob, and no CSRF token needed.
-    let me = app
-        .get("/api/v1/me", &bob.token)
+    let me: Value = bob
+        .get("/api/v1/me")
         .header("cookie", &alice_cookie)
-        .send()
         .await
-        .unwrap();
-    assert_eq!(json_body(me).await["id"], bob.id.to_string());
-    let patch = app
-        .patch("/api/v1/me", &bob.token, &json!({"name": "Bob Via Bearer"}))
+        .good();
+    assert_eq!(me["id"], bob.id.to_string());
+    let patch: Value = bob
+        .patch("/api/v1/me", json!({"name": "Bob Via Bearer"}))
         .header("cookie", &alice_cookie)
-        .send()
         .await
-        .unwrap();
-    assert_eq!(patch.status(), StatusCode::OK);
-    assert_eq!(json_body(patch).await["id"], bob.id.to_string());
+        .good();
+    assert_eq!(patch["id"], bob.id.to_string());
 
     // A bad header is not rescued by a good cookie.
-    let bad = app
-        .get("/api/v1/me", "garbage")
+    app.with_token("garbage")
+        .get("/api/v1/me")
         .header("cookie", &alice_cookie)
-        .send()
         .await
-        .unwrap();
-    assert_problem(bad, 401, "unauthenticated").await;
+        .problem(401, "unauthenticated");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,40 +438,36 @@ async fn unknown_email_and_wrong_password_are_indistinguishable() {
             if path.ends_with("token") {
                 body["grant_type"] = json!("password");
             }
-            app.request(Method::POST, path)
-                .header("x-forwarded-for", &ip)
-                .json(&body)
-                .send()
+            app.anon().post(path, body).forwarded_for(&ip)
         };
-        let unknown = send("nobody@example.com".to_owned()).await.unwrap();
-        let unknown_headers = unknown.headers().clone();
-        let unknown = assert_problem(unknown, 401, "invalid_credentials").await;
-        let wrong = send(user.email.clone()).await.unwrap();
-        let wrong_headers = wrong.headers().clone();
-        let wrong = assert_problem(wrong, 401, "invalid_credentials").await;
+        let unknown = send("nobody@example.com".to_owned()).await;
+        let unknown_body = unknown.problem(401, "invalid_credentials");
+        let wrong = send(user.email.clone()).await;
+        let wrong_body = wrong.problem(401, "invalid_credentials");
         assert_eq!(
-            without_request_id(unknown),
-            without_request_id(wrong),
+            without_request_id(unknown_body),
+            without_request_id(wrong_body),
             "{path}"
         );
         assert_eq!(
-            unknown_headers.get("www-authenticate"),
-            wrong_headers.get("www-authenticate")
+            unknown.header("www-authenticate"),
+            wrong.header("www-authenticate")
         );
-        assert!(unknown_headers.get("set-cookie").is_none());
+        assert!(unknown.header("set-cookie").is_none());
     }
 }
 
 #[tokio::test]
 async fn unknown_grant_type_is_422() {
     let app = spawn_app().await;
-    let response = app
-        .request(Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "client_credentials", "client_id": "x"}))
-        .send()
+    let body = app
+        .anon()
+        .post(
+            "/api/v1/auth/token",
+            json!({"grant_type": "client_credentials", "client_id": "x"}),
+        )
         .await
-        .unwrap();
-    let body = assert_problem(response, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "grant_type");
 }
 
@@ -526,9 +479,7 @@ async fn unknown_grant_type_is_422() {
 async fn the_password_grant_issues_an_access_and_a_refresh_token() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let response = app.password_grant(&user.email, &user.password).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = json_body(response).await;
+    let body: Value = app.password_grant(&user.email, &user.password).await.good();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     let access = body["access_token"].as_str().unwrap();
@@ -544,29 +495,23 @@ async fn the_password_grant_issues_an_access_and_a_refresh_token() {
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 900);
 
-    let me = app.get("/api/v1/me", access).send().await.unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    assert_eq!(json_body(me).await["id"], user.id.to_string());
+    let me: Value = app.with_token(access).get("/api/v1/me").await.good();
+    assert_eq!(me["id"], user.id.to_string());
 }
 
 #[tokio::test]
 async fn the_refresh_grant_rotates_the_refresh_token() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let response = refresh_grant(&app, &user.refresh_token).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = json_body(response).await;
+    let body: Value = app.refresh_grant(&user.refresh_token).await.good();
     let access = body["access_token"].as_str().unwrap();
     let refresh = body["refresh_token"].as_str().unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_ne!(refresh, user.refresh_token);
-    assert_eq!(
-        app.get("/api/v1/me", access).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(app.with_token(access).get("/api/v1/me").await.status(), 200);
 
     // The new one works once more, and so on.
-    let again = refresh_grant(&app, refresh).await;
+    let again = app.refresh_grant(refresh).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
 
@@ -575,43 +520,42 @@ async fn reusing_a_spent_refresh_token_revokes_the_whole_login() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     // A second, independent login of the same user.
-    let other_login = json_body(app.password_grant(&user.email, PASSWORD).await).await;
+    let other_login: Value = app.password_grant(&user.email, PASSWORD).await.good();
 
-    let rotated = json_body(refresh_grant(&app, &user.refresh_token).await).await;
+    let rotated: Value = app.refresh_grant(&user.refresh_token).await.good();
     let new_access = rotated["access_token"].as_str().unwrap();
     let new_refresh = rotated["refresh_token"].as_str().unwrap();
 
-    let reuse = refresh_grant(&app, &user.refresh_token).await;
-    assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED);
-    assert_problem(reuse, 401, "invalid_credentials").await;
+    app.refresh_grant(&user.refresh_token)
+        .await
+        .problem(401, "invalid_credentials");
 
     // Everything of that login is dead...
-    let new_refresh_used = refresh_grant(&app, new_refresh).await;
+    let new_refresh_used = app.refresh_grant(new_refresh).await;
     assert_eq!(new_refresh_used.status(), StatusCode::UNAUTHORIZED);
     for access in [new_access, user.token.as_str()] {
-        let response = app.get("/api/v1/me", access).send().await.unwrap();
+        let response = app.with_token(access).get("/api/v1/me").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
     }
     // ...and the other login is not.
     let other_access = other_login["access_token"].as_str().unwrap();
     assert_eq!(
-        app.get("/api/v1/me", other_access)
-            .send()
+        app.with_token(other_access)
+            .get("/api/v1/me")
             .await
-            .unwrap()
             .status(),
         200
     );
     let other_refresh = other_login["refresh_token"].as_str().unwrap();
-    assert_eq!(refresh_grant(&app, other_refresh).await.status(), 200);
+    assert_eq!(app.refresh_grant(other_refresh).await.status(), 200);
 }
 
 #[tokio::test]
 async fn a_refresh_token_raced_in_parallel_works_at_most_once() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let responses = join_all((0..8).map(|_| refresh_grant(&app, &user.refresh_token))).await;
+    let responses = join_all((0..8).map(|_| app.refresh_grant(&user.refresh_token))).await;
     let ok = responses
         .iter()
         .filter(|r| r.status() == StatusCode::OK)
@@ -632,31 +576,34 @@ async fn an_expired_refresh_token_is_refused() {
             &[&user.id],
         )
         .await;
-    let response = refresh_grant(&app, &user.refresh_token).await;
-    assert_problem(response, 401, "invalid_credentials").await;
+    app.refresh_grant(&user.refresh_token)
+        .await
+        .problem(401, "invalid_credentials");
 }
 
 #[tokio::test]
 async fn revoking_a_refresh_token_ends_its_login_and_unknown_tokens_are_fine() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let response = app
-        .request(Method::POST, "/api/v1/auth/token/revoke")
-        .json(&json!({"token": user.refresh_token}))
-        .send()
-        .await
-        .unwrap();
+        .anon()
+        .post(
+            "/api/v1/auth/token/revoke",
+            json!({"token": user.refresh_token}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 401);
-    let access = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    assert_eq!(app.refresh_grant(&user.refresh_token).await.status(), 401);
+    let access = user.get("/api/v1/me").await;
     assert_eq!(access.status(), StatusCode::UNAUTHORIZED);
 
     let unknown = app
-        .request(Method::POST, "/api/v1/auth/token/revoke")
-        .json(&json!({"token": "never-issued"}))
-        .send()
-        .await
-        .unwrap();
+        .anon()
+        .post(
+            "/api/v1/auth/token/revoke",
+            json!({"token": "never-issued"}),
+        )
+        .await;
     assert_eq!(unknown.status(), StatusCode::OK);
 }
 
@@ -674,9 +621,9 @@ async fn an_expired_access_token_is_401_token_expired() {
         Some(kid_of(JWT_SECRET)),
         &json!({"sub": user.id, "iat": now - 1000, "exp": now - 60, "fam": Uuid::now_v7()}),
     );
-    let response = app.get("/api/v1/me", &token).send().await.unwrap();
+    let response = app.with_token(&token).get("/api/v1/me").await;
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    assert_problem(response, 401, "token_expired").await;
+    response.problem(401, "token_expired");
 
     // The same claims, still valid, are accepted: the expiry is what was refused.
     let fresh = sign_jwt(
@@ -684,10 +631,7 @@ async fn an_expired_access_token_is_401_token_expired() {
         Some(kid_of(JWT_SECRET)),
         &json!({"sub": user.id, "iat": now, "exp": now + 60, "fam": Uuid::now_v7()}),
     );
-    assert_eq!(
-        app.get("/api/v1/me", &fresh).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(app.with_token(&fresh).get("/api/v1/me").await.status(), 200);
 }
 
 #[tokio::test]
@@ -744,20 +688,16 @@ async fn forged_access_tokens_are_401() {
         ("not a JWT", "abc.def.ghi".to_owned()),
     ];
     for (what, token) in forged {
-        let response = app.get("/api/v1/me", &token).send().await.unwrap();
+        let response = app.with_token(&token).get("/api/v1/me").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer", "{what}");
-        let body = assert_problem(response, 401, "unauthenticated").await;
+        let body = response.problem(401, "unauthenticated");
         assert!(!body.to_string().contains(&admin.id.to_string()), "{what}");
     }
     // The control: the same claims signed properly are accepted.
     let genuine = sign_jwt(JWT_SECRET, Some(kid_of(JWT_SECRET)), &claims);
     assert_eq!(
-        app.get("/api/v1/me", &genuine)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.with_token(&genuine).get("/api/v1/me").await.status(),
         200
     );
 }
@@ -776,22 +716,16 @@ async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
         })
         .spawn()
         .await;
-    let old_token_on_new = rotated.get("/api/v1/me", &user.token).send().await.unwrap();
-    assert_eq!(old_token_on_new.status(), StatusCode::OK);
-    assert_eq!(json_body(old_token_on_new).await["id"], user.id.to_string());
+    let old_token_on_new: Value = rotated.as_user(&user).get("/api/v1/me").await.good();
+    assert_eq!(old_token_on_new["id"], user.id.to_string());
 
     // New tokens are signed with the new key.
-    let fresh = json_body(rotated.password_grant(&user.email, PASSWORD).await).await;
+    let fresh: Value = rotated.password_grant(&user.email, PASSWORD).await.good();
     let fresh = fresh["access_token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(fresh).unwrap();
     assert_eq!(header.kid.as_deref(), Some(kid_of(new_secret).as_str()));
     assert_eq!(
-        rotated
-            .get("/api/v1/me", fresh)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        rotated.with_token(fresh).get("/api/v1/me").await.status(),
         200
     );
 
@@ -803,19 +737,13 @@ async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
         })
         .spawn()
         .await;
-    let response = forgotten
-        .get("/api/v1/me", &user.token)
-        .send()
+    forgotten
+        .as_user(&user)
+        .get("/api/v1/me")
         .await
-        .unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
+        .problem(401, "unauthenticated");
     assert_eq!(
-        forgotten
-            .get("/api/v1/me", fresh)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        forgotten.with_token(fresh).get("/api/v1/me").await.status(),
         200
     );
 }
@@ -827,44 +755,33 @@ async fn tokens_signed_with_the_previous_secret_work_after_key_rotation() {
 #[tokio::test]
 async fn get_me_returns_the_caller_and_needs_authentication() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let me = json_body(response).await;
+    let user = app.new_client().await;
+    let me: Value = user.get("/api/v1/me").await.good();
     assert_user_shape(&me);
     assert_eq!(me["id"], user.id.to_string());
     assert_eq!(me["email"], user.email.as_str());
 
-    let anonymous = app.request(Method::GET, "/api/v1/me").send().await.unwrap();
+    let anonymous = app.anon().get("/api/v1/me").await;
     assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
-    assert_problem(anonymous, 401, "unauthenticated").await;
+    anonymous.problem(401, "unauthenticated");
+    // Another scheme in the Authorization header: the raw header is the point.
     let not_bearer = app
         .request(Method::GET, "/api/v1/me")
-        .header("authorization", format!("Basic {}", user.token))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(not_bearer, 401, "unauthenticated").await;
+        .header("authorization", format!("Basic {}", user.token));
+    app.send(not_bearer).await.problem(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn patch_me_changes_the_name_and_validates_it() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app
-        .patch(
-            "/api/v1/me",
-            &user.token,
-            &json!({"name": "  Ada Lovelace  "}),
-        )
-        .send()
+    let user = app.new_client().await;
+    let me: Value = user
+        .patch("/api/v1/me", json!({"name": "  Ada Lovelace  "}))
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let me = json_body(response).await;
+        .good();
     assert_eq!(me["name"], "Ada Lovelace");
     assert_user_shape(&me);
-    let again = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    let again: Value = user.get("/api/v1/me").await.good();
     assert_eq!(again["name"], "Ada Lovelace");
 
     for bad in [
@@ -872,56 +789,42 @@ async fn patch_me_changes_the_name_and_validates_it() {
         json!({"name": "a\u{7}b"}),
         json!({"name": "n".repeat(101)}),
     ] {
-        let response = app
-            .patch("/api/v1/me", &user.token, &bad)
-            .send()
+        let body = user
+            .patch("/api/v1/me", &bad)
             .await
-            .unwrap();
-        let body = assert_problem(response, 422, "validation_failed").await;
+            .problem(422, "validation_failed");
         assert_eq!(body["errors"][0]["field"], "name", "{bad}");
     }
     // The role cannot be changed through /me.
-    let escalate = app
-        .patch(
-            "/api/v1/me",
-            &user.token,
-            &json!({"name": "Ada", "role": "admin"}),
-        )
-        .send()
+    let body = user
+        .patch("/api/v1/me", json!({"name": "Ada", "role": "admin"}))
         .await
-        .unwrap();
-    let body = assert_problem(escalate, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "role");
-    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+    let me: Value = user.get("/api/v1/me").await.good();
     assert_eq!(me["name"], "Ada Lovelace");
 }
 
 #[tokio::test]
 async fn changing_the_password_needs_the_current_one() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app
+    let user = app.new_client().await;
+    let body = user
         .put(
             "/api/v1/me/password",
-            &user.token,
-            &json!({"current_password": WRONG_PASSWORD, "new_password": "a brand new passphrase"}),
+            json!({"current_password": WRONG_PASSWORD, "new_password": "a brand new passphrase"}),
         )
-        .send()
         .await
-        .unwrap();
-    let body = assert_problem(response, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "current_password");
 
-    let weak = app
+    let body = user
         .put(
             "/api/v1/me/password",
-            &user.token,
-            &json!({"current_password": PASSWORD, "new_password": "short"}),
+            json!({"current_password": PASSWORD, "new_password": "short"}),
         )
-        .send()
         .await
-        .unwrap();
-    let body = assert_problem(weak, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "new_password");
 
     // The password did not change.
@@ -934,59 +837,41 @@ async fn changing_the_password_needs_the_current_one() {
 #[tokio::test]
 async fn changing_the_password_ends_other_logins_but_keeps_the_callers() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let other = json_body(app.password_grant(&user.email, PASSWORD).await).await;
+    let user = app.new_client().await;
+    let other: Value = app.password_grant(&user.email, PASSWORD).await.good();
     let (other_cookie, _) = app.session_login(&user.email, PASSWORD).await;
     let new_password = "a brand new passphrase";
 
-    let response = app
-        .put(
-            "/api/v1/me/password",
-            &user.token,
-            &json!({"current_password": PASSWORD, "new_password": new_password}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    user.put(
+        "/api/v1/me/password",
+        json!({"current_password": PASSWORD, "new_password": new_password}),
+    )
+    .await
+    .no_content();
 
     // Other logins are over.
-    let session = cookie_request(&app, Method::GET, "/api/v1/me", &other_cookie, None)
-        .send()
-        .await
-        .unwrap();
+    let session = app.with_cookie(&other_cookie).get("/api/v1/me").await;
     assert_eq!(session.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(session_count(&app, user.id).await, 0);
     let other_refresh = other["refresh_token"].as_str().unwrap();
-    assert_eq!(refresh_grant(&app, other_refresh).await.status(), 401);
+    assert_eq!(app.refresh_grant(other_refresh).await.status(), 401);
     let other_access = other["access_token"].as_str().unwrap();
     assert_eq!(
-        app.get("/api/v1/me", other_access)
-            .send()
+        app.with_token(other_access)
+            .get("/api/v1/me")
             .await
-            .unwrap()
             .status(),
         401
     );
 
     // The caller's own access and refresh tokens keep working.
-    assert_eq!(
-        app.get("/api/v1/me", &user.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 200);
+    assert_eq!(user.get("/api/v1/me").await.status(), 200);
+    assert_eq!(app.refresh_grant(&user.refresh_token).await.status(), 200);
 
     // Only the new password logs in.
-    assert_problem(
-        app.password_grant(&user.email, PASSWORD).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.password_grant(&user.email, PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
     assert_eq!(
         app.password_grant(&user.email, new_password).await.status(),
         200
@@ -996,40 +881,23 @@ async fn changing_the_password_ends_other_logins_but_keeps_the_callers() {
 #[tokio::test]
 async fn changing_the_password_from_a_session_keeps_that_session_only() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let (cookie, csrf) = app.session_login(&user.email, PASSWORD).await;
     let (other_cookie, _) = app.session_login(&user.email, PASSWORD).await;
-    let response = cookie_request(
-        &app,
-        Method::PUT,
-        "/api/v1/me/password",
-        &cookie,
-        Some(&csrf),
-    )
-    .json(&json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let mine = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
-        .send()
+    let session = app.with_session(&cookie, &csrf);
+    session
+        .put(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+        )
         .await
-        .unwrap();
+        .no_content();
+    let mine = session.get("/api/v1/me").await;
     assert_eq!(mine.status(), StatusCode::OK);
-    let theirs = cookie_request(&app, Method::GET, "/api/v1/me", &other_cookie, None)
-        .send()
-        .await
-        .unwrap();
+    let theirs = app.with_cookie(&other_cookie).get("/api/v1/me").await;
     assert_eq!(theirs.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh_grant(&app, &user.refresh_token).await.status(), 401);
-    assert_eq!(
-        app.get("/api/v1/me", &user.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(app.refresh_grant(&user.refresh_token).await.status(), 401);
+    assert_eq!(user.get("/api/v1/me").await.status(), 401);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,18 +907,14 @@ async fn changing_the_password_from_a_session_keeps_that_session_only() {
 #[tokio::test]
 async fn an_api_token_is_shown_once_and_listed_without_its_secret() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app
+    let user = app.new_client().await;
+    let created: Value = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "  laptop  ", "scopes": ["read", "write"], "expires_in_days": 30}),
+            json!({"name": "  laptop  ", "scopes": ["read", "write"], "expires_in_days": 30}),
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let created = json_body(response).await;
+        .created();
     let secret = created["token"].as_str().unwrap();
     assert!(secret.starts_with("dkt_"), "{secret}");
     assert!(secret.len() >= 40);
@@ -1081,13 +945,7 @@ async fn an_api_token_is_shown_once_and_listed_without_its_secret() {
         ]
     );
 
-    let list = json_body(
-        app.get("/api/v1/me/tokens", &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list: Value = user.get("/api/v1/me/tokens").await.good();
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], created["id"]);
@@ -1098,18 +956,11 @@ async fn an_api_token_is_shown_once_and_listed_without_its_secret() {
     );
 
     // Using it works and sets last_used_at (asynchronously).
-    let me = app.get("/api/v1/me", secret).send().await.unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
-    assert_eq!(json_body(me).await["id"], user.id.to_string());
+    let me: Value = app.with_token(secret).get("/api/v1/me").await.good();
+    assert_eq!(me["id"], user.id.to_string());
     let mut last_used = Value::Null;
     for _ in 0..20 {
-        let list = json_body(
-            app.get("/api/v1/me/tokens", &user.token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let list: Value = user.get("/api/v1/me/tokens").await.good();
         last_used = list["items"][0]["last_used_at"].clone();
         if !last_used.is_null() {
             break;
@@ -1123,15 +974,9 @@ async fn an_api_token_is_shown_once_and_listed_without_its_secret() {
 #[tokio::test]
 async fn an_api_token_without_expiry_never_expires_and_an_expired_one_is_refused() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let (id, token) = api_token(&app, &user, &["read"]).await;
-    let list = json_body(
-        app.get("/api/v1/me/tokens", &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let user = app.new_client().await;
+    let (id, token) = api_token(&user, &["read"]).await;
+    let list: Value = user.get("/api/v1/me/tokens").await.good();
     assert_eq!(list["items"][0]["expires_at"], Value::Null);
 
     app.db
@@ -1140,15 +985,15 @@ async fn an_api_token_without_expiry_never_expires_and_an_expired_one_is_refused
             &[&id],
         )
         .await;
-    let response = app.get("/api/v1/me", &token).send().await.unwrap();
+    let response = app.with_token(&token).get("/api/v1/me").await;
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    assert_problem(response, 401, "token_expired").await;
+    response.problem(401, "token_expired");
 }
 
 #[tokio::test]
 async fn creating_an_api_token_validates_name_scopes_and_expiry() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let cases = [
         (json!({"name": "x", "scopes": ["write"]}), "scopes"),
         (json!({"name": "x", "scopes": []}), "scopes"),
@@ -1164,130 +1009,86 @@ async fn creating_an_api_token_validates_name_scopes_and_expiry() {
         (json!({"name": "  ", "scopes": ["read"]}), "name"),
     ];
     for (body, field) in cases {
-        let response = app
-            .post("/api/v1/me/tokens", &user.token, &body)
-            .send()
+        let problem = user
+            .post("/api/v1/me/tokens", &body)
             .await
-            .unwrap();
-        let problem = assert_problem(response, 422, "validation_failed").await;
+            .problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], field, "{body}");
     }
-    let list = json_body(
-        app.get("/api/v1/me/tokens", &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list: Value = user.get("/api/v1/me/tokens").await.good();
     assert_eq!(list["items"], json!([]));
 }
 
 #[tokio::test]
 async fn deleting_an_api_token_revokes_it() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let stranger = app.new_user().await;
-    let (id, token) = api_token(&app, &user, &["read"]).await;
+    let user = app.new_client().await;
+    let stranger = app.new_client().await;
+    let (id, token) = api_token(&user, &["read"]).await;
+    let path = format!("/api/v1/me/tokens/{id}");
 
     // Someone else cannot see or delete it.
-    let theirs = app
-        .delete(&format!("/api/v1/me/tokens/{id}"), &stranger.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(theirs, 404, "not_found").await;
-    assert_eq!(
-        app.get("/api/v1/me", &token).send().await.unwrap().status(),
-        200
-    );
+    stranger.delete(&path).await.problem(404, "not_found");
+    assert_eq!(app.with_token(&token).get("/api/v1/me").await.status(), 200);
 
-    let response = app
-        .delete(&format!("/api/v1/me/tokens/{id}"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let after = app.get("/api/v1/me", &token).send().await.unwrap();
+    user.delete(&path).await.no_content();
+    let after = app.with_token(&token).get("/api/v1/me").await;
     assert_eq!(after.headers()["www-authenticate"], "Bearer");
-    assert_problem(after, 401, "unauthenticated").await;
-    let again = app
-        .delete(&format!("/api/v1/me/tokens/{id}"), &user.token)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(again, 404, "not_found").await;
-    let list = json_body(
-        app.get("/api/v1/me/tokens", &user.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    after.problem(401, "unauthenticated");
+    user.delete(&path).await.problem(404, "not_found");
+    let list: Value = user.get("/api/v1/me/tokens").await.good();
     assert_eq!(list["items"], json!([]));
 }
 
 #[tokio::test]
 async fn a_read_scoped_api_token_can_read_but_not_write() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let (_, read) = api_token(&app, &user, &["read"]).await;
-    let (_, write) = api_token(&app, &user, &["read", "write"]).await;
+    let user = app.new_client().await;
+    let (_, read) = api_token(&user, &["read"]).await;
+    let (_, write) = api_token(&user, &["read", "write"]).await;
+    let read = app.with_token(&read);
+    let write = app.with_token(&write);
 
-    assert_eq!(
-        app.get("/api/v1/me", &read).send().await.unwrap().status(),
-        200
-    );
-    let head = app
-        .request(Method::HEAD, "/api/v1/me")
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(read.get("/api/v1/me").await.status(), 200);
+    let head = read.request(Method::HEAD, "/api/v1/me").await;
     assert_eq!(head.status(), StatusCode::OK);
-    let refused = app
-        .patch("/api/v1/me", &read, &json!({"name": "Read Only"}))
-        .send()
+    read.patch("/api/v1/me", json!({"name": "Read Only"}))
         .await
-        .unwrap();
-    assert_problem(refused, 403, "insufficient_scope").await;
-    let me = json_body(app.get("/api/v1/me", &read).send().await.unwrap()).await;
+        .problem(403, "insufficient_scope");
+    let me: Value = read.get("/api/v1/me").await.good();
     assert_eq!(me["name"], "Test User");
 
-    let allowed = app
-        .patch("/api/v1/me", &write, &json!({"name": "Read Write"}))
-        .send()
+    let allowed: Value = write
+        .patch("/api/v1/me", json!({"name": "Read Write"}))
         .await
-        .unwrap();
-    assert_eq!(allowed.status(), StatusCode::OK);
-    assert_eq!(json_body(allowed).await["name"], "Read Write");
+        .good();
+    assert_eq!(allowed["name"], "Read Write");
 }
 
 #[tokio::test]
 async fn api_tokens_cannot_manage_tokens_sessions_or_the_password() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let (id, write) = api_token(&app, &user, &["read", "write"]).await;
+    let user = app.new_client().await;
+    let (id, write) = api_token(&user, &["read", "write"]).await;
+    let write = app.with_token(&write);
     let attempts = [
-        app.post(
+        write.post(
             "/api/v1/me/tokens",
-            &write,
-            &json!({"name": "more", "scopes": ["read"]}),
+            json!({"name": "more", "scopes": ["read"]}),
         ),
-        app.get("/api/v1/me/tokens", &write),
-        app.delete(&format!("/api/v1/me/tokens/{id}"), &write),
-        app.get("/api/v1/auth/session", &write),
-        app.delete("/api/v1/auth/session", &write),
-        app.put(
+        write.get("/api/v1/me/tokens"),
+        write.delete(&format!("/api/v1/me/tokens/{id}")),
+        write.get("/api/v1/auth/session"),
+        write.delete("/api/v1/auth/session"),
+        write.put(
             "/api/v1/me/password",
-            &write,
-            &json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+            json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
         ),
     ];
     for attempt in attempts {
-        let response = attempt.send().await.unwrap();
-        let what = format!("{}", response.url());
-        let body = assert_problem(response, 403, "insufficient_scope").await;
-        assert_eq!(body["status"], 403, "{what}");
+        let response = attempt.await;
+        let body = response.problem(403, "insufficient_scope");
+        assert_eq!(body["status"], 403, "{}", response.what());
     }
     // Nothing happened.
     let tokens: i64 = app
@@ -1311,19 +1112,13 @@ async fn api_tokens_cannot_manage_tokens_sessions_or_the_password() {
 #[tokio::test]
 async fn admins_list_users_page_by_page() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
+    let admin = app.new_client().await;
     let mut expected = vec![admin.id.to_string()];
     for _ in 0..4 {
         expected.push(app.new_user().await.id.to_string());
     }
 
-    let all = json_body(
-        app.get("/api/v1/admin/users", &admin.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let all: Value = admin.get("/api/v1/admin/users").await.good();
     assert_eq!(all["items"].as_array().unwrap().len(), 5);
     assert_eq!(all["next_cursor"], Value::Null);
     assert_user_shape(&all["items"][0]);
@@ -1336,9 +1131,7 @@ async fn admins_list_users_page_by_page() {
             Some(c) => format!("/api/v1/admin/users?limit=2&cursor={c}"),
             None => "/api/v1/admin/users?limit=2".to_owned(),
         };
-        let response = app.get(&path, &admin.token).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let page = json_body(response).await;
+        let page: Value = admin.get(&path).await.good();
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
@@ -1352,13 +1145,7 @@ async fn admins_list_users_page_by_page() {
     assert_eq!(pages, 3);
     assert_eq!(seen, expected, "every user once, oldest first");
 
-    let first = json_body(
-        app.get("/api/v1/admin/users?limit=2", &admin.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let first: Value = admin.get("/api/v1/admin/users?limit=2").await.good();
     let mut tampered = first["next_cursor"].as_str().unwrap().to_owned();
     tampered.insert(1, 'x');
     for bad in [
@@ -1367,171 +1154,109 @@ async fn admins_list_users_page_by_page() {
         "/api/v1/admin/users?limit=101".to_owned(),
         "/api/v1/admin/users?limit=many".to_owned(),
     ] {
-        let response = app.get(&bad, &admin.token).send().await.unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+        admin.get(&bad).await.problem(400, "invalid_query");
     }
 }
 
 #[tokio::test]
 async fn non_admins_get_403_forbidden_on_admin_endpoints() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
-    let user = app.new_user().await;
-    let list = app
-        .get("/api/v1/admin/users", &user.token)
-        .send()
+    let admin = app.new_client().await;
+    let user = app.new_client().await;
+    user.get("/api/v1/admin/users")
         .await
-        .unwrap();
-    assert_problem(list, 403, "forbidden").await;
-    let patch = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", user.id),
-            &user.token,
-            &json!({"role": "admin"}),
-        )
-        .send()
+        .problem(403, "forbidden");
+    user.patch(&admin_user_path(user.id), json!({"role": "admin"}))
         .await
-        .unwrap();
-    assert_problem(patch, 403, "forbidden").await;
-    let disable = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", admin.id),
-            &user.token,
-            &json!({"disabled": true}),
-        )
-        .send()
+        .problem(403, "forbidden");
+    user.patch(&admin_user_path(admin.id), json!({"disabled": true}))
         .await
-        .unwrap();
-    assert_problem(disable, 403, "forbidden").await;
-    let me = json_body(app.get("/api/v1/me", &user.token).send().await.unwrap()).await;
+        .problem(403, "forbidden");
+    let me: Value = user.get("/api/v1/me").await.good();
     assert_eq!(me["role"], "user");
-    let boss = json_body(app.get("/api/v1/me", &admin.token).send().await.unwrap()).await;
+    let boss: Value = admin.get("/api/v1/me").await.good();
     assert_eq!(boss["disabled"], false);
 }
 
 #[tokio::test]
 async fn role_changes_take_effect_at_once_whatever_tokens_are_held() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
-    let user = app.new_user().await;
-    let promote = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", user.id),
-            &admin.token,
-            &json!({"role": "admin"}),
-        )
-        .send()
+    let admin = app.new_client().await;
+    let user = app.new_client().await;
+    let promoted: Value = admin
+        .patch(&admin_user_path(user.id), json!({"role": "admin"}))
         .await
-        .unwrap();
-    assert_eq!(promote.status(), StatusCode::OK);
-    let promoted = json_body(promote).await;
+        .good();
     assert_eq!(promoted["role"], "admin");
     assert_user_shape(&promoted);
     // The token issued while they were a plain user now carries admin rights...
-    assert_eq!(
-        app.get("/api/v1/admin/users", &user.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(user.get("/api/v1/admin/users").await.status(), 200);
 
     // ...and loses them again the moment they are demoted.
-    let demote = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", user.id),
-            &admin.token,
-            &json!({"role": "user"}),
-        )
-        .send()
+    let demoted: Value = admin
+        .patch(&admin_user_path(user.id), json!({"role": "user"}))
         .await
-        .unwrap();
-    assert_eq!(json_body(demote).await["role"], "user");
-    let list = app
-        .get("/api/v1/admin/users", &user.token)
-        .send()
+        .good();
+    assert_eq!(demoted["role"], "user");
+    user.get("/api/v1/admin/users")
         .await
-        .unwrap();
-    assert_problem(list, 403, "forbidden").await;
+        .problem(403, "forbidden");
 }
 
 #[tokio::test]
 async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
-    let path = format!("/api/v1/admin/users/{}", admin.id);
+    let admin = app.new_client().await;
+    let path = admin_user_path(admin.id);
     for body in [
         json!({"role": "user"}),
         json!({"disabled": true}),
         json!({"role": "user", "disabled": true}),
     ] {
-        let response = app.patch(&path, &admin.token, &body).send().await.unwrap();
-        assert_problem(response, 409, "conflict").await;
+        admin.patch(&path, &body).await.problem(409, "conflict");
     }
-    let me = json_body(app.get("/api/v1/me", &admin.token).send().await.unwrap()).await;
+    let me: Value = admin.get("/api/v1/me").await.good();
     assert_eq!(me["role"], "admin");
     assert_eq!(me["disabled"], false);
 
     // A second admin who is disabled does not count as active.
     let second = app.new_user().await;
-    let second_path = format!("/api/v1/admin/users/{}", second.id);
-    let promote = app
-        .patch(
-            &second_path,
-            &admin.token,
-            &json!({"role": "admin", "disabled": true}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let second_path = admin_user_path(second.id);
+    let promote = admin
+        .patch(&second_path, json!({"role": "admin", "disabled": true}))
+        .await;
     assert_eq!(promote.status(), StatusCode::OK);
-    let response = app
-        .patch(&path, &admin.token, &json!({"role": "user"}))
-        .send()
+    admin
+        .patch(&path, json!({"role": "user"}))
         .await
-        .unwrap();
-    assert_problem(response, 409, "conflict").await;
+        .problem(409, "conflict");
 
     // With another active admin, the first may step down.
-    let enable = app
-        .patch(&second_path, &admin.token, &json!({"disabled": false}))
-        .send()
-        .await
-        .unwrap();
+    let enable = admin.patch(&second_path, json!({"disabled": false})).await;
     assert_eq!(enable.status(), StatusCode::OK);
-    let step_down = app
-        .patch(&path, &admin.token, &json!({"role": "user"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(step_down.status(), StatusCode::OK);
-    assert_eq!(json_body(step_down).await["role"], "user");
+    let step_down: Value = admin.patch(&path, json!({"role": "user"})).await.good();
+    assert_eq!(step_down["role"], "user");
 }
 
 #[tokio::test]
 async fn admin_patch_rejects_unknown_users_and_bad_values() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
+    let admin = app.new_client().await;
     let user = app.new_user().await;
-    let missing = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", Uuid::now_v7()),
-            &admin.token,
-            &json!({"role": "admin"}),
-        )
-        .send()
+    admin
+        .patch(&admin_user_path(Uuid::now_v7()), json!({"role": "admin"}))
         .await
-        .unwrap();
-    assert_problem(missing, 404, "not_found").await;
-    let path = format!("/api/v1/admin/users/{}", user.id);
+        .problem(404, "not_found");
+    let path = admin_user_path(user.id);
     for (body, field) in [
         (json!({"role": "superuser"}), "role"),
         (json!({"disabled": "yes"}), "disabled"),
         (json!({"email": "new@example.com"}), "email"),
     ] {
-        let response = app.patch(&path, &admin.token, &body).send().await.unwrap();
-        let problem = assert_problem(response, 422, "validation_failed").await;
+        let problem = admin
+            .patch(&path, &body)
+            .await
+            .problem(422, "validation_failed");
         assert_eq!(problem["errors"][0]["field"], field, "{body}");
     }
 }
@@ -1543,37 +1268,33 @@ async fn admin_patch_rejects_unknown_users_and_bad_values() {
 #[tokio::test]
 async fn a_disabled_user_is_cut_off_from_every_credential() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
-    let user = app.new_user().await;
+    let admin = app.new_client().await;
+    let user = app.new_client().await;
     let (cookie, _) = app.session_login(&user.email, PASSWORD).await;
-    let (_, api) = api_token(&app, &user, &["read", "write"]).await;
+    let (_, api) = api_token(&user, &["read", "write"]).await;
 
-    let disable = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", user.id),
-            &admin.token,
-            &json!({"disabled": true}),
-        )
-        .send()
+    let disabled: Value = admin
+        .patch(&admin_user_path(user.id), json!({"disabled": true}))
         .await
-        .unwrap();
-    assert_eq!(disable.status(), StatusCode::OK);
-    assert_eq!(json_body(disable).await["disabled"], true);
+        .good();
+    assert_eq!(disabled["disabled"], true);
 
-    let session = cookie_request(&app, Method::GET, "/api/v1/me", &cookie, None)
-        .send()
+    app.with_cookie(&cookie)
+        .get("/api/v1/me")
         .await
-        .unwrap();
-    assert_problem(session, 403, "account_disabled").await;
-    let api_response = app.get("/api/v1/me", &api).send().await.unwrap();
-    assert_problem(api_response, 403, "account_disabled").await;
+        .problem(403, "account_disabled");
+    app.with_token(&api)
+        .get("/api/v1/me")
+        .await
+        .problem(403, "account_disabled");
     // A refused refresh token is not spent: asking again gets the same answer.
     for _ in 0..2 {
-        let refresh = refresh_grant(&app, &user.refresh_token).await;
-        assert_problem(refresh, 403, "account_disabled").await;
+        app.refresh_grant(&user.refresh_token)
+            .await
+            .problem(403, "account_disabled");
     }
     // Access tokens stop at the latest when they expire; here they stop at once.
-    let access = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let access = user.get("/api/v1/me").await;
     assert!(
         matches!(access.status().as_u16(), 401 | 403),
         "access token of a disabled user: {}",
@@ -1581,103 +1302,60 @@ async fn a_disabled_user_is_cut_off_from_every_credential() {
     );
 
     // Logging in: a correct password says the account is disabled, a wrong one says nothing.
-    assert_problem(
-        app.password_grant(&user.email, PASSWORD).await,
-        403,
-        "account_disabled",
-    )
-    .await;
-    assert_problem(
-        login_session(&app, &user.email, PASSWORD).await,
-        403,
-        "account_disabled",
-    )
-    .await;
-    assert_problem(
-        app.password_grant(&user.email, WRONG_PASSWORD).await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
+    app.password_grant(&user.email, PASSWORD)
+        .await
+        .problem(403, "account_disabled");
+    login_session(&app, &user.email, PASSWORD)
+        .await
+        .problem(403, "account_disabled");
+    app.password_grant(&user.email, WRONG_PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
 }
 
 #[tokio::test]
 async fn a_re_enabled_user_can_log_in_again() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
+    let admin = app.new_client().await;
     let user = app.new_user().await;
-    let path = format!("/api/v1/admin/users/{}", user.id);
-    let disable = app
-        .patch(&path, &admin.token, &json!({"disabled": true}))
-        .send()
-        .await
-        .unwrap();
+    let path = admin_user_path(user.id);
+    let disable = admin.patch(&path, json!({"disabled": true})).await;
     assert_eq!(disable.status(), StatusCode::OK);
     assert_eq!(
         app.password_grant(&user.email, PASSWORD).await.status(),
         403
     );
-    let enable = app
-        .patch(&path, &admin.token, &json!({"disabled": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_body(enable).await["disabled"], false);
-    let login = app.password_grant(&user.email, PASSWORD).await;
-    assert_eq!(login.status(), StatusCode::OK);
-    let token = json_body(login).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.get("/api/v1/me", &token).send().await.unwrap().status(),
-        200
-    );
+    let enabled: Value = admin.patch(&path, json!({"disabled": false})).await.good();
+    assert_eq!(enabled["disabled"], false);
+    let login: Value = app.password_grant(&user.email, PASSWORD).await.good();
+    let token = login["access_token"].as_str().unwrap();
+    assert_eq!(app.with_token(token).get("/api/v1/me").await.status(), 200);
 }
 
 #[tokio::test]
 async fn an_admin_who_disables_themself_is_cut_off_at_once() {
     let app = spawn_app().await;
-    let admin = app.new_user().await;
-    let other = app.new_user().await;
-    let promote = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", other.id),
-            &admin.token,
-            &json!({"role": "admin"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let admin = app.new_client().await;
+    let other = app.new_client().await;
+    let promote = admin
+        .patch(&admin_user_path(other.id), json!({"role": "admin"}))
+        .await;
     assert_eq!(promote.status(), StatusCode::OK);
-    let path = format!("/api/v1/admin/users/{}", admin.id);
-    let response = app
-        .patch(&path, &admin.token, &json!({"disabled": true}))
-        .send()
-        .await
-        .unwrap();
+    let response = admin
+        .patch(&admin_user_path(admin.id), json!({"disabled": true}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let after = app
-        .get("/api/v1/admin/users", &admin.token)
-        .send()
-        .await
-        .unwrap();
+    let after = admin.get("/api/v1/admin/users").await;
     assert!(
         matches!(after.status().as_u16(), 401 | 403),
         "{}",
         after.status()
     );
     // The remaining admin is now the last active one.
-    let demote = app
-        .patch(
-            &format!("/api/v1/admin/users/{}", other.id),
-            &other.token,
-            &json!({"role": "user"}),
-        )
-        .send()
+    other
+        .patch(&admin_user_path(other.id), json!({"role": "user"}))
         .await
-        .unwrap();
-    assert_problem(demote, 409, "conflict").await;
+        .problem(409, "conflict");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1687,7 +1365,7 @@ async fn an_admin_who_disables_themself_is_cut_off_at_once() {
 #[tokio::test]
 async fn ten_failed_logins_lock_the_account_even_for_the_right_password() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let bystander = app.new_user().await;
     // The limit counts per account and client address (API.md §1): one attacker's address.
     let ip = random_ip();
@@ -1698,24 +1376,25 @@ async fn ten_failed_logins_lock_the_account_even_for_the_right_password() {
         } else {
             format!(" {} ", user.email)
         };
-        let response = app.password_grant_from(&ip, &email, WRONG_PASSWORD).await;
-        assert_problem(response, 401, "invalid_credentials").await;
+        app.password_grant_from(&ip, &email, WRONG_PASSWORD)
+            .await
+            .problem(401, "invalid_credentials");
     }
     let locked = app.password_grant_from(&ip, &user.email, PASSWORD).await;
-    let retry_after = retry_after(&locked);
+    let retry_after = locked.retry_after();
     assert!(
         (1..=15 * 60).contains(&retry_after),
         "Retry-After {retry_after}"
     );
-    assert_problem(locked, 429, "rate_limited").await;
-    let session = app
-        .request(Method::POST, "/api/v1/auth/session")
-        .header("x-forwarded-for", &ip)
-        .json(&json!({"email": user.email, "password": PASSWORD}))
-        .send()
+    locked.problem(429, "rate_limited");
+    app.anon()
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": user.email, "password": PASSWORD}),
+        )
+        .forwarded_for(&ip)
         .await
-        .unwrap();
-    assert_problem(session, 429, "rate_limited").await;
+        .problem(429, "rate_limited");
 
     // Another account is not affected, and the locked user's existing tokens still work.
     assert_eq!(
@@ -1724,14 +1403,7 @@ async fn ten_failed_logins_lock_the_account_even_for_the_right_password() {
             .status(),
         200
     );
-    assert_eq!(
-        app.get("/api/v1/me", &user.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(user.get("/api/v1/me").await.status(), 200);
     // And the owner, from an address of their own, is not locked out by the attacker's.
     assert_eq!(
         login_session(&app, &user.email, PASSWORD).await.status(),
@@ -1751,7 +1423,7 @@ async fn parallel_password_guesses_cannot_exceed_the_account_limit() {
         match response.status().as_u16() {
             401 => checked += 1,
             _ => {
-                assert_problem(response, 429, "rate_limited").await;
+                response.problem(429, "rate_limited");
             }
         }
     }
@@ -1770,8 +1442,9 @@ async fn parallel_password_guesses_cannot_exceed_the_account_limit() {
             _ => break,
         }
     }
-    let locked = app.password_grant_from(&ip, &user.email, PASSWORD).await;
-    assert_problem(locked, 429, "rate_limited").await;
+    app.password_grant_from(&ip, &user.email, PASSWORD)
+        .await
+        .problem(429, "rate_limited");
 }
 
 #[tokio::test]
@@ -1780,13 +1453,9 @@ async fn successful_logins_do_not_count_towards_the_limit() {
     let user = app.new_user().await;
     let ip = random_ip();
     for _ in 0..9 {
-        assert_problem(
-            app.password_grant_from(&ip, &user.email, WRONG_PASSWORD)
-                .await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        app.password_grant_from(&ip, &user.email, WRONG_PASSWORD)
+            .await
+            .problem(401, "invalid_credentials");
     }
     for _ in 0..3 {
         assert_eq!(
@@ -1797,19 +1466,12 @@ async fn successful_logins_do_not_count_towards_the_limit() {
         );
     }
     // The tenth failure is still allowed to be checked; only then is the account locked.
-    assert_problem(
-        app.password_grant_from(&ip, &user.email, WRONG_PASSWORD)
-            .await,
-        401,
-        "invalid_credentials",
-    )
-    .await;
-    assert_problem(
-        app.password_grant_from(&ip, &user.email, PASSWORD).await,
-        429,
-        "rate_limited",
-    )
-    .await;
+    app.password_grant_from(&ip, &user.email, WRONG_PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
+    app.password_grant_from(&ip, &user.email, PASSWORD)
+        .await
+        .problem(429, "rate_limited");
 }
 
 #[tokio::test]
@@ -1817,29 +1479,16 @@ async fn fifty_failed_logins_from_one_address_lock_that_address() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let ip = random_ip();
-    let guess = |i: usize| {
-        app.request(Method::POST, "/api/v1/auth/token")
-            .header("x-forwarded-for", &ip)
-            .json(&json!({
-                "grant_type": "password",
-                "email": format!("nobody-{i}@example.com"),
-                "password": WRONG_PASSWORD,
-            }))
-            .send()
-    };
     // One at a time: an address may have only two password checks in flight (API.md §9).
     for i in 0..50 {
-        assert_eq!(guess(i).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let guess = app
+            .password_grant_from(&ip, &format!("nobody-{i}@example.com"), WRONG_PASSWORD)
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
     }
-    let locked = app
-        .request(Method::POST, "/api/v1/auth/token")
-        .header("x-forwarded-for", &ip)
-        .json(&json!({"grant_type": "password", "email": user.email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert!(retry_after(&locked) >= 1);
-    assert_problem(locked, 429, "rate_limited").await;
+    let locked = app.password_grant_from(&ip, &user.email, PASSWORD).await;
+    assert!(locked.retry_after() >= 1);
+    locked.problem(429, "rate_limited");
     // The account itself is fine from elsewhere.
     assert_eq!(
         app.password_grant(&user.email, PASSWORD).await.status(),
@@ -1852,25 +1501,27 @@ async fn the_eleventh_registration_from_one_address_within_the_hour_is_429() {
     let app = spawn_app().await;
     let ip = random_ip();
     let register = |i: usize| {
-        app.request(Method::POST, "/api/v1/auth/register")
-            .header("x-forwarded-for", &ip)
-            .json(&json!({"email": format!("reg-{i}@example.com"), "password": PASSWORD, "name": "R"}))
-            .send()
+        app.anon()
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": format!("reg-{i}@example.com"), "password": PASSWORD, "name": "R"}),
+            )
+            .forwarded_for(&ip)
     };
     for i in 0..10 {
         assert_eq!(
-            register(i).await.unwrap().status(),
+            register(i).await.status(),
             StatusCode::CREATED,
             "registration {i}"
         );
     }
-    let refused = register(10).await.unwrap();
-    let retry_after = retry_after(&refused);
+    let refused = register(10).await;
+    let retry_after = refused.retry_after();
     assert!(
         (1..=3600).contains(&retry_after),
         "Retry-After {retry_after}"
     );
-    assert_problem(refused, 429, "rate_limited").await;
+    refused.problem(429, "rate_limited");
     let exists: bool = app
         .db
         .scalar(
@@ -1893,15 +1544,18 @@ async fn a_burst_of_registrations_from_one_address_cannot_exceed_the_limit() {
     let app = spawn_app().await;
     let ip = random_ip();
     let responses = join_all((0..25).map(|i| {
-        app.request(Method::POST, "/api/v1/auth/register")
-            .header("x-forwarded-for", &ip)
-            .json(&json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD, "name": "B"}))
+        app.anon()
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": format!("burst-{i}@example.com"), "password": PASSWORD, "name": "B"}),
+            )
+            .forwarded_for(&ip)
             .send()
     }))
     .await;
     let created = responses
         .iter()
-        .filter(|r| r.as_ref().unwrap().status() == StatusCode::CREATED)
+        .filter(|r| r.status() == StatusCode::CREATED)
         .count();
     assert!(created <= 10, "{created} registrations from one address");
     let count: i64 = app.db.scalar("SELECT count(*) FROM users", &[]).await;
@@ -1915,8 +1569,8 @@ async fn a_burst_of_registrations_from_one_address_cannot_exceed_the_limit() {
 #[tokio::test]
 async fn authenticated_responses_carry_the_rate_limit_fields() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let user = app.new_client().await;
+    let response = user.get("/api/v1/me").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["ratelimit-policy"],
@@ -1926,7 +1580,7 @@ async fn authenticated_responses_carry_the_rate_limit_fields() {
     assert!(remaining < 600, "remaining {remaining}");
     assert!((1..=60).contains(&reset), "t={reset}");
 
-    let next = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let next = user.get("/api/v1/me").await;
     let (next_remaining, _) = rate_limit_state(&next);
     assert!(
         next_remaining < remaining || next_remaining >= 598,
@@ -1934,11 +1588,7 @@ async fn authenticated_responses_carry_the_rate_limit_fields() {
     );
 
     // A request that fails after authenticating carries them too.
-    let refused = app
-        .patch("/api/v1/me", &user.token, &json!({"name": ""}))
-        .send()
-        .await
-        .unwrap();
+    let refused = user.patch("/api/v1/me", json!({"name": ""})).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.headers().contains_key("ratelimit-policy"));
     assert!(refused.headers().contains_key("ratelimit"));
@@ -1950,53 +1600,40 @@ async fn the_request_after_the_per_minute_limit_is_429() {
         .config(|a| a.rate_limit_per_minute = Some("3".into()))
         .spawn()
         .await;
-    let user = app.new_user().await;
-    let other = app.new_user().await;
-    let mut first = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let user = app.new_client().await;
+    let other = app.new_client().await;
+    let mut first = user.get("/api/v1/me").await;
     let (_, reset) = rate_limit_state(&first);
     if reset < 3 {
         // Too close to the end of the window for four quick requests to share it.
         tokio::time::sleep(Duration::from_secs(reset + 1)).await;
-        first = app.get("/api/v1/me", &user.token).send().await.unwrap();
+        first = user.get("/api/v1/me").await;
     }
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(first.headers()["ratelimit-policy"], "\"default\";q=3;w=60");
     assert_eq!(rate_limit_state(&first).0, 2);
     for expected in [1, 0] {
-        let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user.get("/api/v1/me").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(rate_limit_state(&response).0, expected);
     }
-    let limited = app.get("/api/v1/me", &user.token).send().await.unwrap();
-    let retry_after = retry_after(&limited);
+    let limited = user.get("/api/v1/me").await;
+    let retry_after = limited.retry_after();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     assert_eq!(
         limited.headers()["ratelimit-policy"],
         "\"default\";q=3;w=60"
     );
     assert_eq!(rate_limit_state(&limited).0, 0);
-    assert_problem(limited, 429, "rate_limited").await;
+    limited.problem(429, "rate_limited");
 
     // The limit is per principal.
-    assert_eq!(
-        app.get("/api/v1/me", &other.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(other.get("/api/v1/me").await.status(), 200);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-async fn json_body(response: Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, body {text:?}"))
-}
 
 fn assert_user_shape(user: &Value) {
     let mut keys: Vec<&str> = user
@@ -2041,38 +1678,26 @@ fn without_request_id(mut problem: Value) -> Value {
     problem
 }
 
-fn set_cookie(response: &Response) -> String {
+fn set_cookie(response: &TestResponse) -> String {
     response
-        .headers()
-        .get("set-cookie")
+        .header("set-cookie")
         .expect("a Set-Cookie header")
-        .to_str()
-        .unwrap()
         .to_owned()
 }
 
-async fn login_session(app: &TestApp, email: &str, password: &str) -> Response {
-    app.request(Method::POST, "/api/v1/auth/session")
-        .header("x-forwarded-for", random_ip())
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
+fn admin_user_path(user: Uuid) -> String {
+    format!("/api/v1/admin/users/{user}")
 }
 
-/// A request authenticated by a session cookie (`name=value`), with an optional CSRF token.
-fn cookie_request(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    cookie: &str,
-    csrf: Option<&str>,
-) -> RequestBuilder {
-    let request = app.request(method, path).header("cookie", cookie);
-    match csrf {
-        Some(token) => request.header("x-csrf-token", token),
-        None => request,
-    }
+/// A cookie-session login from a random client address.
+async fn login_session(app: &TestApp, email: &str, password: &str) -> TestResponse {
+    app.anon()
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": email, "password": password}),
+        )
+        .forwarded_for(random_ip())
+        .await
 }
 
 async fn session_count(app: &TestApp, user_id: Uuid) -> i64 {
@@ -2084,27 +1709,15 @@ async fn session_count(app: &TestApp, user_id: Uuid) -> i64 {
         .await
 }
 
-async fn refresh_grant(app: &TestApp, refresh_token: &str) -> Response {
-    app.request(Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "refresh_token", "refresh_token": refresh_token}))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Creates an API token for `user`; returns its id and secret.
-async fn api_token(app: &TestApp, user: &TestUser, scopes: &[&str]) -> (Uuid, String) {
-    let response = app
+async fn api_token(user: &UserClient<'_>, scopes: &[&str]) -> (Uuid, String) {
+    let body: Value = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "test", "scopes": scopes}),
+            json!({"name": "test", "scopes": scopes}),
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body = json_body(response).await;
+        .created();
     (
         body["id"].as_str().unwrap().parse().unwrap(),
         body["token"].as_str().unwrap().to_owned(),
@@ -2133,25 +1746,9 @@ fn jwt_claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn retry_after(response: &Response) -> u64 {
-    response
-        .headers()
-        .get("retry-after")
-        .expect("a Retry-After header")
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// `RateLimit: "default";r=<remaining>;t=<reset>` → (remaining, reset).
-fn rate_limit_state(response: &Response) -> (u64, u64) {
-    let value = response
-        .headers()
-        .get("ratelimit")
-        .expect("a RateLimit header")
-        .to_str()
-        .unwrap();
+fn rate_limit_state(response: &TestResponse) -> (u64, u64) {
+    let value = response.header("ratelimit").expect("a RateLimit header");
     let mut parts = value.split(';');
     assert_eq!(parts.next(), Some("\"default\""), "{value}");
     let mut field = |name: &str| -> u64 {
@@ -2189,7 +1786,7 @@ async fn the_request_limit_is_shared_by_every_instance() {
         tokio::time::sleep(std::time::Duration::from_secs(61 - into_minute)).await;
     }
     for _ in 0..4 {
-        let response = first.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = first.as_user(&user).get("/api/v1/me").await;
         assert_eq!(response.status(), 200);
     }
     // Twice the sync interval: both instances have shared their counts.
@@ -2198,10 +1795,9 @@ async fn the_request_limit_is_shared_by_every_instance() {
     for _ in 0..4 {
         statuses.push(
             second
-                .get("/api/v1/me", &user.token)
-                .send()
+                .as_user(&user)
+                .get("/api/v1/me")
                 .await
-                .unwrap()
                 .status()
                 .as_u16(),
         );
@@ -2217,26 +1813,21 @@ async fn the_request_limit_is_shared_by_every_instance() {
 async fn disabling_a_user_on_one_instance_cuts_their_access_token_off_on_another() {
     let first = spawn_app().await;
     let second = TestApp::build().on(&first.database_url).spawn().await;
-    let admin = first.new_user().await;
+    let admin = first.new_client().await;
     let user = first.new_user().await;
+    let user_on_second = second.as_user(&user);
     // Warm the other instance's principal cache with this token.
     for _ in 0..3 {
-        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user_on_second.get("/api/v1/me").await;
         assert_eq!(response.status(), 200);
     }
-    let response = first
-        .patch(
-            &format!("/api/v1/admin/users/{}", user.id),
-            &admin.token,
-            &json!({"disabled": true}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = admin
+        .patch(&admin_user_path(user.id), json!({"disabled": true}))
+        .await;
     assert_eq!(response.status(), 200);
     let started = std::time::Instant::now();
     loop {
-        let response = second.get("/api/v1/me", &user.token).send().await.unwrap();
+        let response = user_on_second.get("/api/v1/me").await;
         if response.status() == 403 {
             break;
         }

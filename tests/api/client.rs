@@ -266,11 +266,11 @@ impl RequestHelper for TokenClient<'_> {
     }
 }
 
-/// A cookie session: the cookie on every request, the CSRF token on unsafe ones.
+/// A cookie session: the cookie on every request, the CSRF token (if it has one) on unsafe ones.
 pub struct SessionClient<'a> {
     app: &'a TestApp,
     cookie: String,
-    csrf: String,
+    csrf: Option<String>,
 }
 
 impl RequestHelper for SessionClient<'_> {
@@ -280,10 +280,11 @@ impl RequestHelper for SessionClient<'_> {
 
     fn authorize(&self, method: &Method, request: RequestBuilder) -> RequestBuilder {
         let request = request.header("cookie", &self.cookie);
-        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            request
-        } else {
-            request.header("x-csrf-token", &self.csrf)
+        match &self.csrf {
+            Some(csrf) if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) => {
+                request.header("x-csrf-token", csrf)
+            }
+            _ => request,
         }
     }
 }
@@ -331,7 +332,17 @@ impl TestApp {
         SessionClient {
             app: self,
             cookie: cookie.to_owned(),
-            csrf: csrf.to_owned(),
+            csrf: Some(csrf.to_owned()),
+        }
+    }
+
+    /// A session cookie alone: enough for safe requests, and an unsafe one without its CSRF
+    /// token is what the CSRF tests send.
+    pub fn with_cookie(&self, cookie: &str) -> SessionClient<'_> {
+        SessionClient {
+            app: self,
+            cookie: cookie.to_owned(),
+            csrf: None,
         }
     }
 
@@ -372,6 +383,12 @@ impl TestRequest {
 
     pub fn idempotency_key(self, key: impl AsRef<str>) -> Self {
         self.header("idempotency-key", key)
+    }
+
+    /// Sent from client address `ip`, through the trusted test proxy (per-address limits count
+    /// by it).
+    pub fn forwarded_for(self, ip: impl AsRef<str>) -> Self {
+        self.header("x-forwarded-for", ip)
     }
 
     pub fn query(self, query: &(impl Serialize + ?Sized)) -> Self {
@@ -474,8 +491,24 @@ impl TestResponse {
             .to_owned()
     }
 
+    /// `Retry-After`, in seconds.
+    #[track_caller]
+    pub fn retry_after(&self) -> u64 {
+        let value = self
+            .header("retry-after")
+            .unwrap_or_else(|| panic!("{} has no Retry-After", self.what));
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{}: Retry-After {value:?}", self.what))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as it came.
+    pub fn bytes(&self) -> &[u8] {
+        &self.body
     }
 
     #[track_caller]

@@ -150,7 +150,9 @@ async fn open_raw(
     query: &str,
     last_event_id: Option<&str>,
 ) -> Response {
-    let mut request = app.get(&format!("/api/v1/events{query}"), &user.token);
+    let mut request = app
+        .request(Method::GET, &format!("/api/v1/events{query}"))
+        .bearer_auth(&user.token);
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
@@ -196,78 +198,63 @@ async fn concurrent_writers_and_a_reader_that_reconnects_see_every_entry_once_in
     const WRITERS: usize = 20;
     const TASKS_EACH: usize = 4;
 
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let (client, base, token, project) = (
-                app.client.clone(),
-                app.address.clone(),
-                owner.token.clone(),
-                project,
-            );
-            tokio::spawn(async move {
+    // The writers and the reader take turns on this test's thread, as spawned tasks would.
+    let writers_done = std::cell::Cell::new(false);
+    let writers = async {
+        let each = (0..WRITERS).map(|w| {
+            let owner = &owner;
+            async move {
                 for t in 0..TASKS_EACH {
-                    let task: Value = client
-                        .post(format!("{base}/api/v1/projects/{project}/tasks"))
-                        .bearer_auth(&token)
-                        .json(&json!({ "title": format!("w{w} t{t}") }))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    let response = client
-                        .patch(format!("{base}/api/v1/tasks/{}", id_of(&task)))
-                        .bearer_auth(&token)
-                        .json(&json!({ "status": "in_progress" }))
-                        .send()
-                        .await
-                        .unwrap();
+                    let task = owner
+                        .create_task(project, json!({ "title": format!("w{w} t{t}") }))
+                        .await;
+                    let response = owner
+                        .patch(&task_path(task.id), json!({ "status": "in_progress" }))
+                        .await;
                     assert_eq!(response.status(), 200);
                 }
-            })
-        })
-        .collect();
+            }
+        });
+        futures::future::join_all(each).await;
+        writers_done.set(true);
+    };
 
     // From the very start (`after=0`), reconnecting after a random number of events, by
     // Last-Event-ID or by `after`, while the writers run.
-    let mut received: Vec<i64> = Vec::new();
-    let mut stream = open(&app, &owner, "?after=0").await;
-    let mut reconnects = 0;
-    let mut writers_done = false;
-    let mut until_reconnect = rand::thread_rng().gen_range(1..12);
-    loop {
-        if !writers_done && writers.iter().all(|w| w.is_finished()) {
-            writers_done = true;
-        }
-        if writers_done && received.last() == activity_ids(&app).await.last() {
-            break;
-        }
-        if until_reconnect == 0 {
-            drop(stream);
-            let last = received.last().copied().unwrap_or(0).to_string();
-            stream = if reconnects % 2 == 0 {
-                Stream::new(open_raw(&app, &owner, "?after=0", Some(&last)).await)
-            } else {
-                open(&app, &owner, &format!("?after={last}")).await
-            };
-            reconnects += 1;
-            until_reconnect = rand::thread_rng().gen_range(1..12);
-        }
-        match tokio::time::timeout(Duration::from_millis(500), stream.event(SOON)).await {
-            Ok(Some(event)) => {
-                received.push(event.id.expect("every entry has an id"));
-                assert_eq!(event.data["id"].as_i64(), event.id);
-                until_reconnect -= 1;
+    let reader = async {
+        let mut received: Vec<i64> = Vec::new();
+        let mut stream = open(&app, &owner, "?after=0").await;
+        let mut reconnects = 0;
+        let mut until_reconnect = rand::thread_rng().gen_range(1..12);
+        loop {
+            if writers_done.get() && received.last() == activity_ids(&app).await.last() {
+                break;
             }
-            Ok(None) => panic!("the stream ended"),
-            // Quiet for now: check whether everything arrived.
-            Err(_) => {}
+            if until_reconnect == 0 {
+                drop(stream);
+                let last = received.last().copied().unwrap_or(0).to_string();
+                stream = if reconnects % 2 == 0 {
+                    Stream::new(open_raw(&app, &owner, "?after=0", Some(&last)).await)
+                } else {
+                    open(&app, &owner, &format!("?after={last}")).await
+                };
+                reconnects += 1;
+                until_reconnect = rand::thread_rng().gen_range(1..12);
+            }
+            match tokio::time::timeout(Duration::from_millis(500), stream.event(SOON)).await {
+                Ok(Some(event)) => {
+                    received.push(event.id.expect("every entry has an id"));
+                    assert_eq!(event.data["id"].as_i64(), event.id);
+                    until_reconnect -= 1;
+                }
+                Ok(None) => panic!("the stream ended"),
+                // Quiet for now: check whether everything arrived.
+                Err(_) => {}
+            }
         }
-    }
-    for writer in writers {
-        writer.await.unwrap();
-    }
+        (received, reconnects)
+    };
+    let ((), (received, reconnects)) = tokio::join!(writers, reader);
     let committed = activity_ids(&app).await;
     assert!(
         committed.len() >= WRITERS * TASKS_EACH * 2,

@@ -11,13 +11,9 @@ use crate::helpers::*;
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
-    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
-    assert_eq!(health.status(), 200);
-    assert_eq!(
-        health.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
-    let ready = app.request(Method::GET, "/readyz").send().await.unwrap();
+    let health: Value = app.anon().get("/healthz").await.good();
+    assert_eq!(health, json!({"status": "ok"}));
+    let ready = app.anon().get("/readyz").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -25,86 +21,66 @@ async fn health_and_readiness_answer() {
 async fn request_ids_are_echoed_or_made() {
     let app = spawn_app().await;
     let echoed = app
-        .request(Method::GET, "/healthz")
+        .anon()
+        .get("/healthz")
         .header("x-request-id", "my-id.1_2")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(echoed.headers()["x-request-id"], "my-id.1_2");
     let replaced = app
+        .anon()
         // Outside /api an unknown path is a page of the web client (API.md §6); inside, a 404.
-        .request(Method::GET, "/api/v1/nope")
+        .get("/api/v1/nope")
         .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .unwrap();
-    let id = replaced.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+        .await;
+    let id = replaced.header("x-request-id").unwrap();
     assert_ne!(id, "bad id with spaces");
-    let body = assert_problem(replaced, 404, "not_found").await;
+    let body = replaced.problem(404, "not_found");
     assert_eq!(body["instance"], "/api/v1/nope");
 }
 
 #[tokio::test]
 async fn routing_and_body_errors_are_problems() {
     let app = spawn_app().await;
-    let response = app
-        .request(Method::DELETE, "/healthz")
-        .send()
-        .await
-        .unwrap();
-    assert!(response.headers()["allow"]
-        .to_str()
-        .unwrap()
-        .contains("GET"));
-    assert_problem(response, 405, "method_not_allowed").await;
+    let response = app.anon().delete("/healthz").await;
+    assert!(response.header("allow").unwrap().contains("GET"));
+    response.problem(405, "method_not_allowed");
 
+    // Bodies that are not JSON: the raw body is the point.
     let register = "/api/v1/auth/register";
-    let response = app
+    let not_json = app
         .request(Method::POST, register)
         .header("content-type", "text/plain")
-        .body("hello")
-        .send()
+        .body("hello");
+    app.send(not_json)
         .await
-        .unwrap();
-    assert_problem(response, 415, "unsupported_media_type").await;
+        .problem(415, "unsupported_media_type");
 
-    let response = app
+    let malformed = app
         .request(Method::POST, register)
         .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "malformed_json").await;
+        .body("{not json");
+    app.send(malformed).await.problem(400, "malformed_json");
 
-    let response = app
+    let array = app
         .request(Method::POST, register)
         .header("content-type", "application/json")
-        .body("[1, 2]")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 400, "malformed_json").await;
+        .body("[1, 2]");
+    app.send(array).await.problem(400, "malformed_json");
 
     let big = json!({"email": "a@b.co", "password": "x".repeat(300 * 1024), "name": "n"});
-    let response = app
-        .request(Method::POST, register)
-        .json(&big)
-        .send()
+    app.anon()
+        .post(register, &big)
         .await
-        .unwrap();
-    assert_problem(response, 413, "payload_too_large").await;
+        .problem(413, "payload_too_large");
 
-    let response = app
-        .request(Method::POST, register)
-        .json(&json!({"email": "a@b.co", "password": "long enough pass", "name": "n", "extra": 1}))
-        .send()
+    let body = app
+        .anon()
+        .post(
+            register,
+            json!({"email": "a@b.co", "password": "long enough pass", "name": "n", "extra": 1}),
+        )
         .await
-        .unwrap();
-    let body = assert_problem(response, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "extra");
 }
 
@@ -120,15 +96,10 @@ async fn a_panicking_handler_is_a_bare_500_and_the_server_keeps_serving() {
         }),
     );
     let app = TestApp::build().routes(routes).spawn().await;
-    let response = app
-        .request(Method::GET, "/test/panic")
-        .send()
-        .await
-        .unwrap();
-    let body = assert_problem(response, 500, "internal").await;
+    let body = app.anon().get("/test/panic").await.problem(500, "internal");
     assert!(!body.to_string().contains("secret"));
     assert!(body.get("detail").is_none());
-    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
+    let health = app.anon().get("/healthz").await;
     assert_eq!(health.status(), 200);
 }
 
@@ -141,16 +112,16 @@ async fn an_exhausted_pool_answers_503_quickly() {
         })
         .spawn()
         .await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let held = app.state.db.conn().await.unwrap();
     let started = Instant::now();
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let response = user.get("/api/v1/me").await;
     let elapsed = started.elapsed();
     assert!(response.headers().contains_key("retry-after"));
-    assert_problem(response, 503, "unavailable").await;
+    response.problem(503, "unavailable");
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
     drop(held);
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let response = user.get("/api/v1/me").await;
     assert_eq!(response.status(), 200);
 }
 
@@ -164,11 +135,12 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         }),
     );
     let app = TestApp::build().routes(routes).spawn().await;
-    let slow = tokio::spawn(app.request(Method::GET, "/test/slow").send());
+    let slow = tokio::spawn(app.anon().get("/test/slow").send());
     tokio::time::sleep(Duration::from_millis(150)).await;
     let address = app.address.clone();
     let stopping = tokio::spawn(app.stop());
     tokio::time::sleep(Duration::from_millis(150)).await;
+    // A client of its own, to see the connection refused (a refusal is the point).
     let fresh = reqwest::Client::new()
         .get(format!("{address}/healthz"))
         .send()
@@ -177,9 +149,9 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         fresh.is_err(),
         "a new connection during shutdown is refused"
     );
-    let response = slow.await.unwrap().unwrap();
+    let response = slow.await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "done");
+    assert_eq!(response.text(), "done");
     stopping.await.unwrap();
 }
 
@@ -187,13 +159,12 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
 async fn problem_responses_carry_the_request_id_and_path() {
     let app = spawn_app().await;
     let response = app
-        .request(Method::GET, "/api/v1/me?x=1")
+        .anon()
+        .get("/api/v1/me?x=1")
         .header("x-request-id", "trace-me")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(response.headers().contains_key("www-authenticate"));
-    let body = assert_problem(response, 401, "unauthenticated").await;
+    let body = response.problem(401, "unauthenticated");
     assert_eq!(body["instance"], "/api/v1/me");
     assert_eq!(body["request_id"], "trace-me");
 }
@@ -201,16 +172,16 @@ async fn problem_responses_carry_the_request_id_and_path() {
 #[tokio::test]
 async fn metrics_show_requests_by_route_pool_use_and_build_info() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let user = app.new_client().await;
+    let response = user.get("/api/v1/me").await;
     assert_eq!(response.status(), 200);
-    let response = app.request(Method::GET, "/metrics").send().await.unwrap();
+    let response = app.anon().get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"]
-        .to_str()
+    assert!(response
+        .header("content-type")
         .unwrap()
         .starts_with("text/plain"));
-    let text = response.text().await.unwrap();
+    let text = response.text();
     for expected in [
         "http_requests_total{method=\"GET\",route=\"/api/v1/me\",status=\"200\"}",
         "http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/me\",status=\"200\",le=",
@@ -228,22 +199,16 @@ async fn metrics_show_requests_by_route_pool_use_and_build_info() {
 #[tokio::test]
 async fn json_bodies_declare_utf8_and_type_errors_speak_json() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let response = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let user = app.new_client().await;
+    let response = user.get("/api/v1/me").await;
     assert_eq!(
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    let response = app
-        .post(
-            "/api/v1/projects",
-            &user.token,
-            &json!({"name": "P", "description": 5}),
-        )
-        .send()
+    let body = user
+        .post("/api/v1/projects", json!({"name": "P", "description": 5}))
         .await
-        .unwrap();
-    let body = assert_problem(response, 422, "validation_failed").await;
+        .problem(422, "validation_failed");
     assert_eq!(body["errors"][0]["field"], "description");
     assert_eq!(body["errors"][0]["message"], "must be a string");
 }

@@ -614,60 +614,40 @@ fn sync_path(project: &str) -> String {
     format!("/api/v1/projects/{project}/github/sync")
 }
 
-async fn new_project(app: &TestApp, user: &TestUser) -> String {
-    app.as_user(user)
-        .create_project(&format!("GitHub {}", Uuid::now_v7()))
+async fn new_project(user: &UserClient<'_>) -> String {
+    user.create_project(&format!("GitHub {}", Uuid::now_v7()))
         .await
         .id
         .to_string()
 }
 
-async fn add_member(app: &TestApp, owner: &TestUser, project: &str, user: &TestUser, role: &str) {
-    let response = app
-        .as_user(owner)
-        .put(
-            &format!("/api/v1/projects/{project}/members/{}", user.id),
-            json!({"role": role}),
-        )
-        .await;
-    response.created::<Value>();
-}
-
-async fn put_link(app: &TestApp, user: &TestUser, project: &str, body: Value) -> TestResponse {
-    app.as_user(user).put(&link_path(project), &body).await
+async fn put_link(user: &UserClient<'_>, project: &str, body: Value) -> TestResponse {
+    user.put(&link_path(project), &body).await
 }
 
 /// Links `repo` (201) and returns the link.
-async fn link(
-    app: &TestApp,
-    user: &TestUser,
-    project: &str,
-    repo: &str,
-    token: Option<&str>,
-) -> Value {
+async fn link(user: &UserClient<'_>, project: &str, repo: &str, token: Option<&str>) -> Value {
     let body = match token {
         Some(token) => json!({"repository": repo, "token": token}),
         None => json!({"repository": repo}),
     };
-    put_link(app, user, project, body).await.created::<Value>()
+    put_link(user, project, body).await.created::<Value>()
 }
 
-async fn get_link(app: &TestApp, user: &TestUser, project: &str) -> Value {
-    let response = app.as_user(user).get(&link_path(project)).await;
-    response.good::<Value>()
+async fn get_link(user: &UserClient<'_>, project: &str) -> Value {
+    user.get(&link_path(project)).await.good::<Value>()
 }
 
 /// Polls the link until `done` holds (10 s at most).
 async fn wait_for_link(
-    app: &TestApp,
-    user: &TestUser,
+    user: &UserClient<'_>,
     project: &str,
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let link = get_link(app, user, project).await;
+        let link = get_link(user, project).await;
         if done(&link) {
             return link;
         }
@@ -679,8 +659,8 @@ async fn wait_for_link(
     }
 }
 
-async fn wait_for_link_state(app: &TestApp, user: &TestUser, project: &str, state: &str) -> Value {
-    wait_for_link(app, user, project, state, |link| link["state"] == state).await
+async fn wait_for_link_state(user: &UserClient<'_>, project: &str, state: &str) -> Value {
+    wait_for_link(user, project, state, |link| link["state"] == state).await
 }
 
 /// Sync jobs of the project that are queued or running.
@@ -719,12 +699,12 @@ async fn finished_jobs(app: &TestApp, project: &str) -> Vec<(String, i32)> {
 }
 
 /// Waits until no sync of the project is queued or running and the link is idle or failed.
-async fn wait_until_settled(app: &TestApp, user: &TestUser, project: &str) -> Value {
+async fn wait_until_settled(user: &UserClient<'_>, project: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let link = get_link(app, user, project).await;
+        let link = get_link(user, project).await;
         if (link["state"] == "idle" || link["state"] == "failed")
-            && active_jobs(app, project).await == 0
+            && active_jobs(user.app(), project).await == 0
         {
             return link;
         }
@@ -737,14 +717,15 @@ async fn wait_until_settled(app: &TestApp, user: &TestUser, project: &str) -> Va
 }
 
 /// POST .../github/sync (202), then waits for the sync to finish.
-async fn sync_now(app: &TestApp, user: &TestUser, project: &str) -> Value {
-    let response = app.as_user(user).post(&sync_path(project), json!({})).await;
-    response.expect::<Value>(202);
-    wait_until_settled(app, user, project).await
+async fn sync_now(user: &UserClient<'_>, project: &str) -> Value {
+    user.post(&sync_path(project), json!({}))
+        .await
+        .expect::<Value>(202);
+    wait_until_settled(user, project).await
 }
 
 /// Every task of the project.
-async fn tasks_of(app: &TestApp, user: &TestUser, project: &str) -> Vec<Value> {
+async fn tasks_of(user: &UserClient<'_>, project: &str) -> Vec<Value> {
     let mut tasks = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -752,7 +733,7 @@ async fn tasks_of(app: &TestApp, user: &TestUser, project: &str) -> Vec<Value> {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
-        let page = app.as_user(user).get(&path).await.good::<Value>();
+        let page = user.get(&path).await.good::<Value>();
         tasks.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -817,9 +798,9 @@ async fn the_first_import_maps_every_issue_across_pages_and_skips_pull_requests(
     );
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
 
-    let created = link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let created = link(&owner, &project, repo, Some(TOKEN)).await;
     let mut keys: Vec<&str> = created
         .as_object()
         .unwrap()
@@ -841,13 +822,13 @@ async fn the_first_import_maps_every_issue_across_pages_and_skips_pull_requests(
     );
     assert_eq!(created["repository"], repo);
 
-    let link = wait_for_link_state(&app, &owner, &project, "idle").await;
+    let link = wait_for_link_state(&owner, &project, "idle").await;
     assert_eq!(link["imported_count"], 6, "{link}");
     assert_eq!(link["last_error"], Value::Null);
     let synced_at: DateTime<Utc> = link["last_synced_at"].as_str().unwrap().parse().unwrap();
     assert!((Utc::now() - synced_at).num_seconds().abs() < 60, "{link}");
 
-    let tasks = tasks_of(&app, &owner, &project).await;
+    let tasks = tasks_of(&owner, &project).await;
     assert_eq!(tasks.len(), 6, "{tasks:?}");
     let tasks = by_issue_number(&tasks);
     assert_eq!(
@@ -944,11 +925,11 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
     fake.set_issues(repo, issues);
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
-    let first = wait_for_link_state(&app, &owner, &project, "idle").await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
+    let first = wait_for_link_state(&owner, &project, "idle").await;
     assert_eq!(first["imported_count"], 5);
-    let imported = by_issue_number(&tasks_of(&app, &owner, &project).await);
+    let imported = by_issue_number(&tasks_of(&owner, &project).await);
 
     // Local edits of the fields GitHub does not own.
     let task = imported[&1]["id"].as_str().unwrap().to_owned();
@@ -962,7 +943,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
 
     // Second sync: incremental (`since`), no duplicates, nothing changed.
     let mark = fake.request_count();
-    let second = sync_now(&app, &owner, &project).await;
+    let second = sync_now(&owner, &project).await;
     assert_eq!(second["state"], "idle", "{second}");
     assert_eq!(second["imported_count"], 5);
     assert!(second["last_synced_at"].as_str() >= first["last_synced_at"].as_str());
@@ -978,7 +959,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
         "since {since} is after the newest issue"
     );
     assert_eq!(requests[0].param("state"), Some("all"));
-    let tasks = by_issue_number(&tasks_of(&app, &owner, &project).await);
+    let tasks = by_issue_number(&tasks_of(&owner, &project).await);
     assert_eq!(tasks.len(), 5);
     for (number, task) in &imported {
         assert_eq!(tasks[number]["id"], task["id"]);
@@ -986,7 +967,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
 
     // Third sync of an unchanged repository: only conditional requests, answered 304.
     let mark = fake.request_count();
-    let third = sync_now(&app, &owner, &project).await;
+    let third = sync_now(&owner, &project).await;
     assert_eq!(third["state"], "idle", "{third}");
     let requests = fake.requests()[mark..].to_vec();
     assert!(!requests.is_empty());
@@ -994,7 +975,7 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
         assert!(request.header("if-none-match").is_some(), "{request:?}");
         assert_eq!(request.status, 304, "{request:?}");
     }
-    assert_eq!(tasks_of(&app, &owner, &project).await.len(), 5);
+    assert_eq!(tasks_of(&owner, &project).await.len(), 5);
 
     // GitHub changes issue 1 and gains issue 6.
     let mut changed = labelled(
@@ -1014,14 +995,14 @@ async fn re_syncs_are_incremental_conditional_and_keep_local_edits() {
     assert_eq!(imported[&3]["status"], "done");
 
     let mark = fake.request_count();
-    let fourth = sync_now(&app, &owner, &project).await;
+    let fourth = sync_now(&owner, &project).await;
     assert_eq!(fourth["state"], "idle", "{fourth}");
     assert_eq!(fourth["imported_count"], 6);
     let requests = fake.requests()[mark..].to_vec();
     assert!(requests[0].param("since").is_some(), "{:?}", requests[0]);
     assert!(requests.iter().any(|r| r.status == 200), "{requests:?}");
 
-    let tasks = tasks_of(&app, &owner, &project).await;
+    let tasks = tasks_of(&owner, &project).await;
     assert_eq!(tasks.len(), 6);
     let tasks = by_issue_number(&tasks);
     let edited = &tasks[&1];
@@ -1091,13 +1072,14 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
     fake.set_issues(repo, plain_issues(repo, 7));
     let first = app_for(&fake).await;
     let second = app_on(&first.database_url, &fake.url, fast_tuning(), |_| {}).await;
-    let owner = first.new_user().await;
-    let project = new_project(&first, &owner).await;
+    let owner = first.new_client().await;
+    let owner_on_second = second.as_user(&owner);
+    let project = new_project(&owner).await;
 
     // Hold GitHub's answers so that both instances are inside a sync of the same link at once:
     // the linking job, and a second job as a lost lease or a scheduler race would leave.
     fake.pause();
-    link(&first, &owner, &project, repo, Some(TOKEN)).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
     first
         .db
         .execute(
@@ -1117,10 +1099,10 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
     assert_eq!(running, 2, "each instance runs one of the two jobs");
     fake.resume();
 
-    let link = wait_until_settled(&first, &owner, &project).await;
+    let link = wait_until_settled(&owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
     assert_eq!(link["imported_count"], 7);
-    let tasks = tasks_of(&second, &owner, &project).await;
+    let tasks = tasks_of(&owner_on_second, &project).await;
     assert_eq!(tasks.len(), 7, "{tasks:?}");
     assert_eq!(by_issue_number(&tasks).len(), 7);
     let mut numbers: Vec<i64> = tasks
@@ -1136,18 +1118,14 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
     // And "sync now" on both instances at once, repeatedly.
     for _ in 0..3 {
         let (a, b) = tokio::join!(
-            first
-                .post(&sync_path(&project), &owner.token, &json!({}))
-                .send(),
-            second
-                .post(&sync_path(&project), &owner.token, &json!({}))
-                .send(),
+            owner.post(&sync_path(&project), json!({})),
+            owner_on_second.post(&sync_path(&project), json!({})),
         );
-        assert_eq!(a.unwrap().status(), 202);
-        assert_eq!(b.unwrap().status(), 202);
-        wait_until_settled(&second, &owner, &project).await;
+        assert_eq!(a.status(), 202);
+        assert_eq!(b.status(), 202);
+        wait_until_settled(&owner_on_second, &project).await;
     }
-    assert_eq!(tasks_of(&first, &owner, &project).await.len(), 7);
+    assert_eq!(tasks_of(&owner, &project).await.len(), 7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1158,13 +1136,13 @@ async fn two_instances_syncing_the_same_link_never_duplicate_a_task() {
 /// returns the requests the fake got for it.
 async fn import_through(fake: &FakeGithub, app: &TestApp, repo: &str, count: i64) -> Vec<Recorded> {
     let owner = app.new_client().await;
-    let project = new_project(app, &owner).await;
-    link(app, &owner, &project, repo, Some(TOKEN)).await;
-    let link = wait_until_settled(app, &owner, &project).await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
+    let link = wait_until_settled(&owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
     assert_eq!(link["imported_count"], count, "{link}");
     assert_eq!(link["last_error"], Value::Null);
-    assert_eq!(tasks_of(app, &owner, &project).await.len() as i64, count);
+    assert_eq!(tasks_of(&owner, &project).await.len() as i64, count);
     // The client retried inside one run of the job; the job itself did not fail.
     let jobs = jobs_of(app, &project).await;
     assert_eq!(jobs, [("done".to_owned(), 1)], "{jobs:?}");
@@ -1244,15 +1222,14 @@ async fn a_response_slower_than_the_request_timeout_is_retried() {
 
 /// Links `repo` in a new project and waits for the link to fail; returns the link.
 async fn link_until_failed(
-    app: &TestApp,
-    owner: &TestUser,
+    owner: &UserClient<'_>,
     repo: &str,
     token: Option<&str>,
 ) -> (String, Value) {
-    let project = new_project(app, owner).await;
-    let created = link(app, owner, &project, repo, token).await;
+    let project = new_project(owner).await;
+    let created = link(owner, &project, repo, token).await;
     assert_eq!(created["state"], "pending", "{created}");
-    let link = wait_for_link_state(app, owner, &project, "failed").await;
+    let link = wait_for_link_state(owner, &project, "failed").await;
     (project, link)
 }
 
@@ -1271,7 +1248,7 @@ async fn refusals_end_the_link_failed_with_a_readable_sentence_and_no_retry() {
     ];
     for (repository, token, words) in cases {
         let mark = fake.request_count();
-        let (project, link) = link_until_failed(&app, &owner, repository, token).await;
+        let (project, link) = link_until_failed(&owner, repository, token).await;
         let error = link["last_error"]
             .as_str()
             .unwrap_or_else(|| panic!("{link}"));
@@ -1296,7 +1273,7 @@ async fn refusals_end_the_link_failed_with_a_readable_sentence_and_no_retry() {
     let mark = fake.request_count();
     fake.script([Scripted::no_permission()]);
     let started = Instant::now();
-    let (project, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
+    let (project, link) = link_until_failed(&owner, repo, Some(TOKEN)).await;
     assert!(started.elapsed() < Duration::from_secs(5));
     let error = link["last_error"].as_str().unwrap();
     assert!(
@@ -1311,7 +1288,7 @@ async fn refusals_end_the_link_failed_with_a_readable_sentence_and_no_retry() {
     );
     // Nor does it hold back the token's next request.
     let started = Instant::now();
-    let next = sync_now(&app, &owner, &project).await;
+    let next = sync_now(&owner, &project).await;
     assert_eq!(next["state"], "idle", "{next}");
     assert_eq!(next["last_error"], Value::Null);
     assert_eq!(next["imported_count"], 2);
@@ -1328,10 +1305,10 @@ async fn an_unreachable_github_fails_the_link_and_says_when_it_retries() {
     tuning.job_retry_cap = Duration::from_secs(4);
     let app = app_at(&format!("http://127.0.0.1:{port}"), tuning, |_| {}).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    let created = link(&app, &owner, &project, "octo/hello", Some(TOKEN)).await;
+    let project = new_project(&owner).await;
+    let created = link(&owner, &project, "octo/hello", Some(TOKEN)).await;
     assert_eq!(created["state"], "pending");
-    let link = wait_for_link(&app, &owner, &project, "failed as unreachable", |link| {
+    let link = wait_for_link(&owner, &project, "failed as unreachable", |link| {
         link["state"] == "failed"
             && link["last_error"]
                 .as_str()
@@ -1388,9 +1365,9 @@ async fn the_circuit_opens_after_repeated_failures_fails_fast_and_recovers() {
     let owner = app.new_client().await;
 
     fake.script((0..10).map(|_| Scripted::status(503)));
-    let first = new_project(&app, &owner).await;
-    link(&app, &owner, &first, first_repo, Some(TOKEN)).await;
-    let failed = wait_for_link_state(&app, &owner, &first, "failed").await;
+    let first = new_project(&owner).await;
+    link(&owner, &first, first_repo, Some(TOKEN)).await;
+    let failed = wait_for_link_state(&owner, &first, "failed").await;
     let error = failed["last_error"].as_str().unwrap();
     assert!(error.contains("retrying at"), "{error:?}");
     // Two failures opened the circuit: no third attempt.
@@ -1399,9 +1376,9 @@ async fn the_circuit_opens_after_repeated_failures_fails_fast_and_recovers() {
 
     // While it is open, a call to the same host fails fast, without a request.
     fake.clear_script();
-    let second = new_project(&app, &owner).await;
-    link(&app, &owner, &second, second_repo, Some(TOKEN)).await;
-    let paused = wait_for_link_state(&app, &owner, &second, "failed").await;
+    let second = new_project(&owner).await;
+    link(&owner, &second, second_repo, Some(TOKEN)).await;
+    let paused = wait_for_link_state(&owner, &second, "failed").await;
     let error = paused["last_error"].as_str().unwrap();
     assert!(error.contains("retrying at"), "{error:?}");
     assert!(
@@ -1417,10 +1394,10 @@ async fn the_circuit_opens_after_repeated_failures_fails_fast_and_recovers() {
     );
 
     // After the open period a probe goes through, and both links recover.
-    let recovered = wait_for_link_state(&app, &owner, &first, "idle").await;
+    let recovered = wait_for_link_state(&owner, &first, "idle").await;
     assert_eq!(recovered["imported_count"], 2);
     assert_eq!(recovered["last_error"], Value::Null);
-    let recovered = wait_for_link_state(&app, &owner, &second, "idle").await;
+    let recovered = wait_for_link_state(&owner, &second, "idle").await;
     assert_eq!(recovered["imported_count"], 2);
     assert_eq!(circuit_gauge(&metrics_text(&app).await, host), Some(0.0));
 }
@@ -1436,11 +1413,10 @@ async fn the_token_is_write_only_and_stored_encrypted() {
     fake.set_issues(repo, plain_issues(repo, 1));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
     let secret = "ghp_SuperSecretValue4242424242";
 
     let response = put_link(
-        &app,
         &owner,
         &project,
         json!({"repository": repo, "token": secret}),
@@ -1449,7 +1425,7 @@ async fn the_token_is_write_only_and_stored_encrypted() {
     assert_eq!(response.status(), 201);
     let text = response.text();
     assert!(!text.contains(secret) && !text.contains("token"), "{text}");
-    wait_for_link_state(&app, &owner, &project, "idle").await;
+    wait_for_link_state(&owner, &project, "idle").await;
     let response = owner.get(&link_path(&project)).await;
     let text = response.text();
     assert!(!text.contains(secret) && !text.contains("token"), "{text}");
@@ -1490,9 +1466,9 @@ async fn the_servers_token_serves_links_without_one_and_the_enterprise_prefix_is
     .await;
     let owner = app.new_client().await;
 
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, None).await;
-    let done = wait_for_link_state(&app, &owner, &project, "idle").await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, None).await;
+    let done = wait_for_link_state(&owner, &project, "idle").await;
     assert_eq!(done["imported_count"], 3);
     let stored: Option<Vec<u8>> = app
         .db
@@ -1513,9 +1489,9 @@ async fn the_servers_token_serves_links_without_one_and_the_enterprise_prefix_is
     }
 
     // A link's own token wins over the server's.
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, other, Some(TOKEN)).await;
-    wait_for_link_state(&app, &owner, &project, "idle").await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, other, Some(TOKEN)).await;
+    wait_for_link_state(&owner, &project, "idle").await;
     for request in fake.requests_for(other) {
         assert_eq!(
             request.header("authorization"),
@@ -1534,10 +1510,10 @@ async fn a_next_link_to_another_host_is_not_followed_with_the_token() {
     fake.state().foreign_next = Some(elsewhere.url.clone());
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
 
-    let link = wait_for_link_state(&app, &owner, &project, "failed").await;
+    let link = wait_for_link_state(&owner, &project, "failed").await;
     let error = link["last_error"].as_str().unwrap();
     assert!(
         error.contains("outside") && error.ends_with('.'),
@@ -1562,14 +1538,13 @@ async fn linking_answers_201_without_calling_github() {
     fake.set_issues(repo, plain_issues(repo, 3));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
 
     // GitHub holds every answer: a request that waited for it would not come back.
     fake.pause();
     let response = tokio::time::timeout(
         Duration::from_secs(5),
         put_link(
-            &app,
             &owner,
             &project,
             json!({"repository": repo, "token": TOKEN}),
@@ -1583,10 +1558,10 @@ async fn linking_answers_201_without_calling_github() {
     assert_eq!(created["last_synced_at"], Value::Null);
     assert_eq!(created["last_error"], Value::Null);
     // The same for a repository that does not exist.
-    let missing = new_project(&app, &owner).await;
+    let missing = new_project(&owner).await;
     let response = tokio::time::timeout(
         Duration::from_secs(5),
-        put_link(&app, &owner, &missing, json!({"repository": MISSING_REPO})),
+        put_link(&owner, &missing, json!({"repository": MISSING_REPO})),
     )
     .await
     .expect("PUT .../github waited for GitHub");
@@ -1594,16 +1569,16 @@ async fn linking_answers_201_without_calling_github() {
 
     // The worker does call it, after the answer; the link says so meanwhile.
     fake.wait_for_requests(1).await;
-    let syncing = get_link(&app, &owner, &project).await;
-    let other = get_link(&app, &owner, &missing).await;
+    let syncing = get_link(&owner, &project).await;
+    let other = get_link(&owner, &missing).await;
     assert!(
         syncing["state"] == "syncing" || other["state"] == "syncing",
         "{syncing} {other}"
     );
     fake.resume();
-    let done = wait_for_link_state(&app, &owner, &project, "idle").await;
+    let done = wait_for_link_state(&owner, &project, "idle").await;
     assert_eq!(done["imported_count"], 3);
-    let failed = wait_for_link_state(&app, &owner, &missing, "failed").await;
+    let failed = wait_for_link_state(&owner, &missing, "failed").await;
     assert!(failed["last_error"].as_str().unwrap().contains("not found"));
 }
 
@@ -1621,10 +1596,11 @@ async fn the_link_endpoints_check_roles_and_input() {
         app.new_client().await,
         app.new_client().await,
     );
-    let project = new_project(&app, &owner).await;
-    add_member(&app, &owner, &project, &admin, "admin").await;
-    add_member(&app, &owner, &project, &editor, "editor").await;
-    add_member(&app, &owner, &project, &viewer, "viewer").await;
+    let project = new_project(&owner).await;
+    let project_id: Uuid = project.parse().unwrap();
+    owner.add_member(project_id, &admin, "admin").await;
+    owner.add_member(project_id, &editor, "editor").await;
+    owner.add_member(project_id, &viewer, "viewer").await;
 
     // No link yet.
     owner
@@ -1650,12 +1626,11 @@ async fn the_link_endpoints_check_roles_and_input() {
         json!({}),
         json!({"repository": "octo/hello", "extra": true}),
     ] {
-        put_link(&app, &owner, &project, bad)
+        put_link(&owner, &project, bad)
             .await
             .problem(422, "validation_failed");
     }
     put_link(
-        &app,
         &owner,
         &project,
         json!({"repository": "octo/hello", "token": ""}),
@@ -1673,12 +1648,11 @@ async fn the_link_endpoints_check_roles_and_input() {
         (&editor, 403, "forbidden"),
         (&stranger, 404, "not_found"),
     ] {
-        put_link(&app, user, &project, json!({"repository": repo}))
+        put_link(user, &project, json!({"repository": repo}))
             .await
             .problem(status, code);
     }
     let created = put_link(
-        &app,
         &admin,
         &project,
         json!({"repository": repo, "token": TOKEN}),
@@ -1686,11 +1660,11 @@ async fn the_link_endpoints_check_roles_and_input() {
     .await
     .created::<Value>();
     assert_eq!(created["repository"], repo);
-    wait_until_settled(&app, &owner, &project).await;
+    wait_until_settled(&owner, &project).await;
 
     // Reading: any member.
     for user in [&owner, &admin, &editor, &viewer] {
-        let link = get_link(&app, user, &project).await;
+        let link = get_link(user, &project).await;
         assert_eq!(link["repository"], repo);
         assert_eq!(link["state"], "idle");
         assert_eq!(link["imported_count"], 3);
@@ -1718,7 +1692,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         .await
         .expect::<Value>(202);
     assert_eq!(accepted["repository"], repo);
-    wait_until_settled(&app, &owner, &project).await;
+    wait_until_settled(&owner, &project).await;
 
     // Many "sync now" in a row: at most one sync queued or running.
     fake.pause();
@@ -1742,11 +1716,10 @@ async fn the_link_endpoints_check_roles_and_input() {
         after - before
     );
     fake.resume();
-    wait_until_settled(&app, &owner, &project).await;
+    wait_until_settled(&owner, &project).await;
 
     // Replacing: 200, and the new repository is imported.
     let replaced = put_link(
-        &app,
         &owner,
         &project,
         json!({"repository": "octo/other", "token": TOKEN}),
@@ -1754,7 +1727,7 @@ async fn the_link_endpoints_check_roles_and_input() {
     .await
     .good::<Value>();
     assert_eq!(replaced["repository"], "octo/other");
-    let link = wait_until_settled(&app, &owner, &project).await;
+    let link = wait_until_settled(&owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
     assert_eq!(link["repository"], "octo/other");
     assert_eq!(link["imported_count"], 1);
@@ -1767,7 +1740,7 @@ async fn the_link_endpoints_check_roles_and_input() {
         .get(&link_path(&project))
         .await
         .problem(404, "not_found");
-    let tasks = tasks_of(&app, &owner, &project).await;
+    let tasks = tasks_of(&owner, &project).await;
     assert_eq!(tasks.len(), 4);
     let repos: Vec<&str> = tasks
         .iter()
@@ -1793,35 +1766,26 @@ async fn replacing_the_link_during_a_sync_imports_the_new_repository() {
     fake.set_issues(new, plain_issues(new, 3));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
 
     fake.pause();
-    link(&app, &owner, &project, old, Some(TOKEN)).await;
+    link(&owner, &project, old, Some(TOKEN)).await;
     fake.wait_for_requests(1).await;
-    let replaced = put_link(
-        &app,
-        &owner,
-        &project,
-        json!({"repository": new, "token": TOKEN}),
-    )
-    .await
-    .good::<Value>();
+    let replaced = put_link(&owner, &project, json!({"repository": new, "token": TOKEN}))
+        .await
+        .good::<Value>();
     assert_eq!(replaced["repository"], new);
     fake.resume();
 
-    let link = wait_for_link(
-        &app,
-        &owner,
-        &project,
-        "idle with the new repository",
-        |l| l["state"] == "idle" && l["imported_count"] == 3,
-    )
+    let link = wait_for_link(&owner, &project, "idle with the new repository", |l| {
+        l["state"] == "idle" && l["imported_count"] == 3
+    })
     .await;
     assert_eq!(link["repository"], new);
     assert_eq!(link["last_error"], Value::Null);
     assert!(!fake.requests_for(new).is_empty());
     // The old repository's page, answered after the replacement, was not imported.
-    let tasks = tasks_of(&app, &owner, &project).await;
+    let tasks = tasks_of(&owner, &project).await;
     assert_eq!(tasks.len(), 3, "{tasks:?}");
     assert!(tasks.iter().all(|t| t["source"]["repository"] == new));
 }
@@ -1833,12 +1797,12 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
     fake.set_issues(repo, plain_issues(repo, 2));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
 
     // The token's limit resets in an hour: longer than a job may wait, so the sync is put off.
     fake.script([Scripted::exhausted_until(unix_now() + 3600)]);
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
-    let waiting = wait_for_link_state(&app, &owner, &project, "failed").await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
+    let waiting = wait_for_link_state(&owner, &project, "failed").await;
     let error = waiting["last_error"].as_str().unwrap();
     assert!(
         error.contains("rate limit") && error.contains("retrying at"),
@@ -1854,7 +1818,6 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
     // Another token is not bound by that limit: the link syncs with it now.
     let fresh = "ghp_freshToken111111111111111";
     let replaced = put_link(
-        &app,
         &owner,
         &project,
         json!({"repository": repo, "token": fresh}),
@@ -1862,7 +1825,7 @@ async fn a_new_token_for_a_link_waiting_out_a_rate_limit_is_used_at_once() {
     .await
     .good::<Value>();
     assert_eq!(replaced["state"], "pending");
-    let done = wait_for_link_state(&app, &owner, &project, "idle").await;
+    let done = wait_for_link_state(&owner, &project, "idle").await;
     assert_eq!(done["imported_count"], 2);
     let last = fake.requests().pop().unwrap();
     assert_eq!(
@@ -1881,8 +1844,8 @@ async fn the_scheduler_syncs_a_link_when_it_is_due() {
     })
     .await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    let created = link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let project = new_project(&owner).await;
+    let created = link(&owner, &project, repo, Some(TOKEN)).await;
     let at = |link: &Value, field: &str| -> DateTime<Utc> {
         link[field].as_str().unwrap().parse().unwrap()
     };
@@ -1891,7 +1854,7 @@ async fn the_scheduler_syncs_a_link_when_it_is_due() {
         (interval.num_seconds() - 600).abs() <= 5,
         "next sync {interval} after linking"
     );
-    wait_until_settled(&app, &owner, &project).await;
+    wait_until_settled(&owner, &project).await;
 
     // GitHub gains an issue; the link falls due (as if ten minutes had passed).
     let mut new = issue(repo, 3, "Found by the scheduler");
@@ -1903,7 +1866,7 @@ async fn the_scheduler_syncs_a_link_when_it_is_due() {
             &[&project.parse::<Uuid>().unwrap()],
         )
         .await;
-    let synced = wait_for_link(&app, &owner, &project, "synced by the scheduler", |link| {
+    let synced = wait_for_link(&owner, &project, "synced by the scheduler", |link| {
         link["imported_count"] == 3 && link["state"] == "idle"
     })
     .await;
@@ -1923,27 +1886,26 @@ async fn relinking_the_same_repository_in_another_case_keeps_the_count() {
     fake.set_issues(repo, plain_issues(repo, 3));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
     assert_eq!(
-        wait_until_settled(&app, &owner, &project).await["imported_count"],
+        wait_until_settled(&owner, &project).await["imported_count"],
         3
     );
 
     // GitHub names are case-insensitive: this is the same repository and the same issues.
     put_link(
-        &app,
         &owner,
         &project,
         json!({"repository": "Octo/Cased", "token": TOKEN}),
     )
     .await
     .good::<Value>();
-    let link = wait_until_settled(&app, &owner, &project).await;
+    let link = wait_until_settled(&owner, &project).await;
     assert_eq!(link["state"], "idle", "{link}");
     assert_eq!(link["repository"], "Octo/Cased");
     assert_eq!(link["imported_count"], 3, "{link}");
-    assert_eq!(tasks_of(&app, &owner, &project).await.len(), 3);
+    assert_eq!(tasks_of(&owner, &project).await.len(), 3);
 }
 
 #[tokio::test]
@@ -1953,10 +1915,10 @@ async fn unlinking_during_a_sync_stops_the_import() {
     fake.set_issues(repo, plain_issues(repo, 6));
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
+    let project = new_project(&owner).await;
 
     fake.pause();
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
     fake.wait_for_requests(1).await;
     let response = owner.delete(&link_path(&project)).await;
     assert_eq!(response.status(), 204);
@@ -1966,7 +1928,7 @@ async fn unlinking_during_a_sync_stops_the_import() {
         finished_jobs(&app, &project).await,
         [("done".to_owned(), 1)]
     );
-    assert!(tasks_of(&app, &owner, &project).await.is_empty());
+    assert!(tasks_of(&owner, &project).await.is_empty());
     assert_eq!(
         fake.request_count(),
         1,
@@ -1979,8 +1941,8 @@ async fn when_every_attempt_fails_the_link_says_it_gave_up_instead_of_naming_a_r
     let port = closed_port().await;
     let app = app_at(&format!("http://127.0.0.1:{port}"), fast_tuning(), |_| {}).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    let response = put_link(&app, &owner, &project, json!({"repository": "octo/down"})).await;
+    let project = new_project(&owner).await;
+    let response = put_link(&owner, &project, json!({"repository": "octo/down"})).await;
     assert_eq!(response.status(), 201);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -1996,7 +1958,7 @@ async fn when_every_attempt_fails_the_link_says_it_gave_up_instead_of_naming_a_r
         assert!(Instant::now() < deadline, "the job never gave up: {jobs:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let link = get_link(&app, &owner, &project).await;
+    let link = get_link(&owner, &project).await;
     let error = link["last_error"].as_str().unwrap();
     // The breaker opens along the way, so the last attempt may find the circuit open.
     assert!(
@@ -2041,7 +2003,7 @@ async fn an_error_body_is_capped_after_decompression_like_a_success_body() {
     }]);
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let (_, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
+    let (_, link) = link_until_failed(&owner, repo, Some(TOKEN)).await;
     let error = link["last_error"].as_str().unwrap();
     assert!(error.contains("403"), "{error:?}");
     assert!(
@@ -2059,9 +2021,9 @@ async fn the_origin_check_compares_whole_path_segments() {
     fake.state().foreign_next = Some(format!("{}/api/v3-x", fake.url));
     let app = app_at(&format!("{}/api/v3", fake.url), fast_tuning(), |_| {}).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
-    let link = wait_for_link_state(&app, &owner, &project, "failed").await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
+    let link = wait_for_link_state(&owner, &project, "failed").await;
     let error = link["last_error"].as_str().unwrap();
     assert!(error.contains("outside"), "{error:?}");
     let requests = fake.requests();
@@ -2082,12 +2044,12 @@ async fn control_characters_from_github_are_dropped_before_storing() {
     fake.set_issues(repo, vec![dirty, issue(repo, 2, "Clean")]);
     let app = app_for(&fake).await;
     let owner = app.new_client().await;
-    let project = new_project(&app, &owner).await;
-    link(&app, &owner, &project, repo, Some(TOKEN)).await;
-    let done = wait_until_settled(&app, &owner, &project).await;
+    let project = new_project(&owner).await;
+    link(&owner, &project, repo, Some(TOKEN)).await;
+    let done = wait_until_settled(&owner, &project).await;
     assert_eq!(done["state"], "idle", "{done}");
     assert_eq!(done["imported_count"], 2);
-    let tasks = by_issue_number(&tasks_of(&app, &owner, &project).await);
+    let tasks = by_issue_number(&tasks_of(&owner, &project).await);
     let task = &tasks[&1];
     assert_eq!(task["title"], "Crash on start");
     assert_eq!(task["description"], "first line\n\tsecond[0m line");
@@ -2105,14 +2067,14 @@ async fn a_link_imports_at_most_the_cap_and_says_so() {
     };
     let app = app_at(&fake.url, tuning, |_| {}).await;
     let owner = app.new_client().await;
-    let (project, link) = link_until_failed(&app, &owner, repo, Some(TOKEN)).await;
+    let (project, link) = link_until_failed(&owner, repo, Some(TOKEN)).await;
     let error = link["last_error"].as_str().unwrap();
     assert!(
         error.contains("more than 3") && error.ends_with('.'),
         "{error:?}"
     );
     assert_eq!(link["imported_count"], 3, "{link}");
-    assert_eq!(tasks_of(&app, &owner, &project).await.len(), 3);
+    assert_eq!(tasks_of(&owner, &project).await.len(), 3);
     assert_eq!(
         finished_jobs(&app, &project).await,
         [("failed".to_owned(), 1)]

@@ -7,7 +7,7 @@ use axum::routing::get;
 use docket::http::server::ConnectionLimits;
 use docket::server::Tuning;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -180,88 +180,79 @@ async fn past_the_connection_limit_new_connections_are_closed_at_once() {
 async fn a_handler_running_past_its_deadline_gets_503() {
     let app = spawn_with(short_limits(), |_| {}).await;
     let started = Instant::now();
-    let response = app
-        .request(Method::GET, "/api/v1/test/stall")
-        .send()
-        .await
-        .unwrap();
+    let response = app.anon().get("/api/v1/test/stall").await;
     let elapsed = started.elapsed();
     assert!(response.headers().contains_key("retry-after"));
-    assert_problem(response, 503, "unavailable").await;
+    response.problem(503, "unavailable");
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let check_common = |response: &reqwest::Response| {
+    let user = app.new_client().await;
+    let check_common = |response: &TestResponse| {
         let headers = response.headers();
         assert_eq!(
             headers["x-content-type-options"],
             "nosniff",
             "{}",
-            response.url()
+            response.what()
         );
         assert_eq!(
             headers["referrer-policy"],
             "no-referrer",
             "{}",
-            response.url()
+            response.what()
         );
         assert_eq!(
             headers["content-security-policy"],
             "default-src 'none'; frame-ancestors 'none'",
             "{}",
-            response.url()
+            response.what()
         );
     };
     // Unauthenticated, no credential: no Cache-Control demanded.
-    let healthz = app.request(Method::GET, "/healthz").send().await.unwrap();
+    let healthz = app.anon().get("/healthz").await;
     check_common(&healthz);
-    let problem = app
-        .request(Method::GET, "/api/v1/nowhere")
-        .send()
-        .await
-        .unwrap();
+    let problem = app.anon().get("/api/v1/nowhere").await;
     check_common(&problem);
     assert_eq!(problem.status(), 404);
     // Authenticated responses, and those that hand out credentials, are never stored.
-    let me = app.get("/api/v1/me", &user.token).send().await.unwrap();
+    let me = user.get("/api/v1/me").await;
     check_common(&me);
     assert_eq!(me.headers()["cache-control"], "no-store");
     let token = app.password_grant(&user.email, &user.password).await;
     assert_eq!(token.status(), 200);
     check_common(&token);
     assert_eq!(token.headers()["cache-control"], "no-store");
-    let created = app
+    let created = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "ci", "scopes": ["read"]}),
+            json!({"name": "ci", "scopes": ["read"]}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(created.status(), 201);
     assert_eq!(created.headers()["cache-control"], "no-store");
     let login = app
-        .request(Method::POST, "/api/v1/auth/session")
-        .header("x-forwarded-for", random_ip())
-        .json(&json!({"email": user.email, "password": user.password}))
-        .send()
-        .await
-        .unwrap();
+        .anon()
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": user.email, "password": user.password}),
+        )
+        .forwarded_for(random_ip())
+        .await;
     assert_eq!(login.status(), 200);
     assert_eq!(login.headers()["cache-control"], "no-store");
     // A failed login with the wrong password: a problem, still with the headers.
     let refused = app
-        .request(Method::POST, "/api/v1/auth/session")
-        .header("x-forwarded-for", random_ip())
-        .json(&json!({"email": user.email, "password": "wrong password here"}))
-        .send()
-        .await
-        .unwrap();
+        .anon()
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": user.email, "password": "wrong password here"}),
+        )
+        .forwarded_for(random_ip())
+        .await;
     check_common(&refused);
     assert_eq!(refused.headers()["cache-control"], "no-store");
 }
@@ -276,16 +267,14 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_works() {
         .await;
     let user = app.new_user().await;
     let response = app
-        .request(Method::POST, "/api/v1/auth/session")
-        .json(&json!({"email": user.email, "password": user.password}))
-        .send()
-        .await
-        .unwrap();
+        .anon()
+        .post(
+            "/api/v1/auth/session",
+            json!({"email": user.email, "password": user.password}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.header("set-cookie").unwrap().to_owned();
     assert!(cookie.starts_with("__Host-docket_session="), "{cookie}");
     let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
     assert!(attributes.contains(&"Secure"), "{cookie}");
@@ -298,21 +287,11 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_works() {
         "{cookie}"
     );
     let pair = attributes[0];
-    let session = app
-        .request(Method::GET, "/api/v1/auth/session")
-        .header("cookie", pair)
-        .send()
-        .await
-        .unwrap();
+    let session = app.with_cookie(pair).get("/api/v1/auth/session").await;
     assert_eq!(session.status(), 200);
     // The plain name is not a session on an https instance.
     let plain = pair.replacen("__Host-docket_session", "docket_session", 1);
-    let session = app
-        .request(Method::GET, "/api/v1/auth/session")
-        .header("cookie", plain)
-        .send()
-        .await
-        .unwrap();
+    let session = app.with_cookie(&plain).get("/api/v1/auth/session").await;
     assert_eq!(session.status(), 401);
 }
 
@@ -323,27 +302,17 @@ async fn metrics_need_the_token_when_one_is_set() {
         .config(|args| args.metrics_token = Some(secret.to_owned()))
         .spawn()
         .await;
-    let response = app.request(Method::GET, "/metrics").send().await.unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
-    let response = app
-        .request(Method::GET, "/metrics")
-        .bearer_auth("metrics-secret-for-the-scrapeR")
-        .send()
+    app.anon()
+        .get("/metrics")
         .await
-        .unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
-    let response = app
-        .request(Method::GET, "/metrics")
-        .bearer_auth(secret)
-        .send()
+        .problem(401, "unauthenticated");
+    app.with_token("metrics-secret-for-the-scrapeR")
+        .get("/metrics")
         .await
-        .unwrap();
+        .problem(401, "unauthenticated");
+    let response = app.with_token(secret).get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response
-        .text()
-        .await
-        .unwrap()
-        .contains("http_requests_total"));
+    assert!(response.text().contains("http_requests_total"));
 }
 
 #[tokio::test]
@@ -351,19 +320,11 @@ async fn the_method_label_of_metrics_is_bounded() {
     let app = spawn_app().await;
     let invented = format!("X{}", uuid::Uuid::new_v4().simple()).to_uppercase();
     let response = app
+        .anon()
         .request(Method::from_bytes(invented.as_bytes()).unwrap(), "/healthz")
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 405);
-    let metrics = app
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.anon().get("/metrics").await.text();
     assert!(
         !metrics.contains(&invented),
         "an invented method became a label"
@@ -379,31 +340,15 @@ async fn the_method_label_of_metrics_is_bounded() {
 #[tokio::test]
 async fn eighty_seven_thousand_empty_labels_get_a_small_422() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
-    let project: Value = app
-        .post("/api/v1/projects", &user.token, &json!({"name": "Flood"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = app.new_client().await;
+    let project = user.create_project("Flood").await;
     let labels = vec![""; 87_000];
-    let body = serde_json::to_vec(&json!({"title": "t", "labels": labels})).unwrap();
-    assert!(body.len() <= 256 * 1024, "{} bytes", body.len());
-    let response = app
-        .request(
-            Method::POST,
-            &format!("/api/v1/projects/{}/tasks", project["id"].as_str().unwrap()),
-        )
-        .bearer_auth(&user.token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let text_len = response.content_length();
-    let problem = assert_problem(response, 422, "validation_failed").await;
+    let body = json!({"title": "t", "labels": labels});
+    let size = serde_json::to_vec(&body).unwrap().len();
+    assert!(size <= 256 * 1024, "{size} bytes");
+    let response = user.post(&tasks_path(project.id), &body).await;
+    let text_len = response.text().len();
+    let problem = response.problem(422, "validation_failed");
     let errors = problem["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 20, "{problem}");
     assert!(
@@ -412,30 +357,23 @@ async fn eighty_seven_thousand_empty_labels_get_a_small_422() {
     );
     assert!(
         serde_json::to_vec(&problem).unwrap().len() < 8 * 1024,
-        "{text_len:?}"
+        "{text_len} bytes"
     );
 }
 
 #[tokio::test]
 async fn searches_that_are_too_long_or_too_many_terms_are_refused() {
     let app = spawn_app().await;
-    let user = app.new_user().await;
+    let user = app.new_client().await;
     let long = "a".repeat(501);
     let many = vec!["word"; 31].join("+");
     for q in [long.as_str(), many.as_str()] {
-        let response = app
-            .get(&format!("/api/v1/tasks?q={q}"), &user.token)
-            .send()
+        user.get(&format!("/api/v1/tasks?q={q}"))
             .await
-            .unwrap();
-        assert_problem(response, 400, "invalid_query").await;
+            .problem(400, "invalid_query");
     }
     let fine = vec!["word"; 30].join("+");
-    let response = app
-        .get(&format!("/api/v1/tasks?q={fine}"), &user.token)
-        .send()
-        .await
-        .unwrap();
+    let response = user.get(&format!("/api/v1/tasks?q={fine}")).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -444,29 +382,26 @@ async fn ipv6_clients_count_by_their_64_for_registration_limits() {
     let app = spawn_app().await;
     let n = uuid::Uuid::new_v4().as_u128();
     let prefix = format!("2001:db8:{:x}:{:x}", (n >> 16) as u16, n as u16);
-    let register = |host: u32| {
+    let register = |ip: String| {
         let email = format!("v6-{}@example.com", uuid::Uuid::now_v7().simple());
-        app.request(Method::POST, "/api/v1/auth/register")
-            .header("x-forwarded-for", format!("{prefix}:{host:x}::1"))
-            .json(&json!({"email": email, "password": PASSWORD, "name": "Six"}))
-            .send()
+        app.anon()
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": email, "password": PASSWORD, "name": "Six"}),
+            )
+            .forwarded_for(ip)
     };
     // Ten addresses of one /64 use up its ten registrations an hour...
     for host in 0..10u32 {
-        assert_eq!(register(host).await.unwrap().status(), 201);
+        let response = register(format!("{prefix}:{host:x}::1")).await;
+        assert_eq!(response.status(), 201);
     }
     // ...so an eleventh address of the same /64 is refused.
-    let response = register(0xbeef).await.unwrap();
-    assert_problem(response, 429, "rate_limited").await;
+    register(format!("{prefix}:beef::1"))
+        .await
+        .problem(429, "rate_limited");
     // Another /64 is another client.
     let other = format!("2001:db8:ffff:{:x}::1", n as u16);
-    let email = format!("v6-{}@example.com", uuid::Uuid::now_v7().simple());
-    let response = app
-        .request(Method::POST, "/api/v1/auth/register")
-        .header("x-forwarded-for", other)
-        .json(&json!({"email": email, "password": PASSWORD, "name": "Six"}))
-        .send()
-        .await
-        .unwrap();
+    let response = register(other).await;
     assert_eq!(response.status(), 201);
 }

@@ -11,7 +11,7 @@ use docket::config::{Config, ConfigArgs};
 use docket::db::embedded::{Durability, EmbeddedPostgres};
 use docket::github::client::ClientPolicy;
 use docket::server::{AppState, Application, Tuning};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use tokio_postgres::types::{FromSqlOwned, ToSql};
 use uuid::Uuid;
@@ -395,68 +395,46 @@ impl TestApp {
         self.client.request(method, self.url(path))
     }
 
-    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
-        self.request(Method::GET, path).bearer_auth(token)
-    }
-
-    pub fn post(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
-        self.request(Method::POST, path)
-            .bearer_auth(token)
-            .json(body)
-    }
-
-    pub fn patch(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
-        self.request(Method::PATCH, path)
-            .bearer_auth(token)
-            .json(body)
-    }
-
-    pub fn put(&self, path: &str, token: &str, body: &Value) -> RequestBuilder {
-        self.request(Method::PUT, path)
-            .bearer_auth(token)
-            .json(body)
-    }
-
-    pub fn delete(&self, path: &str, token: &str) -> RequestBuilder {
-        self.request(Method::DELETE, path).bearer_auth(token)
-    }
-
     /// Registers from a random client address (so the per-address limit stays out of the way).
-    pub async fn register(&self, email: &str, password: &str, name: &str) -> Response {
-        self.request(Method::POST, "/api/v1/auth/register")
-            .header("x-forwarded-for", random_ip())
-            .json(&json!({"email": email, "password": password, "name": name}))
-            .send()
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> TestResponse {
+        self.anon()
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": email, "password": password, "name": name}),
+            )
+            .forwarded_for(random_ip())
             .await
-            .unwrap()
     }
 
-    pub async fn password_grant(&self, email: &str, password: &str) -> Response {
+    pub async fn password_grant(&self, email: &str, password: &str) -> TestResponse {
         self.password_grant_from(&random_ip(), email, password)
             .await
     }
 
     /// A password grant from client address `ip` (through the trusted test proxy).
-    pub async fn password_grant_from(&self, ip: &str, email: &str, password: &str) -> Response {
-        self.request(Method::POST, "/api/v1/auth/token")
-            .header("x-forwarded-for", ip)
-            .json(&json!({"grant_type": "password", "email": email, "password": password}))
-            .send()
+    pub async fn password_grant_from(&self, ip: &str, email: &str, password: &str) -> TestResponse {
+        self.anon()
+            .post(
+                "/api/v1/auth/token",
+                json!({"grant_type": "password", "email": email, "password": password}),
+            )
+            .forwarded_for(ip)
             .await
-            .unwrap()
+    }
+
+    pub async fn refresh_grant(&self, refresh_token: &str) -> TestResponse {
+        self.anon()
+            .post(
+                "/api/v1/auth/token",
+                json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+            )
+            .await
     }
 
     pub async fn new_user(&self) -> TestUser {
         let email = format!("user-{}@example.com", Uuid::now_v7().simple());
-        let response = self.register(&email, PASSWORD, "Test User").await;
-        assert_eq!(response.status(), StatusCode::CREATED, "registration");
-        let user: Value = response.json().await.unwrap();
-        let tokens: Value = self
-            .password_grant(&email, PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let user: Value = self.register(&email, PASSWORD, "Test User").await.created();
+        let tokens: Value = self.password_grant(&email, PASSWORD).await.good();
         TestUser {
             id: user["id"].as_str().unwrap().parse().unwrap(),
             email,
@@ -469,23 +447,20 @@ impl TestApp {
     /// Logs in with a cookie session: returns (cookie header value, csrf token).
     pub async fn session_login(&self, email: &str, password: &str) -> (String, String) {
         let response = self
-            .request(Method::POST, "/api/v1/auth/session")
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+            .anon()
+            .post(
+                "/api/v1/auth/session",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        let body: Value = response.good();
         let cookie = response
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
+            .header("set-cookie")
+            .expect("a Set-Cookie header")
             .split(';')
             .next()
             .unwrap()
             .to_owned();
-        let body: Value = response.json().await.unwrap();
         (cookie, body["csrf_token"].as_str().unwrap().to_owned())
     }
 
@@ -506,11 +481,6 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
-}
-
-/// Asserts a problem response and returns its body.
-pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
-    TestResponse::read(response).await.problem(status, code)
 }
 
 // ---------------------------------------------------------------------------------------------

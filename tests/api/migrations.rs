@@ -23,11 +23,7 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
     assert_eq!(legacy, 5);
 
     let app = TestApp::build().on(&url).spawn().await;
-    let ready = app
-        .request(reqwest::Method::GET, "/readyz")
-        .send()
-        .await
-        .unwrap();
+    let ready = app.anon().get("/readyz").await;
     assert_eq!(
         ready.status(),
         200,
@@ -57,22 +53,12 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
     assert!(versions.len() > 5, "the migrations after 0.1 were applied");
 
     // The old account logs in with its old password hash and sees its old tasks.
-    let response = app
+    let login: Value = app
         .password_grant("ada@example.com", "a long passphrase")
-        .await;
-    assert_eq!(response.status(), 200);
-    let token = response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let page: Value = app
-        .get("/api/v1/tasks?sort=created_at", &token)
-        .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .good();
+    let ada = app.with_token(login["access_token"].as_str().unwrap());
+    let page: Value = ada.get("/api/v1/tasks?sort=created_at").await.good();
     let titles: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -86,26 +72,16 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
 
     // And it keeps working: a new task gets the next number.
     let project = done["project_id"].as_str().unwrap();
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/tasks"),
-            &token,
-            &json!({"title": "After the upgrade"}),
-        )
-        .send()
+    let created: Value = ada
+        .post(&tasks_path(project), json!({"title": "After the upgrade"}))
         .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    assert_eq!(created.json::<Value>().await.unwrap()["number"], 3);
+        .created();
+    assert_eq!(created["number"], 3);
     app.stop().await;
 
     // A second start finds nothing to do.
     let again = TestApp::build().on(&url).spawn().await;
-    let ready = again
-        .request(reqwest::Method::GET, "/readyz")
-        .send()
-        .await
-        .unwrap();
+    let ready = again.anon().get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let count: i64 = db
         .scalar("SELECT count(*) FROM refinery_schema_history", &[])

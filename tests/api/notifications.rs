@@ -219,9 +219,7 @@ async fn the_list_is_newest_first_in_pages_and_filters_unread() {
         .query(&[("cursor", &cursor)])
         .await;
     response.problem(400, "invalid_query");
-    let anonymous = app
-        .send(app.request(reqwest::Method::GET, "/api/v1/me/notifications"))
-        .await;
+    let anonymous = app.anon().get("/api/v1/me/notifications").await;
     anonymous.problem(401, "unauthenticated");
 }
 
@@ -587,10 +585,7 @@ async fn comment_notifications_are_listed_with_their_comment() {
 #[tokio::test]
 async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
     let app = spawn_app().await;
-    let doc = app
-        .send(app.request(reqwest::Method::GET, "/api/v1/openapi.json"))
-        .await
-        .good::<Value>();
+    let doc = app.anon().get("/api/v1/openapi.json").await.good::<Value>();
     let schemas = &doc["components"]["schemas"];
     let enum_of = |schema: &Value| -> Vec<String> {
         let name = schema["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
@@ -665,13 +660,7 @@ async fn every_way_of_signing_in_reads_them_and_marking_read_needs_write() {
     let session = app.with_session(&cookie, &csrf);
     let listed: Page<Value> = session.get("/api/v1/me/notifications").await.good();
     assert_eq!(listed.items.len(), 1);
-    let no_csrf = app
-        .send(
-            app.request(reqwest::Method::POST, "/api/v1/me/notifications/read")
-                .header("cookie", &cookie)
-                .json(&json!({"all": true})),
-        )
-        .await;
+    let no_csrf = mark_read(&app.with_cookie(&cookie), json!({"all": true})).await;
     no_csrf.problem(403, "csrf_failed");
     mark_read(&session, json!({"all": true})).await.no_content();
     assert!(notifications_of(&bob, true, 100).await.is_empty());

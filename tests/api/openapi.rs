@@ -51,13 +51,7 @@ const CONTRACT: &[&str] = &[
 #[tokio::test]
 async fn the_document_covers_the_whole_contract() {
     let app = spawn_app().await;
-    let response = app
-        .request(Method::GET, "/api/v1/openapi.json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let doc: Value = response.json().await.unwrap();
+    let doc: Value = app.anon().get("/api/v1/openapi.json").await.good();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -94,9 +88,9 @@ async fn the_document_covers_the_whole_contract() {
 #[tokio::test]
 async fn docs_serve_an_interactive_reference() {
     let app = spawn_app().await;
-    let response = app.request(Method::GET, "/docs").send().await.unwrap();
+    let response = app.anon().get("/docs").await;
     assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
+    let html = response.text();
     assert!(
         html.contains("<html")
             || html.contains("<!doctype html")
@@ -124,12 +118,11 @@ async fn the_router_serves_exactly_the_documented_operations() {
         documented.sort();
         let concrete = path.replace("{id}", &uuid).replace("{user_id}", &uuid);
         let response = app
+            .anon()
             .request(Method::from_bytes(b"TRACE").unwrap(), &concrete)
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(response.status(), 405, "{path}");
-        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        let allow = response.header("allow").unwrap();
         let mut routed: Vec<String> = allow
             .split(',')
             .map(|m| m.trim().to_owned())
@@ -140,14 +133,10 @@ async fn the_router_serves_exactly_the_documented_operations() {
     }
     for path in docket::server::routes::UNDOCUMENTED {
         assert!(doc["paths"].get(*path).is_none(), "{path}");
-        let response = app.request(Method::GET, path).send().await.unwrap();
+        let response = app.anon().get(path).await;
         assert_ne!(response.status(), 404, "{path}");
     }
-    let response = app
-        .request(Method::GET, "/api/v1/nowhere")
-        .send()
-        .await
-        .unwrap();
+    let response = app.anon().get("/api/v1/nowhere").await;
     assert_eq!(response.status(), 404);
 }
 
@@ -155,14 +144,7 @@ async fn the_router_serves_exactly_the_documented_operations() {
 #[tokio::test]
 async fn pages_refer_to_their_item_schema() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .request(Method::GET, "/api/v1/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.anon().get("/api/v1/openapi.json").await.good();
     let schemas = &doc["components"]["schemas"];
     for (page, item) in [
         ("Page_Task", "Task"),
@@ -184,14 +166,7 @@ async fn pages_refer_to_their_item_schema() {
 #[tokio::test]
 async fn creates_link_to_what_they_created() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .request(Method::GET, "/api/v1/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.anon().get("/api/v1/openapi.json").await.good();
     let mut operation_ids = Vec::new();
     for item in doc["paths"].as_object().unwrap().values() {
         for operation in item.as_object().unwrap().values() {

@@ -10,7 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -169,165 +168,89 @@ async fn pooled_transactions(name: &str) -> i64 {
 #[tokio::test]
 async fn auth_tasks_idempotency_and_lists_work_through_pgbouncer() {
     let (app, name) = spawn_behind_pooler().await;
-    let ready = app
-        .request(reqwest::Method::GET, "/readyz")
-        .send()
-        .await
-        .unwrap();
+    let ready = app.anon().get("/readyz").await;
     assert_eq!(ready.status(), 200);
 
     // Registration, a password grant, a refresh, and a cookie session with CSRF.
-    let user = app.new_user().await;
-    let refreshed: Value = app
-        .request(reqwest::Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "refresh_token", "refresh_token": user.refresh_token}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = app.new_client().await;
+    let refreshed: Value = app.refresh_grant(&user.refresh_token).await.good();
     assert!(refreshed["access_token"].is_string());
     let (cookie, csrf) = app.session_login(&user.email, &user.password).await;
-    let project: Value = app
-        .request(reqwest::Method::POST, "/api/v1/projects")
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"name": "Pooled"}))
-        .send()
+    let project: Project = app
+        .with_session(&cookie, &csrf)
+        .post("/api/v1/projects", json!({"name": "Pooled"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let project_id = project["id"].as_str().unwrap().to_owned();
+        .created();
+    let tasks = tasks_path(project.id);
 
     // Concurrent creates: numbers stay unique and gap-free.
     let creates = (0..12).map(|i| {
-        app.post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &json!({"title": format!("task {i}"), "priority": i % 5, "labels": ["pooled"]}),
+        user.post(
+            &tasks,
+            json!({"title": format!("task {i}"), "priority": i % 5, "labels": ["pooled"]}),
         )
         .send()
     });
     let mut numbers: Vec<i64> = Vec::new();
     for response in futures::future::join_all(creates).await {
-        let response = response.unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        numbers.push(
-            response.json::<Value>().await.unwrap()["number"]
-                .as_i64()
-                .unwrap(),
-        );
+        numbers.push(response.created::<Task>().number);
     }
     numbers.sort();
     assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
 
     // An idempotent create replays.
     let body = json!({"title": "once"});
-    let first = app
-        .post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &body,
-        )
-        .header("idempotency-key", "pooled-key")
-        .send()
+    let first: Task = user
+        .post(&tasks, &body)
+        .idempotency_key("pooled-key")
         .await
-        .unwrap();
-    assert_eq!(first.status(), 201);
-    let first: Value = first.json().await.unwrap();
-    let again = app
-        .post(
-            &format!("/api/v1/projects/{project_id}/tasks"),
-            &user.token,
-            &body,
-        )
-        .header("idempotency-key", "pooled-key")
-        .send()
-        .await
-        .unwrap();
+        .created();
+    let again = user.post(&tasks, &body).idempotency_key("pooled-key").await;
     assert_eq!(again.headers()["idempotency-replayed"], "true");
-    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(again.created::<Task>().id, first.id);
 
     // Optimistic concurrency and a filtered, paged list.
-    let task = first["id"].as_str().unwrap();
-    let stale = app
-        .patch(
-            &format!("/api/v1/tasks/{task}"),
-            &user.token,
-            &json!({"status": "done"}),
-        )
-        .header("if-match", "\"7\"")
-        .send()
-        .await
-        .unwrap();
+    let stale = user
+        .patch(&task_path(first.id), json!({"status": "done"}))
+        .if_match("\"7\"")
+        .await;
     assert_eq!(stale.status(), 412);
-    let done = app
-        .patch(
-            &format!("/api/v1/tasks/{task}"),
-            &user.token,
-            &json!({"status": "done"}),
-        )
-        .header("if-match", "\"1\"")
-        .send()
+    let done: Task = user
+        .patch(&task_path(first.id), json!({"status": "done"}))
+        .if_match("\"1\"")
         .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
-    assert!(done.json::<Value>().await.unwrap()["completed_at"].is_string());
+        .good();
+    assert!(done.completed_at.is_some());
     let mut seen = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let mut path =
-            format!("/api/v1/projects/{project_id}/tasks?label=pooled&sort=-priority&limit=5");
+        let mut path = format!("{tasks}?label=pooled&sort=-priority&limit=5");
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app
-            .get(&path, &user.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        seen += page["items"].as_array().unwrap().len();
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        let page: Page<Task> = user.get(&path).await.good();
+        seen += page.items.len();
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
     assert_eq!(seen, 12);
 
     // A personal API token works and is scoped.
-    let token: Value = app
+    let token: Value = user
         .post(
             "/api/v1/me/tokens",
-            &user.token,
-            &json!({"name": "ci", "scopes": ["read"]}),
+            json!({"name": "ci", "scopes": ["read"]}),
         )
-        .send()
         .await
-        .unwrap()
-        .json()
+        .created();
+    let api_token = app.with_token(token["token"].as_str().unwrap());
+    assert_eq!(api_token.get("/api/v1/me").await.status(), 200);
+    api_token
+        .post("/api/v1/projects", json!({"name": "no"}))
         .await
-        .unwrap();
-    let api_token = token["token"].as_str().unwrap();
-    assert_eq!(
-        app.get("/api/v1/me", api_token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let refused = app
-        .post("/api/v1/projects", api_token, &json!({"name": "no"}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(refused, 403, "insufficient_scope").await;
+        .problem(403, "insufficient_scope");
 
     assert!(
         pooled_transactions(&name).await > 20,
@@ -338,18 +261,11 @@ async fn auth_tasks_idempotency_and_lists_work_through_pgbouncer() {
 #[tokio::test]
 async fn principal_cache_invalidation_reaches_an_instance_behind_pgbouncer() {
     let (app, _) = spawn_behind_pooler().await;
-    let admin = app.new_user().await;
-    let user = app.new_user().await;
+    let admin = app.new_client().await;
+    let user = app.new_client().await;
     // The user's access token is served (and cached).
     for _ in 0..3 {
-        assert_eq!(
-            app.get("/api/v1/me", &user.token)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(user.get("/api/v1/me").await.status(), 200);
     }
     // A change made directly in the database (as another instance would) is announced by the
     // trigger on the direct LISTEN connection and ends the cached access at once.
@@ -361,12 +277,7 @@ async fn principal_cache_invalidation_reaches_an_instance_behind_pgbouncer() {
         .await;
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let status = app
-            .get("/api/v1/me", &user.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = user.get("/api/v1/me").await.status();
         if status == 403 {
             break;
         }
@@ -376,12 +287,5 @@ async fn principal_cache_invalidation_reaches_an_instance_behind_pgbouncer() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        app.get("/api/v1/me", &admin.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(admin.get("/api/v1/me").await.status(), 200);
 }

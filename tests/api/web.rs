@@ -10,9 +10,9 @@ use crate::helpers::*;
 async fn pages_are_the_client_with_a_self_only_csp() {
     let app = spawn_app().await;
     for path in ["/", "/signin", "/p/0192/board?assignee=me", "/settings"] {
-        let response = app.request(Method::GET, path).send().await.unwrap();
+        let response = app.anon().get(path).await;
         assert_eq!(response.status(), 200, "{path}");
-        let headers = response.headers().clone();
+        let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'"), "{csp}");
         assert!(csp.contains("script-src 'self';"), "{csp}");
@@ -21,7 +21,7 @@ async fn pages_are_the_client_with_a_self_only_csp() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["referrer-policy"], "no-referrer");
         assert_eq!(headers["cache-control"], "no-cache");
-        let html = response.text().await.unwrap();
+        let html = response.text();
         assert!(
             html.contains("<script type=\"module\" src=\"/assets/"),
             "{html}"
@@ -40,34 +40,21 @@ async fn server_paths_stay_the_servers() {
         "/metrics/x",
         "/assets/x/none.js",
     ] {
-        let response = app.request(Method::GET, path).send().await.unwrap();
+        let response = app.anon().get(path).await;
         assert_eq!(response.status(), 404, "{path}");
     }
-    let response = app
-        .request(Method::GET, "/api/v1/nope")
-        .send()
+    app.anon()
+        .get("/api/v1/nope")
         .await
-        .unwrap();
-    assert_problem(response, 404, "not_found").await;
-    let response = app
-        .request(Method::POST, "/some/page")
-        .send()
-        .await
-        .unwrap();
+        .problem(404, "not_found");
+    let response = app.anon().request(Method::POST, "/some/page").await;
     assert_eq!(response.status(), 405);
 }
 
 #[tokio::test]
 async fn assets_are_immutable_compressed_and_revalidate() {
     let app = spawn_app().await;
-    let html = app
-        .request(Method::GET, "/")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.anon().get("/").await.text();
     let end = html.find("/app.css").unwrap() + "/app.css".len();
     let start = html[..end].rfind("/assets/").unwrap();
     let url = &html[start..end];
@@ -88,16 +75,11 @@ async fn assets_are_immutable_compressed_and_revalidate() {
     assert_eq!(headers["content-encoding"], "gzip");
     assert_eq!(headers["content-type"], "text/css; charset=utf-8");
     let etag = headers["etag"].to_str().unwrap().to_owned();
-    let response = app
-        .request(Method::GET, url)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let response = app.anon().get(url).if_none_match(&etag).await;
     assert_eq!(response.status(), 304);
     // Another build's URL (a page from before an upgrade) gets today's file, not cached for good.
     let old = url.replace(&url[8..20], "000000000000");
-    let response = app.request(Method::GET, &old).send().await.unwrap();
+    let response = app.anon().get(&old).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-cache");
 }
@@ -105,21 +87,14 @@ async fn assets_are_immutable_compressed_and_revalidate() {
 #[tokio::test]
 async fn docs_load_their_renderer_from_docket() {
     let app = spawn_app().await;
-    let response = app.request(Method::GET, "/docs").send().await.unwrap();
-    let csp = response.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let response = app.anon().get("/docs").await;
+    let csp = response.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self';"), "{csp}");
-    let html = response.text().await.unwrap();
+    let html = response.text();
     assert!(!html.contains("https://"), "no third-party asset: {html}");
     let start = html.find("/docs/assets/").unwrap();
     let end = start + html[start..].find('"').unwrap();
-    let response = app
-        .request(Method::GET, &html[start..end])
-        .send()
-        .await
-        .unwrap();
+    let response = app.anon().get(&html[start..end]).await;
     assert_eq!(response.status(), 200);
-    assert!(response.bytes().await.unwrap().len() > 100_000);
+    assert!(response.bytes().len() > 100_000);
 }
