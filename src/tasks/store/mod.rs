@@ -248,27 +248,40 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
 }
 
 /// Records a write of `old` into `new` by `actor`: `task.moved` when it changed project or
-/// position (in both projects when it left one), `task.updated` otherwise; nothing when
-/// nothing changed.
+/// position, `task.updated` otherwise; nothing when nothing changed.
+///
+/// A move to another project writes an entry in each (API.md §9, "History stays where it was
+/// written"): the source's holds the whole change, `project_id` from source to destination
+/// included; the destination's says only that the task arrived, with its new number, and
+/// names nothing of where it came from or what it was there.
 fn record_change(tx: &Tx, actor: Uuid, old: &Task, new: &Task) {
     let changes = changes_between(old, new);
     if changes.is_empty() {
         return;
     }
-    let moved = old.project_id != new.project_id || old.position != new.position;
-    let kind = if moved {
+    if old.project_id != new.project_id {
+        activity::record(
+            tx,
+            Record::new(Kind::TaskMoved, old.project_id, Some(actor))
+                .task(new.id)
+                .changes(changes),
+        );
+        activity::record(
+            tx,
+            Record::new(Kind::TaskMoved, new.project_id, Some(actor))
+                .task(new.id)
+                .changes(vec![
+                    Change::new("project_id", (), new.project_id),
+                    Change::new("number", (), new.number),
+                ]),
+        );
+        return;
+    }
+    let kind = if old.position != new.position {
         Kind::TaskMoved
     } else {
         Kind::TaskUpdated
     };
-    if old.project_id != new.project_id {
-        activity::record(
-            tx,
-            Record::new(kind, old.project_id, Some(actor))
-                .task(new.id)
-                .changes(changes.clone()),
-        );
-    }
     activity::record(
         tx,
         Record::new(kind, new.project_id, Some(actor))
