@@ -107,6 +107,17 @@ pub async fn take_task_number(tx: &Tx, project_id: Uuid) -> DbResult<(i64, i64)>
     Ok((get(&row, "number")?, get(&row, "task_count")?))
 }
 
+/// The project's tasks were given new manual-order keys (`tasks::store::renumber_positions`):
+/// counts the renumbering, so that cursors handed out before it can tell.
+pub async fn renumbered(tx: &Tx, project_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "UPDATE projects SET position_epoch = position_epoch + 1 WHERE id = $1",
+        params![project_id],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A task left the project (deleted or moved away).
 pub async fn task_removed(tx: &Tx, project_id: Uuid) -> DbResult<()> {
     tx.execute(

@@ -3,13 +3,18 @@
 //! A position is a fractional-indexing key (the scheme of David Greenspan's
 //! `fractional-indexing`, base 62): an integer part whose first character gives its length,
 //! then an optional fraction that never ends in `'0'`. Keys compare byte by byte (the column is
-//! `COLLATE "C"`), and between any two keys there is always another one, so moves never run out
-//! of room and never renumber other tasks. New tasks get their key from the database
-//! (`task_position_after` in the migration), which is the same scheme's "after the last key".
+//! `COLLATE "C"`), and between any two keys there is always another one, so a move writes one
+//! row. New tasks get their key from the database (`task_position_after` in the migration),
+//! which is the same scheme's "after the last key".
+//!
+//! Keys stay short (API.md §9): moving again and again into one gap lengthens the key by about
+//! one character every six moves, so a move whose key would pass [`MAX_KEY_LENGTH`] first
+//! renumbers the project (`store::renumber_positions`: seven-character keys in the same order,
+//! no version or activity), then takes a key in the widened gap.
 //!
 //! A move locks the project's row, so concurrent moves in one project run one after another:
 //! each computes its key from committed neighbours, no two tasks get the same key, and no task
-//! is lost.
+//! is lost; a renumbering happens under the same lock, in the move's transaction.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,6 +35,10 @@ use crate::http::preconditions::IfMatch;
 use crate::projects::access::{self, Action};
 
 type P = crate::openapi::Problem;
+
+/// The longest key a move writes (API.md §9, "Manual order keys stay short"); the column has
+/// the same limit as a check constraint.
+pub const MAX_KEY_LENGTH: usize = 64;
 
 const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ZERO: u8 = b'0';
@@ -209,15 +218,21 @@ pub struct MoveTaskRequest {
 }
 
 /// A neighbour field: absent, `null`, or a task id.
-enum Neighbour {
+pub enum Neighbour {
     Absent,
     Null,
     Task(Uuid),
 }
 
-fn parse_body(
-    body: Map<String, Value>,
-) -> Result<(Neighbour, Neighbour, Option<Status>), ApiError> {
+/// A move as asked: the task goes after `before` and before `after` (see the body's fields),
+/// with `status` if given.
+pub struct MoveRequest {
+    pub before: Neighbour,
+    pub after: Neighbour,
+    pub status: Option<Status>,
+}
+
+fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
     let mut before = Neighbour::Absent;
     let mut after = Neighbour::Absent;
     let mut status = None;
@@ -275,7 +290,11 @@ fn parse_body(
         }
     }
     if errors.is_empty() {
-        Ok((before, after, status))
+        Ok(MoveRequest {
+            before,
+            after,
+            status,
+        })
     } else {
         Err(ApiError::validation(errors))
     }
@@ -309,6 +328,73 @@ async fn neighbour_position(
     Ok(position)
 }
 
+fn out_of_order() -> ApiError {
+    ApiError::validation(vec![FieldError::new(
+        "before_id",
+        "invalid_value",
+        "must come before after_id in the project's order",
+    )])
+}
+
+/// The key for the task `moved` at the place `request` names, from the committed keys of its
+/// project (whose row the caller has locked).
+async fn key_for(
+    tx: &Tx,
+    project_id: Uuid,
+    moved: Uuid,
+    request: &MoveRequest,
+) -> Result<String, ApiError> {
+    let mut errors = Vec::new();
+    let lower = match request.before {
+        Neighbour::Task(n) => {
+            neighbour_position(tx, "before_id", project_id, moved, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    let upper = match request.after {
+        Neighbour::Task(n) => {
+            neighbour_position(tx, "after_id", project_id, moved, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (lower, upper) = match (&request.before, &request.after) {
+        // Both named: just after `before_id`. The two need not be adjacent (a board column
+        // hides other statuses, and another move may have landed between them), so the key
+        // goes below the next key after `before_id`, never merely below `after_id`: two moves
+        // between the same neighbours must not compute the same key.
+        (Neighbour::Task(_), Neighbour::Task(_)) => {
+            if lower >= upper {
+                return Err(out_of_order());
+            }
+            let next =
+                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (Neighbour::Task(_), _) => {
+            let next =
+                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (_, Neighbour::Task(_)) => {
+            let previous =
+                store::adjacent_position(tx, project_id, moved, upper.as_deref(), true).await?;
+            (previous, upper)
+        }
+        (Neighbour::Null, Neighbour::Absent) => {
+            let first = store::adjacent_position(tx, project_id, moved, None, false).await?;
+            (None, first)
+        }
+        _ => {
+            let last = store::adjacent_position(tx, project_id, moved, None, true).await?;
+            (last, None)
+        }
+    };
+    key_between(lower.as_deref(), upper.as_deref()).ok_or_else(out_of_order)
+}
+
 /// Move a task in its project's manual order (editor or above), optionally changing its
 /// status in the same write. `If-Match` honoured.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
@@ -333,12 +419,28 @@ pub async fn move_task(
         unreachable!("the JSON extractor takes only objects")
     };
     let tx = state.db.begin().await?;
+    // Not a member: 404 before anything is said about the body.
     let (task, _) = access::enter_task(&tx, &principal, id, Action::EditTasks, false).await?;
-    let (before, after, status) = parse_body(body)?;
+    let request = parse_body(body)?;
+    let moved = apply(&tx, &principal, &task, request, &if_match).await?;
+    tx.commit().await?;
+    Ok(task_response(StatusCode::OK, &moved))
+}
+
+/// The write of a move, in the caller's transaction: what `POST /tasks/{id}/move` does once
+/// the caller entered the task (`entered`, read without a lock) and the body is read.
+pub async fn apply(
+    tx: &Tx,
+    principal: &Principal,
+    entered: &Task,
+    request: MoveRequest,
+    if_match: &IfMatch,
+) -> Result<Task, ApiError> {
+    let id = entered.id;
     // One move at a time per project: the project row first, then the task's.
-    crate::projects::store::lock(&tx, task.project_id).await?;
-    let locked_project = task.project_id;
-    let (task, access) = access::enter_task(&tx, &principal, id, Action::EditTasks, true).await?;
+    crate::projects::store::lock(tx, entered.project_id).await?;
+    let locked_project = entered.project_id;
+    let (task, access) = access::enter_task(tx, principal, id, Action::EditTasks, true).await?;
     if task.project_id != locked_project {
         return Err(ApiError::conflict(
             crate::error::ErrorCode::Conflict,
@@ -346,71 +448,15 @@ pub async fn move_task(
         ));
     }
     if_match.check(task.version)?;
-    let project_id = task.project_id;
-
-    let mut errors = Vec::new();
-    let lower = match before {
-        Neighbour::Task(n) => {
-            neighbour_position(&tx, "before_id", project_id, id, n, &mut errors).await?
-        }
-        _ => None,
-    };
-    let upper = match after {
-        Neighbour::Task(n) => {
-            neighbour_position(&tx, "after_id", project_id, id, n, &mut errors).await?
-        }
-        _ => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+    let mut position = key_for(tx, task.project_id, id, &request).await?;
+    if position.len() > MAX_KEY_LENGTH {
+        // The gap ran out of room: renumber the project (under its lock, in this transaction),
+        // after which every gap has room for a key of a few characters.
+        store::renumber_positions(tx, &access).await?;
+        position = key_for(tx, task.project_id, id, &request).await?;
     }
-    let (lower, upper) = match (before, after) {
-        // Both named: just after `before_id`. The two need not be adjacent (a board column
-        // hides other statuses, and another move may have landed between them), so the key
-        // goes below the next key after `before_id`, never merely below `after_id`: two moves
-        // between the same neighbours must not compute the same key.
-        (Neighbour::Task(_), Neighbour::Task(_)) => {
-            if lower >= upper {
-                return Err(ApiError::validation(vec![FieldError::new(
-                    "before_id",
-                    "invalid_value",
-                    "must come before after_id in the project's order",
-                )]));
-            }
-            let next =
-                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
-            (lower, next)
-        }
-        (Neighbour::Task(_), _) => {
-            let next =
-                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
-            (lower, next)
-        }
-        (_, Neighbour::Task(_)) => {
-            let previous =
-                store::adjacent_position(&tx, project_id, id, upper.as_deref(), true).await?;
-            (previous, upper)
-        }
-        (Neighbour::Null, Neighbour::Absent) => {
-            let first = store::adjacent_position(&tx, project_id, id, None, false).await?;
-            (None, first)
-        }
-        _ => {
-            let last = store::adjacent_position(&tx, project_id, id, None, true).await?;
-            (last, None)
-        }
-    };
-    let Some(position) = key_between(lower.as_deref(), upper.as_deref()) else {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "before_id",
-            "invalid_value",
-            "must come before after_id in the project's order",
-        )]));
-    };
-    let status = status.unwrap_or(task.status);
-    let moved: Task = store::set_position(&tx, &access, &task, &position, status).await?;
-    tx.commit().await?;
-    Ok(task_response(StatusCode::OK, &moved))
+    let status = request.status.unwrap_or(task.status);
+    Ok(store::set_position(tx, &access, &task, &position, status).await?)
 }
 
 #[cfg(test)]

@@ -236,3 +236,201 @@ async fn concurrent_moves_lose_no_task_and_make_no_ties() {
     );
     assert_eq!(sorted, positions, "served in position order");
 }
+
+/// `principal`, as the server authenticates its access token.
+async fn principal_of(app: &TestApp, user: &TestUser) -> docket::auth::principal::Principal {
+    use axum::extract::FromRequestParts;
+    let (mut parts, ()) = axum::http::Request::builder()
+        .header("authorization", format!("Bearer {}", user.token))
+        .body(())
+        .unwrap()
+        .into_parts();
+    docket::auth::principal::Principal::from_request_parts(&mut parts, &app.state)
+        .await
+        .expect("a valid access token")
+}
+
+/// The worst sequence of moves (API.md §9, "Manual order keys stay short"): 20,000 moves, each
+/// into the gap the previous one halved, through the same function the endpoint runs (over
+/// HTTP this would take minutes in a debug build). Every move succeeds, every key stays at
+/// most 64 characters, and the renumberings it takes change no other task's version and
+/// write no activity.
+#[tokio::test]
+async fn twenty_thousand_moves_into_one_gap_all_succeed_with_short_keys() {
+    use docket::http::preconditions::IfMatch;
+    use docket::projects::access::{self, Action};
+    use docket::tasks::moves::{self, MoveRequest, Neighbour};
+    const MOVES: usize = 20_000;
+    let app = spawn_app().await;
+    let (user, project, ids) = setup(&app, &["anchor", "x", "y", "tail"]).await;
+    let principal = principal_of(&app, &user).await;
+    let anchor_before = user.get_task(ids[0]).await;
+    let (mut longest, mut shrank) = (0, 0);
+    let mut previous = 0;
+    for i in 0..MOVES {
+        // Alternately y and x, always just after the anchor: between it and the other one.
+        let request = MoveRequest {
+            before: Neighbour::Task(ids[0]),
+            after: Neighbour::Absent,
+            status: None,
+        };
+        let tx = app.state.db.begin().await.unwrap();
+        let (task, _) =
+            access::enter_task(&tx, &principal, ids[2 - i % 2], Action::EditTasks, false)
+                .await
+                .unwrap();
+        let moved = moves::apply(&tx, &principal, &task, request, &IfMatch::default())
+            .await
+            .unwrap_or_else(|e| panic!("move {i}: {e:?}"));
+        tx.commit().await.unwrap();
+        let length = moved.position.len();
+        assert!(
+            length <= 64,
+            "move {i}: a key of {length}: {}",
+            moved.position
+        );
+        longest = longest.max(length);
+        if length < previous {
+            shrank += 1;
+        }
+        previous = length;
+    }
+    println!("{MOVES} moves: longest key {longest}, renumbered about {shrank} times");
+    assert!(shrank > 10, "the gap never ran out: {shrank}");
+
+    // The order is what the moves made; only the moves changed versions and wrote entries.
+    let titles = order(&user, project, None).await;
+    assert_eq!(titles, ["anchor", "x", "y", "tail"]);
+    let anchor = user.get_task(ids[0]).await;
+    assert_ne!(anchor.position, anchor_before.position, "renumbered");
+    assert_eq!(anchor.version, anchor_before.version);
+    assert_eq!(anchor.updated_at, anchor_before.updated_at);
+    assert_eq!(user.get_task(ids[3]).await.version, 1);
+    for mover in [ids[1], ids[2]] {
+        assert_eq!(user.get_task(mover).await.version, 1 + MOVES as i64 / 2);
+    }
+    let entries: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM activity WHERE project_id = $1 AND kind = 'task.moved'",
+            &[&project],
+        )
+        .await;
+    assert_eq!(entries, MOVES as i64);
+    let longest_stored: i32 = app
+        .db
+        .scalar(
+            "SELECT max(length(position)) FROM tasks WHERE project_id = $1",
+            &[&project],
+        )
+        .await;
+    assert!(longest_stored <= 64);
+}
+
+/// The pages of a `sort=position` list after `cursor`, as titles.
+async fn pages_after(
+    user: &UserClient<'_>,
+    project: Uuid,
+    sort: &str,
+    mut cursor: Option<String>,
+) -> Vec<String> {
+    let mut titles = Vec::new();
+    loop {
+        let mut request = user
+            .get(&tasks_path(project))
+            .query(&[("sort", sort), ("limit", "3")]);
+        if let Some(c) = &cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        let page: Page<Task> = request.await.good();
+        titles.extend(page.items.into_iter().map(|t| t.title));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return titles,
+        }
+    }
+}
+
+/// The cursor after the first `n` tasks of a `sort` list.
+async fn cursor_after(user: &UserClient<'_>, project: Uuid, sort: &str, n: usize) -> String {
+    let page: Page<Task> = user
+        .get(&tasks_path(project))
+        .query(&[("sort", sort), ("limit", &n.to_string())])
+        .await
+        .good();
+    page.next_cursor.expect("more pages")
+}
+
+/// A renumbering between two pages of `sort=position` (API.md §9): the next page continues
+/// exactly where the last one ended, even when the task it ended with was deleted meanwhile.
+#[tokio::test]
+async fn a_page_boundary_survives_a_renumbering() {
+    // A few hundred moves, more than a minute's default allowance of requests.
+    let app = TestApp::build()
+        .config(|args| args.rate_limit_per_minute = Some("100000".to_owned()))
+        .spawn()
+        .await;
+    let titles = ["p1", "p2", "p3", "p4", "p5", "p6", "anchor", "x", "y", "p7"];
+    let (user, project, ids) = setup(&app, &titles).await;
+    let after_p3 = cursor_after(&user, project, "position", 3).await;
+    let after_p5 = cursor_after(&user, project, "position", 5).await;
+    let before_p4 = cursor_after(&user, project, "-position", 7).await;
+    let p1 = user.get_task(ids[0]).await;
+    // p5 ends the second page; it goes away before the next one is asked for.
+    user.delete(&task_path(ids[4])).await.no_content();
+
+    // Moves into one gap until the project is renumbered: the moved task's key, longer with
+    // every move, is short again.
+    let mut moves = 0;
+    let renumber = async |moves: &mut usize| {
+        let mut previous = 0;
+        loop {
+            assert!(*moves < 4_000, "no renumbering after {moves} moves");
+            let moved: Task = move_task(&user, ids[7 + *moves % 2], json!({"before_id": ids[6]}))
+                .await
+                .good();
+            *moves += 1;
+            if moved.position.len() < previous {
+                return;
+            }
+            previous = moved.position.len();
+        }
+    };
+    renumber(&mut moves).await;
+    assert_ne!(
+        user.get_task(ids[0]).await.position,
+        p1.position,
+        "renumbered"
+    );
+    // x and y end where the last moves put them (the last one right after the anchor: y
+    // when the count is even); nothing else moved.
+    let movers = |moves: usize| {
+        if moves.is_multiple_of(2) {
+            ["y", "x"]
+        } else {
+            ["x", "y"]
+        }
+    };
+    let titles = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let [first, second] = movers(moves);
+    assert_eq!(
+        pages_after(&user, project, "position", Some(after_p3.clone())).await,
+        titles(&["p4", "p6", "anchor", first, second, "p7"])
+    );
+    assert_eq!(
+        pages_after(&user, project, "position", Some(after_p5)).await,
+        titles(&["p6", "anchor", first, second, "p7"])
+    );
+    assert_eq!(
+        pages_after(&user, project, "-position", Some(before_p4)).await,
+        titles(&["p3", "p2", "p1"])
+    );
+    // Renumbered twice since the cursor: it continues after its task, which is still there.
+    renumber(&mut moves).await;
+    let [first, second] = movers(moves);
+    assert_eq!(
+        pages_after(&user, project, "position", Some(after_p3)).await,
+        titles(&["p4", "p6", "anchor", first, second, "p7"])
+    );
+    assert_eq!(p1.version, user.get_task(ids[0]).await.version);
+}

@@ -324,6 +324,7 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET project_id = $2, number = $3, title = $4, description = $5, \
              status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
+             previous_position = CASE WHEN t.project_id = $2 THEN t.previous_position END, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -443,7 +444,7 @@ pub async fn adjacent_position(
 
 static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE tasks AS t SET position = $2, status = $3, \
+        "UPDATE tasks AS t SET position = $2, previous_position = NULL, status = $3, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
     )
@@ -466,6 +467,25 @@ pub async fn set_position(
         .await?;
     record_change(tx, access.user_id(), old, &task);
     Ok(task)
+}
+
+/// Gives every task of the project `access` entered a short key, in the same order (API.md §9:
+/// a gap ran out of room). The caller holds the project's row lock. Not a change of any task:
+/// versions, `updated_at` and the history stay as they are. Each task keeps the key it had as
+/// `previous_position`, through which a `sort=position` cursor handed out before is read
+/// (`list`).
+pub async fn renumber_positions(tx: &Tx, access: &ProjectAccess) -> DbResult<()> {
+    let project_id = access.project_id();
+    crate::projects::store::renumbered(tx, project_id).await?;
+    tx.execute(
+        "UPDATE tasks t SET previous_position = t.position, position = task_position_nth(o.n) \
+         FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS n \
+               FROM tasks WHERE project_id = $1) o \
+         WHERE t.id = o.id",
+        params![project_id],
+    )
+    .await?;
+    Ok(())
 }
 
 /// A member's tasks in a project become unassigned (they are leaving it).
