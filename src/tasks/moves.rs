@@ -9,8 +9,8 @@
 //!
 //! Keys stay short (API.md §9): moving again and again into one gap lengthens the key by about
 //! one character every six moves, so a move whose key would pass [`MAX_KEY_LENGTH`] first
-//! renumbers the project (`store::renumber_positions`: seven-character keys in the same order,
-//! no version or activity), then takes a key in the widened gap.
+//! renumbers the project where it is crowded ([`renumber`]: the long keys get short ones in
+//! the same order, no version or activity), then takes a key in the widened gap.
 //!
 //! A move locks the project's row, so concurrent moves in one project run one after another:
 //! each computes its key from committed neighbours, no two tasks get the same key, and no task
@@ -32,7 +32,7 @@ use crate::db::Tx;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::IfMatch;
-use crate::projects::access::{self, Action};
+use crate::projects::access::{self, Action, ProjectAccess};
 
 type P = crate::openapi::Problem;
 
@@ -197,6 +197,42 @@ pub fn key_between(a: Option<&str>, b: Option<&str>) -> Option<String> {
             }
             let f = midpoint(fa.as_bytes(), None);
             Some(format!("{ia}{}", String::from_utf8(f).ok()?))
+        }
+    }
+}
+
+/// `n` keys in order strictly between `a` and `b` (`None` meaning "no bound"), spread so
+/// that each is about `log62(n)` characters longer than the bounds (David Greenspan's
+/// `generateNKeysBetween`). `None` when the bounds are not keys or not in order.
+pub fn keys_between(a: Option<&str>, b: Option<&str>, n: usize) -> Option<Vec<String>> {
+    match (n, a, b) {
+        (0, _, _) => Some(Vec::new()),
+        (1, _, _) => key_between(a, b).map(|key| vec![key]),
+        // Open above: each after the last (the integer part grows logarithmically).
+        (_, _, None) => {
+            let mut keys: Vec<String> = Vec::with_capacity(n);
+            for _ in 0..n {
+                keys.push(key_between(keys.last().map(String::as_str).or(a), None)?);
+            }
+            Some(keys)
+        }
+        // Open below: each before the first, then in order.
+        (_, None, _) => {
+            let mut keys: Vec<String> = Vec::with_capacity(n);
+            for _ in 0..n {
+                keys.push(key_between(None, keys.last().map(String::as_str).or(b))?);
+            }
+            keys.reverse();
+            Some(keys)
+        }
+        // Bounded: the middle key, then each half.
+        _ => {
+            let half = n / 2;
+            let middle = key_between(a, b)?;
+            let mut keys = keys_between(a, Some(&middle), half)?;
+            keys.push(middle.clone());
+            keys.extend(keys_between(Some(&middle), b, n - half - 1)?);
+            Some(keys)
         }
     }
 }
@@ -395,6 +431,28 @@ async fn key_for(
     key_between(lower.as_deref(), upper.as_deref()).ok_or_else(out_of_order)
 }
 
+/// Keys longer than this get new ones when a gap runs out of room. A key between two keys of
+/// at most this length is at most one character longer, and so are the keys a renumbered run
+/// gets (plus about `log62` of its length): far below [`MAX_KEY_LENGTH`].
+const RENUMBER_LONGER_THAN: usize = 16;
+
+/// Renumbers the project's manual order where it is crowded: each run of consecutive tasks with
+/// keys longer than [`RENUMBER_LONGER_THAN`] gets keys spread between the short keys around it.
+/// Every other task keeps its key, so this costs what the crowded runs hold (the two tasks
+/// moved back and forth in the worst case), not the project's size.
+async fn renumber(tx: &Tx, access: &ProjectAccess) -> Result<(), ApiError> {
+    let mut keys = Vec::new();
+    for run in store::long_position_runs(tx, access, RENUMBER_LONGER_THAN).await? {
+        let fresh = keys_between(run.after.as_deref(), run.before.as_deref(), run.tasks.len())
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("position keys out of order: {run:?}"))
+            })?;
+        keys.extend(run.tasks.into_iter().zip(fresh));
+    }
+    store::renumber_positions(tx, access, keys).await?;
+    Ok(())
+}
+
 /// Move a task in its project's manual order (editor or above), optionally changing its
 /// status in the same write. `If-Match` honoured.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
@@ -451,8 +509,8 @@ pub async fn apply(
     let mut position = key_for(tx, task.project_id, id, &request).await?;
     if position.len() > MAX_KEY_LENGTH {
         // The gap ran out of room: renumber the project (under its lock, in this transaction),
-        // after which every gap has room for a key of a few characters.
-        store::renumber_positions(tx, &access).await?;
+        // after which every gap has room for a short key.
+        renumber(tx, &access).await?;
         position = key_for(tx, task.project_id, id, &request).await?;
     }
     let status = request.status.unwrap_or(task.status);
@@ -478,6 +536,34 @@ mod tests {
             "a0 is two characters: a00 has a trailing 0"
         );
         assert_eq!(key_between(Some("not a key"), None), None);
+    }
+
+    #[test]
+    fn many_keys_between_two_are_ordered_and_short() {
+        for (a, b) in [
+            (Some("a5"), Some("a6")),
+            (Some("a5"), None),
+            (None, Some("a5")),
+            (None, None),
+            (Some("a5V"), Some("a5VV")),
+        ] {
+            for n in [0, 1, 2, 3, 10, 61, 62, 63, 1000, 100_000] {
+                let keys = keys_between(a, b, n).unwrap();
+                assert_eq!(keys.len(), n);
+                let mut bounds = vec![a.map(str::to_owned)];
+                bounds.extend(keys.iter().cloned().map(Some));
+                bounds.push(b.map(str::to_owned));
+                for pair in bounds.windows(2) {
+                    if let [Some(low), Some(high)] = pair {
+                        assert!(low < high, "{a:?}..{b:?} n={n}: {low} !< {high}");
+                    }
+                }
+                assert!(keys.iter().all(|k| split(k).is_some()), "valid keys");
+                let longest = keys.iter().map(String::len).max().unwrap_or(0);
+                assert!(longest <= 12, "{a:?}..{b:?} n={n}: {longest}");
+            }
+        }
+        assert_eq!(keys_between(Some("a6"), Some("a5"), 3), None);
     }
 
     #[test]

@@ -169,8 +169,8 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
     db.batch(
         "ALTER TABLE tasks DROP CONSTRAINT tasks_position_short; \
          ALTER TABLE tasks DROP COLUMN previous_position; \
+         ALTER TABLE tasks DROP COLUMN previous_epoch; \
          ALTER TABLE projects DROP COLUMN position_epoch; \
-         DROP FUNCTION task_position_nth(bigint); \
          DELETE FROM refinery_schema_history WHERE version = 20261218000001",
     )
     .await;

@@ -265,8 +265,7 @@ async fn twenty_thousand_moves_into_one_gap_all_succeed_with_short_keys() {
     let (user, project, ids) = setup(&app, &["anchor", "x", "y", "tail"]).await;
     let principal = principal_of(&app, &user).await;
     let anchor_before = user.get_task(ids[0]).await;
-    let (mut longest, mut shrank) = (0, 0);
-    let mut previous = 0;
+    let mut longest = 0;
     for i in 0..MOVES {
         // Alternately y and x, always just after the anchor: between it and the other one.
         let request = MoveRequest {
@@ -290,21 +289,22 @@ async fn twenty_thousand_moves_into_one_gap_all_succeed_with_short_keys() {
             moved.position
         );
         longest = longest.max(length);
-        if length < previous {
-            shrank += 1;
-        }
-        previous = length;
     }
-    println!("{MOVES} moves: longest key {longest}, renumbered about {shrank} times");
-    assert!(shrank > 10, "the gap never ran out: {shrank}");
 
     // The order is what the moves made; only the moves changed versions and wrote entries.
     let titles = order(&user, project, None).await;
     assert_eq!(titles, ["anchor", "x", "y", "tail"]);
-    let anchor = user.get_task(ids[0]).await;
-    assert_ne!(anchor.position, anchor_before.position, "renumbered");
-    assert_eq!(anchor.version, anchor_before.version);
-    assert_eq!(anchor.updated_at, anchor_before.updated_at);
+    let renumberings: i64 = app
+        .db
+        .scalar(
+            "SELECT position_epoch FROM projects WHERE id = $1",
+            &[&project],
+        )
+        .await;
+    println!("{MOVES} moves: longest key {longest}, {renumberings} renumberings");
+    assert!(renumberings > 10, "{renumberings}");
+    // Renumbering gave new keys only where they were long: the anchor and the tail kept theirs.
+    assert_eq!(user.get_task(ids[0]).await, anchor_before);
     assert_eq!(user.get_task(ids[3]).await.version, 1);
     for mover in [ids[1], ids[2]] {
         assert_eq!(user.get_task(mover).await.version, 1 + MOVES as i64 / 2);
@@ -362,7 +362,8 @@ async fn cursor_after(user: &UserClient<'_>, project: Uuid, sort: &str, n: usize
 }
 
 /// A renumbering between two pages of `sort=position` (API.md §9): the next page continues
-/// exactly where the last one ended, even when the task it ended with was deleted meanwhile.
+/// exactly where the last one ended, even when the task it ended with was deleted meanwhile,
+/// and even after a second renumbering.
 #[tokio::test]
 async fn a_page_boundary_survives_a_renumbering() {
     // A few hundred moves, more than a minute's default allowance of requests.
@@ -370,16 +371,46 @@ async fn a_page_boundary_survives_a_renumbering() {
         .config(|args| args.rate_limit_per_minute = Some("100000".to_owned()))
         .spawn()
         .await;
-    let titles = ["p1", "p2", "p3", "p4", "p5", "p6", "anchor", "x", "y", "p7"];
+    let titles = ["p1", "c1", "c2", "c3", "c4", "p2", "anchor", "x", "y", "p3"];
     let (user, project, ids) = setup(&app, &titles).await;
-    let after_p3 = cursor_after(&user, project, "position", 3).await;
-    let after_p5 = cursor_after(&user, project, "position", 5).await;
-    let before_p4 = cursor_after(&user, project, "-position", 7).await;
-    let p1 = user.get_task(ids[0]).await;
-    // p5 ends the second page; it goes away before the next one is asked for.
-    user.delete(&task_path(ids[4])).await.no_content();
+    // Crowd c1–c4 right after p1, each between p1 and the one moved before, until their keys
+    // are long (but still short of the limit): a renumbering will give them new ones.
+    for k in 0.. {
+        let moved: Task = move_task(&user, ids[1 + k % 4], json!({"before_id": ids[0]}))
+            .await
+            .good();
+        if moved.position.len() >= 40 {
+            break;
+        }
+    }
+    let before = order(&user, project, None).await;
+    let keys_before: Vec<String> = {
+        let page: Page<Task> = user
+            .get(&tasks_path(project))
+            .query(&[("sort", "position"), ("limit", "100")])
+            .await
+            .good();
+        page.items.into_iter().map(|t| t.position).collect()
+    };
+    // Pages ending inside the crowded run, both ways; the task that ends one of them is deleted
+    // before the next page is asked for.
+    let after_3 = cursor_after(&user, project, "position", 3).await;
+    let after_4 = cursor_after(&user, project, "position", 4).await;
+    let descending_7 = cursor_after(&user, project, "-position", 7).await;
+    let deleted = before[3].clone();
+    let deleted_id = user
+        .get(&tasks_path(project))
+        .query(&[("sort", "position"), ("limit", "100")])
+        .await
+        .good::<Page<Task>>()
+        .items
+        .into_iter()
+        .find(|t| t.title == deleted)
+        .unwrap()
+        .id;
+    user.delete(&task_path(deleted_id)).await.no_content();
 
-    // Moves into one gap until the project is renumbered: the moved task's key, longer with
+    // x and y into one gap until the project is renumbered: the moved task's key, longer with
     // every move, is short again.
     let mut moves = 0;
     let renumber = async |moves: &mut usize| {
@@ -397,40 +428,67 @@ async fn a_page_boundary_survives_a_renumbering() {
         }
     };
     renumber(&mut moves).await;
+    // The crowded run got new keys too; c1–c4 did not move.
+    let now = order(&user, project, None).await;
+    let page: Page<Task> = user
+        .get(&tasks_path(project))
+        .query(&[("sort", "position"), ("limit", "100")])
+        .await
+        .good();
+    assert!(
+        page.items.iter().all(|t| t.position.len() <= 16),
+        "{page:?}"
+    );
     assert_ne!(
-        user.get_task(ids[0]).await.position,
-        p1.position,
-        "renumbered"
+        page.items[1].position, keys_before[1],
+        "the crowded keys were renumbered"
     );
-    // x and y end where the last moves put them (the last one right after the anchor: y
-    // when the count is even); nothing else moved.
-    let movers = |moves: usize| {
-        if moves.is_multiple_of(2) {
-            ["y", "x"]
-        } else {
-            ["x", "y"]
+    // What each cursor should continue with: the order as it was (x and y where they are now),
+    // after its boundary, without the deleted task.
+    let expected = |from: usize, descending: bool| {
+        let mut titles: Vec<String> = now.clone();
+        if descending {
+            titles.reverse();
         }
+        let boundary = if descending {
+            before[before.len() - from].clone()
+        } else {
+            before[from - 1].clone()
+        };
+        let at = titles.iter().position(|t| *t == boundary);
+        let rest = match at {
+            Some(at) => titles[at + 1..].to_vec(),
+            // The deleted boundary: whatever came after it then.
+            None => {
+                let mut then = before.clone();
+                if descending {
+                    then.reverse();
+                }
+                let next = &then[then.iter().position(|t| *t == boundary).unwrap() + 1];
+                titles[titles.iter().position(|t| t == next).unwrap()..].to_vec()
+            }
+        };
+        rest
     };
-    let titles = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let [first, second] = movers(moves);
     assert_eq!(
-        pages_after(&user, project, "position", Some(after_p3.clone())).await,
-        titles(&["p4", "p6", "anchor", first, second, "p7"])
+        pages_after(&user, project, "position", Some(after_3.clone())).await,
+        expected(3, false)
     );
     assert_eq!(
-        pages_after(&user, project, "position", Some(after_p5)).await,
-        titles(&["p6", "anchor", first, second, "p7"])
+        pages_after(&user, project, "position", Some(after_4)).await,
+        expected(4, false)
     );
     assert_eq!(
-        pages_after(&user, project, "-position", Some(before_p4)).await,
-        titles(&["p3", "p2", "p1"])
+        pages_after(&user, project, "-position", Some(descending_7)).await,
+        expected(7, true)
     );
     // Renumbered twice since the cursor: it continues after its task, which is still there.
     renumber(&mut moves).await;
-    let [first, second] = movers(moves);
+    let now = order(&user, project, None).await;
+    let boundary = now.iter().position(|t| *t == before[2]).unwrap();
     assert_eq!(
-        pages_after(&user, project, "position", Some(after_p3)).await,
-        titles(&["p4", "p6", "anchor", first, second, "p7"])
+        pages_after(&user, project, "position", Some(after_3)).await,
+        now[boundary + 1..].to_vec()
     );
-    assert_eq!(p1.version, user.get_task(ids[0]).await.version);
+    assert_eq!(ids.len(), now.len() + 1);
 }

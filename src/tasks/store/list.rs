@@ -287,9 +287,11 @@ fn row_boundary(sql: &mut QueryBuilder, sort: &Sort, position: Position) -> Resu
 /// renumbering, no row repeated or skipped). Keys change when the project is renumbered, so a
 /// cursor carries the project's renumbering epoch, and the boundary is, in one statement:
 /// - the same epoch: the cursor's key and id;
-/// - one renumbering later: the new key of the last task at or before the boundary that has
-///   not moved since (`previous_position`, its key from before; a move clears it), or the
-///   start when there is none;
+/// - one renumbering later: the current key of the last task that was at or before the
+///   boundary then and has not been placed since. A task's key then was `previous_position`
+///   if that renumbering changed it (`previous_epoch` is its number), else its key now; a task
+///   placed since (moved, created, moved in) has `previous_epoch` now and no previous key, and
+///   takes no part. No such task: the start;
 /// - more than one: the boundary task's current key if it is still there, else the start.
 fn key_boundary(
     sql: &mut QueryBuilder,
@@ -309,6 +311,7 @@ fn key_boundary(
             .bind(project)
             .push(")");
     };
+    // The same epoch.
     sql.push("(SELECT b.position, b.id FROM (SELECT ")
         .bind(key.to_owned())
         .push("::text COLLATE \"C\" AS position, ")
@@ -316,19 +319,29 @@ fn key_boundary(
         .push("::uuid AS id, 0 AS rank WHERE ");
     current_epoch(sql);
     sql.push(" = ").bind(epoch);
-    sql.push(" UNION ALL (SELECT r.position, r.id, 1 FROM tasks r WHERE r.project_id = ")
-        .bind(project)
-        .push(" AND ");
+    // One renumbering later: each task's key then (`was.key`), unless it was placed since.
+    sql.push(
+        " UNION ALL (SELECT r.position, r.id, 1 FROM tasks r \
+         CROSS JOIN LATERAL (SELECT CASE WHEN r.previous_epoch = ",
+    )
+    .bind(epoch)
+    .push(" + 1 THEN r.previous_position ELSE r.position END AS key) was WHERE r.project_id = ")
+    .bind(project)
+    .push(" AND ");
     current_epoch(sql);
     sql.push(" = ")
         .bind(epoch)
-        .push(&format!(" + 1 AND (r.previous_position, r.id) {reached} ("))
+        .push(" + 1 AND (r.previous_epoch IS DISTINCT FROM ")
+        .bind(epoch)
+        .push(" + 1 OR r.previous_position IS NOT NULL)")
+        .push(&format!(" AND (was.key, r.id) {reached} ("))
         .bind(key.to_owned())
         .push("::text COLLATE \"C\", ")
         .bind(id)
         .push(&format!(
-            ") ORDER BY r.previous_position {toward}, r.id {toward} LIMIT 1)"
+            ") ORDER BY was.key {toward}, r.id {toward} LIMIT 1)"
         ));
+    // Later still: the boundary task where it is now.
     sql.push(" UNION ALL SELECT r.position, r.id, 2 FROM tasks r WHERE r.id = ")
         .bind(id)
         .push(" AND r.project_id = ")
@@ -336,6 +349,7 @@ fn key_boundary(
         .push(" AND ");
     current_epoch(sql);
     sql.push(" > ").bind(epoch).push(" + 1");
+    // Else the start.
     sql.push(&format!(
         " UNION ALL SELECT '{start_key}' COLLATE \"C\", '{start_id}'::uuid, 3) b \
          ORDER BY b.rank LIMIT 1)"

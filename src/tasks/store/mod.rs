@@ -324,7 +324,6 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET project_id = $2, number = $3, title = $4, description = $5, \
              status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
-             previous_position = CASE WHEN t.project_id = $2 THEN t.previous_position END, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -444,7 +443,8 @@ pub async fn adjacent_position(
 
 static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE tasks AS t SET position = $2, previous_position = NULL, status = $3, \
+        "UPDATE tasks AS t SET position = $2, status = $3, previous_position = NULL, \
+             previous_epoch = (SELECT position_epoch FROM projects WHERE id = $4), \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
     )
@@ -469,20 +469,75 @@ pub async fn set_position(
     Ok(task)
 }
 
-/// Gives every task of the project `access` entered a short key, in the same order (API.md §9:
-/// a gap ran out of room). The caller holds the project's row lock. Not a change of any task:
-/// versions, `updated_at` and the history stay as they are. Each task keeps the key it had as
-/// `previous_position`, through which a `sort=position` cursor handed out before is read
-/// (`list`).
-pub async fn renumber_positions(tx: &Tx, access: &ProjectAccess) -> DbResult<()> {
+/// A run of consecutive tasks in a project's manual order whose keys are long, and the nearest
+/// shorter keys around it (`None`: the run begins or ends the order).
+#[derive(Debug)]
+pub struct LongRun {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    /// In order.
+    pub tasks: Vec<Uuid>,
+}
+
+/// The runs of tasks of the project `access` entered whose keys are longer than `longer_than`
+/// characters. The caller holds the project's row lock.
+pub async fn long_position_runs(
+    tx: &Tx,
+    access: &ProjectAccess,
+    longer_than: usize,
+) -> DbResult<Vec<LongRun>> {
+    // The nearest short key before each task is the greatest one so far in order, the nearest
+    // after it the least one so far in reverse order.
+    let rows = tx
+        .query(
+            "SELECT id, after_key, before_key FROM ( \
+                 SELECT id, position, length(position) > $2 AS long, \
+                        max(position) FILTER (WHERE length(position) <= $2) \
+                            OVER (ORDER BY position, id) AS after_key, \
+                        min(position) FILTER (WHERE length(position) <= $2) \
+                            OVER (ORDER BY position DESC, id DESC) AS before_key \
+                 FROM tasks WHERE project_id = $1) k \
+             WHERE long ORDER BY position, id",
+            params![access.project_id(), longer_than as i32],
+        )
+        .await?;
+    let mut runs: Vec<LongRun> = Vec::new();
+    for row in rows {
+        let id: Uuid = get(&row, "id")?;
+        let after: Option<String> = get(&row, "after_key")?;
+        let before: Option<String> = get(&row, "before_key")?;
+        match runs.last_mut() {
+            Some(run) if run.after == after && run.before == before => run.tasks.push(id),
+            _ => runs.push(LongRun {
+                after,
+                before,
+                tasks: vec![id],
+            }),
+        }
+    }
+    Ok(runs)
+}
+
+/// Gives tasks of the project `access` entered new keys, which must keep the project's order
+/// (API.md §9: a gap ran out of room). The caller holds the project's row lock. Not a change of
+/// any task: versions, `updated_at` and the history stay as they are. It counts as a
+/// renumbering of the project (`projects.position_epoch`), and each task keeps the key it had
+/// as `previous_position`, through which a `sort=position` cursor handed out before is read
+/// (`list::key_boundary`).
+pub async fn renumber_positions(
+    tx: &Tx,
+    access: &ProjectAccess,
+    keys: Vec<(Uuid, String)>,
+) -> DbResult<()> {
     let project_id = access.project_id();
-    crate::projects::store::renumbered(tx, project_id).await?;
+    let epoch = crate::projects::store::renumbered(tx, project_id).await?;
+    let (ids, positions): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
     tx.execute(
-        "UPDATE tasks t SET previous_position = t.position, position = task_position_nth(o.n) \
-         FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS n \
-               FROM tasks WHERE project_id = $1) o \
-         WHERE t.id = o.id",
-        params![project_id],
+        "UPDATE tasks t SET previous_position = t.position, previous_epoch = $2, \
+             position = k.position \
+         FROM unnest($3::uuid[], $4::text[]) AS k(id, position) \
+         WHERE t.id = k.id AND t.project_id = $1",
+        params![project_id, epoch, ids, positions],
     )
     .await?;
     Ok(())
