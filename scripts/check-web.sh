@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Type-checks the web client (plain ES modules with JSDoc types) with TypeScript's checker.
-# TypeScript comes from npm, pinned, installed once into target/web-tools.
+# Checks the web client: types (plain ES modules with JSDoc types, with TypeScript's checker,
+# pinned, installed once into target/web-tools), then the property tests of its parsers
+# (tests/web/js, `node --test`: Node 20.19 or later, which loads the client's modules as they
+# are). A failing property test prints its seed; DOCKET_JS_SEED=<seed> repeats the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=5.9.3
@@ -11,3 +13,6 @@ if [ ! -x "$tsc" ] || [ "$("$tsc" --version)" != "Version $version" ]; then
 fi
 "$tsc" -p tsconfig.json
 echo "web client: types check"
+# --expose-gc: the time budgets measure after a collection, so less noise on a busy machine.
+node --expose-gc --test --test-reporter=spec tests/web/js/*.test.mjs
+echo "web client: property tests pass"
