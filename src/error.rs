@@ -209,18 +209,33 @@ impl ApiError {
     /// `detail`, so that a body of 87,000 bad labels gets a small answer.
     pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let count = errors.len();
-        let mut error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::ValidationFailed,
-        );
-        error.detail = Some(if count == 1 {
+        let detail = if count == 1 {
             "1 field is invalid".to_owned()
         } else if count > MAX_FIELD_ERRORS {
             format!("{count} fields are invalid; the first {MAX_FIELD_ERRORS} are listed")
         } else {
             format!("{count} fields are invalid")
-        });
+        };
         errors.truncate(MAX_FIELD_ERRORS);
+        Self::validation_listing(errors, detail)
+    }
+
+    /// A 422 from a check that stopped looking once it had found more than
+    /// [`MAX_FIELD_ERRORS`] errors (API.md §9 "Work is linear"): the total is not known.
+    pub fn validation_at_least(mut errors: Vec<FieldError>) -> Self {
+        errors.truncate(MAX_FIELD_ERRORS);
+        Self::validation_listing(
+            errors,
+            format!("at least {MAX_FIELD_ERRORS} fields are invalid"),
+        )
+    }
+
+    fn validation_listing(errors: Vec<FieldError>, detail: String) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+        );
+        error.detail = Some(detail);
         error.errors = errors;
         error
     }
