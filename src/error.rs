@@ -28,17 +28,30 @@ impl FieldError {
     }
 
     /// Carries field errors through serde, so that a domain type's `Deserialize` (which calls
-    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`).
-    pub fn into_serde<E: serde::de::Error>(errors: Vec<FieldError>) -> E {
+    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`). Only
+    /// the first [`MAX_FIELD_ERRORS`] travel, with their total: no more are ever listed, and
+    /// 60,000 bad labels would otherwise be megabytes of JSON written and read back.
+    pub fn into_serde<E: serde::de::Error>(mut errors: Vec<FieldError>) -> E {
+        let total = errors.len();
+        errors.truncate(MAX_FIELD_ERRORS);
+        let carried = Carried { total, errors };
         E::custom(format!(
             "{SERDE_MARK}{}",
-            serde_json::to_string(&errors).expect("field errors serialize")
+            serde_json::to_string(&carried).expect("field errors serialize")
         ))
     }
 
-    pub fn from_serde(message: &str) -> Option<Vec<FieldError>> {
-        serde_json::from_str(message.strip_prefix(SERDE_MARK)?).ok()
+    /// The errors `into_serde` carried, and how many there were.
+    pub fn from_serde(message: &str) -> Option<(Vec<FieldError>, usize)> {
+        let carried: Carried = serde_json::from_str(message.strip_prefix(SERDE_MARK)?).ok()?;
+        Some((carried.errors, carried.total))
     }
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct Carried {
+    total: usize,
+    errors: Vec<FieldError>,
 }
 
 const SERDE_MARK: &str = "\u{1}field errors\u{1}";
@@ -207,8 +220,13 @@ impl ApiError {
 
     /// A 422 listing field errors: at most [`MAX_FIELD_ERRORS`] of them, with the total in
     /// `detail`, so that a body of 87,000 bad labels gets a small answer.
-    pub fn validation(mut errors: Vec<FieldError>) -> Self {
+    pub fn validation(errors: Vec<FieldError>) -> Self {
         let count = errors.len();
+        Self::validation_of(errors, count)
+    }
+
+    /// A 422 listing (the first [`MAX_FIELD_ERRORS`] of) `errors`, out of `count` in all.
+    pub fn validation_of(mut errors: Vec<FieldError>, count: usize) -> Self {
         let detail = if count == 1 {
             "1 field is invalid".to_owned()
         } else if count > MAX_FIELD_ERRORS {
@@ -376,7 +394,15 @@ mod tests {
     fn field_errors_survive_serde() {
         let errors = vec![FieldError::new("labels.1", "invalid", "must be 1 to 50")];
         let carried: serde_json::Error = FieldError::into_serde(errors.clone());
-        assert_eq!(FieldError::from_serde(&carried.to_string()), Some(errors));
+        assert_eq!(
+            FieldError::from_serde(&carried.to_string()),
+            Some((errors, 1))
+        );
         assert_eq!(FieldError::from_serde("invalid type: string"), None);
+        // Only what is ever listed travels, with the total.
+        let many = vec![FieldError::new("labels.1", "invalid", "must be 1 to 50"); 87];
+        let carried: serde_json::Error = FieldError::into_serde(many);
+        let (listed, total) = FieldError::from_serde(&carried.to_string()).unwrap();
+        assert_eq!((listed.len(), total), (MAX_FIELD_ERRORS, 87));
     }
 }

@@ -5,7 +5,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use serde::de::{DeserializeOwned, Visitor};
+use std::borrow::Cow;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::RefOr;
@@ -92,143 +94,243 @@ where
 }
 
 /// Parses a merge patch: a read-only member named is refused before anything else is looked at.
-/// `READ_ONLY` is a handful of names, so this is one pass over the members.
 fn parse_patch<T>(bytes: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + PartialSchema + ReadOnlyFields,
 {
-    let object = parse_object(bytes)?;
-    let read_only: Vec<FieldError> = object
-        .keys()
-        .filter(|key| T::READ_ONLY.contains(&key.as_str()))
-        .map(|key| FieldError::new(key.as_str(), "read_only", "is read-only"))
-        .collect();
-    if !read_only.is_empty() {
-        return Err(ApiError::validation(read_only));
-    }
-    deserialize_object(object)
+    deserialize_scanned::<T>(scan_body::<T>(bytes, T::READ_ONLY)?).0
 }
 
-/// Parses a JSON object into `T`, naming every offending field on failure (at most
-/// [`MAX_FIELD_ERRORS`] are looked for).
+/// Parses a JSON object into `T`, naming every offending field on failure (see
+/// [`deserialize_scanned`]).
 pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
-    deserialize_object(parse_object(bytes)?)
+    deserialize_scanned::<T>(scan_body::<T>(bytes, &[])?).0
 }
 
-/// The body as a JSON object without NUL characters. serde_json refuses nesting deeper than
-/// 128, so a deeply nested body is a 400 here, after at most one pass over it, and everything
-/// after this recurses at most that deep.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+/// What one pass over a body found.
+struct Scan {
+    /// The members `T` knows, each once (the last one given wins, as in `serde_json::Value`).
+    known: Map<String, Value>,
+    /// Distinct unknown members, at most [`MAX_FIELD_ERRORS`] + 1 of them.
+    unknown: Vec<String>,
+    /// More unknown members were not looked at.
+    stopped: bool,
+}
+
+/// Reads a body in one pass over its bytes (API.md §9 "Work is linear"): it must be a JSON
+/// object; the members `T` knows (see [`Members`]) are kept as values, every other one is
+/// skipped without being built (`IgnoredAny`: no allocation, no recursion) and only the first
+/// [`MAX_FIELD_ERRORS`] + 1 distinct names of them are kept. So 32,000 unknown members cost a
+/// scan of the bytes, not 32,000 strings in a map. serde_json refuses nesting deeper than 128 in
+/// a kept value, so everything after this recurses at most that deep. Named `read_only` members
+/// are a 422 of their own, and NUL (which PostgreSQL text cannot hold) anywhere in a name or a
+/// kept value is refused.
+fn scan_body<T: DeserializeOwned + PartialSchema>(
+    bytes: &[u8],
+    read_only: &[&str],
+) -> Result<Scan, ApiError> {
+    let not_json = |error: serde_json::Error| {
         ApiError::bad_request(
             ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {error}"),
         )
-    })?;
-    let Value::Object(object) = value else {
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<IgnoredAny>(bytes).map_err(not_json)?;
         return Err(ApiError::bad_request(
             ErrorCode::MalformedJson,
             "the body must be a JSON object",
         ));
-    };
-    if let Some(field) = find_nul(&object) {
+    }
+    let members = Members::of::<T>();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let found = Scanner {
+        members: &members,
+        read_only,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|found| deserializer.end().map(|()| found))
+    .map_err(not_json)?;
+    let nul = found.nul.or_else(|| find_nul(&found.known));
+    if let Some(field) = nul {
         return Err(ApiError::field(
             &field,
             "invalid",
             "must not contain NUL characters",
         ));
     }
-    Ok(object)
+    if !found.read_only.is_empty() {
+        let mut names = found.read_only;
+        names.sort();
+        return Err(ApiError::validation(
+            names
+                .into_iter()
+                .map(|name| FieldError::new(name, "read_only", "is read-only"))
+                .collect(),
+        ));
+    }
+    Ok(Scan {
+        known: found.known,
+        unknown: found.unknown,
+        stopped: found.stopped,
+    })
 }
 
-/// Deserializes a JSON object into a request type, collecting **every** field error (API.md
-/// §8) in work linear in the body (§9). serde stops at the first error, so:
-/// 1. the member names are checked against the type's known members ([`Members`]) in one pass:
-///    an unknown one is an error without running serde at all;
-/// 2. what is left (at most the type's few known members) is deserialized; a member that fails
-///    is taken out and the rest tried again, until it parses. Each try is one pass over the
-///    known members, and there are at most as many tries as known members plus one.
-///
-/// The first step stops once it has found more than [`MAX_FIELD_ERRORS`] unknown members (the
-/// problem then says "at least 20" and lists twenty), so a body with twenty or fewer invalid
-/// members has each listed and an exact count. Domain types deserialize through their `parse` (see `deserialize_by_parse!`), so a
-/// wrong JSON type, a wrong enum value, a range and a length are all reported together, each
-/// under its field. Required members the body lacks are read from the type's schema, the same
-/// one the document shows. Errors are listed in the order of the members they are about.
-fn deserialize_object<T: DeserializeOwned + PartialSchema>(
-    object: Map<String, Value>,
-) -> Result<T, ApiError> {
-    deserialize_counting(object).0
+/// The visitor of [`scan_body`]'s one pass.
+struct Scanner<'a> {
+    members: &'a Members,
+    read_only: &'a [&'a str],
 }
 
-/// [`deserialize_object`], also saying how many times serde ran over the known members (the
-/// property tests bound it).
-fn deserialize_counting<T: DeserializeOwned + PartialSchema>(
-    object: Map<String, Value>,
-) -> (Result<T, ApiError>, usize) {
-    let members = Members::of::<T>();
-    let total = object.len();
-    // Each error with the position of the member it is about; missing members come last.
-    let mut errors: Vec<(usize, FieldError)> = Vec::new();
-    let mut present: Vec<(String, usize)> = Vec::new();
-    let mut rest = Map::new();
-    let mut stopped = false;
-    for (index, (name, value)) in object.into_iter().enumerate() {
-        match members.judge(&name) {
-            Member::Known => {
-                present.push((name.clone(), index));
-                rest.insert(name, value);
-            }
-            Member::Ignored => {}
-            Member::Unknown => {
-                errors.push((
-                    index,
-                    FieldError::new(name, "unknown_field", "is not a known field"),
-                ));
-                if errors.len() > MAX_FIELD_ERRORS && index + 1 < total {
-                    stopped = true;
-                    break;
-                }
-            }
-        }
+#[derive(Default)]
+struct Found {
+    known: Map<String, Value>,
+    unknown: Vec<String>,
+    stopped: bool,
+    read_only: Vec<String>,
+    /// The first member name holding NUL.
+    nul: Option<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Scanner<'_> {
+    type Value = Found;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Found, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scanner<'_> {
+    type Value = Found;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
     }
 
-    let mut rest = Value::Object(rest);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let mut found = Found::default();
+        // A name is compared with at most 21 kept ones: constant work per member.
+        let first_time = |names: &[String], name: &str| !names.iter().any(|kept| kept == name);
+        while let Some(Name(name)) = map.next_key()? {
+            if name.contains('\0') {
+                found.nul.get_or_insert_with(|| name.clone().into_owned());
+            } else if self.read_only.contains(&name.as_ref()) {
+                if first_time(&found.read_only, &name) {
+                    found.read_only.push(name.into_owned());
+                }
+            } else {
+                match self.members.judge(&name) {
+                    Member::Known => {
+                        let value: Value = map.next_value()?;
+                        found.known.insert(name.into_owned(), value);
+                        continue;
+                    }
+                    Member::Ignored => {}
+                    Member::Unknown if found.stopped => {}
+                    Member::Unknown => {
+                        if first_time(&found.unknown, &name) {
+                            found.unknown.push(name.into_owned());
+                            found.stopped = found.unknown.len() > MAX_FIELD_ERRORS;
+                        }
+                    }
+                }
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(found)
+    }
+}
+
+/// A member name, borrowed from the body unless it has escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+
+            fn visit_str<E>(self, name: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+
+            fn visit_string<E>(self, name: String) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name)))
+            }
+        }
+
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+/// Deserializes a scanned body into a request type, collecting **every** field error (API.md
+/// §8) in work linear in the body (§9). serde stops at the first error, so:
+/// 1. unknown members were already found by [`scan_body`], without running serde at all;
+/// 2. the known members (at most the type's few) are deserialized; a member that fails is taken
+///    out and the rest tried again, until it parses. Each try is one pass over the known
+///    members, and there are at most as many tries as known members plus one.
+///
+/// More than [`MAX_FIELD_ERRORS`] unknown members stop the search (the problem then says "at
+/// least 20" and lists twenty), so a body with twenty or fewer invalid members has each listed
+/// and an exact count. Domain types deserialize through their `parse` (see
+/// `deserialize_by_parse!`), so a wrong JSON type, a wrong enum value, a range and a length are
+/// all reported together, each under its field. Required members the body lacks are read from
+/// the type's schema, the same one the document shows. Errors are listed in the order of the
+/// names of the members they are about, missing members last. Also returns how many times serde
+/// ran (the property tests bound it).
+fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
+    scan: Scan,
+) -> (Result<T, ApiError>, usize) {
+    // Each member's errors under its name (in order), and the members missing.
+    let mut by_member: std::collections::BTreeMap<String, Vec<FieldError>> = scan
+        .unknown
+        .into_iter()
+        .map(|name| {
+            let error = FieldError::new(name.clone(), "unknown_field", "is not a known field");
+            (name, vec![error])
+        })
+        .collect();
+    let mut missing: Vec<FieldError> = Vec::new();
+    let mut unlisted = 0;
+    let mut stopped = scan.stopped;
+    let mut removed: Vec<String> = Vec::new();
+    let mut rest = Value::Object(scan.known);
     let mut runs = 0;
     while !stopped {
         runs += 1;
         let error = match serde_path_to_error::deserialize::<_, T>(&rest) {
-            Ok(parsed) if errors.is_empty() => return (Ok(parsed), runs),
+            Ok(parsed) if by_member.is_empty() && missing.is_empty() => return (Ok(parsed), runs),
             Ok(_) => break,
             Err(error) => error,
         };
         let path = error.path().to_string();
         let message = error.inner().to_string();
-        let found = describe_serde_error(&path, &message);
-        let key = top_level_key(&path, &message).filter(|key| rest.get(key).is_some());
-        let position = key
-            .as_deref()
-            .and_then(|key| present.iter().find(|(name, _)| name == key))
-            .map_or(total, |(_, index)| *index);
+        let (found, count) = describe_serde_error(&path, &message);
+        // Errors beyond those listed (never shown, but counted).
+        unlisted += count - found.len();
         // serde checks for missing members after every present one parsed: nothing is left
         // but other missing members, which the schema names.
-        let missing = message.starts_with("missing field");
-        for field_error in found {
-            // A member taken out for being invalid is not also missing.
-            let reported = missing
-                && (present.iter().any(|(name, _)| *name == field_error.field)
-                    || errors.iter().any(|(_, e)| e.field == field_error.field));
-            if !reported {
-                errors.push((position, field_error));
-            }
-        }
-        if missing {
+        if message.starts_with("missing field") {
+            missing.extend(found);
             break;
         }
+        let key = top_level_key(&path, &message).filter(|key| rest.get(key).is_some());
         let (Some(key), Value::Object(left)) = (key, &mut rest) else {
+            by_member.entry(String::new()).or_default().extend(found);
             break;
         };
         left.remove(&key);
+        by_member.entry(key.clone()).or_default().extend(found);
+        removed.push(key);
         // Known members are few, so each is looked at; members of a type that names none
         // ([`Members::Any`]) could be many, so at most twenty are.
         if runs > MAX_FIELD_ERRORS && !left.is_empty() {
@@ -236,21 +338,25 @@ fn deserialize_counting<T: DeserializeOwned + PartialSchema>(
         }
     }
     if !stopped {
+        let present = |name: &str| {
+            rest.get(name).is_some()
+                || removed.iter().any(|member| member == name)
+                || by_member.contains_key(name)
+        };
+        // A member taken out for being invalid is not also missing.
+        missing.retain(|error| !present(&error.field));
         for name in required_members::<T>() {
-            let reported = present.iter().any(|(member, _)| *member == name)
-                || errors.iter().any(|(_, e)| e.field == name);
-            if !reported {
-                errors.push((total, FieldError::new(name, "required", "is required")));
+            if !present(&name) && !missing.iter().any(|error| error.field == name) {
+                missing.push(FieldError::new(name, "required", "is required"));
             }
         }
     }
-    // Stable: the errors of one member (`labels.1`, `labels.4`) keep their order.
-    errors.sort_by_key(|(index, _)| *index);
-    let errors = errors.into_iter().map(|(_, error)| error).collect();
+    let errors: Vec<FieldError> = by_member.into_values().flatten().chain(missing).collect();
     let error = if stopped {
         ApiError::validation_at_least(errors)
     } else {
-        ApiError::validation(errors)
+        let count = errors.len() + unlisted;
+        ApiError::validation_of(errors, count)
     };
     (Err(error), runs)
 }
@@ -512,13 +618,15 @@ fn find_nul(object: &Map<String, Value>) -> Option<String> {
     })
 }
 
-fn describe_serde_error(path: &str, message: &str) -> Vec<FieldError> {
+/// The field errors a serde error stands for, and how many there were in all (a domain type
+/// may report more than it lists: see `FieldError::into_serde`).
+fn describe_serde_error(path: &str, message: &str) -> (Vec<FieldError>, usize) {
     // serde_path_to_error writes `labels[1]`; problem documents use `labels.1`.
     let path = &path.replace('[', ".").replace(']', "");
-    if let Some(errors) = FieldError::from_serde(message) {
+    if let Some((errors, total)) = FieldError::from_serde(message) {
         // A domain type's own errors: they name their field, which the path may rename
         // (`labels.1` stays `labels.1`; a `Description` under `description` keeps its name).
-        return errors
+        let errors = errors
             .into_iter()
             .map(|mut error| {
                 let suffix = error.field.split_once('.').map(|(_, rest)| rest.to_owned());
@@ -530,8 +638,9 @@ fn describe_serde_error(path: &str, message: &str) -> Vec<FieldError> {
                 error
             })
             .collect();
+        return (errors, total);
     }
-    vec![describe_one(path, message)]
+    (vec![describe_one(path, message)], 1)
 }
 
 fn describe_one(path: &str, message: &str) -> FieldError {
@@ -629,6 +738,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let message = error.inner().to_string();
         let field = describe_serde_error(&path, &message)
+            .0
             .into_iter()
             .next()
             .unwrap_or_else(|| describe_one(&path, &message));
@@ -759,7 +869,7 @@ mod tests {
     }
 
     fn counted<T: DeserializeOwned + PartialSchema>(body: &[u8]) -> (Result<T, ApiError>, usize) {
-        deserialize_counting(parse_object(body).expect("an object"))
+        deserialize_scanned::<T>(scan_body::<T>(body, &[]).expect("an object"))
     }
 
     #[test]
@@ -819,8 +929,8 @@ mod tests {
         ] {
             assert!(body.len() <= limit, "{shape}: {} bytes", body.len());
             let start = std::time::Instant::now();
-            let runs = match parse_object(&body) {
-                Ok(object) => deserialize_counting::<Form>(object).1,
+            let runs = match scan_body::<Form>(&body, &[]) {
+                Ok(scan) => deserialize_scanned::<Form>(scan).1,
                 Err(_) => 0,
             };
             let elapsed = start.elapsed();
@@ -983,7 +1093,8 @@ mod tests {
                 any::<bool>().prop_map(Value::from),
                 any::<i64>().prop_map(Value::from),
                 any::<f64>().prop_map(Value::from),
-                ".{0,12}".prop_map(Value::from),
+                // NUL is refused before anything else (`nul_is_found_anywhere_and_named`).
+                "[^\\x00]{0,12}".prop_map(Value::from),
             ];
             leaf.prop_recursive(4, 64, 8, |inner| {
                 prop_oneof![
@@ -1001,7 +1112,7 @@ mod tests {
                 Just("kind".to_owned()),
                 Just("email".to_owned()),
                 "[a-z]{1,3}",
-                ".{0,6}",
+                "[^\\x00]{0,6}",
             ]
         }
 
@@ -1071,17 +1182,19 @@ mod tests {
             fn any_object_is_answered_in_bounded_runs(members in prop::collection::vec((name(), json()), 0..40)) {
                 let object: Map<String, Value> = members.into_iter().collect();
                 let bytes = serde_json::to_vec(&object).unwrap();
-                let (form, runs) = deserialize_counting::<Form>(object.clone());
+                let (form, runs) = counted::<Form>(&bytes);
                 prop_assert!(runs <= FORM_FIELDS.len() + 1, "{runs} runs");
                 if let Err(error) = form {
                     prop_assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
                     prop_assert!(!error.errors.is_empty() && error.errors.len() <= MAX_FIELD_ERRORS);
                 }
-                let (_, runs) = deserialize_counting::<Grant>(object.clone());
+                let (_, runs) = counted::<Grant>(&bytes);
                 prop_assert!(runs <= 4, "{runs} runs");
-                let (value, runs) = deserialize_counting::<Value>(object.clone());
+                let (value, runs) = counted::<Value>(&bytes);
                 prop_assert_eq!(runs, 1);
-                prop_assert_eq!(value.unwrap(), Value::Object(object));
+                // As any parse of the text has it (a float may come back one ULP off).
+                let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert_eq!(value.unwrap(), parsed);
                 let _ = parse_patch::<Form>(&bytes);
             }
 
@@ -1120,7 +1233,7 @@ mod tests {
                     body.insert(name.clone(), json!(true));
                     expected.push(name.clone());
                 }
-                let (result, runs) = deserialize_counting::<Form>(body);
+                let (result, runs) = counted::<Form>(&serde_json::to_vec(&body).unwrap());
                 prop_assert!(runs <= FORM_FIELDS.len() + 1);
                 if expected.is_empty() {
                     prop_assert!(result.is_ok(), "{:?}", result.err());
@@ -1172,7 +1285,7 @@ mod tests {
             fn patch_members_follow_merge_patch(value in json(), current in any::<Option<i32>>()) {
                 let mut body = Map::new();
                 body.insert("title".to_owned(), json!("t"));
-                let absent: Form = deserialize_object(body.clone()).unwrap();
+                let absent: Form = parse_json(&serde_json::to_vec(&body).unwrap()).unwrap();
                 prop_assert_eq!(absent.due, Patch::Absent);
                 prop_assert_eq!(absent.due.apply(current), current);
                 body.insert("due".to_owned(), value.clone());
@@ -1181,7 +1294,7 @@ mod tests {
                     Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(Patch::Value),
                     _ => None,
                 };
-                match (deserialize_object::<Form>(body), expected) {
+                match (parse_json::<Form>(&serde_json::to_vec(&body).unwrap()), expected) {
                     (Ok(form), Some(expected)) => {
                         prop_assert_eq!(form.due, expected);
                         let after = form.due.apply(current);
