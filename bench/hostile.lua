@@ -1,6 +1,6 @@
 -- wrk script for bench/hostile.sh: every request is the same POST of a hostile body.
 --
---   wrk -t2 -c16 -d10s -s bench/hostile.lua http://127.0.0.1:PORT -- BODY_FILE PATH
+--   wrk -t2 -c16 -d10s -s bench/hostile.lua http://127.0.0.1:PORT -- BODY_FILE PATH [TOKEN]
 --
 -- done() prints one machine-readable line:
 --   HOSTILE_RESULT requests=N rps=R p50_ms=.. p99_ms=.. max_ms=.. statuses=422:N,... errors=N
@@ -19,7 +19,9 @@ function init(args)
    local f = assert(io.open(args[1], "rb"))
    local body = f:read("*a")
    f:close()
-   req = wrk.format("POST", args[2], { ["Content-Type"] = "application/json" }, body)
+   local headers = { ["Content-Type"] = "application/json" }
+   if args[3] then headers["Authorization"] = "Bearer " .. args[3] end
+   req = wrk.format("POST", args[2], headers, body)
 end
 
 function request()

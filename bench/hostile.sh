@@ -4,9 +4,11 @@
 #  1. the issue's: POST /api/v1/auth/session (no account needed) with 10 … 32,000 unknown
 #     members, status and time of one request (median of three when quick);
 #  2. the other worst shapes of a maximum-size body, unauthenticated and authenticated;
-#  3. a flood: CLIENTS (16) connections sending the 32,000-member body back to back (wrk and
-#     bench/hostile.lua) for SECONDS, while /healthz is asked every 10 ms on a connection of its
-#     own: /healthz p50/p99/max, and what the flood got (requests, statuses, CPU per request).
+#  3. floods: CLIENTS (16) connections sending a worst body back to back (wrk and
+#     bench/hostile.lua) for SECONDS — the 32,000-member login, then the costliest body per byte
+#     (60,000 empty labels: 60,000 field errors, for an account) — while /healthz is asked every
+#     10 ms on a connection of its own: /healthz p50/p99/max (also for 3 s without a flood), and
+#     what the flood got (requests, statuses, server CPU per request).
 # Usage: bench/hostile.sh [SECONDS (10)]   (BIN=... to pick a binary, CLIENTS=... connections)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,7 +81,10 @@ def timed(path, body, headers=None):
     return status, statistics.median(times)
 
 def kib(body):
-    return f"{len(body) / 1024:.0f} KiB"
+    return f"{len(body)} B" if len(body) < 1024 else f"{len(body) / 1024:.0f} KiB"
+
+def took(seconds):
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 print("\n## POST /api/v1/auth/session with unknown members (the issue's table)\n")
 print("| unknown members in the body | body | status | time |")
@@ -87,7 +92,7 @@ print("|---|---|---|---|")
 for n in [10, 1_000, 4_000, 8_000, 16_000, 32_000]:
     body = unknown(n)
     status, elapsed = timed("/api/v1/auth/session", body)
-    print(f"| {n:,} | {kib(body)} | {status} | {elapsed:.3f} s |", flush=True)
+    print(f"| {n:,} | {kib(body)} | {status} | {took(elapsed)} |", flush=True)
 
 # A user and a project, for the authenticated shapes.
 account = {"email": "bench@example.com", "password": "correct horse battery staple", "name": "Bench"}
@@ -120,22 +125,19 @@ print("|---|---|---|---|---|")
 for path, headers, shape, body in shapes:
     status, elapsed = timed(path, body, headers)
     operation = "POST /auth/session" if path.endswith("session") else "POST /projects/{id}/tasks"
-    print(f"| {operation} | {shape} | {kib(body)} | {status} | {elapsed * 1000:.1f} ms |", flush=True)
+    print(f"| {operation} | {shape} | {kib(body)} | {status} | {took(elapsed)} |", flush=True)
 
-# The flood.
-worst = os.path.join(work, "worst.json")
-with open(worst, "wb") as f:
-    f.write(unknown(32_000))
-
+# The floods.
 def cpu_seconds():
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-waits, stop = [], threading.Event()
+PROBE_TIMEOUT = 10
 
-def probe():
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def probe(waits, stop):
+    """Asks /healthz every 10 ms; a probe that got no answer in 10 s counts as 10 s."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
     while not stop.is_set():
         start = time.perf_counter()
         try:
@@ -143,32 +145,55 @@ def probe():
             conn.getresponse().read()
         except Exception:
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
         waits.append(time.perf_counter() - start)
         time.sleep(0.01)
 
-cpu_before = cpu_seconds()
-prober = threading.Thread(target=probe)
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+def percentiles(waits):
+    waits = sorted(waits)
+    at = lambda p: waits[min(len(waits) - 1, int(len(waits) * p))]
+    shown = lambda w: f"≥ {PROBE_TIMEOUT} s (no answer)" if w >= PROBE_TIMEOUT else ms(w)
+    return f"{len(waits)} | {shown(at(0.5))} | {shown(at(0.99))} | {shown(waits[-1])}"
+
+def flood(name, path, body, token=None):
+    file = os.path.join(work, "flood.json")
+    with open(file, "wb") as f:
+        f.write(body)
+    waits, stop = [], threading.Event()
+    cpu_before = cpu_seconds()
+    prober = threading.Thread(target=probe, args=(waits, stop))
+    prober.start()
+    run = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{secs}s", "--timeout", "30s", "-s", "bench/hostile.lua",
+         f"http://127.0.0.1:{port}", "--", file, path] + ([token] if token else []),
+        capture_output=True, text=True)
+    stop.set()
+    prober.join()
+    cpu = cpu_seconds() - cpu_before
+    line = next((l for l in run.stdout.splitlines() if l.startswith("HOSTILE_RESULT")), "")
+    if not line:
+        print(run.stdout, run.stderr, file=sys.stderr)
+    f = dict(kv.split("=", 1) for kv in line.split()[1:]) if line else {}
+    requests = int(f.get("requests", 0))
+    per_request = ms(cpu / requests) if requests else "n/a"
+    p99 = f"{f['p99_ms']} ms" if requests else "-"
+    print(f"| {name} | {percentiles(waits)} | {requests} | {f.get('rps', '0')} | {p99}"
+          f" | {f.get('statuses') or '-'} | {f.get('errors', '-')} | {per_request} |", flush=True)
+
+print(f"\n## {clients} clients sending a worst body back to back for {secs} s, /healthz every 10 ms\n")
+print("| flood | /healthz probes | p50 | p99 | max | flood requests | req/s | flood p99 | statuses | socket errors | server CPU a request |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+quiet, stop = [], threading.Event()
+prober = threading.Thread(target=probe, args=(quiet, stop))
 prober.start()
-flood = subprocess.run(
-    ["wrk", "-t2", f"-c{clients}", f"-d{secs}s", "--timeout", "30s", "-s", "bench/hostile.lua",
-     f"http://127.0.0.1:{port}", "--", worst, "/api/v1/auth/session"],
-    capture_output=True, text=True)
+time.sleep(3)
 stop.set()
 prober.join()
-cpu = cpu_seconds() - cpu_before
-result = next((line for line in flood.stdout.splitlines() if line.startswith("HOSTILE_RESULT")), "")
-fields = dict(kv.split("=", 1) for kv in result.split()[1:]) if result else {}
-requests = int(fields.get("requests", 0))
-waits.sort()
-pct = lambda p: waits[min(len(waits) - 1, int(len(waits) * p))] * 1000
-print(f"\n## {clients} clients sending the 32,000-member body for {secs} s, /healthz every 10 ms\n")
-print("| /healthz probes | p50 | p99 | max | flood requests | flood req/s | flood p50 | flood p99 | statuses | socket errors | server CPU per flood request |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-per_request = f"{cpu / requests * 1000:.1f} ms" if requests else "n/a"
-print(f"| {len(waits)} | {pct(0.5):.1f} ms | {pct(0.99):.1f} ms | {waits[-1] * 1000:.1f} ms"
-      f" | {requests} | {fields.get('rps', '0')} | {fields.get('p50_ms', '-')} ms | {fields.get('p99_ms', '-')} ms"
-      f" | {fields.get('statuses', '-')} | {fields.get('errors', '-')} | {per_request} |")
-if not result:
-    print(flood.stdout, flood.stderr, file=sys.stderr)
+print(f"| none (3 s) | {percentiles(quiet)} | - | - | - | - | - | - |", flush=True)
+flood("32,000 unknown members, POST /auth/session", "/api/v1/auth/session", unknown(32_000))
+flood("60,000 empty labels, POST /projects/{id}/tasks", tasks,
+      ('{"title":"t","labels":[' + ",".join(['""'] * 60_000) + "]}").encode(), token)
 PY

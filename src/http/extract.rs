@@ -21,15 +21,43 @@ pub struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned + PartialSchema,
+    T: DeserializeOwned + PartialSchema + Send + 'static,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = json_bytes(request, state).await?;
-        parse_json(&bytes).map(Json)
+        off_the_workers(bytes, parse_json::<T>).await.map(Json)
     }
+}
+
+/// Bodies at least this large are parsed on the blocking pool (see [`off_the_workers`]).
+const OFFLOAD_BYTES: usize = 16 * 1024;
+
+/// Parses a large body off the async workers, at most one per core at a time. Parsing is linear
+/// (API.md §9), but the costliest 256 KiB body (60,000 bad labels) is still ~15 ms of CPU, and
+/// a worker busy that long keeps `/healthz` and every other request queued on it waiting: under
+/// a flood of such bodies `/healthz` waited ~300 ms at the median. Off the workers they only
+/// share the cores; waiting for a turn (a semaphore) holds no thread, and at most one body per
+/// core is being parsed (held in memory as values) at once. Small bodies, nearly all of them,
+/// are parsed in place: a thread hop would cost more than they do.
+async fn off_the_workers<T: Send + 'static>(
+    bytes: Bytes,
+    parse: fn(&[u8]) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if bytes.len() < OFFLOAD_BYTES {
+        return parse(&bytes);
+    }
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _turn = turns.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || parse(&bytes))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// The body of a request that must be JSON: 415 without a JSON content type, 413 over the limit.
@@ -82,14 +110,16 @@ pub struct JsonPatch<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonPatch<T>
 where
-    T: DeserializeOwned + PartialSchema + ReadOnlyFields,
+    T: DeserializeOwned + PartialSchema + ReadOnlyFields + Send + 'static,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = json_bytes(request, state).await?;
-        parse_patch(&bytes).map(JsonPatch)
+        off_the_workers(bytes, parse_patch::<T>)
+            .await
+            .map(JsonPatch)
     }
 }
 
@@ -623,7 +653,8 @@ fn find_nul(object: &Map<String, Value>) -> Option<String> {
 fn describe_serde_error(path: &str, message: &str) -> (Vec<FieldError>, usize) {
     // serde_path_to_error writes `labels[1]`; problem documents use `labels.1`.
     let path = &path.replace('[', ".").replace(']', "");
-    if let Some((errors, total)) = FieldError::from_serde(message) {
+    if let Some(errors) = FieldError::from_serde(message) {
+        let (errors, total) = errors.into_parts();
         // A domain type's own errors: they name their field, which the path may rename
         // (`labels.1` stays `labels.1`; a `Description` under `description` keeps its name).
         let errors = errors
