@@ -31,8 +31,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# The per-account limit is raised so that the authenticated flood measures parsing, not 429s.
 export DATABASE_URL="$PG_URL" DOCKET_JWT_SECRET=hostile-bench-secret-0123456789abcdefghijk \
-  DOCKET_ENCRYPTION_KEY=hostile-bench-key-0123456789abcdefghijklmno DOCKET_LOG=${DOCKET_LOG:-warn}
+  DOCKET_ENCRYPTION_KEY=hostile-bench-key-0123456789abcdefghijklmno DOCKET_LOG=${DOCKET_LOG:-warn} \
+  DOCKET_RATE_LIMIT_PER_MINUTE=1000000
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!

@@ -36,9 +36,10 @@ where
 const OFFLOAD_BYTES: usize = 16 * 1024;
 
 /// Parses a large body off the async workers, at most one per core at a time. Parsing is linear
-/// (API.md §9), but the costliest 256 KiB body (60,000 bad labels) is still ~15 ms of CPU, and
-/// a worker busy that long keeps `/healthz` and every other request queued on it waiting: under
-/// a flood of such bodies `/healthz` waited ~300 ms at the median. Off the workers they only
+/// (API.md §9), but the costliest 256 KiB body (60,000 bad labels) is still milliseconds of CPU
+/// (~15 ms when this was written), and a worker busy that long keeps `/healthz` and every other
+/// request queued on it waiting: under a flood of such bodies `/healthz` waited ~300 ms at the
+/// median (`docs/performance.md`). Off the workers they only
 /// share the cores; waiting for a turn (a semaphore) holds no thread, and at most one body per
 /// core is being parsed (held in memory as values) at once. Small bodies, nearly all of them,
 /// are parsed in place: a thread hop would cost more than they do.
