@@ -39,10 +39,10 @@ const OFFLOAD_BYTES: usize = 16 * 1024;
 /// (API.md §9), but the costliest 256 KiB body (60,000 bad labels) is still milliseconds of CPU
 /// (~15 ms when this was written), and a worker busy that long keeps `/healthz` and every other
 /// request queued on it waiting: under a flood of such bodies `/healthz` waited ~300 ms at the
-/// median (`docs/performance.md`). Off the workers they only
-/// share the cores; waiting for a turn (a semaphore) holds no thread, and at most one body per
-/// core is being parsed (held in memory as values) at once. Small bodies, nearly all of them,
-/// are parsed in place: a thread hop would cost more than they do.
+/// median (`docs/performance.md`). Off the workers they only share the cores; waiting for a
+/// turn (a semaphore) holds no thread, and at most one body per core is being parsed (held in
+/// memory as values) at once. Small bodies, nearly all of them, are parsed in place: a thread
+/// hop would cost more than they do.
 async fn off_the_workers<T: Send + 'static>(
     bytes: Bytes,
     parse: fn(&[u8]) -> Result<T, ApiError>,
@@ -144,7 +144,7 @@ struct Scan {
     known: Map<String, Value>,
     /// Distinct unknown members, at most [`MAX_FIELD_ERRORS`] + 1 of them.
     unknown: Vec<String>,
-    /// More unknown members were not looked at.
+    /// There were more unknown members than that: the total is not known.
     stopped: bool,
 }
 
@@ -321,7 +321,8 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
 fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
     scan: Scan,
 ) -> (Result<T, ApiError>, usize) {
-    // Each member's errors under its name (in order), and the members missing.
+    // Each member's errors under its name (in order), errors about no one member, and the
+    // members missing.
     let mut by_member: std::collections::BTreeMap<String, Vec<FieldError>> = scan
         .unknown
         .into_iter()
@@ -330,6 +331,7 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
             (name, vec![error])
         })
         .collect();
+    let mut unplaced: Vec<FieldError> = Vec::new();
     let mut missing: Vec<FieldError> = Vec::new();
     let mut unlisted = 0;
     let mut stopped = scan.stopped;
@@ -339,7 +341,7 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
     while !stopped {
         runs += 1;
         let error = match serde_path_to_error::deserialize::<_, T>(&rest) {
-            Ok(parsed) if by_member.is_empty() && missing.is_empty() => return (Ok(parsed), runs),
+            Ok(parsed) if by_member.is_empty() => return (Ok(parsed), runs),
             Ok(_) => break,
             Err(error) => error,
         };
@@ -347,7 +349,7 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
         let message = error.inner().to_string();
         let (found, count) = describe_serde_error(&path, &message);
         // Errors beyond those listed (never shown, but counted).
-        unlisted += count - found.len();
+        unlisted += count.saturating_sub(found.len());
         // serde checks for missing members after every present one parsed: nothing is left
         // but other missing members, which the schema names.
         if message.starts_with("missing field") {
@@ -356,7 +358,7 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
         }
         let key = top_level_key(&path, &message).filter(|key| rest.get(key).is_some());
         let (Some(key), Value::Object(left)) = (key, &mut rest) else {
-            by_member.entry(String::new()).or_default().extend(found);
+            unplaced.extend(found);
             break;
         };
         left.remove(&key);
@@ -382,7 +384,12 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
             }
         }
     }
-    let errors: Vec<FieldError> = by_member.into_values().flatten().chain(missing).collect();
+    let errors: Vec<FieldError> = by_member
+        .into_values()
+        .flatten()
+        .chain(unplaced)
+        .chain(missing)
+        .collect();
     let error = if stopped {
         ApiError::validation_at_least(errors)
     } else {
