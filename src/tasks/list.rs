@@ -143,7 +143,8 @@ fn parse_search(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(q) = raw.filter(|q| !q.trim().is_empty()) else {
         return Ok(None);
     };
-    if q.chars().count() > SEARCH_MAX_CHARS {
+    // `nth`, not `count`: a 400 KiB `q` is refused after reading 501 characters.
+    if q.chars().nth(SEARCH_MAX_CHARS).is_some() {
         return Err(invalid(format!(
             "q must be at most {SEARCH_MAX_CHARS} characters"
         )));
@@ -301,5 +302,65 @@ mod tests {
         assert!(parse_search(Some(&format!("{thirty} x"))).is_err());
         assert!(parse_search(Some(&vec!["w"; 31].join("-"))).is_err());
         assert_eq!(search_terms(r#""deploy the app" -staging or prod"#), 5);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text shaped like searches: words, quotes, minus signs, `or`, punctuation, spaces.
+        fn search() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    "[a-z]{1,8}",
+                    Just("or".to_owned()),
+                    Just("\"".to_owned()),
+                    Just("-".to_owned()),
+                    "[ \t,.;:()]{1,3}",
+                    ".{1,4}",
+                ],
+                0..80,
+            )
+            .prop_map(|parts| parts.join(" "))
+        }
+
+        proptest! {
+            /// API.md §9: whatever `q` is, it is refused or it has at most 500 characters and
+            /// 30 terms; blank means no search.
+            #[test]
+            fn a_search_is_within_its_limits_or_refused(q in prop_oneof![search(), ".{0,600}"]) {
+                match parse_search(Some(&q)) {
+                    Ok(None) => prop_assert!(q.trim().is_empty()),
+                    Ok(Some(kept)) => {
+                        prop_assert_eq!(&kept, &q);
+                        prop_assert!(q.chars().count() <= SEARCH_MAX_CHARS);
+                        prop_assert!(search_terms(&q) <= SEARCH_MAX_TERMS);
+                    }
+                    Err(error) => {
+                        prop_assert_eq!(error.code, ErrorCode::InvalidQuery);
+                        prop_assert!(q.chars().count() > SEARCH_MAX_CHARS
+                            || search_terms(&q) > SEARCH_MAX_TERMS);
+                    }
+                }
+            }
+        }
+
+        /// A `q` as long as a request line can be is refused in time linear in it (in fact
+        /// after its first 501 characters), whitespace, words or multi-byte characters.
+        #[test]
+        fn a_huge_search_is_refused_in_linear_time() {
+            let blank_ended = format!("{}{}", "a".repeat(1000), " ".repeat(399 * 1024));
+            for q in [
+                "a".repeat(400 * 1024),
+                "a ".repeat(200 * 1024),
+                "é".repeat(200 * 1024),
+                blank_ended,
+            ] {
+                let start = std::time::Instant::now();
+                assert!(parse_search(Some(&q)).is_err());
+                let per_byte = start.elapsed().as_nanos() as f64 / q.len() as f64;
+                assert!(per_byte < 4_000.0, "{per_byte} ns a byte");
+            }
+        }
     }
 }
