@@ -400,7 +400,7 @@ fn deserialize_scanned<T: DeserializeOwned + PartialSchema>(
 }
 
 /// What a body's member names are checked against before serde runs.
-enum Members {
+pub(crate) enum Members {
     /// A struct: serde's own list of its members. An unknown member is an error if the struct
     /// denies unknown fields, and otherwise dropped (serde would ignore it).
     Struct {
@@ -421,7 +421,7 @@ enum Member {
 }
 
 impl Members {
-    fn of<T: DeserializeOwned + PartialSchema>() -> Self {
+    pub(crate) fn of<T: DeserializeOwned + PartialSchema>() -> Self {
         if let Some(fields) = struct_fields::<T>() {
             return Members::Struct {
                 fields,
@@ -816,6 +816,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Shaped like the API's query types (this layer names no domain): a task list's optional
+    /// strings, and an event stream's typed members that deny unknown ones.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct ListQuery {
+        status: Option<String>,
+        assignee: Option<String>,
+        label: Option<String>,
+        priority_min: Option<String>,
+        due_before: Option<String>,
+        q: Option<String>,
+        sort: Option<String>,
+        limit: Option<String>,
+        cursor: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct StreamQuery {
+        project_id: Option<uuid::Uuid>,
+        after: Option<i64>,
+    }
+
     #[derive(serde::Deserialize, Debug, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
@@ -933,12 +957,6 @@ mod tests {
         assert_eq!(fields_of(&error), ["token", "zzz"], "{error:?}");
         assert_eq!(runs, 2);
         assert!(parse_json::<Grant>(br#"{"kind": "token", "token": "t"}"#).is_ok());
-        // The token endpoint's grant is such an enum.
-        let Members::Schema(mut names) = Members::of::<crate::auth::login::TokenRequest>() else {
-            panic!("the token request's schema names its members")
-        };
-        names.sort();
-        assert_eq!(names, ["email", "grant_type", "password", "refresh_token"]);
     }
 
     /// The worst bodies of the maximum size (API.md §9), each parsed in time linear in its
@@ -1043,8 +1061,8 @@ mod tests {
         ] {
             let start = std::time::Instant::now();
             let page = parse_query::<crate::pagination::PageQuery>(&query);
-            let tasks = parse_query::<crate::tasks::list::TaskListQuery>(&query);
-            let events = parse_query::<crate::events::handlers::EventsQuery>(&query);
+            let tasks = parse_query::<ListQuery>(&query);
+            let events = parse_query::<StreamQuery>(&query);
             let elapsed = start.elapsed();
             for error in [page.err(), tasks.err(), events.err()]
                 .into_iter()
@@ -1306,8 +1324,8 @@ mod tests {
             for query in [raw.as_str(), built.as_str()] {
                 for error in [
                     parse_query::<crate::pagination::PageQuery>(query).err(),
-                    parse_query::<crate::tasks::list::TaskListQuery>(query).err(),
-                    parse_query::<crate::events::handlers::EventsQuery>(query).err(),
+                    parse_query::<ListQuery>(query).err(),
+                    parse_query::<StreamQuery>(query).err(),
                 ]
                 .into_iter()
                 .flatten()
