@@ -75,6 +75,13 @@ impl Application {
         self.state.clone()
     }
 
+    /// Watches free space on the file system holding `dir` (the embedded cluster's data
+    /// directory): below `DOCKET_MIN_FREE_DISK_MB` writes get 507.
+    pub fn watch_disk(self, dir: std::path::PathBuf) -> Self {
+        self.state.disk.watch(dir);
+        self
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight requests for at most the grace
     /// period. Migrations run in the background with backoff so that a database that is down
     /// at start-up delays readiness instead of crashing the process.
@@ -105,6 +112,7 @@ impl Application {
             )),
             crate::telemetry::spawn_metrics_upkeep(state.metrics.handle.clone()),
             background::spawn_rate_sync(state.auth.clone()),
+            tokio::spawn(state.disk.clone().run()),
         ];
 
         let grace = config.shutdown_grace;

@@ -231,13 +231,31 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let server = start(&envs);
     wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
 
-    // kill -9 of the postmaster: unready (but alive); the next start recovers the cluster.
+    // kill -9 of the postmaster it adopted (a pidfd tells it, no exit status): started again.
+    let adopted = postgres.postmaster_pid().expect("a running postmaster");
     postgres.kill_hard();
-    wait_status(&server.url("/readyz"), 503, Duration::from_secs(10)).await;
+    let restarted = wait_for_new_postmaster(&postgres, adopted, Duration::from_secs(30)).await;
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
     wait_status(&server.url("/healthz"), 200, Duration::from_secs(1)).await;
+
+    // And again, now its own child: exit status read, started again; SIGTERM still exits 0.
+    postgres.kill_hard();
+    wait_for_new_postmaster(&postgres, restarted, Duration::from_secs(30)).await;
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
     server.signal(libc::SIGTERM);
     let (code, logs) = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{logs}");
+    assert!(!postgres.is_running(), "the cluster stops with the server");
+    let changes: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("the embedded PostgreSQL") && !line.contains("adopting"))
+        .collect();
+    assert_eq!(
+        changes.len(),
+        4,
+        "one line per change of state (exited, running again, twice): {changes:#?}"
+    );
+    assert!(changes[2].contains("SIGKILL"), "{}", changes[2]);
     let server = start(&envs);
     wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
 
@@ -286,6 +304,21 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let (code, _) = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0));
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Waits until a postmaster other than `old` runs the cluster; returns its pid.
+async fn wait_for_new_postmaster(postgres: &EmbeddedPostgres, old: i32, within: Duration) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(pid) = postgres.postmaster_pid().filter(|pid| *pid != old) {
+            return pid;
+        }
+        assert!(
+            started.elapsed() < within,
+            "no new postmaster within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// A private cluster for tests that stop and start the database under a running server.
