@@ -10,9 +10,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::auth::principal::Principal;
 use crate::auth::state::AuthState;
+use crate::db::backoff::Backoff;
 use crate::db::DbError;
 use crate::error::{ApiError, ErrorCode};
 
@@ -166,10 +168,20 @@ async fn run(
     }
 
     let request = Request::from_parts(parts, Body::from(bytes));
-    let response = next.run(request).await;
+    // The handler's transaction is held open, and the response stored in it: the effect and
+    // the answer that replays it commit together or not at all. (Stored after a commit of
+    // their own, a crash between the two left an effect without an answer, and the retry
+    // that took over the claim made it a second time.)
+    let (response, held) = crate::db::with_commit_held(next.run(request)).await;
     if !response.status().is_success() {
+        if let Some(tx) = held {
+            // The handler took it as committed before it failed.
+            if let Err(error) = tx.commit_now().await {
+                tracing::warn!(error = %error, "could not commit a held transaction");
+            }
+        }
         // Failures are not remembered: the client may fix the request and retry the same key.
-        forget(&state, &principal, &key).await;
+        release(state.db.clone(), principal.id(), key);
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -181,19 +193,67 @@ async fn run(
             Some(((*name).to_owned(), Value::String(value.to_owned())))
         })
         .collect();
+    let status = parts.status.as_u16() as i16;
+    let Some(tx) = held else {
+        // A handler without a transaction: its answer is stored on its own.
+        let saved = store::save(
+            db,
+            principal.id(),
+            &key,
+            status,
+            Value::Object(headers),
+            &body,
+        );
+        if let Err(error) = saved.await {
+            tracing::error!(error = %error, "could not save an idempotent response");
+        }
+        return Ok(Response::from_parts(parts, Body::from(body)));
+    };
     let saved = store::save(
-        db,
+        &tx,
         principal.id(),
         &key,
-        parts.status.as_u16() as i16,
+        status,
         Value::Object(headers),
         &body,
-    )
-    .await;
-    if let Err(error) = saved {
-        tracing::error!(error = %error, "could not save an idempotent response");
+    );
+    if let Err(error) = saved.await {
+        // The transaction rolls back when dropped: nothing of this request is kept.
+        drop(tx);
+        release(state.db.clone(), principal.id(), key);
+        return Err(ApiError::from(error).into_response());
+    }
+    if let Err(error) = tx.commit_now().await {
+        // Nothing is known to have committed: the client retries the same key. If the commit
+        // did happen, the stored answer is there and the retry gets it (the release below
+        // removes only an unanswered claim).
+        release(state.db.clone(), principal.id(), key);
+        return Err(ApiError::from(error).into_response());
     }
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Lets go of an unanswered claim so that a retry runs again. With the database down, tries
+/// again in the background (with backoff, for as long as the claim would otherwise block
+/// retries), so that a client retrying after an outage is not told "in flight" for a minute.
+fn release(db: crate::db::Db, principal: Uuid, key: String) {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new("idempotency release");
+        loop {
+            match store::forget_unanswered(&db, principal, &key).await {
+                Ok(()) => return backoff.succeeded(),
+                Err(error) if error.is_unavailable() && started.elapsed() < ABANDONED_AFTER => {
+                    let wait = backoff.failed(&error, true);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => {
+                    tracing::debug!(error = %error, "an idempotency claim stays until abandoned");
+                    return;
+                }
+            }
+        }
+    });
 }
 
 async fn forget(state: &AuthState, principal: &Principal, key: &str) {
@@ -315,6 +375,19 @@ pub mod store {
         Ok(())
     }
 
+    /// Deletes a claim whose request did not finish; an answered one stays.
+    pub async fn forget_unanswered(db: &impl Exec, principal: Uuid, key: &str) -> DbResult<()> {
+        db.execute(
+            "DELETE FROM idempotency_keys \
+             WHERE principal_id = $1 AND key = $2 AND status IS NULL",
+            params![principal, key],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a key whatever it holds (an expired or abandoned one, before it is claimed
+    /// again).
     pub async fn forget(db: &impl Exec, principal: Uuid, key: &str) -> DbResult<()> {
         db.execute(
             "DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2",

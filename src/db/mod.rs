@@ -536,7 +536,25 @@ impl Tx {
         journal.rows.push(row);
     }
 
-    pub async fn commit(mut self) -> DbResult<()> {
+    /// Commits, unless the task runs inside [`with_commit_held`] and this is the first
+    /// transaction to commit there: then it stays open, parked for that caller, who adds to it
+    /// and commits it (so for this code it has committed; the caller answers for the rest).
+    pub async fn commit(self) -> DbResult<()> {
+        let mut this = Some(self);
+        let _ = HELD.try_with(|held| {
+            let mut state = held.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!(*state, Held::Waiting) {
+                *state = Held::Parked(this.take().expect("not taken yet"));
+            }
+        });
+        match this {
+            Some(tx) => tx.commit_now().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Commits now, held or not.
+    pub async fn commit_now(mut self) -> DbResult<()> {
         let journal = self
             .journal
             .get_mut()
@@ -598,6 +616,42 @@ impl Tx {
         self.finished = true;
         self.conn.client().batch_execute("ROLLBACK").await?;
         Ok(())
+    }
+}
+
+/// What [`with_commit_held`] keeps for its caller.
+enum Held {
+    /// No transaction has committed yet.
+    Waiting,
+    Parked(Tx),
+    /// Handed back: later commits in the scope go through.
+    Taken,
+}
+
+tokio::task_local! {
+    static HELD: std::sync::Mutex<Held>;
+}
+
+/// Runs `work` with the COMMIT of its first transaction held back: that transaction comes
+/// back open beside `work`'s output, for the caller to add a statement to and commit, so that
+/// both become durable together or not at all (the idempotency layer stores a response this
+/// way in the transaction that made it). Dropped without a commit, it rolls back.
+pub async fn with_commit_held<F: Future>(work: F) -> (F::Output, Option<Tx>) {
+    let (output, held) = HELD
+        .scope(std::sync::Mutex::new(Held::Waiting), async move {
+            let output = work.await;
+            let held = HELD.with(|held| {
+                std::mem::replace(
+                    &mut *held.lock().unwrap_or_else(|e| e.into_inner()),
+                    Held::Taken,
+                )
+            });
+            (output, held)
+        })
+        .await;
+    match held {
+        Held::Parked(tx) => (output, Some(tx)),
+        Held::Waiting | Held::Taken => (output, None),
     }
 }
 

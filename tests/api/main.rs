@@ -18,6 +18,7 @@ mod migrations;
 mod moves;
 mod notifications;
 mod openapi;
+mod outages;
 mod pooler;
 mod projects;
 mod tasks;
