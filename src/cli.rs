@@ -255,7 +255,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let app = match &embedded {
-        Some(embedded) => app.watch_disk(embedded.postgres.cluster_dir()),
+        // The data-dir lock makes this the cluster's only server.
+        Some(embedded) => app
+            .watch_disk(embedded.postgres.cluster_dir())
+            .sole_instance(),
         None => app,
     };
     tracing::info!(address = %app.local_addr(), "docket is listening");

@@ -386,6 +386,16 @@ pub mod store {
         Ok(())
     }
 
+    /// Deletes every claim whose request did not finish (at the start of the only instance
+    /// of a database: their requests died with the previous process). Returns how many.
+    pub async fn forget_all_unanswered(db: &impl Exec) -> DbResult<u64> {
+        db.execute(
+            "DELETE FROM idempotency_keys WHERE status IS NULL",
+            params![],
+        )
+        .await
+    }
+
     /// Deletes a key whatever it holds (an expired or abandoned one, before it is claimed
     /// again).
     pub async fn forget(db: &impl Exec, principal: Uuid, key: &str) -> DbResult<()> {

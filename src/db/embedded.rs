@@ -285,7 +285,7 @@ impl EmbeddedPostgres {
 
     /// The pid of the running postmaster, if any.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        read_pid(&self.pid_file()).filter(|pid| process_is_postgres(*pid))
+        read_pid(&self.pid_file()).filter(|pid| self.is_our_postmaster(*pid))
     }
 
     /// Starts the cluster with `pg_ctl` (waiting until it accepts connections), daemonised:

@@ -27,16 +27,21 @@ use super::DbResult;
 
 /// Lanes notice a database that came back within this (reads meanwhile use the pool).
 const REFILL_CAP: Duration = Duration::from_secs(1);
+/// The least a statement on a lane may wait for its answer, whatever the acquire timeout.
+pub(super) const MIN_WAIT: Duration = Duration::from_secs(1);
 
 pub(super) struct Lanes {
     slots: Box<[Mutex<Option<Arc<Object>>>]>,
     next: AtomicUsize,
     /// The refills' backoff, and when the next refill may be tried.
     refill: Mutex<(Backoff, Option<Instant>)>,
+    /// How long a statement waits for its answer on a lane (the acquire timeout: a hung
+    /// database must not hold every read until the handler deadline).
+    wait: Duration,
 }
 
 impl Lanes {
-    pub(super) fn new(count: usize) -> Self {
+    pub(super) fn new(count: usize, wait: Duration) -> Self {
         Self {
             slots: (0..count).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
@@ -44,6 +49,22 @@ impl Lanes {
                 Backoff::with_limits("read lanes", super::backoff::FIRST, REFILL_CAP),
                 None,
             )),
+            wait,
+        }
+    }
+
+    pub(super) fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    /// A statement on `client` got no answer in time: its lane lets go of it (the next read
+    /// takes a fresh connection; this one goes back to the pool when its last statement ends).
+    pub(super) fn abandon(&self, client: &Arc<Object>) {
+        for slot in self.slots.iter() {
+            let mut held = slot.lock().expect("not poisoned");
+            if held.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+                held.take();
+            }
         }
     }
 

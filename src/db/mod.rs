@@ -320,7 +320,10 @@ impl Db {
             pool,
             mode,
             statement_timeout: config.db_statement_timeout,
-            lanes: std::sync::Arc::new(lanes::Lanes::new(lanes)),
+            lanes: std::sync::Arc::new(lanes::Lanes::new(
+                lanes,
+                config.db_acquire_timeout.max(lanes::MIN_WAIT),
+            )),
             health,
             migrated: Default::default(),
         }
@@ -463,7 +466,19 @@ impl Exec for Reads<'_> {
         let Some(client) = db.lanes.connection(&db.pool, &db.health).await? else {
             return db.query(sql, params).await;
         };
-        run_query(&client, db.mode, sql, params).await
+        // Waiting on a shared connection is waiting for a connection: a hung database gives
+        // 503 within the acquire timeout here too, not at the handler deadline.
+        match tokio::time::timeout(db.lanes.wait(), run_query(&client, db.mode, sql, params)).await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                db.lanes.abandon(&client);
+                Err(DbError::Unavailable(format!(
+                    "a read on a shared connection got no answer within {} ms",
+                    db.lanes.wait().as_millis()
+                )))
+            }
+        }
     }
 
     /// A write could wait on a row lock and stall every read queued behind it: never on a lane.
@@ -544,7 +559,7 @@ impl Tx {
         let _ = HELD.try_with(|held| {
             let mut state = held.lock().unwrap_or_else(|e| e.into_inner());
             if matches!(*state, Held::Waiting) {
-                *state = Held::Parked(this.take().expect("not taken yet"));
+                *state = Held::Parked(Box::new(this.take().expect("not taken yet")));
             }
         });
         match this {
@@ -623,7 +638,7 @@ impl Tx {
 enum Held {
     /// No transaction has committed yet.
     Waiting,
-    Parked(Tx),
+    Parked(Box<Tx>),
     /// Handed back: later commits in the scope go through.
     Taken,
 }
@@ -650,7 +665,7 @@ pub async fn with_commit_held<F: Future>(work: F) -> (F::Output, Option<Tx>) {
         })
         .await;
     match held {
-        Held::Parked(tx) => (output, Some(tx)),
+        Held::Parked(tx) => (output, Some(*tx)),
         Held::Waiting | Held::Taken => (output, None),
     }
 }

@@ -13,10 +13,19 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 
 /// Applies the migrations, retrying with backoff: a database that is down at start-up delays
 /// readiness instead of crashing the process. Says once that it is waiting, with the reason.
-pub async fn migrate_with_backoff(db: Db, listen: tokio_postgres::Config) {
+/// The sole instance of a database then lets go of what its killed predecessor left
+/// unfinished, before the API opens.
+pub async fn migrate_with_backoff(db: Db, listen: tokio_postgres::Config, sole_instance: bool) {
     let mut backoff = Backoff::new("migrations");
     loop {
-        match crate::db::migrations::migrate(&listen).await {
+        let ready = async {
+            crate::db::migrations::migrate(&listen).await?;
+            if sole_instance {
+                release_unanswered_claims(&db).await?;
+            }
+            anyhow::Ok(())
+        };
+        match ready.await {
             Ok(()) => {
                 backoff.succeeded();
                 db.mark_migrated();
@@ -32,6 +41,20 @@ pub async fn migrate_with_backoff(db: Db, listen: tokio_postgres::Config) {
             }
         }
     }
+}
+
+/// Idempotency claims without an answer: their requests died with the previous process (an
+/// answer commits with its effect, so none of them made anything). A client retrying such a
+/// key would otherwise be told "in flight" until the claim counts as abandoned.
+async fn release_unanswered_claims(db: &Db) -> DbResult<()> {
+    let released = crate::idempotency::store::forget_all_unanswered(db).await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "let go of idempotency claims left unanswered by a server that was killed"
+        );
+    }
+    Ok(())
 }
 
 pub fn spawn_maintenance(db: Db) -> JoinHandle<()> {

@@ -10,6 +10,7 @@ mod bounded;
 mod comments;
 mod docs;
 mod events;
+mod faults;
 mod foundation;
 mod github;
 mod hardening;
