@@ -133,7 +133,9 @@ impl Target {
             .expect("a running postmaster")
     }
 
-    /// `scripts/seed.sql` with `tasks` tasks (for the recovery figure of a big database).
+    /// `scripts/seed.sql` with `tasks` tasks (for the recovery figure of a big database),
+    /// then a checkpoint, as a database that size has had long before (set
+    /// `DOCKET_FAULTS_NO_CHECKPOINT` to have crash recovery replay the whole bulk load).
     fn seed(&self, tasks: &str) {
         let started = Instant::now();
         let output = std::process::Command::new("psql")
@@ -150,6 +152,14 @@ impl Target {
             "seeding failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        if std::env::var_os("DOCKET_FAULTS_NO_CHECKPOINT").is_none() {
+            let checkpoint = std::process::Command::new("psql")
+                .arg(&self.database_url)
+                .args(["-q", "-c", "CHECKPOINT"])
+                .status()
+                .expect("psql runs");
+            assert!(checkpoint.success());
+        }
         eprintln!("seeded {tasks} tasks in {:?}", started.elapsed());
     }
 
