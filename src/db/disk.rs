@@ -80,10 +80,12 @@ impl DiskSpace {
         };
         self.0.free.store(free, Ordering::Release);
         metrics::gauge!("docket_data_dir_free_bytes").set(free as f64);
-        let low = free < self.0.min_free;
-        if self.0.low.swap(low, Ordering::AcqRel) == low {
+        let was_low = self.0.low.load(Ordering::Acquire);
+        let low = is_low(free, self.0.min_free, was_low);
+        if low == was_low {
             return;
         }
+        self.0.low.store(low, Ordering::Release);
         let (free_mb, min_free_mb) = (free >> 20, self.0.min_free >> 20);
         if low {
             tracing::warn!(
@@ -117,6 +119,17 @@ impl DiskSpace {
     }
 }
 
+/// Below the minimum writes stop; they resume only an eighth above it, so that a disk
+/// hovering at the line (a checkpoint freeing WAL, writes taking it again) does not flip
+/// them — and the log — back and forth.
+fn is_low(free: u64, min_free: u64, was_low: bool) -> bool {
+    if was_low {
+        free < min_free.saturating_add(min_free / 8)
+    } else {
+        free < min_free
+    }
+}
+
 /// Bytes an unprivileged user may still write on the file system holding `dir`
 /// (`f_bavail`: PostgreSQL does not run as root, so the root reserve is not its to use).
 fn available_bytes(dir: &Path) -> std::io::Result<u64> {
@@ -137,6 +150,16 @@ fn available_bytes(dir: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_resume_an_eighth_above_the_minimum() {
+        let min = 256 << 20;
+        assert!(!is_low(min, min, false));
+        assert!(is_low(min - 1, min, false));
+        assert!(is_low(min + (min / 8) - 1, min, true), "not yet");
+        assert!(!is_low(min + min / 8, min, true));
+        assert!(!is_low(0, 0, false), "a minimum of 0 refuses nothing");
+    }
 
     #[test]
     fn below_the_minimum_writes_are_refused_and_above_it_they_resume() {

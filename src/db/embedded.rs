@@ -201,13 +201,37 @@ impl EmbeddedPostgres {
             .append(true)
             .open(&conf)?
             .write_all(settings.as_bytes())?;
+        self.ensure_recovery_bound()?;
         Ok(true)
+    }
+
+    /// Checkpoints often enough that crash recovery (after the postmaster was killed) replays
+    /// little WAL: at most about 64 MB, a second or two, where PostgreSQL's defaults (1 GB or
+    /// five minutes) let a bulk import leave several seconds of it. Appended once, also to
+    /// clusters made before (the operator may edit the lines below the marker).
+    fn ensure_recovery_bound(&self) -> anyhow::Result<()> {
+        const MARKER: &str = "# Added by docket: bounded crash recovery";
+        let conf = self.cluster_dir().join("postgresql.conf");
+        let text =
+            fs::read_to_string(&conf).with_context(|| format!("cannot read {}", conf.display()))?;
+        if text.contains(MARKER) {
+            return Ok(());
+        }
+        let settings = format!(
+            "\n{MARKER}\nmax_wal_size = 64MB\nmin_wal_size = 32MB\ncheckpoint_timeout = 1min\n"
+        );
+        OpenOptions::new()
+            .append(true)
+            .open(&conf)?
+            .write_all(settings.as_bytes())?;
+        Ok(())
     }
 
     /// Gets ready to start the server: returns the pid of a postmaster left running by a
     /// Docket that was killed (to be adopted), or else waits for the backends of a killed one
     /// to let go of its shared memory and removes its stale pid and socket files.
     pub fn prepare_start(&self) -> anyhow::Result<Option<i32>> {
+        self.ensure_recovery_bound()?;
         let pid_file = self.pid_file();
         if let Some(pid) = read_pid(&pid_file) {
             if self.is_our_postmaster(pid) {

@@ -835,8 +835,12 @@ impl Tmpfs {
         let mut written = 0;
         while written < size {
             let n = (size - written).min(chunk.len() as u64) as usize;
-            std::io::Write::write_all(&mut file, &chunk[..n]).unwrap();
-            written += n as u64;
+            match std::io::Write::write_all(&mut file, &chunk[..n]) {
+                Ok(()) => written += n as u64,
+                // The writers took the rest meanwhile: the disk is as full as it gets.
+                Err(error) if error.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(error) => panic!("writing the ballast: {error}"),
+            }
         }
     }
 
