@@ -125,24 +125,38 @@ async fn run(
         Err(_) => hasher.update(&bytes),
     }
     let request_hash = hasher.finalize().to_vec();
+    if let Some(earlier) = claim(&state, &principal, &key, &request_hash).await? {
+        return Ok(earlier);
+    }
+    let request = Request::from_parts(parts, Body::from(bytes));
+    answer_with_effect(&state, principal.id(), key, request, next).await
+}
+
+/// Claims the key for this request (`None`), or answers as the key's earlier use says: its
+/// stored response, 422 for another body, 409 while it still runs.
+async fn claim(
+    state: &AuthState,
+    principal: &Principal,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Option<Response>, Response> {
     let db = &state.db;
     let fail = |e: DbError| ApiError::from(e).into_response();
-
     loop {
-        if store::claim(db, principal.id(), &key, &request_hash)
+        if store::claim(db, principal.id(), key, request_hash)
             .await
             .map_err(fail)?
         {
-            break;
+            return Ok(None);
         }
-        let stored = store::find(db, principal.id(), &key, ABANDONED_AFTER)
+        let stored = store::find(db, principal.id(), key, ABANDONED_AFTER)
             .await
             .map_err(fail)?;
         let Some(stored) = stored else {
             continue;
         };
         if stored.expired || stored.abandoned {
-            forget(&state, &principal, &key).await;
+            forget(state, principal, key).await;
             continue;
         }
         if stored.request_hash != request_hash {
@@ -160,18 +174,25 @@ async fn run(
             )
             .into_response());
         };
-        return Ok(replay(
+        return Ok(Some(replay(
             status,
             stored.headers,
             stored.body.unwrap_or_default(),
-        ));
+        )));
     }
+}
 
-    let request = Request::from_parts(parts, Body::from(bytes));
-    // The handler's transaction is held open, and the response stored in it: the effect and
-    // the answer that replays it commit together or not at all. (Stored after a commit of
-    // their own, a crash between the two left an effect without an answer, and the retry
-    // that took over the claim made it a second time.)
+/// Runs the claimed request and stores its answer in the handler's own transaction, held open
+/// for it: the effect and the answer that replays it commit together or not at all. (Stored
+/// after a commit of their own, a crash between the two left an effect without an answer, and
+/// the retry that took over the claim made it a second time.)
+async fn answer_with_effect(
+    state: &AuthState,
+    principal: Uuid,
+    key: String,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
     let (response, held) = crate::db::with_commit_held(next.run(request)).await;
     if !response.status().is_success() {
         if let Some(tx) = held {
@@ -181,7 +202,7 @@ async fn run(
             }
         }
         // Failures are not remembered: the client may fix the request and retry the same key.
-        release(state.db.clone(), principal.id(), key);
+        release(state.db.clone(), principal, key);
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -194,40 +215,27 @@ async fn run(
         })
         .collect();
     let status = parts.status.as_u16() as i16;
+    let headers = Value::Object(headers);
     let Some(tx) = held else {
         // A handler without a transaction: its answer is stored on its own.
-        let saved = store::save(
-            db,
-            principal.id(),
-            &key,
-            status,
-            Value::Object(headers),
-            &body,
-        );
+        let saved = store::save(&state.db, principal, &key, status, headers, &body);
         if let Err(error) = saved.await {
             tracing::error!(error = %error, "could not save an idempotent response");
         }
         return Ok(Response::from_parts(parts, Body::from(body)));
     };
-    let saved = store::save(
-        &tx,
-        principal.id(),
-        &key,
-        status,
-        Value::Object(headers),
-        &body,
-    );
+    let saved = store::save(&tx, principal, &key, status, headers, &body);
     if let Err(error) = saved.await {
         // The transaction rolls back when dropped: nothing of this request is kept.
         drop(tx);
-        release(state.db.clone(), principal.id(), key);
+        release(state.db.clone(), principal, key);
         return Err(ApiError::from(error).into_response());
     }
     if let Err(error) = tx.commit_now().await {
         // Nothing is known to have committed: the client retries the same key. If the commit
         // did happen, the stored answer is there and the retry gets it (the release below
         // removes only an unanswered claim).
-        release(state.db.clone(), principal.id(), key);
+        release(state.db.clone(), principal, key);
         return Err(ApiError::from(error).into_response());
     }
     Ok(Response::from_parts(parts, Body::from(body)))
