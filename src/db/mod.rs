@@ -554,14 +554,27 @@ impl Tx {
     /// Commits, unless the task runs inside [`with_commit_held`] and this is the first
     /// transaction to commit there: then it stays open, parked for that caller, who adds to it
     /// and commits it (so for this code it has committed; the caller answers for the rest).
+    /// A second transaction committing there would be an effect without the answer, so
+    /// handlers under an `Idempotency-Key` commit once, last.
     pub async fn commit(self) -> DbResult<()> {
         let mut this = Some(self);
-        let _ = HELD.try_with(|held| {
+        let second = HELD.try_with(|held| {
             let mut state = held.lock().unwrap_or_else(|e| e.into_inner());
-            if matches!(*state, Held::Waiting) {
-                *state = Held::Parked(Box::new(this.take().expect("not taken yet")));
+            match *state {
+                Held::Waiting => {
+                    *state = Held::Parked(Box::new(this.take().expect("not taken yet")));
+                    false
+                }
+                Held::Parked(_) => true,
+                Held::Taken => false,
             }
         });
+        if second == Ok(true) {
+            tracing::error!("a second transaction committed under a held commit");
+            // Tests run debug builds: a handler that does this fails its idempotency tests.
+            #[cfg(debug_assertions)]
+            panic!("a second transaction committed under a held commit");
+        }
         match this {
             Some(tx) => tx.commit_now().await,
             None => Ok(()),
