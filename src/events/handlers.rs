@@ -111,6 +111,7 @@ pub async fn stream_events(
         cursor,
         backlog: VecDeque::new(),
         replaying: true,
+        ended: false,
         live,
         closing: hub.closing(),
         check: heartbeat_checks(hub.heartbeat),
@@ -181,6 +182,8 @@ struct EventStream {
     backlog: VecDeque<Entry>,
     /// Still reading missed entries from the table (then the broadcast takes over).
     replaying: bool,
+    /// A narrowed stream sent its user's own removal from the project: nothing follows.
+    ended: bool,
     live: broadcast::Receiver<Arc<Delivery>>,
     closing: watch::Receiver<bool>,
     check: tokio::time::Interval,
@@ -190,7 +193,7 @@ struct EventStream {
 impl EventStream {
     /// The next event, or `None` to end the stream.
     async fn next(&mut self) -> Option<Event> {
-        if *self.closing.borrow() {
+        if *self.closing.borrow() || self.ended {
             return None;
         }
         if let Some(entry) = self.backlog.pop_front() {
@@ -240,12 +243,16 @@ impl EventStream {
                         {
                             continue;
                         }
-                        if !delivery.members.contains(&self.user_id) {
+                        if !delivery.reaches(self.user_id) {
                             if self.project_id.is_some() {
                                 // No longer a member of the one project it follows.
                                 return None;
                             }
                             continue;
+                        }
+                        if delivery.removed == Some(self.user_id) && self.project_id.is_some() {
+                            // Their own removal is the last entry of that project they get.
+                            self.ended = true;
                         }
                         self.cursor = delivery.id;
                         return Some(event(delivery.id, delivery.kind, &delivery.data));
