@@ -43,6 +43,9 @@ pub struct TaskListQuery {
     /// Full-text search (web-search syntax, English stemming).
     #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
+    /// The task numbered so (one per project).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub number: Option<String>,
     #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks` (documented there).
@@ -82,6 +85,9 @@ pub struct TaskCountQuery {
     /// Full-text search (web-search syntax, English stemming).
     #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
+    /// The task numbered so (one per project).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub number: Option<String>,
     /// What to count per: `status` (the default). A project's workflow states will be
     /// another value.
     #[param(pattern = "^status$")]
@@ -151,6 +157,7 @@ struct RawFilters<'a> {
     due_before: Option<&'a str>,
     due_after: Option<&'a str>,
     q: Option<&'a str>,
+    number: Option<&'a str>,
 }
 
 impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
@@ -163,6 +170,7 @@ impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
             due_before: q.due_before.as_deref(),
             due_after: q.due_after.as_deref(),
             q: q.q.as_deref(),
+            number: q.number.as_deref(),
         }
     }
 }
@@ -177,6 +185,7 @@ impl<'a> From<&'a TaskCountQuery> for RawFilters<'a> {
             due_before: q.due_before.as_deref(),
             due_after: q.due_after.as_deref(),
             q: q.q.as_deref(),
+            number: q.number.as_deref(),
         }
     }
 }
@@ -227,6 +236,13 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         due_before: date(query.due_before, "due_before")?,
         due_after: date(query.due_after, "due_after")?,
         q: parse_search(query.q)?,
+        number: query
+            .number
+            .map(|raw| match raw.parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(invalid("number must be a whole number from 1")),
+            })
+            .transpose()?,
     })
 }
 
@@ -265,7 +281,7 @@ fn search_terms(q: &str) -> usize {
 /// list is refused.
 fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
         query.assignee,
         query.label,
@@ -274,7 +290,8 @@ fn filters_key(query: &TaskListQuery) -> String {
         query.due_after,
         query.q,
         query.sort,
-        query.project_id
+        query.project_id,
+        query.number
     )
 }
 

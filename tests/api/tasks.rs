@@ -1627,6 +1627,56 @@ async fn counts_need_membership_and_valid_filters() {
     }
 }
 
+/// `number` finds a task by its number: one in a project, one per project across them (the
+/// command menu's "#12"), none in projects the caller is not in.
+#[tokio::test]
+async fn the_number_filter_finds_a_task_by_its_number_in_each_project() {
+    let app = spawn_app().await;
+    let (user, first) = owner_and_project(&app).await;
+    let second = user.create_project("Second").await.id;
+    let mut made = Vec::new();
+    for project in [first, second] {
+        for i in 1..=3 {
+            made.push(
+                user.create_task(project, json!({"title": format!("Task {i}")}))
+                    .await,
+            );
+        }
+    }
+    let stranger = app.new_client().await;
+    let theirs = stranger.create_project("Theirs").await.id;
+    for i in 1..=2 {
+        stranger
+            .create_task(theirs, json!({"title": format!("Not mine {i}")}))
+            .await;
+    }
+    let one = all_pages(&user, &tasks_path(first), &[("number", "2")]).await;
+    assert_eq!(ids(&one), [made[1].id]);
+    let everywhere = all_pages(&user, "/api/v1/tasks", &[("number", "2")]).await;
+    assert_eq!(
+        id_set(&everywhere),
+        BTreeSet::from([made[1].id, made[4].id])
+    );
+    let with_search = all_pages(&user, "/api/v1/tasks", &[("number", "2"), ("q", "task")]).await;
+    assert_eq!(with_search.len(), 2);
+    assert!(all_pages(&user, &tasks_path(first), &[("number", "9")])
+        .await
+        .is_empty());
+    assert_eq!(
+        user.get(&format!("{}/counts", tasks_path(first)))
+            .query(&[("number", "3")])
+            .await
+            .good::<Value>()["total"],
+        1
+    );
+    for bad in ["0", "-1", "two", ""] {
+        user.get("/api/v1/tasks")
+            .query(&[("number", bad)])
+            .await
+            .problem(400, "invalid_query");
+    }
+}
+
 #[tokio::test]
 async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_id() {
     let app = spawn_app().await;

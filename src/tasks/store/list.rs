@@ -76,6 +76,8 @@ pub struct Filters {
     pub due_before: Option<NaiveDate>,
     pub due_after: Option<NaiveDate>,
     pub q: Option<String>,
+    /// A task number (`tasks_project_number` answers it per project).
+    pub number: Option<i64>,
 }
 
 /// Which tasks the list covers.
@@ -234,6 +236,9 @@ fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
         sql.push(" AND t.search @@ websearch_to_tsquery('english', ")
             .bind(q.clone())
             .push(")");
+    }
+    if let Some(number) = filters.number {
+        sql.push(" AND t.number = ").bind(number);
     }
 }
 
