@@ -3,7 +3,8 @@
 #   - its types, with TypeScript's checker (tsc --checkJs, tsconfig.json);
 #   - no import cycle among its modules (madge --circular);
 #   - its layers and function sizes (scripts/web-layers.cjs: nothing imports app.js, views are
-#     imported only by the router, no function over 150 lines).
+#     imported only by the router, no function over 150 lines);
+#   - its unit tests (`node --test tests/web/js/*.test.mjs`: the quick-add grammar, fuzzy matching).
 # The tools come from npm, pinned, installed once into target/web-tools (one install for all:
 # a later `npm install --no-save` of one package would prune the others).
 set -euo pipefail
@@ -26,3 +27,7 @@ fi
 echo "web client: types check"
 "$modules/.bin/madge" --circular --no-spinner --extensions js --exclude '^docs/' web/
 NODE_PATH="$modules" node scripts/web-layers.cjs
+node --test --test-reporter=spec tests/web/js/*.test.mjs >"${tools}/node-tests.log" 2>&1 || { cat "${tools}/node-tests.log"; exit 1; }
+grep -E '^ℹ (tests|pass|fail)' "${tools}/node-tests.log" | tr '\n' ' '
+echo
+echo "web client: unit tests pass"

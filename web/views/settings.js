@@ -2,7 +2,7 @@
 // description, GitHub link, deletion) and, for instance admins, the users.
 
 import * as api from "../api.js";
-import { h, replace, announce, confirmDialog } from "../dom.js";
+import { h, replace, announce, confirmDialog, setTheme } from "../dom.js";
 
 /**
  * A form whose server errors land under their fields.
@@ -93,16 +93,7 @@ export async function renderSettings(ctx, content) {
 
   const themeSelect = /** @type {HTMLSelectElement} */ (h("select", { id: "theme" },
     [["system", "Same as the system"], ["light", "Light"], ["dark", "Dark"]].map(([v, t]) => h("option", { value: v, selected: (localStorage.getItem("docket-theme") || "system") === v }, t))));
-  themeSelect.addEventListener("change", () => {
-    const v = themeSelect.value;
-    if (v === "system") {
-      localStorage.removeItem("docket-theme");
-      delete document.documentElement.dataset.theme;
-    } else {
-      localStorage.setItem("docket-theme", v);
-      document.documentElement.dataset.theme = v;
-    }
-  });
+  themeSelect.addEventListener("change", () => setTheme(themeSelect.value));
 
   const emailToggle = /** @type {HTMLInputElement} */ (h("input", { id: "email-notifications", type: "checkbox", checked: me.email_notifications !== false, "aria-describedby": "email-notifications-help email-notifications-state" }));
   const emailState = h("p", { class: "form-message", id: "email-notifications-state", "aria-live": "polite" });
