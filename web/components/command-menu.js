@@ -150,10 +150,10 @@ export function openCommandMenu(hooks) {
     const abort = new AbortController();
     searching = abort;
     const number = q.match(/^#?(\d+)$/)?.[1];
-    const query = number ? `number=${number}` : `q=${encodeURIComponent(q)}`;
+    const query = number ? `number=${number}&limit=20` : `q=${encodeURIComponent(q)}&limit=10`;
     try {
       /** @type {api.Page} */
-      const page = await api.get(`/tasks?${query}&limit=10&sort=-updated_at`, { signal: abort.signal });
+      const page = await api.get(`/tasks?${query}&sort=-updated_at`, { signal: abort.signal });
       if (abort.signal.aborted) return;
       found = page.items.map(taskCommand);
       draw();

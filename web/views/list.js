@@ -247,6 +247,11 @@ function bindKeys(l, quick) {
     if (l.detail) return l.detail.escape();
     if (l.picked.size) {
       clearPicks(l);
+      // Out of the bar that just closed, back to the rows.
+      if (document.activeElement?.closest(".bulk")) {
+        const row = l.list.querySelector(".row.selected") || l.list.querySelector(".row:not([hidden])");
+        /** @type {HTMLElement | null} */ (row?.querySelector(".row-title") || null)?.focus();
+      }
       return true;
     }
     return false;
@@ -262,7 +267,7 @@ function follow(l) {
   live.follow(projectId, {
     onEntry: (entry) => {
       l.detail?.onEntry(entry);
-      if (!entry.task_id || entry.kind.startsWith("member.") || entry.kind.startsWith("comment.") && !l.tasks.some((t) => t.id === entry.task_id)) return;
+      if (!entry.task_id || !concerns(l, entry)) return;
       if (entry.kind.startsWith("task.")) l.changed();
       if (entry.kind === "task.deleted") dropRow(l, entry.task_id);
       else refreshRow(l, entry.task_id);
@@ -271,6 +276,23 @@ function follow(l) {
       if (!hasUnsaved()) l.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
     },
   }, l.ctx.signal);
+}
+
+/** The fields whose change can bring a task into "My tasks" or "Upcoming". */
+const BRINGS_IN = new Set(["assignee_id", "due_date", "status", "project_id"]);
+
+/**
+ * Whether an entry can change what the list shows: any task event of the project's own list;
+ * across projects ("My tasks", "Upcoming", every project's events) only one about a task shown,
+ * or a change that may bring one in (so the list reads a task again only when it matters).
+ * @param {TaskList} l
+ * @param {api.Entry} entry
+ */
+function concerns(l, entry) {
+  const shown = l.tasks.some((t) => t.id === entry.task_id);
+  if (entry.kind.startsWith("comment.")) return shown;
+  if (!entry.kind.startsWith("task.")) return false;
+  return l.kind === "project" || shown || entry.changes.some((c) => BRINGS_IN.has(c.field));
 }
 
 /**
