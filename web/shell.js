@@ -269,18 +269,29 @@ async function loadSession() {
   }
 }
 
-/** The first render's questions: who is signed in, may strangers sign up; then their projects. */
+/** Remembered in this browser while signed in (the session cookie itself is out of reach). */
+const HINT = "docket-signed-in";
+
+/**
+ * The first render's questions: who is signed in, may strangers sign up; then their projects.
+ * When this browser was signed in last time, the projects and the live stream are asked for at
+ * the same moment as the session (one round trip, not three, before the first view reads).
+ */
 export async function boot() {
-  // The projects are asked at once too: signed in, they are needed; if not, the 401 is quiet.
-  const projects = api.all("/projects", { quiet401: true }).catch(() => null);
+  const likely = localStorage.getItem(HINT) === "1";
+  const projects = likely ? api.all("/projects", { quiet401: true }).catch(() => null) : null;
+  if (likely) live.start();
   const [signedInAlready, registration] = await Promise.all([
     loadSession(),
     api.get("/auth/registration").catch(() => ({ open: true })),
   ]);
   state.registrationOpen = registration.open;
   if (signedInAlready) {
-    state.projects = (await projects) || (await api.all("/projects"));
+    state.projects = (projects && (await projects)) || (await api.all("/projects"));
     started();
+  } else {
+    localStorage.removeItem(HINT);
+    live.stop();
   }
 }
 
@@ -297,12 +308,14 @@ export async function signedIn(user, csrf) {
 
 /** A session began: the live stream, the bell, the sidebar following memberships. */
 function started() {
+  localStorage.setItem(HINT, "1");
   live.start();
   live.everyEntry.add(onMembership);
   startBell({ navigate, me: () => state.user });
 }
 
 function ended() {
+  localStorage.removeItem(HINT);
   live.everyEntry.delete(onMembership);
   live.stop();
   stopBell();

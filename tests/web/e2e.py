@@ -547,6 +547,7 @@ def board_drag_keyboard_and_refused_moves(b, env):
     REPORT["budgets"]["drag_next_frame_ms"] = round(timing["frame"], 2)
     assert timing["dom"] <= timing["frame"], timing  # moved before the next frame was painted
     expect(doing.locator(".card", has_text="Card A")).to_have_count(1)
+    expect(page.locator("#task-panel")).to_have_count(0)  # the drop is not a click that opens it
     page.wait_for_function("""async (pid) => {
         const r = await (await fetch(`/api/v1/projects/${pid}/tasks?status=in_progress&sort=position`)).json();
         return r.items.map(t => t.title).join() === 'Card A';
@@ -1174,6 +1175,7 @@ def quick_add_keeps_words_that_only_look_like_dates(b, env):
     expect(chips.locator(".chip")).to_have_count(0)
     page.keyboard.press("Enter")
     expect(page.locator("#task-list .row")).to_have_count(1)
+    expect(page.locator("#list-count")).to_have_text("1 open")
     # "Monday" is a date, and shows it: highlighted, a chip, the title that is left...
     page.keyboard.type("Update Monday newsletter copy")
     expect(page.locator(".qa-mirror mark.qa-due")).to_have_text("Monday")
@@ -1375,6 +1377,39 @@ def phone_layout_puts_the_first_task_above_the_fold(b, env):
     page.locator("#board-right").click()
     page.wait_for_function("() => document.getElementById('board').scrollLeft > 200")
     shoot(page, "phone-board", widths=(375,))
+    # Touch: a finger that rests on a card lifts it; carried to the screen's edge, it turns the
+    # page; let go, the card is in the column under it.
+    page.locator("#board-left").click()
+    page.wait_for_function("() => document.getElementById('board').scrollLeft === 0")
+    card = page.locator(".cards[data-status=todo] .card").first
+    card_id = card.get_attribute("data-id")
+    box = card.bounding_box()
+    cdp = ctx.new_cdp_session(page)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def touch(kind, px, py):
+        points = [] if kind == "touchEnd" else [{"x": px, "y": py}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    touch("touchStart", x, y)
+    page.wait_for_function("() => document.querySelector('.drag-ghost') !== null")
+    for step in range(1, 9):
+        touch("touchMove", x + (368 - x) * step / 8, y)
+    page.wait_for_function("() => document.getElementById('board').scrollLeft > 150")
+    touch("touchMove", 187, y + 20)
+    touch("touchEnd", 187, y + 20)
+    expect(page.locator(".drag-ghost")).to_have_count(0)
+    landed = page.locator(f".card[data-id='{card_id}']").evaluate("el => el.closest('.cards').dataset.status")
+    assert landed != "todo", landed
+    eventually(lambda: api("GET", f"/tasks/{card_id}", ada["token"])["status"] == landed)
+    # A swipe to the right on the full-screen task goes back.
+    page.locator(f".card[data-id='{card_id}']").click()
+    expect(page.locator("#task-panel")).to_be_visible()
+    touch("touchStart", 60, 400)
+    for step in range(1, 6):
+        touch("touchMove", 60 + 40 * step, 402)
+    touch("touchEnd", 260, 402)
+    expect(page.locator("#task-panel")).to_have_count(0)
+    api("PATCH", f"/tasks/{card_id}", ada["token"], {"status": "todo"}, expect_status=200)
     ctx.close()
 
 

@@ -193,8 +193,11 @@ export function startDrag(b, e, el) {
     line.replaceWith(el);
     endDrag(el);
     el.focus();
-    // The click that ends a drag must not open the card.
-    el.addEventListener("click", (c) => { c.preventDefault(); c.stopPropagation(); }, { capture: true, once: true });
+    // The click that ends a drag must not open the card (a touch drag ends without one, so the
+    // guard goes once this input event is over).
+    const swallow = (/** @type {Event} */ c) => { c.preventDefault(); c.stopPropagation(); };
+    el.addEventListener("click", swallow, { capture: true, once: true });
+    setTimeout(() => el.removeEventListener("click", swallow, { capture: true }), 0);
     commitMove(b, el, from);
   };
   const cancel = () => {
