@@ -269,28 +269,24 @@ async function loadSession() {
   }
 }
 
-/** Remembered in this browser while signed in (the session cookie itself is out of reach). */
-const HINT = "docket-signed-in";
-
 /**
  * The first render's questions: who is signed in, may strangers sign up; then their projects.
- * When this browser was signed in last time, the projects and the live stream are asked for at
- * the same moment as the session (one round trip, not three, before the first view reads).
+ * The projects and the live stream are asked for at the same moment as the session, so a
+ * signed-in page is one round trip, not three, from its first view's read (signed out, they
+ * are refused quietly and dropped).
  */
 export async function boot() {
-  const likely = localStorage.getItem(HINT) === "1";
-  const projects = likely ? api.all("/projects", { quiet401: true }).catch(() => null) : null;
-  if (likely) live.start();
+  const projects = api.all("/projects", { quiet401: true }).catch(() => null);
+  live.start();
   const [signedInAlready, registration] = await Promise.all([
     loadSession(),
     api.get("/auth/registration").catch(() => ({ open: true })),
   ]);
   state.registrationOpen = registration.open;
   if (signedInAlready) {
-    state.projects = (projects && (await projects)) || (await api.all("/projects"));
+    state.projects = (await projects) || (await api.all("/projects"));
     started();
   } else {
-    localStorage.removeItem(HINT);
     live.stop();
   }
 }
@@ -308,14 +304,12 @@ export async function signedIn(user, csrf) {
 
 /** A session began: the live stream, the bell, the sidebar following memberships. */
 function started() {
-  localStorage.setItem(HINT, "1");
   live.start();
   live.everyEntry.add(onMembership);
   startBell({ navigate, me: () => state.user });
 }
 
 function ended() {
-  localStorage.removeItem(HINT);
   live.everyEntry.delete(onMembership);
   live.stop();
   stopBell();

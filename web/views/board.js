@@ -188,6 +188,8 @@ function bindKeys(b) {
 function drawMembers(b, members) {
   for (const m of members) b.names.set(m.user.id, { name: m.user.name });
   for (const task of b.tasks.values()) {
+    // Only the cards that show an assignee change (drawing all again is a long task on a phone).
+    if (!task.assignee_id) continue;
     const old = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${task.id}"]`));
     if (old && !old.classList.contains("dragging") && !old.classList.contains("held")) {
       const focused = document.activeElement === old;

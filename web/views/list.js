@@ -77,7 +77,7 @@ export async function renderTaskList(ctx, content, kind) {
   // Assignee initials need the members; draw the rows again when they arrive.
   membersReady.then(() => {
     if (ctx.signal.aborted) return;
-    for (const task of l.tasks) redraw(l, task);
+    for (const task of l.tasks) if (task.assignee_id) redraw(l, task);
   });
   const taskId = ctx.query.get("task");
   if (taskId) await showTask(l, panel, taskId);
