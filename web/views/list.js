@@ -146,7 +146,7 @@ function added(l, task) {
     l.list.prepend(rowFor(l, task));
   }
   showEmpty(l);
-  l.changed();
+  l.changed(true);
   announce(`Added #${task.number} ${task.title}`);
 }
 
@@ -308,13 +308,13 @@ function detailHooks(l) {
       if (!known) return;
       Object.assign(known, task);
       redraw(l, known);
-      l.changed();
+      l.changed(true);
     },
     onHidden: (id) => hideRows(l, [id], true),
     onRestored: (id) => hideRows(l, [id], false),
     onDeleted: (id) => {
       dropRow(l, id);
-      l.changed();
+      l.changed(true);
     },
   };
 }

@@ -104,11 +104,11 @@ async function change(l, what, bodyFor) {
   }
   if (!work.length) return announce(`Nothing to change: the picked tasks are ${what} already.`, { visible: true });
   const done = await send(l, work.map(({ task, body, old }) => ({ task, body, back: old })), `Changing ${work.length} tasks`);
-  l.changed();
+  l.changed(true);
   if (!done.length) return;
   offerUndo(`${done.length} ${done.length === 1 ? "task" : "tasks"} ${what}`, async () => {
     const undone = await send(l, done.map(({ task, body, back }) => ({ task, body: back, back: body })), `Undoing ${done.length} changes`);
-    l.changed();
+    l.changed(true);
     return `${undone.length} of ${done.length} changes undone.`;
   });
 }
@@ -171,7 +171,7 @@ function remove(l) {
         hideRows(l, [...back], false);
         announce(`${failed.length} of ${tasks.length} were not deleted: ${why}.`, { error: true });
       }
-      l.changed();
+      l.changed(true);
     },
   });
 }

@@ -17,12 +17,13 @@ import { offerUndo } from "../../components/undo.js";
  *   tasks: api.Task[], pending: Set<string>, cursor: string | null | undefined, loading: Promise<void> | null, selected: number,
  *   list: HTMLElement, empty: HTMLElement, more: HTMLButtonElement,
  *   fetching: Set<string>, again: Set<string>, detail: import("../../components/task-panel.js").OpenPanel | null,
- *   picked: Set<string>, anchor: string | null, hidden: Set<string>, changed: () => void, onPicked: () => void}} TaskList
+ *   picked: Set<string>, anchor: string | null, hidden: Set<string>, changed: (now?: boolean) => void, onPicked: () => void}} TaskList
  *   `params`: the query the API gets; `pending`: tasks with a change of this person's in flight
  *   (live events wait for it); `fetching`/`again`: tasks being fetched after an event, and those
  *   to fetch again when that is done; `detail`: the open task panel; `picked`: the rows picked for
  *   a bulk change, `anchor` the last one picked (Shift-click picks from it); `hidden`: rows whose
- *   deletion waits for its Undo; `changed`: the list's tasks changed (the counts are read again);
+ *   deletion waits for its Undo; `changed`: the list's tasks changed (the counts are read again: at
+ *   once for this person's own change, batched for live events);
  *   `onPicked`: the picked rows changed (the bulk bar follows).
  */
 
@@ -80,12 +81,12 @@ async function toggle(l, task) {
     const updated = await api.patch(`/tasks/${task.id}`, { status: next }, { ifMatch: task.version });
     Object.assign(task, updated);
     redraw(l, task);
-    l.changed();
+    l.changed(true);
     offerUndo(`#${task.number} is ${next === "done" ? "done" : "to do"}`, async () => {
       const back = await api.patch(`/tasks/${task.id}`, { status: before }, { ifMatch: task.version });
       Object.assign(task, back);
       redraw(l, task);
-      l.changed();
+      l.changed(true);
       return `#${task.number} is ${before === "done" ? "done" : "back to " + (before === "in_progress" ? "in progress" : before === "canceled" ? "canceled" : "to do")}`;
     });
   } catch (e) {

@@ -12,7 +12,7 @@ const number = (n) => n.toLocaleString();
 /**
  * @param {import("./rows.js").TaskList} l
  * @param {boolean} showDone
- * @returns {{el: HTMLElement | null, refresh: () => void}}
+ * @returns {{el: HTMLElement | null, refresh: (now?: boolean) => void}}
  */
 export function listSummary(l, showDone) {
   const { ctx, kind, project } = l;
@@ -25,13 +25,17 @@ export function listSummary(l, showDone) {
   }, "Show done");
   const el = h("div", { class: "list-summary", "aria-live": "polite" }, count, toggle);
   if (kind !== "project" || !project) return { el, refresh: () => {} };
+  let asked = 0;
   const read = async () => {
+    const mine = ++asked;
     // The list's own filters, without the hiding of done tasks: the toggle says how many hide.
     const query = new URLSearchParams();
     for (const key of FILTERS) if (key !== "sort" && ctx.query.get(key)) query.set(key, /** @type {string} */ (ctx.query.get(key)));
     try {
       /** @type {{total: number, groups: {key: string, count: number}[]}} */
       const counts = await api.get(`/projects/${project.id}/tasks/counts?${query}`, { signal: ctx.signal });
+      // An answer overtaken by a later question is not shown over it.
+      if (mine !== asked) return;
       const of = (/** @type {string} */ key) => counts.groups.find((g) => g.key === key)?.count || 0;
       const closed = of("done") + of("canceled");
       count.textContent = explicit || showDone ? `${number(counts.total)} ${counts.total === 1 ? "task" : "tasks"}` : `${number(counts.total - closed)} open`;
@@ -46,7 +50,13 @@ export function listSummary(l, showDone) {
       // The count is a courtesy: the rows are the list.
     }
   };
-  const refresh = debounce(read, 250);
+  // This person's own changes are counted at once; live events are batched.
+  const later = debounce(read, 250);
+  const refresh = (/** @type {boolean | undefined} */ now) => {
+    if (!now) return later();
+    later.flush();
+    read();
+  };
   read();
   return { el, refresh };
 }
