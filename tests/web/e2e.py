@@ -1318,15 +1318,24 @@ def a_member_added_or_removed_sees_the_sidebar_change_at_once(b, env):
     expect(pb.locator("body")).to_have_attribute("data-live", "open")
     projects = pb.get_by_role("navigation", name="Projects")
     expect(projects.get_by_role("link", name="Surprise")).to_have_count(0)
-    member(ada, p["id"], bob, "editor")
+    # Ada adds Bob in her browser; his sidebar shows the project at once.
+    pa = b.page(ada)
+    pa.goto(f"/p/{p['id']}/members")
+    pa.get_by_label("Email").fill(bob["email"])
+    pa.locator("#member-role").select_option("editor")
+    pa.get_by_role("button", name="Add member").click()
+    expect(pa.locator(f"tr[data-user='{bob['id']}']")).to_contain_text("Bob")
     expect(projects.get_by_role("link", name="Surprise")).to_be_visible(timeout=10_000)
     expect(pb.locator("#toasts")).to_contain_text("Ada added you to Surprise")
     # Removed while looking at it: the project leaves the sidebar and Bob goes to his Inbox.
     projects.get_by_role("link", name="Surprise").click()
     expect(pb.get_by_role("heading", name="Surprise", level=1)).to_be_visible()
-    api("DELETE", f"/projects/{p['id']}/members/{bob['id']}", ada["token"], expect_status=204)
+    pa.locator(f"tr[data-user='{bob['id']}']").get_by_role("button", name="Remove").click()
+    pa.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(pa.locator(f"tr[data-user='{bob['id']}']")).to_have_count(0)
     expect(projects.get_by_role("link", name="Surprise")).to_have_count(0, timeout=10_000)
     expect(pb.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    pa.context.close()
     pb.context.close()
 
 

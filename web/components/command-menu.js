@@ -81,13 +81,18 @@ function taskCommand(t) {
 }
 
 /**
+ * The open menu: its parts and what it shows.
+ * @typedef {{all: Command[], input: HTMLInputElement, list: HTMLElement, status: HTMLElement, dialog: HTMLDialogElement,
+ *   previous: Element | null, shown: Command[], active: number, found: Command[], searching: AbortController | null}} Menu
+ *   `all`: the places and actions; `found`: the tasks the server's search found for the current query
+ */
+
+/**
  * Opens the menu (one at a time).
  * @param {MenuHooks} hooks
  */
 export function openCommandMenu(hooks) {
   if (document.getElementById("command-menu")) return;
-  const previous = document.activeElement;
-  const all = commands(hooks);
   const input = /** @type {HTMLInputElement} */ (h("input", {
     id: "command-input", type: "text", role: "combobox", autocomplete: "off", spellcheck: "false",
     "aria-expanded": "true", "aria-controls": "command-results", "aria-autocomplete": "list", "aria-label": "Go to or do",
@@ -97,96 +102,114 @@ export function openCommandMenu(hooks) {
   const status = h("p", { class: "sr-only", id: "command-status", "aria-live": "polite" });
   const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { class: "dialog command-menu", id: "command-menu", "aria-label": "Command menu" },
     input, list, status, h("p", { class: "command-foot muted small" }, h("kbd", null, "↑"), " ", h("kbd", null, "↓"), " to choose, ", h("kbd", null, "Enter"), " to go, ", h("kbd", null, "Esc"), " to close")));
-  /** @type {Command[]} */
-  let shown = [];
-  let active = 0;
-  /** @type {Command[]} */
-  let found = [];
-  /** @type {AbortController | null} */
-  let searching = null;
-
-  const close = () => {
-    searching?.abort();
-    dialog.close();
-    dialog.remove();
-    if (previous instanceof HTMLElement && previous.isConnected) previous.focus();
-  };
-  const run = (/** @type {Command | undefined} */ c) => {
-    if (!c) return;
-    close();
-    c.run();
-  };
-  const draw = () => {
-    const q = input.value.trim();
-    const local = q ? rank(q, all, (c) => `${c.label} ${c.hint || ""}`, 12).map((r) => r.item) : all.slice(0, 14);
-    const remembered = q ? rank(q, recentTasks(), (t) => `#${t.number} ${t.title}`, 8).map((r) => taskCommand(r.item)) : [];
-    const tasks = [...remembered, ...found];
-    // Places and actions first, unless the query looks like a task number ("#12").
-    const ordered = /^#?\d+$/.test(q) ? [...tasks, ...local] : [...local, ...tasks];
-    const seen = new Set();
-    shown = ordered.filter((c) => !seen.has(c.key) && seen.add(c.key)).slice(0, 20);
-    active = Math.min(active, Math.max(0, shown.length - 1));
-    replace(list, shown.map((c, i) => h("li", {
-      role: "option", id: `command-${i}`, class: "command", "aria-selected": i === active ? "true" : "false",
-      onmousemove: () => { if (active !== i) { active = i; mark(); } },
-      onclick: () => run(c),
-    }, h("span", { class: "command-kind" }, c.kind), h("span", { class: "command-label" }, c.label), c.hint ? h("span", { class: "command-hint muted" }, c.hint) : null)));
-    status.textContent = shown.length ? `${shown.length} results` : "Nothing matches.";
-    mark();
-  };
-  const mark = () => {
-    list.querySelectorAll("[role=option]").forEach((el, i) => el.setAttribute("aria-selected", i === active ? "true" : "false"));
-    const el = list.querySelector(`#command-${active}`);
-    if (el) {
-      input.setAttribute("aria-activedescendant", el.id);
-      el.scrollIntoView({ block: "nearest" });
-    } else input.removeAttribute("aria-activedescendant");
-  };
-  const search = async () => {
-    searching?.abort();
-    found = [];
-    const q = input.value.trim();
-    if (!q) return;
-    const abort = new AbortController();
-    searching = abort;
-    const number = q.match(/^#?(\d+)$/)?.[1];
-    const query = number ? `number=${number}&limit=20` : `q=${encodeURIComponent(q)}&limit=10`;
-    try {
-      /** @type {api.Page} */
-      const page = await api.get(`/tasks?${query}&sort=-updated_at`, { signal: abort.signal });
-      if (abort.signal.aborted) return;
-      found = page.items.map(taskCommand);
-      draw();
-      list.dataset.searched = q;
-    } catch {
-      // A query the search refuses (or a moment offline): the places still match.
-    }
-  };
+  /** @type {Menu} */
+  const m = { all: commands(hooks), input, list, status, dialog, previous: document.activeElement, shown: [], active: 0, found: [], searching: null };
   input.addEventListener("input", () => {
-    active = 0;
-    found = [];
-    draw();
-    search();
+    m.active = 0;
+    m.found = [];
+    draw(m);
+    search(m);
   });
   input.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
-      active = shown.length ? (active + (e.key === "ArrowDown" ? 1 : -1) + shown.length) % shown.length : 0;
-      mark();
+      m.active = m.shown.length ? (m.active + (e.key === "ArrowDown" ? 1 : -1) + m.shown.length) % m.shown.length : 0;
+      mark(m);
     } else if (e.key === "Enter") {
       e.preventDefault();
-      run(shown[active]);
+      run(m, m.shown[m.active]);
     }
   });
   dialog.addEventListener("cancel", (e) => {
     e.preventDefault();
-    close();
+    close(m);
   });
   dialog.addEventListener("click", (e) => {
-    if (e.target === dialog) close();
+    if (e.target === dialog) close(m);
   });
   document.body.append(dialog);
   dialog.showModal();
-  draw();
+  draw(m);
   input.focus();
+}
+
+/** @param {Menu} m */
+function close(m) {
+  m.searching?.abort();
+  m.dialog.close();
+  m.dialog.remove();
+  if (m.previous instanceof HTMLElement && m.previous.isConnected) m.previous.focus();
+}
+
+/**
+ * @param {Menu} m
+ * @param {Command | undefined} c
+ */
+function run(m, c) {
+  if (!c) return;
+  close(m);
+  c.run();
+}
+
+/**
+ * The results for the query: places and actions, the tasks remembered and found.
+ * @param {Menu} m
+ */
+function draw(m) {
+  const q = m.input.value.trim();
+  const local = q ? rank(q, m.all, (c) => `${c.label} ${c.hint || ""}`, 12).map((r) => r.item) : m.all.slice(0, 14);
+  const remembered = q ? rank(q, recentTasks(), (t) => `#${t.number} ${t.title}`, 8).map((r) => taskCommand(r.item)) : [];
+  const tasks = [...remembered, ...m.found];
+  // Places and actions first, unless the query looks like a task number ("#12").
+  const ordered = /^#?\d+$/.test(q) ? [...tasks, ...local] : [...local, ...tasks];
+  const seen = new Set();
+  m.shown = ordered.filter((c) => !seen.has(c.key) && seen.add(c.key)).slice(0, 20);
+  m.active = Math.min(m.active, Math.max(0, m.shown.length - 1));
+  replace(m.list, m.shown.map((c, i) => h("li", {
+    role: "option", id: `command-${i}`, class: "command", "aria-selected": i === m.active ? "true" : "false",
+    onmousemove: () => {
+      if (m.active === i) return;
+      m.active = i;
+      mark(m);
+    },
+    onclick: () => run(m, c),
+  }, h("span", { class: "command-kind" }, c.kind), h("span", { class: "command-label" }, c.label), c.hint ? h("span", { class: "command-hint muted" }, c.hint) : null)));
+  m.status.textContent = m.shown.length ? `${m.shown.length} results` : "Nothing matches.";
+  mark(m);
+}
+
+/** @param {Menu} m the chosen result: marked, announced, in view */
+function mark(m) {
+  m.list.querySelectorAll("[role=option]").forEach((el, i) => el.setAttribute("aria-selected", i === m.active ? "true" : "false"));
+  const el = m.list.querySelector(`#command-${m.active}`);
+  if (el) {
+    m.input.setAttribute("aria-activedescendant", el.id);
+    el.scrollIntoView({ block: "nearest" });
+  } else m.input.removeAttribute("aria-activedescendant");
+}
+
+/**
+ * The server's search over every project (the previous one cancelled): `number=` for "#12",
+ * else `q=` (whole words, stemmed).
+ * @param {Menu} m
+ */
+async function search(m) {
+  m.searching?.abort();
+  m.found = [];
+  const q = m.input.value.trim();
+  if (!q) return;
+  const abort = new AbortController();
+  m.searching = abort;
+  const number = q.match(/^#?(\d+)$/)?.[1];
+  const query = number ? `number=${number}&limit=20` : `q=${encodeURIComponent(q)}&limit=10`;
+  try {
+    /** @type {api.Page} */
+    const page = await api.get(`/tasks?${query}&sort=-updated_at`, { signal: abort.signal });
+    if (abort.signal.aborted) return;
+    m.found = page.items.map(taskCommand);
+    draw(m);
+    m.list.dataset.searched = q;
+  } catch {
+    // A query the search refuses (or a moment offline): the places still match.
+  }
 }
