@@ -96,6 +96,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of a workflow (and of the board's columns).
+    pub const ALL: [Status; 4] = [
+        Status::Todo,
+        Status::InProgress,
+        Status::Done,
+        Status::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Todo => "todo",
