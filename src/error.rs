@@ -159,6 +159,7 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     Unavailable,
+    InsufficientStorage,
     Internal,
 }
 
@@ -189,6 +190,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InsufficientStorage => "insufficient_storage",
             ErrorCode::Internal => "internal",
         }
     }
@@ -219,6 +221,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "Quota exceeded",
             ErrorCode::RateLimited => "Too many requests",
             ErrorCode::Unavailable => "Service unavailable",
+            ErrorCode::InsufficientStorage => "Storage full",
             ErrorCode::Internal => "Internal server error",
         }
     }
@@ -366,6 +369,19 @@ impl ApiError {
         error
     }
 
+    /// 507: the embedded database's disk is nearly full, so writes are refused before
+    /// PostgreSQL runs out (API.md §1, §7 `DOCKET_MIN_FREE_DISK_MB`).
+    pub fn insufficient_storage() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            ErrorCode::InsufficientStorage,
+        )
+        .detail(
+            "the server's disk is nearly full, so changes cannot be saved until its operator \
+             frees space; reading, signing in and deleting still work",
+        )
+    }
+
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut error = Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal);
         error.source = Some(source.into());
@@ -420,6 +436,19 @@ impl<E: DomainError> From<E> for ApiError {
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         use tokio_postgres::error::SqlState;
+        if error.is_disk_full() {
+            tracing::warn!(error = %error, "the database's disk is full");
+            return ApiError::unavailable(
+                "the database's disk is full, so nothing can be saved until its operator frees \
+                 space; try again later",
+            );
+        }
+        if error.is_unreachable() {
+            // The pool logs an outage once (`db::backoff::Health`); each request's 503 is in
+            // the access log.
+            tracing::debug!(error = %error, "database unreachable");
+            return ApiError::unavailable("the database is unavailable; try again shortly");
+        }
         if error.is_unavailable() {
             tracing::warn!(error = %error, "database unavailable");
             return ApiError::unavailable("the database is unavailable; try again shortly");

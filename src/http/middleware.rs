@@ -216,6 +216,7 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
         422 => ErrorCode::ValidationFailed,
         429 => ErrorCode::RateLimited,
         503 => ErrorCode::Unavailable,
+        507 => ErrorCode::InsufficientStorage,
         _ => ErrorCode::Internal,
     }
 }

@@ -11,6 +11,7 @@ use super::tuning::Tuning;
 use crate::auth::client::TrustedProxies;
 use crate::auth::state::AuthState;
 use crate::config::Config;
+use crate::db::disk::DiskSpace;
 use crate::db::Db;
 use crate::events::Hub;
 use crate::github::client::UpstreamClient;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
+    /// Free space on the embedded cluster's disk (watched only when the cluster is ours).
+    pub disk: DiskSpace,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             },
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
             creating_routes,
+            disk: DiskSpace::new(config.min_free_disk_bytes),
             db,
         })
     }
