@@ -65,6 +65,9 @@ pub struct Hub {
     doorbell: Notify,
     /// The highest id a notification announced (those entries are committed).
     announced: AtomicI64,
+    /// Set once the tailer has read where it starts: a stream that subscribed before would
+    /// miss what committed between its replay and that starting point.
+    started: watch::Sender<bool>,
     pub heartbeat: Duration,
 }
 
@@ -72,14 +75,25 @@ impl Hub {
     pub fn new(heartbeat: Duration) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (closing, _) = watch::channel(false);
+        let (started, _) = watch::channel(false);
         Self {
             sender,
             open: Mutex::new(HashMap::new()),
             closing,
             doorbell: Notify::new(),
             announced: AtomicI64::new(0),
+            started,
             heartbeat,
         }
+    }
+
+    /// Waits (at most `within`) until the tailer knows where it starts; false if it does not
+    /// by then (the database is away).
+    pub async fn started(&self, within: Duration) -> bool {
+        let mut started = self.started.subscribe();
+        tokio::time::timeout(within, started.wait_for(|started| *started))
+            .await
+            .is_ok_and(|started| started.is_ok())
     }
 
     /// A stream slot for `user_id`, unless they already hold the most.
@@ -195,6 +209,9 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
             }
         }
     };
+    // Streams wait for this: one that subscribed and replayed before `last` was read would
+    // never get what committed in between (the tailer starts after it).
+    hub.started.send_replace(true);
     loop {
         let polled = tokio::select! {
             () = hub.doorbell.notified() => false,

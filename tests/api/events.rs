@@ -361,6 +361,24 @@ async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_seco
     assert!(*worst < Duration::from_secs(1), "{delays:?}");
 }
 
+/// An instance's tailer starts where the history ends when it first reads it. A stream opened
+/// before that (it replays from the table, then follows the tailer) would never get what
+/// committed between its replay and the tailer's start: streams wait for the start.
+#[tokio::test]
+async fn a_stream_opened_while_its_instance_starts_misses_nothing() {
+    let first = spawn_app().await;
+    let owner = first.new_client().await;
+    let project = owner.create_project("Starting").await.id;
+    for round in 0..3 {
+        let after = activity_ids(&first).await.last().copied().unwrap_or(0);
+        let starting = TestApp::build().on(&first.database_url).spawn().await;
+        // At once, while the new instance's tailer may still be reading where it starts.
+        let mut stream = open(&starting, &owner, &format!("?after={after}")).await;
+        let task = new_task(&owner, project, &format!("round {round}")).await;
+        assert_entry(&stream.event(SOON).await.unwrap(), "task.created", task);
+    }
+}
+
 #[tokio::test]
 async fn heartbeats_arrive_while_nothing_happens() {
     let app = spawn_app().await;
