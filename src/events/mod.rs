@@ -5,10 +5,12 @@
 //! instance has one [`Hub`]: a tailer task ([`run`]) that, on each doorbell (and every second
 //! while anyone is subscribed, in case a notification was lost or the listener is down), reads
 //! the entries after the last one it read plus the current members of their projects, and
-//! broadcasts each entry, serialized once, with that member set. A stream subscribes first,
-//! then replays what it missed from the table, then follows the broadcast, skipping ids it has
-//! already sent: since ids increase in commit order (`db::Tx::commit`), "after id N" is a
-//! complete resume point and nothing is sent twice.
+//! broadcasts each entry, serialized once, with that member set. The doorbell is rung by the
+//! journal's sequencers (`activity::journal`), once per batch of entries they number. A stream
+//! waits until the tailer has its starting point, subscribes, then replays what it missed from
+//! the table, then follows the broadcast, skipping ids it has already sent: since the table
+//! holds only numbered entries, whose ids become visible in increasing order, "after id N" is
+//! a complete resume point and nothing is sent twice.
 //!
 //! Membership is checked at delivery: an entry goes to the users who are members of its
 //! project when the tailer reads it (so a removed member stops receiving a project's events at
@@ -131,7 +133,7 @@ impl Hub {
     /// Reads what committed after `last` and broadcasts it; returns the new `last`.
     async fn catch_up(&self, db: &Db, mut last: i64) -> DbResult<i64> {
         loop {
-            let entries = activity::store::after(db, last, PAGE).await?;
+            let entries = activity::journal::after(db, last, PAGE).await?;
             let Some(newest) = entries.last().map(|e| e.id) else {
                 return Ok(last);
             };
