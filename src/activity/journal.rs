@@ -10,8 +10,8 @@
 //! resume point. Every instance runs a sequencer ([`run`]): it wakes when a transaction of
 //! its own instance committed entries (an in-process doorbell, `db::Db::journal_committed`:
 //! a NOTIFY per write would serialise the writers' commits again, see ARCHITECTURE.md) and
-//! every second in case one was missed; each move NOTIFYs `docket_activity` once, which is
-//! what the event tailers of every instance wait for.
+//! every second in case one was missed, numbering at most every 5 ms; each move NOTIFYs
+//! `docket_activity` once, which is what the event tailers of every instance wait for.
 //!
 //! Readers see numbered entries only: [`after`] is the read for anything that follows the
 //! journal in order (the event tailer, a resumed stream, the webhooks outbox): what it returns
@@ -30,6 +30,11 @@ const BATCH: i64 = 1000;
 /// How often the sequencer looks for entries nobody rang for (a writer's instance that died
 /// between its commit and its doorbell, a numbering that failed).
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
+/// The least time between the starts of two numberings on one instance. Under load a batch
+/// then holds a few milliseconds of commits instead of each commit getting a numbering of its
+/// own (a transaction, a commit, and a NOTIFY that wakes every listener of the database); a
+/// commit after a quiet spell is numbered at once.
+const MIN_INTERVAL: Duration = Duration::from_millis(5);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
@@ -70,12 +75,15 @@ pub async fn run(db: Db) {
     }
     let mut retry = FIRST_RETRY;
     let mut failed = false;
+    let mut last_start = tokio::time::Instant::now();
     loop {
         let rung = failed
             || tokio::select! {
                 () = db.journal_committed().notified() => true,
                 () = tokio::time::sleep(FALLBACK_POLL) => false,
             };
+        tokio::time::sleep_until(last_start + MIN_INTERVAL).await;
+        last_start = tokio::time::Instant::now();
         let outcome = if rung {
             number(&db).await
         } else {
