@@ -40,6 +40,9 @@ pub(crate) const PAGE: i64 = 500;
 /// The tailer reads this often while anyone is subscribed, whatever the doorbell says.
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the tailer waits for its listener before it starts without it (the fallback poll
+/// then stands in); less than the time a stream waits for the tailer to start.
+const LISTENER_WAIT: Duration = Duration::from_secs(2);
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 /// The default interval of the comment line that keeps proxies from closing a stream.
@@ -70,6 +73,10 @@ pub struct Hub {
     /// Set once the tailer has read where it starts: a stream that subscribed before would
     /// miss what committed between its replay and that starting point.
     started: watch::Sender<bool>,
+    /// Set once the listener is listening, or its first try failed: the tailer reads where it
+    /// starts only then, so a commit after that read rings the doorbell instead of waiting
+    /// for the fallback poll.
+    listener_tried: watch::Sender<bool>,
     pub heartbeat: Duration,
 }
 
@@ -78,6 +85,7 @@ impl Hub {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (closing, _) = watch::channel(false);
         let (started, _) = watch::channel(false);
+        let (listener_tried, _) = watch::channel(false);
         Self {
             sender,
             open: Mutex::new(HashMap::new()),
@@ -85,6 +93,7 @@ impl Hub {
             doorbell: Notify::new(),
             announced: AtomicI64::new(0),
             started,
+            listener_tried,
             heartbeat,
         }
     }
@@ -202,6 +211,12 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
         let hub = hub.clone();
         async move { hub.listen(&listen).await }
     }));
+    // The doorbell before the starting point: a stream that starts with the tailer then gets
+    // its first entries on the doorbell, not up to a fallback poll later (that delay broke
+    // the one-second promise on a loaded machine). Bounded: a database that refuses the
+    // LISTEN must not keep streams from starting.
+    let mut tried = hub.listener_tried.subscribe();
+    let _ = tokio::time::timeout(LISTENER_WAIT, tried.wait_for(|tried| *tried)).await;
     let mut last = loop {
         match activity::store::latest_id(&db).await {
             Ok(id) => break id,
@@ -252,7 +267,10 @@ impl Hub {
             let outcome = self.listen_once(pg).await;
             match outcome {
                 Ok(()) => delay = FIRST_RETRY,
-                Err(reason) => tracing::debug!(reason, "activity notifications unavailable"),
+                Err(reason) => {
+                    tracing::debug!(reason, "activity notifications unavailable");
+                    self.listener_tried.send_replace(true);
+                }
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(MAX_RETRY);
@@ -289,6 +307,7 @@ impl Hub {
             Ok(Err(_)) => return Err("LISTEN failed"),
             Err(_) => return Err("LISTEN timed out"),
         }
+        self.listener_tried.send_replace(true);
         // Commits may have been missed while not listening: read once.
         self.doorbell.notify_one();
         // `None`: the connection ended.

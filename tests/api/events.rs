@@ -582,8 +582,9 @@ async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_seco
         delays.push(started.elapsed());
         assert_entry(&event, "task.created", task);
     }
-    // The first may have raced the other instance's LISTEN; the rest ride the doorbell.
-    let worst = delays[1..].iter().max().unwrap();
+    // The first too: a stream starts only after its instance's tailer is listening (it once
+    // rode the fallback poll instead, over a second late on a loaded machine).
+    let worst = delays.iter().max().unwrap();
     assert!(*worst < Duration::from_secs(1), "{delays:?}");
 }
 
