@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
@@ -120,6 +121,7 @@ pub async fn stream_events(
         cursor,
         backlog: VecDeque::new(),
         replaying: true,
+        ended: false,
         live,
         closing: hub.closing(),
         check: heartbeat_checks(hub.heartbeat),
@@ -190,6 +192,8 @@ struct EventStream {
     backlog: VecDeque<Entry>,
     /// Still reading missed entries from the table (then the broadcast takes over).
     replaying: bool,
+    /// A narrowed stream sent its user's own removal from the project: nothing follows.
+    ended: bool,
     live: broadcast::Receiver<Arc<Delivery>>,
     closing: watch::Receiver<bool>,
     check: tokio::time::Interval,
@@ -199,7 +203,16 @@ struct EventStream {
 impl EventStream {
     /// The next event, or `None` to end the stream.
     async fn next(&mut self) -> Option<Event> {
-        if *self.closing.borrow() {
+        if *self.closing.borrow() || self.ended {
+            return None;
+        }
+        // Replaying (a page read, or what is left of one) never waits on the heartbeat, so
+        // its credential check runs here whenever one is due: a reader far behind stops within
+        // a heartbeat of its logout like one that follows (API.md §9).
+        if (self.replaying || !self.backlog.is_empty())
+            && self.check.tick().now_or_never().is_some()
+            && !self.still_allowed().await
+        {
             return None;
         }
         if let Some(entry) = self.backlog.pop_front() {
@@ -249,12 +262,16 @@ impl EventStream {
                         {
                             continue;
                         }
-                        if !delivery.members.contains(&self.user_id) {
+                        if !delivery.reaches(self.user_id) {
                             if self.project_id.is_some() {
                                 // No longer a member of the one project it follows.
                                 return None;
                             }
                             continue;
+                        }
+                        if delivery.removed == Some(self.user_id) && self.project_id.is_some() {
+                            // Their own removal is the last entry of that project they get.
+                            self.ended = true;
                         }
                         self.cursor = delivery.id;
                         return Some(event(delivery.id, delivery.kind, &delivery.data));

@@ -213,3 +213,84 @@ async fn event_cursors_handed_out_before_the_sequencer_resume_exactly() {
         }
     }
 }
+
+/// A database whose keys grew past 64 characters before the limit existed (API.md §9): the
+/// migration that brings the limit renumbers those projects, in the same order, and leaves the
+/// others alone. The database is taken back to just before that migration by undoing it.
+#[tokio::test]
+async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migration() {
+    let url = create_test_database().await;
+    let db = connect_db(&url).await;
+    let app = TestApp::build().on(&url).spawn().await;
+    let user = app.new_user().await;
+    let owner = app.as_user(&user);
+    let crowded = owner.create_project("Crowded").await.id;
+    let tidy = owner.create_project("Tidy").await.id;
+    for (project, n) in [(crowded, 5), (tidy, 3)] {
+        for i in 0..n {
+            owner
+                .create_task(project, json!({ "title": format!("t{i}") }))
+                .await;
+        }
+    }
+    app.stop().await;
+    // Refinery applies only versions above the newest applied one, so the migrations after
+    // it are undone too (the journal's, V20261219000001).
+    db.batch(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_position_short; \
+         ALTER TABLE tasks DROP COLUMN previous_position; \
+         ALTER TABLE tasks DROP COLUMN previous_epoch; \
+         ALTER TABLE projects DROP COLUMN position_epoch; \
+         DROP TABLE activity_pending; \
+         DELETE FROM refinery_schema_history WHERE version >= 20261218000001",
+    )
+    .await;
+    // What thousands of moves into one gap used to leave: keys of 70 to 120 characters.
+    db.execute(
+        "UPDATE tasks t SET position = 'a0' || repeat('0', 60 + 10 * o.n::int) || 'V' \
+         FROM (SELECT id, row_number() OVER (ORDER BY number) AS n FROM tasks \
+               WHERE project_id = $1) o WHERE o.id = t.id",
+        &[&crowded],
+    )
+    .await;
+    let tidy_keys: Vec<String> = db
+        .rows(
+            "SELECT position FROM tasks WHERE project_id = $1 ORDER BY position",
+            &[&tidy],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    let app = TestApp::build().on(&url).spawn().await;
+    let owner = app.as_user(&user);
+    let page: Page<Task> = owner
+        .get(&tasks_path(crowded))
+        .query(&[("sort", "position")])
+        .await
+        .good();
+    let titles: Vec<&str> = page.items.iter().map(|t| t.title.as_str()).collect();
+    // The longest key is the last task's: the order was t4, t3, … and stays so.
+    assert_eq!(titles, ["t4", "t3", "t2", "t1", "t0"]);
+    assert!(
+        page.items.iter().all(|t| t.position.len() <= 64),
+        "{page:?}"
+    );
+    assert!(page.items.iter().all(|t| t.version == 1));
+    let page: Page<Task> = owner
+        .get(&tasks_path(tidy))
+        .query(&[("sort", "position")])
+        .await
+        .good();
+    let kept: Vec<String> = page.items.into_iter().map(|t| t.position).collect();
+    assert_eq!(kept, tidy_keys);
+    // And the limit holds from now on.
+    let limit: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'tasks_position_short'",
+            &[],
+        )
+        .await;
+    assert_eq!(limit, 1);
+}
