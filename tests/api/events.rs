@@ -862,6 +862,8 @@ async fn a_stream_still_replaying_checks_its_credentials_at_each_heartbeat() {
     let task = new_task(&user, project, "busy").await;
     // A backlog far larger than what the sockets buffer between server and client (a busy
     // project's day, written straight into the table: how it was written is not the point).
+    // After the task's own entry is numbered, so that it comes first.
+    app.journal_settled().await;
     const BACKLOG: i64 = 60_000;
     app.db
         .execute(
