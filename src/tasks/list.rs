@@ -6,7 +6,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
-use super::store::list::{Assignee, Filters, ListError, ListOf, ListSpec, Position, Sort, SortKey};
+use super::store::list::{
+    Assignee, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
+};
 use super::store::Task;
 use crate::auth::principal::Principal;
 use crate::db::Db;
@@ -25,6 +27,16 @@ pub struct TaskListQuery {
         pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
     )]
     pub status: Option<String>,
+    /// Comma-separated state ids (API.md §17).
+    #[param(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
+    )]
+    pub state: Option<String>,
+    /// `none` for top-level tasks, or a task id for its subtasks.
+    #[param(
+        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub parent: Option<String>,
     /// `me`, `none` or a user id.
     #[param(
         pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
@@ -95,6 +107,30 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
+    let states = query
+        .state
+        .as_deref()
+        .map(|raw| {
+            raw.split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse::<Uuid>()
+                        .map_err(|_| invalid("state must be a comma-separated list of state ids"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let parent = query
+        .parent
+        .as_deref()
+        .map(|raw| match raw {
+            "none" => Ok(Parent::None),
+            other => other
+                .parse()
+                .map(Parent::Task)
+                .map_err(|_| invalid("parent must be none or a task id")),
+        })
+        .transpose()?;
     let assignee = query
         .assignee
         .as_deref()
@@ -125,6 +161,8 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
     };
     Ok(Filters {
         statuses,
+        states,
+        parent,
         assignee,
         label: query.label.as_deref().map(normalise_label),
         priority_min,
@@ -169,8 +207,10 @@ fn search_terms(q: &str) -> usize {
 /// list is refused.
 fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
+        query.state,
+        query.parent,
         query.assignee,
         query.label,
         query.priority_min,

@@ -204,9 +204,14 @@ pub struct MoveTaskRequest {
     /// The task that ends up just after this one. Both absent (or `null`): the task goes last.
     #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub after_id: Option<Option<Uuid>>,
-    /// A new status, written in the same change (absent or `null`: unchanged).
+    /// A new status, written in the same change (absent or `null`: unchanged); the task goes
+    /// to that category's default state unless it is in the category already.
     #[schema(nullable)]
     pub status: Option<Status>,
+    /// A new state of the task's project (a board column), written in the same change; its
+    /// category becomes the status (absent or `null`: unchanged).
+    #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub state_id: Option<Option<Uuid>>,
 }
 
 /// A neighbour field: absent, `null`, or a task id.
@@ -216,12 +221,19 @@ enum Neighbour {
     Task(Uuid),
 }
 
-fn parse_body(
-    body: Map<String, Value>,
-) -> Result<(Neighbour, Neighbour, Option<Status>), ApiError> {
+/// A move's body, parsed.
+struct MoveBody {
+    before: Neighbour,
+    after: Neighbour,
+    status: Option<Status>,
+    state_id: Option<Uuid>,
+}
+
+fn parse_body(body: Map<String, Value>) -> Result<MoveBody, ApiError> {
     let mut before = Neighbour::Absent;
     let mut after = Neighbour::Absent;
     let mut status = None;
+    let mut state_id = None;
     let mut errors = Vec::new();
     for (key, value) in body {
         match (key.as_str(), value) {
@@ -268,6 +280,15 @@ fn parse_body(
                 "invalid_type",
                 "must be a string",
             )),
+            ("state_id", Value::Null) => {}
+            ("state_id", Value::String(s)) if s.parse::<Uuid>().is_ok() => {
+                state_id = s.parse().ok();
+            }
+            ("state_id", _) => errors.push(FieldError::new(
+                "state_id",
+                "invalid_type",
+                "must be a state id or null",
+            )),
             (other, _) => errors.push(FieldError::new(
                 other,
                 "unknown_field",
@@ -276,7 +297,12 @@ fn parse_body(
         }
     }
     if errors.is_empty() {
-        Ok((before, after, status))
+        Ok(MoveBody {
+            before,
+            after,
+            status,
+            state_id,
+        })
     } else {
         Err(ApiError::validation(errors))
     }
@@ -311,7 +337,7 @@ async fn neighbour_position(
 }
 
 /// Move a task in its project's manual order (editor or above), optionally changing its
-/// status in the same write. `If-Match` honoured.
+/// state (a board column) or status in the same write. `If-Match` honoured.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = MoveTaskRequest,
@@ -335,7 +361,12 @@ pub async fn move_task(
     };
     let tx = db.begin().await?;
     let (task, _) = guard::enter_task(&tx, &principal, id, Action::EditTasks).await?;
-    let (before, after, status) = parse_body(body)?;
+    let MoveBody {
+        before,
+        after,
+        status,
+        state_id,
+    } = parse_body(body)?;
     // One move at a time per project: the project row first, then the task's.
     crate::projects::store::lock(&tx, task.project_id).await?;
     let locked_project = task.project_id;
@@ -350,6 +381,9 @@ pub async fn move_task(
     let project_id = task.project_id;
 
     let mut errors = Vec::new();
+    let (status, state_id) =
+        super::handlers::resolve_state(&tx, project_id, status, state_id, task.status, &mut errors)
+            .await?;
     let lower = match before {
         Neighbour::Task(n) => {
             neighbour_position(&tx, "before_id", project_id, id, n, &mut errors).await?
@@ -408,8 +442,7 @@ pub async fn move_task(
             "must come before after_id in the project's order",
         )]));
     };
-    let status = status.unwrap_or(task.status);
-    let moved: Task = store::set_position(&tx, &access, &task, &position, status).await?;
+    let moved: Task = store::set_position(&tx, &access, &task, &position, status, state_id).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &moved))
 }

@@ -21,3 +21,4 @@ mod pooler;
 mod projects;
 mod tasks;
 mod web;
+mod workflow;

@@ -61,6 +61,12 @@ pub enum Position {
     Key(String, Uuid),
 }
 
+/// The `parent` filter: top-level tasks, or one task's subtasks.
+pub enum Parent {
+    None,
+    Task(Uuid),
+}
+
 pub enum Assignee {
     Me,
     Nobody,
@@ -70,6 +76,8 @@ pub enum Assignee {
 #[derive(Default)]
 pub struct Filters {
     pub statuses: Option<Vec<Status>>,
+    pub states: Option<Vec<Uuid>>,
+    pub parent: Option<Parent>,
     pub assignee: Option<Assignee>,
     pub label: Option<String>,
     pub priority_min: Option<i16>,
@@ -141,6 +149,18 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError
     }
     if let Some(statuses) = spec.filters.statuses {
         sql.push(" AND t.status = ANY(").bind(statuses).push(")");
+    }
+    if let Some(states) = spec.filters.states {
+        sql.push(" AND t.state_id = ANY(").bind(states).push(")");
+    }
+    match spec.filters.parent {
+        Some(Parent::None) => {
+            sql.push(" AND t.parent_id IS NULL");
+        }
+        Some(Parent::Task(parent)) => {
+            sql.push(" AND t.parent_id = ").bind(parent);
+        }
+        None => {}
     }
     match spec.filters.assignee {
         Some(Assignee::Me) => {
