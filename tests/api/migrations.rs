@@ -2,6 +2,7 @@
 //! (migrated by sqlx) carried over in place.
 
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -70,8 +71,20 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
     assert_eq!(done["status"], "done");
     assert!(done["completed_at"].is_string());
 
-    // And it keeps working: a new task gets the next number.
+    // Every project got its four states, and every task is in its status's default state.
+    assert_every_task_kept_its_place(&db).await;
     let project = done["project_id"].as_str().unwrap();
+    let states: Value = ada
+        .get(&format!("/api/v1/projects/{project}/states"))
+        .await
+        .good();
+    let states = states["items"].as_array().unwrap();
+    let names: Vec<&str> = states.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["To do", "In progress", "Done", "Canceled"]);
+    assert_eq!(done["state_id"], states[2]["id"]);
+    assert_eq!(page["items"][1]["state_id"], states[0]["id"]);
+
+    // And it keeps working: a new task gets the next number.
     let created: Value = ada
         .post(&tasks_path(project), json!({"title": "After the upgrade"}))
         .await
@@ -87,6 +100,170 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
         .scalar("SELECT count(*) FROM refinery_schema_history", &[])
         .await;
     assert_eq!(count as usize, versions.len());
+}
+
+/// A database made and used by the release before the workflow migration (through its API:
+/// tasks in every status, moved on the board, commented, deleted, moved between projects;
+/// tests/fixtures/main-era.sh) upgrades with every task where it was: same project, status,
+/// position, version and history, in the default state of its status, each board column in
+/// the same order whether read by status or by state.
+#[tokio::test]
+async fn a_database_of_the_release_before_keeps_every_task_where_it_is() {
+    let url = create_empty_database().await;
+    connect_db(&url)
+        .await
+        .batch(include_str!("../fixtures/main-era.sql"))
+        .await;
+    let db = connect_db(&url).await;
+    const TASKS: &str = "SELECT id, project_id, status, position, version, updated_at::text \
+         FROM tasks ORDER BY project_id, position COLLATE \"C\", id";
+    type Row = (Uuid, Uuid, String, String, i64, String);
+    let read = |rows: Vec<tokio_postgres::Row>| -> Vec<Row> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect()
+    };
+    let before = read(db.rows(TASKS, &[]).await);
+    assert!(
+        before.len() >= 10,
+        "the fixture has tasks: {}",
+        before.len()
+    );
+    let statuses: std::collections::BTreeSet<&str> = before.iter().map(|t| t.2.as_str()).collect();
+    assert_eq!(statuses.len(), 4, "every status is in the fixture");
+    let entries: i64 = db.scalar("SELECT count(*) FROM activity", &[]).await;
+
+    let app = TestApp::build().on(&url).spawn().await;
+    assert_eq!(app.anon().get("/readyz").await.status(), 200);
+    assert_eq!(read(db.rows(TASKS, &[]).await), before);
+    assert_every_task_kept_its_place(&db).await;
+    let after: i64 = db.scalar("SELECT count(*) FROM activity", &[]).await;
+    assert_eq!(after, entries, "the migration writes no history");
+
+    // Through the API: each project's board, column by column, reads the same by status
+    // (what clients read today) and by state.
+    let login: Value = app
+        .password_grant("ada@example.com", "a long passphrase")
+        .await
+        .good();
+    let ada = app.with_token(login["access_token"].as_str().unwrap());
+    let projects: Value = ada.get("/api/v1/projects").await.good();
+    let projects = projects["items"].as_array().unwrap();
+    assert_eq!(projects.len(), 3, "{projects:?}");
+    let column = |query: Vec<(&'static str, String)>, project: String| {
+        let ada = &ada;
+        async move {
+            let page: Value = ada
+                .get(&tasks_path(&project))
+                .query(&query)
+                .query(&[("sort", "position"), ("limit", "100")])
+                .await
+                .good();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    for project in projects {
+        let id = project["id"].as_str().unwrap().to_owned();
+        let states: Value = ada
+            .get(&format!("/api/v1/projects/{id}/states"))
+            .await
+            .good();
+        for state in states["items"].as_array().unwrap() {
+            let category = state["category"].as_str().unwrap().to_owned();
+            let expected: Vec<Uuid> = before
+                .iter()
+                .filter(|t| t.1.to_string() == id && t.2 == category)
+                .map(|t| t.0)
+                .collect();
+            let by_status = column(vec![("status", category)], id.clone()).await;
+            let by_state = column(
+                vec![("state", state["id"].as_str().unwrap().to_owned())],
+                id.clone(),
+            )
+            .await;
+            assert_eq!(by_status, expected);
+            assert_eq!(by_state, expected);
+        }
+    }
+
+    // And the new parts work on the old data: a column, a card moved into it and back.
+    let launch = projects.iter().find(|p| p["name"] == "Launch").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let review: Value = ada
+        .post(
+            &format!("/api/v1/projects/{launch}/states"),
+            json!({"name": "Review", "category": "in_progress"}),
+        )
+        .await
+        .created();
+    let card = before
+        .iter()
+        .find(|t| t.1.to_string() == launch && t.2 == "todo")
+        .unwrap()
+        .0;
+    let moved: Value = ada
+        .post(
+            &format!("/api/v1/tasks/{card}/move"),
+            json!({"state_id": review["id"]}),
+        )
+        .await
+        .good();
+    assert_eq!(moved["status"], "in_progress");
+    let todo: Value = ada
+        .get(&format!("/api/v1/projects/{launch}/states"))
+        .await
+        .good();
+    let todo = todo["items"][0]["id"].as_str().unwrap().to_owned();
+    ada.delete(&format!(
+        "/api/v1/states/{}?move_to={todo}",
+        review["id"].as_str().unwrap()
+    ))
+    .await
+    .no_content();
+    let back: Value = ada.get(&task_path(card)).await.good();
+    assert_eq!(
+        (back["status"].as_str(), back["state_id"].as_str()),
+        (Some("todo"), Some(todo.as_str()))
+    );
+}
+
+/// The workflow migration's promise (V20261220000001): each project has exactly the four
+/// states, one default per category, and each task sits in the default state of its status,
+/// in its own project.
+async fn assert_every_task_kept_its_place(db: &TestDb) {
+    let misplaced: i64 = db
+        .scalar(
+            "SELECT count(*) FROM tasks t LEFT JOIN states s ON s.id = t.state_id \
+             WHERE s.id IS NULL OR s.project_id <> t.project_id OR s.category <> t.status \
+                OR NOT s.is_default",
+            &[],
+        )
+        .await;
+    assert_eq!(misplaced, 0);
+    let projects: Vec<(i64, i64, Vec<String>)> = db
+        .rows(
+            "SELECT count(*), count(*) FILTER (WHERE s.is_default), \
+                 array_agg(s.name ORDER BY s.position) \
+             FROM projects p JOIN states s ON s.project_id = p.id GROUP BY p.id",
+            &[],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let total: i64 = db.scalar("SELECT count(*) FROM projects", &[]).await;
+    assert_eq!(projects.len() as i64, total);
+    for (states, defaults, names) in projects {
+        assert_eq!((states, defaults), (4, 4));
+        assert_eq!(names, ["To do", "In progress", "Done", "Canceled"]);
+    }
 }
 
 /// Several instances migrating one empty database at once apply each migration once.

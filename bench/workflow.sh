@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The workflow benchmark: two server builds side by side on a project of 100,000 tasks, each on
+# its own database seeded the same way (bench/workflow-seed.sql; the newer schema also gets
+# subtasks and blocking relations), measured in alternating rounds (A B A B …) so that drift
+# of the machine hits both. Prints req/s and p50/p99 per build, round and scenario, then the
+# ratios B/A of the means.
+#
+#   bench/workflow.sh BIN_A BIN_B [ROUNDS (2)] [SECONDS per run (10)]
+#
+# Scenarios (16 connections, wrk with bench/wrk/requests.lua, random users' tokens):
+#   list   GET /projects/{id}/tasks?limit=50, the default sort and `sort=position` (half each)
+#   board  GET /projects/{id}/tasks?status=S&sort=position&limit=50, the four columns
+#   state  (B only) the same columns read by `state=` instead of `status=`
+#   move   POST /tasks/{id}/move next to a random task, half of them to another status
+# Knobs: TASKS (100000), CONNS (16), DOCKET_DB_MAX_CONNECTIONS (10), DOCKET_LOG (warn).
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+A=$(realpath "$1"); B=$(realpath "$2"); ROUNDS=${3:-2}; SECS=${4:-10}
+TASKS=${TASKS:-100000}; CONNS=${CONNS:-16}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+source bench/pg.sh
+WORK=$(mktemp -d); SERVER=
+cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; rm -rf "$WORK"; }
+trap cleanup EXIT
+export PATH="$PG_BIN:$PATH"
+export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
+  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
+  DOCKET_LOG=${DOCKET_LOG:-warn} DOCKET_RATE_LIMIT_PER_MINUTE=10000000 \
+  DOCKET_DB_MAX_CONNECTIONS=${DOCKET_DB_MAX_CONNECTIONS:-10}
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+
+serve() { # build
+  local bin=$A; [ "$1" = b ] && bin=$B
+  DATABASE_URL="postgresql://docket@localhost/wf_$1?host=$PG_DIR" "$bin" serve --listen "127.0.0.1:$PORT" >>"$WORK/server-$1.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 200); do curl -sf "$URL/readyz" >/dev/null && return; sleep 0.1; done
+  echo "server $1 not ready" >&2; exit 1
+}
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }
+
+for build in a b; do
+  bin=$A; [ $build = b ] && bin=$B
+  psql -h "$PG_DIR" -U docket -d postgres -qc "CREATE DATABASE wf_$build"
+  DATABASE_URL="postgresql://docket@localhost/wf_$build?host=$PG_DIR" "$bin" migrate >/dev/null
+  started=$SECONDS
+  psql -h "$PG_DIR" -U docket -d "wf_$build" -q -v tasks="$TASKS" -f bench/workflow-seed.sql >/dev/null
+  echo "build $build: seeded $TASKS tasks in $((SECONDS - started)) s" >&2
+  # Requests: ten users' tokens, the project, its tasks and states.
+  serve $build
+  : >"$WORK/tokens-$build"
+  for n in $(seq 1 10); do
+    curl -sf "$URL/api/v1/auth/token" -H 'content-type: application/json' \
+      -d "{\"grant_type\":\"password\",\"email\":\"bench-$n@example.com\",\"password\":\"benchmark passphrase\"}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' >>"$WORK/tokens-$build"
+  done
+  stop
+  psql -h "$PG_DIR" -U docket -d "wf_$build" -Atc "SELECT id FROM projects WHERE name = 'Board'" >"$WORK/project-$build"
+  psql -h "$PG_DIR" -U docket -d "wf_$build" -Atc "SELECT id FROM tasks ORDER BY random() LIMIT 20000" >"$WORK/tasks-$build"
+  if [ $build = b ]; then
+    psql -h "$PG_DIR" -U docket -d wf_b -Atc "SELECT id FROM states ORDER BY position" >"$WORK/states-b"
+  fi
+  python3 - "$WORK" "$build" <<'PY'
+import random, sys
+work, build = sys.argv[1], sys.argv[2]
+random.seed(42)
+tokens = open(f"{work}/tokens-{build}").read().split()
+project = open(f"{work}/project-{build}").read().strip()
+tasks = open(f"{work}/tasks-{build}").read().split()
+base = f"/api/v1/projects/{project}/tasks"
+def write(name, lines):
+    with open(f"{work}/{name}-{build}.txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+write("list", [f"GET\t{base}?limit=50{q}\t{random.choice(tokens)}"
+               for q in ["", "&sort=position"] for _ in range(200)])
+statuses = ["todo", "in_progress", "done", "canceled"]
+write("board", [f"GET\t{base}?status={s}&sort=position&limit=50\t{random.choice(tokens)}"
+                for s in statuses for _ in range(100)])
+if build == "b":
+    states = open(f"{work}/states-b").read().split()
+    write("state", [f"GET\t{base}?state={s}&sort=position&limit=50\t{random.choice(tokens)}"
+                    for s in states for _ in range(100)])
+moves = []
+for _ in range(20000):
+    task, neighbour = random.sample(tasks, 2)
+    status = f',"status":"{random.choice(statuses)}"' if random.random() < 0.5 else ""
+    moves.append(f'POST\t/api/v1/tasks/{task}/move\t{random.choice(tokens)}\t{{"before_id":"{neighbour}"{status}}}')
+write("move", moves)
+PY
+done
+
+run() { # build scenario round
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s -s bench/wrk/requests.lua "$URL" -- "$WORK/$2-$1.txt" 2>"$WORK/wrk.err" | grep '^BENCH_RESULT' || true)
+  [ -s "$WORK/wrk.err" ] && cat "$WORK/wrk.err" >&2
+  echo "$1 $2 $3 $out" >>"$WORK/results"
+  python3 - "$1" "$2" "$3" "$out" <<'PY'
+import sys
+build, scenario, rnd, line = sys.argv[1:]
+f = dict(kv.split("=", 1) for kv in line.split()[1:])
+print(f"{build.upper():>5}  {scenario:>6}  {rnd:>5}  {float(f['rps']):>8.0f}  {float(f['p50_ms']):>7.2f}  {float(f['p99_ms']):>7.2f}  {f['non2xx']:>6}")
+PY
+}
+
+echo "machine: $(nproc) cores; $TASKS tasks in one project; $CONNS connections; ${SECS} s per run"
+echo "build  scenario  round     req/s   p50 ms   p99 ms  non2xx"
+for round in $(seq 1 "$ROUNDS"); do
+  for build in a b; do
+    serve $build
+    wrk -t2 -c"$CONNS" -d3s -s bench/wrk/requests.lua "$URL" -- "$WORK/list-$build.txt" >/dev/null 2>&1 # warm-up
+    scenarios="list board move"; [ $build = b ] && scenarios="list board state move"
+    for scenario in $scenarios; do run $build $scenario "$round"; done
+    stop
+  done
+done
+
+python3 - "$WORK/results" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    build, scenario, _, result = line.split(" ", 3)
+    f = dict(kv.split("=", 1) for kv in result.split()[1:])
+    rows.setdefault((build, scenario), []).append((float(f["rps"]), float(f["p99_ms"])))
+mean = lambda xs: statistics.mean(xs)
+print("\nB / A (means over the rounds): req/s ratio, p99 ratio")
+for scenario in ["list", "board", "move"]:
+    a, b = rows[("a", scenario)], rows[("b", scenario)]
+    print(f"  {scenario:>6}: req/s {mean([r for r, _ in b]) / mean([r for r, _ in a]):.3f}, "
+          f"p99 {mean([p for _, p in b]) / mean([p for _, p in a]):.3f}")
+if ("b", "state") in rows:
+    a, b = rows[("a", "board")], rows[("b", "state")]
+    print(f"  board by state (B) / board by status (A): req/s "
+          f"{mean([r for r, _ in b]) / mean([r for r, _ in a]):.3f}, "
+          f"p99 {mean([p for _, p in b]) / mean([p for _, p in a]):.3f}")
+PY
