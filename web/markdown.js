@@ -2,8 +2,31 @@
 // in a description is ever parsed, and links keep only http:, https: and mailto: targets.
 // Supported: headings, paragraphs, lists (- * 1.), block quotes, fenced code, rules,
 // **bold**, *italic*, `code`, [links](url) and bare URLs.
+//
+// Whatever the text, the work is linear in its length and the tree is shallow (API.md §9, "work
+// is linear in what was sent", and a comment is read by every member): quotes nest at most
+// MAX_QUOTE_DEPTH deep (deeper `>` are text), inline markup at most MAX_INLINE_DEPTH, and the
+// inline scanner never looks for the same closing character twice. Parsing (`parseMarkdown`,
+// `parseInline`: plain objects) is apart from building the DOM, so that it can be tested
+// outside a browser.
 
-import { h } from "./dom.js";
+import { append, h } from "./dom.js";
+
+/** Quotes nested deeper than this show their remaining `>` as text. */
+const MAX_QUOTE_DEPTH = 8;
+/** Inline markup nested deeper than this shows as text (the syntax allows about three). */
+const MAX_INLINE_DEPTH = 8;
+
+/**
+ * @typedef {{type: "text" | "code", text: string}
+ *   | {type: "strong" | "em", children: Inline[]}
+ *   | {type: "link", href: string | null, text: string}} Inline
+ * @typedef {{type: "p" | "h3" | "h4", children: Inline[]}
+ *   | {type: "pre", text: string}
+ *   | {type: "hr"}
+ *   | {type: "blockquote", children: Block[]}
+ *   | {type: "ul" | "ol", items: {checked: boolean | null, children: Inline[]}[]}} Block
+ */
 
 /**
  * @param {string} href
@@ -20,99 +43,193 @@ export function safeHref(href) {
 }
 
 /**
- * Inline markup of one line or paragraph.
+ * Where the next character of a kind is, remembering the last answer: the scanner asks with
+ * positions that only grow, so each kind of character is looked for once over the text.
  * @param {string} text
- * @returns {Node[]}
+ * @param {(c: string) => boolean} matches
  */
-export function inline(text) {
-  /** @type {Node[]} */
-  const out = [];
-  const pattern = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(\[[^\]]+\]\([^)\s]+\))|(https?:\/\/[^\s<>()]+)/g;
-  let last = 0;
-  for (const match of text.matchAll(pattern)) {
-    const index = match.index ?? 0;
-    if (index > last) out.push(document.createTextNode(text.slice(last, index)));
-    const token = match[0];
-    if (match[1]) out.push(h("code", null, token.slice(1, -1)));
-    else if (match[2]) out.push(h("strong", null, ...inline(token.slice(2, -2))));
-    else if (match[3]) out.push(h("em", null, ...inline(token.slice(1, -1))));
-    else if (match[4]) {
-      const split = token.indexOf("](");
-      const label = token.slice(1, split);
-      const href = safeHref(token.slice(split + 2, -1));
-      out.push(href ? h("a", { href, rel: "noopener noreferrer nofollow", target: "_blank" }, label) : document.createTextNode(label));
-    } else {
-      const href = safeHref(token);
-      out.push(href ? h("a", { href, rel: "noopener noreferrer nofollow", target: "_blank" }, token) : document.createTextNode(token));
+function finder(text, matches) {
+  let from = 0;
+  let found = -1;
+  let searched = false;
+  /** @param {number} start @returns {number} the index, or -1 */
+  return (start) => {
+    if (searched && start >= from && (found === -1 || start <= found)) return found;
+    from = start;
+    searched = true;
+    found = -1;
+    for (let i = start; i < text.length; i++) {
+      if (matches(text[i])) {
+        found = i;
+        break;
+      }
     }
-    last = index + token.length;
+    return found;
+  };
+}
+
+const isSpace = (/** @type {string} */ c) => /\s/.test(c);
+
+/** The characters the inline scanner looks ahead for. */
+const CLOSERS = {
+  backtick: (/** @type {string} */ c) => c === "`",
+  star: (/** @type {string} */ c) => c === "*",
+  underscore: (/** @type {string} */ c) => c === "_",
+  bracket: (/** @type {string} */ c) => c === "]",
+  targetEnd: (/** @type {string} */ c) => c === ")" || isSpace(c),
+  urlEnd: (/** @type {string} */ c) => isSpace(c) || c === "<" || c === ">" || c === "(" || c === ")",
+};
+
+/**
+ * Inline markup of one line or paragraph, as the former single regular expression read it
+ * (at each position, in order: `code`, **strong**, *em* or _em_, [label](url), a bare URL),
+ * but in one pass.
+ * @param {string} text
+ * @param {number} [depth]
+ * @returns {Inline[]}
+ */
+export function parseInline(text, depth = 0) {
+  /** @type {Inline[]} */
+  const out = [];
+  if (depth >= MAX_INLINE_DEPTH) {
+    if (text) out.push({ type: "text", text });
+    return out;
   }
-  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  // Made when first needed: most texts need few of them, and emphasis parses its content.
+  /** @type {Record<string, (start: number) => number>} */
+  const finders = {};
+  /** @param {keyof typeof CLOSERS} kind @param {number} start */
+  const next = (kind, start) => (finders[kind] ??= finder(text, CLOSERS[kind]))(start);
+  let last = 0;
+  let i = 0;
+  /** @param {number} end @param {Inline} token */
+  const emit = (end, token) => {
+    if (i > last) out.push({ type: "text", text: text.slice(last, i) });
+    out.push(token);
+    last = i = end;
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "`") {
+      const close = next("backtick", i + 1);
+      if (close > i + 1) {
+        emit(close + 1, { type: "code", text: text.slice(i + 1, close) });
+        continue;
+      }
+    }
+    if (c === "*" && text[i + 1] === "*") {
+      const close = next("star", i + 2);
+      if (close > i + 2 && text[close + 1] === "*") {
+        emit(close + 2, { type: "strong", children: parseInline(text.slice(i + 2, close), depth + 1) });
+        continue;
+      }
+    }
+    if ((c === "*" || c === "_") && i + 1 < text.length && text[i + 1] !== c && !isSpace(text[i + 1])) {
+      const close = next(c === "*" ? "star" : "underscore", i + 2);
+      if (close !== -1) {
+        emit(close + 1, { type: "em", children: parseInline(text.slice(i + 1, close), depth + 1) });
+        continue;
+      }
+    }
+    if (c === "[") {
+      const split = next("bracket", i + 1);
+      if (split > i + 1 && text[split + 1] === "(") {
+        const close = next("targetEnd", split + 2);
+        if (close > split + 2 && text[close] === ")") {
+          emit(close + 1, { type: "link", href: safeHref(text.slice(split + 2, close)), text: text.slice(i + 1, split) });
+          continue;
+        }
+      }
+    }
+    if (c === "h" && (text.startsWith("http://", i) || text.startsWith("https://", i))) {
+      const start = i + (text[i + 4] === "s" ? 8 : 7);
+      let end = next("urlEnd", start);
+      if (end === -1) end = text.length;
+      if (end > start) {
+        const url = text.slice(i, end);
+        emit(end, { type: "link", href: safeHref(url), text: url });
+        continue;
+      }
+    }
+    i++;
+  }
+  if (last < text.length) out.push({ type: "text", text: text.slice(last) });
   return out;
 }
 
+const LIST_ITEM = /^\s*([-*+]|\d+[.)])\s+(.*)$/;
+const QUOTE = /^>\s?/;
+
 /**
+ * The blocks of a text.
  * @param {string} source
- * @returns {DocumentFragment}
+ * @returns {Block[]}
  */
-export function renderMarkdown(source) {
-  const fragment = document.createDocumentFragment();
-  const lines = source.replace(/\r\n?/g, "\n").split("\n");
+export function parseMarkdown(source) {
+  return parseBlocks(source.replace(/\r\n?/g, "\n").split("\n"), 0);
+}
+
+/**
+ * @param {string[]} lines
+ * @param {number} depth how many quotes these lines are in
+ * @returns {Block[]}
+ */
+function parseBlocks(lines, depth) {
+  /** @type {Block[]} */
+  const blocks = [];
   let i = 0;
   /** @type {string[]} */
   let paragraph = [];
   const flush = () => {
-    if (paragraph.length) fragment.append(h("p", null, ...inline(paragraph.join(" "))));
+    if (paragraph.length) blocks.push({ type: "p", children: parseInline(paragraph.join(" ")) });
     paragraph = [];
   };
   while (i < lines.length) {
     const line = lines[i];
-    const fence = line.match(/^```/);
-    if (fence) {
+    if (line.startsWith("```")) {
       flush();
       const code = [];
       i++;
       while (i < lines.length && !lines[i].startsWith("```")) code.push(lines[i++]);
       i++;
-      fragment.append(h("pre", null, h("code", null, code.join("\n"))));
+      blocks.push({ type: "pre", text: code.join("\n") });
       continue;
     }
     const heading = line.match(/^(#{1,6})\s+(.*)$/);
     if (heading) {
       flush();
       // Headings inside a task are at most h3/h4 so they never outrank the page's.
-      fragment.append(h(heading[1].length <= 2 ? "h3" : "h4", null, ...inline(heading[2])));
+      blocks.push({ type: heading[1].length <= 2 ? "h3" : "h4", children: parseInline(heading[2]) });
       i++;
       continue;
     }
     if (/^(\s*[-*_]){3,}\s*$/.test(line)) {
       flush();
-      fragment.append(h("hr"));
+      blocks.push({ type: "hr" });
       i++;
       continue;
     }
-    if (/^>\s?/.test(line)) {
+    if (depth < MAX_QUOTE_DEPTH && QUOTE.test(line)) {
       flush();
       const quoted = [];
-      while (i < lines.length && /^>\s?/.test(lines[i])) quoted.push(lines[i++].replace(/^>\s?/, ""));
-      fragment.append(h("blockquote", null, renderMarkdown(quoted.join("\n"))));
+      while (i < lines.length && QUOTE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE, ""));
+      blocks.push({ type: "blockquote", children: parseBlocks(quoted, depth + 1) });
       continue;
     }
-    const item = line.match(/^\s*([-*+]|\d+[.)])\s+(.*)$/);
+    const item = line.match(LIST_ITEM);
     if (item) {
       flush();
-      const ordered = /\d/.test(item[1]);
-      const list = h(ordered ? "ol" : "ul");
+      const items = [];
       while (i < lines.length) {
-        const m = lines[i].match(/^\s*([-*+]|\d+[.)])\s+(.*)$/);
+        const m = lines[i].match(LIST_ITEM);
         if (!m) break;
         const task = m[2].match(/^\[([ xX])\]\s+(.*)$/);
-        list.append(task
-          ? h("li", { class: "check" }, h("input", { type: "checkbox", disabled: true, checked: task[1] !== " ", "aria-label": task[1] !== " " ? "done" : "not done" }), " ", ...inline(task[2]))
-          : h("li", null, ...inline(m[2])));
+        items.push(task
+          ? { checked: task[1] !== " ", children: parseInline(task[2]) }
+          : { checked: null, children: parseInline(m[2]) });
         i++;
       }
-      fragment.append(list);
+      blocks.push({ type: /\d/.test(item[1]) ? "ol" : "ul", items });
       continue;
     }
     if (line.trim() === "") {
@@ -124,5 +241,71 @@ export function renderMarkdown(source) {
     i++;
   }
   flush();
+  return blocks;
+}
+
+/**
+ * An element with children, appended one by one (a long paragraph can hold thousands).
+ * @param {string} tag
+ * @param {Node[]} children
+ * @param {Record<string, any> | null} [props]
+ */
+function element(tag, children, props = null) {
+  const el = h(tag, props);
+  append(el, children);
+  return el;
+}
+
+/**
+ * @param {Inline} token
+ * @returns {Node}
+ */
+function inlineNode(token) {
+  switch (token.type) {
+    case "text": return document.createTextNode(token.text);
+    case "code": return h("code", null, token.text);
+    case "strong": case "em": return element(token.type, token.children.map(inlineNode));
+    case "link": return token.href
+      ? h("a", { href: token.href, rel: "noopener noreferrer nofollow", target: "_blank" }, token.text)
+      : document.createTextNode(token.text);
+  }
+}
+
+/**
+ * @param {Block} block
+ * @returns {Node}
+ */
+function blockNode(block) {
+  switch (block.type) {
+    case "p": case "h3": case "h4": return element(block.type, block.children.map(inlineNode));
+    case "pre": return h("pre", null, h("code", null, block.text));
+    case "hr": return h("hr");
+    case "blockquote": return element("blockquote", block.children.map(blockNode));
+    case "ul": case "ol": return element(block.type, block.items.map((item) => item.checked === null
+      ? element("li", item.children.map(inlineNode))
+      : element("li", [
+        h("input", { type: "checkbox", disabled: true, checked: item.checked, "aria-label": item.checked ? "done" : "not done" }),
+        document.createTextNode(" "),
+        ...item.children.map(inlineNode),
+      ], { class: "check" })));
+  }
+}
+
+/**
+ * Inline markup of one line or paragraph.
+ * @param {string} text
+ * @returns {Node[]}
+ */
+export function inline(text) {
+  return parseInline(text).map(inlineNode);
+}
+
+/**
+ * @param {string} source
+ * @returns {DocumentFragment}
+ */
+export function renderMarkdown(source) {
+  const fragment = document.createDocumentFragment();
+  append(fragment, parseMarkdown(source).map(blockNode));
   return fragment;
 }

@@ -43,6 +43,9 @@ export function parseDueWord(word, now = new Date()) {
 export function parseQuickAdd(line, now = new Date()) {
   /** @type {QuickAdd} */
   const result = { title: "", labels: [], assignee_me: false };
+  // Seen labels, so that a line of thousands stays linear (a search of the list each time
+  // was quadratic).
+  const labels = new Set();
   const words = [];
   for (const word of line.trim().split(/\s+/).filter(Boolean)) {
     const priority = word.match(/^!([0-4])$/);
@@ -52,7 +55,10 @@ export function parseQuickAdd(line, now = new Date()) {
     }
     if (/^#[^#\s]+$/.test(word)) {
       const label = word.slice(1).toLowerCase();
-      if (!result.labels.includes(label)) result.labels.push(label);
+      if (!labels.has(label)) {
+        labels.add(label);
+        result.labels.push(label);
+      }
       continue;
     }
     if (word.toLowerCase() === "@me") {

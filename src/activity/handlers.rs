@@ -23,7 +23,8 @@ fn page_of(
     }))
 }
 
-/// A task's history, newest first (any member).
+/// A task's history, newest first (any member): the entries of the projects the caller is a
+/// member of (a task moved in from another project shows its arrival, not its past there).
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/activity", tag = "activity",
     params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<Entry>)),
@@ -39,7 +40,7 @@ pub async fn task_activity(
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
     let before = page.position(&cursor_key, &scope)?;
-    let rows = store::for_task(&db, id, before, limit + 1).await?;
+    let rows = store::for_task(&db, id, principal.id(), before, limit + 1).await?;
     Ok(page_of(&cursor_key, &scope, rows, limit))
 }
 

@@ -84,17 +84,26 @@ const SELECT_ENTRY: &str = "SELECT a.id, a.at, a.actor_id, u.name AS actor_name,
      a.project_id, a.task_id, a.comment_id, a.user_id, a.changes, a.counts \
      FROM activity a LEFT JOIN users u ON u.id = a.actor_id";
 
-/// A task's entries, newest first, below the id `before` (the previous page's last).
+/// A task's entries that `reader` may see, newest first, below the id `before` (the previous
+/// page's last): those of the projects they are a member of now. An entry stays in the project
+/// where its change happened, so a task moved in from elsewhere does not bring its past along
+/// (API.md §9, "History stays where it was written").
 pub async fn for_task(
     db: &impl Exec,
     task_id: Uuid,
+    reader: Uuid,
     before: Option<i64>,
     limit: i64,
 ) -> DbResult<Vec<Entry>> {
-    let sql =
-        format!("{SELECT_ENTRY} WHERE a.task_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3");
-    db.fetch_all(&sql, params![task_id, before.unwrap_or(i64::MAX), limit])
-        .await
+    let sql = format!(
+        "{SELECT_ENTRY} JOIN memberships m ON m.project_id = a.project_id AND m.user_id = $2 \
+         WHERE a.task_id = $1 AND a.id < $3 ORDER BY a.id DESC LIMIT $4"
+    );
+    db.fetch_all(
+        &sql,
+        params![task_id, reader, before.unwrap_or(i64::MAX), limit],
+    )
+    .await
 }
 
 /// A project's entries (deleted tasks' included), newest first, below the id `before`.

@@ -81,7 +81,8 @@ pub async fn pre_auth(state: &AuthState, client: ClientAddr) -> Result<(), ApiEr
 }
 
 /// 429 when the address has used up its pre-authentication requests, counting nothing: for
-/// credentials that are looked up in the database, where only failures count.
+/// credentials that are looked up in the database, where only failures count and only failures
+/// are refused (`auth::principal::looked_up`).
 pub fn pre_auth_exhausted(state: &AuthState, client: ClientAddr) -> Result<(), ApiError> {
     match state.pre_auth_limiter.exhausted(pre_auth_key(client)) {
         Some(reset) => Err(ApiError::rate_limited(reset)),

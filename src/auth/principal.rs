@@ -16,6 +16,7 @@ use super::limits;
 use super::state::AuthState;
 use super::store::{api_tokens, refresh_tokens, sessions};
 use super::users::User;
+use crate::db::Exec;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::middleware::RequestContext;
 use crate::tokens::hash_token;
@@ -212,7 +213,7 @@ async fn authenticate(parts: &Parts, state: &AuthState) -> Result<Principal, Api
         }
         let token = token.trim();
         let principal = if token.starts_with(API_TOKEN_PREFIX) {
-            looked_up(parts, state, api_token_principal(state, token)).await?
+            looked_up(parts, state, Lookup::ApiToken(token)).await?
         } else {
             access_token_principal(state, token).await?
         };
@@ -230,7 +231,7 @@ async fn authenticate(parts: &Parts, state: &AuthState) -> Result<Principal, Api
         return Ok(principal);
     }
     if let Some(token) = cookie_value(&parts.headers, state.config.session_cookie()) {
-        let principal = looked_up(parts, state, session_principal(state, token)).await?;
+        let principal = looked_up(parts, state, Lookup::Session(token)).await?;
         if !is_safe(&parts.method) {
             let AuthMethod::Session { csrf_token, .. } = &principal.method else {
                 unreachable!("a session principal");
@@ -256,18 +257,42 @@ async fn authenticate(parts: &Parts, state: &AuthState) -> Result<Principal, Api
     .bearer())
 }
 
-/// A credential that only the database can check (an API token, a session cookie): a client
-/// address past the pre-authentication limit is refused before the lookup, and a failed lookup
-/// counts against it (API.md §9), so random tokens cannot keep the pool busy.
+/// A credential that only the database can check.
+enum Lookup<'a> {
+    ApiToken(&'a str),
+    Session(&'a str),
+}
+
+impl Lookup<'_> {
+    async fn run(&self, state: &AuthState, db: &impl Exec) -> Result<Principal, ApiError> {
+        match self {
+            Lookup::ApiToken(token) => api_token_principal(state, db, token).await,
+            Lookup::Session(token) => session_principal(state, db, token).await,
+        }
+    }
+}
+
+/// Looks a credential up; a failed lookup counts against the client address's
+/// pre-authentication limit (API.md §9), so random tokens cannot keep the database busy.
+///
+/// Past that limit the lookup still runs, because someone else's failures at the same address
+/// (an office NAT, a VPN) must never refuse a valid credential; only a failure is refused
+/// (429). It then runs on the shared read lanes (a point read by hash), so that a flood of
+/// failures cannot take the pool's connections from everyone else.
 async fn looked_up(
     parts: &Parts,
     state: &AuthState,
-    lookup: impl std::future::Future<Output = Result<Principal, ApiError>>,
+    lookup: Lookup<'_>,
 ) -> Result<Principal, ApiError> {
     let client = ClientAddr::of(parts, &state.config.trusted_proxies);
-    limits::pre_auth_exhausted(state, client)?;
-    match lookup.await {
+    let within_limit = limits::pre_auth_exhausted(state, client);
+    let found = match within_limit {
+        Ok(()) => lookup.run(state, &state.db).await,
+        Err(_) => lookup.run(state, &state.db.reads()).await,
+    };
+    match found {
         Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {
+            within_limit?;
             limits::pre_auth(state, client).await?;
             Err(error)
         }
@@ -323,8 +348,12 @@ async fn access_token_principal(state: &AuthState, token: &str) -> Result<Princi
     Ok(principal(user))
 }
 
-async fn api_token_principal(state: &AuthState, token: &str) -> Result<Principal, ApiError> {
-    let row = api_tokens::find_by_hash(&state.db, &hash_token(token)).await?;
+async fn api_token_principal(
+    state: &AuthState,
+    db: &impl Exec,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let row = api_tokens::find_by_hash(db, &hash_token(token)).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated(ErrorCode::Unauthenticated, "the API token is not valid").bearer()
     })?;
@@ -357,8 +386,12 @@ async fn api_token_principal(state: &AuthState, token: &str) -> Result<Principal
     })
 }
 
-async fn session_principal(state: &AuthState, token: &str) -> Result<Principal, ApiError> {
-    let row = sessions::find_active(&state.db, &hash_token(token), SESSION_IDLE_SECS).await?;
+async fn session_principal(
+    state: &AuthState,
+    db: &impl Exec,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let row = sessions::find_active(db, &hash_token(token), SESSION_IDLE_SECS).await?;
     let row = row.ok_or_else(|| {
         ApiError::unauthenticated(
             ErrorCode::Unauthenticated,

@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
@@ -191,6 +192,15 @@ impl EventStream {
     /// The next event, or `None` to end the stream.
     async fn next(&mut self) -> Option<Event> {
         if *self.closing.borrow() {
+            return None;
+        }
+        // Replaying (a page read, or what is left of one) never waits on the heartbeat, so
+        // its credential check runs here whenever one is due: a reader far behind stops within
+        // a heartbeat of its logout like one that follows (API.md §9).
+        if (self.replaying || !self.backlog.is_empty())
+            && self.check.tick().now_or_never().is_some()
+            && !self.still_allowed().await
+        {
             return None;
         }
         if let Some(entry) = self.backlog.pop_front() {

@@ -73,7 +73,8 @@ fn matches(tags: &[String], version: i64) -> bool {
     tags.iter().any(|tag| tag == "*" || *tag == current)
 }
 
-/// `If-Match`: without it a write applies to the current version.
+/// `If-Match`: without it (`default()`) a write applies to the current version.
+#[derive(Default)]
 pub struct IfMatch(Option<Vec<String>>);
 
 impl IfMatch {

@@ -108,6 +108,20 @@ pub async fn take_task_numbers(tx: &Tx, project_id: Uuid, n: i64) -> DbResult<(i
     Ok((get(&row, "number")?, get(&row, "task_count")?))
 }
 
+/// The project's tasks are given new manual-order keys (`tasks::store::renumber_positions`):
+/// counts the renumbering, so that cursors handed out before it can tell, and returns its
+/// number.
+pub async fn renumbered(tx: &Tx, project_id: Uuid) -> DbResult<i64> {
+    let row = tx
+        .query_one(
+            "UPDATE projects SET position_epoch = position_epoch + 1 WHERE id = $1 \
+             RETURNING position_epoch",
+            params![project_id],
+        )
+        .await?;
+    get(&row, "position_epoch")
+}
+
 /// `n` tasks left the project (deleted or moved away).
 pub async fn tasks_removed(tx: &Tx, project_id: Uuid, n: i64) -> DbResult<()> {
     tx.execute(

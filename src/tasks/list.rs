@@ -240,7 +240,7 @@ async fn list(
     let scope = scope(filters_key(&query));
     let after: Option<Position> = page.position(cursor_key, &scope)?;
 
-    let rows = super::store::list::list(
+    let listed = super::store::list::list(
         db,
         ListSpec {
             of,
@@ -256,8 +256,9 @@ async fn list(
         ListError::CursorMismatch => invalid("cursor is not valid for this list"),
         ListError::Db(error) => error.into(),
     })?;
-    Ok(Page::from_rows(rows, limit, |last| {
-        cursor_key.encode(&scope, &sort.position_of(last))
+    Ok(Page::from_rows(listed.tasks, limit, |last| {
+        let position = sort.position_of(last, listed.position_epoch);
+        cursor_key.encode(&scope, &position)
     }))
 }
 

@@ -3,13 +3,18 @@
 //! A position is a fractional-indexing key (the scheme of David Greenspan's
 //! `fractional-indexing`, base 62): an integer part whose first character gives its length,
 //! then an optional fraction that never ends in `'0'`. Keys compare byte by byte (the column is
-//! `COLLATE "C"`), and between any two keys there is always another one, so moves never run out
-//! of room and never renumber other tasks. New tasks get their key from the database
-//! (`task_position_after` in the migration), which is the same scheme's "after the last key".
+//! `COLLATE "C"`), and between any two keys there is always another one, so a move writes one
+//! row. New tasks get their key from the database (`task_position_after` in the migration),
+//! which is the same scheme's "after the last key".
+//!
+//! Keys stay short (API.md §9): moving again and again into one gap lengthens the key by about
+//! one character every six moves, so a move whose key would pass [`MAX_KEY_LENGTH`] first
+//! renumbers the project where it is crowded ([`renumber`]: the long keys get short ones in
+//! the same order, no version or activity), then takes a key in the widened gap.
 //!
 //! A move locks the project's row, so concurrent moves in one project run one after another:
 //! each computes its key from committed neighbours, no two tasks get the same key, and no task
-//! is lost.
+//! is lost; a renumbering happens under the same lock, in the move's transaction.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,10 +32,14 @@ use crate::db::Tx;
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::http::preconditions::IfMatch;
-use crate::projects::access::Action;
+use crate::projects::access::{Action, ProjectAccess};
 use crate::projects::guard;
 
 type P = crate::error::Problem;
+
+/// The longest key a move writes (API.md §9, "Manual order keys stay short"); the column has
+/// the same limit as a check constraint.
+pub const MAX_KEY_LENGTH: usize = 64;
 
 const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ZERO: u8 = b'0';
@@ -193,6 +202,42 @@ pub fn key_between(a: Option<&str>, b: Option<&str>) -> Option<String> {
     }
 }
 
+/// `n` keys in order strictly between `a` and `b` (`None` meaning "no bound"), spread so
+/// that each is about `log62(n)` characters longer than the bounds (David Greenspan's
+/// `generateNKeysBetween`). `None` when the bounds are not keys or not in order.
+pub fn keys_between(a: Option<&str>, b: Option<&str>, n: usize) -> Option<Vec<String>> {
+    match (n, a, b) {
+        (0, _, _) => Some(Vec::new()),
+        (1, _, _) => key_between(a, b).map(|key| vec![key]),
+        // Open above: each after the last (the integer part grows logarithmically).
+        (_, _, None) => {
+            let mut keys: Vec<String> = Vec::with_capacity(n);
+            for _ in 0..n {
+                keys.push(key_between(keys.last().map(String::as_str).or(a), None)?);
+            }
+            Some(keys)
+        }
+        // Open below: each before the first, then in order.
+        (_, None, _) => {
+            let mut keys: Vec<String> = Vec::with_capacity(n);
+            for _ in 0..n {
+                keys.push(key_between(None, keys.last().map(String::as_str).or(b))?);
+            }
+            keys.reverse();
+            Some(keys)
+        }
+        // Bounded: the middle key, then each half.
+        _ => {
+            let half = n / 2;
+            let middle = key_between(a, b)?;
+            let mut keys = keys_between(a, Some(&middle), half)?;
+            keys.push(middle.clone());
+            keys.extend(keys_between(Some(&middle), b, n - half - 1)?);
+            Some(keys)
+        }
+    }
+}
+
 /// Body of `POST /api/v1/tasks/{id}/move`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -215,21 +260,22 @@ pub struct MoveTaskRequest {
 }
 
 /// A neighbour field: absent, `null`, or a task id.
-enum Neighbour {
+pub enum Neighbour {
     Absent,
     Null,
     Task(Uuid),
 }
 
-/// A move's body, parsed.
-struct MoveBody {
-    before: Neighbour,
-    after: Neighbour,
-    status: Option<Status>,
-    state_id: Option<Uuid>,
+/// A move as asked: the task goes after `before` and before `after` (see the body's fields),
+/// with `state_id` or `status` if given.
+pub struct MoveRequest {
+    pub before: Neighbour,
+    pub after: Neighbour,
+    pub status: Option<Status>,
+    pub state_id: Option<Uuid>,
 }
 
-fn parse_body(body: Map<String, Value>) -> Result<MoveBody, ApiError> {
+fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
     let mut before = Neighbour::Absent;
     let mut after = Neighbour::Absent;
     let mut status = None;
@@ -297,7 +343,7 @@ fn parse_body(body: Map<String, Value>) -> Result<MoveBody, ApiError> {
         }
     }
     if errors.is_empty() {
-        Ok(MoveBody {
+        Ok(MoveRequest {
             before,
             after,
             status,
@@ -336,6 +382,96 @@ async fn neighbour_position(
     Ok(position)
 }
 
+fn out_of_order() -> ApiError {
+    ApiError::validation(vec![FieldError::new(
+        "before_id",
+        "invalid_value",
+        "must come before after_id in the project's order",
+    )])
+}
+
+/// The key for the task `moved` at the place `request` names, from the committed keys of its
+/// project (whose row the caller has locked). `errors`: the request's other field errors,
+/// reported with the neighbours' in one problem.
+async fn key_for(
+    tx: &Tx,
+    project_id: Uuid,
+    moved: Uuid,
+    request: &MoveRequest,
+    mut errors: Vec<FieldError>,
+) -> Result<String, ApiError> {
+    let lower = match request.before {
+        Neighbour::Task(n) => {
+            neighbour_position(tx, "before_id", project_id, moved, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    let upper = match request.after {
+        Neighbour::Task(n) => {
+            neighbour_position(tx, "after_id", project_id, moved, n, &mut errors).await?
+        }
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let (lower, upper) = match (&request.before, &request.after) {
+        // Both named: just after `before_id`. The two need not be adjacent (a board column
+        // hides other statuses, and another move may have landed between them), so the key
+        // goes below the next key after `before_id`, never merely below `after_id`: two moves
+        // between the same neighbours must not compute the same key.
+        (Neighbour::Task(_), Neighbour::Task(_)) => {
+            if lower >= upper {
+                return Err(out_of_order());
+            }
+            let next =
+                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (Neighbour::Task(_), _) => {
+            let next =
+                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
+            (lower, next)
+        }
+        (_, Neighbour::Task(_)) => {
+            let previous =
+                store::adjacent_position(tx, project_id, moved, upper.as_deref(), true).await?;
+            (previous, upper)
+        }
+        (Neighbour::Null, Neighbour::Absent) => {
+            let first = store::adjacent_position(tx, project_id, moved, None, false).await?;
+            (None, first)
+        }
+        _ => {
+            let last = store::adjacent_position(tx, project_id, moved, None, true).await?;
+            (last, None)
+        }
+    };
+    key_between(lower.as_deref(), upper.as_deref()).ok_or_else(out_of_order)
+}
+
+/// Keys longer than this get new ones when a gap runs out of room. A key between two keys of
+/// at most this length is at most one character longer, and so are the keys a renumbered run
+/// gets (plus about `log62` of its length): far below [`MAX_KEY_LENGTH`].
+const RENUMBER_LONGER_THAN: usize = 16;
+
+/// Renumbers the project's manual order where it is crowded: each run of consecutive tasks with
+/// keys longer than [`RENUMBER_LONGER_THAN`] gets keys spread between the short keys around it.
+/// Every other task keeps its key, so this costs what the crowded runs hold (the two tasks
+/// moved back and forth in the worst case), not the project's size.
+async fn renumber(tx: &Tx, access: &ProjectAccess) -> Result<(), ApiError> {
+    let mut keys = Vec::new();
+    for run in store::long_position_runs(tx, access, RENUMBER_LONGER_THAN).await? {
+        let fresh = keys_between(run.after.as_deref(), run.before.as_deref(), run.tasks.len())
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("position keys out of order: {run:?}"))
+            })?;
+        keys.extend(run.tasks.into_iter().zip(fresh));
+    }
+    store::renumber_positions(tx, access, keys).await?;
+    Ok(())
+}
+
 /// Move a task in its project's manual order (editor or above), optionally changing its
 /// state (a board column) or status in the same write. `If-Match` honoured.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
@@ -360,17 +496,28 @@ pub async fn move_task(
         unreachable!("the JSON extractor takes only objects")
     };
     let tx = db.begin().await?;
+    // Not a member: 404 before anything is said about the body.
     let (task, _) = guard::enter_task(&tx, &principal, id, Action::EditTasks).await?;
-    let MoveBody {
-        before,
-        after,
-        status,
-        state_id,
-    } = parse_body(body)?;
+    let request = parse_body(body)?;
+    let moved = apply(&tx, &principal, &task, request, &if_match).await?;
+    tx.commit().await?;
+    Ok(task_response(StatusCode::OK, &moved))
+}
+
+/// The write of a move, in the caller's transaction: what `POST /tasks/{id}/move` does once
+/// the caller entered the task (`entered`, read without a lock) and the body is read.
+pub async fn apply(
+    tx: &Tx,
+    principal: &Principal,
+    entered: &Task,
+    request: MoveRequest,
+    if_match: &IfMatch,
+) -> Result<Task, ApiError> {
+    let id = entered.id;
     // One move at a time per project: the project row first, then the task's.
-    crate::projects::store::lock(&tx, task.project_id).await?;
-    let locked_project = task.project_id;
-    let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
+    crate::projects::store::lock(tx, entered.project_id).await?;
+    let locked_project = entered.project_id;
+    let (task, access) = guard::enter_task_locked(tx, principal, id, Action::EditTasks).await?;
     if task.project_id != locked_project {
         return Err(ApiError::conflict(
             crate::error::ErrorCode::Conflict,
@@ -378,73 +525,24 @@ pub async fn move_task(
         ));
     }
     if_match.check(task.version)?;
-    let project_id = task.project_id;
-
     let mut errors = Vec::new();
-    let (status, state_id) =
-        super::handlers::resolve_state(&tx, project_id, status, state_id, task.status, &mut errors)
-            .await?;
-    let lower = match before {
-        Neighbour::Task(n) => {
-            neighbour_position(&tx, "before_id", project_id, id, n, &mut errors).await?
-        }
-        _ => None,
-    };
-    let upper = match after {
-        Neighbour::Task(n) => {
-            neighbour_position(&tx, "after_id", project_id, id, n, &mut errors).await?
-        }
-        _ => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+    let (status, state_id) = super::handlers::resolve_state(
+        tx,
+        task.project_id,
+        request.status,
+        request.state_id,
+        task.status,
+        &mut errors,
+    )
+    .await?;
+    let mut position = key_for(tx, task.project_id, id, &request, errors).await?;
+    if position.len() > MAX_KEY_LENGTH {
+        // The gap ran out of room: renumber the project (under its lock, in this transaction),
+        // after which every gap has room for a short key.
+        renumber(tx, &access).await?;
+        position = key_for(tx, task.project_id, id, &request, Vec::new()).await?;
     }
-    let (lower, upper) = match (before, after) {
-        // Both named: just after `before_id`. The two need not be adjacent (a board column
-        // hides other statuses, and another move may have landed between them), so the key
-        // goes below the next key after `before_id`, never merely below `after_id`: two moves
-        // between the same neighbours must not compute the same key.
-        (Neighbour::Task(_), Neighbour::Task(_)) => {
-            if lower >= upper {
-                return Err(ApiError::validation(vec![FieldError::new(
-                    "before_id",
-                    "invalid_value",
-                    "must come before after_id in the project's order",
-                )]));
-            }
-            let next =
-                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
-            (lower, next)
-        }
-        (Neighbour::Task(_), _) => {
-            let next =
-                store::adjacent_position(&tx, project_id, id, lower.as_deref(), false).await?;
-            (lower, next)
-        }
-        (_, Neighbour::Task(_)) => {
-            let previous =
-                store::adjacent_position(&tx, project_id, id, upper.as_deref(), true).await?;
-            (previous, upper)
-        }
-        (Neighbour::Null, Neighbour::Absent) => {
-            let first = store::adjacent_position(&tx, project_id, id, None, false).await?;
-            (None, first)
-        }
-        _ => {
-            let last = store::adjacent_position(&tx, project_id, id, None, true).await?;
-            (last, None)
-        }
-    };
-    let Some(position) = key_between(lower.as_deref(), upper.as_deref()) else {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "before_id",
-            "invalid_value",
-            "must come before after_id in the project's order",
-        )]));
-    };
-    let moved: Task = store::set_position(&tx, &access, &task, &position, status, state_id).await?;
-    tx.commit().await?;
-    Ok(task_response(StatusCode::OK, &moved))
+    Ok(store::set_position(tx, &access, &task, &position, status, state_id).await?)
 }
 
 #[cfg(test)]
@@ -466,6 +564,34 @@ mod tests {
             "a0 is two characters: a00 has a trailing 0"
         );
         assert_eq!(key_between(Some("not a key"), None), None);
+    }
+
+    #[test]
+    fn many_keys_between_two_are_ordered_and_short() {
+        for (a, b) in [
+            (Some("a5"), Some("a6")),
+            (Some("a5"), None),
+            (None, Some("a5")),
+            (None, None),
+            (Some("a5V"), Some("a5VV")),
+        ] {
+            for n in [0, 1, 2, 3, 10, 61, 62, 63, 1000, 100_000] {
+                let keys = keys_between(a, b, n).unwrap();
+                assert_eq!(keys.len(), n);
+                let mut bounds = vec![a.map(str::to_owned)];
+                bounds.extend(keys.iter().cloned().map(Some));
+                bounds.push(b.map(str::to_owned));
+                for pair in bounds.windows(2) {
+                    if let [Some(low), Some(high)] = pair {
+                        assert!(low < high, "{a:?}..{b:?} n={n}: {low} !< {high}");
+                    }
+                }
+                assert!(keys.iter().all(|k| split(k).is_some()), "valid keys");
+                let longest = keys.iter().map(String::len).max().unwrap_or(0);
+                assert!(longest <= 12, "{a:?}..{b:?} n={n}: {longest}");
+            }
+        }
+        assert_eq!(keys_between(Some("a6"), Some("a5"), 3), None);
     }
 
     #[test]

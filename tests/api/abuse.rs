@@ -516,6 +516,97 @@ async fn pre_authentication_requests_are_limited_per_address() {
     assert_eq!(me.status(), 200);
 }
 
+/// Someone at an office's address floods it with bogus cookies and API tokens (API.md §9):
+/// their lookups are refused past the limit, but every valid session, access token and API
+/// token from the same address still works, reads and writes.
+#[tokio::test]
+async fn others_failed_lookups_never_refuse_a_valid_credential_from_the_same_address() {
+    let app = spawn_app().await;
+    let colleague = app.new_client().await;
+    let project = colleague.create_project("Office").await.id;
+    let (cookie, csrf) = app
+        .session_login(&colleague.email, &colleague.password)
+        .await;
+    let api_token: Value = colleague
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "ci", "scopes": ["read", "write"]}),
+        )
+        .await
+        .created();
+    let api_token = api_token["token"].as_str().unwrap().to_owned();
+    let office = random_ip();
+
+    // 300 failed lookups a minute is the address's allowance; the flood goes past it.
+    for i in 0..300 {
+        let bogus = if i % 2 == 0 {
+            app.anon()
+                .get("/api/v1/me")
+                .header("cookie", format!("docket_session=bogus{i}"))
+        } else {
+            app.with_token(&format!("dkt_bogus{i}")).get("/api/v1/me")
+        };
+        let status = bogus.header("x-forwarded-for", &office).await.status();
+        assert_eq!(status, 401, "failed lookup {i}");
+    }
+    for bogus in [
+        app.anon()
+            .get("/api/v1/me")
+            .header("cookie", "docket_session=one-more"),
+        app.with_token("dkt_one_more").get("/api/v1/me"),
+    ] {
+        bogus
+            .header("x-forwarded-for", &office)
+            .await
+            .problem(429, "rate_limited");
+    }
+
+    // The colleague's credentials, from the same address: a read and a write each.
+    let session = app.with_session(&cookie, &csrf);
+    let token = app.with_token(&api_token);
+    let answers = [
+        session
+            .get("/api/v1/me")
+            .header("x-forwarded-for", &office)
+            .await,
+        session
+            .post(&tasks_path(project), json!({"title": "by session"}))
+            .header("x-forwarded-for", &office)
+            .await,
+        token
+            .get("/api/v1/me")
+            .header("x-forwarded-for", &office)
+            .await,
+        token
+            .post(&tasks_path(project), json!({"title": "by API token"}))
+            .header("x-forwarded-for", &office)
+            .await,
+        colleague
+            .get("/api/v1/me")
+            .header("x-forwarded-for", &office)
+            .await,
+        colleague
+            .post(&tasks_path(project), json!({"title": "by access token"}))
+            .header("x-forwarded-for", &office)
+            .await,
+    ];
+    for response in &answers {
+        assert!(
+            response.status().is_success(),
+            "{}: {} {}",
+            response.what(),
+            response.status(),
+            response.text()
+        );
+    }
+    // And the flood is still refused afterwards.
+    app.with_token("dkt_still_bogus")
+        .get("/api/v1/me")
+        .header("x-forwarded-for", &office)
+        .await
+        .problem(429, "rate_limited");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A notification channel that dies silently (API.md §9)
 // ---------------------------------------------------------------------------------------------

@@ -203,6 +203,9 @@ async fn project_history_keeps_deleted_tasks_and_membership_and_project_changes(
     outside.problem(404, "not_found");
 }
 
+/// A move between projects writes an entry in each (API.md §9, "History stays where it was
+/// written"): the source's says where the task went; the destination's says only that it
+/// arrived, with its new number.
 #[tokio::test]
 async fn a_move_to_another_project_is_recorded_in_both() {
     let app = spawn_app().await;
@@ -213,18 +216,122 @@ async fn a_move_to_another_project_is_recorded_in_both() {
         .create_task(from, json!({"title": "Travels"}))
         .await
         .id;
-    let moved = owner
+    let moved: Task = owner
         .patch(&format!("/api/v1/tasks/{task}"), json!({"project_id": to}))
+        .await
+        .good();
+    let left = history(&owner, &format!("/api/v1/projects/{from}/activity")).await;
+    assert_eq!(left[0]["kind"], "task.moved");
+    assert_eq!(left[0]["project_id"], from.to_string());
+    assert_eq!(
+        change(&left[0], "project_id").unwrap(),
+        &json!({"field": "project_id", "from": from, "to": to})
+    );
+    let arrived = history(&owner, &format!("/api/v1/projects/{to}/activity")).await;
+    assert_eq!(kinds(&arrived), ["task.moved"]);
+    assert_eq!(arrived[0]["project_id"], to.to_string());
+    assert_eq!(
+        arrived[0]["changes"],
+        json!([
+            {"field": "project_id", "from": null, "to": to},
+            {"field": "number", "from": null, "to": moved.number},
+        ])
+    );
+}
+
+/// A task moved from a private project into a shared one (API.md §9): the new project's
+/// members see only what happened in their project, and nothing of the private past (old
+/// titles, labels, comments, the project it came from); its owner, a member of both, sees
+/// both; each project's feed keeps only its own entries.
+#[tokio::test]
+async fn a_moved_task_does_not_carry_its_private_history_along() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let colleague = app.new_client().await;
+    let private = owner.create_project("Private").await.id;
+    let shared = owner.create_project("Shared").await.id;
+    owner.add_member(shared, &colleague, "editor").await;
+    let task = owner
+        .create_task(
+            private,
+            json!({"title": "Layoffs in March", "labels": ["hr-only"], "description": "names"}),
+        )
         .await;
-    moved.good::<Value>();
-    for project in [&from, &to] {
-        let entries = history(&owner, &format!("/api/v1/projects/{project}/activity")).await;
-        assert_eq!(entries[0]["kind"], "task.moved", "{project}");
-        assert_eq!(
-            change(&entries[0], "project_id").unwrap(),
-            &json!({"field": "project_id", "from": from, "to": to})
-        );
+    owner
+        .patch(&task_path(task.id), json!({"title": "Reorganisation"}))
+        .await
+        .good::<Value>();
+    owner
+        .post(&comments_path(task.id), json!({"body": "keep this quiet"}))
+        .await
+        .created::<Value>();
+    let private_before = history(&owner, &format!("/api/v1/projects/{private}/activity")).await;
+    let moved: Task = owner
+        .patch(
+            &task_path(task.id),
+            json!({"project_id": shared, "title": "Team changes", "labels": []}),
+        )
+        .await
+        .good();
+    owner
+        .patch(&task_path(task.id), json!({"priority": 2}))
+        .await
+        .good::<Value>();
+
+    // The colleague: the arrival and what came after, nothing from before.
+    let seen = history(&colleague, &format!("/api/v1/tasks/{}/activity", task.id)).await;
+    assert_eq!(kinds(&seen), ["task.updated", "task.moved"]);
+    for entry in &seen {
+        assert_eq!(entry["project_id"], shared.to_string(), "{entry}");
+        let text = entry.to_string();
+        for secret in ["Layoffs", "Reorganisation", "hr-only", &private.to_string()] {
+            assert!(!text.contains(secret), "{secret:?} in {text}");
+        }
     }
+    assert_eq!(
+        seen[1]["changes"],
+        json!([
+            {"field": "project_id", "from": null, "to": shared},
+            {"field": "number", "from": null, "to": moved.number},
+        ])
+    );
+    // The owner, a member of both projects, sees the whole story.
+    let whole = history(&owner, &format!("/api/v1/tasks/{}/activity", task.id)).await;
+    assert_eq!(
+        kinds(&whole),
+        [
+            "task.updated",
+            "task.moved",
+            "task.moved",
+            "comment.created",
+            "task.updated",
+            "task.created"
+        ]
+    );
+    // Each project's feed holds its own entries only: the private one gained exactly the
+    // departure, and the later change is not in it.
+    let private_after = history(&owner, &format!("/api/v1/projects/{private}/activity")).await;
+    assert_eq!(private_after.len(), private_before.len() + 1);
+    assert_eq!(private_after[0]["kind"], "task.moved");
+    assert_eq!(
+        change(&private_after[0], "project_id").unwrap(),
+        &json!({"field": "project_id", "from": private, "to": shared})
+    );
+    assert_eq!(&private_after[1..], &private_before[..]);
+    let shared_feed = history(&colleague, &format!("/api/v1/projects/{shared}/activity")).await;
+    assert!(shared_feed
+        .iter()
+        .all(|e| e["project_id"] == shared.to_string()));
+    assert_eq!(kinds(&shared_feed)[..2], ["task.updated", "task.moved"]);
+    // When the colleague leaves, the task's history shows them nothing at all (404).
+    owner
+        .delete(&member_path(shared, colleague.id))
+        .await
+        .no_content();
+    colleague
+        .get(&format!("/api/v1/tasks/{}/activity", task.id))
+        .await
+        .problem(404, "not_found");
 }
 
 #[tokio::test]

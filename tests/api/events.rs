@@ -699,3 +699,60 @@ async fn relations_state_and_parent_changes_and_blocked_flips_are_live_events() 
         "the other side's entries exist, in their own project"
     );
 }
+
+/// A reader far behind a busy project (API.md §9): its stream is still replaying full pages
+/// from the table when its session ends, and it must stop within a heartbeat all the same —
+/// nothing committed after that may reach it, however much it has left to replay.
+#[tokio::test]
+async fn a_stream_still_replaying_checks_its_credentials_at_each_heartbeat() {
+    let app = spawn_app().await;
+    let user = app.new_client().await;
+    let (cookie, csrf) = app.session_login(&user.email, &user.password).await;
+    let project = user.create_project("Busy").await.id;
+    let task = new_task(&user, project, "busy").await;
+    // A backlog far larger than what the sockets buffer between server and client (a busy
+    // project's day, written straight into the table: how it was written is not the point).
+    const BACKLOG: i64 = 60_000;
+    app.db
+        .execute(
+            "INSERT INTO activity (actor_id, kind, project_id, task_id, changes) \
+             SELECT $1, 'task.updated', $2, $3, \
+                    jsonb_build_array(jsonb_build_object('field', 'priority', 'from', 0, 'to', n % 5)) \
+             FROM generate_series(1, $4::bigint) AS n",
+            &[&user.id, &project, &task, &BACKLOG],
+        )
+        .await;
+    let response = app
+        .request(Method::GET, "/api/v1/events?after=0")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = Stream::new(response);
+    let first = stream.event(SOON).await.unwrap();
+    assert_entry(&first, "task.created", task);
+
+    let logout = app
+        .with_session(&cookie, &csrf)
+        .delete("/api/v1/auth/session")
+        .await;
+    assert_eq!(logout.status(), 204);
+    // Well past a heartbeat (200 ms here), a change the reader must never see.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let late = new_task(&user, project, "after the logout").await;
+
+    let mut received = 1;
+    while let Some(event) = stream.event(Duration::from_secs(20)).await {
+        assert_ne!(
+            event.data["task_id"],
+            late.to_string(),
+            "an entry committed after the logout reached the stream ({received} events in)"
+        );
+        received += 1;
+    }
+    println!("{received} of {} entries reached the stream", BACKLOG + 2);
+    assert!(
+        received < BACKLOG,
+        "the stream replayed {received} entries after its logout"
+    );
+}

@@ -298,3 +298,109 @@ async fn concurrent_migrations_apply_each_migration_once() {
         .await;
     assert_eq!(tables, 1);
 }
+
+/// A database whose keys grew past 64 characters before the limit existed (API.md §9): the
+/// migration that brings the limit renumbers those projects, in the same order, and leaves the
+/// others alone. The database is migrated to just before that migration (refinery applies no
+/// migration older than one applied, so it cannot be undone once later ones ran) and filled
+/// as the release of then would have.
+#[tokio::test]
+async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migration() {
+    let url = create_empty_database().await;
+    docket::db::migrations::migrate_to(&url.parse().unwrap(), 20261201000012)
+        .await
+        .unwrap();
+    let db = connect_db(&url).await;
+    let (crowded, tidy, creator) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    db.execute(
+        "INSERT INTO users (id, email, name, password_hash, role) \
+         VALUES ($1, 'creator@example.com', 'Creator', 'x', 'user')",
+        &[&creator],
+    )
+    .await;
+    for (project, name, n) in [(crowded, "Crowded", 5i64), (tidy, "Tidy", 3)] {
+        db.batch("BEGIN").await;
+        db.execute(
+            "INSERT INTO projects (id, name, next_task_number, task_count) VALUES ($1, $2, $3::bigint + 1, $3::bigint)",
+            &[&project, &name, &n],
+        )
+        .await;
+        db.execute(
+            "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, 'owner')",
+            &[&project, &creator],
+        )
+        .await;
+        db.batch("COMMIT").await;
+        // Created one by one, as the API did: each goes last (the position trigger).
+        for i in 0..n {
+            db.execute(
+                "INSERT INTO tasks (id, project_id, number, title, status, created_by) \
+                 VALUES ($1, $2, $3, $4, 'todo', $5)",
+                &[
+                    &Uuid::now_v7(),
+                    &project,
+                    &(i + 1),
+                    &format!("t{i}"),
+                    &creator,
+                ],
+            )
+            .await;
+        }
+    }
+    // What thousands of moves into one gap used to leave: keys of 70 to 120 characters.
+    db.execute(
+        "UPDATE tasks t SET position = 'a0' || repeat('0', 60 + 10 * o.n::int) || 'V' \
+         FROM (SELECT id, row_number() OVER (ORDER BY number) AS n FROM tasks \
+               WHERE project_id = $1) o WHERE o.id = t.id",
+        &[&crowded],
+    )
+    .await;
+    let tidy_keys: Vec<String> = db
+        .rows(
+            "SELECT position FROM tasks WHERE project_id = $1 ORDER BY position",
+            &[&tidy],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    let app = TestApp::build().on(&url).spawn().await;
+    let user = app.new_user().await;
+    for project in [crowded, tidy] {
+        db.execute(
+            "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, 'viewer')",
+            &[&project, &user.id],
+        )
+        .await;
+    }
+    let owner = app.as_user(&user);
+    let page: Page<Task> = owner
+        .get(&tasks_path(crowded))
+        .query(&[("sort", "position")])
+        .await
+        .good();
+    let titles: Vec<&str> = page.items.iter().map(|t| t.title.as_str()).collect();
+    // The longest key is the last task's: the order was t4, t3, … and stays so.
+    assert_eq!(titles, ["t4", "t3", "t2", "t1", "t0"]);
+    assert!(
+        page.items.iter().all(|t| t.position.len() <= 64),
+        "{page:?}"
+    );
+    assert!(page.items.iter().all(|t| t.version == 1));
+    let page: Page<Task> = owner
+        .get(&tasks_path(tidy))
+        .query(&[("sort", "position")])
+        .await
+        .good();
+    let kept: Vec<String> = page.items.into_iter().map(|t| t.position).collect();
+    assert_eq!(kept, tidy_keys);
+    // And the limit holds from now on.
+    let limit: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'tasks_position_short'",
+            &[],
+        )
+        .await;
+    assert_eq!(limit, 1);
+}

@@ -950,11 +950,29 @@ async fn a_task_moved_to_another_project_takes_its_subtasks_and_leaves_its_paren
             .collect();
         assert_eq!(moved.len(), 3, "{p}");
     }
-    let root_entry = &history(&owner, &format!("/api/v1/tasks/{}/activity", root.id)).await[0];
+    // The source's entry says what changed (the parent left behind, the state); the
+    // destination's only where it came in (history stays in its project).
+    let entries = history(&owner, &format!("/api/v1/tasks/{}/activity", root.id)).await;
+    let in_source = entries
+        .iter()
+        .find(|e| e["kind"] == "task.moved" && e["project_id"] == project.to_string())
+        .unwrap();
     assert_eq!(
-        change(root_entry, "parent_id").unwrap()["from"],
+        change(in_source, "parent_id").unwrap()["from"],
         stays.id.to_string()
     );
+    assert!(change(in_source, "state_id").is_some());
+    let in_target = entries
+        .iter()
+        .find(|e| e["kind"] == "task.moved" && e["project_id"] == target.to_string())
+        .unwrap();
+    let fields: Vec<&str> = in_target["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["project_id", "number"]);
 }
 
 // ---------------------------------------------------------------------------------------------

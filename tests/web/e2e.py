@@ -929,6 +929,47 @@ def comments_add_edit_delete_with_mention_completion(b, env):
 
 
 @test
+def markdown_nested_ten_thousand_deep_renders_without_an_error(b, env):
+    """Quotes, lists and emphasis nested 10,000 deep (API.md §9): the thread and the task panel
+    render them (deeper than a few levels as text) and the page throws nothing."""
+    ada, launch = env["ada"], env["launch"]
+    description = ("> " * 5_000 + "deep description\n\n" + "- " * 2_000 + "deep list\n\n"
+                   + "**_*" * 500 + "deep emphasis" + "*_**" * 500)
+    assert len(description) <= 20_000
+    t = task(ada, launch["id"], title="Deep markdown", description=description)
+    bodies = [
+        ">" * 10_000,
+        "- " * 4_995 + "deep list",
+        "_*" * 2_495 + "deep emphasis" + "*_" * 2_495,
+        "[" * 9_000 + "unclosed",
+        "after the deep ones",
+    ]
+    for body in bodies:
+        assert len(body) <= 10_000
+        api("POST", f"/tasks/{t['id']}/comments", ada["token"], {"body": body}, expect_status=201)
+    page = b.page(ada)
+    page.goto(f"/p/{launch['id']}?task={t['id']}")
+    view = page.locator("#task-description-view")
+    for text in ("deep description", "deep list", "deep emphasis"):
+        expect(view).to_contain_text(text)
+    comments = page.locator("#comments .comment")
+    expect(comments).to_have_count(len(bodies))
+    expect(comments.nth(0)).to_contain_text(">>>>>>>>>>")
+    expect(comments.nth(1)).to_contain_text("deep list")
+    expect(comments.nth(2)).to_contain_text("deep emphasis")
+    expect(comments.nth(3)).to_contain_text("[[[[unclosed")
+    expect(comments.nth(4)).to_contain_text("after the deep ones")
+    # Deeper quotes became text: the DOM stays a few levels deep.
+    deepest = page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll('blockquote')].map(q => {
+        let n = 0;
+        for (let e = q; e; e = e.parentElement) if (e.tagName === 'BLOCKQUOTE') n++;
+        return n;
+    }))""")
+    assert 1 <= deepest <= 8, deepest
+    page.context.close()
+
+
+@test
 def a_mention_raises_the_other_users_bell(b, env):
     ada, bob = env["ada"], env["bob"]
     p = team_of_two(env, "Bells")

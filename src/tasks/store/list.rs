@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Task, TASK_COLUMNS};
-use crate::db::{DbError, Exec, QueryBuilder};
+use crate::db::{get, DbError, Exec, FromRow, QueryBuilder};
 use crate::tasks::domain::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +39,17 @@ impl Sort {
         }
     }
 
-    /// Where a page that ends with `task` ends.
-    pub fn position_of(&self, task: &Task) -> Position {
-        match self.key {
-            SortKey::CreatedAt => Position::Time(task.created_at, task.id),
-            SortKey::UpdatedAt => Position::Time(task.updated_at, task.id),
-            SortKey::Priority => Position::Priority(task.priority, task.id),
-            SortKey::DueDate => Position::Date(task.due_date, task.id),
-            SortKey::Position => Position::Key(task.position.clone(), task.id),
+    /// Where a page that ends with `task` ends (`position_epoch`: the page's, see `Listed`).
+    pub fn position_of(&self, task: &Task, position_epoch: Option<i64>) -> Position {
+        match (self.key, position_epoch) {
+            (SortKey::CreatedAt, _) => Position::Time(task.created_at, task.id),
+            (SortKey::UpdatedAt, _) => Position::Time(task.updated_at, task.id),
+            (SortKey::Priority, _) => Position::Priority(task.priority, task.id),
+            (SortKey::DueDate, _) => Position::Date(task.due_date, task.id),
+            (SortKey::Position, Some(epoch)) => {
+                Position::KeyIn(task.position.clone(), task.id, epoch)
+            }
+            (SortKey::Position, None) => Position::Key(task.position.clone(), task.id),
         }
     }
 }
@@ -58,6 +61,10 @@ pub enum Position {
     Time(DateTime<Utc>, Uuid),
     Priority(i16, Uuid),
     Date(Option<NaiveDate>, Uuid),
+    /// The manual order of one project: the key, the id, and how many times the project's
+    /// keys had been renumbered when the page was read (see `key_boundary`).
+    KeyIn(String, Uuid, i64),
+    /// The manual order across projects (and cursors from before renumbering existed).
     Key(String, Uuid),
 }
 
@@ -95,6 +102,23 @@ pub enum ListOf {
     MemberOf(Uuid, Option<Uuid>),
 }
 
+impl ListOf {
+    /// The one project the list covers, if it covers one.
+    fn one_project(self) -> Option<Uuid> {
+        match self {
+            ListOf::Project(project) | ListOf::MemberOf(_, Some(project)) => Some(project),
+            ListOf::MemberOf(_, None) => None,
+        }
+    }
+}
+
+/// A page of tasks (plus one row past it, when there is one).
+pub struct Listed {
+    pub tasks: Vec<Task>,
+    /// For the manual order of one project: its renumbering epoch as this page read it.
+    pub position_epoch: Option<i64>,
+}
+
 pub struct ListSpec {
     pub of: ListOf,
     pub filters: Filters,
@@ -115,8 +139,14 @@ pub enum ListError {
 }
 
 /// One page of tasks (plus one row past it, when there is one).
-pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError> {
+pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
     let expression = spec.sort.expression();
+    // The manual order of one project: the page reads the project's renumbering epoch in the
+    // same statement (the same snapshot) as its rows, for the next cursor.
+    let renumbered = match spec.sort.key {
+        SortKey::Position => spec.of.one_project(),
+        _ => None,
+    };
     let direction = if spec.sort.descending { "DESC" } else { "ASC" };
     // Across projects, each project's own first page is taken through its sort index and the
     // pages are merged: the cost follows the number of projects, not of tasks. Label and text
@@ -125,7 +155,13 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError
     let merged = matches!(spec.of, ListOf::MemberOf(..))
         && spec.filters.label.is_none()
         && spec.filters.q.is_none();
-    let mut sql = QueryBuilder::new(format!("SELECT {TASK_COLUMNS} FROM "));
+    let mut sql = QueryBuilder::new(format!("SELECT {TASK_COLUMNS}"));
+    if let Some(project) = renumbered {
+        sql.push(", (SELECT position_epoch FROM projects WHERE id = ")
+            .bind(project)
+            .push(") AS position_epoch");
+    }
+    sql.push(" FROM ");
     match spec.of {
         _ if merged => {
             sql.push(&format!(
@@ -203,31 +239,12 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError
     }
     let comparison = if spec.sort.descending { "<" } else { ">" };
     if let Some(position) = spec.after {
-        sql.push(&format!(" AND ({expression}, t.id) {comparison} ("));
-        match (spec.sort.key, position) {
-            (SortKey::CreatedAt | SortKey::UpdatedAt, Position::Time(at, id)) => {
-                sql.bind(at).push(", ").bind(id);
-            }
-            (SortKey::Priority, Position::Priority(p, id)) => {
-                sql.bind(p).push("::smallint, ").bind(id);
-            }
-            (SortKey::DueDate, Position::Date(date, id)) => {
-                let infinity = if spec.sort.descending {
-                    "-infinity"
-                } else {
-                    "infinity"
-                };
-                sql.push("coalesce(")
-                    .bind(date)
-                    .push(&format!("::date, '{infinity}'::date), "))
-                    .bind(id);
-            }
-            (SortKey::Position, Position::Key(key, id)) => {
-                sql.bind(key).push("::text COLLATE \"C\", ").bind(id);
-            }
-            _ => return Err(ListError::CursorMismatch),
+        sql.push(&format!(" AND ({expression}, t.id) {comparison} "));
+        if let (Some(project), Position::KeyIn(key, id, epoch)) = (renumbered, &position) {
+            key_boundary(&mut sql, project, key, *id, *epoch, spec.sort.descending);
+        } else {
+            row_boundary(&mut sql, &spec.sort, position)?;
         }
-        sql.push(")");
     }
     sql.push(&format!(
         " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
@@ -244,5 +261,117 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Vec<Task>, ListError
         .bind(spec.limit + 1);
     }
 
-    Ok(db.fetch_all(sql.sql(), &sql.params()).await?)
+    let rows = db.query(sql.sql(), &sql.params()).await?;
+    let position_epoch = match (renumbered, rows.first()) {
+        (Some(_), Some(row)) => Some(get(row, "position_epoch")?),
+        _ => None,
+    };
+    let tasks = rows.iter().map(Task::from_row).collect::<Result<_, _>>()?;
+    Ok(Listed {
+        tasks,
+        position_epoch,
+    })
+}
+
+/// The previous page's last row, as its sort key's value and id.
+fn row_boundary(sql: &mut QueryBuilder, sort: &Sort, position: Position) -> Result<(), ListError> {
+    sql.push("(");
+    match (sort.key, position) {
+        (SortKey::CreatedAt | SortKey::UpdatedAt, Position::Time(at, id)) => {
+            sql.bind(at).push(", ").bind(id);
+        }
+        (SortKey::Priority, Position::Priority(p, id)) => {
+            sql.bind(p).push("::smallint, ").bind(id);
+        }
+        (SortKey::DueDate, Position::Date(date, id)) => {
+            let infinity = if sort.descending {
+                "-infinity"
+            } else {
+                "infinity"
+            };
+            sql.push("coalesce(")
+                .bind(date)
+                .push(&format!("::date, '{infinity}'::date), "))
+                .bind(id);
+        }
+        (SortKey::Position, Position::Key(key, id) | Position::KeyIn(key, id, _)) => {
+            sql.bind(key).push("::text COLLATE \"C\", ").bind(id);
+        }
+        _ => return Err(ListError::CursorMismatch),
+    }
+    sql.push(")");
+    Ok(())
+}
+
+/// Where a page of one project's manual order continues (API.md §9: a page boundary survives a
+/// renumbering, no row repeated or skipped). Keys change when the project is renumbered, so a
+/// cursor carries the project's renumbering epoch, and the boundary is, in one statement:
+/// - the same epoch: the cursor's key and id;
+/// - one renumbering later: the current key of the last task that was at or before the
+///   boundary then and has not been placed since. A task's key then was `previous_position`
+///   if that renumbering changed it (`previous_epoch` is its number), else its key now; a task
+///   placed since (moved, created, moved in) has `previous_epoch` now and no previous key, and
+///   takes no part. No such task: the start;
+/// - more than one: the boundary task's current key if it is still there, else the start.
+fn key_boundary(
+    sql: &mut QueryBuilder,
+    project: Uuid,
+    key: &str,
+    id: Uuid,
+    epoch: i64,
+    descending: bool,
+) {
+    let (reached, toward, start_key, start_id) = if descending {
+        (">=", "ASC", "~", Uuid::max())
+    } else {
+        ("<=", "DESC", "", Uuid::nil())
+    };
+    let current_epoch = |sql: &mut QueryBuilder| {
+        sql.push("(SELECT position_epoch FROM projects WHERE id = ")
+            .bind(project)
+            .push(")");
+    };
+    // The same epoch.
+    sql.push("(SELECT b.position, b.id FROM (SELECT ")
+        .bind(key.to_owned())
+        .push("::text COLLATE \"C\" AS position, ")
+        .bind(id)
+        .push("::uuid AS id, 0 AS rank WHERE ");
+    current_epoch(sql);
+    sql.push(" = ").bind(epoch);
+    // One renumbering later: each task's key then (`was.key`), unless it was placed since.
+    sql.push(
+        " UNION ALL (SELECT r.position, r.id, 1 FROM tasks r \
+         CROSS JOIN LATERAL (SELECT CASE WHEN r.previous_epoch = ",
+    )
+    .bind(epoch)
+    .push(" + 1 THEN r.previous_position ELSE r.position END AS key) was WHERE r.project_id = ")
+    .bind(project)
+    .push(" AND ");
+    current_epoch(sql);
+    sql.push(" = ")
+        .bind(epoch)
+        .push(" + 1 AND (r.previous_epoch IS DISTINCT FROM ")
+        .bind(epoch)
+        .push(" + 1 OR r.previous_position IS NOT NULL)")
+        .push(&format!(" AND (was.key, r.id) {reached} ("))
+        .bind(key.to_owned())
+        .push("::text COLLATE \"C\", ")
+        .bind(id)
+        .push(&format!(
+            ") ORDER BY was.key {toward}, r.id {toward} LIMIT 1)"
+        ));
+    // Later still: the boundary task where it is now.
+    sql.push(" UNION ALL SELECT r.position, r.id, 2 FROM tasks r WHERE r.id = ")
+        .bind(id)
+        .push(" AND r.project_id = ")
+        .bind(project)
+        .push(" AND ");
+    current_epoch(sql);
+    sql.push(" > ").bind(epoch).push(" + 1");
+    // Else the start.
+    sql.push(&format!(
+        " UNION ALL SELECT '{start_key}' COLLATE \"C\", '{start_id}'::uuid, 3) b \
+         ORDER BY b.rank LIMIT 1)"
+    ));
 }

@@ -318,27 +318,40 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
 }
 
 /// Records a write of `old` into `new` by `actor`: `task.moved` when it changed project or
-/// position (in both projects when it left one), `task.updated` otherwise; nothing when
-/// nothing changed.
+/// position, `task.updated` otherwise; nothing when nothing changed.
+///
+/// A move to another project writes an entry in each (API.md §9, "History stays where it was
+/// written"): the source's holds the whole change, `project_id` from source to destination
+/// included; the destination's says only that the task arrived, with its new number, and
+/// names nothing of where it came from or what it was there.
 fn record_change(tx: &Tx, actor: Uuid, old: &Task, new: &Task) {
     let changes = changes_between(old, new);
     if changes.is_empty() {
         return;
     }
-    let moved = old.project_id != new.project_id || old.position != new.position;
-    let kind = if moved {
+    if old.project_id != new.project_id {
+        activity::record(
+            tx,
+            Record::new(Kind::TaskMoved, old.project_id, Some(actor))
+                .task(new.id)
+                .changes(changes),
+        );
+        activity::record(
+            tx,
+            Record::new(Kind::TaskMoved, new.project_id, Some(actor))
+                .task(new.id)
+                .changes(vec![
+                    Change::new("project_id", (), new.project_id),
+                    Change::new("number", (), new.number),
+                ]),
+        );
+        return;
+    }
+    let kind = if old.position != new.position {
         Kind::TaskMoved
     } else {
         Kind::TaskUpdated
     };
-    if old.project_id != new.project_id {
-        activity::record(
-            tx,
-            Record::new(kind, old.project_id, Some(actor))
-                .task(new.id)
-                .changes(changes.clone()),
-        );
-    }
     activity::record(
         tx,
         Record::new(kind, new.project_id, Some(actor))
@@ -572,6 +585,8 @@ pub async fn adjacent_position(
 static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET position = $2, status = $3, state_id = coalesce($5, t.state_id), \
+             previous_position = NULL, \
+             previous_epoch = (SELECT position_epoch FROM projects WHERE id = $4), \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
     )
@@ -604,6 +619,80 @@ pub async fn set_position(
     )
     .await?;
     Ok(task)
+}
+
+/// A run of consecutive tasks in a project's manual order whose keys are long, and the nearest
+/// shorter keys around it (`None`: the run begins or ends the order).
+#[derive(Debug)]
+pub struct LongRun {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    /// In order.
+    pub tasks: Vec<Uuid>,
+}
+
+/// The runs of tasks of the project `access` entered whose keys are longer than `longer_than`
+/// characters. The caller holds the project's row lock.
+pub async fn long_position_runs(
+    tx: &Tx,
+    access: &ProjectAccess,
+    longer_than: usize,
+) -> DbResult<Vec<LongRun>> {
+    // The nearest short key before each task is the greatest one so far in order, the nearest
+    // after it the least one so far in reverse order.
+    let rows = tx
+        .query(
+            "SELECT id, after_key, before_key FROM ( \
+                 SELECT id, position, length(position) > $2 AS long, \
+                        max(position) FILTER (WHERE length(position) <= $2) \
+                            OVER (ORDER BY position, id) AS after_key, \
+                        min(position) FILTER (WHERE length(position) <= $2) \
+                            OVER (ORDER BY position DESC, id DESC) AS before_key \
+                 FROM tasks WHERE project_id = $1) k \
+             WHERE long ORDER BY position, id",
+            params![access.project_id(), longer_than as i32],
+        )
+        .await?;
+    let mut runs: Vec<LongRun> = Vec::new();
+    for row in rows {
+        let id: Uuid = get(&row, "id")?;
+        let after: Option<String> = get(&row, "after_key")?;
+        let before: Option<String> = get(&row, "before_key")?;
+        match runs.last_mut() {
+            Some(run) if run.after == after && run.before == before => run.tasks.push(id),
+            _ => runs.push(LongRun {
+                after,
+                before,
+                tasks: vec![id],
+            }),
+        }
+    }
+    Ok(runs)
+}
+
+/// Gives tasks of the project `access` entered new keys, which must keep the project's order
+/// (API.md §9: a gap ran out of room). The caller holds the project's row lock. Not a change of
+/// any task: versions, `updated_at` and the history stay as they are. It counts as a
+/// renumbering of the project (`projects.position_epoch`), and each task keeps the key it had
+/// as `previous_position`, through which a `sort=position` cursor handed out before is read
+/// (`list::key_boundary`).
+pub async fn renumber_positions(
+    tx: &Tx,
+    access: &ProjectAccess,
+    keys: Vec<(Uuid, String)>,
+) -> DbResult<()> {
+    let project_id = access.project_id();
+    let epoch = crate::projects::store::renumbered(tx, project_id).await?;
+    let (ids, positions): (Vec<Uuid>, Vec<String>) = keys.into_iter().unzip();
+    tx.execute(
+        "UPDATE tasks t SET previous_position = t.position, previous_epoch = $2, \
+             position = k.position \
+         FROM unnest($3::uuid[], $4::text[]) AS k(id, position) \
+         WHERE t.id = k.id AND t.project_id = $1",
+        params![project_id, epoch, ids, positions],
+    )
+    .await?;
+    Ok(())
 }
 
 /// A member's tasks in a project become unassigned (they are leaving it).
