@@ -2,8 +2,9 @@
 # The workflow benchmark: two server builds side by side on a project of 100,000 tasks, each on
 # its own database seeded the same way (bench/workflow-seed.sql; the newer schema also gets
 # subtasks and blocking relations), measured in alternating rounds (A B A B …) so that drift
-# of the machine hits both. Prints req/s and p50/p99 per build, round and scenario, then the
-# ratios B/A of the means.
+# of the machine hits both. Prints req/s, p50/p99 and the CPU time per request of Docket and
+# of PostgreSQL (from /proc: what a request costs, which a busy shared machine disturbs far
+# less than throughput) per build, round and scenario, then the ratios B/A of the medians.
 #
 #   bench/workflow.sh BIN_A BIN_B [ROUNDS (2)] [SECONDS per run (10)]
 #
@@ -25,7 +26,7 @@ trap cleanup EXIT
 export PATH="$PG_BIN:$PATH"
 export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
   DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
-  DOCKET_LOG=${DOCKET_LOG:-warn} DOCKET_RATE_LIMIT_PER_MINUTE=10000000 \
+  DOCKET_LOG=${DOCKET_LOG:-warn} DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
   DOCKET_DB_MAX_CONNECTIONS=${DOCKET_DB_MAX_CONNECTIONS:-10}
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
@@ -89,21 +90,29 @@ write("move", moves)
 PY
 done
 
+TICK=$(getconf CLK_TCK)
+ticks() { awk '{s += $14 + $15} END {print s + 0}' "$@" 2>/dev/null; }
+pg_ticks() { ticks $(pgrep -P "$(head -n1 "$PG_DIR/data/postmaster.pid")" | sed 's|.*|/proc/&/stat|'); }
+
 run() { # build scenario round
-  local out
+  local out a b pa pb
+  a=$(ticks "/proc/$SERVER/stat"); pa=$(pg_ticks)
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s -s bench/wrk/requests.lua "$URL" -- "$WORK/$2-$1.txt" 2>"$WORK/wrk.err" | grep '^BENCH_RESULT' || true)
+  b=$(ticks "/proc/$SERVER/stat"); pb=$(pg_ticks)
   [ -s "$WORK/wrk.err" ] && cat "$WORK/wrk.err" >&2
-  echo "$1 $2 $3 $out" >>"$WORK/results"
-  python3 - "$1" "$2" "$3" "$out" <<'PY'
+  echo "$1 $2 $3 $out docket_ticks=$((b - a)) pg_ticks=$((pb - pa))" >>"$WORK/results"
+  python3 - "$1" "$2" "$3" "$out" "$((b - a))" "$((pb - pa))" "$TICK" <<'PY'
 import sys
-build, scenario, rnd, line = sys.argv[1:]
+build, scenario, rnd, line, dt, pt, tick = sys.argv[1:]
 f = dict(kv.split("=", 1) for kv in line.split()[1:])
-print(f"{build.upper():>5}  {scenario:>6}  {rnd:>5}  {float(f['rps']):>8.0f}  {float(f['p50_ms']):>7.2f}  {float(f['p99_ms']):>7.2f}  {f['non2xx']:>6}")
+n = int(f["requests"]); us = lambda t: int(t) / float(tick) / n * 1e6
+print(f"{build.upper():>5}  {scenario:>6}  {rnd:>5}  {float(f['rps']):>8.0f}  {float(f['p50_ms']):>7.2f}  "
+      f"{float(f['p99_ms']):>7.2f}  {us(dt):>10.0f}  {us(pt):>11.0f}  {f['non2xx']:>6}")
 PY
 }
 
 echo "machine: $(nproc) cores; $TASKS tasks in one project; $CONNS connections; ${SECS} s per run"
-echo "build  scenario  round     req/s   p50 ms   p99 ms  non2xx"
+echo "build  scenario  round     req/s   p50 ms   p99 ms  docket µs  postgres µs  non2xx"
 for round in $(seq 1 "$ROUNDS"); do
   for build in a b; do
     serve $build
@@ -114,22 +123,23 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$WORK/results" <<'PY'
+python3 - "$WORK/results" "$TICK" <<'PY'
 import sys, statistics
+tick = float(sys.argv[2])
 rows = {}
 for line in open(sys.argv[1]):
     build, scenario, _, result = line.split(" ", 3)
     f = dict(kv.split("=", 1) for kv in result.split()[1:])
-    rows.setdefault((build, scenario), []).append((float(f["rps"]), float(f["p99_ms"])))
-mean = lambda xs: statistics.mean(xs)
-print("\nB / A (means over the rounds): req/s ratio, p99 ratio")
+    n = int(f["requests"])
+    cpu = (int(f["docket_ticks"]) + int(f["pg_ticks"])) / tick / n * 1e6
+    rows.setdefault((build, scenario), []).append((float(f["rps"]), float(f["p99_ms"]), cpu))
+med = lambda rows, i: statistics.median(r[i] for r in rows)
+def line(label, a, b):
+    print(f"  {label}: req/s {med(b, 0) / med(a, 0):.3f}, p99 {med(b, 1) / med(a, 1):.3f}, "
+          f"CPU per request (Docket + PostgreSQL) {med(b, 2) / med(a, 2):.3f}")
+print("\nB / A (medians over the rounds)")
 for scenario in ["list", "board", "move"]:
-    a, b = rows[("a", scenario)], rows[("b", scenario)]
-    print(f"  {scenario:>6}: req/s {mean([r for r, _ in b]) / mean([r for r, _ in a]):.3f}, "
-          f"p99 {mean([p for _, p in b]) / mean([p for _, p in a]):.3f}")
+    line(f"{scenario:>6}", rows[("a", scenario)], rows[("b", scenario)])
 if ("b", "state") in rows:
-    a, b = rows[("a", "board")], rows[("b", "state")]
-    print(f"  board by state (B) / board by status (A): req/s "
-          f"{mean([r for r, _ in b]) / mean([r for r, _ in a]):.3f}, "
-          f"p99 {mean([p for _, p in b]) / mean([p for _, p in a]):.3f}")
+    line("board by state (B) / by status (A)", rows[("a", "board")], rows[("b", "state")])
 PY

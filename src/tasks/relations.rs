@@ -159,7 +159,7 @@ fn already_related() -> ApiError {
     )
 }
 
-async fn open_blockers(tx: &crate::db::Tx, task: Uuid) -> Result<i32, ApiError> {
+async fn open_blockers(tx: &crate::db::Tx, task: Uuid) -> Result<i16, ApiError> {
     Ok(blockers::open_blockers(tx, &[task])
         .await?
         .first()

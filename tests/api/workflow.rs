@@ -55,6 +55,26 @@ fn change<'a>(entry: &'a Value, field: &str) -> Option<&'a Value> {
         .find(|c| c["field"] == field)
 }
 
+/// The counters kept on write agree with a recount from scratch, for every task.
+async fn assert_counts_agree(db: &TestDb) {
+    let wrong: i64 = db
+        .scalar(
+            "SELECT count(*) FROM tasks t \
+             CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE c.status <> 'canceled') AS total, \
+                     count(*) FILTER (WHERE c.status = 'done') AS done \
+                 FROM tasks c WHERE c.parent_id = t.id) sub \
+             WHERE t.subtasks_total <> sub.total OR t.subtasks_done <> sub.done \
+               OR t.open_blockers <> (SELECT count(*) FROM task_relations r JOIN tasks s \
+                     ON s.id = r.source_id WHERE r.target_id = t.id AND r.kind = 'blocks' \
+                     AND s.status IN ('todo', 'in_progress')) \
+               OR t.blocking <> (SELECT count(*) FROM task_relations r \
+                     WHERE r.source_id = t.id AND r.kind = 'blocks')",
+            &[],
+        )
+        .await;
+    assert_eq!(wrong, 0, "tasks whose kept counts differ from a recount");
+}
+
 fn names(states: &[State]) -> Vec<&str> {
     states.iter().map(|s| s.name.as_str()).collect()
 }
@@ -733,6 +753,7 @@ async fn subtasks_are_counted_on_their_parent_and_filtered_by_it() {
         .patch(&task_path(one.id), json!({"parent_id": Uuid::now_v7()}))
         .await
         .invalid_field("parent_id");
+    assert_counts_agree(&app.db).await;
 }
 
 #[tokio::test]
@@ -817,6 +838,7 @@ async fn concurrent_re_parenting_never_makes_a_circle() {
             "round {round}: a circle"
         );
     }
+    assert_counts_agree(&app.db).await;
 }
 
 #[tokio::test]
@@ -881,6 +903,7 @@ async fn deleting_a_task_deletes_its_subtasks_each_with_its_entry() {
         .scalar("SELECT task_count FROM projects WHERE id = $1", &[&project])
         .await;
     assert_eq!(count, 1);
+    assert_counts_agree(&app.db).await;
 }
 
 #[tokio::test]
@@ -973,6 +996,7 @@ async fn a_task_moved_to_another_project_takes_its_subtasks_and_leaves_its_paren
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["project_id", "number"]);
+    assert_counts_agree(&app.db).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1159,11 +1183,12 @@ async fn blocked_follows_the_blockers_categories() {
     let count: i32 = app
         .db
         .scalar(
-            "SELECT open_blockers FROM tasks WHERE id = $1",
+            "SELECT open_blockers::int FROM tasks WHERE id = $1",
             &[&waiting.id],
         )
         .await;
     assert_eq!(count, 0);
+    assert_counts_agree(&app.db).await;
 }
 
 #[tokio::test]
@@ -1273,12 +1298,13 @@ async fn two_blockers_done_at_once_unblock_their_task_once() {
         let count: i32 = app
             .db
             .scalar(
-                "SELECT open_blockers FROM tasks WHERE id = $1",
+                "SELECT open_blockers::int FROM tasks WHERE id = $1",
                 &[&waiting.id],
             )
             .await;
         assert_eq!(count, 2, "round {round}");
     }
+    assert_counts_agree(&app.db).await;
 }
 
 async fn unblocked(user: &UserClient<'_>) -> Vec<Value> {
@@ -1425,6 +1451,7 @@ async fn relations_across_projects_show_only_what_each_member_can_see() {
         .good::<Items<Relation>>()
         .items
         .is_empty());
+    assert_counts_agree(&app.db).await;
 }
 
 #[tokio::test]

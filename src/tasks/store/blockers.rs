@@ -33,7 +33,7 @@ pub async fn category_changed(
     let opened = to.is_open();
     let rows = tx
         .query(
-            "SELECT b.id, b.project_id, b.assignee_id, b.open_blockers, count(*)::int AS n \
+            "SELECT b.id, b.project_id, b.assignee_id, b.open_blockers, count(*) AS n \
              FROM task_relations r JOIN tasks b ON b.id = r.target_id \
              WHERE r.source_id = ANY($1) AND r.kind = 'blocks' \
              GROUP BY b.id ORDER BY b.id",
@@ -41,11 +41,11 @@ pub async fn category_changed(
         )
         .await?;
     for row in rows {
-        let open_blockers: i32 = get(&row, "open_blockers")?;
-        let counted: i32 = get(&row, "n")?;
+        let open_blockers: i16 = get(&row, "open_blockers")?;
+        let counted: i64 = get(&row, "n")?;
         // Opening: it was unblocked if these were all its open blockers. Closing: it is now.
         let flipped = if opened {
-            open_blockers == counted
+            i64::from(open_blockers) == counted
         } else {
             open_blockers == 0
         };
@@ -80,7 +80,7 @@ pub async fn category_changed(
 }
 
 /// The number of open tasks blocking each of `tasks`, as this transaction sees them.
-pub async fn open_blockers(db: &impl Exec, tasks: &[Uuid]) -> DbResult<Vec<(Uuid, i32)>> {
+pub async fn open_blockers(db: &impl Exec, tasks: &[Uuid]) -> DbResult<Vec<(Uuid, i16)>> {
     let rows = db
         .query(
             "SELECT id, open_blockers FROM tasks WHERE id = ANY($1)",

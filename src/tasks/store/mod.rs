@@ -68,6 +68,10 @@ pub struct Task {
     /// Some task that blocks this one is still open (todo or in progress), whether or not the
     /// caller can see it (read-only).
     pub blocked: bool,
+    /// How many tasks this one blocks (not shown: a status change of a task that blocks
+    /// nothing has nothing to tell them).
+    #[serde(skip)]
+    pub blocking: i16,
     /// Manual-order key (API.md §4): sort by it, ties by id; never do arithmetic on it.
     pub position: String,
     /// How many comments the task has (read-only).
@@ -100,7 +104,8 @@ impl FromRow for Task {
                 total: c.get("subtasks_total")?,
                 done: c.get("subtasks_done")?,
             },
-            blocked: c.get::<i32>("open_blockers")? > 0,
+            blocked: c.get::<i16>("open_blockers")? > 0,
+            blocking: c.get("blocking")?,
             position: c.get("position")?,
             comment_count: c.get("comment_count")?,
             version: c.get("version")?,
@@ -129,7 +134,7 @@ impl FromRow for Task {
 /// statement may select them again from a subquery (the lists do).
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
-     t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.position, \
+     t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
      t.comment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.

@@ -419,7 +419,7 @@ pub async fn record_removed(tx: &Tx, actor: Option<Uuid>, edges: &[Edge]) -> DbR
         .flat_map(|e| [e.source.task_id, e.target.task_id])
         .collect();
     let counts = super::blockers::open_blockers(tx, &survivors).await?;
-    let remaining: std::collections::HashMap<Uuid, i32> = counts.into_iter().collect();
+    let remaining: std::collections::HashMap<Uuid, i16> = counts.into_iter().collect();
     let mut flipped_already = std::collections::HashSet::new();
     for edge in edges {
         let source = remaining.contains_key(&edge.source.task_id);
