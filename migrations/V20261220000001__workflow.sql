@@ -1,11 +1,12 @@
 -- A team's own workflow (API.md §17): per-project states, subtasks and relations.
 --
 -- The rules every writer of `tasks` shares live here, as `completed_at` does: a new project
--- gets its four states, a task's `status` is always its state's category, and the counters a
--- task shows without computing them on read (`subtasks_total`, `subtasks_done`,
--- `open_blockers`) are kept by triggers in the statement that changes what they count. So the
--- API, the GitHub import, a state's deletion, cascades and the benchmark's seed all keep them
--- true without knowing about them.
+-- gets its four states; a task's `status` is always its state's category (a foreign key on
+-- the pair, so no writer can break it; a new task given only a status gets that category's
+-- default state from a trigger); and the counters a task shows without computing them on read
+-- (`subtasks_total`, `subtasks_done`, `open_blockers`) are kept by triggers in the statement
+-- that changes what they count. So the API, the GitHub import, a state's deletion, cascades
+-- and the benchmark's seed all keep them true.
 
 -- States: an ordered list per project, each in one of the four categories `status` names.
 CREATE TABLE states (
@@ -18,8 +19,9 @@ CREATE TABLE states (
     position    integer NOT NULL,
     is_default  boolean NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    -- The target of tasks' (project_id, state_id): a task's state is one of its project's.
-    CONSTRAINT states_project_id UNIQUE (project_id, id)
+    -- The target of tasks' (project_id, state_id, status): a task's state is one of its
+    -- project's, and its status that state's category.
+    CONSTRAINT states_project_id_category UNIQUE (project_id, id, category)
 );
 CREATE UNIQUE INDEX states_project_name ON states (project_id, lower(name));
 -- At most one default per category; "at least one" is the constraint trigger below.
@@ -105,26 +107,21 @@ ALTER TABLE tasks ENABLE TRIGGER tasks_completed_at_follows_status;
 
 ALTER TABLE tasks
     ALTER COLUMN state_id SET NOT NULL,
-    ADD CONSTRAINT tasks_state FOREIGN KEY (project_id, state_id) REFERENCES states (project_id, id);
+    ADD CONSTRAINT tasks_state FOREIGN KEY (project_id, state_id, status)
+        REFERENCES states (project_id, id, category);
 
--- A board column: one state's tasks in manual order (and a state's tasks when it is deleted).
-CREATE INDEX tasks_project_state_position ON tasks (project_id, state_id, position, id);
--- A task's subtasks, in manual order (top-level tasks are not in it).
+-- No index leads with state_id: a board column read by `state=` walks the manual order and
+-- filters, as one read by `status=` does, and every move (a new row version) would pay for
+-- one more index. A task's subtasks, in manual order (top-level tasks are not in it):
 CREATE INDEX tasks_parent ON tasks (parent_id, position, id) WHERE parent_id IS NOT NULL;
 
--- `status` is always the category of `state_id`. A writer names either: a state (its category
--- becomes the status), or only a status, and then the task goes to that category's default
--- state in its project, unless neither the status nor the project changed (it keeps its
--- state). A task moved to another project without a state named goes to the default state of
--- its category there. Named so that it runs before tasks_completed_at_follows_status, which
--- reads the status.
+-- A new task given a status but no state goes to that category's default state in its project;
+-- one given a state takes its category as status. (Updates name both: the foreign key above
+-- refuses a pair that disagrees.) Named so that it runs before tasks_completed_at_follows_status,
+-- which reads the status.
 CREATE FUNCTION tasks_state() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (TG_OP = 'INSERT' AND NEW.state_id IS NULL)
-       OR (TG_OP = 'UPDATE' AND NEW.state_id IS NOT DISTINCT FROM OLD.state_id) THEN
-        IF TG_OP = 'UPDATE' AND NEW.status = OLD.status AND NEW.project_id = OLD.project_id THEN
-            RETURN NEW;
-        END IF;
+    IF NEW.state_id IS NULL THEN
         SELECT id INTO NEW.state_id FROM states
         WHERE project_id = NEW.project_id AND category = NEW.status AND is_default;
     ELSE
@@ -140,11 +137,6 @@ END $$;
 CREATE TRIGGER tasks_category_follows_state
     BEFORE INSERT ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_state();
-CREATE TRIGGER tasks_category_follows_state_on_update
-    BEFORE UPDATE ON tasks
-    FOR EACH ROW WHEN (NEW.state_id IS DISTINCT FROM OLD.state_id OR NEW.status <> OLD.status
-                       OR NEW.project_id <> OLD.project_id)
-    EXECUTE FUNCTION tasks_state();
 
 -- A parent's counts of its direct subtasks: each subtask adds 1 to `total` unless canceled and
 -- 1 to `done` when done. A subtask's insert, delete, re-parenting or status change moves its

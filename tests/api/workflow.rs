@@ -598,6 +598,28 @@ async fn status_is_always_the_category_of_the_tasks_state() {
     )
     .await;
     assert_eq!((back.project_id, back.state_id), (project, review.id));
+
+    // Whoever writes, the database keeps the two together: a status that is not the state's
+    // category, or another project's state, is refused.
+    for (sql, value) in [
+        ("UPDATE tasks SET status = 'done' WHERE id = $1", None),
+        (
+            "UPDATE tasks SET state_id = $2 WHERE id = $1",
+            Some(foreign.id),
+        ),
+    ] {
+        let refused = match value {
+            None => app.db.try_execute(sql, &[&t.id]).await,
+            Some(v) => app.db.try_execute(sql, &[&t.id, &v]).await,
+        };
+        let error = refused.expect_err(sql);
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            "{sql}: {error}"
+        );
+    }
+    assert_eq!(owner.get_task(t.id).await.state_id, review.id);
 }
 
 #[tokio::test]

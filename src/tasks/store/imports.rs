@@ -1,6 +1,7 @@
 //! The tasks-table SQL of the GitHub import: tasks upserted by (project, GitHub issue id).
 //! GitHub owns title, description, status and labels; priority, due date and assignee keep
-//! local edits (and so do a task's state within its category, its parent and its relations).
+//! local edits (and so do a task's state within its category, its parent and its relations; a
+//! new category takes its default state).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -59,6 +60,9 @@ pub async fn upsert_issue(
                 .execute(
                     "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
                      completed_at = $6, \
+                     state_id = CASE WHEN $4 = status THEN state_id ELSE \
+                         (SELECT s.id FROM states s WHERE s.project_id = tasks.project_id \
+                          AND s.category = $4 AND s.is_default) END, \
                      source_repository = $7, source_number = $8, source_url = $9, \
                      version = version + 1, updated_at = now() \
                  WHERE id = $1 AND (title, description, status, labels, source_repository, \

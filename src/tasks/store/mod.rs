@@ -395,11 +395,19 @@ pub async fn find_visible(
         .transpose()
 }
 
+/// The default state of a category in a project: `$2` the project, `$6` the category (the
+/// parameters of `UPDATE_SQL`). A write that names no state and changes the category (or the
+/// project) takes it; one that keeps both keeps its state. The foreign key (project_id,
+/// state_id, status) → states refuses any pair that disagrees, whoever writes it.
+const DEFAULT_STATE: &str =
+    "SELECT s.id FROM states s WHERE s.project_id = $2 AND s.category = $6 AND s.is_default";
+
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET project_id = $2, number = $3, title = $4, description = $5, \
              status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
-             state_id = coalesce($11, t.state_id), parent_id = $12, \
+             state_id = coalesce($11, CASE WHEN $6 = t.status AND $2 = t.project_id \
+                 THEN t.state_id ELSE ({DEFAULT_STATE}) END), parent_id = $12, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -486,6 +494,8 @@ async fn move_subtasks(
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE tasks AS t SET project_id = $2, number = $3 + array_position($1, t.id) - 1, \
+                 state_id = (SELECT s.id FROM states s WHERE s.project_id = $2 \
+                     AND s.category = t.status AND s.is_default), \
                  assignee_id = CASE WHEN EXISTS (SELECT 1 FROM memberships m \
                      WHERE m.project_id = $2 AND m.user_id = t.assignee_id) \
                      THEN t.assignee_id END, \
@@ -589,7 +599,10 @@ pub async fn adjacent_position(
 
 static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE tasks AS t SET position = $2, status = $3, state_id = coalesce($5, t.state_id), \
+        "UPDATE tasks AS t SET position = $2, status = $3, \
+             state_id = coalesce($5, CASE WHEN $3 = t.status THEN t.state_id ELSE \
+                 (SELECT s.id FROM states s WHERE s.project_id = $4 AND s.category = $3 \
+                  AND s.is_default) END), \
              previous_position = NULL, \
              previous_epoch = (SELECT position_epoch FROM projects WHERE id = $4), \
              version = t.version + 1, updated_at = now() \

@@ -32,9 +32,9 @@ pub async fn move_state_tasks(
 ) -> DbResult<()> {
     let rows = tx
         .query(
-            "UPDATE tasks SET state_id = $3, version = version + 1, updated_at = now() \
+            "UPDATE tasks SET state_id = $3, status = $4, version = version + 1, updated_at = now() \
              WHERE project_id = $1 AND state_id = $2 RETURNING id",
-            params![access.project_id(), from.id, to.id],
+            params![access.project_id(), from.id, to.id, to.category],
         )
         .await?;
     let moved: Vec<Uuid> = rows
