@@ -7,8 +7,8 @@
 --
 -- The database must be migrated and empty. Every user is bench-<n>@example.com with the password
 -- "benchmark passphrase"; bench-1 owns the project "Board", the others are editors. On a schema
--- with the workflow (states, subtasks, relations: V20261220000001), one task in ten also becomes
--- a subtask and one in twenty is blocked by another, so that bodies carry real counts; the
+-- with the workflow (states, subtasks, relations: V20261220000001), one task in fifty gets four
+-- subtasks and one in twenty is blocked by another, so that bodies carry real counts; the
 -- tasks themselves are the same on either schema.
 
 \set ON_ERROR_STOP on
@@ -131,11 +131,13 @@ ORDER BY t.created_at;
 
 SELECT to_regclass('task_relations') IS NOT NULL AS workflow \gset
 \if :workflow
--- One task in ten becomes a subtask of one of the first thousand (the counting triggers keep
--- the parents' counts), one in twenty is blocked by the task created just before it.
+-- Subtasks spread over the whole project as people make them: one task in fifty has four
+-- (the tasks numbered 10, 20, 30 and 40 after it; the counting triggers keep its counts), and
+-- one task in twenty is blocked by the task created just before it.
 UPDATE tasks SET parent_id = p.id
-FROM (SELECT id, number FROM tasks WHERE number <= 1000) p
-WHERE tasks.number > 1000 AND tasks.number % 10 = 0 AND p.number = 1 + tasks.number % 1000;
+FROM tasks p
+WHERE tasks.number % 10 = 0 AND tasks.number % 50 <> 0
+  AND p.project_id = tasks.project_id AND p.number = tasks.number - tasks.number % 50 + 1;
 INSERT INTO task_relations (id, kind, source_id, target_id)
 SELECT gen_random_uuid(), 'blocks', b.id, t.id
 FROM tasks t JOIN tasks b ON b.project_id = t.project_id AND b.number = t.number - 1
