@@ -146,7 +146,7 @@ if [ -n "${STATEMENTS:-}" ]; then
       -c "SELECT round((total_exec_time / calls)::numeric, 3), calls, round(shared_blks_hit::numeric / calls, 1), \
             left(regexp_replace(coalesce(substring(query from 'FROM tasks t.*'), query), '\s+', ' ', 'g'), 160) FROM pg_stat_statements \
           WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-          ORDER BY total_exec_time DESC LIMIT 14"
+          ORDER BY total_exec_time DESC LIMIT 30"
   done
 fi
 

@@ -309,19 +309,7 @@ pub async fn update_task(
     JsonPatch(patch): JsonPatch<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
-    // A change of parent or project changes the trees: their locks come before any row's.
-    let tree_change = !matches!(patch.parent_id, Patch::Absent) || patch.project_id.is_some();
-    let before = if tree_change {
-        let (peek, _) = guard::enter_task(&tx, &principal, id, Action::EditTasks).await?;
-        let projects: Vec<Uuid> = [Some(peek.project_id), patch.project_id]
-            .into_iter()
-            .flatten()
-            .collect();
-        tree::lock(&tx, &projects).await?;
-        Some(peek.project_id)
-    } else {
-        None
-    };
+    let before = lock_trees_first(&tx, &principal, id, &patch).await?;
     let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
     if before.is_some_and(|project| project != task.project_id) {
         return Err(moved_meanwhile());
@@ -406,6 +394,27 @@ pub async fn update_task(
     let updated = store::update(&tx, &access, &task, destination, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &updated))
+}
+
+/// A patch that changes the task's parent or project changes the trees of its project (and of
+/// the target): their locks come before any row's (`tree`), so the task is entered first
+/// without one. Returns the project it was in then, to compare with the locked task's.
+async fn lock_trees_first(
+    tx: &Tx,
+    principal: &Principal,
+    id: Uuid,
+    patch: &UpdateTaskRequest,
+) -> Result<Option<Uuid>, ApiError> {
+    if matches!(patch.parent_id, Patch::Absent) && patch.project_id.is_none() {
+        return Ok(None);
+    }
+    let (peek, _) = guard::enter_task(tx, principal, id, Action::EditTasks).await?;
+    let projects: Vec<Uuid> = [Some(peek.project_id), patch.project_id]
+        .into_iter()
+        .flatten()
+        .collect();
+    tree::lock(tx, &projects).await?;
+    Ok(Some(peek.project_id))
 }
 
 fn moved_meanwhile() -> ApiError {

@@ -74,18 +74,7 @@ pub async fn create_relation(
             "must be another task",
         ));
     }
-    let other = match guard::enter_task(&tx, &principal, body.task_id, Action::Read).await {
-        Ok((other, _)) => other,
-        // A task the caller cannot see is not named back to them: a field error, not a 404.
-        Err(error) if error.status == StatusCode::NOT_FOUND => {
-            return Err(ApiError::field(
-                "task_id",
-                "not_found",
-                "no such task among those you can see",
-            ))
-        }
-        Err(error) => return Err(error),
-    };
+    let other = visible_other(&tx, &principal, body.task_id).await?;
     let (kind, reversed) = body.kind.stored();
     let this = End {
         task_id: task.id,
@@ -100,25 +89,7 @@ pub async fn create_relation(
         relations::lock_blocks_graph(&tx).await?;
     }
     relations::lock_ends(&tx, source.task_id, target.task_id).await?;
-    if relations::exists_between(&tx, source.task_id, target.task_id).await? {
-        return Err(already_related());
-    }
-    for end in [source, target] {
-        if relations::count_of(&tx, end.task_id).await? >= crate::quotas::RELATIONS_PER_TASK {
-            return Err(crate::quotas::exceeded(
-                "relations per task",
-                crate::quotas::RELATIONS_PER_TASK,
-            ));
-        }
-    }
-    if kind == Stored::Blocks && relations::would_cycle(&tx, source.task_id, target.task_id).await?
-    {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "task_id",
-            "cycle",
-            "the other task already waits, through other tasks, on this one",
-        )]));
-    }
+    check_room(&tx, kind, source, target).await?;
     let (edge, created_at) = relations::insert(&tx, principal.id(), kind, source, target)
         .await?
         .ok_or_else(already_related)?;
@@ -150,6 +121,53 @@ pub async fn create_relation(
         created_by: Some(principal.id()),
     };
     Ok((StatusCode::CREATED, axum::Json(relation)).into_response())
+}
+
+/// The other task of a new relation, if the caller can see it: one they cannot is not named
+/// back to them (a field error, as for no such task, never a 404 of its own).
+async fn visible_other(
+    tx: &crate::db::Tx,
+    principal: &Principal,
+    task_id: Uuid,
+) -> Result<super::store::Task, ApiError> {
+    match guard::enter_task(tx, principal, task_id, Action::Read).await {
+        Ok((other, _)) => Ok(other),
+        Err(error) if error.status == StatusCode::NOT_FOUND => Err(ApiError::field(
+            "task_id",
+            "not_found",
+            "no such task among those you can see",
+        )),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether `source` `kind` `target` may be added, the two tasks locked: not related yet, both
+/// within the quota, and no circle of `blocks`.
+async fn check_room(
+    tx: &crate::db::Tx,
+    kind: Stored,
+    source: End,
+    target: End,
+) -> Result<(), ApiError> {
+    if relations::exists_between(tx, source.task_id, target.task_id).await? {
+        return Err(already_related());
+    }
+    for end in [source, target] {
+        if relations::count_of(tx, end.task_id).await? >= crate::quotas::RELATIONS_PER_TASK {
+            return Err(crate::quotas::exceeded(
+                "relations per task",
+                crate::quotas::RELATIONS_PER_TASK,
+            ));
+        }
+    }
+    if kind == Stored::Blocks && relations::would_cycle(tx, source.task_id, target.task_id).await? {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "task_id",
+            "cycle",
+            "the other task already waits, through other tasks, on this one",
+        )]));
+    }
+    Ok(())
 }
 
 fn already_related() -> ApiError {
