@@ -115,28 +115,24 @@ ALTER TABLE tasks
 -- one more index. A task's subtasks, in manual order (top-level tasks are not in it):
 CREATE INDEX tasks_parent ON tasks (parent_id, position, id) WHERE parent_id IS NOT NULL;
 
--- A new task given a status but no state goes to that category's default state in its project;
--- one given a state takes its category as status. (Updates name both: the foreign key above
--- refuses a pair that disagrees.) Named so that it runs before tasks_completed_at_follows_status,
--- which reads the status.
+-- A new task given a status but no state (the GitHub import, a seed) goes to that category's
+-- default state in its project. (Writers that name a state name its category as the status:
+-- the foreign key above refuses a pair that disagrees.) Named so that it runs before
+-- tasks_completed_at_follows_status.
 CREATE FUNCTION tasks_state() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.state_id IS NULL THEN
-        SELECT id INTO NEW.state_id FROM states
-        WHERE project_id = NEW.project_id AND category = NEW.status AND is_default;
-    ELSE
-        SELECT category INTO NEW.status FROM states
-        WHERE id = NEW.state_id AND project_id = NEW.project_id;
-    END IF;
+    SELECT id INTO NEW.state_id FROM states
+    WHERE project_id = NEW.project_id AND category = NEW.status AND is_default;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no such state in project %', NEW.project_id
+        RAISE EXCEPTION 'no default % state in project %', NEW.status, NEW.project_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER tasks_category_follows_state
     BEFORE INSERT ON tasks
-    FOR EACH ROW EXECUTE FUNCTION tasks_state();
+    FOR EACH ROW WHEN (NEW.state_id IS NULL)
+    EXECUTE FUNCTION tasks_state();
 
 -- A parent's counts of its direct subtasks: each subtask adds 1 to `total` unless canceled and
 -- 1 to `done` when done. A subtask's insert, delete, re-parenting or status change moves its

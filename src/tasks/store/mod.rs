@@ -205,13 +205,16 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
              due_date, labels, assignee_id, created_by, state_id, parent_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             coalesce($12, (SELECT s.id FROM states s \
+                 WHERE s.project_id = $2 AND s.category = $6 AND s.is_default)), $13) \
          RETURNING {TASK_COLUMNS}"
     )
 });
 
-/// Creates a task in the project `access` entered. (`completed_at` follows `status`, and
-/// `status` the state, by triggers: migrations/V20261201000001, V20261220000001.)
+/// Creates a task in the project `access` entered, in `fields.state_id` or else the default
+/// state of its status. (`completed_at` follows `status` by a trigger,
+/// migrations/V20261201000001; the pair (state, status) is a foreign key, V20261220000001.)
 pub async fn insert(
     tx: &Tx,
     access: &ProjectAccess,
