@@ -4,9 +4,10 @@
 #   - no import cycle among its modules (madge --circular);
 #   - its layers and function sizes (scripts/web-layers.cjs: nothing imports app.js, views are
 #     imported only by the router, no function over 150 lines);
-#   - the property tests of its parsers (tests/web/js, `node --test`: Node 20.19 or later,
-#     which loads the client's modules as they are). A failing property test prints its seed;
-#     DOCKET_JS_SEED=<seed> repeats the run.
+#   - its unit and property tests (tests/web/js, `node --test`: Node 20.19 or later, which
+#     loads the client's modules as they are): the quick-add grammar, fuzzy matching, and the
+#     parsers' properties. A failing property test prints its seed; DOCKET_JS_SEED=<seed>
+#     repeats the run.
 # The tools come from npm, pinned, installed once into target/web-tools (one install for all:
 # a later `npm install --no-save` of one package would prune the others).
 set -euo pipefail
@@ -30,5 +31,7 @@ echo "web client: types check"
 "$modules/.bin/madge" --circular --no-spinner --extensions js --exclude '^docs/' web/
 NODE_PATH="$modules" node scripts/web-layers.cjs
 # --expose-gc: the time budgets measure after a collection, so less noise on a busy machine.
-node --expose-gc --test --test-reporter=spec tests/web/js/*.test.mjs
-echo "web client: property tests pass"
+node --expose-gc --test --test-reporter=spec tests/web/js/*.test.mjs >"${tools}/node-tests.log" 2>&1 || { cat "${tools}/node-tests.log"; exit 1; }
+grep -E '^ℹ (tests|pass|fail)' "${tools}/node-tests.log" | tr '\n' ' '
+echo
+echo "web client: unit and property tests pass"

@@ -44,31 +44,88 @@ impl FieldError {
     }
 
     /// Carries field errors through serde, so that a domain type's `Deserialize` (which calls
-    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`).
-    pub fn into_serde<E: serde::de::Error>(errors: Vec<FieldError>) -> E {
+    /// its `parse`) reports them as they are; `http::extract` unpacks them (`from_serde`). Only
+    /// the listed ones travel, with their total: 60,000 bad labels would otherwise be
+    /// megabytes of JSON written and read back.
+    pub fn into_serde<E: serde::de::Error>(errors: impl Into<FieldErrors>) -> E {
         E::custom(format!(
             "{SERDE_MARK}{}",
-            serde_json::to_string(&errors).expect("field errors serialize")
+            serde_json::to_string(&errors.into()).expect("field errors serialize")
         ))
     }
 
-    pub fn from_serde(message: &str) -> Option<Vec<FieldError>> {
+    /// The errors `into_serde` carried.
+    pub fn from_serde(message: &str) -> Option<FieldErrors> {
         serde_json::from_str(message.strip_prefix(SERDE_MARK)?).ok()
+    }
+
+    /// A domain type's `parse` applied to what serde read, its errors carried through serde
+    /// (`deserialize_by_parse!`).
+    pub fn parsed<R, T, E, D>(raw: R, parse: impl FnOnce(R) -> Result<T, E>) -> Result<T, D>
+    where
+        E: Into<FieldErrors>,
+        D: serde::de::Error,
+    {
+        parse(raw).map_err(FieldError::into_serde)
+    }
+}
+
+/// The field errors a domain type's `parse` found: the first [`MAX_FIELD_ERRORS`] (no more are
+/// ever listed) and how many there were, so that a parse finding 60,000 builds twenty
+/// (API.md §9 "Work is linear"). Reads as the slice of the listed ones.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FieldErrors {
+    listed: Vec<FieldError>,
+    total: usize,
+}
+
+impl FieldErrors {
+    /// Counts an error, and builds it only if it is to be listed.
+    pub fn push_with(&mut self, error: impl FnOnce() -> FieldError) {
+        self.total += 1;
+        if self.listed.len() < MAX_FIELD_ERRORS {
+            self.listed.push(error());
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The listed errors and the total.
+    pub fn into_parts(self) -> (Vec<FieldError>, usize) {
+        (self.listed, self.total)
+    }
+}
+
+impl std::ops::Deref for FieldErrors {
+    type Target = [FieldError];
+
+    fn deref(&self) -> &[FieldError] {
+        &self.listed
+    }
+}
+
+impl From<Vec<FieldError>> for FieldErrors {
+    fn from(mut listed: Vec<FieldError>) -> Self {
+        let total = listed.len();
+        listed.truncate(MAX_FIELD_ERRORS);
+        Self { listed, total }
     }
 }
 
 const SERDE_MARK: &str = "\u{1}field errors\u{1}";
 
 /// `Deserialize` for a domain type from what its `parse` takes: the JSON type is checked by
-/// serde (a wrong one is `invalid_type`), the rules by `parse`.
+/// serde (a wrong one is `invalid_type`), the rules by `parse` (whose errors are a
+/// `Vec<FieldError>` or a [`FieldErrors`]).
 #[macro_export]
 macro_rules! deserialize_by_parse {
     ($type:ty, $raw:ty, $parse:expr) => {
         impl<'de> serde::Deserialize<'de> for $type {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let raw = <$raw as serde::Deserialize>::deserialize(deserializer)?;
-                let parse: fn($raw) -> Result<$type, Vec<$crate::error::FieldError>> = $parse;
-                parse(raw).map_err($crate::error::FieldError::into_serde)
+                $crate::error::FieldError::parsed::<$raw, $type, _, D::Error>(raw, $parse)
             }
         }
     };
@@ -223,20 +280,40 @@ impl ApiError {
 
     /// A 422 listing field errors: at most [`MAX_FIELD_ERRORS`] of them, with the total in
     /// `detail`, so that a body of 87,000 bad labels gets a small answer.
-    pub fn validation(mut errors: Vec<FieldError>) -> Self {
+    pub fn validation(errors: Vec<FieldError>) -> Self {
         let count = errors.len();
-        let mut error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::ValidationFailed,
-        );
-        error.detail = Some(if count == 1 {
+        Self::validation_of(errors, count)
+    }
+
+    /// A 422 listing (the first [`MAX_FIELD_ERRORS`] of) `errors`, out of `count` in all.
+    pub fn validation_of(mut errors: Vec<FieldError>, count: usize) -> Self {
+        let detail = if count == 1 {
             "1 field is invalid".to_owned()
         } else if count > MAX_FIELD_ERRORS {
             format!("{count} fields are invalid; the first {MAX_FIELD_ERRORS} are listed")
         } else {
             format!("{count} fields are invalid")
-        });
+        };
         errors.truncate(MAX_FIELD_ERRORS);
+        Self::validation_listing(errors, detail)
+    }
+
+    /// A 422 from a check that stopped looking once it had found more than
+    /// [`MAX_FIELD_ERRORS`] errors (API.md §9 "Work is linear"): the total is not known.
+    pub fn validation_at_least(mut errors: Vec<FieldError>) -> Self {
+        errors.truncate(MAX_FIELD_ERRORS);
+        Self::validation_listing(
+            errors,
+            format!("at least {MAX_FIELD_ERRORS} fields are invalid"),
+        )
+    }
+
+    fn validation_listing(errors: Vec<FieldError>, detail: String) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+        );
+        error.detail = Some(detail);
         error.errors = errors;
         error
     }
@@ -390,7 +467,23 @@ mod tests {
     fn field_errors_survive_serde() {
         let errors = vec![FieldError::new("labels.1", "invalid", "must be 1 to 50")];
         let carried: serde_json::Error = FieldError::into_serde(errors.clone());
-        assert_eq!(FieldError::from_serde(&carried.to_string()), Some(errors));
+        let back = FieldError::from_serde(&carried.to_string()).unwrap();
+        assert_eq!(back.into_parts(), (errors, 1));
         assert_eq!(FieldError::from_serde("invalid type: string"), None);
+        // Only what is ever listed travels, with the total; what is not listed is not built.
+        let mut many = FieldErrors::default();
+        let mut built = 0;
+        for _ in 0..87 {
+            many.push_with(|| {
+                built += 1;
+                FieldError::new("labels.1", "invalid", "must be 1 to 50")
+            });
+        }
+        assert_eq!(built, MAX_FIELD_ERRORS);
+        let carried: serde_json::Error = FieldError::into_serde(many);
+        let (listed, total) = FieldError::from_serde(&carried.to_string())
+            .unwrap()
+            .into_parts();
+        assert_eq!((listed.len(), total), (MAX_FIELD_ERRORS, 87));
     }
 }

@@ -256,4 +256,96 @@ mod tests {
         assert_eq!(p1.key(), "members:00000000-0000-0000-0000-000000000001");
         assert_eq!(CursorScope::Users.key(), "admin/users");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key() -> CursorKey {
+            CursorKey::derive(&KeyMaterial::new("k".repeat(32)).unwrap())
+        }
+
+        fn scope() -> impl Strategy<Value = CursorScope> {
+            prop_oneof![
+                Just(CursorScope::Users),
+                any::<u128>().prop_map(|n| CursorScope::Members {
+                    project: uuid::Uuid::from_u128(n)
+                }),
+                (any::<u128>(), ".{0,40}").prop_map(|(n, filters)| CursorScope::ProjectTasks {
+                    project: uuid::Uuid::from_u128(n),
+                    filters,
+                }),
+            ]
+        }
+
+        /// A position as the lists use them: a time, a key and an id.
+        type Position = (String, Option<String>, uuid::Uuid);
+
+        fn position() -> impl Strategy<Value = Position> {
+            (".{0,30}", proptest::option::of(".{0,20}"), any::<u128>())
+                .prop_map(|(at, key, id)| (at, key, uuid::Uuid::from_u128(id)))
+        }
+
+        proptest! {
+            /// A stranger's cursor: anything at all, or shaped like ours (`payload.tag` in
+            /// base64url), is refused with a 400 and never panics.
+            #[test]
+            fn a_strangers_cursor_is_refused(
+                cursor in prop_oneof![
+                    ".{0,300}",
+                    "[A-Za-z0-9_-]{0,200}\\.[A-Za-z0-9_-]{0,40}",
+                    "[A-Za-z0-9_-]{0,200}\\.[A-Za-z0-9_-]{22}",
+                ],
+                scope in scope(),
+            ) {
+                let error = key().decode::<Position>(&scope, &cursor).unwrap_err();
+                prop_assert_eq!(error.code, ErrorCode::InvalidQuery);
+            }
+
+            /// Ours decodes to what was encoded, only for its own list, and any one character
+            /// changed makes it refused.
+            #[test]
+            fn a_cursor_round_trips_and_resists_change(
+                position in position(),
+                scope in scope(),
+                other in scope(),
+                at in any::<prop::sample::Index>(),
+                replacement in "[A-Za-z0-9_.=+/-]",
+            ) {
+                let key = key();
+                let cursor = key.encode(&scope, &position);
+                prop_assert_eq!(key.decode::<Position>(&scope, &cursor).unwrap(), position);
+                if other != scope {
+                    prop_assert!(key.decode::<Position>(&other, &cursor).is_err());
+                }
+                let at = at.index(cursor.len());
+                let mut changed = cursor.clone();
+                changed.replace_range(at..=at, &replacement);
+                if changed != cursor {
+                    prop_assert!(key.decode::<Position>(&scope, &changed).is_err());
+                }
+            }
+        }
+
+        /// A cursor as long as a request line can be is refused in time linear in it: one pass
+        /// to sign the payload and one to decode the tag, whatever its shape.
+        #[test]
+        fn a_huge_cursor_is_refused_in_linear_time() {
+            let key = key();
+            let payload = "A".repeat(300 * 1024);
+            for cursor in [
+                format!("{payload}.{}", "A".repeat(22)),
+                format!("{payload}.{payload}"),
+                ".".repeat(300 * 1024),
+                "é".repeat(150 * 1024),
+            ] {
+                let start = std::time::Instant::now();
+                assert!(key
+                    .decode::<Position>(&CursorScope::Users, &cursor)
+                    .is_err());
+                let per_byte = start.elapsed().as_nanos() as f64 / cursor.len() as f64;
+                assert!(per_byte < 4_000.0, "{per_byte} ns a byte");
+            }
+        }
+    }
 }

@@ -72,7 +72,8 @@ function describe(status, problem, headers) {
 export const session = { csrf: null, onUnauthenticated: () => {} };
 
 /**
- * @typedef {{body?: any, ifMatch?: number, signal?: AbortSignal, quiet401?: boolean}} RequestOptions
+ * @typedef {{body?: any, ifMatch?: number, signal?: AbortSignal, quiet401?: boolean, keepalive?: boolean}} RequestOptions
+ *   `keepalive`: the request outlives the page (a delete sent as the tab closes)
  */
 
 /**
@@ -95,6 +96,7 @@ export async function request(method, path, options = {}) {
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       credentials: "same-origin",
       signal: options.signal,
+      keepalive: options.keepalive,
     });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
@@ -147,15 +149,16 @@ export const del = async (path, options) => (await request("DELETE", path, optio
 /**
  * Every page of a paginated list (for small lists: projects, members, tokens).
  * @param {string} path
+ * @param {RequestOptions} [options]
  * @returns {Promise<any[]>}
  */
-export async function all(path) {
+export async function all(path, options) {
   const items = [];
   let cursor = null;
   do {
     const sep = path.includes("?") ? "&" : "?";
     /** @type {Page} */
-    const page = await get(path + sep + "limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    const page = await get(path + sep + "limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""), options);
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);

@@ -8,8 +8,9 @@
 import * as api from "./api.js";
 import { hasUnsaved } from "./model.js";
 import { navigate, onNavigate } from "./navigation.js";
-import { sessionEnded, shortcuts } from "./shell.js";
+import { sessionEnded, shortcuts, commandMenu } from "./shell.js";
 import { render, currentKeys } from "./router.js";
+import { undoNewest } from "./components/undo.js";
 
 onNavigate(render);
 
@@ -34,11 +35,33 @@ document.addEventListener("click", (e) => {
 
 api.session.onUnauthenticated = sessionEnded;
 
+/**
+ * Whether keys typed here are text (a shortcut must never type into a field the person did not
+ * focus, and must not act while they type in one). A checkbox or a button is not.
+ * @param {HTMLElement} el
+ */
+function typingIn(el) {
+  if (el.closest("textarea, select, [contenteditable]")) return true;
+  const input = el.closest("input");
+  return input !== null && !["checkbox", "radio", "button", "submit", "reset", "range", "color"].includes(/** @type {HTMLInputElement} */ (input).type);
+}
+
 document.addEventListener("keydown", (e) => {
   const keys = currentKeys();
   const target = /** @type {HTMLElement} */ (e.target);
-  const typing = target.closest("input, textarea, select, [contenteditable]") !== null;
+  const typing = typingIn(target);
+  const mod = e.metaKey || e.ctrlKey;
+  if (mod && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "k") {
+    // The command menu, from anywhere (even a field), unless a dialog is open already.
+    e.preventDefault();
+    if (!document.querySelector("dialog[open]")) commandMenu();
+    return;
+  }
   if (document.querySelector("dialog[open]")) return;
+  if (mod && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "z" && !typing) {
+    if (undoNewest()) e.preventDefault();
+    return;
+  }
   if (e.key === "Escape") {
     if (keys.escape?.()) e.preventDefault();
     document.body.classList.remove("drawer-open");
@@ -49,24 +72,28 @@ document.addEventListener("keydown", (e) => {
     const search = /** @type {HTMLInputElement | null} */ (document.getElementById("search"));
     if (search) {
       e.preventDefault();
+      document.body.classList.add("search-open");
       search.focus();
       search.select();
     }
-  } else if (e.key === "?") {
+    return;
+  }
+  if (e.key === "?") {
     e.preventDefault();
     shortcuts();
-  } else if (e.key === "c" && keys.c) {
+    return;
+  }
+  if (e.key === "Enter") {
+    if (keys.enter && !target.closest("a, button, input")) {
+      e.preventDefault();
+      keys.enter();
+    }
+    return;
+  }
+  const action = /** @type {Record<string, (() => void) | undefined>} */ ({ c: keys.c, j: keys.j, k: keys.k, e: keys.e, x: keys.x })[e.key];
+  if (action) {
     e.preventDefault();
-    keys.c();
-  } else if (e.key === "j" && keys.j) {
-    e.preventDefault();
-    keys.j();
-  } else if (e.key === "k" && keys.k) {
-    e.preventDefault();
-    keys.k();
-  } else if (e.key === "Enter" && keys.enter && !target.closest("a, button")) {
-    e.preventDefault();
-    keys.enter();
+    action();
   }
 });
 

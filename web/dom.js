@@ -71,19 +71,31 @@ export function announce(message, options = {}) {
 }
 
 /**
+ * A message at the bottom of the window, gone after a while; with `action`, a button (Undo)
+ * that runs it. Returns the toast, whose `dismiss` removes it early.
  * @param {string} message
  * @param {boolean} [error]
+ * @param {{label: string, run: () => void, ms?: number}} [action]
+ * @returns {HTMLElement & {dismiss: () => void}}
  */
-export function toast(message, error = false) {
+export function toast(message, error = false, action) {
   let box = document.getElementById("toasts");
   if (!box) {
     box = h("div", { id: "toasts", role: "status", "aria-live": "polite" });
     document.body.append(box);
   }
-  const item = h("div", { class: error ? "toast toast-error" : "toast" }, message,
-    h("button", { type: "button", class: "icon", "aria-label": "Dismiss", onclick: () => item.remove() }, "×"));
+  /** @type {number | undefined} */
+  let timer;
+  const dismiss = () => {
+    clearTimeout(timer);
+    item.remove();
+  };
+  const item = Object.assign(h("div", { class: error ? "toast toast-error" : "toast" }, h("span", { class: "toast-text" }, message),
+    action ? h("button", { type: "button", class: "toast-action", onclick: () => { dismiss(); action.run(); } }, action.label) : null,
+    h("button", { type: "button", class: "icon", "aria-label": "Dismiss", onclick: () => dismiss() }, "×")), { dismiss });
   box.append(item);
-  setTimeout(() => item.remove(), error ? 8000 : 4000);
+  timer = window.setTimeout(dismiss, action?.ms ?? (error ? 8000 : 4000));
+  return item;
 }
 
 /**
@@ -181,6 +193,20 @@ export function relative(d) {
  */
 export function initials(name) {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "?";
+}
+
+/**
+ * The colour theme: "light", "dark", or "system" (follow prefers-color-scheme); remembered.
+ * @param {string} theme
+ */
+export function setTheme(theme) {
+  if (theme === "light" || theme === "dark") {
+    localStorage.setItem("docket-theme", theme);
+    document.documentElement.dataset.theme = theme;
+  } else {
+    localStorage.removeItem("docket-theme");
+    delete document.documentElement.dataset.theme;
+  }
 }
 
 /**

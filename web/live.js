@@ -1,9 +1,12 @@
-// Live updates (API.md §11): one EventSource per project view on GET /api/v1/events, opened
-// after the view has read the newest activity id and closed with the view. The stream starts
-// right after that id (`?after=`), so a change committed while the view was loading is
-// replayed rather than missed; a replayed change the view already shows is ignored by the view
-// (it compares versions). EventSource resumes with Last-Event-ID by itself after a dropped
-// connection; an `event: reset` (too far behind) makes the view reload.
+// Live updates (API.md §11): one EventSource per signed-in tab on GET /api/v1/events, carrying
+// the entries of every project the person is a member of; opened at sign-in (`start`), closed at
+// sign-out (`stop`). Views listen to their project's entries with `follow`, registered *before*
+// they read what they show, and they read only once the stream is open (`ready`): a change
+// committed after that is delivered, one committed before is in what they read, so nothing is
+// missed between the two. Entries the view already reflects are harmless (it compares
+// versions). EventSource resumes with Last-Event-ID by itself after a dropped connection; an
+// `event: reset` (too far behind), or a stream opened again with no entry to resume from,
+// makes the followers reload.
 
 import * as api from "./api.js";
 
@@ -14,84 +17,120 @@ export const KINDS = [
   "project.updated", "github.synced",
 ];
 
-/** Listeners for every entry of every open stream (the notification bell). */
+/**
+ * @typedef {{onEntry: (entry: api.Entry) => void, onReset?: () => void}} Follower
+ */
+
+/** Listeners for every entry of every project (the bell, the sidebar). */
 export const everyEntry = new Set();
 
-/**
- * The id of the newest activity entry of a project (0 when it has none, null when unknown).
- * @param {string} projectId
- * @param {AbortSignal} [signal]
- * @returns {Promise<number | null>}
- */
-export async function newestEntryId(projectId, signal) {
-  try {
-    /** @type {api.Page} */
-    const page = await api.get(`/projects/${projectId}/activity?limit=1`, { signal });
-    return page.items.length ? Number(page.items[0].id) : 0;
-  } catch (e) {
-    if (e instanceof DOMException && e.name === "AbortError") throw e;
-    return null;
-  }
+/** @type {Set<{projectId: string | null, f: Follower}>} */
+const followers = new Set();
+
+/** @type {{source: EventSource | null, last: number | null, retry: number | undefined, failures: number, open: boolean, waiting: (() => void)[], gap: boolean}} */
+const stream = { source: null, last: null, retry: undefined, failures: 0, open: false, waiting: [], gap: false };
+
+/** Opens the stream (after sign-in); a second call keeps the one open. */
+export function start() {
+  if (stream.source || typeof EventSource === "undefined") return;
+  connect();
+}
+
+/** Closes the stream (sign-out). */
+export function stop() {
+  clearTimeout(stream.retry);
+  stream.source?.close();
+  stream.source = null;
+  stream.last = null;
+  stream.failures = 0;
+  setOpen(false);
+  settle();
 }
 
 /**
- * Subscribes to a project's entries until `signal` aborts.
- * @param {string} projectId
- * @param {number | null} after the newest entry the view already reflects
- * @param {{onEntry: (entry: api.Entry) => void, onReset: () => void, signal: AbortSignal}} o
+ * Resolves once the stream is open, or has failed (the view then works without live updates),
+ * or after a second at most: what a view reads after this, plus what the stream brings, is
+ * complete.
+ * @returns {Promise<void>}
  */
-export function subscribe(projectId, after, o) {
-  if (typeof EventSource === "undefined" || o.signal.aborted) return;
-  /** @type {EventSource | null} */
-  let source = null;
-  /** @type {number | null} */
-  let last = after;
-  /** @type {number | undefined} */
-  let retry;
-  let failures = 0;
-  const open = () => {
-    const query = new URLSearchParams({ project_id: projectId });
-    if (last !== null) query.set("after", String(last));
-    const es = new EventSource(`/api/v1/events?${query}`);
-    source = es;
-    es.onopen = () => {
-      failures = 0;
-      document.body.dataset.live = "open";
-    };
-    es.onerror = () => {
-      // A dropped connection reconnects by itself (readyState CONNECTING); a refused one
-      // (401, 404, 503…) is closed for good: try again later, from the last entry seen.
-      if (es.readyState === EventSource.CLOSED && !o.signal.aborted) {
-        delete document.body.dataset.live;
-        failures += 1;
-        retry = window.setTimeout(open, Math.min(30_000, 1000 * 2 ** failures));
-      }
-    };
-    const onEvent = (/** @type {MessageEvent} */ ev) => {
-      /** @type {api.Entry} */
-      let entry;
-      try {
-        entry = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (typeof entry.id === "number") last = entry.id;
-      o.onEntry(entry);
-      for (const listener of everyEntry) listener(entry);
-    };
-    for (const kind of KINDS) es.addEventListener(kind, onEvent);
-    es.addEventListener("reset", () => {
-      es.close();
-      last = null;
-      o.onReset();
-      // The view reloads (and opens a fresh stream) unless it may not, e.g. with unsaved input.
-      if (!o.signal.aborted) open();
-    });
+export function ready() {
+  if (stream.open || !stream.source) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.waiting.push(resolve);
+    setTimeout(resolve, 1000);
+  });
+}
+
+/**
+ * Calls `f` with the entries of `projectId` (every project when null) until `signal` aborts.
+ * @param {string | null} projectId
+ * @param {Follower} f
+ * @param {AbortSignal} signal
+ */
+export function follow(projectId, f, signal) {
+  if (signal.aborted) return;
+  const entry = { projectId, f };
+  followers.add(entry);
+  signal.addEventListener("abort", () => followers.delete(entry));
+}
+
+function settle() {
+  const waiting = stream.waiting;
+  stream.waiting = [];
+  for (const resolve of waiting) resolve();
+}
+
+/** @param {boolean} open */
+function setOpen(open) {
+  stream.open = open;
+  if (open) document.body.dataset.live = "open";
+  else delete document.body.dataset.live;
+}
+
+function connect() {
+  const query = stream.last !== null ? `?after=${stream.last}` : "";
+  const es = new EventSource(`/api/v1/events${query}`);
+  stream.source = es;
+  es.onopen = () => {
+    stream.failures = 0;
+    setOpen(true);
+    settle();
+    // Opened again with nothing to resume from: what happened meanwhile is unknown.
+    if (stream.gap) {
+      stream.gap = false;
+      for (const { f } of [...followers]) f.onReset?.();
+    }
   };
-  open();
-  o.signal.addEventListener("abort", () => {
-    clearTimeout(retry);
-    source?.close();
-    delete document.body.dataset.live;
+  es.onerror = () => {
+    // A dropped connection reconnects by itself (readyState CONNECTING, with Last-Event-ID);
+    // a refused one (401, 503…) is closed for good: try again later, from the last entry seen.
+    if (es.readyState !== EventSource.CLOSED || stream.source !== es) return;
+    setOpen(false);
+    settle();
+    stream.failures += 1;
+    if (stream.last === null) stream.gap = true;
+    stream.retry = window.setTimeout(connect, Math.min(30_000, 1000 * 2 ** stream.failures));
+  };
+  const onEvent = (/** @type {MessageEvent} */ ev) => {
+    /** @type {api.Entry} */
+    let entry;
+    try {
+      entry = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (typeof entry.id === "number") stream.last = entry.id;
+    for (const { projectId, f } of [...followers]) {
+      if (projectId === null || projectId === entry.project_id) f.onEntry(entry);
+    }
+    for (const listener of [...everyEntry]) listener(entry);
+  };
+  for (const kind of KINDS) es.addEventListener(kind, onEvent);
+  es.addEventListener("reset", () => {
+    // The stream ends after a reset: open a fresh one from the current end, and reload.
+    es.close();
+    stream.last = null;
+    for (const { f } of [...followers]) f.onReset?.();
+    connect();
   });
 }

@@ -7,12 +7,15 @@ import * as api from "./api.js";
 
 /**
  * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean}} State
- * @typedef {{j?: () => void, k?: () => void, enter?: () => void, c?: () => void, escape?: () => boolean}} Keys
+ * @typedef {{j?: () => void, k?: () => void, enter?: () => void, c?: () => void, e?: () => void, x?: () => void,
+ *   escape?: () => boolean}} Keys
  * @typedef {(url: string, options?: {replace?: boolean, force?: boolean}) => void} Navigate
  * @typedef {(changes: Record<string, string | null>, options?: {replace?: boolean}) => void} SetQuery
  * @typedef {{state: State, main: HTMLElement, params: Record<string, string>, query: URLSearchParams,
  *   project?: api.Project, navigate: Navigate, setQuery: SetQuery, keys: Keys,
- *   refreshProjects: () => Promise<void>, signal: AbortSignal}} Context what a view is rendered with
+ *   refreshProjects: () => Promise<void>, signal: AbortSignal, openTask?: (id: string | null) => Promise<void>}} Context
+ *   what a view is rendered with; a view that shows tasks in a panel sets `openTask`, and a change of
+ *   the URL's `task` alone is handed to it instead of rendering the view again
  */
 
 /** @type {State} */
@@ -57,6 +60,35 @@ export async function membersOf(projectId) {
 /** @param {string} projectId */
 export function forgetMembers(projectId) {
   membersCache.delete(projectId);
+}
+
+/** How many tasks the command menu remembers for instant matching. */
+const RECENT_LIMIT = 2000;
+/** @type {Map<string, {id: string, project_id: string, number: number, title: string}>} */
+const recent = new Map();
+
+/**
+ * Remembers tasks the views showed (their titles match in the command menu at once, even
+ * half-typed; the server's search needs whole words). The oldest are forgotten first.
+ * @param {api.Task[]} tasks
+ */
+export function rememberTasks(tasks) {
+  for (const t of tasks) {
+    recent.delete(t.id);
+    recent.set(t.id, { id: t.id, project_id: t.project_id, number: t.number, title: t.title });
+  }
+  for (const id of recent.keys()) {
+    if (recent.size <= RECENT_LIMIT) break;
+    recent.delete(id);
+  }
+}
+
+/** The remembered tasks, newest last. */
+export const recentTasks = () => [...recent.values()];
+
+/** @param {string} id a task that is gone */
+export function forgetTask(id) {
+  recent.delete(id);
 }
 
 /**

@@ -74,12 +74,33 @@ let keys = {};
 /** @type {AbortController | null} */
 let viewAbort = null;
 let booted = false;
+/** @type {{path: string, rest: string, ctx: Context} | null} the page on screen */
+let shown = null;
 
 /** The shortcuts of the view on screen (app.js's key handler calls them). */
 export const currentKeys = () => keys;
 
+/**
+ * A query without its `task` (the open task changes in place; anything else renders again).
+ * @param {URLSearchParams} query
+ */
+function withoutTask(query) {
+  const rest = new URLSearchParams(query);
+  rest.delete("task");
+  rest.sort();
+  return rest.toString();
+}
+
 /** Renders the current URL: the sign-in pages, or the layout with the route's page in it. */
 export async function render() {
+  const here = new URLSearchParams(location.search);
+  // Only the open task changed (opening, closing, j/k, the back gesture): the view swaps its
+  // panel and keeps its rows, scroll position and selection.
+  if (shown && shown.ctx.openTask && !shown.ctx.signal.aborted && shown.path === location.pathname && shown.rest === withoutTask(here)) {
+    shown.ctx.query = here;
+    return shown.ctx.openTask(here.get("task"));
+  }
+  shown = null;
   viewAbort?.abort();
   viewAbort = new AbortController();
   const signal = viewAbort.signal;
@@ -108,6 +129,7 @@ export async function render() {
   renderSidebar();
   /** @type {Context} */
   const ctx = { state, main: el, params: {}, query, navigate, setQuery, keys, refreshProjects, signal };
+  shown = { path, rest: withoutTask(query), ctx };
   await show(ctx, path);
 }
 

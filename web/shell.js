@@ -1,12 +1,17 @@
-// The frame around every view: the layout, the sidebar (Inbox, My tasks, Upcoming, projects),
-// the top bars with the user menu and the bell, the keyboard-shortcuts dialog, and the session
-// (who is signed in, signing in and out). The router draws it; views never import it.
+// The frame around every view: the layout, the sidebar (Inbox, My tasks, Upcoming, projects,
+// following the person's memberships live), the top bars (one compact row on a phone: menu,
+// project, the List/Board switch, "Go to…", the bell, and an overflow menu for the rest), the
+// command menu, the keyboard-shortcuts dialog, and the session (who is signed in, signing in and
+// out, the live stream). The router draws it; views never import it.
 
 import * as api from "./api.js";
 import { h, replace, announce, dialog } from "./dom.js";
-import { state, unsaved, hasUnsaved } from "./model.js";
+import { state, unsaved, hasUnsaved, forgetMembers } from "./model.js";
 import { navigate } from "./navigation.js";
+import * as live from "./live.js";
 import { bell, startBell, stopBell } from "./components/bell.js";
+import { openCommandMenu } from "./components/command-menu.js";
+import { flushDeletes } from "./components/undo.js";
 
 export const root = /** @type {HTMLElement} */ (document.getElementById("root"));
 
@@ -106,13 +111,13 @@ async function newProject() {
 }
 
 /**
- * The top bar of a project: its name, the view switch and the project's pages.
+ * The top bar of a project: its name, the List/Board switch, the project's other pages, and
+ * the person's menu.
  * @param {api.Project} project
  * @param {string} view
  */
 export function projectHeader(project, view) {
-  const search = location.search;
-  const keep = new URLSearchParams(search);
+  const keep = new URLSearchParams(location.search);
   keep.delete("task");
   keep.delete("cursor");
   const q = keep.toString() ? "?" + keep.toString() : "";
@@ -120,35 +125,96 @@ export function projectHeader(project, view) {
    * @param {string} href
    * @param {string} label
    * @param {boolean} current
+   * @param {string} cls
    */
-  const tab = (href, label, current) => h("a", { href, class: "tab", "aria-current": current ? "page" : undefined }, label);
+  const tab = (href, label, current, cls) => h("a", { href, class: cls, "aria-current": current ? "page" : undefined }, label);
+  /** @type {[string, string, string][]} the pages beyond the two views: in the overflow menu on a phone */
+  const pages = [[`/p/${project.id}/activity`, "Activity", "activity"]];
+  if (!project.is_inbox) pages.push([`/p/${project.id}/members`, "Members", "members"]);
+  pages.push([`/p/${project.id}/settings`, "Settings", "settings"]);
   return h("header", { class: "topbar" },
-    h("button", { type: "button", class: "icon menu-toggle", "aria-label": "Show navigation", "aria-controls": "sidebar", onclick: toggleDrawer }, "☰"),
+    menuToggle(),
     h("h1", { class: "project-title" }, project.is_inbox ? "Inbox" : project.name),
     h("nav", { class: "tabs", "aria-label": "Project views" },
-      tab(`/p/${project.id}${q}`, "List", view === "list"),
-      tab(`/p/${project.id}/board${q}`, "Board", view === "board"),
-      tab(`/p/${project.id}/activity`, "Activity", view === "activity"),
-      project.is_inbox ? null : tab(`/p/${project.id}/members`, "Members", view === "members"),
-      tab(`/p/${project.id}/settings`, "Settings", view === "settings")),
-    userMenu());
+      h("span", { class: "segmented" },
+        tab(`/p/${project.id}${q}`, "List", view === "list", "seg"),
+        tab(`/p/${project.id}/board${q}`, "Board", view === "board", "seg")),
+      pages.map(([href, label, name]) => tab(href, label, view === name, "tab page-tab"))),
+    h("div", { class: "spacer" }),
+    userMenu(pages.map(([href, label, name]) => ({ href, label, current: view === name }))));
 }
 
 /** @param {string} title */
 export function plainHeader(title) {
   return h("header", { class: "topbar" },
-    h("button", { type: "button", class: "icon menu-toggle", "aria-label": "Show navigation", "aria-controls": "sidebar", onclick: toggleDrawer }, "☰"),
+    menuToggle(),
     h("h1", { class: "project-title" }, title),
     h("div", { class: "spacer" }),
-    userMenu());
+    userMenu([]));
 }
 
-function userMenu() {
+function menuToggle() {
+  return h("button", { type: "button", class: "icon menu-toggle", "aria-label": "Show navigation", "aria-controls": "sidebar", onclick: toggleDrawer }, "☰");
+}
+
+const mac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+
+/** Opens the command menu. */
+export function commandMenu() {
+  openCommandMenu({ shortcuts: () => shortcuts() });
+}
+
+/**
+ * The right of a top bar: "Go to…", the name, the bell, shortcuts and sign-out; on a phone the
+ * last two, and `pages`, move into an overflow menu.
+ * @param {{href: string, label: string, current: boolean}[]} pages
+ */
+function userMenu(pages) {
+  const goto = h("button", { type: "button", class: "goto", id: "goto", "aria-keyshortcuts": mac ? "Meta+K" : "Control+K", title: `Search and go to (${mac ? "⌘K" : "Ctrl+K"})`, onclick: commandMenu },
+    h("span", { class: "goto-icon", "aria-hidden": "true" }), h("span", { class: "goto-text" }, "Go to…"), h("kbd", { class: "goto-key", "aria-hidden": "true" }, mac ? "⌘K" : "Ctrl K"));
   return h("div", { class: "user-menu" },
+    goto,
     h("span", { class: "muted small user-name" }, state.user?.name || ""),
     bell(),
-    h("button", { type: "button", class: "ghost", onclick: () => shortcuts(), "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)" }, "?"),
-    h("button", { type: "button", class: "ghost", id: "sign-out", onclick: signOut }, "Sign out"));
+    h("button", { type: "button", class: "ghost wide-only", onclick: () => shortcuts(), "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)" }, "?"),
+    h("button", { type: "button", class: "ghost wide-only", id: "sign-out", onclick: signOut }, "Sign out"),
+    overflow(pages));
+}
+
+/**
+ * The phone's "more" menu: the project's other pages, shortcuts, sign-out.
+ * @param {{href: string, label: string, current: boolean}[]} pages
+ */
+function overflow(pages) {
+  const menu = h("div", { class: "overflow-menu", id: "overflow-menu", hidden: true },
+    h("ul", { class: "nav" },
+      pages.map((p) => h("li", null, h("a", { href: p.href, class: "nav-item", "aria-current": p.current ? "page" : undefined }, p.label))),
+      h("li", null, h("button", { type: "button", class: "ghost nav-item", onclick: () => { close(); shortcuts(); } }, "Keyboard shortcuts")),
+      h("li", null, h("button", { type: "button", class: "ghost nav-item", onclick: () => { close(); signOut(); } }, "Sign out"))));
+  const button = h("button", { type: "button", class: "icon overflow-button", "aria-label": "More", "aria-expanded": "false", "aria-controls": "overflow-menu" }, "⋯");
+  const wrap = h("div", { class: "overflow" }, button, menu);
+  const outside = (/** @type {Event} */ e) => { if (!wrap.contains(/** @type {Node} */ (e.target))) close(); };
+  const close = () => {
+    menu.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    document.removeEventListener("click", outside, true);
+  };
+  button.addEventListener("click", () => {
+    if (!menu.hidden) return close();
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    document.addEventListener("click", outside, true);
+    /** @type {HTMLElement | null} */ (menu.querySelector("a, button"))?.focus();
+  });
+  wrap.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !menu.hidden) {
+      e.preventDefault();
+      e.stopPropagation();
+      close();
+      button.focus();
+    }
+  });
+  return wrap;
 }
 
 function toggleDrawer() {
@@ -160,11 +226,15 @@ function toggleDrawer() {
 export function shortcuts() {
   /** @type {[string, string][]} */
   const rows = [
-    ["/", "Search"],
+    [mac ? "⌘ K" : "Ctrl + K", "Go to a project, view or task; create a task; switch the theme"],
+    ["/", "Search this list"],
     ["c", "New task"],
-    ["j / k", "Next / previous task"],
+    ["j / k", "Next / previous task (with a task open: open it)"],
     ["Enter", "Open the selected task"],
-    ["Esc", "Close the task or dialog"],
+    ["e", "Edit the open task's title"],
+    ["x", "Pick the selected task for a bulk change (Shift-click or Ctrl-click picks with the mouse)"],
+    ["Esc", "Leave a field, close the task or dialog, drop the picked tasks"],
+    [mac ? "⌘ Z" : "Ctrl + Z", "Undo the last change (while its toast shows)"],
     ["Shift + ← →", "Board: move the focused card to the previous / next column"],
     ["Shift + ↑ ↓", "Board: move the focused card up / down"],
     ["?", "This list"],
@@ -199,16 +269,25 @@ async function loadSession() {
   }
 }
 
-/** The first render's questions: who is signed in, may strangers sign up; then their projects. */
+/**
+ * The first render's questions: who is signed in, may strangers sign up; then their projects.
+ * The projects and the live stream are asked for at the same moment as the session, so a
+ * signed-in page is one round trip, not three, from its first view's read (signed out, they
+ * are refused quietly and dropped).
+ */
 export async function boot() {
+  const projects = api.all("/projects", { quiet401: true }).catch(() => null);
+  live.start();
   const [signedInAlready, registration] = await Promise.all([
     loadSession(),
     api.get("/auth/registration").catch(() => ({ open: true })),
   ]);
   state.registrationOpen = registration.open;
   if (signedInAlready) {
-    await refreshProjects();
-    startBell({ navigate, me: () => state.user });
+    state.projects = (await projects) || (await api.all("/projects"));
+    started();
+  } else {
+    live.stop();
   }
 }
 
@@ -220,11 +299,49 @@ export async function signedIn(user, csrf) {
   state.user = user;
   api.session.csrf = csrf;
   await refreshProjects();
+  started();
+}
+
+/** A session began: the live stream, the bell, the sidebar following memberships. */
+function started() {
+  live.start();
+  live.everyEntry.add(onMembership);
   startBell({ navigate, me: () => state.user });
+}
+
+function ended() {
+  live.everyEntry.delete(onMembership);
+  live.stop();
+  stopBell();
+}
+
+/**
+ * Being added to or removed from a project, a role changed, a project renamed: the sidebar
+ * (and the list of projects the views use) follow at once.
+ * @param {api.Entry} entry
+ */
+function onMembership(entry) {
+  const me = state.user;
+  if (!me || !(entry.kind.startsWith("member.") || entry.kind === "project.updated")) return;
+  if (entry.kind.startsWith("member.")) forgetMembers(entry.project_id);
+  if (entry.kind !== "project.updated" && entry.user_id !== me.id) return;
+  const before = state.projects.find((p) => p.id === entry.project_id);
+  refreshProjects().then(() => {
+    const after = state.projects.find((p) => p.id === entry.project_id);
+    const by = entry.actor && entry.actor.id !== me.id ? entry.actor.name : null;
+    if (entry.kind === "member.added" && after && by) announce(`${by} added you to ${after.name}.`, { visible: true });
+    if (entry.kind === "member.removed" && before && !after) {
+      if (by) announce(`${by} removed you from ${before.name}.`, { visible: true });
+      if (location.pathname.startsWith(`/p/${before.id}`)) navigate("/", { replace: true, force: true });
+    }
+  }).catch(() => {});
 }
 
 async function signOut() {
   if (hasUnsaved() && !window.confirm("You have unsaved changes. Sign out anyway?")) return;
+  // Deletions waiting for their Undo go out while the session still lets them.
+  await flushDeletes();
+  ended();
   try {
     await api.del("/auth/session");
   } catch {
@@ -234,7 +351,6 @@ async function signOut() {
   state.projects = [];
   api.session.csrf = null;
   unsaved.clear();
-  stopBell();
   navigate("/signin", { force: true });
 }
 
@@ -242,7 +358,7 @@ async function signOut() {
 export function sessionEnded() {
   if (location.pathname === "/signin" || location.pathname === "/signup") return;
   state.user = null;
-  stopBell();
+  ended();
   const next = location.pathname + location.search;
   announce("Your session ended. Please sign in again.", { visible: true });
   navigate("/signin?next=" + encodeURIComponent(next), { replace: true, force: true });

@@ -370,3 +370,19 @@ pub async fn end_logins(
     sessions::delete_all_of_user_except(db, user_id, keep_session).await?;
     refresh_tokens::revoke_all_of_user_except(db, user_id, keep_family).await
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http::extract::Members;
+
+    /// The token endpoint's body is an internally tagged enum: the extractor checks member
+    /// names against the members its schema names.
+    #[test]
+    fn the_token_request_names_its_members() {
+        let Members::Schema(mut names) = Members::of::<super::TokenRequest>() else {
+            panic!("the token request's schema names its members")
+        };
+        names.sort();
+        assert_eq!(names, ["email", "grant_type", "password", "refresh_token"]);
+    }
+}

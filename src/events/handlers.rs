@@ -112,6 +112,7 @@ pub async fn stream_events(
         cursor,
         backlog: VecDeque::new(),
         replaying: true,
+        ended: false,
         live,
         closing: hub.closing(),
         check: heartbeat_checks(hub.heartbeat),
@@ -182,6 +183,8 @@ struct EventStream {
     backlog: VecDeque<Entry>,
     /// Still reading missed entries from the table (then the broadcast takes over).
     replaying: bool,
+    /// A narrowed stream sent its user's own removal from the project: nothing follows.
+    ended: bool,
     live: broadcast::Receiver<Arc<Delivery>>,
     closing: watch::Receiver<bool>,
     check: tokio::time::Interval,
@@ -191,7 +194,7 @@ struct EventStream {
 impl EventStream {
     /// The next event, or `None` to end the stream.
     async fn next(&mut self) -> Option<Event> {
-        if *self.closing.borrow() {
+        if *self.closing.borrow() || self.ended {
             return None;
         }
         // Replaying (a page read, or what is left of one) never waits on the heartbeat, so
@@ -250,12 +253,16 @@ impl EventStream {
                         {
                             continue;
                         }
-                        if !delivery.members.contains(&self.user_id) {
+                        if !delivery.reaches(self.user_id) {
                             if self.project_id.is_some() {
                                 // No longer a member of the one project it follows.
                                 return None;
                             }
                             continue;
+                        }
+                        if delivery.removed == Some(self.user_id) && self.project_id.is_some() {
+                            // Their own removal is the last entry of that project they get.
+                            self.ended = true;
                         }
                         self.cursor = delivery.id;
                         return Some(event(delivery.id, delivery.kind, &delivery.data));

@@ -11,8 +11,10 @@
 //! complete resume point and nothing is sent twice.
 //!
 //! Membership is checked at delivery: an entry goes to the users who are members of its
-//! project when the tailer reads it (so a removed member stops receiving a project's events at
-//! once, and does not get the `member.removed` entry itself).
+//! project when the tailer reads it, so a removed member stops receiving a project's events at
+//! once. The one exception is the `member.removed` entry about them, which goes to them too:
+//! it is how their client learns to drop the project (the sidebar), and it tells them nothing
+//! they did not know but who removed them.
 
 pub mod handlers;
 
@@ -53,6 +55,16 @@ pub struct Delivery {
     pub data: String,
     /// The project's members when the entry was read.
     pub members: Arc<HashSet<Uuid>>,
+    /// For `member.removed`: the person removed, who gets this entry though no longer a
+    /// member (and nothing of the project after it).
+    pub removed: Option<Uuid>,
+}
+
+impl Delivery {
+    /// Whether this entry goes to `user`.
+    pub fn reaches(&self, user: Uuid) -> bool {
+        self.members.contains(&user) || self.removed == Some(user)
+    }
 }
 
 /// The instance's subscribers and the tailer's state (one per instance, shared with the
@@ -153,6 +165,10 @@ fn delivery(entry: Entry, members: &HashMap<Uuid, Arc<HashSet<Uuid>>>) -> Delive
         kind: entry.kind,
         project_id: entry.project_id,
         members: members.get(&entry.project_id).cloned().unwrap_or_default(),
+        removed: match entry.kind {
+            activity::Kind::MemberRemoved => entry.user_id,
+            _ => None,
+        },
         data: serde_json::to_string(&entry).expect("an entry serializes"),
     }
 }

@@ -83,6 +83,7 @@ pub struct CreateProjectRequest {
             ("GetProject" = (operation_id = "get_project", parameters(("id" = "$response.body#/id")))),
             ("UpdateProject" = (operation_id = "update_project", parameters(("id" = "$response.body#/id")))),
             ("ListTasks" = (operation_id = "list_project_tasks", parameters(("id" = "$response.body#/id")))),
+            ("CountTasks" = (operation_id = "count_project_tasks", parameters(("id" = "$response.body#/id")))),
             ("CreateTask" = (operation_id = "create_task", parameters(("id" = "$response.body#/id")))),
             ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
             ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),

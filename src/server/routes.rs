@@ -47,6 +47,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::put_member, members::remove_member))
         .routes(routes!(task_lists::list_project_tasks, tasks::create_task))
+        .routes(routes!(task_lists::count_project_tasks))
         .routes(routes!(task_lists::list_my_tasks))
         .routes(routes!(
             tasks::get_task,

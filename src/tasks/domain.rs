@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::error::{FieldError, FieldErrors};
 
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 20_000;
@@ -96,6 +96,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of a workflow (and of the board's columns).
+    pub const ALL: [Status; 4] = [
+        Status::Todo,
+        Status::InProgress,
+        Status::Done,
+        Status::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Todo => "todo",
@@ -150,24 +158,30 @@ impl Priority {
 pub struct Labels(Vec<String>);
 
 impl Labels {
-    pub fn parse(raw: &[String]) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
+    /// Every invalid label is counted, the first twenty are described (`FieldErrors`): 60,000
+    /// bad labels in a body build twenty errors, not 60,000.
+    pub fn parse(raw: &[String]) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
         let mut labels = Vec::new();
         for (index, label) in raw.iter().enumerate() {
             let normalised = normalise_label(label);
             let length = normalised.chars().count();
             if length == 0 || length > LABEL_MAX {
-                errors.push(FieldError::new(
-                    format!("labels.{index}"),
-                    "invalid",
-                    format!("must be 1 to {LABEL_MAX} characters"),
-                ));
+                errors.push_with(|| {
+                    FieldError::new(
+                        format!("labels.{index}"),
+                        "invalid",
+                        format!("must be 1 to {LABEL_MAX} characters"),
+                    )
+                });
             } else if normalised.chars().any(char::is_control) {
-                errors.push(FieldError::new(
-                    format!("labels.{index}"),
-                    "invalid",
-                    "must not contain control characters",
-                ));
+                errors.push_with(|| {
+                    FieldError::new(
+                        format!("labels.{index}"),
+                        "invalid",
+                        "must not contain control characters",
+                    )
+                });
             } else {
                 labels.push(normalised);
             }
@@ -175,13 +189,15 @@ impl Labels {
         labels.sort();
         labels.dedup();
         if labels.len() > LABELS_MAX {
-            errors.push(FieldError::new(
-                "labels",
-                "too_many",
-                format!("must have at most {LABELS_MAX} distinct labels"),
-            ));
+            errors.push_with(|| {
+                FieldError::new(
+                    "labels",
+                    "too_many",
+                    format!("must have at most {LABELS_MAX} distinct labels"),
+                )
+            });
         }
-        if errors.is_empty() {
+        if errors.total() == 0 {
             Ok(Self(labels))
         } else {
             Err(errors)

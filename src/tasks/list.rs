@@ -2,12 +2,12 @@
 //! keyset cursors. The statement itself is `store::list`.
 
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
 use super::store::list::{
-    Assignee, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
+    Assignee, CountGroup, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
 };
 use super::store::Task;
 use crate::auth::principal::Principal;
@@ -53,6 +53,9 @@ pub struct TaskListQuery {
     /// Full-text search (web-search syntax, English stemming).
     #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
+    /// The task numbered so (one per project).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub number: Option<String>,
     #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks` (documented there).
@@ -64,6 +67,78 @@ pub struct TaskListQuery {
     /// The `next_cursor` of the previous page of the same list.
     #[param(min_length = 1)]
     pub cursor: Option<String>,
+}
+
+/// The filters of `GET /api/v1/projects/{id}/tasks/counts`: a list's, without its sort and
+/// pages, and what to group by.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskCountQuery {
+    /// Comma-separated statuses.
+    #[param(
+        pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
+    )]
+    pub status: Option<String>,
+    /// Comma-separated state ids (API.md §17).
+    #[param(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
+    )]
+    pub state: Option<String>,
+    /// `none` for top-level tasks, or a task id for its subtasks.
+    #[param(
+        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub parent: Option<String>,
+    /// `me`, `none` or a user id.
+    #[param(
+        pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub assignee: Option<String>,
+    #[param(pattern = r"^[^\x00]*$")]
+    pub label: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4)]
+    pub priority_min: Option<String>,
+    #[param(format = Date)]
+    pub due_before: Option<String>,
+    #[param(format = Date)]
+    pub due_after: Option<String>,
+    /// Full-text search (web-search syntax, English stemming).
+    #[param(pattern = r"^[^\x00]*$")]
+    pub q: Option<String>,
+    /// The task numbered so (one per project).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub number: Option<String>,
+    /// What to count per: `status` (the default). A project's workflow states will be
+    /// another value.
+    #[param(pattern = "^status$")]
+    pub group_by: Option<String>,
+}
+
+/// How many tasks pass a list's filters, in all and per group.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskCounts {
+    /// What `groups` are: `status`.
+    #[schema(pattern = "^status$")]
+    pub group_by: &'static str,
+    /// Every task that passes the filters.
+    pub total: i64,
+    /// One group per status, in the workflow's order (`todo`, `in_progress`, `done`,
+    /// `canceled`), groups without tasks included.
+    pub groups: Vec<TaskCount>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskCount {
+    /// The group: a status.
+    pub key: String,
+    pub count: i64,
+}
+
+fn parse_group(raw: Option<&str>) -> Result<CountGroup, ApiError> {
+    match raw.unwrap_or("status") {
+        "status" => Ok(CountGroup::Status),
+        _ => Err(invalid("group_by must be status")),
+    }
 }
 
 fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
@@ -93,10 +168,57 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }
 
-fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
+/// The filters of a list's query string, as typed (both the lists and their counts take them).
+struct RawFilters<'a> {
+    status: Option<&'a str>,
+    state: Option<&'a str>,
+    parent: Option<&'a str>,
+    assignee: Option<&'a str>,
+    label: Option<&'a str>,
+    priority_min: Option<&'a str>,
+    due_before: Option<&'a str>,
+    due_after: Option<&'a str>,
+    q: Option<&'a str>,
+    number: Option<&'a str>,
+}
+
+impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
+    fn from(q: &'a TaskListQuery) -> Self {
+        RawFilters {
+            status: q.status.as_deref(),
+            state: q.state.as_deref(),
+            parent: q.parent.as_deref(),
+            assignee: q.assignee.as_deref(),
+            label: q.label.as_deref(),
+            priority_min: q.priority_min.as_deref(),
+            due_before: q.due_before.as_deref(),
+            due_after: q.due_after.as_deref(),
+            q: q.q.as_deref(),
+            number: q.number.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a TaskCountQuery> for RawFilters<'a> {
+    fn from(q: &'a TaskCountQuery) -> Self {
+        RawFilters {
+            status: q.status.as_deref(),
+            state: q.state.as_deref(),
+            parent: q.parent.as_deref(),
+            assignee: q.assignee.as_deref(),
+            label: q.label.as_deref(),
+            priority_min: q.priority_min.as_deref(),
+            due_before: q.due_before.as_deref(),
+            due_after: q.due_after.as_deref(),
+            q: q.q.as_deref(),
+            number: q.number.as_deref(),
+        }
+    }
+}
+
+fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
     let statuses = query
         .status
-        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -109,7 +231,6 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .transpose()?;
     let states = query
         .state
-        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -122,7 +243,6 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .transpose()?;
     let parent = query
         .parent
-        .as_deref()
         .map(|raw| match raw {
             "none" => Ok(Parent::None),
             other => other
@@ -133,7 +253,6 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .transpose()?;
     let assignee = query
         .assignee
-        .as_deref()
         .map(|raw| match raw {
             "me" => Ok(Assignee::Me),
             "none" => Ok(Assignee::Nobody),
@@ -145,30 +264,35 @@ fn parse_filters(query: &TaskListQuery) -> Result<Filters, ApiError> {
         .transpose()?;
     let priority_min = query
         .priority_min
-        .as_deref()
         .map(|raw| match raw.parse::<i16>() {
             Ok(n) if (0..=4).contains(&n) => Ok(n),
             _ => Err(invalid("priority_min must be a whole number from 0 to 4")),
         })
         .transpose()?;
-    let date = |raw: &Option<String>, name: &str| {
-        raw.as_deref()
-            .map(|r| {
-                parse_date(name, r)
-                    .map_err(|_| invalid(format!("{name} must be a date like 2026-01-31")))
-            })
-            .transpose()
+    let date = |raw: Option<&str>, name: &str| {
+        raw.map(|r| {
+            parse_date(name, r)
+                .map_err(|_| invalid(format!("{name} must be a date like 2026-01-31")))
+        })
+        .transpose()
     };
     Ok(Filters {
         statuses,
         states,
         parent,
         assignee,
-        label: query.label.as_deref().map(normalise_label),
+        label: query.label.map(normalise_label),
         priority_min,
-        due_before: date(&query.due_before, "due_before")?,
-        due_after: date(&query.due_after, "due_after")?,
-        q: parse_search(query.q.as_deref())?,
+        due_before: date(query.due_before, "due_before")?,
+        due_after: date(query.due_after, "due_after")?,
+        q: parse_search(query.q)?,
+        number: query
+            .number
+            .map(|raw| match raw.parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(invalid("number must be a whole number from 1")),
+            })
+            .transpose()?,
     })
 }
 
@@ -181,7 +305,8 @@ fn parse_search(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(q) = raw.filter(|q| !q.trim().is_empty()) else {
         return Ok(None);
     };
-    if q.chars().count() > SEARCH_MAX_CHARS {
+    // `nth`, not `count`: a 400 KiB `q` is refused after reading 501 characters.
+    if q.chars().nth(SEARCH_MAX_CHARS).is_some() {
         return Err(invalid(format!(
             "q must be at most {SEARCH_MAX_CHARS} characters"
         )));
@@ -207,7 +332,7 @@ fn search_terms(q: &str) -> usize {
 /// list is refused.
 fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
         query.state,
         query.parent,
@@ -218,7 +343,8 @@ fn filters_key(query: &TaskListQuery) -> String {
         query.due_after,
         query.q,
         query.sort,
-        query.project_id
+        query.project_id,
+        query.number
     )
 }
 
@@ -236,7 +362,7 @@ async fn list(
     };
     let limit = page.limit()?;
     let sort = parse_sort(query.sort.as_deref())?;
-    let filters = parse_filters(&query)?;
+    let filters = parse_filters(RawFilters::from(&query))?;
     let scope = scope(filters_key(&query));
     let after: Option<Position> = page.position(cursor_key, &scope)?;
 
@@ -294,6 +420,42 @@ pub async fn list_project_tasks(
     ))
 }
 
+/// How many of a project's tasks pass the filters of its list, per status: exact counts for
+/// a board's columns and a list's header, however many tasks the pages have not loaded.
+#[utoipa::path(get, path = "/api/v1/projects/{id}/tasks/counts", tag = "tasks",
+    params(("id" = Uuid, Path), TaskCountQuery),
+    responses((status = 200, body = TaskCounts)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn count_project_tasks(
+    State(db): State<Db>,
+    principal: Principal,
+    Path(project_id): Path<Uuid>,
+    Query(query): Query<TaskCountQuery>,
+) -> Result<axum::Json<TaskCounts>, ApiError> {
+    guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
+    let group = parse_group(query.group_by.as_deref())?;
+    let filters = parse_filters(RawFilters::from(&query))?;
+    let counted =
+        super::store::list::count(&db, project_id, &filters, group, principal.id()).await?;
+    let groups: Vec<TaskCount> = match group {
+        CountGroup::Status => Status::ALL
+            .iter()
+            .map(|status| TaskCount {
+                key: status.as_str().to_owned(),
+                count: counted
+                    .iter()
+                    .find(|(key, _)| key == status.as_str())
+                    .map_or(0, |(_, n)| *n),
+            })
+            .collect(),
+    };
+    Ok(axum::Json(TaskCounts {
+        group_by: "status",
+        total: groups.iter().map(|g| g.count).sum(),
+        groups,
+    }))
+}
+
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
     params(TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
@@ -341,5 +503,65 @@ mod tests {
         assert!(parse_search(Some(&format!("{thirty} x"))).is_err());
         assert!(parse_search(Some(&vec!["w"; 31].join("-"))).is_err());
         assert_eq!(search_terms(r#""deploy the app" -staging or prod"#), 5);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text shaped like searches: words, quotes, minus signs, `or`, punctuation, spaces.
+        fn search() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    "[a-z]{1,8}",
+                    Just("or".to_owned()),
+                    Just("\"".to_owned()),
+                    Just("-".to_owned()),
+                    "[ \t,.;:()]{1,3}",
+                    ".{1,4}",
+                ],
+                0..80,
+            )
+            .prop_map(|parts| parts.join(" "))
+        }
+
+        proptest! {
+            /// API.md §9: whatever `q` is, it is refused or it has at most 500 characters and
+            /// 30 terms; blank means no search.
+            #[test]
+            fn a_search_is_within_its_limits_or_refused(q in prop_oneof![search(), ".{0,600}"]) {
+                match parse_search(Some(&q)) {
+                    Ok(None) => prop_assert!(q.trim().is_empty()),
+                    Ok(Some(kept)) => {
+                        prop_assert_eq!(&kept, &q);
+                        prop_assert!(q.chars().count() <= SEARCH_MAX_CHARS);
+                        prop_assert!(search_terms(&q) <= SEARCH_MAX_TERMS);
+                    }
+                    Err(error) => {
+                        prop_assert_eq!(error.code, ErrorCode::InvalidQuery);
+                        prop_assert!(q.chars().count() > SEARCH_MAX_CHARS
+                            || search_terms(&q) > SEARCH_MAX_TERMS);
+                    }
+                }
+            }
+        }
+
+        /// A `q` as long as a request line can be is refused in time linear in it (in fact
+        /// after its first 501 characters), whitespace, words or multi-byte characters.
+        #[test]
+        fn a_huge_search_is_refused_in_linear_time() {
+            let blank_ended = format!("{}{}", "a".repeat(1000), " ".repeat(399 * 1024));
+            for q in [
+                "a".repeat(400 * 1024),
+                "a ".repeat(200 * 1024),
+                "é".repeat(200 * 1024),
+                blank_ended,
+            ] {
+                let start = std::time::Instant::now();
+                assert!(parse_search(Some(&q)).is_err());
+                let per_byte = start.elapsed().as_nanos() as f64 / q.len() as f64;
+                assert!(per_byte < 4_000.0, "{per_byte} ns a byte");
+            }
+        }
     }
 }

@@ -299,7 +299,7 @@ async fn a_change_that_fails_its_if_match_sends_nothing() {
 }
 
 #[tokio::test]
-async fn a_removed_member_stops_receiving_the_project_at_once() {
+async fn a_removed_member_gets_their_removal_and_nothing_of_the_project_after_it() {
     let app = spawn_app().await;
     let owner = app.new_client().await;
     let member = app.new_client().await;
@@ -316,12 +316,19 @@ async fn a_removed_member_stops_receiving_the_project_at_once() {
         .delete(&format!("/api/v1/projects/{project}/members/{}", member.id))
         .await;
     assert_eq!(removed.status(), 204);
-    // The stream that follows only that project ends (a reconnect would be 404) …
+    // Both streams get the removal itself (so the client can drop the project), and nothing
+    // of the project after it: the stream that follows only that project ends (a reconnect
+    // would be 404) …
+    for stream in [&mut everything, &mut narrowed] {
+        let event = stream.event(SOON).await.unwrap();
+        assert_eq!(event.event, "member.removed", "{event:?}");
+        assert_eq!(event.data["user_id"], member.id.to_string());
+    }
     narrowed.assert_ends(SOON).await;
     let reopened =
         refusal(open_raw(&app, &member, &format!("?project_id={project}"), None).await).await;
     reopened.problem(404, "not_found");
-    // … and the other one goes on without it: not the removal, not what follows.
+    // … and the other one goes on without it.
     let unseen = new_task(&owner, project, "unseen").await;
     let own = member.create_project("Mine").await.id;
     let mine = new_task(&member, own, "mine").await;

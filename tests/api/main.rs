@@ -6,6 +6,7 @@ mod abuse;
 mod activity;
 mod auth;
 mod binary;
+mod bounded;
 mod comments;
 mod docs;
 mod events;

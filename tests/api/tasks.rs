@@ -1497,6 +1497,190 @@ async fn q_is_english_full_text_search_with_web_search_syntax() {
     assert_eq!(f.by_title.len(), 6);
 }
 
+/// The per-status counts of a project's list with these filters.
+async fn counts(user: &UserClient<'_>, project: Uuid, query: &[(&str, &str)]) -> Value {
+    user.get(&format!("{}/counts", tasks_path(project)))
+        .query(query)
+        .await
+        .good::<Value>()
+}
+
+/// A count is the count of exactly the list: for every filter (and `assignee=me` for each
+/// caller), each status's count is the number of that status's tasks the list pages through.
+#[tokio::test]
+async fn counts_per_status_are_those_of_the_list_for_every_filter() {
+    let app = spawn_app().await;
+    let f = Fixture::new(&app).await;
+    let member_id = f.member.id.to_string();
+    let filters: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("status", "todo,in_progress")],
+        vec![("status", "done")],
+        vec![("assignee", "me")],
+        vec![("assignee", "none")],
+        vec![("assignee", &member_id)],
+        vec![("label", "OPS")],
+        vec![("priority_min", "3")],
+        vec![("due_before", "2026-03-10"), ("due_after", "2026-03-01")],
+        vec![("q", "deploying")],
+        vec![("q", "login"), ("label", "bug"), ("assignee", "none")],
+    ];
+    for user in [&f.owner, &f.member] {
+        for query in &filters {
+            let listed = all_pages(user, &tasks_path(f.project), query).await;
+            let counted = counts(user, f.project, query).await;
+            assert_eq!(counted["group_by"], "status");
+            let groups = counted["groups"].as_array().unwrap();
+            let keys: Vec<&str> = groups.iter().map(|g| g["key"].as_str().unwrap()).collect();
+            assert_eq!(
+                keys,
+                ["todo", "in_progress", "done", "canceled"],
+                "{query:?}"
+            );
+            for group in groups {
+                let expected = listed
+                    .iter()
+                    .filter(|t| t["status"] == group["key"])
+                    .count();
+                assert_eq!(group["count"], expected, "{query:?} {group}");
+            }
+            assert_eq!(counted["total"], listed.len(), "{query:?}");
+        }
+    }
+    // Spot checks against the fixture, so the comparison above cannot pass vacuously.
+    let all = counts(&f.owner, f.project, &[]).await;
+    assert_eq!(all["total"], 6);
+    assert_eq!(
+        all["groups"],
+        json!([{"key": "todo", "count": 2}, {"key": "in_progress", "count": 2},
+               {"key": "done", "count": 1}, {"key": "canceled", "count": 1}])
+    );
+    let mine = counts(&f.member, f.project, &[("assignee", "me")]).await;
+    assert_eq!(mine["total"], 2);
+}
+
+/// Counts are exact past the first page, and follow creates, status changes and deletes.
+#[tokio::test]
+async fn counts_are_exact_beyond_a_page_and_follow_changes() {
+    let app = spawn_app().await;
+    let (user, project) = owner_and_project(&app).await;
+    let mut made = Vec::new();
+    for i in 0..120 {
+        let status = if i % 4 == 0 { "done" } else { "todo" };
+        made.push(
+            user.create_task(
+                project,
+                json!({"title": format!("Task {i}"), "status": status}),
+            )
+            .await,
+        );
+    }
+    let before = counts(&user, project, &[]).await;
+    assert_eq!(before["total"], 120);
+    assert_eq!(before["groups"][0]["count"], 90);
+    assert_eq!(before["groups"][2]["count"], 30);
+    user.patch(&task_path(made[1].id), json!({"status": "in_progress"}))
+        .await
+        .good::<Value>();
+    assert_eq!(
+        user.delete(&task_path(made[0].id)).await.status(),
+        204,
+        "a done task deleted"
+    );
+    let after = counts(&user, project, &[]).await;
+    assert_eq!(after["total"], 119);
+    assert_eq!(
+        after["groups"],
+        json!([{"key": "todo", "count": 89}, {"key": "in_progress", "count": 1},
+               {"key": "done", "count": 29}, {"key": "canceled", "count": 0}])
+    );
+}
+
+/// Counts need membership (any role reads them) and refuse what the list refuses, and an
+/// unknown grouping.
+#[tokio::test]
+async fn counts_need_membership_and_valid_filters() {
+    let app = spawn_app().await;
+    let (owner, project) = owner_and_project(&app).await;
+    owner.create_task(project, json!({"title": "One"})).await;
+    let viewer = app.new_client().await;
+    owner.add_member(project, &viewer, "viewer").await;
+    assert_eq!(counts(&viewer, project, &[]).await["total"], 1);
+    let stranger = app.new_client().await;
+    stranger
+        .get(&format!("{}/counts", tasks_path(project)))
+        .await
+        .problem(404, "not_found");
+    app.anon()
+        .get(&format!("{}/counts", tasks_path(project)))
+        .await
+        .problem(401, "unauthenticated");
+    for bad in [
+        ("status", "open"),
+        ("assignee", "someone"),
+        ("priority_min", "5"),
+        ("due_before", "tomorrow"),
+        ("group_by", "state"),
+        ("group_by", ""),
+    ] {
+        owner
+            .get(&format!("{}/counts", tasks_path(project)))
+            .query(&[bad])
+            .await
+            .problem(400, "invalid_query");
+    }
+}
+
+/// `number` finds a task by its number: one in a project, one per project across them (the
+/// command menu's "#12"), none in projects the caller is not in.
+#[tokio::test]
+async fn the_number_filter_finds_a_task_by_its_number_in_each_project() {
+    let app = spawn_app().await;
+    let (user, first) = owner_and_project(&app).await;
+    let second = user.create_project("Second").await.id;
+    let mut made = Vec::new();
+    for project in [first, second] {
+        for i in 1..=3 {
+            made.push(
+                user.create_task(project, json!({"title": format!("Task {i}")}))
+                    .await,
+            );
+        }
+    }
+    let stranger = app.new_client().await;
+    let theirs = stranger.create_project("Theirs").await.id;
+    for i in 1..=2 {
+        stranger
+            .create_task(theirs, json!({"title": format!("Not mine {i}")}))
+            .await;
+    }
+    let one = all_pages(&user, &tasks_path(first), &[("number", "2")]).await;
+    assert_eq!(ids(&one), [made[1].id]);
+    let everywhere = all_pages(&user, "/api/v1/tasks", &[("number", "2")]).await;
+    assert_eq!(
+        id_set(&everywhere),
+        BTreeSet::from([made[1].id, made[4].id])
+    );
+    let with_search = all_pages(&user, "/api/v1/tasks", &[("number", "2"), ("q", "task")]).await;
+    assert_eq!(with_search.len(), 2);
+    assert!(all_pages(&user, &tasks_path(first), &[("number", "9")])
+        .await
+        .is_empty());
+    assert_eq!(
+        user.get(&format!("{}/counts", tasks_path(first)))
+            .query(&[("number", "3")])
+            .await
+            .good::<Value>()["total"],
+        1
+    );
+    for bad in ["0", "-1", "two", ""] {
+        user.get("/api/v1/tasks")
+            .query(&[("number", bad)])
+            .await
+            .problem(400, "invalid_query");
+    }
+}
+
 #[tokio::test]
 async fn the_cross_project_list_covers_my_projects_only_and_filters_by_project_id() {
     let app = spawn_app().await;

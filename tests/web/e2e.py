@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -130,7 +131,7 @@ AXE_SOURCE = open(AXE).read()
 
 
 def axe(page, screen):
-    """Runs axe-core on the page; records and fails on serious or critical violations."""
+    """Runs axe-core on the page; records its violations and fails on any."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_SOURCE + "\n;0")
     result = page.evaluate("""async () => {
@@ -138,10 +139,10 @@ def axe(page, screen):
         return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
           targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
     }""")
-    bad = [v for v in result if v["impact"] in ("serious", "critical")]
-    REPORT["axe"][screen] = {"violations": len(result), "serious_or_critical": len(bad),
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    REPORT["axe"][screen] = {"violations": len(result), "serious_or_critical": len(serious),
                              "ids": sorted({v["id"] + ":" + (v["impact"] or "") for v in result})}
-    assert not bad, f"axe on {screen}: {bad}"
+    assert not result, f"axe on {screen}: {result}"
 
 
 def shoot(page, name, widths=(1280, 375), schemes=("light", "dark")):
@@ -160,7 +161,7 @@ def shoot(page, name, widths=(1280, 375), schemes=("light", "dark")):
 
 def no_live(page):
     """The live event stream refuses this page (503), as when a proxy stands in the way."""
-    page.route("**/api/v1/events?*", lambda route: route.fulfill(status=503, body=""))
+    page.route(re.compile(r".*/api/v1/events(\?.*)?$"), lambda route: route.fulfill(status=503, body=""))
 
 
 def csp_clean(page, allow=()):
@@ -325,6 +326,8 @@ def list_view_filters_sort_url_and_quick_add(b, env):
     page.locator("#quick-add").fill("Plan the party 2026-12-24 #fun")
     page.keyboard.press("Enter")
     expect(rows.filter(has_text="Plan the party")).to_have_count(1)
+    # The exact count follows what was added (done tasks, hidden, are counted apart).
+    expect(page.locator("#list-count")).to_have_text(f"{rows.count()} open")
     shoot(page, "list")
     # A filter goes into the URL; the URL reproduces the view; back and forward work.
     page.locator("summary", has_text="Filters").click()
@@ -404,7 +407,8 @@ def budgets_first_visit_and_first_page(b, env):
     page.goto(f"/p/{big['id']}/board")
     todo = page.locator(".cards[data-status=todo] .card")
     expect(todo).to_have_count(50)
-    expect(page.locator(".column[data-status=todo] .count")).to_have_text("50+")
+    # The header counts every card of the column, not the page loaded.
+    expect(page.locator(".column[data-status=todo] .count")).to_have_text("1,000")
     page.locator(".column[data-status=todo] .load-more").scroll_into_view_if_needed()
     expect(todo).to_have_count(100)
     expect(page.locator(".cards[data-status=done] .card")).to_have_count(0)
@@ -545,6 +549,7 @@ def board_drag_keyboard_and_refused_moves(b, env):
     REPORT["budgets"]["drag_next_frame_ms"] = round(timing["frame"], 2)
     assert timing["dom"] <= timing["frame"], timing  # moved before the next frame was painted
     expect(doing.locator(".card", has_text="Card A")).to_have_count(1)
+    expect(page.locator("#task-panel")).to_have_count(0)  # the drop is not a click that opens it
     page.wait_for_function("""async (pid) => {
         const r = await (await fetch(`/api/v1/projects/${pid}/tasks?status=in_progress&sort=position`)).json();
         return r.items.map(t => t.title).join() === 'Card A';
@@ -1070,14 +1075,25 @@ def live_board_and_list_follow_another_browser(b, env):
     expect(pa.locator("#task-title")).to_have_value("Live two, again", timeout=10_000)
     expect(pa.locator("#task-priority")).to_have_value("2")
     expect(pa.locator(f".card[data-id='{two['id']}']")).to_contain_text("Live two, again")
-    # The list follows too: Bob marks a task done, Ada's row shows it.
-    pa.goto(f"/p/{p['id']}")
+    # The list follows too: Bob marks a task done; Ada's list, which shows done tasks, marks
+    # its row; her list of open tasks drops it and counts one fewer.
+    pa.goto(f"/p/{p['id']}?done=show")
     expect(pa.locator("#task-list .row").first).to_be_visible()
     expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    pb.goto(f"/p/{p['id']}")
+    expect(pb.locator(f".row[data-id='{two['id']}']")).to_have_count(1)
+    expect(pb.locator("#list-count")).to_have_text("2 open")
     api("PATCH", f"/tasks/{two['id']}", bob["token"], {"status": "done"}, expect_status=200)
-    expect(pa.locator(f".row[data-id='{two['id']}']")).to_have_class("row status-done", timeout=10_000)
-    # Leaving the view closes the stream.
+    expect(pa.locator(f".row[data-id='{two['id']}']")).to_have_class(re.compile(r"\bstatus-done\b"), timeout=10_000)
+    expect(pb.locator(f".row[data-id='{two['id']}']")).to_have_count(0, timeout=10_000)
+    expect(pb.locator("#list-count")).to_have_text("1 open")
+    expect(pb.locator("#show-done")).to_have_text("Show done (1)")
+    # One stream per tab, for every project, kept across views; it ends with the session.
     pa.goto("/settings")
+    expect(pa.locator("#profile")).to_be_visible()
+    expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    pa.locator("#sign-out").click()
+    expect(pa).to_have_url(OPEN + "/signin")
     expect(pa.locator("body")).not_to_have_attribute("data-live", "open")
     pa.context.close()
     pb.context.close()
@@ -1096,6 +1112,582 @@ def email_notifications_toggle(b, env):
     eventually(lambda: api("GET", "/me", dora["token"])["email_notifications"] is False)
     page.reload()
     expect(page.get_by_label("Email notifications")).not_to_be_checked()
+    page.context.close()
+
+
+# --- issue 27: the client's daily feel ----------------------------------------------------------
+
+def huge(env):
+    """A project of 10,000 tasks, 2,500 in each status (made once, on first use: ~20 s)."""
+    if "huge" not in env:
+        ada = env["ada"]
+        p = project(ada, "Ten thousand")
+        statuses = ("todo", "in_progress", "done", "canceled")
+        started = time.time()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: task(ada, p["id"], title=f"Bulk item {i} of the {('alpha', 'beta', 'gamma')[i % 3]} batch",
+                                         status=statuses[i % 4]), range(10_000)))
+        print(f"  set-up: 10,000 tasks in {time.time() - started:.1f} s", flush=True)
+        env["huge"] = p
+    return env["huge"]
+
+
+def focused(page):
+    """The focused element: its tag, id and whether it takes typing."""
+    return page.evaluate("""() => { const e = document.activeElement;
+        return {tag: e.tagName, id: e.id, field: e.matches('input:not([type=checkbox]), textarea, select, [contenteditable]')}; }""")
+
+
+@test
+def opening_a_task_focuses_the_panel_and_shortcuts_never_type_into_fields(b, env):
+    ada = env["ada"]
+    p = project(ada, "Focus")
+    made = [task(ada, p["id"], title=f"Focus task {i}") for i in range(1, 5)]
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}")
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(4)
+    page.evaluate("document.querySelector('#task-list').__mark = 1")
+    # j, Enter: the panel opens with the focus on itself, not on the title.
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-title")).to_have_value("Focus task 1")
+    expect(page.locator("#task-panel")).to_be_focused()
+    assert not focused(page)["field"], focused(page)
+    # j j and ? while it is open: they move to the next tasks and show the shortcuts; nothing is
+    # typed anywhere.
+    page.keyboard.press("j")
+    expect(page.locator("#task-title")).to_have_value("Focus task 2")
+    page.keyboard.press("j")
+    expect(page.locator("#task-title")).to_have_value("Focus task 3")
+    expect(page.locator("#task-panel")).to_be_focused()
+    expect(page).to_have_url(re.compile(f"task={made[2]['id']}"))
+    page.keyboard.press("k")
+    expect(page.locator("#task-title")).to_have_value("Focus task 2")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_have_count(0)
+    # The list was not drawn again: the panel opened in place.
+    assert page.evaluate("document.querySelector('#task-list').__mark") == 1
+    # `e` edits the title; Esc goes back to the panel, a second Esc closes it.
+    page.keyboard.press("e")
+    expect(page.locator("#task-title")).to_be_focused()
+    page.keyboard.press("End")
+    page.keyboard.type(" (edited)")
+    page.keyboard.press("Escape")
+    expect(page.locator("#task-panel")).to_be_focused()
+    eventually(lambda: api("GET", f"/tasks/{made[1]['id']}", ada["token"])["title"] == "Focus task 2 (edited)")
+    page.keyboard.press("Escape")
+    expect(page.locator("#task-panel")).to_have_count(0)
+    expect(rows.nth(1).locator(".row-title")).to_be_focused()
+    for t in (made[0], made[2], made[3]):
+        assert api("GET", f"/tasks/{t['id']}", ada["token"])["title"] == t["title"]
+    # A click anywhere on a row (here its right edge) opens it, focused the same way; the
+    # browser's back closes it.
+    edge = rows.nth(3).bounding_box()
+    page.mouse.click(edge["x"] + edge["width"] - 4, edge["y"] + edge["height"] / 2)
+    expect(page.locator("#task-title")).to_have_value("Focus task 4")
+    expect(page.locator("#task-panel")).to_be_focused()
+    page.go_back()
+    expect(page.locator("#task-panel")).to_have_count(0)
+    # On the board too: a card opens focused on the panel, j opens the next card.
+    page.goto(f"/p/{p['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    page.locator(".card", has_text="Focus task 1").click()
+    expect(page.locator("#task-panel")).to_be_focused()
+    page.keyboard.press("j")
+    expect(page.locator("#task-title")).to_have_value("Focus task 2 (edited)")
+    assert not focused(page)["field"], focused(page)
+    page.context.close()
+
+
+@test
+def quick_add_keeps_words_that_only_look_like_dates(b, env):
+    ada = env["ada"]
+    p = project(ada, "Quick add")
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}")
+    expect(page.locator(".empty")).to_be_visible()
+    qa = page.locator("#quick-add")
+    chips = page.locator("#quick-add-chips")
+    # "sun" is a word: nothing is highlighted, nothing leaves the title.
+    page.keyboard.press("c")
+    page.keyboard.type("Design sun icon for dark mode")
+    expect(page.locator(".qa-mirror mark")).to_have_count(0)
+    expect(chips.locator(".chip")).to_have_count(0)
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-list .row")).to_have_count(1)
+    expect(page.locator("#list-count")).to_have_text("1 open")
+    # "Monday" is a date, and shows it: highlighted, a chip, the title that is left...
+    page.keyboard.type("Update Monday newsletter copy")
+    expect(page.locator(".qa-mirror mark.qa-due")).to_have_text("Monday")
+    expect(page.locator("#quick-add-title")).to_have_text("Title: Update newsletter copy")
+    expect(chips.locator(".chip-due")).to_contain_text("Due:")
+    shoot(page, "quick-add", widths=(1280,), schemes=("light",))
+    # ...and Backspace right after it turns it back into words.
+    for _ in range(len(" newsletter copy")):
+        page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Backspace")
+    expect(qa).to_have_value("Update Monday newsletter copy")
+    expect(page.locator(".qa-mirror mark.qa-due")).to_have_count(0)
+    expect(chips.locator(".chip-due")).to_have_text("“Monday” as words")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-list .row")).to_have_count(2)
+    # A click on a chip does the same, and a second click reads it again.
+    qa.fill("Call the printer tomorrow")
+    expect(chips.locator(".chip-due")).to_contain_text("Tomorrow")
+    chips.locator(".chip-due").click()
+    expect(chips.locator(".chip-due")).to_have_text("“tomorrow” as words")
+    chips.locator(".chip-due").click()
+    expect(chips.locator(".chip-due")).to_contain_text("Tomorrow")
+    expect(qa).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-list .row")).to_have_count(3)
+    made = {t["title"]: t for t in api("GET", f"/projects/{p['id']}/tasks", ada["token"])["items"]}
+    tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+    assert set(made) == {"Design sun icon for dark mode", "Update Monday newsletter copy", "Call the printer"}, made
+    assert made["Design sun icon for dark mode"]["due_date"] is None
+    assert made["Update Monday newsletter copy"]["due_date"] is None
+    assert made["Call the printer"]["due_date"] == tomorrow
+    page.context.close()
+
+
+@test
+def command_menu_goes_to_a_task_in_another_project(b, env):
+    ada, launch, board_project = env["ada"], env["launch"], env["board"]
+    target = task(ada, board_project["id"], title="Quasar calibration notes")
+    page = b.page(ada)
+    page.goto(f"/p/{launch['id']}")
+    expect(page.locator("#task-list .row").first).to_be_visible()
+    page.keyboard.press("Control+k")
+    menu = page.get_by_role("dialog", name="Command menu")
+    expect(menu).to_be_visible()
+    expect(page.locator("#command-input")).to_be_focused()
+    page.keyboard.type("quasar")
+    option = menu.get_by_role("option", name=re.compile("Quasar calibration notes"))
+    expect(option).to_be_visible()
+    axe(page, "command menu")
+    page.screenshot(path=os.path.join(SHOTS, "command-menu-1280-light.png"))
+    # Arrow keys choose; Enter goes there: the other project, the task open.
+    for _ in range(20):
+        if "Quasar" in page.locator("#command-results [aria-selected=true]").inner_text():
+            break
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{OPEN}/p/{board_project['id']}?task={target['id']}")
+    expect(page.locator("#task-title")).to_have_value("Quasar calibration notes")
+    # Places are fuzzy-matched; a task number finds that task in every project.
+    page.keyboard.press("Control+k")
+    page.keyboard.type("thsnd brd")
+    expect(page.locator("#command-results [aria-selected=true]")).to_contain_text("Thousand: Board")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{OPEN}/p/{env['big']['id']}/board")
+    page.locator("#goto").click()
+    page.keyboard.type(f"#{target['number']}")
+    expect(menu.get_by_role("option", name=re.compile(f"#{target['number']} Quasar calibration notes"))).to_be_visible()
+    expect(menu.get_by_role("option", name=re.compile(f"#{target['number']} "))).not_to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
+    # Results on 10,000 tasks: from a keystroke to the task found by the server's search.
+    big = huge(env)
+    page.goto(f"/p/{big['id']}")
+    expect(page.locator("#task-list .row").first).to_be_visible()
+    timings = []
+    for word in ("gamma", "beta", "alpha", "batch", "item"):
+        page.keyboard.press("Control+k")
+        expect(menu).to_be_visible()
+        ms = page.evaluate("""(word) => new Promise((resolve) => {
+            const input = document.getElementById('command-input');
+            const list = document.getElementById('command-results');
+            const t0 = performance.now();
+            input.value = word;
+            input.dispatchEvent(new Event('input'));
+            const check = () => list.dataset.searched === word ? resolve(performance.now() - t0) : requestAnimationFrame(check);
+            check();
+        })""", word)
+        expect(menu.get_by_role("option", name=re.compile(f"Bulk item .* {word if word in ('alpha', 'beta', 'gamma') else ''}"))).not_to_have_count(0)
+        timings.append(ms)
+        page.keyboard.press("Escape")
+    timings.sort()
+    REPORT["budgets"]["command_menu_results_10000_tasks_ms_median"] = round(timings[len(timings) // 2], 1)
+    REPORT["budgets"]["command_menu_results_10000_tasks_ms_max"] = round(timings[-1], 1)
+    # The figure is reported; the bound is loose enough for a loaded machine.
+    assert timings[len(timings) // 2] <= 300, timings
+    page.context.close()
+
+
+@test
+def cards_open_on_a_click_anywhere_with_one_priority_scale(b, env):
+    ada = env["ada"]
+    p = project(ada, "Priorities")
+    urgent = task(ada, p["id"], title="Urgent one", priority=4)
+    high = task(ada, p["id"], title="High one", priority=3)
+    task(ada, p["id"], title="Low one", priority=1)
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    card_urgent = page.locator(f".card[data-id='{urgent['id']}']")
+    card_high = page.locator(f".card[data-id='{high['id']}']")
+    # Urgent and High look different on the board...
+    expect(card_urgent.locator(".prio")).to_have_attribute("aria-label", "Priority Urgent")
+    expect(card_high.locator(".prio")).to_have_attribute("aria-label", "Priority High")
+    glyph = "el => ({html: el.innerHTML, color: getComputedStyle(el).color, bg: getComputedStyle(el).backgroundColor})"
+    on_board = {k: page.locator(f".card[data-id='{t['id']}'] .prio").evaluate(glyph) for k, t in (("urgent", urgent), ("high", high))}
+    assert on_board["urgent"] != on_board["high"], on_board
+    # A click on the card's edge, away from its title, opens it.
+    box = card_high.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 6, box["y"] + box["height"] - 6)
+    expect(page.locator("#task-title")).to_have_value("High one")
+    # ...and the panel and the list use the same glyph and colour for each.
+    expect(page.locator("#task-priority-glyph .prio")).to_have_attribute("aria-label", "Priority High")
+    in_panel = page.locator("#task-priority-glyph .prio").evaluate(glyph)
+    assert in_panel == on_board["high"], (in_panel, on_board)
+    page.goto(f"/p/{p['id']}")
+    for k, t in (("urgent", urgent), ("high", high)):
+        in_list = page.locator(f".row[data-id='{t['id']}'] .prio").evaluate(glyph)
+        assert in_list == on_board[k], (k, in_list, on_board[k])
+    page.context.close()
+
+
+@test
+def a_member_added_or_removed_sees_the_sidebar_change_at_once(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = project(ada, "Surprise")
+    pb = b.page(bob)
+    pb.goto("/my")
+    expect(pb.locator("body")).to_have_attribute("data-live", "open")
+    projects = pb.get_by_role("navigation", name="Projects")
+    expect(projects.get_by_role("link", name="Surprise")).to_have_count(0)
+    # Ada adds Bob in her browser; his sidebar shows the project at once.
+    pa = b.page(ada)
+    pa.goto(f"/p/{p['id']}/members")
+    pa.get_by_label("Email").fill(bob["email"])
+    pa.locator("#member-role").select_option("editor")
+    pa.get_by_role("button", name="Add member").click()
+    expect(pa.locator(f"tr[data-user='{bob['id']}']")).to_contain_text("Bob")
+    expect(projects.get_by_role("link", name="Surprise")).to_be_visible(timeout=10_000)
+    expect(pb.locator("#toasts")).to_contain_text("Ada added you to Surprise")
+    # Removed while looking at it: the project leaves the sidebar and Bob goes to his Inbox.
+    projects.get_by_role("link", name="Surprise").click()
+    expect(pb.get_by_role("heading", name="Surprise", level=1)).to_be_visible()
+    pa.locator(f"tr[data-user='{bob['id']}']").get_by_role("button", name="Remove").click()
+    pa.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(pa.locator(f"tr[data-user='{bob['id']}']")).to_have_count(0)
+    expect(projects.get_by_role("link", name="Surprise")).to_have_count(0, timeout=10_000)
+    expect(pb.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    pa.context.close()
+    pb.context.close()
+
+
+@test
+def phone_layout_puts_the_first_task_above_the_fold(b, env):
+    ada, launch = env["ada"], env["launch"]
+    ctx = b.browser.new_context(viewport={"width": 375, "height": 667}, base_url=OPEN, has_touch=True, is_mobile=True)
+    r = ctx.request.post(OPEN + "/api/v1/auth/session", data={"email": ada["email"], "password": PASSWORD}, headers={"x-forwarded-for": ip()})
+    assert r.ok, r.text()
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: b.errors.append(str(e)))
+    page.goto(f"/p/{launch['id']}")
+    first = page.locator("#task-list .row").first
+    expect(first).to_be_visible()
+    bar = page.locator(".topbar").bounding_box()
+    row = first.bounding_box()
+    REPORT["budgets"]["phone_first_row_top_px"] = round(row["y"])
+    # One compact top bar, and the first task in the top quarter of the screen.
+    assert bar["height"] <= 56, bar
+    assert row["y"] + row["height"] <= 667 * 0.3, row
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    for name in ("Show navigation", "Go to", "More"):
+        expect(page.get_by_role("button", name=name)).to_be_visible()
+    expect(page.locator(".segmented .seg")).to_have_count(2)
+    # Quick add is pinned to the bottom of the screen.
+    qa = page.locator(".quick-add").bounding_box()
+    assert abs(qa["y"] + qa["height"] - 667) <= 1, qa
+    shoot(page, "phone-list", widths=(375,))
+    page.get_by_role("button", name="More").click()
+    expect(page.locator("#overflow-menu").get_by_role("link", name="Members")).to_be_visible()
+    axe(page, "phone overflow menu")
+    page.keyboard.press("Escape")
+    # The task full screen; the browser's back (the back gesture) returns to the list as it was.
+    page.evaluate("document.querySelector('#task-list').__mark = 1")
+    first.locator(".row-title").click()
+    panel = page.locator("#task-panel")
+    expect(panel).to_be_visible()
+    assert panel.bounding_box()["width"] >= 374
+    assert not focused(page)["field"], focused(page)
+    expect(page.get_by_role("button", name="Back")).to_be_visible()
+    shoot(page, "phone-task", widths=(375,), schemes=("light",))
+    page.go_back()
+    expect(panel).to_have_count(0)
+    assert page.evaluate("document.querySelector('#task-list').__mark") == 1
+    # The board: one column a page, the next one a button (or a swipe) away.
+    page.goto(f"/p/{launch['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    column = page.locator(".column").first.bounding_box()
+    assert 375 - 64 <= column["width"] <= 375, column
+    page.locator("#board-right").click()
+    page.wait_for_function("() => document.getElementById('board').scrollLeft > 200")
+    shoot(page, "phone-board", widths=(375,))
+    # Touch: a finger that rests on a card lifts it; carried to the screen's edge, it turns the
+    # page; let go, the card is in the column under it.
+    page.locator("#board-left").click()
+    page.wait_for_function("() => document.getElementById('board').scrollLeft === 0")
+    card = page.locator(".cards[data-status=todo] .card").first
+    card_id = card.get_attribute("data-id")
+    box = card.bounding_box()
+    cdp = ctx.new_cdp_session(page)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def touch(kind, px, py):
+        points = [] if kind == "touchEnd" else [{"x": px, "y": py}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    touch("touchStart", x, y)
+    page.wait_for_function("() => document.querySelector('.drag-ghost') !== null")
+    for step in range(1, 9):
+        touch("touchMove", x + (368 - x) * step / 8, y)
+    page.wait_for_function("() => document.getElementById('board').scrollLeft > 150")
+    touch("touchMove", 187, y + 20)
+    touch("touchEnd", 187, y + 20)
+    expect(page.locator(".drag-ghost")).to_have_count(0)
+    landed = page.locator(f".card[data-id='{card_id}']").evaluate("el => el.closest('.cards').dataset.status")
+    assert landed != "todo", landed
+    eventually(lambda: api("GET", f"/tasks/{card_id}", ada["token"])["status"] == landed)
+    # A swipe to the right on the full-screen task goes back.
+    page.locator(f".card[data-id='{card_id}']").click()
+    expect(page.locator("#task-panel")).to_be_visible()
+    touch("touchStart", 60, 400)
+    for step in range(1, 6):
+        touch("touchMove", 60 + 40 * step, 402)
+    touch("touchEnd", 260, 402)
+    expect(page.locator("#task-panel")).to_have_count(0)
+    api("PATCH", f"/tasks/{card_id}", ada["token"], {"status": "todo"}, expect_status=200)
+    ctx.close()
+
+
+@test
+def undo_after_complete_delete_and_move_and_done_tasks_hidden(b, env):
+    ada = env["ada"]
+    p = project(ada, "Undo")
+    one = task(ada, p["id"], title="Undo one")
+    two = task(ada, p["id"], title="Undo two")
+    task(ada, p["id"], title="Undo three")
+    old = task(ada, p["id"], title="Finished long ago", status="done")
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}")
+    rows = page.locator("#task-list .row")
+    # Done tasks stay out of the list until asked for, in the URL.
+    expect(rows).to_have_count(3)
+    expect(page.locator("#list-count")).to_have_text("3 open")
+    page.locator("#show-done").click()
+    expect(page).to_have_url(f"{OPEN}/p/{p['id']}?done=show")
+    expect(rows.filter(has_text="Finished long ago")).to_have_count(1)
+    expect(page.locator("#show-done")).to_have_attribute("aria-pressed", "true")
+    page.locator("#show-done").click()
+    expect(page).to_have_url(f"{OPEN}/p/{p['id']}")
+    expect(rows.filter(has_text="Finished long ago")).to_have_count(0)
+    # Completing offers Undo; Undo is a write with If-Match that puts it back.
+    page.locator(f".row[data-id='{one['id']}'] .status-toggle").click()
+    toast = page.locator("#toasts .toast", has_text=f"#{one['number']} is done")
+    expect(toast).to_be_visible()
+    eventually(lambda: api("GET", f"/tasks/{one['id']}", ada["token"])["status"] == "done")
+    shoot(page, "undo", widths=(1280,), schemes=("light",))
+    toast.get_by_role("button", name="Undo").click()
+    eventually(lambda: api("GET", f"/tasks/{one['id']}", ada["token"])["status"] == "todo")
+    expect(page.locator(f".row[data-id='{one['id']}']")).to_have_class(re.compile(r"\bstatus-todo\b"))
+    # Ctrl+Z undoes the newest change too.
+    page.locator(f".row[data-id='{two['id']}'] .status-toggle").click()
+    expect(page.locator("#toasts .toast", has_text=f"#{two['number']} is done")).to_be_visible()
+    page.keyboard.press("Control+z")
+    eventually(lambda: api("GET", f"/tasks/{two['id']}", ada["token"])["status"] == "todo")
+    # Deleting: the row goes at once, Undo brings it back and nothing was deleted.
+    page.locator(f".row[data-id='{one['id']}'] .row-title").click()
+    page.locator("#delete-task").click()
+    expect(page.locator(f".row[data-id='{one['id']}']")).to_be_hidden()
+    page.locator("#toasts .toast", has_text="Deleted").get_by_role("button", name="Undo").click()
+    expect(page.locator(f".row[data-id='{one['id']}']")).to_be_visible()
+    assert api("GET", f"/tasks/{one['id']}", ada["token"])["title"] == "Undo one"
+    # Without Undo, the delete goes out when the toast ends.
+    page.locator(f".row[data-id='{one['id']}'] .row-title").click()
+    page.locator("#delete-task").click()
+    eventually(lambda: api("GET", f"/tasks/{one['id']}", ada["token"]).get("status") == 404, timeout=20)
+    # Moving a card offers Undo too.
+    page.goto(f"/p/{p['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    page.locator(f".card[data-id='{two['id']}']").focus()
+    page.keyboard.press("Shift+ArrowRight")
+    moved = page.locator("#toasts .toast", has_text=f"Moved #{two['number']} to In progress")
+    expect(moved).to_be_visible()
+    eventually(lambda: api("GET", f"/tasks/{two['id']}", ada["token"])["status"] == "in_progress")
+    moved.get_by_role("button", name="Undo").click()
+    expect(page.locator(f".cards[data-status=todo] .card[data-id='{two['id']}']")).to_have_count(1)
+    eventually(lambda: api("GET", f"/tasks/{two['id']}", ada["token"])["status"] == "todo")
+    assert api("GET", f"/tasks/{old['id']}", ada["token"])["status"] == "done"
+    page.context.close()
+
+
+@test
+def the_board_shows_it_scrolls_and_the_dragged_card_floats_above_all(b, env):
+    ada, board_project = env["ada"], env["board"]
+    page = b.page(ada, width=1366)
+    page.goto(f"/p/{board_project['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    # At 1366 px the fourth column is cut: a fade and a button say there is more.
+    expect(page.locator(".board-frame")).to_have_class(re.compile(r"\bmore-right\b"))
+    expect(page.locator("#board-left")).to_be_hidden()
+    page.locator("#board-right").click()
+    page.wait_for_function("() => { const b = document.getElementById('board'); return b.scrollLeft + b.clientWidth >= b.scrollWidth - 1; }")
+    expect(page.locator("#board-left")).to_be_visible()
+    expect(page.locator("#board-right")).to_be_hidden()
+    page.locator("#board-left").click()
+    page.wait_for_function("() => document.getElementById('board').scrollLeft === 0")
+    # Mid-drag, the card floats over the next column: fixed, on top, not clipped by its own.
+    card = page.locator(".cards[data-status=todo] .card").first
+    box = card.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 40, box["y"] + 20, steps=3)
+    page.mouse.move(box["x"] + 300, box["y"] + 40, steps=6)
+    state = page.evaluate("""() => {
+        const ghost = document.querySelector('.drag-ghost');
+        const source = document.querySelector('.card.dragging').closest('.column').getBoundingClientRect();
+        const r = ghost.getBoundingClientRect();
+        const x = r.right - 10, y = r.top + r.height / 2;
+        ghost.style.pointerEvents = 'auto';
+        const top = document.elementFromPoint(x, y);
+        ghost.style.pointerEvents = '';
+        return {position: getComputedStyle(ghost).position, parent: ghost.parentElement.tagName,
+                beyond: x > source.right, onTop: ghost.contains(top)};
+    }""")
+    assert state == {"position": "fixed", "parent": "BODY", "beyond": True, "onTop": True}, state
+    page.screenshot(path=os.path.join(SHOTS, "board-drag-1366-light.png"))
+    page.mouse.move(box["x"] + 20, box["y"] + 10, steps=4)
+    page.mouse.up()
+    page.context.close()
+
+
+@test
+def reduced_motion_is_honoured(b, env):
+    ada, board_project = env["ada"], env["board"]
+    durations = """() => ({
+        panel: getComputedStyle(document.querySelector('#task-panel')).animationDuration,
+        fade: getComputedStyle(document.querySelector('.board-frame'), '::after').transitionDuration,
+    })"""
+    found = {}
+    for motion in ("no-preference", "reduce"):
+        ctx = b.context(ada, width=1100)
+        page = ctx.new_page()
+        page.emulate_media(reduced_motion=motion)
+        t = api("GET", f"/projects/{board_project['id']}/tasks?limit=1", ada["token"])["items"][0]
+        page.goto(f"/p/{board_project['id']}/board?task={t['id']}")
+        expect(page.locator("#task-panel")).to_be_visible()
+        expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+        found[motion] = page.evaluate(durations)
+        page.keyboard.press("Escape")
+        expect(page.locator("#task-panel")).to_have_count(0)
+        # The scroll buttons jump rather than glide.
+        found[motion]["scrolled_at_once"] = page.evaluate("""() => {
+            document.getElementById('board-right').click();
+            return document.getElementById('board').scrollLeft > 0;
+        }""")
+        ctx.close()
+    assert found["no-preference"]["panel"] != "0s" and found["no-preference"]["fade"] != "0s", found
+    assert found["reduce"] == {"panel": "0s", "fade": "0s", "scrolled_at_once": True}, found
+    assert found["no-preference"]["scrolled_at_once"] is False, found
+
+
+@test
+def exact_counts_on_a_2500_card_column(b, env):
+    ada = env["ada"]
+    big = huge(env)
+    page = b.page(ada)
+    page.goto(f"/p/{big['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    for status in ("todo", "in_progress", "done", "canceled"):
+        expect(page.locator(f".column[data-status={status}] .count")).to_have_text("2,500")
+    expect(page.locator(".cards[data-status=todo] .card")).to_have_count(50)
+    # Kept live: another person's new task, and this person's move.
+    task(ada, big["id"], title="One more")
+    expect(page.locator(".column[data-status=todo] .count")).to_have_text("2,501", timeout=10_000)
+    page.locator(".cards[data-status=todo] .card").first.focus()
+    page.keyboard.press("Shift+ArrowRight")
+    expect(page.locator(".column[data-status=todo] .count")).to_have_text("2,500")
+    expect(page.locator(".column[data-status=in_progress] .count")).to_have_text("2,501")
+    # The list says how many, exactly, with and without done tasks.
+    page.goto(f"/p/{big['id']}")
+    expect(page.locator("#list-count")).to_have_text("5,001 open")
+    expect(page.locator("#show-done")).to_have_text("Show done (5,000)")
+    page.goto(f"/p/{big['id']}?done=show")
+    expect(page.locator("#list-count")).to_have_text("10,001 tasks")
+    page.context.close()
+
+
+@test
+def bulk_change_of_twenty_tasks(b, env):
+    ada, bob = env["ada"], env["bob"]
+    p = project(ada, "Bulk")
+    member(ada, p["id"], bob, "editor")
+    made = [task(ada, p["id"], title=f"Bulk task {i:02d}") for i in range(1, 26)]
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}")
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(25)
+    # Ctrl-click the first, Shift-click the twentieth: twenty picked.
+    rows.nth(0).click(modifiers=["Control"], position={"x": 300, "y": 10})
+    rows.nth(19).locator(".row-title").click(modifiers=["Shift"])
+    expect(page.locator("#bulk-count")).to_have_text("20 picked")
+    expect(page.locator("#task-panel")).to_have_count(0)
+    shoot(page, "bulk", widths=(1280,), schemes=("light",))
+    picked = [t["id"] for t in made[:20]]
+    page.locator("#bulk-status").select_option("done")
+    eventually(lambda: all(api("GET", f"/tasks/{i}", ada["token"])["status"] == "done" for i in picked), timeout=20)
+    assert api("GET", f"/tasks/{made[20]['id']}", ada["token"])["status"] == "todo"
+    page.locator("#toasts .toast", has_text="20 tasks status Done").get_by_role("button", name="Undo").click()
+    eventually(lambda: all(api("GET", f"/tasks/{i}", ada["token"])["status"] == "todo" for i in picked), timeout=20)
+    # Assignee and a label for all of them.
+    page.locator("#bulk-assignee").select_option(bob["id"])
+    page.locator("#bulk-label").fill("sweep")
+    page.locator("#bulk-add-label").click()
+    eventually(lambda: all((lambda t: t["assignee_id"] == bob["id"] and t["labels"] == ["sweep"])(api("GET", f"/tasks/{i}", ada["token"])) for i in picked), timeout=20)
+    page.locator("#bulk-due").fill("2027-01-15")
+    eventually(lambda: all(api("GET", f"/tasks/{i}", ada["token"])["due_date"] == "2027-01-15" for i in picked), timeout=20)
+    # x picks from the keyboard; Esc drops the picks.
+    page.keyboard.press("Escape")
+    expect(page.locator(".bulk")).to_be_hidden()
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    expect(page.locator("#bulk-count")).to_have_text("2 picked")
+    # Delete with Undo: gone from the list at once, back with Undo, nothing deleted.
+    page.locator("#bulk-delete").click()
+    expect(rows.filter(visible=True)).to_have_count(23)
+    page.locator("#toasts .toast", has_text="Deleted 2 tasks").get_by_role("button", name="Undo").click()
+    expect(rows.filter(visible=True)).to_have_count(25)
+    assert len(api("GET", f"/projects/{p['id']}/tasks?limit=100", ada["token"])["items"]) == 25
+    page.context.close()
+
+
+@test
+def sign_in_fills_the_window_and_the_only_admin_keeps_their_role(b, env):
+    ada = env["ada"]
+    page = b.page(width=1280)
+    page.goto("/signin")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    auth = page.locator(".auth").bounding_box()
+    assert auth["height"] >= 800 - 1, auth
+    page.context.close()
+    # Ada, alone an administrator, is not offered to demote or disable herself.
+    for u in api("GET", "/admin/users?limit=100", ada["token"])["items"]:
+        if u["role"] == "admin" and u["id"] != ada["id"]:
+            api("PATCH", f"/admin/users/{u['id']}", ada["token"], {"role": "user"}, expect_status=200)
+    page = b.page(ada)
+    page.goto("/admin")
+    mine = page.locator(f"tr[data-user='{ada['id']}']")
+    expect(mine).to_contain_text("The only administrator")
+    expect(mine.get_by_role("button")).to_have_count(0)
+    other = page.locator(f"tr[data-user]:not([data-user='{ada['id']}'])").first
+    expect(other.get_by_role("button", name="Make admin")).to_be_visible()
     page.context.close()
 
 

@@ -221,7 +221,8 @@ async function remove(t, c) {
     draw(t);
     announce("Comment deleted.", { visible: true });
     if (t.cursor === null) t.o.onCount(t.comments.length);
-    t.body.isConnected ? t.body.focus() : null;
+    // Back to the thread, not into the composer: a shortcut typed next must not land there.
+    if (t.host.isConnected) t.host.focus();
   } catch (e) {
     announce(e instanceof api.ApiError && e.status === 404 ? "That comment was deleted already." : e instanceof Error ? e.message : String(e), { error: true });
     if (e instanceof api.ApiError && e.status === 404) reload(t);

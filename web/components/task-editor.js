@@ -6,6 +6,7 @@ import * as api from "../api.js";
 import { h, replace, announce, dialog } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { STATUSES, PRIORITIES, statusLabel } from "../model.js";
+import { priorityGlyph } from "./priority.js";
 
 /** @typedef {"title"|"description"|"status"|"priority"|"due_date"|"labels"|"assignee_id"} Field */
 /** @type {Field[]} */
@@ -17,7 +18,9 @@ const LABELS = { title: "Title", description: "Description", status: "Status", p
  * @typedef {{title: HTMLInputElement, description: HTMLTextAreaElement, preview: HTMLElement, editButton: HTMLElement,
  *   status: HTMLSelectElement, priority: HTMLSelectElement, assignee: HTMLSelectElement, due: HTMLInputElement,
  *   labels: HTMLInputElement}} Inputs
- * @typedef {{onSaved: (t: api.Task) => void, onDeleted: (id: string) => void}} Hooks
+ * @typedef {{onSaved: (t: api.Task) => void, onDeleted: (id: string) => void, onHidden: (id: string) => void,
+ *   onRestored: (id: string) => void}} Hooks what the panel tells the view: a task saved, deleted (for good), hidden
+ *   while its deletion waits for Undo, and back after Undo (or a deletion that failed)
  * @typedef {{ctx: import("../model.js").Context, hooks: Hooks, base: api.Task, draft: Record<Field, any>,
  *   members: api.Member[], project: api.Project | undefined, canEdit: boolean, inputs: Inputs,
  *   status: HTMLElement, errors: Record<string, HTMLElement>, scheduled: (() => void) & {flush: () => void},
@@ -83,6 +86,7 @@ export function fieldInputs(draft, o) {
  */
 export function changed(p, field, value) {
   p.draft[field] = value;
+  if (field === "priority") drawGlyph(p);
   p.status.textContent = "Unsaved changes";
   p.scheduled();
 }
@@ -122,6 +126,13 @@ export function fill(p) {
   inputs.due.value = draft.due_date || "";
   inputs.labels.value = draft.labels.join(", ");
   drawPreview(p);
+  drawGlyph(p);
+}
+
+/** @param {Panel} p the priority's glyph beside its field */
+function drawGlyph(p) {
+  const slot = p.inputs.priority.parentElement?.querySelector(".glyph-slot");
+  if (slot) replace(slot, priorityGlyph(p.draft.priority));
 }
 
 /**

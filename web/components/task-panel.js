@@ -1,18 +1,29 @@
-// Task detail, beside the list or the board: the fields (task-editor.js saves them with
-// If-Match and resolves a 412 with the person), the comments and the task's activity as two
-// tabs, deletion, and live updates. Leaving with unsaved input asks first.
+// Task detail, beside the list or the board (full screen on a phone, where the back gesture or
+// a swipe to the right closes it): the fields (task-editor.js saves them with If-Match and
+// resolves a 412 with the person), the comments and the task's activity as two tabs, deletion
+// (with Undo), and live updates. Leaving with unsaved input asks first.
+//
+// Focus: opening a task focuses the panel itself, never a field, so the shortcuts (j/k, Esc, ?)
+// keep working and no key lands in the title; a field takes focus on a click or `e`, and Esc
+// from a field goes back to the panel (a second Esc closes it).
 
 import * as api from "../api.js";
-import { h, replace, announce, confirmDialog, debounce } from "../dom.js";
+import { h, replace, announce, debounce } from "../dom.js";
 import { unsaved, membersOf } from "../model.js";
 import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save } from "./task-editor.js";
 import { commentThread } from "./comment-thread.js";
 import { timeline } from "./timeline.js";
+import { priorityGlyph } from "./priority.js";
+import { deleteLater } from "./undo.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
  * @typedef {import("./task-editor.js").Field} Field
  * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null}} Discussion
+ * @typedef {{id: string, onEntry: (entry: api.Entry) => void, escape: () => boolean, edit: () => void,
+ *   retire: () => Promise<boolean>}} OpenPanel what the view holds of the open panel: live updates,
+ *   Esc, `e`, and `retire` (saves what is left before another task takes its place; false when the
+ *   person chose to stay)
  */
 
 /**
@@ -20,7 +31,7 @@ import { timeline } from "./timeline.js";
  * @param {HTMLElement} host
  * @param {string} taskId
  * @param {import("./task-editor.js").Hooks} hooks
- * @returns {Promise<{onEntry: (entry: api.Entry) => void} | null>} what live updates call
+ * @returns {Promise<OpenPanel | null>}
  */
 export async function openTaskPanel(ctx, host, taskId, hooks) {
   /** @type {api.Task} */
@@ -50,14 +61,6 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
     guard: () => dirty(p) || p.saving,
   };
   unsaved.add(p.guard);
-  ctx.keys.escape = () => {
-    if (document.activeElement === p.inputs.description && p.editing) {
-      setEditing(p, false);
-      return true;
-    }
-    close(p);
-    return true;
-  };
   const talk = discussion(p);
   const panel = panelView(p, talk.section);
   p.inputs.description.hidden = true;
@@ -66,9 +69,66 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   document.body.classList.add("panel-open");
   ctx.signal.addEventListener("abort", () => {
     document.body.classList.remove("panel-open");
+    unsaved.delete(p.guard);
   });
-  p.inputs.title.focus();
-  return { onEntry: (entry) => onEntry(p, talk, entry) };
+  swipeToClose(p, panel);
+  panel.focus();
+  return {
+    id: base.id,
+    onEntry: (entry) => onEntry(p, talk, entry),
+    escape: () => escape(p, panel),
+    edit: () => {
+      if (!canEdit) return;
+      p.inputs.title.focus();
+      p.inputs.title.select();
+    },
+    retire: () => retire(p),
+  };
+}
+
+/**
+ * Esc: from a field back to the panel (leaving the description's editor), else close.
+ * @param {Panel} p
+ * @param {HTMLElement} panel
+ */
+function escape(p, panel) {
+  const el = document.activeElement;
+  if (el instanceof HTMLElement && el !== panel && panel.contains(el) && el.matches("input, textarea, select")) {
+    if (el === p.inputs.description && p.editing) setEditing(p, false);
+    save(p);
+    panel.focus();
+    return true;
+  }
+  close(p);
+  return true;
+}
+
+/**
+ * A swipe to the right on a phone's full-screen panel goes back, like the system's gesture.
+ * @param {Panel} p
+ * @param {HTMLElement} panel
+ */
+function swipeToClose(p, panel) {
+  /** @type {{x: number, y: number} | null} */
+  let from = null;
+  panel.addEventListener("pointerdown", (e) => {
+    from = e.pointerType === "touch" && window.matchMedia("(max-width: 767px)").matches ? { x: e.clientX, y: e.clientY } : null;
+  });
+  panel.addEventListener("pointerup", (e) => {
+    if (from && e.clientX - from.x > 80 && Math.abs(e.clientY - from.y) < 40) close(p);
+    from = null;
+  });
+}
+
+/**
+ * Before another task takes the panel's place: saves what is left.
+ * @param {Panel} p
+ */
+async function retire(p) {
+  await save(p);
+  if (dirty(p) && !window.confirm("Your last change could not be saved. Leave this task anyway?")) return false;
+  unsaved.delete(p.guard);
+  return true;
 }
 
 /**
@@ -87,8 +147,9 @@ function panelView(p, together) {
    * @param {HTMLElement | null} [help]
    */
   const row = (id, text, control, help) => h("div", { class: "prop" }, h("label", { for: id }, text), control, help || null, errorFor(id.replace("task-", "")));
-  return h("aside", { class: "panel", id: "task-panel", "aria-labelledby": "task-panel-heading" },
+  return h("aside", { class: "panel", id: "task-panel", tabindex: "-1", "aria-labelledby": "task-panel-heading" },
     h("div", { class: "panel-head" },
+      h("button", { type: "button", class: "icon back-task", "aria-label": "Back", onclick: () => close(p) }, "←"),
       h("h2", { id: "task-panel-heading", class: "small muted" }, `#${base.number}`, project ? ` · ${project.is_inbox ? "Inbox" : project.name}` : ""),
       p.status,
       h("button", { type: "button", class: "icon", id: "close-task", "aria-label": "Close task (Esc)", onclick: () => close(p) }, "×")),
@@ -97,7 +158,7 @@ function panelView(p, together) {
       canEdit ? null : h("p", { class: "notice", id: "read-only-notice" }, "You can read this project but not change it."),
       h("div", { class: "props" },
         row("task-status", "Status", inputs.status),
-        row("task-priority", "Priority", inputs.priority),
+        row("task-priority", "Priority", h("div", { class: "with-glyph" }, inputs.priority, h("span", { class: "glyph-slot", id: "task-priority-glyph" }, priorityGlyph(p.draft.priority)))),
         row("task-due_date", "Due", inputs.due),
         row("task-assignee_id", "Assignee", inputs.assignee),
         row("task-labels", "Labels", inputs.labels, h("p", { class: "hint", id: "task-labels-help" }, "Comma-separated"))),
@@ -176,20 +237,26 @@ async function close(p) {
   p.ctx.setQuery({ task: null });
 }
 
-/** @param {Panel} p */
+/**
+ * Deletes the task, with Undo: it leaves the list at once and is deleted when the toast ends.
+ * @param {Panel} p
+ */
 async function remove(p) {
-  const { base } = p;
-  const ok = await confirmDialog("Delete task", `Delete #${base.number} “${base.title}”?`, "Delete task", true);
-  if (!ok) return;
-  try {
-    await api.del(`/tasks/${p.base.id}`, { ifMatch: p.base.version });
-    unsaved.delete(p.guard);
-    p.hooks.onDeleted(p.base.id);
-    announce(`Deleted #${p.base.number}.`, { visible: true });
-    p.ctx.setQuery({ task: null });
-  } catch (e) {
-    announce(e instanceof api.ApiError && e.status === 412 ? "Someone changed this task meanwhile; reopen it to see the change before deleting." : e instanceof Error ? e.message : String(e), { error: true });
-  }
+  await save(p);
+  const task = p.base;
+  const { hooks } = p;
+  unsaved.delete(p.guard);
+  hooks.onHidden(task.id);
+  p.ctx.setQuery({ task: null });
+  deleteLater([task], {
+    message: `Deleted #${task.number} “${task.title}”`,
+    restore: () => hooks.onRestored(task.id),
+    deleted: (failed, why) => {
+      if (!failed.length) return hooks.onDeleted(task.id);
+      announce(`#${task.number} was not deleted: ${why}.`, { error: true });
+      hooks.onRestored(task.id);
+    },
+  });
 }
 
 /**

@@ -3,7 +3,8 @@
 
 import * as api from "../api.js";
 import { h, formatDue, isOverdue, initials } from "../dom.js";
-import { PRIORITIES, statusLabel } from "../model.js";
+import { statusLabel } from "../model.js";
+import { priorityGlyph } from "./priority.js";
 
 /**
  * The number of comments of a task, when it has any.
@@ -15,15 +16,21 @@ export function commentBadge(task) {
 }
 
 /**
- * A status toggle, a title that opens the task, then labels, due date, assignee, priority.
+ * A box to pick it for a bulk change, a status toggle, a title that opens the task, then labels,
+ * due date, assignee, priority.
  * @param {api.Task} task
- * @param {{members: Map<string, {name: string}>, projectName?: string, canEdit: boolean, onToggle: (t: api.Task) => void, href: string}} o
+ * @param {{members: Map<string, {name: string}>, projectName?: string, canEdit: boolean, onToggle: (t: api.Task) => void, href: string,
+ *   picked?: boolean, onPick?: (t: api.Task, e: MouseEvent) => void}} o `onPick`: the row can be picked for a bulk change
  */
 export function taskRow(task, o) {
   const done = task.status === "done";
   const assignee = task.assignee_id ? o.members.get(task.assignee_id) : null;
   const label = statusLabel(task.status) || task.status;
-  return h("li", { class: `row status-${task.status}`, dataset: { id: task.id } },
+  return h("li", { class: `row status-${task.status}${o.picked ? " picked" : ""}`, dataset: { id: task.id } },
+    o.onPick ? h("input", {
+      type: "checkbox", class: "pick", checked: !!o.picked, "aria-label": `Select #${task.number} ${task.title}`,
+      onclick: (/** @type {MouseEvent} */ e) => o.onPick?.(task, e),
+    }) : null,
     h("button", {
       type: "button", class: "status-toggle", "aria-pressed": done ? "true" : "false",
       "aria-label": `${label}: mark “${task.title}” ${done ? "not done" : "done"}`,
@@ -36,5 +43,5 @@ export function taskRow(task, o) {
       task.due_date ? h("span", { class: isOverdue(task.due_date) && !done ? "due overdue" : "due", title: task.due_date }, formatDue(task.due_date)) : null,
       commentBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null,
-      task.priority ? h("span", { class: `prio prio-${task.priority}`, title: `Priority: ${PRIORITIES[task.priority]}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3)) + (task.priority === 4 ? "!" : "")) : null));
+      priorityGlyph(task.priority)));
 }

@@ -14,23 +14,25 @@ export async function renderProjectActivity(ctx, content) {
   const project = /** @type {api.Project} */ (ctx.project);
   const host = h("div", { id: "project-activity" });
   replace(content, h("div", { class: "page" }, h("h2", { class: "sr-only" }, "Activity"), host));
-  const after = await live.newestEntryId(project.id, ctx.signal);
-  const t = timeline(host, { path: `/projects/${project.id}/activity`, projectId: project.id, onTask: false, signal: ctx.signal, label: "Project activity" });
-  await t.ready;
   let pending = false;
-  live.subscribe(project.id, after, {
-    signal: ctx.signal,
+  /** @type {ReturnType<typeof timeline> | null} */
+  let t = null;
+  live.follow(project.id, {
     onEntry: (entry) => {
+      if (!t) return;
       if (entry.task_id) t.forgetTask(entry.task_id);
       if (pending) return;
       pending = true;
       setTimeout(() => {
         pending = false;
-        t.reload().catch(() => {});
+        t?.reload().catch(() => {});
       }, 150);
     },
     onReset: () => {
-      t.reload().catch(() => {});
+      t?.reload().catch(() => {});
     },
-  });
+  }, ctx.signal);
+  await live.ready();
+  t = timeline(host, { path: `/projects/${project.id}/activity`, projectId: project.id, onTask: false, signal: ctx.signal, label: "Project activity" });
+  await t.ready;
 }

@@ -1,15 +1,18 @@
-// The board: one column per status, in the project's manual order (`position`), each column
-// paged by itself (board/cards.js). Cards move by drag and drop or by keyboard (board/moves.js);
-// another person's change shows live (board/updates.js); the open task is the detail panel.
+// The board: one column per entry of the column source (board/columns.js; the statuses today),
+// each in the project's manual order (`position`) and paged by itself (board/cards.js), with its
+// exact count in the header. Cards move by drag and drop or by keyboard (board/moves.js);
+// another person's change shows live (board/updates.js); the open task is the detail panel,
+// opened in place. The board scrolls sideways with a visible fade and buttons at its edges; on a
+// phone each column is a page.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
-import { STATUSES, membersOf } from "../model.js";
+import { membersOf } from "../model.js";
 import * as live from "../live.js";
 import { openTaskPanel } from "../components/task-panel.js";
-import { updateCounts } from "./board/columns.js";
-import { card, loadColumn, addCard } from "./board/cards.js";
-import { follow } from "./board/updates.js";
+import { COLUMNS, readCounts } from "./board/columns.js";
+import { card, loadColumn, addCard, openCard } from "./board/cards.js";
+import { follow, place, drop } from "./board/updates.js";
 
 /**
  * @typedef {import("./board/columns.js").Board} Board
@@ -34,20 +37,24 @@ export async function renderBoard(ctx, content) {
   const b = {
     ctx, project, canEdit, filters, me: /** @type {api.User} */ (ctx.state.user),
     tasks: new Map(), names: new Map(), columns: [], moves: Promise.resolve(), fetching: new Set(), again: new Set(), detail: null,
-    board: h("div", { class: "board", id: "board", role: "region", "aria-label": "Board", "aria-describedby": "board-help" }),
+    board: h("div", { class: "board", id: "board", role: "region", "aria-label": "Board", "aria-describedby": "board-help", tabindex: "-1" }),
+    place: (t) => place(b, t), counted: 0, lastMove: null,
   };
   const help = h("p", { class: "sr-only", id: "board-help" },
     canEdit ? "Arrow keys move between cards. Shift with the arrow keys moves the focused card: left and right to another column, up and down within the column. Enter opens the card." : "Arrow keys move between cards; Enter opens the card.");
   const panel = h("div", { class: "panel-host" });
   const filterNote = filters.toString() ? h("p", { class: "muted small board-filters" }, "Filtered: ", filters.toString().replace(/&/g, ", "), " · ", h("a", { href: location.pathname }, "Show all")) : null;
-  replace(content, h("div", { class: "board-view" }, filterNote, help, b.board), panel);
-  b.columns = STATUSES.map(([status, label]) => column(b, status, label));
+  replace(content, h("div", { class: "board-view" }, filterNote, help, scrollFrame(b)), panel);
+  b.columns = COLUMNS.columns(project).map((spec) => column(b, spec.key, spec.label));
   bindKeys(b);
+  ctx.openTask = (id) => showTask(b, panel, id);
 
-  // The newest change before the board is read: the live stream starts right after it.
-  const after = await live.newestEntryId(project.id, ctx.signal);
-  await Promise.all(b.columns.map((c) => loadColumn(b, c)));
+  // Listen first, read once the stream is open: nothing committed in between is missed.
+  follow(b);
+  await live.ready();
+  await Promise.all([...b.columns.map((c) => loadColumn(b, c)), readCounts(b)]);
   b.board.dataset.ready = "true";
+  b.board.dispatchEvent(new Event("scroll"));
   // Each column loads its next page when scrolled to its end.
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
@@ -58,52 +65,118 @@ export async function renderBoard(ctx, content) {
   for (const c of b.columns) observer.observe(c.more);
   ctx.signal.addEventListener("abort", () => observer.disconnect());
   membersOf(project.id).then((members) => drawMembers(b, members)).catch(() => {});
-  follow(b, after);
 
   const taskId = ctx.query.get("task");
-  if (taskId) b.detail = await openTaskPanel(ctx, panel, taskId, detailHooks(b));
+  if (taskId) await showTask(b, panel, taskId);
 }
 
 /**
- * One status's column: heading, count, add button, its cards and "Load more".
+ * The board in a frame that shows it scrolls sideways: a fade at each edge with more beyond it,
+ * and buttons that scroll by a column (instantly when reduced motion is asked for).
  * @param {Board} b
- * @param {api.Status} status
+ */
+function scrollFrame(b) {
+  const step = (/** @type {number} */ dir) => {
+    const column = b.board.querySelector(".column");
+    const width = column ? column.getBoundingClientRect().width + 12 : 292;
+    const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    b.board.scrollBy({ left: dir * width, behavior: smooth ? "smooth" : "auto" });
+  };
+  const left = h("button", { type: "button", class: "scroll-button scroll-left", id: "board-left", "aria-label": "Scroll the board left", hidden: true, onclick: () => step(-1) }, "‹");
+  const right = h("button", { type: "button", class: "scroll-button scroll-right", id: "board-right", "aria-label": "Scroll the board right", hidden: true, onclick: () => step(1) }, "›");
+  const frame = h("div", { class: "board-frame" }, b.board, left, right);
+  const update = () => {
+    const { scrollLeft, scrollWidth, clientWidth } = b.board;
+    const before = scrollLeft > 1;
+    const after = scrollLeft + clientWidth < scrollWidth - 1;
+    frame.classList.toggle("more-left", before);
+    frame.classList.toggle("more-right", after);
+    left.hidden = !before;
+    right.hidden = !after;
+  };
+  b.board.addEventListener("scroll", update, { passive: true });
+  const resize = new ResizeObserver(update);
+  resize.observe(b.board);
+  b.ctx.signal.addEventListener("abort", () => resize.disconnect());
+  return frame;
+}
+
+/**
+ * One column: heading, exact count, add button, its cards and "Load more".
+ * @param {Board} b
+ * @param {string} key
  * @param {string} label
  * @returns {Column}
  */
-function column(b, status, label) {
-  const list = h("ol", { class: "cards", dataset: { status }, "aria-labelledby": `col-${status}-title` });
-  const count = h("span", { class: "count", "aria-label": "cards" }, "0");
+function column(b, key, label) {
+  const data = { [COLUMNS.group]: key };
+  const title = `col-${key}-title`;
+  const list = h("ol", { class: "cards", dataset: data, "aria-labelledby": title });
+  const count = h("span", { class: "count" }, "");
   const more = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ghost small load-more", hidden: true }, "Load more"));
   /** @type {Column} */
-  const c = { status, list, count, cursor: undefined, loading: false, more };
+  const c = { key, label, list, count, cursor: undefined, loading: false, more, total: null };
   more.addEventListener("click", () => loadColumn(b, c));
   const add = b.canEdit ? h("button", { type: "button", class: "icon", "aria-label": `Add a task to ${label}`, title: "Add a task", onclick: () => addCard(b, c) }, "+") : null;
-  b.board.append(h("section", { class: "column", dataset: { status }, "aria-labelledby": `col-${status}-title` },
-    h("header", { class: "column-head" }, h("h2", { id: `col-${status}-title` }, label), count, add),
+  b.board.append(h("section", { class: "column", dataset: data, "aria-labelledby": title },
+    h("header", { class: "column-head" }, h("h2", { id: title }, label), count, add),
     h("div", { class: "column-scroll" }, list, more)));
   return c;
 }
 
+/** @type {WeakMap<HTMLElement, AbortController>} the open panel's own signal, per panel host */
+const panels = new WeakMap();
+
 /**
- * j/k walk the cards in order, Enter opens the focused one, c adds to the first column.
+ * Shows the task of the URL in the panel, or closes it (then the focus goes back to its card).
+ * @param {Board} b
+ * @param {HTMLElement} host
+ * @param {string | null} id
+ */
+async function showTask(b, host, id) {
+  const previous = b.detail?.id;
+  if (b.detail && id === previous) return;
+  if (b.detail) await b.detail.retire();
+  panels.get(host)?.abort();
+  b.detail = null;
+  replace(host);
+  if (!id) {
+    if (previous) /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${previous}"]`))?.focus();
+    return;
+  }
+  const abort = new AbortController();
+  panels.set(host, abort);
+  b.ctx.signal.addEventListener("abort", () => abort.abort());
+  b.detail = await openTaskPanel({ ...b.ctx, signal: abort.signal }, host, id, detailHooks(b));
+}
+
+/**
+ * j/k walk the cards in order (and, with the panel open, open them), Enter opens the focused one,
+ * e edits the open task's title, c adds to the first column, Esc leaves a field or closes the panel.
  * @param {Board} b
  */
 function bindKeys(b) {
   const keys = b.ctx.keys;
-  const cardsInOrder = () => /** @type {HTMLElement[]} */ ([...b.board.querySelectorAll(".card")]);
+  const cardsInOrder = () => /** @type {HTMLElement[]} */ ([...b.board.querySelectorAll(".card:not([hidden])")]);
   /** @param {number} step */
   const walk = (step) => {
     const all = cardsInOrder();
-    const i = all.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    all[Math.max(0, Math.min(all.length - 1, i + step))]?.focus();
+    const current = b.detail ? all.find((c) => c.dataset.id === b.detail?.id) : document.activeElement;
+    const i = all.indexOf(/** @type {HTMLElement} */ (current));
+    const next = all[Math.max(0, Math.min(all.length - 1, i + step))];
+    if (!next) return;
+    next.focus();
+    next.scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (b.detail && next.dataset.id) openCard(b, next.dataset.id);
   };
   keys.j = () => walk(1);
   keys.k = () => walk(-1);
   keys.enter = () => {
     const el = document.activeElement;
-    if (el instanceof HTMLElement && el.classList.contains("card")) b.ctx.setQuery({ task: el.dataset.id || null });
+    if (el instanceof HTMLElement && el.classList.contains("card") && el.dataset.id) openCard(b, el.dataset.id);
   };
+  keys.e = () => b.detail?.edit();
+  keys.escape = () => (b.detail ? b.detail.escape() : false);
   if (b.canEdit) keys.c = () => addCard(b, b.columns[0]);
 }
 
@@ -115,10 +188,13 @@ function bindKeys(b) {
 function drawMembers(b, members) {
   for (const m of members) b.names.set(m.user.id, { name: m.user.name });
   for (const task of b.tasks.values()) {
-    const old = b.board.querySelector(`[data-id="${task.id}"]`);
-    if (old && !old.classList.contains("dragging")) {
+    // Only the cards that show an assignee change (drawing all again is a long task on a phone).
+    if (!task.assignee_id) continue;
+    const old = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${task.id}"]`));
+    if (old && !old.classList.contains("dragging") && !old.classList.contains("held")) {
       const focused = document.activeElement === old;
       const fresh = card(b, task);
+      fresh.hidden = old.hidden;
       old.replaceWith(fresh);
       if (focused) fresh.focus();
     }
@@ -126,26 +202,31 @@ function drawMembers(b, members) {
 }
 
 /**
- * What the task panel tells the board: a saved task's card moves to its status's column and is
- * drawn again; a deleted one goes.
+ * What the task panel tells the board: a saved task's card goes where the server's order puts
+ * it (another column when its status changed); a deleted one goes (hidden while its Undo is on
+ * offer).
  * @param {Board} b
  * @returns {import("../components/task-editor.js").Hooks}
  */
 function detailHooks(b) {
+  /** @param {string} id @param {boolean} hide */
+  const hide = (id, hide) => {
+    const el = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${id}"]`));
+    if (el) el.hidden = hide;
+  };
   return {
     onSaved: (task) => {
+      const before = b.tasks.get(task.id);
       b.tasks.set(task.id, task);
-      const old = b.board.querySelector(`[data-id="${task.id}"]`);
-      const target = b.columns.find((c) => c.status === task.status);
-      if (old && target && old.parentElement !== target.list) {
-        target.list.prepend(old);
-      }
-      if (old && old.classList.contains("card")) old.replaceWith(card(b, task));
-      updateCounts(b);
+      place(b, task);
+      if (before && COLUMNS.keyOf(before) !== COLUMNS.keyOf(task)) readCounts(b);
     },
+    onHidden: (id) => hide(id, true),
+    onRestored: (id) => hide(id, false),
     onDeleted: (id) => {
-      b.board.querySelector(`[data-id="${id}"]`)?.remove();
-      updateCounts(b);
+      drop(b, id);
+      readCounts(b);
     },
   };
 }
+

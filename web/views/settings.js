@@ -2,7 +2,7 @@
 // description, GitHub link, deletion) and, for instance admins, the users.
 
 import * as api from "../api.js";
-import { h, replace, announce, confirmDialog } from "../dom.js";
+import { h, replace, announce, confirmDialog, setTheme } from "../dom.js";
 
 /**
  * A form whose server errors land under their fields.
@@ -93,16 +93,7 @@ export async function renderSettings(ctx, content) {
 
   const themeSelect = /** @type {HTMLSelectElement} */ (h("select", { id: "theme" },
     [["system", "Same as the system"], ["light", "Light"], ["dark", "Dark"]].map(([v, t]) => h("option", { value: v, selected: (localStorage.getItem("docket-theme") || "system") === v }, t))));
-  themeSelect.addEventListener("change", () => {
-    const v = themeSelect.value;
-    if (v === "system") {
-      localStorage.removeItem("docket-theme");
-      delete document.documentElement.dataset.theme;
-    } else {
-      localStorage.setItem("docket-theme", v);
-      document.documentElement.dataset.theme = v;
-    }
-  });
+  themeSelect.addEventListener("change", () => setTheme(themeSelect.value));
 
   const emailToggle = /** @type {HTMLInputElement} */ (h("input", { id: "email-notifications", type: "checkbox", checked: me.email_notifications !== false, "aria-describedby": "email-notifications-help email-notifications-state" }));
   const emailState = h("p", { class: "form-message", id: "email-notifications-state", "aria-live": "polite" });
@@ -348,6 +339,10 @@ export async function renderAdmin(ctx, content) {
     }
     ctx.navigate("/admin", { replace: true, force: true });
   };
+  // The last active administrator cannot be demoted or disabled (the server says 409): not
+  // offered at all, with the reason in its place.
+  const admins = users.filter((u) => u.role === "admin" && !u.disabled);
+  const last = (/** @type {api.User} */ u) => admins.length === 1 && admins[0].id === u.id;
   replace(content, h("div", { class: "page" },
     h("p", { class: "muted" }, "Everyone with an account on this server."),
     h("table", { class: "table", id: "users" },
@@ -356,7 +351,8 @@ export async function renderAdmin(ctx, content) {
         h("td", null, h("div", null, u.name, u.id === me.id ? h("span", { class: "muted" }, " (you)") : null), h("div", { class: "muted small" }, u.email)),
         h("td", null, u.role === "admin" ? "Administrator" : "User"),
         h("td", null, u.disabled ? h("span", { class: "error-text" }, "Disabled") : "Active"),
-        h("td", { class: "actions-cell" },
-          h("button", { type: "button", class: "ghost", onclick: () => update(u, { role: u.role === "admin" ? "user" : "admin" }) }, u.role === "admin" ? "Make user" : "Make admin"),
-          h("button", { type: "button", class: u.disabled ? "ghost" : "ghost danger", onclick: () => update(u, { disabled: !u.disabled }) }, u.disabled ? "Enable" : "Disable"))))))));
+        h("td", { class: "actions-cell" }, last(u)
+          ? h("span", { class: "muted small" }, "The only administrator")
+          : [h("button", { type: "button", class: "ghost", onclick: () => update(u, { role: u.role === "admin" ? "user" : "admin" }) }, u.role === "admin" ? "Make user" : "Make admin"),
+            h("button", { type: "button", class: u.disabled ? "ghost" : "ghost danger", onclick: () => update(u, { disabled: !u.disabled }) }, u.disabled ? "Enable" : "Disable")])))))));
 }

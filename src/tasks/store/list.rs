@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Task, TASK_COLUMNS};
-use crate::db::{get, DbError, Exec, FromRow, QueryBuilder};
+use crate::db::{get, Columns, DbError, Exec, FromRow, QueryBuilder};
 use crate::tasks::domain::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,8 @@ pub struct Filters {
     pub due_before: Option<NaiveDate>,
     pub due_after: Option<NaiveDate>,
     pub q: Option<String>,
+    /// A task number (`tasks_project_number` answers it per project).
+    pub number: Option<i64>,
 }
 
 /// Which tasks the list covers.
@@ -183,59 +185,16 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
             }
         }
     }
-    if let Some(statuses) = spec.filters.statuses {
-        sql.push(" AND t.status = ANY(").bind(statuses).push(")");
-    }
-    if let Some(states) = spec.filters.states {
-        sql.push(" AND t.state_id = ANY(").bind(states).push(")");
-    }
-    match spec.filters.parent {
-        Some(Parent::None) => {
-            sql.push(" AND t.parent_id IS NULL");
-        }
-        Some(Parent::Task(parent)) => {
-            sql.push(" AND t.parent_id = ").bind(parent);
-        }
-        None => {}
-    }
-    match spec.filters.assignee {
-        Some(Assignee::Me) => {
-            sql.push(" AND t.assignee_id = ").bind(spec.caller);
-        }
-        Some(Assignee::Nobody) => {
-            sql.push(" AND t.assignee_id IS NULL");
-        }
-        Some(Assignee::User(id)) => {
-            sql.push(" AND t.assignee_id = ").bind(id);
-        }
-        None => {}
-    }
-    if let Some(label) = spec.filters.label {
-        sql.push(" AND t.labels @> ARRAY[")
-            .bind(label)
-            .push("]::text[]");
-    }
-    if let Some(min) = spec.filters.priority_min {
-        sql.push(" AND t.priority >= ").bind(min);
-    }
+    push_filters(&mut sql, &spec.filters, spec.caller);
     // Due-date bounds are repeated on the sort key when sorting by due date, so that the
     // index scan starts and stops at the bounds (the plain comparison already excludes nulls).
-    if let Some(before) = spec.filters.due_before {
-        sql.push(" AND t.due_date <= ").bind(before);
-        if spec.sort.key == SortKey::DueDate {
+    if spec.sort.key == SortKey::DueDate {
+        if let Some(before) = spec.filters.due_before {
             sql.push(&format!(" AND {expression} <= ")).bind(before);
         }
-    }
-    if let Some(after_date) = spec.filters.due_after {
-        sql.push(" AND t.due_date >= ").bind(after_date);
-        if spec.sort.key == SortKey::DueDate {
+        if let Some(after_date) = spec.filters.due_after {
             sql.push(&format!(" AND {expression} >= ")).bind(after_date);
         }
-    }
-    if let Some(q) = spec.filters.q {
-        sql.push(" AND t.search @@ websearch_to_tsquery('english', ")
-            .bind(q)
-            .push(")");
     }
     let comparison = if spec.sort.descending { "<" } else { ">" };
     if let Some(position) = spec.after {
@@ -374,4 +333,97 @@ fn key_boundary(
         " UNION ALL SELECT '{start_key}' COLLATE \"C\", '{start_id}'::uuid, 3) b \
          ORDER BY b.rank LIMIT 1)"
     ));
+}
+
+/// The filters of a list as `AND` conditions on `t`, shared by the lists and their counts so
+/// that a count is always the count of exactly the list.
+fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
+    if let Some(statuses) = &filters.statuses {
+        sql.push(" AND t.status = ANY(")
+            .bind(statuses.clone())
+            .push(")");
+    }
+    if let Some(states) = &filters.states {
+        sql.push(" AND t.state_id = ANY(")
+            .bind(states.clone())
+            .push(")");
+    }
+    match filters.parent {
+        Some(Parent::None) => {
+            sql.push(" AND t.parent_id IS NULL");
+        }
+        Some(Parent::Task(parent)) => {
+            sql.push(" AND t.parent_id = ").bind(parent);
+        }
+        None => {}
+    }
+    match filters.assignee {
+        Some(Assignee::Me) => {
+            sql.push(" AND t.assignee_id = ").bind(caller);
+        }
+        Some(Assignee::Nobody) => {
+            sql.push(" AND t.assignee_id IS NULL");
+        }
+        Some(Assignee::User(id)) => {
+            sql.push(" AND t.assignee_id = ").bind(id);
+        }
+        None => {}
+    }
+    if let Some(label) = &filters.label {
+        sql.push(" AND t.labels @> ARRAY[")
+            .bind(label.clone())
+            .push("]::text[]");
+    }
+    if let Some(min) = filters.priority_min {
+        sql.push(" AND t.priority >= ").bind(min);
+    }
+    if let Some(before) = filters.due_before {
+        sql.push(" AND t.due_date <= ").bind(before);
+    }
+    if let Some(after_date) = filters.due_after {
+        sql.push(" AND t.due_date >= ").bind(after_date);
+    }
+    if let Some(q) = &filters.q {
+        sql.push(" AND t.search @@ websearch_to_tsquery('english', ")
+            .bind(q.clone())
+            .push(")");
+    }
+    if let Some(number) = filters.number {
+        sql.push(" AND t.number = ").bind(number);
+    }
+}
+
+/// What the tasks of a count are grouped by. Only the status today; a project's workflow
+/// states (API.md §17) will be another grouping of the same statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountGroup {
+    Status,
+}
+
+/// How many of a project's tasks pass `filters`, per group (groups without tasks are left
+/// out). Served by `tasks_project_status` (project, status, with the plain filters'
+/// columns included), an index-only scan unless a label or text filter needs its GIN index.
+pub async fn count(
+    db: &impl Exec,
+    project_id: Uuid,
+    filters: &Filters,
+    group: CountGroup,
+    caller: Uuid,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let column = match group {
+        CountGroup::Status => "t.status",
+    };
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {column} AS key, count(*) AS n FROM tasks t WHERE t.project_id = "
+    ));
+    sql.bind(project_id);
+    push_filters(&mut sql, filters, caller);
+    sql.push(&format!(" GROUP BY {column}"));
+    let rows = db.query(sql.sql(), &sql.params()).await?;
+    rows.iter()
+        .map(|row| {
+            let mut c = Columns::new(row);
+            Ok((c.get("key")?, c.get("n")?))
+        })
+        .collect()
 }

@@ -62,10 +62,13 @@ test("what the chips show is what is understood", () => {
   assert.deepEqual(parseQuickAdd("Plan the party 2026-12-24 #fun #Fun #fun", NOW), {
     title: "Plan the party", labels: ["fun"], assignee_me: false, due_date: "2026-12-24",
   });
-  // Only the first date counts; the second is a word of the title. "wed" on a Wednesday is a
-  // week on; "!5" and "2026-02-30" are not understood.
+  // Only the first date counts; the second is a word of the title. "on wed" on a Wednesday is
+  // a week on; "!5" and "2026-02-30" are not understood. A short weekday alone is a word.
+  assert.deepEqual(parseQuickAdd("on wed friday !5 2026-02-30", NOW), {
+    title: "friday !5 2026-02-30", labels: [], assignee_me: false, due_date: "2026-12-23",
+  });
   assert.deepEqual(parseQuickAdd("wed fri !5 2026-02-30", NOW), {
-    title: "fri !5 2026-02-30", labels: [], assignee_me: false, due_date: "2026-12-23",
+    title: "wed fri !5 2026-02-30", labels: [], assignee_me: false,
   });
   assert.equal(parseDueWord("fr", NOW), null);
   assert.equal(parseDueWord("Friday", NOW), "2026-12-18");

@@ -1,11 +1,12 @@
 // The board's cards: a card shows only what matters (title, labels, due, priority, comments,
-// assignee); each column loads its pages in the manual order and adds a card in place.
+// assignee) and opens on a click anywhere on it (not at the end of a drag); each column loads its
+// pages in the manual order and adds a card in place.
 
 import * as api from "../../api.js";
 import { h, announce, formatDue, isOverdue, initials } from "../../dom.js";
-import { PRIORITIES, statusLabel } from "../../model.js";
 import { commentBadge } from "../../components/task-row.js";
-import { updateCount } from "./columns.js";
+import { priorityGlyph } from "../../components/priority.js";
+import { COLUMNS, updateCount, readCounts } from "./columns.js";
 import { startDrag, onCardKey } from "./moves.js";
 
 /**
@@ -22,17 +23,36 @@ export function card(b, task) {
   const query = new URLSearchParams(location.search);
   query.set("task", task.id);
   const el = h("li", { class: "card", tabindex: "0", dataset: { id: task.id }, "aria-roledescription": b.canEdit ? "movable card" : "card", "aria-describedby": "board-help" },
-    h("a", { href: `${location.pathname}?${query}`, class: "card-title", tabindex: "-1" }, task.title),
+    h("a", { href: `${location.pathname}?${query}`, class: "card-title", tabindex: "-1", draggable: "false" }, task.title),
     h("div", { class: "card-meta" },
       h("span", { class: "num" }, `#${task.number}`),
       task.labels.map((l) => h("span", { class: "chip label" }, l)),
       task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
-      task.priority ? h("span", { class: `prio prio-${task.priority}`, "aria-label": `Priority ${PRIORITIES[task.priority]}` }, "!".repeat(Math.min(task.priority, 3))) : null,
+      priorityGlyph(task.priority),
       commentBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));
   if (b.canEdit) el.addEventListener("pointerdown", (e) => startDrag(b, e, el));
+  // The browser's own drag of the title link would cancel the pointer (and the move).
+  el.addEventListener("dragstart", (e) => e.preventDefault());
   el.addEventListener("keydown", (e) => onCardKey(b, e, el));
+  el.addEventListener("click", (e) => {
+    // Anywhere on the card opens it; a modified click on the title is the browser's (new tab).
+    if (e.defaultPrevented || e.button !== 0 || ((e.ctrlKey || e.metaKey || e.shiftKey) && /** @type {Element} */ (e.target).closest("a"))) return;
+    e.preventDefault();
+    openCard(b, task.id);
+  });
   return el;
+}
+
+/**
+ * Opens a card's task in the panel (the one open saves first).
+ * @param {Board} b
+ * @param {string} id
+ */
+export async function openCard(b, id) {
+  if (b.detail?.id === id) return;
+  if (b.detail && !(await b.detail.retire())) return;
+  b.ctx.setQuery({ task: id });
 }
 
 /**
@@ -45,13 +65,14 @@ export async function loadColumn(b, column) {
   column.loading = true;
   try {
     const query = new URLSearchParams(b.filters);
-    query.set("status", column.status);
+    for (const [k, v] of Object.entries(COLUMNS.filter(column.key))) query.set(k, v);
     query.set("sort", "position");
     query.set("limit", "50");
     if (column.cursor) query.set("cursor", column.cursor);
     /** @type {api.Page} */
     const page = await api.get(`/projects/${b.project.id}/tasks?${query}`, { signal: b.ctx.signal });
     for (const task of page.items) {
+      if (b.board.querySelector(`.card[data-id="${task.id}"]`)) continue;
       b.tasks.set(task.id, task);
       column.list.append(card(b, task));
     }
@@ -64,14 +85,14 @@ export async function loadColumn(b, column) {
 }
 
 /**
- * A one-line form under the column: Enter adds a card with this status, Esc closes.
+ * A one-line form under the column: Enter adds a card to it, Esc closes.
  * @param {Board} b
  * @param {Column} column
  */
 export function addCard(b, column) {
   const existing = column.list.parentElement?.querySelector("form");
   if (existing) return /** @type {HTMLInputElement} */ (existing.querySelector("input")).focus();
-  const input = /** @type {HTMLInputElement} */ (h("input", { "aria-label": `New task in ${statusLabel(column.status)}`, maxlength: 200, autocomplete: "off", class: "new-card-input" }));
+  const input = /** @type {HTMLInputElement} */ (h("input", { "aria-label": `New task in ${column.label}`, maxlength: 200, autocomplete: "off", class: "new-card-input" }));
   const error = h("p", { class: "field-error" });
   const form = h("form", {
     class: "new-card",
@@ -79,10 +100,13 @@ export function addCard(b, column) {
       e.preventDefault();
       if (!input.value.trim()) return form.remove();
       try {
-        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, status: column.status });
+        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, ...COLUMNS.move(column.key) });
         b.tasks.set(task.id, task);
         column.list.append(card(b, task));
+        b.counted += 1;
+        if (column.total !== null) column.total += 1;
         updateCount(column);
+        readCounts(b);
         input.value = "";
         error.textContent = "";
         announce(`Added “${task.title}”.`);

@@ -1,16 +1,29 @@
-// Moving cards: drag and drop (pointer events, so touch works too) and the keyboard (Shift +
-// arrows); the move shows at once and is sent to POST /tasks/{id}/move; a refused move puts the
-// card back and says why. Arrow keys without Shift walk between cards.
+// Moving cards: drag and drop (pointer events; on a touch screen the card lifts after a short
+// press, so a swipe still scrolls) and the keyboard (Shift + arrows). The dragged card floats
+// above everything (a copy in a fixed layer of the page, never clipped by its column) while a line
+// shows the drop target; near the board's edges it scrolls. The move shows at once, is sent to
+// POST /tasks/{id}/move and offers Undo; a refused move puts the card back and says why. Arrow
+// keys without Shift walk between cards.
 
 import * as api from "../../api.js";
 import { h, announce } from "../../dom.js";
-import { statusLabel } from "../../model.js";
-import { updateCount, columnOf } from "./columns.js";
+import { offerUndo } from "../../components/undo.js";
+import { COLUMNS, updateCount, columnOf, columnAt, countMove } from "./columns.js";
 
 /**
  * @typedef {import("./columns.js").Board} Board
- * @typedef {{parent: Element, next: Element | null}} Place where a card was before the move
+ * @typedef {import("./columns.js").Origin} Origin
+ * @typedef {{parent: Element, next: Element | null, prev: Element | null}} Place where a card was before the move
  */
+
+/**
+ * @param {HTMLElement} el
+ * @returns {Place}
+ */
+const placeOf = (el) => ({ parent: /** @type {Element} */ (el.parentElement), next: el.nextElementSibling, prev: el.previousElementSibling });
+
+/** @param {Element | null} el a card's task id, if it is a card */
+const idOf = (el) => (el instanceof HTMLElement && el.classList.contains("card") ? el.dataset.id || null : null);
 
 /**
  * Sends a move that the DOM already shows; undoes it if the server refuses.
@@ -36,6 +49,7 @@ async function sendMove(b, el, from) {
   const task = /** @type {api.Task} */ (b.tasks.get(id));
   const list = /** @type {HTMLElement} */ (el.parentElement);
   const column = columnOf(b, list);
+  const source = columnOf(b, from.parent);
   const prev = /** @type {HTMLElement | null} */ (el.previousElementSibling);
   const next = /** @type {HTMLElement | null} */ (el.nextElementSibling);
   if (from.parent === list && from.next === next) return;
@@ -43,18 +57,25 @@ async function sendMove(b, el, from) {
   const body = {};
   if (prev) body.before_id = prev.dataset.id;
   if (next) body.after_id = next.dataset.id;
-  if (column.status !== task.status) body.status = column.status;
-  updateCount(column);
-  updateCount(columnOf(b, from.parent));
+  if (column.key !== COLUMNS.keyOf(task)) Object.assign(body, COLUMNS.move(column.key));
+  // Where it started, kept across a run of moves of the same card (Undo goes back there).
+  /** @type {Origin} */
+  const origin = b.lastMove?.id === id ? b.lastMove.origin : { key: source.key, prev: idOf(from.prev), next: idOf(from.next) };
+  countMove(b, source, column);
   el.classList.add("pending");
   try {
     const moved = await api.post(`/tasks/${id}/move`, body, { ifMatch: task.version });
     b.tasks.set(id, moved);
-    announce(`Moved “${moved.title}” to ${statusLabel(moved.status)}, position ${[...list.children].indexOf(el) + 1} of ${list.children.length}.`);
+    const where = `${column.label}, position ${[...list.children].indexOf(el) + 1} of ${list.children.length}`;
+    announce(`Moved “${moved.title}” to ${where}.`);
+    b.lastMove?.dismiss();
+    const item = offerUndo(`Moved #${moved.number} to ${column.label}`, () => undoMove(b, id, origin));
+    b.lastMove = { id, origin, dismiss: () => item.dismiss() };
   } catch (e) {
     from.parent.insertBefore(el, from.next);
+    countMove(b, column, source);
     updateCount(column);
-    updateCount(columnOf(b, from.parent));
+    updateCount(source);
     const why = e instanceof api.ApiError
       ? e.status === 412 ? "Someone changed this task meanwhile. Its card is back where it was; the board shows the saved order after a reload."
         : e.status === 403 ? "You may not move tasks in this project."
@@ -71,43 +92,100 @@ async function sendMove(b, el, from) {
 }
 
 /**
- * A pointer went down on a card: past 6 px it drags, a line shows the drop target, and letting
- * go moves the card there (optimistically, in the same frame).
+ * Undo: the card goes back next to the neighbours it had (an ordinary move with If-Match).
+ * @param {Board} b
+ * @param {string} id
+ * @param {Origin} origin
+ */
+async function undoMove(b, id, origin) {
+  if (b.lastMove?.id === id) b.lastMove = null;
+  await b.moves;
+  const task = /** @type {api.Task} */ (b.tasks.get(id));
+  /** @type {Record<string, any>} */
+  const body = { ...COLUMNS.move(origin.key) };
+  if (origin.next) body.after_id = origin.next;
+  else if (origin.prev) body.before_id = origin.prev;
+  else body.before_id = null;
+  const from = columnAt(b, COLUMNS.keyOf(task));
+  const back = await api.post(`/tasks/${id}/move`, body, { ifMatch: task.version });
+  b.tasks.set(id, back);
+  const to = columnAt(b, origin.key);
+  if (from && to) countMove(b, from, to);
+  b.place(back);
+  return `#${back.number} is back in ${to?.label || "its column"}.`;
+}
+
+/** How long a touch must rest on a card before it lifts (ms). */
+const LIFT_MS = 300;
+
+/**
+ * A pointer went down on a card: past 6 px (a mouse or pen) or after a short press (a finger)
+ * it drags, a line shows the drop target, and letting go moves the card there (optimistically,
+ * in the same frame).
  * @param {Board} b
  * @param {PointerEvent} e
  * @param {HTMLElement} el
  */
 export function startDrag(b, e, el) {
   if (e.button !== 0 || !e.isPrimary) return;
+  const touch = e.pointerType === "touch";
   // A live update must not swap the card out from under a pointer that may start a drag.
   el.classList.add("held");
   const startX = e.clientX;
   const startY = e.clientY;
-  const rect = el.getBoundingClientRect();
-  /** @type {Place} */
-  const from = { parent: /** @type {Element} */ (el.parentElement), next: el.nextElementSibling };
-  let dragging = false;
+  const from = placeOf(el);
+  /** @type {HTMLElement | null} */
+  let ghost = null;
+  let lastX = startX;
+  let lastY = startY;
+  /** @type {number | undefined} */
+  let scroller;
   const line = h("li", { class: "drop-line", "aria-hidden": "true" });
+  const lift = () => {
+    const rect = el.getBoundingClientRect();
+    ghost = /** @type {HTMLElement} */ (el.cloneNode(true));
+    ghost.removeAttribute("tabindex");
+    delete ghost.dataset.id;
+    ghost.setAttribute("aria-hidden", "true");
+    ghost.classList.add("drag-ghost");
+    Object.assign(ghost.style, { left: `${rect.left}px`, top: `${rect.top}px`, width: `${rect.width}px` });
+    document.body.append(ghost);
+    el.setPointerCapture(e.pointerId);
+    el.classList.add("dragging");
+    el.after(line);
+    document.body.classList.add("is-dragging");
+    scroller = window.setInterval(() => edgeScroll(b, lastX, lastY, el, line), 16);
+  };
+  const timer = touch ? window.setTimeout(lift, LIFT_MS) : undefined;
+  /** @param {TouchEvent} t */
+  const noScroll = (t) => { if (ghost) t.preventDefault(); };
+  if (touch) el.addEventListener("touchmove", noScroll, { passive: false });
   /** @param {PointerEvent} m */
   const move = (m) => {
-    if (!dragging) {
-      if (Math.abs(m.clientX - startX) + Math.abs(m.clientY - startY) < 6) return;
-      dragging = true;
-      el.setPointerCapture(e.pointerId);
-      el.style.width = `${rect.width}px`;
-      el.classList.add("dragging");
-      el.after(line);
-      document.body.classList.add("is-dragging");
+    lastX = m.clientX;
+    lastY = m.clientY;
+    if (!ghost) {
+      const far = Math.abs(m.clientX - startX) + Math.abs(m.clientY - startY);
+      // A finger that moves before the card lifted is scrolling, not dragging.
+      if (touch && far > 8) return stop();
+      if (touch || far < 6) return;
+      lift();
     }
-    el.style.transform = `translate(${m.clientX - startX}px, ${m.clientY - startY}px)`;
-    showDropLine(b, m, el, line);
+    /** @type {HTMLElement} */ (ghost).style.transform = `translate(${m.clientX - startX}px, ${m.clientY - startY}px) rotate(1.5deg)`;
+    showDropLine(b, m.clientX, m.clientY, el, line);
   };
   const stop = () => {
+    clearTimeout(timer);
+    clearInterval(scroller);
     el.classList.remove("held");
     el.removeEventListener("pointermove", move);
     el.removeEventListener("pointerup", up);
     el.removeEventListener("pointercancel", cancel);
-    return dragging;
+    el.removeEventListener("touchmove", noScroll);
+    const dragged = ghost !== null;
+    ghost?.remove();
+    ghost = null;
+    return dragged;
   };
   const up = () => {
     if (!stop()) return;
@@ -115,8 +193,11 @@ export function startDrag(b, e, el) {
     line.replaceWith(el);
     endDrag(el);
     el.focus();
-    // The click that ends a drag must not open the card.
-    el.addEventListener("click", (c) => { c.preventDefault(); c.stopPropagation(); }, { capture: true, once: true });
+    // The click that ends a drag must not open the card (a touch drag ends without one, so the
+    // guard goes once this input event is over).
+    const swallow = (/** @type {Event} */ c) => { c.preventDefault(); c.stopPropagation(); };
+    el.addEventListener("click", swallow, { capture: true, once: true });
+    setTimeout(() => el.removeEventListener("click", swallow, { capture: true }), 0);
     commitMove(b, el, from);
   };
   const cancel = () => {
@@ -130,22 +211,51 @@ export function startDrag(b, e, el) {
 }
 
 /**
+ * While dragging near the board's left or right edge (or a column's top or bottom), scroll it.
+ * @param {Board} b
+ * @param {number} x
+ * @param {number} y
+ * @param {HTMLElement} el
+ * @param {HTMLElement} line
+ */
+function edgeScroll(b, x, y, el, line) {
+  const r = b.board.getBoundingClientRect();
+  const edge = 48;
+  const dx = x < r.left + edge ? -12 : x > r.right - edge ? 12 : 0;
+  const column = b.columns.find((c) => {
+    const cr = /** @type {HTMLElement} */ (c.list.closest(".column")).getBoundingClientRect();
+    return x >= cr.left && x <= cr.right;
+  });
+  const scroll = /** @type {HTMLElement | null} */ (column?.list.closest(".column-scroll") || null);
+  let dy = 0;
+  if (scroll) {
+    const sr = scroll.getBoundingClientRect();
+    dy = y < sr.top + edge ? -12 : y > sr.bottom - edge ? 12 : 0;
+  }
+  if (!dx && !dy) return;
+  if (dx) b.board.scrollLeft += dx;
+  if (dy && scroll) scroll.scrollTop += dy;
+  showDropLine(b, x, y, el, line);
+}
+
+/**
  * The drop target: the column under the pointer, before the first card below it.
  * @param {Board} b
- * @param {PointerEvent} m
+ * @param {number} x
+ * @param {number} y
  * @param {HTMLElement} el the dragged card
  * @param {HTMLElement} line
  */
-function showDropLine(b, m, el, line) {
+function showDropLine(b, x, y, el, line) {
   const section = b.columns.find((c) => {
     const r = /** @type {HTMLElement} */ (c.list.closest(".column")).getBoundingClientRect();
-    return m.clientX >= r.left && m.clientX <= r.right;
+    return x >= r.left && x <= r.right;
   });
   if (!section) return;
   const others = [...section.list.children].filter((c) => c !== el && c !== line);
   const before = others.find((c) => {
     const r = c.getBoundingClientRect();
-    return m.clientY < r.top + r.height / 2;
+    return y < r.top + r.height / 2;
   });
   if (before) section.list.insertBefore(line, before);
   else section.list.append(line);
@@ -154,13 +264,12 @@ function showDropLine(b, m, el, line) {
 /** @param {HTMLElement} el */
 function endDrag(el) {
   el.classList.remove("dragging");
-  el.style.transform = "";
-  el.style.width = "";
   document.body.classList.remove("is-dragging");
 }
 
 /**
- * Keys on a focused card: Enter opens it, arrows walk, Shift + arrows move it.
+ * Keys on a focused card: arrows walk, Shift + arrows move it (Enter, like j/k, is the page's:
+ * app.js calls the board's `keys.enter`).
  * @param {Board} b
  * @param {KeyboardEvent} e
  * @param {HTMLElement} el
@@ -169,23 +278,19 @@ export function onCardKey(b, e, el) {
   const { columns } = b;
   const list = /** @type {HTMLElement} */ (el.parentElement);
   const index = columns.findIndex((c) => c.list === list);
-  if (e.key === "Enter") {
-    e.preventDefault();
-    b.ctx.setQuery({ task: el.dataset.id || null });
-    return;
-  }
   const arrows = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"];
   if (!arrows.includes(e.key)) return;
   e.preventDefault();
   e.stopPropagation();
   if (e.shiftKey && b.canEdit) {
-    const from = { parent: list, next: el.nextElementSibling };
+    const from = placeOf(el);
     if (e.key === "ArrowUp" && el.previousElementSibling) list.insertBefore(el, el.previousElementSibling);
     else if (e.key === "ArrowDown" && el.nextElementSibling) list.insertBefore(el, el.nextElementSibling.nextElementSibling);
     else if (e.key === "ArrowLeft" && index > 0) columns[index - 1].list.prepend(el);
     else if (e.key === "ArrowRight" && index < columns.length - 1) columns[index + 1].list.prepend(el);
     else return;
     el.focus();
+    el.scrollIntoView({ block: "nearest", inline: "nearest" });
     commitMove(b, el, from);
     return;
   }
@@ -200,5 +305,8 @@ export function onCardKey(b, e, el) {
       target = cards[Math.min([...list.children].indexOf(el), cards.length - 1)];
     }
   }
-  if (target instanceof HTMLElement) target.focus();
+  if (target instanceof HTMLElement) {
+    target.focus();
+    target.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
 }

@@ -1,11 +1,13 @@
 // Another person's change on the board without a reload: the task is read again and its card
 // placed where the server's order says (`position`, then `id`, byte-compared like the column's
 // `COLLATE "C"`), after this person's own moves in flight, never under a held or dragged card.
+// Every task event also reads the exact column counts again (debounced).
 
 import * as api from "../../api.js";
+import { debounce } from "../../dom.js";
 import { hasUnsaved, matchesFilters } from "../../model.js";
 import * as live from "../../live.js";
-import { updateCounts } from "./columns.js";
+import { COLUMNS, updateCounts, readCounts, columnAt } from "./columns.js";
 import { card } from "./cards.js";
 
 /** @typedef {import("./columns.js").Board} Board */
@@ -13,22 +15,21 @@ import { card } from "./cards.js";
 /**
  * Follows the project's events until the view is left.
  * @param {Board} b
- * @param {number | null} after the newest entry the board reflects
  */
-export function follow(b, after) {
-  live.subscribe(b.project.id, after, {
-    signal: b.ctx.signal,
+export function follow(b) {
+  const counts = debounce(() => readCounts(b), 250);
+  live.follow(b.project.id, {
     onEntry: (entry) => {
       b.detail?.onEntry(entry);
-      if (entry.kind.startsWith("member.")) return;
-      if (!entry.task_id) return;
+      if (entry.kind.startsWith("member.") || !entry.task_id) return;
+      if (entry.kind.startsWith("task.")) counts();
       if (entry.kind === "task.deleted") drop(b, entry.task_id);
       else refresh(b, entry.task_id);
     },
     onReset: () => {
       if (!hasUnsaved()) b.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
     },
-  });
+  }, b.ctx.signal);
 }
 
 /** @param {api.Task} a @param {api.Task} b */
@@ -38,21 +39,21 @@ const order = (a, b) => (a.position < b.position ? -1 : a.position > b.position 
  * @param {Board} b
  * @param {string} id
  */
-function drop(b, id) {
+export function drop(b, id) {
   b.board.querySelector(`.card[data-id="${id}"]`)?.remove();
   b.tasks.delete(id);
   updateCounts(b);
 }
 
 /**
- * Puts a task where the server's order says, in its status's column: in place when it is
- * there already (no flicker), not at all when it sorts after the cards loaded so far.
+ * Puts a task where the server's order says, in its column: in place when it is there already
+ * (no flicker), not at all when it sorts after the cards loaded so far.
  * @param {Board} b
  * @param {api.Task} t
  */
-function place(b, t) {
+export function place(b, t) {
   const old = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${t.id}"]`));
-  const column = b.columns.find((c) => c.status === t.status);
+  const column = columnAt(b, COLUMNS.keyOf(t));
   if (!column) return;
   const others = /** @type {HTMLElement[]} */ ([...column.list.querySelectorAll(".card")]).filter((c) => c !== old);
   const next = others.find((c) => {

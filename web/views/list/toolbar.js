@@ -1,10 +1,7 @@
-// The list's toolbar: search, filters and sort, each change going into the URL, and quick add,
-// whose chips show what the line will set before Enter.
+// The list's toolbar: search, filters and sort, each change going into the URL.
 
 import * as api from "../../api.js";
-import { h, replace, formatDue, debounce } from "../../dom.js";
-import { parseQuickAdd } from "../../quickadd.js";
-import { PRIORITIES } from "../../model.js";
+import { h, debounce } from "../../dom.js";
 
 const SORTS = [
   ["position", "Manual order"],
@@ -95,61 +92,4 @@ export function filterBar(ctx, kind, params, members) {
     select("sort", "Sort", /** @type {[string, string][]} */ (SORTS.filter(([s]) => kind === "project" || s !== "position").map(([v, t]) => [v === params.get("sort") && !q.get("sort") ? "" : v, t]))));
   bar.addEventListener("members", drawAssignee);
   return bar;
-}
-
-/**
- * One line makes a task; the chips show what the line will set before Enter.
- * @param {import("../../model.js").Context} ctx
- * @param {api.Project} project
- * @param {(task: api.Task) => void} onCreated
- */
-export function quickAdd(ctx, project, onCreated) {
-  const input = /** @type {HTMLInputElement} */ (h("input", {
-    id: "quick-add", name: "quick-add", autocomplete: "off", maxlength: 400,
-    placeholder: "Add a task: Ship it tomorrow !3 #release @me", "aria-describedby": "quick-add-help quick-add-chips",
-  }));
-  const chips = h("div", { class: "chips", id: "quick-add-chips", "aria-live": "polite" });
-  const error = h("p", { class: "field-error", id: "quick-add-error" });
-  const draw = () => {
-    const parsed = parseQuickAdd(input.value);
-    replace(chips,
-      parsed.priority !== undefined ? h("span", { class: "chip" }, `Priority: ${PRIORITIES[parsed.priority]}`) : null,
-      parsed.labels.map((l) => h("span", { class: "chip label" }, `#${l}`)),
-      parsed.assignee_me ? h("span", { class: "chip" }, "Assignee: me") : null,
-      parsed.due_date ? h("span", { class: "chip" }, `Due: ${formatDue(parsed.due_date)} (${parsed.due_date})`) : null);
-  };
-  input.addEventListener("input", draw);
-  const form = h("form", {
-    class: "quick-add",
-    onsubmit: async (/** @type {Event} */ e) => {
-      e.preventDefault();
-      const parsed = parseQuickAdd(input.value);
-      if (!parsed.title) {
-        error.textContent = "A task needs a title.";
-        return;
-      }
-      error.textContent = "";
-      /** @type {Record<string, any>} */
-      const body = { title: parsed.title };
-      if (parsed.priority !== undefined) body.priority = parsed.priority;
-      if (parsed.labels.length) body.labels = parsed.labels;
-      if (parsed.due_date) body.due_date = parsed.due_date;
-      if (parsed.assignee_me) body.assignee_id = ctx.state.user?.id;
-      try {
-        const task = await api.post(`/projects/${project.id}/tasks`, body);
-        input.value = "";
-        draw();
-        onCreated(task);
-      } catch (err) {
-        error.textContent = err instanceof Error ? err.message : String(err);
-      }
-    },
-  },
-    h("label", { for: "quick-add", class: "sr-only" }, "New task"),
-    h("span", { class: "plus", "aria-hidden": "true" }, "+"),
-    input,
-    h("button", { type: "submit", class: "primary" }, "Add"),
-    h("p", { id: "quick-add-help", class: "sr-only" }, "Write !0 to !4 for priority, #label, @me to assign yourself, and today, tomorrow, a weekday or a date like 2026-12-24 for the due date."),
-    chips, error);
-  return form;
 }
