@@ -108,28 +108,29 @@ pub struct TaskCountQuery {
     /// The task numbered so (one per project).
     #[param(value_type = Option<i64>, minimum = 1)]
     pub number: Option<String>,
-    /// What to count per: `status` (the default). A project's workflow states will be
-    /// another value.
-    #[param(pattern = "^status$")]
+    /// What to count per: `status` (the default) or `state` (the project's workflow states,
+    /// API.md §17).
+    #[param(pattern = "^(status|state)$")]
     pub group_by: Option<String>,
 }
 
 /// How many tasks pass a list's filters, in all and per group.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskCounts {
-    /// What `groups` are: `status`.
-    #[schema(pattern = "^status$")]
+    /// What `groups` are: `status` or `state`.
+    #[schema(pattern = "^(status|state)$")]
     pub group_by: &'static str,
     /// Every task that passes the filters.
     pub total: i64,
-    /// One group per status, in the workflow's order (`todo`, `in_progress`, `done`,
-    /// `canceled`), groups without tasks included.
+    /// By status: one group per status, in the workflow's order (`todo`, `in_progress`,
+    /// `done`, `canceled`), groups without tasks included. By state: one group per state id
+    /// that has tasks (a state without tasks counts 0), ordered by id.
     pub groups: Vec<TaskCount>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskCount {
-    /// The group: a status.
+    /// The group: a status, or a state id.
     pub key: String,
     pub count: i64,
 }
@@ -137,7 +138,8 @@ pub struct TaskCount {
 fn parse_group(raw: Option<&str>) -> Result<CountGroup, ApiError> {
     match raw.unwrap_or("status") {
         "status" => Ok(CountGroup::Status),
-        _ => Err(invalid("group_by must be status")),
+        "state" => Ok(CountGroup::State),
+        _ => Err(invalid("group_by must be status or state")),
     }
 }
 
@@ -420,7 +422,7 @@ pub async fn list_project_tasks(
     ))
 }
 
-/// How many of a project's tasks pass the filters of its list, per status: exact counts for
+/// How many of a project's tasks pass the filters of its list, per status or per workflow state: exact counts for
 /// a board's columns and a list's header, however many tasks the pages have not loaded.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks/counts", tag = "tasks",
     params(("id" = Uuid, Path), TaskCountQuery),
@@ -448,9 +450,20 @@ pub async fn count_project_tasks(
                     .map_or(0, |(_, n)| *n),
             })
             .collect(),
+        CountGroup::State => {
+            let mut groups: Vec<TaskCount> = counted
+                .into_iter()
+                .map(|(key, count)| TaskCount { key, count })
+                .collect();
+            groups.sort_by(|a, b| a.key.cmp(&b.key));
+            groups
+        }
     };
     Ok(axum::Json(TaskCounts {
-        group_by: "status",
+        group_by: match group {
+            CountGroup::Status => "status",
+            CountGroup::State => "state",
+        },
         total: groups.iter().map(|g| g.count).sum(),
         groups,
     }))

@@ -1620,8 +1620,10 @@ async fn counts_need_membership_and_valid_filters() {
         ("assignee", "someone"),
         ("priority_min", "5"),
         ("due_before", "tomorrow"),
-        ("group_by", "state"),
+        ("group_by", "states"),
         ("group_by", ""),
+        ("state", "nope"),
+        ("parent", "some"),
     ] {
         owner
             .get(&format!("{}/counts", tasks_path(project)))

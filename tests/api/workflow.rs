@@ -692,6 +692,72 @@ async fn the_state_filter_lists_a_board_column() {
         .problem(400, "invalid_query");
 }
 
+/// The board's column counts: per state (`group_by=state`), the counts of exactly the
+/// `state=` lists, with the other filters; a state without tasks is left out.
+#[tokio::test]
+async fn counts_per_state_are_those_of_each_column() {
+    let app = spawn_app().await;
+    let (owner, project) = owner_and_project(&app).await;
+    let review = add_state(
+        &owner,
+        project,
+        json!({"name": "Review", "category": "in_progress"}),
+    )
+    .await;
+    let states = owner.states(project).await;
+    for (title, state, labels) in [
+        ("a", review.id, json!(["ops"])),
+        ("b", review.id, json!([])),
+        ("c", states[0].id, json!(["ops"])),
+    ] {
+        task(
+            &owner,
+            project,
+            json!({"title": title, "state_id": state, "labels": labels}),
+        )
+        .await;
+    }
+    let path = format!("{}/counts", tasks_path(project));
+    for query in [vec![], vec![("label", "ops")], vec![("parent", "none")]] {
+        let counted: Value = owner
+            .get(&path)
+            .query(&query)
+            .query(&[("group_by", "state")])
+            .await
+            .good();
+        assert_eq!(counted["group_by"], "state");
+        let groups = counted["groups"].as_array().unwrap();
+        let mut total = 0;
+        for state in &states {
+            let listed = list_ids(
+                &owner,
+                project,
+                &[&query[..], &[("state", &state.id.to_string())]].concat(),
+            )
+            .await;
+            let group = groups.iter().find(|g| g["key"] == state.id.to_string());
+            match group {
+                Some(g) => assert_eq!(g["count"], listed.len(), "{query:?} {}", state.name),
+                None => assert!(listed.is_empty(), "{query:?} {}", state.name),
+            }
+            total += listed.len();
+        }
+        assert_eq!(counted["total"], total, "{query:?}");
+    }
+    let all: Value = owner
+        .get(&path)
+        .query(&[("group_by", "state")])
+        .await
+        .good();
+    assert_eq!(all["total"], 3);
+    assert_eq!(all["groups"].as_array().unwrap().len(), 2, "{all}");
+    owner
+        .get(&path)
+        .query(&[("group_by", "column")])
+        .await
+        .problem(400, "invalid_query");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subtasks
 // ---------------------------------------------------------------------------------------------

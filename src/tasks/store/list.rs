@@ -393,11 +393,12 @@ fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
     }
 }
 
-/// What the tasks of a count are grouped by. Only the status today; a project's workflow
-/// states (API.md §17) will be another grouping of the same statement.
+/// What the tasks of a count are grouped by: the status, or the project's workflow state
+/// (API.md §17; a board's columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountGroup {
     Status,
+    State,
 }
 
 /// How many of a project's tasks pass `filters`, per group (groups without tasks are left
@@ -412,6 +413,7 @@ pub async fn count(
 ) -> Result<Vec<(String, i64)>, DbError> {
     let column = match group {
         CountGroup::Status => "t.status",
+        CountGroup::State => "t.state_id::text",
     };
     let mut sql = QueryBuilder::new(format!(
         "SELECT {column} AS key, count(*) AS n FROM tasks t WHERE t.project_id = "
