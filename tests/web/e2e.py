@@ -1750,7 +1750,6 @@ def board_columns_are_the_projects_states(b, env):
     page.keyboard.press("Enter")
     expect(column_of(page, "Code review")).to_have_count(1)
     eventually(lambda: any(s["name"] == "Code review" for s in states_of(ada, p["id"])))
-    shoot(page, "board-states", widths=(1280,))
     # Dragged by its grip to the front of the board (a window wide enough to show all five).
     page.set_viewport_size({"width": 1800, "height": 800})
     expect(page.locator("#board")).to_have_attribute("data-ready", "true")
@@ -1764,6 +1763,7 @@ def board_columns_are_the_projects_states(b, env):
     eventually(lambda: states_of(ada, p["id"])[0]["name"] == "Code review")
     expect(page.locator(".column-head h2").first).to_have_text("Code review")
     page.set_viewport_size({"width": 1280, "height": 800})
+    shoot(page, "board-states", widths=(1280,))
     # Deleted, its cards moved to the column chosen.
     menu = column_of(page, "Code review").locator(".column-menu")
     menu.locator("summary").click()
