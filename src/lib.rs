@@ -3,7 +3,7 @@
 //! The library holds everything; the `docket` binary only parses the command line and calls
 //! [`cli::run`]. The layers, bottom up: infrastructure (`config`, `error`, `db`, `http`,
 //! `jobs`, `telemetry`, `pagination`, `quotas`), then the domains (`auth`, `activity`,
-//! `notifications`, `projects`, `tasks`, `comments`, `github`, `events`, ...), then `server`,
+//! `notifications`, `projects`, `states`, `tasks`, `comments`, `github`, `events`, ...), then `server`,
 //! the composition root, which only `cli` imports. See ARCHITECTURE.md.
 
 pub mod activity;
@@ -25,6 +25,7 @@ pub mod pagination;
 pub mod projects;
 pub mod quotas;
 pub mod server;
+pub mod states;
 pub mod tasks;
 pub mod telemetry;
 pub mod tokens;

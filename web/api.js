@@ -10,7 +10,13 @@
  * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
  *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
  *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
- *   created_at: string, updated_at: string, comment_count?: number}} Task
+ *   created_at: string, updated_at: string, comment_count?: number, state_id: string, parent_id: string|null,
+ *   subtasks: {total: number, done: number}, blocked: boolean}} Task
+ * @typedef {{id: string, project_id: string, name: string, category: Status, color: string, position: number,
+ *   is_default: boolean}} WorkflowState a column of a project's board (API.md §17)
+ * @typedef {"blocks"|"blocked_by"|"relates_to"|"duplicates"|"duplicated_by"} RelationKind
+ * @typedef {{id: string, kind: RelationKind, task: {id: string, project_id: string, number: number, title: string,
+ *   status: Status}, created_at: string, created_by: string}} Relation
  * @typedef {{user: {id: string, email: string, name: string}, role: Role, added_at: string}} Member
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{items: any[], next_cursor: string|null}} Page

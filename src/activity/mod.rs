@@ -28,6 +28,12 @@ pub enum Kind {
     TaskMoved,
     #[serde(rename = "task.deleted")]
     TaskDeleted,
+    /// A relation to another task was made (API.md §17).
+    #[serde(rename = "task.related")]
+    TaskRelated,
+    /// A relation to another task was removed.
+    #[serde(rename = "task.unrelated")]
+    TaskUnrelated,
     #[serde(rename = "comment.created")]
     CommentCreated,
     #[serde(rename = "comment.updated")]
@@ -47,11 +53,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::TaskCreated,
         Kind::TaskUpdated,
         Kind::TaskMoved,
         Kind::TaskDeleted,
+        Kind::TaskRelated,
+        Kind::TaskUnrelated,
         Kind::CommentCreated,
         Kind::CommentUpdated,
         Kind::CommentDeleted,
@@ -68,6 +76,8 @@ impl Kind {
             Kind::TaskUpdated => "task.updated",
             Kind::TaskMoved => "task.moved",
             Kind::TaskDeleted => "task.deleted",
+            Kind::TaskRelated => "task.related",
+            Kind::TaskUnrelated => "task.unrelated",
             Kind::CommentCreated => "comment.created",
             Kind::CommentUpdated => "comment.updated",
             Kind::CommentDeleted => "comment.deleted",

@@ -1,8 +1,9 @@
 //! Authorization, the guard: the one way into a project. A handler calls `authorize` (or
 //! `authorize_locked` inside a transaction that changes the project or its members, or
-//! `enter_task`/`enter_comment` for a task or comment by id); each reads the caller's role from
-//! the database, checks the action against API.md §3's table (`access`), and hands back a
-//! `ProjectAccess`. The guard sits above the stores it reads; the proof sits below them.
+//! `enter_task`/`enter_comment` for a task or comment by id, `enter_state_locked` for a
+//! workflow state); each reads the caller's role from the database, checks the action against
+//! API.md §3's table (`access`), and hands back a `ProjectAccess`. The guard sits above the
+//! stores it reads; the proof sits below them.
 
 use uuid::Uuid;
 
@@ -12,6 +13,8 @@ use crate::auth::principal::Principal;
 use crate::comments::store::Comment;
 use crate::db::{Exec, Tx};
 use crate::error::ApiError;
+use crate::states::store::Hold;
+use crate::states::State;
 use crate::tasks::store::Task;
 
 /// Enters a project for `action`.
@@ -109,6 +112,26 @@ async fn comment_entered(
             .ok_or_else(ApiError::not_found)?;
     let access = ProjectAccess::checked(principal.id(), project_id, Some(role), action)?;
     Ok((comment, access))
+}
+
+/// Enters the project of a workflow state for a change of it: reads the state (no such state,
+/// or not a member: 404), then locks the project row as `authorize_locked` does and reads the
+/// state again under the lock (and holds its row: task writes naming it finish first), so that
+/// the project's states change one request at a time.
+pub async fn enter_state_locked(
+    tx: &Tx,
+    principal: &Principal,
+    state_id: Uuid,
+    action: Action,
+) -> Result<(State, ProjectAccess), ApiError> {
+    let (state, _) = crate::states::store::find_visible(tx, state_id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (access, _) = authorize_locked(tx, principal, state.project_id, action).await?;
+    let state = crate::states::store::find_in(tx, state.project_id, state_id, Hold::Update)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((state, access))
 }
 
 /// The role another user has in the project the caller entered (for member management).

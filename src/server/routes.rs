@@ -11,7 +11,8 @@ use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
-use crate::tasks::{handlers as tasks, list as task_lists, moves};
+use crate::states::handlers as states;
+use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
 
 use super::state::AppState;
 
@@ -54,6 +55,13 @@ pub fn api() -> OpenApiRouter<AppState> {
             tasks::delete_task
         ))
         .routes(routes!(moves::move_task))
+        .routes(routes!(states::list_states, states::create_state))
+        .routes(routes!(states::update_state, states::delete_state))
+        .routes(routes!(
+            relations::list_relations,
+            relations::create_relation
+        ))
+        .routes(routes!(relations::delete_relation))
         .routes(routes!(
             links::put_link,
             links::get_link,
@@ -113,8 +121,10 @@ mod tests {
             [
                 "/api/v1/projects",
                 "/api/v1/projects/{id}/members",
+                "/api/v1/projects/{id}/states",
                 "/api/v1/projects/{id}/tasks",
-                "/api/v1/tasks/{id}/comments"
+                "/api/v1/tasks/{id}/comments",
+                "/api/v1/tasks/{id}/relations"
             ]
         );
     }

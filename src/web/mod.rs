@@ -94,6 +94,59 @@ struct Bundle {
 
 static BUNDLE: LazyLock<Bundle> = LazyLock::new(load);
 
+/// The modules `entry` imports with `import … from "./x.js"` (or `import "./x.js"`), directly or
+/// through others, `entry` included, sorted. Dynamic `import("…")` is not followed. The client's
+/// modules put each import on lines of its own (`} from "…";` ends a long one).
+fn statically_imported<'a>(entry: &'a str, modules: &HashMap<&'a str, &[u8]>) -> Vec<&'a str> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![entry];
+    while let Some(name) = todo.pop() {
+        let Some((&key, body)) = modules.get_key_value(name) else {
+            continue;
+        };
+        if !seen.insert(key) {
+            continue;
+        }
+        let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
+        for line in String::from_utf8_lossy(body).lines() {
+            let line = line.trim_start();
+            let spec = if line.starts_with("import ") || line.starts_with("} from ") {
+                line.split_once(" from \"")
+                    .or_else(|| line.strip_prefix("import \"").map(|rest| ("", rest)))
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(spec, _)| spec)
+            } else {
+                None
+            };
+            if let Some(target) = spec.and_then(|spec| resolve(dir, spec)) {
+                if let Some((&known, _)) = modules.get_key_value(target.as_str()) {
+                    todo.push(known);
+                }
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// A relative module specifier (`./x.js`, `../y/z.js`) from a module in `dir`, as a path in the
+/// bundle; `None` for anything else.
+fn resolve(dir: &str, spec: &str) -> Option<String> {
+    if !spec.starts_with("./") && !spec.starts_with("../") {
+        return None;
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in spec.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 fn load() -> Bundle {
     let mut names: Vec<String> = ClientFiles::iter().map(|n| n.into_owned()).collect();
     names.sort();
@@ -113,12 +166,17 @@ fn load() -> Bundle {
         .find(|(name, _)| name == "index.html")
         .map(|(_, body)| String::from_utf8_lossy(body).into_owned())
         .unwrap_or_default();
-    // Every module is preloaded, so the browser fetches them in parallel rather than one
-    // import level at a time.
-    let preloads: String = raw
+    // Every module the page imports statically is preloaded, so the browser fetches them in
+    // parallel rather than one import level at a time. Modules loaded on demand (`import()`:
+    // the task panel) are fetched when first used, not on every first visit.
+    let modules: HashMap<&str, &[u8]> = raw
         .iter()
         .filter(|(name, _)| name.ends_with(".js") && !name.starts_with("docs/"))
-        .map(|(name, _)| format!("<link rel=\"modulepreload\" href=\"/assets/{build}/{name}\">\n"))
+        .map(|(name, body)| (name.as_str(), body.as_slice()))
+        .collect();
+    let preloads: String = statically_imported("app.js", &modules)
+        .into_iter()
+        .map(|name| format!("<link rel=\"modulepreload\" href=\"/assets/{build}/{name}\">\n"))
         .collect();
     let index = template
         .replace("<!--PRELOADS-->", &preloads)
@@ -273,6 +331,36 @@ async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    /// Preloads follow static imports (one line or several, `./` and `../`), not `import()`.
+    #[test]
+    fn preloads_are_the_static_imports_of_the_entry() {
+        let files: [(&str, &[u8]); 6] = [
+            ("app.js", b"import { a } from \"./a.js\";\nimport \"./side.js\";\nconst p = import(\"./lazy.js\");\n"),
+            ("a.js", b"import {\n  b,\n} from \"./views/b.js\";\n/** @type {import(\"./lazy.js\").T} */\n"),
+            ("views/b.js", b"import * as api from \"../a.js\";\nimport { x } from \"../missing.js\";\n"),
+            ("side.js", b"export const s = 1;\n"),
+            ("lazy.js", b"import { c } from \"./c.js\";\n"),
+            ("c.js", b"export const c = 1;\n"),
+        ];
+        let modules: HashMap<&str, &[u8]> = files.into_iter().collect();
+        assert_eq!(
+            super::statically_imported("app.js", &modules),
+            ["a.js", "app.js", "side.js", "views/b.js"]
+        );
+        let bundle = &*super::BUNDLE;
+        let index = String::from_utf8_lossy(&bundle.index.body).into_owned();
+        assert!(
+            index.contains("/views/list.js\""),
+            "the list view is preloaded"
+        );
+        assert!(
+            !index.contains("/components/task-panel.js\""),
+            "the task panel loads on demand"
+        );
+    }
+
     #[test]
     fn the_client_and_the_reference_are_embedded() {
         let bundle = &*super::BUNDLE;

@@ -59,6 +59,7 @@ pub struct Task {
     pub title: String,
     pub description: String,
     pub status: String,
+    pub state_id: Uuid,
     pub priority: i64,
     pub due_date: Option<String>,
     pub labels: Vec<String>,
@@ -66,11 +67,63 @@ pub struct Task {
     pub created_by: Uuid,
     pub completed_at: Option<String>,
     pub source: Option<Value>,
+    pub parent_id: Option<Uuid>,
+    pub subtasks: Subtasks,
+    pub blocked: bool,
     pub position: String,
     pub comment_count: i64,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subtasks {
+    pub total: i64,
+    pub done: i64,
+}
+
+/// A workflow state (API.md §17).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub color: String,
+    pub position: i64,
+    pub is_default: bool,
+}
+
+/// The other task of a relation, as the caller sees it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelatedTask {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+}
+
+/// A relation from the point of view of the task asked about (API.md §17).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    pub id: Uuid,
+    pub kind: String,
+    pub task: RelatedTask,
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+}
+
+/// A list that is not paginated: `{"items": [...]}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Items<T> {
+    pub items: Vec<T>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -141,6 +194,18 @@ pub fn task_path(task: impl std::fmt::Display) -> String {
     format!("/api/v1/tasks/{task}")
 }
 
+pub fn states_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/states")
+}
+
+pub fn state_path(state: impl std::fmt::Display) -> String {
+    format!("/api/v1/states/{state}")
+}
+
+pub fn relations_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}/relations")
+}
+
 pub fn comments_path(task: impl std::fmt::Display) -> String {
     format!("/api/v1/tasks/{task}/comments")
 }
@@ -208,6 +273,24 @@ pub trait RequestHelper {
 
     async fn get_task(&self, task: Uuid) -> Task {
         self.get(&task_path(task)).await.good()
+    }
+
+    /// A project's states, in order.
+    async fn states(&self, project: Uuid) -> Vec<State> {
+        self.get(&states_path(project))
+            .await
+            .good::<Items<State>>()
+            .items
+    }
+
+    /// Relates `task` to `other` (`kind` as seen from `task`).
+    async fn relate(&self, task: Uuid, kind: &str, other: Uuid) -> Relation {
+        self.post(
+            &relations_path(task),
+            json!({ "kind": kind, "task_id": other }),
+        )
+        .await
+        .created()
     }
 
     /// PUT a member's role (201 for a new member, 200 for a change).

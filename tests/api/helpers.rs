@@ -201,6 +201,15 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Runs a statement that may fail (the test is about the database refusing it).
+    pub async fn try_execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        self.client.execute(sql, params).await
+    }
+
     /// Runs statements without parameters (a script).
     pub async fn batch(&self, sql: &str) {
         self.client

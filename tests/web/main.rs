@@ -8,8 +8,8 @@
 //! `target/screenshots/`, the measured budgets and axe results in
 //! `target/web-report.json`.
 //!
-//! `DOCKET_SKIP_BROWSER_TESTS=1` skips this test (it says so); `DOCKET_WEB_ONLY=<part of a test
-//! name>` runs only matching browser tests.
+//! `DOCKET_SKIP_BROWSER_TESTS=1` skips this test (it says so); `DOCKET_WEB_ONLY=<parts of test
+//! names, comma-separated>` runs only matching browser tests.
 
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
