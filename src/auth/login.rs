@@ -8,13 +8,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::client::ClientAddr;
+use super::client::{ClientAddr, ClientInfo};
 use super::jwt::ACCESS_TOKEN_TTL_SECS;
 use super::limits;
 use super::password::Verified;
-use super::principal::{cookie_value, AuthMethod, Principal};
+use super::principal::{cookie_value, AuthMethod, Principal, SetupPrincipal};
+use super::second_factor;
+use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
-use super::store::{refresh_tokens, sessions};
+use super::store::ceremonies::GrantKind;
+use super::store::sessions::SessionMethod;
+use super::store::{identities, passkeys, refresh_tokens, sessions};
 use super::users::{self, User};
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, ErrorCode, FieldError};
@@ -45,7 +49,7 @@ async fn check_password(
     limits::pre_auth(state, client).await?;
     let found = users::find_credentials(&state.db, email.trim()).await?;
     let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
+        Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
     // The attempt is counted before the password is checked, so that parallel guesses cannot
@@ -67,13 +71,125 @@ async fn check_password(
         }
     };
     limits::release(&state.db, attempt).await?;
+    ensure_enabled(&user)?;
+    Ok(user)
+}
+
+/// 403 `account_disabled` for a disabled account.
+pub fn ensure_enabled(user: &User) -> Result<(), ApiError> {
     if user.disabled {
-        return Err(ApiError::forbidden(
+        Err(ApiError::forbidden(
             ErrorCode::AccountDisabled,
             "this account has been disabled",
-        ));
+        ))
+    } else {
+        Ok(())
     }
-    Ok(user)
+}
+
+/// How many ways a user has to sign in: a password, each passkey, each single sign-on identity.
+pub async fn ways_to_sign_in(db: &impl Exec, user_id: Uuid) -> DbResult<i64> {
+    let password = i64::from(users::has_password(db, user_id).await?);
+    Ok(password
+        + passkeys::count_of_user(db, user_id).await?
+        + identities::count_of_user(db, user_id).await?)
+}
+
+/// What a completed sign-in opens.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionGrant {
+    /// A cookie session (§2), begun this way.
+    Session(SessionMethod),
+    /// The token body of the password grant.
+    Token,
+}
+
+/// Completes a sign-in: a new cookie session (ending the one whose cookie came along: no
+/// fixation) or a new login's tokens.
+pub async fn grant(
+    state: &AuthState,
+    user: User,
+    grant: SessionGrant,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    match grant {
+        SessionGrant::Session(method) => {
+            let (token, csrf_token) = open_session(state, user.id, method, headers).await?;
+            let mut response = axum::Json(SessionResponse {
+                second_factor_setup_required: state.config.setup_required(&user, Some(method)),
+                user,
+                csrf_token,
+                expires_at: None,
+            })
+            .into_response();
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(state, &token, SESSION_ABSOLUTE_SECS),
+            );
+            Ok(response)
+        }
+        SessionGrant::Token => {
+            // At most LIVE_LOGINS_PER_USER: a new one revokes the least recently refreshed.
+            for family in
+                refresh_tokens::cap_live_logins(&state.db, user.id, quotas::LIVE_LOGINS_PER_USER)
+                    .await?
+            {
+                state.principals.evict_family(family);
+            }
+            Ok(issue_tokens(state, &state.db, user.id, Uuid::now_v7())
+                .await?
+                .into_response())
+        }
+    }
+}
+
+/// Starts a cookie session for a user: its secret token and CSRF token.
+pub async fn open_session(
+    state: &AuthState,
+    user_id: Uuid,
+    method: SessionMethod,
+    headers: &HeaderMap,
+) -> Result<(String, String), ApiError> {
+    if let Some(old) = cookie_value(headers, state.config.session_cookie()) {
+        sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
+    }
+    // At most LIVE_SESSIONS_PER_USER: a new one ends the least recently used beyond that.
+    sessions::cap_live_sessions(&state.db, user_id, quotas::LIVE_SESSIONS_PER_USER).await?;
+    let token = random_token(32);
+    let csrf_token = random_token(32);
+    sessions::create(
+        &state.db,
+        &hash_token(&token),
+        user_id,
+        &csrf_token,
+        SESSION_ABSOLUTE_SECS,
+        method,
+    )
+    .await?;
+    Ok((token, csrf_token))
+}
+
+/// A correct password: the sign-in completes, or — for an account with a second factor — is
+/// answered 401 `second_factor_required` with a challenge.
+async fn password_sign_in(
+    state: &AuthState,
+    user: User,
+    grant_kind: GrantKind,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if user.second_factor {
+        return Err(second_factor::challenge(state, user.id, grant_kind).await?);
+    }
+    let (session_grant, detail) = match grant_kind {
+        GrantKind::Session => (SessionGrant::Session(SessionMethod::Password), "session"),
+        GrantKind::Token => (SessionGrant::Token, "token"),
+    };
+    let event = Event::new(EventKind::SignedIn)
+        .method("password")
+        .detail(detail);
+    security_log::record(&state.db, user.id, event, Some(client)).await?;
+    grant(state, user, session_grant, headers).await
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -82,9 +198,12 @@ pub struct SessionResponse {
     pub csrf_token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// `DOCKET_REQUIRE_2FA` covers this user, who has no second factor yet: until they set one
+    /// up, every other request is 403 `second_factor_setup_required`.
+    pub second_factor_setup_required: bool,
 }
 
-fn session_cookie(state: &AuthState, value: &str, max_age: i64) -> HeaderValue {
+pub fn session_cookie(state: &AuthState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
@@ -98,53 +217,33 @@ fn session_cookie(state: &AuthState, value: &str, max_age: i64) -> HeaderValue {
 }
 
 /// Log in with a cookie session. Always a new session (no fixation); a session cookie sent
-/// along is ended.
+/// along is ended. An account with a second factor is answered 401 `second_factor_required`
+/// with a `challenge` (see `POST /auth/session/second-factor`).
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "`invalid_credentials`, or `second_factor_required` with `challenge`, \
+                `factors` and, when the account has passkeys, `passkey.options`"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<AuthState>,
-    client: ClientAddr,
+    client: ClientInfo,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user = check_password(&state, client, &body.email, body.password).await?;
-    if let Some(old) = cookie_value(&headers, state.config.session_cookie()) {
-        sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
-    }
-    // At most LIVE_SESSIONS_PER_USER: a new one ends the least recently used beyond that.
-    sessions::cap_live_sessions(&state.db, user.id, quotas::LIVE_SESSIONS_PER_USER).await?;
-    let token = random_token(32);
-    let csrf_token = random_token(32);
-    sessions::create(
-        &state.db,
-        &hash_token(&token),
-        user.id,
-        &csrf_token,
-        SESSION_ABSOLUTE_SECS,
-    )
-    .await?;
-    let mut response = axum::Json(SessionResponse {
-        user,
-        csrf_token,
-        expires_at: None,
-    })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie(&state, &token, SESSION_ABSOLUTE_SECS),
-    );
-    Ok(response)
+    let user = check_password(&state, client.addr, &body.email, body.password).await?;
+    password_sign_in(&state, user, GrantKind::Session, &client, &headers).await
 }
 
-fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), ApiError> {
+/// The session of a cookie principal (an access token or API token has none).
+pub fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), ApiError> {
     match &principal.method {
         AuthMethod::Session {
             session_id,
             csrf_token,
             expires_at,
+            ..
         } => Ok((*session_id, csrf_token.clone(), *expires_at)),
         AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
             ErrorCode::InsufficientScope,
@@ -161,12 +260,19 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
     responses((status = 200, body = SessionResponse)),
     security(("session" = [])))]
-pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
+pub async fn get_session(
+    State(state): State<AuthState>,
+    SetupPrincipal(principal): SetupPrincipal,
+) -> Result<axum::Json<SessionResponse>, ApiError> {
     let (_, csrf_token, expires_at) = session_of(&principal)?;
+    let setup_required = state
+        .config
+        .setup_required(&principal.user, principal.session_method());
     Ok(axum::Json(SessionResponse {
         user: std::sync::Arc::unwrap_or_clone(principal.user),
         csrf_token,
         expires_at: Some(expires_at),
+        second_factor_setup_required: setup_required,
     }))
 }
 
@@ -176,7 +282,7 @@ pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionRespo
     security(("session" = [])))]
 pub async fn delete_session(
     State(state): State<AuthState>,
-    principal: Principal,
+    SetupPrincipal(principal): SetupPrincipal,
 ) -> Result<Response, ApiError> {
     let (session_id, _, _) = session_of(&principal)?;
     sessions::delete(&state.db, session_id).await?;
@@ -213,7 +319,9 @@ pub struct TokenResponse {
     pub refresh_token: String,
 }
 
-/// Exchange a password or a refresh token for an access token and a new refresh token.
+/// Exchange a password or a refresh token for an access token and a new refresh token. A
+/// password grant for an account with a second factor is answered 401
+/// `second_factor_required` with a `challenge`, as `POST /auth/session` is.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body = TokenRequest,
     responses((status = 200, body = TokenResponse),
@@ -221,9 +329,10 @@ pub struct TokenResponse {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<AuthState>,
-    client: ClientAddr,
+    client: ClientInfo,
+    headers: HeaderMap,
     Json(body): Json<serde_json::Value>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     // serde names no field for an unknown or missing tag; the problem document must.
     if !matches!(
         body.get("grant_type").and_then(|g| g.as_str()),
@@ -238,19 +347,12 @@ pub async fn create_token(
     let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     match parse_json::<TokenRequest>(&raw)? {
         TokenRequest::Password { email, password } => {
-            let user = check_password(&state, client, &email, password).await?;
-            // At most LIVE_LOGINS_PER_USER: a new one revokes the least recently refreshed.
-            for family in
-                refresh_tokens::cap_live_logins(&state.db, user.id, quotas::LIVE_LOGINS_PER_USER)
-                    .await?
-            {
-                state.principals.evict_family(family);
-            }
-            issue_tokens(&state, &state.db, user.id, Uuid::now_v7()).await
+            let user = check_password(&state, client.addr, &email, password).await?;
+            password_sign_in(&state, user, GrantKind::Token, &client, &headers).await
         }
         TokenRequest::RefreshToken { refresh_token } => {
-            limits::pre_auth(&state, client).await?;
-            refresh(&state, &refresh_token).await
+            limits::pre_auth(&state, client.addr).await?;
+            Ok(refresh(&state, &refresh_token).await?.into_response())
         }
     }
 }
