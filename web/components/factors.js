@@ -57,7 +57,8 @@ export function recoveryCodes(codes) {
       document.body.append(a);
       a.click();
       a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      // Kept a minute: a busy browser may start reading the file after a second.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
     },
   }, "Download");
   return h("div", { class: "notice", id: "recovery-codes", role: "status" },
