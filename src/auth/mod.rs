@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod client;
 pub mod domain;
+pub mod grant;
 pub mod jwt;
 pub mod limits;
 pub mod login;

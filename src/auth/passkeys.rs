@@ -7,22 +7,19 @@
 //! (`store::ceremonies`), found again by the challenge, single use, so that any instance can
 //! finish what another started.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use url::Url;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn,
 };
 
 use super::client::{ClientAddr, ClientInfo};
+use super::grant::{self, SessionGrant};
 use super::limits;
-use super::login::{self, SessionGrant};
 use super::principal::{Principal, SetupPrincipal};
 use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
@@ -33,19 +30,6 @@ use super::users;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{Json, Path};
 use crate::tokens::{hash_token, random_token};
-
-/// The relying party, when the public URL's host is a domain name (WebAuthn refuses IP
-/// addresses); `None` turns passkeys off (their endpoints answer 409 saying why).
-pub fn relying_party(public_url: &Url) -> Option<Arc<Webauthn>> {
-    let origin = Url::parse(&public_url.origin().ascii_serialization()).ok()?;
-    let host = origin.domain()?.to_owned();
-    let webauthn = WebauthnBuilder::new(&host, &origin)
-        .ok()?
-        .rp_name("Docket")
-        .build()
-        .ok()?;
-    Some(Arc::new(webauthn))
-}
 
 fn rp(state: &AuthState) -> Result<&Webauthn, ApiError> {
     state.passkeys.as_deref().ok_or_else(|| {
@@ -258,7 +242,7 @@ pub async fn delete_passkey(
     let user_id = principal.id();
     let tx = state.db.begin().await?;
     users::lock(&tx, user_id).await?;
-    if login::ways_to_sign_in(&tx, user_id).await? <= 1
+    if grant::ways_to_sign_in(&tx, user_id).await? <= 1
         && passkeys::count_of_user(&tx, user_id).await? == 1
     {
         return Err(ApiError::conflict(
@@ -325,7 +309,7 @@ fn refused() -> ApiError {
 /// Finish signing in with a passkey: a cookie session as `POST /auth/session` gives.
 #[utoipa::path(post, path = "/api/v1/auth/passkey/finish", tag = "auth",
     request_body = FinishSignInRequest,
-    responses((status = 200, body = login::SessionResponse, description = "Signed in; sets the session cookie"),
+    responses((status = 200, body = grant::SessionResponse, description = "Signed in; sets the session cookie"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn finish_sign_in(
@@ -376,12 +360,12 @@ pub async fn finish_sign_in(
     let user = users::find_by_id(&state.db, stored.user_id)
         .await?
         .ok_or_else(refused)?;
-    login::ensure_enabled(&user)?;
+    grant::ensure_enabled(&user)?;
     let event = Event::new(EventKind::SignedIn)
         .method("passkey")
         .detail("session");
     security_log::record(&state.db, user.id, event, Some(&client)).await?;
-    login::grant(
+    grant::grant(
         &state,
         user,
         SessionGrant::Session(SessionMethod::Passkey),
@@ -451,6 +435,8 @@ pub async fn check_second_factor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::state::relying_party;
+    use url::Url;
 
     #[test]
     fn the_relying_party_is_the_public_urls_host_and_needs_a_name() {

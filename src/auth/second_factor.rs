@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::client::ClientInfo;
+use super::grant::{self, SessionGrant};
 use super::limits;
-use super::login::{self, SessionGrant};
 use super::passkeys;
 use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
@@ -171,7 +171,7 @@ async fn check(
 #[utoipa::path(post, path = "/api/v1/auth/session/second-factor", tag = "auth",
     request_body = SecondFactorRequest,
     responses((status = 200, description = "Signed in: a `SessionResponse` with the session cookie, or a `TokenResponse`",
-            body = login::SessionResponse),
+            body = grant::SessionResponse),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn answer_second_factor(
@@ -199,7 +199,7 @@ pub async fn answer_second_factor(
     let user = users::find_by_id(&state.db, challenge.user_id)
         .await?
         .ok_or_else(challenge_gone)?;
-    login::ensure_enabled(&user)?;
+    grant::ensure_enabled(&user)?;
     let (grant, detail) = match challenge.grant {
         GrantKind::Session => (SessionGrant::Session(SessionMethod::Password), "session"),
         GrantKind::Token => (SessionGrant::Token, "token"),
@@ -208,5 +208,5 @@ pub async fn answer_second_factor(
         .method(answer.method())
         .detail(detail);
     security_log::record(&state.db, user.id, event, Some(&client)).await?;
-    login::grant(&state, user, grant, &headers).await
+    grant::grant(&state, user, grant, &headers).await
 }

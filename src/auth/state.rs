@@ -6,7 +6,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use webauthn_rs::Webauthn;
+use url::Url;
+use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use super::client::TrustedProxies;
 use super::jwt::JwtKeys;
@@ -109,7 +110,7 @@ impl AuthState {
             rate_limiter: RateLimiter::new(config.rate_limit_per_minute),
             pre_auth_limiter: RateLimiter::new(pre_auth_per_minute),
             oidc: Oidc::new(config),
-            passkeys: super::passkeys::relying_party(&config.public_url),
+            passkeys: relying_party(&config.public_url),
             secrets: Sealer::new(keys.encryption_key, b"docket totp secrets v1"),
             config: AuthConfig {
                 registration: config.registration,
@@ -121,4 +122,17 @@ impl AuthState {
             },
         }))
     }
+}
+
+/// The relying party, when the public URL's host is a domain name (WebAuthn refuses IP
+/// addresses); `None` turns passkeys off (their endpoints answer 409 saying why).
+pub fn relying_party(public_url: &Url) -> Option<Arc<Webauthn>> {
+    let origin = Url::parse(&public_url.origin().ascii_serialization()).ok()?;
+    let host = origin.domain()?.to_owned();
+    let webauthn = WebauthnBuilder::new(&host, &origin)
+        .ok()?
+        .rp_name("Docket")
+        .build()
+        .ok()?;
+    Some(Arc::new(webauthn))
 }

@@ -33,7 +33,10 @@ fn readme_configuration_table_matches_the_code() {
         .iter()
         .map(|setting| format!("DOCKET_OIDC_<NAME>_{setting}"))
         .collect();
-    assert_eq!(families, settings, "README table vs docket::config::OIDC_SETTINGS");
+    assert_eq!(
+        families, settings,
+        "README table vs docket::config::OIDC_SETTINGS"
+    );
 }
 
 #[test]

@@ -37,7 +37,11 @@ impl<'a> Person<'a> {
 
     /// Turns TOTP on with a code from pyotp; the secret and the recovery codes.
     async fn enable_totp(&self) -> (String, Vec<String>) {
-        let enrolment: Value = self.session().post("/api/v1/me/totp", json!({})).await.created();
+        let enrolment: Value = self
+            .session()
+            .post("/api/v1/me/totp", json!({}))
+            .await
+            .created();
         let secret = enrolment["secret"].as_str().unwrap().to_owned();
         let code = Pyotp::get().code(&secret, 0);
         let confirmed: Value = self
@@ -83,7 +87,11 @@ async fn totp_enrolment_matches_pyotp_and_each_code_works_once() {
     let status: Value = pat.session().get("/api/v1/me/totp").await.good();
     assert_eq!(status, json!({"enabled": false, "recovery_codes_left": 0}));
 
-    let enrolment: Value = pat.session().post("/api/v1/me/totp", json!({})).await.created();
+    let enrolment: Value = pat
+        .session()
+        .post("/api/v1/me/totp", json!({}))
+        .await
+        .created();
     let secret = enrolment["secret"].as_str().unwrap();
     // The otpauth URL as an independent reader (pyotp) sees it: RFC 6238, SHA-1, 6, 30 s.
     let parsed = Pyotp::get().parse_uri(enrolment["otpauth_url"].as_str().unwrap());
@@ -95,7 +103,10 @@ async fn totp_enrolment_matches_pyotp_and_each_code_works_once() {
     );
     assert!(parsed["issuer"].as_str().unwrap().starts_with("Docket"));
     let svg = enrolment["qr_svg"].as_str().unwrap();
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
     // Not on until confirmed: a password sign-in is not challenged yet.
     app.session_login(&pat.email, PASSWORD).await;
 
@@ -112,7 +123,8 @@ async fn totp_enrolment_matches_pyotp_and_each_code_works_once() {
         .good();
     let codes = confirmed["recovery_codes"].as_array().unwrap();
     assert_eq!(codes.len(), 10);
-    let distinct: std::collections::BTreeSet<&str> = codes.iter().map(|c| c.as_str().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&str> =
+        codes.iter().map(|c| c.as_str().unwrap()).collect();
     assert_eq!(distinct.len(), 10);
     // Stored hashed: no code is in the database as written.
     for code in codes {
@@ -148,8 +160,17 @@ async fn totp_enrolment_matches_pyotp_and_each_code_works_once() {
     let response = answer(&app, &challenge, json!({ "code": next }), &ip).await;
     let session: Value = response.good();
     assert_eq!(session["user"]["email"], pat.email.as_str());
-    let cookie = response.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
-    app.with_cookie(&cookie).get("/api/v1/me").await.good::<Value>();
+    let cookie = response
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    app.with_cookie(&cookie)
+        .get("/api/v1/me")
+        .await
+        .good::<Value>();
     // The challenge was spent with it.
     answer(&app, &challenge, json!({ "code": next }), &ip)
         .await
@@ -181,7 +202,10 @@ async fn the_password_grant_is_challenged_and_recovery_codes_work_once() {
         .good();
     assert_eq!(tokens["token_type"], "Bearer");
     let access = tokens["access_token"].as_str().unwrap();
-    app.with_token(access).get("/api/v1/me").await.good::<Value>();
+    app.with_token(access)
+        .get("/api/v1/me")
+        .await
+        .good::<Value>();
     app.refresh_grant(tokens["refresh_token"].as_str().unwrap())
         .await
         .good::<Value>();
@@ -283,7 +307,10 @@ async fn turning_totp_off_needs_a_code_and_takes_the_recovery_codes_along() {
         .await
         .no_content();
     session
-        .delete_with("/api/v1/me/totp", json!({ "code": Pyotp::get().code(&secret, 0) }))
+        .delete_with(
+            "/api/v1/me/totp",
+            json!({ "code": Pyotp::get().code(&secret, 0) }),
+        )
         .await
         .problem(404, "not_found");
     let left: i64 = app
@@ -318,7 +345,10 @@ async fn require_2fa_holds_a_covered_user_to_setting_one_up() {
         .problem(403, "second_factor_setup_required");
     admin
         .session()
-        .post("/api/v1/me/tokens", json!({"name": "x", "scopes": ["read"]}))
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "x", "scopes": ["read"]}),
+        )
         .await
         .problem(403, "second_factor_setup_required");
     // An access token of theirs is held the same way.
@@ -329,12 +359,20 @@ async fn require_2fa_holds_a_covered_user_to_setting_one_up() {
         .problem(403, "second_factor_setup_required");
     // What setting one up needs works.
     admin.session().get("/api/v1/me").await.good::<Value>();
-    member.session().get("/api/v1/projects").await.good::<Value>();
+    member
+        .session()
+        .get("/api/v1/projects")
+        .await
+        .good::<Value>();
     let member_session: Value = member.session().get("/api/v1/auth/session").await.good();
     assert_eq!(member_session["second_factor_setup_required"], false);
 
     admin.enable_totp().await;
-    admin.session().get("/api/v1/projects").await.good::<Value>();
+    admin
+        .session()
+        .get("/api/v1/projects")
+        .await
+        .good::<Value>();
     let session: Value = admin.session().get("/api/v1/auth/session").await.good();
     assert_eq!(session["second_factor_setup_required"], false);
     // The access token from before follows at once (the principal cache was told).
@@ -374,7 +412,9 @@ async fn an_admin_resets_a_users_factors_and_the_log_says_who() {
 async fn the_security_log_shows_sign_ins_and_changes_newest_first() {
     let app = spawn_app().await;
     let email = format!("log-{}@example.com", Uuid::now_v7().simple());
-    app.register(&email, PASSWORD, "Lou").await.created::<Value>();
+    app.register(&email, PASSWORD, "Lou")
+        .await
+        .created::<Value>();
     let signed_in = app
         .anon()
         .post(
@@ -385,10 +425,19 @@ async fn the_security_log_shows_sign_ins_and_changes_newest_first() {
         .header("user-agent", "Mozilla/5.0 (Test) Firefox/140.0")
         .await;
     let body: Value = signed_in.good();
-    let cookie = signed_in.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let cookie = signed_in
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let lou = app.with_session(&cookie, body["csrf_token"].as_str().unwrap());
     let token: Value = lou
-        .post("/api/v1/me/tokens", json!({"name": "nightly", "scopes": ["read"]}))
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "nightly", "scopes": ["read"]}),
+        )
         .await
         .created();
     lou.delete(&format!("/api/v1/me/tokens/{}", id_of(&token)))
@@ -402,10 +451,19 @@ async fn the_security_log_shows_sign_ins_and_changes_newest_first() {
     .no_content();
 
     let log: Page<Value> = lou.get("/api/v1/me/security-events").await.good();
-    let kinds: Vec<&str> = log.items.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = log
+        .items
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
-        ["password_changed", "api_token_revoked", "api_token_created", "signed_in"]
+        [
+            "password_changed",
+            "api_token_revoked",
+            "api_token_created",
+            "signed_in"
+        ]
     );
     let sign_in = &log.items[3];
     assert_eq!(sign_in["method"], "password");
@@ -418,7 +476,9 @@ async fn the_security_log_shows_sign_ins_and_changes_newest_first() {
     let first: Page<Value> = lou.get("/api/v1/me/security-events?limit=3").await.good();
     let cursor = first.next_cursor.expect("a second page");
     let second: Page<Value> = lou
-        .get(&format!("/api/v1/me/security-events?limit=3&cursor={cursor}"))
+        .get(&format!(
+            "/api/v1/me/security-events?limit=3&cursor={cursor}"
+        ))
         .await
         .good();
     assert_eq!(first.items.len() + second.items.len(), 4);
@@ -451,7 +511,10 @@ async fn passkey_ceremonies_ask_for_discoverable_credentials_and_user_verificati
     let options = &start["options"]["publicKey"];
     assert_eq!(options["rp"]["id"], "localhost");
     assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
-    assert_eq!(options["authenticatorSelection"]["userVerification"], "required");
+    assert_eq!(
+        options["authenticatorSelection"]["userVerification"],
+        "required"
+    );
     assert_eq!(options["user"]["name"], pat.email.as_str());
     // An answer that is not a credential is refused and spends nothing; a made-up one is
     // refused by the ceremony, which it spends.
@@ -486,7 +549,9 @@ async fn passkey_ceremonies_ask_for_discoverable_credentials_and_user_verificati
         .good();
     let options = &start["options"]["publicKey"];
     assert_eq!(options["userVerification"], "required");
-    assert!(options["allowCredentials"].as_array().is_none_or(|a| a.is_empty()));
+    assert!(options["allowCredentials"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
     assert!(start["options"].get("mediation").is_none());
     let forged = json!({
         "id": "AAAA", "rawId": "AAAA", "type": "public-key",

@@ -164,7 +164,11 @@ impl Browser {
             let text = value.to_str().unwrap();
             let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
             let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") || attributes.to_lowercase().contains("expires=thu, 01 jan 1970") {
+            if attributes.contains("Max-Age=0")
+                || attributes
+                    .to_lowercase()
+                    .contains("expires=thu, 01 jan 1970")
+            {
                 cookies.remove(name.trim());
             } else {
                 cookies.insert(name.trim().to_owned(), value.trim().to_owned());
@@ -271,7 +275,11 @@ fn email() -> String {
 }
 
 async fn whoami(app: &TestApp, cookie: &str) -> Value {
-    let session: Value = app.with_cookie(cookie).get("/api/v1/auth/session").await.good();
+    let session: Value = app
+        .with_cookie(cookie)
+        .get("/api/v1/auth/session")
+        .await
+        .good();
     session["user"].clone()
 }
 
@@ -300,10 +308,15 @@ async fn first_sign_in_creates_an_account_even_with_registration_closed() {
     let client_id = sso.client_id.clone();
     let app = spawn_with(&[sso], true).await;
     let providers: Value = app.anon().get("/api/v1/auth/providers").await.good();
-    assert_eq!(providers["items"], json!([{"id": "corp", "label": "CORP SSO"}]));
+    assert_eq!(
+        providers["items"],
+        json!([{"id": "corp", "label": "CORP SSO"}])
+    );
 
     let alice = email();
-    provider.set_account(&alice, &alice, true, "Alice Liddell").await;
+    provider
+        .set_account(&alice, &alice, true, "Alice Liddell")
+        .await;
     let mut browser = Browser::default();
     let landed = browser.sign_in(&app, "corp", &alice).await;
     assert_eq!(landed.location, "/p/welcome?x=1", "{landed:?}");
@@ -316,7 +329,10 @@ async fn first_sign_in_creates_an_account_even_with_registration_closed() {
     let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
     let inboxes: i64 = app
         .db
-        .scalar("SELECT count(*) FROM projects WHERE inbox_of = $1", &[&user_id])
+        .scalar(
+            "SELECT count(*) FROM projects WHERE inbox_of = $1",
+            &[&user_id],
+        )
         .await;
     assert_eq!(inboxes, 1);
     let session = app.with_cookie(&cookie);
@@ -381,11 +397,7 @@ async fn the_issuer_matches_with_or_without_its_trailing_slash() {
 #[tokio::test]
 async fn a_second_provider_reaches_the_same_account_once_linked() {
     let (first, second) = (OidcProvider::shared(SLASH), OidcProvider::shared(PLAIN));
-    let app = spawn_with(
-        &[Sso::new("WORK", first), Sso::new("OTHER", second)],
-        false,
-    )
-    .await;
+    let app = spawn_with(&[Sso::new("WORK", first), Sso::new("OTHER", second)], false).await;
     let login = email();
     let mut browser = Browser::default();
     assert_eq!(browser.sign_in(&app, "work", &login).await.error(), None);
@@ -397,7 +409,11 @@ async fn a_second_provider_reaches_the_same_account_once_linked() {
     second
         .set_account(&elsewhere, &elsewhere, true, "Same Person")
         .await;
-    let session: Value = app.with_cookie(&cookie).get("/api/v1/auth/session").await.good();
+    let session: Value = app
+        .with_cookie(&cookie)
+        .get("/api/v1/auth/session")
+        .await
+        .good();
     let csrf = session["csrf_token"].as_str().unwrap().to_owned();
     let linking = app
         .with_session(&cookie, &csrf)
@@ -415,13 +431,24 @@ async fn a_second_provider_reaches_the_same_account_once_linked() {
         .or_default()
         .insert(
             "docket_oidc".to_owned(),
-            binding.split(';').next().unwrap().split_once('=').unwrap().1.to_owned(),
+            binding
+                .split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_owned(),
         );
     let landed = browser
         .authorize(&app, start["redirect_to"].as_str().unwrap(), &elsewhere)
         .await;
     assert_eq!(landed.location, "/settings", "{landed:?}");
-    let identities: Value = app.with_cookie(&cookie).get("/api/v1/me/identities").await.good();
+    let identities: Value = app
+        .with_cookie(&cookie)
+        .get("/api/v1/me/identities")
+        .await
+        .good();
     let providers: Vec<&str> = identities["items"]
         .as_array()
         .unwrap()
@@ -491,10 +518,7 @@ async fn an_existing_account_is_not_taken_over_by_email_and_is_linked_from_a_ses
     let landed = stranger.sign_in(&app, "corp", &carol).await;
     assert_eq!(landed.error().as_deref(), Some("account_exists_link_first"));
     assert!(stranger.session(&app).is_none());
-    let identities: i64 = app
-        .db
-        .scalar("SELECT count(*) FROM identities", &[])
-        .await;
+    let identities: i64 = app.db.scalar("SELECT count(*) FROM identities", &[]).await;
     assert_eq!(identities, 0);
 
     // Carol signs in with her password and links the identity herself.
@@ -506,7 +530,10 @@ async fn an_existing_account_is_not_taken_over_by_email_and_is_linked_from_a_ses
     let start: Value = linking.good();
     let mut browser = Browser::default();
     let port = Url::parse(&app.address).unwrap().port().unwrap();
-    let site = browser.cookies.entry(format!("localhost:{port}")).or_default();
+    let site = browser
+        .cookies
+        .entry(format!("localhost:{port}"))
+        .or_default();
     let binding = linking.header("set-cookie").unwrap();
     let (name, value) = binding.split(';').next().unwrap().split_once('=').unwrap();
     site.insert(name.to_owned(), value.to_owned());
@@ -561,7 +588,11 @@ async fn a_wrong_audience_an_expired_token_and_a_wrong_nonce_are_refused() {
     let pairs: Vec<(String, String)> = tampered
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "nonce" { "an-attackers-nonce".into() } else { v };
+            let v = if k == "nonce" {
+                "an-attackers-nonce".into()
+            } else {
+                v
+            };
             (k.into_owned(), v.into_owned())
         })
         .collect();
@@ -740,7 +771,11 @@ async fn spawn_with_unreachable() -> TestApp {
 async fn return_to_must_be_a_path_here() {
     let provider = OidcProvider::shared(SLASH);
     let app = spawn_with(&[Sso::new("CORP", provider)], false).await;
-    for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+    for bad in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         app.anon()
             .get(&format!(
                 "/api/v1/auth/oidc/corp/start?return_to={}",

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Claims, Provider};
 use crate::auth::client::{ClientAddr, ClientInfo};
 use crate::auth::domain::{Email, UserName};
+use crate::auth::grant;
 use crate::auth::limits;
 use crate::auth::login;
 use crate::auth::principal::{cookie_value, Principal};
@@ -455,11 +456,11 @@ async fn sign_in(
         .method(&method)
         .detail("session");
     security_log::record(&state.db, user.id, event, Some(client)).await?;
-    let (token, _csrf) = login::open_session(state, user.id, SessionMethod::Oidc, headers).await?;
-    Ok(login::session_cookie(
+    let (token, _csrf) = grant::open_session(state, user.id, SessionMethod::Oidc, headers).await?;
+    Ok(grant::session_cookie(
         state,
         &token,
-        login::SESSION_ABSOLUTE_SECS,
+        grant::SESSION_ABSOLUTE_SECS,
     ))
 }
 
@@ -583,7 +584,7 @@ pub async fn unlink_identity(
     if !linked {
         return Err(ApiError::not_found());
     }
-    if login::ways_to_sign_in(&tx, user_id).await? <= 1 {
+    if grant::ways_to_sign_in(&tx, user_id).await? <= 1 {
         return Err(ApiError::conflict(
             ErrorCode::Conflict,
             "this identity is your only way to sign in; set a passkey or another identity first",

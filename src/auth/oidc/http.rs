@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use openidconnect::{HttpRequest, HttpResponse};
 
-use super::OidcError;
-
 /// The largest body read from a provider (discovery documents and key sets are a few KiB).
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -32,21 +30,22 @@ impl Http {
         Self(client)
     }
 
-    /// GETs JSON from a provider: 200 and at most [`MAX_BODY`] bytes.
-    pub async fn get(&self, url: &str) -> Result<Vec<u8>, OidcError> {
+    /// GETs JSON from a provider: 200 and at most [`MAX_BODY`] bytes. The error names the URL
+    /// (the caller reports the provider as unreachable).
+    pub async fn get(&self, url: &str) -> Result<Vec<u8>, HttpError> {
         let response = self
             .0
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| OidcError::Unreachable(format!("{url}: {e}")))?;
+            .map_err(|e| HttpError(format!("{url}: {e}")))?;
         let status = response.status();
         let body = read_capped(response)
             .await
-            .map_err(|e| OidcError::Unreachable(format!("{url}: {e}")))?;
+            .map_err(|e| HttpError(format!("{url}: {e}")))?;
         if status != reqwest::StatusCode::OK {
-            return Err(OidcError::Unreachable(format!("{url} answered {status}")));
+            return Err(HttpError(format!("{url} answered {status}")));
         }
         Ok(body)
     }

@@ -29,7 +29,7 @@ use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
 use crate::config::{Config, OidcProvider};
-use http::Http;
+use http::{Http, HttpError};
 
 /// A discovery document is read again after this long (keys sooner, when a token needs it).
 const METADATA_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -302,6 +302,10 @@ fn authorized_party(azp: Option<&str>, audiences: usize, client_id: &str) -> Res
     }
 }
 
+fn unreachable(error: HttpError) -> OidcError {
+    OidcError::Unreachable(error.to_string())
+}
+
 fn refused_token(error: ClaimsVerificationError) -> OidcError {
     OidcError::Refused(format!("ID token: {error}"))
 }
@@ -363,7 +367,7 @@ impl Provider {
             "{}/.well-known/openid-configuration",
             configured.trim_end_matches('/')
         );
-        let body = http.get(&url).await?;
+        let body = http.get(&url).await.map_err(unreachable)?;
         let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
             .map_err(|e| OidcError::Refused(format!("discovery document {url}: {e}")))?;
         let published = metadata.issuer().as_str();
@@ -387,7 +391,7 @@ impl Provider {
         metadata: &CoreProviderMetadata,
     ) -> Result<CoreJsonWebKeySet, OidcError> {
         let url = metadata.jwks_uri().url().as_str();
-        let body = http.get(url).await?;
+        let body = http.get(url).await.map_err(unreachable)?;
         serde_json::from_slice(&body).map_err(|e| OidcError::Refused(format!("keys {url}: {e}")))
     }
 
