@@ -142,6 +142,9 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
         }
     }
     app.stop().await;
+    // The database as it was before the renumbering: later migrations undone first (refinery
+    // refuses to apply a migration older than one already applied).
+    undo_migrations_after(&db, RENUMBERING).await;
     db.batch(
         "ALTER TABLE tasks DROP CONSTRAINT tasks_position_short; \
          ALTER TABLE tasks DROP COLUMN previous_position; \
@@ -198,4 +201,44 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
         )
         .await;
     assert_eq!(limit, 1);
+}
+
+/// The migration that renumbers long position keys.
+const RENUMBERING: i64 = 20261218000001;
+
+/// How to take the schema back to before each migration newer than [`RENUMBERING`], so that a
+/// test can stand a database at that version. A new migration needs its line here
+/// (`undo_migrations_after` says so).
+const UNDO: &[(i64, &str)] = &[(
+    20261229000029,
+    "DROP TABLE identities, oidc_flows, totp_credentials, recovery_codes, passkeys, \
+        webauthn_ceremonies, login_challenges, security_events; \
+     DROP FUNCTION refresh_second_factor(); \
+     ALTER TABLE sessions DROP COLUMN method; \
+     ALTER TABLE users DROP COLUMN second_factor; \
+     ALTER TABLE users ALTER COLUMN password_hash SET NOT NULL",
+)];
+
+/// Undoes every migration newer than `version`, newest first, history included.
+async fn undo_migrations_after(db: &TestDb, version: i64) {
+    let mut newer: Vec<i64> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix('V')?.split("__").next()?.parse().ok()
+        })
+        .filter(|v| *v > version)
+        .collect();
+    newer.sort_unstable_by(|a, b| b.cmp(a));
+    for v in newer {
+        let Some((_, sql)) = UNDO.iter().find(|(undone, _)| *undone == v) else {
+            panic!("tests/api/migrations.rs: add how to undo migration {v} to UNDO");
+        };
+        db.batch(sql).await;
+        db.execute(
+            "DELETE FROM refinery_schema_history WHERE version = $1",
+            &[&v],
+        )
+        .await;
+    }
 }
