@@ -8,7 +8,6 @@ import { state, unsaved } from "./model.js";
 import { navigate, setQuery } from "./navigation.js";
 import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projectHeader, plainHeader, notFound, boot, signedIn, setupDone, signOut } from "./shell.js";
 import { renderAuth } from "./views/auth.js";
-import { renderSetup } from "./views/setup.js";
 import { renderTaskList } from "./views/list.js";
 import { renderBoard } from "./views/board.js";
 import { renderMembers } from "./views/members.js";
@@ -126,6 +125,7 @@ export async function render() {
     // DOCKET_REQUIRE_2FA: nothing else until a second factor is set up; then the page asked for.
     dropLayout();
     const here = path + location.search;
+    const { renderSetup } = await import("./views/setup.js");
     return renderSetup(root, {
       state,
       signOut,

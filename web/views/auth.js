@@ -1,12 +1,11 @@
 // Sign in and sign up. Field errors go under their fields; a 429 says how long to wait. Below
 // the form, the other ways in (single sign-on providers, a passkey: auth/other-ways.js); an
 // account with a second factor gets the second step (auth/second-factor.js); a refused single
-// sign-on comes back here as ?error=<code> and is said in words.
+// sign-on comes back here as ?error=<code> and is said in words. Both parts are loaded when
+// needed (`import()`), so that a signed-in first visit does not fetch them.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
-import { otherWays } from "./auth/other-ways.js";
-import { secondFactorStep } from "./auth/second-factor.js";
 
 /** What each refusal of single sign-on (API.md §21) means for the person. */
 const SSO_ERRORS = {
@@ -80,6 +79,7 @@ export function renderAuth(root, options) {
       if (!(err instanceof api.ApiError)) throw err;
       if (err.code === "second_factor_required") {
         const card = /** @type {HTMLElement} */ (root.querySelector(".auth-card"));
+        const { secondFactorStep } = await import("./auth/second-factor.js");
         secondFactorStep(card, err.problem, done, () => renderAuth(root, { ...options, error: null }));
         return;
       }
@@ -121,5 +121,7 @@ export function renderAuth(root, options) {
       signup ? null : others,
       switchLink)));
   (signup ? inputs.name : inputs.email).focus();
-  if (!signup) otherWays(others, next, done, (message) => { formError.textContent = message; });
+  if (!signup) {
+    import("./auth/other-ways.js").then(({ otherWays }) => otherWays(others, next, done, (message) => { formError.textContent = message; }));
+  }
 }

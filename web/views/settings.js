@@ -1,10 +1,9 @@
 // Settings pages: the person's own (name, password, API tokens, theme; how they sign in:
-// settings/security.js), a project's (name, description, GitHub link, deletion) and, for
+// settings/security.js, loaded when the page is opened), a project's (name, description, GitHub link, deletion) and, for
 // instance admins, the users.
 
 import * as api from "../api.js";
 import { h, replace, announce, confirmDialog, setTheme } from "../dom.js";
-import { renderSecurity } from "./settings/security.js";
 
 /**
  * A form whose server errors land under their fields.
@@ -127,7 +126,7 @@ export async function renderSettings(ctx, content) {
     h("section", { class: "card-section", "aria-labelledby": "s-tokens" }, h("h2", { id: "s-tokens" }, "API tokens"),
       h("p", { class: "muted" }, "For scripts: send ", h("code", null, "Authorization: Bearer dkt_…"), ". A read token can only read."),
       tokens));
-  await Promise.all([drawTokens(tokens), renderSecurity(ctx, content)]);
+  await Promise.all([drawTokens(tokens), import("./settings/security.js").then(({ renderSecurity }) => renderSecurity(ctx, content))]);
 }
 
 /** @param {HTMLElement} box */
