@@ -88,7 +88,7 @@ enum DbCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { config: cli.config });
-    let config_args = match &command {
+    let mut config_args = match &command {
         Command::Serve { config }
         | Command::Migrate { config }
         | Command::CheckConfig { config }
@@ -100,6 +100,7 @@ pub fn run() -> ExitCode {
             command: DbCommand::Url { config },
         } => config.clone(),
     };
+    config_args.oidc = crate::config::oidc_variables();
     let config = match Config::from_args(&config_args) {
         Ok(config) => config,
         Err(problems) => {

@@ -40,7 +40,22 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_MAX_CONNECTIONS",
     "DOCKET_METRICS_TOKEN",
     "DOCKET_MIN_FREE_DISK_MB",
+    "DOCKET_REQUIRE_2FA",
 ];
+
+/// The settings of a single sign-on provider, `DOCKET_OIDC_<NAME>_<SETTING>` (API.md §21): any
+/// number of `<NAME>`s, read from the environment (there are no flags for them).
+pub const OIDC_SETTINGS: &[&str] = &[
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SCOPES",
+    "LABEL",
+    "ALLOWED_DOMAINS",
+    "CREATE_USERS",
+];
+
+const OIDC_PREFIX: &str = "DOCKET_OIDC_";
 
 /// Raw settings as given on the command line or in the environment.
 #[derive(Args, Debug, Clone, Default)]
@@ -118,12 +133,72 @@ pub struct ConfigArgs {
     pub metrics_token: Option<String>,
     #[arg(long = "min-free-disk-mb", env = "DOCKET_MIN_FREE_DISK_MB")]
     pub min_free_disk_mb: Option<String>,
+
+    #[arg(long = "require-2fa", env = "DOCKET_REQUIRE_2FA")]
+    pub require_2fa: Option<String>,
+    /// Every `DOCKET_OIDC_*` variable as `(name, value)` (`oidc_variables`).
+    #[arg(skip)]
+    pub oidc: Vec<(String, String)>,
+}
+
+/// The `DOCKET_OIDC_*` variables of this process's environment (values that are not Unicode
+/// are kept as a problem for `Config::from_args` to report).
+pub fn oidc_variables() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            name.starts_with(OIDC_PREFIX).then(|| {
+                let value = value
+                    .into_string()
+                    .unwrap_or_else(|_| "\u{fffd}".to_owned());
+                (name, value)
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
     Open,
     Closed,
+}
+
+/// Who must have a second factor (`DOCKET_REQUIRE_2FA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Require2fa {
+    None,
+    Admins,
+    All,
+}
+
+impl Require2fa {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Require2fa::None => "none",
+            Require2fa::Admins => "admins",
+            Require2fa::All => "all",
+        }
+    }
+}
+
+/// One single sign-on provider, validated.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// `<NAME>` lower-cased: the id in paths and in stored identities.
+    pub id: String,
+    /// `<NAME>` as written, for messages.
+    pub name: String,
+    /// As configured; matched against what the provider publishes with or without a trailing
+    /// slash.
+    pub issuer: Url,
+    pub client_id: String,
+    /// `None`: a public client (PKCE alone).
+    pub client_secret: Option<SecretString>,
+    pub scopes: Vec<String>,
+    pub label: String,
+    /// Lower-case email domains; empty: any.
+    pub allowed_domains: Vec<String>,
+    pub create_users: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,12 +272,16 @@ pub struct Config {
     /// With the embedded database: below this much free space on its file system, writes
     /// are refused (507). Zero refuses nothing.
     pub min_free_disk_bytes: u64,
+
+    pub require_2fa: Require2fa,
+    /// Sorted by id.
+    pub oidc_providers: Vec<OidcProvider>,
 }
 
 /// One thing wrong with the configuration: which variable and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
-    pub variable: &'static str,
+    pub variable: String,
     pub message: String,
 }
 
@@ -215,9 +294,17 @@ impl fmt::Display for ConfigProblem {
 struct Problems(Vec<ConfigProblem>);
 
 impl Problems {
+    /// A problem with a variable whose name is made at run time (`DOCKET_OIDC_<NAME>_…`).
+    fn push_owned(&mut self, variable: &str, message: String) {
+        self.0.push(ConfigProblem {
+            variable: variable.to_owned(),
+            message,
+        });
+    }
+
     fn push(&mut self, variable: &'static str, message: impl Into<String>) {
         self.0.push(ConfigProblem {
-            variable,
+            variable: variable.to_owned(),
             message: message.into(),
         });
     }
@@ -466,6 +553,157 @@ fn logging(problems: &mut Problems, args: &ConfigArgs) -> (String, LogFormat) {
     (log, log_format)
 }
 
+/// The single sign-on providers of the `DOCKET_OIDC_*` variables; each problem is reported with
+/// its variable.
+fn oidc_providers(problems: &mut Problems, variables: &[(String, String)]) -> Vec<OidcProvider> {
+    use std::collections::BTreeMap;
+    let mut by_name: BTreeMap<String, BTreeMap<&'static str, &str>> = BTreeMap::new();
+    for (variable, value) in variables {
+        let Some(rest) = variable.strip_prefix(OIDC_PREFIX) else {
+            continue;
+        };
+        // The longest setting that ends the name wins (`CLIENT_ID`, not a name ending `_CLIENT`).
+        let setting = OIDC_SETTINGS
+            .iter()
+            .filter(|s| rest.len() > s.len() + 1 && rest.ends_with(&format!("_{s}")))
+            .max_by_key(|s| s.len());
+        let Some(setting) = setting else {
+            problems.push_owned(
+                variable,
+                format!(
+                    "is not a setting; use DOCKET_OIDC_<NAME>_{}",
+                    OIDC_SETTINGS.join("|")
+                ),
+            );
+            continue;
+        };
+        let name = &rest[..rest.len() - setting.len() - 1];
+        if name.len() > 32
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            problems.push_owned(
+                variable,
+                "<NAME> must be 1 to 32 of A-Z, 0-9 and _".to_owned(),
+            );
+            continue;
+        }
+        by_name
+            .entry(name.to_owned())
+            .or_default()
+            .insert(setting, value.trim());
+    }
+    by_name
+        .into_iter()
+        .filter_map(|(name, settings)| oidc_provider(problems, name, &settings))
+        .collect()
+}
+
+fn oidc_provider(
+    problems: &mut Problems,
+    name: String,
+    settings: &std::collections::BTreeMap<&'static str, &str>,
+) -> Option<OidcProvider> {
+    let variable = |setting: &str| format!("{OIDC_PREFIX}{name}_{setting}");
+    let before = problems.0.len();
+    let get = |setting: &str| settings.get(setting).copied().filter(|v| !v.is_empty());
+    let issuer = match get("ISSUER").map(Url::parse) {
+        Some(Ok(url))
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Some(url)
+        }
+        Some(_) => {
+            problems.push_owned(
+                &variable("ISSUER"),
+                "must be an http(s) URL without query or fragment".to_owned(),
+            );
+            None
+        }
+        None => {
+            problems.push_owned(
+                &variable("ISSUER"),
+                "is required for this provider".to_owned(),
+            );
+            None
+        }
+    };
+    let client_id = get("CLIENT_ID");
+    if client_id.is_none() {
+        problems.push_owned(
+            &variable("CLIENT_ID"),
+            "is required for this provider".to_owned(),
+        );
+    }
+    let scopes: Vec<String> = get("SCOPES")
+        .unwrap_or("openid email profile")
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        problems.push_owned(&variable("SCOPES"), "must include openid".to_owned());
+    }
+    let allowed_domains: Vec<String> = get("ALLOWED_DOMAINS")
+        .unwrap_or("")
+        .split(',')
+        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if allowed_domains
+        .iter()
+        .any(|d| !d.contains('.') || d.contains(['@', ' ', '/']))
+    {
+        problems.push_owned(
+            &variable("ALLOWED_DOMAINS"),
+            "must be email domains separated by commas (example.com,example.org)".to_owned(),
+        );
+    }
+    let create_users = match get("CREATE_USERS") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            problems.push_owned(
+                &variable("CREATE_USERS"),
+                format!("must be true or false (got {other:?})"),
+            );
+            false
+        }
+    };
+    let label = get("LABEL").map(str::to_owned).unwrap_or_else(|| {
+        let lower = name.to_lowercase().replace('_', " ");
+        let mut chars = lower.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    });
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        problems.push_owned(
+            &variable("LABEL"),
+            "must be at most 100 characters, no control characters".to_owned(),
+        );
+    }
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(OidcProvider {
+        id: name.to_lowercase(),
+        issuer: issuer?,
+        client_id: client_id?.to_owned(),
+        client_secret: get("CLIENT_SECRET").map(|s| SecretString::from(s.to_owned())),
+        scopes,
+        label,
+        allowed_domains,
+        create_users,
+        name,
+    })
+}
+
 impl Config {
     /// Validates every setting and reports every problem at once.
     pub fn from_args(args: &ConfigArgs) -> Result<Config, Vec<ConfigProblem>> {
@@ -517,6 +755,19 @@ impl Config {
             integer_in(0, 16 * 1024 * 1024),
         );
 
+        let require_2fa = problems.parse(
+            "DOCKET_REQUIRE_2FA",
+            &args.require_2fa,
+            Require2fa::None,
+            |value| match value {
+                "none" => Ok(Require2fa::None),
+                "admins" => Ok(Require2fa::Admins),
+                "all" => Ok(Require2fa::All),
+                _ => Err(format!("must be none, admins or all (got {value:?})")),
+            },
+        );
+        let oidc_providers = oidc_providers(&mut problems, &args.oidc);
+
         if !problems.0.is_empty() {
             return Err(problems.0);
         }
@@ -545,6 +796,9 @@ impl Config {
             max_connections,
             metrics_token: secret(&args.metrics_token),
             min_free_disk_bytes: min_free_disk_mb << 20,
+
+            require_2fa,
+            oidc_providers,
         })
     }
 
@@ -675,10 +929,29 @@ impl Config {
                     }
                 ),
             ),
+            ("DOCKET_REQUIRE_2FA", self.require_2fa.as_str().to_owned()),
         ];
-        rows.into_iter()
+        let mut out: String = rows
+            .into_iter()
             .map(|(name, value)| format!("{name}={value}\n"))
-            .collect()
+            .collect();
+        for provider in &self.oidc_providers {
+            let name = format!("DOCKET_OIDC_{}", provider.name);
+            out += &format!("{name}_ISSUER={}\n", provider.issuer);
+            out += &format!("{name}_CLIENT_ID={}\n", provider.client_id);
+            out += &format!(
+                "{name}_CLIENT_SECRET={}\n",
+                secret(provider.client_secret.is_some())
+            );
+            out += &format!("{name}_SCOPES={}\n", provider.scopes.join(" "));
+            out += &format!("{name}_LABEL={}\n", provider.label);
+            out += &format!(
+                "{name}_ALLOWED_DOMAINS={}\n",
+                provider.allowed_domains.join(",")
+            );
+            out += &format!("{name}_CREATE_USERS={}\n", provider.create_users);
+        }
+        out
     }
 }
 
@@ -742,7 +1015,7 @@ mod tests {
             ..Default::default()
         };
         let problems = Config::from_args(&args).unwrap_err();
-        let variables: Vec<_> = problems.iter().map(|p| p.variable).collect();
+        let variables: Vec<_> = problems.iter().map(|p| p.variable.as_str()).collect();
         assert_eq!(
             variables,
             ["DOCKET_LISTEN", "DOCKET_JWT_SECRET", "DOCKET_REGISTRATION"]
@@ -760,6 +1033,105 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.variable == "DOCKET_ENCRYPTION_KEY"));
+    }
+
+    fn oidc_args(variables: &[(&str, &str)]) -> ConfigArgs {
+        ConfigArgs {
+            oidc: variables
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn single_sign_on_providers_come_from_their_variables() {
+        let args = oidc_args(&[
+            (
+                "DOCKET_OIDC_CORP_SSO_ISSUER",
+                "https://id.example.com/realms/corp/",
+            ),
+            ("DOCKET_OIDC_CORP_SSO_CLIENT_ID", "docket"),
+            ("DOCKET_OIDC_CORP_SSO_CLIENT_SECRET", "s3cret-value"),
+            (
+                "DOCKET_OIDC_CORP_SSO_ALLOWED_DOMAINS",
+                "Example.com, @example.org",
+            ),
+            ("DOCKET_OIDC_CORP_SSO_CREATE_USERS", "true"),
+            ("DOCKET_OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            (
+                "DOCKET_OIDC_GOOGLE_CLIENT_ID",
+                "abc.apps.googleusercontent.com",
+            ),
+            ("DOCKET_OIDC_GOOGLE_LABEL", "Google Workspace"),
+        ]);
+        let config = Config::from_args(&args).unwrap();
+        let [corp, google] = &config.oidc_providers[..] else {
+            panic!("two providers: {:?}", config.oidc_providers)
+        };
+        assert_eq!(corp.id, "corp_sso");
+        assert_eq!(corp.label, "Corp sso");
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        assert_eq!(corp.allowed_domains, ["example.com", "example.org"]);
+        assert!(corp.create_users && corp.client_secret.is_some());
+        assert_eq!(google.label, "Google Workspace");
+        assert!(!google.create_users && google.client_secret.is_none());
+        let described = config.describe();
+        assert!(described.contains("DOCKET_OIDC_CORP_SSO_CLIENT_SECRET=[redacted]"));
+        assert!(!described.contains("s3cret-value"));
+    }
+
+    /// A provider set up wrongly is refused when the server starts, with every problem named
+    /// (not discovered at the first sign-in, as with Vikunja #1447).
+    #[test]
+    fn every_single_sign_on_problem_is_named_at_start() {
+        let args = oidc_args(&[
+            ("DOCKET_OIDC_CORP_ISSUER", "not a url"),
+            ("DOCKET_OIDC_CORP_SCOPES", "email profile"),
+            ("DOCKET_OIDC_CORP_CREATE_USERS", "yes"),
+            ("DOCKET_OIDC_OTHER_CLIENT_ID", "x"),
+            ("DOCKET_OIDC_OTHER_REDIRECT", "x"),
+            ("DOCKET_OIDC_bad_ISSUER", "https://x.example"),
+        ]);
+        let problems = Config::from_args(&args).unwrap_err();
+        let mut variables: Vec<_> = problems.iter().map(|p| p.variable.as_str()).collect();
+        variables.sort_unstable();
+        assert_eq!(
+            variables,
+            [
+                "DOCKET_OIDC_CORP_CLIENT_ID",
+                "DOCKET_OIDC_CORP_CREATE_USERS",
+                "DOCKET_OIDC_CORP_ISSUER",
+                "DOCKET_OIDC_CORP_SCOPES",
+                "DOCKET_OIDC_OTHER_ISSUER",
+                "DOCKET_OIDC_OTHER_REDIRECT",
+                "DOCKET_OIDC_bad_ISSUER",
+            ]
+        );
+    }
+
+    #[test]
+    fn require_2fa_takes_three_values() {
+        for (raw, expected) in [
+            ("none", Require2fa::None),
+            ("admins", Require2fa::Admins),
+            ("all", Require2fa::All),
+        ] {
+            let args = ConfigArgs {
+                require_2fa: Some(raw.into()),
+                ..Default::default()
+            };
+            assert_eq!(Config::from_args(&args).unwrap().require_2fa, expected);
+        }
+        let args = ConfigArgs {
+            require_2fa: Some("some".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_args(&args).unwrap_err()[0].variable,
+            "DOCKET_REQUIRE_2FA"
+        );
     }
 
     #[test]

@@ -146,6 +146,8 @@ pub enum ErrorCode {
     AccountDisabled,
     InsufficientScope,
     RegistrationClosed,
+    SecondFactorRequired,
+    SecondFactorSetupRequired,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -177,6 +179,8 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::SecondFactorRequired => "second_factor_required",
+            ErrorCode::SecondFactorSetupRequired => "second_factor_setup_required",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
@@ -208,6 +212,8 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "Account disabled",
             ErrorCode::InsufficientScope => "Insufficient scope",
             ErrorCode::RegistrationClosed => "Registration closed",
+            ErrorCode::SecondFactorRequired => "Second factor required",
+            ErrorCode::SecondFactorSetupRequired => "A second factor must be set up first",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",
             ErrorCode::Conflict => "Conflict",
@@ -249,6 +255,9 @@ pub struct ApiError {
     pub www_authenticate: bool,
     /// The cause, logged for 5xx and never sent to the client.
     pub source: Option<anyhow::Error>,
+    /// Extension members of the problem document (RFC 9457 §3.2), beside the standard ones:
+    /// what a client needs to go on (a second-factor challenge).
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the problem renderer needs, carried as a response extension.
@@ -257,6 +266,7 @@ pub struct ProblemParts {
     pub code: ErrorCode,
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -269,7 +279,15 @@ impl ApiError {
             retry_after: None,
             www_authenticate: false,
             source: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member; the standard members (`type`, `title`, `status`, `detail`,
+    /// `instance`, `code`, `request_id`, `errors`) cannot be replaced this way.
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -415,6 +433,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             detail,
             errors: self.errors,
+            extensions: self.extensions,
         });
         response
     }

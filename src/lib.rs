@@ -24,6 +24,7 @@ pub mod ops;
 pub mod pagination;
 pub mod projects;
 pub mod quotas;
+pub mod sealing;
 pub mod server;
 pub mod states;
 pub mod tasks;

@@ -41,6 +41,8 @@ pub enum CursorScope {
     Comments { task: uuid::Uuid },
     /// `GET /me/notifications` of one caller (`unread` or all).
     Notifications { user: uuid::Uuid, unread: bool },
+    /// `GET /me/security-events` of one caller.
+    SecurityEvents { user: uuid::Uuid },
 }
 
 impl CursorScope {
@@ -59,6 +61,7 @@ impl CursorScope {
             CursorScope::Notifications { user, unread } => {
                 format!("notifications:{user}|{unread}")
             }
+            CursorScope::SecurityEvents { user } => format!("security-events:{user}"),
         }
     }
 }

@@ -2,7 +2,8 @@
 // its CSRF token, problems turned into ApiError, and an expired session sent to sign-in.
 
 /**
- * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean}} User
+ * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean, second_factor?: boolean}} User
+ * @typedef {{user: User, csrf_token: string, expires_at?: string, second_factor_setup_required?: boolean}} Session
  * @typedef {{id: string, name: string, description: string, is_inbox: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
  * @typedef {"viewer"|"editor"|"admin"|"owner"} Role
  * @typedef {"todo"|"in_progress"|"done"|"canceled"} Status
@@ -45,6 +46,8 @@ export class ApiError extends Error {
     /** @type {FieldError[]} */
     this.errors = problem?.errors || [];
     this.headers = headers;
+    /** The whole problem document, with its extension members (a second-factor challenge). */
+    this.problem = problem || {};
   }
 
   /**
@@ -74,8 +77,8 @@ function describe(status, problem, headers) {
   return detail ? `${title}: ${detail}` : title;
 }
 
-/** @type {{csrf: string | null, onUnauthenticated: () => void}} */
-export const session = { csrf: null, onUnauthenticated: () => {} };
+/** @type {{csrf: string | null, onUnauthenticated: () => void, onSetupRequired: () => void}} */
+export const session = { csrf: null, onUnauthenticated: () => {}, onSetupRequired: () => {} };
 
 /**
  * @typedef {{body?: any, ifMatch?: number, signal?: AbortSignal, quiet401?: boolean, keepalive?: boolean}} RequestOptions
@@ -118,6 +121,8 @@ export async function request(method, path, options = {}) {
   if (!response.ok) {
     const error = new ApiError(response.status, data, response.headers);
     if (response.status === 401 && !options.quiet401) session.onUnauthenticated();
+    // DOCKET_REQUIRE_2FA: signed in only to set up a second factor.
+    if (response.status === 403 && error.code === "second_factor_setup_required") session.onSetupRequired();
     throw error;
   }
   return { data, etag: response.headers.get("etag"), status: response.status };

@@ -6,7 +6,8 @@
 import * as api from "./api.js";
 
 /**
- * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean}} State
+ * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean, setupRequired: boolean}} State
+ *   `setupRequired`: DOCKET_REQUIRE_2FA holds the person to setting up a second factor first
  * @typedef {{j?: () => void, k?: () => void, enter?: () => void, c?: () => void, e?: () => void, x?: () => void,
  *   escape?: () => boolean}} Keys
  * @typedef {(url: string, options?: {replace?: boolean, force?: boolean}) => void} Navigate
@@ -19,7 +20,7 @@ import * as api from "./api.js";
  */
 
 /** @type {State} */
-export const state = { user: null, projects: [], registrationOpen: true };
+export const state = { user: null, projects: [], registrationOpen: true, setupRequired: false };
 
 /** Things with unsaved input: each returns true while it has some. */
 export const unsaved = new Set();

@@ -171,6 +171,7 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
             code: code_for_status(status),
             detail: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
         });
     let mut document = json!({
         "type": format!("/problems/{}", problem.code),
@@ -182,6 +183,11 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
     });
     if let Some(detail) = problem.detail {
         document["detail"] = json!(detail);
+    }
+    for (name, value) in problem.extensions {
+        let object = document.as_object_mut().expect("an object");
+        // The standard members stay what they are.
+        object.entry(name).or_insert(value);
     }
     if !problem.errors.is_empty() {
         // Bounded answers (API.md §9): `detail` gives the total.

@@ -6,7 +6,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::handlers as activity;
-use crate::auth::{account, admin, api_tokens, login, registration};
+use crate::auth::oidc::flow as oidc;
+use crate::auth::{
+    account, admin, api_tokens, login, passkeys, registration, second_factor, security_log, totp,
+};
 use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
@@ -27,10 +30,25 @@ pub fn api() -> OpenApiRouter<AppState> {
             login::get_session,
             login::delete_session
         ))
+        .routes(routes!(second_factor::answer_second_factor))
         .routes(routes!(login::create_token))
         .routes(routes!(login::revoke_token))
+        .routes(routes!(oidc::list_providers))
+        .routes(routes!(oidc::start_sign_in))
+        .routes(routes!(oidc::callback))
+        .routes(routes!(passkeys::start_sign_in))
+        .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(account::get_me, account::update_me))
         .routes(routes!(account::change_password))
+        .routes(routes!(oidc::list_identities))
+        .routes(routes!(oidc::link_identity, oidc::unlink_identity))
+        .routes(routes!(totp::get_totp, totp::start_totp, totp::delete_totp))
+        .routes(routes!(totp::confirm_totp))
+        .routes(routes!(passkeys::list_passkeys))
+        .routes(routes!(passkeys::delete_passkey))
+        .routes(routes!(passkeys::start_registration))
+        .routes(routes!(passkeys::finish_registration))
+        .routes(routes!(security_log::list_security_events))
         .routes(routes!(
             api_tokens::create_api_token,
             api_tokens::list_api_tokens
@@ -38,6 +56,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_tokens::delete_api_token))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::update_user))
+        .routes(routes!(admin::reset_factors))
         .routes(routes!(projects::list_projects, projects::create_project))
         .routes(routes!(
             projects::get_project,

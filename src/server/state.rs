@@ -9,7 +9,7 @@ use axum::extract::FromRef;
 
 use super::tuning::Tuning;
 use crate::auth::client::TrustedProxies;
-use crate::auth::state::AuthState;
+use crate::auth::state::{AuthKeys, AuthState};
 use crate::config::Config;
 use crate::db::disk::DiskSpace;
 use crate::db::Db;
@@ -62,7 +62,10 @@ impl AppState {
         let auth = AuthState::new(
             config,
             db.clone(),
-            jwt_secret,
+            AuthKeys {
+                jwt_secret,
+                encryption_key: &encryption_key,
+            },
             tuning.hash_start_deadline,
             crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
         );

@@ -94,59 +94,6 @@ struct Bundle {
 
 static BUNDLE: LazyLock<Bundle> = LazyLock::new(load);
 
-/// The modules `entry` imports with `import … from "./x.js"` (or `import "./x.js"`), directly or
-/// through others, `entry` included, sorted. Dynamic `import("…")` is not followed. The client's
-/// modules put each import on lines of its own (`} from "…";` ends a long one).
-fn statically_imported<'a>(entry: &'a str, modules: &HashMap<&'a str, &[u8]>) -> Vec<&'a str> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut todo = vec![entry];
-    while let Some(name) = todo.pop() {
-        let Some((&key, body)) = modules.get_key_value(name) else {
-            continue;
-        };
-        if !seen.insert(key) {
-            continue;
-        }
-        let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
-        for line in String::from_utf8_lossy(body).lines() {
-            let line = line.trim_start();
-            let spec = if line.starts_with("import ") || line.starts_with("} from ") {
-                line.split_once(" from \"")
-                    .or_else(|| line.strip_prefix("import \"").map(|rest| ("", rest)))
-                    .and_then(|(_, rest)| rest.split_once('"'))
-                    .map(|(spec, _)| spec)
-            } else {
-                None
-            };
-            if let Some(target) = spec.and_then(|spec| resolve(dir, spec)) {
-                if let Some((&known, _)) = modules.get_key_value(target.as_str()) {
-                    todo.push(known);
-                }
-            }
-        }
-    }
-    seen.into_iter().collect()
-}
-
-/// A relative module specifier (`./x.js`, `../y/z.js`) from a module in `dir`, as a path in the
-/// bundle; `None` for anything else.
-fn resolve(dir: &str, spec: &str) -> Option<String> {
-    if !spec.starts_with("./") && !spec.starts_with("../") {
-        return None;
-    }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in spec.split('/') {
-        match part {
-            "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 fn load() -> Bundle {
     let mut names: Vec<String> = ClientFiles::iter().map(|n| n.into_owned()).collect();
     names.sort();
@@ -166,16 +113,11 @@ fn load() -> Bundle {
         .find(|(name, _)| name == "index.html")
         .map(|(_, body)| String::from_utf8_lossy(body).into_owned())
         .unwrap_or_default();
-    // Every module the page imports statically is preloaded, so the browser fetches them in
-    // parallel rather than one import level at a time. Modules loaded on demand (`import()`:
-    // the task panel) are fetched when first used, not on every first visit.
-    let modules: HashMap<&str, &[u8]> = raw
+    // Every module the entry point imports statically, however deep, is preloaded, so the
+    // browser fetches them in parallel rather than one import level at a time. Modules only
+    // loaded with `import()` (screens most visits never show) are fetched when used.
+    let preloads: String = static_closure(&raw, "app.js")
         .iter()
-        .filter(|(name, _)| name.ends_with(".js") && !name.starts_with("docs/"))
-        .map(|(name, body)| (name.as_str(), body.as_slice()))
-        .collect();
-    let preloads: String = statically_imported("app.js", &modules)
-        .into_iter()
         .map(|name| format!("<link rel=\"modulepreload\" href=\"/assets/{build}/{name}\">\n"))
         .collect();
     let index = template
@@ -329,9 +271,91 @@ async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     respond(&BUNDLE.index, &headers, "no-cache", Some(PAGE_CSP))
 }
 
+/// The modules `entry` imports statically, directly or through others, itself included; sorted.
+fn static_closure(files: &[(String, Vec<u8>)], entry: &str) -> Vec<String> {
+    let sources: HashMap<&str, &[u8]> = files
+        .iter()
+        .map(|(name, body)| (name.as_str(), body.as_slice()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![entry.to_owned()];
+    while let Some(name) = todo.pop() {
+        let Some(source) = sources.get(name.as_str()) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let source = String::from_utf8_lossy(source);
+        todo.extend(
+            static_imports(&source)
+                .into_iter()
+                .map(|s| resolve(&name, &s)),
+        );
+    }
+    seen.into_iter().collect()
+}
+
+/// The relative specifiers of a module's static imports and re-exports (`import … from
+/// "./x.js"`, `import "./x.js"`, `export … from "./x.js"`), statements that begin a line as the
+/// client's code is written. `import("./x.js")` is not one.
+fn static_imports(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut statement: Option<String> = None;
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if statement.is_none()
+            && (trimmed.starts_with("import ")
+                || trimmed.starts_with("import{")
+                || trimmed.starts_with("export {")
+                || trimmed.starts_with("export *"))
+        {
+            statement = Some(String::new());
+        }
+        let Some(text) = statement.as_mut() else {
+            continue;
+        };
+        text.push_str(trimmed);
+        text.push(' ');
+        if trimmed.contains(';') {
+            if let Some(specifier) = specifier_of(text) {
+                found.push(specifier);
+            }
+            statement = None;
+        }
+    }
+    found
+}
+
+/// The quoted relative path of one import or export statement.
+fn specifier_of(statement: &str) -> Option<String> {
+    let quoted = match statement.rfind(" from ") {
+        Some(at) => statement[at + 6..].trim_start(),
+        None => statement.strip_prefix("import ")?.trim_start(),
+    };
+    let quote = quoted.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let path = quoted[1..].split(quote).next()?;
+    (path.starts_with("./") || path.starts_with("../")).then(|| path.to_owned())
+}
+
+/// `specifier` as a path under `web/`, seen from the module `from`.
+fn resolve(from: &str, specifier: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for part in specifier.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     /// Preloads follow static imports (one line or several, `./` and `../`), not `import()`.
     #[test]
@@ -344,9 +368,12 @@ mod tests {
             ("lazy.js", b"import { c } from \"./c.js\";\n"),
             ("c.js", b"export const c = 1;\n"),
         ];
-        let modules: HashMap<&str, &[u8]> = files.into_iter().collect();
+        let files: Vec<(String, Vec<u8>)> = files
+            .into_iter()
+            .map(|(name, body)| (name.to_owned(), body.to_vec()))
+            .collect();
         assert_eq!(
-            super::statically_imported("app.js", &modules),
+            super::static_closure(&files, "app.js"),
             ["a.js", "app.js", "side.js", "views/b.js"]
         );
         let bundle = &*super::BUNDLE;
@@ -358,6 +385,55 @@ mod tests {
         assert!(
             !index.contains("/components/task-panel.js\""),
             "the task panel loads on demand"
+        );
+    }
+
+    #[test]
+    fn modules_loaded_only_with_import_are_not_preloaded() {
+        let index = String::from_utf8_lossy(&super::BUNDLE.index.body).into_owned();
+        for eager in [
+            "app.js",
+            "router.js",
+            "views/auth.js",
+            "views/settings.js",
+            "api.js",
+        ] {
+            assert!(
+                index.contains(&format!("/{eager}\"")),
+                "{eager} is preloaded"
+            );
+        }
+        for lazy in [
+            "views/setup.js",
+            "views/settings/security.js",
+            "views/auth/other-ways.js",
+            "components/factors.js",
+            "webauthn.js",
+        ] {
+            assert!(
+                !index.contains(&format!("/{lazy}\"")),
+                "{lazy} is not preloaded"
+            );
+        }
+    }
+
+    #[test]
+    fn static_imports_are_read_as_the_client_writes_them() {
+        let source = "import * as api from \"../api.js\";\n\
+            import {\n  a,\n  b,\n} from './x/y.js';\n\
+            import \"./side.js\";\n\
+            export { c } from \"./c.js\";\n\
+            const lazy = () => import(\"./lazy.js\");\n\
+            /** @param {import(\"./types.js\").T} t */\n\
+            import { far } from \"https://example.com/x.js\";\n";
+        assert_eq!(
+            super::static_imports(source),
+            ["../api.js", "./x/y.js", "./side.js", "./c.js"]
+        );
+        assert_eq!(super::resolve("views/auth.js", "../api.js"), "api.js");
+        assert_eq!(
+            super::resolve("views/auth.js", "./auth/x.js"),
+            "views/auth/x.js"
         );
     }
 

@@ -255,6 +255,11 @@ pub trait RequestHelper {
         self.request(Method::DELETE, path)
     }
 
+    /// A DELETE with a JSON body (turning TOTP off takes a code).
+    fn delete_with(&self, path: &str, body: impl Serialize) -> TestRequest {
+        self.request(Method::DELETE, path).json(body)
+    }
+
     // --- the requests every suite makes ---
 
     async fn create_project(&self, name: &str) -> Project {

@@ -24,6 +24,10 @@ pub const ENCRYPTION_KEY: &str = "test-encryption-key-0123456789abcdefghijk";
 #[path = "client.rs"]
 mod client;
 pub use client::*;
+// The independent implementations some tests check against (an OpenID provider, pyotp).
+#[path = "externals.rs"]
+mod externals;
+pub use externals::*;
 
 const TEMPLATE: &str = "docket_template";
 

@@ -20,11 +20,17 @@ import urllib.request
 import urllib.error
 from urllib.parse import urlparse
 
+import pyotp
 from playwright.sync_api import sync_playwright, expect
 
 OPEN, CLOSED, OUT, AXE = sys.argv[1:5]
 # Parts of test names, comma-separated: only the tests whose name holds one of them run.
 ONLY = [part for part in os.environ.get("DOCKET_WEB_ONLY", "").split(",") if part]
+# A server with a single sign-on provider ("Acme SSO", a real node-oidc-provider at PROVIDER)
+# on a localhost public URL, and one under DOCKET_REQUIRE_2FA=all (tests/web/main.rs).
+SSO = os.environ["DOCKET_E2E_SSO"]
+PROVIDER = os.environ["DOCKET_E2E_PROVIDER"]
+STRICT = os.environ["DOCKET_E2E_STRICT"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 SHOTS = os.path.join(OUT, "screenshots")
@@ -56,7 +62,7 @@ def api(method, path, token=None, body=None, base=OPEN, headers=None, expect_sta
     except urllib.error.HTTPError as e:
         status, text = e.code, e.read().decode()
     if expect_status is not None:
-        assert status == expect_status, f"{method} {path}: {status} {text}"
+        assert status == expect_status, f"{method} {path}: {status} {text[:300]}"
     return json.loads(text) if text else None
 
 
@@ -112,7 +118,8 @@ class Browser:
 
         def on_request(request):
             u = urlparse(request.url)
-            if u.scheme in ("http", "https", "ws", "wss") and u.netloc != origin:
+            # The single sign-on provider is the one other site a sign-in may visit.
+            if u.scheme in ("http", "https", "ws", "wss") and u.netloc not in (origin, urlparse(PROVIDER).netloc):
                 self.foreign.append(request.url)
         ctx.on("request", on_request)
         if who:
@@ -225,10 +232,10 @@ def sign_up_sign_out_sign_in(b, env):
     expect(page).to_have_url(OPEN + "/signin")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("wrong password here")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#auth-error")).to_contain_text("do not match")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
     csp_clean(page)
     page.context.close()
@@ -255,7 +262,7 @@ def too_many_attempts_say_how_long_to_wait(b, env):
     page.goto("/signin")
     page.get_by_label("Email").fill(victim["email"])
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#auth-error")).to_contain_text("Try again in")
     page.context.close()
 
@@ -272,7 +279,7 @@ def session_expiry_returns_to_where_you_were(b, env):
     expect(page.get_by_text("session ended")).to_be_visible()
     page.get_by_label("Email").fill(ada["email"])
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(OPEN + "/upcoming")
     page.context.close()
 
@@ -1701,6 +1708,249 @@ def sign_in_fills_the_window_and_the_only_admin_keeps_their_role(b, env):
     expect(mine.get_by_role("button")).to_have_count(0)
     other = page.locator(f"tr[data-user]:not([data-user='{ada['id']}'])").first
     expect(other.get_by_role("button", name="Make admin")).to_be_visible()
+    page.context.close()
+
+
+# --- sign-in for organisations: single sign-on, second factors, passkeys (issue 29) ---------
+
+def provider_login(page, login):
+    """The test provider's own sign-in form (node-oidc-provider's interaction)."""
+    expect(page.get_by_role("heading", name="Test provider")).to_be_visible()
+    page.get_by_label("Login").fill(login)
+    page.get_by_role("button", name="Continue").click()
+
+
+def password_sign_in(page, who):
+    page.get_by_label("Email").fill(who["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def signed_in_email(page):
+    return page.evaluate("async () => (await (await fetch('/api/v1/me')).json()).email")
+
+
+def sign_out(page, base):
+    page.locator("#sign-out").click()
+    expect(page).to_have_url(base + "/signin")
+
+
+def enable_totp(who, base=OPEN):
+    """Turns on TOTP through the API; returns pyotp's generator for its secret."""
+    secret = api("POST", "/me/totp", who["token"], {}, base=base, expect_status=201)["secret"]
+    totp = pyotp.TOTP(secret)
+    # The previous step (accepted ±1): the current one stays free for a sign-in.
+    api("POST", "/me/totp/confirm", who["token"], {"code": totp.at(time.time() - 30)}, base=base, expect_status=200)
+    return totp
+
+
+def wrong(code):
+    return "000000" if code != "000000" else "111111"
+
+
+def virtual_authenticator(page):
+    """Chromium's virtual authenticator (CDP WebAuthn): a platform passkey with user
+    verification, answering every request without a person."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}})
+    return cdp, found["authenticatorId"]
+
+
+@test
+def single_sign_on_creates_an_account_and_never_takes_one_over(b, env):
+    page = b.page(base=SSO)
+    page.goto(SSO + "/signin")
+    button = page.get_by_role("link", name="Sign in with Acme SSO")
+    expect(button).to_be_visible()
+    shoot(page, "signin-sso", widths=(1280,), schemes=("light",))
+    login = f"sam-{random.randrange(10**9)}@acme.test"
+    button.click()
+    provider_login(page, login)
+    # A first sign-in creates the account (CREATE_USERS) and lands in its inbox.
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == login
+    csp_clean(page)
+    page.context.close()
+    # A local account with the provider's email is not taken over: the client says why.
+    lena = user("Lena", base=SSO)
+    page = b.page(base=SSO)
+    page.goto(SSO + "/signin")
+    page.get_by_role("link", name="Sign in with Acme SSO").click()
+    provider_login(page, lena["email"])
+    expect(page).to_have_url(re.compile(r"/signin\?error=account_exists_link_first"))
+    expect(page.locator("#auth-error")).to_contain_text("An account with this email exists already")
+    # Signed in with the password, Lena links the provider from settings.
+    password_sign_in(page, lena)
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    page.goto(SSO + "/settings")
+    row = page.locator("#identity-list tr[data-provider=acme]")
+    expect(row).to_contain_text("Not linked")
+    row.get_by_role("button", name="Link Acme SSO").click()
+    # The provider remembers this browser: straight back to the settings, linked.
+    expect(page).to_have_url(SSO + "/settings")
+    expect(page.locator("#identity-list tr[data-provider=acme]")).to_contain_text(lena["email"])
+    expect(page.locator("#security-events")).to_contain_text("Single sign-on linked")
+    sign_out(page, SSO)
+    page.get_by_role("link", name="Sign in with Acme SSO").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == lena["email"]
+    page.goto(SSO + "/settings")
+    expect(page.locator("#security-events tbody tr").first).to_contain_text("single sign-on (acme)")
+    page.context.close()
+
+
+@test
+def authenticator_app_recovery_codes_and_the_second_step(b, env):
+    tess = user("Tess")
+    page = b.page(tess)
+    page.goto("/settings")
+    expect(page.locator("#totp-state")).to_have_text("Off.")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator("#totp-qr svg path")).to_have_count(1)
+    assert page.locator("#totp-qr svg path").get_attribute("d")
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.locator("#totp-code").fill(wrong(totp.now()))
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#totp-code-error")).to_contain_text("not right")
+    page.locator("#totp-code").fill(totp.at(time.time() - 30))
+    page.get_by_role("button", name="Turn on").click()
+    codes = page.locator("#recovery-codes li")
+    expect(codes).to_have_count(10)
+    recovery = codes.all_inner_texts()
+    with page.expect_download() as download:
+        page.locator("#download-recovery-codes").click()
+    with open(download.value.path()) as f:
+        saved = f.read()
+    assert all(c in saved for c in recovery), (saved, recovery)
+    shoot(page, "totp-recovery-codes", widths=(1280, 375), schemes=("light",))
+    page.locator("#totp-done").click()
+    expect(page.locator("#totp-state")).to_contain_text("10 recovery codes left")
+    sign_out(page, OPEN)
+    # The second step: a wrong code, then pyotp's code; the same code again is refused.
+    password_sign_in(page, tess)
+    expect(page.get_by_role("heading", name="Two-step sign-in")).to_be_visible()
+    shoot(page, "second-factor", widths=(1280,), schemes=("light", "dark"))
+    code = totp.now()
+    page.get_by_label("Code from your authenticator app").fill(wrong(code))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    page.get_by_label("Code from your authenticator app").fill(code)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    sign_out(page, OPEN)
+    password_sign_in(page, tess)
+    page.get_by_label("Code from your authenticator app").fill(code)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    # A recovery code works once.
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    page.get_by_label("Recovery code").fill(recovery[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    sign_out(page, OPEN)
+    password_sign_in(page, tess)
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    page.get_by_label("Recovery code").fill(recovery[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    page.get_by_role("button", name="Use the authenticator app instead").click()
+    page.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    # Settings: nine codes left, and the log says what happened.
+    page.goto("/settings")
+    expect(page.locator("#totp-state")).to_contain_text("9 recovery codes left")
+    log = page.locator("#security-events")
+    for text in ("Two-step sign-in turned on", "A wrong second factor", "password and recovery code", "password and app code"):
+        expect(log).to_contain_text(text)
+    shoot(page, "settings-security", widths=(1280,), schemes=("light",))
+    page.context.close()
+
+
+@test
+def passkey_registered_signs_in_alone_and_answers_a_totp_challenge(b, env):
+    pia = user("Pia", base=SSO)
+    page = b.page(pia, base=SSO)
+    cdp, authenticator = virtual_authenticator(page)
+    page.goto(SSO + "/settings")
+    expect(page.locator("#passkeys")).to_contain_text("No passkeys yet")
+    page.locator("#passkey-name").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#passkey-list")).to_contain_text("Laptop")
+    stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert len(stored) == 1 and stored[0]["isResidentCredential"], stored
+    sign_out(page, SSO)
+    # The passkey alone: no email, no password.
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == pia["email"]
+    # With TOTP on too, the passkey answers a password sign-in's second step.
+    enable_totp(pia, base=SSO)
+    sign_out(page, SSO)
+    password_sign_in(page, pia)
+    expect(page.get_by_role("heading", name="Two-step sign-in")).to_be_visible()
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    page.goto(SSO + "/settings")
+    log = page.locator("#security-events")
+    expect(log).to_contain_text("Passkey added")
+    expect(log).to_contain_text("password and passkey")
+    expect(page.locator("#passkey-list")).not_to_contain_text("Never")
+    # Removed, it signs in no more.
+    page.get_by_role("button", name="Remove Laptop").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(page.locator("#passkeys")).to_contain_text("No passkeys yet")
+    sign_out(page, SSO)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#auth-error")).to_contain_text("not one of this server's accounts")
+    page.context.close()
+
+
+@test
+def required_second_factor_is_set_up_before_anything_else(b, env):
+    email = f"quinn-{random.randrange(10**9)}@example.com"
+    api("POST", "/auth/register", body={"email": email, "password": PASSWORD, "name": "Quinn"}, base=STRICT, expect_status=201)
+    page = b.page(base=STRICT)
+    page.goto(STRICT + "/signin")
+    password_sign_in(page, {"email": email})
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    expect(page.locator(".sidebar")).to_have_count(0)
+    shoot(page, "setup-required", widths=(1280, 375), schemes=("light",))
+    # A reload keeps the person on the set-up screen.
+    page.reload()
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.locator("#totp-code").fill(totp.now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def an_admin_removes_the_second_factors_of_a_lost_phone(b, env):
+    ada = env["ada"]
+    uma = user("Uma")
+    enable_totp(uma)
+    page = b.page(ada)
+    page.goto("/admin")
+    row = page.locator(f"tr[data-user='{uma['id']}']")
+    row.get_by_role("button", name="Remove the second factors of Uma").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(page.locator(f"tr[data-user='{uma['id']}']")).to_contain_text("None")
+    assert api("GET", "/me/totp", uma["token"])["enabled"] is False
+    page.context.close()
+    # Uma's password alone signs her in again.
+    page = b.page()
+    page.goto("/signin")
+    password_sign_in(page, uma)
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
     page.context.close()
 
 

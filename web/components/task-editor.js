@@ -25,7 +25,7 @@ const LABELS = { title: "Title", description: "Description", state_id: "State", 
  * @typedef {{ctx: import("../model.js").Context, hooks: Hooks, base: api.Task, draft: Record<Field, any>,
  *   members: api.Member[], states: api.WorkflowState[], project: api.Project | undefined, canEdit: boolean, inputs: Inputs,
  *   status: HTMLElement, errors: Record<string, HTMLElement>, scheduled: (() => void) & {flush: () => void},
- *   saving: boolean, again: boolean, conflict: boolean, editing: boolean, refreshing: boolean,
+ *   saving: boolean, again: boolean, pending: Promise<void> | null, conflict: boolean, editing: boolean, refreshing: boolean,
  *   guard: () => boolean}} Panel
  *   `base` is the task as last saved, `draft` what the fields show; `status` the save state.
  */
@@ -147,16 +147,24 @@ function drawGlyph(p) {
 
 /**
  * Sends the changed fields with If-Match; one save at a time, a change meanwhile saves after.
+ * A call while one is in flight resolves when that one and the one after it are done, so a
+ * caller that awaits a save (closing the panel) sees the outcome, not a save still on its way.
  * @param {Panel} p
  * @returns {Promise<void>}
  */
-export async function save(p) {
+export function save(p) {
   p.scheduled.flush();
-  if (!p.canEdit || p.conflict) return;
-  if (p.saving) {
+  if (!p.canEdit || p.conflict) return Promise.resolve();
+  if (p.pending) {
     p.again = true;
-    return;
+    return p.pending;
   }
+  p.pending = send(p).finally(() => { p.pending = null; });
+  return p.pending;
+}
+
+/** @param {Panel} p */
+async function send(p) {
   /** @type {Record<string, any>} */
   const body = {};
   for (const f of FIELDS) if (!same(p.draft[f], p.base[f])) body[f] = p.draft[f];
@@ -181,7 +189,7 @@ export async function save(p) {
   }
   if (p.again) {
     p.again = false;
-    await save(p);
+    await send(p);
   }
 }
 
@@ -229,7 +237,8 @@ async function resolveConflict(p) {
     for (const f of FIELDS) if (!edited.has(f)) p.draft[f] = theirs[f];
     p.base = theirs;
     fill(p);
-    await save(p);
+    // Still inside the save that met the conflict (`save` would wait for itself).
+    await send(p);
   } else {
     p.status.textContent = "Unsaved changes (conflict not resolved)";
   }

@@ -60,7 +60,7 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
     status: h("p", { class: "save-state muted small", id: "save-state", "aria-live": "polite" }, ""),
     errors: {},
     scheduled: debounce(() => save(p), 700),
-    saving: false, again: false, conflict: false, editing: false, refreshing: false,
+    saving: false, again: false, pending: null, conflict: false, editing: false, refreshing: false,
     guard: () => dirty(p) || p.saving,
   };
   unsaved.add(p.guard);
