@@ -136,6 +136,10 @@ macro_rules! deserialize_by_parse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     MalformedJson,
+    /// A streamed body (an upload) that ended before it was complete.
+    IncompleteBody,
+    /// A `Range` none of whose ranges is in the file (416).
+    RangeNotSatisfiable,
     InvalidQuery,
     InvalidHeader,
     Unauthenticated,
@@ -159,6 +163,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     Unavailable,
+    /// 507: the disk or storage is (nearly) full; nothing was written.
+    InsufficientStorage,
     Internal,
 }
 
@@ -166,6 +172,8 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::IncompleteBody => "incomplete_body",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::InvalidHeader => "invalid_header",
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -189,6 +197,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InsufficientStorage => "insufficient_storage",
             ErrorCode::Internal => "internal",
         }
     }
@@ -196,6 +205,8 @@ impl ErrorCode {
     pub fn title(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "Malformed JSON body",
+            ErrorCode::IncompleteBody => "Request body incomplete",
+            ErrorCode::RangeNotSatisfiable => "Range not satisfiable",
             ErrorCode::InvalidQuery => "Invalid query parameter",
             ErrorCode::InvalidHeader => "Invalid header",
             ErrorCode::Unauthenticated => "Authentication required",
@@ -219,6 +230,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "Quota exceeded",
             ErrorCode::RateLimited => "Too many requests",
             ErrorCode::Unavailable => "Service unavailable",
+            ErrorCode::InsufficientStorage => "Insufficient storage",
             ErrorCode::Internal => "Internal server error",
         }
     }
@@ -364,6 +376,11 @@ impl ApiError {
             Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable).detail(detail);
         error.retry_after = Some(1);
         error
+    }
+
+    /// 507: the write would not fit (API.md §1); nothing was changed.
+    pub fn insufficient_storage(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INSUFFICIENT_STORAGE, ErrorCode::InsufficientStorage).detail(detail)
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {

@@ -10,7 +10,7 @@
  * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
  *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
  *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
- *   created_at: string, updated_at: string, comment_count?: number}} Task
+ *   created_at: string, updated_at: string, comment_count?: number, attachment_count?: number}} Task
  * @typedef {{user: {id: string, email: string, name: string}, role: Role, added_at: string}} Member
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{items: any[], next_cursor: string|null}} Page

@@ -42,10 +42,14 @@ pub enum Kind {
     ProjectUpdated,
     #[serde(rename = "github.synced")]
     GithubSynced,
+    #[serde(rename = "attachment.added")]
+    AttachmentAdded,
+    #[serde(rename = "attachment.deleted")]
+    AttachmentDeleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::TaskCreated,
         Kind::TaskUpdated,
         Kind::TaskMoved,
@@ -58,6 +62,8 @@ impl Kind {
         Kind::MemberRemoved,
         Kind::ProjectUpdated,
         Kind::GithubSynced,
+        Kind::AttachmentAdded,
+        Kind::AttachmentDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +80,8 @@ impl Kind {
             Kind::MemberRemoved => "member.removed",
             Kind::ProjectUpdated => "project.updated",
             Kind::GithubSynced => "github.synced",
+            Kind::AttachmentAdded => "attachment.added",
+            Kind::AttachmentDeleted => "attachment.deleted",
         }
     }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::extract::FromRef;
 
 use super::tuning::Tuning;
+use crate::attachments::Attachments;
 use crate::auth::client::TrustedProxies;
 use crate::auth::state::AuthState;
 use crate::config::Config;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
+    pub attachments: Attachments,
 }
 
 impl AppState {
@@ -88,6 +90,7 @@ impl AppState {
             },
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
             creating_routes,
+            attachments: Attachments::new(config, db.clone(), tuning.attachments),
             db,
         })
     }

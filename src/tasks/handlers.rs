@@ -212,6 +212,7 @@ impl ReadOnlyFields for UpdateTaskRequest {
         "source",
         "position",
         "comment_count",
+        "attachment_count",
         "version",
         "created_at",
         "updated_at",

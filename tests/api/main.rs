@@ -4,6 +4,7 @@ mod helpers;
 
 mod abuse;
 mod activity;
+mod attachments;
 mod auth;
 mod binary;
 mod bounded;
@@ -19,6 +20,7 @@ mod moves;
 mod notifications;
 mod openapi;
 mod pooler;
+mod s3;
 mod projects;
 mod tasks;
 mod web;

@@ -65,6 +65,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         keys_of(&task),
         [
             "assignee_id",
+            "attachment_count",
             "comment_count",
             "completed_at",
             "created_at",
