@@ -371,10 +371,8 @@ async fn migrate_storage(config: Config, to: &str) -> anyhow::Result<()> {
             db.clone(),
             crate::attachments::Tuning::default(),
         );
-        crate::attachments::migrate::run(&attachments, &db, &target, &mut |line| {
-            println!("{line}")
-        })
-        .await
+        crate::attachments::migrate::run(&attachments, &db, &target, &mut |line| println!("{line}"))
+            .await
     }
     .await;
     db.close();

@@ -126,7 +126,11 @@ pub struct ConfigArgs {
     pub storage: Option<String>,
     #[arg(long = "s3-endpoint", env = "DOCKET_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
-    #[arg(long = "aws-access-key-id", env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    #[arg(
+        long = "aws-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
     pub aws_access_key_id: Option<String>,
     #[arg(
         long = "aws-secret-access-key",
@@ -546,12 +550,16 @@ fn attachments(problems: &mut Problems, args: &ConfigArgs) -> Attachments {
         StorageUrl::Local,
         StorageUrl::parse,
     );
-    let endpoint = problems.parse("DOCKET_S3_ENDPOINT", &args.s3_endpoint, None, |value| {
-        match Url::parse(value) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(url)),
-            _ => Err(format!("must be an http(s) URL (got {value:?})")),
-        }
-    });
+    let endpoint =
+        problems.parse(
+            "DOCKET_S3_ENDPOINT",
+            &args.s3_endpoint,
+            None,
+            |value| match Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(url)),
+                _ => Err(format!("must be an http(s) URL (got {value:?})")),
+            },
+        );
     let text = |raw: &Option<String>| {
         raw.as_deref()
             .map(str::trim)
@@ -808,17 +816,17 @@ impl Config {
                     .as_ref()
                     .map_or("(unset)".to_owned(), ToString::to_string),
             ),
-            (
-                "AWS_ACCESS_KEY_ID",
-                secret(self.s3.access_key_id.is_some()),
-            ),
+            ("AWS_ACCESS_KEY_ID", secret(self.s3.access_key_id.is_some())),
             (
                 "AWS_SECRET_ACCESS_KEY",
                 secret(self.s3.secret_access_key.is_some()),
             ),
             (
                 "AWS_REGION",
-                self.s3.region.clone().unwrap_or_else(|| "(unset)".to_owned()),
+                self.s3
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".to_owned()),
             ),
             (
                 "DOCKET_ATTACHMENT_MAX_BYTES",
@@ -914,7 +922,14 @@ mod tests {
             StorageUrl::parse("s3://bucket").unwrap().to_string(),
             "s3://bucket"
         );
-        for bad in ["s3://", "s3://B", "s3://ok-bucket/a//b", "s3://ok-bucket/../x", "gs://x", "/tmp"] {
+        for bad in [
+            "s3://",
+            "s3://B",
+            "s3://ok-bucket/a//b",
+            "s3://ok-bucket/../x",
+            "gs://x",
+            "/tmp",
+        ] {
             assert!(StorageUrl::parse(bad).is_err(), "{bad}");
         }
     }

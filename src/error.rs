@@ -380,7 +380,11 @@ impl ApiError {
 
     /// 507: the write would not fit (API.md §1); nothing was changed.
     pub fn insufficient_storage(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::INSUFFICIENT_STORAGE, ErrorCode::InsufficientStorage).detail(detail)
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            ErrorCode::InsufficientStorage,
+        )
+        .detail(detail)
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {

@@ -177,7 +177,9 @@ async fn body_sha256(body: Body, limit: u64) -> Result<[u8; 32], Response> {
         if size > limit {
             return Err(
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
-                    .detail(format!("the body is larger than the limit of {limit} bytes"))
+                    .detail(format!(
+                        "the body is larger than the limit of {limit} bytes"
+                    ))
                     .into_response(),
             );
         }

@@ -27,7 +27,11 @@ use crate::projects::guard;
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name: 1–255 characters once trimmed, no control characters.
-    #[param(min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")]
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+    )]
     pub name: String,
     /// A comment of the same task the file belongs to.
     pub comment_id: Option<Uuid>,
@@ -58,14 +62,24 @@ pub async fn upload_attachment(
 ) -> Result<Response, ApiError> {
     let name = AttachmentName::parse(&query.name)
         .map_err(|why| ApiError::bad_request(ErrorCode::InvalidQuery, format!("name: {why}")))?;
-    let (_, access) = guard::enter_task(&db.reads(), &principal, task_id, Action::EditTasks).await?;
+    let (_, access) =
+        guard::enter_task(&db.reads(), &principal, task_id, Action::EditTasks).await?;
     if let Some(comment_id) = query.comment_id {
         check_comment(&db, &principal, task_id, comment_id).await?;
     }
     let room = room(&db, &attachments, &access, &headers).await?;
     let context = context.map(|Extension(context)| context);
     let received = upload::receive(&attachments, &db, body, room, context.as_ref()).await?;
-    let committed = commit(&db, &attachments, &principal, task_id, &name, query.comment_id, &received).await;
+    let committed = commit(
+        &db,
+        &attachments,
+        &principal,
+        task_id,
+        &name,
+        query.comment_id,
+        &received,
+    )
+    .await;
     let attachment = match committed {
         Ok(attachment) => attachment,
         Err(error) => {
@@ -75,13 +89,17 @@ pub async fn upload_attachment(
     };
     let mut response = (StatusCode::CREATED, axum::Json(&attachment)).into_response();
     let out = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/attachments/{}/content", attachment.id)) {
+    if let Ok(location) =
+        HeaderValue::from_str(&format!("/api/v1/attachments/{}/content", attachment.id))
+    {
         out.insert(header::LOCATION, location);
     }
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", attachment.sha256)) {
         out.insert(header::ETAG, etag);
     }
-    response.extensions_mut().insert(BodyDigest(received.sha256));
+    response
+        .extensions_mut()
+        .insert(BodyDigest(received.sha256));
     Ok(response)
 }
 
@@ -95,7 +113,11 @@ async fn check_comment(
     let found = guard::enter_comment(&db.reads(), principal, comment_id, Action::Read).await;
     match found {
         Ok((comment, _)) if comment.task_id == task_id => Ok(()),
-        Ok(_) => Err(ApiError::field("comment_id", "invalid", "must be a comment of this task")),
+        Ok(_) => Err(ApiError::field(
+            "comment_id",
+            "invalid",
+            "must be a comment of this task",
+        )),
         Err(error) if error.status == StatusCode::NOT_FOUND => {
             Err(ApiError::field("comment_id", "invalid", "no such comment"))
         }
@@ -162,7 +184,11 @@ async fn commit(
         Err(store::AttachmentWriteError::Db(error))
             if error.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) =>
         {
-            return Err(ApiError::field("comment_id", "invalid", "the comment was deleted"));
+            return Err(ApiError::field(
+                "comment_id",
+                "invalid",
+                "the comment was deleted",
+            ));
         }
         Err(error) => return Err(error.into()),
     };
@@ -214,7 +240,8 @@ pub async fn get_attachment_content(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (attachment, _) = guard::enter_attachment(&db.reads(), &principal, id, Action::Read).await?;
+    let (attachment, _) =
+        guard::enter_attachment(&db.reads(), &principal, id, Action::Read).await?;
     let store = attachments.store_of(&attachment.store)?;
     let served = Served {
         store: &store,
@@ -242,7 +269,8 @@ pub async fn get_attachment_thumbnail(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (attachment, _) = guard::enter_attachment(&db.reads(), &principal, id, Action::Read).await?;
+    let (attachment, _) =
+        guard::enter_attachment(&db.reads(), &principal, id, Action::Read).await?;
     if !attachment.thumbnail {
         return Err(ApiError::not_found().detail("this attachment has no thumbnail (yet)"));
     }

@@ -89,7 +89,10 @@ fn retry(what: &str, error: impl std::fmt::Display) -> Outcome {
 
 /// Makes the thumbnail of one image.
 pub async fn run_thumbnail(attachments: &Attachments, job: &Job) -> Outcome {
-    let Some(id) = job.payload["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) else {
+    let Some(id) = job.payload["id"]
+        .as_str()
+        .and_then(|s| s.parse::<Uuid>().ok())
+    else {
         return Outcome::Fatal("the payload has no attachment id".into());
     };
     let attachment = match store::find(&attachments.db, id).await {
@@ -105,7 +108,10 @@ pub async fn run_thumbnail(attachments: &Attachments, job: &Job) -> Outcome {
         Err(error) => return retry("opening its storage", error),
     };
     let bytes = match store
-        .read_all(&file_key(id), attachments.max_bytes.max(attachment.size as u64))
+        .read_all(
+            &file_key(id),
+            attachments.max_bytes.max(attachment.size as u64),
+        )
         .await
     {
         Ok(bytes) => bytes,
@@ -158,7 +164,11 @@ pub async fn run_purge(attachments: &Attachments, _job: &Job) -> Outcome {
     }
 }
 
-async fn remove_files(attachments: &Attachments, store: &str, id: Uuid) -> Result<(), StorageError> {
+async fn remove_files(
+    attachments: &Attachments,
+    store: &str,
+    id: Uuid,
+) -> Result<(), StorageError> {
     let store = attachments.store_of(store)?;
     store.delete(&file_key(id)).await?;
     store.delete(&thumbnail_key(id)).await

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::storage::{file_key, thumbnail_key, Store, StorageError};
+use super::storage::{file_key, thumbnail_key, StorageError, Store};
 use super::store::{self, ToMove};
 use super::Attachments;
 use crate::config::StorageUrl;
@@ -108,7 +108,10 @@ async fn copy_one(
         }
     }
     if row.thumbnail {
-        match from.read_all(&thumbnail_key(row.id), 16 * 1024 * 1024).await {
+        match from
+            .read_all(&thumbnail_key(row.id), 16 * 1024 * 1024)
+            .await
+        {
             Ok(bytes) => to.put(&thumbnail_key(row.id), bytes.into()).await?,
             Err(StorageError::NotFound) => {}
             Err(error) => return Err(error.into()),

@@ -78,14 +78,19 @@ mod tests {
         );
         assert_eq!(content_type(b"<html><body>x</body></html>"), "text/html");
         assert_eq!(
-            content_type(b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"),
+            content_type(
+                b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"
+            ),
             "image/svg+xml"
         );
         assert_eq!(
             content_type(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
             "image/svg+xml"
         );
-        assert_eq!(content_type(b"alert(document.cookie)"), "text/plain; charset=utf-8");
+        assert_eq!(
+            content_type(b"alert(document.cookie)"),
+            "text/plain; charset=utf-8"
+        );
         assert_eq!(content_type(b"caf\xc3"), "text/plain; charset=utf-8");
         assert_eq!(content_type(b"\0\x01\x02"), "application/octet-stream");
         assert_eq!(content_type(b""), "application/octet-stream");
@@ -107,6 +112,8 @@ mod tests {
             assert!(!inline(download), "{download}");
         }
         // A name never decides: HTML called x.png is sniffed as HTML.
-        assert!(!inline(content_type(b"<html><script>alert(1)</script></html>")));
+        assert!(!inline(content_type(
+            b"<html><script>alert(1)</script></html>"
+        )));
     }
 }

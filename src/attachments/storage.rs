@@ -272,9 +272,9 @@ impl Store {
             // object_store reads a local file 8 KiB per blocking call; larger reads keep a
             // download near the disk's speed.
             GetResultPayload::File(file, _) => local_stream(file, range),
-            GetResultPayload::Stream(stream) => {
-                stream.map(|chunk| chunk.map_err(StorageError::from)).boxed()
-            }
+            GetResultPayload::Stream(stream) => stream
+                .map(|chunk| chunk.map_err(StorageError::from))
+                .boxed(),
         };
         Ok(Read { body, size })
     }
@@ -385,7 +385,10 @@ fn local_stream(
             return None;
         }
         let file = state.file.take()?;
-        let (at, want) = (state.at, (state.end - state.at).min(LOCAL_READ as u64) as usize);
+        let (at, want) = (
+            state.at,
+            (state.end - state.at).min(LOCAL_READ as u64) as usize,
+        );
         let read = tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::FileExt;
             let mut buffer = vec![0u8; want];

@@ -354,11 +354,8 @@ pub async fn record_multipart(db: &impl Exec, id: Uuid, multipart: &str) -> DbRe
 
 /// Forgets an upload whose leftovers are gone.
 pub async fn end_upload(db: &impl Exec, id: Uuid) -> DbResult<()> {
-    db.execute(
-        "DELETE FROM attachment_uploads WHERE id = $1",
-        params![id],
-    )
-    .await?;
+    db.execute("DELETE FROM attachment_uploads WHERE id = $1", params![id])
+        .await?;
     Ok(())
 }
 
@@ -390,7 +387,11 @@ pub async fn unfinished(db: &impl Exec, id: Uuid) -> DbResult<Option<Unfinished>
 }
 
 /// Uploads started longer ago than `older_than` (their requests are over: orphans).
-pub async fn orphans(db: &impl Exec, older_than: Duration, limit: i64) -> DbResult<Vec<Unfinished>> {
+pub async fn orphans(
+    db: &impl Exec,
+    older_than: Duration,
+    limit: i64,
+) -> DbResult<Vec<Unfinished>> {
     db.fetch_all(
         "SELECT id, store, multipart FROM attachment_uploads \
          WHERE started_at < now() - make_interval(secs => $1) ORDER BY started_at LIMIT $2",
@@ -452,11 +453,8 @@ pub async fn garbage(db: &impl Exec, limit: i64) -> DbResult<Vec<Garbage>> {
 }
 
 pub async fn forget_garbage(db: &impl Exec, id: Uuid) -> DbResult<()> {
-    db.execute(
-        "DELETE FROM attachment_garbage WHERE id = $1",
-        params![id],
-    )
-    .await?;
+    db.execute("DELETE FROM attachment_garbage WHERE id = $1", params![id])
+        .await?;
     Ok(())
 }
 

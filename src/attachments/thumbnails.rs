@@ -23,31 +23,35 @@ pub enum ThumbnailError {
     Undecodable(String),
 }
 
-fn limits() -> Limits {
+/// `sides`: also refuse images wider or taller than the pixel limit allows at all (for the
+/// decoder; the header is read without it, so that the refusal can say how large it was).
+fn limits(sides: bool) -> Limits {
     let mut limits = Limits::default();
-    limits.max_image_width = Some(16_384);
-    limits.max_image_height = Some(16_384);
+    if sides {
+        limits.max_image_width = Some(16_384);
+        limits.max_image_height = Some(16_384);
+    }
     limits.max_alloc = Some(MAX_ALLOC);
     limits
 }
 
-fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, ThumbnailError> {
+fn reader(bytes: &[u8], sides: bool) -> Result<ImageReader<Cursor<&[u8]>>, ThumbnailError> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ThumbnailError::Undecodable(e.to_string()))?;
-    reader.limits(limits());
+    reader.limits(limits(sides));
     Ok(reader)
 }
 
 /// The PNG thumbnail of an image's bytes (CPU-bound: run it on the blocking pool).
 pub fn make(bytes: &[u8]) -> Result<Vec<u8>, ThumbnailError> {
-    let (width, height) = reader(bytes)?
+    let (width, height) = reader(bytes, false)?
         .into_dimensions()
         .map_err(|e| ThumbnailError::Undecodable(e.to_string()))?;
     if u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(ThumbnailError::TooManyPixels { width, height });
     }
-    let image = reader(bytes)?
+    let image = reader(bytes, true)?
         .decode()
         .map_err(|e| ThumbnailError::Undecodable(e.to_string()))?;
     let thumbnail = if width > SIDE || height > SIDE {

@@ -69,7 +69,7 @@ impl JobKind {
             JobKind::AttachmentSweep,
         ]
         .into_iter()
-            .find(|kind| kind.as_str() == raw)
+        .find(|kind| kind.as_str() == raw)
     }
 }
 

@@ -144,8 +144,7 @@ async fn attachment_entered(
         crate::attachments::store::find_visible(db, attachment_id, principal.id(), lock)
             .await?
             .ok_or_else(ApiError::not_found)?;
-    let access =
-        ProjectAccess::checked(principal.id(), attachment.project_id, Some(role), action)?;
+    let access = ProjectAccess::checked(principal.id(), attachment.project_id, Some(role), action)?;
     Ok((attachment, access))
 }
 

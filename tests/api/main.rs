@@ -20,7 +20,7 @@ mod moves;
 mod notifications;
 mod openapi;
 mod pooler;
-mod s3;
 mod projects;
+mod s3;
 mod tasks;
 mod web;

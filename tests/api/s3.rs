@@ -121,7 +121,10 @@ pub async fn create_bucket() -> String {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "creating a bucket: {response:?}");
+    assert!(
+        response.status().is_success(),
+        "creating a bucket: {response:?}"
+    );
     name
 }
 
