@@ -134,7 +134,7 @@ pub async fn replay_or_run(
     }
 }
 
-fn valid_header(key: &HeaderValue) -> Result<String, Response> {
+fn valid_header(key: &HeaderValue) -> Result<String, ApiError> {
     key.to_str()
         .ok()
         .filter(|k| valid_key(k))
@@ -144,7 +144,6 @@ fn valid_header(key: &HeaderValue) -> Result<String, Response> {
                 ErrorCode::InvalidHeader,
                 "Idempotency-Key must be 1 to 255 printable ASCII characters",
             )
-            .into_response()
         })
 }
 
@@ -200,7 +199,7 @@ async fn run_streamed(
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let key = valid_header(&key)?;
+    let key = valid_header(&key).map_err(IntoResponse::into_response)?;
     let (mut parts, body) = request.into_parts();
     let principal = Principal::from_request_parts(&mut parts, &state)
         .await
@@ -265,7 +264,7 @@ async fn run(
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let key = valid_header(&key)?;
+    let key = valid_header(&key).map_err(IntoResponse::into_response)?;
     let (mut parts, body) = request.into_parts();
     let principal = Principal::from_request_parts(&mut parts, &state)
         .await
