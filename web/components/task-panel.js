@@ -1,6 +1,7 @@
 // Task detail, beside the list or the board (full screen on a phone, where the back gesture or
 // a swipe to the right closes it): the fields (task-editor.js saves them with If-Match and
-// resolves a 412 with the person), the comments and the task's activity as two tabs, deletion
+// resolves a 412 with the person), the attached files (attachments.js; files dropped anywhere
+// on the panel are uploaded), the comments and the task's activity as two tabs, deletion
 // (with Undo), and live updates. Leaving with unsaved input asks first.
 //
 // Focus: opening a task focuses the panel itself, never a field, so the shortcuts (j/k, Esc, ?)
@@ -15,11 +16,13 @@ import { commentThread } from "./comment-thread.js";
 import { timeline } from "./timeline.js";
 import { priorityGlyph } from "./priority.js";
 import { deleteLater } from "./undo.js";
+import { attachmentList, dropTarget } from "./attachments.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
  * @typedef {import("./task-editor.js").Field} Field
- * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null}} Discussion
+ * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null,
+ *   files: import("./attachments.js").FilesHandle}} Discussion
  * @typedef {{id: string, onEntry: (entry: api.Entry) => void, escape: () => boolean, edit: () => void,
  *   retire: () => Promise<boolean>}} OpenPanel what the view holds of the open panel: live updates,
  *   Esc, `e`, and `retire` (saves what is left before another task takes its place; false when the
@@ -62,7 +65,8 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   };
   unsaved.add(p.guard);
   const talk = discussion(p);
-  const panel = panelView(p, talk.section);
+  const panel = panelView(p, talk.files.section, talk.section);
+  if (canEdit) dropTarget(panel, (files) => talk.files.upload(files));
   p.inputs.description.hidden = true;
   drawPreview(p);
   replace(host, panel);
@@ -132,11 +136,13 @@ async function retire(p) {
 }
 
 /**
- * The panel: head (number, project, save state, close), fields, description, the discussion.
+ * The panel: head (number, project, save state, close), fields, description, files, the
+ * discussion.
  * @param {Panel} p
+ * @param {HTMLElement} files the attachments
  * @param {HTMLElement} together the comments and activity tabs
  */
-function panelView(p, together) {
+function panelView(p, files, together) {
   const { base, project, canEdit, inputs } = p;
   /** @param {string} field */
   const errorFor = (field) => (p.errors[field] = h("p", { class: "field-error", id: `task-${field}-error` }));
@@ -166,6 +172,7 @@ function panelView(p, together) {
       h("div", { class: "description" },
         h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? inputs.editButton : null),
         inputs.description, inputs.preview, errorFor("description")),
+      files,
       together,
       canEdit ? h("div", { class: "panel-foot" }, h("button", { type: "button", class: "danger ghost", id: "delete-task", onclick: () => remove(p) }, "Delete task")) : null));
 }
@@ -207,9 +214,23 @@ function discussion(p) {
     showTab(toActivity ? "activity" : "comments");
     (toActivity ? activityTab : commentsTab).focus();
   });
+  const files = attachmentList({
+    task: base, me: /** @type {api.User} */ (ctx.state.user), canUpload: p.canEdit,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal,
+    onCount: (n) => {
+      if (p.base.attachment_count !== n) {
+        p.base = { ...p.base, attachment_count: n };
+        p.hooks.onSaved(p.base);
+      }
+    },
+    onChange: () => thread.redraw(),
+  });
+  files.ready.catch((e) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) announce(e instanceof Error ? e.message : String(e), { error: true });
+  });
   const thread = commentThread(commentsPanel, {
     task: base, me: /** @type {api.User} */ (ctx.state.user), members: () => p.members, canComment: p.canEdit,
-    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved, files,
     onCount: (n) => {
       commentsTab.textContent = commentsLabel(n);
       if (p.base.comment_count !== n) {
@@ -222,7 +243,7 @@ function discussion(p) {
     if (!(e instanceof DOMException && e.name === "AbortError")) replace(commentsPanel, h("p", { class: "error-text" }, e instanceof Error ? e.message : String(e)));
   });
   /** @type {Discussion} */
-  const d = { section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null };
+  const d = { section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null, files };
   return d;
 }
 
@@ -274,7 +295,11 @@ function onEntry(p, talk, entry) {
     p.ctx.setQuery({ task: null });
     return;
   }
-  if (entry.kind.startsWith("comment.")) talk.thread.reload().catch(() => {});
+  if (entry.kind.startsWith("comment.")) {
+    talk.thread.reload().catch(() => {});
+    // A comment's files go with it.
+    if (entry.kind === "comment.deleted") talk.files.reload().catch(() => {});
+  } else if (entry.kind.startsWith("attachment.")) talk.files.reload().catch(() => {});
   else refreshTask(p);
   talk.history?.reload().catch(() => {});
 }

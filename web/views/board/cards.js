@@ -4,7 +4,7 @@
 
 import * as api from "../../api.js";
 import { h, announce, formatDue, isOverdue, initials } from "../../dom.js";
-import { commentBadge } from "../../components/task-row.js";
+import { commentBadge, attachmentBadge } from "../../components/task-row.js";
 import { priorityGlyph } from "../../components/priority.js";
 import { COLUMNS, updateCount, readCounts } from "./columns.js";
 import { startDrag, onCardKey } from "./moves.js";
@@ -30,6 +30,7 @@ export function card(b, task) {
       task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
       priorityGlyph(task.priority),
       commentBadge(task),
+      attachmentBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));
   if (b.canEdit) el.addEventListener("pointerdown", (e) => startDrag(b, e, el));
   // The browser's own drag of the title link would cancel the pointer (and the move).

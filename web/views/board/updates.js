@@ -101,7 +101,7 @@ async function refresh(b, id) {
     }
     const t = /** @type {api.Task} */ (fresh);
     const known = b.tasks.get(id);
-    if (known && t.version <= known.version && t.comment_count === known.comment_count) return;
+    if (known && t.version <= known.version && t.comment_count === known.comment_count && t.attachment_count === known.attachment_count) return;
     if (t.project_id !== b.project.id || !matchesFilters(t, b.filters, b.me.id) || (!known && b.filters.has("q"))) return drop(b, id);
     const el = b.board.querySelector(`.card[data-id="${id}"]`);
     if (el && (el.classList.contains("dragging") || el.classList.contains("pending") || el.classList.contains("held"))) {

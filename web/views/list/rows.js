@@ -267,7 +267,7 @@ export async function refreshRow(l, id) {
       throw e;
     }
     const known = l.tasks.find((t) => t.id === id);
-    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count) return;
+    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count && fresh.attachment_count === known.attachment_count) return;
     const here = l.kind === "project" ? fresh.project_id === l.project?.id : true;
     if (!here || !matchesFilters(fresh, l.params, l.me.id)) return dropRow(l, id);
     if (known) {
