@@ -18,7 +18,8 @@ const IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
  *   onCount: (n: number) => void, onChange: () => void}} FilesOptions
  *   `onChange`: the list changed (the comment thread shows each comment's files)
  * @typedef {{o: FilesOptions, items: api.Attachment[], list: HTMLElement, uploads: HTMLElement,
- *   heading: HTMLElement, input: HTMLInputElement}} Files
+ *   heading: HTMLElement, input: HTMLInputElement, waits: number}} Files
+ *   `waits`: reloads left while an image's thumbnail is being made
  * @typedef {{section: HTMLElement, ready: Promise<void>, reload: () => Promise<void>,
  *   upload: (files: File[], commentId?: string) => Promise<void>, forComment: (id: string) => HTMLElement | null}} FilesHandle
  */
@@ -31,7 +32,7 @@ const IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 export function attachmentList(o) {
   /** @type {Files} */
   const f = {
-    o, items: [],
+    o, items: [], waits: 0,
     list: h("ul", { class: "attachments", id: "attachments", "aria-label": "Attached files" }),
     uploads: h("ul", { class: "uploads", id: "uploads", "aria-label": "Uploads in progress" }),
     heading: h("h3", { class: "small", id: "attachments-heading" }, "Attachments"),
@@ -61,6 +62,20 @@ export function attachmentList(o) {
 async function load(f) {
   f.items = await api.all(`/tasks/${f.o.task.id}/attachments`, { signal: f.o.signal });
   draw(f);
+  awaitThumbnails(f);
+}
+
+/**
+ * A thumbnail is made in the background and no event says when: while an image lacks one,
+ * read the list again a few times, a little later each time.
+ * @param {Files} f
+ */
+function awaitThumbnails(f) {
+  const pending = f.items.some((a) => IMAGES.includes(a.content_type) && !a.thumbnail);
+  if (!pending || f.waits <= 0 || f.o.signal.aborted) return;
+  const delay = 700 * (6 - f.waits);
+  f.waits -= 1;
+  setTimeout(() => load(f).catch(() => {}), delay);
 }
 
 /** @param {Files} f */
@@ -148,6 +163,10 @@ async function upload(f, files, commentId) {
       if (!f.items.some((a) => a.id === added.id)) f.items.unshift(added);
       draw(f);
       announce(`Attached ${added.name}.`);
+      if (IMAGES.includes(added.content_type) && f.waits === 0) {
+        f.waits = 5;
+        awaitThumbnails(f);
+      }
     } catch (e) {
       if (e instanceof DOMException && e.name === "AbortError") {
         row.el.remove();
