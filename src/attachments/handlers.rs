@@ -30,7 +30,7 @@ pub struct UploadQuery {
     #[param(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub name: String,
     /// A comment of the same task the file belongs to.
@@ -226,9 +226,9 @@ pub async fn list_attachments(
 #[utoipa::path(get, path = "/api/v1/attachments/{id}/content", tag = "attachments",
     params(("id" = Uuid, Path), ("Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header)),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 200, description = "The file, with its sniffed type as `Content-Type` (any type)", content_type = "*/*", body = Vec<u8>,
             headers(("ETag" = String, description = "The SHA-256 of the file, quoted"), ("Content-Disposition" = String), ("Content-Security-Policy" = String))),
-        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 206, description = "The range asked for, typed as the file", content_type = "*/*", body = Vec<u8>,
             headers(("Content-Range" = String), ("ETag" = String))),
         (status = 304, description = "Not modified"),
         (status = 416, description = "No asked range is in the file", body = crate::error::Problem, content_type = "application/problem+json")),
