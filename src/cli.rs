@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigArgs, KeyMaterial};
 use crate::db::embedded::{self, DataDirLock, Durability, EmbeddedPostgres};
+use crate::db::postmaster::{RestartPolicy, Supervisor};
 use crate::server::{shutdown_signal, Application};
 
 #[derive(Parser, Debug)]
@@ -176,18 +177,24 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// The embedded cluster this process started, stopped when the process is done with it.
+/// The embedded cluster this process started and supervises, stopped when the process is done
+/// with it.
 pub struct EmbeddedGuard {
     pub postgres: EmbeddedPostgres,
-    stop_on_drop: bool,
+    /// Present when this process holds the data dir: it started the cluster and watches it.
+    supervisor: Option<Supervisor>,
     _lock: Option<DataDirLock>,
 }
 
 impl EmbeddedGuard {
+    /// Resolves with the reason when the supervisor gives up restarting the cluster.
+    pub fn gave_up(&self) -> Option<impl std::future::Future<Output = String> + Send + 'static> {
+        self.supervisor.as_ref().map(Supervisor::gave_up)
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
-        if self.stop_on_drop {
-            let postgres = self.postgres.clone();
-            tokio::task::spawn_blocking(move || postgres.stop()).await??;
+        if let Some(supervisor) = self.supervisor {
+            supervisor.stop().await?;
             tracing::info!("embedded PostgreSQL stopped");
         }
         Ok(())
@@ -215,20 +222,26 @@ pub async fn prepare_database(
         );
     }
     let postgres = EmbeddedPostgres::locate(&data_dir)?;
-    let stop_on_drop = lock.is_some();
-    if lock.is_some() {
+    let supervisor = if lock.is_some() {
         let pg = postgres.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             if pg.ensure_initialized(Durability::Durable)? {
                 tracing::info!(dir = %pg.cluster_dir().display(), "created the embedded PostgreSQL cluster");
             }
-            pg.start()
+            Ok(())
         })
         .await??;
-        postgres.ensure_database(embedded::DATABASE).await?;
+        let supervisor = Supervisor::start(postgres.clone(), RestartPolicy::default()).await?;
+        if let Err(error) = postgres.ensure_database(embedded::DATABASE).await {
+            supervisor.stop().await?;
+            return Err(error);
+        }
+        Some(supervisor)
     } else if !postgres.is_running() {
         bail!("the data directory is locked by another docket, but its database is not running");
-    }
+    } else {
+        None
+    };
     if config.jwt_secret.is_none() {
         config.jwt_secret = Some(
             KeyMaterial::new(embedded::dev_secret(&data_dir, "jwt_secret")?)
@@ -247,7 +260,7 @@ pub async fn prepare_database(
         options,
         Some(EmbeddedGuard {
             postgres,
-            stop_on_drop,
+            supervisor,
             _lock: lock,
         }),
     ))
@@ -265,10 +278,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             return Err(error);
         }
     };
+    let app = match &embedded {
+        // The data-dir lock makes this the cluster's only server.
+        Some(embedded) => app
+            .watch_disk(embedded.postgres.cluster_dir())
+            .sole_instance(),
+        None => app,
+    };
     tracing::info!(address = %app.local_addr(), "docket is listening");
-    let result = app.run_until(shutdown_signal()).await;
+    // A cluster that cannot be kept running ends the server with an error, so that the
+    // service manager's restart policy takes over.
+    let gave_up = embedded.as_ref().and_then(EmbeddedGuard::gave_up);
+    let (failed, mut failure) = tokio::sync::oneshot::channel::<String>();
+    let shutdown = async move {
+        match gave_up {
+            Some(gave_up) => tokio::select! {
+                () = shutdown_signal() => {}
+                reason = gave_up => {
+                    tracing::error!("shutting down: the embedded PostgreSQL cannot be kept running");
+                    let _ = failed.send(reason);
+                }
+            },
+            None => shutdown_signal().await,
+        }
+    };
+    let result = app.run_until(shutdown).await;
     if let Some(embedded) = embedded {
         embedded.stop().await?;
+    }
+    if let Ok(reason) = failure.try_recv() {
+        bail!("{reason}");
     }
     tracing::info!("docket stopped");
     result

@@ -39,6 +39,7 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_LOG_FORMAT",
     "DOCKET_MAX_CONNECTIONS",
     "DOCKET_METRICS_TOKEN",
+    "DOCKET_MIN_FREE_DISK_MB",
     "DOCKET_STORAGE",
     "DOCKET_S3_ENDPOINT",
     "AWS_ACCESS_KEY_ID",
@@ -122,6 +123,8 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    #[arg(long = "min-free-disk-mb", env = "DOCKET_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<String>,
     #[arg(long = "storage", env = "DOCKET_STORAGE")]
     pub storage: Option<String>,
     #[arg(long = "s3-endpoint", env = "DOCKET_S3_ENDPOINT")]
@@ -284,6 +287,9 @@ pub struct Config {
     pub max_connections: usize,
     /// When set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<SecretString>,
+    /// With the embedded database: below this much free space on its file system, writes
+    /// are refused (507). Zero refuses nothing.
+    pub min_free_disk_bytes: u64,
     /// Where new attachments go (until `docket storage migrate` switches the instance).
     pub storage: StorageUrl,
     pub s3: S3Settings,
@@ -657,6 +663,12 @@ impl Config {
             4096,
             integer_in(1, 1_000_000),
         ) as usize;
+        let min_free_disk_mb = problems.parse(
+            "DOCKET_MIN_FREE_DISK_MB",
+            &args.min_free_disk_mb,
+            256,
+            integer_in(0, 16 * 1024 * 1024),
+        );
         let attachments = attachments(&mut problems, args);
 
         if !problems.0.is_empty() {
@@ -686,6 +698,7 @@ impl Config {
             log_format,
             max_connections,
             metrics_token: secret(&args.metrics_token),
+            min_free_disk_bytes: min_free_disk_mb << 20,
             storage: attachments.storage,
             s3: attachments.s3,
             attachment_max_bytes: attachments.max_bytes,
@@ -808,6 +821,18 @@ impl Config {
             ),
             ("DOCKET_MAX_CONNECTIONS", self.max_connections.to_string()),
             ("DOCKET_METRICS_TOKEN", secret(self.metrics_token.is_some())),
+            (
+                "DOCKET_MIN_FREE_DISK_MB",
+                format!(
+                    "{}{}",
+                    self.min_free_disk_bytes >> 20,
+                    if self.database_url.is_some() {
+                        " (not used: the database is external)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
             ("DOCKET_STORAGE", self.storage.to_string()),
             (
                 "DOCKET_S3_ENDPOINT",
@@ -855,6 +880,23 @@ mod tests {
         assert!(!config.secure_cookies());
         assert_eq!(config.max_connections, 4096);
         assert_eq!(config.session_cookie(), "docket_session");
+        assert_eq!(config.min_free_disk_bytes, 256 << 20);
+        assert!(config.describe().contains("DOCKET_MIN_FREE_DISK_MB=256\n"));
+    }
+
+    #[test]
+    fn the_disk_minimum_is_megabytes_and_zero_turns_it_off() {
+        let args = ConfigArgs {
+            min_free_disk_mb: Some("0".into()),
+            ..Default::default()
+        };
+        assert_eq!(Config::from_args(&args).unwrap().min_free_disk_bytes, 0);
+        let args = ConfigArgs {
+            min_free_disk_mb: Some("-1".into()),
+            ..Default::default()
+        };
+        let problems = Config::from_args(&args).unwrap_err();
+        assert_eq!(problems[0].variable, "DOCKET_MIN_FREE_DISK_MB");
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "Quota exceeded",
             ErrorCode::RateLimited => "Too many requests",
             ErrorCode::Unavailable => "Service unavailable",
-            ErrorCode::InsufficientStorage => "Insufficient storage",
+            ErrorCode::InsufficientStorage => "Storage full",
             ErrorCode::Internal => "Internal server error",
         }
     }
@@ -378,8 +378,17 @@ impl ApiError {
         error
     }
 
-    /// 507: the write would not fit (API.md §1); nothing was changed.
-    pub fn insufficient_storage(detail: impl Into<String>) -> Self {
+    /// 507: the embedded database's disk is nearly full, so writes are refused before
+    /// PostgreSQL runs out (API.md §1, §7 `DOCKET_MIN_FREE_DISK_MB`).
+    pub fn insufficient_storage() -> Self {
+        Self::storage_full(
+            "the server's disk is nearly full, so changes cannot be saved until its operator \
+             frees space; reading, signing in and deleting still work",
+        )
+    }
+
+    /// 507 for one write that would not fit (an attachment: API.md §20); nothing was changed.
+    pub fn storage_full(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::InsufficientStorage,
@@ -441,6 +450,19 @@ impl<E: DomainError> From<E> for ApiError {
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
         use tokio_postgres::error::SqlState;
+        if error.is_disk_full() {
+            tracing::warn!(error = %error, "the database's disk is full");
+            return ApiError::unavailable(
+                "the database's disk is full, so nothing can be saved until its operator frees \
+                 space; try again later",
+            );
+        }
+        if error.is_unreachable() {
+            // The pool logs an outage once (`db::backoff::Health`); each request's 503 is in
+            // the access log.
+            tracing::debug!(error = %error, "database unreachable");
+            return ApiError::unavailable("the database is unavailable; try again shortly");
+        }
         if error.is_unavailable() {
             tracing::warn!(error = %error, "database unavailable");
             return ApiError::unavailable("the database is unavailable; try again shortly");

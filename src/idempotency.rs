@@ -8,12 +8,15 @@ use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::auth::principal::Principal;
 use crate::auth::state::AuthState;
-use crate::db::DbError;
+use crate::db::backoff::Backoff;
+use crate::db::{Db, DbError};
 use crate::error::{ApiError, ErrorCode};
 
 pub const HEADER: &str = "idempotency-key";
@@ -189,9 +192,9 @@ async fn body_sha256(body: Body, limit: u64) -> Result<[u8; 32], Response> {
 
 /// `Idempotency-Key` on a route whose body is a stream (an upload): the body is never held
 /// here. A first request claims the key and runs; its fingerprint is completed from the
-/// digest the handler reports (`BodyDigest`) when the response is saved. A repeat of a
-/// finished request has its body hashed as it is read, then replayed or refused (422); a
-/// repeat while the first runs is 409 without reading the body.
+/// digest the handler reports (`BodyDigest`) when its answer is saved. A repeat of a finished
+/// request has its body hashed as it is read, then replayed or refused (422); a repeat while
+/// the first runs is 409 without reading the body.
 async fn run_streamed(
     state: AuthState,
     key: HeaderValue,
@@ -209,12 +212,18 @@ async fn run_streamed(
     // Until the digest is known the key holds the fingerprint of an empty body.
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let pending = streamed_fingerprint(&method, &uri, &[]);
-    loop {
-        if store::claim(db, principal.id(), &key, &pending)
+    let claim = loop {
+        if let Some(at) = store::claim(db, principal.id(), &key, &pending)
             .await
             .map_err(fail)?
         {
-            break;
+            break Claim {
+                db: db.clone(),
+                principal: principal.id(),
+                key: key.clone(),
+                at,
+                settled: false,
+            };
         }
         let stored = store::find(db, principal.id(), &key, STREAMED_ABANDONED_AFTER)
             .await
@@ -227,11 +236,7 @@ async fn run_streamed(
             continue;
         }
         let Some(status) = stored.status else {
-            return Err(ApiError::conflict(
-                ErrorCode::IdempotencyInFlight,
-                "a request with this Idempotency-Key is still being processed",
-            )
-            .into_response());
+            return Err(in_flight());
         };
         let digest = body_sha256(body, limit).await?;
         if stored.request_hash != streamed_fingerprint(&method, &uri, &digest) {
@@ -247,15 +252,9 @@ async fn run_streamed(
             stored.headers,
             stored.body.unwrap_or_default(),
         ));
-    }
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let digest = response.extensions().get::<BodyDigest>().copied();
-    let (Some(digest), true) = (digest, response.status().is_success()) else {
-        forget(&state, &principal, &key).await;
-        return Ok(response);
     };
-    let request_hash = streamed_fingerprint(&method, &uri, &digest.0);
-    Ok(remember(&state, &principal, &key, Some(&request_hash), response).await)
+    let request = Request::from_parts(parts, body);
+    answer_with_effect(claim, request, next, Some((method, uri))).await
 }
 
 async fn run(
@@ -287,24 +286,51 @@ async fn run(
         Err(_) => hasher.update(&bytes),
     }
     let request_hash = hasher.finalize().to_vec();
+    let claim = match claim(&state, &principal, &key, &request_hash).await? {
+        Claimed::Ours(claim) => claim,
+        Claimed::Answered(earlier) => return Ok(earlier),
+    };
+    let request = Request::from_parts(parts, Body::from(bytes));
+    answer_with_effect(claim, request, next, None).await
+}
+
+enum Claimed {
+    Ours(Claim),
+    /// The key's earlier use answers: its stored response.
+    Answered(Response),
+}
+
+/// Claims the key for this request, or answers as the key's earlier use says: its stored
+/// response, 422 for another body, 409 while it still runs.
+async fn claim(
+    state: &AuthState,
+    principal: &Principal,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Claimed, Response> {
     let db = &state.db;
     let fail = |e: DbError| ApiError::from(e).into_response();
-
     loop {
-        if store::claim(db, principal.id(), &key, &request_hash)
+        if let Some(at) = store::claim(db, principal.id(), key, request_hash)
             .await
             .map_err(fail)?
         {
-            break;
+            return Ok(Claimed::Ours(Claim {
+                db: db.clone(),
+                principal: principal.id(),
+                key: key.to_owned(),
+                at,
+                settled: false,
+            }));
         }
-        let stored = store::find(db, principal.id(), &key, ABANDONED_AFTER)
+        let stored = store::find(db, principal.id(), key, ABANDONED_AFTER)
             .await
             .map_err(fail)?;
         let Some(stored) = stored else {
             continue;
         };
         if stored.expired || stored.abandoned {
-            forget(&state, &principal, &key).await;
+            forget(state, principal, key).await;
             continue;
         }
         if stored.request_hash != request_hash {
@@ -316,39 +342,87 @@ async fn run(
             .into_response());
         }
         let Some(status) = stored.status else {
-            return Err(ApiError::conflict(
-                ErrorCode::IdempotencyInFlight,
-                "a request with this Idempotency-Key is still being processed",
-            )
-            .into_response());
+            return Err(in_flight());
         };
-        return Ok(replay(
+        return Ok(Claimed::Answered(replay(
             status,
             stored.headers,
             stored.body.unwrap_or_default(),
-        ));
+        )));
     }
-
-    let request = Request::from_parts(parts, Body::from(bytes));
-    let response = next.run(request).await;
-    if !response.status().is_success() {
-        // Failures are not remembered: the client may fix the request and retry the same key.
-        forget(&state, &principal, &key).await;
-        return Ok(response);
-    }
-    Ok(remember(&state, &principal, &key, None, response).await)
 }
 
-/// Saves a successful first response under the key (with the request's fingerprint when it
-/// was known only now) and returns it.
-async fn remember(
-    state: &AuthState,
-    principal: &Principal,
-    key: &str,
-    request_hash: Option<&[u8]>,
-    response: Response,
-) -> Response {
-    let db = &state.db;
+fn in_flight() -> Response {
+    ApiError::conflict(
+        ErrorCode::IdempotencyInFlight,
+        "a request with this Idempotency-Key is still being processed",
+    )
+    .into_response()
+}
+
+/// This request's hold on its key, named by when it was made: a key let go and claimed again
+/// is another claim, which this one's release and answer leave alone. Dropped unsettled (the
+/// request failed, its answer could not be stored, or it was cancelled: by the handler
+/// deadline, a panic, a client that went away) it is let go, so that a retry runs at once
+/// rather than being told "in flight" until the claim is taken for abandoned.
+struct Claim {
+    db: Db,
+    principal: Uuid,
+    key: String,
+    at: DateTime<Utc>,
+    /// Answered, or no longer ours: nothing to let go.
+    settled: bool,
+}
+
+impl Claim {
+    /// Lets go of the claim now; when the database cannot say so, the drop lets go in the
+    /// background.
+    async fn let_go(mut self) {
+        let forgotten =
+            store::forget_unanswered(&self.db, self.principal, &self.key, self.at).await;
+        self.settled = forgotten.is_ok();
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.settled {
+            release(
+                self.db.clone(),
+                self.principal,
+                std::mem::take(&mut self.key),
+                self.at,
+            );
+        }
+    }
+}
+
+/// Runs the claimed request and stores its answer in the handler's own transaction, held open
+/// for it: the effect and the answer that replays it commit together or not at all. (Stored
+/// after a commit of their own, a crash between the two left an effect without an answer, and
+/// the retry that took over the claim made it a second time.)
+/// A streamed request (`streamed`: its method and URI) is fingerprinted here, from the digest
+/// its handler reports.
+async fn answer_with_effect(
+    mut claim: Claim,
+    request: Request,
+    next: Next,
+    streamed: Option<(Method, axum::http::Uri)>,
+) -> Result<Response, Response> {
+    let (response, held) = crate::db::with_commit_held(next.run(request)).await;
+    if !response.status().is_success() {
+        // Failures are not remembered: the client may fix the request and retry the same key,
+        // and the claim is let go for it before the answer leaves (a retry sent at once finds
+        // the key free). So what the handler committed before it failed is rolled back
+        // (`held` dropped): kept, the retry would make it again.
+        drop(held);
+        claim.let_go().await;
+        return Ok(response);
+    }
+    let request_hash = streamed.map(|(method, uri)| {
+        let digest = response.extensions().get::<BodyDigest>().map(|d| d.0);
+        streamed_fingerprint(&method, &uri, &digest.unwrap_or_default())
+    });
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let headers: Map<String, Value> = KEPT_HEADERS
@@ -358,20 +432,66 @@ async fn remember(
             Some(((*name).to_owned(), Value::String(value.to_owned())))
         })
         .collect();
-    let saved = store::save(
-        db,
-        principal.id(),
-        key,
-        request_hash,
-        parts.status.as_u16() as i16,
-        Value::Object(headers),
-        &body,
-    )
-    .await;
-    if let Err(error) = saved {
-        tracing::error!(error = %error, "could not save an idempotent response");
+    let answer = store::Answer {
+        status: parts.status.as_u16() as i16,
+        headers: Value::Object(headers),
+        body: &body,
+        request_hash: request_hash.as_deref(),
+    };
+    let Some(tx) = held else {
+        // A handler without a transaction: its answer is stored on its own.
+        claim.settled = true;
+        let saved = store::save(&claim.db, claim.principal, &claim.key, claim.at, answer);
+        match saved.await {
+            Ok(true) => {}
+            Ok(false) => tracing::error!("an idempotency claim was taken over before its answer"),
+            Err(error) => tracing::error!(error = %error, "could not save an idempotent response"),
+        }
+        return Ok(Response::from_parts(parts, Body::from(body)));
+    };
+    // On every error below, the transaction rolls back when dropped: nothing of this request
+    // is kept, and the claim is let go.
+    let saved = store::save(&tx, claim.principal, &claim.key, claim.at, answer);
+    if !saved.await.map_err(|e| ApiError::from(e).into_response())? {
+        // Taken for abandoned and claimed by a retry meanwhile: that retry answers for the
+        // key, so this request's effect must not commit beside it.
+        claim.settled = true;
+        return Err(in_flight());
     }
-    Response::from_parts(parts, Body::from(body))
+    // If the commit fails but did happen, the stored answer is there and a retry gets it (the
+    // release removes only an unanswered claim).
+    tx.commit_now()
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    claim.settled = true;
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Lets go of an unanswered claim so that a retry runs again. With the database down, tries
+/// again in the background (with backoff, for as long as the claim would otherwise block
+/// retries), so that a client retrying after an outage is not told "in flight" for a minute.
+fn release(db: Db, principal: Uuid, key: String, claimed_at: DateTime<Utc>) {
+    // A claim dropped while the runtime shuts down stays until it is taken for abandoned.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new("idempotency release");
+        loop {
+            match store::forget_unanswered(&db, principal, &key, claimed_at).await {
+                Ok(()) => return backoff.succeeded(),
+                Err(error) if error.is_unavailable() && started.elapsed() < ABANDONED_AFTER => {
+                    let wait = backoff.failed(&error, true);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => {
+                    tracing::debug!(error = %error, "an idempotency claim stays until abandoned");
+                    return;
+                }
+            }
+        }
+    });
 }
 
 async fn forget(state: &AuthState, principal: &Principal, key: &str) {
@@ -401,27 +521,29 @@ fn replay(status: i16, headers: Option<Value>, body: Vec<u8>) -> Response {
 pub mod store {
     use std::time::Duration;
 
+    use chrono::{DateTime, Utc};
     use serde_json::Value;
     use uuid::Uuid;
 
     use crate::db::{get, DbResult, Exec, FromRow, Row};
     use crate::params;
 
-    /// Claims the key for a first request; false when it is already there.
+    /// Claims the key for a first request: when the claim was made (which names it), or
+    /// `None` when the key is already there.
     pub async fn claim(
         db: &impl Exec,
         principal: Uuid,
         key: &str,
         request_hash: &[u8],
-    ) -> DbResult<bool> {
+    ) -> DbResult<Option<DateTime<Utc>>> {
         let row = db
             .query_opt(
                 "INSERT INTO idempotency_keys (principal_id, key, request_hash) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1 AS claimed",
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING created_at",
                 params![principal, key, request_hash],
             )
             .await?;
-        Ok(row.is_some())
+        row.map(|row| get(&row, "created_at")).transpose()
     }
 
     /// A stored key: the request it was first used with and, once that finished, its response.
@@ -465,26 +587,41 @@ pub mod store {
         .await
     }
 
-    /// Stores the response of the first request, and its fingerprint when that was known
-    /// only at the end (a streamed body).
-    #[allow(clippy::too_many_arguments)]
+    /// The response of a first request, as it is stored.
+    pub struct Answer<'a> {
+        pub status: i16,
+        pub headers: Value,
+        pub body: &'a [u8],
+        /// The request's fingerprint when it was known only at the end (a streamed body).
+        pub request_hash: Option<&'a [u8]>,
+    }
+
+    /// Stores the response of the first request in its claim; false when that claim is gone
+    /// (taken for abandoned, and perhaps claimed again by a retry): nothing is stored then.
     pub async fn save(
         db: &impl Exec,
         principal: Uuid,
         key: &str,
-        request_hash: Option<&[u8]>,
-        status: i16,
-        headers: Value,
-        body: &[u8],
-    ) -> DbResult<()> {
-        db.execute(
-            "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5, \
-                 request_hash = coalesce($6, request_hash) \
-             WHERE principal_id = $1 AND key = $2",
-            params![principal, key, status, headers, body, request_hash],
-        )
-        .await?;
-        Ok(())
+        claimed_at: DateTime<Utc>,
+        answer: Answer<'_>,
+    ) -> DbResult<bool> {
+        let updated = db
+            .execute(
+                "UPDATE idempotency_keys SET status = $4, headers = $5, body = $6, \
+                     request_hash = coalesce($7, request_hash) \
+                 WHERE principal_id = $1 AND key = $2 AND created_at = $3 AND status IS NULL",
+                params![
+                    principal,
+                    key,
+                    claimed_at,
+                    answer.status,
+                    answer.headers,
+                    answer.body,
+                    answer.request_hash
+                ],
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Deletes the rows past their use (maintenance).
@@ -497,6 +634,35 @@ pub mod store {
         Ok(())
     }
 
+    /// Deletes a claim whose request did not finish; an answered one stays, and so does a
+    /// later claim of the same key.
+    pub async fn forget_unanswered(
+        db: &impl Exec,
+        principal: Uuid,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        db.execute(
+            "DELETE FROM idempotency_keys \
+             WHERE principal_id = $1 AND key = $2 AND created_at = $3 AND status IS NULL",
+            params![principal, key, claimed_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes every claim whose request did not finish (at the start of the only instance
+    /// of a database: their requests died with the previous process). Returns how many.
+    pub async fn forget_all_unanswered(db: &impl Exec) -> DbResult<u64> {
+        db.execute(
+            "DELETE FROM idempotency_keys WHERE status IS NULL",
+            params![],
+        )
+        .await
+    }
+
+    /// Deletes a key whatever it holds (an expired or abandoned one, before it is claimed
+    /// again).
     pub async fn forget(db: &impl Exec, principal: Uuid, key: &str) -> DbResult<()> {
         db.execute(
             "DELETE FROM idempotency_keys WHERE principal_id = $1 AND key = $2",

@@ -9,6 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::db::disk::DiskSpace;
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -27,14 +28,29 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// Readiness: the database answers and its migrations are current.
+/// Readiness: the database answers and its migrations are current. With the embedded
+/// database the body also says how much room its disk has left, and whether writes are
+/// refused for lack of it (the server is still ready: reads go on).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready to serve"),
+    responses((status = 200, description = "Ready to serve: `{\"status\":\"ready\"}`, and with \
+            the embedded database `disk`: `free_bytes`, `min_free_bytes` and `writes` \
+            (`accepted`, or `refused` below the minimum)"),
         (status = 503, description = "Not ready", body = crate::error::Problem,
             content_type = "application/problem+json")))]
-pub async fn readyz(State(db): State<Db>) -> Result<Response, ApiError> {
+pub async fn readyz(
+    State(db): State<Db>,
+    State(disk): State<DiskSpace>,
+) -> Result<Response, ApiError> {
     if db.is_migrated() && crate::db::migrations::is_ready(&db).await {
-        Ok(Json(json!({"status": "ready"})).into_response())
+        let mut body = json!({"status": "ready"});
+        if let Some(free) = disk.free_bytes() {
+            body["disk"] = json!({
+                "free_bytes": free,
+                "min_free_bytes": disk.min_free_bytes(),
+                "writes": if disk.refuses_writes() { "refused" } else { "accepted" },
+            });
+        }
+        Ok(Json(body).into_response())
     } else {
         Err(ApiError::unavailable(
             "the database is unreachable or its migrations are not current",

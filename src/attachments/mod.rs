@@ -125,7 +125,7 @@ impl crate::error::DomainError for StorageError {
     fn into_api_error(self) -> ApiError {
         match self {
             StorageError::NotFound => ApiError::not_found(),
-            StorageError::Full => crate::error::ApiError::insufficient_storage(
+            StorageError::Full => crate::error::ApiError::storage_full(
                 "the attachment storage is full; nothing was stored",
             ),
             StorageError::Other(message) => {

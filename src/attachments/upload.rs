@@ -83,7 +83,7 @@ pub async fn receive(
         let needed = room.declared.unwrap_or(0) + attachments.tuning.free_reserve;
         if free < needed {
             let _ = store::end_upload(db, id).await;
-            return Err(ApiError::insufficient_storage(
+            return Err(ApiError::storage_full(
                 "the server's disk is nearly full; nothing was stored",
             ));
         }

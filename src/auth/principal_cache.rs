@@ -22,6 +22,7 @@ use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use super::users::User;
+use crate::db::backoff::Backoff;
 
 /// A cached user and when it was read.
 type Entry = (Arc<User>, Instant);
@@ -35,8 +36,6 @@ const PING_EVERY: Duration = Duration::from_millis(150);
 const PONG_WITHIN: Duration = Duration::from_millis(400);
 /// Connecting and `LISTEN` must finish within this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const FIRST_RETRY: Duration = Duration::from_millis(200);
-const MAX_RETRY: Duration = Duration::from_secs(10);
 
 pub struct PrincipalCache {
     entries: Mutex<HashMap<(Uuid, Uuid), Entry>>,
@@ -122,16 +121,19 @@ impl PrincipalCache {
         // Pings carry a nonce of this listener, so that it recognises its own (and they are not
         // user ids, so they never evict anything).
         let ping = format!("ping:{}", crate::tokens::random_token(16));
-        let mut delay = FIRST_RETRY;
+        let mut backoff = Backoff::new("principal-cache listener");
         loop {
             let outcome = self.listen_once(pg, &ping).await;
             self.set_listening(false);
-            match outcome {
-                Ok(()) => delay = FIRST_RETRY,
-                Err(reason) => tracing::debug!(reason, "principal notifications unavailable"),
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(MAX_RETRY);
+            let wait = match outcome {
+                // It was listening, then the connection died: reconnect soon.
+                Ok(()) => {
+                    backoff.succeeded();
+                    backoff.failed(&"the connection ended", true)
+                }
+                Err(reason) => backoff.failed(&reason, true),
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -204,7 +206,9 @@ impl PrincipalCache {
                     let limit = deadline.map_or(sent + PONG_WITHIN, |d| d.min(sent + PONG_WITHIN));
                     match tokio::time::timeout_at(limit, client.batch_execute(&ping_sql)).await {
                         Ok(Ok(())) => pending.push_back(sent),
-                        // An error or no answer: the connection is unusable.
+                        // An error or no answer: the connection is unusable. A closed one
+                        // is the database going away, which the pool reports once.
+                        _ if client.is_closed() => return Ok(()),
                         _ => {
                             tracing::warn!("a principal-notification ping failed; reconnecting");
                             return Ok(());

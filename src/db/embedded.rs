@@ -7,6 +7,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -107,8 +108,13 @@ impl EmbeddedPostgres {
         self.root.join("sock")
     }
 
-    fn log_file(&self) -> PathBuf {
+    /// Where the server writes its log (the reasons a start failed are read from here).
+    pub fn log_file(&self) -> PathBuf {
         self.root.join("postgres.log")
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.cluster_dir().join("postmaster.pid")
     }
 
     pub fn is_initialized(&self) -> bool {
@@ -195,20 +201,51 @@ impl EmbeddedPostgres {
             .append(true)
             .open(&conf)?
             .write_all(settings.as_bytes())?;
+        self.ensure_recovery_bound()?;
         Ok(true)
     }
 
-    /// Starts the cluster (waiting until it accepts connections). A postmaster left running by
-    /// a Docket that was killed is adopted; stale pid and socket files from a killed postmaster
-    /// are removed.
-    pub fn start(&self) -> anyhow::Result<()> {
-        let pid_file = self.cluster_dir().join("postmaster.pid");
+    /// Checkpoints often enough that crash recovery (after the postmaster was killed) replays
+    /// little WAL: at most about 64 MB, a second or two, where PostgreSQL's defaults (1 GB or
+    /// five minutes) let a bulk import leave several seconds of it. Appended once, also to
+    /// clusters made before (the operator may edit the lines below the marker).
+    fn ensure_recovery_bound(&self) -> anyhow::Result<()> {
+        const MARKER: &str = "# Added by docket: bounded crash recovery";
+        let conf = self.cluster_dir().join("postgresql.conf");
+        let text =
+            fs::read_to_string(&conf).with_context(|| format!("cannot read {}", conf.display()))?;
+        if text.contains(MARKER) {
+            return Ok(());
+        }
+        let settings = format!(
+            "\n{MARKER}\nmax_wal_size = 64MB\nmin_wal_size = 32MB\ncheckpoint_timeout = 1min\n"
+        );
+        OpenOptions::new()
+            .append(true)
+            .open(&conf)?
+            .write_all(settings.as_bytes())?;
+        Ok(())
+    }
+
+    /// Gets ready to start the server: returns the pid of a postmaster left running by a
+    /// Docket that was killed (to be adopted), or else waits for the backends of a killed one
+    /// to let go of its shared memory and removes its stale pid and socket files.
+    pub fn prepare_start(&self) -> anyhow::Result<Option<i32>> {
+        self.ensure_recovery_bound()?;
+        let pid_file = self.pid_file();
         if let Some(pid) = read_pid(&pid_file) {
-            if process_is_postgres(pid) && self.socket_dir().join(".s.PGSQL.5432").exists() {
-                tracing::info!(pid, "adopting the embedded PostgreSQL left running");
-                return Ok(());
+            if self.is_our_postmaster(pid) {
+                return Ok(Some(pid));
             }
-            tracing::warn!(pid, "removing stale PostgreSQL pid and socket files");
+            // Orphaned backends exit when they notice their postmaster is gone; a new one
+            // refuses to start while they still hold the old shared memory.
+            if let Some(shmid) = shared_memory_id(&pid_file) {
+                wait_until_detached(shmid, Duration::from_secs(10));
+            }
+            tracing::info!(
+                pid,
+                "removing the stale pid and socket files of a stopped PostgreSQL"
+            );
             let _ = fs::remove_file(&pid_file);
         }
         for name in [".s.PGSQL.5432", ".s.PGSQL.5432.lock"] {
@@ -219,6 +256,72 @@ impl EmbeddedPostgres {
             File::create(&log)?;
             self.chown(&log)?;
         }
+        Ok(None)
+    }
+
+    /// The server process itself (`postgres -D …`), not daemonised: the caller is its parent
+    /// and learns of its exit. It gets a process group of its own, so that a Ctrl-C meant
+    /// for Docket does not reach it (Docket stops it in order, after draining).
+    pub fn postmaster_command(&self) -> anyhow::Result<tokio::process::Command> {
+        let log = OpenOptions::new()
+            .append(true)
+            .open(self.log_file())
+            .with_context(|| format!("cannot open {}", self.log_file().display()))?;
+        let mut command = tokio::process::Command::new(self.bin_dir.join("postgres"));
+        command
+            .arg("-D")
+            .arg(self.cluster_dir())
+            .current_dir(&self.root)
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some((uid, gid)) = self.run_as {
+            command.uid(uid).gid(gid);
+        }
+        Ok(command)
+    }
+
+    /// The postmaster's status line in its pid file, when the file is `pid`'s: `ready` once it
+    /// accepts connections.
+    pub fn postmaster_status(&self, pid: i32) -> Option<String> {
+        let text = fs::read_to_string(self.pid_file()).ok()?;
+        let mut lines = text.lines();
+        if lines.next()?.trim().parse::<i32>().ok()? != pid {
+            return None;
+        }
+        Some(lines.nth(6)?.trim().to_owned())
+    }
+
+    /// A live postmaster of this cluster: a `postgres` process whose command line names the
+    /// data directory (a recycled pid of another cluster's process does not).
+    fn is_our_postmaster(&self, pid: i32) -> bool {
+        let cluster = self.cluster_dir();
+        process_is_postgres(pid)
+            && fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| Path::new(std::ffi::OsStr::from_bytes(arg)) == cluster)
+            })
+    }
+
+    /// The pid of the running postmaster, if any.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        read_pid(&self.pid_file()).filter(|pid| self.is_our_postmaster(*pid))
+    }
+
+    /// Starts the cluster with `pg_ctl` (waiting until it accepts connections), daemonised:
+    /// for clusters nobody supervises (the tests' own). A postmaster left running by a Docket
+    /// that was killed is adopted; stale pid and socket files from a killed postmaster are
+    /// removed.
+    pub fn start(&self) -> anyhow::Result<()> {
+        if let Some(pid) = self.prepare_start()? {
+            tracing::info!(pid, "adopting the embedded PostgreSQL left running");
+            return Ok(());
+        }
+        let log = self.log_file();
         // Backends of a killed postmaster can hold its shared memory for a moment.
         let mut last_error = None;
         for attempt in 0..5 {
@@ -251,7 +354,7 @@ impl EmbeddedPostgres {
     }
 
     pub fn is_running(&self) -> bool {
-        read_pid(&self.cluster_dir().join("postmaster.pid")).is_some_and(process_is_postgres)
+        self.postmaster_pid().is_some()
     }
 
     /// Stops the cluster, letting it finish writing (fast shutdown).
@@ -324,7 +427,7 @@ impl EmbeddedPostgres {
 
     /// Kills the postmaster with SIGKILL, as a crash would. For failure tests.
     pub fn kill_hard(&self) {
-        if let Some(pid) = read_pid(&self.cluster_dir().join("postmaster.pid")) {
+        if let Some(pid) = read_pid(&self.pid_file()) {
             // SAFETY: sending a signal to a pid has no memory-safety preconditions.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
@@ -332,7 +435,7 @@ impl EmbeddedPostgres {
 
     /// Kills the postmaster at once (SIGQUIT: immediate shutdown). For test teardown.
     pub fn kill(&self) {
-        if let Some(pid) = read_pid(&self.cluster_dir().join("postmaster.pid")) {
+        if let Some(pid) = read_pid(&self.pid_file()) {
             // SAFETY: sending a signal to a pid has no memory-safety preconditions.
             unsafe { libc::kill(pid, libc::SIGQUIT) };
         }
@@ -403,6 +506,40 @@ fn check_traversable(dir: &Path, uid: u32) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The id of the shared memory segment a postmaster's pid file names (its seventh line is
+/// `key id`).
+fn shared_memory_id(pid_file: &Path) -> Option<i32> {
+    let text = fs::read_to_string(pid_file).ok()?;
+    text.lines().nth(6)?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Waits until no process is attached to the segment (or it is gone), at most `within`.
+fn wait_until_detached(shmid: i32, within: Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        // SAFETY: IPC_STAT only writes the struct we pass.
+        let attached = unsafe {
+            let mut info: libc::shmid_ds = std::mem::zeroed();
+            if libc::shmctl(shmid, libc::IPC_STAT, &mut info) != 0 {
+                return;
+            }
+            info.shm_nattch
+        };
+        if attached == 0 {
+            return;
+        }
+        if started.elapsed() > within {
+            tracing::warn!(
+                shmid,
+                attached,
+                "processes of a stopped PostgreSQL still hold its shared memory"
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn read_pid(pid_file: &Path) -> Option<i32> {

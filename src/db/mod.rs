@@ -11,15 +11,20 @@
 //!
 //! Store modules own the SQL; nothing outside them and this module writes any.
 
+pub mod backoff;
+pub mod disk;
 pub mod embedded;
 mod lanes;
 pub mod migrations;
 mod param;
+pub mod postmaster;
 
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use deadpool_postgres::{
+    Hook, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, TimeoutType,
+};
 use secrecy::ExposeSecret;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
@@ -79,21 +84,46 @@ impl DbError {
     }
 
     /// True for failures that say nothing about the request: the server is away, shutting
-    /// down, or cancelled the statement (the statement timeout).
+    /// down, restarting after a crash, out of disk or another resource, or cancelled the
+    /// statement (the statement timeout).
     pub fn is_unavailable(&self) -> bool {
+        self.is_unreachable()
+            || self.code().is_some_and(|code| {
+                code == &SqlState::QUERY_CANCELED || code.code().starts_with("53")
+            })
+            || self.is_panic()
+    }
+
+    /// The server could not be reached or the connection ended under the statement (it
+    /// stopped, crashed, or is still recovering): an outage, not something about this
+    /// statement.
+    pub fn is_unreachable(&self) -> bool {
         match self {
             DbError::Unavailable(_) => true,
             DbError::Query(error) => {
                 error.is_closed()
                     || error.code().is_some_and(|code| {
-                        code.code().starts_with("57P")
-                            || code == &SqlState::QUERY_CANCELED
-                            || code.code().starts_with("08")
+                        code.code().starts_with("57P") || code.code().starts_with("08")
                     })
                     || std::error::Error::source(error)
                         .is_some_and(|source| source.is::<std::io::Error>())
             }
             DbError::Decode(_) => false,
+        }
+    }
+
+    /// SQLSTATE 53100: the database's disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        self.code() == Some(&SqlState::DISK_FULL)
+    }
+
+    /// The server reported a PANIC: it is restarting (every session ends).
+    fn is_panic(&self) -> bool {
+        match self {
+            DbError::Query(error) => error.as_db_error().is_some_and(|db| {
+                db.parsed_severity() == Some(tokio_postgres::error::Severity::Panic)
+            }),
+            _ => false,
         }
     }
 }
@@ -102,6 +132,15 @@ impl From<PoolError> for DbError {
     fn from(error: PoolError) -> Self {
         DbError::Unavailable(error.to_string())
     }
+}
+
+/// Whether a failed checkout says the server is unreachable (it could not be connected to in
+/// time, or refused), rather than that the pool is busy.
+fn is_outage(error: &PoolError) -> bool {
+    matches!(
+        error,
+        PoolError::Backend(_) | PoolError::Timeout(TimeoutType::Create)
+    )
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -230,6 +269,8 @@ pub struct Db {
     mode: StatementMode,
     statement_timeout: Duration,
     lanes: std::sync::Arc<lanes::Lanes>,
+    /// Outages as the pool sees them (one log line and the metrics each).
+    health: std::sync::Arc<backoff::Health>,
     /// Set once the migrations are current: until then the API answers 503 and the
     /// background loops wait.
     migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -255,7 +296,13 @@ impl Db {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let health = std::sync::Arc::new(backoff::Health::default());
+        let reached = health.clone();
         let pool = Pool::builder(manager)
+            .post_create(Hook::sync_fn(move |_, _| {
+                reached.reachable();
+                Ok(())
+            }))
             .max_size(config.db_max_connections as usize)
             .wait_timeout(Some(config.db_acquire_timeout))
             .create_timeout(Some(config.db_acquire_timeout))
@@ -273,7 +320,11 @@ impl Db {
             pool,
             mode,
             statement_timeout: config.db_statement_timeout,
-            lanes: std::sync::Arc::new(lanes::Lanes::new(lanes)),
+            lanes: std::sync::Arc::new(lanes::Lanes::new(
+                lanes,
+                config.db_acquire_timeout.max(lanes::MIN_WAIT),
+            )),
+            health,
             migrated: Default::default(),
         }
     }
@@ -298,10 +349,20 @@ impl Db {
         self.mode
     }
 
+    /// Whether the pool's last attempt to reach the server failed (and none succeeded since).
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
+    }
+
+    /// A pooled connection; a failure to reach the server starts an outage (see `Health`).
+    async fn checkout(&self) -> DbResult<Object> {
+        checkout(&self.pool, &self.health).await
+    }
+
     /// A connection of its own, for a run of statements.
     pub async fn conn(&self) -> DbResult<Conn> {
         Ok(Conn {
-            client: Some(self.pool.get().await?),
+            client: Some(self.checkout().await?),
             mode: self.mode,
         })
     }
@@ -363,14 +424,26 @@ fn session_options(
     pg
 }
 
+async fn checkout(pool: &Pool, health: &backoff::Health) -> DbResult<Object> {
+    match pool.get().await {
+        Ok(client) => Ok(client),
+        Err(error) => {
+            if is_outage(&error) {
+                health.unreachable(&error);
+            }
+            Err(error.into())
+        }
+    }
+}
+
 impl Exec for Db {
     async fn query<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<Vec<Row>> {
-        let client = self.pool.get().await?;
+        let client = self.checkout().await?;
         run_query(&client, self.mode, sql, params).await
     }
 
     async fn execute<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<u64> {
-        let client = self.pool.get().await?;
+        let client = self.checkout().await?;
         run_execute(&client, self.mode, sql, params).await
     }
 }
@@ -389,11 +462,23 @@ pub struct Reads<'a>(&'a Db);
 impl Exec for Reads<'_> {
     async fn query<'a>(&'a self, sql: &'a str, params: &'a [Param<'a>]) -> DbResult<Vec<Row>> {
         let db = self.0;
-        if db.lanes.is_empty() {
+        // No lanes, or none to be had just now (refilling one is backing off): the pool's way.
+        let Some(client) = db.lanes.connection(&db.pool, &db.health).await? else {
             return db.query(sql, params).await;
+        };
+        // Waiting on a shared connection is waiting for a connection: a hung database gives
+        // 503 within the acquire timeout here too, not at the handler deadline.
+        match tokio::time::timeout(db.lanes.wait(), run_query(&client, db.mode, sql, params)).await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                db.lanes.abandon(&client);
+                Err(DbError::Unavailable(format!(
+                    "a read on a shared connection got no answer within {} ms",
+                    db.lanes.wait().as_millis()
+                )))
+            }
         }
-        let client = db.lanes.connection(&db.pool).await?;
-        run_query(&client, db.mode, sql, params).await
     }
 
     /// A write could wait on a row lock and stall every read queued behind it: never on a lane.
@@ -466,7 +551,38 @@ impl Tx {
         journal.rows.push(row);
     }
 
-    pub async fn commit(mut self) -> DbResult<()> {
+    /// Commits, unless the task runs inside [`with_commit_held`] and this is the first
+    /// transaction to commit there: then it stays open, parked for that caller, who adds to it
+    /// and commits it (so for this code it has committed; the caller answers for the rest).
+    /// A second transaction committing there would be an effect without the answer, so
+    /// handlers under an `Idempotency-Key` commit once, last.
+    pub async fn commit(self) -> DbResult<()> {
+        let mut this = Some(self);
+        let second = HELD.try_with(|held| {
+            let mut state = held.lock().unwrap_or_else(|e| e.into_inner());
+            match *state {
+                Held::Waiting => {
+                    *state = Held::Parked(Box::new(this.take().expect("not taken yet")));
+                    false
+                }
+                Held::Parked(_) => true,
+                Held::Taken => false,
+            }
+        });
+        if second == Ok(true) {
+            tracing::error!("a second transaction committed under a held commit");
+            // Tests run debug builds: a handler that does this fails its idempotency tests.
+            #[cfg(debug_assertions)]
+            panic!("a second transaction committed under a held commit");
+        }
+        match this {
+            Some(tx) => tx.commit_now().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Commits now, held or not.
+    pub async fn commit_now(mut self) -> DbResult<()> {
         let journal = self
             .journal
             .get_mut()
@@ -528,6 +644,42 @@ impl Tx {
         self.finished = true;
         self.conn.client().batch_execute("ROLLBACK").await?;
         Ok(())
+    }
+}
+
+/// What [`with_commit_held`] keeps for its caller.
+enum Held {
+    /// No transaction has committed yet.
+    Waiting,
+    Parked(Box<Tx>),
+    /// Handed back: later commits in the scope go through.
+    Taken,
+}
+
+tokio::task_local! {
+    static HELD: std::sync::Mutex<Held>;
+}
+
+/// Runs `work` with the COMMIT of its first transaction held back: that transaction comes
+/// back open beside `work`'s output, for the caller to add a statement to and commit, so that
+/// both become durable together or not at all (the idempotency layer stores a response this
+/// way in the transaction that made it). Dropped without a commit, it rolls back.
+pub async fn with_commit_held<F: Future>(work: F) -> (F::Output, Option<Tx>) {
+    let (output, held) = HELD
+        .scope(std::sync::Mutex::new(Held::Waiting), async move {
+            let output = work.await;
+            let held = HELD.with(|held| {
+                std::mem::replace(
+                    &mut *held.lock().unwrap_or_else(|e| e.into_inner()),
+                    Held::Taken,
+                )
+            });
+            (output, held)
+        })
+        .await;
+    match held {
+        Held::Parked(tx) => (output, Some(*tx)),
+        Held::Waiting | Held::Taken => (output, None),
     }
 }
 

@@ -29,6 +29,7 @@ use tokio_postgres::AsyncMessage;
 use uuid::Uuid;
 
 use crate::activity::{self, Entry};
+use crate::db::backoff::Backoff;
 use crate::db::{Db, DbResult};
 
 /// Open streams per user, per instance (API.md §9 style bound; an 11th is refused with 429).
@@ -40,8 +41,6 @@ pub(crate) const PAGE: i64 = 500;
 /// The tailer reads this often while anyone is subscribed, whatever the doorbell says.
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const FIRST_RETRY: Duration = Duration::from_millis(200);
-const MAX_RETRY: Duration = Duration::from_secs(10);
 /// The default interval of the comment line that keeps proxies from closing a stream.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -202,15 +201,17 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
         let hub = hub.clone();
         async move { hub.listen(&listen).await }
     }));
+    let mut backoff = Backoff::new("events tailer");
     let mut last = loop {
         match activity::store::latest_id(&db).await {
             Ok(id) => break id,
             Err(error) => {
-                tracing::debug!(error = %error, "events: the database is not reachable yet");
-                tokio::time::sleep(FALLBACK_POLL).await;
+                let wait = backoff.failed(&error, error.is_unreachable());
+                tokio::time::sleep(wait).await;
             }
         }
     };
+    backoff.succeeded();
     loop {
         let polled = tokio::select! {
             () = hub.doorbell.notified() => false,
@@ -234,8 +235,16 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
             continue;
         }
         match hub.catch_up(&db, last).await {
-            Ok(newest) => last = newest,
-            Err(error) => tracing::warn!(error = %error, "events: reading the activity failed"),
+            Ok(newest) => {
+                last = newest;
+                backoff.succeeded();
+            }
+            // Doorbells keep ringing while the database is down (a subscriber, a commit
+            // announced before it went): wait them out instead of reading on each.
+            Err(error) => {
+                let wait = backoff.failed(&error, error.is_unreachable());
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 }
@@ -244,15 +253,17 @@ impl Hub {
     /// Listens for commits until aborted, reconnecting with backoff. The connection is its own
     /// (not a slot of the request pool, which it would hold for good).
     async fn listen(&self, pg: &tokio_postgres::Config) {
-        let mut delay = FIRST_RETRY;
+        let mut backoff = Backoff::new("activity listener");
         loop {
-            let outcome = self.listen_once(pg).await;
-            match outcome {
-                Ok(()) => delay = FIRST_RETRY,
-                Err(reason) => tracing::debug!(reason, "activity notifications unavailable"),
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(MAX_RETRY);
+            let wait = match self.listen_once(pg).await {
+                // It was listening, then the connection ended: reconnect soon.
+                Ok(()) => {
+                    backoff.succeeded();
+                    backoff.failed(&"the connection ended", true)
+                }
+                Err(reason) => backoff.failed(&reason, true),
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::queue::{self, Job};
 use super::Outcome;
+use crate::db::backoff::Backoff;
 use crate::db::Db;
 
 const POLL: Duration = Duration::from_millis(250);
@@ -33,30 +34,37 @@ pub fn spawn<R: Runner>(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last_schedule = tokio::time::Instant::now() - SCHEDULE_EVERY;
+        // While the database is down the worker waits longer and longer (never polling it
+        // four times a second), and says so once.
+        let mut backoff = Backoff::new("job worker");
         loop {
             if *shutdown.borrow() {
                 return;
             }
+            let mut wait = POLL;
             if db.is_migrated() {
-                if last_schedule.elapsed() >= SCHEDULE_EVERY {
+                // Scheduling waits until claiming works again.
+                if last_schedule.elapsed() >= SCHEDULE_EVERY && backoff.failures() == 0 {
                     last_schedule = tokio::time::Instant::now();
                     runner.schedule().await;
-                    match queue::queued_count(&db).await {
-                        Ok(depth) => metrics::gauge!("docket_jobs_queued").set(depth as f64),
-                        Err(error) => tracing::warn!(error = %error, "could not count the queue"),
+                    if let Ok(depth) = queue::queued_count(&db).await {
+                        metrics::gauge!("docket_jobs_queued").set(depth as f64);
                     }
                 }
                 match queue::claim(&db).await {
                     Ok(Some(job)) => {
+                        backoff.succeeded();
                         run_one(&db, &runner, grace, job, &mut shutdown).await;
                         continue;
                     }
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(error = %error, "could not claim a job"),
+                    Ok(None) => backoff.succeeded(),
+                    Err(error) => {
+                        wait = backoff.failed(&error, error.is_unreachable()).max(POLL);
+                    }
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }
         }

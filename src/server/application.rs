@@ -26,6 +26,8 @@ pub struct Application {
     tuning: Tuning,
     state: AppState,
     extra_routes: axum::Router<AppState>,
+    /// No other instance uses the database (the embedded cluster: the data-dir lock says so).
+    sole_instance: bool,
 }
 
 impl Application {
@@ -59,6 +61,7 @@ impl Application {
             tuning,
             state,
             extra_routes: axum::Router::new(),
+            sole_instance: false,
         })
     }
 
@@ -76,6 +79,21 @@ impl Application {
         self.state.clone()
     }
 
+    /// Watches free space on the file system holding `dir` (the embedded cluster's data
+    /// directory): below `DOCKET_MIN_FREE_DISK_MB` writes get 507.
+    pub fn watch_disk(self, dir: std::path::PathBuf) -> Self {
+        self.state.disk.watch(dir);
+        self
+    }
+
+    /// Says that no other instance uses the database (the embedded cluster, which one
+    /// process holds): what is unfinished in it at start-up was left by this server's killed
+    /// predecessor, and is let go of before the API opens.
+    pub fn sole_instance(mut self) -> Self {
+        self.sole_instance = true;
+        self
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight requests for at most the grace
     /// period. Migrations run in the background with backoff so that a database that is down
     /// at start-up delays readiness instead of crashing the process.
@@ -90,12 +108,14 @@ impl Application {
             tuning,
             state,
             extra_routes,
+            sole_instance,
         } = self;
         let db = state.db.clone();
         let background = [
             tokio::spawn(background::migrate_with_backoff(
                 db.clone(),
                 listen_config.clone(),
+                sole_instance,
             )),
             background::spawn_maintenance(db.clone()),
             background::spawn_principal_listener(state.auth.clone(), listen_config.clone()),
@@ -106,6 +126,7 @@ impl Application {
             )),
             crate::telemetry::spawn_metrics_upkeep(state.metrics.handle.clone()),
             background::spawn_rate_sync(state.auth.clone()),
+            tokio::spawn(state.disk.clone().run()),
         ];
 
         let grace = config.shutdown_grace;

@@ -43,13 +43,17 @@ impl Runner for Jobs {
     async fn schedule(&mut self) {
         // A sync for every link whose next sync is due (see `queue::schedule_due_syncs`).
         let interval = self.github.sync_interval.as_secs_f64();
+        // An unreachable database is the pool's to report (once); anything else is a bug.
         if let Err(error) = queue::schedule_due_syncs(&self.db, interval).await {
-            tracing::warn!(error = %error, "could not schedule GitHub syncs");
+            if !error.is_unreachable() {
+                tracing::warn!(error = %error, "could not schedule GitHub syncs");
+            }
         }
         let today = Utc::now().date_naive();
         if self.reminders_for != Some(today) {
             match crate::notifications::due::enqueue(&self.db, today).await {
                 Ok(_) => self.reminders_for = Some(today),
+                Err(error) if error.is_unreachable() => {}
                 Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
             }
         }

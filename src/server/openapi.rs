@@ -111,10 +111,21 @@ impl Modify for CommonResponses {
                         add("412", "If-Match does not match the current ETag");
                     }
                 }
-                if matches!(
+                let writes = matches!(
                     method,
                     HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch
-                ) {
+                );
+                if writes
+                    && path.starts_with("/api/")
+                    && !super::routes::KEPT_WHEN_DISK_IS_LOW.contains(&path.as_str())
+                {
+                    add(
+                        "507",
+                        "The embedded database's disk is nearly full: writes are refused until \
+                         space is freed (reads, sign-ins and deletes go on)",
+                    );
+                }
+                if writes {
                     add("413", "Body over 256 KiB");
                     add("415", "Body is not application/json");
                     add("422", "Validation failed");

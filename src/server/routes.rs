@@ -89,6 +89,14 @@ pub fn ops() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::ops::metrics))
 }
 
+/// The writes that go on while the embedded database's disk is nearly full (API.md §1, 507):
+/// signing in and out. Every other POST, PUT and PATCH of the API gets 507 then.
+pub const KEPT_WHEN_DISK_IS_LOW: &[&str] = &[
+    "/api/v1/auth/session",
+    "/api/v1/auth/token",
+    "/api/v1/auth/token/revoke",
+];
+
 /// The routes that are deliberately not in the document: the documents themselves
 /// (`openapi::routes`; the web client's pages are `web::routes`).
 pub const UNDOCUMENTED: &[&str] = &["/api/v1/openapi.json", "/docs"];

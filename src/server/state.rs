@@ -12,6 +12,7 @@ use crate::attachments::Attachments;
 use crate::auth::client::TrustedProxies;
 use crate::auth::state::AuthState;
 use crate::config::Config;
+use crate::db::disk::DiskSpace;
 use crate::db::Db;
 use crate::events::Hub;
 use crate::github::client::UpstreamClient;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
     pub attachments: Attachments,
+    /// Free space on the embedded cluster's disk (watched only when the cluster is ours).
+    pub disk: DiskSpace,
 }
 
 impl AppState {
@@ -91,6 +94,7 @@ impl AppState {
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
             creating_routes,
             attachments: Attachments::new(config, db.clone(), tuning.attachments),
+            disk: DiskSpace::new(config.min_free_disk_bytes),
             db,
         })
     }

@@ -31,12 +31,22 @@ pub fn init_logging(filter: &str, format: LogFormat) -> BatchGuard {
     if format == LogFormat::Json {
         let _ = ACCESS_SINK.set(writer.clone());
     }
-    let filter = EnvFilter::try_new(filter)
+    let mut directives = EnvFilter::try_new(filter)
         .unwrap_or_else(|_| EnvFilter::new("info"))
         // The driver logs every statement with its parameter values at debug level, and those
         // values include credentials (a session's CSRF token): never below info, whatever
         // DOCKET_LOG asks for.
         .add_directive("tokio_postgres=info".parse().expect("a valid directive"));
+    if !filter.contains("deadpool") {
+        // The pool warns once per pooled connection when the database goes away (ten lines
+        // for one outage); `db::backoff::Health` says it once.
+        directives = directives.add_directive(
+            "deadpool.postgres=error"
+                .parse()
+                .expect("a valid directive"),
+        );
+    }
+    let filter = directives;
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry
@@ -69,6 +79,11 @@ pub fn metrics_handle() -> PrometheusHandle {
                     &[
                         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     ],
+                )
+                .expect("valid buckets")
+                .set_buckets_for_metric(
+                    Matcher::Full("docket_db_outage_seconds".to_owned()),
+                    &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0],
                 )
                 .expect("valid buckets")
                 .build_recorder();

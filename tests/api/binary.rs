@@ -13,9 +13,13 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_docket");
+/// The `docket` executable: this build's, or another one named by `DOCKET_TEST_BIN`
+/// (bench/faults.sh runs the fault suite against a release build).
+fn binary() -> String {
+    std::env::var("DOCKET_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_docket").to_owned())
+}
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -23,8 +27,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn docket(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
+pub(crate) fn docket(args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
     command.args(args).env_clear().env(
         "PATH",
         std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
@@ -32,11 +36,11 @@ fn docket(args: &[&str]) -> Command {
     command
 }
 
-struct Server {
-    child: Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
     /// Standard output, drained continuously (an undrained pipe would fill up).
-    output: std::sync::Arc<std::sync::Mutex<String>>,
+    pub(crate) output: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn drain(mut stdout: std::process::ChildStdout) -> std::sync::Arc<std::sync::Mutex<String>> {
@@ -57,16 +61,16 @@ fn drain(mut stdout: std::process::ChildStdout) -> std::sync::Arc<std::sync::Mut
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
     /// Waits for exit and returns (exit code, stdout).
-    fn wait(mut self, within: Duration) -> (Option<i32>, String) {
+    pub(crate) fn wait(mut self, within: Duration) -> (Option<i32>, String) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -104,7 +108,11 @@ impl Drop for Server {
 }
 
 fn start(envs: &[(&str, &str)]) -> Server {
-    let port = free_port();
+    start_on(free_port(), envs)
+}
+
+/// `docket serve` on `port` (a restarted server takes its predecessor's).
+pub(crate) fn start_on(port: u16, envs: &[(&str, &str)]) -> Server {
     let mut command = docket(&["serve"]);
     command
         .env("DOCKET_LISTEN", format!("127.0.0.1:{port}"))
@@ -122,7 +130,7 @@ fn start(envs: &[(&str, &str)]) -> Server {
     }
 }
 
-async fn wait_status(url: &str, status: u16, within: Duration) -> Duration {
+pub(crate) async fn wait_status(url: &str, status: u16, within: Duration) -> Duration {
     let started = Instant::now();
     let client = reqwest::Client::new();
     loop {
@@ -231,13 +239,31 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let server = start(&envs);
     wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
 
-    // kill -9 of the postmaster: unready (but alive); the next start recovers the cluster.
+    // kill -9 of the postmaster it adopted (a pidfd tells it, no exit status): started again.
+    let adopted = postgres.postmaster_pid().expect("a running postmaster");
     postgres.kill_hard();
-    wait_status(&server.url("/readyz"), 503, Duration::from_secs(10)).await;
+    let restarted = wait_for_new_postmaster(&postgres, adopted, Duration::from_secs(30)).await;
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
     wait_status(&server.url("/healthz"), 200, Duration::from_secs(1)).await;
+
+    // And again, now its own child: exit status read, started again; SIGTERM still exits 0.
+    postgres.kill_hard();
+    wait_for_new_postmaster(&postgres, restarted, Duration::from_secs(30)).await;
+    wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
     server.signal(libc::SIGTERM);
     let (code, logs) = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{logs}");
+    assert!(!postgres.is_running(), "the cluster stops with the server");
+    let changes: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("the embedded PostgreSQL") && !line.contains("adopting"))
+        .collect();
+    assert_eq!(
+        changes.len(),
+        4,
+        "one line per change of state (exited, running again, twice): {changes:#?}"
+    );
+    assert!(changes[2].contains("SIGKILL"), "{}", changes[2]);
     let server = start(&envs);
     wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
 
@@ -288,8 +314,27 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// Waits until a postmaster other than `old` runs the cluster; returns its pid.
+pub(crate) async fn wait_for_new_postmaster(
+    postgres: &EmbeddedPostgres,
+    old: i32,
+    within: Duration,
+) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(pid) = postgres.postmaster_pid().filter(|pid| *pid != old) {
+            return pid;
+        }
+        assert!(
+            started.elapsed() < within,
+            "no new postmaster within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A private cluster for tests that stop and start the database under a running server.
-fn private_cluster(dir: &Path) -> EmbeddedPostgres {
+pub(crate) fn private_cluster(dir: &Path) -> EmbeddedPostgres {
     let postgres = EmbeddedPostgres::locate(dir).unwrap();
     postgres.ensure_initialized(Durability::Throwaway).unwrap();
     postgres.start().unwrap();
@@ -493,7 +538,7 @@ async fn logs_never_contain_passwords_tokens_or_cookies() {
     assert!(logs.contains("\"route\":\"/api/v1/me\""));
 }
 
-async fn register_and_login(base: &str, client: &reqwest::Client) -> String {
+pub(crate) async fn register_and_login(base: &str, client: &reqwest::Client) -> String {
     let email = format!("u-{}@example.com", uuid::Uuid::now_v7().simple());
     let response = client
         .post(format!("{base}/api/v1/auth/register"))
@@ -514,7 +559,12 @@ async fn register_and_login(base: &str, client: &reqwest::Client) -> String {
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn create_project(base: &str, client: &reqwest::Client, token: &str, name: &str) -> String {
+pub(crate) async fn create_project(
+    base: &str,
+    client: &reqwest::Client,
+    token: &str,
+    name: &str,
+) -> String {
     let project: Value = client
         .post(format!("{base}/api/v1/projects"))
         .bearer_auth(token)

@@ -261,6 +261,7 @@ pub struct AppBuilder<'a> {
     customize: Vec<Customize<'a>>,
     extra_routes: axum::Router<AppState>,
     tuning: Tuning,
+    watch_disk: Option<PathBuf>,
 }
 
 impl TestApp {
@@ -270,6 +271,7 @@ impl TestApp {
             customize: Vec::new(),
             extra_routes: axum::Router::new(),
             tuning: fast_tuning(),
+            watch_disk: None,
         }
     }
 }
@@ -295,6 +297,13 @@ impl<'a> AppBuilder<'a> {
         self
     }
 
+    /// Watches free space on the file system of `dir`, as the server does for its embedded
+    /// cluster (with `DOCKET_MIN_FREE_DISK_MB`).
+    pub fn watch_disk(mut self, dir: &Path) -> Self {
+        self.watch_disk = Some(dir.to_path_buf());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let database_url = match self.database_url {
             Some(url) => url,
@@ -306,6 +315,7 @@ impl<'a> AppBuilder<'a> {
             move |args| customize.into_iter().for_each(|f| f(args)),
             self.extra_routes,
             self.tuning,
+            self.watch_disk,
         )
         .await
     }
@@ -348,6 +358,7 @@ async fn start_app(
     customize: impl FnOnce(&mut ConfigArgs),
     extra_routes: axum::Router<AppState>,
     tuning: Tuning,
+    watch_disk: Option<PathBuf>,
 ) -> TestApp {
     if std::env::var_os("DOCKET_TEST_LOG").is_some() {
         std::mem::forget(docket::telemetry::init_logging(
@@ -364,6 +375,10 @@ async fn start_app(
         .await
         .expect("app builds")
         .with_extra_routes(extra_routes);
+    let app = match watch_disk {
+        Some(dir) => app.watch_disk(dir),
+        None => app,
+    };
     let address = format!("http://{}", app.local_addr());
     let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

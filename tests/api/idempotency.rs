@@ -1,5 +1,9 @@
 //! Idempotency-Key on creating POSTs.
 
+use std::time::Duration;
+
+use docket::http::server::ConnectionLimits;
+use docket::server::Tuning;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -147,4 +151,119 @@ async fn the_same_json_with_other_whitespace_is_a_replay() {
         assert_eq!(response.status(), 201);
     }
     assert_eq!(task_count(&app, project).await, 1);
+}
+
+/// Holds `tasks` so that no task can be inserted (reads go on) until `open`.
+async fn hold_task_inserts(app: &TestApp) -> TestDb {
+    let locker = connect_db(&app.database_url).await;
+    locker
+        .batch("BEGIN; LOCK TABLE tasks IN EXCLUSIVE MODE")
+        .await;
+    locker
+}
+
+async fn open(locker: TestDb) {
+    locker.batch("COMMIT").await;
+}
+
+#[tokio::test]
+async fn a_create_cut_off_by_the_deadline_lets_its_claim_go_and_its_retry_creates_once() {
+    let app = spawn_app().await;
+    let user = app.new_client().await;
+    let project = user.create_project("Idem").await.id;
+    let path = format!("/api/v1/projects/{project}/tasks");
+    // Another instance on the same database, with a short handler deadline.
+    let hasty = TestApp::build()
+        .on(&app.database_url)
+        .tuning(Tuning {
+            connections: ConnectionLimits {
+                handler_timeout: Duration::from_secs(1),
+                ..ConnectionLimits::default()
+            },
+            ..fast_tuning()
+        })
+        .spawn()
+        .await;
+    let locker = hold_task_inserts(&app).await;
+    let cut = hasty
+        .as_user(&user)
+        .post(&path, json!({"title": "Cut off"}))
+        .idempotency_key("cut")
+        .await;
+    cut.problem(503, "unavailable");
+    open(locker).await;
+
+    // The cancelled request's claim is let go (in the background): the retry runs at once,
+    // not after the minute a claim takes to count as abandoned.
+    let mut created = None;
+    for _ in 0..50 {
+        let retry = user
+            .post(&path, json!({"title": "Cut off"}))
+            .idempotency_key("cut")
+            .await;
+        if retry.status() == 201 {
+            created = Some(retry.created::<Value>());
+            break;
+        }
+        retry.problem(409, "idempotency_in_flight");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    created.expect("the claim of a request cut off by the deadline is let go");
+    assert_eq!(
+        task_count(&app, project).await,
+        1,
+        "the cut-off insert rolled back"
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_claim_was_taken_over_keeps_nothing() {
+    let app = spawn_app().await;
+    let user = app.new_client().await;
+    let project = user.create_project("Idem").await.id;
+    let path = format!("/api/v1/projects/{project}/tasks");
+    let locker = hold_task_inserts(&app).await;
+    let take_over = async {
+        // While the request waits to insert, its claim is taken for abandoned and claimed
+        // again by a retry (a claim of its own: made at another time, unanswered).
+        for _ in 0..200 {
+            let claims: i64 = app
+                .db
+                .scalar(
+                    "SELECT count(*) FROM idempotency_keys WHERE key = 'taken'",
+                    &[],
+                )
+                .await;
+            if claims == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        app.db
+            .batch(
+                "UPDATE idempotency_keys SET created_at = created_at - interval '61 seconds' \
+                 WHERE key = 'taken'",
+            )
+            .await;
+        open(locker).await;
+    };
+    let request = user
+        .post(&path, json!({"title": "Overtaken"}))
+        .idempotency_key("taken")
+        .send();
+    let (first, ()) = tokio::join!(request, take_over);
+    first.problem(409, "idempotency_in_flight");
+    assert_eq!(
+        task_count(&app, project).await,
+        0,
+        "its effect must not commit beside the retry that now answers for the key"
+    );
+    let unanswered: bool = app
+        .db
+        .scalar(
+            "SELECT status IS NULL FROM idempotency_keys WHERE key = 'taken'",
+            &[],
+        )
+        .await;
+    assert!(unanswered, "the other claim is left as it was");
 }
