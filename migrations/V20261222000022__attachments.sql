@@ -90,3 +90,12 @@ ALTER TABLE activity ADD CONSTRAINT activity_kind_check CHECK (kind IN (
     'member.added', 'member.updated', 'member.removed',
     'project.updated', 'github.synced',
     'attachment.added', 'attachment.deleted'));
+
+-- The journal's pending entries (V20261219000001) check the same kinds.
+ALTER TABLE activity_pending DROP CONSTRAINT activity_pending_kind_check;
+ALTER TABLE activity_pending ADD CONSTRAINT activity_pending_kind_check CHECK (kind IN (
+    'task.created', 'task.updated', 'task.moved', 'task.deleted',
+    'comment.created', 'comment.updated', 'comment.deleted',
+    'member.added', 'member.updated', 'member.removed',
+    'project.updated', 'github.synced',
+    'attachment.added', 'attachment.deleted'));

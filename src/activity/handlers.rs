@@ -3,7 +3,7 @@
 use axum::extract::State;
 use uuid::Uuid;
 
-use super::{store, Entry};
+use super::{journal, store, Entry};
 use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -40,6 +40,8 @@ pub async fn task_activity(
     let limit = page.limit()?;
     let scope = CursorScope::TaskActivity { task: id };
     let before = page.position(&cursor_key, &scope)?;
+    // Every change committed before this request is in the page (read-your-writes).
+    journal::settle(&db).await?;
     let rows = store::for_task(&db, id, principal.id(), before, limit + 1).await?;
     Ok(page_of(&cursor_key, &scope, rows, limit))
 }
@@ -60,6 +62,7 @@ pub async fn project_activity(
     let limit = page.limit()?;
     let scope = CursorScope::ProjectActivity { project: id };
     let before = page.position(&cursor_key, &scope)?;
+    journal::settle(&db).await?;
     let rows = store::for_project(&db, id, before, limit + 1).await?;
     Ok(page_of(&cursor_key, &scope, rows, limit))
 }

@@ -1,4 +1,6 @@
-//! The activity table: appending (through the transaction's journal) and reading.
+//! The history's tables: `activity_pending`, where writers append (through the
+//! transaction's journal), and `activity`, the numbered history the sequencer moves entries
+//! into and every reader reads (see `journal`).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -8,20 +10,37 @@ use super::{Actor, Entry, Record};
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
 
-/// The channel every commit that wrote entries notifies, with the highest id as payload: a
+/// The channel every numbering that moved entries notifies, with the highest id as payload: a
 /// doorbell only; the table is the truth.
 pub const CHANNEL: &str = "docket_activity";
 
-/// Runs at commit under the journal lock with every entry of the transaction in `$1`, in the
-/// order they were recorded: the identity column numbers them in that order.
-const APPEND_SQL: &str = "WITH new AS ( \
-         INSERT INTO activity (actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) \
-         SELECT (e.v->>'actor_id')::uuid, e.v->>'kind', (e.v->>'project_id')::uuid, \
-                (e.v->>'task_id')::uuid, (e.v->>'comment_id')::uuid, (e.v->>'user_id')::uuid, \
-                e.v->'changes', nullif(e.v->'counts', 'null'::jsonb) \
-         FROM jsonb_array_elements($1) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord \
+/// Runs at commit with every entry of the transaction in `$1`, in the order they were
+/// recorded: the pending identity keeps that order for the sequencer.
+const APPEND_SQL: &str = "INSERT INTO activity_pending \
+         (actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) \
+     SELECT (e.v->>'actor_id')::uuid, e.v->>'kind', (e.v->>'project_id')::uuid, \
+            (e.v->>'task_id')::uuid, (e.v->>'comment_id')::uuid, (e.v->>'user_id')::uuid, \
+            e.v->'changes', nullif(e.v->'counts', 'null'::jsonb) \
+     FROM jsonb_array_elements($1) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord";
+
+/// Moves up to `$1` committed pending entries into the history, in the order they were
+/// written, where the identity column numbers them, and notifies the highest id once. Only
+/// under the numbering lock (`journal::number`), which serialises these transactions: so ids
+/// become visible in the order they are handed out.
+const NUMBER_SQL: &str = "WITH moved AS ( \
+         DELETE FROM activity_pending WHERE id IN \
+             (SELECT id FROM activity_pending ORDER BY id LIMIT $1) \
+         RETURNING id, at, actor_id, kind, project_id, task_id, comment_id, user_id, changes, \
+             counts), \
+     numbered AS ( \
+         INSERT INTO activity \
+             (at, actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) \
+         SELECT at, actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts \
+         FROM moved ORDER BY id \
          RETURNING id) \
-     SELECT pg_notify('docket_activity', max(id)::text) FROM new";
+     SELECT n.moved, CASE WHEN n.moved > 0 \
+                THEN pg_notify('docket_activity', n.last::text) END AS notified \
+     FROM (SELECT count(*) AS moved, max(id) AS last FROM numbered) n";
 
 pub(super) fn append(tx: &Tx, entry: Record) {
     tx.journal(
@@ -37,6 +56,26 @@ pub(super) fn append(tx: &Tx, entry: Record) {
             "counts": entry.counts,
         }),
     );
+}
+
+/// Numbers up to `limit` pending entries and commits (one round trip): returns how many.
+pub(super) async fn number_pending(tx: Tx, limit: i64) -> DbResult<i64> {
+    let rows = tx.commit_with(NUMBER_SQL, params![limit]).await?;
+    match rows.first() {
+        Some(row) => get(row, "moved"),
+        None => Ok(0),
+    }
+}
+
+/// Whether any committed entry waits to be numbered.
+pub(super) async fn pending_exists(db: &impl Exec) -> DbResult<bool> {
+    let row = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM activity_pending) AS pending",
+            params![],
+        )
+        .await?;
+    get(&row, "pending")
 }
 
 impl Actor {
@@ -119,9 +158,8 @@ pub async fn for_project(
         .await
 }
 
-/// Entries after the id `after`, oldest first, of every project (the live stream filters them
-/// by membership), with each project's members at the moment of reading.
-pub async fn after(db: &impl Exec, after: i64, limit: i64) -> DbResult<Vec<Entry>> {
+/// Entries after the id `after`, oldest first, of every project (`journal::after`).
+pub(super) async fn after(db: &impl Exec, after: i64, limit: i64) -> DbResult<Vec<Entry>> {
     let sql = format!("{SELECT_ENTRY} WHERE a.id > $1 ORDER BY a.id LIMIT $2");
     db.fetch_all(&sql, params![after, limit]).await
 }
@@ -163,8 +201,15 @@ pub async fn latest_id(db: &impl Exec) -> DbResult<i64> {
     get(&row, "id")
 }
 
-/// A deleted project's history goes with it.
+/// A deleted project's history goes with it. Pending entries first: a numbering that is
+/// moving some of them holds their row locks, so this statement waits for it to commit, and
+/// the next one then finds them in `activity`.
 pub async fn forget_project(tx: &Tx, project_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "DELETE FROM activity_pending WHERE project_id = $1",
+        params![project_id],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM activity WHERE project_id = $1",
         params![project_id],

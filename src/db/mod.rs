@@ -274,6 +274,8 @@ pub struct Db {
     /// Set once the migrations are current: until then the API answers 503 and the
     /// background loops wait.
     migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Rung after each commit of a transaction that wrote journal rows (see `Tx::journal`).
+    journal_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -326,6 +328,7 @@ impl Db {
             )),
             health,
             migrated: Default::default(),
+            journal_committed: Default::default(),
         }
     }
 
@@ -336,6 +339,13 @@ impl Db {
     pub fn mark_migrated(&self) {
         self.migrated
             .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Rung (`notify_one`) after a transaction of this process that wrote journal rows
+    /// committed: whoever follows the journal waits on it instead of a NOTIFY per commit
+    /// (PostgreSQL serialises the commits of transactions that NOTIFY).
+    pub fn journal_committed(&self) -> &tokio::sync::Notify {
+        &self.journal_committed
     }
 
     /// Short read-only statements that cannot wait on a lock (point lookups by key, no
@@ -369,23 +379,33 @@ impl Db {
 
     /// A transaction on a connection of its own. Dropped without `commit`, it rolls back.
     pub async fn begin(&self) -> DbResult<Tx> {
+        self.begin_with("").await
+    }
+
+    /// A transaction that first takes the transaction-scoped advisory lock `key`, waiting for
+    /// it, in the same round trip as its BEGIN. Its next statement's snapshot is taken after
+    /// the lock is held, so it sees every commit of the lock's previous holders.
+    pub async fn begin_locked(&self, key: i64) -> DbResult<Tx> {
+        self.begin_with(&format!("; SELECT pg_advisory_xact_lock({key})"))
+            .await
+    }
+
+    async fn begin_with(&self, then: &str) -> DbResult<Tx> {
         let conn = self.conn().await?;
-        match self.mode {
-            StatementMode::Cached => conn.client().batch_execute("BEGIN").await?,
+        let begin = match self.mode {
+            StatementMode::Cached => format!("BEGIN{then}"),
             // Behind a pooler the session's options were not applied (see `session_options`).
-            StatementMode::Unnamed => {
-                conn.client()
-                    .batch_execute(&format!(
-                        "BEGIN; SET LOCAL statement_timeout = {}",
-                        self.statement_timeout.as_millis()
-                    ))
-                    .await?
-            }
-        }
+            StatementMode::Unnamed => format!(
+                "BEGIN; SET LOCAL statement_timeout = {}{then}",
+                self.statement_timeout.as_millis()
+            ),
+        };
+        conn.client().batch_execute(&begin).await?;
         Ok(Tx {
             conn,
             finished: false,
             journal: std::sync::Mutex::new(None),
+            journal_committed: self.journal_committed.clone(),
         })
     }
 
@@ -523,6 +543,7 @@ pub struct Tx {
     conn: Conn,
     finished: bool,
     journal: std::sync::Mutex<Option<Journal>>,
+    journal_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Rows a transaction appends to the journal (the activity history): one statement that takes
@@ -532,15 +553,12 @@ struct Journal {
     rows: Vec<serde_json::Value>,
 }
 
-/// The advisory lock that orders journal writes: held from the journal insert to the commit,
-/// so ids a sequence hands out inside it increase in commit order across transactions.
-const JOURNAL_LOCK: i64 = 0x646f_636b_6574_4a4e; // "docketJN"
-
 impl Tx {
-    /// Queues a row for the journal. Journal rows are written at commit, last, under one lock
-    /// (so a transaction never waits for a row lock while holding it, and the ids the
-    /// statement gives them increase in commit order); a transaction that rolls back writes
-    /// none. Every row of a transaction goes through the same `sql`.
+    /// Queues a row for the journal. Journal rows are written at commit, in the same round
+    /// trip as the COMMIT (so recording history costs a write no extra round trip); a
+    /// transaction that rolls back writes none. No lock is taken: the rows are numbered after
+    /// the commit by whoever follows the journal, woken by `Db::journal_committed`. Every row
+    /// of a transaction goes through the same `sql`.
     pub fn journal(&self, sql: &'static str, row: serde_json::Value) {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let journal = journal.get_or_insert_with(|| Journal {
@@ -588,56 +606,50 @@ impl Tx {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(journal) = journal {
-            return self.commit_with_journal(journal).await;
-        }
-        self.finished = true;
-        self.conn.client().batch_execute("COMMIT").await?;
+        let Some(journal) = journal else {
+            self.finished = true;
+            self.conn.client().batch_execute("COMMIT").await?;
+            return Ok(());
+        };
+        let committed = self.journal_committed.clone();
+        let rows = serde_json::Value::Array(journal.rows);
+        self.commit_with(journal.sql, crate::params![rows]).await?;
+        committed.notify_one();
         Ok(())
     }
 
-    /// The lock, the journal's insert and the COMMIT go out in one round trip: the lock is
-    /// then held only while the server runs the insert and the commit, not across two client
-    /// round trips (what made concurrent writers queue longest). They must reach the server
-    /// in that order, so the statements are prepared first (a no-op once cached): each
-    /// future below then sends its messages on its first poll, and `join!` polls them in
-    /// order. A failing lock or insert leaves the transaction aborted, so the COMMIT that
-    /// follows it rolls back, and the error is returned.
-    async fn commit_with_journal(mut self, journal: Journal) -> DbResult<()> {
-        const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1)";
-        let rows = serde_json::Value::Array(journal.rows);
+    /// Runs `sql` as the transaction's last statement and commits, in one round trip, and
+    /// returns the statement's rows. They must reach the server in that order, so the
+    /// statement is prepared first (a no-op once cached): its future then sends its messages on
+    /// its first poll, and `join!` polls it before the COMMIT's. A failing statement leaves the
+    /// transaction aborted, so the COMMIT that follows rolls it back, and its error is
+    /// returned. (A transaction with journal rows commits through `commit`, which writes them.)
+    pub async fn commit_with(mut self, sql: &str, params: &[Param<'_>]) -> DbResult<Vec<Row>> {
+        debug_assert!(
+            self.journal.get_mut().map_or(true, |j| j.is_none()),
+            "journal rows would be lost"
+        );
         let client = self.conn.client();
-        let lock_params = crate::params![JOURNAL_LOCK];
-        let journal_params = crate::params![rows];
-        let (lock, write, commit) = match self.conn.mode {
+        let (rows, commit) = match self.conn.mode {
             StatementMode::Cached => {
-                let lock = client.prepare_typed_cached(LOCK_SQL, &[Type::INT8]).await?;
-                let write = client
-                    .prepare_typed_cached(journal.sql, &[Type::JSONB])
-                    .await?;
-                let lock_values: [&(dyn ToSql + Sync); 1] = [&JOURNAL_LOCK];
-                let write_values: [&(dyn ToSql + Sync); 1] = [&rows];
+                let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+                let statement = client.prepare_typed_cached(sql, &types).await?;
+                let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
                 tokio::join!(
-                    client.execute(&lock, &lock_values),
-                    client.execute(&write, &write_values),
+                    client.query(&statement, &values),
                     client.batch_execute("COMMIT"),
                 )
             }
             // Unnamed statements are parsed, bound and run in one message each.
-            StatementMode::Unnamed => {
-                let (lock, write, commit) = tokio::join!(
-                    client.query_typed(LOCK_SQL, lock_params),
-                    client.query_typed(journal.sql, journal_params),
-                    client.batch_execute("COMMIT"),
-                );
-                (lock.map(|_| 0), write.map(|_| 0), commit)
-            }
+            StatementMode::Unnamed => tokio::join!(
+                client.query_typed(sql, params),
+                client.batch_execute("COMMIT"),
+            ),
         };
         self.finished = true;
-        lock?;
-        write?;
+        let rows = rows?;
         commit?;
-        Ok(())
+        Ok(rows)
     }
 
     pub async fn rollback(mut self) -> DbResult<()> {

@@ -27,6 +27,8 @@ use crate::projects::guard;
 /// A resume point older than this is not served: the client reloads instead (API.md §11).
 const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
 const LAST_EVENT_ID: &str = "last-event-id";
+/// How long a stream waits for a tailer that has not read its starting point yet.
+const TAILER_START: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -86,11 +88,18 @@ pub async fn stream_events(
     if let Some(project_id) = query.project_id {
         guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     }
+    if !hub.started(TAILER_START).await {
+        return Err(ApiError::unavailable("live events are starting; try again"));
+    }
     let slot = hub.admit(principal.id()).ok_or_else(|| {
         ApiError::rate_limited(5).detail("at most 10 open event streams per user")
     })?;
     // Subscribed before the start is fixed: whatever commits later arrives on `live`.
     let live = hub.subscribe();
+    if after.is_none() {
+        // "From now on": what committed before this request is not news, numbered or not.
+        activity::journal::settle(&db).await?;
+    }
     let latest = activity::store::latest_id(&db).await?;
     let cursor = match after {
         None => latest,

@@ -5,10 +5,12 @@
 //! instance has one [`Hub`]: a tailer task ([`run`]) that, on each doorbell (and every second
 //! while anyone is subscribed, in case a notification was lost or the listener is down), reads
 //! the entries after the last one it read plus the current members of their projects, and
-//! broadcasts each entry, serialized once, with that member set. A stream subscribes first,
-//! then replays what it missed from the table, then follows the broadcast, skipping ids it has
-//! already sent: since ids increase in commit order (`db::Tx::commit`), "after id N" is a
-//! complete resume point and nothing is sent twice.
+//! broadcasts each entry, serialized once, with that member set. The doorbell is rung by the
+//! journal's sequencers (`activity::journal`), once per batch of entries they number. A stream
+//! waits until the tailer has its starting point, subscribes, then replays what it missed from
+//! the table, then follows the broadcast, skipping ids it has already sent: since the table
+//! holds only numbered entries, whose ids become visible in increasing order, "after id N" is
+//! a complete resume point and nothing is sent twice.
 //!
 //! Membership is checked at delivery: an entry goes to the users who are members of its
 //! project when the tailer reads it, so a removed member stops receiving a project's events at
@@ -41,6 +43,9 @@ pub(crate) const PAGE: i64 = 500;
 /// The tailer reads this often while anyone is subscribed, whatever the doorbell says.
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the tailer waits for its listener before it starts without it (the fallback poll
+/// then stands in); less than the time a stream waits for the tailer to start.
+const LISTENER_WAIT: Duration = Duration::from_secs(2);
 /// The default interval of the comment line that keeps proxies from closing a stream.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -76,6 +81,13 @@ pub struct Hub {
     doorbell: Notify,
     /// The highest id a notification announced (those entries are committed).
     announced: AtomicI64,
+    /// Set once the tailer has read where it starts: a stream that subscribed before would
+    /// miss what committed between its replay and that starting point.
+    started: watch::Sender<bool>,
+    /// Set once the listener is listening, or its first try failed: the tailer reads where it
+    /// starts only then, so a commit after that read rings the doorbell instead of waiting
+    /// for the fallback poll.
+    listener_tried: watch::Sender<bool>,
     pub heartbeat: Duration,
 }
 
@@ -83,14 +95,27 @@ impl Hub {
     pub fn new(heartbeat: Duration) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (closing, _) = watch::channel(false);
+        let (started, _) = watch::channel(false);
+        let (listener_tried, _) = watch::channel(false);
         Self {
             sender,
             open: Mutex::new(HashMap::new()),
             closing,
             doorbell: Notify::new(),
             announced: AtomicI64::new(0),
+            started,
+            listener_tried,
             heartbeat,
         }
+    }
+
+    /// Waits (at most `within`) until the tailer knows where it starts; false if it does not
+    /// by then (the database is away).
+    pub async fn started(&self, within: Duration) -> bool {
+        let mut started = self.started.subscribe();
+        tokio::time::timeout(within, started.wait_for(|started| *started))
+            .await
+            .is_ok_and(|started| started.is_ok())
     }
 
     /// A stream slot for `user_id`, unless they already hold the most.
@@ -128,7 +153,7 @@ impl Hub {
     /// Reads what committed after `last` and broadcasts it; returns the new `last`.
     async fn catch_up(&self, db: &Db, mut last: i64) -> DbResult<i64> {
         loop {
-            let entries = activity::store::after(db, last, PAGE).await?;
+            let entries = activity::journal::after(db, last, PAGE).await?;
             let Some(newest) = entries.last().map(|e| e.id) else {
                 return Ok(last);
             };
@@ -202,6 +227,12 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
         async move { hub.listen(&listen).await }
     }));
     let mut backoff = Backoff::new("events tailer");
+    // The doorbell before the starting point: a stream that starts with the tailer then gets
+    // its first entries on the doorbell, not up to a fallback poll later (that delay broke
+    // the one-second promise on a loaded machine). Bounded: a database that refuses the
+    // LISTEN must not keep streams from starting.
+    let mut tried = hub.listener_tried.subscribe();
+    let _ = tokio::time::timeout(LISTENER_WAIT, tried.wait_for(|tried| *tried)).await;
     let mut last = loop {
         match activity::store::latest_id(&db).await {
             Ok(id) => break id,
@@ -212,6 +243,9 @@ pub async fn run(hub: Arc<Hub>, db: Db, listen: tokio_postgres::Config) {
         }
     };
     backoff.succeeded();
+    // Streams wait for this: one that subscribed and replayed before `last` was read would
+    // never get what committed in between (the tailer starts after it).
+    hub.started.send_replace(true);
     loop {
         let polled = tokio::select! {
             () = hub.doorbell.notified() => false,
@@ -261,7 +295,10 @@ impl Hub {
                     backoff.succeeded();
                     backoff.failed(&"the connection ended", true)
                 }
-                Err(reason) => backoff.failed(&reason, true),
+                Err(reason) => {
+                    self.listener_tried.send_replace(true);
+                    backoff.failed(&reason, true)
+                }
             };
             tokio::time::sleep(wait).await;
         }
@@ -297,6 +334,7 @@ impl Hub {
             Ok(Err(_)) => return Err("LISTEN failed"),
             Err(_) => return Err("LISTEN timed out"),
         }
+        self.listener_tried.send_replace(true);
         // Commits may have been missed while not listening: read once.
         self.doorbell.notify_one();
         // `None`: the connection ended.

@@ -119,6 +119,7 @@ impl Application {
             )),
             background::spawn_maintenance(db.clone()),
             background::spawn_principal_listener(state.auth.clone(), listen_config.clone()),
+            tokio::spawn(crate::activity::journal::run(db.clone())),
             tokio::spawn(crate::events::run(
                 state.events.clone(),
                 db.clone(),

@@ -1,6 +1,6 @@
 //! The change history (API.md §11): each change writes its entry in its own transaction, with
-//! old and new values; a rolled-back change writes none; newest first, paged; ids follow
-//! commit order.
+//! old and new values; a rolled-back change writes none; newest first, paged, with every change
+//! committed before the read; ids follow commit order.
 
 use serde_json::{json, Value};
 
@@ -111,6 +111,7 @@ async fn a_rolled_back_change_leaves_no_entry() {
     let owner = app.new_client().await;
     let project = owner.create_project("History").await.id;
     let id = owner.create_task(project, json!({"title": "A"})).await.id;
+    app.journal_settled().await;
     let before: i64 = app.db.scalar("SELECT count(*) FROM activity", &[]).await;
     let stale = owner
         .patch(&format!("/api/v1/tasks/{id}"), json!({"title": "B"}))
@@ -124,8 +125,12 @@ async fn a_rolled_back_change_leaves_no_entry() {
         )
         .await;
     invalid.problem(422, "validation_failed");
+    app.journal_settled().await;
     let after: i64 = app.db.scalar("SELECT count(*) FROM activity", &[]).await;
     assert_eq!(before, after);
+    // What a reader of the history sees right after the refusals: only the creation.
+    let entries = history(&owner, &format!("/api/v1/tasks/{id}/activity")).await;
+    assert_eq!(kinds(&entries), ["task.created"]);
 }
 
 #[tokio::test]
@@ -397,16 +402,54 @@ async fn concurrent_writers_get_ids_in_commit_order() {
         })
     });
     futures::future::join_all(writes).await;
-    // `at` is taken inside the journal lock, just before the commit: in id order it never
-    // goes back, which it would if ids were handed out before concurrent commits finished.
-    let rows = app
-        .db
-        .rows(
-            "SELECT id, at FROM activity WHERE project_id = $1 ORDER BY id",
-            &[&project],
+    // Writes to one task commit one after the other (its row lock), in an order the writers
+    // raced for: in id order, each of its entries must start where the one before ended
+    // (`from` is the previous `to`), which it would not if ids were handed out in any other
+    // order than the commits'. Read right after the writes, the history has all of them.
+    let entries = history(&owner, &format!("/api/v1/projects/{project}/activity")).await;
+    assert_eq!(entries.len(), 20 + 60);
+    for task in &tasks {
+        let mut priorities: Vec<(i64, &Value)> = entries
+            .iter()
+            .filter(|e| e["task_id"] == task.to_string())
+            .map(|e| (e["id"].as_i64().unwrap(), e))
+            .collect();
+        priorities.sort_by_key(|(id, _)| *id);
+        let mut now = Value::Null;
+        for (_, entry) in priorities {
+            let priority = change(entry, "priority").expect("every entry changes it");
+            assert_eq!(priority["from"], now, "{task}: {entry}");
+            now = priority["to"].clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_history_read_includes_entries_committed_but_not_yet_numbered() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Late").await.id;
+    let task = owner.create_task(project, json!({"title": "T"})).await.id;
+    // The sequencer is idle (it runs again on a doorbell, or in a second).
+    app.journal_settled().await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Committed by a writer whose instance went away before anything numbered it: no doorbell
+    // rang here, so only the read itself can make it part of the history in time.
+    app.db
+        .execute(
+            "INSERT INTO activity_pending (kind, project_id, task_id, actor_id, changes) \
+             VALUES ('task.updated', $1, $2, $3, $4)",
+            &[
+                &project,
+                &task,
+                &owner.id,
+                &json!([{"field": "title", "from": "T", "to": "U"}]),
+            ],
         )
         .await;
-    assert_eq!(rows.len(), 20 + 60);
-    let times: Vec<chrono::DateTime<chrono::Utc>> = rows.iter().map(|r| r.get("at")).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    let entries = history(&owner, &format!("/api/v1/tasks/{task}/activity")).await;
+    assert_eq!(kinds(&entries), ["task.updated", "task.created"]);
+    assert_eq!(change(&entries[0], "title").unwrap()["to"], "U");
+    let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids[0] > ids[1], "numbered after the creation: {ids:?}");
 }

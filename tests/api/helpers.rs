@@ -500,6 +500,27 @@ impl TestApp {
         (cookie, body["csrf_token"].as_str().unwrap().to_owned())
     }
 
+    /// Waits until the journal's sequencers have numbered every committed entry (nothing is
+    /// left in `activity_pending`), so that the `activity` table can be compared with what
+    /// was delivered. Entries are numbered without anyone asking: past 10 s this panics.
+    pub async fn journal_settled(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let pending: i64 = self
+                .db
+                .scalar("SELECT count(*) FROM activity_pending", &[])
+                .await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pending} journal entries still unnumbered after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server the way SIGTERM would.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

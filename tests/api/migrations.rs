@@ -1,8 +1,12 @@
-//! Migrations: a fresh database, several instances at once, and a database made by Docket 0.1
-//! (migrated by sqlx) carried over in place.
+//! Migrations: a fresh database, several instances at once, a database made by Docket 0.1
+//! (migrated by sqlx) carried over in place, and event cursors handed out before the journal's
+//! sequencer (issue 28) still resuming exactly.
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::events::{open_raw, Stream, SOON};
 use crate::helpers::*;
 
 /// The dump in tests/fixtures was taken from a database that the sqlx-based release created and
@@ -122,6 +126,94 @@ async fn concurrent_migrations_apply_each_migration_once() {
     assert_eq!(tables, 1);
 }
 
+/// The dump in tests/fixtures/lock-era.sql holds a history written before the journal had a
+/// sequencer (ids handed out under one lock, with a gap where a deleted project's entries
+/// were). After the upgrade, a client resuming after any id it may hold gets every entry after
+/// it, those from before the upgrade and those after, each once and in order.
+#[tokio::test]
+async fn event_cursors_handed_out_before_the_sequencer_resume_exactly() {
+    let url = create_empty_database().await;
+    connect_db(&url)
+        .await
+        .batch(include_str!("../fixtures/lock-era.sql"))
+        .await;
+    let db = connect_db(&url).await;
+    // Not what this tests: a resume older than the retention is reset (events.rs).
+    db.execute("UPDATE activity SET at = now() - interval '1 hour'", &[])
+        .await;
+    let ids = |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get(0)).collect::<Vec<i64>>();
+    let before = ids(db.rows("SELECT id FROM activity ORDER BY id", &[]).await);
+    assert_eq!(before, [1, 2, 3, 4, 5, 7, 8]);
+
+    let app = TestApp::build().on(&url).spawn().await;
+    assert_eq!(app.anon().get("/readyz").await.status(), 200);
+    let login: Value = app
+        .password_grant("ada@example.com", "a long passphrase")
+        .await
+        .good();
+    let ada = TestUser {
+        id: db
+            .scalar("SELECT id FROM users WHERE email = 'ada@example.com'", &[])
+            .await,
+        email: "ada@example.com".into(),
+        password: "a long passphrase".into(),
+        token: login["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: login["refresh_token"].as_str().unwrap().to_owned(),
+    };
+    let client = app.as_user(&ada);
+    // New changes, after the upgrade.
+    let projects: Page<Value> = client.get("/api/v1/projects").await.good();
+    let launch = projects
+        .items
+        .iter()
+        .find(|p| p["name"] == "Launch")
+        .expect("the old project")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let task = client
+        .post(&tasks_path(&launch), json!({"title": "After the upgrade"}))
+        .await
+        .created::<Value>();
+    client
+        .patch(&task_path(id_of(&task)), json!({"status": "done"}))
+        .await
+        .good::<Value>();
+
+    // The history, read through the API, has the old ids unchanged and the new ones above.
+    let page: Page<Value> = client
+        .get(&format!("/api/v1/projects/{launch}/activity?limit=100"))
+        .await
+        .good();
+    let mut all: Vec<i64> = page
+        .items
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    all.reverse();
+    assert_eq!(&all[..before.len()], &before[..]);
+    assert_eq!(all.len(), before.len() + 2);
+    assert!(all[before.len()] > 8, "{all:?}");
+
+    // From every id a client may hold (the gap's 6 too), by header and by query.
+    for after in 0..=8 {
+        for by_header in [true, false] {
+            let response = if by_header {
+                open_raw(&app, &ada, "", Some(&after.to_string())).await
+            } else {
+                open_raw(&app, &ada, &format!("?after={after}"), None).await
+            };
+            let mut stream = Stream::new(response);
+            for want in all.iter().filter(|id| **id > after) {
+                let event = stream.event(SOON).await.expect("the stream goes on");
+                assert_eq!(event.id, Some(*want), "resuming after {after}");
+                assert_eq!(event.data["id"].as_i64(), Some(*want));
+            }
+            stream.assert_quiet(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 /// A database whose keys grew past 64 characters before the limit existed (API.md §9): the
 /// migration that brings the limit renumbers those projects, in the same order, and leaves the
 /// others alone. The database is taken back to just before that migration by undoing it.
@@ -142,8 +234,9 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
         }
     }
     app.stop().await;
-    // Migrations after it are undone first (refinery refuses to apply an older migration
-    // than the newest applied one).
+    // Refinery applies only versions above the newest applied one, so the migrations after
+    // it are undone too: the attachments' (V20261222000022), then the journal's
+    // (V20261219000001).
     db.batch(
         "DROP TABLE attachments, attachment_uploads, attachment_garbage, attachment_storage; \
          DROP FUNCTION attachments_follow(); \
@@ -158,7 +251,8 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
          ALTER TABLE tasks DROP COLUMN previous_position; \
          ALTER TABLE tasks DROP COLUMN previous_epoch; \
          ALTER TABLE projects DROP COLUMN position_epoch; \
-         DELETE FROM refinery_schema_history WHERE version = 20261218000001",
+         DROP TABLE activity_pending; \
+         DELETE FROM refinery_schema_history WHERE version >= 20261218000001",
     )
     .await;
     // What thousands of moves into one gap used to leave: keys of 70 to 120 characters.

@@ -33,6 +33,9 @@ struct Args {
     /// Pause between one writer's changes (0: as fast as it can).
     #[arg(long, default_value = "0")]
     write_pause_ms: u64,
+    /// Changes per second of all writers together, evenly spaced (0: use --write-pause-ms).
+    #[arg(long, default_value = "0")]
+    rate: u64,
 }
 
 const PASSWORD: &str = "benchmark passphrase";
@@ -234,9 +237,21 @@ async fn main() -> anyhow::Result<()> {
             let (http, url, token) = (client.http.clone(), args.url.clone(), owner.clone());
             let (writing, committed) = (writing.clone(), committed.clone());
             let pause = Duration::from_millis(args.write_pause_ms);
+            let mut ticker = (args.rate > 0).then(|| {
+                let every = Duration::from_secs_f64(args.writers as f64 / args.rate as f64);
+                // Writers spread over the interval, not all at its start.
+                let first =
+                    tokio::time::Instant::now() + every.mul_f64(w as f64 / args.writers as f64);
+                let mut ticker = tokio::time::interval_at(first, every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
             tokio::spawn(async move {
                 let mut n = 0u64;
                 while writing.load(Ordering::Relaxed) {
+                    if let Some(ticker) = ticker.as_mut() {
+                        ticker.tick().await;
+                    }
                     n += 1;
                     let response = http
                         .patch(format!("{url}/api/v1/tasks/{task}"))
@@ -247,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
                     if matches!(&response, Ok(r) if r.status() == 200) {
                         committed.fetch_add(1, Ordering::Relaxed);
                     }
-                    if !pause.is_zero() {
+                    if ticker.is_none() && !pause.is_zero() {
                         tokio::time::sleep(pause).await;
                     }
                 }
@@ -295,6 +310,16 @@ async fn main() -> anyhow::Result<()> {
         percentile(&delays, 0.99),
         delays.last().copied().unwrap_or(0) as f64 / 1000.0,
         tally.ended.load(Ordering::Relaxed),
+    );
+    println!(
+        "EVENTS rate={} entries_per_s={:.0} delivered={} expected={} p50={:.1} p99={:.1} max={:.1}",
+        args.rate,
+        entries as f64 / wrote_for.as_secs_f64(),
+        delivered,
+        expected,
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+        delays.last().copied().unwrap_or(0) as f64 / 1000.0,
     );
     Ok(())
 }

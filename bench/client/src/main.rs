@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 use tokio_postgres::Client as PgPool;
 use uuid::Uuid;
 
+// Shared with the other benchmark binaries, which use other parts of it.
+#[allow(dead_code)]
+mod cpu;
+
 /// The statement `GET /api/v1/tasks/{id}` runs (`tasks::store::find_visible` in the server),
 /// copied so that pgbench measures the same SQL: `$1` task id, `$2` user id. Keep it in step
 /// with the server's.
@@ -54,10 +58,16 @@ struct Args {
     /// A label for the data set (e.g. "1M tasks").
     #[arg(long, default_value = "")]
     label: String,
+    /// Writes (scenarios w, cr, pgw) go to this many projects, the ones with most tasks, which
+    /// every user may edit (bench/journal.sh makes them so); 0: each user's own projects.
+    #[arg(long, default_value = "0")]
+    write_projects: i64,
 }
 
 struct Bench {
     args: Args,
+    /// The database cluster's postmaster, for its CPU time (if the role may see it).
+    postmaster: Option<u32>,
     http: reqwest::Client,
     users: Vec<BenchUser>,
     editable: Vec<Vec<Uuid>>,
@@ -107,6 +117,8 @@ struct Result_ {
     errors: u64,
     peak_rss_mib: f64,
     extra: String,
+    /// CPU µs per request: the server's, PostgreSQL's.
+    cpu_us: (f64, f64),
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -143,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let (users, editable) = prepare_users(&args, &pool, &http).await?;
     let bench = Arc::new(Bench {
+        postmaster: cpu::postmaster_of(&pool).await.ok(),
         args: args.clone(),
         http,
         users,
@@ -178,10 +191,25 @@ async fn main() -> anyhow::Result<()> {
                     )
                     .await
                 }
+                "cr" => run(&bench, "cr: create", connections, Workload::Creates).await,
                 "pg" => pgbench(&bench, &pool, connections).await?,
+                "pgw" => pgbench_create(&bench, &pool, connections).await?,
                 other => bail!("unknown scenario {other}"),
             };
             eprintln!("{}", row(&result));
+            // One line a script can read (bench/journal.sh).
+            println!(
+                "BENCH label={:?} scenario={} conns={} write_projects={} rps={:.1} p99={:.2} errors={} cpu_server_us={:.0} cpu_pg_us={:.0}",
+                args.label,
+                result.scenario.split(':').next().unwrap_or_default(),
+                connections,
+                args.write_projects,
+                result.rps,
+                result.p99,
+                result.errors,
+                result.cpu_us.0,
+                result.cpu_us.1
+            );
             results.push(result);
         }
     }
@@ -318,6 +346,32 @@ async fn prepare_users(
             });
         }
     }
+    if args.write_projects > 0 {
+        // Everyone writes to the same few projects (and updates only tasks there).
+        let shared: Vec<Uuid> = pool
+            .query(
+                "SELECT id FROM projects WHERE inbox_of IS NULL \
+                 ORDER BY next_task_number DESC, id LIMIT $1",
+                &[&args.write_projects],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for (n, user) in users.iter_mut().enumerate() {
+            user.projects = shared.clone();
+            editable[n] = pool
+                .query(
+                    "SELECT id FROM tasks WHERE project_id = ANY($1) \
+                     ORDER BY md5(id::text || $2) LIMIT 100",
+                    &[&shared, &(n.to_string())],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        }
+    }
     Ok((users, editable))
 }
 
@@ -329,6 +383,8 @@ enum Workload {
     GetWhileLogins,
     /// Only writes: half PATCHes, half creates (what recording activity costs).
     Writes,
+    /// Only creates (the transaction `pgw` runs through pgbench).
+    Creates,
 }
 
 async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workload) -> Result_ {
@@ -408,6 +464,7 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
                         get_task(&bench, user, &mut rng).await
                     }
                     Workload::ListPage => list_page(&bench, user, &mut rng).await,
+                    Workload::Creates => create_task(&bench, user, &mut rng).await,
                     Workload::Writes => {
                         if rng.gen::<bool>() {
                             patch_task(&bench, user, &own, &mut versions, &mut rng).await
@@ -440,9 +497,11 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
     }
     tokio::time::sleep(Duration::from_secs(bench.args.warmup_s)).await;
     recording.store(true, Ordering::Relaxed);
+    let cpu_before = cpu_now(bench);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(bench.args.duration_s)).await;
     recording.store(false, Ordering::Relaxed);
+    let cpu_after = cpu_now(bench);
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let mut all = Tally::default();
@@ -480,7 +539,19 @@ async fn run(bench: &Arc<Bench>, name: &str, connections: usize, workload: Workl
         errors: all.errors + login_errors.load(Ordering::Relaxed),
         peak_rss_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
         extra,
+        cpu_us: (
+            cpu::per_op(cpu_before.0, cpu_after.0, all.latencies_us.len()),
+            cpu::per_op(cpu_before.1, cpu_after.1, all.latencies_us.len()),
+        ),
     }
+}
+
+/// CPU ticks so far of the server and of the database cluster.
+fn cpu_now(bench: &Bench) -> (u64, u64) {
+    (
+        cpu::process(bench.args.server_pid),
+        bench.postmaster.map_or(0, cpu::cluster),
+    )
 }
 
 use rand::SeedableRng;
@@ -581,6 +652,81 @@ async fn create_task(bench: &Bench, user: &BenchUser, rng: &mut impl Rng) -> boo
     .await
 }
 
+/// The create a `POST /api/v1/projects/{id}/tasks` runs (`tasks::handlers::create_task`, with
+/// the history as `activity::store` appends it), for pgbench: the role read, then the
+/// transaction, the journal's rows and the COMMIT pipelined into one round trip as the server
+/// sends them. Keep it in step with the server's statements. `bench_uuidv7()` stands for the
+/// UUIDv7 the server makes (so the tasks index sees the same ordered keys).
+const CREATE_SCRIPT: &str = "\\set k random(1, :pairs)
+SELECT project_id, user_id FROM bench_writers WHERE k = :k \\gset
+SELECT role FROM memberships WHERE project_id = :project_id AND user_id = :user_id;
+BEGIN;
+UPDATE projects SET next_task_number = next_task_number + 1, task_count = task_count + 1 WHERE id = :project_id RETURNING next_task_number - 1 AS number, task_count \\gset
+INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, due_date, labels, assignee_id, created_by) VALUES (bench_uuidv7(), :project_id, :number, 'Benchmark task', '', 'todo', 2, NULL, ARRAY['bench'], NULL, :user_id) RETURNING t.id, t.project_id, t.number, t.title, t.description, t.status, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.position, t.comment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url \\gset t_
+\\startpipeline
+INSERT INTO activity_pending (actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) SELECT (e.v->>'actor_id')::uuid, e.v->>'kind', (e.v->>'project_id')::uuid, (e.v->>'task_id')::uuid, (e.v->>'comment_id')::uuid, (e.v->>'user_id')::uuid, e.v->'changes', nullif(e.v->'counts', 'null'::jsonb) FROM jsonb_array_elements(jsonb_build_array(jsonb_build_object('actor_id', :user_id::text, 'kind', 'task.created', 'project_id', :project_id::text, 'task_id', :t_id::text, 'comment_id', NULL, 'user_id', NULL, 'changes', '[{\"field\": \"title\", \"from\": null, \"to\": \"Benchmark task\"}, {\"field\": \"status\", \"from\": null, \"to\": \"todo\"}, {\"field\": \"priority\", \"from\": null, \"to\": 2}, {\"field\": \"labels\", \"from\": null, \"to\": [\"bench\"]}]'::jsonb, 'counts', NULL))) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord;
+COMMIT;
+\\endpipeline
+";
+
+/// pgbench on the create transaction (`CREATE_SCRIPT`), spread over the same projects and users
+/// as scenario `cr`: the ceiling for Docket's creates.
+async fn pgbench_create(
+    bench: &Bench,
+    pool: &PgPool,
+    connections: usize,
+) -> anyhow::Result<Result_> {
+    pool.batch_execute(
+        "DROP TABLE IF EXISTS bench_writers; \
+         CREATE TABLE bench_writers (k int PRIMARY KEY, project_id uuid, user_id uuid); \
+         CREATE OR REPLACE FUNCTION bench_uuidv7() RETURNS uuid LANGUAGE sql VOLATILE AS $$ \
+           SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING \
+             substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) \
+             FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $$",
+    )
+    .await?;
+    let mut k = 0i32;
+    for user in &bench.users {
+        let user_id: Uuid = pool
+            .query_one("SELECT id FROM users WHERE email = $1", &[&user.email])
+            .await?
+            .get(0);
+        for project in &user.projects {
+            k += 1;
+            pool.execute(
+                "INSERT INTO bench_writers VALUES ($1, $2, $3)",
+                &[&k, project, &user_id],
+            )
+            .await?;
+        }
+    }
+    let path =
+        std::env::temp_dir().join(format!("docket-pgbench-create-{}.sql", std::process::id()));
+    std::fs::write(&path, CREATE_SCRIPT)?;
+    let cpu_before = cpu_now(bench).1;
+    let output = tokio::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .args(["-c", &connections.to_string()])
+        .args(["-T", &bench.args.duration_s.to_string()])
+        .args(["-D", &format!("pairs={k}")])
+        .arg("-f")
+        .arg(&path)
+        .arg(&bench.args.database_url)
+        .output()
+        .await
+        .context("running pgbench (Debian: postgresql-client)")?;
+    let cpu_after = cpu_now(bench).1;
+    let _ = std::fs::remove_file(&path);
+    let mut result = pgbench_result(
+        "pgw: pgbench, the create transaction",
+        connections,
+        bench.args.duration_s,
+        output,
+    )?;
+    result.cpu_us = (0.0, cpu::per_op(cpu_before, cpu_after, result.requests));
+    Ok(result)
+}
+
 /// pgbench on the statement a task GET runs, taken from the code. In steady state the
 /// server runs only this one per request: the principal's user row comes from a cache that
 /// every change invalidates (see `auth::principal_cache`). Each pgbench transaction first picks
@@ -632,6 +778,22 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
         .output()
         .await
         .context("running pgbench (Debian: postgresql-client)")?;
+    let _ = std::fs::remove_file(&path);
+    pgbench_result(
+        "pgbench: same SQL as (a)",
+        connections,
+        bench.args.duration_s,
+        output,
+    )
+}
+
+/// Reads pgbench's report.
+fn pgbench_result(
+    scenario: &str,
+    connections: usize,
+    duration_s: u64,
+    output: std::process::Output,
+) -> anyhow::Result<Result_> {
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     if !output.status.success() {
         bail!(
@@ -658,11 +820,10 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
         .and_then(|l| l.split_whitespace().nth(4))
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let _ = std::fs::remove_file(&path);
     Ok(Result_ {
-        scenario: "pgbench: same SQL as (a)".to_owned(),
+        scenario: scenario.to_owned(),
         connections,
-        requests: (tps * bench.args.duration_s as f64) as usize,
+        requests: (tps * duration_s as f64) as usize,
         rps: tps,
         p50: latency,
         p90: 0.0,
@@ -670,5 +831,6 @@ async fn pgbench(bench: &Bench, pool: &PgPool, connections: usize) -> anyhow::Re
         errors: failed,
         peak_rss_mib: 0.0,
         extra: "latency column = pgbench average".to_owned(),
+        cpu_us: (0.0, 0.0),
     })
 }
