@@ -41,6 +41,13 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_METRICS_TOKEN",
     "DOCKET_MIN_FREE_DISK_MB",
     "DOCKET_REQUIRE_2FA",
+    "DOCKET_STORAGE",
+    "DOCKET_S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "DOCKET_ATTACHMENT_MAX_BYTES",
+    "DOCKET_PROJECT_STORAGE_BYTES",
 ];
 
 /// The settings of a single sign-on provider, `DOCKET_OIDC_<NAME>_<SETTING>` (API.md §21): any
@@ -139,6 +146,92 @@ pub struct ConfigArgs {
     /// Every `DOCKET_OIDC_*` variable as `(name, value)` (`oidc_variables`).
     #[arg(skip)]
     pub oidc: Vec<(String, String)>,
+    #[arg(long = "storage", env = "DOCKET_STORAGE")]
+    pub storage: Option<String>,
+    #[arg(long = "s3-endpoint", env = "DOCKET_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(
+        long = "aws-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub aws_access_key_id: Option<String>,
+    #[arg(
+        long = "aws-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<String>,
+    #[arg(long = "aws-region", env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    #[arg(long = "attachment-max-bytes", env = "DOCKET_ATTACHMENT_MAX_BYTES")]
+    pub attachment_max_bytes: Option<String>,
+    #[arg(long = "project-storage-bytes", env = "DOCKET_PROJECT_STORAGE_BYTES")]
+    pub project_storage_bytes: Option<String>,
+}
+
+/// Where attachments live (API.md §20): `local` (under the data dir) or an S3 bucket and
+/// key prefix. Its text form is what rows record as their store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StorageUrl {
+    Local,
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageUrl {
+    /// `local`, or `s3://bucket` with an optional `/prefix` (no empty segments, no `..`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw == "local" {
+            return Ok(Self::Local);
+        }
+        let rest = raw
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("must be local or s3://bucket/prefix (got {raw:?})"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(format!("{bucket:?} is not an S3 bucket name"));
+        }
+        let prefix_ok = prefix.is_empty()
+            || prefix.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+            });
+        if !prefix_ok {
+            return Err(format!("{prefix:?} is not a key prefix"));
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for StorageUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageUrl::Local => f.write_str("local"),
+            StorageUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            StorageUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// How S3 is reached: the endpoint of an S3-compatible server and credentials given as
+/// settings (the other `AWS_*` variables are read by the S3 client itself).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint: Option<Url>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub region: Option<String>,
 }
 
 /// The `DOCKET_OIDC_*` variables of this process's environment (values that are not Unicode
@@ -276,6 +369,13 @@ pub struct Config {
     pub require_2fa: Require2fa,
     /// Sorted by id.
     pub oidc_providers: Vec<OidcProvider>,
+    /// Where new attachments go (until `docket storage migrate` switches the instance).
+    pub storage: StorageUrl,
+    pub s3: S3Settings,
+    /// The largest attachment, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Attachment bytes one project may hold.
+    pub project_storage_bytes: u64,
 }
 
 /// One thing wrong with the configuration: which variable and why.
@@ -529,6 +629,59 @@ fn github(problems: &mut Problems, args: &ConfigArgs) -> (Url, Duration) {
     (api_url, sync_interval)
 }
 
+struct Attachments {
+    storage: StorageUrl,
+    s3: S3Settings,
+    max_bytes: u64,
+    project_bytes: u64,
+}
+
+fn attachments(problems: &mut Problems, args: &ConfigArgs) -> Attachments {
+    let storage = problems.parse(
+        "DOCKET_STORAGE",
+        &args.storage,
+        StorageUrl::Local,
+        StorageUrl::parse,
+    );
+    let endpoint =
+        problems.parse(
+            "DOCKET_S3_ENDPOINT",
+            &args.s3_endpoint,
+            None,
+            |value| match Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(url)),
+                _ => Err(format!("must be an http(s) URL (got {value:?})")),
+            },
+        );
+    let text = |raw: &Option<String>| {
+        raw.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Attachments {
+        storage,
+        s3: S3Settings {
+            endpoint,
+            access_key_id: text(&args.aws_access_key_id),
+            secret_access_key: secret(&args.aws_secret_access_key),
+            region: text(&args.aws_region),
+        },
+        max_bytes: problems.parse(
+            "DOCKET_ATTACHMENT_MAX_BYTES",
+            &args.attachment_max_bytes,
+            25 * 1024 * 1024,
+            integer_in(1, 5 * 1024 * 1024 * 1024),
+        ),
+        project_bytes: problems.parse(
+            "DOCKET_PROJECT_STORAGE_BYTES",
+            &args.project_storage_bytes,
+            5 * 1024 * 1024 * 1024,
+            integer_in(0, u64::MAX / 2),
+        ),
+    }
+}
+
 fn logging(problems: &mut Problems, args: &ConfigArgs) -> (String, LogFormat) {
     let log = problems.parse("DOCKET_LOG", &args.log, "info".to_owned(), |value| {
         tracing_subscriber::EnvFilter::try_new(value)
@@ -754,6 +907,7 @@ impl Config {
             256,
             integer_in(0, 16 * 1024 * 1024),
         );
+        let attachments = attachments(&mut problems, args);
 
         let require_2fa = problems.parse(
             "DOCKET_REQUIRE_2FA",
@@ -799,6 +953,10 @@ impl Config {
 
             require_2fa,
             oidc_providers,
+            storage: attachments.storage,
+            s3: attachments.s3,
+            attachment_max_bytes: attachments.max_bytes,
+            project_storage_bytes: attachments.project_bytes,
         })
     }
 
@@ -930,6 +1088,34 @@ impl Config {
                 ),
             ),
             ("DOCKET_REQUIRE_2FA", self.require_2fa.as_str().to_owned()),
+            ("DOCKET_STORAGE", self.storage.to_string()),
+            (
+                "DOCKET_S3_ENDPOINT",
+                self.s3
+                    .endpoint
+                    .as_ref()
+                    .map_or("(unset)".to_owned(), ToString::to_string),
+            ),
+            ("AWS_ACCESS_KEY_ID", secret(self.s3.access_key_id.is_some())),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                secret(self.s3.secret_access_key.is_some()),
+            ),
+            (
+                "AWS_REGION",
+                self.s3
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".to_owned()),
+            ),
+            (
+                "DOCKET_ATTACHMENT_MAX_BYTES",
+                self.attachment_max_bytes.to_string(),
+            ),
+            (
+                "DOCKET_PROJECT_STORAGE_BYTES",
+                self.project_storage_bytes.to_string(),
+            ),
         ];
         let mut out: String = rows
             .into_iter()
@@ -1132,6 +1318,34 @@ mod tests {
             Config::from_args(&args).unwrap_err()[0].variable,
             "DOCKET_REQUIRE_2FA"
         );
+    }
+
+    #[test]
+    fn storage_urls_are_local_or_s3() {
+        assert_eq!(StorageUrl::parse("local").unwrap(), StorageUrl::Local);
+        let url = StorageUrl::parse("s3://my-bucket/docket/files/").unwrap();
+        assert_eq!(
+            url,
+            StorageUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "docket/files".into()
+            }
+        );
+        assert_eq!(url.to_string(), "s3://my-bucket/docket/files");
+        assert_eq!(
+            StorageUrl::parse("s3://bucket").unwrap().to_string(),
+            "s3://bucket"
+        );
+        for bad in [
+            "s3://",
+            "s3://B",
+            "s3://ok-bucket/a//b",
+            "s3://ok-bucket/../x",
+            "gs://x",
+            "/tmp",
+        ] {
+            assert!(StorageUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -136,6 +136,10 @@ macro_rules! deserialize_by_parse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     MalformedJson,
+    /// A streamed body (an upload) that ended before it was complete.
+    IncompleteBody,
+    /// A `Range` none of whose ranges is in the file (416).
+    RangeNotSatisfiable,
     InvalidQuery,
     InvalidHeader,
     Unauthenticated,
@@ -161,6 +165,7 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     Unavailable,
+    /// 507: the disk or storage is (nearly) full; nothing was written.
     InsufficientStorage,
     Internal,
 }
@@ -169,6 +174,8 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::IncompleteBody => "incomplete_body",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::InvalidHeader => "invalid_header",
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -202,6 +209,8 @@ impl ErrorCode {
     pub fn title(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "Malformed JSON body",
+            ErrorCode::IncompleteBody => "Request body incomplete",
+            ErrorCode::RangeNotSatisfiable => "Range not satisfiable",
             ErrorCode::InvalidQuery => "Invalid query parameter",
             ErrorCode::InvalidHeader => "Invalid header",
             ErrorCode::Unauthenticated => "Authentication required",
@@ -390,14 +399,19 @@ impl ApiError {
     /// 507: the embedded database's disk is nearly full, so writes are refused before
     /// PostgreSQL runs out (API.md §1, §7 `DOCKET_MIN_FREE_DISK_MB`).
     pub fn insufficient_storage() -> Self {
+        Self::storage_full(
+            "the server's disk is nearly full, so changes cannot be saved until its operator \
+             frees space; reading, signing in and deleting still work",
+        )
+    }
+
+    /// 507 for one write that would not fit (an attachment: API.md §20); nothing was changed.
+    pub fn storage_full(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::InsufficientStorage,
         )
-        .detail(
-            "the server's disk is nearly full, so changes cannot be saved until its operator \
-             frees space; reading, signing in and deleting still work",
-        )
+        .detail(detail)
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {

@@ -3,10 +3,12 @@
 //! The library holds everything; the `docket` binary only parses the command line and calls
 //! [`cli::run`]. The layers, bottom up: infrastructure (`config`, `error`, `db`, `http`,
 //! `jobs`, `telemetry`, `pagination`, `quotas`), then the domains (`auth`, `activity`,
-//! `notifications`, `projects`, `states`, `tasks`, `comments`, `github`, `events`, ...), then `server`,
+//! `notifications`, `projects`, `states`, `tasks`, `comments`, `attachments`, `github`, `events`,
+//! ...), then `server`,
 //! the composition root, which only `cli` imports. See ARCHITECTURE.md.
 
 pub mod activity;
+pub mod attachments;
 pub mod auth;
 pub mod cli;
 pub mod comments;

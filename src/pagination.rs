@@ -39,6 +39,8 @@ pub enum CursorScope {
     ProjectActivity { project: uuid::Uuid },
     /// `GET /tasks/{id}/comments`.
     Comments { task: uuid::Uuid },
+    /// `GET /tasks/{id}/attachments`.
+    Attachments { task: uuid::Uuid },
     /// `GET /me/notifications` of one caller (`unread` or all).
     Notifications { user: uuid::Uuid, unread: bool },
     /// `GET /me/security-events` of one caller.
@@ -58,6 +60,7 @@ impl CursorScope {
             CursorScope::TaskActivity { task } => format!("task-activity:{task}"),
             CursorScope::ProjectActivity { project } => format!("project-activity:{project}"),
             CursorScope::Comments { task } => format!("comments:{task}"),
+            CursorScope::Attachments { task } => format!("attachments:{task}"),
             CursorScope::Notifications { user, unread } => {
                 format!("notifications:{user}|{unread}")
             }

@@ -11,7 +11,7 @@
  * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
  *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
  *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
- *   created_at: string, updated_at: string, comment_count?: number, state_id: string, parent_id: string|null,
+ *   created_at: string, updated_at: string, comment_count?: number, attachment_count?: number, state_id: string, parent_id: string|null,
  *   subtasks: {total: number, done: number}, blocked: boolean}} Task
  * @typedef {{id: string, project_id: string, name: string, category: Status, color: string, position: number,
  *   is_default: boolean}} WorkflowState a column of a project's board (API.md §17)
@@ -24,6 +24,8 @@
  * @typedef {{id: string, name: string}} Actor
  * @typedef {{id: string, task_id: string, author: Actor|null, body: string, mentions: string[],
  *   created_at: string, updated_at: string, version: number}} Comment
+ * @typedef {{id: string, task_id: string, comment_id: string|null, name: string, content_type: string, size: number,
+ *   sha256: string, uploaded_by: Actor|null, created_at: string, thumbnail: boolean}} Attachment
  * @typedef {{field: string, from: any, to: any}} Change
  * @typedef {{id: number, at: string, actor: Actor|null, kind: string, project_id: string, task_id?: string,
  *   comment_id?: string, user_id?: string, changes: Change[], counts?: {created: number, updated: number}}} Entry
@@ -126,6 +128,47 @@ export async function request(method, path, options = {}) {
     throw error;
   }
   return { data, etag: response.headers.get("etag"), status: response.status };
+}
+
+/**
+ * Sends a file as the raw body of a POST (an upload, API.md §20), with progress: fetch cannot
+ * report an upload's progress, XMLHttpRequest can. Aborting `signal` cancels it (the server
+ * keeps nothing of a cancelled upload).
+ * @param {string} path under /api/v1
+ * @param {Blob} file
+ * @param {{onProgress?: (sent: number, total: number) => void, signal?: AbortSignal}} [options]
+ * @returns {Promise<any>}
+ */
+export function upload(path, file, options = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1" + path);
+    xhr.setRequestHeader("accept", "application/json");
+    xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
+    if (session.csrf) xhr.setRequestHeader("x-csrf-token", session.csrf);
+    xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
+      const headers = new Headers();
+      const retry = xhr.getResponseHeader("retry-after");
+      if (retry) headers.set("retry-after", retry);
+      if (xhr.status === 401) session.onUnauthenticated();
+      reject(new ApiError(xhr.status, data, headers));
+    };
+    xhr.onerror = () => reject(new ApiError(0, null, new Headers()));
+    xhr.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
+    if (options.signal) {
+      if (options.signal.aborted) return xhr.abort();
+      options.signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    }
+    xhr.send(file);
+  });
 }
 
 /**

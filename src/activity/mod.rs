@@ -50,10 +50,14 @@ pub enum Kind {
     ProjectUpdated,
     #[serde(rename = "github.synced")]
     GithubSynced,
+    #[serde(rename = "attachment.added")]
+    AttachmentAdded,
+    #[serde(rename = "attachment.deleted")]
+    AttachmentDeleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::TaskCreated,
         Kind::TaskUpdated,
         Kind::TaskMoved,
@@ -68,6 +72,8 @@ impl Kind {
         Kind::MemberRemoved,
         Kind::ProjectUpdated,
         Kind::GithubSynced,
+        Kind::AttachmentAdded,
+        Kind::AttachmentDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +92,8 @@ impl Kind {
             Kind::MemberRemoved => "member.removed",
             Kind::ProjectUpdated => "project.updated",
             Kind::GithubSynced => "github.synced",
+            Kind::AttachmentAdded => "attachment.added",
+            Kind::AttachmentDeleted => "attachment.deleted",
         }
     }
 

@@ -41,6 +41,12 @@ pub enum JobKind {
     GithubSync,
     /// One day's due-soon and overdue notifications (`notifications::due`).
     DueReminders,
+    /// The thumbnail of an image attachment (`attachments::jobs`).
+    AttachmentThumbnail,
+    /// Removing the files of deleted attachments from storage (`attachments::jobs`).
+    AttachmentPurge,
+    /// Removing what unfinished uploads left behind (`attachments::jobs`).
+    AttachmentSweep,
 }
 
 impl JobKind {
@@ -48,13 +54,22 @@ impl JobKind {
         match self {
             JobKind::GithubSync => "github_sync",
             JobKind::DueReminders => "due_reminders",
+            JobKind::AttachmentThumbnail => "attachment_thumbnail",
+            JobKind::AttachmentPurge => "attachment_purge",
+            JobKind::AttachmentSweep => "attachment_sweep",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [JobKind::GithubSync, JobKind::DueReminders]
-            .into_iter()
-            .find(|kind| kind.as_str() == raw)
+        [
+            JobKind::GithubSync,
+            JobKind::DueReminders,
+            JobKind::AttachmentThumbnail,
+            JobKind::AttachmentPurge,
+            JobKind::AttachmentSweep,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == raw)
     }
 }
 
@@ -75,6 +90,19 @@ impl JobKey {
 
     pub fn due_reminders(day: NaiveDate) -> Self {
         Self(format!("due-reminders:{day}"))
+    }
+
+    pub fn attachment_thumbnail(id: Uuid) -> Self {
+        Self(format!("attachment-thumbnail:{id}"))
+    }
+
+    /// One purge at a time: it empties the whole garbage.
+    pub fn attachment_purge() -> Self {
+        Self("attachment-purge".to_owned())
+    }
+
+    pub fn attachment_sweep() -> Self {
+        Self("attachment-sweep".to_owned())
     }
 
     pub fn as_str(&self) -> &str {

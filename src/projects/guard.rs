@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::access::{Action, ProjectAccess, Role};
 use super::store;
+use crate::attachments::store::Attachment;
 use crate::auth::principal::Principal;
 use crate::comments::store::Comment;
 use crate::db::{Exec, Tx};
@@ -132,6 +133,42 @@ pub async fn enter_state_locked(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((state, access))
+}
+
+/// Enters the project of an attachment for `action`. No such attachment, or not a member: 404
+/// (so a member removed from the project loses its files at once).
+pub async fn enter_attachment(
+    db: &impl Exec,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    attachment_entered(db, principal, attachment_id, action, false).await
+}
+
+/// `enter_attachment` that also locks the attachment row, for a change of it in `tx`.
+pub async fn enter_attachment_locked(
+    tx: &Tx,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    attachment_entered(tx, principal, attachment_id, action, true).await
+}
+
+async fn attachment_entered(
+    db: &impl Exec,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    let (attachment, role) =
+        crate::attachments::store::find_visible(db, attachment_id, principal.id(), lock)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal.id(), attachment.project_id, Some(role), action)?;
+    Ok((attachment, access))
 }
 
 /// The role another user has in the project the caller entered (for member management).

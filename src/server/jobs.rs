@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 
+use crate::attachments::{jobs as attachment_jobs, Attachments};
 use crate::db::Db;
 use crate::github::Github;
 use crate::jobs::queue::{self, Job};
@@ -14,6 +15,8 @@ pub struct Jobs {
     pub retry: RetryPolicy,
     /// The day whose reminders this instance has enqueued (or found enqueued).
     pub reminders_for: Option<NaiveDate>,
+    pub attachments: Attachments,
+    pub attachment_schedule: attachment_jobs::Schedule,
 }
 
 impl Runner for Jobs {
@@ -22,6 +25,15 @@ impl Runner for Jobs {
             Some(JobKind::GithubSync) => crate::github::sync::run_job(&self.github, job).await,
             Some(JobKind::DueReminders) => {
                 crate::notifications::due::run_job(&self.db, self.retry, job).await
+            }
+            Some(JobKind::AttachmentThumbnail) => {
+                attachment_jobs::run_thumbnail(&self.attachments, job).await
+            }
+            Some(JobKind::AttachmentPurge) => {
+                attachment_jobs::run_purge(&self.attachments, job).await
+            }
+            Some(JobKind::AttachmentSweep) => {
+                attachment_jobs::run_sweep(&self.attachments, job).await
             }
             // A kind from a newer release: fail it rather than guess.
             None => Outcome::Fatal(format!("unknown job kind {:?}", job.kind)),
@@ -45,5 +57,6 @@ impl Runner for Jobs {
                 Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
             }
         }
+        attachment_jobs::schedule(&self.attachments, &mut self.attachment_schedule).await;
     }
 }

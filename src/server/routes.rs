@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::handlers as activity;
+use crate::attachments::handlers as attachments;
 use crate::auth::oidc::flow as oidc;
 use crate::auth::{
     account, admin, api_tokens, login, passkeys, registration, second_factor, security_log, totp,
@@ -98,6 +99,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
         .routes(routes!(crate::events::handlers::stream_events))
+        .routes(routes!(
+            attachments::list_attachments,
+            attachments::upload_attachment
+        ))
+        .routes(routes!(attachments::get_attachment_content))
+        .routes(routes!(attachments::get_attachment_thumbnail))
+        .routes(routes!(attachments::delete_attachment))
 }
 
 /// The documented operations endpoints, served even before the database is ready.
@@ -133,18 +141,20 @@ mod tests {
     #[test]
     fn the_creating_posts_come_from_their_declarations() {
         let routes = crate::idempotency::CreatingRoutes::from_document(&super::paths_document());
-        let mut routes = routes.as_slice().to_vec();
-        routes.sort();
+        let mut paths = routes.paths();
+        paths.sort();
         assert_eq!(
-            routes,
+            paths,
             [
                 "/api/v1/projects",
                 "/api/v1/projects/{id}/members",
                 "/api/v1/projects/{id}/states",
                 "/api/v1/projects/{id}/tasks",
+                "/api/v1/tasks/{id}/attachments",
                 "/api/v1/tasks/{id}/comments",
                 "/api/v1/tasks/{id}/relations"
             ]
         );
+        assert_eq!(routes.streamed_paths(), ["/api/v1/tasks/{id}/attachments"]);
     }
 }

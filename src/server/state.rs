@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::extract::FromRef;
 
 use super::tuning::Tuning;
+use crate::attachments::Attachments;
 use crate::auth::client::TrustedProxies;
 use crate::auth::state::{AuthKeys, AuthState};
 use crate::config::Config;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
+    pub attachments: Attachments,
     /// Free space on the embedded cluster's disk (watched only when the cluster is ours).
     pub disk: DiskSpace,
 }
@@ -94,6 +96,7 @@ impl AppState {
             },
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
             creating_routes,
+            attachments: Attachments::new(config, db.clone(), tuning.attachments),
             disk: DiskSpace::new(config.min_free_disk_bytes),
             db,
         })

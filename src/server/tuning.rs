@@ -17,6 +17,8 @@ pub struct Tuning {
     pub github_import_cap: usize,
     /// How often an event stream sends its keep-alive comment (and checks its credentials).
     pub events_heartbeat: Duration,
+    /// The attachment sweep's timings, the upload time limit and the free-space reserve.
+    pub attachments: crate::attachments::Tuning,
 }
 
 impl Default for Tuning {
@@ -29,6 +31,7 @@ impl Default for Tuning {
             connections: ConnectionLimits::default(),
             github_import_cap: crate::github::sync::IMPORT_CAP,
             events_heartbeat: crate::events::HEARTBEAT,
+            attachments: crate::attachments::Tuning::default(),
         }
     }
 }

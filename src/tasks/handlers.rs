@@ -289,6 +289,7 @@ impl ReadOnlyFields for UpdateTaskRequest {
         "comment_count",
         "subtasks",
         "blocked",
+        "attachment_count",
         "version",
         "created_at",
         "updated_at",

@@ -72,6 +72,7 @@ pub struct Task {
     pub blocked: bool,
     pub position: String,
     pub comment_count: i64,
+    pub attachment_count: i64,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -162,6 +163,21 @@ pub struct Comment {
     pub version: i64,
 }
 
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub comment_id: Option<Uuid>,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_by: Option<Actor>,
+    pub created_at: String,
+    pub thumbnail: bool,
+}
+
 /// A page of any list: `{"items": [...], "next_cursor": ...}`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +228,22 @@ pub fn comments_path(task: impl std::fmt::Display) -> String {
 
 pub fn comment_path(comment: impl std::fmt::Display) -> String {
     format!("/api/v1/comments/{comment}")
+}
+
+pub fn attachments_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}/attachments")
+}
+
+pub fn attachment_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}")
+}
+
+pub fn content_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}/content")
+}
+
+pub fn thumbnail_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}/thumbnail")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +334,14 @@ pub trait RequestHelper {
     async fn put_role(&self, project: Uuid, user: Uuid, role: &str) -> TestResponse {
         self.put(&member_path(project, user), json!({ "role": role }))
             .await
+    }
+
+    /// Uploads `body` to a task as a file named `name` (send it with `.await`; add
+    /// `.query(..)` for a `comment_id`).
+    fn upload(&self, task: Uuid, name: &str, body: impl Into<reqwest::Body>) -> TestRequest {
+        self.request(Method::POST, &attachments_path(task))
+            .query(&[("name", name)])
+            .body(body)
     }
 
     /// Adds `user` to `project` with `role` (by PUT, which answers 201 for a new member).
@@ -482,6 +522,13 @@ impl TestRequest {
     pub fn query(self, query: &(impl Serialize + ?Sized)) -> Self {
         TestRequest {
             builder: self.builder.query(query),
+        }
+    }
+
+    /// A raw body (a file to upload).
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        TestRequest {
+            builder: self.builder.body(body),
         }
     }
 

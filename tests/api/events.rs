@@ -575,6 +575,40 @@ async fn a_removed_member_gets_their_removal_and_nothing_of_the_project_after_it
 }
 
 #[tokio::test]
+async fn attachments_added_and_deleted_arrive_live_to_members() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let member = app.new_client().await;
+    let project = owner.create_project("Files").await.id;
+    owner.add_member(project, &member, "viewer").await;
+    let task = new_task(&owner, project, "with a file").await;
+    let mut stream = open(&app, &member, &format!("?project_id={project}")).await;
+
+    let attachment: Attachment = owner.upload(task, "notes.txt", "hello").await.created();
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "attachment.added", task);
+    assert_eq!(
+        event.data["changes"][0]["to"]["name"], "notes.txt",
+        "{event:?}"
+    );
+    assert_eq!(
+        event.data["changes"][0]["to"]["id"],
+        attachment.id.to_string()
+    );
+
+    owner
+        .delete(&attachment_path(attachment.id))
+        .await
+        .no_content();
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "attachment.deleted", task);
+    assert_eq!(
+        event.data["changes"][0]["from"]["name"], "notes.txt",
+        "{event:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_second() {
     let first = spawn_app().await;
     let second = TestApp::build().on(&first.database_url).spawn().await;

@@ -33,6 +33,8 @@ const TEMPLATE: &str = "docket_template";
 
 pub struct TestCluster {
     pub postgres: EmbeddedPostgres,
+    /// The run's scratch directory (removed when the test process exits).
+    pub dir: PathBuf,
 }
 
 /// The cluster shared by every test of this run, started on first use. A watcher process
@@ -104,7 +106,18 @@ fn start_cluster() -> TestCluster {
             .unwrap();
         migrate(&postgres.url(TEMPLATE)).await;
     });
-    TestCluster { postgres }
+    TestCluster { postgres, dir }
+}
+
+/// A fresh data dir for one test server (attachments of the local store land under it),
+/// inside the run's scratch directory.
+pub fn test_data_dir() -> PathBuf {
+    let dir = cluster()
+        .dir
+        .join("data")
+        .join(Uuid::now_v7().simple().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A new database cloned from the migrated template; returns its URL.
@@ -342,6 +355,13 @@ pub fn fast_tuning() -> Tuning {
         job_retry_base: Duration::from_millis(200),
         job_retry_cap: Duration::from_millis(500),
         events_heartbeat: Duration::from_millis(200),
+        attachments: docket::attachments::Tuning {
+            sweep_every: Duration::from_secs(1),
+            orphan_after: Duration::from_secs(60),
+            upload_limit: Duration::from_secs(30),
+            // Tests share /dev/shm; only the full-disk test asks for a reserve.
+            free_reserve: 0,
+        },
         ..Tuning::default()
     }
 }
@@ -360,6 +380,7 @@ async fn start_app(
         ));
     }
     let mut args = base_args(database_url);
+    args.data_dir = Some(test_data_dir().display().to_string());
     customize(&mut args);
     let config = Config::from_args(&args).expect("valid test config");
     let connect: tokio_postgres::Config = database_url.parse().unwrap();

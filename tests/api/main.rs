@@ -4,6 +4,7 @@ mod helpers;
 
 mod abuse;
 mod activity;
+mod attachments;
 mod auth;
 mod binary;
 mod bounded;
@@ -24,6 +25,7 @@ mod openapi;
 mod outages;
 mod pooler;
 mod projects;
+mod s3;
 mod tasks;
 mod web;
 mod workflow;

@@ -66,6 +66,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         [
             "assignee_id",
             "blocked",
+            "attachment_count",
             "comment_count",
             "completed_at",
             "created_at",

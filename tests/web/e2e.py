@@ -90,6 +90,33 @@ def eventually(condition, timeout=10):
         time.sleep(0.05)
 
 
+def upload(owner, task_id, name, data, content_type="application/octet-stream", comment_id=None):
+    """Uploads raw bytes as an attachment (API.md §20)."""
+    from urllib.parse import urlencode
+    query = {"name": name}
+    if comment_id:
+        query["comment_id"] = comment_id
+    req = urllib.request.Request(f"{OPEN}/api/v1/tasks/{task_id}/attachments?{urlencode(query)}", data=data, method="POST")
+    req.add_header("x-forwarded-for", ip())
+    req.add_header("content-type", content_type)
+    req.add_header("authorization", "Bearer " + owner["token"])
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 201, resp.status
+        return json.loads(resp.read().decode())
+
+
+def png_bytes(width, height, rgb=(40, 120, 200)):
+    """A real PNG of one colour, made with the standard library."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
 def member(owner, project_id, other, role):
     api("POST", f"/projects/{project_id}/members", owner["token"], {"email": other["email"], "role": role}, expect_status=201)
 
@@ -2123,6 +2150,159 @@ def a_blocked_marker_goes_live_when_the_blocker_is_done(b, env):
     assert api("GET", f"/tasks/{waits['id']}", ada["token"])["blocked"] is False
     pa.context.close()
     pb.context.close()
+
+
+# --- attachments (API.md §20) ---------------------------------------------------------------
+
+DROP_FILES = """([selector, files]) => {
+  const dt = new DataTransfer();
+  for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), c => c.charCodeAt(0))], f.name, {type: f.type}));
+  const el = document.querySelector(selector);
+  el.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+  el.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+}"""
+
+PASTE_IMAGE = """([selector, b64]) => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'image.png', {type: 'image/png'}));
+  document.querySelector(selector).dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
+
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
+@test
+def attached_files_are_never_rendered_as_pages_of_the_origin(b, env):
+    ada = env["ada"]
+    p = project(ada, "Hostile files")
+    t = task(ada, p["id"], title="Open me")
+    # A script that runs tells the page that framed it (postMessage is not a fetch, so a CSP's
+    # default-src cannot hide it) and asks for a URL (seen whenever no CSP stops it).
+    probe = "<script>top.postMessage('pwned-{0}','*');fetch('/pwned-{0}');document.title='pwned'</script>"
+    hostile = {
+        "html": upload(ada, t["id"], "page.html", ("<!DOCTYPE html><html><body>" + probe.format("html") + "</body></html>").encode()),
+        "svg": upload(ada, t["id"], "image.svg", ('<svg xmlns="http://www.w3.org/2000/svg" onload="fetch(\'/pwned-svg-onload\')">'
+                                                     + probe.format("svg") + "</svg>").encode()),
+        "x.png": upload(ada, t["id"], "x.png", ("<html>" + probe.format("fake-png") + "</html>").encode()),
+    }
+    assert hostile["html"]["content_type"] == "text/html", hostile["html"]
+    assert hostile["svg"]["content_type"] == "image/svg+xml", hostile["svg"]
+    assert hostile["x.png"]["content_type"] == "text/html", hostile["x.png"]
+    page = b.page(ada)
+    pwned = []
+    page.context.on("request", lambda r: "/pwned" in r.url and pwned.append(r.url))
+    listen = "() => { window.pwned = []; addEventListener('message', (e) => window.pwned.push(String(e.data))); }"
+    # The detector works: the same probe in a frame with no sandbox reports itself.
+    control = page.context.new_page()
+    control.evaluate(listen)
+    control.evaluate("(html) => { const f = document.createElement('iframe'); f.srcdoc = html; document.body.append(f); }",
+                     probe.format("control"))
+    control.wait_for_function("() => window.pwned.includes('pwned-control')")
+    control.close()
+    pwned.clear()
+    for kind, attachment in hostile.items():
+        url = f"/api/v1/attachments/{attachment['id']}/content"
+        # Opened directly: a download, never a page.
+        with page.expect_download() as download:
+            try:
+                page.goto(url)
+            except Exception as e:  # a navigation that turns into a download is aborted
+                assert "ERR_ABORTED" in str(e) or "Download is starting" in str(e), e
+        assert download.value.suggested_filename == attachment["name"], download.value.suggested_filename
+        # Framed by the app's own page, and loaded as an image and an object: nothing runs.
+        page.goto(f"/p/{p['id']}")
+        page.evaluate(listen)
+        page.evaluate("""(url) => {
+            const frame = document.createElement('iframe'); frame.src = url; document.body.append(frame);
+            const img = document.createElement('img'); img.src = url; document.body.append(img);
+            const object = document.createElement('object'); object.data = url; document.body.append(object);
+        }""", url)
+        page.wait_for_timeout(1500)
+        assert page.title() != "pwned", kind
+        assert page.evaluate("() => window.pwned") == [], kind
+    assert not pwned, f"a hostile file ran a script: {pwned}"
+    # The real image is shown inline (and is only an image).
+    image = upload(ada, t["id"], "real.png", png_bytes(30, 20))
+    response = page.goto(f"/api/v1/attachments/{image['id']}/content")
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-disposition"].startswith("inline")
+    assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    expect(page.locator("img")).to_have_count(1)
+    # The sandbox's refusals are reported as console errors, which this test expects.
+    b.errors.clear()
+
+
+@test
+def files_attach_by_button_drop_and_paste_with_progress_thumbnails_and_lightbox(b, env):
+    ada = env["ada"]
+    p = project(ada, "Screenshots")
+    t = task(ada, p["id"], title="Attach things here")
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    panel = page.locator("#task-panel")
+    expect(panel.get_by_role("heading", name="Attachments")).to_be_visible()
+    # The button (a file chooser), then a drop anywhere on the panel.
+    page.set_input_files("#attach-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"remember the milk"}])
+    expect(page.locator("#attachments .attachment-name", has_text="notes.txt")).to_be_visible()
+    page.evaluate(DROP_FILES, ["#task-panel", [{"name": "wide.png", "type": "image/png", "b64": b64(png_bytes(800, 400))}]])
+    expect(page.locator("#attachments .attachment-name", has_text="wide.png")).to_be_visible()
+    # The thumbnail arrives when the job has made it.
+    expect(page.locator("#attachments img.thumb")).to_have_count(1, timeout=20_000)
+    expect(panel.get_by_role("heading", name="Attachments (2)")).to_be_visible()
+    # A paperclip on the row.
+    expect(page.locator(f".row[data-id='{t['id']}'] .attachment-count")).to_have_text("2")
+    axe(page, "task panel with files")
+
+    # The lightbox shows the image; Esc closes it and not the task.
+    page.get_by_role("button", name="View wide.png").click()
+    lightbox = page.get_by_role("dialog")
+    expect(lightbox.locator("img.lightbox-image")).to_have_attribute("alt", "wide.png")
+    page.wait_for_function("() => document.querySelector('img.lightbox-image').naturalWidth === 800")
+    axe(page, "lightbox")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_have_count(0)
+    expect(panel).to_be_visible()
+    # Everything else is a download link.
+    link = page.locator("#attachments a.attachment-name", has_text="notes.txt")
+    expect(link).to_have_attribute("download", "notes.txt")
+
+    # A screenshot pasted into the comment box goes with the comment.
+    page.locator("#comment-body").fill("Here is what I see")
+    page.evaluate(PASTE_IMAGE, ["#comment-body", b64(png_bytes(40, 30, (200, 30, 30)))])
+    expect(page.locator("#staged-files li")).to_have_count(1)
+    page.locator("#send-comment").click()
+    comment = page.locator("#comments .comment").first
+    expect(comment.locator(".attachments .attachment-name")).to_have_count(1)
+    expect(comment.locator(".attachments .attachment-name")).to_contain_text("screenshot-")
+    # A file dropped onto a comment belongs to that comment.
+    page.evaluate(DROP_FILES, ["#comments .comment", [{"name": "log.txt", "type": "text/plain", "b64": b64(b"line 1")}]])
+    expect(comment.locator(".attachments .attachment-name", has_text="log.txt")).to_be_visible()
+    saved = api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]
+    assert sorted(a["comment_id"] is not None for a in saved) == [False, False, True, True], saved
+    shoot(page, "task-attachments", schemes=("light",))
+
+    # A slow upload shows its progress and can be cancelled: nothing is kept.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 64 * 1024})
+    page.set_input_files("#attach-input", files=[{"name": "slow.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(3 * 1024 * 1024)}])
+    bar = page.get_by_role("progressbar", name="Uploading slow.bin")
+    expect(bar).to_be_visible()
+    page.wait_for_function("() => { const b = document.querySelector('#uploads progress'); return b && b.value > 0; }")
+    page.get_by_role("button", name="Cancel upload of slow.bin").click()
+    expect(bar).to_have_count(0)
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.wait_for_timeout(500)
+    names = [a["name"] for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]]
+    assert "slow.bin" not in names, names
+    # Deleting a file.
+    page.get_by_role("button", name="Delete notes.txt").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete file").click()
+    expect(page.locator("#attachments .attachment-name", has_text="notes.txt")).to_have_count(0)
+    eventually(lambda: "notes.txt" not in [a["name"] for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]])
 
 
 def setup():

@@ -38,6 +38,9 @@ function taskPhrases(e, l) {
   if (e.kind === "comment.updated") return [(ref) => `edited a comment on ${ref}`];
   if (e.kind === "comment.deleted") return [(ref) => `deleted a comment on ${ref}`];
   if (e.kind === "task.related" || e.kind === "task.unrelated") return [relationPhrase(e, l)];
+  const file = e.changes.find((c) => c.field === "attachment");
+  if (e.kind === "attachment.added") return [(ref) => `attached “${file?.to?.name ?? "a file"}” to ${ref}`];
+  if (e.kind === "attachment.deleted") return [(ref) => `removed “${file?.from?.name ?? "a file"}” from ${ref}`];
   /** @type {((ref: string, poss: string) => string)[]} */
   const out = [];
   for (const c of e.changes) {
@@ -175,7 +178,7 @@ export function item(entries, l) {
   const newest = entries[0];
   const actor = newest.actor ? newest.actor.name : newest.kind === "github.synced" ? "GitHub" : "Docket";
   let sentence;
-  if (newest.task_id && (newest.kind.startsWith("task.") || newest.kind.startsWith("comment."))) {
+  if (newest.task_id && /^(task|comment|attachment)\./.test(newest.kind)) {
     // Oldest first: "created #12, then assigned it to Bob and set it to High priority".
     const ref = taskRef(newest, l);
     const poss = ref === "this task" ? "this task’s" : `${ref}’s`;

@@ -1,6 +1,8 @@
 // Task detail, beside the list or the board (full screen on a phone, where the back gesture or
 // a swipe to the right closes it): the fields (task-editor.js saves them with If-Match and
-// resolves a 412 with the person), its subtasks and relations (task-workflow.js), the comments and the task's activity as two tabs, deletion
+// resolves a 412 with the person), its subtasks and relations (task-workflow.js), the attached
+// files (attachments.js; files dropped anywhere on the panel are uploaded), the comments and the
+// task's activity as two tabs, deletion
 // (with Undo), and live updates. Leaving with unsaved input asks first.
 //
 // Focus: opening a task focuses the panel itself, never a field, so the shortcuts (j/k, Esc, ?)
@@ -16,13 +18,15 @@ import { timeline } from "./timeline.js";
 import { priorityGlyph } from "./priority.js";
 import { deleteLater } from "./undo.js";
 import { subtaskSection, relationSection } from "./task-workflow.js";
+import { attachmentList, dropTarget } from "./attachments.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
  * @typedef {import("./task-editor.js").Field} Field
  * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null,
- *   subtasks: ReturnType<typeof subtaskSection>, relations: ReturnType<typeof relationSection>}} Discussion
- *   what follows live events: the comments, the history, the subtasks and the relations
+ *   subtasks: ReturnType<typeof subtaskSection>, relations: ReturnType<typeof relationSection>,
+ *   files: import("./attachments.js").FilesHandle}} Discussion
+ *   what follows live events: the comments, the history, the subtasks, the relations and the files
  * @typedef {{id: string, onEntry: (entry: api.Entry) => void, escape: () => boolean, edit: () => void,
  *   retire: () => Promise<boolean>}} OpenPanel what the view holds of the open panel: live updates,
  *   Esc, `e`, and `retire` (saves what is left before another task takes its place; false when the
@@ -66,6 +70,7 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   unsaved.add(p.guard);
   const talk = discussion(p);
   const panel = panelView(p, talk);
+  if (canEdit) dropTarget(panel, (files) => talk.files.upload(files));
   p.inputs.description.hidden = true;
   drawPreview(p);
   replace(host, panel);
@@ -135,9 +140,10 @@ async function retire(p) {
 }
 
 /**
- * The panel: head (number, project, save state, close), fields, description, the discussion.
+ * The panel: head (number, project, save state, close), fields, description, files, the
+ * discussion.
  * @param {Panel} p
- * @param {Discussion} talk the subtasks, relations, comments and activity
+ * @param {Discussion} talk the subtasks, relations, files, comments and activity
  */
 function panelView(p, talk) {
   const { base, project, canEdit, inputs } = p;
@@ -171,6 +177,7 @@ function panelView(p, talk) {
         inputs.description, inputs.preview, errorFor("description")),
       talk.subtasks.section,
       talk.relations.section,
+      talk.files.section,
       talk.section,
       canEdit ? h("div", { class: "panel-foot" }, h("button", { type: "button", class: "danger ghost", id: "delete-task", onclick: () => remove(p) }, "Delete task")) : null));
 }
@@ -212,9 +219,23 @@ function discussion(p) {
     showTab(toActivity ? "activity" : "comments");
     (toActivity ? activityTab : commentsTab).focus();
   });
+  const files = attachmentList({
+    task: base, me: /** @type {api.User} */ (ctx.state.user), canUpload: p.canEdit,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal,
+    onCount: (n) => {
+      if (p.base.attachment_count !== n) {
+        p.base = { ...p.base, attachment_count: n };
+        p.hooks.onSaved(p.base);
+      }
+    },
+    onChange: () => thread.redraw(),
+  });
+  files.ready.catch((e) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) announce(e instanceof Error ? e.message : String(e), { error: true });
+  });
   const thread = commentThread(commentsPanel, {
     task: base, me: /** @type {api.User} */ (ctx.state.user), members: () => p.members, canComment: p.canEdit,
-    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved, files,
     onCount: (n) => {
       commentsTab.textContent = commentsLabel(n);
       if (p.base.comment_count !== n) {
@@ -230,7 +251,7 @@ function discussion(p) {
   /** @type {Discussion} */
   const d = {
     section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null,
-    subtasks: subtaskSection(where), relations: relationSection(where),
+    subtasks: subtaskSection(where), relations: relationSection(where), files,
   };
   return d;
 }
@@ -290,7 +311,11 @@ function onEntry(p, talk, entry) {
     p.ctx.setQuery({ task: null });
     return;
   }
-  if (entry.kind.startsWith("comment.")) talk.thread.reload().catch(() => {});
+  if (entry.kind.startsWith("comment.")) {
+    talk.thread.reload().catch(() => {});
+    // A comment's files go with it.
+    if (entry.kind === "comment.deleted") talk.files.reload().catch(() => {});
+  } else if (entry.kind.startsWith("attachment.")) talk.files.reload().catch(() => {});
   else refreshTask(p);
   talk.history?.reload().catch(() => {});
 }

@@ -1,5 +1,5 @@
 // A task as a line: the rows of the lists ("My tasks", "Upcoming", a project's list) and the
-// badges that the board's cards show too (comments, subtasks done of all, blocked).
+// badges that the board's cards show too (comments, attachments, subtasks done of all, blocked).
 
 import * as api from "../api.js";
 import { h, formatDue, isOverdue, initials } from "../dom.js";
@@ -13,6 +13,16 @@ import { priorityGlyph } from "./priority.js";
 export function commentBadge(task) {
   const n = task.comment_count || 0;
   return n ? h("span", { class: "comment-count", title: `${n} comment${n === 1 ? "" : "s"}`, "aria-label": `${n} comment${n === 1 ? "" : "s"}` }, String(n)) : null;
+}
+
+/**
+ * The number of files attached to a task (a paperclip), when it has any.
+ * @param {api.Task} task
+ */
+export function attachmentBadge(task) {
+  const n = task.attachment_count || 0;
+  const label = `${n} attachment${n === 1 ? "" : "s"}`;
+  return n ? h("span", { class: "attachment-count", title: label, "aria-label": label }, String(n)) : null;
 }
 
 /**
@@ -61,6 +71,7 @@ export function taskRow(task, o) {
       task.due_date ? h("span", { class: isOverdue(task.due_date) && !done ? "due overdue" : "due", title: task.due_date }, formatDue(task.due_date)) : null,
       o.stateName ? h("span", { class: "chip state-chip" }, o.stateName) : null,
       commentBadge(task),
+      attachmentBadge(task),
       progressBadge(task),
       blockedBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null,

@@ -76,6 +76,8 @@ pub struct Task {
     pub position: String,
     /// How many comments the task has (read-only).
     pub comment_count: i32,
+    /// How many attachments the task has, its comments' included (read-only).
+    pub attachment_count: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -108,6 +110,7 @@ impl FromRow for Task {
             blocking: c.get("blocking")?,
             position: c.get("position")?,
             comment_count: c.get("comment_count")?,
+            attachment_count: c.get("attachment_count")?,
             version: c.get("version")?,
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
@@ -135,7 +138,7 @@ impl FromRow for Task {
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
-     t.comment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.comment_count, t.attachment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]

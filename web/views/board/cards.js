@@ -4,7 +4,7 @@
 
 import * as api from "../../api.js";
 import { h, announce, formatDue, isOverdue, initials } from "../../dom.js";
-import { commentBadge, progressBadge, blockedBadge } from "../../components/task-row.js";
+import { commentBadge, attachmentBadge, progressBadge, blockedBadge } from "../../components/task-row.js";
 import { priorityGlyph } from "../../components/priority.js";
 import { updateCount, readCounts } from "./columns.js";
 import { startDrag, onCardKey } from "./moves.js";
@@ -30,6 +30,7 @@ export function card(b, task) {
       task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
       priorityGlyph(task.priority),
       commentBadge(task),
+      attachmentBadge(task),
       progressBadge(task),
       blockedBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));

@@ -40,7 +40,7 @@ export function follow(b) {
 }
 
 /** @param {api.Task} a @param {api.Task} b whether what the server counts for them is the same */
-const sameCounts = (a, b) => a.comment_count === b.comment_count && a.blocked === b.blocked
+const sameCounts = (a, b) => a.comment_count === b.comment_count && a.attachment_count === b.attachment_count && a.blocked === b.blocked
   && a.subtasks?.total === b.subtasks?.total && a.subtasks?.done === b.subtasks?.done;
 
 /** @param {api.Task} a @param {api.Task} b */

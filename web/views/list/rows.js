@@ -274,7 +274,7 @@ export async function refreshRow(l, id) {
       setTimeout(() => refreshRow(l, /** @type {string} */ (fresh.parent_id)), 0);
     }
     // Counts kept by the server (comments, subtasks, `blocked`) change without a new version.
-    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count && fresh.blocked === known.blocked
+    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count && fresh.attachment_count === known.attachment_count && fresh.blocked === known.blocked
       && fresh.subtasks?.total === known.subtasks?.total && fresh.subtasks?.done === known.subtasks?.done) return;
     const here = l.kind === "project" ? fresh.project_id === l.project?.id : true;
     if (!here || !matchesFilters(fresh, l.params, l.me.id)) return dropRow(l, id);
