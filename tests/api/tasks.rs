@@ -65,8 +65,8 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         keys_of(&task),
         [
             "assignee_id",
-            "blocked",
             "attachment_count",
+            "blocked",
             "comment_count",
             "completed_at",
             "created_at",
