@@ -1380,6 +1380,9 @@ def cards_open_on_a_click_anywhere_with_one_priority_scale(b, env):
     assert in_panel == on_board["high"], (in_panel, on_board)
     page.goto(f"/p/{p['id']}")
     for k, t in (("urgent", urgent), ("high", high)):
+        # The first page of rows may be drawn again as the list settles: read a glyph that is in
+        # the document (a detached one has no computed style).
+        page.wait_for_function("id => { const g = document.querySelector(`.row[data-id='${id}'] .prio`); return g && g.isConnected && getComputedStyle(g).color !== ''; }", arg=t["id"])
         in_list = page.locator(f".row[data-id='{t['id']}'] .prio").evaluate(glyph)
         assert in_list == on_board[k], (k, in_list, on_board[k])
     page.context.close()
