@@ -323,7 +323,9 @@ pub struct DisableTotpRequest {
 /// Turn TOTP off, proving it with a current code or a recovery code; the recovery codes go too.
 #[utoipa::path(delete, path = "/api/v1/me/totp", tag = "account",
     request_body = DisableTotpRequest,
-    responses((status = 204, description = "TOTP is off")),
+    responses((status = 204, description = "TOTP is off"),
+        (status = 404, description = "TOTP is not on", body = crate::error::Problem,
+            content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_totp(
     State(state): State<AuthState>,
