@@ -225,7 +225,9 @@ async fn destination(
 #[utoipa::path(delete, path = "/api/v1/states/{id}", tag = "states",
     params(("id" = Uuid, Path), DeleteStateQuery),
     responses((status = 204, description = "Deleted"),
-        (status = 409, body = P, content_type = "application/problem+json")),
+        (status = 409, body = P, content_type = "application/problem+json"),
+        (status = 422, description = "`move_to` names no other state of this project, or is \
+            missing while the state has tasks", body = P, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn delete_state(
     Part(db): Part<Db>,
