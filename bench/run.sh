@@ -38,7 +38,7 @@ export PATH="$PG_BIN:$PATH"
 export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
   DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
   DOCKET_LOG=${DOCKET_LOG:-warn} DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
-  DOCKET_DB_MAX_CONNECTIONS=${DOCKET_DB_MAX_CONNECTIONS:-10}
+  DOCKET_TRUSTED_PROXIES=127.0.0.1/32 DOCKET_DB_MAX_CONNECTIONS=${DOCKET_DB_MAX_CONNECTIONS:-10}
 
 run_on() { # database-name label scenarios seed-args...
   local db=$1 label=$2 scenarios=$3; shift 3

@@ -6,7 +6,8 @@
 # two runs of a pair see the same machine (a busy shared machine drifts by the minute). Prints
 # req/s, p50/p99 and the CPU time per request of Docket and of its database's PostgreSQL
 # processes (from /proc: what a request costs, which contention disturbs far less than
-# throughput), then the medians over the rounds of the pairs' ratios B/A.
+# throughput), then the medians over the rounds of the pairs' ratios B/A, and the mean body
+# size of the list and board answers of each build.
 #
 #   bench/workflow.sh BIN_A BIN_B [ROUNDS (5)] [SECONDS per run (5)]
 #
@@ -130,6 +131,20 @@ echo "build  scenario  round     req/s   p50 ms   p99 ms  docket Âµs  postgres Â
 for build in a b; do
   serve $build; PIDS[$build]=$SERVER; SERVERS="$SERVERS $SERVER"; SERVER=
   wrk -t2 -c"$CONNS" -d3s -s bench/wrk/requests.lua "$(url $build)" -- "$WORK/list-$build.txt" >/dev/null 2>&1 # warm-up
+  # What a response carries: the mean body of the list and board requests (the workflow's
+  # fields make each task longer, and serving bytes costs CPU).
+  python3 - "$(url $build)" "$WORK" "$build" >>"$WORK/bytes" <<'PY'
+import sys, urllib.request
+url, work, build = sys.argv[1:]
+for scenario in ["list", "board"]:
+    lines = open(f"{work}/{scenario}-{build}.txt").read().split("\n")[:40:2]
+    sizes = []
+    for line in lines:
+        method, path, token = line.split("\t")[:3]
+        request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
+        sizes.append(len(urllib.request.urlopen(request).read()))
+    print(build, scenario, sum(sizes) / len(sizes))
+PY
 done
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in list board move; do
@@ -170,4 +185,15 @@ print("\nB / A, the median of the pairs' ratios")
 for scenario in ["list", "board", "move"]:
     line(f"{scenario:>6}", scenario, scenario)
 line("board by state (B) / by status (A)", "board", "state")
+PY
+python3 - "$WORK/bytes" <<'PY'
+import sys
+size = {}
+for line in open(sys.argv[1]):
+    build, scenario, mean = line.split()
+    size[(build, scenario)] = float(mean)
+print("\nMean body bytes, A -> B (B / A)")
+for scenario in ["list", "board"]:
+    a, b = size[("a", scenario)], size[("b", scenario)]
+    print(f"  {scenario:>6}: {a:,.0f} -> {b:,.0f} ({b / a:.3f})")
 PY
