@@ -10,8 +10,7 @@
 //! resume point. Every instance runs a sequencer ([`run`]): it wakes when a transaction of
 //! its own instance committed entries (an in-process doorbell, `db::Db::journal_committed`:
 //! a NOTIFY per write would serialise the writers' commits again, see ARCHITECTURE.md) and
-//! every second in case one was missed, numbering at most every 5 ms (up to 50 ms when busy,
-//! see [`pause_after`]); each move NOTIFYs
+//! every second in case one was missed, numbering at most every 5 ms; each move NOTIFYs
 //! `docket_activity` once, which is what the event tailers of every instance wait for.
 //!
 //! Readers see numbered entries only: [`after`] is the read for anything that follows the
@@ -36,48 +35,31 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 /// own (a transaction, a commit, and a NOTIFY that wakes every listener of the database); a
 /// commit after a quiet spell is numbered at once.
 const MIN_INTERVAL: Duration = Duration::from_millis(5);
-/// A busy instance waits longer: `MIN_INTERVAL` per `ENTRIES_PER_MIN_INTERVAL` entries of the
-/// last batch, up to `MAX_INTERVAL`. A numbering's fixed cost (its transaction, NOTIFY and the
-/// tailers' reads) is then shared by more entries exactly when the writers need the CPU
-/// (above ~1,600 entries/s), at the price of tens of milliseconds of delivery delay.
-const ENTRIES_PER_MIN_INTERVAL: u32 = 8;
-const MAX_INTERVAL: Duration = Duration::from_millis(50);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Numbers every entry committed before the call (and any committed meanwhile): one or more
-/// numbering transactions, each taking the numbering lock before its snapshot. Returns how
-/// many entries it numbered.
-pub async fn number(db: &Db) -> DbResult<i64> {
-    let mut total = 0;
+/// numbering transactions, each taking the numbering lock before its snapshot.
+pub async fn number(db: &Db) -> DbResult<()> {
     loop {
         let tx = db.begin_locked(NUMBERING_LOCK).await?;
         let moved = store::number_pending(tx, BATCH).await?;
-        total += moved;
         if moved > 0 {
             metrics::counter!("docket_journal_numbered_total").increment(moved as u64);
         }
         if moved < BATCH {
-            return Ok(total);
+            return Ok(());
         }
     }
 }
 
-/// The least time before the next numbering starts, after one that numbered `numbered`.
-fn pause_after(numbered: i64) -> Duration {
-    let batches = u32::try_from(numbered.max(0)).unwrap_or(u32::MAX) / ENTRIES_PER_MIN_INTERVAL;
-    MIN_INTERVAL
-        .saturating_mul(batches.max(1))
-        .min(MAX_INTERVAL)
-}
-
 /// Makes sure every entry committed before the call is numbered, so that a read after it
 /// sees them (one cheap read when nothing waits, which is the usual case).
-pub async fn settle(db: &Db) -> DbResult<i64> {
+pub async fn settle(db: &Db) -> DbResult<()> {
     if store::pending_exists(db).await? {
-        return number(db).await;
+        number(db).await?;
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Entries after position `after`, in order, at most `limit`: only numbered ones, so nothing
@@ -94,14 +76,13 @@ pub async fn run(db: Db) {
     let mut retry = FIRST_RETRY;
     let mut failed = false;
     let mut last_start = tokio::time::Instant::now();
-    let mut pause = MIN_INTERVAL;
     loop {
         let rung = failed
             || tokio::select! {
                 () = db.journal_committed().notified() => true,
                 () = tokio::time::sleep(FALLBACK_POLL) => false,
             };
-        tokio::time::sleep_until(last_start + pause).await;
+        tokio::time::sleep_until(last_start + MIN_INTERVAL).await;
         last_start = tokio::time::Instant::now();
         let outcome = if rung {
             number(&db).await
@@ -109,10 +90,9 @@ pub async fn run(db: Db) {
             settle(&db).await
         };
         match outcome {
-            Ok(numbered) => {
+            Ok(()) => {
                 failed = false;
                 retry = FIRST_RETRY;
-                pause = pause_after(numbered);
             }
             Err(error) => {
                 tracing::warn!(error = %error, "journal: numbering failed; retrying");
@@ -121,21 +101,5 @@ pub async fn run(db: Db) {
                 retry = (retry * 2).min(MAX_RETRY);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_quiet_instance_numbers_every_5_ms_and_a_busy_one_waits_up_to_50() {
-        assert_eq!(pause_after(0), MIN_INTERVAL);
-        assert_eq!(pause_after(15), MIN_INTERVAL);
-        assert_eq!(pause_after(16), Duration::from_millis(10));
-        assert_eq!(pause_after(40), Duration::from_millis(25));
-        assert_eq!(pause_after(80), MAX_INTERVAL);
-        assert_eq!(pause_after(i64::MAX), MAX_INTERVAL);
-        assert_eq!(pause_after(-1), MIN_INTERVAL);
     }
 }
