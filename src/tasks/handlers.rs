@@ -392,6 +392,7 @@ impl ReadOnlyFields for UpdateTaskRequest {
         "subtasks",
         "blocked",
         "attachment_count",
+        "time_spent_minutes",
         "version",
         "created_at",
         "updated_at",

@@ -76,6 +76,7 @@ pub struct Task {
     pub position: String,
     pub comment_count: i64,
     pub attachment_count: i64,
+    pub time_spent_minutes: i64,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,

@@ -87,6 +87,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "state_id",
             "status",
             "subtasks",
+            "time_spent_minutes",
             "title",
             "updated_at",
             "version"

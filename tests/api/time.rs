@@ -577,3 +577,262 @@ async fn due_reminders_come_when_the_assignee_s_own_day_begins() {
     );
     assert_eq!(kinds(&bob).await.len(), 2);
 }
+
+fn timer_path(task: Uuid) -> String {
+    format!("/api/v1/tasks/{task}/timer")
+}
+
+fn time_path(task: Uuid) -> String {
+    format!("/api/v1/tasks/{task}/time")
+}
+
+async fn spent(user: &UserClient<'_>, task: Uuid) -> i64 {
+    user.get(&task_path(task))
+        .await
+        .good::<Task>()
+        .time_spent_minutes
+}
+
+#[tokio::test]
+async fn one_timer_runs_per_user_and_stopping_it_finishes_the_entry() {
+    let app = spawn_app().await;
+    let user = app.new_client().await;
+    let project = user.create_project("Timers").await.id;
+    let first = user.create_task(project, json!({"title": "One"})).await.id;
+    let second = user.create_task(project, json!({"title": "Two"})).await.id;
+
+    let running: Value = user.post(&timer_path(first), json!({})).await.created();
+    assert_eq!(running["ended_at"], Value::Null);
+    assert_eq!(running["task_id"], first.to_string());
+    assert_eq!(running["user"]["id"], user.id.to_string());
+    // Starting another stops the first.
+    user.post(&timer_path(second), json!({}))
+        .await
+        .created::<Value>();
+    user.delete(&timer_path(first))
+        .await
+        .problem(404, "not_found");
+    let report: Value = user.get("/api/v1/me/time").await.good();
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(!items[0]["ended_at"].is_null(), "{report}");
+    assert!(items[1]["ended_at"].is_null(), "{report}");
+
+    let stopped: Value = user.delete(&timer_path(second)).await.good();
+    assert!(stopped["ended_at"].is_string());
+    assert_eq!(stopped["minutes"], 0, "under a minute");
+    user.delete(&timer_path(second))
+        .await
+        .problem(404, "not_found");
+
+    // Concurrent starts leave exactly one timer running.
+    let tasks = [first, second, first, second, first, second];
+    let starts = tasks
+        .iter()
+        .map(|task| user.post(&timer_path(*task), json!({})).send());
+    for response in futures::future::join_all(starts).await {
+        assert!(
+            response.status() == 201 || response.status() == 409,
+            "{}",
+            response.text()
+        );
+    }
+    let running: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM time_entries WHERE user_id = $1 AND ended_at IS NULL",
+            &[&user.id],
+        )
+        .await;
+    assert_eq!(running, 1);
+}
+
+#[tokio::test]
+async fn entries_by_hand_keep_the_task_s_total_and_only_their_author_or_an_admin_changes_them() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let editor = app.new_client().await;
+    let viewer = app.new_client().await;
+    let stranger = app.new_client().await;
+    let project = owner.create_project("Hours").await.id;
+    owner.add_member(project, &editor, "editor").await;
+    owner.add_member(project, &viewer, "viewer").await;
+    let task = owner
+        .create_task(project, json!({"title": "Build"}))
+        .await
+        .id;
+
+    let mine: Value = editor
+        .post(
+            &time_path(task),
+            json!({"minutes": 45, "started_at": "2027-03-01T09:00:00Z", "note": "first go"}),
+        )
+        .await
+        .created();
+    assert_eq!(mine["ended_at"], "2027-03-01T09:45:00Z");
+    assert_eq!(mine["minutes"], 45);
+    let owners: Value = owner
+        .post(&time_path(task), json!({"minutes": 30}))
+        .await
+        .created();
+    assert_eq!(spent(&owner, task).await, 75);
+
+    for (body, field) in [
+        (json!({"minutes": 0}), "minutes"),
+        (json!({"minutes": 100001}), "minutes"),
+        (json!({"minutes": 10, "note": "x".repeat(1001)}), "note"),
+        (
+            json!({"minutes": 10, "started_at": "yesterday"}),
+            "started_at",
+        ),
+    ] {
+        editor
+            .post(&time_path(task), body)
+            .await
+            .invalid_field(field);
+    }
+    viewer
+        .post(&time_path(task), json!({"minutes": 5}))
+        .await
+        .problem(403, "forbidden");
+    stranger
+        .post(&time_path(task), json!({"minutes": 5}))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(spent(&owner, task).await, 75, "nothing refused counted");
+
+    let entry = |v: &Value| format!("/api/v1/time/{}", v["id"].as_str().unwrap());
+    // The author changes theirs; the length moves the end and the total.
+    let changed: Value = editor
+        .patch(&entry(&mine), json!({"minutes": 15, "note": "shorter"}))
+        .await
+        .good();
+    assert_eq!(changed["ended_at"], "2027-03-01T09:15:00Z");
+    assert_eq!(spent(&owner, task).await, 45);
+    // Not someone else's, unless an admin of the project.
+    editor
+        .patch(&entry(&owners), json!({"minutes": 1}))
+        .await
+        .problem(403, "forbidden");
+    stranger
+        .delete(&entry(&owners))
+        .await
+        .problem(404, "not_found");
+    owner
+        .patch(&entry(&mine), json!({"note": "checked"}))
+        .await
+        .good::<Value>();
+    owner.delete(&entry(&mine)).await.no_content();
+    assert_eq!(spent(&owner, task).await, 30);
+    // Deleting the task takes its entries along.
+    owner.delete(&task_path(task)).await.no_content();
+    let left: i64 = app
+        .db
+        .scalar("SELECT count(*) FROM time_entries", &[])
+        .await;
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn reports_page_through_entries_with_the_total_of_all_and_export_csv() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let editor = app.new_client().await;
+    let project = owner.create_project("Report").await.id;
+    owner.add_member(project, &editor, "editor").await;
+    let task = owner
+        .create_task(project, json!({"title": "Work"}))
+        .await
+        .id;
+    let other = owner.create_project("Elsewhere").await.id;
+    let elsewhere = owner.create_task(other, json!({"title": "Else"})).await.id;
+    // Berlin: 23:30 UTC on 1 March is already 2 March there.
+    owner
+        .patch("/api/v1/me", json!({"time_zone": "Europe/Berlin"}))
+        .await
+        .good::<Value>();
+    for (who, at, minutes, note) in [
+        (&owner, "2027-03-01T10:00:00Z", 60, "=cmd()"),
+        (&owner, "2027-03-01T23:30:00Z", 20, "late, \"quoted\""),
+        (&editor, "2027-03-02T09:00:00Z", 40, ""),
+        (&owner, "2027-03-05T09:00:00Z", 5, ""),
+    ] {
+        who.post(
+            &time_path(task),
+            json!({"minutes": minutes, "started_at": at, "note": note}),
+        )
+        .await
+        .created::<Value>();
+    }
+    owner
+        .post(
+            &time_path(elsewhere),
+            json!({"minutes": 7, "started_at": "2027-03-02T09:00:00Z"}),
+        )
+        .await
+        .created::<Value>();
+
+    let path = format!("/api/v1/projects/{project}/time");
+    // Pages of one: the total is of every match on every page.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = owner.get(&path).query(&[("limit", "1")]);
+        if let Some(c) = &cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        let page: Value = request.await.good();
+        assert_eq!(page["total_minutes"], 125);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["minutes"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [60, 20, 40, 5]);
+
+    // Days in the caller's zone: 2 March in Berlin holds the 23:30 UTC entry of 1 March.
+    let day: Value = owner
+        .get(&path)
+        .query(&[("from", "2027-03-02"), ("to", "2027-03-02")])
+        .await
+        .good();
+    assert_eq!(day["total_minutes"], 60);
+    let theirs: Value = owner
+        .get(&path)
+        .query(&[("user", editor.id.to_string())])
+        .await
+        .good();
+    assert_eq!(theirs["total_minutes"], 40);
+    for bad in [("from", "2027-3-2"), ("format", "xml"), ("user", "nobody")] {
+        owner
+            .get(&path)
+            .query(&[bad])
+            .await
+            .problem(400, "invalid_query");
+    }
+
+    // Mine: every project, only mine.
+    let mine: Value = owner.get("/api/v1/me/time").await.good();
+    assert_eq!(mine["total_minutes"], 60 + 20 + 5 + 7);
+    let editors: Value = editor.get("/api/v1/me/time").await.good();
+    assert_eq!(editors["total_minutes"], 40);
+
+    // CSV: every match, quoted, formulas defused, the total in a header.
+    let csv = owner.get(&path).query(&[("format", "csv")]).await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert_eq!(csv.header("x-total-minutes"), Some("125"));
+    let text = csv.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("id,task_id,user_id"));
+    assert!(lines[1].ends_with(",60,'=cmd()"), "{text}");
+    assert!(lines[2].ends_with(",20,\"late, \"\"quoted\"\"\""), "{text}");
+}

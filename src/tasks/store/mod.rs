@@ -87,6 +87,8 @@ pub struct Task {
     pub comment_count: i32,
     /// How many attachments the task has, its comments' included (read-only).
     pub attachment_count: i32,
+    /// The minutes of its time entries, running timers not yet counted (read-only).
+    pub time_spent_minutes: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -123,6 +125,7 @@ impl FromRow for Task {
             position: c.get("position")?,
             comment_count: c.get("comment_count")?,
             attachment_count: c.get("attachment_count")?,
+            time_spent_minutes: c.get("time_spent_minutes")?,
             version: c.get("version")?,
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
@@ -157,7 +160,7 @@ impl FromRow for Task {
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.start_date, t.due_time, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
-     t.comment_count, t.attachment_count, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
+     t.comment_count, t.attachment_count, t.time_spent_minutes, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
      t.recurrence_from, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
