@@ -158,7 +158,9 @@ mod tests {
                 "/api/v1/projects/{id}/tasks",
                 "/api/v1/tasks/{id}/attachments",
                 "/api/v1/tasks/{id}/comments",
-                "/api/v1/tasks/{id}/relations"
+                "/api/v1/tasks/{id}/relations",
+                "/api/v1/tasks/{id}/time",
+                "/api/v1/tasks/{id}/timer"
             ]
         );
         assert_eq!(routes.streamed_paths(), ["/api/v1/tasks/{id}/attachments"]);
