@@ -31,5 +31,6 @@ pub mod server;
 pub mod states;
 pub mod tasks;
 pub mod telemetry;
+pub mod timesheets;
 pub mod tokens;
 pub mod web;

@@ -45,6 +45,13 @@ pub enum CursorScope {
     Notifications { user: uuid::Uuid, unread: bool },
     /// `GET /me/security-events` of one caller.
     SecurityEvents { user: uuid::Uuid },
+    /// `GET /projects/{id}/time` with these filters.
+    ProjectTime {
+        project: uuid::Uuid,
+        filters: String,
+    },
+    /// `GET /me/time` of one caller with these filters.
+    MyTime { user: uuid::Uuid, filters: String },
 }
 
 impl CursorScope {
@@ -65,6 +72,10 @@ impl CursorScope {
                 format!("notifications:{user}|{unread}")
             }
             CursorScope::SecurityEvents { user } => format!("security-events:{user}"),
+            CursorScope::ProjectTime { project, filters } => {
+                format!("project-time:{project}|{filters}")
+            }
+            CursorScope::MyTime { user, filters } => format!("my-time:{user}|{filters}"),
         }
     }
 }

@@ -34,6 +34,10 @@ pub enum Kind {
     /// A relation to another task was removed.
     #[serde(rename = "task.unrelated")]
     TaskUnrelated,
+    /// A recurring task was completed and its next occurrence created (API.md §19); the entry
+    /// is the completed task's and names the new one.
+    #[serde(rename = "task.recurred")]
+    TaskRecurred,
     #[serde(rename = "comment.created")]
     CommentCreated,
     #[serde(rename = "comment.updated")]
@@ -57,13 +61,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::TaskCreated,
         Kind::TaskUpdated,
         Kind::TaskMoved,
         Kind::TaskDeleted,
         Kind::TaskRelated,
         Kind::TaskUnrelated,
+        Kind::TaskRecurred,
         Kind::CommentCreated,
         Kind::CommentUpdated,
         Kind::CommentDeleted,
@@ -84,6 +89,7 @@ impl Kind {
             Kind::TaskDeleted => "task.deleted",
             Kind::TaskRelated => "task.related",
             Kind::TaskUnrelated => "task.unrelated",
+            Kind::TaskRecurred => "task.recurred",
             Kind::CommentCreated => "comment.created",
             Kind::CommentUpdated => "comment.updated",
             Kind::CommentDeleted => "comment.deleted",

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::client::{ClientAddr, ClientInfo};
-use super::domain::{Email, Password, UserName};
+use super::domain::{Email, Password, TimeZoneName, UserName};
 use super::limits;
 use super::login::end_logins;
 use super::password::Verified;
@@ -145,14 +145,19 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub email_notifications: Option<bool>,
+    /// An IANA time zone such as `Europe/Berlin` (API.md §19): due dates, due times and
+    /// reminders are read in it.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
+    pub time_zone: Option<String>,
 }
 
 impl ReadOnlyFields for UpdateMeRequest {
     const READ_ONLY: &'static [&'static str] = &["id", "email", "role", "disabled", "created_at"];
 }
 
-/// Change the caller's display name or whether they get notifications by email; a field left
-/// out is left as it is.
+/// Change the caller's display name, whether they get notifications by email, or their time
+/// zone; a field left out is left as it is.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account",
     request_body = UpdateMeRequest,
     responses((status = 200, body = User)),
@@ -162,17 +167,35 @@ pub async fn update_me(
     principal: Principal,
     JsonPatch(body): JsonPatch<UpdateMeRequest>,
 ) -> Result<axum::Json<User>, ApiError> {
-    let name = body
-        .name
+    let mut errors = Vec::new();
+    let name = match body.name.as_deref().map(UserName::parse).transpose() {
+        Ok(name) => name,
+        Err((code, message)) => {
+            errors.push(FieldError::new("name", code, message));
+            None
+        }
+    };
+    let time_zone = match body
+        .time_zone
         .as_deref()
-        .map(UserName::parse)
+        .map(TimeZoneName::parse)
         .transpose()
-        .map_err(|(code, message)| ApiError::field("name", code, message))?;
+    {
+        Ok(zone) => zone,
+        Err(message) => {
+            errors.push(FieldError::new("time_zone", "invalid", message));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let user = users::update_profile(
         &state.db,
         principal.id(),
         name.as_ref(),
         body.email_notifications,
+        time_zone,
     )
     .await?
     .ok_or_else(ApiError::not_found)?;

@@ -120,6 +120,32 @@ impl UserName {
     }
 }
 
+/// An IANA time zone of the tz database the server carries (chrono-tz), e.g.
+/// `Europe/Berlin`; spelled exactly as the database does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZoneName(chrono_tz::Tz);
+
+impl TimeZoneName {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        raw.parse::<chrono_tz::Tz>()
+            .map(Self)
+            .map_err(|_| "must be an IANA time zone such as Europe/Berlin")
+    }
+
+    /// A stored name; one no longer in the database (renamed zones stay as links) reads as UTC.
+    pub fn from_stored(raw: &str) -> Self {
+        Self::parse(raw).unwrap_or(Self(chrono_tz::Tz::UTC))
+    }
+
+    pub fn zone(self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0.name()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {

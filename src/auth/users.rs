@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::domain::{Email, Password, UserName, UserRole};
+use super::domain::{Email, Password, TimeZoneName, UserName, UserRole};
 use crate::db::{get, Db, DbError, DbResult, Exec, FromRow, Row, Tx};
 use crate::error::{ApiError, ErrorCode};
 use crate::params;
@@ -20,6 +20,8 @@ pub struct User {
     pub disabled: bool,
     /// Whether the user wants notifications by email too (API.md §12, §14); default true.
     pub email_notifications: bool,
+    /// The user's IANA time zone (API.md §19; default `UTC`): due dates and times are theirs.
+    pub time_zone: String,
     /// Whether the user has a second factor: a confirmed TOTP or a passkey (API.md §21).
     pub second_factor: bool,
     pub created_at: DateTime<Utc>,
@@ -34,6 +36,7 @@ impl FromRow for User {
             role: get(row, "role")?,
             disabled: get(row, "disabled")?,
             email_notifications: get(row, "email_notifications")?,
+            time_zone: get(row, "time_zone")?,
             second_factor: get(row, "second_factor")?,
             created_at: get(row, "created_at")?,
         })
@@ -42,7 +45,7 @@ impl FromRow for User {
 
 /// The columns [`User::from_row`] reads, qualified so that they can be joined.
 pub const USER_COLUMNS: &str = "users.id, users.email, users.name, users.role, users.disabled, \
-     users.email_notifications, users.second_factor, users.created_at";
+     users.email_notifications, users.time_zone, users.second_factor, users.created_at";
 
 pub async fn find_by_id(db: &impl Exec, id: Uuid) -> DbResult<Option<User>> {
     db.fetch_opt(
@@ -218,16 +221,43 @@ pub async fn update_profile(
     user_id: Uuid,
     name: Option<&UserName>,
     email_notifications: Option<bool>,
+    time_zone: Option<TimeZoneName>,
 ) -> DbResult<Option<User>> {
     db.fetch_opt(
         &format!(
             "UPDATE users SET name = coalesce($2, name), \
-                 email_notifications = coalesce($3, email_notifications) \
+                 email_notifications = coalesce($3, email_notifications), \
+                 time_zone = coalesce($4, time_zone) \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         ),
-        params![user_id, name.map(UserName::as_str), email_notifications],
+        params![
+            user_id,
+            name.map(UserName::as_str),
+            email_notifications,
+            time_zone.map(TimeZoneName::as_str)
+        ],
     )
     .await
+}
+
+/// The time zones users have chosen, each once.
+pub async fn time_zones_in_use(db: &impl Exec) -> DbResult<Vec<String>> {
+    let rows = db
+        .query("SELECT DISTINCT time_zone FROM users", params![])
+        .await?;
+    rows.iter().map(|row| get(row, "time_zone")).collect()
+}
+
+/// A user's time zone (UTC for a user that does not exist, or a zone no longer known).
+pub async fn time_zone_of(db: &impl Exec, user_id: Uuid) -> DbResult<TimeZoneName> {
+    let row = db
+        .query_opt(
+            "SELECT time_zone FROM users WHERE id = $1",
+            params![user_id],
+        )
+        .await?;
+    let name: Option<String> = row.map(|row| get(&row, "time_zone")).transpose()?;
+    Ok(TimeZoneName::from_stored(name.as_deref().unwrap_or("UTC")))
 }
 
 /// Every user, oldest first, after the keyset position `after`.

@@ -1,7 +1,7 @@
 //! The PostgreSQL type of each Rust type Docket binds, so that a statement's parameter types
 //! are known without asking the server (see `db/mod.rs`).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
@@ -37,6 +37,7 @@ pg_param! {
     Uuid => Type::UUID,
     DateTime<Utc> => Type::TIMESTAMPTZ,
     NaiveDate => Type::DATE,
+    NaiveTime => Type::TIME,
     Vec<u8> => Type::BYTEA,
     &[u8] => Type::BYTEA,
     Vec<String> => Type::TEXT_ARRAY,

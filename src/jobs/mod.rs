@@ -39,7 +39,8 @@ impl RetryPolicy {
 pub enum JobKind {
     /// Import or re-sync a project's GitHub issues (`github::sync`).
     GithubSync,
-    /// One day's due-soon and overdue notifications (`notifications::due`).
+    /// One day's (or one hour's, in each person's zone) due-soon and overdue notifications
+    /// (`notifications::due`).
     DueReminders,
     /// The thumbnail of an image attachment (`attachments::jobs`).
     AttachmentThumbnail,
@@ -90,6 +91,11 @@ impl JobKey {
 
     pub fn due_reminders(day: NaiveDate) -> Self {
         Self(format!("due-reminders:{day}"))
+    }
+
+    /// The reminders of the people whose day begins in the hour starting at `hour`.
+    pub fn due_reminders_at(hour: chrono::DateTime<chrono::Utc>) -> Self {
+        Self(format!("due-reminders:{}", hour.format("%Y-%m-%dT%H")))
     }
 
     pub fn attachment_thumbnail(id: Uuid) -> Self {

@@ -1,6 +1,6 @@
 //! The table of job kinds: what the worker runs for each `JobKind`, and what it schedules.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::attachments::{jobs as attachment_jobs, Attachments};
 use crate::db::Db;
@@ -13,8 +13,8 @@ pub struct Jobs {
     pub db: Db,
     pub github: Github,
     pub retry: RetryPolicy,
-    /// The day whose reminders this instance has enqueued (or found enqueued).
-    pub reminders_for: Option<NaiveDate>,
+    /// The hour whose reminders this instance has enqueued (or found enqueued).
+    pub reminders_for: Option<DateTime<Utc>>,
     pub attachments: Attachments,
     pub attachment_schedule: attachment_jobs::Schedule,
 }
@@ -49,14 +49,34 @@ impl Runner for Jobs {
                 tracing::warn!(error = %error, "could not schedule GitHub syncs");
             }
         }
-        let today = Utc::now().date_naive();
-        if self.reminders_for != Some(today) {
-            match crate::notifications::due::enqueue(&self.db, today).await {
-                Ok(_) => self.reminders_for = Some(today),
+        let hour = crate::notifications::due::hour_of(Utc::now());
+        if self.reminders_for != Some(hour) {
+            // At start, the past day's hours too: a day that began while no instance ran is
+            // reminded of late (hours already enqueued are not enqueued again).
+            let first = match self.reminders_for {
+                None => hour - Duration::hours(23),
+                Some(last) => (last + Duration::hours(1)).max(hour - Duration::hours(23)),
+            };
+            match enqueue_hours(&self.db, first, hour).await {
+                Ok(()) => self.reminders_for = Some(hour),
                 Err(error) if error.is_unreachable() => {}
                 Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
             }
         }
         attachment_jobs::schedule(&self.attachments, &mut self.attachment_schedule).await;
     }
+}
+
+/// Enqueues the reminders of every hour from `first` to `last`, each unless it was already.
+async fn enqueue_hours(
+    db: &Db,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> crate::db::DbResult<()> {
+    let mut hour = first;
+    while hour <= last {
+        crate::notifications::due::enqueue_hour(db, hour).await?;
+        hour += Duration::hours(1);
+    }
+    Ok(())
 }

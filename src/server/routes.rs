@@ -17,6 +17,7 @@ use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
+use crate::timesheets::handlers as time;
 
 use super::state::AppState;
 
@@ -96,6 +97,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(activity::task_activity))
         .routes(routes!(activity::project_activity))
+        .routes(routes!(time::start_timer, time::stop_timer))
+        .routes(routes!(time::add_time))
+        .routes(routes!(time::update_time, time::delete_time))
+        .routes(routes!(time::project_time))
+        .routes(routes!(time::my_time))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
         .routes(routes!(crate::events::handlers::stream_events))
@@ -152,7 +158,9 @@ mod tests {
                 "/api/v1/projects/{id}/tasks",
                 "/api/v1/tasks/{id}/attachments",
                 "/api/v1/tasks/{id}/comments",
-                "/api/v1/tasks/{id}/relations"
+                "/api/v1/tasks/{id}/relations",
+                "/api/v1/tasks/{id}/time",
+                "/api/v1/tasks/{id}/timer"
             ]
         );
         assert_eq!(routes.streamed_paths(), ["/api/v1/tasks/{id}/attachments"]);

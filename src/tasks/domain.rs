@@ -1,6 +1,6 @@
 //! Task field types, parsed at the boundary; past it, values are known to be valid.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldError, FieldErrors};
@@ -241,6 +241,53 @@ impl DueDate {
     }
 }
 
+/// A task's start date (`YYYY-MM-DD`), not after its due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartDate(pub NaiveDate);
+
+impl StartDate {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        parse_date("start_date", raw).map(Self)
+    }
+}
+
+/// A task's due time, `HH:MM` on the 24-hour clock, a wall-clock time in the user's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueTime(pub NaiveTime);
+
+impl DueTime {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        NaiveTime::parse_from_str(raw, "%H:%M")
+            .ok()
+            .filter(|_| raw.len() == 5)
+            .map(Self)
+            .ok_or_else(|| FieldError::new("due_time", "invalid", "must be a time like 09:30"))
+    }
+}
+
+/// Writes a time of day as `HH:MM` (how `due_time` is shown).
+pub fn serialize_hhmm<S: serde::Serializer>(
+    time: &Option<NaiveTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.serialize_str(&time.format("%H:%M").to_string()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A task's recurrence as it is shown and sent (API.md §19); the rule is checked by the
+/// handler against the task's due date (`recurrence::Rule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recurrence {
+    /// An RFC 5545 RRULE value such as `FREQ=WEEKLY;BYDAY=MO,WE`: at most once a day, no
+    /// COUNT (end a series with UNTIL).
+    #[schema(min_length = 1, max_length = 500)]
+    pub rule: String,
+    pub from: super::recurrence::RecurFrom,
+}
+
 // Request bodies hold these types, so the JSON extractor reports every field's error at once.
 crate::deserialize_by_parse!(TaskTitle, String, |raw| TaskTitle::parse(&raw)
     .map_err(|e| vec![e]));
@@ -251,6 +298,10 @@ crate::deserialize_by_parse!(Priority, crate::http::extract::Integer, |raw| {
 });
 crate::deserialize_by_parse!(Labels, Vec<String>, |raw| Labels::parse(&raw));
 crate::deserialize_by_parse!(DueDate, String, |raw| DueDate::parse(&raw)
+    .map_err(|e| vec![e]));
+crate::deserialize_by_parse!(StartDate, String, |raw| StartDate::parse(&raw)
+    .map_err(|e| vec![e]));
+crate::deserialize_by_parse!(DueTime, String, |raw| DueTime::parse(&raw)
     .map_err(|e| vec![e]));
 
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
@@ -300,5 +351,12 @@ mod tests {
         assert!(parse_date("due_date", "2026-02-28").is_ok());
         assert!(parse_date("due_date", "2026-02-30").is_err());
         assert!(parse_date("due_date", "2026-2-3").is_err());
+        assert_eq!(
+            DueTime::parse("09:30").unwrap().0,
+            NaiveTime::from_hms_opt(9, 30, 0).unwrap()
+        );
+        for bad in ["9:30", "24:00", "09:60", "09:30:00", "0930", ""] {
+            assert!(DueTime::parse(bad).is_err(), "{bad}");
+        }
     }
 }

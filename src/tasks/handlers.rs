@@ -6,7 +6,13 @@ use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::domain::{Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX};
+use chrono::{NaiveDate, NaiveTime};
+
+use super::domain::{
+    Description, DueDate, DueTime, Labels, Priority, Recurrence, StartDate, Status, TaskTitle,
+    LABEL_MAX,
+};
+use super::recurrence::Rule;
 use super::store::{self, tree, Destination, Task, TaskFields};
 use crate::auth::principal::Principal;
 use crate::db::{Db, Exec, Tx};
@@ -36,6 +42,14 @@ pub struct CreateTaskRequest {
     pub priority: Option<Priority>,
     #[schema(value_type = Option<String>, format = Date)]
     pub due_date: Option<DueDate>,
+    /// Not after `due_date`.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub start_date: Option<StartDate>,
+    /// `HH:MM` in the user's time zone; only with a `due_date`.
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub due_time: Option<DueTime>,
+    /// Only with a `due_date`; the rule must have a date after it.
+    pub recurrence: Option<Recurrence>,
     /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
     #[schema(schema_with = nullable_labels_schema)]
     pub labels: Option<Labels>,
@@ -76,6 +90,68 @@ fn labels_array(nullable: bool) -> utoipa::openapi::schema::Array {
                 )),
         )
         .build()
+}
+
+/// The rules between a task's dates (API.md §19): the start not after the due date, a due time
+/// and a recurrence only with a due date, a rule with a date after the due date.
+fn check_dates(
+    due: Option<NaiveDate>,
+    start: Option<NaiveDate>,
+    due_time: Option<NaiveTime>,
+    recurrence: Option<&Recurrence>,
+    rule_changed: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    if let (Some(start), Some(due)) = (start, due) {
+        if start > due {
+            errors.push(FieldError::new(
+                "start_date",
+                "after_due_date",
+                "must not be after due_date",
+            ));
+        }
+    }
+    if due_time.is_some() && due.is_none() {
+        errors.push(FieldError::new(
+            "due_time",
+            "requires_due_date",
+            "needs a due_date",
+        ));
+    }
+    let Some(recurrence) = recurrence else {
+        return;
+    };
+    let Some(due) = due else {
+        errors.push(FieldError::new(
+            "recurrence",
+            "requires_due_date",
+            "a recurring task needs a due_date",
+        ));
+        return;
+    };
+    // A rule kept as it was is not judged again (its series may have ended since).
+    if !rule_changed {
+        return;
+    }
+    let problem = match Rule::parse(&recurrence.rule) {
+        Err(message) => Some(message),
+        Ok(rule) => match rule.next_after(due) {
+            Err(message) => Some(message),
+            Ok(None) => Some("has no occurrence after the due date".to_owned()),
+            Ok(Some(_)) => None,
+        },
+    };
+    if let Some(message) = problem {
+        errors.push(FieldError::new("recurrence.rule", "invalid", message));
+    }
+}
+
+/// A recurrence as stored: its rule in the form `Rule` keeps (trimmed, no `RRULE:` prefix).
+fn normalised(recurrence: Option<Recurrence>) -> Option<Recurrence> {
+    recurrence.map(|r| Recurrence {
+        rule: Rule::parse(&r.rule).map_or(r.rule, |rule| rule.as_str().to_owned()),
+        from: r.from,
+    })
 }
 
 /// The assignee must be a member of the task's project.
@@ -185,6 +261,17 @@ pub async fn create_task(
     if let Some(parent) = body.parent_id {
         errors.extend(tree::check_parent(&tx, project_id, None, parent).await?);
     }
+    let due_date = body.due_date.map(|d| d.0);
+    let start_date = body.start_date.map(|d| d.0);
+    let due_time = body.due_time.map(|t| t.0);
+    check_dates(
+        due_date,
+        start_date,
+        due_time,
+        body.recurrence.as_ref(),
+        true,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -198,7 +285,10 @@ pub async fn create_task(
         status,
         state_id,
         priority: body.priority.map_or(0, Priority::get),
-        due_date: body.due_date.map(|d| d.0),
+        due_date,
+        start_date,
+        due_time,
+        recurrence: normalised(body.recurrence),
         labels: body
             .labels
             .map(|l| l.as_slice().to_vec())
@@ -255,6 +345,18 @@ pub struct UpdateTaskRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date, nullable)]
     pub due_date: Patch<DueDate>,
+    /// Not after `due_date`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, nullable)]
+    pub start_date: Patch<StartDate>,
+    /// `HH:MM` in the user's time zone; only with a `due_date` (clearing the date clears it).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", nullable)]
+    pub due_time: Patch<DueTime>,
+    /// Only with a `due_date`; `null` ends the series.
+    #[serde(default)]
+    #[schema(value_type = Option<Recurrence>, nullable)]
+    pub recurrence: Patch<Recurrence>,
     /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
     #[serde(default, deserialize_with = "non_null")]
     #[schema(schema_with = labels_schema)]
@@ -290,6 +392,7 @@ impl ReadOnlyFields for UpdateTaskRequest {
         "subtasks",
         "blocked",
         "attachment_count",
+        "time_spent_minutes",
         "version",
         "created_at",
         "updated_at",
@@ -363,6 +466,26 @@ pub async fn update_task(
             Some(parent)
         }
     };
+    let due_date = patch.due_date.map_value(|d| d.0).apply(task.due_date);
+    let start_date = patch.start_date.map_value(|d| d.0).apply(task.start_date);
+    let due_time = match patch.due_time {
+        // A time of a date that is gone goes with it.
+        Patch::Absent if due_date.is_none() => None,
+        explicit => explicit.map_value(|t| t.0).apply(task.due_time),
+    };
+    let rule_changed = !matches!(patch.recurrence, Patch::Absent) || due_date != task.due_date;
+    let recurrence = match patch.recurrence {
+        Patch::Absent => task.recurrence.clone(),
+        explicit => normalised(explicit.apply(None)),
+    };
+    check_dates(
+        due_date,
+        start_date,
+        due_time,
+        recurrence.as_ref(),
+        rule_changed,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -378,7 +501,10 @@ pub async fn update_task(
         status,
         state_id,
         priority: patch.priority.map(Priority::get).unwrap_or(task.priority),
-        due_date: patch.due_date.map_value(|d| d.0).apply(task.due_date),
+        due_date,
+        start_date,
+        due_time,
+        recurrence,
         labels: patch
             .labels
             .map(|l| l.as_slice().to_vec())

@@ -5,5 +5,6 @@ pub mod domain;
 pub mod handlers;
 pub mod list;
 pub mod moves;
+pub mod recurrence;
 pub mod relations;
 pub mod store;

@@ -1653,7 +1653,8 @@ fn assert_user_shape(user: &Value) {
             "id",
             "name",
             "role",
-            "second_factor"
+            "second_factor",
+            "time_zone"
         ],
         "{user}"
     );

@@ -27,5 +27,6 @@ mod pooler;
 mod projects;
 mod s3;
 mod tasks;
+mod time;
 mod web;
 mod workflow;

@@ -513,5 +513,6 @@ async fn the_journal_and_the_history_accept_the_same_kinds() {
     let journal: String = db.scalar(&check("activity_pending"), &[]).await;
     assert!(history.contains("task.related"), "{history}");
     assert!(history.contains("attachment.added"), "{history}");
+    assert!(history.contains("task.recurred"), "{history}");
     assert_eq!(history, journal);
 }

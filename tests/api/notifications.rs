@@ -488,22 +488,50 @@ async fn the_daily_reminders_tell_assignees_of_open_tasks_due_tomorrow_or_overdu
 
 #[tokio::test]
 async fn two_instances_on_one_database_enqueue_one_reminder_job_per_day() {
+    // The hour is taken before the servers start: they enqueue it, as the current hour or as
+    // one of the past day's.
+    let hour = docket::notifications::due::hour_of(chrono::Utc::now());
     let first = spawn_app().await;
     let second = TestApp::build().on(&first.database_url).spawn().await;
 
-    // Both schedulers enqueue today's reminders at start: one job exists, and it runs.
-    let today = chrono::Utc::now().date_naive();
+    // Both schedulers enqueue this hour's reminders at start: one job exists, and it runs.
+    let key = format!("once:due-reminders:{}", hour.format("%Y-%m-%dT%H"));
+    let hour_jobs = || async {
+        first
+            .db
+            .rows(
+                "SELECT state, attempts FROM jobs WHERE dedupe_key = $1",
+                &[&key],
+            )
+            .await
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, i32>(1)))
+            .collect::<Vec<_>>()
+    };
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let jobs = reminder_jobs(&first, today).await;
+        let jobs = hour_jobs().await;
         if jobs.iter().any(|(state, _)| state == "done") {
             break;
         }
-        assert!(Instant::now() < deadline, "today's job never ran: {jobs:?}");
+        assert!(
+            Instant::now() < deadline,
+            "this hour's job never ran: {jobs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(reminder_jobs(&first, today).await.len(), 1);
+    assert_eq!(hour_jobs().await.len(), 1);
+    // And the past day's hours, once each.
+    let hours: i64 = first
+        .db
+        .scalar(
+            "SELECT count(DISTINCT dedupe_key) FROM jobs WHERE kind = 'due_reminders' \
+             AND payload ? 'at'",
+            &[],
+        )
+        .await;
+    assert!((24..=25).contains(&hours), "{hours}");
 
     // Many tries at once from both instances for one day: exactly one adds the job.
     let other_day = day("2032-06-15");

@@ -10,18 +10,19 @@
 pub mod blockers;
 pub mod imports;
 pub mod list;
+pub mod recur;
 pub mod relations;
 pub mod tree;
 pub mod workflow;
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use super::domain::Status;
+use super::domain::{serialize_hhmm, Recurrence, Status};
 use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, Columns, DbError, DbResult, Exec, FromRow, Row, Tx};
 use crate::notifications::{self, Notify};
@@ -57,6 +58,14 @@ pub struct Task {
     pub state_id: Uuid,
     pub priority: i16,
     pub due_date: Option<NaiveDate>,
+    /// Not after `due_date` (API.md §19).
+    pub start_date: Option<NaiveDate>,
+    /// `HH:MM`, a wall-clock time in the user's zone; only with a `due_date`.
+    #[serde(serialize_with = "serialize_hhmm")]
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub due_time: Option<NaiveTime>,
+    /// The rule by which the task comes back once done; only with a `due_date`.
+    pub recurrence: Option<Recurrence>,
     pub labels: Vec<String>,
     pub assignee_id: Option<Uuid>,
     pub created_by: Uuid,
@@ -78,6 +87,8 @@ pub struct Task {
     pub comment_count: i32,
     /// How many attachments the task has, its comments' included (read-only).
     pub attachment_count: i32,
+    /// The minutes of its time entries, running timers not yet counted (read-only).
+    pub time_spent_minutes: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +108,9 @@ impl FromRow for Task {
             state_id: c.get("state_id")?,
             priority: c.get("priority")?,
             due_date: c.get("due_date")?,
+            start_date: c.get("start_date")?,
+            due_time: c.get("due_time")?,
+            recurrence: None,
             labels: c.get("labels")?,
             assignee_id: c.get("assignee_id")?,
             created_by: c.get("created_by")?,
@@ -111,10 +125,18 @@ impl FromRow for Task {
             position: c.get("position")?,
             comment_count: c.get("comment_count")?,
             attachment_count: c.get("attachment_count")?,
+            time_spent_minutes: c.get("time_spent_minutes")?,
             version: c.get("version")?,
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
             source: None,
+        };
+        task.recurrence = match (
+            c.get::<Option<String>>("recurrence_rule")?,
+            c.get::<Option<super::recurrence::RecurFrom>>("recurrence_from")?,
+        ) {
+            (Some(rule), Some(from)) => Some(Recurrence { rule, from }),
+            _ => None,
         };
         task.source = match (
             c.get::<Option<String>>("source_repository")?,
@@ -136,9 +158,10 @@ impl FromRow for Task {
 /// Plain columns only (`blocked` is `open_blockers > 0`, computed in Rust), so that a
 /// statement may select them again from a subquery (the lists do).
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
-     t.state_id, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
+     t.state_id, t.priority, t.due_date, t.start_date, t.due_time, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
-     t.comment_count, t.attachment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.comment_count, t.attachment_count, t.time_spent_minutes, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
+     t.recurrence_from, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]
@@ -152,6 +175,12 @@ pub struct TaskFields {
     pub state_id: Option<Uuid>,
     pub priority: i16,
     pub due_date: Option<NaiveDate>,
+    /// Not after `due_date` (the handler checks, a constraint holds it).
+    pub start_date: Option<NaiveDate>,
+    /// Only with a `due_date`.
+    pub due_time: Option<NaiveTime>,
+    /// A rule the handler checked (`recurrence::Rule`); only with a `due_date`.
+    pub recurrence: Option<Recurrence>,
     pub labels: Vec<String>,
     pub assignee_id: Option<Uuid>,
     /// A task of the same project, checked under the project's tree lock (`tree`).
@@ -207,10 +236,12 @@ async fn next_numbers(tx: &Tx, project_id: Uuid, n: i64) -> Result<i64, TaskWrit
 static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
-             due_date, labels, assignee_id, created_by, state_id, parent_id) \
+             due_date, labels, assignee_id, created_by, state_id, parent_id, start_date, due_time, \
+             recurrence_rule, recurrence_from) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
              coalesce($12, (SELECT s.id FROM states s \
-                 WHERE s.project_id = $2 AND s.category = $6 AND s.is_default)), $13) \
+                 WHERE s.project_id = $2 AND s.category = $6 AND s.is_default)), $13, \
+             $14, $15, $16, $17) \
          RETURNING {TASK_COLUMNS}"
     )
 });
@@ -241,7 +272,11 @@ pub async fn insert(
                 fields.assignee_id,
                 access.user_id(),
                 fields.state_id,
-                fields.parent_id
+                fields.parent_id,
+                fields.start_date,
+                fields.due_time,
+                fields.recurrence.as_ref().map(|r| r.rule.as_str()),
+                fields.recurrence.as_ref().map(|r| r.from)
             ],
         )
         .await
@@ -295,6 +330,15 @@ fn created_changes(task: &Task) -> Vec<Change> {
     if task.due_date.is_some() {
         changes.push(Change::new("due_date", (), task.due_date));
     }
+    if task.start_date.is_some() {
+        changes.push(Change::new("start_date", (), task.start_date));
+    }
+    if task.due_time.is_some() {
+        changes.push(Change::new("due_time", (), hhmm(task.due_time)));
+    }
+    if task.recurrence.is_some() {
+        changes.push(Change::new("recurrence", (), &task.recurrence));
+    }
     if !task.labels.is_empty() {
         changes.push(Change::new("labels", (), &task.labels));
     }
@@ -305,6 +349,11 @@ fn created_changes(task: &Task) -> Vec<Change> {
         changes.push(Change::new("parent_id", (), task.parent_id));
     }
     changes
+}
+
+/// A due time as the API writes it.
+fn hhmm(time: Option<NaiveTime>) -> Option<String> {
+    time.map(|t| t.format("%H:%M").to_string())
 }
 
 /// What a write changed in the task's fields (API.md §4, §17), old and new.
@@ -318,6 +367,9 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
         Change::of("state_id", &old.state_id, &new.state_id),
         Change::of("priority", &old.priority, &new.priority),
         Change::of("due_date", &old.due_date, &new.due_date),
+        Change::of("start_date", &old.start_date, &new.start_date),
+        Change::of("due_time", &hhmm(old.due_time), &hhmm(new.due_time)),
+        Change::of("recurrence", &old.recurrence, &new.recurrence),
         Change::of("labels", &old.labels, &new.labels),
         Change::of("assignee_id", &old.assignee_id, &new.assignee_id),
         Change::of("parent_id", &old.parent_id, &new.parent_id),
@@ -414,6 +466,7 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
              status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
              state_id = coalesce($11, CASE WHEN $6 = t.status AND $2 = t.project_id \
                  THEN t.state_id ELSE ({DEFAULT_STATE}) END), parent_id = $12, \
+             start_date = $13, due_time = $14, recurrence_rule = $15, recurrence_from = $16, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -444,6 +497,17 @@ pub async fn update(
             (target.project_id(), number)
         }
     };
+    // A recurring task entering the done category loses its rule to the next occurrence
+    // (API.md §19): once done it cannot recur again, however often it is reopened.
+    let recurs = fields
+        .recurrence
+        .as_ref()
+        .filter(|_| old.status != Status::Done && fields.status == Status::Done);
+    let recurrence = if recurs.is_some() {
+        None
+    } else {
+        fields.recurrence.as_ref()
+    };
     let task = tx
         .fetch_one(
             &UPDATE_SQL,
@@ -459,12 +523,23 @@ pub async fn update(
                 fields.labels,
                 fields.assignee_id,
                 fields.state_id,
-                fields.parent_id
+                fields.parent_id,
+                fields.start_date,
+                fields.due_time,
+                recurrence.map(|r| r.rule.as_str()),
+                recurrence.map(|r| r.from)
             ],
         )
         .await
         .map_err(write_error)?;
     record_change(tx, access.user_id(), old, &task);
+    if let Some(recurrence) = recurs {
+        let entered = match destination {
+            Destination::MoveTo(target) => target,
+            Destination::Stay { .. } => access,
+        };
+        recur::next_occurrence(tx, entered, &task, old.due_date, recurrence).await?;
+    }
     notify_assignee(tx, access.user_id(), old.assignee_id, &task).await?;
     blockers::category_changed(
         tx,
@@ -610,6 +685,10 @@ static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
                  (SELECT s.id FROM states s WHERE s.project_id = $4 AND s.category = $3 \
                   AND s.is_default) END), \
              previous_position = NULL, \
+             recurrence_rule = CASE WHEN $3 = 'done' AND t.status <> 'done' THEN NULL \
+                 ELSE t.recurrence_rule END, \
+             recurrence_from = CASE WHEN $3 = 'done' AND t.status <> 'done' THEN NULL \
+                 ELSE t.recurrence_from END, \
              previous_epoch = (SELECT position_epoch FROM projects WHERE id = $4), \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
@@ -634,6 +713,13 @@ pub async fn set_position(
         .await
         .map_err(write_error)?;
     record_change(tx, access.user_id(), old, &task);
+    if let Some(recurrence) = old
+        .recurrence
+        .as_ref()
+        .filter(|_| old.status != Status::Done && task.status == Status::Done)
+    {
+        recur::next_occurrence(tx, access, &task, old.due_date, recurrence).await?;
+    }
     blockers::category_changed(
         tx,
         Some(access.user_id()),
@@ -776,20 +862,43 @@ impl FromRow for DueAssignment {
     }
 }
 
-/// The assigned open (not done, not canceled) tasks due the day after `day` or before it, in
-/// id order after `after`: the reminders of `day` page through them.
+/// Where a page of due assignments ends: (due date, task id).
+pub type DueKey = (NaiveDate, Uuid);
+
+/// The assigned open (not done, not canceled) tasks due on the day after `day` or earlier
+/// (the caller skips those due on `day` itself), in (due date, id) order after `after`: the
+/// reminders of `day` page through them. `zones`: only tasks whose assignee's time zone is
+/// one of these (`None`: every assignee). A range scan of `tasks_open_due`
+/// (migrations/V20261231000021).
 pub async fn due_assignments(
     db: &impl Exec,
     day: NaiveDate,
-    after: Option<Uuid>,
+    zones: Option<&[String]>,
+    after: Option<DueKey>,
     limit: i64,
 ) -> DbResult<Vec<DueAssignment>> {
+    // Before any date a task can have (the first page).
+    let start = (
+        NaiveDate::from_ymd_opt(-4000, 1, 1).expect("a date PostgreSQL holds"),
+        Uuid::nil(),
+    );
+    let (after_date, after_id) = after.unwrap_or(start);
+    // The status and null tests repeat the partial index's predicate so the planner uses it.
     db.fetch_all(
-        "SELECT id, assignee_id, due_date FROM tasks \
-         WHERE assignee_id IS NOT NULL AND status <> ALL($4) \
-           AND (due_date = $1 + 1 OR due_date < $1) AND ($2::uuid IS NULL OR id > $2) \
-         ORDER BY id LIMIT $3",
-        params![day, after, limit, vec![Status::Done, Status::Canceled]],
+        "SELECT t.id, t.assignee_id, t.due_date FROM tasks t \
+         WHERE t.assignee_id IS NOT NULL AND t.due_date IS NOT NULL \
+           AND t.status IN ('todo', 'in_progress') \
+           AND t.due_date <= $1 + 1 AND (t.due_date, t.id) > ($2, $3) \
+           AND ($5::text[] IS NULL OR EXISTS (SELECT 1 FROM users u \
+               WHERE u.id = t.assignee_id AND u.time_zone = ANY($5))) \
+         ORDER BY t.due_date, t.id LIMIT $4",
+        params![
+            day,
+            after_date,
+            after_id,
+            limit,
+            zones.map(<[String]>::to_vec)
+        ],
     )
     .await
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The due reminders' scan (notifications::due, tasks::store::due_assignments) on a seeded
+# database of 1,000,000 tasks: EXPLAIN (ANALYZE, BUFFERS) of one page (1,000 rows, as the job
+# reads them) and of the whole day's range in one statement, for everyone (a job for a date)
+# and for the zones whose day begins in one hour (10% of users in Europe/Berlin), to show a
+# range scan of tasks_open_due and its cost.
+#
+#   bench/due-scan.sh         scripts/seed.sql at 1,000,000 tasks
+# Knobs (environment): TASKS (1000000), BIN (a docket binary for `migrate`; the debug build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TASKS=${TASKS:-1000000}
+if [ -z "${BIN:-}" ]; then cargo build --quiet --bin docket; BIN=target/debug/docket; fi
+source bench/pg.sh
+trap stop_pg EXIT
+export PATH="$PG_BIN:$PATH"
+export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
+  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq
+DATABASE_URL="$PG_URL" "$BIN" migrate >/dev/null
+psql() { command psql -h "$PG_DIR" -U docket -d docket -q -v ON_ERROR_STOP=1 "$@"; }
+start=$(date +%s)
+psql -v tasks="$TASKS" -f scripts/seed.sql >/dev/null
+echo "seeded $TASKS tasks in $(( $(date +%s) - start )) s"
+psql -c "UPDATE users SET time_zone = 'Europe/Berlin' WHERE random() < 0.1" \
+     -c "VACUUM (ANALYZE) tasks, users"
+psql -c "SELECT count(*) AS tasks,
+                count(*) FILTER (WHERE assignee_id IS NOT NULL AND due_date IS NOT NULL
+                                 AND status IN ('todo', 'in_progress')) AS open_assigned_due,
+                count(*) FILTER (WHERE assignee_id IS NOT NULL AND status IN ('todo', 'in_progress')
+                                 AND due_date <= current_date + 1) AS due_by_tomorrow
+         FROM tasks"
+# The statement of tasks::store::due_assignments; $zones is NULL (everyone) or an array.
+scan() { # label, zones, limit
+  local sql="SELECT t.id, t.assignee_id, t.due_date FROM tasks t
+     WHERE t.assignee_id IS NOT NULL AND t.due_date IS NOT NULL
+       AND t.status IN ('todo', 'in_progress')
+       AND t.due_date <= current_date + 1 AND (t.due_date, t.id) > ('4001-01-01 BC'::date, '00000000-0000-0000-0000-000000000000'::uuid)
+       AND ($2::text[] IS NULL OR EXISTS (SELECT 1 FROM users u
+           WHERE u.id = t.assignee_id AND u.time_zone = ANY($2::text[])))
+     ORDER BY t.due_date, t.id LIMIT $3"
+  echo "== $1"
+  psql -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $sql" \
+    | grep -E 'Scan|Index Cond|Buffers|Execution Time|Limit|Join|rows=' | sed 's/^ */   /' | head -12
+}
+scan "one page, everyone (a job for a date)" "NULL" 1000
+scan "the whole day, everyone, one statement" "NULL" "ALL"
+scan "one page, the zones whose day begins this hour" "'{Europe/Berlin}'" 1000
+scan "the whole hour's zones, one statement" "'{Europe/Berlin}'" "ALL"
