@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod fields;
 pub mod github;
 pub mod http;
 pub mod idempotency;

@@ -14,6 +14,7 @@ use crate::auth::principal::Principal;
 use crate::comments::store::Comment;
 use crate::db::{Exec, Tx};
 use crate::error::ApiError;
+use crate::fields::Field;
 use crate::states::store::Hold;
 use crate::states::State;
 use crate::tasks::store::Task;
@@ -133,6 +134,25 @@ pub async fn enter_state_locked(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((state, access))
+}
+
+/// Enters the project of a custom field for a change of it: reads the field (no such field, or
+/// not a member: 404), then locks the project row as `authorize_locked` does and reads the
+/// field again under the lock, so that the project's fields change one request at a time.
+pub async fn enter_field_locked(
+    tx: &Tx,
+    principal: &Principal,
+    field_id: Uuid,
+    action: Action,
+) -> Result<(Field, ProjectAccess), ApiError> {
+    let (field, _) = crate::fields::store::find_visible(tx, field_id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (access, _) = authorize_locked(tx, principal, field.project_id, action).await?;
+    let field = crate::fields::store::find_in(tx, field.project_id, field_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((field, access))
 }
 
 /// Enters the project of an attachment for `action`. No such attachment, or not a member: 404

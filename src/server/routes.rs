@@ -12,6 +12,7 @@ use crate::auth::{
     account, admin, api_tokens, login, passkeys, registration, second_factor, security_log, totp,
 };
 use crate::comments::handlers as comments;
+use crate::fields::handlers as fields;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
@@ -76,6 +77,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(moves::move_task))
         .routes(routes!(states::list_states, states::create_state))
+        .routes(routes!(fields::list_fields, fields::create_field))
+        .routes(routes!(fields::update_field, fields::delete_field))
         .routes(routes!(states::update_state, states::delete_state))
         .routes(routes!(
             relations::list_relations,

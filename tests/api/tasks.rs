@@ -73,6 +73,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "created_by",
             "description",
             "due_date",
+            "fields",
             "id",
             "labels",
             "number",
@@ -92,6 +93,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
     assert_eq!(task["project_id"], project.to_string());
     assert_eq!(task["number"], 1);
     assert_eq!(task["title"], "Write tests");
+    assert_eq!(task["fields"], json!({}));
     assert_eq!(task["description"], "");
     assert_eq!(task["status"], "todo");
     assert_eq!(task["priority"], 0);

@@ -1,0 +1,578 @@
+//! Custom fields (API.md §18): definitions per project (kinds, order, options, rights), values
+//! on tasks validated by kind on create and patch, required fields, options renamed in place
+//! and removed only with `force`, a deleted field's values, values carried by a move, and the
+//! history of values.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn add_field(user: &UserClient<'_>, project: Uuid, body: Value) -> Value {
+    user.post(&fields_path(project), body).await.created()
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap().to_owned()
+}
+
+fn option(field: &Value, name: &str) -> String {
+    field["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .map(id)
+        .unwrap_or_else(|| panic!("no option {name} in {field}"))
+}
+
+async fn history(user: &UserClient<'_>, task: Uuid) -> Vec<Value> {
+    let page: Value = user
+        .get(&format!("/api/v1/tasks/{task}/activity"))
+        .query(&[("limit", "100")])
+        .await
+        .good();
+    page["items"].as_array().unwrap().clone()
+}
+
+/// Every change of `field` in a task's history, oldest first.
+async fn changes_of(user: &UserClient<'_>, task: Uuid, field: &str) -> Vec<(Value, Value)> {
+    let mut changes: Vec<(Value, Value)> = history(user, task)
+        .await
+        .iter()
+        .flat_map(|e| e["changes"].as_array().unwrap().clone())
+        .filter(|c| c["field"] == field)
+        .map(|c| (c["from"].clone(), c["to"].clone()))
+        .collect();
+    changes.reverse();
+    changes
+}
+
+/// One field of each kind in `project`; the select kinds with options S, M, L.
+async fn one_of_each(user: &UserClient<'_>, project: Uuid) -> Vec<Value> {
+    let mut fields = Vec::new();
+    for kind in [
+        "text",
+        "number",
+        "date",
+        "checkbox",
+        "select",
+        "multi_select",
+        "user",
+        "url",
+    ] {
+        let mut body = json!({ "name": format!("{kind} field"), "kind": kind });
+        if kind.ends_with("select") {
+            body["options"] =
+                json!([{ "name": "S" }, { "name": "M", "color": "#FF0000" }, { "name": "L" }]);
+        }
+        fields.push(add_field(user, project, body).await);
+    }
+    fields
+}
+
+#[tokio::test]
+async fn fields_are_ordered_named_once_and_changed_by_admins_only() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let a = add_field(
+        &owner,
+        project,
+        json!({ "name": "Estimate", "kind": "number" }),
+    )
+    .await;
+    let b = add_field(
+        &owner,
+        project,
+        json!({ "name": "Size", "kind": "select", "options": [{ "name": "S" }], "after_id": null }),
+    )
+    .await;
+    assert_eq!(b["options"][0]["color"], "#6b7280");
+    assert!(a.get("options").is_none(), "only select kinds have options");
+    let list: Value = owner.get(&fields_path(project)).await.good();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Size", "Estimate"]);
+
+    // Reordered, renamed; a taken name (any case) is a conflict; options only for select kinds.
+    let moved: Value = owner
+        .patch(
+            &field_path(id(&b)),
+            json!({ "after_id": id(&a), "name": "T-shirt" }),
+        )
+        .await
+        .good();
+    assert_eq!(
+        (moved["position"].clone(), moved["name"].clone()),
+        (json!(1), json!("T-shirt"))
+    );
+    owner
+        .post(
+            &fields_path(project),
+            json!({ "name": "estimate", "kind": "text" }),
+        )
+        .await
+        .problem(409, "conflict");
+    owner
+        .post(
+            &fields_path(project),
+            json!({ "name": "Notes", "kind": "text", "options": [{ "name": "x" }] }),
+        )
+        .await
+        .invalid_field("options");
+    owner
+        .post(
+            &fields_path(project),
+            json!({ "name": "Bad", "kind": "colour" }),
+        )
+        .await
+        .problem(422, "validation_failed");
+    owner
+        .patch(&field_path(id(&a)), json!({ "kind": "text" }))
+        .await
+        .problem(422, "validation_failed");
+
+    // An editor reads them but cannot change them; a stranger sees nothing.
+    let editor = app.new_client().await;
+    owner.add_member(project, &editor, "editor").await;
+    let seen: Value = editor.get(&fields_path(project)).await.good();
+    assert_eq!(seen["items"].as_array().unwrap().len(), 2);
+    editor
+        .post(
+            &fields_path(project),
+            json!({ "name": "Mine", "kind": "text" }),
+        )
+        .await
+        .problem(403, "forbidden");
+    editor
+        .delete(&field_path(id(&a)))
+        .await
+        .problem(403, "forbidden");
+    let stranger = app.new_client().await;
+    stranger
+        .get(&fields_path(project))
+        .await
+        .problem(404, "not_found");
+    stranger
+        .patch(&field_path(id(&a)), json!({ "name": "x" }))
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn every_kind_takes_its_values_and_each_wrong_value_is_named() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let fields = one_of_each(&owner, project).await;
+    let [text, number, date, checkbox, select, multi, user, url] = &fields[..] else {
+        unreachable!()
+    };
+    let good = json!({
+        id(text): "some words", id(number): 2.5, id(date): "2026-03-01", id(checkbox): false,
+        id(select): option(select, "M"), id(multi): [option(multi, "L"), option(multi, "S")],
+        id(user): owner.id, id(url): "https://example.com/spec",
+    });
+    let task = owner
+        .create_task(project, json!({ "title": "All kinds", "fields": good }))
+        .await;
+    let mut expected = good.clone();
+    // A multi_select's options are kept in the field's order.
+    expected[id(multi)] = json!([option(multi, "S"), option(multi, "L")]);
+    assert_eq!(Value::Object(task.fields.clone()), expected);
+    assert_eq!(owner.get_task(task.id).await.fields, task.fields);
+
+    let stranger = app.new_client().await;
+    let bad = json!({
+        id(text): "x".repeat(2001), id(number): "3", id(date): "2026-02-30",
+        id(checkbox): "yes", id(select): option(multi, "S"), id(multi): [option(select, "S")],
+        id(user): stranger.id, id(url): "javascript:alert(1)",
+        Uuid::now_v7().to_string(): 1,
+    });
+    let before = owner.get_task(task.id).await;
+    for response in [
+        owner
+            .post(
+                &tasks_path(project),
+                json!({ "title": "Bad", "fields": bad }),
+            )
+            .await,
+        owner
+            .patch(&task_path(task.id), json!({ "fields": bad }))
+            .await,
+    ] {
+        let problem = response.problem(422, "validation_failed");
+        let named: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named.len(), 9, "{problem}");
+        for field in &fields {
+            assert!(
+                named.contains(&format!("fields.{}", id(field)).as_str()),
+                "{problem}"
+            );
+        }
+    }
+    assert_eq!(
+        owner.get_task(task.id).await,
+        before,
+        "a refused patch changes nothing"
+    );
+    owner
+        .patch(&task_path(task.id), json!({ "fields": [] }))
+        .await
+        .problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn patches_are_partial_null_clears_and_the_history_has_each_value() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let points = add_field(
+        &owner,
+        project,
+        json!({ "name": "Points", "kind": "number" }),
+    )
+    .await;
+    let done = add_field(
+        &owner,
+        project,
+        json!({ "name": "Reviewed", "kind": "checkbox" }),
+    )
+    .await;
+    let task = owner
+        .create_task(
+            project,
+            json!({ "title": "T", "fields": { id(&points): 3 } }),
+        )
+        .await;
+    let patched: Task = owner
+        .patch(
+            &task_path(task.id),
+            json!({ "fields": { id(&done): true } }),
+        )
+        .await
+        .good();
+    assert_eq!(
+        Value::Object(patched.fields.clone()),
+        json!({ id(&points): 3, id(&done): true })
+    );
+    let cleared: Task = owner
+        .patch(
+            &task_path(task.id),
+            json!({ "fields": { id(&points): null, id(&done): false } }),
+        )
+        .await
+        .good();
+    assert_eq!(
+        Value::Object(cleared.fields.clone()),
+        json!({ id(&done): false })
+    );
+    assert_eq!(cleared.version, task.version + 2);
+    assert_eq!(
+        changes_of(&owner, task.id, &format!("fields.{}", id(&points))).await,
+        [(json!(null), json!(3)), (json!(3), json!(null))]
+    );
+    assert_eq!(
+        changes_of(&owner, task.id, &format!("fields.{}", id(&done))).await,
+        [(json!(null), json!(true)), (json!(true), json!(false))]
+    );
+}
+
+#[tokio::test]
+async fn a_required_field_needs_a_value_on_create_only() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let old = owner.create_task(project, json!({ "title": "Old" })).await;
+    let team = add_field(
+        &owner,
+        project,
+        json!({ "name": "Team", "kind": "text", "required": true }),
+    )
+    .await;
+    assert_eq!(team["required"], true);
+    owner
+        .post(&tasks_path(project), json!({ "title": "New" }))
+        .await
+        .invalid_field(&format!("fields.{}", id(&team)));
+    owner
+        .post(
+            &tasks_path(project),
+            json!({ "title": "New", "fields": { id(&team): null } }),
+        )
+        .await
+        .invalid_field(&format!("fields.{}", id(&team)));
+    let new = owner
+        .create_task(
+            project,
+            json!({ "title": "New", "fields": { id(&team): "core" } }),
+        )
+        .await;
+    assert_eq!(new.fields[&id(&team)], "core");
+    // Old tasks stay valid: they can be edited without a value.
+    let edited: Task = owner
+        .patch(&task_path(old.id), json!({ "title": "Old, edited" }))
+        .await
+        .good();
+    assert!(edited.fields.is_empty());
+}
+
+#[tokio::test]
+async fn options_are_renamed_in_place_and_removed_only_with_force() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let fields = one_of_each(&owner, project).await;
+    let (select, multi) = (&fields[4], &fields[5]);
+    let (s, m, l) = (
+        option(select, "S"),
+        option(select, "M"),
+        option(select, "L"),
+    );
+    let (ms, ml) = (option(multi, "S"), option(multi, "L"));
+    let task = owner
+        .create_task(
+            project,
+            json!({ "title": "T", "fields": { id(select): m, id(multi): [ms, ml] } }),
+        )
+        .await;
+
+    // Renamed and recoloured in place, a new option added: values keep the option.
+    let renamed: Value = owner
+        .patch(
+            &field_path(id(select)),
+            json!({ "options": [
+                { "id": s, "name": "Small" }, { "id": m, "name": "Medium", "color": "#00ff00" },
+                { "id": l, "name": "L" }, { "name": "XL" }] }),
+        )
+        .await
+        .good();
+    assert_eq!(option(&renamed, "Medium"), m);
+    assert_eq!(renamed["options"][1]["color"], "#00ff00");
+    assert_eq!(owner.get_task(task.id).await.fields[&id(select)], json!(m));
+
+    // Leaving out an option in use is a conflict; an unused one goes.
+    let keep_all_but = |field: &Value, gone: &str| -> Value {
+        let options: Vec<Value> = field["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["id"] != gone)
+            .map(|o| json!({ "id": o["id"], "name": o["name"] }))
+            .collect();
+        json!({ "options": options })
+    };
+    owner
+        .patch(&field_path(id(select)), keep_all_but(&renamed, &m))
+        .await
+        .problem(409, "conflict");
+    let fewer: Value = owner
+        .patch(&field_path(id(select)), keep_all_but(&renamed, &s))
+        .await
+        .good();
+    assert_eq!(fewer["options"].as_array().unwrap().len(), 3);
+    owner
+        .patch(
+            &field_path(id(select)),
+            json!({ "options": [{ "id": Uuid::now_v7(), "name": "Forged" }] }),
+        )
+        .await
+        .invalid_field("options.0.id");
+
+    // With force the values go: a select's whole value, a multi_select's one option.
+    let forced: Value = owner
+        .patch(&field_path(id(select)), keep_all_but(&fewer, &m))
+        .await
+        .problem(409, "conflict");
+    assert!(forced["detail"].as_str().unwrap().contains("force"));
+    let before = owner.get_task(task.id).await;
+    owner
+        .patch(&field_path(id(select)), keep_all_but(&fewer, &m))
+        .query(&[("force", "true")])
+        .await
+        .good::<Value>();
+    owner
+        .patch(
+            &field_path(id(multi)),
+            json!({ "options": [{ "id": ms, "name": "S" }, { "id": option(multi, "M"), "name": "M" }] }),
+        )
+        .query(&[("force", "true")])
+        .await
+        .good::<Value>();
+    let after = owner.get_task(task.id).await;
+    assert_eq!(
+        Value::Object(after.fields.clone()),
+        json!({ id(multi): [ms] })
+    );
+    assert!(
+        after.version > before.version,
+        "its body changed, so its version does"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_field_deletes_its_values() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let a = add_field(&owner, project, json!({ "name": "A", "kind": "text" })).await;
+    let b = add_field(&owner, project, json!({ "name": "B", "kind": "text" })).await;
+    let task = owner
+        .create_task(
+            project,
+            json!({ "title": "T", "fields": { id(&a): "x", id(&b): "y" } }),
+        )
+        .await;
+    owner.delete(&field_path(id(&a))).await.no_content();
+    assert_eq!(
+        Value::Object(owner.get_task(task.id).await.fields),
+        json!({ id(&b): "y" })
+    );
+    let list: Value = owner.get(&fields_path(project)).await.good();
+    assert_eq!(list["items"][0]["position"], 0);
+    owner
+        .patch(
+            &task_path(task.id),
+            json!({ "fields": { id(&a): "again" } }),
+        )
+        .await
+        .invalid_field(&format!("fields.{}", id(&a)));
+    owner
+        .delete(&field_path(id(&a)))
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_moved_task_keeps_values_whose_field_has_its_name_and_kind_there() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let from = owner.create_project("From").await.id;
+    let to = owner.create_project("To").await.id;
+    let colleague = app.new_client().await;
+    owner.add_member(from, &colleague, "editor").await;
+    let size = add_field(
+        &owner,
+        from,
+        json!({ "name": "Size", "kind": "select", "options": [{ "name": "S" }, { "name": "XL" }] }),
+    )
+    .await;
+    let points = add_field(&owner, from, json!({ "name": "Points", "kind": "number" })).await;
+    let note = add_field(&owner, from, json!({ "name": "Note", "kind": "text" })).await;
+    let who = add_field(&owner, from, json!({ "name": "Reviewer", "kind": "user" })).await;
+    let size_there = add_field(
+        &owner,
+        to,
+        json!({ "name": "size", "kind": "select", "options": [{ "name": "s" }] }),
+    )
+    .await;
+    let points_there = add_field(&owner, to, json!({ "name": "Points", "kind": "number" })).await;
+    add_field(&owner, to, json!({ "name": "Note", "kind": "url" })).await;
+    add_field(&owner, to, json!({ "name": "Reviewer", "kind": "user" })).await;
+
+    let values = json!({ id(&size): option(&size, "S"), id(&points): 5, id(&note): "n",
+        id(&who): colleague.id });
+    let parent = owner
+        .create_task(from, json!({ "title": "Parent", "fields": values }))
+        .await;
+    let child = owner
+        .create_task(
+            from,
+            json!({ "title": "Child", "parent_id": parent.id,
+                "fields": { id(&size): option(&size, "XL"), id(&points): 1 } }),
+        )
+        .await;
+    let moved: Task = owner
+        .patch(&task_path(parent.id), json!({ "project_id": to }))
+        .await
+        .good();
+    assert_eq!(
+        Value::Object(moved.fields.clone()),
+        json!({ id(&size_there): option(&size_there, "s"), id(&points_there): 5 })
+    );
+    let child = owner.get_task(child.id).await;
+    assert_eq!(child.project_id, to);
+    assert_eq!(
+        Value::Object(child.fields.clone()),
+        json!({ id(&points_there): 1 })
+    );
+
+    // The source's history names what was dropped.
+    let entries = history(&owner, parent.id).await;
+    let moved_entry = entries
+        .iter()
+        .find(|e| e["kind"] == "task.moved" && e["project_id"] == json!(from))
+        .expect("a task.moved entry in the source");
+    let dropped: Vec<&str> = moved_entry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["to"].is_null())
+        .filter_map(|c| c["field"].as_str())
+        .filter(|f| f.starts_with("fields."))
+        .collect();
+    assert_eq!(dropped.len(), 2, "{moved_entry}");
+    assert!(dropped.contains(&format!("fields.{}", id(&note)).as_str()));
+    assert!(dropped.contains(&format!("fields.{}", id(&who)).as_str()));
+
+    // Values of the target's fields may come with the move itself.
+    let other = owner
+        .create_task(
+            from,
+            json!({ "title": "Other", "fields": { id(&points): 2 } }),
+        )
+        .await;
+    let with_values: Task = owner
+        .patch(
+            &task_path(other.id),
+            json!({ "project_id": to, "fields": { id(&points_there): 8 } }),
+        )
+        .await
+        .good();
+    assert_eq!(
+        Value::Object(with_values.fields.clone()),
+        json!({ id(&points_there): 8 })
+    );
+}
+
+#[tokio::test]
+async fn the_document_describes_values_by_kind() {
+    let app = spawn_app().await;
+    let doc: Value = app.anon().get("/api/v1/openapi.json").await.good();
+    let schemas = &doc["components"]["schemas"];
+    let task_fields = &schemas["Task"]["properties"]["fields"];
+    assert_eq!(
+        task_fields["additionalProperties"]["$ref"], "#/components/schemas/FieldValue",
+        "{task_fields}"
+    );
+    let kinds: Vec<Value> = schemas["FieldValue"]["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("FieldValue is not a oneOf: {}", schemas["FieldValue"]))
+        .iter()
+        .map(|s| s["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("string"),
+            json!("number"),
+            json!("boolean"),
+            json!("array")
+        ]
+    );
+    let patch = &schemas["UpdateTaskRequest"]["properties"]["fields"];
+    assert_eq!(
+        patch["additionalProperties"]["oneOf"][0]["$ref"], "#/components/schemas/FieldValue",
+        "{patch}"
+    );
+}
