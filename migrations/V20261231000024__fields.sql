@@ -18,3 +18,6 @@ CREATE INDEX custom_fields_project_position ON custom_fields (project_id, positi
 
 ALTER TABLE tasks ADD COLUMN fields jsonb NOT NULL DEFAULT '{}'
     CHECK (jsonb_typeof(fields) = 'object');
+-- Equality filters on a field (`fields @> {"<field id>": value}`: a select's option, a
+-- multi_select holding one, a user, a checkbox, a number or a date) are answered by this index.
+CREATE INDEX tasks_fields ON tasks USING gin (fields jsonb_path_ops);

@@ -1,18 +1,20 @@
 //! Task list endpoints: the query string parsed into the list store's filters and sort, and
 //! keyset cursors. The statement itself is `store::list`.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
 use super::store::list::{
-    Assignee, CountGroup, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
+    Assignee, CountGroup, FieldFilter, FieldSort, Filters, ListError, ListOf, ListSpec, Parent,
+    Position, Sort, SortKey,
 };
 use super::store::Task;
 use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::fields::{Field, FieldKind};
 use crate::http::extract::{Path, Query};
 use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
@@ -56,7 +58,10 @@ pub struct TaskListQuery {
     /// The task numbered so (one per project).
     #[param(value_type = Option<i64>, minimum = 1)]
     pub number: Option<String>,
-    #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
+    /// A built-in key, or `field.<field_id>` (API.md §18; nulls last, ties by id).
+    #[param(
+        pattern = r"^-?(created_at|updated_at|due_date|priority|position|field\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks` (documented there).
     #[param(ignore)]
@@ -143,12 +148,21 @@ fn parse_group(raw: Option<&str>) -> Result<CountGroup, ApiError> {
     }
 }
 
-fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
+fn parse_sort(raw: Option<&str>, fields: &[Field]) -> Result<Sort, ApiError> {
     let raw = raw.unwrap_or("created_at");
     let (descending, name) = match raw.strip_prefix('-') {
         Some(name) => (true, name),
         None => (false, raw),
     };
+    if let Some(id) = name.strip_prefix("field.") {
+        let field = field_named(fields, id)?;
+        let key = SortKey::Field(FieldSort {
+            id: field.id,
+            kind: field.kind,
+            options: field.options().iter().map(|o| o.id).collect(),
+        });
+        return Ok(Sort { key, descending });
+    }
     let key = match name {
         "created_at" => SortKey::CreatedAt,
         "updated_at" => SortKey::UpdatedAt,
@@ -159,11 +173,142 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidQuery,
                 "sort must be one of created_at, updated_at, due_date, priority, position, \
-                 each optionally prefixed with -",
+                 field.<field id>, each optionally prefixed with -",
             ))
         }
     };
     Ok(Sort { key, descending })
+}
+
+/// The field of the listed project with this id (as a query parameter writes it).
+fn field_named<'a>(fields: &'a [Field], id: &str) -> Result<&'a Field, ApiError> {
+    id.parse::<Uuid>()
+        .ok()
+        .and_then(|id| fields.iter().find(|f| f.id == id))
+        .ok_or_else(|| invalid(format!("field.{id} names no field of the listed project")))
+}
+
+/// At most this many `field.` parameters in one list's query (three per field of a project).
+const FIELD_PARAMS_MAX: usize = 90;
+
+/// The custom field parameters of a query string (`field.<id>`, `field.<id>.min`,
+/// `field.<id>.max`), sorted: for the filters and for the cursor's scope.
+fn field_params(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if key.starts_with("field.") {
+            if params.len() == FIELD_PARAMS_MAX {
+                return Err(invalid(format!(
+                    "at most {FIELD_PARAMS_MAX} field filters in one list"
+                )));
+            }
+            params.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    params.sort();
+    Ok(params)
+}
+
+/// The field filters of `params` (API.md §18), each checked against the field it names.
+fn parse_field_filters(
+    params: &[(String, String)],
+    fields: &[Field],
+) -> Result<Vec<FieldFilter>, ApiError> {
+    params
+        .iter()
+        .map(|(key, value)| {
+            let name = &key["field.".len()..];
+            let (id, bound) = match name.rsplit_once('.') {
+                Some((id, "min")) => (id, Some(true)),
+                Some((id, "max")) => (id, Some(false)),
+                _ => (name, None),
+            };
+            let field = field_named(fields, id)?;
+            field_filter(key, field, value, bound)
+        })
+        .collect()
+}
+
+fn field_filter(
+    key: &str,
+    field: &Field,
+    value: &str,
+    bound: Option<bool>,
+) -> Result<FieldFilter, ApiError> {
+    let bad = |what: &str| invalid(format!("{key} must be {what}"));
+    let number = || {
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| bad("a number"))
+    };
+    let date = || {
+        parse_date(key, value)
+            .map(|_| value.to_owned())
+            .map_err(|_| bad("a date like 2026-01-31"))
+    };
+    if let Some(min) = bound {
+        let value = match field.kind {
+            FieldKind::Number => number()?.to_string(),
+            FieldKind::Date => date()?,
+            _ => return Err(invalid(format!("{key}: only number and date fields take bounds"))),
+        };
+        return Ok(FieldFilter::Bound {
+            id: field.id,
+            kind: field.kind,
+            min,
+            value,
+        });
+    }
+    let option = || {
+        value
+            .parse::<Uuid>()
+            .ok()
+            .filter(|id| field.option(*id).is_some())
+            .map(|id| id.to_string())
+            .ok_or_else(|| bad("an option id of the field"))
+    };
+    let wanted = match field.kind {
+        FieldKind::Text | FieldKind::Url => {
+            return Ok(FieldFilter::Substring(field.id, value.to_owned()))
+        }
+        FieldKind::Number => serde_json::json!(number()?),
+        FieldKind::Date => serde_json::json!(date()?),
+        FieldKind::Checkbox => match value {
+            "true" => serde_json::json!(true),
+            "false" => serde_json::json!(false),
+            _ => return Err(bad("true or false")),
+        },
+        FieldKind::Select => serde_json::json!(option()?),
+        FieldKind::MultiSelect => serde_json::json!([option()?]),
+        FieldKind::User => serde_json::json!(value
+            .parse::<Uuid>()
+            .map_err(|_| bad("a user id"))?
+            .to_string()),
+    };
+    Ok(FieldFilter::Contains(serde_json::json!({
+        field.id.to_string(): wanted
+    })))
+}
+
+/// The project's fields, read only when the query names one.
+async fn fields_for(
+    db: &Db,
+    project: Option<Uuid>,
+    params: &[(String, String)],
+    sort: Option<&str>,
+) -> Result<Vec<Field>, ApiError> {
+    let sorted_by_field = sort.is_some_and(|s| s.trim_start_matches('-').starts_with("field."));
+    if params.is_empty() && !sorted_by_field {
+        return Ok(Vec::new());
+    }
+    let Some(project) = project else {
+        return Err(invalid(
+            "field filters and sorts need one project: add project_id",
+        ));
+    };
+    Ok(crate::fields::store::list(db, project).await?)
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -295,6 +440,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
                 _ => Err(invalid("number must be a whole number from 1")),
             })
             .transpose()?,
+        fields: Vec::new(),
     })
 }
 
@@ -332,9 +478,9 @@ fn search_terms(q: &str) -> usize {
 
 /// Every filter and sort of a list, for its cursor scope, so that a cursor used on another
 /// list is refused.
-fn filters_key(query: &TaskListQuery) -> String {
+fn filters_key(query: &TaskListQuery, field_params: &[(String, String)]) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
         query.state,
         query.parent,
@@ -346,7 +492,8 @@ fn filters_key(query: &TaskListQuery) -> String {
         query.q,
         query.sort,
         query.project_id,
-        query.number
+        query.number,
+        field_params
     )
 }
 
@@ -356,16 +503,23 @@ async fn list(
     principal: &Principal,
     of: ListOf,
     scope: impl FnOnce(String) -> CursorScope,
-    query: TaskListQuery,
+    (query, raw): (TaskListQuery, Option<String>),
 ) -> Result<Page<Task>, ApiError> {
     let page = PageQuery {
         limit: query.limit.clone(),
         cursor: query.cursor.clone(),
     };
     let limit = page.limit()?;
-    let sort = parse_sort(query.sort.as_deref())?;
-    let filters = parse_filters(RawFilters::from(&query))?;
-    let scope = scope(filters_key(&query));
+    let params = field_params(raw.as_deref())?;
+    let project = match of {
+        ListOf::Project(project) | ListOf::MemberOf(_, Some(project)) => Some(project),
+        ListOf::MemberOf(_, None) => None,
+    };
+    let fields = fields_for(db, project, &params, query.sort.as_deref()).await?;
+    let sort = parse_sort(query.sort.as_deref(), &fields)?;
+    let mut filters = parse_filters(RawFilters::from(&query))?;
+    filters.fields = parse_field_filters(&params, &fields)?;
+    let scope = scope(filters_key(&query, &params));
     let after: Option<Position> = page.position(cursor_key, &scope)?;
 
     let listed = super::store::list::list(
@@ -373,7 +527,7 @@ async fn list(
         ListSpec {
             of,
             filters,
-            sort,
+            sort: sort.clone(),
             after,
             limit,
             caller: principal.id(),
@@ -401,6 +555,7 @@ pub async fn list_project_tasks(
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
@@ -416,7 +571,7 @@ pub async fn list_project_tasks(
                 project: project_id,
                 filters,
             },
-            query,
+            (query, raw),
         )
         .await?,
     ))
@@ -433,10 +588,14 @@ pub async fn count_project_tasks(
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskCountQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<TaskCounts>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     let group = parse_group(query.group_by.as_deref())?;
-    let filters = parse_filters(RawFilters::from(&query))?;
+    let mut filters = parse_filters(RawFilters::from(&query))?;
+    let params = field_params(raw.as_deref())?;
+    let fields = fields_for(&db, Some(project_id), &params, None).await?;
+    filters.fields = parse_field_filters(&params, &fields)?;
     let counted =
         super::store::list::count(&db, project_id, &filters, group, principal.id()).await?;
     let groups: Vec<TaskCount> = match group {
@@ -479,6 +638,7 @@ pub async fn list_my_tasks(
     State(db): State<Db>,
     principal: Principal,
     Query(query): Query<TaskListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
     let project_id = query
         .project_id
@@ -496,7 +656,7 @@ pub async fn list_my_tasks(
             &principal,
             ListOf::MemberOf(user, project_id),
             |filters| CursorScope::MyTasks { user, filters },
-            query,
+            (query, raw),
         )
         .await?,
     ))
