@@ -3,8 +3,11 @@
 # seeded by bench/workflow-seed.sql, a project of 100,000 tasks with 10 fields (a select of
 # five options, a number, a date, a checkbox, a user, two texts, a multi_select, a url, a
 # second number), each task holding values for most of them.
-#   A — what Docket does: values in `tasks.fields` (JSONB), equality through the GIN index
-#       `tasks_fields`, sorts by an expression over the JSONB;
+#   A — what Docket does: values in `tasks.fields` (JSONB), equality filters on the heap row
+#       while the sort's index is walked (or through the GIN index `tasks_fields` when the
+#       planner expects few matches), and sorts by a number or date field through the sort
+#       keys' table `task_field_keys` (one row per task and keyed field, nulls included);
+#   A0 — the first cut, kept for the record: the number sort as an expression over the JSONB;
 #   B — a typed values table (one row per task and field; per-kind columns, btree indexes
 #       (field_id, <value>, task_id)), the filter and the sort as a join.
 # Each query is the list's statement shape (50 rows + 1, keyset on (sort, id)), at page 1 and
@@ -90,8 +93,10 @@ declare -A QUERIES=(
   [A_select_deep]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' AND $FILTER_A AND (t.created_at, t.id) > ('$(at "$DEEP_FILTERED")', '$(row_id "$DEEP_FILTERED")') ORDER BY t.created_at, t.id LIMIT 51"
   [B_select_page1]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' AND $FILTER_B ORDER BY t.created_at, t.id LIMIT 51"
   [B_select_deep]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' AND $FILTER_B AND (t.created_at, t.id) > ('$(at "$DEEP_FILTERED")', '$(row_id "$DEEP_FILTERED")') ORDER BY t.created_at, t.id LIMIT 51"
-  [A_number_page1]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' ORDER BY $SORT_A, t.id LIMIT 51"
-  [A_number_deep]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' AND ($SORT_A, t.id) > (false, $(at "$DEEP_POINTS"), '$(row_id "$DEEP_POINTS")') ORDER BY $SORT_A, t.id LIMIT 51"
+  [A0_number_page1]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' ORDER BY $SORT_A, t.id LIMIT 51"
+  [A0_number_deep]="SELECT $COLS FROM tasks t WHERE t.project_id = '$PROJECT' AND ($SORT_A, t.id) > (false, $(at "$DEEP_POINTS"), '$(row_id "$DEEP_POINTS")') ORDER BY $SORT_A, t.id LIMIT 51"
+  [A_number_page1]="SELECT $COLS FROM tasks t JOIN task_field_keys k ON k.task_id = t.id AND k.field_id = '$POINTS' WHERE t.project_id = '$PROJECT' ORDER BY k.missing, k.num, k.task_id LIMIT 51"
+  [A_number_deep]="SELECT $COLS FROM tasks t JOIN task_field_keys k ON k.task_id = t.id AND k.field_id = '$POINTS' WHERE t.project_id = '$PROJECT' AND (k.missing, k.num, k.task_id) > (false, $(at "$DEEP_POINTS"), '$(row_id "$DEEP_POINTS")') ORDER BY k.missing, k.num, k.task_id LIMIT 51"
   [B_number_page1]="SELECT $COLS FROM task_field_values v JOIN tasks t ON t.id = v.task_id WHERE v.field_id = '$POINTS' AND t.project_id = '$PROJECT' ORDER BY v.num, v.task_id LIMIT 51"
   [B_number_deep]="SELECT $COLS FROM task_field_values v JOIN tasks t ON t.id = v.task_id WHERE v.field_id = '$POINTS' AND t.project_id = '$PROJECT' AND (v.num, v.task_id) > ($(at "$DEEP_POINTS"), '$(row_id "$DEEP_POINTS")') ORDER BY v.num, v.task_id LIMIT 51"
 )
@@ -103,18 +108,18 @@ p99() { # query → "p50 p99" in ms
 }
 declare -A P99 P50
 printf '%-16s %8s %8s\n' query p50_ms p99_ms
-for name in base_page1 base_deep A_select_page1 A_select_deep A_number_page1 A_number_deep B_select_page1 B_select_deep B_number_page1 B_number_deep; do
+for name in base_page1 base_deep A_select_page1 A_select_deep A_number_page1 A_number_deep A0_number_page1 A0_number_deep B_select_page1 B_select_deep B_number_page1 B_number_deep; do
   read -r p50 p99v <<<"$(p99 "${QUERIES[$name]}")"; P99[$name]=$p99v; P50[$name]=$p50
   printf '%-16s %8s %8s\n' "$name" "$p50" "$p99v"
 done
 echo "ratios to the same page without the field filter/sort (p50, p99):"
-for s in A B; do for k in select number; do for d in page1 deep; do
+for s in A A0 B; do for k in select number; do [ "$s$k" = A0select ] && continue; for d in page1 deep; do
   printf '  %-16s %6.2f %6.2f\n' "${s}_${k}_${d}" \
     "$(echo "${P50[${s}_${k}_${d}]} / ${P50[base_$d]}" | bc -l)" \
     "$(echo "${P99[${s}_${k}_${d}]} / ${P99[base_$d]}" | bc -l)"
 done; done; done
 if [ -n "${EXPLAIN:-}" ]; then
-  for name in A_select_page1 A_number_deep B_number_deep; do
+  for name in A_select_page1 A_number_deep B_select_deep; do
     echo "== $name"; psql "$DB" -qAtc "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${QUERIES[$name]}" | head -20
   done
 fi

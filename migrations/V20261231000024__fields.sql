@@ -21,3 +21,50 @@ ALTER TABLE tasks ADD COLUMN fields jsonb NOT NULL DEFAULT '{}'
 -- Equality filters on a field (`fields @> {"<field id>": value}`: a select's option, a
 -- multi_select holding one, a user, a checkbox, a number or a date) are answered by this index.
 CREATE INDEX tasks_fields ON tasks USING gin (fields jsonb_path_ops);
+
+-- Sort keys of number and date fields: one row per task and such field of its project (also
+-- for tasks without a value: `missing`), so that a list sorted by the field walks an index in
+-- order, nulls last in both directions (`missing` ascending; `NOT missing` for descending
+-- sorts, read backwards), whatever the field (an expression index per field would be DDL per
+-- field). A date is kept as days since 1970-01-01. Kept by triggers for every writer of tasks
+-- and of fields (bench/fields.sh, ARCHITECTURE.md "Custom field values").
+CREATE TABLE task_field_keys (
+    task_id uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    field_id uuid NOT NULL REFERENCES custom_fields (id) ON DELETE CASCADE,
+    missing boolean NOT NULL,
+    num numeric NOT NULL,
+    PRIMARY KEY (task_id, field_id)
+);
+CREATE INDEX task_field_keys_ascending ON task_field_keys (field_id, missing, num, task_id);
+CREATE INDEX task_field_keys_descending ON task_field_keys (field_id, (NOT missing), num, task_id);
+
+CREATE FUNCTION task_field_keys_of_task() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        DELETE FROM task_field_keys WHERE task_id = NEW.id;
+    END IF;
+    INSERT INTO task_field_keys (task_id, field_id, missing, num)
+    SELECT NEW.id, f.id, NOT (NEW.fields ? f.id::text),
+           CASE f.kind
+               WHEN 'number' THEN coalesce((NEW.fields ->> f.id::text)::numeric, 0)
+               ELSE coalesce((NEW.fields ->> f.id::text)::date - date '1970-01-01', 0)
+           END
+    FROM custom_fields f
+    WHERE f.project_id = NEW.project_id AND f.kind IN ('number', 'date');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER task_field_keys_insert AFTER INSERT ON tasks
+    FOR EACH ROW EXECUTE FUNCTION task_field_keys_of_task();
+CREATE TRIGGER task_field_keys_update AFTER UPDATE OF fields, project_id ON tasks
+    FOR EACH ROW WHEN (OLD.fields IS DISTINCT FROM NEW.fields OR OLD.project_id <> NEW.project_id)
+    EXECUTE FUNCTION task_field_keys_of_task();
+
+CREATE FUNCTION task_field_keys_of_field() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO task_field_keys (task_id, field_id, missing, num)
+    SELECT t.id, NEW.id, true, 0 FROM tasks t WHERE t.project_id = NEW.project_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER task_field_keys_field AFTER INSERT ON custom_fields
+    FOR EACH ROW WHEN (NEW.kind IN ('number', 'date'))
+    EXECUTE FUNCTION task_field_keys_of_field();

@@ -21,9 +21,11 @@ use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::Action;
 use crate::projects::guard;
 
+/// The filters of a task list's query string, shared by the lists and their counts (API.md §4,
+/// §17; the custom field filters `field.<id>` are read from the raw query, `field_params`).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TaskListQuery {
+pub struct TaskFilterQuery {
     /// Comma-separated statuses.
     #[param(
         pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
@@ -58,6 +60,15 @@ pub struct TaskListQuery {
     /// The task numbered so (one per project).
     #[param(value_type = Option<i64>, minimum = 1)]
     pub number: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListQuery {
+    /// Documented apart (`TaskFilterQuery` in each operation's parameters).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: TaskFilterQuery,
     /// A built-in key, or `field.<field_id>` (API.md §18; nulls last, ties by id).
     #[param(
         pattern = r"^-?(created_at|updated_at|due_date|priority|position|field\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
@@ -79,40 +90,10 @@ pub struct TaskListQuery {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskCountQuery {
-    /// Comma-separated statuses.
-    #[param(
-        pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
-    )]
-    pub status: Option<String>,
-    /// Comma-separated state ids (API.md §17).
-    #[param(
-        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
-    )]
-    pub state: Option<String>,
-    /// `none` for top-level tasks, or a task id for its subtasks.
-    #[param(
-        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub parent: Option<String>,
-    /// `me`, `none` or a user id.
-    #[param(
-        pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub assignee: Option<String>,
-    #[param(pattern = r"^[^\x00]*$")]
-    pub label: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 0, maximum = 4)]
-    pub priority_min: Option<String>,
-    #[param(format = Date)]
-    pub due_before: Option<String>,
-    #[param(format = Date)]
-    pub due_after: Option<String>,
-    /// Full-text search (web-search syntax, English stemming).
-    #[param(pattern = r"^[^\x00]*$")]
-    pub q: Option<String>,
-    /// The task numbered so (one per project).
-    #[param(value_type = Option<i64>, minimum = 1)]
-    pub number: Option<String>,
+    /// Documented apart (`TaskFilterQuery` in each operation's parameters).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: TaskFilterQuery,
     /// What to count per: `status` (the default) or `state` (the project's workflow states,
     /// API.md §17).
     #[param(pattern = "^(status|state)$")]
@@ -252,7 +233,11 @@ fn field_filter(
         let value = match field.kind {
             FieldKind::Number => number()?.to_string(),
             FieldKind::Date => date()?,
-            _ => return Err(invalid(format!("{key}: only number and date fields take bounds"))),
+            _ => {
+                return Err(invalid(format!(
+                    "{key}: only number and date fields take bounds"
+                )))
+            }
         };
         return Ok(FieldFilter::Bound {
             id: field.id,
@@ -315,57 +300,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }
 
-/// The filters of a list's query string, as typed (both the lists and their counts take them).
-struct RawFilters<'a> {
-    status: Option<&'a str>,
-    state: Option<&'a str>,
-    parent: Option<&'a str>,
-    assignee: Option<&'a str>,
-    label: Option<&'a str>,
-    priority_min: Option<&'a str>,
-    due_before: Option<&'a str>,
-    due_after: Option<&'a str>,
-    q: Option<&'a str>,
-    number: Option<&'a str>,
-}
-
-impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
-    fn from(q: &'a TaskListQuery) -> Self {
-        RawFilters {
-            status: q.status.as_deref(),
-            state: q.state.as_deref(),
-            parent: q.parent.as_deref(),
-            assignee: q.assignee.as_deref(),
-            label: q.label.as_deref(),
-            priority_min: q.priority_min.as_deref(),
-            due_before: q.due_before.as_deref(),
-            due_after: q.due_after.as_deref(),
-            q: q.q.as_deref(),
-            number: q.number.as_deref(),
-        }
-    }
-}
-
-impl<'a> From<&'a TaskCountQuery> for RawFilters<'a> {
-    fn from(q: &'a TaskCountQuery) -> Self {
-        RawFilters {
-            status: q.status.as_deref(),
-            state: q.state.as_deref(),
-            parent: q.parent.as_deref(),
-            assignee: q.assignee.as_deref(),
-            label: q.label.as_deref(),
-            priority_min: q.priority_min.as_deref(),
-            due_before: q.due_before.as_deref(),
-            due_after: q.due_after.as_deref(),
-            q: q.q.as_deref(),
-            number: q.number.as_deref(),
-        }
-    }
-}
-
-fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
+fn parse_filters(query: &TaskFilterQuery) -> Result<Filters, ApiError> {
     let statuses = query
         .status
+        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -378,6 +316,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let states = query
         .state
+        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -390,6 +329,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let parent = query
         .parent
+        .as_deref()
         .map(|raw| match raw {
             "none" => Ok(Parent::None),
             other => other
@@ -400,6 +340,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let assignee = query
         .assignee
+        .as_deref()
         .map(|raw| match raw {
             "me" => Ok(Assignee::Me),
             "none" => Ok(Assignee::Nobody),
@@ -411,6 +352,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let priority_min = query
         .priority_min
+        .as_deref()
         .map(|raw| match raw.parse::<i16>() {
             Ok(n) if (0..=4).contains(&n) => Ok(n),
             _ => Err(invalid("priority_min must be a whole number from 0 to 4")),
@@ -428,13 +370,14 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         states,
         parent,
         assignee,
-        label: query.label.map(normalise_label),
+        label: query.label.as_deref().map(normalise_label),
         priority_min,
-        due_before: date(query.due_before, "due_before")?,
-        due_after: date(query.due_after, "due_after")?,
-        q: parse_search(query.q)?,
+        due_before: date(query.due_before.as_deref(), "due_before")?,
+        due_after: date(query.due_after.as_deref(), "due_after")?,
+        q: parse_search(query.q.as_deref())?,
         number: query
             .number
+            .as_deref()
             .map(|raw| match raw.parse::<i64>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(invalid("number must be a whole number from 1")),
@@ -481,18 +424,18 @@ fn search_terms(q: &str) -> usize {
 fn filters_key(query: &TaskListQuery, field_params: &[(String, String)]) -> String {
     format!(
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-        query.status,
-        query.state,
-        query.parent,
-        query.assignee,
-        query.label,
-        query.priority_min,
-        query.due_before,
-        query.due_after,
-        query.q,
+        query.filters.status,
+        query.filters.state,
+        query.filters.parent,
+        query.filters.assignee,
+        query.filters.label,
+        query.filters.priority_min,
+        query.filters.due_before,
+        query.filters.due_after,
+        query.filters.q,
         query.sort,
         query.project_id,
-        query.number,
+        query.filters.number,
         field_params
     )
 }
@@ -517,7 +460,7 @@ async fn list(
     };
     let fields = fields_for(db, project, &params, query.sort.as_deref()).await?;
     let sort = parse_sort(query.sort.as_deref(), &fields)?;
-    let mut filters = parse_filters(RawFilters::from(&query))?;
+    let mut filters = parse_filters(&query.filters)?;
     filters.fields = parse_field_filters(&params, &fields)?;
     let scope = scope(filters_key(&query, &params));
     let after: Option<Position> = page.position(cursor_key, &scope)?;
@@ -546,7 +489,7 @@ async fn list(
 
 /// The tasks of a project, filtered and sorted.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
-    params(("id" = Uuid, Path), TaskListQuery),
+    params(("id" = Uuid, Path), TaskFilterQuery, TaskListQuery),
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_project_tasks(
@@ -580,7 +523,7 @@ pub async fn list_project_tasks(
 /// How many of a project's tasks pass the filters of its list, per status or per workflow state: exact counts for
 /// a board's columns and a list's header, however many tasks the pages have not loaded.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks/counts", tag = "tasks",
-    params(("id" = Uuid, Path), TaskCountQuery),
+    params(("id" = Uuid, Path), TaskFilterQuery, TaskCountQuery),
     responses((status = 200, body = TaskCounts)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn count_project_tasks(
@@ -592,7 +535,7 @@ pub async fn count_project_tasks(
 ) -> Result<axum::Json<TaskCounts>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     let group = parse_group(query.group_by.as_deref())?;
-    let mut filters = parse_filters(RawFilters::from(&query))?;
+    let mut filters = parse_filters(&query.filters)?;
     let params = field_params(raw.as_deref())?;
     let fields = fields_for(&db, Some(project_id), &params, None).await?;
     filters.fields = parse_field_filters(&params, &fields)?;
@@ -630,7 +573,7 @@ pub async fn count_project_tasks(
 
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    params(TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
+    params(TaskFilterQuery, TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(

@@ -577,6 +577,9 @@ async fn the_document_describes_values_by_kind() {
     );
 }
 
+/// A list's query parameters.
+type Params = Vec<(String, String)>;
+
 /// Every page of `path` with `query`, `limit` 2, as titles.
 async fn all_pages(user: &UserClient<'_>, path: &str, query: &[(&str, &str)]) -> Vec<String> {
     let mut titles = Vec::new();
@@ -605,14 +608,30 @@ async fn lists_filter_and_sort_by_fields_with_nulls_last_and_ties_by_id() {
     let [text, number, date, checkbox, select, multi, _, _] = &fields[..] else {
         unreachable!()
     };
-    let (s, m, l) = (option(select, "S"), option(select, "M"), option(select, "L"));
+    let (s, m, l) = (
+        option(select, "S"),
+        option(select, "M"),
+        option(select, "L"),
+    );
     let (ms, ml) = (option(multi, "S"), option(multi, "L"));
     for (title, values) in [
-        ("a", json!({ id(number): 3, id(select): m, id(text): "Fix the Login", id(date): "2026-01-05" })),
-        ("b", json!({ id(number): 1, id(select): s, id(multi): [ms, ml], id(checkbox): true })),
-        ("c", json!({ id(select): m, id(multi): [ml], id(date): "2026-02-01" })),
+        (
+            "a",
+            json!({ id(number): 3, id(select): m, id(text): "Fix the Login", id(date): "2026-01-05" }),
+        ),
+        (
+            "b",
+            json!({ id(number): 1, id(select): s, id(multi): [ms, ml], id(checkbox): true }),
+        ),
+        (
+            "c",
+            json!({ id(select): m, id(multi): [ml], id(date): "2026-02-01" }),
+        ),
         ("d", json!({ id(number): 3, id(checkbox): false })),
-        ("e", json!({ id(number): 10.5, id(select): l, id(text): "login page" })),
+        (
+            "e",
+            json!({ id(number): 10.5, id(select): l, id(text): "login page" }),
+        ),
         ("f", json!({})),
     ] {
         owner
@@ -621,30 +640,55 @@ async fn lists_filter_and_sort_by_fields_with_nulls_last_and_ties_by_id() {
     }
     let path = tasks_path(project);
     let key = |f: &Value, suffix: &str| format!("field.{}{suffix}", id(f));
-    let cases: Vec<(Vec<(String, String)>, Vec<&str>)> = vec![
+    let cases: Vec<(Params, Vec<&str>)> = vec![
         (vec![(key(select, ""), m.clone())], vec!["a", "c"]),
         (vec![(key(multi, ""), ml.clone())], vec!["b", "c"]),
         (vec![(key(text, ""), "LOGIN".into())], vec!["a", "e"]),
         (vec![(key(checkbox, ""), "false".into())], vec!["d"]),
         (vec![(key(number, ""), "3".into())], vec!["a", "d"]),
         (
-            vec![(key(number, ".min"), "2".into()), (key(number, ".max"), "10.5".into())],
+            vec![
+                (key(number, ".min"), "2".into()),
+                (key(number, ".max"), "10.5".into()),
+            ],
             vec!["a", "d", "e"],
         ),
         (vec![(key(date, ".max"), "2026-01-31".into())], vec!["a"]),
         // Sorts: nulls last both ways, ties by id (creation order here).
-        (vec![("sort".into(), key(number, ""))], vec!["b", "a", "d", "e", "c", "f"]),
-        (vec![("sort".into(), format!("-{}", key(number, "")))], vec!["e", "d", "a", "b", "f", "c"]),
-        (vec![("sort".into(), key(select, ""))], vec!["b", "a", "c", "e", "d", "f"]),
-        (vec![("sort".into(), key(date, ""))], vec!["a", "c", "b", "d", "e", "f"]),
         (
-            vec![("sort".into(), format!("-{}", key(number, ""))), (key(select, ""), m.clone())],
+            vec![("sort".into(), key(number, ""))],
+            vec!["b", "a", "d", "e", "c", "f"],
+        ),
+        (
+            vec![("sort".into(), format!("-{}", key(number, "")))],
+            vec!["e", "d", "a", "b", "f", "c"],
+        ),
+        (
+            vec![("sort".into(), key(select, ""))],
+            vec!["b", "a", "c", "e", "d", "f"],
+        ),
+        (
+            vec![("sort".into(), key(date, ""))],
+            vec!["a", "c", "b", "d", "e", "f"],
+        ),
+        (
+            vec![
+                ("sort".into(), format!("-{}", key(number, ""))),
+                (key(select, ""), m.clone()),
+            ],
             vec!["a", "c"],
         ),
     ];
     for (query, expected) in &cases {
-        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(&all_pages(&owner, &path, &query).await, expected, "{query:?}");
+        let query: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            &all_pages(&owner, &path, &query).await,
+            expected,
+            "{query:?}"
+        );
     }
     // The count of a filtered list is the list's.
     let counts: Value = owner
@@ -689,10 +733,25 @@ async fn a_field_sorted_list_pages_without_repeats_or_gaps_under_inserts() {
     let app = spawn_app().await;
     let owner = app.new_client().await;
     let project = owner.create_project("Work").await.id;
-    let points = add_field(&owner, project, json!({ "name": "Points", "kind": "number" })).await;
-    for (title, value) in [("p1", json!(1)), ("p2", json!(2)), ("p3", json!(2)), ("n1", Value::Null), ("p4", json!(5)), ("n2", Value::Null)] {
+    let points = add_field(
+        &owner,
+        project,
+        json!({ "name": "Points", "kind": "number" }),
+    )
+    .await;
+    for (title, value) in [
+        ("p1", json!(1)),
+        ("p2", json!(2)),
+        ("p3", json!(2)),
+        ("n1", Value::Null),
+        ("p4", json!(5)),
+        ("n2", Value::Null),
+    ] {
         owner
-            .create_task(project, json!({ "title": title, "fields": { id(&points): value } }))
+            .create_task(
+                project,
+                json!({ "title": title, "fields": { id(&points): value } }),
+            )
             .await;
     }
     let sort = format!("field.{}", id(&points));
@@ -707,13 +766,20 @@ async fn a_field_sorted_list_pages_without_repeats_or_gaps_under_inserts() {
     // Inserted before and after the boundary, and among the tasks without a value.
     for (title, value) in [("early", json!(0)), ("late", json!(4)), ("n3", Value::Null)] {
         owner
-            .create_task(project, json!({ "title": title, "fields": { id(&points): value } }))
+            .create_task(
+                project,
+                json!({ "title": title, "fields": { id(&points): value } }),
+            )
             .await;
     }
     let cursor = first.next_cursor.unwrap();
     let rest: Page<Task> = owner
         .get(&path)
-        .query(&[("sort", sort.as_str()), ("limit", "10"), ("cursor", cursor.as_str())])
+        .query(&[
+            ("sort", sort.as_str()),
+            ("limit", "10"),
+            ("cursor", cursor.as_str()),
+        ])
         .await
         .good();
     let titles: Vec<&str> = rest.items.iter().map(|t| t.title.as_str()).collect();
@@ -724,4 +790,82 @@ async fn a_field_sorted_list_pages_without_repeats_or_gaps_under_inserts() {
         .query(&[("cursor", cursor.as_str())])
         .await
         .problem(400, "invalid_query");
+}
+
+#[tokio::test]
+async fn sort_keys_follow_every_write_of_values_fields_and_moves() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let other = owner.create_project("Other").await.id;
+    // Tasks before the field: they get keys (without a value) when it is created.
+    let a = owner.create_task(project, json!({ "title": "a" })).await;
+    let b = owner.create_task(project, json!({ "title": "b" })).await;
+    let due = add_field(&owner, project, json!({ "name": "Due", "kind": "date" })).await;
+    let due_there = add_field(&owner, other, json!({ "name": "due", "kind": "date" })).await;
+    owner
+        .patch(
+            &task_path(b.id),
+            json!({ "fields": { id(&due): "2025-12-31" } }),
+        )
+        .await
+        .good::<Task>();
+    let c = owner
+        .create_task(
+            project,
+            json!({ "title": "c", "fields": { id(&due): "2026-01-02" } }),
+        )
+        .await;
+    let sorted = |project: Uuid, field: String, desc: bool| {
+        let owner = &owner;
+        async move {
+            let sort = format!("{}field.{field}", if desc { "-" } else { "" });
+            all_pages(owner, &tasks_path(project), &[("sort", sort.as_str())]).await
+        }
+    };
+    assert_eq!(sorted(project, id(&due), false).await, ["b", "c", "a"]);
+    assert_eq!(sorted(project, id(&due), true).await, ["c", "b", "a"]);
+    // A move takes the value to the same-named field there, and its key with it.
+    owner
+        .patch(&task_path(c.id), json!({ "project_id": other }))
+        .await
+        .good::<Task>();
+    let d = owner
+        .create_task(
+            other,
+            json!({ "title": "d", "fields": { id(&due_there): "2026-01-01" } }),
+        )
+        .await;
+    assert_eq!(sorted(other, id(&due_there), false).await, ["d", "c"]);
+    assert_eq!(sorted(project, id(&due), false).await, ["b", "a"]);
+    // Cleared values sort last; the keys agree with the values, one per task and keyed field.
+    owner
+        .patch(
+            &task_path(d.id),
+            json!({ "fields": { id(&due_there): null } }),
+        )
+        .await
+        .good::<Task>();
+    assert_eq!(sorted(other, id(&due_there), false).await, ["c", "d"]);
+    let wrong: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM tasks t JOIN custom_fields f ON f.project_id = t.project_id \
+               AND f.kind IN ('number', 'date') \
+             LEFT JOIN task_field_keys k ON k.task_id = t.id AND k.field_id = f.id \
+             WHERE k.task_id IS NULL OR k.missing <> NOT (t.fields ? f.id::text)",
+            &[],
+        )
+        .await;
+    assert_eq!(wrong, 0);
+    let stray: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM task_field_keys k JOIN tasks t ON t.id = k.task_id \
+             JOIN custom_fields f ON f.id = k.field_id WHERE f.project_id <> t.project_id",
+            &[],
+        )
+        .await;
+    assert_eq!(stray, 0);
+    assert!(owner.get_task(a.id).await.fields.is_empty());
 }

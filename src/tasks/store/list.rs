@@ -40,8 +40,8 @@ impl FieldSort {
             format!("ARRAY[{}]::text[]", ids.join(","))
         };
         match self.kind {
-            FieldKind::Number => format!("coalesce({value}::numeric, 0)"),
-            FieldKind::Date => format!("coalesce({value}::date, '1970-01-01'::date)"),
+            // Read from the sort keys' index (`keyed`).
+            FieldKind::Number | FieldKind::Date => "k.num".to_owned(),
             FieldKind::Checkbox => format!("coalesce({value}::boolean, false)"),
             FieldKind::Text | FieldKind::Url | FieldKind::User => {
                 format!("coalesce({value}, '') COLLATE \"C\"")
@@ -55,11 +55,26 @@ impl FieldSort {
         }
     }
 
+    /// Number and date fields have sort keys kept in `task_field_keys` (joined as `k`), whose
+    /// indexes give the order; the other kinds sort by an expression over `tasks.fields`.
+    fn keyed(&self) -> bool {
+        matches!(self.kind, FieldKind::Number | FieldKind::Date)
+    }
+
+    /// The "no value" flag: true sorts last ascending, false last descending.
+    fn missing(&self, descending: bool) -> String {
+        match (self.keyed(), descending) {
+            (true, false) => "k.missing".to_owned(),
+            (true, true) => "(NOT k.missing)".to_owned(),
+            (false, false) => format!("(t.fields -> '{}') IS NULL", self.id),
+            (false, true) => format!("(t.fields -> '{}') IS NOT NULL", self.id),
+        }
+    }
+
     /// The type the cursor's text is read as.
     fn cast(&self) -> &'static str {
         match self.kind {
-            FieldKind::Number => "::text::numeric",
-            FieldKind::Date => "::text::date",
+            FieldKind::Number | FieldKind::Date => "::text::numeric",
             FieldKind::Checkbox => "::text::boolean",
             FieldKind::Text | FieldKind::Url | FieldKind::User => "::text COLLATE \"C\"",
             FieldKind::Select | FieldKind::MultiSelect => "::text::int4",
@@ -70,7 +85,6 @@ impl FieldSort {
     fn value_of(&self, task: &Task) -> (bool, String) {
         let Some(value) = task.fields.get(&self.id.to_string()) else {
             let none = match self.kind {
-                FieldKind::Date => "1970-01-01",
                 FieldKind::Checkbox => "false",
                 FieldKind::Text | FieldKind::Url | FieldKind::User => "",
                 _ => "0",
@@ -83,6 +97,11 @@ impl FieldSort {
                 .to_string()
         };
         let text = match (self.kind, value) {
+            (FieldKind::Date, value) => value
+                .as_str()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map_or(0, |d| (d - chrono::NaiveDate::default()).num_days())
+                .to_string(),
             (FieldKind::Select, value) => position(value.as_str()),
             (FieldKind::MultiSelect, value) => position(value.get(0).and_then(|v| v.as_str())),
             (_, serde_json::Value::String(text)) => text.clone(),
@@ -111,27 +130,28 @@ impl Sort {
             (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)".to_owned(),
             (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)".to_owned(),
             (SortKey::Field(field), descending) => {
-                let missing = if descending { "IS NOT NULL" } else { "IS NULL" };
-                format!(
-                    "(t.fields -> '{}') {missing}, {}",
-                    field.id,
-                    field.expression()
-                )
+                format!("{}, {}", field.missing(descending), field.expression())
             }
+        }
+    }
+
+    /// The id column that ends the order: the sort keys' own for a keyed field, so that the
+    /// keyset comparison is one row comparison of its index.
+    fn id_column(&self) -> &'static str {
+        match &self.key {
+            SortKey::Field(field) if field.keyed() => "k.task_id",
+            _ => "t.id",
         }
     }
 
     /// The ORDER BY terms (before the id), each in `direction`.
     fn ordering(&self, direction: &str) -> String {
         match &self.key {
-            SortKey::Field(field) => {
-                let missing = if self.descending { "IS NOT NULL" } else { "IS NULL" };
-                format!(
-                    "(t.fields -> '{}') {missing} {direction}, {} {direction}",
-                    field.id,
-                    field.expression()
-                )
-            }
+            SortKey::Field(field) => format!(
+                "{} {direction}, {} {direction}",
+                field.missing(self.descending),
+                field.expression()
+            ),
             _ => format!("{} {direction}", self.expression()),
         }
     }
@@ -281,7 +301,16 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
     // they keep the plain form.
     let merged = matches!(spec.of, ListOf::MemberOf(..))
         && spec.filters.label.is_none()
-        && spec.filters.q.is_none();
+        && spec.filters.q.is_none()
+        && !matches!(spec.sort.key, SortKey::Field(_));
+    // A sort by a number or date field walks its sort keys' index and joins the tasks.
+    let tasks = match &spec.sort.key {
+        SortKey::Field(field) if field.keyed() => format!(
+            "tasks t JOIN task_field_keys k ON k.task_id = t.id AND k.field_id = '{}'",
+            field.id
+        ),
+        _ => "tasks t".to_owned(),
+    };
     let mut sql = QueryBuilder::new(format!("SELECT {TASK_COLUMNS}"));
     if let Some(project) = renumbered {
         sql.push(", (SELECT position_epoch FROM projects WHERE id = ")
@@ -297,12 +326,13 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
             ));
         }
         ListOf::Project(project_id) => {
-            sql.push("tasks t WHERE t.project_id = ").bind(project_id);
+            sql.push(&format!("{tasks} WHERE t.project_id = "))
+                .bind(project_id);
         }
         ListOf::MemberOf(user_id, project_id) => {
-            sql.push(
-                "tasks t WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = ",
-            )
+            sql.push(&format!(
+                "{tasks} WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = "
+            ))
             .bind(user_id)
             .push(")");
             if let Some(project_id) = project_id {
@@ -323,15 +353,16 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
     }
     let comparison = if spec.sort.descending { "<" } else { ">" };
     if let Some(position) = spec.after {
-        sql.push(&format!(" AND ({expression}, t.id) {comparison} "));
+        let id = spec.sort.id_column();
+        sql.push(&format!(" AND ({expression}, {id}) {comparison} "));
         if let (Some(project), Position::KeyIn(key, id, epoch)) = (renumbered, &position) {
             key_boundary(&mut sql, project, key, *id, *epoch, spec.sort.descending);
         } else {
             row_boundary(&mut sql, &spec.sort, position)?;
         }
     }
-    let ordering = spec.sort.ordering(direction);
-    sql.push(&format!(" ORDER BY {ordering}, t.id {direction} LIMIT "))
+    let (ordering, id) = (spec.sort.ordering(direction), spec.sort.id_column());
+    sql.push(&format!(" ORDER BY {ordering}, {id} {direction} LIMIT "))
         .bind(spec.limit + 1);
     if let (true, ListOf::MemberOf(user_id, project_id)) = (merged, spec.of) {
         sql.push(") t WHERE m.user_id = ").bind(user_id);
