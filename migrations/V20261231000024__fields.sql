@@ -68,3 +68,21 @@ END $$;
 CREATE TRIGGER task_field_keys_field AFTER INSERT ON custom_fields
     FOR EACH ROW WHEN (NEW.kind IN ('number', 'date'))
     EXECUTE FUNCTION task_field_keys_of_field();
+
+-- Saved views (API.md §18): a list's or board's query parameters under a name, personal
+-- (`shared` false: its owner's alone; `project_id` null: over every project) or shared with a
+-- project's members.
+CREATE TABLE saved_views (
+    id uuid PRIMARY KEY,
+    project_id uuid REFERENCES projects (id) ON DELETE CASCADE,
+    owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL,
+    shared boolean NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('list', 'board')),
+    query jsonb NOT NULL CHECK (jsonb_typeof(query) = 'object'),
+    position integer NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (NOT shared OR project_id IS NOT NULL)
+);
+CREATE INDEX saved_views_project ON saved_views (project_id, position, id);
+CREATE INDEX saved_views_owner ON saved_views (owner_id, position, id);

@@ -22,6 +22,13 @@ validity depend on server state rather than on its shape, which no schema can ex
 * a task's `state_id` and `parent_id`, a state's `after_id`: a state (or task) of *the same
   project* is valid and any other is 422 by contract (API.md §17); the schema can only say "an
   id". A valid request leaves them out (the black-box tests cover them).
+* a task's `fields`, a list's `sort=field.<id>`, a field's `after_id` (API.md §18): values are
+  keyed by the project's field ids, and a field or option of another project is 422 (400 for a
+  list's sort) by contract. A valid request leaves them out (tests/api/fields.rs covers them).
+* a field's `options`: only select kinds have them, option names are distinct once trimmed and
+  compared case-insensitively, and an option's `id` must be one of the field's own (API.md §18),
+  which JSON Schema cannot say; a valid request sends up to 100 options with distinct names and
+  no ids, and none for other kinds.
 
 Negative (invalid) requests are never touched, so every check keeps its full strength there.
 """
@@ -81,3 +88,28 @@ def before_call(context, case, kwargs):
         case.body, dict
     ):
         case.body.pop("after_id", None)
+    if case.path in ("/api/v1/projects/{id}/tasks", "/api/v1/tasks/{id}") and isinstance(
+        case.body, dict
+    ):
+        case.body.pop("fields", None)
+    if (
+        case.query
+        and isinstance(case.query.get("sort"), str)
+        and "field." in case.query["sort"]
+    ):
+        del case.query["sort"]
+    if case.path in ("/api/v1/projects/{id}/fields", "/api/v1/fields/{id}") and isinstance(
+        case.body, dict
+    ):
+        case.body.pop("after_id", None)
+        options = case.body.get("options")
+        kind = case.body.get("kind")
+        if isinstance(options, list):
+            if case.path.endswith("/fields") and kind not in ("select", "multi_select"):
+                case.body.pop("options")
+            else:
+                case.body["options"] = [
+                    {**{k: v for k, v in o.items() if k != "id"}, "name": f"option {i}"}
+                    for i, o in enumerate(options[:100])
+                    if isinstance(o, dict)
+                ]

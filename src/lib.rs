@@ -33,4 +33,5 @@ pub mod states;
 pub mod tasks;
 pub mod telemetry;
 pub mod tokens;
+pub mod views;
 pub mod web;

@@ -296,6 +296,80 @@ async fn fields_for(
     Ok(crate::fields::store::list(db, project).await?)
 }
 
+/// The problems of a saved view's `query` (API.md §18), each named `query.<parameter>`: every
+/// parameter a list takes is checked as the list would check it (a field's against `project`'s
+/// fields; on a view over every project, those of its `project_id`, if the caller is a member
+/// there). Parameters a list does not know are kept (a list ignores them), `cursor` excepted.
+pub async fn check_view_query(
+    db: &Db,
+    caller: Uuid,
+    project: Option<Uuid>,
+    query: &crate::views::ViewQuery,
+) -> Result<Vec<crate::error::FieldError>, ApiError> {
+    use crate::error::FieldError;
+    let named = |key: &str, message: String| {
+        FieldError::new(format!("query.{key}"), "invalid_value", message)
+    };
+    let mut errors = Vec::new();
+    let scope = match (project, query.get("project_id")) {
+        (Some(project), Some(_)) => {
+            errors.push(named(
+                "project_id",
+                "a project's view lists its own project".into(),
+            ));
+            Some(project)
+        }
+        (Some(project), None) => Some(project),
+        (None, Some(raw)) => match raw.parse::<Uuid>() {
+            Ok(id)
+                if crate::projects::store::role_of(db, id, caller)
+                    .await?
+                    .is_some() =>
+            {
+                Some(id)
+            }
+            _ => {
+                errors.push(named("project_id", "must be a project of yours".into()));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let fields = match scope {
+        Some(project) => crate::fields::store::list(db, project).await?,
+        None => Vec::new(),
+    };
+    for (key, value) in query {
+        let one = format!(
+            "{}={}",
+            url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        );
+        let result = match key.as_str() {
+            "cursor" => Err(invalid("a view keeps no cursor")),
+            "project_id" => Ok(()),
+            "sort" => parse_sort(Some(value), &fields).map(|_| ()),
+            "limit" => PageQuery {
+                limit: Some(value.clone()),
+                cursor: None,
+            }
+            .limit()
+            .map(|_| ()),
+            _ if key.starts_with("field.") => {
+                parse_field_filters(&[(key.clone(), value.clone())], &fields).map(|_| ())
+            }
+            _ => crate::http::extract::parse_query::<TaskFilterQuery>(&one)
+                .and_then(|filters| parse_filters(&filters))
+                .map(|_| ()),
+        };
+        if let Err(error) = result {
+            let message = error.detail.unwrap_or_else(|| "is not valid".to_owned());
+            errors.push(named(key, message));
+        }
+    }
+    Ok(errors)
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }

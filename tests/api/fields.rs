@@ -869,3 +869,161 @@ async fn sort_keys_follow_every_write_of_values_fields_and_moves() {
     assert_eq!(stray, 0);
     assert!(owner.get_task(a.id).await.fields.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Saved views
+// ---------------------------------------------------------------------------------------------
+
+fn views_path(project: Uuid) -> String {
+    format!("/api/v1/projects/{project}/views")
+}
+
+fn view_names(list: &Value) -> Vec<&str> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn views_are_personal_or_shared_and_checked_like_a_list() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let project = owner.create_project("Work").await.id;
+    let viewer = app.new_client().await;
+    owner.add_member(project, &viewer, "viewer").await;
+    let size = add_field(
+        &owner,
+        project,
+        json!({ "name": "Size", "kind": "select", "options": [{ "name": "S" }] }),
+    )
+    .await;
+    let query = json!({ "status": "todo,in_progress", "sort": "-priority",
+        format!("field.{}", id(&size)): option(&size, "S"), "done": "show" });
+    let shared: Value = owner
+        .post(
+            &views_path(project),
+            json!({ "name": "Team", "shared": true, "kind": "board", "query": query }),
+        )
+        .await
+        .created();
+    assert_eq!(
+        shared["query"], query,
+        "kept as given, unknown parameters too"
+    );
+    assert_eq!(
+        (shared["kind"].clone(), shared["project_id"].clone()),
+        (json!("board"), json!(project))
+    );
+    let personal: Value = owner
+        .post(
+            &views_path(project),
+            json!({ "name": "Mine", "query": { "assignee": "me" } }),
+        )
+        .await
+        .created();
+    assert_eq!(personal["shared"], false);
+    assert_eq!(personal["position"], 1);
+
+    // A shared view is visible to a viewer; a personal one is not, not even by id.
+    let seen: Value = viewer.get(&views_path(project)).await.good();
+    assert_eq!(view_names(&seen), ["Team"]);
+    let mine: Value = owner.get(&views_path(project)).await.good();
+    assert_eq!(view_names(&mine), ["Team", "Mine"]);
+    viewer
+        .patch(
+            &format!("/api/v1/views/{}", id(&personal)),
+            json!({ "name": "x" }),
+        )
+        .await
+        .problem(404, "not_found");
+    viewer
+        .delete(&format!("/api/v1/views/{}", id(&shared)))
+        .await
+        .problem(403, "forbidden");
+    // A viewer saves personal views but cannot share one.
+    viewer
+        .post(
+            &views_path(project),
+            json!({ "name": "Shared", "shared": true }),
+        )
+        .await
+        .problem(403, "forbidden");
+    viewer
+        .post(&views_path(project), json!({ "name": "Viewer's" }))
+        .await
+        .created::<Value>();
+    let stranger = app.new_client().await;
+    stranger
+        .get(&views_path(project))
+        .await
+        .problem(404, "not_found");
+
+    // A bad query is a 422 naming each bad parameter.
+    let problem = owner
+        .post(
+            &views_path(project),
+            json!({ "name": "Bad", "query": { "status": "soon", "sort": "colour",
+                "priority_min": "9", format!("field.{}", id(&size)): "L", "cursor": "x" } }),
+        )
+        .await
+        .problem(422, "validation_failed");
+    let named: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for bad in ["status", "sort", "priority_min", "cursor"] {
+        assert!(
+            named.contains(&format!("query.{bad}").as_str()),
+            "{problem}"
+        );
+    }
+    assert!(
+        named.contains(&format!("query.field.{}", id(&size)).as_str()),
+        "{problem}"
+    );
+    owner
+        .patch(
+            &format!("/api/v1/views/{}", id(&shared)),
+            json!({ "query": { "due_before": "tomorrow" } }),
+        )
+        .await
+        .invalid_field("query.due_before");
+
+    // Changed and deleted by the owner; personal views over every project are listed too.
+    let renamed: Value = owner
+        .patch(
+            &format!("/api/v1/views/{}", id(&personal)),
+            json!({ "name": "Mine, renamed" }),
+        )
+        .await
+        .good();
+    assert_eq!(renamed["name"], "Mine, renamed");
+    let everywhere: Value = owner
+        .post(
+            "/api/v1/me/views",
+            json!({ "name": "Everywhere", "query": { "assignee": "me", "project_id": project } }),
+        )
+        .await
+        .created();
+    assert!(everywhere["project_id"].is_null());
+    owner
+        .post(
+            "/api/v1/me/views",
+            json!({ "name": "Elsewhere", "query": { "project_id": Uuid::now_v7() } }),
+        )
+        .await
+        .invalid_field("query.project_id");
+    let personal_list: Value = owner.get("/api/v1/me/views").await.good();
+    assert_eq!(view_names(&personal_list), ["Everywhere", "Mine, renamed"]);
+    owner
+        .delete(&format!("/api/v1/views/{}", id(&shared)))
+        .await
+        .no_content();
+    let seen: Value = viewer.get(&views_path(project)).await.good();
+    assert_eq!(view_names(&seen), ["Viewer's"]);
+}
