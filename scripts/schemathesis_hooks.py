@@ -29,6 +29,9 @@ validity depend on server state rather than on its shape, which no schema can ex
   compared case-insensitively, and an option's `id` must be one of the field's own (API.md §18),
   which JSON Schema cannot say; a valid request sends up to 100 options with distinct names and
   no ids, and none for other kinds.
+* a field's `required`: a required field makes every later task create without its value a
+  422 by contract, and the stateful phase creates tasks in the projects it gave fields; a valid
+  request leaves it out (tests/api/fields.rs covers required fields).
 
 Negative (invalid) requests are never touched, so every check keeps its full strength there.
 """
@@ -102,6 +105,7 @@ def before_call(context, case, kwargs):
         case.body, dict
     ):
         case.body.pop("after_id", None)
+        case.body.pop("required", None)
         options = case.body.get("options")
         kind = case.body.get("kind")
         if isinstance(options, list):

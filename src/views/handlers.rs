@@ -13,7 +13,7 @@ use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError};
 use crate::fields::FieldName;
-use crate::http::extract::{non_null, Json, JsonPatch, Path, ReadOnlyFields};
+use crate::http::extract::{non_null, Integer, Json, JsonPatch, Path, ReadOnlyFields};
 use crate::projects::access::Action;
 use crate::projects::guard;
 
@@ -66,6 +66,7 @@ pub struct CreateViewRequest {
     /// The list's query parameters as strings, as a list URL carries them; checked like a list
     /// request (422 naming `query.<parameter>`).
     #[serde(default)]
+    #[schema(schema_with = super::query_schema)]
     pub query: ViewQuery,
     /// Visible to every member of the project (admins and owners make them). Only for a
     /// project's views.
@@ -128,6 +129,7 @@ pub struct CreatePersonalViewRequest {
     pub kind: Option<ViewKind>,
     /// The query parameters of `GET /api/v1/tasks`, as strings.
     #[serde(default)]
+    #[schema(schema_with = super::query_schema)]
     pub query: ViewQuery,
 }
 
@@ -198,11 +200,12 @@ pub struct UpdateViewRequest {
     pub kind: Option<ViewKind>,
     /// The whole new query.
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false)]
+    #[schema(schema_with = super::query_schema)]
     pub query: Option<ViewQuery>,
+    /// 0 to 1,000,000.
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(nullable = false, minimum = 0, maximum = 1000000)]
-    pub position: Option<u32>,
+    #[schema(value_type = Option<i64>, nullable = false, minimum = 0, maximum = 1000000)]
+    pub position: Option<Integer>,
 }
 
 impl ReadOnlyFields for UpdateViewRequest {
@@ -221,6 +224,16 @@ pub async fn update_view(
     Path(id): Path<Uuid>,
     JsonPatch(body): JsonPatch<UpdateViewRequest>,
 ) -> Result<axum::Json<View>, ApiError> {
+    let position = match body.position {
+        Some(Integer(p)) if !(0..=1_000_000).contains(&p) => {
+            return Err(ApiError::field(
+                "position",
+                "out_of_range",
+                "must be from 0 to 1000000",
+            ))
+        }
+        other => other.map(|Integer(p)| p as i32),
+    };
     let view = guard::enter_view(&db.reads(), &principal, id, false).await?;
     checked(&db, &principal, view.project_id, body.query.as_ref()).await?;
     let tx = db.begin().await?;
@@ -229,7 +242,7 @@ pub async fn update_view(
         name: body.name.map(|n| n.as_str().to_owned()),
         kind: body.kind,
         query: body.query,
-        position: body.position.map(|p| p.min(1_000_000) as i32),
+        position,
     };
     let view = store::update(&tx, id, changes).await?;
     tx.commit().await?;

@@ -44,6 +44,31 @@ pub type ViewQuery = BTreeMap<String, String>;
 pub const QUERY_PARAMS_MAX: usize = 50;
 pub const QUERY_VALUE_MAX: usize = 500;
 
+/// A view's query in the document: at most 50 parameters, names and values without NUL, values
+/// at most 500 characters (what the server checks before the list's own rules).
+pub fn query_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    use utoipa::openapi::RefOr;
+    let text = |max: Option<usize>| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(max)
+            .pattern(Some(r"^[^\x00]*$"))
+            .build()
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(QUERY_PARAMS_MAX))
+        .property_names(Some(text(None)))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+            utoipa::openapi::schema::Schema::Object(text(Some(QUERY_VALUE_MAX))),
+        ))))
+        .description(Some(
+            "The list's query parameters as strings, as a list URL carries them",
+        ))
+        .build()
+}
+
 /// A saved view.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct View {

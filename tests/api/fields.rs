@@ -1003,6 +1003,21 @@ async fn views_are_personal_or_shared_and_checked_like_a_list() {
         .await
         .good();
     assert_eq!(renamed["name"], "Mine, renamed");
+    let moved: Value = owner
+        .patch(
+            &format!("/api/v1/views/{}", id(&personal)),
+            json!({ "position": 5 }),
+        )
+        .await
+        .good();
+    assert_eq!(moved["position"], 5);
+    owner
+        .patch(
+            &format!("/api/v1/views/{}", id(&personal)),
+            json!({ "position": 1_000_001 }),
+        )
+        .await
+        .invalid_field("position");
     let everywhere: Value = owner
         .post(
             "/api/v1/me/views",
