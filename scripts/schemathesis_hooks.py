@@ -29,6 +29,16 @@ validity depend on server state rather than on its shape, which no schema can ex
   black-box tests in tests/api/time.rs cover them).
 * `PATCH /me` `time_zone`: an IANA name the tz database knows (about 600; the schema says "a
   string"); a valid request names one.
+* a task's `fields`, a list's `sort=field.<id>`, a field's `after_id` (API.md §18): values are
+  keyed by the project's field ids, and a field or option of another project is 422 (400 for a
+  list's sort) by contract. A valid request leaves them out (tests/api/fields.rs covers them).
+* a field's `options`: only select kinds have them, option names are distinct once trimmed and
+  compared case-insensitively, and an option's `id` must be one of the field's own (API.md §18),
+  which JSON Schema cannot say; a valid request sends up to 100 options with distinct names and
+  no ids, and none for other kinds.
+* a field's `required`: a required field makes every later task create without its value a
+  422 by contract, and the stateful phase creates tasks in the projects it gave fields; a valid
+  request leaves it out (tests/api/fields.rs covers required fields).
 
 Negative (invalid) requests are never touched, so every check keeps its full strength there.
 """
@@ -91,6 +101,7 @@ def before_call(context, case, kwargs):
     if case.path in ("/api/v1/projects/{id}/tasks", "/api/v1/tasks/{id}") and isinstance(
         case.body, dict
     ):
+        case.body.pop("fields", None)
         case.body.pop("start_date", None)
         case.body.pop("recurrence", None)
         if not isinstance(case.body.get("due_date"), str):
@@ -101,3 +112,25 @@ def before_call(context, case, kwargs):
         and "time_zone" in case.body
     ):
         case.body["time_zone"] = "Europe/Berlin"
+    if (
+        case.query
+        and isinstance(case.query.get("sort"), str)
+        and "field." in case.query["sort"]
+    ):
+        del case.query["sort"]
+    if case.path in ("/api/v1/projects/{id}/fields", "/api/v1/fields/{id}") and isinstance(
+        case.body, dict
+    ):
+        case.body.pop("after_id", None)
+        case.body.pop("required", None)
+        options = case.body.get("options")
+        kind = case.body.get("kind")
+        if isinstance(options, list):
+            if case.path.endswith("/fields") and kind not in ("select", "multi_select"):
+                case.body.pop("options")
+            else:
+                case.body["options"] = [
+                    {**{k: v for k, v in o.items() if k != "id"}, "name": f"option {i}"}
+                    for i, o in enumerate(options[:100])
+                    if isinstance(o, dict)
+                ]

@@ -14,9 +14,11 @@ use crate::auth::principal::Principal;
 use crate::comments::store::Comment;
 use crate::db::{Exec, Tx};
 use crate::error::ApiError;
+use crate::fields::Field;
 use crate::states::store::Hold;
 use crate::states::State;
 use crate::tasks::store::Task;
+use crate::views::View;
 
 /// Enters a project for `action`.
 pub async fn authorize(
@@ -133,6 +135,51 @@ pub async fn enter_state_locked(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((state, access))
+}
+
+/// Enters the project of a custom field for a change of it: reads the field (no such field, or
+/// not a member: 404), then locks the project row as `authorize_locked` does and reads the
+/// field again under the lock, so that the project's fields change one request at a time.
+pub async fn enter_field_locked(
+    tx: &Tx,
+    principal: &Principal,
+    field_id: Uuid,
+    action: Action,
+) -> Result<(Field, ProjectAccess), ApiError> {
+    let (field, _) = crate::fields::store::find_visible(tx, field_id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (access, _) = authorize_locked(tx, principal, field.project_id, action).await?;
+    let field = crate::fields::store::find_in(tx, field.project_id, field_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((field, access))
+}
+
+/// A saved view by id, for reading (`change` false) or changing. A personal view is its
+/// owner's alone, and one in a project needs them to be a member still; a shared view is seen
+/// by the project's members and changed by its admins. Anyone else: 404 (a member without the
+/// right: 403). Changing holds the view's row.
+pub async fn enter_view(
+    db: &impl Exec,
+    principal: &Principal,
+    view_id: Uuid,
+    change: bool,
+) -> Result<View, ApiError> {
+    let (view, role) = crate::views::store::find(db, view_id, principal.id(), change)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if view.project_id.is_some() {
+        super::access::check(role, Action::Read)?;
+    }
+    if view.shared {
+        if change {
+            super::access::check(role, Action::EditProject)?;
+        }
+    } else if view.owner_id != principal.id() {
+        return Err(ApiError::not_found());
+    }
+    Ok(view)
 }
 
 /// Enters the project of an attachment for `action`. No such attachment, or not a member: 404

@@ -295,6 +295,24 @@ pub async fn role_of(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> DbResul
     row.map(|row| get(&row, "role")).transpose()
 }
 
+/// The members of a project among these users.
+pub async fn members_among(
+    db: &impl Exec,
+    project_id: Uuid,
+    user_ids: &[Uuid],
+) -> DbResult<Vec<Uuid>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query(
+            "SELECT user_id FROM memberships WHERE project_id = $1 AND user_id = ANY($2)",
+            params![project_id, user_ids.to_vec()],
+        )
+        .await?;
+    rows.iter().map(|row| get(row, "user_id")).collect()
+}
+
 /// The members of a project among these (lower-cased) emails, as user ids.
 pub async fn members_by_email(
     db: &impl Exec,

@@ -12,12 +12,15 @@ use crate::auth::{
     account, admin, api_tokens, login, passkeys, registration, second_factor, security_log, totp,
 };
 use crate::comments::handlers as comments;
+use crate::fields::handlers as fields;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
 use crate::timesheets::handlers as time;
+
+use crate::views::handlers as views;
 
 use super::state::AppState;
 
@@ -77,6 +80,17 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(moves::move_task))
         .routes(routes!(states::list_states, states::create_state))
+        .routes(routes!(fields::list_fields, fields::create_field))
+        .routes(routes!(fields::update_field, fields::delete_field))
+        .routes(routes!(
+            views::list_project_views,
+            views::create_project_view
+        ))
+        .routes(routes!(
+            views::list_personal_views,
+            views::create_personal_view
+        ))
+        .routes(routes!(views::update_view, views::delete_view))
         .routes(routes!(states::update_state, states::delete_state))
         .routes(routes!(
             relations::list_relations,
@@ -152,10 +166,13 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "/api/v1/me/views",
                 "/api/v1/projects",
+                "/api/v1/projects/{id}/fields",
                 "/api/v1/projects/{id}/members",
                 "/api/v1/projects/{id}/states",
                 "/api/v1/projects/{id}/tasks",
+                "/api/v1/projects/{id}/views",
                 "/api/v1/tasks/{id}/attachments",
                 "/api/v1/tasks/{id}/comments",
                 "/api/v1/tasks/{id}/relations",

@@ -17,6 +17,8 @@ use super::store::{self, tree, Destination, Task, TaskFields};
 use crate::auth::principal::Principal;
 use crate::db::{Db, Exec, Tx};
 use crate::error::{ApiError, FieldError};
+use crate::fields::values::{self, Carry, FieldValue, Values};
+use crate::fields::Field;
 use crate::http::extract::{non_null, Json, JsonPatch, Patch, Path, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{Action, ProjectAccess};
@@ -59,6 +61,9 @@ pub struct CreateTaskRequest {
     pub state_id: Option<Uuid>,
     /// Makes it a subtask of this task of the project (at most 5 levels deep).
     pub parent_id: Option<Uuid>,
+    /// Custom field values by field id (API.md §18); every `required` field needs one.
+    #[schema(value_type = Option<std::collections::HashMap<String, FieldValue>>)]
+    pub fields: Option<Values>,
 }
 
 /// Labels as a request gives them: each 1–50 characters once trimmed, no control characters;
@@ -214,6 +219,45 @@ pub async fn resolve_state(
     }
 }
 
+/// `current` with the field values of a request applied (`patch`: `{field_id: value | null}`),
+/// each valid for `fields`, each `user` value set a member of the project; every invalid one is
+/// pushed to `errors`. `new_task`: required fields must have a value.
+async fn field_values(
+    db: &impl Exec,
+    project_id: Uuid,
+    fields: &[Field],
+    current: &Values,
+    patch: Option<&Values>,
+    new_task: bool,
+    errors: &mut Vec<FieldError>,
+) -> Result<Values, ApiError> {
+    let empty = Values::new();
+    let patch = patch.unwrap_or(&empty);
+    // The users the patch sets must be members, whatever else is wrong with it.
+    let set: Vec<(String, Uuid)> = values::users(fields, patch);
+    let users: Vec<Uuid> = set.iter().map(|(_, user)| *user).collect();
+    let members = crate::projects::store::members_among(db, project_id, &users).await?;
+    let strangers = set.into_iter().filter(|(_, user)| !members.contains(user));
+    errors.extend(strangers.map(|(key, _)| {
+        FieldError::new(
+            format!("fields.{key}"),
+            "not_a_member",
+            "must be a member of the task's project",
+        )
+    }));
+    let values = match values::apply(fields, current, patch) {
+        Ok(values) => values,
+        Err(invalid) => {
+            errors.extend(invalid.into_parts().0);
+            return Ok(current.clone());
+        }
+    };
+    if new_task {
+        errors.extend(values::missing_required(fields, &values));
+    }
+    Ok(values)
+}
+
 async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
     Ok(crate::projects::store::role_of(db, project_id, user_id)
         .await?
@@ -272,6 +316,18 @@ pub async fn create_task(
         true,
         &mut errors,
     );
+
+    let definitions = crate::fields::store::list(&tx, project_id).await?;
+    let values = field_values(
+        &tx,
+        project_id,
+        &definitions,
+        &Values::new(),
+        body.fields.as_ref(),
+        true,
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -295,6 +351,7 @@ pub async fn create_task(
             .unwrap_or_default(),
         assignee_id: body.assignee_id,
         parent_id: body.parent_id,
+        fields: values,
     };
     let task = store::insert(&tx, &access, &fields).await?;
     tx.commit().await?;
@@ -378,6 +435,11 @@ pub struct UpdateTaskRequest {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub parent_id: Patch<Uuid>,
+    /// Custom field values by field id, a partial update: `null` clears a field, fields left
+    /// out keep their values. With `project_id`, fields of the target project.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(schema_with = values::patch_schema)]
+    pub fields: Option<Values>,
 }
 
 impl ReadOnlyFields for UpdateTaskRequest {
@@ -486,6 +548,15 @@ pub async fn update_task(
         rule_changed,
         &mut errors,
     );
+
+    let (values, carry) = patched_values(
+        &tx,
+        &task,
+        target.as_ref(),
+        patch.fields.as_ref(),
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -511,16 +582,60 @@ pub async fn update_task(
             .unwrap_or_else(|| task.labels.clone()),
         assignee_id,
         parent_id,
+        fields: values,
     };
-    let destination = match &target {
-        Some(target) => Destination::MoveTo(target),
-        None => Destination::Stay {
+    let destination = match (&target, &carry) {
+        (Some(target), Some(carry)) => Destination::MoveTo(target, carry),
+        _ => Destination::Stay {
             number: task.number,
         },
     };
     let updated = store::update(&tx, &access, &task, destination, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &updated))
+}
+
+/// The field values a patch leaves the task with, and for a move, how its values go to the
+/// target's fields (those kept there, then the patch's values, which are the target's).
+async fn patched_values(
+    tx: &Tx,
+    task: &Task,
+    target: Option<&ProjectAccess>,
+    patch: Option<&Values>,
+    errors: &mut Vec<FieldError>,
+) -> Result<(Values, Option<Carry>), ApiError> {
+    let Some(target) = target else {
+        if patch.is_none() {
+            return Ok((task.fields.clone(), None));
+        }
+        let fields = crate::fields::store::list(tx, task.project_id).await?;
+        let values = field_values(
+            tx,
+            task.project_id,
+            &fields,
+            &task.fields,
+            patch,
+            false,
+            errors,
+        )
+        .await?;
+        return Ok((values, None));
+    };
+    let source = crate::fields::store::list(tx, task.project_id).await?;
+    let fields = crate::fields::store::list(tx, target.project_id()).await?;
+    let carry = Carry::between(&source, &fields);
+    let (kept, _) = store::carried(tx, target.project_id(), &carry, &task.fields).await?;
+    let values = field_values(
+        tx,
+        target.project_id(),
+        &fields,
+        &kept,
+        patch,
+        false,
+        errors,
+    )
+    .await?;
+    Ok((values, Some(carry)))
 }
 
 /// A patch that changes the task's parent or project changes the trees of its project (and of

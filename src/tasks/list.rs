@@ -1,27 +1,31 @@
 //! Task list endpoints: the query string parsed into the list store's filters and sort, and
 //! keyset cursors. The statement itself is `store::list`.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
 use super::store::list::{
-    Assignee, CountGroup, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
+    Assignee, CountGroup, FieldFilter, FieldSort, Filters, ListError, ListOf, ListSpec, Parent,
+    Position, Sort, SortKey,
 };
 use super::store::Task;
 use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::fields::{Field, FieldKind};
 use crate::http::extract::{Path, Query};
 use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::Action;
 use crate::projects::guard;
 
+/// The filters of a task list's query string, shared by the lists and their counts (API.md §4,
+/// §17; the custom field filters `field.<id>` are read from the raw query, `field_params`).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TaskListQuery {
+pub struct TaskFilterQuery {
     /// Comma-separated statuses.
     #[param(
         pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
@@ -56,7 +60,19 @@ pub struct TaskListQuery {
     /// The task numbered so (one per project).
     #[param(value_type = Option<i64>, minimum = 1)]
     pub number: Option<String>,
-    #[param(pattern = "^-?(created_at|updated_at|due_date|priority|position)$")]
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListQuery {
+    /// Documented apart (`TaskFilterQuery` in each operation's parameters).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: TaskFilterQuery,
+    /// A built-in key, or `field.<field_id>` (API.md §18; nulls last, ties by id).
+    #[param(
+        pattern = r"^-?(created_at|updated_at|due_date|priority|position|field\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub sort: Option<String>,
     /// Only on `GET /api/v1/tasks` (documented there).
     #[param(ignore)]
@@ -74,40 +90,10 @@ pub struct TaskListQuery {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskCountQuery {
-    /// Comma-separated statuses.
-    #[param(
-        pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
-    )]
-    pub status: Option<String>,
-    /// Comma-separated state ids (API.md §17).
-    #[param(
-        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
-    )]
-    pub state: Option<String>,
-    /// `none` for top-level tasks, or a task id for its subtasks.
-    #[param(
-        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub parent: Option<String>,
-    /// `me`, `none` or a user id.
-    #[param(
-        pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub assignee: Option<String>,
-    #[param(pattern = r"^[^\x00]*$")]
-    pub label: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 0, maximum = 4)]
-    pub priority_min: Option<String>,
-    #[param(format = Date)]
-    pub due_before: Option<String>,
-    #[param(format = Date)]
-    pub due_after: Option<String>,
-    /// Full-text search (web-search syntax, English stemming).
-    #[param(pattern = r"^[^\x00]*$")]
-    pub q: Option<String>,
-    /// The task numbered so (one per project).
-    #[param(value_type = Option<i64>, minimum = 1)]
-    pub number: Option<String>,
+    /// Documented apart (`TaskFilterQuery` in each operation's parameters).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: TaskFilterQuery,
     /// What to count per: `status` (the default) or `state` (the project's workflow states,
     /// API.md §17).
     #[param(pattern = "^(status|state)$")]
@@ -143,12 +129,21 @@ fn parse_group(raw: Option<&str>) -> Result<CountGroup, ApiError> {
     }
 }
 
-fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
+fn parse_sort(raw: Option<&str>, fields: &[Field]) -> Result<Sort, ApiError> {
     let raw = raw.unwrap_or("created_at");
     let (descending, name) = match raw.strip_prefix('-') {
         Some(name) => (true, name),
         None => (false, raw),
     };
+    if let Some(id) = name.strip_prefix("field.") {
+        let field = field_named(fields, id)?;
+        let key = SortKey::Field(FieldSort {
+            id: field.id,
+            kind: field.kind,
+            options: field.options().iter().map(|o| o.id).collect(),
+        });
+        return Ok(Sort { key, descending });
+    }
     let key = match name {
         "created_at" => SortKey::CreatedAt,
         "updated_at" => SortKey::UpdatedAt,
@@ -159,68 +154,230 @@ fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidQuery,
                 "sort must be one of created_at, updated_at, due_date, priority, position, \
-                 each optionally prefixed with -",
+                 field.<field id>, each optionally prefixed with -",
             ))
         }
     };
     Ok(Sort { key, descending })
 }
 
+/// The field of the listed project with this id (as a query parameter writes it).
+fn field_named<'a>(fields: &'a [Field], id: &str) -> Result<&'a Field, ApiError> {
+    id.parse::<Uuid>()
+        .ok()
+        .and_then(|id| fields.iter().find(|f| f.id == id))
+        .ok_or_else(|| invalid(format!("field.{id} names no field of the listed project")))
+}
+
+/// At most this many `field.` parameters in one list's query (three per field of a project).
+const FIELD_PARAMS_MAX: usize = 90;
+
+/// The custom field parameters of a query string (`field.<id>`, `field.<id>.min`,
+/// `field.<id>.max`), sorted: for the filters and for the cursor's scope.
+fn field_params(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if key.starts_with("field.") {
+            if params.len() == FIELD_PARAMS_MAX {
+                return Err(invalid(format!(
+                    "at most {FIELD_PARAMS_MAX} field filters in one list"
+                )));
+            }
+            params.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    params.sort();
+    Ok(params)
+}
+
+/// The field filters of `params` (API.md §18), each checked against the field it names.
+fn parse_field_filters(
+    params: &[(String, String)],
+    fields: &[Field],
+) -> Result<Vec<FieldFilter>, ApiError> {
+    params
+        .iter()
+        .map(|(key, value)| {
+            let name = &key["field.".len()..];
+            let (id, bound) = match name.rsplit_once('.') {
+                Some((id, "min")) => (id, Some(true)),
+                Some((id, "max")) => (id, Some(false)),
+                _ => (name, None),
+            };
+            let field = field_named(fields, id)?;
+            field_filter(key, field, value, bound)
+        })
+        .collect()
+}
+
+fn field_filter(
+    key: &str,
+    field: &Field,
+    value: &str,
+    bound: Option<bool>,
+) -> Result<FieldFilter, ApiError> {
+    let bad = |what: &str| invalid(format!("{key} must be {what}"));
+    let number = || {
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| bad("a number"))
+    };
+    let date = || {
+        parse_date(key, value)
+            .map(|_| value.to_owned())
+            .map_err(|_| bad("a date like 2026-01-31"))
+    };
+    if let Some(min) = bound {
+        let value = match field.kind {
+            FieldKind::Number => number()?.to_string(),
+            FieldKind::Date => date()?,
+            _ => {
+                return Err(invalid(format!(
+                    "{key}: only number and date fields take bounds"
+                )))
+            }
+        };
+        return Ok(FieldFilter::Bound {
+            id: field.id,
+            kind: field.kind,
+            min,
+            value,
+        });
+    }
+    let option = || {
+        value
+            .parse::<Uuid>()
+            .ok()
+            .filter(|id| field.option(*id).is_some())
+            .map(|id| id.to_string())
+            .ok_or_else(|| bad("an option id of the field"))
+    };
+    let wanted = match field.kind {
+        FieldKind::Text | FieldKind::Url => {
+            return Ok(FieldFilter::Substring(field.id, value.to_owned()))
+        }
+        FieldKind::Number => serde_json::json!(number()?),
+        FieldKind::Date => serde_json::json!(date()?),
+        FieldKind::Checkbox => match value {
+            "true" => serde_json::json!(true),
+            "false" => serde_json::json!(false),
+            _ => return Err(bad("true or false")),
+        },
+        FieldKind::Select => serde_json::json!(option()?),
+        FieldKind::MultiSelect => serde_json::json!([option()?]),
+        FieldKind::User => serde_json::json!(value
+            .parse::<Uuid>()
+            .map_err(|_| bad("a user id"))?
+            .to_string()),
+    };
+    Ok(FieldFilter::Contains(serde_json::json!({
+        field.id.to_string(): wanted
+    })))
+}
+
+/// The project's fields, read only when the query names one.
+async fn fields_for(
+    db: &Db,
+    project: Option<Uuid>,
+    params: &[(String, String)],
+    sort: Option<&str>,
+) -> Result<Vec<Field>, ApiError> {
+    let sorted_by_field = sort.is_some_and(|s| s.trim_start_matches('-').starts_with("field."));
+    if params.is_empty() && !sorted_by_field {
+        return Ok(Vec::new());
+    }
+    let Some(project) = project else {
+        return Err(invalid(
+            "field filters and sorts need one project: add project_id",
+        ));
+    };
+    Ok(crate::fields::store::list(db, project).await?)
+}
+
+/// The problems of a saved view's `query` (API.md §18), each named `query.<parameter>`: every
+/// parameter a list takes is checked as the list would check it (a field's against `project`'s
+/// fields; on a view over every project, those of its `project_id`, if the caller is a member
+/// there). Parameters a list does not know are kept (a list ignores them), `cursor` excepted.
+pub async fn check_view_query(
+    db: &Db,
+    caller: Uuid,
+    project: Option<Uuid>,
+    query: &crate::views::ViewQuery,
+) -> Result<Vec<crate::error::FieldError>, ApiError> {
+    use crate::error::FieldError;
+    let named = |key: &str, message: String| {
+        FieldError::new(format!("query.{key}"), "invalid_value", message)
+    };
+    let mut errors = Vec::new();
+    let scope = match (project, query.get("project_id")) {
+        (Some(project), Some(_)) => {
+            errors.push(named(
+                "project_id",
+                "a project's view lists its own project".into(),
+            ));
+            Some(project)
+        }
+        (Some(project), None) => Some(project),
+        (None, Some(raw)) => match raw.parse::<Uuid>() {
+            Ok(id)
+                if crate::projects::store::role_of(db, id, caller)
+                    .await?
+                    .is_some() =>
+            {
+                Some(id)
+            }
+            _ => {
+                errors.push(named("project_id", "must be a project of yours".into()));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let fields = match scope {
+        Some(project) => crate::fields::store::list(db, project).await?,
+        None => Vec::new(),
+    };
+    for (key, value) in query {
+        let one = format!(
+            "{}={}",
+            url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        );
+        let result = match key.as_str() {
+            "cursor" => Err(invalid("a view keeps no cursor")),
+            "project_id" => Ok(()),
+            "sort" => parse_sort(Some(value), &fields).map(|_| ()),
+            "limit" => PageQuery {
+                limit: Some(value.clone()),
+                cursor: None,
+            }
+            .limit()
+            .map(|_| ()),
+            _ if key.starts_with("field.") => {
+                parse_field_filters(&[(key.clone(), value.clone())], &fields).map(|_| ())
+            }
+            _ => crate::http::extract::parse_query::<TaskFilterQuery>(&one)
+                .and_then(|filters| parse_filters(&filters))
+                .map(|_| ()),
+        };
+        if let Err(error) = result {
+            let message = error.detail.unwrap_or_else(|| "is not valid".to_owned());
+            errors.push(named(key, message));
+        }
+    }
+    Ok(errors)
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidQuery, message)
 }
 
-/// The filters of a list's query string, as typed (both the lists and their counts take them).
-struct RawFilters<'a> {
-    status: Option<&'a str>,
-    state: Option<&'a str>,
-    parent: Option<&'a str>,
-    assignee: Option<&'a str>,
-    label: Option<&'a str>,
-    priority_min: Option<&'a str>,
-    due_before: Option<&'a str>,
-    due_after: Option<&'a str>,
-    q: Option<&'a str>,
-    number: Option<&'a str>,
-}
-
-impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
-    fn from(q: &'a TaskListQuery) -> Self {
-        RawFilters {
-            status: q.status.as_deref(),
-            state: q.state.as_deref(),
-            parent: q.parent.as_deref(),
-            assignee: q.assignee.as_deref(),
-            label: q.label.as_deref(),
-            priority_min: q.priority_min.as_deref(),
-            due_before: q.due_before.as_deref(),
-            due_after: q.due_after.as_deref(),
-            q: q.q.as_deref(),
-            number: q.number.as_deref(),
-        }
-    }
-}
-
-impl<'a> From<&'a TaskCountQuery> for RawFilters<'a> {
-    fn from(q: &'a TaskCountQuery) -> Self {
-        RawFilters {
-            status: q.status.as_deref(),
-            state: q.state.as_deref(),
-            parent: q.parent.as_deref(),
-            assignee: q.assignee.as_deref(),
-            label: q.label.as_deref(),
-            priority_min: q.priority_min.as_deref(),
-            due_before: q.due_before.as_deref(),
-            due_after: q.due_after.as_deref(),
-            q: q.q.as_deref(),
-            number: q.number.as_deref(),
-        }
-    }
-}
-
-fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
+fn parse_filters(query: &TaskFilterQuery) -> Result<Filters, ApiError> {
     let statuses = query
         .status
+        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -233,6 +390,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let states = query
         .state
+        .as_deref()
         .map(|raw| {
             raw.split(',')
                 .map(|s| {
@@ -245,6 +403,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let parent = query
         .parent
+        .as_deref()
         .map(|raw| match raw {
             "none" => Ok(Parent::None),
             other => other
@@ -255,6 +414,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let assignee = query
         .assignee
+        .as_deref()
         .map(|raw| match raw {
             "me" => Ok(Assignee::Me),
             "none" => Ok(Assignee::Nobody),
@@ -266,6 +426,7 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         .transpose()?;
     let priority_min = query
         .priority_min
+        .as_deref()
         .map(|raw| match raw.parse::<i16>() {
             Ok(n) if (0..=4).contains(&n) => Ok(n),
             _ => Err(invalid("priority_min must be a whole number from 0 to 4")),
@@ -283,18 +444,20 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
         states,
         parent,
         assignee,
-        label: query.label.map(normalise_label),
+        label: query.label.as_deref().map(normalise_label),
         priority_min,
-        due_before: date(query.due_before, "due_before")?,
-        due_after: date(query.due_after, "due_after")?,
-        q: parse_search(query.q)?,
+        due_before: date(query.due_before.as_deref(), "due_before")?,
+        due_after: date(query.due_after.as_deref(), "due_after")?,
+        q: parse_search(query.q.as_deref())?,
         number: query
             .number
+            .as_deref()
             .map(|raw| match raw.parse::<i64>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(invalid("number must be a whole number from 1")),
             })
             .transpose()?,
+        fields: Vec::new(),
     })
 }
 
@@ -332,21 +495,22 @@ fn search_terms(q: &str) -> usize {
 
 /// Every filter and sort of a list, for its cursor scope, so that a cursor used on another
 /// list is refused.
-fn filters_key(query: &TaskListQuery) -> String {
+fn filters_key(query: &TaskListQuery, field_params: &[(String, String)]) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-        query.status,
-        query.state,
-        query.parent,
-        query.assignee,
-        query.label,
-        query.priority_min,
-        query.due_before,
-        query.due_after,
-        query.q,
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        query.filters.status,
+        query.filters.state,
+        query.filters.parent,
+        query.filters.assignee,
+        query.filters.label,
+        query.filters.priority_min,
+        query.filters.due_before,
+        query.filters.due_after,
+        query.filters.q,
         query.sort,
         query.project_id,
-        query.number
+        query.filters.number,
+        field_params
     )
 }
 
@@ -356,16 +520,23 @@ async fn list(
     principal: &Principal,
     of: ListOf,
     scope: impl FnOnce(String) -> CursorScope,
-    query: TaskListQuery,
+    (query, raw): (TaskListQuery, Option<String>),
 ) -> Result<Page<Task>, ApiError> {
     let page = PageQuery {
         limit: query.limit.clone(),
         cursor: query.cursor.clone(),
     };
     let limit = page.limit()?;
-    let sort = parse_sort(query.sort.as_deref())?;
-    let filters = parse_filters(RawFilters::from(&query))?;
-    let scope = scope(filters_key(&query));
+    let params = field_params(raw.as_deref())?;
+    let project = match of {
+        ListOf::Project(project) | ListOf::MemberOf(_, Some(project)) => Some(project),
+        ListOf::MemberOf(_, None) => None,
+    };
+    let fields = fields_for(db, project, &params, query.sort.as_deref()).await?;
+    let sort = parse_sort(query.sort.as_deref(), &fields)?;
+    let mut filters = parse_filters(&query.filters)?;
+    filters.fields = parse_field_filters(&params, &fields)?;
+    let scope = scope(filters_key(&query, &params));
     let after: Option<Position> = page.position(cursor_key, &scope)?;
 
     let listed = super::store::list::list(
@@ -373,7 +544,7 @@ async fn list(
         ListSpec {
             of,
             filters,
-            sort,
+            sort: sort.clone(),
             after,
             limit,
             caller: principal.id(),
@@ -392,7 +563,7 @@ async fn list(
 
 /// The tasks of a project, filtered and sorted.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks", tag = "tasks",
-    params(("id" = Uuid, Path), TaskListQuery),
+    params(("id" = Uuid, Path), TaskFilterQuery, TaskListQuery),
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_project_tasks(
@@ -401,6 +572,7 @@ pub async fn list_project_tasks(
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
@@ -416,7 +588,7 @@ pub async fn list_project_tasks(
                 project: project_id,
                 filters,
             },
-            query,
+            (query, raw),
         )
         .await?,
     ))
@@ -425,7 +597,7 @@ pub async fn list_project_tasks(
 /// How many of a project's tasks pass the filters of its list, per status or per workflow state: exact counts for
 /// a board's columns and a list's header, however many tasks the pages have not loaded.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks/counts", tag = "tasks",
-    params(("id" = Uuid, Path), TaskCountQuery),
+    params(("id" = Uuid, Path), TaskFilterQuery, TaskCountQuery),
     responses((status = 200, body = TaskCounts)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn count_project_tasks(
@@ -433,10 +605,14 @@ pub async fn count_project_tasks(
     principal: Principal,
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskCountQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<TaskCounts>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     let group = parse_group(query.group_by.as_deref())?;
-    let filters = parse_filters(RawFilters::from(&query))?;
+    let mut filters = parse_filters(&query.filters)?;
+    let params = field_params(raw.as_deref())?;
+    let fields = fields_for(&db, Some(project_id), &params, None).await?;
+    filters.fields = parse_field_filters(&params, &fields)?;
     let counted =
         super::store::list::count(&db, project_id, &filters, group, principal.id()).await?;
     let groups: Vec<TaskCount> = match group {
@@ -471,7 +647,7 @@ pub async fn count_project_tasks(
 
 /// Tasks across every project the caller is a member of.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    params(TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
+    params(TaskFilterQuery, TaskListQuery, ("project_id" = Option<Uuid>, Query, description = "Only tasks of this project")),
     responses((status = 200, body = Page<Task>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_my_tasks(
@@ -479,6 +655,7 @@ pub async fn list_my_tasks(
     State(db): State<Db>,
     principal: Principal,
     Query(query): Query<TaskListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Page<Task>>, ApiError> {
     let project_id = query
         .project_id
@@ -496,7 +673,7 @@ pub async fn list_my_tasks(
             &principal,
             ListOf::MemberOf(user, project_id),
             |filters| CursorScope::MyTasks { user, filters },
-            query,
+            (query, raw),
         )
         .await?,
     ))

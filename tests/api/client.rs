@@ -77,6 +77,9 @@ pub struct Task {
     pub comment_count: i64,
     pub attachment_count: i64,
     pub time_spent_minutes: i64,
+
+    /// Custom field values by field id (API.md §18).
+    pub fields: serde_json::Map<String, Value>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -216,6 +219,14 @@ pub fn task_path(task: impl std::fmt::Display) -> String {
 
 pub fn states_path(project: impl std::fmt::Display) -> String {
     format!("/api/v1/projects/{project}/states")
+}
+
+pub fn fields_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/fields")
+}
+
+pub fn field_path(field: impl std::fmt::Display) -> String {
+    format!("/api/v1/fields/{field}")
 }
 
 pub fn state_path(state: impl std::fmt::Display) -> String {

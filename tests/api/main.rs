@@ -13,6 +13,7 @@ mod docs;
 mod events;
 mod factors;
 mod faults;
+mod fields;
 mod foundation;
 mod github;
 mod hardening;

@@ -74,6 +74,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "description",
             "due_date",
             "due_time",
+            "fields",
             "id",
             "labels",
             "number",
@@ -96,6 +97,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
     assert_eq!(task["project_id"], project.to_string());
     assert_eq!(task["number"], 1);
     assert_eq!(task["title"], "Write tests");
+    assert_eq!(task["fields"], json!({}));
     assert_eq!(task["description"], "");
     assert_eq!(task["status"], "todo");
     assert_eq!(task["priority"], 0);

@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use super::{Task, TASK_COLUMNS};
 use crate::db::{get, Columns, DbError, Exec, FromRow, QueryBuilder};
+use crate::fields::FieldKind;
 use crate::tasks::domain::Status;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SortKey {
     CreatedAt,
     UpdatedAt,
@@ -17,9 +18,100 @@ pub enum SortKey {
     Priority,
     /// The manual order (`position`, compared byte by byte).
     Position,
+    /// A custom field's value (API.md §18).
+    Field(FieldSort),
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A sort by a custom field: its id, kind and (select kinds) option ids in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSort {
+    pub id: Uuid,
+    pub kind: FieldKind,
+    pub options: Vec<Uuid>,
+}
+
+impl FieldSort {
+    /// The value as the sort compares it, with a constant for "no value" (the flag before it
+    /// puts those last): so that a row comparison never meets a null.
+    fn expression(&self) -> String {
+        let value = format!("(t.fields ->> '{}')", self.id);
+        let options = || {
+            let ids: Vec<String> = self.options.iter().map(|o| format!("'{o}'")).collect();
+            format!("ARRAY[{}]::text[]", ids.join(","))
+        };
+        match self.kind {
+            // Read from the sort keys' index (`keyed`).
+            FieldKind::Number | FieldKind::Date => "k.num".to_owned(),
+            FieldKind::Checkbox => format!("coalesce({value}::boolean, false)"),
+            FieldKind::Text | FieldKind::Url | FieldKind::User => {
+                format!("coalesce({value}, '') COLLATE \"C\"")
+            }
+            FieldKind::Select => format!("coalesce(array_position({}, {value}), 0)", options()),
+            FieldKind::MultiSelect => format!(
+                "coalesce(array_position({}, t.fields -> '{}' ->> 0), 0)",
+                options(),
+                self.id
+            ),
+        }
+    }
+
+    /// Number and date fields have sort keys kept in `task_field_keys` (joined as `k`), whose
+    /// indexes give the order; the other kinds sort by an expression over `tasks.fields`.
+    fn keyed(&self) -> bool {
+        matches!(self.kind, FieldKind::Number | FieldKind::Date)
+    }
+
+    /// The "no value" flag: true sorts last ascending, false last descending.
+    fn missing(&self, descending: bool) -> String {
+        match (self.keyed(), descending) {
+            (true, false) => "k.missing".to_owned(),
+            (true, true) => "(NOT k.missing)".to_owned(),
+            (false, false) => format!("(t.fields -> '{}') IS NULL", self.id),
+            (false, true) => format!("(t.fields -> '{}') IS NOT NULL", self.id),
+        }
+    }
+
+    /// The type the cursor's text is read as.
+    fn cast(&self) -> &'static str {
+        match self.kind {
+            FieldKind::Number | FieldKind::Date => "::text::numeric",
+            FieldKind::Checkbox => "::text::boolean",
+            FieldKind::Text | FieldKind::Url | FieldKind::User => "::text COLLATE \"C\"",
+            FieldKind::Select | FieldKind::MultiSelect => "::text::int4",
+        }
+    }
+
+    /// Whether the task has no value, and the value as `expression` computes it, as text.
+    fn value_of(&self, task: &Task) -> (bool, String) {
+        let Some(value) = task.fields.get(&self.id.to_string()) else {
+            let none = match self.kind {
+                FieldKind::Checkbox => "false",
+                FieldKind::Text | FieldKind::Url | FieldKind::User => "",
+                _ => "0",
+            };
+            return (true, none.to_owned());
+        };
+        let position = |id: Option<&str>| -> String {
+            id.and_then(|id| self.options.iter().position(|o| o.to_string() == id))
+                .map_or(0, |i| i + 1)
+                .to_string()
+        };
+        let text = match (self.kind, value) {
+            (FieldKind::Date, value) => value
+                .as_str()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map_or(0, |d| (d - chrono::NaiveDate::default()).num_days())
+                .to_string(),
+            (FieldKind::Select, value) => position(value.as_str()),
+            (FieldKind::MultiSelect, value) => position(value.get(0).and_then(|v| v.as_str())),
+            (_, serde_json::Value::String(text)) => text.clone(),
+            (_, other) => other.to_string(),
+        };
+        (false, text)
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Sort {
     pub key: SortKey,
     pub descending: bool,
@@ -27,21 +119,52 @@ pub struct Sort {
 
 impl Sort {
     /// The SQL sort expression; due dates map null to ±infinity so that they sort last in
-    /// both directions and the keyset comparison stays a plain row comparison.
-    fn expression(&self) -> &'static str {
-        match (self.key, self.descending) {
-            (SortKey::CreatedAt, _) => "t.created_at",
-            (SortKey::UpdatedAt, _) => "t.updated_at",
-            (SortKey::Priority, _) => "t.priority",
-            (SortKey::Position, _) => "t.position",
-            (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)",
-            (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)",
+    /// both directions and the keyset comparison stays a plain row comparison. A field's value
+    /// is preceded by a flag that puts tasks without one last in both directions.
+    fn expression(&self) -> String {
+        match (&self.key, self.descending) {
+            (SortKey::CreatedAt, _) => "t.created_at".to_owned(),
+            (SortKey::UpdatedAt, _) => "t.updated_at".to_owned(),
+            (SortKey::Priority, _) => "t.priority".to_owned(),
+            (SortKey::Position, _) => "t.position".to_owned(),
+            (SortKey::DueDate, false) => "coalesce(t.due_date, 'infinity'::date)".to_owned(),
+            (SortKey::DueDate, true) => "coalesce(t.due_date, '-infinity'::date)".to_owned(),
+            (SortKey::Field(field), descending) => {
+                format!("{}, {}", field.missing(descending), field.expression())
+            }
+        }
+    }
+
+    /// The id column that ends the order: the sort keys' own for a keyed field, so that the
+    /// keyset comparison is one row comparison of its index.
+    fn id_column(&self) -> &'static str {
+        match &self.key {
+            SortKey::Field(field) if field.keyed() => "k.task_id",
+            _ => "t.id",
+        }
+    }
+
+    /// The ORDER BY terms (before the id), each in `direction`.
+    fn ordering(&self, direction: &str) -> String {
+        match &self.key {
+            SortKey::Field(field) => format!(
+                "{} {direction}, {} {direction}",
+                field.missing(self.descending),
+                field.expression()
+            ),
+            _ => format!("{} {direction}", self.expression()),
         }
     }
 
     /// Where a page that ends with `task` ends (`position_epoch`: the page's, see `Listed`).
     pub fn position_of(&self, task: &Task, position_epoch: Option<i64>) -> Position {
-        match (self.key, position_epoch) {
+        if let SortKey::Field(field) = &self.key {
+            let (missing, value) = field.value_of(task);
+            let flag = if self.descending { !missing } else { missing };
+            return Position::Field(flag, value, task.id);
+        }
+        match (&self.key, position_epoch) {
+            (SortKey::Field(_), _) => unreachable!("handled above"),
             (SortKey::CreatedAt, _) => Position::Time(task.created_at, task.id),
             (SortKey::UpdatedAt, _) => Position::Time(task.updated_at, task.id),
             (SortKey::Priority, _) => Position::Priority(task.priority, task.id),
@@ -66,6 +189,26 @@ pub enum Position {
     KeyIn(String, Uuid, i64),
     /// The manual order across projects (and cursors from before renumbering existed).
     Key(String, Uuid),
+    /// A custom field: the "no value" flag, the value as text, the id.
+    Field(bool, String, Uuid),
+}
+
+/// A filter on a custom field's value (API.md §18).
+#[derive(Debug, Clone)]
+pub enum FieldFilter {
+    /// `fields @> {field: value}`, which the GIN index on `fields` answers: equality of a
+    /// select, user, checkbox, number or date, and "has this option" of a multi_select (the
+    /// value a one-element list).
+    Contains(serde_json::Value),
+    /// A text or URL holding this text, case-insensitively.
+    Substring(Uuid, String),
+    /// A number or date at least (`min`) or at most this (inclusive).
+    Bound {
+        id: Uuid,
+        kind: FieldKind,
+        min: bool,
+        value: String,
+    },
 }
 
 /// The `parent` filter: top-level tasks, or one task's subtasks.
@@ -93,6 +236,8 @@ pub struct Filters {
     pub q: Option<String>,
     /// A task number (`tasks_project_number` answers it per project).
     pub number: Option<i64>,
+    /// Custom field filters (of the one project listed).
+    pub fields: Vec<FieldFilter>,
 }
 
 /// Which tasks the list covers.
@@ -156,7 +301,16 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
     // they keep the plain form.
     let merged = matches!(spec.of, ListOf::MemberOf(..))
         && spec.filters.label.is_none()
-        && spec.filters.q.is_none();
+        && spec.filters.q.is_none()
+        && !matches!(spec.sort.key, SortKey::Field(_));
+    // A sort by a number or date field walks its sort keys' index and joins the tasks.
+    let tasks = match &spec.sort.key {
+        SortKey::Field(field) if field.keyed() => format!(
+            "tasks t JOIN task_field_keys k ON k.task_id = t.id AND k.field_id = '{}'",
+            field.id
+        ),
+        _ => "tasks t".to_owned(),
+    };
     let mut sql = QueryBuilder::new(format!("SELECT {TASK_COLUMNS}"));
     if let Some(project) = renumbered {
         sql.push(", (SELECT position_epoch FROM projects WHERE id = ")
@@ -172,12 +326,13 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
             ));
         }
         ListOf::Project(project_id) => {
-            sql.push("tasks t WHERE t.project_id = ").bind(project_id);
+            sql.push(&format!("{tasks} WHERE t.project_id = "))
+                .bind(project_id);
         }
         ListOf::MemberOf(user_id, project_id) => {
-            sql.push(
-                "tasks t WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = ",
-            )
+            sql.push(&format!(
+                "{tasks} WHERE t.project_id IN (SELECT project_id FROM memberships WHERE user_id = "
+            ))
             .bind(user_id)
             .push(")");
             if let Some(project_id) = project_id {
@@ -198,26 +353,24 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
     }
     let comparison = if spec.sort.descending { "<" } else { ">" };
     if let Some(position) = spec.after {
-        sql.push(&format!(" AND ({expression}, t.id) {comparison} "));
+        let id = spec.sort.id_column();
+        sql.push(&format!(" AND ({expression}, {id}) {comparison} "));
         if let (Some(project), Position::KeyIn(key, id, epoch)) = (renumbered, &position) {
             key_boundary(&mut sql, project, key, *id, *epoch, spec.sort.descending);
         } else {
             row_boundary(&mut sql, &spec.sort, position)?;
         }
     }
-    sql.push(&format!(
-        " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
-    ))
-    .bind(spec.limit + 1);
+    let (ordering, id) = (spec.sort.ordering(direction), spec.sort.id_column());
+    sql.push(&format!(" ORDER BY {ordering}, {id} {direction} LIMIT "))
+        .bind(spec.limit + 1);
     if let (true, ListOf::MemberOf(user_id, project_id)) = (merged, spec.of) {
         sql.push(") t WHERE m.user_id = ").bind(user_id);
         if let Some(project_id) = project_id {
             sql.push(" AND m.project_id = ").bind(project_id);
         }
-        sql.push(&format!(
-            " ORDER BY {expression} {direction}, t.id {direction} LIMIT "
-        ))
-        .bind(spec.limit + 1);
+        sql.push(&format!(" ORDER BY {ordering}, t.id {direction} LIMIT "))
+            .bind(spec.limit + 1);
     }
 
     let rows = db.query(sql.sql(), &sql.params()).await?;
@@ -235,7 +388,7 @@ pub async fn list(db: &impl Exec, spec: ListSpec) -> Result<Listed, ListError> {
 /// The previous page's last row, as its sort key's value and id.
 fn row_boundary(sql: &mut QueryBuilder, sort: &Sort, position: Position) -> Result<(), ListError> {
     sql.push("(");
-    match (sort.key, position) {
+    match (&sort.key, position) {
         (SortKey::CreatedAt | SortKey::UpdatedAt, Position::Time(at, id)) => {
             sql.bind(at).push(", ").bind(id);
         }
@@ -255,6 +408,13 @@ fn row_boundary(sql: &mut QueryBuilder, sort: &Sort, position: Position) -> Resu
         }
         (SortKey::Position, Position::Key(key, id) | Position::KeyIn(key, id, _)) => {
             sql.bind(key).push("::text COLLATE \"C\", ").bind(id);
+        }
+        (SortKey::Field(field), Position::Field(flag, value, id)) => {
+            sql.bind(flag)
+                .push(", ")
+                .bind(value)
+                .push(&format!("{}, ", field.cast()))
+                .bind(id);
         }
         _ => return Err(ListError::CursorMismatch),
     }
@@ -390,6 +550,41 @@ fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
     }
     if let Some(number) = filters.number {
         sql.push(" AND t.number = ").bind(number);
+    }
+    for filter in &filters.fields {
+        match filter {
+            FieldFilter::Contains(value) => {
+                sql.push(" AND t.fields @> ").bind(value.clone());
+            }
+            FieldFilter::Substring(id, text) => {
+                let pattern = format!(
+                    "%{}%",
+                    text.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                sql.push(&format!(" AND (t.fields ->> '{id}') ILIKE "))
+                    .bind(pattern);
+            }
+            FieldFilter::Bound {
+                id,
+                kind,
+                min,
+                value,
+            } => {
+                let (cast, op) = (
+                    if *kind == FieldKind::Number {
+                        "numeric"
+                    } else {
+                        "date"
+                    },
+                    if *min { ">=" } else { "<=" },
+                );
+                sql.push(&format!(" AND (t.fields ->> '{id}')::{cast} {op} "))
+                    .bind(value.clone())
+                    .push(&format!("::text::{cast}"));
+            }
+        }
     }
 }
 

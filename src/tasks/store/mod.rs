@@ -8,6 +8,7 @@
 //! every writer; this module writes the history and the notifications that go with them.
 
 pub mod blockers;
+pub mod field_values;
 pub mod imports;
 pub mod list;
 pub mod recur;
@@ -22,9 +23,12 @@ use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
+use serde_json::Value;
+
 use super::domain::{serialize_hhmm, Recurrence, Status};
 use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, Columns, DbError, DbResult, Exec, FromRow, Row, Tx};
+use crate::fields::values::{Carry, Values};
 use crate::notifications::{self, Notify};
 use crate::params;
 use crate::projects::access::{ProjectAccess, Role};
@@ -89,6 +93,9 @@ pub struct Task {
     pub attachment_count: i32,
     /// The minutes of its time entries, running timers not yet counted (read-only).
     pub time_spent_minutes: i32,
+    /// Its custom field values by field id (API.md §18), only the fields that have one.
+    #[schema(value_type = std::collections::HashMap<String, crate::fields::values::FieldValue>)]
+    pub fields: crate::fields::values::Values,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -126,6 +133,10 @@ impl FromRow for Task {
             comment_count: c.get("comment_count")?,
             attachment_count: c.get("attachment_count")?,
             time_spent_minutes: c.get("time_spent_minutes")?,
+            fields: match c.get::<serde_json::Value>("fields")? {
+                serde_json::Value::Object(values) => values,
+                _ => Default::default(),
+            },
             version: c.get("version")?,
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
@@ -160,7 +171,7 @@ impl FromRow for Task {
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.start_date, t.due_time, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
-     t.comment_count, t.attachment_count, t.time_spent_minutes, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
+     t.comment_count, t.attachment_count, t.time_spent_minutes, t.fields, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
      t.recurrence_from, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
@@ -185,6 +196,8 @@ pub struct TaskFields {
     pub assignee_id: Option<Uuid>,
     /// A task of the same project, checked under the project's tree lock (`tree`).
     pub parent_id: Option<Uuid>,
+    /// Values valid for the fields of the task's (destination) project.
+    pub fields: crate::fields::values::Values,
 }
 
 /// Why a task could not be written.
@@ -237,11 +250,11 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
              due_date, labels, assignee_id, created_by, state_id, parent_id, start_date, due_time, \
-             recurrence_rule, recurrence_from) \
+             recurrence_rule, recurrence_from, fields) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
              coalesce($12, (SELECT s.id FROM states s \
                  WHERE s.project_id = $2 AND s.category = $6 AND s.is_default)), $13, \
-             $14, $15, $16, $17) \
+             $14, $15, $16, $17, $18) \
          RETURNING {TASK_COLUMNS}"
     )
 });
@@ -276,7 +289,8 @@ pub async fn insert(
                 fields.start_date,
                 fields.due_time,
                 fields.recurrence.as_ref().map(|r| r.rule.as_str()),
-                fields.recurrence.as_ref().map(|r| r.from)
+                fields.recurrence.as_ref().map(|r| r.from),
+                serde_json::Value::Object(fields.fields.clone())
             ],
         )
         .await
@@ -348,12 +362,37 @@ fn created_changes(task: &Task) -> Vec<Change> {
     if task.parent_id.is_some() {
         changes.push(Change::new("parent_id", (), task.parent_id));
     }
+    changes.extend(
+        task.fields
+            .iter()
+            .map(|(key, value)| Change::new(&format!("fields.{key}"), (), value)),
+    );
     changes
 }
 
 /// A due time as the API writes it.
 fn hhmm(time: Option<NaiveTime>) -> Option<String> {
     time.map(|t| t.format("%H:%M").to_string())
+}
+
+/// Each field value that a write changed (`fields.<field_id>`). A task that moved to another
+/// project has the destination's fields: its values there are not changes of the source's
+/// fields, and the source's values it dropped are recorded by the move (`moved_changes`).
+fn field_changes(old: &Task, new: &Task) -> Vec<Change> {
+    if old.project_id != new.project_id {
+        return Vec::new();
+    }
+    let changed = old
+        .fields
+        .iter()
+        .filter(|(key, value)| new.fields.get(*key) != Some(value))
+        .map(|(key, value)| Change::new(&format!("fields.{key}"), value, new.fields.get(key)));
+    let added = new
+        .fields
+        .iter()
+        .filter(|(key, _)| !old.fields.contains_key(*key))
+        .map(|(key, value)| Change::new(&format!("fields.{key}"), (), value));
+    changed.chain(added).collect()
 }
 
 /// What a write changed in the task's fields (API.md §4, §17), old and new.
@@ -377,6 +416,7 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
     ]
     .into_iter()
     .flatten()
+    .chain(field_changes(old, new))
     .collect()
 }
 
@@ -388,11 +428,22 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
 /// included; the destination's says only that the task arrived, with its new number, and
 /// names nothing of where it came from or what it was there.
 fn record_change(tx: &Tx, actor: Uuid, old: &Task, new: &Task) {
-    let changes = changes_between(old, new);
+    record_move(tx, actor, old, new, Vec::new());
+}
+
+/// `record_change` of a write that may have moved the task, with the values it dropped on the
+/// way (`fields.<source field id>`, from the value to `null`), which the source's entry holds.
+fn record_move(tx: &Tx, actor: Uuid, old: &Task, new: &Task, dropped: Vec<(String, Value)>) {
+    let mut changes = changes_between(old, new);
     if changes.is_empty() {
         return;
     }
     if old.project_id != new.project_id {
+        changes.extend(
+            dropped
+                .into_iter()
+                .map(|(key, value)| Change::new(&format!("fields.{key}"), value, ())),
+        );
         activity::record(
             tx,
             Record::new(Kind::TaskMoved, old.project_id, Some(actor))
@@ -467,6 +518,7 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
              state_id = coalesce($11, CASE WHEN $6 = t.status AND $2 = t.project_id \
                  THEN t.state_id ELSE ({DEFAULT_STATE}) END), parent_id = $12, \
              start_date = $13, due_time = $14, recurrence_rule = $15, recurrence_from = $16, \
+             fields = $17, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -475,8 +527,25 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
 /// Where an edited task lives: its own project, or (a move) another one the caller entered
 /// for editing, where it takes the next number.
 pub enum Destination<'a> {
-    Stay { number: i64 },
-    MoveTo(&'a ProjectAccess),
+    Stay {
+        number: i64,
+    },
+    /// With how field values go from the source's fields to the target's.
+    MoveTo(&'a ProjectAccess, &'a Carry),
+}
+
+/// `values` of a task of the source as values of the target project `project_id` (`carry`: its
+/// fields), and those dropped (field id, value): a `user` value is kept when they are a member
+/// there.
+pub async fn carried(
+    db: &impl Exec,
+    project_id: Uuid,
+    carry: &Carry,
+    values: &Values,
+) -> DbResult<(Values, Vec<(String, Value)>)> {
+    let members =
+        crate::projects::store::members_among(db, project_id, &carry.users(values)).await?;
+    Ok(carry.apply(values, &members))
 }
 
 /// Writes a task's fields. `access` is the entry into the task's current project; `old` is
@@ -489,12 +558,13 @@ pub async fn update(
     destination: Destination<'_>,
     fields: &TaskFields,
 ) -> Result<Task, TaskWriteError> {
-    let (project_id, number) = match destination {
-        Destination::Stay { number } => (access.project_id(), number),
-        Destination::MoveTo(target) => {
+    let (project_id, number, dropped) = match destination {
+        Destination::Stay { number } => (access.project_id(), number, Vec::new()),
+        Destination::MoveTo(target, carry) => {
             let number = next_numbers(tx, target.project_id(), 1).await?;
             crate::projects::store::tasks_removed(tx, access.project_id(), 1).await?;
-            (target.project_id(), number)
+            let (_, dropped) = carried(tx, target.project_id(), carry, &old.fields).await?;
+            (target.project_id(), number, dropped)
         }
     };
     // A recurring task entering the done category loses its rule to the next occurrence
@@ -527,15 +597,16 @@ pub async fn update(
                 fields.start_date,
                 fields.due_time,
                 recurrence.map(|r| r.rule.as_str()),
-                recurrence.map(|r| r.from)
+                recurrence.map(|r| r.from),
+                serde_json::Value::Object(fields.fields.clone())
             ],
         )
         .await
         .map_err(write_error)?;
-    record_change(tx, access.user_id(), old, &task);
+    record_move(tx, access.user_id(), old, &task, dropped);
     if let Some(recurrence) = recurs {
         let entered = match destination {
-            Destination::MoveTo(target) => target,
+            Destination::MoveTo(target, _) => target,
             Destination::Stay { .. } => access,
         };
         recur::next_occurrence(tx, entered, &task, old.due_date, recurrence).await?;
@@ -549,8 +620,8 @@ pub async fn update(
         task.status,
     )
     .await?;
-    if let Destination::MoveTo(target) = destination {
-        move_subtasks(tx, access, target, &task).await?;
+    if let Destination::MoveTo(target, carry) = destination {
+        move_subtasks(tx, access, target, carry, &task).await?;
     }
     Ok(task)
 }
@@ -562,11 +633,19 @@ async fn move_subtasks(
     tx: &Tx,
     access: &ProjectAccess,
     target: &ProjectAccess,
+    carry: &Carry,
     root: &Task,
 ) -> Result<(), TaskWriteError> {
     let old = tree::lock_descendants(tx, root.id).await?;
     if old.is_empty() {
         return Ok(());
+    }
+    let mut values = serde_json::Map::new();
+    let mut dropped = std::collections::HashMap::new();
+    for task in &old {
+        let (kept, lost) = carried(tx, target.project_id(), carry, &task.fields).await?;
+        values.insert(task.id.to_string(), Value::Object(kept));
+        dropped.insert(task.id, lost);
     }
     let ids: Vec<Uuid> = old.iter().map(|t| t.id).collect();
     let n = ids.len() as i64;
@@ -580,17 +659,22 @@ async fn move_subtasks(
                  assignee_id = CASE WHEN EXISTS (SELECT 1 FROM memberships m \
                      WHERE m.project_id = $2 AND m.user_id = t.assignee_id) \
                      THEN t.assignee_id END, \
+                 fields = coalesce($4::jsonb -> t.id::text, '{{}}'::jsonb), \
                  version = t.version + 1, updated_at = now() \
              WHERE t.id = ANY($1) RETURNING {TASK_COLUMNS}"
         )
     });
     let moved: Vec<Task> = tx
-        .fetch_all(&SQL, params![ids, target.project_id(), first])
+        .fetch_all(
+            &SQL,
+            params![ids, target.project_id(), first, Value::Object(values)],
+        )
         .await
         .map_err(write_error)?;
     for new in &moved {
         if let Some(old) = old.iter().find(|o| o.id == new.id) {
-            record_change(tx, access.user_id(), old, new);
+            let lost = dropped.remove(&new.id).unwrap_or_default();
+            record_move(tx, access.user_id(), old, new, lost);
         }
     }
     Ok(())

@@ -55,6 +55,8 @@ pub async fn next_occurrence(
         labels: done.labels.clone(),
         assignee_id: done.assignee_id,
         parent_id: done.parent_id,
+        // Its custom field values (API.md §18), as the completed task holds them now.
+        fields: done.fields.clone(),
     };
     let next = insert(tx, access, &fields).await?;
     copy_subtasks(tx, access, done.id, next.id, shift).await?;
@@ -102,6 +104,13 @@ async fn copy_subtasks(
             labels: task.labels.clone(),
             assignee_id: task.assignee_id,
             parent_id: Some(parent),
+            // Values are keyed by the project's field ids: a subtask not yet carried to the
+            // series' project (completed in the request that moves it) starts without any.
+            fields: if task.project_id == access.project_id() {
+                task.fields.clone()
+            } else {
+                Default::default()
+            },
         };
         let copy = insert(tx, access, &fields).await?;
         copies.insert(task.id, copy.id);
