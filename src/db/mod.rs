@@ -12,6 +12,7 @@
 //! Store modules own the SQL; nothing outside them and this module writes any.
 
 pub mod backoff;
+pub mod backup;
 pub mod disk;
 pub mod embedded;
 mod lanes;
