@@ -209,6 +209,19 @@ pub async fn list(
     db.fetch_all(&SQL, params![task_id, after, limit]).await
 }
 
+/// The comments of `task_ids`, grouped by task in the order given, oldest first within each
+/// (the export reads a page of tasks' comments at once).
+pub async fn of_tasks(db: &impl Exec, task_ids: &[Uuid]) -> DbResult<Vec<Comment>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {COMMENT_COLUMNS} FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, n) \
+             JOIN comments c ON c.task_id = k.id LEFT JOIN users u ON u.id = c.author_id \
+             ORDER BY k.n, c.created_at, c.id"
+        )
+    });
+    db.fetch_all(&SQL, params![task_ids.to_vec()]).await
+}
+
 /// Rewrites a comment (`old`, locked by the caller). Members mentioned for the first time are
 /// notified.
 pub async fn update(

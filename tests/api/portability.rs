@@ -259,3 +259,150 @@ async fn a_failed_backup_leaves_no_file_and_a_file_that_is_no_backup_changes_not
     assert_eq!(tables, 0);
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Project export (API.md §15)
+// ---------------------------------------------------------------------------------------------
+
+fn export_path(project: Uuid) -> String {
+    format!("/api/v1/projects/{project}/export")
+}
+
+#[tokio::test]
+async fn an_export_is_the_versioned_document_of_everything_in_the_project_for_any_member_only() {
+    let app = spawn_app().await;
+    let (alice, viewer, stranger) =
+        tokio::join!(app.new_client(), app.new_client(), app.new_client());
+    let project = alice.create_project("Launch \"Q1\" / ünïcode").await;
+    alice.add_member(project.id, &viewer, "viewer").await;
+    let parent = alice
+        .create_task(
+            project.id,
+            json!({"title": "Parent", "description": "line 1\nline 2", "priority": 3,
+                   "due_date": "2027-01-31", "labels": ["b", "a"], "status": "in_progress",
+                   "assignee_id": alice.id}),
+        )
+        .await;
+    let child = alice
+        .create_task(
+            project.id,
+            json!({"title": "Child", "parent_id": parent.id}),
+        )
+        .await;
+    let done = alice
+        .create_task(project.id, json!({"title": "Done", "status": "done"}))
+        .await;
+    for body in ["first", "second"] {
+        alice
+            .post(&comments_path(parent.id), json!({ "body": body }))
+            .await
+            .created::<Comment>();
+    }
+    // The manual order, not creation order: "Done" first.
+    alice
+        .post(
+            &format!("/api/v1/tasks/{}/move", done.id),
+            json!({"after_id": parent.id}),
+        )
+        .await
+        .good::<Task>();
+
+    let response = viewer.get(&export_path(project.id)).await;
+    let document: serde_json::Value = response.good();
+    assert!(response
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let disposition = response.header("content-disposition").unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"Launch--Q1")
+            && disposition.ends_with(".docket.json\""),
+        "{disposition}"
+    );
+    assert_eq!(document["format"], "docket-export");
+    assert_eq!(document["version"], 1);
+    assert!(is_utc_timestamp(&document["exported_at"]));
+    assert_eq!(document["project"]["id"], project.id.to_string());
+    assert_eq!(document["project"]["name"], project.name);
+    let members = document["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    assert!(
+        members.iter().all(|m| m.get("email").is_none()),
+        "no emails"
+    );
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m["user_id"].as_str().unwrap(), m["role"].as_str().unwrap()))
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            (alice.id.to_string().as_str(), "owner"),
+            (viewer.id.to_string().as_str(), "viewer")
+        ])
+    );
+    let states: Vec<State> = serde_json::from_value(document["states"].clone()).unwrap();
+    assert_eq!(states, alice.states(project.id).await);
+    let tasks = document["tasks"].as_array().unwrap();
+    let titles: Vec<_> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Done", "Parent", "Child"]);
+    // Each task is the API's task, field for field, plus its comments.
+    for exported in tasks {
+        let mut exported = exported.clone();
+        let comments = exported
+            .as_object_mut()
+            .unwrap()
+            .remove("comments")
+            .unwrap();
+        let exported: Task = serde_json::from_value(exported).unwrap();
+        let current = alice.get_task(exported.id).await;
+        assert_eq!(exported, current);
+        let listed: Page<Comment> = alice.get(&comments_path(exported.id)).await.good();
+        let comments: Vec<Comment> = serde_json::from_value(comments).unwrap();
+        assert_eq!(comments, listed.items);
+    }
+    assert_eq!(tasks[2]["parent_id"], parent.id.to_string());
+    assert_eq!(child.parent_id, Some(parent.id));
+    let activity = document["activity"].as_array().unwrap();
+    assert!(
+        activity.iter().any(|e| e["kind"] == "task.created"),
+        "the history is in it"
+    );
+    let ids: Vec<i64> = activity.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+
+    stranger
+        .get(&export_path(project.id))
+        .await
+        .problem(404, "not_found");
+    app.anon()
+        .get(&export_path(project.id))
+        .await
+        .problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn an_export_larger_than_a_page_keeps_every_task_once_in_manual_order() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let project = alice.create_project("Big").await;
+    // 1,100 tasks (more than two of the export's pages) straight into the table, in one
+    // statement; the state is the project's todo default.
+    app.db
+        .execute(
+            "INSERT INTO tasks (id, project_id, number, title, state_id, status, position, created_by) \
+             SELECT gen_random_uuid(), $1, n, 'task ' || n, (SELECT id FROM states WHERE project_id = $1 \
+                 AND category = 'todo' AND is_default), 'todo', lpad(n::text, 6, '0'), $2 \
+             FROM generate_series(1, 1100) AS n",
+            &[&project.id, &alice.id],
+        )
+        .await;
+    let document: serde_json::Value = alice.get(&export_path(project.id)).await.good();
+    let titles: Vec<String> = document["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=1100).map(|n| format!("task {n}")).collect();
+    assert_eq!(titles, expected);
+}
