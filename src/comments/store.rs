@@ -286,3 +286,42 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, comment: &Comment) -> DbRes
     }
     Ok(())
 }
+
+/// Adds imported comments (`(task, body)`, oldest first) by the importer to tasks the import
+/// just created in the project `access` entered: one statement, the tasks' counts kept, one
+/// `comment.created` entry each, nobody notified. The caller keeps each task within
+/// `COMMENTS_PER_TASK`.
+pub async fn insert_imported(
+    tx: &Tx,
+    access: &ProjectAccess,
+    comments: &[(Uuid, CommentBody)],
+) -> DbResult<()> {
+    if comments.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = comments.iter().map(|_| Uuid::now_v7()).collect();
+    let tasks: Vec<Uuid> = comments.iter().map(|(task, _)| *task).collect();
+    let bodies: Vec<&str> = comments.iter().map(|(_, body)| body.as_str()).collect();
+    tx.execute(
+        "INSERT INTO comments (id, task_id, author_id, body, mentions) \
+         SELECT k.id, k.task_id, $4, k.body, '{}' \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS k(id, task_id, body)",
+        params![ids, tasks, bodies, access.user_id()],
+    )
+    .await?;
+    crate::tasks::store::count_imported_comments(tx, access, &tasks).await?;
+    for ((task, body), id) in comments.iter().zip(&ids) {
+        activity::record(
+            tx,
+            Record::new(
+                Kind::CommentCreated,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .task(*task)
+            .comment(*id)
+            .changes(vec![Change::new("body", (), body.as_str().chars().count())]),
+        );
+    }
+    Ok(())
+}

@@ -1,7 +1,8 @@
-//! A project's data in and out (API.md §15): the versioned export (`export.rs`). It sits above
+//! A project's data in and out (API.md §15): the versioned export (`export.rs`) and the import of an export or a CSV (`import.rs`). It sits above
 //! the domains whose stores it reads (projects, states, tasks, comments, activity).
 
 pub mod export;
+pub mod import;
 
 /// `format` of an export document.
 pub const FORMAT: &str = "docket-export";

@@ -406,3 +406,275 @@ async fn an_export_larger_than_a_page_keeps_every_task_once_in_manual_order() {
     let expected: Vec<String> = (1..=1100).map(|n| format!("task {n}")).collect();
     assert_eq!(titles, expected);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Project import (API.md §15)
+// ---------------------------------------------------------------------------------------------
+
+const IMPORT: &str = "/api/v1/projects/import";
+
+fn import_csv(client: &impl RequestHelper, name: &str, csv: impl Into<Vec<u8>>) -> TestRequest {
+    client
+        .request(reqwest::Method::POST, IMPORT)
+        .query(&[("name", name)])
+        .header("content-type", "text/csv")
+        .body(csv.into())
+}
+
+fn import_json(client: &impl RequestHelper, document: &serde_json::Value) -> TestRequest {
+    client
+        .request(reqwest::Method::POST, IMPORT)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(document).unwrap())
+}
+
+/// Every task of a project in manual order (one page: tests import fewer than 100).
+async fn tasks_in_order(client: &impl RequestHelper, project: Uuid) -> Vec<Task> {
+    client
+        .get(&format!("{}?sort=position&limit=100", tasks_path(project)))
+        .await
+        .good::<Page<Task>>()
+        .items
+}
+
+async fn project_count(app: &TestApp, user: Uuid) -> i64 {
+    app.db
+        .scalar(
+            "SELECT count(*) FROM memberships WHERE user_id = $1",
+            &[&user],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_export_imports_as_a_new_project_with_every_field_kept() {
+    let app = spawn_app().await;
+    let (alice, bob) = tokio::join!(app.new_client(), app.new_client());
+    let source = alice.create_project("Source").await;
+    alice.add_member(source.id, &bob, "editor").await;
+    let specs = [
+        json!({"title": "Plain"}),
+        json!({"title": "Everything, \"quoted\"", "description": "multi\nline ✓", "priority": 4,
+               "due_date": "2027-02-28", "labels": ["Zeta", "alpha"], "status": "in_progress",
+               "assignee_id": alice.id}),
+        json!({"title": "Done one", "status": "done", "assignee_id": bob.id}),
+        json!({"title": "Canceled", "status": "canceled", "priority": 1}),
+    ];
+    let mut made = Vec::new();
+    for spec in specs {
+        made.push(alice.create_task(source.id, spec).await);
+    }
+    // A manual order that is not creation order.
+    alice
+        .post(
+            &format!("/api/v1/tasks/{}/move", made[0].id),
+            json!({"after_id": made[3].id}),
+        )
+        .await
+        .good::<Task>();
+    alice
+        .post(&comments_path(made[1].id), json!({"body": "by alice"}))
+        .await
+        .created::<Comment>();
+    let bobs = app.as_user(&bob);
+    let bob_comment: Comment = bobs
+        .post(&comments_path(made[1].id), json!({"body": "by bob"}))
+        .await
+        .created();
+
+    let document: serde_json::Value = alice.get(&export_path(source.id)).await.good();
+    let carol = app.new_client().await;
+    let imported: Project = import_json(&carol, &document).await.created();
+    assert_eq!(imported.name, "Source");
+    assert_eq!(imported.my_role, "owner");
+    let members: Page<Member> = carol.get(&members_path(imported.id)).await.good();
+    assert_eq!(members.items.len(), 1, "members are not imported");
+
+    let before = tasks_in_order(&alice, source.id).await;
+    let after = tasks_in_order(&carol, imported.id).await;
+    assert_eq!(after.len(), before.len());
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(new.title, old.title);
+        assert_eq!(new.description, old.description);
+        assert_eq!(new.status, old.status);
+        assert_eq!(new.priority, old.priority);
+        assert_eq!(new.due_date, old.due_date);
+        assert_eq!(new.labels, old.labels);
+        assert_eq!(new.position, old.position, "the manual order's keys");
+        assert_eq!(new.comment_count, old.comment_count);
+        assert_eq!(new.created_by, carol.id, "the importer");
+        // Assignees are kept only when they are the importer: none here.
+        assert_eq!(new.assignee_id, None);
+        let old_comments: Page<Comment> = alice.get(&comments_path(old.id)).await.good();
+        let new_comments: Page<Comment> = carol.get(&comments_path(new.id)).await.good();
+        assert_eq!(new_comments.items.len(), old_comments.items.len());
+        for (o, n) in old_comments.items.iter().zip(&new_comments.items) {
+            let author = &o.author.as_ref().unwrap().name;
+            assert!(
+                n.body
+                    .starts_with(&format!("**{author}** wrote on {}", o.created_at)),
+                "{}",
+                n.body
+            );
+            assert!(n.body.ends_with(&o.body));
+            assert_eq!(n.author.as_ref().unwrap().id, carol.id);
+        }
+    }
+    assert_ne!(
+        after[0].title, "Plain",
+        "the manual order, not creation order"
+    );
+    assert!(after
+        .iter()
+        .find(|t| t.status == "done")
+        .unwrap()
+        .completed_at
+        .is_some());
+    assert_eq!(bob_comment.author.unwrap().id, bob.id);
+
+    // The importer's own assignments are kept; a name can be given.
+    let mine: Project = import_json(&alice, &document)
+        .query(&[("name", "Copy")])
+        .await
+        .created();
+    assert_eq!(mine.name, "Copy");
+    let copy = tasks_in_order(&alice, mine.id).await;
+    let everything = copy.iter().find(|t| t.priority == 4).unwrap();
+    assert_eq!(everything.assignee_id, Some(alice.id));
+    assert!(copy.iter().all(|t| t.assignee_id != Some(bob.id)));
+}
+
+#[tokio::test]
+async fn a_csv_with_quotes_newlines_a_bom_and_crlf_imports_in_row_order() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let csv = "\u{feff}Priority,title,ignored,labels,due_date,status,description\r\n\
+               3,\"Commas, inside\",x,\"Bug, UI ,bug\",2027-03-01,in_progress,\"two\r\nlines\"\r\n\
+               ,\"He said \"\"hi\"\"\",,,,,\r\n\
+               0,Plain,,,,done,\r\n";
+    let project: Project = import_csv(&alice, "From CSV", csv).await.created();
+    let tasks = tasks_in_order(&alice, project.id).await;
+    let titles: Vec<_> = tasks.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["Commas, inside", "He said \"hi\"", "Plain"]);
+    assert_eq!(tasks[0].priority, 3);
+    assert_eq!(tasks[0].labels, ["bug", "ui"]);
+    assert_eq!(tasks[0].due_date.as_deref(), Some("2027-03-01"));
+    assert_eq!(tasks[0].status, "in_progress");
+    assert_eq!(tasks[0].description, "two\r\nlines");
+    assert_eq!(tasks[1].status, "todo", "an empty cell is the default");
+    assert_eq!(tasks[1].priority, 0);
+    assert_eq!(tasks[2].status, "done");
+    assert!(tasks[2].completed_at.is_some());
+    assert_eq!(
+        tasks.iter().map(|t| t.number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+#[tokio::test]
+async fn one_bad_row_among_10000_changes_nothing_and_is_named() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let projects_before = project_count(&app, alice.id).await;
+    let mut csv = String::from("title,due_date,priority,description\n");
+    for n in 1..=10_000 {
+        let due = if n == 7_345 {
+            "2027-02-30"
+        } else {
+            "2027-01-15"
+        };
+        csv.push_str(&format!("task {n},{due},2,the {n}th row of a long file\n"));
+    }
+    assert!(csv.len() > 256 * 1024, "past the server's usual body limit");
+    let problem = import_csv(&alice, "Almost", csv.clone())
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(
+        field_errors(&problem),
+        [("rows.7345.due_date".to_owned(), "invalid".to_owned())]
+    );
+    assert_eq!(project_count(&app, alice.id).await, projects_before);
+    let tasks: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM tasks WHERE created_by = $1",
+            &[&alice.id],
+        )
+        .await;
+    assert_eq!(tasks, 0, "nothing was written");
+
+    // The same file made whole imports every row.
+    let fixed = csv.replace("2027-02-30", "2027-02-28");
+    let project: Project = import_csv(&alice, "Whole", fixed).await.created();
+    let count: serde_json::Value = alice
+        .get(&format!("{}/counts", tasks_path(project.id)))
+        .await
+        .good();
+    assert_eq!(count["total"], 10_000, "{count}");
+}
+
+#[tokio::test]
+async fn bad_imports_are_refused_with_their_reasons_and_change_nothing() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let before = project_count(&app, alice.id).await;
+    // Many bad rows: twenty named, the total in the detail.
+    let mut csv = String::from("title,status\n");
+    for _ in 0..30 {
+        csv.push_str(",sideways\n");
+    }
+    let problem = import_csv(&alice, "Bad", csv)
+        .await
+        .problem(422, "validation_failed");
+    let errors = field_errors(&problem);
+    assert_eq!(errors.len(), 20);
+    assert_eq!(errors[0].0, "rows.1.title");
+    assert_eq!(errors[1].0, "rows.1.status");
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("60 "),
+        "{problem}"
+    );
+    // No title column; no name; not JSON; JSON that is not an export; another media type.
+    import_csv(&alice, "X", "name,status\nx,todo\n")
+        .await
+        .problem(422, "validation_failed");
+    alice
+        .request(reqwest::Method::POST, IMPORT)
+        .header("content-type", "text/csv")
+        .body("title\nx\n")
+        .await
+        .problem(422, "validation_failed");
+    alice
+        .request(reqwest::Method::POST, IMPORT)
+        .header("content-type", "application/json")
+        .body("{\"format\": ")
+        .await
+        .problem(400, "malformed_json");
+    import_json(
+        &alice,
+        &json!({"format": "docket-export", "version": 99, "project": {"name": "x"}, "tasks": []}),
+    )
+    .await
+    .problem(422, "validation_failed");
+    import_json(&alice, &json!({"hello": "world"}))
+        .await
+        .problem(422, "validation_failed");
+    alice
+        .request(reqwest::Method::POST, IMPORT)
+        .header("content-type", "text/plain")
+        .body("title\nx\n")
+        .await
+        .problem(415, "unsupported_media_type");
+    // Past 64 MiB.
+    let huge = vec![b'x'; 64 * 1024 * 1024 + 1];
+    import_csv(&alice, "Huge", huge)
+        .await
+        .problem(413, "payload_too_large");
+    app.anon()
+        .request(reqwest::Method::POST, IMPORT)
+        .header("content-type", "text/csv")
+        .body("title\nx\n")
+        .await
+        .problem(401, "unauthenticated");
+    assert_eq!(project_count(&app, alice.id).await, before);
+}
