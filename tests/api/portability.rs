@@ -678,3 +678,114 @@ async fn bad_imports_are_refused_with_their_reasons_and_change_nothing() {
         .problem(401, "unauthenticated");
     assert_eq!(project_count(&app, alice.id).await, before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Across releases (tests/fixtures/portability/README.md)
+// ---------------------------------------------------------------------------------------------
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/portability")
+        .join(name)
+}
+
+/// Every backup and export an earlier release left in the fixtures.
+fn fixtures(suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(fixture(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fixtures_of_every_release_restore_and_import() {
+    let backups = fixtures(".backup");
+    assert!(!backups.is_empty());
+    for backup in backups {
+        let empty = create_empty_database().await;
+        let output = run_docket(
+            vec!["restore".into(), backup.display().to_string()],
+            external(&empty),
+        )
+        .await;
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            backup.display(),
+            text(&output)
+        );
+        let db = connect_db(&empty).await;
+        let titles: BTreeSet<String> = db
+            .rows(
+                "SELECT t.title FROM tasks t JOIN projects p ON p.id = t.project_id \
+                 WHERE p.name LIKE 'Fixture %'",
+                &[],
+            )
+            .await
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(
+            titles,
+            BTreeSet::from(
+                ["Write the release notes", "Ship it ✓", "Dropped idea"].map(String::from)
+            ),
+            "{}",
+            backup.display()
+        );
+        // The restored instance serves, on this release's schema: Ada signs in.
+        let app = TestApp::build().on(&empty).spawn().await;
+        let tokens: serde_json::Value =
+            app.password_grant("ada@example.com", PASSWORD).await.good();
+        let ada = app.with_token(tokens["access_token"].as_str().unwrap());
+        let projects: Page<Project> = ada.get("/api/v1/projects").await.good();
+        let fixture_project = projects
+            .items
+            .iter()
+            .find(|p| p.name.starts_with("Fixture"))
+            .unwrap();
+        let tasks = tasks_in_order(&ada, fixture_project.id).await;
+        assert_eq!(tasks.len(), 3);
+        assert!(tasks.iter().all(|t| t.state_id != Uuid::nil()));
+    }
+
+    let exports = fixtures(".json");
+    assert!(!exports.is_empty());
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    for export in exports {
+        let document: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+        let project: Project = import_json(&alice, &document).await.created();
+        assert_eq!(project.name, document["project"]["name"]);
+        let tasks = tasks_in_order(&alice, project.id).await;
+        let expected: Vec<&str> = document["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tasks.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(),
+            expected,
+            "{}",
+            export.display()
+        );
+        let notes = tasks
+            .iter()
+            .find(|t| t.title == "Write the release notes")
+            .unwrap();
+        assert_eq!(notes.labels, ["docs", "release"]);
+        assert_eq!(notes.due_date.as_deref(), Some("2027-01-15"));
+        let comments: Page<Comment> = alice.get(&comments_path(notes.id)).await.good();
+        assert!(comments.items[0]
+            .body
+            .starts_with("**Ada Lovelace** wrote on "));
+        assert!(comments.items[0]
+            .body
+            .ends_with("Draft is in the wiki, *reviewed*."));
+    }
+}
