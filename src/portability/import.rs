@@ -37,12 +37,17 @@ const BATCH: usize = 1000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
-    /// The new project's name (required for CSV; a Docket export's own name otherwise).
+    /// The new project's name (required for CSV; a Docket export's or Trello board's own name
+    /// otherwise).
     pub name: Option<String>,
+    /// `include`: a Trello board's closed cards and the cards of its closed lists too.
+    #[param(pattern = "^include$")]
+    pub archived: Option<String>,
 }
 
-/// Import a project from a Docket export (`application/json`) or a CSV (`text/csv`: a header
-/// row naming `title` and any of `description`, `status`, `priority`, `due_date`, `labels`).
+/// Import a project from a Docket export or a Trello board export (`application/json`), or a
+/// CSV (`text/csv`: a header row naming `title` and any of `description`, `status`,
+/// `priority`, `due_date`, `labels`).
 /// All or nothing: a file with any invalid row changes nothing, and the 422 names the rows
 /// (`rows.17.due_date`, the first data row being 1). Up to 64 MiB.
 #[utoipa::path(post, path = "/api/v1/projects/import", tag = "projects",
@@ -95,6 +100,23 @@ pub async fn import_project(
             };
             let (tx, access) = new_project(&db, &principal, name, "").await?;
             import_csv(&tx, &access, bytes).await?;
+            finish(tx, &access).await
+        }
+        Kind::Json if super::trello::is_board(bytes) => {
+            let board = super::trello::parse(bytes)?;
+            let archived = match query.archived.as_deref() {
+                None => false,
+                Some("include") => true,
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        ErrorCode::InvalidQuery,
+                        "archived must be `include` when given",
+                    ))
+                }
+            };
+            let name = query.name.as_deref().unwrap_or(&board.name).to_owned();
+            let (tx, access) = new_project(&db, &principal, &name, &board.description()).await?;
+            super::trello::import(&tx, &access, board, archived).await?;
             finish(tx, &access).await
         }
         Kind::Json => {
@@ -394,9 +416,18 @@ fn check_fields(
 ) -> Result<TaskFields, Vec<FieldError>> {
     let mut errors = Vec::new();
     let title = TaskTitle::parse(title).map_err(|e| errors.push(e)).ok();
-    let description = Description::parse(description)
-        .map_err(|e| errors.push(e))
-        .ok();
+    let description = if description.contains('\0') {
+        errors.push(FieldError::new(
+            "description",
+            "invalid",
+            "must not contain NUL characters",
+        ));
+        None
+    } else {
+        Description::parse(description)
+            .map_err(|e| errors.push(e))
+            .ok()
+    };
     let status = match status {
         None => Some(Status::Todo),
         Some(text) => Status::parse(text).or_else(|| {
@@ -527,16 +558,24 @@ fn parse_json(bytes: &[u8]) -> Result<ExportDocument, ApiError> {
 }
 
 /// The text of an imported comment: who wrote it and when, then what they wrote, within the
-/// comment's 10,000 characters.
+/// comment's 10,000 characters (NUL, which PostgreSQL's text cannot hold, dropped).
+pub(super) fn comment_body(
+    author: &str,
+    date: &str,
+    text: &str,
+) -> Result<CommentBody, FieldError> {
+    let head = format!("**{author}** wrote on {date}:\n\n");
+    let room = crate::comments::BODY_MAX.saturating_sub(head.chars().count());
+    let body: String = text.chars().filter(|c| *c != '\0').take(room).collect();
+    CommentBody::parse(&format!("{head}{body}"))
+}
+
 fn comment_text(comment: &ExportedComment) -> Result<CommentBody, FieldError> {
     let author = comment
         .author
         .as_ref()
         .map_or("a deleted user", |a| a.name.as_str());
-    let head = format!("**{author}** wrote on {}:\n\n", comment.created_at);
-    let room = crate::comments::BODY_MAX.saturating_sub(head.chars().count());
-    let body: String = comment.body.chars().take(room).collect();
-    CommentBody::parse(&format!("{head}{body}"))
+    comment_body(author, &comment.created_at, &comment.body)
 }
 
 async fn import_export(

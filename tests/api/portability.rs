@@ -789,3 +789,298 @@ async fn fixtures_of_every_release_restore_and_import() {
             .ends_with("Draft is in the wiki, *reviewed*."));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Trello (API.md §15; the fixtures and their sources: tests/fixtures/trello/SOURCES.md)
+// ---------------------------------------------------------------------------------------------
+
+fn trello_fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/trello")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// What a card's title becomes: cut to 199 characters and `…` past 200.
+fn cut_title(name: &str) -> String {
+    let name = name.trim();
+    if name.chars().count() > 200 {
+        format!("{}…", name.chars().take(199).collect::<String>())
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Every task of a project (all pages), in manual order.
+async fn all_tasks(client: &impl RequestHelper, project: Uuid) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{}?sort=position&limit=100", tasks_path(project));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: Page<Task> = client.get(&path).await.good();
+        tasks.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return tasks,
+        }
+    }
+}
+
+/// Imports a board and checks every list, card, label, checklist item and comment against
+/// the file itself.
+async fn check_trello_board(app: &TestApp, file: &str) {
+    let alice = app.new_client().await;
+    let board = trello_fixture(file);
+    let project: Project = import_json(&alice, &board).await.created();
+    assert_eq!(project.name, board["name"].as_str().unwrap(), "{file}");
+    let arr = |key: &str| board[key].as_array().unwrap().clone();
+
+    // Lists → states, in board order; the categories no list falls in added after them.
+    let mut lists: Vec<serde_json::Value> = arr("lists")
+        .into_iter()
+        .filter(|l| l["closed"] == false)
+        .collect();
+    lists.sort_by(|a, b| {
+        a["pos"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["pos"].as_f64().unwrap())
+    });
+    let states = alice.states(project.id).await;
+    for (list, state) in lists.iter().zip(&states) {
+        assert_eq!(state.name, list["name"].as_str().unwrap().trim(), "{file}");
+    }
+    let categories: BTreeSet<&str> = states.iter().map(|s| s.category.as_str()).collect();
+    assert_eq!(
+        categories.len(),
+        4,
+        "every category has a state: {states:?}"
+    );
+    assert!(states.len() >= lists.len());
+
+    // Open cards on open lists → top-level tasks in their list's state, in card order.
+    let open_lists: BTreeSet<&str> = lists.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let cards: Vec<serde_json::Value> = arr("cards")
+        .into_iter()
+        .filter(|c| c["closed"] == false && open_lists.contains(c["idList"].as_str().unwrap()))
+        .collect();
+    let tasks = all_tasks(&alice, project.id).await;
+    let top: Vec<&Task> = tasks.iter().filter(|t| t.parent_id.is_none()).collect();
+    assert_eq!(top.len(), cards.len(), "{file}: every open card");
+    let labels: std::collections::HashMap<String, String> = arr("labels")
+        .into_iter()
+        .filter_map(|l| {
+            let name = l["name"].as_str().map(str::trim).filter(|n| !n.is_empty());
+            let name = name.or(l["color"].as_str())?;
+            Some((l["id"].as_str().unwrap().to_owned(), name.to_lowercase()))
+        })
+        .collect();
+    let items: Vec<serde_json::Value> = arr("checklists");
+    let comments: Vec<serde_json::Value> = arr("actions")
+        .into_iter()
+        .filter(|a| a["type"] == "commentCard")
+        .collect();
+    let (mut seen_items, mut seen_comments) = (0, 0);
+    for (index, list) in lists.iter().enumerate() {
+        let mut in_list: Vec<&serde_json::Value> =
+            cards.iter().filter(|c| c["idList"] == list["id"]).collect();
+        in_list.sort_by(|a, b| {
+            a["pos"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["pos"].as_f64().unwrap())
+        });
+        let imported: Vec<&&Task> = top
+            .iter()
+            .filter(|t| t.state_id == states[index].id)
+            .collect();
+        assert_eq!(
+            imported.iter().map(|t| t.title.clone()).collect::<Vec<_>>(),
+            in_list
+                .iter()
+                .map(|c| cut_title(c["name"].as_str().unwrap()))
+                .collect::<Vec<_>>(),
+            "{file}: list {}",
+            list["name"]
+        );
+        for (card, task) in in_list.iter().zip(&imported) {
+            assert_eq!(task.description, card["desc"].as_str().unwrap(), "{file}");
+            let mut expected: Vec<String> = card["idLabels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|id| labels.get(id.as_str().unwrap()).cloned())
+                .collect();
+            expected.sort();
+            expected.dedup();
+            assert_eq!(task.labels, expected, "{file}: {}", task.title);
+            let card_items: Vec<&serde_json::Value> = items
+                .iter()
+                .filter(|c| c["idCard"] == card["id"])
+                .flat_map(|c| c["checkItems"].as_array().unwrap())
+                .collect();
+            let done = card_items
+                .iter()
+                .filter(|i| i["state"] == "complete")
+                .count();
+            assert_eq!(task.subtasks.total, card_items.len() as i64, "{file}");
+            assert_eq!(task.subtasks.done, done as i64, "{file}");
+            seen_items += card_items.len();
+            let children: Vec<&Task> = tasks
+                .iter()
+                .filter(|t| t.parent_id == Some(task.id))
+                .collect();
+            assert_eq!(children.len(), card_items.len());
+            let mut card_comments: Vec<&serde_json::Value> = comments
+                .iter()
+                .filter(|a| a["data"]["card"]["id"] == card["id"])
+                .collect();
+            card_comments.reverse();
+            let listed: Page<Comment> = alice.get(&comments_path(task.id)).await.good();
+            assert_eq!(listed.items.len(), card_comments.len(), "{file}");
+            for (action, comment) in card_comments.iter().zip(&listed.items) {
+                let head = format!(
+                    "**{}** wrote on {}",
+                    action["memberCreator"]["fullName"].as_str().unwrap(),
+                    action["date"].as_str().unwrap()
+                );
+                assert!(comment.body.starts_with(&head), "{}", comment.body);
+                assert!(comment
+                    .body
+                    .ends_with(action["data"]["text"].as_str().unwrap().trim()));
+            }
+            seen_comments += card_comments.len();
+        }
+    }
+    assert_eq!(
+        tasks.len(),
+        cards.len() + seen_items,
+        "{file}: cards and items, nothing more"
+    );
+    eprintln!(
+        "{file}: {} lists, {} cards, {} labels, {seen_items} checklist items, {seen_comments} comments",
+        lists.len(),
+        cards.len(),
+        labels.len()
+    );
+}
+
+#[tokio::test]
+async fn real_trello_exports_import_with_everything_accounted_for() {
+    let app = spawn_app().await;
+    check_trello_board(&app, "trello2planka.json").await;
+    check_trello_board(&app, "trello2md.json").await;
+
+    // The words of a list's name choose its category.
+    let alice = app.new_client().await;
+    let board = trello_fixture("trello2planka.json");
+    let project: Project = import_json(&alice, &board).await.created();
+    let states = alice.states(project.id).await;
+    let category = |name: &str| {
+        states
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.category.clone())
+            .unwrap()
+    };
+    assert_eq!(category("DONE! 🙌🏽"), "done");
+    assert_eq!(category("DOING ⚙️"), "in_progress");
+    assert_eq!(category("TODO 📚"), "todo");
+    assert_eq!(
+        category("Canceled"),
+        "canceled",
+        "added: no list is canceled"
+    );
+    assert!(
+        states
+            .iter()
+            .find(|s| s.name == "BRAINSTORM 🤔")
+            .unwrap()
+            .is_default
+    );
+    // Archived cards come along when asked.
+    let all: Project = import_json(&alice, &board)
+        .query(&[("archived", "include")])
+        .await
+        .created();
+    let with = all_tasks(&alice, all.id).await;
+    let without = all_tasks(&alice, project.id).await;
+    let cards = board["cards"].as_array().unwrap().len();
+    assert_eq!(with.iter().filter(|t| t.parent_id.is_none()).count(), cards);
+    assert!(without.len() < with.len());
+    // The 266-character card name is cut.
+    let md = trello_fixture("trello2md.json");
+    let long = md["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .find(|n| n.chars().count() > 200)
+        .unwrap();
+    assert_eq!(long.chars().count(), 266);
+    let project: Project = import_json(&alice, &md).await.created();
+    let tasks = all_tasks(&alice, project.id).await;
+    let cut = tasks.iter().find(|t| t.title.ends_with('…')).unwrap();
+    assert_eq!(cut.title.chars().count(), 200);
+    assert_eq!(cut.title, cut_title(long));
+}
+
+/// A generated board of 10,000 cards (real exports of that size are 15–40 MB).
+#[tokio::test]
+async fn a_10000_card_trello_board_imports_in_one_go() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let lists: Vec<_> = ["Backlog", "Doing", "Review", "Done ✅", "Icebox"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| json!({"id": format!("l{i}"), "name": name, "closed": false, "pos": (i + 1) * 1000}))
+        .collect();
+    let cards: Vec<_> = (0..10_000)
+        .map(|n| {
+            json!({"id": format!("c{n}"), "name": format!("Card {n}"), "desc": format!("Description of card {n}, with a few words."),
+                   "closed": false, "idList": format!("l{}", n % 5), "pos": n, "due": if n % 7 == 0 { json!("2027-05-01T16:00:00.000Z") } else { json!(null) },
+                   "idLabels": if n % 3 == 0 { json!(["g"]) } else { json!([]) }})
+        })
+        .collect();
+    let checklists: Vec<_> = (0..200)
+        .map(|n| json!({"id": format!("k{n}"), "idCard": format!("c{}", n * 50), "pos": 1,
+                         "checkItems": [{"name": "one", "state": "complete", "pos": 1}, {"name": "two", "state": "incomplete", "pos": 2}]}))
+        .collect();
+    let actions: Vec<_> = (0..100)
+        .map(|n| json!({"type": "commentCard", "date": "2026-01-01T00:00:00.000Z", "data": {"text": format!("comment {n}"), "card": {"id": format!("c{n}")}},
+                         "memberCreator": {"fullName": "Grace Hopper"}}))
+        .collect();
+    let board = json!({"name": "Huge", "lists": lists, "cards": cards, "labels": [{"id": "g", "name": "", "color": "green"}],
+                       "checklists": checklists, "actions": actions});
+    let project: Project = import_json(&alice, &board).await.created();
+    let counts: serde_json::Value = alice
+        .get(&format!("{}/counts", tasks_path(project.id)))
+        .await
+        .good();
+    assert_eq!(counts["total"], 10_000 + 400, "{counts}");
+    let labelled: serde_json::Value = alice
+        .get(&format!("{}/counts?label=green", tasks_path(project.id)))
+        .await
+        .good();
+    assert_eq!(labelled["total"], 3334);
+    let done: serde_json::Value = alice
+        .get(&format!("{}/counts?status=done", tasks_path(project.id)))
+        .await
+        .good();
+    assert_eq!(
+        done["total"],
+        2000 + 200,
+        "the Done list and the complete items"
+    );
+    let comments: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM comments c JOIN tasks t ON t.id = c.task_id WHERE t.project_id = $1",
+            &[&project.id],
+        )
+        .await;
+    assert_eq!(comments, 100);
+}

@@ -794,8 +794,8 @@ pub async fn due_assignments(
     .await
 }
 
-/// A task arriving by import (API.md §15): valid fields, its place in the manual order, and
-/// the task it is a subtask of (already imported, same project) if any.
+/// A task arriving by import (API.md §15): valid fields (a `parent_id` is a task this import
+/// already created, at depth 1, so the tree's rules hold) and its place in the manual order.
 #[derive(Debug, Clone)]
 pub struct ImportedTask {
     pub fields: TaskFields,
@@ -805,17 +805,17 @@ pub struct ImportedTask {
 static IMPORT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
-             due_date, labels, assignee_id, created_by, state_id, position) \
+             due_date, labels, assignee_id, created_by, state_id, position, parent_id) \
          SELECT k.id, $1, $2 + k.n - 1, k.title, k.description, k.status, k.priority, k.due_date, \
              (SELECT coalesce(array_agg(l), '{{}}') FROM json_array_elements_text(k.labels::json) l), \
              k.assignee_id, $3, \
              coalesce(k.state_id, (SELECT s.id FROM states s \
                  WHERE s.project_id = $1 AND s.category = k.status AND s.is_default)), \
-             k.position \
+             k.position, k.parent_id \
          FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::int2[], $9::date[], \
-             $10::text[], $11::uuid[], $12::uuid[], $13::text[]) WITH ORDINALITY \
+             $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::uuid[]) WITH ORDINALITY \
              AS k(id, title, description, status, priority, due_date, labels, assignee_id, \
-                  state_id, position, n) \
+                  state_id, position, parent_id, n) \
          ORDER BY k.n \
          RETURNING {TASK_COLUMNS}"
     )
@@ -846,6 +846,7 @@ pub async fn insert_imported(
     let due_dates: Vec<Option<NaiveDate>> = tasks.iter().map(|t| t.fields.due_date).collect();
     let assignees: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.assignee_id).collect();
     let states: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.state_id).collect();
+    let parents: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.parent_id).collect();
     let created: Vec<Task> = tx
         .fetch_all(
             &IMPORT_SQL,
@@ -862,7 +863,8 @@ pub async fn insert_imported(
                 labels,
                 assignees,
                 states,
-                positions
+                positions,
+                parents
             ],
         )
         .await
