@@ -52,7 +52,7 @@ pub struct ImportQuery {
 /// (`rows.17.due_date`, the first data row being 1). Up to 64 MiB.
 #[utoipa::path(post, path = "/api/v1/projects/import", tag = "projects",
     params(ImportQuery),
-    request_body(content((serde_json::Value = "application/json"), (String = "text/csv")),
+    request_body(content((Object = "application/json"), (String = "text/csv")),
         description = "A Docket export document, or a CSV with a header row"),
     responses((status = 201, body = crate::projects::store::Project)),
     security(("bearer" = []), ("session" = [])))]
