@@ -323,5 +323,5 @@ pub async fn insert_imported(
             .changes(vec![Change::new("body", (), body.as_str().chars().count())]),
         );
     }
-    Ok(())
+    tx.flush_journal().await
 }

@@ -251,11 +251,16 @@ async fn watch(
         tokio::select! {
             status = child.wait() => break status?,
             _ = ticker.tick() => {
+                // A backup's file grows as it is written; a restore's does not say how far
+                // pg_restore is, so it only says that it is still loading.
                 let bytes = fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                let how_far = if what == "backup" {
+                    format!("{:.1} MB written", bytes as f64 / 1e6)
+                } else {
+                    format!("still loading the {:.1} MB backup", bytes as f64 / 1e6)
+                };
                 progress(format!(
-                    "{what}: {:.1} MB {}, {:.0} s",
-                    bytes as f64 / 1e6,
-                    if what == "backup" { "written" } else { "to load" },
+                    "{what}: {how_far}, {:.0} s",
                     started.elapsed().as_secs_f64()
                 ));
             }

@@ -20,6 +20,7 @@ use crate::comments::CommentBody;
 use crate::db::{Db, Tx};
 use crate::error::{ApiError, ErrorCode, FieldError, FieldErrors};
 use crate::http::extract::Query;
+use crate::http::middleware::RequestContext;
 use crate::projects::access::{Action, ProjectAccess};
 use crate::projects::handlers::{check_description, check_name, project_response};
 use crate::projects::{guard, store as projects};
@@ -61,8 +62,10 @@ pub async fn import_project(
     principal: Principal,
     Query(query): Query<ImportQuery>,
     headers: HeaderMap,
+    context: Option<axum::Extension<RequestContext>>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let progress = Progress(context.map(|c| c.0));
     let kind = match headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -85,7 +88,7 @@ pub async fn import_project(
             .detail("send application/json (a Docket export) or text/csv"))
         }
     };
-    let bytes = read_body(body).await?;
+    let bytes = read_body(body, &progress).await?;
     let bytes = bytes
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(&bytes);
@@ -99,7 +102,7 @@ pub async fn import_project(
                 )]));
             };
             let (tx, access) = new_project(&db, &principal, name, "").await?;
-            import_csv(&tx, &access, bytes).await?;
+            import_csv(&tx, &access, bytes, &progress).await?;
             finish(tx, &access).await
         }
         Kind::Json if super::trello::is_board(bytes) => {
@@ -116,7 +119,7 @@ pub async fn import_project(
             };
             let name = query.name.as_deref().unwrap_or(&board.name).to_owned();
             let (tx, access) = new_project(&db, &principal, &name, &board.description()).await?;
-            super::trello::import(&tx, &access, board, archived).await?;
+            super::trello::import(&tx, &access, board, archived, &progress).await?;
             finish(tx, &access).await
         }
         Kind::Json => {
@@ -124,7 +127,7 @@ pub async fn import_project(
             let name = query.name.as_deref().unwrap_or(&document.project.name);
             let (tx, access) =
                 new_project(&db, &principal, name, &document.project.description).await?;
-            import_export(&tx, &access, document).await?;
+            import_export(&tx, &access, document, &progress).await?;
             finish(tx, &access).await
         }
     }
@@ -135,7 +138,20 @@ enum Kind {
     Csv,
 }
 
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+/// Tells the handler deadline that the import is moving (bytes arriving, a batch written): it
+/// then counts 30 s from the latest progress, so a large import is not cut off while a stalled
+/// one still is. The total is bounded by the file's 64 MiB and 100,000 tasks.
+pub struct Progress(Option<RequestContext>);
+
+impl Progress {
+    pub fn tick(&self) {
+        if let Some(context) = &self.0 {
+            context.still_receiving();
+        }
+    }
+}
+
+async fn read_body(body: Body, progress: &Progress) -> Result<Vec<u8>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -149,6 +165,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
             );
         }
         bytes.extend_from_slice(&chunk);
+        progress.tick();
     }
     Ok(bytes)
 }
@@ -218,7 +235,7 @@ impl Rows {
         tx: &Tx,
         access: &ProjectAccess,
         fields: TaskFields,
-    ) -> Result<Vec<tasks::Task>, ApiError> {
+    ) -> Result<bool, ApiError> {
         self.count += 1;
         if self.count as i64 > quotas::TASKS_PER_PROJECT {
             return Err(quotas::exceeded(
@@ -227,13 +244,14 @@ impl Rows {
             ));
         }
         if self.errors.total() > 0 {
-            return Ok(Vec::new());
+            return Ok(false);
         }
         self.pending.push(fields);
         if self.pending.len() >= BATCH {
-            return self.flush(tx, access).await;
+            self.flush(tx, access).await?;
+            return Ok(true);
         }
-        Ok(Vec::new())
+        Ok(false)
     }
 
     async fn flush(
@@ -277,7 +295,12 @@ struct Columns {
     labels: Option<usize>,
 }
 
-async fn import_csv(tx: &Tx, access: &ProjectAccess, bytes: &[u8]) -> Result<(), ApiError> {
+async fn import_csv(
+    tx: &Tx,
+    access: &ProjectAccess,
+    bytes: &[u8],
+    progress: &Progress,
+) -> Result<(), ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -336,7 +359,9 @@ async fn import_csv(tx: &Tx, access: &ProjectAccess, bytes: &[u8]) -> Result<(),
         };
         match csv_row(&cell, Some(title_column), &columns) {
             Ok(fields) => {
-                rows.push(tx, access, fields).await?;
+                if rows.push(tx, access, fields).await? {
+                    progress.tick();
+                }
             }
             Err(errors) => {
                 for error in errors {
@@ -582,6 +607,7 @@ async fn import_export(
     tx: &Tx,
     access: &ProjectAccess,
     document: ExportDocument,
+    progress: &Progress,
 ) -> Result<(), ApiError> {
     // Keys kept when they are keys in strictly increasing order (an export's are); otherwise
     // the document's order is given fresh keys.
@@ -645,6 +671,7 @@ async fn import_export(
         }
         if batch.len() >= BATCH {
             write_export_batch(tx, access, &mut rows, &mut batch, &mut comments).await?;
+            progress.tick();
         }
     }
     write_export_batch(tx, access, &mut rows, &mut batch, &mut comments).await?;

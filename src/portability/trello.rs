@@ -261,6 +261,7 @@ pub async fn import(
     access: &ProjectAccess,
     board: Board,
     archived: bool,
+    progress: &super::import::Progress,
 ) -> Result<(), ApiError> {
     let mut lists: Vec<&List> = board.lists.iter().filter(|l| !l.closed).collect();
     lists.sort_by(|a, b| a.pos.total_cmp(&b.pos));
@@ -389,6 +390,7 @@ pub async fn import(
             }
         }
         crate::comments::store::insert_imported(tx, access, &bodies).await?;
+        progress.tick();
     }
     let mut pending = Vec::new();
     for card in &cards {
@@ -411,6 +413,7 @@ pub async fn import(
             if pending.len() >= BATCH {
                 tasks::insert_imported(tx, access, &pending).await?;
                 pending.clear();
+                progress.tick();
             }
         }
     }

@@ -569,6 +569,21 @@ async fn a_csv_with_quotes_newlines_a_bom_and_crlf_imports_in_row_order() {
         tasks.iter().map(|t| t.number).collect::<Vec<_>>(),
         [1, 2, 3]
     );
+    // Each task's history starts with its creation by the importer, in row order (the import
+    // writes its journal batch by batch inside its transaction).
+    app.journal_settled().await;
+    let created: Vec<Uuid> = app
+        .db
+        .rows(
+            "SELECT task_id FROM activity WHERE project_id = $1 AND kind = 'task.created' \
+             AND actor_id = $2 ORDER BY id",
+            &[&project.id, &alice.id],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(created, tasks.iter().map(|t| t.id).collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -877,6 +877,8 @@ pub async fn insert_imported(
                 .changes(created_changes(task)),
         );
     }
+    // An import writes up to 100,000 entries: each batch's go now, not all at the commit.
+    tx.flush_journal().await?;
     Ok(created)
 }
 
