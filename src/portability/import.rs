@@ -15,6 +15,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::{comment_body, Progress};
 use crate::auth::principal::Principal;
 use crate::comments::CommentBody;
 use crate::db::{Db, Tx};
@@ -65,7 +66,7 @@ pub async fn import_project(
     context: Option<axum::Extension<RequestContext>>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let progress = Progress(context.map(|c| c.0));
+    let progress = Progress::new(context.map(|c| c.0));
     let kind = match headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -136,19 +137,6 @@ pub async fn import_project(
 enum Kind {
     Json,
     Csv,
-}
-
-/// Tells the handler deadline that the import is moving (bytes arriving, a batch written): it
-/// then counts 30 s from the latest progress, so a large import is not cut off while a stalled
-/// one still is. The total is bounded by the file's 64 MiB and 100,000 tasks.
-pub struct Progress(Option<RequestContext>);
-
-impl Progress {
-    pub fn tick(&self) {
-        if let Some(context) = &self.0 {
-            context.still_receiving();
-        }
-    }
 }
 
 async fn read_body(body: Body, progress: &Progress) -> Result<Vec<u8>, ApiError> {
@@ -580,19 +568,6 @@ fn parse_json(bytes: &[u8]) -> Result<ExportDocument, ApiError> {
         )]));
     }
     Ok(document)
-}
-
-/// The text of an imported comment: who wrote it and when, then what they wrote, within the
-/// comment's 10,000 characters (NUL, which PostgreSQL's text cannot hold, dropped).
-pub(super) fn comment_body(
-    author: &str,
-    date: &str,
-    text: &str,
-) -> Result<CommentBody, FieldError> {
-    let head = format!("**{author}** wrote on {date}:\n\n");
-    let room = crate::comments::BODY_MAX.saturating_sub(head.chars().count());
-    let body: String = text.chars().filter(|c| *c != '\0').take(room).collect();
-    CommentBody::parse(&format!("{head}{body}"))
 }
 
 fn comment_text(comment: &ExportedComment) -> Result<CommentBody, FieldError> {

@@ -261,7 +261,7 @@ pub async fn import(
     access: &ProjectAccess,
     board: Board,
     archived: bool,
-    progress: &super::import::Progress,
+    progress: &super::Progress,
 ) -> Result<(), ApiError> {
     let mut lists: Vec<&List> = board.lists.iter().filter(|l| !l.closed).collect();
     lists.sort_by(|a, b| a.pos.total_cmp(&b.pos));
@@ -429,6 +429,5 @@ fn comment(action: &Action) -> Result<CommentBody, ApiError> {
         .and_then(|m| m.full_name.as_deref().or(m.username.as_deref()))
         .unwrap_or("someone");
     let text = action.data.text.as_deref().unwrap_or("");
-    super::import::comment_body(author, &action.date, text)
-        .map_err(|e| ApiError::validation(vec![e]))
+    super::comment_body(author, &action.date, text).map_err(|e| ApiError::validation(vec![e]))
 }
