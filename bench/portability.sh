@@ -102,3 +102,5 @@ peak=$(peak_rss "$SERVER" curl -sf -o /dev/null -X POST -H "authorization: Beare
   --data-binary "@$WORK/rows.csv" "$BASE/api/v1/projects/import?name=Imported")
 t1=$(now)
 echo "import          100000 rows ($(mb "$WORK/rows.csv") MB) in $(secs "$t0" "$t1") s; server RSS ${idle} MB before, peak ${peak} MB"
+imported=$(psql "$URL" -At -c "SELECT count(*) FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.name = 'Imported'")
+echo "                (the imported project holds $imported tasks)"
