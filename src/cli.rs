@@ -1,5 +1,5 @@
 //! The `docket` command line: `serve` (default), `migrate`, `check-config`, `healthcheck`,
-//! `admin create-user`, `db url`, `storage migrate`.
+//! `admin create-user`, `db url`, `backup`, `restore`, `storage migrate`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -56,6 +56,23 @@ enum Command {
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+    /// Write a consistent snapshot of the whole database to FILE while servers keep running
+    /// (PostgreSQL's custom format; the file appears only when complete).
+    Backup {
+        /// Where to write the backup.
+        #[arg(long)]
+        output: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Load a backup into an empty database (an absent or empty embedded data dir, or an empty
+    /// DATABASE_URL database), then migrate it to this release. Refuses a non-empty one.
+    Restore {
+        /// The backup file (`docket backup --output`).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Attachment storage.
     Storage {
@@ -117,6 +134,8 @@ pub fn run() -> ExitCode {
         | Command::Db {
             command: DbCommand::Url { config },
         }
+        | Command::Backup { config, .. }
+        | Command::Restore { config, .. }
         | Command::Storage {
             command: StorageCommand::Migrate { config, .. },
         } => config.clone(),
@@ -166,6 +185,8 @@ pub fn run() -> ExitCode {
             Command::Storage {
                 command: StorageCommand::Migrate { to, .. },
             } => migrate_storage(config, &to).await,
+            Command::Backup { output, .. } => backup(config, &output).await,
+            Command::Restore { file, .. } => restore(config, &file).await,
             Command::CheckConfig { .. } => unreachable!("handled above"),
         }
     });
@@ -420,6 +441,67 @@ async fn migrate_storage(config: Config, to: &str) -> anyhow::Result<()> {
         embedded.stop().await?;
     }
     result.map(|_| ())
+}
+
+/// `docket backup --output FILE` (see `db::backup`). With the embedded database, a running
+/// server's cluster is read as it runs; without one the cluster is started for the backup.
+async fn backup(config: Config, output: &std::path::Path) -> anyhow::Result<()> {
+    let _logs = crate::telemetry::init_logging("warn", config.log_format);
+    if config.database_url.is_none()
+        && !EmbeddedPostgres::locate(&config.data_dir)?.is_initialized()
+    {
+        bail!(
+            "there is no database in the data directory {} to back up",
+            config.data_dir.display()
+        );
+    }
+    let (config, options, embedded) = prepare_database(config, false).await?;
+    let result = async {
+        let session = crate::db::session_config(&config, &options)?;
+        crate::db::backup::backup(&session, output, &mut crate::db::backup::print_progress).await
+    }
+    .await;
+    if let Some(embedded) = embedded {
+        embedded.stop().await?;
+    }
+    for line in result?.lines() {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `docket restore FILE`: into an empty database only, then the migrations of this release.
+/// The embedded data dir must not be in use (restore holds its lock, as a server would).
+async fn restore(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let _logs = crate::telemetry::init_logging("warn", config.log_format);
+    if !file.is_file() {
+        bail!("no backup file at {}", file.display());
+    }
+    let (config, options, embedded) = prepare_database(config, true).await?;
+    let result = async {
+        let session = crate::db::session_config(&config, &options)?;
+        let took =
+            crate::db::backup::restore(&session, file, &mut crate::db::backup::print_progress)
+                .await?;
+        crate::db::migrations::migrate(&session).await?;
+        anyhow::Ok(took)
+    }
+    .await;
+    if let Some(embedded) = embedded {
+        embedded.stop().await?;
+    }
+    let took = result?;
+    println!(
+        "restored {} in {:.1} s; migrations are current",
+        file.display(),
+        took.as_secs_f64()
+    );
+    println!(
+        "note: a backup holds the database only. Attachment files (DOCKET_STORAGE) and the \
+         encryption key that sealed stored integration tokens and second factors \
+         (DOCKET_ENCRYPTION_KEY, or <data dir>/secrets when embedded) come from the old instance"
+    );
+    Ok(())
 }
 
 fn db_url(config: &Config) -> anyhow::Result<()> {

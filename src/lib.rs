@@ -25,6 +25,7 @@ pub mod memory;
 pub mod notifications;
 pub mod ops;
 pub mod pagination;
+pub mod portability;
 pub mod projects;
 pub mod quotas;
 pub mod sealing;

@@ -209,6 +209,19 @@ pub async fn list(
     db.fetch_all(&SQL, params![task_id, after, limit]).await
 }
 
+/// The comments of `task_ids`, grouped by task in the order given, oldest first within each
+/// (the export reads a page of tasks' comments at once).
+pub async fn of_tasks(db: &impl Exec, task_ids: &[Uuid]) -> DbResult<Vec<Comment>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {COMMENT_COLUMNS} FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, n) \
+             JOIN comments c ON c.task_id = k.id LEFT JOIN users u ON u.id = c.author_id \
+             ORDER BY k.n, c.created_at, c.id"
+        )
+    });
+    db.fetch_all(&SQL, params![task_ids.to_vec()]).await
+}
+
 /// Rewrites a comment (`old`, locked by the caller). Members mentioned for the first time are
 /// notified.
 pub async fn update(
@@ -272,4 +285,43 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, comment: &Comment) -> DbRes
         );
     }
     Ok(())
+}
+
+/// Adds imported comments (`(task, body)`, oldest first) by the importer to tasks the import
+/// just created in the project `access` entered: one statement, the tasks' counts kept, one
+/// `comment.created` entry each, nobody notified. The caller keeps each task within
+/// `COMMENTS_PER_TASK`.
+pub async fn insert_imported(
+    tx: &Tx,
+    access: &ProjectAccess,
+    comments: &[(Uuid, CommentBody)],
+) -> DbResult<()> {
+    if comments.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = comments.iter().map(|_| Uuid::now_v7()).collect();
+    let tasks: Vec<Uuid> = comments.iter().map(|(task, _)| *task).collect();
+    let bodies: Vec<&str> = comments.iter().map(|(_, body)| body.as_str()).collect();
+    tx.execute(
+        "INSERT INTO comments (id, task_id, author_id, body, mentions) \
+         SELECT k.id, k.task_id, $4, k.body, '{}' \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS k(id, task_id, body)",
+        params![ids, tasks, bodies, access.user_id()],
+    )
+    .await?;
+    crate::tasks::store::count_imported_comments(tx, access, &tasks).await?;
+    for ((task, body), id) in comments.iter().zip(&ids) {
+        activity::record(
+            tx,
+            Record::new(
+                Kind::CommentCreated,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .task(*task)
+            .comment(*id)
+            .changes(vec![Change::new("body", (), body.as_str().chars().count())]),
+        );
+    }
+    tx.flush_journal().await
 }

@@ -478,6 +478,22 @@ fn find_bin_dir() -> Option<PathBuf> {
     candidates.pop().map(|(_, bin)| bin)
 }
 
+/// Every directory PostgreSQL binaries are looked for in: the one the server binaries are taken
+/// from first, then each installed version's (`/usr/lib/postgresql/*/bin`), for the client
+/// tools of a version that matches a server (`db::backup`).
+pub fn binary_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = find_bin_dir().into_iter().collect();
+    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
+        for entry in entries.filter_map(Result::ok) {
+            let bin = entry.path().join("bin");
+            if bin.is_dir() && !dirs.contains(&bin) {
+                dirs.push(bin);
+            }
+        }
+    }
+    dirs
+}
+
 fn postgres_user() -> Option<(u32, u32)> {
     let name = std::ffi::CString::new("postgres").ok()?;
     // SAFETY: getpwnam returns a pointer to static storage or null; we copy the ids at once.

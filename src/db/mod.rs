@@ -12,6 +12,7 @@
 //! Store modules own the SQL; nothing outside them and this module writes any.
 
 pub mod backoff;
+pub mod backup;
 pub mod disk;
 pub mod embedded;
 mod lanes;
@@ -567,6 +568,25 @@ impl Tx {
         });
         debug_assert_eq!(journal.sql, sql, "one journal statement per transaction");
         journal.rows.push(row);
+    }
+
+    /// Writes the journal rows queued so far now, inside the transaction, instead of with the
+    /// COMMIT: for a transaction that writes very many (an import), so they are not all held
+    /// in memory until the end. They still become visible only when it commits, and a rollback
+    /// still writes none. Their order is kept (the pending identity is taken as they are
+    /// written).
+    pub async fn flush_journal(&self) -> DbResult<()> {
+        let journal = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(|journal| (journal.sql, std::mem::take(&mut journal.rows)));
+        if let Some((sql, rows)) = journal.filter(|(_, rows)| !rows.is_empty()) {
+            let rows = serde_json::Value::Array(rows);
+            self.execute(sql, crate::params![rows]).await?;
+        }
+        Ok(())
     }
 
     /// Commits, unless the task runs inside [`with_commit_held`] and this is the first

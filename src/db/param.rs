@@ -47,6 +47,8 @@ pg_param! {
     Vec<Option<Uuid>> => Type::UUID_ARRAY,
     Vec<i64> => Type::INT8_ARRAY,
     Vec<i32> => Type::INT4_ARRAY,
+    Vec<i16> => Type::INT2_ARRAY,
+    Vec<Option<NaiveDate>> => Type::DATE_ARRAY,
     serde_json::Value => Type::JSONB,
 }
 

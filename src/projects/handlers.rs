@@ -22,7 +22,7 @@ use crate::quotas;
 pub const NAME_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 2000;
 
-fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
+pub(crate) fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > NAME_MAX {
         errors.push(FieldError::new(
@@ -44,7 +44,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     name.to_owned()
 }
 
-fn check_description(description: &str, errors: &mut Vec<FieldError>) {
+pub(crate) fn check_description(description: &str, errors: &mut Vec<FieldError>) {
     if description.chars().count() > DESCRIPTION_MAX {
         errors.push(FieldError::new(
             "description",

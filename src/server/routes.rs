@@ -15,6 +15,7 @@ use crate::comments::handlers as comments;
 use crate::fields::handlers as fields;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
+use crate::portability::{export, import};
 use crate::projects::{handlers as projects, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
@@ -68,6 +69,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             projects::update_project,
             projects::delete_project
         ))
+        .routes(routes!(export::export_project))
+        .routes(routes!(import::import_project))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::put_member, members::remove_member))
         .routes(routes!(task_lists::list_project_tasks, tasks::create_task))

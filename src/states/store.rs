@@ -299,3 +299,41 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, state: &State) -> DbResult<
     record(tx, access, Some(state), None);
     Ok(())
 }
+
+/// A state an import makes.
+pub struct ImportedState {
+    pub name: StateName,
+    pub category: Status,
+    pub color: Color,
+    pub is_default: bool,
+}
+
+/// Replaces the workflow of a project an import has just created (no task is in it yet) by
+/// `states`, in this order; each category must have exactly one default among them (checked
+/// at commit by the database, like every change of defaults).
+pub async fn replace_for_import(
+    tx: &Tx,
+    access: &ProjectAccess,
+    states: &[ImportedState],
+) -> DbResult<Vec<State>> {
+    let project_id = access.project_id();
+    tx.execute(
+        "DELETE FROM states WHERE project_id = $1",
+        params![project_id],
+    )
+    .await?;
+    let ids: Vec<Uuid> = states.iter().map(|_| Uuid::now_v7()).collect();
+    let names: Vec<&str> = states.iter().map(|s| s.name.as_str()).collect();
+    let categories: Vec<&str> = states.iter().map(|s| s.category.as_str()).collect();
+    let colors: Vec<&str> = states.iter().map(|s| s.color.as_str()).collect();
+    let defaults: Vec<String> = states.iter().map(|s| s.is_default.to_string()).collect();
+    tx.execute(
+        "INSERT INTO states (id, project_id, name, category, color, position, is_default) \
+         SELECT k.id, $1, k.name, k.category, k.color, k.n - 1, k.is_default::boolean \
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+             WITH ORDINALITY AS k(id, name, category, color, is_default, n)",
+        params![project_id, ids, names, categories, colors, defaults],
+    )
+    .await?;
+    list(tx, project_id).await
+}

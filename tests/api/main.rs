@@ -25,6 +25,7 @@ mod oidc;
 mod openapi;
 mod outages;
 mod pooler;
+mod portability;
 mod projects;
 mod s3;
 mod tasks;

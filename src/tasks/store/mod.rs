@@ -986,3 +986,108 @@ pub async fn due_assignments(
     )
     .await
 }
+
+/// A task arriving by import (API.md §15): valid fields (a `parent_id` is a task this import
+/// already created, at depth 1, so the tree's rules hold) and its place in the manual order.
+#[derive(Debug, Clone)]
+pub struct ImportedTask {
+    pub fields: TaskFields,
+    pub position: String,
+}
+
+static IMPORT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
+             due_date, labels, assignee_id, created_by, state_id, position, parent_id) \
+         SELECT k.id, $1, $2 + k.n - 1, k.title, k.description, k.status, k.priority, k.due_date, \
+             (SELECT coalesce(array_agg(l), '{{}}') FROM json_array_elements_text(k.labels::json) l), \
+             k.assignee_id, $3, \
+             coalesce(k.state_id, (SELECT s.id FROM states s \
+                 WHERE s.project_id = $1 AND s.category = k.status AND s.is_default)), \
+             k.position, k.parent_id \
+         FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::int2[], $9::date[], \
+             $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::uuid[]) WITH ORDINALITY \
+             AS k(id, title, description, status, priority, due_date, labels, assignee_id, \
+                  state_id, position, parent_id, n) \
+         ORDER BY k.n \
+         RETURNING {TASK_COLUMNS}"
+    )
+});
+
+/// Creates `tasks` in the project `access` entered, in one statement, within the project's
+/// quota, each with its `task.created` entry. For imports: nobody is notified (the importer
+/// is the only assignee an import keeps).
+pub async fn insert_imported(
+    tx: &Tx,
+    access: &ProjectAccess,
+    tasks: &[ImportedTask],
+) -> Result<Vec<Task>, TaskWriteError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let project_id = access.project_id();
+    let first = next_numbers(tx, project_id, tasks.len() as i64).await?;
+    let ids: Vec<Uuid> = tasks.iter().map(|_| Uuid::now_v7()).collect();
+    let column = |f: fn(&ImportedTask) -> String| tasks.iter().map(f).collect::<Vec<String>>();
+    let titles = column(|t| t.fields.title.clone());
+    let descriptions = column(|t| t.fields.description.clone());
+    let statuses = column(|t| t.fields.status.as_str().to_owned());
+    let positions = column(|t| t.position.clone());
+    // Each task's labels as a JSON array: PostgreSQL arrays cannot nest unevenly.
+    let labels = column(|t| serde_json::json!(t.fields.labels).to_string());
+    let priorities: Vec<i16> = tasks.iter().map(|t| t.fields.priority).collect();
+    let due_dates: Vec<Option<NaiveDate>> = tasks.iter().map(|t| t.fields.due_date).collect();
+    let assignees: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.assignee_id).collect();
+    let states: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.state_id).collect();
+    let parents: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.parent_id).collect();
+    let created: Vec<Task> = tx
+        .fetch_all(
+            &IMPORT_SQL,
+            params![
+                project_id,
+                first,
+                access.user_id(),
+                ids,
+                titles,
+                descriptions,
+                statuses,
+                priorities,
+                due_dates,
+                labels,
+                assignees,
+                states,
+                positions,
+                parents
+            ],
+        )
+        .await
+        .map_err(write_error)?;
+    for task in &created {
+        activity::record(
+            tx,
+            Record::new(Kind::TaskCreated, project_id, Some(access.user_id()))
+                .task(task.id)
+                .changes(created_changes(task)),
+        );
+    }
+    // An import writes up to 100,000 entries: each batch's go now, not all at the commit.
+    tx.flush_journal().await?;
+    Ok(created)
+}
+
+/// Counts imported comments on their tasks (`task_ids`: one entry per comment) of the project
+/// `access` entered.
+pub async fn count_imported_comments(
+    tx: &Tx,
+    access: &ProjectAccess,
+    task_ids: &[Uuid],
+) -> DbResult<()> {
+    tx.execute(
+        "UPDATE tasks t SET comment_count = t.comment_count + k.n \
+         FROM (SELECT id, count(*)::int AS n FROM unnest($2::uuid[]) AS id GROUP BY id) AS k \
+         WHERE t.id = k.id AND t.project_id = $1",
+        params![access.project_id(), task_ids.to_vec()],
+    )
+    .await?;
+    Ok(())
+}
