@@ -40,6 +40,7 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_MAX_CONNECTIONS",
     "DOCKET_METRICS_TOKEN",
     "DOCKET_MIN_FREE_DISK_MB",
+    "DOCKET_WEBHOOK_ALLOW_PRIVATE",
 ];
 
 /// Raw settings as given on the command line or in the environment.
@@ -118,6 +119,8 @@ pub struct ConfigArgs {
     pub metrics_token: Option<String>,
     #[arg(long = "min-free-disk-mb", env = "DOCKET_MIN_FREE_DISK_MB")]
     pub min_free_disk_mb: Option<String>,
+    #[arg(long = "webhook-allow-private", env = "DOCKET_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +200,9 @@ pub struct Config {
     /// With the embedded database: below this much free space on its file system, writes
     /// are refused (507). Zero refuses nothing.
     pub min_free_disk_bytes: u64,
+    /// Webhook URLs may reach loopback, private and link-local addresses (tests, private
+    /// networks); otherwise such addresses are refused when connecting (API.md §13).
+    pub webhook_allow_private: bool,
 }
 
 /// One thing wrong with the configuration: which variable and why.
@@ -516,6 +522,16 @@ impl Config {
             256,
             integer_in(0, 16 * 1024 * 1024),
         );
+        let webhook_allow_private = problems.parse(
+            "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+            &args.webhook_allow_private,
+            false,
+            |value| match value {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(format!("must be true or false (got {value:?})")),
+            },
+        );
 
         if !problems.0.is_empty() {
             return Err(problems.0);
@@ -545,6 +561,7 @@ impl Config {
             max_connections,
             metrics_token: secret(&args.metrics_token),
             min_free_disk_bytes: min_free_disk_mb << 20,
+            webhook_allow_private,
         })
     }
 
@@ -674,6 +691,10 @@ impl Config {
                         ""
                     }
                 ),
+            ),
+            (
+                "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+                self.webhook_allow_private.to_string(),
             ),
         ];
         rows.into_iter()

@@ -41,6 +41,10 @@ pub enum CursorScope {
     Comments { task: uuid::Uuid },
     /// `GET /me/notifications` of one caller (`unread` or all).
     Notifications { user: uuid::Uuid, unread: bool },
+    /// `GET /projects/{id}/webhooks`.
+    Webhooks { project: uuid::Uuid },
+    /// `GET /webhooks/{id}/deliveries`.
+    WebhookDeliveries { webhook: uuid::Uuid },
 }
 
 impl CursorScope {
@@ -59,6 +63,8 @@ impl CursorScope {
             CursorScope::Notifications { user, unread } => {
                 format!("notifications:{user}|{unread}")
             }
+            CursorScope::Webhooks { project } => format!("webhooks:{project}"),
+            CursorScope::WebhookDeliveries { webhook } => format!("deliveries:{webhook}"),
         }
     }
 }

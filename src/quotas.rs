@@ -9,6 +9,7 @@ pub const PROJECTS_PER_USER: i64 = 1_000;
 pub const TASKS_PER_PROJECT: i64 = 100_000;
 pub const API_TOKENS_PER_USER: i64 = 50;
 pub const COMMENTS_PER_TASK: i64 = 2_000;
+pub const WEBHOOKS_PER_PROJECT: i64 = 20;
 pub const LIVE_SESSIONS_PER_USER: i64 = 100;
 pub const LIVE_LOGINS_PER_USER: i64 = 100;
 

@@ -54,6 +54,8 @@ pub enum Action {
     /// Add, change or remove members below admin; link GitHub.
     ManageMembers,
     LinkGithub,
+    /// Register, change and remove webhooks, read their deliveries.
+    ManageWebhooks,
     /// Delete other people's comments.
     ModerateComments,
     /// Make or remove admins, delete the project, transfer ownership.
@@ -70,6 +72,7 @@ impl Action {
             Action::EditProject
             | Action::ManageMembers
             | Action::LinkGithub
+            | Action::ManageWebhooks
             | Action::ModerateComments => Role::Admin,
             Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => Role::Owner,
         }

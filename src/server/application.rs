@@ -127,6 +127,7 @@ impl Application {
             crate::telemetry::spawn_metrics_upkeep(state.metrics.handle.clone()),
             background::spawn_rate_sync(state.auth.clone()),
             tokio::spawn(state.disk.clone().run()),
+            tokio::spawn(crate::webhooks::outbox::run(state.webhooks.clone())),
         ];
 
         let grace = config.shutdown_grace;

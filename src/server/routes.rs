@@ -12,6 +12,7 @@ use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
 use crate::tasks::{handlers as tasks, list as task_lists, moves};
+use crate::webhooks::handlers as webhooks;
 
 use super::state::AppState;
 
@@ -71,6 +72,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
         .routes(routes!(crate::events::handlers::stream_events))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::ping))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

@@ -21,6 +21,7 @@ use crate::idempotency::CreatingRoutes;
 use crate::jobs::RetryPolicy;
 use crate::ops::MetricsExporter;
 use crate::pagination::CursorKey;
+use crate::webhooks::Webhooks;
 
 /// Cheap to clone: every part is reference-counted or small.
 #[derive(Clone, FromRef)]
@@ -32,6 +33,7 @@ pub struct AppState {
     pub cursor_key: CursorKey,
     pub events: Arc<Hub>,
     pub github: Github,
+    pub webhooks: Webhooks,
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
@@ -71,6 +73,12 @@ impl AppState {
             auth,
             cursor_key: CursorKey::derive(jwt_secret),
             events: Arc::new(Hub::new(tuning.events_heartbeat)),
+            webhooks: Webhooks::new(
+                db.clone(),
+                encryption_key.clone(),
+                config.webhook_allow_private,
+                tuning.webhooks.clone(),
+            ),
             github: Github::new(crate::github::Inner {
                 db: db.clone(),
                 client: UpstreamClient::new(

@@ -24,3 +24,4 @@ mod pooler;
 mod projects;
 mod tasks;
 mod web;
+mod webhooks;
