@@ -87,6 +87,7 @@ async fn purge_expired(db: &Db) -> DbResult<()> {
     crate::github::store::purge_expired(db).await?;
     crate::http::rate_limit::store::purge_expired(db).await?;
     crate::jobs::queue::purge_expired(db).await?;
+    crate::webhooks::store::purge_expired(db).await?;
     let recovered = crate::jobs::queue::recover_expired_leases(db).await?;
     if recovered > 0 {
         tracing::warn!(recovered, "returned jobs of a lost instance to the queue");

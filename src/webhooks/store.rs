@@ -220,6 +220,16 @@ pub async fn redeliver(db: &impl Exec, webhook_id: Uuid, delivery_id: Uuid) -> D
         > 0)
 }
 
+/// Attempts are kept 30 days (a delivery asked for by hand and never attempted stays).
+pub async fn purge_expired(db: &impl Exec) -> DbResult<u64> {
+    db.execute(
+        "DELETE FROM webhook_deliveries \
+         WHERE status <> 'pending' AND created_at < now() - interval '30 days'",
+        params![],
+    )
+    .await
+}
+
 // ---- The delivery worker's side ----
 
 /// A webhook a worker holds (its row locked until the worker's transaction ends).
