@@ -235,13 +235,15 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
     }
     app.stop().await;
     // Refinery applies only versions above the newest applied one, so the migrations after
-    // it are undone too (the journal's, V20261219000001).
+    // it are undone too (the journal's, V20261219000001; the webhooks', V20261223000023).
     db.batch(
         "ALTER TABLE tasks DROP CONSTRAINT tasks_position_short; \
          ALTER TABLE tasks DROP COLUMN previous_position; \
          ALTER TABLE tasks DROP COLUMN previous_epoch; \
          ALTER TABLE projects DROP COLUMN position_epoch; \
          DROP TABLE activity_pending; \
+         DROP TABLE webhook_deliveries; \
+         DROP TABLE webhooks; \
          DELETE FROM refinery_schema_history WHERE version >= 20261218000001",
     )
     .await;

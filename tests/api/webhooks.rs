@@ -162,6 +162,23 @@ async fn deliveries(client: &impl RequestHelper, webhook: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// The log once it has `n` rows (attempts commit with the worker's turn, after the answer).
+async fn logged(client: &impl RequestHelper, webhook: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = deliveries(client, webhook).await;
+        if log.len() >= n {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} attempts logged",
+            log.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn committed_changes_arrive_signed_in_commit_order_and_are_logged() {
     let app = private_app().await;
@@ -198,10 +215,10 @@ async fn committed_changes_arrive_signed_in_commit_order_and_are_logged() {
 
     // The secret is never shown again; the log says what happened.
     let id = webhook["id"].as_str().unwrap();
+    let log = logged(&alice, id, 5).await;
     let got: Value = alice.get(&format!("/api/v1/webhooks/{id}")).await.good();
     assert!(got.get("secret").is_none());
     assert_eq!(got["last_status"], "delivered");
-    let log = deliveries(&alice, id).await;
     assert_eq!(log.len(), 5);
     assert!(log
         .iter()
@@ -304,7 +321,7 @@ async fn failures_are_retried_with_the_same_id_honouring_retry_after_and_4xx_is_
     assert_eq!(all[4].json()["type"], "task.created");
 
     let id = webhook["id"].as_str().unwrap();
-    let log = deliveries(&alice, id).await;
+    let log = logged(&alice, id, 5).await;
     let statuses: Vec<(i64, &str, i64)> = log
         .iter()
         .rev()
@@ -545,8 +562,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         .unwrap()
         .unwrap();
     assert!(line.starts_with("verified evt_"), "{line}");
+    // The attempt is recorded when the worker's turn commits, just after the answer.
     let id = webhook["id"].as_str().unwrap();
-    let log = deliveries(&alice, id).await;
+    let log = logged(&alice, id, 1).await;
     assert_eq!(log[0]["status"], "delivered");
     child.kill().await.unwrap();
 }
