@@ -58,3 +58,14 @@ CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook_id, id DESC)
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, id) WHERE status = 'pending';
 -- The maintenance loop drops attempts after 30 days.
 CREATE INDEX webhook_deliveries_age ON webhook_deliveries (created_at) WHERE status <> 'pending';
+
+-- Password reset (API.md §14): single-use tokens valid 1 h, only their hash kept.
+CREATE TABLE password_resets (
+    token_hash  bytea PRIMARY KEY,
+    user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL,
+    used_at     timestamptz
+);
+CREATE INDEX password_resets_user ON password_resets (user_id);
+CREATE INDEX password_resets_expiry ON password_resets (expires_at);

@@ -41,6 +41,8 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_METRICS_TOKEN",
     "DOCKET_MIN_FREE_DISK_MB",
     "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+    "DOCKET_SMTP_URL",
+    "DOCKET_MAIL_FROM",
 ];
 
 /// Raw settings as given on the command line or in the environment.
@@ -121,6 +123,10 @@ pub struct ConfigArgs {
     pub min_free_disk_mb: Option<String>,
     #[arg(long = "webhook-allow-private", env = "DOCKET_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: Option<String>,
+    #[arg(long = "smtp-url", env = "DOCKET_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long = "mail-from", env = "DOCKET_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +170,18 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
+/// Whether a `DOCKET_SMTP_URL` can be used; the problem never repeats the URL (it holds a
+/// password).
+fn check_smtp_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+        return Err("must be smtp://host[:port] or smtps://host[:port]".into());
+    }
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw)
+        .map(|_| ())
+        .map_err(|_| "is not a usable SMTP URL".into())
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -203,6 +221,10 @@ pub struct Config {
     /// Webhook URLs may reach loopback, private and link-local addresses (tests, private
     /// networks); otherwise such addresses are refused when connecting (API.md §13).
     pub webhook_allow_private: bool,
+    /// Where email goes (`smtp://` or `smtps://`, credentials in it); `None`: no email.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of every email.
+    pub mail_from: lettre::message::Mailbox,
 }
 
 /// One thing wrong with the configuration: which variable and why.
@@ -532,10 +554,42 @@ impl Config {
                 _ => Err(format!("must be true or false (got {value:?})")),
             },
         );
+        let smtp_url = secret(&args.smtp_url);
+        if let Some(url) = &smtp_url {
+            use secrecy::ExposeSecret;
+            // The URL holds a password: the problem never repeats it.
+            if let Err(problem) = check_smtp_url(url.expose_secret()) {
+                problems.push("DOCKET_SMTP_URL", problem);
+            }
+        }
+        let default_from = format!(
+            "Docket <docket@{}>",
+            public_url.host_str().unwrap_or("localhost")
+        );
+        let mail_from = problems.parse(
+            "DOCKET_MAIL_FROM",
+            &args.mail_from,
+            default_from.parse().ok(),
+            |value| {
+                value
+                    .parse::<lettre::message::Mailbox>()
+                    .map(Some)
+                    .map_err(|_| {
+                        format!(
+                            "must be an address like Docket <docket@example.com> (got {value:?})"
+                        )
+                    })
+            },
+        );
 
         if !problems.0.is_empty() {
             return Err(problems.0);
         }
+        let mail_from = mail_from.unwrap_or_else(|| {
+            "Docket <docket@localhost>"
+                .parse()
+                .expect("a valid mailbox")
+        });
         Ok(Config {
             database_url,
             data_dir,
@@ -562,6 +616,8 @@ impl Config {
             metrics_token: secret(&args.metrics_token),
             min_free_disk_bytes: min_free_disk_mb << 20,
             webhook_allow_private,
+            smtp_url,
+            mail_from,
         })
     }
 
@@ -696,6 +752,8 @@ impl Config {
                 "DOCKET_WEBHOOK_ALLOW_PRIVATE",
                 self.webhook_allow_private.to_string(),
             ),
+            ("DOCKET_SMTP_URL", secret(self.smtp_url.is_some())),
+            ("DOCKET_MAIL_FROM", self.mail_from.to_string()),
         ];
         rows.into_iter()
             .map(|(name, value)| format!("{name}={value}\n"))
@@ -781,6 +839,20 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.variable == "DOCKET_ENCRYPTION_KEY"));
+    }
+
+    #[test]
+    fn smtp_urls() {
+        for good in [
+            "smtp://localhost:2525",
+            "smtps://u:p@mail.example.com:465",
+            "smtp://h?tls=required",
+        ] {
+            assert!(check_smtp_url(good).is_ok(), "{good}");
+        }
+        for bad in ["http://mail.example.com", "smtp://", "mail.example.com"] {
+            assert!(check_smtp_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

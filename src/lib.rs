@@ -12,6 +12,7 @@ pub mod cli;
 pub mod comments;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod github;

@@ -13,6 +13,7 @@ pub mod password;
 pub mod principal;
 pub mod principal_cache;
 pub mod registration;
+pub mod reset;
 pub mod state;
 pub mod store;
 pub mod users;

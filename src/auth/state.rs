@@ -36,6 +36,8 @@ pub struct Inner {
 pub struct AuthConfig {
     pub registration: Registration,
     pub trusted_proxies: TrustedProxies,
+    /// Where links in emails point (`DOCKET_PUBLIC_URL`).
+    pub public_url: url::Url,
     secure_cookies: bool,
     session_cookie: &'static str,
 }
@@ -75,6 +77,7 @@ impl AuthState {
             config: AuthConfig {
                 registration: config.registration,
                 trusted_proxies: TrustedProxies(config.trusted_proxies.clone().into()),
+                public_url: config.public_url.clone(),
                 secure_cookies: config.secure_cookies(),
                 session_cookie: config.session_cookie(),
             },

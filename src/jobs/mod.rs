@@ -41,6 +41,8 @@ pub enum JobKind {
     GithubSync,
     /// One day's due-soon and overdue notifications (`notifications::due`).
     DueReminders,
+    /// One email (`email`).
+    Email,
 }
 
 impl JobKind {
@@ -48,11 +50,12 @@ impl JobKind {
         match self {
             JobKind::GithubSync => "github_sync",
             JobKind::DueReminders => "due_reminders",
+            JobKind::Email => "email",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [JobKind::GithubSync, JobKind::DueReminders]
+        [JobKind::GithubSync, JobKind::DueReminders, JobKind::Email]
             .into_iter()
             .find(|kind| kind.as_str() == raw)
     }
@@ -75,6 +78,11 @@ impl JobKey {
 
     pub fn due_reminders(day: NaiveDate) -> Self {
         Self(format!("due-reminders:{day}"))
+    }
+
+    /// Every email is a job of its own.
+    pub fn email(id: Uuid) -> Self {
+        Self(format!("email:{id}"))
     }
 
     pub fn as_str(&self) -> &str {

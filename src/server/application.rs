@@ -137,6 +137,7 @@ impl Application {
             jobs::Jobs {
                 db: db.clone(),
                 github: state.github.clone(),
+                mailer: state.mailer.clone(),
                 retry: state.github.retry,
                 reminders_for: None,
             },

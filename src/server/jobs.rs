@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, Utc};
 
 use crate::db::Db;
+use crate::email::Mailer;
 use crate::github::Github;
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Runner;
@@ -11,6 +12,7 @@ use crate::jobs::{JobKind, Outcome, RetryPolicy};
 pub struct Jobs {
     pub db: Db,
     pub github: Github,
+    pub mailer: Mailer,
     pub retry: RetryPolicy,
     /// The day whose reminders this instance has enqueued (or found enqueued).
     pub reminders_for: Option<NaiveDate>,
@@ -23,6 +25,7 @@ impl Runner for Jobs {
             Some(JobKind::DueReminders) => {
                 crate::notifications::due::run_job(&self.db, self.retry, job).await
             }
+            Some(JobKind::Email) => crate::email::run_job(&self.mailer, job).await,
             // A kind from a newer release: fail it rather than guess.
             None => Outcome::Fatal(format!("unknown job kind {:?}", job.kind)),
         }

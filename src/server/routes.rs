@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::handlers as activity;
-use crate::auth::{account, admin, api_tokens, login, registration};
+use crate::auth::{account, admin, api_tokens, login, registration, reset};
 use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
@@ -28,6 +28,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             login::delete_session
         ))
         .routes(routes!(login::create_token))
+        .routes(routes!(reset::request_password_reset))
+        .routes(routes!(reset::confirm_password_reset))
         .routes(routes!(login::revoke_token))
         .routes(routes!(account::get_me, account::update_me))
         .routes(routes!(account::change_password))

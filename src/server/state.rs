@@ -13,6 +13,7 @@ use crate::auth::state::AuthState;
 use crate::config::Config;
 use crate::db::disk::DiskSpace;
 use crate::db::Db;
+use crate::email::Mailer;
 use crate::events::Hub;
 use crate::github::client::UpstreamClient;
 use crate::github::Github;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub events: Arc<Hub>,
     pub github: Github,
     pub webhooks: Webhooks,
+    pub mailer: Mailer,
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
@@ -73,6 +75,14 @@ impl AppState {
             auth,
             cursor_key: CursorKey::derive(jwt_secret),
             events: Arc::new(Hub::new(tuning.events_heartbeat)),
+            mailer: Mailer::new(
+                config.smtp_url.as_ref().map(|url| {
+                    use secrecy::ExposeSecret;
+                    url.expose_secret()
+                }),
+                config.mail_from.clone(),
+                retry,
+            )?,
             webhooks: Webhooks::new(
                 db.clone(),
                 encryption_key.clone(),

@@ -9,6 +9,7 @@ mod binary;
 mod bounded;
 mod comments;
 mod docs;
+mod email;
 mod events;
 mod faults;
 mod foundation;

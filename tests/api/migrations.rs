@@ -244,6 +244,7 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
          DROP TABLE activity_pending; \
          DROP TABLE webhook_deliveries; \
          DROP TABLE webhooks; \
+         DROP TABLE password_resets; \
          DELETE FROM refinery_schema_history WHERE version >= 20261218000001",
     )
     .await;

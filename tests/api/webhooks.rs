@@ -506,12 +506,7 @@ async fn private_addresses_are_refused_when_connecting() {
 /// The independent verifier: the `standardwebhooks` package from PyPI, in a receiver of its own.
 #[tokio::test]
 async fn the_python_standard_webhooks_library_accepts_the_signatures() {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/webhook-tests/venv/bin/python");
-    assert!(
-        python.exists(),
-        "python3 -m venv target/webhook-tests/venv && target/webhook-tests/venv/bin/pip install standardwebhooks==1.1.0"
-    );
+    let python = crate::email::python();
     let app = private_app().await;
     let alice = app.new_client().await;
     let project = alice.create_project("Hooks").await;
