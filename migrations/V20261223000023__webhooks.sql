@@ -15,7 +15,7 @@ CREATE TABLE webhooks (
     description          text,
     active               boolean NOT NULL DEFAULT true,
     disabled_reason      text,
-    -- XChaCha20-Poly1305 with the webhook id as associated data (`github::secrets`).
+    -- XChaCha20-Poly1305 with the webhook id as associated data (`src/secrets.rs`).
     secret               bytea NOT NULL,
     -- After a rotation the old secret signs too, until `previous_until`.
     previous_secret      bytea,

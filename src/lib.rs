@@ -25,6 +25,7 @@ pub mod ops;
 pub mod pagination;
 pub mod projects;
 pub mod quotas;
+pub mod secrets;
 pub mod server;
 pub mod tasks;
 pub mod telemetry;

@@ -15,7 +15,7 @@ use super::login::end_logins;
 use super::state::AuthState;
 use super::store::resets;
 use super::users;
-use crate::email::{self, Mailer, Outgoing};
+use crate::email::{Mailer, Outgoing};
 use crate::error::ApiError;
 use crate::http::extract::Json;
 
@@ -60,14 +60,14 @@ pub async fn request_password_reset(
     let _counted = limits::attempt(&state.db, &[(bucket, REQUESTS_PER_ADDRESS)]).await?;
     // After the answer: the time of the answer is the same for every address.
     tokio::spawn(async move {
-        if let Err(error) = send_link(&state, &email).await {
+        if let Err(error) = send_link(&state, &mailer, &email).await {
             tracing::warn!(error = %error.detail.clone().unwrap_or_default(), "password reset: could not queue the email");
         }
     });
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn send_link(state: &AuthState, email: &str) -> Result<(), ApiError> {
+async fn send_link(state: &AuthState, mailer: &Mailer, email: &str) -> Result<(), ApiError> {
     let Some((user, _)) = users::find_credentials(&state.db, email).await? else {
         return Ok(());
     };
@@ -85,7 +85,9 @@ async fn send_link(state: &AuthState, email: &str) -> Result<(), ApiError> {
     link.query_pairs_mut().append_pair("token", &token);
     let tx = state.db.begin().await?;
     resets::insert(&tx, &crate::tokens::hash_token(&token), user.id, VALID_SECS).await?;
-    email::enqueue(&tx, &message(&user.email, &user.name, link.as_str())).await?;
+    mailer
+        .enqueue(&tx, &message(&user.email, &user.name, link.as_str()))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -6,11 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::config::KeyMaterial;
 use crate::db::{DbResult, Exec};
 use crate::jobs::queue::{self, Job};
 use crate::jobs::{JobKey, JobKind, Outcome, RetryPolicy};
@@ -30,50 +34,72 @@ pub struct Outgoing {
     pub unsubscribe: Option<String>,
 }
 
-/// The part that sends. Cheap to clone; `None` inside when no SMTP server is configured.
+/// The part that queues and sends. Cheap to clone.
 #[derive(Clone)]
-pub struct Mailer(Option<Arc<Inner>>);
+pub struct Mailer(Arc<Inner>);
 
 pub struct Inner {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// `None` when no SMTP server is configured.
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     retry: RetryPolicy,
+    /// Seals queued messages: they hold links with tokens (`crate::secrets`).
+    key: KeyMaterial,
 }
 
 impl Mailer {
     /// `smtp_url` was checked when the configuration was read (`config::check_smtp_url`).
-    pub fn new(smtp_url: Option<&str>, from: Mailbox, retry: RetryPolicy) -> anyhow::Result<Self> {
-        let Some(url) = smtp_url else {
-            return Ok(Self(None));
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: Mailbox,
+        retry: RetryPolicy,
+        key: KeyMaterial,
+    ) -> anyhow::Result<Self> {
+        let transport = match smtp_url {
+            None => None,
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|_| anyhow::anyhow!("DOCKET_SMTP_URL is not a usable SMTP URL"))?
+                    .timeout(Some(Duration::from_secs(30)))
+                    .build(),
+            ),
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|_| anyhow::anyhow!("DOCKET_SMTP_URL is not a usable SMTP URL"))?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
-        Ok(Self(Some(Arc::new(Inner {
+        Ok(Self(Arc::new(Inner {
             transport,
             from,
             retry,
-        }))))
+            key,
+        })))
     }
 
     pub fn is_configured(&self) -> bool {
-        self.0.is_some()
+        self.0.transport.is_some()
     }
-}
 
-/// Queues a message, in the caller's transaction: it is sent once that commits.
-pub async fn enqueue(db: &impl Exec, message: &Outgoing) -> DbResult<()> {
-    let payload = serde_json::to_value(message).expect("serializable");
-    queue::enqueue(
-        db,
-        JobKind::Email,
-        payload,
-        &JobKey::email(Uuid::now_v7()),
-        MAX_ATTEMPTS,
-    )
-    .await?;
-    Ok(())
+    /// Queues a message, in the caller's transaction: it is sent once that commits. The job's
+    /// payload is sealed (it may hold a single-use link), bound to the job's own key.
+    pub async fn enqueue(&self, db: &impl Exec, message: &Outgoing) -> DbResult<()> {
+        let id = Uuid::now_v7();
+        let plain = serde_json::to_string(message).expect("serializable");
+        let sealed = crate::secrets::encrypt(&self.0.key, id, &plain);
+        let payload = json!({ "id": id, "sealed": STANDARD.encode(sealed) });
+        queue::enqueue(
+            db,
+            JobKind::Email,
+            payload,
+            &JobKey::email(id),
+            MAX_ATTEMPTS,
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn unseal(&self, payload: &Value) -> Option<Outgoing> {
+        let id: Uuid = payload["id"].as_str()?.parse().ok()?;
+        let sealed = STANDARD.decode(payload["sealed"].as_str()?).ok()?;
+        let plain = crate::secrets::decrypt(&self.0.key, id, &sealed)?;
+        serde_json::from_str(&plain).ok()
+    }
 }
 
 fn build(from: &Mailbox, message: &Outgoing) -> Result<Message, String> {
@@ -109,22 +135,21 @@ fn build(from: &Mailbox, message: &Outgoing) -> Result<Message, String> {
 
 /// The `JobKind::Email` runner: sends one queued message.
 pub async fn run_job(mailer: &Mailer, job: &Job) -> Outcome {
-    let Some(mailer) = &mailer.0 else {
+    let Some(transport) = &mailer.0.transport else {
         // Queued while SMTP was configured, run by an instance without it: wait for one with.
         return Outcome::Retry(
             Duration::from_secs(300),
             "no SMTP server is configured".into(),
         );
     };
-    let message: Outgoing = match serde_json::from_value::<Outgoing>(job.payload.clone()) {
-        Ok(message) => message,
-        Err(error) => return Outcome::Fatal(format!("bad payload: {error}")),
+    let Some(message) = mailer.unseal(&job.payload) else {
+        return Outcome::Fatal("the payload does not open with this DOCKET_ENCRYPTION_KEY".into());
     };
-    let built = match build(&mailer.from, &message) {
+    let built = match build(&mailer.0.from, &message) {
         Ok(built) => built,
         Err(error) => return Outcome::Fatal(error),
     };
-    match mailer.transport.send(built).await {
+    match transport.send(built).await {
         Ok(_) => {
             metrics::counter!("docket_emails_total", "outcome" => "sent").increment(1);
             Outcome::Done
@@ -135,7 +160,7 @@ pub async fn run_job(mailer: &Mailer, job: &Job) -> Outcome {
         }
         Err(error) => {
             metrics::counter!("docket_emails_total", "outcome" => "retried").increment(1);
-            let delay = mailer.retry.after(job.attempts.max(1) as u32);
+            let delay = mailer.0.retry.after(job.attempts.max(1) as u32);
             Outcome::Retry(delay, format!("sending failed: {error}"))
         }
     }

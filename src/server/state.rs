@@ -82,6 +82,7 @@ impl AppState {
                 }),
                 config.mail_from.clone(),
                 retry,
+                encryption_key.clone(),
             )?,
             webhooks: Webhooks::new(
                 db.clone(),

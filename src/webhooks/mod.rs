@@ -67,7 +67,7 @@ pub struct Webhooks(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub sender: sender::Sender,
-    /// Seals the secrets (`github::secrets`, with the webhook id as associated data).
+    /// Seals the secrets (`crate::secrets`, with the webhook id as associated data).
     pub encryption_key: KeyMaterial,
     pub allow_private: bool,
     pub policy: Policy,
@@ -194,11 +194,11 @@ pub fn secret_bytes(secret: &str) -> Option<Vec<u8>> {
 }
 
 pub fn seal(key: &KeyMaterial, webhook_id: Uuid, secret: &str) -> Vec<u8> {
-    crate::github::secrets::encrypt(key, webhook_id, secret)
+    crate::secrets::encrypt(key, webhook_id, secret)
 }
 
 pub fn unseal(key: &KeyMaterial, webhook_id: Uuid, sealed: &[u8]) -> Option<Vec<u8>> {
-    secret_bytes(&crate::github::secrets::decrypt(key, webhook_id, sealed)?)
+    secret_bytes(&crate::secrets::decrypt(key, webhook_id, sealed)?)
 }
 
 #[cfg(test)]

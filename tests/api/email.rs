@@ -158,6 +158,19 @@ async fn a_password_reset_goes_by_email_works_once_and_ends_every_login() {
         )
         .await;
     assert_eq!(stored, 1);
+    // The queued email is sealed: the link is not readable in the queue either.
+    let (queued, readable): (i64, i64) = (
+        app.db
+            .scalar("SELECT count(*) FROM jobs WHERE kind = 'email'", &[])
+            .await,
+        app.db
+            .scalar(
+                "SELECT count(*) FROM jobs WHERE strpos(payload::text, $1) > 0",
+                &[&token],
+            )
+            .await,
+    );
+    assert_eq!((queued, readable), (1, 0));
 
     let short = anon
         .post(CONFIRM, json!({"token": token, "new_password": "short"}))
