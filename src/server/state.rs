@@ -70,26 +70,29 @@ impl AppState {
             tuning.hash_start_deadline,
             crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
         );
+        let mailer = Mailer::new(
+            config.smtp_url.as_ref().map(|url| {
+                use secrecy::ExposeSecret;
+                url.expose_secret()
+            }),
+            config.mail_from.clone(),
+            retry,
+            encryption_key.clone(),
+        )?;
         Ok(Self {
             trusted_proxies: auth.config.trusted_proxies.clone(),
             auth,
             cursor_key: CursorKey::derive(jwt_secret),
             events: Arc::new(Hub::new(tuning.events_heartbeat)),
-            mailer: Mailer::new(
-                config.smtp_url.as_ref().map(|url| {
-                    use secrecy::ExposeSecret;
-                    url.expose_secret()
-                }),
-                config.mail_from.clone(),
-                retry,
-                encryption_key.clone(),
-            )?,
             webhooks: Webhooks::new(
                 db.clone(),
                 encryption_key.clone(),
                 config.webhook_allow_private,
                 tuning.webhooks.clone(),
+                mailer.clone(),
+                config.public_url.clone(),
             ),
+            mailer,
             github: Github::new(crate::github::Inner {
                 db: db.clone(),
                 client: UpstreamClient::new(

@@ -73,11 +73,24 @@ pub struct Inner {
     pub policy: Policy,
     /// Rung when a delivery was asked for by hand, so the worker need not wait for its poll.
     pub wake: tokio::sync::Notify,
+    /// Tells a project's admins when their webhook is switched off.
+    pub mailer: crate::email::Mailer,
+    /// Where links in those emails point.
+    pub public_url: url::Url,
 }
 
 impl Webhooks {
-    pub fn new(db: Db, encryption_key: KeyMaterial, allow_private: bool, policy: Policy) -> Self {
+    pub fn new(
+        db: Db,
+        encryption_key: KeyMaterial,
+        allow_private: bool,
+        policy: Policy,
+        mailer: crate::email::Mailer,
+        public_url: url::Url,
+    ) -> Self {
         Self(Arc::new(Inner {
+            mailer,
+            public_url,
             db,
             sender: sender::Sender::new(allow_private, policy.timeout),
             encryption_key,

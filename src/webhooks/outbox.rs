@@ -181,6 +181,7 @@ async fn deliver_history(
         if failing_too_long {
             tracing::warn!(webhook_id = %hook.id, "webhook disabled: {disabled}");
             state.disabled_reason = Some(&disabled);
+            tell_admins(hooks, tx, hook, &disabled).await?;
             break;
         }
         if next_attempt_at.is_some() || started.elapsed() >= TURN {
@@ -188,6 +189,56 @@ async fn deliver_history(
         }
     }
     store::save_state(tx, hook.id, &state).await
+}
+
+/// Emails the project's admins and owner that the webhook was switched off, in the
+/// transaction that switches it off (so they hear of it once). Without SMTP only the reason on
+/// the webhook and the log say so (API.md §12's notifications are about tasks).
+async fn tell_admins(
+    hooks: &Webhooks,
+    tx: &crate::db::Tx,
+    hook: &Claimed,
+    reason: &str,
+) -> DbResult<()> {
+    if !hooks.mailer.is_configured() {
+        return Ok(());
+    }
+    let base = hooks.public_url.as_str().trim_end_matches('/');
+    let settings = format!("{base}/p/{}/settings", hook.project_id);
+    for (project, email, name) in
+        crate::projects::store::admins_to_tell(tx, hook.project_id).await?
+    {
+        let message = crate::email::Outgoing {
+            to: email,
+            subject: format!("A webhook of {project} was switched off"),
+            text: format!(
+                "Hello {name},\n\nDocket switched off the webhook to {url} of {project}: \
+                 {reason}. Nothing is sent to it until someone switches it on again in the \
+                 project's settings, where its deliveries show what went wrong:\n\n{settings}\n",
+                url = hook.url
+            ),
+            html: format!(
+                "<p>Hello {name},</p><p>Docket switched off the webhook to <code>{url}</code> \
+                 of {project}: {reason}. Nothing is sent to it until someone switches it on \
+                 again in the project's settings, where its deliveries show what went \
+                 wrong:</p><p><a href=\"{settings}\">{settings}</a></p>",
+                name = escape(&name),
+                url = escape(&hook.url),
+                project = escape(&project),
+                settings = escape(&settings),
+            ),
+            unsubscribe: None,
+        };
+        hooks.mailer.enqueue(tx, &message).await?;
+    }
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The least wait a `Retry-After` gets (a receiver answering "0" must not be hammered).

@@ -361,13 +361,21 @@ async fn failures_are_retried_with_the_same_id_honouring_retry_after_and_4xx_is_
 async fn a_webhook_failing_long_enough_is_disabled_and_can_be_switched_on_again() {
     let mut tuning = fast_tuning();
     tuning.webhooks.disable_after = Duration::from_millis(500);
+    let smtp = crate::email::SmtpServer::start().await;
+    let smtp_url = smtp.url.clone();
     let app = TestApp::build()
-        .config(|args| args.webhook_allow_private = Some("true".into()))
+        .config(move |args| {
+            args.webhook_allow_private = Some("true".into());
+            args.smtp_url = Some(smtp_url);
+        })
         .tuning(tuning)
         .spawn()
         .await;
     let alice = app.new_client().await;
     let project = alice.create_project("Hooks").await;
+    let (bob, carol) = (app.new_user().await, app.new_user().await);
+    alice.add_member(project.id, &bob, "admin").await;
+    alice.add_member(project.id, &carol, "editor").await;
     let receiver = Receiver::start().await;
     receiver.otherwise(Answer::Status(503));
     let (webhook, _) = register(&alice, project.id, &receiver.url, json!(["*"])).await;
@@ -390,6 +398,22 @@ async fn a_webhook_failing_long_enough_is_disabled_and_can_be_switched_on_again(
         .unwrap()
         .contains("without a success"));
     assert_eq!(disabled["last_status"], "failed");
+    // The owner and the admin are told by email, once each; the editor is not.
+    let mails = smtp.wait_for(2).await;
+    let mut told: Vec<String> = mails
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap().to_owned())
+        .collect();
+    told.sort();
+    let mut admins = vec![alice.email.clone(), bob.email.clone()];
+    admins.sort();
+    assert_eq!(told, admins);
+    assert!(mails[0]["subject"].as_str().unwrap().contains("Hooks"));
+    let text = mails[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&receiver.url) && text.contains(&format!("/p/{}/settings", project.id)),
+        "{text}"
+    );
     // Nothing more is sent while disabled.
     let sent = receiver.received().len();
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -404,6 +428,7 @@ async fn a_webhook_failing_long_enough_is_disabled_and_can_be_switched_on_again(
     assert!(on["disabled_reason"].is_null());
     let received = receiver.wait_for(sent + 1).await;
     assert_eq!(received[sent].id(), received[0].id());
+    assert_eq!(smtp.received().len(), 2, "told once");
 }
 
 #[tokio::test]
