@@ -8,15 +8,43 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// The virtualenv the email and webhook tests share (`python3 -m venv target/webhook-tests/venv
-/// && target/webhook-tests/venv/bin/pip install aiosmtpd==1.4.6 standardwebhooks==1.1.0`).
+/// The virtualenv the email and webhook tests share (a real SMTP server, the independent
+/// webhook verifier), under `target/api-tests/venv`; made once per test run, and again when
+/// `tests/api/requirements.txt` changes.
 pub fn python() -> std::path::PathBuf {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/webhook-tests/venv/bin/python");
-    assert!(
-        python.exists(),
-        "python3 -m venv target/webhook-tests/venv && target/webhook-tests/venv/bin/pip install aiosmtpd==1.4.6 standardwebhooks==1.1.0"
-    );
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> std::path::PathBuf {
+    use std::process::Command;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/api-tests/venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("tests/api/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    let stamp = venv.join("requirements.installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        eprintln!("creating {} with {}", venv.display(), wanted.trim());
+        let _ = std::fs::remove_dir_all(&venv);
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 -m venv (Debian: apt-get install python3-venv)"
+        );
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements)
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "pip install -r tests/api/requirements.txt"
+        );
+        std::fs::write(&stamp, wanted).unwrap();
+    }
     python
 }
 
