@@ -16,21 +16,27 @@
 #   throughput moves with whatever else runs, CPU per write much less).
 #
 # Builds: the working tree (release) twice, as is and with `--features bench-without-history`;
-# BIN_LOCK is main before the change (default target/bench-bins/docket-lock, built from 560077f).
-# Knobs: ROUNDS (3), DURATION (10, HTTP), WARMUP (3), DESIGN_DURATION (5), STREAMS (20),
-# SKIP_DESIGNS=1, SKIP_HTTP=1, SKIP_EVENTS=1.
+# BIN_LOCK is main before the journal (default target/bench-bins/docket-lock, built from dde89c0;
+# the first figures used 560077f). Knobs: ROUNDS (3), DURATION (10, HTTP), WARMUP (3),
+# DESIGN_DURATION (5), STREAMS (20), SKIP_BUILD=1, SKIP_DESIGNS=1, SKIP_HTTP=1, SKIP_EVENTS=1,
+# HTTP_PROJECTS ("1 64"), HTTP_BUILDS ("without-history lock sequencer"; another NAME runs
+# target/bench-bins/docket-NAME, to compare variants of the sequencer), BIN_SEQUENCER
+# (target/release/docket), SEQUENCER_SCENARIOS ("w,cr,pgw").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; STREAMS=${STREAMS:-20}; ROUNDS=${ROUNDS:-3}
 DESIGN_DURATION=${DESIGN_DURATION:-5}
 BIN_LOCK=${BIN_LOCK:-target/bench-bins/docket-lock}
-[ -x "$BIN_LOCK" ] || { echo "BIN_LOCK=$BIN_LOCK: build main (560077f) in release and copy it there" >&2; exit 2; }
+[ -x "$BIN_LOCK" ] || { echo "BIN_LOCK=$BIN_LOCK: build main (dde89c0) in release and copy it there" >&2; exit 2; }
 mkdir -p target/bench-bins
 # Both builds select the same packages, so that their dependencies are built once.
-cargo build --release --quiet -p docket -p docket-bench --bins --features docket/bench-without-history
-cp target/release/docket target/bench-bins/docket-without-history
-cargo build --release --quiet -p docket -p docket-bench --bins
-BIN=target/release/docket
+# SKIP_BUILD=1 runs the binaries already there (each build is minutes on a loaded machine).
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build --release --quiet -p docket -p docket-bench --bins --features docket/bench-without-history
+  cp target/release/docket target/bench-bins/docket-without-history
+  cargo build --release --quiet -p docket -p docket-bench --bins
+fi
+BIN=${BIN_SEQUENCER:-target/release/docket}
 OUT=$(mktemp -d)
 
 source bench/pg.sh
@@ -85,15 +91,16 @@ if [ -z "${SKIP_HTTP:-}" ]; then
     without-history) echo target/bench-bins/docket-without-history ;;
     lock) echo "$BIN_LOCK" ;;
     sequencer) echo "$BIN" ;;
+    *) echo "target/bench-bins/docket-$1" ;;
   esac; }
   for round in $(seq 1 "$ROUNDS"); do
-    for build in without-history lock sequencer; do
-      for projects in 1 64; do
+    for build in ${HTTP_BUILDS:-without-history lock sequencer}; do
+      for projects in ${HTTP_PROJECTS:-1 64}; do
         # A fresh copy each time: creates pile up in one project (up to its 100,000 quota).
         db=journal_${build//-/_}_${projects}_$round
         copy "$db" "$(bin_of $build)"
         serve "$db" "$(bin_of $build)"
-        scenarios=w; [ $build = sequencer ] && scenarios=w,cr,pgw
+        scenarios=w; [ $build = sequencer ] && scenarios=${SEQUENCER_SCENARIOS:-w,cr,pgw}
         echo "round $round, $build, $projects project(s):"
         target/release/docket-bench --url "http://127.0.0.1:$PORT" --database-url "$(url_of "$db")" \
           --server-pid "$SERVER" --duration-s "$DURATION" --warmup-s "$WARMUP" --connections 16,64 \
@@ -162,6 +169,16 @@ if http:
             cpu_text = " / ".join("–" if c is None else f"{c:.0f}" for c in cpus)
             by_cpu = ratio(cpus[0], cpus[2])
             print(f"| {conns} | {projects} | {rate(k('without-history'))} | {rate(k('lock'))} | {rate(k('sequencer'))} | {ratio(lock, none)} | {ratio(seq, none)} | {cpu_text} | {by_cpu} |")
+    print("\n## HTTP, scenario w, every build: writes/s, median (range); ÷ without history; CPU µs/write\n")
+    print("| build | conns | projects | writes/s | ÷ without | CPU µs/write |")
+    print("|---|---|---|---|---|---|")
+    for label in dict.fromkeys(r["label"] for r in http):
+        for conns in (16, 64):
+            for projects in sorted({k[3] for k in runs}):
+                key, base = (label, "w", conns, projects), ("without-history", "w", conns, projects)
+                if key in runs:
+                    c = cpu(key)
+                    print(f"| {label} | {conns} | {projects} | {rate(key)} | {ratio(med(key, 'rps'), med(base, 'rps'))} | {'–' if c is None else f'{c:.0f}'} |")
     print("\n## HTTP creates against pgbench on the same transaction (sequencer build), median of the rounds\n")
     print("| conns | projects | Docket creates/s | pgbench creates/s | Docket ÷ pgbench | CPU µs/create: Docket server + PostgreSQL / PostgreSQL under pgbench |")
     print("|---|---|---|---|---|---|")

@@ -1,5 +1,5 @@
 //! The `docket` command line: `serve` (default), `migrate`, `check-config`, `healthcheck`,
-//! `admin create-user`, `db url`.
+//! `admin create-user`, `db url`, `storage migrate`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -57,6 +57,24 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Attachment storage.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StorageCommand {
+    /// Copy every attachment to another storage while servers run, then switch them to it.
+    /// Resumable: run it again after an interruption.
+    Migrate {
+        /// The storage to move to: `local` or `s3://bucket/prefix`.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,7 +106,7 @@ enum DbCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { config: cli.config });
-    let config_args = match &command {
+    let mut config_args = match &command {
         Command::Serve { config }
         | Command::Migrate { config }
         | Command::CheckConfig { config }
@@ -98,8 +116,12 @@ pub fn run() -> ExitCode {
         }
         | Command::Db {
             command: DbCommand::Url { config },
+        }
+        | Command::Storage {
+            command: StorageCommand::Migrate { config, .. },
         } => config.clone(),
     };
+    config_args.oidc = crate::config::oidc_variables();
     let config = match Config::from_args(&config_args) {
         Ok(config) => config,
         Err(problems) => {
@@ -141,6 +163,9 @@ pub fn run() -> ExitCode {
             Command::Db {
                 command: DbCommand::Url { .. },
             } => db_url(&config),
+            Command::Storage {
+                command: StorageCommand::Migrate { to, .. },
+            } => migrate_storage(config, &to).await,
             Command::CheckConfig { .. } => unreachable!("handled above"),
         }
     });
@@ -370,6 +395,31 @@ async fn create_user(
         user.role.as_str()
     );
     Ok(())
+}
+
+/// `docket storage migrate --to URL` (see `attachments::migrate`).
+async fn migrate_storage(config: Config, to: &str) -> anyhow::Result<()> {
+    let _logs = crate::telemetry::init_logging("warn", config.log_format);
+    let target = crate::config::StorageUrl::parse(to).map_err(|e| anyhow::anyhow!("--to {e}"))?;
+    let (config, options, embedded) = prepare_database(config, false).await?;
+    let db = crate::db::Db::new(&config, options.clone());
+    let result = async {
+        crate::db::migrations::migrate(&crate::db::session_config(&config, &options)?).await?;
+        db.mark_migrated();
+        let attachments = crate::attachments::Attachments::new(
+            &config,
+            db.clone(),
+            crate::attachments::Tuning::default(),
+        );
+        crate::attachments::migrate::run(&attachments, &db, &target, &mut |line| println!("{line}"))
+            .await
+    }
+    .await;
+    db.close();
+    if let Some(embedded) = embedded {
+        embedded.stop().await?;
+    }
+    result.map(|_| ())
 }
 
 fn db_url(config: &Config) -> anyhow::Result<()> {

@@ -43,7 +43,29 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_WEBHOOK_ALLOW_PRIVATE",
     "DOCKET_SMTP_URL",
     "DOCKET_MAIL_FROM",
+    "DOCKET_REQUIRE_2FA",
+    "DOCKET_STORAGE",
+    "DOCKET_S3_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "DOCKET_ATTACHMENT_MAX_BYTES",
+    "DOCKET_PROJECT_STORAGE_BYTES",
 ];
+
+/// The settings of a single sign-on provider, `DOCKET_OIDC_<NAME>_<SETTING>` (API.md §21): any
+/// number of `<NAME>`s, read from the environment (there are no flags for them).
+pub const OIDC_SETTINGS: &[&str] = &[
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SCOPES",
+    "LABEL",
+    "ALLOWED_DOMAINS",
+    "CREATE_USERS",
+];
+
+const OIDC_PREFIX: &str = "DOCKET_OIDC_";
 
 /// Raw settings as given on the command line or in the environment.
 #[derive(Args, Debug, Clone, Default)]
@@ -127,12 +149,158 @@ pub struct ConfigArgs {
     pub smtp_url: Option<String>,
     #[arg(long = "mail-from", env = "DOCKET_MAIL_FROM")]
     pub mail_from: Option<String>,
+
+    #[arg(long = "require-2fa", env = "DOCKET_REQUIRE_2FA")]
+    pub require_2fa: Option<String>,
+    /// Every `DOCKET_OIDC_*` variable as `(name, value)` (`oidc_variables`).
+    #[arg(skip)]
+    pub oidc: Vec<(String, String)>,
+    #[arg(long = "storage", env = "DOCKET_STORAGE")]
+    pub storage: Option<String>,
+    #[arg(long = "s3-endpoint", env = "DOCKET_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(
+        long = "aws-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub aws_access_key_id: Option<String>,
+    #[arg(
+        long = "aws-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<String>,
+    #[arg(long = "aws-region", env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    #[arg(long = "attachment-max-bytes", env = "DOCKET_ATTACHMENT_MAX_BYTES")]
+    pub attachment_max_bytes: Option<String>,
+    #[arg(long = "project-storage-bytes", env = "DOCKET_PROJECT_STORAGE_BYTES")]
+    pub project_storage_bytes: Option<String>,
+}
+
+/// Where attachments live (API.md §20): `local` (under the data dir) or an S3 bucket and
+/// key prefix. Its text form is what rows record as their store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StorageUrl {
+    Local,
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageUrl {
+    /// `local`, or `s3://bucket` with an optional `/prefix` (no empty segments, no `..`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw == "local" {
+            return Ok(Self::Local);
+        }
+        let rest = raw
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("must be local or s3://bucket/prefix (got {raw:?})"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(format!("{bucket:?} is not an S3 bucket name"));
+        }
+        let prefix_ok = prefix.is_empty()
+            || prefix.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+            });
+        if !prefix_ok {
+            return Err(format!("{prefix:?} is not a key prefix"));
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for StorageUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageUrl::Local => f.write_str("local"),
+            StorageUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            StorageUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// How S3 is reached: the endpoint of an S3-compatible server and credentials given as
+/// settings (the other `AWS_*` variables are read by the S3 client itself).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint: Option<Url>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub region: Option<String>,
+}
+
+/// The `DOCKET_OIDC_*` variables of this process's environment (values that are not Unicode
+/// are kept as a problem for `Config::from_args` to report).
+pub fn oidc_variables() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.into_string().ok()?;
+            name.starts_with(OIDC_PREFIX).then(|| {
+                let value = value
+                    .into_string()
+                    .unwrap_or_else(|_| "\u{fffd}".to_owned());
+                (name, value)
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
     Open,
     Closed,
+}
+
+/// Who must have a second factor (`DOCKET_REQUIRE_2FA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Require2fa {
+    None,
+    Admins,
+    All,
+}
+
+impl Require2fa {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Require2fa::None => "none",
+            Require2fa::Admins => "admins",
+            Require2fa::All => "all",
+        }
+    }
+}
+
+/// One single sign-on provider, validated.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// `<NAME>` lower-cased: the id in paths and in stored identities.
+    pub id: String,
+    /// `<NAME>` as written, for messages.
+    pub name: String,
+    /// As configured; matched against what the provider publishes with or without a trailing
+    /// slash.
+    pub issuer: Url,
+    pub client_id: String,
+    /// `None`: a public client (PKCE alone).
+    pub client_secret: Option<SecretString>,
+    pub scopes: Vec<String>,
+    pub label: String,
+    /// Lower-case email domains; empty: any.
+    pub allowed_domains: Vec<String>,
+    pub create_users: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,12 +393,23 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     /// The sender of every email.
     pub mail_from: lettre::message::Mailbox,
+
+    pub require_2fa: Require2fa,
+    /// Sorted by id.
+    pub oidc_providers: Vec<OidcProvider>,
+    /// Where new attachments go (until `docket storage migrate` switches the instance).
+    pub storage: StorageUrl,
+    pub s3: S3Settings,
+    /// The largest attachment, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Attachment bytes one project may hold.
+    pub project_storage_bytes: u64,
 }
 
 /// One thing wrong with the configuration: which variable and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
-    pub variable: &'static str,
+    pub variable: String,
     pub message: String,
 }
 
@@ -243,9 +422,17 @@ impl fmt::Display for ConfigProblem {
 struct Problems(Vec<ConfigProblem>);
 
 impl Problems {
+    /// A problem with a variable whose name is made at run time (`DOCKET_OIDC_<NAME>_…`).
+    fn push_owned(&mut self, variable: &str, message: String) {
+        self.0.push(ConfigProblem {
+            variable: variable.to_owned(),
+            message,
+        });
+    }
+
     fn push(&mut self, variable: &'static str, message: impl Into<String>) {
         self.0.push(ConfigProblem {
-            variable,
+            variable: variable.to_owned(),
             message: message.into(),
         });
     }
@@ -470,6 +657,59 @@ fn github(problems: &mut Problems, args: &ConfigArgs) -> (Url, Duration) {
     (api_url, sync_interval)
 }
 
+struct Attachments {
+    storage: StorageUrl,
+    s3: S3Settings,
+    max_bytes: u64,
+    project_bytes: u64,
+}
+
+fn attachments(problems: &mut Problems, args: &ConfigArgs) -> Attachments {
+    let storage = problems.parse(
+        "DOCKET_STORAGE",
+        &args.storage,
+        StorageUrl::Local,
+        StorageUrl::parse,
+    );
+    let endpoint =
+        problems.parse(
+            "DOCKET_S3_ENDPOINT",
+            &args.s3_endpoint,
+            None,
+            |value| match Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(url)),
+                _ => Err(format!("must be an http(s) URL (got {value:?})")),
+            },
+        );
+    let text = |raw: &Option<String>| {
+        raw.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Attachments {
+        storage,
+        s3: S3Settings {
+            endpoint,
+            access_key_id: text(&args.aws_access_key_id),
+            secret_access_key: secret(&args.aws_secret_access_key),
+            region: text(&args.aws_region),
+        },
+        max_bytes: problems.parse(
+            "DOCKET_ATTACHMENT_MAX_BYTES",
+            &args.attachment_max_bytes,
+            25 * 1024 * 1024,
+            integer_in(1, 5 * 1024 * 1024 * 1024),
+        ),
+        project_bytes: problems.parse(
+            "DOCKET_PROJECT_STORAGE_BYTES",
+            &args.project_storage_bytes,
+            5 * 1024 * 1024 * 1024,
+            integer_in(0, u64::MAX / 2),
+        ),
+    }
+}
+
 fn logging(problems: &mut Problems, args: &ConfigArgs) -> (String, LogFormat) {
     let log = problems.parse("DOCKET_LOG", &args.log, "info".to_owned(), |value| {
         tracing_subscriber::EnvFilter::try_new(value)
@@ -492,6 +732,157 @@ fn logging(problems: &mut Problems, args: &ConfigArgs) -> (String, LogFormat) {
         },
     );
     (log, log_format)
+}
+
+/// The single sign-on providers of the `DOCKET_OIDC_*` variables; each problem is reported with
+/// its variable.
+fn oidc_providers(problems: &mut Problems, variables: &[(String, String)]) -> Vec<OidcProvider> {
+    use std::collections::BTreeMap;
+    let mut by_name: BTreeMap<String, BTreeMap<&'static str, &str>> = BTreeMap::new();
+    for (variable, value) in variables {
+        let Some(rest) = variable.strip_prefix(OIDC_PREFIX) else {
+            continue;
+        };
+        // The longest setting that ends the name wins (`CLIENT_ID`, not a name ending `_CLIENT`).
+        let setting = OIDC_SETTINGS
+            .iter()
+            .filter(|s| rest.len() > s.len() + 1 && rest.ends_with(&format!("_{s}")))
+            .max_by_key(|s| s.len());
+        let Some(setting) = setting else {
+            problems.push_owned(
+                variable,
+                format!(
+                    "is not a setting; use DOCKET_OIDC_<NAME>_{}",
+                    OIDC_SETTINGS.join("|")
+                ),
+            );
+            continue;
+        };
+        let name = &rest[..rest.len() - setting.len() - 1];
+        if name.len() > 32
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            problems.push_owned(
+                variable,
+                "<NAME> must be 1 to 32 of A-Z, 0-9 and _".to_owned(),
+            );
+            continue;
+        }
+        by_name
+            .entry(name.to_owned())
+            .or_default()
+            .insert(setting, value.trim());
+    }
+    by_name
+        .into_iter()
+        .filter_map(|(name, settings)| oidc_provider(problems, name, &settings))
+        .collect()
+}
+
+fn oidc_provider(
+    problems: &mut Problems,
+    name: String,
+    settings: &std::collections::BTreeMap<&'static str, &str>,
+) -> Option<OidcProvider> {
+    let variable = |setting: &str| format!("{OIDC_PREFIX}{name}_{setting}");
+    let before = problems.0.len();
+    let get = |setting: &str| settings.get(setting).copied().filter(|v| !v.is_empty());
+    let issuer = match get("ISSUER").map(Url::parse) {
+        Some(Ok(url))
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Some(url)
+        }
+        Some(_) => {
+            problems.push_owned(
+                &variable("ISSUER"),
+                "must be an http(s) URL without query or fragment".to_owned(),
+            );
+            None
+        }
+        None => {
+            problems.push_owned(
+                &variable("ISSUER"),
+                "is required for this provider".to_owned(),
+            );
+            None
+        }
+    };
+    let client_id = get("CLIENT_ID");
+    if client_id.is_none() {
+        problems.push_owned(
+            &variable("CLIENT_ID"),
+            "is required for this provider".to_owned(),
+        );
+    }
+    let scopes: Vec<String> = get("SCOPES")
+        .unwrap_or("openid email profile")
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        problems.push_owned(&variable("SCOPES"), "must include openid".to_owned());
+    }
+    let allowed_domains: Vec<String> = get("ALLOWED_DOMAINS")
+        .unwrap_or("")
+        .split(',')
+        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if allowed_domains
+        .iter()
+        .any(|d| !d.contains('.') || d.contains(['@', ' ', '/']))
+    {
+        problems.push_owned(
+            &variable("ALLOWED_DOMAINS"),
+            "must be email domains separated by commas (example.com,example.org)".to_owned(),
+        );
+    }
+    let create_users = match get("CREATE_USERS") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            problems.push_owned(
+                &variable("CREATE_USERS"),
+                format!("must be true or false (got {other:?})"),
+            );
+            false
+        }
+    };
+    let label = get("LABEL").map(str::to_owned).unwrap_or_else(|| {
+        let lower = name.to_lowercase().replace('_', " ");
+        let mut chars = lower.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    });
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        problems.push_owned(
+            &variable("LABEL"),
+            "must be at most 100 characters, no control characters".to_owned(),
+        );
+    }
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(OidcProvider {
+        id: name.to_lowercase(),
+        issuer: issuer?,
+        client_id: client_id?.to_owned(),
+        client_secret: get("CLIENT_SECRET").map(|s| SecretString::from(s.to_owned())),
+        scopes,
+        label,
+        allowed_domains,
+        create_users,
+        name,
+    })
 }
 
 impl Config {
@@ -581,6 +972,20 @@ impl Config {
                     })
             },
         );
+        let attachments = attachments(&mut problems, args);
+
+        let require_2fa = problems.parse(
+            "DOCKET_REQUIRE_2FA",
+            &args.require_2fa,
+            Require2fa::None,
+            |value| match value {
+                "none" => Ok(Require2fa::None),
+                "admins" => Ok(Require2fa::Admins),
+                "all" => Ok(Require2fa::All),
+                _ => Err(format!("must be none, admins or all (got {value:?})")),
+            },
+        );
+        let oidc_providers = oidc_providers(&mut problems, &args.oidc);
 
         if !problems.0.is_empty() {
             return Err(problems.0);
@@ -618,6 +1023,13 @@ impl Config {
             webhook_allow_private,
             smtp_url,
             mail_from,
+
+            require_2fa,
+            oidc_providers,
+            storage: attachments.storage,
+            s3: attachments.s3,
+            attachment_max_bytes: attachments.max_bytes,
+            project_storage_bytes: attachments.project_bytes,
         })
     }
 
@@ -754,10 +1166,57 @@ impl Config {
             ),
             ("DOCKET_SMTP_URL", secret(self.smtp_url.is_some())),
             ("DOCKET_MAIL_FROM", self.mail_from.to_string()),
+            ("DOCKET_REQUIRE_2FA", self.require_2fa.as_str().to_owned()),
+            ("DOCKET_STORAGE", self.storage.to_string()),
+            (
+                "DOCKET_S3_ENDPOINT",
+                self.s3
+                    .endpoint
+                    .as_ref()
+                    .map_or("(unset)".to_owned(), ToString::to_string),
+            ),
+            ("AWS_ACCESS_KEY_ID", secret(self.s3.access_key_id.is_some())),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                secret(self.s3.secret_access_key.is_some()),
+            ),
+            (
+                "AWS_REGION",
+                self.s3
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".to_owned()),
+            ),
+            (
+                "DOCKET_ATTACHMENT_MAX_BYTES",
+                self.attachment_max_bytes.to_string(),
+            ),
+            (
+                "DOCKET_PROJECT_STORAGE_BYTES",
+                self.project_storage_bytes.to_string(),
+            ),
         ];
-        rows.into_iter()
+        let mut out: String = rows
+            .into_iter()
             .map(|(name, value)| format!("{name}={value}\n"))
-            .collect()
+            .collect();
+        for provider in &self.oidc_providers {
+            let name = format!("DOCKET_OIDC_{}", provider.name);
+            out += &format!("{name}_ISSUER={}\n", provider.issuer);
+            out += &format!("{name}_CLIENT_ID={}\n", provider.client_id);
+            out += &format!(
+                "{name}_CLIENT_SECRET={}\n",
+                secret(provider.client_secret.is_some())
+            );
+            out += &format!("{name}_SCOPES={}\n", provider.scopes.join(" "));
+            out += &format!("{name}_LABEL={}\n", provider.label);
+            out += &format!(
+                "{name}_ALLOWED_DOMAINS={}\n",
+                provider.allowed_domains.join(",")
+            );
+            out += &format!("{name}_CREATE_USERS={}\n", provider.create_users);
+        }
+        out
     }
 }
 
@@ -821,7 +1280,7 @@ mod tests {
             ..Default::default()
         };
         let problems = Config::from_args(&args).unwrap_err();
-        let variables: Vec<_> = problems.iter().map(|p| p.variable).collect();
+        let variables: Vec<_> = problems.iter().map(|p| p.variable.as_str()).collect();
         assert_eq!(
             variables,
             ["DOCKET_LISTEN", "DOCKET_JWT_SECRET", "DOCKET_REGISTRATION"]
@@ -839,6 +1298,133 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.variable == "DOCKET_ENCRYPTION_KEY"));
+    }
+
+    fn oidc_args(variables: &[(&str, &str)]) -> ConfigArgs {
+        ConfigArgs {
+            oidc: variables
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn single_sign_on_providers_come_from_their_variables() {
+        let args = oidc_args(&[
+            (
+                "DOCKET_OIDC_CORP_SSO_ISSUER",
+                "https://id.example.com/realms/corp/",
+            ),
+            ("DOCKET_OIDC_CORP_SSO_CLIENT_ID", "docket"),
+            ("DOCKET_OIDC_CORP_SSO_CLIENT_SECRET", "s3cret-value"),
+            (
+                "DOCKET_OIDC_CORP_SSO_ALLOWED_DOMAINS",
+                "Example.com, @example.org",
+            ),
+            ("DOCKET_OIDC_CORP_SSO_CREATE_USERS", "true"),
+            ("DOCKET_OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            (
+                "DOCKET_OIDC_GOOGLE_CLIENT_ID",
+                "abc.apps.googleusercontent.com",
+            ),
+            ("DOCKET_OIDC_GOOGLE_LABEL", "Google Workspace"),
+        ]);
+        let config = Config::from_args(&args).unwrap();
+        let [corp, google] = &config.oidc_providers[..] else {
+            panic!("two providers: {:?}", config.oidc_providers)
+        };
+        assert_eq!(corp.id, "corp_sso");
+        assert_eq!(corp.label, "Corp sso");
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        assert_eq!(corp.allowed_domains, ["example.com", "example.org"]);
+        assert!(corp.create_users && corp.client_secret.is_some());
+        assert_eq!(google.label, "Google Workspace");
+        assert!(!google.create_users && google.client_secret.is_none());
+        let described = config.describe();
+        assert!(described.contains("DOCKET_OIDC_CORP_SSO_CLIENT_SECRET=[redacted]"));
+        assert!(!described.contains("s3cret-value"));
+    }
+
+    /// A provider set up wrongly is refused when the server starts, with every problem named
+    /// (not discovered at the first sign-in, as with Vikunja #1447).
+    #[test]
+    fn every_single_sign_on_problem_is_named_at_start() {
+        let args = oidc_args(&[
+            ("DOCKET_OIDC_CORP_ISSUER", "not a url"),
+            ("DOCKET_OIDC_CORP_SCOPES", "email profile"),
+            ("DOCKET_OIDC_CORP_CREATE_USERS", "yes"),
+            ("DOCKET_OIDC_OTHER_CLIENT_ID", "x"),
+            ("DOCKET_OIDC_OTHER_REDIRECT", "x"),
+            ("DOCKET_OIDC_bad_ISSUER", "https://x.example"),
+        ]);
+        let problems = Config::from_args(&args).unwrap_err();
+        let mut variables: Vec<_> = problems.iter().map(|p| p.variable.as_str()).collect();
+        variables.sort_unstable();
+        assert_eq!(
+            variables,
+            [
+                "DOCKET_OIDC_CORP_CLIENT_ID",
+                "DOCKET_OIDC_CORP_CREATE_USERS",
+                "DOCKET_OIDC_CORP_ISSUER",
+                "DOCKET_OIDC_CORP_SCOPES",
+                "DOCKET_OIDC_OTHER_ISSUER",
+                "DOCKET_OIDC_OTHER_REDIRECT",
+                "DOCKET_OIDC_bad_ISSUER",
+            ]
+        );
+    }
+
+    #[test]
+    fn require_2fa_takes_three_values() {
+        for (raw, expected) in [
+            ("none", Require2fa::None),
+            ("admins", Require2fa::Admins),
+            ("all", Require2fa::All),
+        ] {
+            let args = ConfigArgs {
+                require_2fa: Some(raw.into()),
+                ..Default::default()
+            };
+            assert_eq!(Config::from_args(&args).unwrap().require_2fa, expected);
+        }
+        let args = ConfigArgs {
+            require_2fa: Some("some".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_args(&args).unwrap_err()[0].variable,
+            "DOCKET_REQUIRE_2FA"
+        );
+    }
+
+    #[test]
+    fn storage_urls_are_local_or_s3() {
+        assert_eq!(StorageUrl::parse("local").unwrap(), StorageUrl::Local);
+        let url = StorageUrl::parse("s3://my-bucket/docket/files/").unwrap();
+        assert_eq!(
+            url,
+            StorageUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "docket/files".into()
+            }
+        );
+        assert_eq!(url.to_string(), "s3://my-bucket/docket/files");
+        assert_eq!(
+            StorageUrl::parse("s3://bucket").unwrap().to_string(),
+            "s3://bucket"
+        );
+        for bad in [
+            "s3://",
+            "s3://B",
+            "s3://ok-bucket/a//b",
+            "s3://ok-bucket/../x",
+            "gs://x",
+            "/tmp",
+        ] {
+            assert!(StorageUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

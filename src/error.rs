@@ -136,6 +136,10 @@ macro_rules! deserialize_by_parse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     MalformedJson,
+    /// A streamed body (an upload) that ended before it was complete.
+    IncompleteBody,
+    /// A `Range` none of whose ranges is in the file (416).
+    RangeNotSatisfiable,
     InvalidQuery,
     InvalidHeader,
     Unauthenticated,
@@ -146,6 +150,8 @@ pub enum ErrorCode {
     AccountDisabled,
     InsufficientScope,
     RegistrationClosed,
+    SecondFactorRequired,
+    SecondFactorSetupRequired,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -159,6 +165,7 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     Unavailable,
+    /// 507: the disk or storage is (nearly) full; nothing was written.
     InsufficientStorage,
     Internal,
 }
@@ -167,6 +174,8 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::IncompleteBody => "incomplete_body",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::InvalidHeader => "invalid_header",
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -177,6 +186,8 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::SecondFactorRequired => "second_factor_required",
+            ErrorCode::SecondFactorSetupRequired => "second_factor_setup_required",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
@@ -198,6 +209,8 @@ impl ErrorCode {
     pub fn title(self) -> &'static str {
         match self {
             ErrorCode::MalformedJson => "Malformed JSON body",
+            ErrorCode::IncompleteBody => "Request body incomplete",
+            ErrorCode::RangeNotSatisfiable => "Range not satisfiable",
             ErrorCode::InvalidQuery => "Invalid query parameter",
             ErrorCode::InvalidHeader => "Invalid header",
             ErrorCode::Unauthenticated => "Authentication required",
@@ -208,6 +221,8 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "Account disabled",
             ErrorCode::InsufficientScope => "Insufficient scope",
             ErrorCode::RegistrationClosed => "Registration closed",
+            ErrorCode::SecondFactorRequired => "Second factor required",
+            ErrorCode::SecondFactorSetupRequired => "A second factor must be set up first",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",
             ErrorCode::Conflict => "Conflict",
@@ -249,6 +264,9 @@ pub struct ApiError {
     pub www_authenticate: bool,
     /// The cause, logged for 5xx and never sent to the client.
     pub source: Option<anyhow::Error>,
+    /// Extension members of the problem document (RFC 9457 §3.2), beside the standard ones:
+    /// what a client needs to go on (a second-factor challenge).
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the problem renderer needs, carried as a response extension.
@@ -257,6 +275,7 @@ pub struct ProblemParts {
     pub code: ErrorCode,
     pub detail: Option<String>,
     pub errors: Vec<FieldError>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -269,7 +288,15 @@ impl ApiError {
             retry_after: None,
             www_authenticate: false,
             source: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member; the standard members (`type`, `title`, `status`, `detail`,
+    /// `instance`, `code`, `request_id`, `errors`) cannot be replaced this way.
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -372,14 +399,19 @@ impl ApiError {
     /// 507: the embedded database's disk is nearly full, so writes are refused before
     /// PostgreSQL runs out (API.md §1, §7 `DOCKET_MIN_FREE_DISK_MB`).
     pub fn insufficient_storage() -> Self {
+        Self::storage_full(
+            "the server's disk is nearly full, so changes cannot be saved until its operator \
+             frees space; reading, signing in and deleting still work",
+        )
+    }
+
+    /// 507 for one write that would not fit (an attachment: API.md §20); nothing was changed.
+    pub fn storage_full(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::InsufficientStorage,
         )
-        .detail(
-            "the server's disk is nearly full, so changes cannot be saved until its operator \
-             frees space; reading, signing in and deleting still work",
-        )
+        .detail(detail)
     }
 
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
@@ -415,6 +447,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             detail,
             errors: self.errors,
+            extensions: self.extensions,
         });
         response
     }

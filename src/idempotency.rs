@@ -22,41 +22,85 @@ use crate::error::{ApiError, ErrorCode};
 pub const HEADER: &str = "idempotency-key";
 
 /// The creating POSTs that honour the header: those whose operation declares it (in its
-/// `#[utoipa::path]`). The composition root reads them from the document it assembles.
+/// `#[utoipa::path]`). The composition root reads them from the document it assembles. A
+/// route whose body is a raw file (`application/octet-stream`: uploads) is *streamed*: its body
+/// is never buffered here (see `run_streamed`).
 #[derive(Clone, Default)]
-pub struct CreatingRoutes(std::sync::Arc<[String]>);
+pub struct CreatingRoutes {
+    routes: std::sync::Arc<[CreatingRoute]>,
+    /// The most a streamed body may be read here (a replay's body, to compare its digest).
+    stream_limit: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CreatingRoute {
+    path: String,
+    streamed: bool,
+}
 
 impl CreatingRoutes {
     pub fn from_document(doc: &utoipa::openapi::OpenApi) -> Self {
         use utoipa::openapi::path::ParameterIn;
-        Self(
-            doc.paths
-                .paths
-                .iter()
-                .filter(|(_, item)| {
-                    item.post.as_ref().is_some_and(|operation| {
-                        operation.parameters.iter().flatten().any(|parameter| {
-                            parameter.parameter_in == ParameterIn::Header
-                                && parameter.name.eq_ignore_ascii_case(HEADER)
-                        })
-                    })
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let operation = item.post.as_ref()?;
+                let declares = operation.parameters.iter().flatten().any(|parameter| {
+                    parameter.parameter_in == ParameterIn::Header
+                        && parameter.name.eq_ignore_ascii_case(HEADER)
+                });
+                let streamed = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/octet-stream"));
+                declares.then(|| CreatingRoute {
+                    path: path.clone(),
+                    streamed,
                 })
-                .map(|(path, _)| path.clone())
-                .collect(),
-        )
+            })
+            .collect();
+        Self {
+            routes,
+            stream_limit: 0,
+        }
     }
 
-    fn contains(&self, route: &str) -> bool {
-        self.0.iter().any(|r| r == route)
+    /// The largest streamed body (the attachment limit).
+    pub fn with_stream_limit(mut self, limit: u64) -> Self {
+        self.stream_limit = limit;
+        self
     }
 
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
+    fn find(&self, route: &str) -> Option<&CreatingRoute> {
+        self.routes.iter().find(|r| r.path == route)
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.routes.iter().map(|r| r.path.clone()).collect()
+    }
+
+    /// The creating routes whose bodies are streamed.
+    pub fn streamed_paths(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|r| r.streamed)
+            .map(|r| r.path.clone())
+            .collect()
     }
 }
 
+/// The SHA-256 of a body a handler read as a stream (an upload), which it puts into its
+/// response's extensions: the fingerprint of a streamed request is its method, path, query
+/// and this digest (API.md §20), known only once the handler has read the body.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDigest(pub [u8; 32]);
+
 /// A first request still running after this long is taken to have died with its instance.
 const ABANDONED_AFTER: Duration = Duration::from_secs(60);
+/// The same for a streamed request, which may take minutes (an upload's own limit is 5).
+const STREAMED_ABANDONED_AFTER: Duration = Duration::from_secs(600);
 
 /// Response headers worth replaying.
 const KEPT_HEADERS: &[&str] = &["content-type", "location", "etag"];
@@ -73,17 +117,144 @@ pub async fn replay_or_run(
     request: Request,
     next: Next,
 ) -> Response {
-    let applies = request.method() == Method::POST
-        && request
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|p| routes.contains(p.as_str()));
-    let Some(key) = request.headers().get(HEADER).filter(|_| applies).cloned() else {
+    let route = (request.method() == Method::POST)
+        .then(|| request.extensions().get::<MatchedPath>())
+        .flatten()
+        .and_then(|p| routes.find(p.as_str()));
+    let Some(route) = route else {
         return next.run(request).await;
     };
-    match run(state, key, request, next).await {
+    let Some(key) = request.headers().get(HEADER).cloned() else {
+        return next.run(request).await;
+    };
+    let outcome = if route.streamed {
+        run_streamed(state, key, routes.stream_limit, request, next).await
+    } else {
+        run(state, key, request, next).await
+    };
+    match outcome {
         Ok(response) | Err(response) => response,
     }
+}
+
+fn valid_header(key: &HeaderValue) -> Result<String, ApiError> {
+    key.to_str()
+        .ok()
+        .filter(|k| valid_key(k))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                ErrorCode::InvalidHeader,
+                "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            )
+        })
+}
+
+/// The fingerprint of a streamed request: method, path, query and the SHA-256 of its body.
+fn streamed_fingerprint(method: &Method, uri: &axum::http::Uri, body_sha256: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str());
+    hasher.update([0]);
+    hasher.update(uri.path());
+    hasher.update([0]);
+    hasher.update(uri.query().unwrap_or(""));
+    hasher.update([0]);
+    hasher.update(body_sha256);
+    hasher.finalize().to_vec()
+}
+
+/// Reads a replayed upload's body only to hash it (at most `limit` bytes: a longer one is
+/// not the body the key was first used with).
+async fn body_sha256(body: Body, limit: u64) -> Result<[u8; 32], Response> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(ErrorCode::IncompleteBody, "the body was broken off")
+                .into_response()
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+                    .detail(format!(
+                        "the body is larger than the limit of {limit} bytes"
+                    ))
+                    .into_response(),
+            );
+        }
+        hasher.update(&chunk);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// `Idempotency-Key` on a route whose body is a stream (an upload): the body is never held
+/// here. A first request claims the key and runs; its fingerprint is completed from the
+/// digest the handler reports (`BodyDigest`) when its answer is saved. A repeat of a finished
+/// request has its body hashed as it is read, then replayed or refused (422); a repeat while
+/// the first runs is 409 without reading the body.
+async fn run_streamed(
+    state: AuthState,
+    key: HeaderValue,
+    limit: u64,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let key = valid_header(&key).map_err(IntoResponse::into_response)?;
+    let (mut parts, body) = request.into_parts();
+    let principal = Principal::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let db = &state.db;
+    let fail = |e: DbError| ApiError::from(e).into_response();
+    // Until the digest is known the key holds the fingerprint of an empty body.
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let pending = streamed_fingerprint(&method, &uri, &[]);
+    let claim = loop {
+        if let Some(at) = store::claim(db, principal.id(), &key, &pending)
+            .await
+            .map_err(fail)?
+        {
+            break Claim {
+                db: db.clone(),
+                principal: principal.id(),
+                key: key.clone(),
+                at,
+                settled: false,
+            };
+        }
+        let stored = store::find(db, principal.id(), &key, STREAMED_ABANDONED_AFTER)
+            .await
+            .map_err(fail)?;
+        let Some(stored) = stored else {
+            continue;
+        };
+        if stored.expired || stored.abandoned {
+            forget(&state, &principal, &key).await;
+            continue;
+        }
+        let Some(status) = stored.status else {
+            return Err(in_flight());
+        };
+        let digest = body_sha256(body, limit).await?;
+        if stored.request_hash != streamed_fingerprint(&method, &uri, &digest) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+            )
+            .detail("this Idempotency-Key was used with a different request")
+            .into_response());
+        }
+        return Ok(replay(
+            status,
+            stored.headers,
+            stored.body.unwrap_or_default(),
+        ));
+    };
+    let request = Request::from_parts(parts, body);
+    answer_with_effect(claim, request, next, Some((method, uri))).await
 }
 
 async fn run(
@@ -92,18 +263,7 @@ async fn run(
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| valid_key(k))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                ErrorCode::InvalidHeader,
-                "Idempotency-Key must be 1 to 255 printable ASCII characters",
-            )
-            .into_response()
-        })?
-        .to_owned();
+    let key = valid_header(&key).map_err(IntoResponse::into_response)?;
     let (mut parts, body) = request.into_parts();
     let principal = Principal::from_request_parts(&mut parts, &state)
         .await
@@ -131,7 +291,7 @@ async fn run(
         Claimed::Answered(earlier) => return Ok(earlier),
     };
     let request = Request::from_parts(parts, Body::from(bytes));
-    answer_with_effect(claim, request, next).await
+    answer_with_effect(claim, request, next, None).await
 }
 
 enum Claimed {
@@ -214,6 +374,16 @@ struct Claim {
     settled: bool,
 }
 
+impl Claim {
+    /// Lets go of the claim now; when the database cannot say so, the drop lets go in the
+    /// background.
+    async fn let_go(mut self) {
+        let forgotten =
+            store::forget_unanswered(&self.db, self.principal, &self.key, self.at).await;
+        self.settled = forgotten.is_ok();
+    }
+}
+
 impl Drop for Claim {
     fn drop(&mut self) {
         if !self.settled {
@@ -231,18 +401,28 @@ impl Drop for Claim {
 /// for it: the effect and the answer that replays it commit together or not at all. (Stored
 /// after a commit of their own, a crash between the two left an effect without an answer, and
 /// the retry that took over the claim made it a second time.)
+/// A streamed request (`streamed`: its method and URI) is fingerprinted here, from the digest
+/// its handler reports.
 async fn answer_with_effect(
     mut claim: Claim,
     request: Request,
     next: Next,
+    streamed: Option<(Method, axum::http::Uri)>,
 ) -> Result<Response, Response> {
     let (response, held) = crate::db::with_commit_held(next.run(request)).await;
     if !response.status().is_success() {
         // Failures are not remembered: the client may fix the request and retry the same key,
-        // and the claim is let go (dropped) for it. So what the handler committed before it
-        // failed is rolled back (`held` dropped): kept, the retry would make it again.
+        // and the claim is let go for it before the answer leaves (a retry sent at once finds
+        // the key free). So what the handler committed before it failed is rolled back
+        // (`held` dropped): kept, the retry would make it again.
+        drop(held);
+        claim.let_go().await;
         return Ok(response);
     }
+    let request_hash = streamed.map(|(method, uri)| {
+        let digest = response.extensions().get::<BodyDigest>().map(|d| d.0);
+        streamed_fingerprint(&method, &uri, &digest.unwrap_or_default())
+    });
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let headers: Map<String, Value> = KEPT_HEADERS
@@ -256,6 +436,7 @@ async fn answer_with_effect(
         status: parts.status.as_u16() as i16,
         headers: Value::Object(headers),
         body: &body,
+        request_hash: request_hash.as_deref(),
     };
     let Some(tx) = held else {
         // A handler without a transaction: its answer is stored on its own.
@@ -411,6 +592,8 @@ pub mod store {
         pub status: i16,
         pub headers: Value,
         pub body: &'a [u8],
+        /// The request's fingerprint when it was known only at the end (a streamed body).
+        pub request_hash: Option<&'a [u8]>,
     }
 
     /// Stores the response of the first request in its claim; false when that claim is gone
@@ -424,7 +607,8 @@ pub mod store {
     ) -> DbResult<bool> {
         let updated = db
             .execute(
-                "UPDATE idempotency_keys SET status = $4, headers = $5, body = $6 \
+                "UPDATE idempotency_keys SET status = $4, headers = $5, body = $6, \
+                     request_hash = coalesce($7, request_hash) \
                  WHERE principal_id = $1 AND key = $2 AND created_at = $3 AND status IS NULL",
                 params![
                     principal,
@@ -432,7 +616,8 @@ pub mod store {
                     claimed_at,
                     answer.status,
                     answer.headers,
-                    answer.body
+                    answer.body,
+                    answer.request_hash
                 ],
             )
             .await?;

@@ -3,10 +3,12 @@
 //! The library holds everything; the `docket` binary only parses the command line and calls
 //! [`cli::run`]. The layers, bottom up: infrastructure (`config`, `error`, `db`, `http`,
 //! `jobs`, `telemetry`, `pagination`, `quotas`), then the domains (`auth`, `activity`,
-//! `notifications`, `projects`, `tasks`, `comments`, `github`, `events`, ...), then `server`,
+//! `notifications`, `projects`, `states`, `tasks`, `comments`, `attachments`, `github`, `events`,
+//! ...), then `server`,
 //! the composition root, which only `cli` imports. See ARCHITECTURE.md.
 
 pub mod activity;
+pub mod attachments;
 pub mod auth;
 pub mod cli;
 pub mod comments;
@@ -25,8 +27,10 @@ pub mod ops;
 pub mod pagination;
 pub mod projects;
 pub mod quotas;
+pub mod sealing;
 pub mod secrets;
 pub mod server;
+pub mod states;
 pub mod tasks;
 pub mod telemetry;
 pub mod tokens;

@@ -39,12 +39,16 @@ pub enum CursorScope {
     ProjectActivity { project: uuid::Uuid },
     /// `GET /tasks/{id}/comments`.
     Comments { task: uuid::Uuid },
+    /// `GET /tasks/{id}/attachments`.
+    Attachments { task: uuid::Uuid },
     /// `GET /me/notifications` of one caller (`unread` or all).
     Notifications { user: uuid::Uuid, unread: bool },
     /// `GET /projects/{id}/webhooks`.
     Webhooks { project: uuid::Uuid },
     /// `GET /webhooks/{id}/deliveries`.
     WebhookDeliveries { webhook: uuid::Uuid },
+    /// `GET /me/security-events` of one caller.
+    SecurityEvents { user: uuid::Uuid },
 }
 
 impl CursorScope {
@@ -60,11 +64,13 @@ impl CursorScope {
             CursorScope::TaskActivity { task } => format!("task-activity:{task}"),
             CursorScope::ProjectActivity { project } => format!("project-activity:{project}"),
             CursorScope::Comments { task } => format!("comments:{task}"),
+            CursorScope::Attachments { task } => format!("attachments:{task}"),
             CursorScope::Notifications { user, unread } => {
                 format!("notifications:{user}|{unread}")
             }
             CursorScope::Webhooks { project } => format!("webhooks:{project}"),
             CursorScope::WebhookDeliveries { webhook } => format!("deliveries:{webhook}"),
+            CursorScope::SecurityEvents { user } => format!("security-events:{user}"),
         }
     }
 }

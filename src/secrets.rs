@@ -3,55 +3,20 @@
 //! project, a webhook, a job) as associated data, so that a ciphertext copied to another row
 //! does not decrypt. Infrastructure: the owners are only ids here.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::KeyMaterial;
+use crate::sealing::Sealer;
 
-const NONCE_LEN: usize = 24;
-
-fn cipher(key: &KeyMaterial) -> XChaCha20Poly1305 {
-    let digest = Sha256::new()
-        .chain_update(b"docket integration tokens v1\0")
-        .chain_update(key.bytes())
-        .finalize();
-    XChaCha20Poly1305::new(&digest)
-}
+/// The purpose the key is derived for (unchanged since 0.1, so stored tokens keep opening).
+const PURPOSE: &[u8] = b"docket integration tokens v1";
 
 pub fn encrypt(key: &KeyMaterial, project_id: Uuid, token: &str) -> Vec<u8> {
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ciphertext = cipher(key)
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: token.as_bytes(),
-                aad: project_id.as_bytes(),
-            },
-        )
-        .expect("encryption cannot fail for in-memory input");
-    let mut out = nonce.to_vec();
-    out.extend(ciphertext);
-    out
+    Sealer::new(key, PURPOSE).seal(project_id.as_bytes(), token.as_bytes())
 }
 
 pub fn decrypt(key: &KeyMaterial, project_id: Uuid, stored: &[u8]) -> Option<String> {
-    if stored.len() < NONCE_LEN {
-        return None;
-    }
-    let (nonce, ciphertext) = stored.split_at(NONCE_LEN);
-    let plain = cipher(key)
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: project_id.as_bytes(),
-            },
-        )
-        .ok()?;
+    let plain = Sealer::new(key, PURPOSE).open(project_id.as_bytes(), stored)?;
     String::from_utf8(plain).ok()
 }
 

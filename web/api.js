@@ -2,7 +2,8 @@
 // its CSRF token, problems turned into ApiError, and an expired session sent to sign-in.
 
 /**
- * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean}} User
+ * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean, second_factor?: boolean}} User
+ * @typedef {{user: User, csrf_token: string, expires_at?: string, second_factor_setup_required?: boolean}} Session
  * @typedef {{id: string, name: string, description: string, is_inbox: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
  * @typedef {"viewer"|"editor"|"admin"|"owner"} Role
  * @typedef {"todo"|"in_progress"|"done"|"canceled"} Status
@@ -10,13 +11,21 @@
  * @typedef {{id: string, project_id: string, number: number, title: string, description: string,
  *   status: Status, priority: number, due_date: string|null, labels: string[], assignee_id: string|null,
  *   created_by: string, completed_at: string|null, source: Source|null, position: string, version: number,
- *   created_at: string, updated_at: string, comment_count?: number}} Task
+ *   created_at: string, updated_at: string, comment_count?: number, attachment_count?: number, state_id: string, parent_id: string|null,
+ *   subtasks: {total: number, done: number}, blocked: boolean}} Task
+ * @typedef {{id: string, project_id: string, name: string, category: Status, color: string, position: number,
+ *   is_default: boolean}} WorkflowState a column of a project's board (API.md §17)
+ * @typedef {"blocks"|"blocked_by"|"relates_to"|"duplicates"|"duplicated_by"} RelationKind
+ * @typedef {{id: string, kind: RelationKind, task: {id: string, project_id: string, number: number, title: string,
+ *   status: Status}, created_at: string, created_by: string}} Relation
  * @typedef {{user: {id: string, email: string, name: string}, role: Role, added_at: string}} Member
  * @typedef {{field: string, code: string, message: string}} FieldError
  * @typedef {{items: any[], next_cursor: string|null}} Page
  * @typedef {{id: string, name: string}} Actor
  * @typedef {{id: string, task_id: string, author: Actor|null, body: string, mentions: string[],
  *   created_at: string, updated_at: string, version: number}} Comment
+ * @typedef {{id: string, task_id: string, comment_id: string|null, name: string, content_type: string, size: number,
+ *   sha256: string, uploaded_by: Actor|null, created_at: string, thumbnail: boolean}} Attachment
  * @typedef {{field: string, from: any, to: any}} Change
  * @typedef {{id: number, at: string, actor: Actor|null, kind: string, project_id: string, task_id?: string,
  *   comment_id?: string, user_id?: string, changes: Change[], counts?: {created: number, updated: number}}} Entry
@@ -39,6 +48,8 @@ export class ApiError extends Error {
     /** @type {FieldError[]} */
     this.errors = problem?.errors || [];
     this.headers = headers;
+    /** The whole problem document, with its extension members (a second-factor challenge). */
+    this.problem = problem || {};
   }
 
   /**
@@ -68,8 +79,8 @@ function describe(status, problem, headers) {
   return detail ? `${title}: ${detail}` : title;
 }
 
-/** @type {{csrf: string | null, onUnauthenticated: () => void}} */
-export const session = { csrf: null, onUnauthenticated: () => {} };
+/** @type {{csrf: string | null, onUnauthenticated: () => void, onSetupRequired: () => void}} */
+export const session = { csrf: null, onUnauthenticated: () => {}, onSetupRequired: () => {} };
 
 /**
  * @typedef {{body?: any, ifMatch?: number, signal?: AbortSignal, quiet401?: boolean, keepalive?: boolean}} RequestOptions
@@ -112,9 +123,52 @@ export async function request(method, path, options = {}) {
   if (!response.ok) {
     const error = new ApiError(response.status, data, response.headers);
     if (response.status === 401 && !options.quiet401) session.onUnauthenticated();
+    // DOCKET_REQUIRE_2FA: signed in only to set up a second factor.
+    if (response.status === 403 && error.code === "second_factor_setup_required") session.onSetupRequired();
     throw error;
   }
   return { data, etag: response.headers.get("etag"), status: response.status };
+}
+
+/**
+ * Sends a file as the raw body of a POST (an upload, API.md §20), with progress: fetch cannot
+ * report an upload's progress, XMLHttpRequest can. Aborting `signal` cancels it (the server
+ * keeps nothing of a cancelled upload).
+ * @param {string} path under /api/v1
+ * @param {Blob} file
+ * @param {{onProgress?: (sent: number, total: number) => void, signal?: AbortSignal}} [options]
+ * @returns {Promise<any>}
+ */
+export function upload(path, file, options = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1" + path);
+    xhr.setRequestHeader("accept", "application/json");
+    xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
+    if (session.csrf) xhr.setRequestHeader("x-csrf-token", session.csrf);
+    xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
+      const headers = new Headers();
+      const retry = xhr.getResponseHeader("retry-after");
+      if (retry) headers.set("retry-after", retry);
+      if (xhr.status === 401) session.onUnauthenticated();
+      reject(new ApiError(xhr.status, data, headers));
+    };
+    xhr.onerror = () => reject(new ApiError(0, null, new Headers()));
+    xhr.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
+    if (options.signal) {
+      if (options.signal.aborted) return xhr.abort();
+      options.signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    }
+    xhr.send(file);
+  });
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as api from "./api.js";
 import { hasUnsaved } from "./model.js";
 import { navigate, onNavigate } from "./navigation.js";
-import { sessionEnded, shortcuts, commandMenu } from "./shell.js";
+import { sessionEnded, setupRequired, shortcuts, commandMenu } from "./shell.js";
 import { render, currentKeys } from "./router.js";
 import { undoNewest } from "./components/undo.js";
 
@@ -34,6 +34,7 @@ document.addEventListener("click", (e) => {
 });
 
 api.session.onUnauthenticated = sessionEnded;
+api.session.onSetupRequired = setupRequired;
 
 /**
  * Whether keys typed here are text (a shortcut must never type into a field the person did not

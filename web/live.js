@@ -11,7 +11,7 @@
 import * as api from "./api.js";
 
 export const KINDS = [
-  "task.created", "task.updated", "task.moved", "task.deleted",
+  "task.created", "task.updated", "task.moved", "task.deleted", "task.related", "task.unrelated",
   "comment.created", "comment.updated", "comment.deleted",
   "member.added", "member.updated", "member.removed",
   "project.updated", "github.synced",

@@ -1,7 +1,7 @@
 // A small, safe Markdown renderer: it builds DOM nodes and sets only textContent, so no HTML
 // in a description is ever parsed, and links keep only http:, https: and mailto: targets.
-// Supported: headings, paragraphs, lists (- * 1.), block quotes, fenced code, rules,
-// **bold**, *italic*, `code`, [links](url) and bare URLs.
+// Supported: headings, paragraphs, lists (- * 1.) with task list items (- [ ] / - [x]), block
+// quotes, fenced code, rules, **bold**, *italic*, `code`, [links](url) and bare URLs.
 //
 // Whatever the text, the work is linear in its length and the tree is shallow (API.md §9, "work
 // is linear in what was sent", and a comment is read by every member): quotes nest at most
@@ -25,7 +25,8 @@ const MAX_INLINE_DEPTH = 8;
  *   | {type: "pre", text: string}
  *   | {type: "hr"}
  *   | {type: "blockquote", children: Block[]}
- *   | {type: "ul" | "ol", items: {checked: boolean | null, children: Inline[]}[]}} Block
+ *   | {type: "ul" | "ol", items: {checked: boolean | null, line: number, children: Inline[]}[]}} Block
+ *   `line`: the item's line in the source (from 0), which a task list item's box toggles
  */
 
 /**
@@ -166,15 +167,17 @@ const QUOTE = /^>\s?/;
  * @returns {Block[]}
  */
 export function parseMarkdown(source) {
-  return parseBlocks(source.replace(/\r\n?/g, "\n").split("\n"), 0);
+  const lines = source.replace(/\r\n?/g, "\n").split("\n");
+  return parseBlocks(lines, 0, lines.map((_, i) => i));
 }
 
 /**
  * @param {string[]} lines
  * @param {number} depth how many quotes these lines are in
+ * @param {number[]} origin each line's number in the source
  * @returns {Block[]}
  */
-function parseBlocks(lines, depth) {
+function parseBlocks(lines, depth, origin) {
   /** @type {Block[]} */
   const blocks = [];
   let i = 0;
@@ -212,8 +215,12 @@ function parseBlocks(lines, depth) {
     if (depth < MAX_QUOTE_DEPTH && QUOTE.test(line)) {
       flush();
       const quoted = [];
-      while (i < lines.length && QUOTE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE, ""));
-      blocks.push({ type: "blockquote", children: parseBlocks(quoted, depth + 1) });
+      const from = [];
+      while (i < lines.length && QUOTE.test(lines[i])) {
+        from.push(origin[i]);
+        quoted.push(lines[i++].replace(QUOTE, ""));
+      }
+      blocks.push({ type: "blockquote", children: parseBlocks(quoted, depth + 1, from) });
       continue;
     }
     const item = line.match(LIST_ITEM);
@@ -225,8 +232,8 @@ function parseBlocks(lines, depth) {
         if (!m) break;
         const task = m[2].match(/^\[([ xX])\]\s+(.*)$/);
         items.push(task
-          ? { checked: task[1] !== " ", children: parseInline(task[2]) }
-          : { checked: null, children: parseInline(m[2]) });
+          ? { checked: task[1] !== " ", line: origin[i], children: parseInline(task[2]) }
+          : { checked: null, line: origin[i], children: parseInline(m[2]) });
         i++;
       }
       blocks.push({ type: /\d/.test(item[1]) ? "ol" : "ul", items });
@@ -272,23 +279,65 @@ function inlineNode(token) {
 }
 
 /**
+ * @typedef {{onToggle?: (line: number) => void}} RenderOptions `onToggle`: task list items' boxes
+ *   can be ticked, and say which source line they are (else they are read-only)
+ */
+
+/**
  * @param {Block} block
+ * @param {RenderOptions} options
  * @returns {Node}
  */
-function blockNode(block) {
+function blockNode(block, options) {
   switch (block.type) {
     case "p": case "h3": case "h4": return element(block.type, block.children.map(inlineNode));
     case "pre": return h("pre", null, h("code", null, block.text));
     case "hr": return h("hr");
-    case "blockquote": return element("blockquote", block.children.map(blockNode));
+    case "blockquote": return element("blockquote", block.children.map((b) => blockNode(b, options)));
     case "ul": case "ol": return element(block.type, block.items.map((item) => item.checked === null
       ? element("li", item.children.map(inlineNode))
       : element("li", [
-        h("input", { type: "checkbox", disabled: true, checked: item.checked, "aria-label": item.checked ? "done" : "not done" }),
+        taskBox(item.checked, item.line, item.children, options),
         document.createTextNode(" "),
         ...item.children.map(inlineNode),
       ], { class: "check" })));
   }
+}
+
+/**
+ * A task list item's box: read-only, or ticked by a click (the caller edits the source).
+ * @param {boolean} checked
+ * @param {number} line
+ * @param {Inline[]} children
+ * @param {RenderOptions} options
+ */
+function taskBox(checked, line, children, options) {
+  const { onToggle } = options;
+  const text = children.map((c) => ("text" in c ? c.text : "")).join("").slice(0, 80);
+  const box = h("input", {
+    type: "checkbox", disabled: !onToggle, checked, dataset: { line: String(line) },
+    "aria-label": onToggle ? `${text || "item"}: ${checked ? "done" : "not done"}` : checked ? "done" : "not done",
+  });
+  if (onToggle) box.addEventListener("change", () => onToggle(line));
+  return box;
+}
+
+const TASK_ITEM = /^((?:>\s?)*\s*(?:[-*+]|\d+[.)])\s+)\[([ xX])\](?=\s)/;
+
+/**
+ * The source with the task list item on `line` ticked or unticked (`null` when that line holds
+ * none). Line breaks are kept as they were.
+ * @param {string} source
+ * @param {number} line
+ * @returns {string | null}
+ */
+export function toggleTaskItem(source, line) {
+  const parts = source.split(/(\r\n?|\n)/);
+  const at = line * 2;
+  const m = parts[at]?.match(TASK_ITEM);
+  if (!m) return null;
+  parts[at] = m[1] + (m[2] === " " ? "[x]" : "[ ]") + parts[at].slice(m[0].length);
+  return parts.join("");
 }
 
 /**
@@ -302,10 +351,11 @@ export function inline(text) {
 
 /**
  * @param {string} source
+ * @param {RenderOptions} [options]
  * @returns {DocumentFragment}
  */
-export function renderMarkdown(source) {
+export function renderMarkdown(source, options = {}) {
   const fragment = document.createDocumentFragment();
-  append(fragment, parseMarkdown(source).map(blockNode));
+  append(fragment, parseMarkdown(source).map((b) => blockNode(b, options)));
   return fragment;
 }

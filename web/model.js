@@ -6,7 +6,8 @@
 import * as api from "./api.js";
 
 /**
- * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean}} State
+ * @typedef {{user: api.User | null, projects: api.Project[], registrationOpen: boolean, setupRequired: boolean}} State
+ *   `setupRequired`: DOCKET_REQUIRE_2FA holds the person to setting up a second factor first
  * @typedef {{j?: () => void, k?: () => void, enter?: () => void, c?: () => void, e?: () => void, x?: () => void,
  *   escape?: () => boolean}} Keys
  * @typedef {(url: string, options?: {replace?: boolean, force?: boolean}) => void} Navigate
@@ -19,7 +20,7 @@ import * as api from "./api.js";
  */
 
 /** @type {State} */
-export const state = { user: null, projects: [], registrationOpen: true };
+export const state = { user: null, projects: [], registrationOpen: true, setupRequired: false };
 
 /** Things with unsaved input: each returns true while it has some. */
 export const unsaved = new Set();
@@ -62,6 +63,29 @@ export function forgetMembers(projectId) {
   membersCache.delete(projectId);
 }
 
+/** @type {Map<string, Promise<api.WorkflowState[]>>} */
+const statesCache = new Map();
+
+/**
+ * A project's workflow states in order (API.md §17), read once per project until forgotten.
+ * @param {string} projectId
+ * @returns {Promise<api.WorkflowState[]>}
+ */
+export function statesOf(projectId) {
+  let states = statesCache.get(projectId);
+  if (!states) {
+    states = api.get(`/projects/${projectId}/states`).then((r) => /** @type {api.WorkflowState[]} */ (r.items));
+    states.catch(() => statesCache.delete(projectId));
+    statesCache.set(projectId, states);
+  }
+  return states;
+}
+
+/** @param {string} projectId its states changed */
+export function forgetStates(projectId) {
+  statesCache.delete(projectId);
+}
+
 /** How many tasks the command menu remembers for instant matching. */
 const RECENT_LIMIT = 2000;
 /** @type {Map<string, {id: string, project_id: string, number: number, title: string}>} */
@@ -92,7 +116,7 @@ export function forgetTask(id) {
 }
 
 /**
- * Whether a task passes a list's or the board's filters (the URL's `status`, `assignee`,
+ * Whether a task passes a list's or the board's filters (the URL's `status`, `state`, `assignee`,
  * `label`, `priority_min`, `due_after`, `due_before`; `q` and the sort cannot be checked here).
  * Live updates use it to drop a changed task that no longer belongs.
  * @param {api.Task} t
@@ -102,6 +126,8 @@ export function forgetTask(id) {
 export function matchesFilters(t, filters, meId) {
   const status = filters.get("status");
   if (status && !status.split(",").includes(t.status)) return false;
+  const state = filters.get("state");
+  if (state && !state.split(",").includes(t.state_id)) return false;
   const a = filters.get("assignee");
   if (a && (a === "me" ? t.assignee_id !== meId : a === "none" ? t.assignee_id !== null : t.assignee_id !== a)) return false;
   const label = filters.get("label");

@@ -6,7 +6,7 @@ import * as api from "./api.js";
 import { h, replace } from "./dom.js";
 import { state, unsaved } from "./model.js";
 import { navigate, setQuery } from "./navigation.js";
-import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projectHeader, plainHeader, notFound, boot, signedIn } from "./shell.js";
+import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projectHeader, plainHeader, notFound, boot, signedIn, setupDone, signOut } from "./shell.js";
 import { renderAuth } from "./views/auth.js";
 import { renderTaskList } from "./views/list.js";
 import { renderBoard } from "./views/board.js";
@@ -116,10 +116,24 @@ export async function render() {
   if (path === "/signin" || path === "/signup") {
     dropLayout();
     if (state.user) return navigate(query.get("next") || "/", { replace: true });
-    return renderAuth(root, { mode: path === "/signup" && state.registrationOpen ? "signup" : "signin", state, navigate, signedIn, next: query.get("next") });
+    return renderAuth(root, { mode: path === "/signup" && state.registrationOpen ? "signup" : "signin", state, navigate, signedIn, next: query.get("next"), error: query.get("error") });
   }
   if (!state.user) {
     return navigate("/signin" + (path === "/" ? "" : "?next=" + encodeURIComponent(path + location.search)), { replace: true, force: true });
+  }
+  if (state.setupRequired) {
+    // DOCKET_REQUIRE_2FA: nothing else until a second factor is set up; then the page asked for.
+    dropLayout();
+    const here = path + location.search;
+    const { renderSetup } = await import("./views/setup.js");
+    return renderSetup(root, {
+      state,
+      signOut,
+      done: async () => {
+        await setupDone();
+        navigate(here, { replace: true, force: true });
+      },
+    });
   }
   if (path === "/") {
     const box = inbox();

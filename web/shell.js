@@ -259,8 +259,10 @@ export function notFound(el) {
 /** Asks the server who is signed in (the cookie decides). */
 async function loadSession() {
   try {
+    /** @type {api.Session} */
     const session = await api.get("/auth/session", { quiet401: true });
     state.user = session.user;
+    state.setupRequired = !!session.second_factor_setup_required;
     api.session.csrf = session.csrf_token;
     return true;
   } catch (e) {
@@ -283,21 +285,33 @@ export async function boot() {
     api.get("/auth/registration").catch(() => ({ open: true })),
   ]);
   state.registrationOpen = registration.open;
-  if (signedInAlready) {
+  if (signedInAlready && !state.setupRequired) {
     state.projects = (await projects) || (await api.all("/projects"));
     started();
   } else {
+    // Signed out, or signed in only to set up a second factor: nothing to follow yet.
     live.stop();
   }
 }
 
 /**
- * @param {api.User} user
- * @param {string} csrf
+ * A sign-in completed (a password, a second factor, a passkey).
+ * @param {api.Session} session
  */
-export async function signedIn(user, csrf) {
-  state.user = user;
-  api.session.csrf = csrf;
+export async function signedIn(session) {
+  state.user = session.user;
+  state.setupRequired = !!session.second_factor_setup_required;
+  api.session.csrf = session.csrf_token;
+  if (state.setupRequired) return;
+  await refreshProjects();
+  started();
+}
+
+/** The required second factor is set up: the person may now use everything. */
+export async function setupDone() {
+  state.setupRequired = false;
+  const me = await api.get("/me");
+  state.user = me;
   await refreshProjects();
   started();
 }
@@ -337,7 +351,7 @@ function onMembership(entry) {
   }).catch(() => {});
 }
 
-async function signOut() {
+export async function signOut() {
   if (hasUnsaved() && !window.confirm("You have unsaved changes. Sign out anyway?")) return;
   // Deletions waiting for their Undo go out while the session still lets them.
   await flushDeletes();
@@ -349,9 +363,18 @@ async function signOut() {
   }
   state.user = null;
   state.projects = [];
+  state.setupRequired = false;
   api.session.csrf = null;
   unsaved.clear();
   navigate("/signin", { force: true });
+}
+
+/** The server holds this session to setting up a second factor (a 403 said so). */
+export function setupRequired() {
+  if (state.setupRequired || !state.user) return;
+  state.setupRequired = true;
+  ended();
+  navigate("/", { replace: true, force: true });
 }
 
 /** The server ended the session (a 401): back to sign-in, then to where the person was. */

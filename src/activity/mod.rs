@@ -28,6 +28,12 @@ pub enum Kind {
     TaskMoved,
     #[serde(rename = "task.deleted")]
     TaskDeleted,
+    /// A relation to another task was made (API.md §17).
+    #[serde(rename = "task.related")]
+    TaskRelated,
+    /// A relation to another task was removed.
+    #[serde(rename = "task.unrelated")]
+    TaskUnrelated,
     #[serde(rename = "comment.created")]
     CommentCreated,
     #[serde(rename = "comment.updated")]
@@ -44,14 +50,20 @@ pub enum Kind {
     ProjectUpdated,
     #[serde(rename = "github.synced")]
     GithubSynced,
+    #[serde(rename = "attachment.added")]
+    AttachmentAdded,
+    #[serde(rename = "attachment.deleted")]
+    AttachmentDeleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 16] = [
         Kind::TaskCreated,
         Kind::TaskUpdated,
         Kind::TaskMoved,
         Kind::TaskDeleted,
+        Kind::TaskRelated,
+        Kind::TaskUnrelated,
         Kind::CommentCreated,
         Kind::CommentUpdated,
         Kind::CommentDeleted,
@@ -60,6 +72,8 @@ impl Kind {
         Kind::MemberRemoved,
         Kind::ProjectUpdated,
         Kind::GithubSynced,
+        Kind::AttachmentAdded,
+        Kind::AttachmentDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +82,8 @@ impl Kind {
             Kind::TaskUpdated => "task.updated",
             Kind::TaskMoved => "task.moved",
             Kind::TaskDeleted => "task.deleted",
+            Kind::TaskRelated => "task.related",
+            Kind::TaskUnrelated => "task.unrelated",
             Kind::CommentCreated => "comment.created",
             Kind::CommentUpdated => "comment.updated",
             Kind::CommentDeleted => "comment.deleted",
@@ -76,6 +92,8 @@ impl Kind {
             Kind::MemberRemoved => "member.removed",
             Kind::ProjectUpdated => "project.updated",
             Kind::GithubSynced => "github.synced",
+            Kind::AttachmentAdded => "attachment.added",
+            Kind::AttachmentDeleted => "attachment.deleted",
         }
     }
 

@@ -5,12 +5,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::client::ClientAddr;
+use super::client::{ClientAddr, ClientInfo};
 use super::domain::{Email, Password, UserName};
 use super::limits;
 use super::login::end_logins;
 use super::password::Verified;
-use super::principal::{AuthMethod, Principal};
+use super::principal::{AuthMethod, Principal, SetupPrincipal};
+use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
 use super::users::{self, CreateUserError, NewUser, User};
 use crate::config::Registration;
@@ -56,15 +57,29 @@ pub fn parse_new_user(email: &str, password: String, name: &str) -> Result<NewUs
     }
 }
 
-/// Opens an account: the user and their Inbox, in one transaction.
+/// Opens an account with a password: the user and their Inbox, in one transaction.
 pub async fn open_account(
     db: &Db,
     password_hash: String,
     new_user: NewUser,
     force_admin: bool,
 ) -> Result<User, CreateUserError> {
+    let account = users::Account {
+        email: &new_user.email,
+        name: &new_user.name,
+        password_hash: Some(&password_hash),
+    };
+    open(db, account, force_admin).await
+}
+
+/// Opens an account: the user and their Inbox, in one transaction.
+pub async fn open(
+    db: &Db,
+    account: users::Account<'_>,
+    force_admin: bool,
+) -> Result<User, CreateUserError> {
     let tx = db.begin().await?;
-    let user = match users::create_user(&tx, password_hash, new_user, force_admin).await {
+    let user = match users::create_user(&tx, account, force_admin).await {
         Ok(user) => user,
         Err(error) => {
             // Ending the failed transaction now releases the registration lock at once.
@@ -110,7 +125,7 @@ pub async fn register(
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
     responses((status = 200, body = User)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn get_me(principal: Principal) -> axum::Json<User> {
+pub async fn get_me(SetupPrincipal(principal): SetupPrincipal) -> axum::Json<User> {
     axum::Json(std::sync::Arc::unwrap_or_clone(principal.user))
 }
 
@@ -182,15 +197,17 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     State(state): State<AuthState>,
     principal: Principal,
-    client: ClientAddr,
+    client: ClientInfo,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
+    let info = client.clone();
+    let client = client.addr;
     principal.require_login()?;
     let new_password = Password::parse(body.new_password)
         .map_err(|(code, message)| ApiError::field("new_password", code, message))?;
     let stored = users::find_credentials(&state.db, &principal.user.email)
         .await?
-        .map(|(_, hash)| hash);
+        .and_then(|(_, hash)| hash);
     // A wrong current password is a failed password check like a wrong login (API.md §1), so
     // it is counted first and refused with 429 past the limits, before any hashing.
     let buckets = limits::password_buckets(Some(principal.id()), client.0);
@@ -220,6 +237,8 @@ pub async fn change_password(
         AuthMethod::ApiToken { .. } => (None, None),
     };
     end_logins(&state.db, principal.id(), keep_session, keep_family).await?;
+    let event = Event::new(EventKind::PasswordChanged);
+    security_log::record(&state.db, principal.id(), event, Some(&info)).await?;
     state.principals.evict_user(principal.id());
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,9 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use axum::http::StatusCode;
+
 use super::domain::UserRole;
 use super::principal::Principal;
+use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
+use super::store::{passkeys, totp};
 use super::users::{self, AdminUpdate, User};
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -80,4 +84,37 @@ pub async fn update_user(
     // and every refresh reads the flag, so they stop at once and answer 403 account_disabled
     // (a deleted session could only answer 401).
     Ok(axum::Json(user))
+}
+
+/// Remove every second factor of a user (TOTP with its recovery codes, and passkeys): for
+/// someone who lost their device. Recorded in the user's security log with who did it.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/factors", tag = "admin",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "The user has no second factor now")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn reset_factors(
+    State(state): State<AuthState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
+    principal.require_login()?;
+    let tx = state.db.begin().await?;
+    if users::find_by_id(&tx, id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    users::lock(&tx, id).await?;
+    totp::delete(&tx, id).await?;
+    passkeys::delete_all_of_user(&tx, id).await?;
+    let by = format!("by {}", principal.user.email);
+    security_log::record(
+        &tx,
+        id,
+        Event::new(EventKind::FactorsReset).detail(&by),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    state.principals.evict_user(id);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::client::ClientInfo;
 use super::domain::ApiScope;
 use super::principal::{Principal, API_TOKEN_PREFIX};
+use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
 use super::store::api_tokens;
 pub use super::store::api_tokens::ApiToken;
@@ -81,6 +83,7 @@ fn parse_scopes(scopes: &[String]) -> Result<Vec<ApiScope>, FieldError> {
 pub async fn create_api_token(
     State(state): State<AuthState>,
     principal: Principal,
+    client: ClientInfo,
     Json(body): Json<CreateApiTokenRequest>,
 ) -> Result<Response, ApiError> {
     principal.require_login()?;
@@ -123,6 +126,8 @@ pub async fn create_api_token(
         body.expires_in_days.map(|d| d.0 as i32),
     )
     .await?;
+    let event = Event::new(EventKind::ApiTokenCreated).detail(name);
+    security_log::record(&tx, principal.id(), event, Some(&client)).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -152,11 +157,16 @@ pub async fn list_api_tokens(
 pub async fn delete_api_token(
     State(state): State<AuthState>,
     principal: Principal,
+    client: ClientInfo,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_login()?;
-    if !api_tokens::delete(&state.db, id, principal.id()).await? {
+    let tx = state.db.begin().await?;
+    let Some(name) = api_tokens::delete(&tx, id, principal.id()).await? else {
         return Err(ApiError::not_found());
-    }
+    };
+    let event = Event::new(EventKind::ApiTokenRevoked).detail(&name);
+    security_log::record(&tx, principal.id(), event, Some(&client)).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -72,3 +72,39 @@ pub fn address_key(addr: IpAddr) -> String {
         },
     }
 }
+
+/// Who is at the other end, as the security log records it: the client's address and the
+/// `User-Agent` it sent (at most 256 characters, control characters dropped).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub addr: ClientAddr,
+    pub user_agent: Option<String>,
+}
+
+/// The longest user agent the log keeps.
+const USER_AGENT_MAX: usize = 256;
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo
+where
+    TrustedProxies: FromRef<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .map(|value| {
+                String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_MAX)
+                    .collect::<String>()
+            })
+            .filter(|agent| !agent.trim().is_empty());
+        Ok(ClientInfo {
+            addr: ClientAddr::of(parts, &TrustedProxies::from_ref(state)),
+            user_agent,
+        })
+    }
+}

@@ -1,29 +1,32 @@
 //! Logging in: cookie sessions and the token endpoint (password and refresh-token grants).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::client::ClientAddr;
-use super::jwt::ACCESS_TOKEN_TTL_SECS;
+use super::client::{ClientAddr, ClientInfo};
+use super::grant::{
+    ensure_enabled, grant, issue_tokens, session_cookie, SessionGrant, SessionResponse,
+    TokenResponse,
+};
 use super::limits;
 use super::password::Verified;
-use super::principal::{cookie_value, AuthMethod, Principal};
+use super::principal::{AuthMethod, Principal, SetupPrincipal};
+use super::second_factor;
+use super::security_log::{self, Event, EventKind};
 use super::state::AuthState;
+use super::store::ceremonies::GrantKind;
+use super::store::sessions::SessionMethod;
 use super::store::{refresh_tokens, sessions};
 use super::users::{self, User};
 use crate::db::{DbResult, Exec};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::extract::{parse_json, Json};
-use crate::quotas;
-use crate::tokens::{hash_token, random_token};
-
-pub const SESSION_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
-pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
+use crate::tokens::hash_token;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +48,7 @@ async fn check_password(
     limits::pre_auth(state, client).await?;
     let found = users::find_credentials(&state.db, email.trim()).await?;
     let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
+        Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
     // The attempt is counted before the password is checked, so that parallel guesses cannot
@@ -67,84 +70,61 @@ async fn check_password(
         }
     };
     limits::release(&state.db, attempt).await?;
-    if user.disabled {
-        return Err(ApiError::forbidden(
-            ErrorCode::AccountDisabled,
-            "this account has been disabled",
-        ));
-    }
+    ensure_enabled(&user)?;
     Ok(user)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SessionResponse {
-    pub user: User,
-    pub csrf_token: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-fn session_cookie(state: &AuthState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
+/// A correct password: the sign-in completes, or — for an account with a second factor — is
+/// answered 401 `second_factor_required` with a challenge.
+async fn password_sign_in(
+    state: &AuthState,
+    user: User,
+    grant_kind: GrantKind,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if user.second_factor {
+        return Err(second_factor::challenge(state, user.id, grant_kind).await?);
+    }
+    let (session_grant, detail) = match grant_kind {
+        GrantKind::Session => (SessionGrant::Session(SessionMethod::Password), "session"),
+        GrantKind::Token => (SessionGrant::Token, "token"),
     };
-    HeaderValue::from_str(&format!(
-        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}",
-        state.config.session_cookie()
-    ))
-    .expect("cookie is ASCII")
+    let event = Event::new(EventKind::SignedIn)
+        .method("password")
+        .detail(detail);
+    security_log::record(&state.db, user.id, event, Some(client)).await?;
+    grant(state, user, session_grant, headers).await
 }
 
 /// Log in with a cookie session. Always a new session (no fixation); a session cookie sent
-/// along is ended.
+/// along is ended. An account with a second factor is answered 401 `second_factor_required`
+/// with a `challenge` (see `POST /auth/session/second-factor`).
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = SessionResponse, description = "Logged in; sets the docket_session cookie"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "`invalid_credentials`, or `second_factor_required` with `challenge`, \
+                `factors` and, when the account has passkeys, `passkey.options`"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<AuthState>,
-    client: ClientAddr,
+    client: ClientInfo,
     headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user = check_password(&state, client, &body.email, body.password).await?;
-    if let Some(old) = cookie_value(&headers, state.config.session_cookie()) {
-        sessions::delete_by_token_hash(&state.db, &hash_token(old)).await?;
-    }
-    // At most LIVE_SESSIONS_PER_USER: a new one ends the least recently used beyond that.
-    sessions::cap_live_sessions(&state.db, user.id, quotas::LIVE_SESSIONS_PER_USER).await?;
-    let token = random_token(32);
-    let csrf_token = random_token(32);
-    sessions::create(
-        &state.db,
-        &hash_token(&token),
-        user.id,
-        &csrf_token,
-        SESSION_ABSOLUTE_SECS,
-    )
-    .await?;
-    let mut response = axum::Json(SessionResponse {
-        user,
-        csrf_token,
-        expires_at: None,
-    })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie(&state, &token, SESSION_ABSOLUTE_SECS),
-    );
-    Ok(response)
+    let user = check_password(&state, client.addr, &body.email, body.password).await?;
+    password_sign_in(&state, user, GrantKind::Session, &client, &headers).await
 }
 
-fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), ApiError> {
+/// The session of a cookie principal (an access token or API token has none).
+pub fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), ApiError> {
     match &principal.method {
         AuthMethod::Session {
             session_id,
             csrf_token,
             expires_at,
+            ..
         } => Ok((*session_id, csrf_token.clone(), *expires_at)),
         AuthMethod::ApiToken { .. } => Err(ApiError::forbidden(
             ErrorCode::InsufficientScope,
@@ -161,12 +141,19 @@ fn session_of(principal: &Principal) -> Result<(Uuid, String, DateTime<Utc>), Ap
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
     responses((status = 200, body = SessionResponse)),
     security(("session" = [])))]
-pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionResponse>, ApiError> {
+pub async fn get_session(
+    State(state): State<AuthState>,
+    SetupPrincipal(principal): SetupPrincipal,
+) -> Result<axum::Json<SessionResponse>, ApiError> {
     let (_, csrf_token, expires_at) = session_of(&principal)?;
+    let setup_required = state
+        .config
+        .setup_required(&principal.user, principal.session_method());
     Ok(axum::Json(SessionResponse {
         user: std::sync::Arc::unwrap_or_clone(principal.user),
         csrf_token,
         expires_at: Some(expires_at),
+        second_factor_setup_required: setup_required,
     }))
 }
 
@@ -176,7 +163,7 @@ pub async fn get_session(principal: Principal) -> Result<axum::Json<SessionRespo
     security(("session" = [])))]
 pub async fn delete_session(
     State(state): State<AuthState>,
-    principal: Principal,
+    SetupPrincipal(principal): SetupPrincipal,
 ) -> Result<Response, ApiError> {
     let (session_id, _, _) = session_of(&principal)?;
     sessions::delete(&state.db, session_id).await?;
@@ -205,15 +192,9 @@ pub enum TokenRequest {
     },
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    pub refresh_token: String,
-}
-
-/// Exchange a password or a refresh token for an access token and a new refresh token.
+/// Exchange a password or a refresh token for an access token and a new refresh token. A
+/// password grant for an account with a second factor is answered 401
+/// `second_factor_required` with a `challenge`, as `POST /auth/session` is.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body = TokenRequest,
     responses((status = 200, body = TokenResponse),
@@ -221,9 +202,10 @@ pub struct TokenResponse {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<AuthState>,
-    client: ClientAddr,
+    client: ClientInfo,
+    headers: HeaderMap,
     Json(body): Json<serde_json::Value>,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     // serde names no field for an unknown or missing tag; the problem document must.
     if !matches!(
         body.get("grant_type").and_then(|g| g.as_str()),
@@ -238,44 +220,14 @@ pub async fn create_token(
     let raw = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     match parse_json::<TokenRequest>(&raw)? {
         TokenRequest::Password { email, password } => {
-            let user = check_password(&state, client, &email, password).await?;
-            // At most LIVE_LOGINS_PER_USER: a new one revokes the least recently refreshed.
-            for family in
-                refresh_tokens::cap_live_logins(&state.db, user.id, quotas::LIVE_LOGINS_PER_USER)
-                    .await?
-            {
-                state.principals.evict_family(family);
-            }
-            issue_tokens(&state, &state.db, user.id, Uuid::now_v7()).await
+            let user = check_password(&state, client.addr, &email, password).await?;
+            password_sign_in(&state, user, GrantKind::Token, &client, &headers).await
         }
         TokenRequest::RefreshToken { refresh_token } => {
-            limits::pre_auth(&state, client).await?;
-            refresh(&state, &refresh_token).await
+            limits::pre_auth(&state, client.addr).await?;
+            Ok(refresh(&state, &refresh_token).await?.into_response())
         }
     }
-}
-
-async fn issue_tokens(
-    state: &AuthState,
-    db: &impl Exec,
-    user_id: Uuid,
-    family_id: Uuid,
-) -> Result<axum::Json<TokenResponse>, ApiError> {
-    let refresh_token = random_token(32);
-    refresh_tokens::insert(
-        db,
-        &hash_token(&refresh_token),
-        family_id,
-        user_id,
-        REFRESH_TOKEN_TTL_SECS,
-    )
-    .await?;
-    Ok(axum::Json(TokenResponse {
-        access_token: state.jwt.issue(user_id, family_id)?,
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_TTL_SECS,
-        refresh_token,
-    }))
 }
 
 /// Rotates a refresh token. The consuming UPDATE is atomic, so a token works exactly once even

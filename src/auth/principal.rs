@@ -14,6 +14,7 @@ use super::client::ClientAddr;
 use super::domain::{ApiScope, UserRole};
 use super::limits;
 use super::state::AuthState;
+use super::store::sessions::SessionMethod;
 use super::store::{api_tokens, refresh_tokens, sessions};
 use super::users::User;
 use crate::db::Exec;
@@ -35,6 +36,8 @@ pub enum AuthMethod {
         session_id: Uuid,
         csrf_token: String,
         expires_at: DateTime<Utc>,
+        /// How the session began.
+        method: SessionMethod,
     },
     AccessToken {
         family_id: Uuid,
@@ -66,6 +69,25 @@ impl Principal {
                 "API tokens cannot manage tokens, sessions or passwords",
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// How the cookie session began; `None` for a token.
+    pub fn session_method(&self) -> Option<SessionMethod> {
+        match self.method {
+            AuthMethod::Session { method, .. } => Some(method),
+            _ => None,
+        }
+    }
+
+    /// Whether `DOCKET_REQUIRE_2FA` keeps this principal to setting up a second factor. API
+    /// tokens are unaffected (API.md §21).
+    fn setup_required(&self, state: &AuthState) -> bool {
+        match self.method {
+            AuthMethod::ApiToken { .. } => false,
+            _ => state
+                .config
+                .setup_required(&self.user, self.session_method()),
         }
     }
 
@@ -101,6 +123,9 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.trim())
 }
 
+/// The authenticated caller. Under `DOCKET_REQUIRE_2FA`, a user it covers who has no second
+/// factor yet is refused here (403 `second_factor_setup_required`); the few endpoints that set
+/// one up take [`SetupPrincipal`] instead.
 impl<S: Send + Sync> FromRequestParts<S> for Principal
 where
     AuthState: FromRef<S>,
@@ -108,25 +133,55 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(principal.clone());
-        }
         let state = &AuthState::from_ref(state);
-        let principal = authenticate(parts, state).await?;
-        let context = parts.extensions.get::<RequestContext>().cloned();
-        if let Some(context) = &context {
-            context.set_user(principal.user.id);
+        let principal = extract(parts, state).await?;
+        if principal.setup_required(state) {
+            return Err(ApiError::forbidden(
+                ErrorCode::SecondFactorSetupRequired,
+                "this server requires a second factor: set up TOTP or a passkey first",
+            ));
         }
-        let status = state.rate_limiter.check(principal.user.id, &state.db).await;
-        if let Some(context) = &context {
-            context.set_rate_limit(status);
-        }
-        if !status.allowed {
-            return Err(ApiError::rate_limited(status.reset_secs));
-        }
-        parts.extensions.insert(principal.clone());
         Ok(principal)
     }
+}
+
+/// The authenticated caller, even one who must set up a second factor before anything else:
+/// for the endpoints of that set-up (and the session's own).
+pub struct SetupPrincipal(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for SetupPrincipal
+where
+    AuthState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        extract(parts, &AuthState::from_ref(state))
+            .await
+            .map(SetupPrincipal)
+    }
+}
+
+/// Authenticates once per request (the principal is kept in the request's extensions) and
+/// counts the request against the principal's rate limit.
+async fn extract(parts: &mut Parts, state: &AuthState) -> Result<Principal, ApiError> {
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    let principal = authenticate(parts, state).await?;
+    let context = parts.extensions.get::<RequestContext>().cloned();
+    if let Some(context) = &context {
+        context.set_user(principal.user.id);
+    }
+    let status = state.rate_limiter.check(principal.user.id, &state.db).await;
+    if let Some(context) = &context {
+        context.set_rate_limit(status);
+    }
+    if !status.allowed {
+        return Err(ApiError::rate_limited(status.reset_secs));
+    }
+    parts.extensions.insert(principal.clone());
+    Ok(principal)
 }
 
 /// An optional principal: `None` when the request carries no credentials at all.
@@ -414,6 +469,7 @@ async fn session_principal(
             session_id: row.session_id,
             csrf_token: row.csrf_token,
             expires_at: row.expires_at.min(idle_end),
+            method: row.method,
         },
     })
 }

@@ -250,6 +250,7 @@ mod tests {
             role: UserRole::User,
             disabled: false,
             email_notifications: true,
+            second_factor: false,
             created_at: chrono::Utc::now(),
         })
     }

@@ -20,6 +20,8 @@ pub struct User {
     pub disabled: bool,
     /// Whether the user wants notifications by email too (API.md §12, §14); default true.
     pub email_notifications: bool,
+    /// Whether the user has a second factor: a confirmed TOTP or a passkey (API.md §21).
+    pub second_factor: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -32,6 +34,7 @@ impl FromRow for User {
             role: get(row, "role")?,
             disabled: get(row, "disabled")?,
             email_notifications: get(row, "email_notifications")?,
+            second_factor: get(row, "second_factor")?,
             created_at: get(row, "created_at")?,
         })
     }
@@ -39,7 +42,7 @@ impl FromRow for User {
 
 /// The columns [`User::from_row`] reads, qualified so that they can be joined.
 pub const USER_COLUMNS: &str = "users.id, users.email, users.name, users.role, users.disabled, \
-     users.email_notifications, users.created_at";
+     users.email_notifications, users.second_factor, users.created_at";
 
 pub async fn find_by_id(db: &impl Exec, id: Uuid) -> DbResult<Option<User>> {
     db.fetch_opt(
@@ -70,8 +73,12 @@ pub async fn exists(db: &impl Exec, user_id: Uuid) -> DbResult<bool> {
     get(&row, "exists")
 }
 
-/// The user with this email and their password hash, for logging in.
-pub async fn find_credentials(db: &impl Exec, email: &str) -> DbResult<Option<(User, String)>> {
+/// The user with this email and their password hash (`None`: an account single sign-on made,
+/// which has no password), for logging in.
+pub async fn find_credentials(
+    db: &impl Exec,
+    email: &str,
+) -> DbResult<Option<(User, Option<String>)>> {
     let row = db
         .query_opt(
             &format!(
@@ -83,6 +90,38 @@ pub async fn find_credentials(db: &impl Exec, email: &str) -> DbResult<Option<(U
         .await?;
     row.map(|row| Ok((User::from_row(&row)?, get(&row, "password_hash")?)))
         .transpose()
+}
+
+/// Locks the user's row for the rest of the transaction: changes to how a user signs in
+/// (removing a passkey or an identity) are serialised, so that two cannot remove the last two
+/// ways at once.
+pub async fn lock(tx: &Tx, user_id: Uuid) -> DbResult<()> {
+    tx.execute(
+        "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+        params![user_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The user with this email, whatever its case.
+pub async fn find_by_email(db: &impl Exec, email: &str) -> DbResult<Option<User>> {
+    db.fetch_opt(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)"),
+        params![email.trim()],
+    )
+    .await
+}
+
+/// Whether the user has a password (an account single sign-on made may have none).
+pub async fn has_password(db: &impl Exec, user_id: Uuid) -> DbResult<bool> {
+    let row = db
+        .query_one(
+            "SELECT password_hash IS NOT NULL AS has FROM users WHERE id = $1",
+            params![user_id],
+        )
+        .await?;
+    get(&row, "has")
 }
 
 pub async fn set_password_hash(db: &impl Exec, user_id: Uuid, hash: &str) -> DbResult<()> {
@@ -98,6 +137,14 @@ pub struct NewUser {
     pub email: Email,
     pub name: UserName,
     pub password: Password,
+}
+
+/// Who an account is, without how they sign in.
+pub struct Account<'a> {
+    pub email: &'a Email,
+    pub name: &'a UserName,
+    /// `None` for an account that signs in only by single sign-on or passkeys.
+    pub password_hash: Option<&'a str>,
 }
 
 /// Why a user could not be created.
@@ -125,8 +172,7 @@ impl crate::error::DomainError for CreateUserError {
 /// instance becomes an admin; `force_admin` makes this one an admin regardless.
 pub async fn create_user(
     tx: &Tx,
-    password_hash: String,
-    new_user: NewUser,
+    account: Account<'_>,
     force_admin: bool,
 ) -> Result<User, CreateUserError> {
     // Serialises registrations so that exactly one can be the first.
@@ -152,9 +198,9 @@ pub async fn create_user(
             ),
             params![
                 Uuid::now_v7(),
-                new_user.email.as_str(),
-                new_user.name.as_str(),
-                password_hash,
+                account.email.as_str(),
+                account.name.as_str(),
+                account.password_hash,
                 role
             ],
         )

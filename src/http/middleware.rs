@@ -2,6 +2,7 @@
 //! and the handler deadline.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,11 +23,22 @@ pub const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone, Copy)]
 pub struct HandlerDeadline(pub Duration);
 
-/// Facts about the request that code deeper down adds for the access log.
+/// Facts about the request that code deeper down adds for the access log, and the handler's
+/// deadline, which a handler streaming a long body may move (`still_receiving`).
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub request_id: Arc<str>,
-    facts: Arc<Mutex<Facts>>,
+    shared: Arc<Shared>,
+}
+
+/// One allocation per request for all of it.
+#[derive(Debug)]
+struct Shared {
+    facts: Mutex<Facts>,
+    started: Instant,
+    limit: Duration,
+    /// Milliseconds after `started` at which the handler's time ends, once it was extended.
+    extended_until_ms: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,11 +49,27 @@ struct Facts {
 
 impl RequestContext {
     pub fn set_user(&self, user_id: Uuid) {
-        self.facts.lock().expect("not poisoned").user_id = Some(user_id);
+        self.shared.facts.lock().expect("not poisoned").user_id = Some(user_id);
     }
 
     pub fn set_rate_limit(&self, status: RateLimitStatus) {
-        self.facts.lock().expect("not poisoned").rate_limit = Some(status);
+        self.shared.facts.lock().expect("not poisoned").rate_limit = Some(status);
+    }
+
+    /// A handler reading a large body (an upload) calls this as bytes arrive: the handler
+    /// deadline then counts from the latest progress instead of from the start, so a slow but
+    /// steady client is not cut off at 30 s while a stalled one still is. The handler bounds
+    /// its own total time.
+    pub fn still_receiving(&self) {
+        let until = self.shared.started.elapsed() + self.shared.limit;
+        self.shared
+            .extended_until_ms
+            .store(until.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn deadline(&self) -> Duration {
+        let extended = Duration::from_millis(self.shared.extended_until_ms.load(Ordering::Relaxed));
+        extended.max(self.shared.limit)
     }
 }
 
@@ -71,7 +99,12 @@ pub async fn request_context(
         .unwrap_or_else(|| Arc::from(crate::telemetry::new_request_id()));
     let context = RequestContext {
         request_id: request_id.clone(),
-        facts: Arc::new(Mutex::new(Facts::default())),
+        shared: Arc::new(Shared {
+            facts: Mutex::new(Facts::default()),
+            started,
+            limit: deadline.0,
+            extended_until_ms: AtomicU64::new(0),
+        }),
     };
     request.extensions_mut().insert(context.clone());
     let method = request.method().clone();
@@ -83,11 +116,10 @@ pub async fn request_context(
 
     // The id reaches the handlers' log lines through a task-local, not a span (see
     // `telemetry::event_format`).
-    let limit = deadline.0;
     let mut response = crate::telemetry::event_format::REQUEST_ID
         .scope(
             request_id.clone(),
-            within_deadline(limit, next.run(request)),
+            within_deadline(started, &context, next.run(request)),
         )
         .await;
 
@@ -113,7 +145,7 @@ pub async fn request_context(
     }
 
     let latency = started.elapsed();
-    let facts = *context.facts.lock().expect("not poisoned");
+    let facts = *context.shared.facts.lock().expect("not poisoned");
     let user_id = facts.user_id;
     if let Some(rate) = facts.rate_limit {
         rate.write_headers(response.headers_mut());
@@ -137,17 +169,29 @@ pub async fn request_context(
 }
 
 /// A handler that runs longer than the limit is abandoned with 503 `unavailable` (API.md §9),
-/// so that a slow dependency cannot pin connections and memory indefinitely.
-async fn within_deadline(limit: Duration, handler: impl Future<Output = Response>) -> Response {
-    match tokio::time::timeout(limit, handler).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(limit_ms = limit.as_millis() as u64, "handler ran too long");
-            ApiError::unavailable(format!(
-                "the request took longer than {} s; try again later",
-                limit.as_secs_f64()
-            ))
-            .into_response()
+/// so that a slow dependency cannot pin connections and memory indefinitely. A handler that
+/// extended its deadline (`RequestContext::still_receiving`) gets the extension.
+async fn within_deadline(
+    started: Instant,
+    context: &RequestContext,
+    handler: impl Future<Output = Response>,
+) -> Response {
+    tokio::pin!(handler);
+    loop {
+        let deadline = context.deadline();
+        let at = tokio::time::Instant::from_std(started + deadline);
+        match tokio::time::timeout_at(at, &mut handler).await {
+            Ok(response) => return response,
+            Err(_) if context.deadline() > deadline => continue,
+            Err(_) => {
+                let limit = context.shared.limit;
+                tracing::warn!(limit_ms = limit.as_millis() as u64, "handler ran too long");
+                return ApiError::unavailable(format!(
+                    "the request took longer than {} s; try again later",
+                    limit.as_secs_f64()
+                ))
+                .into_response();
+            }
         }
     }
 }
@@ -171,6 +215,7 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
             code: code_for_status(status),
             detail: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
         });
     let mut document = json!({
         "type": format!("/problems/{}", problem.code),
@@ -182,6 +227,11 @@ fn render_problem(response: Response, path: &str, request_id: &str) -> Response 
     });
     if let Some(detail) = problem.detail {
         document["detail"] = json!(detail);
+    }
+    for (name, value) in problem.extensions {
+        let object = document.as_object_mut().expect("an object");
+        // The standard members stay what they are.
+        object.entry(name).or_insert(value);
     }
     if !problem.errors.is_empty() {
         // Bounded answers (API.md §9): `detail` gives the total.
@@ -213,6 +263,7 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
         412 => ErrorCode::PreconditionFailed,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
+        416 => ErrorCode::RangeNotSatisfiable,
         422 => ErrorCode::ValidationFailed,
         429 => ErrorCode::RateLimited,
         503 => ErrorCode::Unavailable,

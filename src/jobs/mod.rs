@@ -43,6 +43,12 @@ pub enum JobKind {
     DueReminders,
     /// One email (`email`).
     Email,
+    /// The thumbnail of an image attachment (`attachments::jobs`).
+    AttachmentThumbnail,
+    /// Removing the files of deleted attachments from storage (`attachments::jobs`).
+    AttachmentPurge,
+    /// Removing what unfinished uploads left behind (`attachments::jobs`).
+    AttachmentSweep,
 }
 
 impl JobKind {
@@ -51,13 +57,23 @@ impl JobKind {
             JobKind::GithubSync => "github_sync",
             JobKind::DueReminders => "due_reminders",
             JobKind::Email => "email",
+            JobKind::AttachmentThumbnail => "attachment_thumbnail",
+            JobKind::AttachmentPurge => "attachment_purge",
+            JobKind::AttachmentSweep => "attachment_sweep",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [JobKind::GithubSync, JobKind::DueReminders, JobKind::Email]
-            .into_iter()
-            .find(|kind| kind.as_str() == raw)
+        [
+            JobKind::GithubSync,
+            JobKind::DueReminders,
+            JobKind::Email,
+            JobKind::AttachmentThumbnail,
+            JobKind::AttachmentPurge,
+            JobKind::AttachmentSweep,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == raw)
     }
 }
 
@@ -83,6 +99,19 @@ impl JobKey {
     /// Every email is a job of its own.
     pub fn email(id: Uuid) -> Self {
         Self(format!("email:{id}"))
+    }
+
+    pub fn attachment_thumbnail(id: Uuid) -> Self {
+        Self(format!("attachment-thumbnail:{id}"))
+    }
+
+    /// One purge at a time: it empties the whole garbage.
+    pub fn attachment_purge() -> Self {
+        Self("attachment-purge".to_owned())
+    }
+
+    pub fn attachment_sweep() -> Self {
+        Self("attachment-sweep".to_owned())
     }
 
     pub fn as_str(&self) -> &str {

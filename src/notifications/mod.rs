@@ -23,6 +23,8 @@ pub enum Kind {
     Commented,
     DueSoon,
     Overdue,
+    /// The last open task blocking one of theirs is done (API.md §17).
+    Unblocked,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Commented => "commented",
             Kind::DueSoon => "due_soon",
             Kind::Overdue => "overdue",
+            Kind::Unblocked => "unblocked",
         }
     }
 
@@ -43,6 +46,7 @@ impl Kind {
             "commented" => Some(Kind::Commented),
             "due_soon" => Some(Kind::DueSoon),
             "overdue" => Some(Kind::Overdue),
+            "unblocked" => Some(Kind::Unblocked),
             _ => None,
         }
     }
@@ -52,7 +56,7 @@ crate::text_enum!(Kind, Kind::parse);
 
 /// A notification to create. `cause` names what it is about, so that the same cause never
 /// notifies the same user twice (`assigned:<task>:<version>`, `comment:<comment id>`,
-/// `due_soon:<task>:<date>` …).
+/// `due_soon:<task>:<date>`, `unblocked:<task>:<flip>` …).
 #[derive(Debug, Clone)]
 pub struct Notify {
     pub user_id: Uuid,

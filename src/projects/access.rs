@@ -58,6 +58,8 @@ pub enum Action {
     ManageWebhooks,
     /// Delete other people's comments.
     ModerateComments,
+    /// Delete other people's attachments.
+    ModerateAttachments,
     /// Make or remove admins, delete the project, transfer ownership.
     ManageAdmins,
     DeleteProject,
@@ -73,7 +75,8 @@ impl Action {
             | Action::ManageMembers
             | Action::LinkGithub
             | Action::ManageWebhooks
-            | Action::ModerateComments => Role::Admin,
+            | Action::ModerateComments
+            | Action::ModerateAttachments => Role::Admin,
             Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => Role::Owner,
         }
     }
@@ -185,6 +188,7 @@ mod tests {
             (ManageMembers, [false, false, true, true]),
             (LinkGithub, [false, false, true, true]),
             (ModerateComments, [false, false, true, true]),
+            (ModerateAttachments, [false, false, true, true]),
             (ManageAdmins, [false, false, false, true]),
             (DeleteProject, [false, false, false, true]),
             (TransferOwnership, [false, false, false, true]),

@@ -1,17 +1,21 @@
 //! Authorization, the guard: the one way into a project. A handler calls `authorize` (or
 //! `authorize_locked` inside a transaction that changes the project or its members, or
-//! `enter_task`/`enter_comment` for a task or comment by id); each reads the caller's role from
-//! the database, checks the action against API.md §3's table (`access`), and hands back a
-//! `ProjectAccess`. The guard sits above the stores it reads; the proof sits below them.
+//! `enter_task`/`enter_comment` for a task or comment by id, `enter_state_locked` for a
+//! workflow state); each reads the caller's role from the database, checks the action against
+//! API.md §3's table (`access`), and hands back a `ProjectAccess`. The guard sits above the
+//! stores it reads; the proof sits below them.
 
 use uuid::Uuid;
 
 use super::access::{Action, ProjectAccess, Role};
 use super::store;
+use crate::attachments::store::Attachment;
 use crate::auth::principal::Principal;
 use crate::comments::store::Comment;
 use crate::db::{Exec, Tx};
 use crate::error::ApiError;
+use crate::states::store::Hold;
+use crate::states::State;
 use crate::tasks::store::Task;
 
 /// Enters a project for `action`.
@@ -109,6 +113,62 @@ async fn comment_entered(
             .ok_or_else(ApiError::not_found)?;
     let access = ProjectAccess::checked(principal.id(), project_id, Some(role), action)?;
     Ok((comment, access))
+}
+
+/// Enters the project of a workflow state for a change of it: reads the state (no such state,
+/// or not a member: 404), then locks the project row as `authorize_locked` does and reads the
+/// state again under the lock (and holds its row: task writes naming it finish first), so that
+/// the project's states change one request at a time.
+pub async fn enter_state_locked(
+    tx: &Tx,
+    principal: &Principal,
+    state_id: Uuid,
+    action: Action,
+) -> Result<(State, ProjectAccess), ApiError> {
+    let (state, _) = crate::states::store::find_visible(tx, state_id, principal.id())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (access, _) = authorize_locked(tx, principal, state.project_id, action).await?;
+    let state = crate::states::store::find_in(tx, state.project_id, state_id, Hold::Update)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((state, access))
+}
+
+/// Enters the project of an attachment for `action`. No such attachment, or not a member: 404
+/// (so a member removed from the project loses its files at once).
+pub async fn enter_attachment(
+    db: &impl Exec,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    attachment_entered(db, principal, attachment_id, action, false).await
+}
+
+/// `enter_attachment` that also locks the attachment row, for a change of it in `tx`.
+pub async fn enter_attachment_locked(
+    tx: &Tx,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    attachment_entered(tx, principal, attachment_id, action, true).await
+}
+
+async fn attachment_entered(
+    db: &impl Exec,
+    principal: &Principal,
+    attachment_id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<(Attachment, ProjectAccess), ApiError> {
+    let (attachment, role) =
+        crate::attachments::store::find_visible(db, attachment_id, principal.id(), lock)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+    let access = ProjectAccess::checked(principal.id(), attachment.project_id, Some(role), action)?;
+    Ok((attachment, access))
 }
 
 /// The role another user has in the project the caller entered (for member management).

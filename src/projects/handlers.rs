@@ -88,6 +88,8 @@ pub struct CreateProjectRequest {
             ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
             ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),
             ("ProjectActivity" = (operation_id = "project_activity", parameters(("id" = "$response.body#/id")))),
+            ("ListStates" = (operation_id = "list_states", parameters(("id" = "$response.body#/id")))),
+            ("CreateState" = (operation_id = "create_state", parameters(("id" = "$response.body#/id")))),
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_project(
@@ -239,7 +241,11 @@ pub async fn delete_project(
         ));
     }
     if_match.check(locked.version)?;
+    // Relations to other projects' tasks go with the project's tasks: those tasks' histories
+    // say so, with their `blocked` as it is after.
+    let crossing = crate::tasks::store::relations::crossing_project(&tx, id).await?;
     store::delete(&tx, &access).await?;
+    crate::tasks::store::relations::record_removed(&tx, Some(principal.id()), &crossing).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

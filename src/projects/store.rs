@@ -92,16 +92,17 @@ pub async fn list_for_member(
     .await
 }
 
-/// Takes the project's next task number and counts the task being added: `(number, tasks in
-/// the project with it)`. The row lock it takes makes concurrent creates queue here, so numbers
-/// are unique and, because a failed transaction rolls the counter back too, gap-free.
-pub async fn take_task_number(tx: &Tx, project_id: Uuid) -> DbResult<(i64, i64)> {
+/// Takes the project's next `n` task numbers and counts the tasks being added: `(the first
+/// number, tasks in the project with them)`. The row lock it takes makes concurrent creates
+/// queue here, so numbers are unique and, because a failed transaction rolls the counter back
+/// too, gap-free.
+pub async fn take_task_numbers(tx: &Tx, project_id: Uuid, n: i64) -> DbResult<(i64, i64)> {
     let row = tx
         .query_one(
-            "UPDATE projects SET next_task_number = next_task_number + 1, \
-                 task_count = task_count + 1 WHERE id = $1 \
-             RETURNING next_task_number - 1 AS number, task_count",
-            params![project_id],
+            "UPDATE projects SET next_task_number = next_task_number + $2, \
+                 task_count = task_count + $2 WHERE id = $1 \
+             RETURNING next_task_number - $2 AS number, task_count",
+            params![project_id, n],
         )
         .await?;
     Ok((get(&row, "number")?, get(&row, "task_count")?))
@@ -121,11 +122,11 @@ pub async fn renumbered(tx: &Tx, project_id: Uuid) -> DbResult<i64> {
     get(&row, "position_epoch")
 }
 
-/// A task left the project (deleted or moved away).
-pub async fn task_removed(tx: &Tx, project_id: Uuid) -> DbResult<()> {
+/// `n` tasks left the project (deleted or moved away).
+pub async fn tasks_removed(tx: &Tx, project_id: Uuid, n: i64) -> DbResult<()> {
     tx.execute(
-        "UPDATE projects SET task_count = task_count - 1 WHERE id = $1",
-        params![project_id],
+        "UPDATE projects SET task_count = task_count - $2 WHERE id = $1",
+        params![project_id, n],
     )
     .await?;
     Ok(())

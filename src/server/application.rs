@@ -51,7 +51,8 @@ impl Application {
         let db = Db::new(&config, connect.clone());
         let listen_config =
             crate::db::session_config(&config, &connect).context("DOCKET_DATABASE_LISTEN_URL")?;
-        let creating_routes = CreatingRoutes::from_document(&routes::paths_document());
+        let creating_routes = CreatingRoutes::from_document(&routes::paths_document())
+            .with_stream_limit(config.attachment_max_bytes);
         let state = AppState::new(&config, db, &tuning, creating_routes)?;
         Ok(Self {
             listener,
@@ -140,6 +141,8 @@ impl Application {
                 mailer: state.mailer.clone(),
                 retry: state.github.retry,
                 reminders_for: None,
+                attachments: state.attachments.clone(),
+                attachment_schedule: crate::attachments::jobs::Schedule::default(),
             },
             grace,
             draining_rx.clone(),

@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, Utc};
 
+use crate::attachments::{jobs as attachment_jobs, Attachments};
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::github::Github;
@@ -16,6 +17,8 @@ pub struct Jobs {
     pub retry: RetryPolicy,
     /// The day whose reminders this instance has enqueued (or found enqueued).
     pub reminders_for: Option<NaiveDate>,
+    pub attachments: Attachments,
+    pub attachment_schedule: attachment_jobs::Schedule,
 }
 
 impl Runner for Jobs {
@@ -26,6 +29,15 @@ impl Runner for Jobs {
                 crate::notifications::due::run_job(&self.db, self.retry, job).await
             }
             Some(JobKind::Email) => crate::email::run_job(&self.mailer, job).await,
+            Some(JobKind::AttachmentThumbnail) => {
+                attachment_jobs::run_thumbnail(&self.attachments, job).await
+            }
+            Some(JobKind::AttachmentPurge) => {
+                attachment_jobs::run_purge(&self.attachments, job).await
+            }
+            Some(JobKind::AttachmentSweep) => {
+                attachment_jobs::run_sweep(&self.attachments, job).await
+            }
             // A kind from a newer release: fail it rather than guess.
             None => Outcome::Fatal(format!("unknown job kind {:?}", job.kind)),
         }
@@ -48,5 +60,6 @@ impl Runner for Jobs {
                 Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
             }
         }
+        attachment_jobs::schedule(&self.attachments, &mut self.attachment_schedule).await;
     }
 }

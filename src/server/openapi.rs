@@ -125,7 +125,8 @@ impl Modify for CommonResponses {
                          space is freed (reads, sign-ins and deletes go on)",
                     );
                 }
-                if writes {
+                // A DELETE may take a body too (`DELETE /me/totp` takes the current code).
+                if writes || operation.request_body.is_some() {
                     add("413", "Body over 256 KiB");
                     add("415", "Body is not application/json");
                     add("422", "Validation failed");

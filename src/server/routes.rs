@@ -6,12 +6,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::handlers as activity;
-use crate::auth::{account, admin, api_tokens, login, registration, reset};
+use crate::attachments::handlers as attachments;
+use crate::auth::oidc::flow as oidc;
+use crate::auth::{
+    account, admin, api_tokens, login, passkeys, registration, reset, second_factor, security_log,
+    totp,
+};
 use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::projects::{handlers as projects, members};
-use crate::tasks::{handlers as tasks, list as task_lists, moves};
+use crate::states::handlers as states;
+use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
 use crate::webhooks::handlers as webhooks;
 
 use super::state::AppState;
@@ -27,12 +33,27 @@ pub fn api() -> OpenApiRouter<AppState> {
             login::get_session,
             login::delete_session
         ))
+        .routes(routes!(second_factor::answer_second_factor))
         .routes(routes!(login::create_token))
         .routes(routes!(reset::request_password_reset))
         .routes(routes!(reset::confirm_password_reset))
         .routes(routes!(login::revoke_token))
+        .routes(routes!(oidc::list_providers))
+        .routes(routes!(oidc::start_sign_in))
+        .routes(routes!(oidc::callback))
+        .routes(routes!(passkeys::start_sign_in))
+        .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(account::get_me, account::update_me))
         .routes(routes!(account::change_password))
+        .routes(routes!(oidc::list_identities))
+        .routes(routes!(oidc::link_identity, oidc::unlink_identity))
+        .routes(routes!(totp::get_totp, totp::start_totp, totp::delete_totp))
+        .routes(routes!(totp::confirm_totp))
+        .routes(routes!(passkeys::list_passkeys))
+        .routes(routes!(passkeys::delete_passkey))
+        .routes(routes!(passkeys::start_registration))
+        .routes(routes!(passkeys::finish_registration))
+        .routes(routes!(security_log::list_security_events))
         .routes(routes!(
             api_tokens::create_api_token,
             api_tokens::list_api_tokens
@@ -40,6 +61,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_tokens::delete_api_token))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::update_user))
+        .routes(routes!(admin::reset_factors))
         .routes(routes!(projects::list_projects, projects::create_project))
         .routes(routes!(
             projects::get_project,
@@ -57,6 +79,13 @@ pub fn api() -> OpenApiRouter<AppState> {
             tasks::delete_task
         ))
         .routes(routes!(moves::move_task))
+        .routes(routes!(states::list_states, states::create_state))
+        .routes(routes!(states::update_state, states::delete_state))
+        .routes(routes!(
+            relations::list_relations,
+            relations::create_relation
+        ))
+        .routes(routes!(relations::delete_relation))
         .routes(routes!(
             links::put_link,
             links::get_link,
@@ -74,6 +103,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
         .routes(routes!(crate::events::handlers::stream_events))
+        .routes(routes!(
+            attachments::list_attachments,
+            attachments::upload_attachment
+        ))
+        .routes(routes!(attachments::get_attachment_content))
+        .routes(routes!(attachments::get_attachment_thumbnail))
+        .routes(routes!(attachments::delete_attachment))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
@@ -119,16 +155,20 @@ mod tests {
     #[test]
     fn the_creating_posts_come_from_their_declarations() {
         let routes = crate::idempotency::CreatingRoutes::from_document(&super::paths_document());
-        let mut routes = routes.as_slice().to_vec();
-        routes.sort();
+        let mut paths = routes.paths();
+        paths.sort();
         assert_eq!(
-            routes,
+            paths,
             [
                 "/api/v1/projects",
                 "/api/v1/projects/{id}/members",
+                "/api/v1/projects/{id}/states",
                 "/api/v1/projects/{id}/tasks",
-                "/api/v1/tasks/{id}/comments"
+                "/api/v1/tasks/{id}/attachments",
+                "/api/v1/tasks/{id}/comments",
+                "/api/v1/tasks/{id}/relations"
             ]
         );
+        assert_eq!(routes.streamed_paths(), ["/api/v1/tasks/{id}/attachments"]);
     }
 }

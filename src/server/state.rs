@@ -8,8 +8,9 @@ use anyhow::Context;
 use axum::extract::FromRef;
 
 use super::tuning::Tuning;
+use crate::attachments::Attachments;
 use crate::auth::client::TrustedProxies;
-use crate::auth::state::AuthState;
+use crate::auth::state::{AuthKeys, AuthState};
 use crate::config::Config;
 use crate::db::disk::DiskSpace;
 use crate::db::Db;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
+    pub attachments: Attachments,
     /// Free space on the embedded cluster's disk (watched only when the cluster is ours).
     pub disk: DiskSpace,
 }
@@ -66,7 +68,10 @@ impl AppState {
         let auth = AuthState::new(
             config,
             db.clone(),
-            jwt_secret,
+            AuthKeys {
+                jwt_secret,
+                encryption_key: &encryption_key,
+            },
             tuning.hash_start_deadline,
             crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
         );
@@ -113,6 +118,7 @@ impl AppState {
             },
             deadline: HandlerDeadline(tuning.connections.handler_timeout),
             creating_routes,
+            attachments: Attachments::new(config, db.clone(), tuning.attachments),
             disk: DiskSpace::new(config.min_free_disk_bytes),
             db,
         })

@@ -19,6 +19,8 @@ pub struct Tuning {
     pub events_heartbeat: Duration,
     /// Webhook retries, deadlines and the disabling window.
     pub webhooks: crate::webhooks::Policy,
+    /// The attachment sweep's timings, the upload time limit and the free-space reserve.
+    pub attachments: crate::attachments::Tuning,
 }
 
 impl Default for Tuning {
@@ -32,6 +34,7 @@ impl Default for Tuning {
             github_import_cap: crate::github::sync::IMPORT_CAP,
             events_heartbeat: crate::events::HEARTBEAT,
             webhooks: crate::webhooks::Policy::default(),
+            attachments: crate::attachments::Tuning::default(),
         }
     }
 }

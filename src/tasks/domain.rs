@@ -113,6 +113,12 @@ impl Status {
         }
     }
 
+    /// Open: still to do or being done (not done, not canceled). An open task that blocks
+    /// another keeps it `blocked`.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Todo | Status::InProgress)
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "todo" => Some(Status::Todo),

@@ -7,15 +7,15 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::domain::{Description, DueDate, Labels, Priority, Status, TaskTitle, LABEL_MAX};
-use super::store::{self, Destination, Task, TaskFields};
+use super::store::{self, tree, Destination, Task, TaskFields};
 use crate::auth::principal::Principal;
-use crate::db::Db;
-use crate::db::Exec;
+use crate::db::{Db, Exec, Tx};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::{non_null, Json, JsonPatch, Patch, Path, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::projects::access::{Action, ProjectAccess};
 use crate::projects::guard;
+use crate::states::store::Hold;
 
 pub fn task_response(status: StatusCode, task: &Task) -> Response {
     versioned(status, task, task.version, || {
@@ -40,6 +40,11 @@ pub struct CreateTaskRequest {
     #[schema(schema_with = nullable_labels_schema)]
     pub labels: Option<Labels>,
     pub assignee_id: Option<Uuid>,
+    /// A state of the project (its category becomes the status; a `status` that disagrees is
+    /// refused). Absent: the default state of `status`'s category.
+    pub state_id: Option<Uuid>,
+    /// Makes it a subtask of this task of the project (at most 5 levels deep).
+    pub parent_id: Option<Uuid>,
 }
 
 /// Labels as a request gives them: each 1–50 characters once trimmed, no control characters;
@@ -92,6 +97,47 @@ async fn check_assignee(
     Ok(())
 }
 
+/// The status and state a write sets (API.md §17): a `state_id` of the task's project decides
+/// the status (a `status` that disagrees is refused) and is held until the transaction ends,
+/// so that its deletion waits; a `status` alone is left to the database (the category's
+/// default state, or the task's own while the category stays). `current`: the status when
+/// the request names neither.
+pub async fn resolve_state(
+    tx: &Tx,
+    project_id: Uuid,
+    status: Option<Status>,
+    state_id: Option<Uuid>,
+    current: Status,
+    errors: &mut Vec<FieldError>,
+) -> Result<(Status, Option<Uuid>), ApiError> {
+    let Some(state_id) = state_id else {
+        return Ok((status.unwrap_or(current), None));
+    };
+    match crate::states::store::find_in(tx, project_id, state_id, Hold::Share).await? {
+        None => {
+            errors.push(FieldError::new(
+                "state_id",
+                "not_found",
+                "no such state in the task's project",
+            ));
+            Ok((status.unwrap_or(current), None))
+        }
+        Some(state) => {
+            if status.is_some_and(|s| s != state.category) {
+                errors.push(FieldError::new(
+                    "status",
+                    "invalid_value",
+                    format!(
+                        "must be the category of state_id ({}), or left out",
+                        state.category.as_str()
+                    ),
+                ));
+            }
+            Ok((state.category, Some(state.id)))
+        }
+    }
+}
+
 async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
     Ok(crate::projects::store::role_of(db, project_id, user_id)
         .await?
@@ -110,6 +156,8 @@ async fn is_member(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> Result<bo
             ("CreateComment" = (operation_id = "create_comment", parameters(("id" = "$response.body#/id")))),
             ("ListComments" = (operation_id = "list_comments", parameters(("id" = "$response.body#/id")))),
             ("TaskActivity" = (operation_id = "task_activity", parameters(("id" = "$response.body#/id")))),
+            ("ListRelations" = (operation_id = "list_relations", parameters(("id" = "$response.body#/id")))),
+            ("CreateRelation" = (operation_id = "create_relation", parameters(("id" = "$response.body#/id")))),
         ))),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_task(
@@ -118,9 +166,25 @@ pub async fn create_task(
     Path(project_id): Path<Uuid>,
     Json(body): Json<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let access = guard::authorize(&db, &principal, project_id, Action::EditTasks).await?;
+    let tx = db.begin().await?;
+    let access = guard::authorize(&tx, &principal, project_id, Action::EditTasks).await?;
+    if body.parent_id.is_some() {
+        tree::lock(&tx, &[project_id]).await?;
+    }
     let mut errors = Vec::new();
-    check_assignee(&db, project_id, body.assignee_id, &mut errors).await?;
+    check_assignee(&tx, project_id, body.assignee_id, &mut errors).await?;
+    let (status, state_id) = resolve_state(
+        &tx,
+        project_id,
+        body.status,
+        body.state_id,
+        Status::Todo,
+        &mut errors,
+    )
+    .await?;
+    if let Some(parent) = body.parent_id {
+        errors.extend(tree::check_parent(&tx, project_id, None, parent).await?);
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -131,7 +195,8 @@ pub async fn create_task(
             .as_ref()
             .map_or("", Description::as_str)
             .to_owned(),
-        status: body.status.unwrap_or(Status::Todo),
+        status,
+        state_id,
         priority: body.priority.map_or(0, Priority::get),
         due_date: body.due_date.map(|d| d.0),
         labels: body
@@ -139,8 +204,8 @@ pub async fn create_task(
             .map(|l| l.as_slice().to_vec())
             .unwrap_or_default(),
         assignee_id: body.assignee_id,
+        parent_id: body.parent_id,
     };
-    let tx = db.begin().await?;
     let task = store::insert(&tx, &access, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::CREATED, &task))
@@ -197,10 +262,20 @@ pub struct UpdateTaskRequest {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub assignee_id: Patch<Uuid>,
-    /// Moves the task (editor in both projects); it gets a new number.
+    /// Moves the task (editor in both projects); it gets a new number, and its subtasks go
+    /// with it.
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub project_id: Option<Uuid>,
+    /// A state of the task's project (of the target project, with `project_id`); its category
+    /// becomes the status.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub state_id: Option<Uuid>,
+    /// Makes it a subtask of this task of the same project; `null`: a top-level task.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub parent_id: Patch<Uuid>,
 }
 
 impl ReadOnlyFields for UpdateTaskRequest {
@@ -212,6 +287,9 @@ impl ReadOnlyFields for UpdateTaskRequest {
         "source",
         "position",
         "comment_count",
+        "subtasks",
+        "blocked",
+        "attachment_count",
         "version",
         "created_at",
         "updated_at",
@@ -232,7 +310,11 @@ pub async fn update_task(
     JsonPatch(patch): JsonPatch<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let tx = db.begin().await?;
+    let before = lock_trees_first(&tx, &principal, id, &patch).await?;
     let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
+    if before.is_some_and(|project| project != task.project_id) {
+        return Err(moved_meanwhile());
+    }
     if_match.check(task.version)?;
 
     let mut errors = Vec::new();
@@ -262,6 +344,25 @@ pub async fn update_task(
             explicit
         }
     };
+    let (status, state_id) = resolve_state(
+        &tx,
+        project_id,
+        patch.status,
+        patch.state_id,
+        task.status,
+        &mut errors,
+    )
+    .await?;
+    let parent_id = match patch.parent_id {
+        // A moved task leaves its parent behind.
+        Patch::Absent if target.is_some() => None,
+        Patch::Absent => task.parent_id,
+        Patch::Null => None,
+        Patch::Value(parent) => {
+            errors.extend(tree::check_parent(&tx, project_id, Some(task.id), parent).await?);
+            Some(parent)
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -274,7 +375,8 @@ pub async fn update_task(
             .description
             .map(|d| d.as_str().to_owned())
             .unwrap_or_else(|| task.description.clone()),
-        status: patch.status.unwrap_or(task.status),
+        status,
+        state_id,
         priority: patch.priority.map(Priority::get).unwrap_or(task.priority),
         due_date: patch.due_date.map_value(|d| d.0).apply(task.due_date),
         labels: patch
@@ -282,6 +384,7 @@ pub async fn update_task(
             .map(|l| l.as_slice().to_vec())
             .unwrap_or_else(|| task.labels.clone()),
         assignee_id,
+        parent_id,
     };
     let destination = match &target {
         Some(target) => Destination::MoveTo(target),
@@ -294,7 +397,35 @@ pub async fn update_task(
     Ok(task_response(StatusCode::OK, &updated))
 }
 
-/// Delete a task (editor or above).
+/// A patch that changes the task's parent or project changes the trees of its project (and of
+/// the target): their locks come before any row's (`tree`), so the task is entered first
+/// without one. Returns the project it was in then, to compare with the locked task's.
+async fn lock_trees_first(
+    tx: &Tx,
+    principal: &Principal,
+    id: Uuid,
+    patch: &UpdateTaskRequest,
+) -> Result<Option<Uuid>, ApiError> {
+    if matches!(patch.parent_id, Patch::Absent) && patch.project_id.is_none() {
+        return Ok(None);
+    }
+    let (peek, _) = guard::enter_task(tx, principal, id, Action::EditTasks).await?;
+    let projects: Vec<Uuid> = [Some(peek.project_id), patch.project_id]
+        .into_iter()
+        .flatten()
+        .collect();
+    tree::lock(tx, &projects).await?;
+    Ok(Some(peek.project_id))
+}
+
+fn moved_meanwhile() -> ApiError {
+    ApiError::conflict(
+        crate::error::ErrorCode::Conflict,
+        "the task moved to another project meanwhile",
+    )
+}
+
+/// Delete a task and its subtasks (editor or above).
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204, description = "Deleted")),
@@ -306,9 +437,16 @@ pub async fn delete_task(
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let tx = db.begin().await?;
+    // Its subtasks go with it: the project's tree lock first, then the rows, deepest first.
+    let (peek, _) = guard::enter_task(&tx, &principal, id, Action::EditTasks).await?;
+    tree::lock(&tx, &[peek.project_id]).await?;
+    let subtree = tree::lock_subtree(&tx, id).await?;
     let (task, access) = guard::enter_task_locked(&tx, &principal, id, Action::EditTasks).await?;
+    if task.project_id != peek.project_id {
+        return Err(moved_meanwhile());
+    }
     if_match.check(task.version)?;
-    store::delete(&tx, &access, &task).await?;
+    store::delete(&tx, &access, &subtree).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

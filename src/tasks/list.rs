@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::domain::{normalise_label, parse_date, Status};
 use super::store::list::{
-    Assignee, CountGroup, Filters, ListError, ListOf, ListSpec, Position, Sort, SortKey,
+    Assignee, CountGroup, Filters, ListError, ListOf, ListSpec, Parent, Position, Sort, SortKey,
 };
 use super::store::Task;
 use crate::auth::principal::Principal;
@@ -27,6 +27,16 @@ pub struct TaskListQuery {
         pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
     )]
     pub status: Option<String>,
+    /// Comma-separated state ids (API.md §17).
+    #[param(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
+    )]
+    pub state: Option<String>,
+    /// `none` for top-level tasks, or a task id for its subtasks.
+    #[param(
+        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub parent: Option<String>,
     /// `me`, `none` or a user id.
     #[param(
         pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
@@ -69,6 +79,16 @@ pub struct TaskCountQuery {
         pattern = r"^\s*(todo|in_progress|done|canceled)\s*(,\s*(todo|in_progress|done|canceled)\s*)*$"
     )]
     pub status: Option<String>,
+    /// Comma-separated state ids (API.md §17).
+    #[param(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*(,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*)*$"
+    )]
+    pub state: Option<String>,
+    /// `none` for top-level tasks, or a task id for its subtasks.
+    #[param(
+        pattern = r"^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub parent: Option<String>,
     /// `me`, `none` or a user id.
     #[param(
         pattern = r"^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
@@ -88,28 +108,29 @@ pub struct TaskCountQuery {
     /// The task numbered so (one per project).
     #[param(value_type = Option<i64>, minimum = 1)]
     pub number: Option<String>,
-    /// What to count per: `status` (the default). A project's workflow states will be
-    /// another value.
-    #[param(pattern = "^status$")]
+    /// What to count per: `status` (the default) or `state` (the project's workflow states,
+    /// API.md §17).
+    #[param(pattern = "^(status|state)$")]
     pub group_by: Option<String>,
 }
 
 /// How many tasks pass a list's filters, in all and per group.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskCounts {
-    /// What `groups` are: `status`.
-    #[schema(pattern = "^status$")]
+    /// What `groups` are: `status` or `state`.
+    #[schema(pattern = "^(status|state)$")]
     pub group_by: &'static str,
     /// Every task that passes the filters.
     pub total: i64,
-    /// One group per status, in the workflow's order (`todo`, `in_progress`, `done`,
-    /// `canceled`), groups without tasks included.
+    /// By status: one group per status, in the workflow's order (`todo`, `in_progress`,
+    /// `done`, `canceled`), groups without tasks included. By state: one group per state id
+    /// that has tasks (a state without tasks counts 0), ordered by id.
     pub groups: Vec<TaskCount>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskCount {
-    /// The group: a status.
+    /// The group: a status, or a state id.
     pub key: String,
     pub count: i64,
 }
@@ -117,7 +138,8 @@ pub struct TaskCount {
 fn parse_group(raw: Option<&str>) -> Result<CountGroup, ApiError> {
     match raw.unwrap_or("status") {
         "status" => Ok(CountGroup::Status),
-        _ => Err(invalid("group_by must be status")),
+        "state" => Ok(CountGroup::State),
+        _ => Err(invalid("group_by must be status or state")),
     }
 }
 
@@ -151,6 +173,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
 /// The filters of a list's query string, as typed (both the lists and their counts take them).
 struct RawFilters<'a> {
     status: Option<&'a str>,
+    state: Option<&'a str>,
+    parent: Option<&'a str>,
     assignee: Option<&'a str>,
     label: Option<&'a str>,
     priority_min: Option<&'a str>,
@@ -164,6 +188,8 @@ impl<'a> From<&'a TaskListQuery> for RawFilters<'a> {
     fn from(q: &'a TaskListQuery) -> Self {
         RawFilters {
             status: q.status.as_deref(),
+            state: q.state.as_deref(),
+            parent: q.parent.as_deref(),
             assignee: q.assignee.as_deref(),
             label: q.label.as_deref(),
             priority_min: q.priority_min.as_deref(),
@@ -179,6 +205,8 @@ impl<'a> From<&'a TaskCountQuery> for RawFilters<'a> {
     fn from(q: &'a TaskCountQuery) -> Self {
         RawFilters {
             status: q.status.as_deref(),
+            state: q.state.as_deref(),
+            parent: q.parent.as_deref(),
             assignee: q.assignee.as_deref(),
             label: q.label.as_deref(),
             priority_min: q.priority_min.as_deref(),
@@ -201,6 +229,28 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let states = query
+        .state
+        .map(|raw| {
+            raw.split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse::<Uuid>()
+                        .map_err(|_| invalid("state must be a comma-separated list of state ids"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let parent = query
+        .parent
+        .map(|raw| match raw {
+            "none" => Ok(Parent::None),
+            other => other
+                .parse()
+                .map(Parent::Task)
+                .map_err(|_| invalid("parent must be none or a task id")),
         })
         .transpose()?;
     let assignee = query
@@ -230,6 +280,8 @@ fn parse_filters(query: RawFilters<'_>) -> Result<Filters, ApiError> {
     };
     Ok(Filters {
         statuses,
+        states,
+        parent,
         assignee,
         label: query.label.map(normalise_label),
         priority_min,
@@ -282,8 +334,10 @@ fn search_terms(q: &str) -> usize {
 /// list is refused.
 fn filters_key(query: &TaskListQuery) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         query.status,
+        query.state,
+        query.parent,
         query.assignee,
         query.label,
         query.priority_min,
@@ -368,7 +422,7 @@ pub async fn list_project_tasks(
     ))
 }
 
-/// How many of a project's tasks pass the filters of its list, per status: exact counts for
+/// How many of a project's tasks pass the filters of its list, per status or per workflow state: exact counts for
 /// a board's columns and a list's header, however many tasks the pages have not loaded.
 #[utoipa::path(get, path = "/api/v1/projects/{id}/tasks/counts", tag = "tasks",
     params(("id" = Uuid, Path), TaskCountQuery),
@@ -396,9 +450,20 @@ pub async fn count_project_tasks(
                     .map_or(0, |(_, n)| *n),
             })
             .collect(),
+        CountGroup::State => {
+            let mut groups: Vec<TaskCount> = counted
+                .into_iter()
+                .map(|(key, count)| TaskCount { key, count })
+                .collect();
+            groups.sort_by(|a, b| a.key.cmp(&b.key));
+            groups
+        }
     };
     Ok(axum::Json(TaskCounts {
-        group_by: "status",
+        group_by: match group {
+            CountGroup::Status => "status",
+            CountGroup::State => "state",
+        },
         total: groups.iter().map(|g| g.count).sum(),
         groups,
     }))

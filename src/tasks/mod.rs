@@ -1,7 +1,9 @@
-//! Tasks: the domain types, their SQL, the endpoints, and the filtered, keyset-paginated lists.
+//! Tasks: the domain types, their SQL, the endpoints, the filtered, keyset-paginated lists,
+//! subtasks (`store::tree`) and relations between tasks.
 
 pub mod domain;
 pub mod handlers;
 pub mod list;
 pub mod moves;
+pub mod relations;
 pub mod store;

@@ -249,9 +249,14 @@ pub struct MoveTaskRequest {
     /// The task that ends up just after this one. Both absent (or `null`): the task goes last.
     #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub after_id: Option<Option<Uuid>>,
-    /// A new status, written in the same change (absent or `null`: unchanged).
+    /// A new status, written in the same change (absent or `null`: unchanged); the task goes
+    /// to that category's default state unless it is in the category already.
     #[schema(nullable)]
     pub status: Option<Status>,
+    /// A new state of the task's project (a board column), written in the same change; its
+    /// category becomes the status (absent or `null`: unchanged).
+    #[schema(value_type = Option<String>, format = Uuid, nullable, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub state_id: Option<Option<Uuid>>,
 }
 
 /// A neighbour field: absent, `null`, or a task id.
@@ -262,17 +267,19 @@ pub enum Neighbour {
 }
 
 /// A move as asked: the task goes after `before` and before `after` (see the body's fields),
-/// with `status` if given.
+/// with `state_id` or `status` if given.
 pub struct MoveRequest {
     pub before: Neighbour,
     pub after: Neighbour,
     pub status: Option<Status>,
+    pub state_id: Option<Uuid>,
 }
 
 fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
     let mut before = Neighbour::Absent;
     let mut after = Neighbour::Absent;
     let mut status = None;
+    let mut state_id = None;
     let mut errors = Vec::new();
     for (key, value) in body {
         match (key.as_str(), value) {
@@ -319,6 +326,15 @@ fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
                 "invalid_type",
                 "must be a string",
             )),
+            ("state_id", Value::Null) => {}
+            ("state_id", Value::String(s)) if s.parse::<Uuid>().is_ok() => {
+                state_id = s.parse().ok();
+            }
+            ("state_id", _) => errors.push(FieldError::new(
+                "state_id",
+                "invalid_type",
+                "must be a state id or null",
+            )),
             (other, _) => errors.push(FieldError::new(
                 other,
                 "unknown_field",
@@ -331,6 +347,7 @@ fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
             before,
             after,
             status,
+            state_id,
         })
     } else {
         Err(ApiError::validation(errors))
@@ -374,14 +391,15 @@ fn out_of_order() -> ApiError {
 }
 
 /// The key for the task `moved` at the place `request` names, from the committed keys of its
-/// project (whose row the caller has locked).
+/// project (whose row the caller has locked). `errors`: the request's other field errors,
+/// reported with the neighbours' in one problem.
 async fn key_for(
     tx: &Tx,
     project_id: Uuid,
     moved: Uuid,
     request: &MoveRequest,
+    mut errors: Vec<FieldError>,
 ) -> Result<String, ApiError> {
-    let mut errors = Vec::new();
     let lower = match request.before {
         Neighbour::Task(n) => {
             neighbour_position(tx, "before_id", project_id, moved, n, &mut errors).await?
@@ -455,7 +473,7 @@ async fn renumber(tx: &Tx, access: &ProjectAccess) -> Result<(), ApiError> {
 }
 
 /// Move a task in its project's manual order (editor or above), optionally changing its
-/// status in the same write. `If-Match` honoured.
+/// state (a board column) or status in the same write. `If-Match` honoured.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = MoveTaskRequest,
@@ -507,15 +525,24 @@ pub async fn apply(
         ));
     }
     if_match.check(task.version)?;
-    let mut position = key_for(tx, task.project_id, id, &request).await?;
+    let mut errors = Vec::new();
+    let (status, state_id) = super::handlers::resolve_state(
+        tx,
+        task.project_id,
+        request.status,
+        request.state_id,
+        task.status,
+        &mut errors,
+    )
+    .await?;
+    let mut position = key_for(tx, task.project_id, id, &request, errors).await?;
     if position.len() > MAX_KEY_LENGTH {
         // The gap ran out of room: renumber the project (under its lock, in this transaction),
         // after which every gap has room for a short key.
         renumber(tx, &access).await?;
-        position = key_for(tx, task.project_id, id, &request).await?;
+        position = key_for(tx, task.project_id, id, &request, Vec::new()).await?;
     }
-    let status = request.status.unwrap_or(task.status);
-    Ok(store::set_position(tx, &access, &task, &position, status).await?)
+    Ok(store::set_position(tx, &access, &task, &position, status, state_id).await?)
 }
 
 #[cfg(test)]

@@ -113,12 +113,12 @@ fn load() -> Bundle {
         .find(|(name, _)| name == "index.html")
         .map(|(_, body)| String::from_utf8_lossy(body).into_owned())
         .unwrap_or_default();
-    // Every module is preloaded, so the browser fetches them in parallel rather than one
-    // import level at a time.
-    let preloads: String = raw
+    // Every module the entry point imports statically, however deep, is preloaded, so the
+    // browser fetches them in parallel rather than one import level at a time. Modules only
+    // loaded with `import()` (screens most visits never show) are fetched when used.
+    let preloads: String = static_closure(&raw, "app.js")
         .iter()
-        .filter(|(name, _)| name.ends_with(".js") && !name.starts_with("docs/"))
-        .map(|(name, _)| format!("<link rel=\"modulepreload\" href=\"/assets/{build}/{name}\">\n"))
+        .map(|name| format!("<link rel=\"modulepreload\" href=\"/assets/{build}/{name}\">\n"))
         .collect();
     let index = template
         .replace("<!--PRELOADS-->", &preloads)
@@ -271,8 +271,172 @@ async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     respond(&BUNDLE.index, &headers, "no-cache", Some(PAGE_CSP))
 }
 
+/// The modules `entry` imports statically, directly or through others, itself included; sorted.
+fn static_closure(files: &[(String, Vec<u8>)], entry: &str) -> Vec<String> {
+    let sources: HashMap<&str, &[u8]> = files
+        .iter()
+        .map(|(name, body)| (name.as_str(), body.as_slice()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![entry.to_owned()];
+    while let Some(name) = todo.pop() {
+        let Some(source) = sources.get(name.as_str()) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let source = String::from_utf8_lossy(source);
+        todo.extend(
+            static_imports(&source)
+                .into_iter()
+                .map(|s| resolve(&name, &s)),
+        );
+    }
+    seen.into_iter().collect()
+}
+
+/// The relative specifiers of a module's static imports and re-exports (`import … from
+/// "./x.js"`, `import "./x.js"`, `export … from "./x.js"`), statements that begin a line as the
+/// client's code is written. `import("./x.js")` is not one.
+fn static_imports(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut statement: Option<String> = None;
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if statement.is_none()
+            && (trimmed.starts_with("import ")
+                || trimmed.starts_with("import{")
+                || trimmed.starts_with("export {")
+                || trimmed.starts_with("export *"))
+        {
+            statement = Some(String::new());
+        }
+        let Some(text) = statement.as_mut() else {
+            continue;
+        };
+        text.push_str(trimmed);
+        text.push(' ');
+        if trimmed.contains(';') {
+            if let Some(specifier) = specifier_of(text) {
+                found.push(specifier);
+            }
+            statement = None;
+        }
+    }
+    found
+}
+
+/// The quoted relative path of one import or export statement.
+fn specifier_of(statement: &str) -> Option<String> {
+    let quoted = match statement.rfind(" from ") {
+        Some(at) => statement[at + 6..].trim_start(),
+        None => statement.strip_prefix("import ")?.trim_start(),
+    };
+    let quote = quoted.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let path = quoted[1..].split(quote).next()?;
+    (path.starts_with("./") || path.starts_with("../")).then(|| path.to_owned())
+}
+
+/// `specifier` as a path under `web/`, seen from the module `from`.
+fn resolve(from: &str, specifier: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for part in specifier.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// Preloads follow static imports (one line or several, `./` and `../`), not `import()`.
+    #[test]
+    fn preloads_are_the_static_imports_of_the_entry() {
+        let files: [(&str, &[u8]); 6] = [
+            ("app.js", b"import { a } from \"./a.js\";\nimport \"./side.js\";\nconst p = import(\"./lazy.js\");\n"),
+            ("a.js", b"import {\n  b,\n} from \"./views/b.js\";\n/** @type {import(\"./lazy.js\").T} */\n"),
+            ("views/b.js", b"import * as api from \"../a.js\";\nimport { x } from \"../missing.js\";\n"),
+            ("side.js", b"export const s = 1;\n"),
+            ("lazy.js", b"import { c } from \"./c.js\";\n"),
+            ("c.js", b"export const c = 1;\n"),
+        ];
+        let files: Vec<(String, Vec<u8>)> = files
+            .into_iter()
+            .map(|(name, body)| (name.to_owned(), body.to_vec()))
+            .collect();
+        assert_eq!(
+            super::static_closure(&files, "app.js"),
+            ["a.js", "app.js", "side.js", "views/b.js"]
+        );
+        let bundle = &*super::BUNDLE;
+        let index = String::from_utf8_lossy(&bundle.index.body).into_owned();
+        assert!(
+            index.contains("/views/list.js\""),
+            "the list view is preloaded"
+        );
+        assert!(
+            !index.contains("/components/task-panel.js\""),
+            "the task panel loads on demand"
+        );
+    }
+
+    #[test]
+    fn modules_loaded_only_with_import_are_not_preloaded() {
+        let index = String::from_utf8_lossy(&super::BUNDLE.index.body).into_owned();
+        for eager in [
+            "app.js",
+            "router.js",
+            "views/auth.js",
+            "views/settings.js",
+            "api.js",
+        ] {
+            assert!(
+                index.contains(&format!("/{eager}\"")),
+                "{eager} is preloaded"
+            );
+        }
+        for lazy in [
+            "views/setup.js",
+            "views/settings/security.js",
+            "views/auth/other-ways.js",
+            "components/factors.js",
+            "webauthn.js",
+        ] {
+            assert!(
+                !index.contains(&format!("/{lazy}\"")),
+                "{lazy} is not preloaded"
+            );
+        }
+    }
+
+    #[test]
+    fn static_imports_are_read_as_the_client_writes_them() {
+        let source = "import * as api from \"../api.js\";\n\
+            import {\n  a,\n  b,\n} from './x/y.js';\n\
+            import \"./side.js\";\n\
+            export { c } from \"./c.js\";\n\
+            const lazy = () => import(\"./lazy.js\");\n\
+            /** @param {import(\"./types.js\").T} t */\n\
+            import { far } from \"https://example.com/x.js\";\n";
+        assert_eq!(
+            super::static_imports(source),
+            ["../api.js", "./x/y.js", "./side.js", "./c.js"]
+        );
+        assert_eq!(super::resolve("views/auth.js", "../api.js"), "api.js");
+        assert_eq!(
+            super::resolve("views/auth.js", "./auth/x.js"),
+            "views/auth/x.js"
+        );
+    }
+
     #[test]
     fn the_client_and_the_reference_are_embedded() {
         let bundle = &*super::BUNDLE;

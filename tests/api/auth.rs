@@ -1652,7 +1652,8 @@ fn assert_user_shape(user: &Value) {
             "email_notifications",
             "id",
             "name",
-            "role"
+            "role",
+            "second_factor"
         ],
         "{user}"
     );

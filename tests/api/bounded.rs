@@ -249,6 +249,10 @@ async fn every_operation_answers_the_worst_bodies_and_queries_in_linear_time() {
         )
         .await
         .created();
+    // Raw bodies (attachments) are stored, so they go to a task of their own.
+    let files = alice
+        .create_task(project.id, json!({"title": "files"}))
+        .await;
     let concrete = |path: &str| {
         let id = match path.split('/').nth(3) {
             Some("projects") => project.id.to_string(),
@@ -267,7 +271,22 @@ async fn every_operation_answers_the_worst_bodies_and_queries_in_linear_time() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            if operation.get("requestBody").is_some() {
+            let raw = operation["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|content| !content.contains_key("application/json"));
+            if raw {
+                // A file is never parsed, only hashed and sniffed: the JSON parser's worst
+                // case (nesting) must cost it nothing more than any bytes.
+                with_body += 1;
+                flood.push(Hostile {
+                    what: format!("{method} {path}: 255 KiB of '['"),
+                    method: method.clone(),
+                    path: path.replace("{id}", &files.id.to_string()),
+                    query: Some("name=hostile.bin".into()),
+                    body: Some(vec![b'['; MAX_BODY]),
+                    expect: Expect::Answered,
+                });
+            } else if operation.get("requestBody").is_some() {
                 with_body += 1;
                 let members = documented_members(&doc, operation);
                 assert!(!members.is_empty(), "{method} {path} documents no member");

@@ -59,6 +59,7 @@ pub struct Task {
     pub title: String,
     pub description: String,
     pub status: String,
+    pub state_id: Uuid,
     pub priority: i64,
     pub due_date: Option<String>,
     pub labels: Vec<String>,
@@ -66,11 +67,64 @@ pub struct Task {
     pub created_by: Uuid,
     pub completed_at: Option<String>,
     pub source: Option<Value>,
+    pub parent_id: Option<Uuid>,
+    pub subtasks: Subtasks,
+    pub blocked: bool,
     pub position: String,
     pub comment_count: i64,
+    pub attachment_count: i64,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subtasks {
+    pub total: i64,
+    pub done: i64,
+}
+
+/// A workflow state (API.md §17).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub color: String,
+    pub position: i64,
+    pub is_default: bool,
+}
+
+/// The other task of a relation, as the caller sees it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelatedTask {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+}
+
+/// A relation from the point of view of the task asked about (API.md §17).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    pub id: Uuid,
+    pub kind: String,
+    pub task: RelatedTask,
+    pub created_at: String,
+    pub created_by: Option<Uuid>,
+}
+
+/// A list that is not paginated: `{"items": [...]}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Items<T> {
+    pub items: Vec<T>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -109,6 +163,21 @@ pub struct Comment {
     pub version: i64,
 }
 
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub comment_id: Option<Uuid>,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_by: Option<Actor>,
+    pub created_at: String,
+    pub thumbnail: bool,
+}
+
 /// A page of any list: `{"items": [...], "next_cursor": ...}`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,12 +210,40 @@ pub fn task_path(task: impl std::fmt::Display) -> String {
     format!("/api/v1/tasks/{task}")
 }
 
+pub fn states_path(project: impl std::fmt::Display) -> String {
+    format!("/api/v1/projects/{project}/states")
+}
+
+pub fn state_path(state: impl std::fmt::Display) -> String {
+    format!("/api/v1/states/{state}")
+}
+
+pub fn relations_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}/relations")
+}
+
 pub fn comments_path(task: impl std::fmt::Display) -> String {
     format!("/api/v1/tasks/{task}/comments")
 }
 
 pub fn comment_path(comment: impl std::fmt::Display) -> String {
     format!("/api/v1/comments/{comment}")
+}
+
+pub fn attachments_path(task: impl std::fmt::Display) -> String {
+    format!("/api/v1/tasks/{task}/attachments")
+}
+
+pub fn attachment_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}")
+}
+
+pub fn content_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}/content")
+}
+
+pub fn thumbnail_path(attachment: impl std::fmt::Display) -> String {
+    format!("/api/v1/attachments/{attachment}/thumbnail")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +287,11 @@ pub trait RequestHelper {
         self.request(Method::DELETE, path)
     }
 
+    /// A DELETE with a JSON body (turning TOTP off takes a code).
+    fn delete_with(&self, path: &str, body: impl Serialize) -> TestRequest {
+        self.request(Method::DELETE, path).json(body)
+    }
+
     // --- the requests every suite makes ---
 
     async fn create_project(&self, name: &str) -> Project {
@@ -210,10 +312,36 @@ pub trait RequestHelper {
         self.get(&task_path(task)).await.good()
     }
 
+    /// A project's states, in order.
+    async fn states(&self, project: Uuid) -> Vec<State> {
+        self.get(&states_path(project))
+            .await
+            .good::<Items<State>>()
+            .items
+    }
+
+    /// Relates `task` to `other` (`kind` as seen from `task`).
+    async fn relate(&self, task: Uuid, kind: &str, other: Uuid) -> Relation {
+        self.post(
+            &relations_path(task),
+            json!({ "kind": kind, "task_id": other }),
+        )
+        .await
+        .created()
+    }
+
     /// PUT a member's role (201 for a new member, 200 for a change).
     async fn put_role(&self, project: Uuid, user: Uuid, role: &str) -> TestResponse {
         self.put(&member_path(project, user), json!({ "role": role }))
             .await
+    }
+
+    /// Uploads `body` to a task as a file named `name` (send it with `.await`; add
+    /// `.query(..)` for a `comment_id`).
+    fn upload(&self, task: Uuid, name: &str, body: impl Into<reqwest::Body>) -> TestRequest {
+        self.request(Method::POST, &attachments_path(task))
+            .query(&[("name", name)])
+            .body(body)
     }
 
     /// Adds `user` to `project` with `role` (by PUT, which answers 201 for a new member).
@@ -394,6 +522,13 @@ impl TestRequest {
     pub fn query(self, query: &(impl Serialize + ?Sized)) -> Self {
         TestRequest {
             builder: self.builder.query(query),
+        }
+    }
+
+    /// A raw body (a file to upload).
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        TestRequest {
+            builder: self.builder.body(body),
         }
     }
 

@@ -13,15 +13,29 @@ fn readme_configuration_table_matches_the_code() {
         .split("\n## ")
         .next()
         .unwrap();
-    let documented: BTreeSet<&str> = section
+    let rows: Vec<&str> = section
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
         .filter_map(|rest| rest.split('`').next())
         .collect();
+    // A family of variables (`DOCKET_OIDC_<NAME>_ISSUER`) is read from the environment by
+    // pattern: one row per setting of `docket::config::OIDC_SETTINGS`.
+    let (families, documented): (Vec<&str>, Vec<&str>) =
+        rows.into_iter().partition(|name| name.contains("<NAME>"));
+    let documented: BTreeSet<&str> = documented.into_iter().collect();
     let in_code: BTreeSet<&str> = docket::config::VARIABLES.iter().copied().collect();
     assert_eq!(
         documented, in_code,
         "README table vs docket::config::VARIABLES"
+    );
+    let families: BTreeSet<String> = families.into_iter().map(str::to_owned).collect();
+    let settings: BTreeSet<String> = docket::config::OIDC_SETTINGS
+        .iter()
+        .map(|setting| format!("DOCKET_OIDC_<NAME>_{setting}"))
+        .collect();
+    assert_eq!(
+        families, settings,
+        "README table vs docket::config::OIDC_SETTINGS"
     );
 }
 

@@ -575,6 +575,40 @@ async fn a_removed_member_gets_their_removal_and_nothing_of_the_project_after_it
 }
 
 #[tokio::test]
+async fn attachments_added_and_deleted_arrive_live_to_members() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let member = app.new_client().await;
+    let project = owner.create_project("Files").await.id;
+    owner.add_member(project, &member, "viewer").await;
+    let task = new_task(&owner, project, "with a file").await;
+    let mut stream = open(&app, &member, &format!("?project_id={project}")).await;
+
+    let attachment: Attachment = owner.upload(task, "notes.txt", "hello").await.created();
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "attachment.added", task);
+    assert_eq!(
+        event.data["changes"][0]["to"]["name"], "notes.txt",
+        "{event:?}"
+    );
+    assert_eq!(
+        event.data["changes"][0]["to"]["id"],
+        attachment.id.to_string()
+    );
+
+    owner
+        .delete(&attachment_path(attachment.id))
+        .await
+        .no_content();
+    let event = stream.event(SOON).await.unwrap();
+    assert_entry(&event, "attachment.deleted", task);
+    assert_eq!(
+        event.data["changes"][0]["from"]["name"], "notes.txt",
+        "{event:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_change_through_one_instance_reaches_a_stream_on_another_within_a_second() {
     let first = spawn_app().await;
     let second = TestApp::build().on(&first.database_url).spawn().await;
@@ -848,6 +882,108 @@ async fn a_disabled_account_loses_its_stream_at_the_next_heartbeat() {
     stream.assert_ends(Duration::from_secs(2)).await;
     let refused = refusal(open_raw(&app, &user, "", None).await).await;
     refused.problem(403, "account_disabled");
+}
+
+/// The next event of `kind` about `task`, skipping others (their own echoes of the same writes).
+async fn next_about(stream: &mut Stream, kind: &str, task: Uuid) -> SseEvent {
+    loop {
+        let event = stream.event(SOON).await.expect("the stream goes on");
+        if event.event == kind && event.data["task_id"] == task.to_string() {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn relations_state_and_parent_changes_and_blocked_flips_are_live_events() {
+    let app = spawn_app().await;
+    let owner = app.new_client().await;
+    let here = owner.create_project("Here").await.id;
+    let there = owner.create_project("There").await.id;
+    // Bob sees "Here" only.
+    let bob = app.new_client().await;
+    owner.add_member(here, &bob, "editor").await;
+    let mine = new_task(&owner, here, "mine").await;
+    let parent = new_task(&owner, here, "parent").await;
+    let hidden = new_task(&owner, there, "hidden").await;
+    let review: Value = owner
+        .post(
+            &format!("/api/v1/projects/{here}/states"),
+            json!({"name": "Review", "category": "in_progress"}),
+        )
+        .await
+        .created();
+    let mut stream = open(&app, &bob, "").await;
+
+    // A state and a parent set: one `task.updated` with both changes.
+    owner
+        .patch(
+            &task_path(mine),
+            json!({"state_id": review["id"], "parent_id": parent}),
+        )
+        .await
+        .good::<Value>();
+    let event = next_about(&mut stream, "task.updated", mine).await;
+    let fields: Vec<&str> = event.data["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["status", "state_id", "parent_id"]);
+    assert_eq!(event.data["changes"][1]["to"], review["id"]);
+
+    // A relation to a task Bob cannot see: his side's entry, without the hidden task.
+    let relation: Value = owner
+        .post(
+            &format!("/api/v1/tasks/{mine}/relations"),
+            json!({"kind": "blocked_by", "task_id": hidden}),
+        )
+        .await
+        .created();
+    let event = next_about(&mut stream, "task.related", mine).await;
+    assert_entry(&event, "task.related", mine);
+    assert_eq!(
+        event.data["changes"],
+        json!([
+            {"field": "relations", "from": null, "to": {"id": relation["id"], "kind": "blocked_by"}},
+            {"field": "blocked", "from": false, "to": true}
+        ])
+    );
+    assert!(!event.data.to_string().contains(&hidden.to_string()));
+
+    // The hidden blocker done: Bob hears that his task no longer waits, and nothing of "There".
+    owner
+        .patch(&task_path(hidden), json!({"status": "done"}))
+        .await
+        .good::<Value>();
+    let event = next_about(&mut stream, "task.updated", mine).await;
+    assert_eq!(
+        event.data["changes"],
+        json!([{"field": "blocked", "from": true, "to": false}])
+    );
+    owner
+        .delete(&format!(
+            "/api/v1/tasks/{mine}/relations/{}",
+            relation["id"].as_str().unwrap()
+        ))
+        .await
+        .no_content();
+    let event = next_about(&mut stream, "task.unrelated", mine).await;
+    assert_eq!(event.data["changes"][0]["field"], "relations");
+    stream.assert_quiet(Duration::from_millis(700)).await;
+    let seen = app
+        .db
+        .rows(
+            "SELECT count(*) FROM activity WHERE project_id = $1 AND kind IN ('task.related', 'task.unrelated')",
+            &[&there],
+        )
+        .await[0]
+        .get::<_, i64>(0);
+    assert_eq!(
+        seen, 2,
+        "the other side's entries exist, in their own project"
+    );
 }
 
 /// A reader far behind a busy project (API.md §9): its stream is still replaying full pages

@@ -24,11 +24,17 @@ pub const ENCRYPTION_KEY: &str = "test-encryption-key-0123456789abcdefghijk";
 #[path = "client.rs"]
 mod client;
 pub use client::*;
+// The independent implementations some tests check against (an OpenID provider, pyotp).
+#[path = "externals.rs"]
+mod externals;
+pub use externals::*;
 
 const TEMPLATE: &str = "docket_template";
 
 pub struct TestCluster {
     pub postgres: EmbeddedPostgres,
+    /// The run's scratch directory (removed when the test process exits).
+    pub dir: PathBuf,
 }
 
 /// The cluster shared by every test of this run, started on first use. A watcher process
@@ -100,7 +106,18 @@ fn start_cluster() -> TestCluster {
             .unwrap();
         migrate(&postgres.url(TEMPLATE)).await;
     });
-    TestCluster { postgres }
+    TestCluster { postgres, dir }
+}
+
+/// A fresh data dir for one test server (attachments of the local store land under it),
+/// inside the run's scratch directory.
+pub fn test_data_dir() -> PathBuf {
+    let dir = cluster()
+        .dir
+        .join("data")
+        .join(Uuid::now_v7().simple().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A new database cloned from the migrated template; returns its URL.
@@ -199,6 +216,15 @@ impl TestDb {
             .execute(sql, params)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a statement that may fail (the test is about the database refusing it).
+    pub async fn try_execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        self.client.execute(sql, params).await
     }
 
     /// Runs statements without parameters (a script).
@@ -335,6 +361,13 @@ pub fn fast_tuning() -> Tuning {
             concurrency: 2,
             ..docket::webhooks::Policy::default()
         },
+        attachments: docket::attachments::Tuning {
+            sweep_every: Duration::from_secs(1),
+            orphan_after: Duration::from_secs(60),
+            upload_limit: Duration::from_secs(30),
+            // Tests share /dev/shm; only the full-disk test asks for a reserve.
+            free_reserve: 0,
+        },
         ..Tuning::default()
     }
 }
@@ -353,6 +386,7 @@ async fn start_app(
         ));
     }
     let mut args = base_args(database_url);
+    args.data_dir = Some(test_data_dir().display().to_string());
     customize(&mut args);
     let config = Config::from_args(&args).expect("valid test config");
     let connect: tokio_postgres::Config = database_url.parse().unwrap();

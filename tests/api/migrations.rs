@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::events::{open_raw, Stream, SOON};
 use crate::helpers::*;
@@ -74,8 +75,20 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
     assert_eq!(done["status"], "done");
     assert!(done["completed_at"].is_string());
 
-    // And it keeps working: a new task gets the next number.
+    // Every project got its four states, and every task is in its status's default state.
+    assert_every_task_kept_its_place(&db).await;
     let project = done["project_id"].as_str().unwrap();
+    let states: Value = ada
+        .get(&format!("/api/v1/projects/{project}/states"))
+        .await
+        .good();
+    let states = states["items"].as_array().unwrap();
+    let names: Vec<&str> = states.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["To do", "In progress", "Done", "Canceled"]);
+    assert_eq!(done["state_id"], states[2]["id"]);
+    assert_eq!(page["items"][1]["state_id"], states[0]["id"]);
+
+    // And it keeps working: a new task gets the next number.
     let created: Value = ada
         .post(&tasks_path(project), json!({"title": "After the upgrade"}))
         .await
@@ -91,6 +104,170 @@ async fn a_database_migrated_by_sqlx_upgrades_in_place() {
         .scalar("SELECT count(*) FROM refinery_schema_history", &[])
         .await;
     assert_eq!(count as usize, versions.len());
+}
+
+/// A database made and used by the release before the workflow migration (through its API:
+/// tasks in every status, moved on the board, commented, deleted, moved between projects;
+/// tests/fixtures/main-era.sh) upgrades with every task where it was: same project, status,
+/// position, version and history, in the default state of its status, each board column in
+/// the same order whether read by status or by state.
+#[tokio::test]
+async fn a_database_of_the_release_before_keeps_every_task_where_it_is() {
+    let url = create_empty_database().await;
+    connect_db(&url)
+        .await
+        .batch(include_str!("../fixtures/main-era.sql"))
+        .await;
+    let db = connect_db(&url).await;
+    const TASKS: &str = "SELECT id, project_id, status, position, version, updated_at::text \
+         FROM tasks ORDER BY project_id, position COLLATE \"C\", id";
+    type Row = (Uuid, Uuid, String, String, i64, String);
+    let read = |rows: Vec<tokio_postgres::Row>| -> Vec<Row> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect()
+    };
+    let before = read(db.rows(TASKS, &[]).await);
+    assert!(
+        before.len() >= 10,
+        "the fixture has tasks: {}",
+        before.len()
+    );
+    let statuses: std::collections::BTreeSet<&str> = before.iter().map(|t| t.2.as_str()).collect();
+    assert_eq!(statuses.len(), 4, "every status is in the fixture");
+    let entries: i64 = db.scalar("SELECT count(*) FROM activity", &[]).await;
+
+    let app = TestApp::build().on(&url).spawn().await;
+    assert_eq!(app.anon().get("/readyz").await.status(), 200);
+    assert_eq!(read(db.rows(TASKS, &[]).await), before);
+    assert_every_task_kept_its_place(&db).await;
+    let after: i64 = db.scalar("SELECT count(*) FROM activity", &[]).await;
+    assert_eq!(after, entries, "the migration writes no history");
+
+    // Through the API: each project's board, column by column, reads the same by status
+    // (what clients read today) and by state.
+    let login: Value = app
+        .password_grant("ada@example.com", "a long passphrase")
+        .await
+        .good();
+    let ada = app.with_token(login["access_token"].as_str().unwrap());
+    let projects: Value = ada.get("/api/v1/projects").await.good();
+    let projects = projects["items"].as_array().unwrap();
+    assert_eq!(projects.len(), 3, "{projects:?}");
+    let column = |query: Vec<(&'static str, String)>, project: String| {
+        let ada = &ada;
+        async move {
+            let page: Value = ada
+                .get(&tasks_path(&project))
+                .query(&query)
+                .query(&[("sort", "position"), ("limit", "100")])
+                .await
+                .good();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    for project in projects {
+        let id = project["id"].as_str().unwrap().to_owned();
+        let states: Value = ada
+            .get(&format!("/api/v1/projects/{id}/states"))
+            .await
+            .good();
+        for state in states["items"].as_array().unwrap() {
+            let category = state["category"].as_str().unwrap().to_owned();
+            let expected: Vec<Uuid> = before
+                .iter()
+                .filter(|t| t.1.to_string() == id && t.2 == category)
+                .map(|t| t.0)
+                .collect();
+            let by_status = column(vec![("status", category)], id.clone()).await;
+            let by_state = column(
+                vec![("state", state["id"].as_str().unwrap().to_owned())],
+                id.clone(),
+            )
+            .await;
+            assert_eq!(by_status, expected);
+            assert_eq!(by_state, expected);
+        }
+    }
+
+    // And the new parts work on the old data: a column, a card moved into it and back.
+    let launch = projects.iter().find(|p| p["name"] == "Launch").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let review: Value = ada
+        .post(
+            &format!("/api/v1/projects/{launch}/states"),
+            json!({"name": "Review", "category": "in_progress"}),
+        )
+        .await
+        .created();
+    let card = before
+        .iter()
+        .find(|t| t.1.to_string() == launch && t.2 == "todo")
+        .unwrap()
+        .0;
+    let moved: Value = ada
+        .post(
+            &format!("/api/v1/tasks/{card}/move"),
+            json!({"state_id": review["id"]}),
+        )
+        .await
+        .good();
+    assert_eq!(moved["status"], "in_progress");
+    let todo: Value = ada
+        .get(&format!("/api/v1/projects/{launch}/states"))
+        .await
+        .good();
+    let todo = todo["items"][0]["id"].as_str().unwrap().to_owned();
+    ada.delete(&format!(
+        "/api/v1/states/{}?move_to={todo}",
+        review["id"].as_str().unwrap()
+    ))
+    .await
+    .no_content();
+    let back: Value = ada.get(&task_path(card)).await.good();
+    assert_eq!(
+        (back["status"].as_str(), back["state_id"].as_str()),
+        (Some("todo"), Some(todo.as_str()))
+    );
+}
+
+/// The workflow migration's promise (V20261220000001): each project has exactly the four
+/// states, one default per category, and each task sits in the default state of its status,
+/// in its own project.
+async fn assert_every_task_kept_its_place(db: &TestDb) {
+    let misplaced: i64 = db
+        .scalar(
+            "SELECT count(*) FROM tasks t LEFT JOIN states s ON s.id = t.state_id \
+             WHERE s.id IS NULL OR s.project_id <> t.project_id OR s.category <> t.status \
+                OR NOT s.is_default",
+            &[],
+        )
+        .await;
+    assert_eq!(misplaced, 0);
+    let projects: Vec<(i64, i64, Vec<String>)> = db
+        .rows(
+            "SELECT count(*), count(*) FILTER (WHERE s.is_default), \
+                 array_agg(s.name ORDER BY s.position) \
+             FROM projects p JOIN states s ON s.project_id = p.id GROUP BY p.id",
+            &[],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let total: i64 = db.scalar("SELECT count(*) FROM projects", &[]).await;
+    assert_eq!(projects.len() as i64, total);
+    for (states, defaults, names) in projects {
+        assert_eq!((states, defaults), (4, 4));
+        assert_eq!(names, ["To do", "In progress", "Done", "Canceled"]);
+    }
 }
 
 /// Several instances migrating one empty database at once apply each migration once.
@@ -216,38 +393,52 @@ async fn event_cursors_handed_out_before_the_sequencer_resume_exactly() {
 
 /// A database whose keys grew past 64 characters before the limit existed (API.md §9): the
 /// migration that brings the limit renumbers those projects, in the same order, and leaves the
-/// others alone. The database is taken back to just before that migration by undoing it.
+/// others alone. The database is migrated to just before that migration (refinery applies no
+/// migration older than one applied, so it cannot be undone once later ones ran) and filled
+/// as the release of then would have.
 #[tokio::test]
 async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migration() {
-    let url = create_test_database().await;
+    let url = create_empty_database().await;
+    docket::db::migrations::migrate_to(&url.parse().unwrap(), 20261201000012)
+        .await
+        .unwrap();
     let db = connect_db(&url).await;
-    let app = TestApp::build().on(&url).spawn().await;
-    let user = app.new_user().await;
-    let owner = app.as_user(&user);
-    let crowded = owner.create_project("Crowded").await.id;
-    let tidy = owner.create_project("Tidy").await.id;
-    for (project, n) in [(crowded, 5), (tidy, 3)] {
-        for i in 0..n {
-            owner
-                .create_task(project, json!({ "title": format!("t{i}") }))
-                .await;
-        }
-    }
-    app.stop().await;
-    // Refinery applies only versions above the newest applied one, so the migrations after
-    // it are undone too (the journal's, V20261219000001; the webhooks', V20261223000023).
-    db.batch(
-        "ALTER TABLE tasks DROP CONSTRAINT tasks_position_short; \
-         ALTER TABLE tasks DROP COLUMN previous_position; \
-         ALTER TABLE tasks DROP COLUMN previous_epoch; \
-         ALTER TABLE projects DROP COLUMN position_epoch; \
-         DROP TABLE activity_pending; \
-         DROP TABLE webhook_deliveries; \
-         DROP TABLE webhooks; \
-         DROP TABLE password_resets; \
-         DELETE FROM refinery_schema_history WHERE version >= 20261218000001",
+    let (crowded, tidy, creator) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    db.execute(
+        "INSERT INTO users (id, email, name, password_hash, role) \
+         VALUES ($1, 'creator@example.com', 'Creator', 'x', 'user')",
+        &[&creator],
     )
     .await;
+    for (project, name, n) in [(crowded, "Crowded", 5i64), (tidy, "Tidy", 3)] {
+        db.batch("BEGIN").await;
+        db.execute(
+            "INSERT INTO projects (id, name, next_task_number, task_count) VALUES ($1, $2, $3::bigint + 1, $3::bigint)",
+            &[&project, &name, &n],
+        )
+        .await;
+        db.execute(
+            "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, 'owner')",
+            &[&project, &creator],
+        )
+        .await;
+        db.batch("COMMIT").await;
+        // Created one by one, as the API did: each goes last (the position trigger).
+        for i in 0..n {
+            db.execute(
+                "INSERT INTO tasks (id, project_id, number, title, status, created_by) \
+                 VALUES ($1, $2, $3, $4, 'todo', $5)",
+                &[
+                    &Uuid::now_v7(),
+                    &project,
+                    &(i + 1),
+                    &format!("t{i}"),
+                    &creator,
+                ],
+            )
+            .await;
+        }
+    }
     // What thousands of moves into one gap used to leave: keys of 70 to 120 characters.
     db.execute(
         "UPDATE tasks t SET position = 'a0' || repeat('0', 60 + 10 * o.n::int) || 'V' \
@@ -267,6 +458,14 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
         .collect();
 
     let app = TestApp::build().on(&url).spawn().await;
+    let user = app.new_user().await;
+    for project in [crowded, tidy] {
+        db.execute(
+            "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, 'viewer')",
+            &[&project, &user.id],
+        )
+        .await;
+    }
     let owner = app.as_user(&user);
     let page: Page<Task> = owner
         .get(&tasks_path(crowded))
@@ -296,4 +495,23 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
         )
         .await;
     assert_eq!(limit, 1);
+}
+
+/// Writers append to `activity_pending` and the sequencer moves the rows into `activity`: a kind
+/// that one accepts and the other refuses fails its writer's commit (the workflow's
+/// `task.related` did, until V20261220000002). The two checks stay the same list.
+#[tokio::test]
+async fn the_journal_and_the_history_accept_the_same_kinds() {
+    let db = connect_db(&create_test_database().await).await;
+    let check = |table: &'static str| {
+        format!(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = '{table}'::regclass AND conname = '{table}_kind_check'"
+        )
+    };
+    let history: String = db.scalar(&check("activity"), &[]).await;
+    let journal: String = db.scalar(&check("activity_pending"), &[]).await;
+    assert!(history.contains("task.related"), "{history}");
+    assert!(history.contains("attachment.added"), "{history}");
+    assert_eq!(history, journal);
 }

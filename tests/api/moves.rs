@@ -273,6 +273,7 @@ async fn twenty_thousand_moves_into_one_gap_all_succeed_with_short_keys() {
             before: Neighbour::Task(ids[0]),
             after: Neighbour::Absent,
             status: None,
+            state_id: None,
         };
         let tx = app.state.db.begin().await.unwrap();
         let (task, _) = guard::enter_task(&tx, &principal, ids[2 - i % 2], Action::EditTasks)

@@ -599,7 +599,14 @@ async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
     let notification = &schemas["Notification"];
     assert_eq!(
         enum_of(&notification["properties"]["kind"]),
-        ["assigned", "mentioned", "commented", "due_soon", "overdue"]
+        [
+            "assigned",
+            "mentioned",
+            "commented",
+            "due_soon",
+            "overdue",
+            "unblocked"
+        ]
     );
     let entry_kinds = enum_of(&schemas["ActivityEntry"]["properties"]["kind"]);
     assert!(

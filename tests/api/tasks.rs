@@ -65,6 +65,8 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
         keys_of(&task),
         [
             "assignee_id",
+            "attachment_count",
+            "blocked",
             "comment_count",
             "completed_at",
             "created_at",
@@ -74,11 +76,14 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "id",
             "labels",
             "number",
+            "parent_id",
             "position",
             "priority",
             "project_id",
             "source",
+            "state_id",
             "status",
+            "subtasks",
             "title",
             "updated_at",
             "version"
@@ -1616,8 +1621,10 @@ async fn counts_need_membership_and_valid_filters() {
         ("assignee", "someone"),
         ("priority_min", "5"),
         ("due_before", "tomorrow"),
-        ("group_by", "state"),
+        ("group_by", "states"),
         ("group_by", ""),
+        ("state", "nope"),
+        ("parent", "some"),
     ] {
         owner
             .get(&format!("{}/counts", tasks_path(project)))

@@ -20,10 +20,17 @@ import urllib.request
 import urllib.error
 from urllib.parse import urlparse
 
+import pyotp
 from playwright.sync_api import sync_playwright, expect
 
 OPEN, CLOSED, OUT, AXE = sys.argv[1:5]
-ONLY = os.environ.get("DOCKET_WEB_ONLY", "")
+# Parts of test names, comma-separated: only the tests whose name holds one of them run.
+ONLY = [part for part in os.environ.get("DOCKET_WEB_ONLY", "").split(",") if part]
+# A server with a single sign-on provider ("Acme SSO", a real node-oidc-provider at PROVIDER)
+# on a localhost public URL, and one under DOCKET_REQUIRE_2FA=all (tests/web/main.rs).
+SSO = os.environ["DOCKET_E2E_SSO"]
+PROVIDER = os.environ["DOCKET_E2E_PROVIDER"]
+STRICT = os.environ["DOCKET_E2E_STRICT"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 SHOTS = os.path.join(OUT, "screenshots")
@@ -55,7 +62,7 @@ def api(method, path, token=None, body=None, base=OPEN, headers=None, expect_sta
     except urllib.error.HTTPError as e:
         status, text = e.code, e.read().decode()
     if expect_status is not None:
-        assert status == expect_status, f"{method} {path}: {status} {text}"
+        assert status == expect_status, f"{method} {path}: {status} {text[:300]}"
     return json.loads(text) if text else None
 
 
@@ -81,6 +88,33 @@ def eventually(condition, timeout=10):
     while not condition():
         assert time.time() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def upload(owner, task_id, name, data, content_type="application/octet-stream", comment_id=None):
+    """Uploads raw bytes as an attachment (API.md §20)."""
+    from urllib.parse import urlencode
+    query = {"name": name}
+    if comment_id:
+        query["comment_id"] = comment_id
+    req = urllib.request.Request(f"{OPEN}/api/v1/tasks/{task_id}/attachments?{urlencode(query)}", data=data, method="POST")
+    req.add_header("x-forwarded-for", ip())
+    req.add_header("content-type", content_type)
+    req.add_header("authorization", "Bearer " + owner["token"])
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 201, resp.status
+        return json.loads(resp.read().decode())
+
+
+def png_bytes(width, height, rgb=(40, 120, 200)):
+    """A real PNG of one colour, made with the standard library."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
 def member(owner, project_id, other, role):
@@ -111,7 +145,8 @@ class Browser:
 
         def on_request(request):
             u = urlparse(request.url)
-            if u.scheme in ("http", "https", "ws", "wss") and u.netloc != origin:
+            # The single sign-on provider is the one other site a sign-in may visit.
+            if u.scheme in ("http", "https", "ws", "wss") and u.netloc not in (origin, urlparse(PROVIDER).netloc):
                 self.foreign.append(request.url)
         ctx.on("request", on_request)
         if who:
@@ -224,10 +259,10 @@ def sign_up_sign_out_sign_in(b, env):
     expect(page).to_have_url(OPEN + "/signin")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("wrong password here")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#auth-error")).to_contain_text("do not match")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
     csp_clean(page)
     page.context.close()
@@ -254,7 +289,7 @@ def too_many_attempts_say_how_long_to_wait(b, env):
     page.goto("/signin")
     page.get_by_label("Email").fill(victim["email"])
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#auth-error")).to_contain_text("Try again in")
     page.context.close()
 
@@ -271,7 +306,7 @@ def session_expiry_returns_to_where_you_were(b, env):
     expect(page.get_by_text("session ended")).to_be_visible()
     page.get_by_label("Email").fill(ada["email"])
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(OPEN + "/upcoming")
     page.context.close()
 
@@ -439,7 +474,7 @@ def task_detail_autosaves_and_renders_markdown_safely(b, env):
     page.locator("#task-title").fill("Markdown check, renamed")
     expect(page.locator("#save-state")).to_have_text("Saved")
     page.locator("#task-priority").select_option("2")
-    page.locator("#task-status").select_option("in_progress")
+    page.locator("#task-state_id").select_option(label="In progress")
     page.locator("#task-labels").fill("docs, Web")
     page.locator("#task-due_date").fill("2026-12-24")
     page.locator("#task-assignee_id").select_option(ada["id"])
@@ -603,7 +638,7 @@ def viewer_sees_no_edit_controls(b, env):
     page.locator("#task-list .row-title").first.click()
     expect(page.locator("#read-only-notice")).to_be_visible()
     expect(page.locator("#task-title")).to_have_attribute("readonly", "")
-    expect(page.locator("#task-status")).to_be_disabled()
+    expect(page.locator("#task-state_id")).to_be_disabled()
     expect(page.locator("#delete-task")).to_have_count(0)
     expect(page.locator("#edit-description")).to_have_count(0)
     page.goto(f"/p/{board_project['id']}/board")
@@ -798,7 +833,7 @@ def activity_tab_and_project_activity_in_sentences(b, env):
     api("PATCH", f"/tasks/{t['id']}", bob["token"], {"labels": ["history"]}, expect_status=200)
     page = b.page(ada)
     page.goto(f"/p/{p['id']}?task={t['id']}")
-    page.locator("#task-status").select_option("in_progress")
+    page.locator("#task-state_id").select_option(label="In progress")
     expect(page.locator("#save-state")).to_have_text("Saved")
     page.get_by_role("tab", name="Activity").click()
     expect(page.get_by_role("tab", name="Activity")).to_have_attribute("aria-selected", "true")
@@ -1345,6 +1380,9 @@ def cards_open_on_a_click_anywhere_with_one_priority_scale(b, env):
     assert in_panel == on_board["high"], (in_panel, on_board)
     page.goto(f"/p/{p['id']}")
     for k, t in (("urgent", urgent), ("high", high)):
+        # The first page of rows may be drawn again as the list settles: read a glyph that is in
+        # the document (a detached one has no computed style).
+        page.wait_for_function("id => { const g = document.querySelector(`.row[data-id='${id}'] .prio`); return g && g.isConnected && getComputedStyle(g).color !== ''; }", arg=t["id"])
         in_list = page.locator(f".row[data-id='{t['id']}'] .prio").evaluate(glyph)
         assert in_list == on_board[k], (k, in_list, on_board[k])
     page.context.close()
@@ -1535,12 +1573,24 @@ def the_board_shows_it_scrolls_and_the_dragged_card_floats_above_all(b, env):
     # At 1366 px the fourth column is cut: a fade and a button say there is more.
     expect(page.locator(".board-frame")).to_have_class(re.compile(r"\bmore-right\b"))
     expect(page.locator("#board-left")).to_be_hidden()
-    page.locator("#board-right").click()
-    page.wait_for_function("() => { const b = document.getElementById('board'); return b.scrollLeft + b.clientWidth >= b.scrollWidth - 1; }")
+    # A column at a time to the end (an admin's board ends with "Add column"), each scroll
+    # settled before the next.
+    at_end = "() => { const b = document.getElementById('board'); return b.scrollLeft + b.clientWidth >= b.scrollWidth - 1; }"
+    settled = """() => new Promise(done => { const b = document.getElementById('board'); let last = -1;
+        const look = () => { if (b.scrollLeft === last) done(b.scrollLeft); else { last = b.scrollLeft; setTimeout(look, 60); } }; look(); })"""
+    for _ in range(4):
+        page.evaluate(settled)
+        if page.evaluate(at_end):
+            break
+        page.locator("#board-right").click()
+    page.wait_for_function(at_end)
     expect(page.locator("#board-left")).to_be_visible()
     expect(page.locator("#board-right")).to_be_hidden()
-    page.locator("#board-left").click()
-    page.wait_for_function("() => document.getElementById('board').scrollLeft === 0")
+    for _ in range(4):
+        if page.evaluate(settled) <= 1:
+            break
+        page.locator("#board-left").click()
+    page.wait_for_function("() => document.getElementById('board').scrollLeft <= 1")
     # Mid-drag, the card floats over the next column: fixed, on top, not clipped by its own.
     card = page.locator(".cards[data-status=todo] .card").first
     box = card.bounding_box()
@@ -1691,7 +1741,580 @@ def sign_in_fills_the_window_and_the_only_admin_keeps_their_role(b, env):
     page.context.close()
 
 
+# --- sign-in for organisations: single sign-on, second factors, passkeys (issue 29) ---------
+
+def provider_login(page, login):
+    """The test provider's own sign-in form (node-oidc-provider's interaction)."""
+    expect(page.get_by_role("heading", name="Test provider")).to_be_visible()
+    page.get_by_label("Login").fill(login)
+    page.get_by_role("button", name="Continue").click()
+
+
+def password_sign_in(page, who):
+    page.get_by_label("Email").fill(who["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def signed_in_email(page):
+    return page.evaluate("async () => (await (await fetch('/api/v1/me')).json()).email")
+
+
+def sign_out(page, base):
+    page.locator("#sign-out").click()
+    expect(page).to_have_url(base + "/signin")
+
+
+def enable_totp(who, base=OPEN):
+    """Turns on TOTP through the API; returns pyotp's generator for its secret."""
+    secret = api("POST", "/me/totp", who["token"], {}, base=base, expect_status=201)["secret"]
+    totp = pyotp.TOTP(secret)
+    # The previous step (accepted ±1): the current one stays free for a sign-in.
+    api("POST", "/me/totp/confirm", who["token"], {"code": totp.at(time.time() - 30)}, base=base, expect_status=200)
+    return totp
+
+
+def wrong(code):
+    return "000000" if code != "000000" else "111111"
+
+
+def virtual_authenticator(page):
+    """Chromium's virtual authenticator (CDP WebAuthn): a platform passkey with user
+    verification, answering every request without a person."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}})
+    return cdp, found["authenticatorId"]
+
+
+@test
+def single_sign_on_creates_an_account_and_never_takes_one_over(b, env):
+    page = b.page(base=SSO)
+    page.goto(SSO + "/signin")
+    button = page.get_by_role("link", name="Sign in with Acme SSO")
+    expect(button).to_be_visible()
+    shoot(page, "signin-sso", widths=(1280,), schemes=("light",))
+    login = f"sam-{random.randrange(10**9)}@acme.test"
+    button.click()
+    provider_login(page, login)
+    # A first sign-in creates the account (CREATE_USERS) and lands in its inbox.
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == login
+    csp_clean(page)
+    page.context.close()
+    # A local account with the provider's email is not taken over: the client says why.
+    lena = user("Lena", base=SSO)
+    page = b.page(base=SSO)
+    page.goto(SSO + "/signin")
+    page.get_by_role("link", name="Sign in with Acme SSO").click()
+    provider_login(page, lena["email"])
+    expect(page).to_have_url(re.compile(r"/signin\?error=account_exists_link_first"))
+    expect(page.locator("#auth-error")).to_contain_text("An account with this email exists already")
+    # Signed in with the password, Lena links the provider from settings.
+    password_sign_in(page, lena)
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    page.goto(SSO + "/settings")
+    row = page.locator("#identity-list tr[data-provider=acme]")
+    expect(row).to_contain_text("Not linked")
+    row.get_by_role("button", name="Link Acme SSO").click()
+    # The provider remembers this browser: straight back to the settings, linked.
+    expect(page).to_have_url(SSO + "/settings")
+    expect(page.locator("#identity-list tr[data-provider=acme]")).to_contain_text(lena["email"])
+    expect(page.locator("#security-events")).to_contain_text("Single sign-on linked")
+    sign_out(page, SSO)
+    page.get_by_role("link", name="Sign in with Acme SSO").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == lena["email"]
+    page.goto(SSO + "/settings")
+    expect(page.locator("#security-events tbody tr").first).to_contain_text("single sign-on (acme)")
+    page.context.close()
+
+
+@test
+def authenticator_app_recovery_codes_and_the_second_step(b, env):
+    tess = user("Tess")
+    page = b.page(tess)
+    page.goto("/settings")
+    expect(page.locator("#totp-state")).to_have_text("Off.")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    expect(page.locator("#totp-qr svg path")).to_have_count(1)
+    assert page.locator("#totp-qr svg path").get_attribute("d")
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.locator("#totp-code").fill(wrong(totp.now()))
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#totp-code-error")).to_contain_text("not right")
+    page.locator("#totp-code").fill(totp.at(time.time() - 30))
+    page.get_by_role("button", name="Turn on").click()
+    codes = page.locator("#recovery-codes li")
+    expect(codes).to_have_count(10)
+    recovery = codes.all_inner_texts()
+    with page.expect_download() as download:
+        page.locator("#download-recovery-codes").click()
+    with open(download.value.path()) as f:
+        saved = f.read()
+    assert all(c in saved for c in recovery), (saved, recovery)
+    shoot(page, "totp-recovery-codes", widths=(1280, 375), schemes=("light",))
+    page.locator("#totp-done").click()
+    expect(page.locator("#totp-state")).to_contain_text("10 recovery codes left")
+    sign_out(page, OPEN)
+    # The second step: a wrong code, then pyotp's code; the same code again is refused.
+    password_sign_in(page, tess)
+    expect(page.get_by_role("heading", name="Two-step sign-in")).to_be_visible()
+    shoot(page, "second-factor", widths=(1280,), schemes=("light", "dark"))
+    code = totp.now()
+    page.get_by_label("Code from your authenticator app").fill(wrong(code))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    page.get_by_label("Code from your authenticator app").fill(code)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    sign_out(page, OPEN)
+    password_sign_in(page, tess)
+    page.get_by_label("Code from your authenticator app").fill(code)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    # A recovery code works once.
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    page.get_by_label("Recovery code").fill(recovery[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    sign_out(page, OPEN)
+    password_sign_in(page, tess)
+    page.get_by_role("button", name="Use a recovery code instead").click()
+    page.get_by_label("Recovery code").fill(recovery[0])
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#second-factor-error")).to_contain_text("not right")
+    page.get_by_role("button", name="Use the authenticator app instead").click()
+    page.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    # Settings: nine codes left, and the log says what happened.
+    page.goto("/settings")
+    expect(page.locator("#totp-state")).to_contain_text("9 recovery codes left")
+    log = page.locator("#security-events")
+    for text in ("Two-step sign-in turned on", "A wrong second factor", "password and recovery code", "password and app code"):
+        expect(log).to_contain_text(text)
+    shoot(page, "settings-security", widths=(1280,), schemes=("light",))
+    page.context.close()
+
+
+@test
+def passkey_registered_signs_in_alone_and_answers_a_totp_challenge(b, env):
+    pia = user("Pia", base=SSO)
+    page = b.page(pia, base=SSO)
+    cdp, authenticator = virtual_authenticator(page)
+    page.goto(SSO + "/settings")
+    expect(page.locator("#passkeys")).to_contain_text("No passkeys yet")
+    page.locator("#passkey-name").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("#passkey-list")).to_contain_text("Laptop")
+    stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert len(stored) == 1 and stored[0]["isResidentCredential"], stored
+    sign_out(page, SSO)
+    # The passkey alone: no email, no password.
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    assert signed_in_email(page) == pia["email"]
+    # With TOTP on too, the passkey answers a password sign-in's second step.
+    enable_totp(pia, base=SSO)
+    sign_out(page, SSO)
+    password_sign_in(page, pia)
+    expect(page.get_by_role("heading", name="Two-step sign-in")).to_be_visible()
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    page.goto(SSO + "/settings")
+    log = page.locator("#security-events")
+    expect(log).to_contain_text("Passkey added")
+    expect(log).to_contain_text("password and passkey")
+    expect(page.locator("#passkey-list")).not_to_contain_text("Never")
+    # Removed, it signs in no more.
+    page.get_by_role("button", name="Remove Laptop").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(page.locator("#passkeys")).to_contain_text("No passkeys yet")
+    sign_out(page, SSO)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#auth-error")).to_contain_text("not one of this server's accounts")
+    page.context.close()
+
+
+@test
+def required_second_factor_is_set_up_before_anything_else(b, env):
+    email = f"quinn-{random.randrange(10**9)}@example.com"
+    api("POST", "/auth/register", body={"email": email, "password": PASSWORD, "name": "Quinn"}, base=STRICT, expect_status=201)
+    page = b.page(base=STRICT)
+    page.goto(STRICT + "/signin")
+    password_sign_in(page, {"email": email})
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    expect(page.locator(".sidebar")).to_have_count(0)
+    shoot(page, "setup-required", widths=(1280, 375), schemes=("light",))
+    # A reload keeps the person on the set-up screen.
+    page.reload()
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.locator("#totp-code").fill(totp.now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def an_admin_removes_the_second_factors_of_a_lost_phone(b, env):
+    ada = env["ada"]
+    uma = user("Uma")
+    enable_totp(uma)
+    page = b.page(ada)
+    page.goto("/admin")
+    row = page.locator(f"tr[data-user='{uma['id']}']")
+    row.get_by_role("button", name="Remove the second factors of Uma").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(page.locator(f"tr[data-user='{uma['id']}']")).to_contain_text("None")
+    assert api("GET", "/me/totp", uma["token"])["enabled"] is False
+    page.context.close()
+    # Uma's password alone signs her in again.
+    page = b.page()
+    page.goto("/signin")
+    password_sign_in(page, uma)
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    page.context.close()
+
+
 # --- set-up and run -------------------------------------------------------------------------
+
+def column_of(page, name):
+    """The board's column whose heading reads `name`."""
+    return page.locator(".column", has=page.locator(".column-head h2", has_text=re.compile("^" + re.escape(name) + r"\b")))
+
+
+def states_of(who, project_id):
+    return api("GET", f"/projects/{project_id}/states", who["token"])["items"]
+
+
+@test
+def board_columns_are_the_projects_states(b, env):
+    ada = env["ada"]
+    p = project(ada, "Flow")
+    for name in ("Flow A", "Flow B"):
+        task(ada, p["id"], title=name)
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    expect(page.locator(".column-head h2")).to_have_text(["To do", "In progress", "Done", "Canceled"])
+    # A new column, after the last one.
+    page.locator("#add-column").click()
+    page.locator("#new-column-name").fill("Review")
+    page.locator("#new-column-category").select_option("in_progress")
+    page.locator("#save-column").click()
+    review = column_of(page, "Review")
+    expect(review).to_have_count(1)
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    review_id = [s for s in states_of(ada, p["id"]) if s["name"] == "Review"][0]["id"]
+    # A card dragged into it is in that state (and its category's status); it stays after a reload.
+    card_drag(page, page.locator(".card", has_text="Flow A"), review.locator(".cards"))
+    expect(review.locator(".card", has_text="Flow A")).to_have_count(1)
+    flow_a = api("GET", f"/projects/{p['id']}/tasks?q=flow+a", ada["token"])["items"][0]
+    eventually(lambda: api("GET", f"/tasks/{flow_a['id']}", ada["token"])["state_id"] == review_id)
+    assert api("GET", f"/tasks/{flow_a['id']}", ada["token"])["status"] == "in_progress"
+    page.reload()
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    expect(column_of(page, "Review").locator(".card", has_text="Flow A")).to_have_count(1)
+    expect(column_of(page, "Review").locator(".count")).to_have_text("1")
+    # Renamed in place: its name is a button that turns into a field.
+    column_of(page, "Review").locator(".column-name").click()
+    page.locator(".column-rename").fill("Code review")
+    page.keyboard.press("Enter")
+    expect(column_of(page, "Code review")).to_have_count(1)
+    eventually(lambda: any(s["name"] == "Code review" for s in states_of(ada, p["id"])))
+    # Dragged by its grip to the front of the board (a window wide enough to show all five).
+    page.set_viewport_size({"width": 1800, "height": 800})
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    grip = column_of(page, "Code review").locator(".column-grip")
+    first = column_of(page, "To do").bounding_box()
+    gb = grip.bounding_box()
+    page.mouse.move(gb["x"] + gb["width"] / 2, gb["y"] + gb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(first["x"] + 20, gb["y"] + gb["height"] / 2, steps=10)
+    page.mouse.up()
+    eventually(lambda: states_of(ada, p["id"])[0]["name"] == "Code review")
+    expect(page.locator(".column-head h2").first).to_have_text("Code review")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot(page, "board-states", widths=(1280,))
+    # Deleted, its cards moved to the column chosen.
+    menu = column_of(page, "Code review").locator(".column-menu")
+    menu.locator("summary").click()
+    menu.get_by_role("button", name="Delete…").click()
+    expect(page.locator("#move-cards-to")).to_be_visible()
+    page.locator("#move-cards-to").select_option(label="Done")
+    page.locator("#confirm-delete-column").click()
+    expect(column_of(page, "Code review")).to_have_count(0)
+    expect(column_of(page, "Done").locator(".card", has_text="Flow A")).to_have_count(1)
+    assert [s["name"] for s in states_of(ada, p["id"])] == ["To do", "In progress", "Done", "Canceled"]
+    assert api("GET", f"/tasks/{flow_a['id']}", ada["token"])["status"] == "done"
+    # The list filters by state and names each row's state.
+    page.goto(f"/p/{p['id']}?done=show")
+    expect(page.locator("#task-list .row")).to_have_count(2)
+    expect(page.locator(f".row[data-id='{flow_a['id']}'] .state-chip")).to_have_text("Done")
+    page.locator(".filters summary").click()
+    page.locator("#filter-state").select_option(label="Done")
+    expect(page.locator("#task-list .row")).to_have_count(1)
+    expect(page.locator("#task-list .row")).to_contain_text("Flow A")
+    assert "state=" in page.url
+    page.context.close()
+
+
+@test
+def subtasks_are_added_ticked_and_counted_on_the_parent_card(b, env):
+    ada = env["ada"]
+    p = project(ada, "Steps")
+    parent = task(ada, p["id"], title="Plan the trip", description="- [ ] passports\n- [ ] tickets\n")
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}/board?task={parent['id']}")
+    expect(page.locator("#task-title")).to_have_value("Plan the trip")
+    card = page.locator(f".card[data-id='{parent['id']}']")
+    for title in ("Book the flight", "Pack"):
+        page.locator("#new-subtask").fill(title)
+        page.locator("#new-subtask").press("Enter")
+        expect(page.locator("#subtasks .subtask", has_text=title)).to_have_count(1)
+    expect(page.locator("#subtask-progress")).to_have_text("0/2")
+    expect(card.locator(".progress")).to_have_text("0/2")
+    shoot(page, "task-subtasks", widths=(1280,), schemes=("light",))
+    # Ticked: the parent's card says so at once (the subtask's own event brings its parent).
+    page.locator("#subtasks .subtask", has_text="Book the flight").locator(".subtask-done").check()
+    expect(page.locator("#subtask-progress")).to_have_text("1/2")
+    expect(card.locator(".progress")).to_have_text("1/2")
+    expect(column_of(page, "Done").locator(".card", has_text="Book the flight")).to_have_count(1)
+    # Dragged by its grip: "Pack" above "Book the flight", in the server's order too.
+    grip = page.locator("#subtasks .subtask", has_text="Pack").locator(".grip")
+    target = page.locator("#subtasks .subtask", has_text="Book the flight").bounding_box()
+    gb = grip.bounding_box()
+    page.mouse.move(gb["x"] + gb["width"] / 2, gb["y"] + gb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(gb["x"] + gb["width"] / 2, target["y"] + 2, steps=6)
+    page.mouse.up()
+    expect(page.locator("#subtasks .subtask").first).to_contain_text("Pack")
+    eventually(lambda: [t["title"] for t in api("GET", f"/projects/{p['id']}/tasks?parent={parent['id']}&sort=position", ada["token"])["items"]] == ["Pack", "Book the flight"])
+    # A task list item of the description ticks with a click: an ordinary edit.
+    boxes = page.locator("#task-description-view input[type=checkbox]")
+    expect(boxes).to_have_count(2)
+    boxes.nth(1).check()
+    eventually(lambda: api("GET", f"/tasks/{parent['id']}", ada["token"])["description"] == "- [ ] passports\n- [x] tickets\n")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    # The other subtask done too: "2/2" on the card, and on the list's row.
+    page.locator("#subtasks .subtask", has_text="Pack").locator(".subtask-done").check()
+    expect(card.locator(".progress")).to_have_text("2/2")
+    page.goto(f"/p/{p['id']}")
+    expect(page.locator(f".row[data-id='{parent['id']}'] .progress")).to_have_text("2/2")
+    page.context.close()
+
+
+@test
+def a_blocked_marker_goes_live_when_the_blocker_is_done(b, env):
+    ada, bob, launch = env["ada"], env["bob"], env["launch"]
+    p = team_of_two(env, "Waiting")
+    waits = task(ada, p["id"], title="Ship the release")
+    blocker = task(ada, p["id"], title="Fix the build")
+    pa, pb = b.page(ada), b.page(bob)
+    pb.goto(f"/p/{p['id']}/board")
+    expect(pb.locator("#board")).to_have_attribute("data-ready", "true")
+    expect(pb.locator("body")).to_have_attribute("data-live", "open")
+    pa.goto(f"/p/{p['id']}/board?task={waits['id']}")
+    expect(pa.locator("#task-title")).to_have_value("Ship the release")
+    expect(pa.locator("body")).to_have_attribute("data-live", "open")
+    # Found by its number: "blocked by #n".
+    pa.locator("#relation-kind").select_option("blocked_by")
+    pa.locator("#relation-search").fill(f"#{blocker['number']}")
+    pa.locator("#relation-matches .match", has_text="Fix the build").click()
+    expect(pa.locator("#relations .relation")).to_contain_text("Blocked by")
+    expect(pa.locator("#relations .relation")).to_contain_text("Fix the build")
+    blocked = lambda page: page.locator(f".card[data-id='{waits['id']}'] .chip.blocked")
+    expect(blocked(pa)).to_have_count(1, timeout=10_000)
+    expect(blocked(pb)).to_have_count(1, timeout=10_000)
+    # Found by words of its title, in another project Ada can see.
+    pa.locator("#relation-kind").select_option("relates_to")
+    pa.locator("#relation-search").fill("dashboards")
+    match = pa.locator("#relation-matches .match", has_text="Watch the dashboards")
+    expect(match).to_contain_text("Launch")
+    match.click()
+    expect(pa.locator("#relations .relation")).to_have_count(2)
+    shoot(pa, "task-relations", widths=(1280,), schemes=("dark",))
+    # Bob finishes the blocker on his board: the marker goes from both boards, live.
+    pb.locator(f".card[data-id='{blocker['id']}']").focus()
+    pb.keyboard.press("Shift+ArrowRight")
+    pb.locator(f".card[data-id='{blocker['id']}']").focus()
+    pb.keyboard.press("Shift+ArrowRight")
+    expect(pb.locator(".cards[data-status=done] .card", has_text="Fix the build")).to_have_count(1)
+    expect(blocked(pb)).to_have_count(0, timeout=10_000)
+    expect(blocked(pa)).to_have_count(0, timeout=10_000)
+    assert api("GET", f"/tasks/{waits['id']}", ada["token"])["blocked"] is False
+    pa.context.close()
+    pb.context.close()
+
+
+# --- attachments (API.md §20) ---------------------------------------------------------------
+
+DROP_FILES = """([selector, files]) => {
+  const dt = new DataTransfer();
+  for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), c => c.charCodeAt(0))], f.name, {type: f.type}));
+  const el = document.querySelector(selector);
+  el.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+  el.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+}"""
+
+PASTE_IMAGE = """([selector, b64]) => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'image.png', {type: 'image/png'}));
+  document.querySelector(selector).dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
+
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
+@test
+def attached_files_are_never_rendered_as_pages_of_the_origin(b, env):
+    ada = env["ada"]
+    p = project(ada, "Hostile files")
+    t = task(ada, p["id"], title="Open me")
+    # A script that runs tells the page that framed it (postMessage is not a fetch, so a CSP's
+    # default-src cannot hide it) and asks for a URL (seen whenever no CSP stops it).
+    probe = "<script>top.postMessage('pwned-{0}','*');fetch('/pwned-{0}');document.title='pwned'</script>"
+    hostile = {
+        "html": upload(ada, t["id"], "page.html", ("<!DOCTYPE html><html><body>" + probe.format("html") + "</body></html>").encode()),
+        "svg": upload(ada, t["id"], "image.svg", ('<svg xmlns="http://www.w3.org/2000/svg" onload="fetch(\'/pwned-svg-onload\')">'
+                                                     + probe.format("svg") + "</svg>").encode()),
+        "x.png": upload(ada, t["id"], "x.png", ("<html>" + probe.format("fake-png") + "</html>").encode()),
+    }
+    assert hostile["html"]["content_type"] == "text/html", hostile["html"]
+    assert hostile["svg"]["content_type"] == "image/svg+xml", hostile["svg"]
+    assert hostile["x.png"]["content_type"] == "text/html", hostile["x.png"]
+    page = b.page(ada)
+    pwned = []
+    page.context.on("request", lambda r: "/pwned" in r.url and pwned.append(r.url))
+    listen = "() => { window.pwned = []; addEventListener('message', (e) => window.pwned.push(String(e.data))); }"
+    # The detector works: the same probe in a frame with no sandbox reports itself.
+    control = page.context.new_page()
+    control.evaluate(listen)
+    control.evaluate("(html) => { const f = document.createElement('iframe'); f.srcdoc = html; document.body.append(f); }",
+                     probe.format("control"))
+    control.wait_for_function("() => window.pwned.includes('pwned-control')")
+    control.close()
+    pwned.clear()
+    for kind, attachment in hostile.items():
+        url = f"/api/v1/attachments/{attachment['id']}/content"
+        # Opened directly: a download, never a page.
+        with page.expect_download() as download:
+            try:
+                page.goto(url)
+            except Exception as e:  # a navigation that turns into a download is aborted
+                assert "ERR_ABORTED" in str(e) or "Download is starting" in str(e), e
+        assert download.value.suggested_filename == attachment["name"], download.value.suggested_filename
+        # Framed by the app's own page, and loaded as an image and an object: nothing runs.
+        page.goto(f"/p/{p['id']}")
+        page.evaluate(listen)
+        page.evaluate("""(url) => {
+            const frame = document.createElement('iframe'); frame.src = url; document.body.append(frame);
+            const img = document.createElement('img'); img.src = url; document.body.append(img);
+            const object = document.createElement('object'); object.data = url; document.body.append(object);
+        }""", url)
+        page.wait_for_timeout(1500)
+        assert page.title() != "pwned", kind
+        assert page.evaluate("() => window.pwned") == [], kind
+    assert not pwned, f"a hostile file ran a script: {pwned}"
+    # The real image is shown inline (and is only an image).
+    image = upload(ada, t["id"], "real.png", png_bytes(30, 20))
+    response = page.goto(f"/api/v1/attachments/{image['id']}/content")
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-disposition"].startswith("inline")
+    assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    expect(page.locator("img")).to_have_count(1)
+    # The sandbox's refusals are reported as console errors, which this test expects.
+    b.errors.clear()
+
+
+@test
+def files_attach_by_button_drop_and_paste_with_progress_thumbnails_and_lightbox(b, env):
+    ada = env["ada"]
+    p = project(ada, "Screenshots")
+    t = task(ada, p["id"], title="Attach things here")
+    page = b.page(ada)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    panel = page.locator("#task-panel")
+    expect(panel.get_by_role("heading", name="Attachments")).to_be_visible()
+    # The button (a file chooser), then a drop anywhere on the panel.
+    page.set_input_files("#attach-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"remember the milk"}])
+    expect(page.locator("#attachments .attachment-name", has_text="notes.txt")).to_be_visible()
+    page.evaluate(DROP_FILES, ["#task-panel", [{"name": "wide.png", "type": "image/png", "b64": b64(png_bytes(800, 400))}]])
+    expect(page.locator("#attachments .attachment-name", has_text="wide.png")).to_be_visible()
+    # The thumbnail arrives when the job has made it.
+    expect(page.locator("#attachments img.thumb")).to_have_count(1, timeout=20_000)
+    expect(panel.get_by_role("heading", name="Attachments (2)")).to_be_visible()
+    # A paperclip on the row.
+    expect(page.locator(f".row[data-id='{t['id']}'] .attachment-count")).to_have_text("2")
+    axe(page, "task panel with files")
+
+    # The lightbox shows the image; Esc closes it and not the task.
+    page.get_by_role("button", name="View wide.png").click()
+    lightbox = page.get_by_role("dialog")
+    expect(lightbox.locator("img.lightbox-image")).to_have_attribute("alt", "wide.png")
+    page.wait_for_function("() => document.querySelector('img.lightbox-image').naturalWidth === 800")
+    axe(page, "lightbox")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_have_count(0)
+    expect(panel).to_be_visible()
+    # Everything else is a download link.
+    link = page.locator("#attachments a.attachment-name", has_text="notes.txt")
+    expect(link).to_have_attribute("download", "notes.txt")
+
+    # A screenshot pasted into the comment box goes with the comment.
+    page.locator("#comment-body").fill("Here is what I see")
+    page.evaluate(PASTE_IMAGE, ["#comment-body", b64(png_bytes(40, 30, (200, 30, 30)))])
+    expect(page.locator("#staged-files li")).to_have_count(1)
+    page.locator("#send-comment").click()
+    comment = page.locator("#comments .comment").first
+    expect(comment.locator(".attachments .attachment-name")).to_have_count(1)
+    expect(comment.locator(".attachments .attachment-name")).to_contain_text("screenshot-")
+    # A file dropped onto a comment belongs to that comment.
+    page.evaluate(DROP_FILES, ["#comments .comment", [{"name": "log.txt", "type": "text/plain", "b64": b64(b"line 1")}]])
+    expect(comment.locator(".attachments .attachment-name", has_text="log.txt")).to_be_visible()
+    saved = api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]
+    assert sorted(a["comment_id"] is not None for a in saved) == [False, False, True, True], saved
+    shoot(page, "task-attachments", schemes=("light",))
+
+    # A slow upload shows its progress and can be cancelled. Whether anything reached the server
+    # is not this test's to say: in full runs Chromium's upload throttling lets the whole body
+    # through while the bar still shows a few percent, and a cancel after the server has every
+    # byte cannot undo it. That a body broken off keeps nothing is shown against the real server
+    # by attachments::an_upload_broken_off_leaves_nothing; a whole one kept is cleaned up here.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    size = 3 * 1024 * 1024
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 64 * 1024})
+    page.set_input_files("#attach-input", files=[{"name": "slow.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(size)}])
+    bar = page.get_by_role("progressbar", name="Uploading slow.bin")
+    expect(bar).to_be_visible()
+    page.wait_for_function("() => { const b = document.querySelector('#uploads progress'); return b && b.value > 0; }")
+    page.get_by_role("button", name="Cancel upload of slow.bin").click()
+    expect(bar).to_have_count(0)
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.wait_for_timeout(500)
+    kept = [a for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"] if a["name"] == "slow.bin"]
+    assert all(a["size"] == size for a in kept), kept
+    for a in kept:
+        api("DELETE", f"/attachments/{a['id']}", ada["token"], expect_status=204)
+    eventually(lambda: page.locator("#attachments .attachment-name", has_text="slow.bin").count() == 0)
+    # Deleting a file.
+    page.get_by_role("button", name="Delete notes.txt").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete file").click()
+    expect(page.locator("#attachments .attachment-name", has_text="notes.txt")).to_have_count(0)
+    eventually(lambda: "notes.txt" not in [a["name"] for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]])
+
 
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
@@ -1723,7 +2346,7 @@ def main():
     with sync_playwright() as pw:
         b = Browser(pw)
         for fn in TESTS:
-            if ONLY and ONLY not in fn.__name__:
+            if ONLY and not any(part in fn.__name__ for part in ONLY):
                 continue
             t0 = time.time()
             b.errors.clear()

@@ -1,5 +1,8 @@
 //! The web client in a real browser: Debian's Chromium driven by Playwright (Python), against
-//! two real servers (registration open and closed) on throwaway databases.
+//! real servers on throwaway databases: registration open, registration closed, one with a
+//! single sign-on provider (a real OpenID provider, node-oidc-provider, as the API tests start
+//! it) on a `localhost` public URL (passkeys need a domain), and one under
+//! `DOCKET_REQUIRE_2FA=all`.
 //!
 //! What is missing is installed first, as the benchmark's runner does: `apt-get install
 //! chromium` when running as root, a virtualenv under `target/web-tests/venv` with the pinned
@@ -9,7 +12,7 @@
 //! `target/web-report.json`.
 //!
 //! `DOCKET_SKIP_BROWSER_TESTS=1` skips this test (it says so); `DOCKET_WEB_ONLY=<part of a test
-//! name>` runs only matching browser tests.
+//! name>[,<another>…]` runs only matching browser tests.
 
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
@@ -19,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const AXE_CORE: &str = "axe-core@4.14.1";
+const SSO_SECRET: &str = "a-client-secret-for-browser-tests";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,6 +140,48 @@ async fn the_web_client_works_in_chromium() {
         .spawn()
         .await;
 
+    // Single sign-on and passkeys: the public URL names `localhost` (a relying party must be
+    // a domain), on a port known before the server starts so that the provider can learn the
+    // redirect URI.
+    let provider = helpers::OidcProvider::start(helpers::ProviderStyle {
+        slash: false,
+        conform: true,
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sso_url = format!("http://localhost:{port}");
+    provider
+        .register_client(
+            "docket-web",
+            SSO_SECRET,
+            &format!("{sso_url}/api/v1/auth/oidc/acme/callback"),
+        )
+        .await;
+    let sso = helpers::TestApp::build()
+        .config(|args| {
+            args.listen = Some(format!("127.0.0.1:{port}"));
+            args.public_url = Some(sso_url.clone());
+            args.oidc = [
+                ("ISSUER", provider.issuer.as_str()),
+                ("CLIENT_ID", "docket-web"),
+                ("CLIENT_SECRET", SSO_SECRET),
+                ("LABEL", "Acme SSO"),
+                ("CREATE_USERS", "true"),
+            ]
+            .iter()
+            .map(|(k, v)| (format!("DOCKET_OIDC_ACME_{k}"), (*v).to_owned()))
+            .collect();
+        })
+        .spawn()
+        .await;
+    let strict = helpers::TestApp::build()
+        .config(|args| args.require_2fa = Some("all".to_owned()))
+        .spawn()
+        .await;
+
     let out = target_dir();
     let status = tokio::process::Command::new(&python)
         .arg(root().join("tests/web/e2e.py"))
@@ -145,11 +191,16 @@ async fn the_web_client_works_in_chromium() {
         .arg(&axe)
         .env("CHROMIUM", &chromium)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("DOCKET_E2E_SSO", &sso_url)
+        .env("DOCKET_E2E_PROVIDER", &provider.base)
+        .env("DOCKET_E2E_STRICT", &strict.address)
         .status()
         .await
         .expect("the browser tests start");
     open.stop().await;
     closed.stop().await;
+    sso.stop().await;
+    strict.stop().await;
     assert!(
         status.success(),
         "browser tests failed; see the output above and target/screenshots/FAILED-*.png"

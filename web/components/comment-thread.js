@@ -1,18 +1,22 @@
 // The comment thread of a task (API.md §10): oldest first and paged, Markdown through the safe
 // renderer, edit (If-Match) and delete of one's own comments (and delete for the project's
-// admins and owner), and `@` mention completion from the project's members.
+// admins and owner), and `@` mention completion from the project's members. Files dropped onto
+// a comment are attached to it; files pasted (a screenshot) or dropped into the comment box
+// wait there and are attached to the comment it sends (attachments.js uploads them).
 
 import * as api from "../api.js";
 import { h, replace, announce, confirmDialog, relative } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { mentionCompletion } from "./mentions.js";
+import { dropTarget } from "./attachments.js";
 
 /**
  * @typedef {{task: api.Task, me: api.User, members: () => api.Member[], canComment: boolean,
- *   canModerate: boolean, signal: AbortSignal, onCount: (n: number) => void, guard: Set<() => boolean>}} ThreadOptions
+ *   canModerate: boolean, signal: AbortSignal, onCount: (n: number) => void, guard: Set<() => boolean>,
+ *   files?: import("./attachments.js").FilesHandle}} ThreadOptions
  * @typedef {{o: ThreadOptions, path: string, host: HTMLElement, comments: api.Comment[], cursor: string | null,
  *   editing: Map<string, HTMLElement>, list: HTMLElement, more: HTMLButtonElement, empty: HTMLElement,
- *   body: HTMLTextAreaElement, error: HTMLElement, send: HTMLButtonElement}} Thread
+ *   body: HTMLTextAreaElement, error: HTMLElement, send: HTMLButtonElement, staged: File[], chips: HTMLElement}} Thread
  *   `editing`: the comments being edited, whose elements survive a reload
  */
 
@@ -31,15 +35,39 @@ export function commentThread(host, o) {
     body: /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "comment-body", rows: 3, maxlength: 10000, "aria-describedby": "comment-help comment-error" })),
     error: h("p", { class: "field-error", id: "comment-error" }),
     send: /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "primary", id: "send-comment" }, "Comment")),
+    staged: [],
+    chips: h("ul", { class: "staged-files", id: "staged-files", "aria-label": "Files to attach to your comment" }),
   };
-  const draft = () => t.body.value.trim() !== "";
+  const draft = () => t.body.value.trim() !== "" || t.staged.length > 0;
   o.guard.add(draft);
   o.signal.addEventListener("abort", () => o.guard.delete(draft));
 
   replace(host, t.list, t.empty, t.more, composer(t));
 
   const ready = loadMore(t);
-  return { ready, reload: () => reload(t) };
+  return { ready, reload: () => reload(t), redraw: () => draw(t) };
+}
+
+/**
+ * Files pasted or dropped into the comment box wait as chips until the comment is sent.
+ * @param {Thread} t
+ * @param {File[]} files
+ */
+function stage(t, files) {
+  if (!files.length || !t.o.files) return;
+  t.staged.push(...files);
+  drawStaged(t);
+  announce(`${files.length === 1 ? files[0].name || "An image" : files.length + " files"} will be attached to your comment.`);
+}
+
+/** @param {Thread} t */
+function drawStaged(t) {
+  replace(t.chips, ...t.staged.map((file, i) => h("li", { class: "chip staged" },
+    file.name || "pasted image",
+    h("button", { type: "button", class: "icon small", "aria-label": `Do not attach ${file.name || "the pasted image"}`, onclick: () => {
+      t.staged.splice(i, 1);
+      drawStaged(t);
+    } }, "×"))));
 }
 
 /**
@@ -55,7 +83,13 @@ function composer(t) {
     }
   });
   if (!o.canComment) return h("p", { class: "muted small", id: "comment-readonly" }, "You can read the comments of this project but not add any.");
-  return h("form", {
+  body.addEventListener("paste", (e) => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    stage(t, files.map((file, i) => (file.name && file.name !== "image.png" ? file : new File([file], `screenshot-${Date.now()}${i ? "-" + i : ""}.png`, { type: file.type }))));
+  });
+  const form = h("form", {
     class: "composer", id: "comment-form",
     onsubmit: (/** @type {Event} */ e) => {
       e.preventDefault();
@@ -64,15 +98,19 @@ function composer(t) {
   },
     h("label", { for: "comment-body" }, "Add a comment"),
     h("div", { class: "mention-wrap" }, body, mentionCompletion(body, o.members, o.me.id)),
-    h("p", { class: "hint", id: "comment-help" }, "Markdown. Type @ to mention a member. Ctrl+Enter sends."),
+    t.chips,
+    h("p", { class: "hint", id: "comment-help" }, "Markdown. Type @ to mention a member. Paste or drop files to attach them. Ctrl+Enter sends."),
     t.error,
     h("div", { class: "form-actions" }, t.send));
+  dropTarget(form, (files) => stage(t, files));
+  return form;
 }
 
 /** @param {Thread} t */
 async function submit(t) {
   const { body, error } = t;
-  const text = body.value.trim();
+  const files = t.staged.slice();
+  const text = body.value.trim() || (files.length ? `Attached ${files.map((file) => file.name).join(", ")}` : "");
   error.textContent = "";
   if (!text) {
     error.textContent = "Write something first.";
@@ -85,6 +123,9 @@ async function submit(t) {
     const comment = await api.post(t.path, { body: text });
     body.value = "";
     body.removeAttribute("aria-invalid");
+    t.staged = [];
+    drawStaged(t);
+    if (files.length) t.o.files?.upload(files, comment.id);
     if (t.cursor === null) t.comments.push(comment);
     draw(t);
     announce("Comment added.");
@@ -116,7 +157,7 @@ function view(t, c) {
   const head = `comment-${c.id}-head`;
   const when = new Date(c.created_at);
   const edited = c.updated_at !== c.created_at;
-  return h("li", { class: "comment", id: `comment-${c.id}`, dataset: { id: c.id }, "aria-labelledby": head },
+  const el = h("li", { class: "comment", id: `comment-${c.id}`, dataset: { id: c.id }, "aria-labelledby": head },
     h("div", { class: "comment-head", id: head },
       h("strong", { class: "comment-author" }, c.author ? c.author.name : "Deleted user"),
       h("time", { class: "muted small", datetime: c.created_at, title: when.toLocaleString() }, relative(when)),
@@ -124,7 +165,11 @@ function view(t, c) {
       h("span", { class: "comment-actions" },
         mine(t, c) && t.o.canComment ? h("button", { type: "button", class: "ghost small edit-comment", "aria-describedby": head, onclick: () => edit(t, c) }, "Edit") : null,
         mine(t, c) || t.o.canModerate ? h("button", { type: "button", class: "ghost small danger delete-comment", "aria-describedby": head, onclick: () => remove(t, c) }, "Delete") : null)),
-    h("div", { class: "markdown comment-body" }, renderMarkdown(c.body)));
+    h("div", { class: "markdown comment-body" }, renderMarkdown(c.body)),
+    t.o.files?.forComment(c.id) ?? null);
+  const files = t.o.files;
+  if (files && t.o.canComment) dropTarget(el, (dropped) => files.upload(dropped, c.id));
+  return el;
 }
 
 /** @param {Thread} t */

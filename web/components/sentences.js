@@ -37,6 +37,10 @@ function taskPhrases(e, l) {
   if (e.kind === "comment.created") return [(ref) => `commented on ${ref}`];
   if (e.kind === "comment.updated") return [(ref) => `edited a comment on ${ref}`];
   if (e.kind === "comment.deleted") return [(ref) => `deleted a comment on ${ref}`];
+  if (e.kind === "task.related" || e.kind === "task.unrelated") return [relationPhrase(e, l)];
+  const file = e.changes.find((c) => c.field === "attachment");
+  if (e.kind === "attachment.added") return [(ref) => `attached “${file?.to?.name ?? "a file"}” to ${ref}`];
+  if (e.kind === "attachment.deleted") return [(ref) => `removed “${file?.from?.name ?? "a file"}” from ${ref}`];
   /** @type {((ref: string, poss: string) => string)[]} */
   const out = [];
   for (const c of e.changes) {
@@ -59,6 +63,17 @@ function taskPhrases(e, l) {
       case "project_id":
         out.push((ref) => (c.to === l.projectId ? `moved ${ref} here from another project` : `moved ${ref} to another project`));
         break;
+      case "state_id":
+        // A change of category says it already ("moved to Done"); between two columns of one
+        // category it is worth a word.
+        if (!e.changes.some((x) => x.field === "status")) out.push((ref) => `moved ${ref} to another column`);
+        break;
+      case "parent_id":
+        out.push((ref) => (c.to ? `made ${ref} a subtask${l.tasks.get(c.to) ? ` of #${l.tasks.get(c.to)?.number}` : ""}` : `made ${ref} a top-level task`));
+        break;
+      case "blocked":
+        if (e.kind === "task.updated") out.push((ref) => (c.to ? `blocked ${ref}` : `unblocked ${ref}`));
+        break;
       case "position":
         // A status change says where it went already; a bare reorder is worth a word.
         if (!e.changes.some((x) => x.field === "status" || x.field === "project_id")) out.push((ref) => `reordered ${ref}`);
@@ -68,6 +83,24 @@ function taskPhrases(e, l) {
   }
   if (!out.length) out.push((ref) => `changed ${ref}`);
   return out;
+}
+
+/** @type {Record<string, string>} how a relation reads from the side of the entry's task */
+const RELATION_WORDS = { blocks: "blocks", blocked_by: "is blocked by", relates_to: "relates to", duplicates: "duplicates", duplicated_by: "is duplicated by" };
+
+/**
+ * "… said #12 is blocked by #7" (or "by a task of another project"), and its removal.
+ * @param {api.Entry} e
+ * @param {Lookup} l
+ * @returns {(ref: string, poss: string) => string}
+ */
+function relationPhrase(e, l) {
+  const c = e.changes.find((x) => x.field === "relations");
+  const rel = /** @type {{kind?: string, task_id?: string} | null} */ (c ? c.to ?? c.from : null);
+  const other = rel?.task_id ? l.tasks.get(rel.task_id) : null;
+  const target = other ? `#${other.number}` : rel?.task_id ? "another task" : "a task of another project";
+  const words = RELATION_WORDS[rel?.kind || ""] || "relates to";
+  return e.kind === "task.related" ? (ref) => `said ${ref} ${words} ${target}` : (ref) => `removed that ${ref} ${words} ${target}`;
 }
 
 /**
@@ -89,6 +122,7 @@ function projectSentence(e, l) {
       const parts = [];
       if (name) parts.push(`renamed the project to “${name.to}”`);
       if (e.changes.some((c) => c.field === "description")) parts.push("edited the project description");
+      if (e.changes.some((c) => c.field === "states")) parts.push("changed the board's columns");
       return parts.join(" and ") || "changed the project";
     }
     case "github.synced": {
@@ -144,7 +178,7 @@ export function item(entries, l) {
   const newest = entries[0];
   const actor = newest.actor ? newest.actor.name : newest.kind === "github.synced" ? "GitHub" : "Docket";
   let sentence;
-  if (newest.task_id && (newest.kind.startsWith("task.") || newest.kind.startsWith("comment."))) {
+  if (newest.task_id && /^(task|comment|attachment)\./.test(newest.kind)) {
     // Oldest first: "created #12, then assigned it to Bob and set it to High priority".
     const ref = taskRef(newest, l);
     const poss = ref === "this task" ? "this task’s" : `${ref}’s`;

@@ -4,27 +4,28 @@
 
 import * as api from "../api.js";
 import { h, replace, announce, dialog } from "../dom.js";
-import { renderMarkdown } from "../markdown.js";
-import { STATUSES, PRIORITIES, statusLabel } from "../model.js";
+import { renderMarkdown, toggleTaskItem } from "../markdown.js";
+import { PRIORITIES, statusLabel } from "../model.js";
 import { priorityGlyph } from "./priority.js";
 
-/** @typedef {"title"|"description"|"status"|"priority"|"due_date"|"labels"|"assignee_id"} Field */
+// The state (API.md §17) stands for the status: setting it sets the status, its category.
+/** @typedef {"title"|"description"|"state_id"|"priority"|"due_date"|"labels"|"assignee_id"} Field */
 /** @type {Field[]} */
-export const FIELDS = ["title", "description", "status", "priority", "due_date", "labels", "assignee_id"];
+export const FIELDS = ["title", "description", "state_id", "priority", "due_date", "labels", "assignee_id"];
 /** @type {Record<Field, string>} */
-const LABELS = { title: "Title", description: "Description", status: "Status", priority: "Priority", due_date: "Due date", labels: "Labels", assignee_id: "Assignee" };
+const LABELS = { title: "Title", description: "Description", state_id: "State", priority: "Priority", due_date: "Due date", labels: "Labels", assignee_id: "Assignee" };
 
 /**
  * @typedef {{title: HTMLInputElement, description: HTMLTextAreaElement, preview: HTMLElement, editButton: HTMLElement,
- *   status: HTMLSelectElement, priority: HTMLSelectElement, assignee: HTMLSelectElement, due: HTMLInputElement,
+ *   state: HTMLSelectElement, priority: HTMLSelectElement, assignee: HTMLSelectElement, due: HTMLInputElement,
  *   labels: HTMLInputElement}} Inputs
  * @typedef {{onSaved: (t: api.Task) => void, onDeleted: (id: string) => void, onHidden: (id: string) => void,
  *   onRestored: (id: string) => void}} Hooks what the panel tells the view: a task saved, deleted (for good), hidden
  *   while its deletion waits for Undo, and back after Undo (or a deletion that failed)
  * @typedef {{ctx: import("../model.js").Context, hooks: Hooks, base: api.Task, draft: Record<Field, any>,
- *   members: api.Member[], project: api.Project | undefined, canEdit: boolean, inputs: Inputs,
+ *   members: api.Member[], states: api.WorkflowState[], project: api.Project | undefined, canEdit: boolean, inputs: Inputs,
  *   status: HTMLElement, errors: Record<string, HTMLElement>, scheduled: (() => void) & {flush: () => void},
- *   saving: boolean, again: boolean, conflict: boolean, editing: boolean, refreshing: boolean,
+ *   saving: boolean, again: boolean, pending: Promise<void> | null, conflict: boolean, editing: boolean, refreshing: boolean,
  *   guard: () => boolean}} Panel
  *   `base` is the task as last saved, `draft` what the fields show; `status` the save state.
  */
@@ -41,7 +42,8 @@ export const dirty = (p) => FIELDS.some((f) => !same(p.draft[f], p.base[f]));
 /**
  * The field controls, each reporting its new value to `changed`.
  * @param {Record<Field, any>} draft
- * @param {{canEdit: boolean, members: api.Member[], changed: (field: Field, value: any) => void, toggleEditing: () => void}} o
+ * @param {{canEdit: boolean, members: api.Member[], states: api.WorkflowState[], changed: (field: Field, value: any) => void,
+ *   toggleEditing: () => void}} o
  * @returns {Inputs}
  */
 export function fieldInputs(draft, o) {
@@ -72,7 +74,7 @@ export function fieldInputs(draft, o) {
     title, description, due, labels,
     preview: h("div", { class: "markdown", id: "task-description-view" }),
     editButton: h("button", { type: "button", class: "ghost small", id: "edit-description", "aria-pressed": "false", onclick: o.toggleEditing }, "Edit"),
-    status: select("status", STATUSES.map(([v, t]) => [v, t])),
+    state: select("state_id", o.states.map((s) => [s.id, s.name === statusLabel(s.category) ? s.name : `${s.name} (${statusLabel(s.category)})`])),
     priority: select("priority", PRIORITIES.map((t, i) => [String(i), t])),
     assignee: select("assignee_id", [["", "Nobody"], ...o.members.map((m) => /** @type {[string, string]} */ ([m.user.id, m.user.name]))]),
   };
@@ -93,7 +95,15 @@ export function changed(p, field, value) {
 
 /** @param {Panel} p */
 export function drawPreview(p) {
-  replace(p.inputs.preview, p.draft.description ? renderMarkdown(p.draft.description) : h("p", { class: "muted" }, p.canEdit ? "No description. Select Edit to write one (Markdown)." : "No description."));
+  // A task list item's box toggles it: an ordinary edit of the description, saved with If-Match.
+  const onToggle = p.canEdit ? (/** @type {number} */ line) => {
+    const next = toggleTaskItem(p.draft.description, line);
+    if (next === null) return;
+    p.inputs.description.value = next;
+    changed(p, "description", next);
+    save(p);
+  } : undefined;
+  replace(p.inputs.preview, p.draft.description ? renderMarkdown(p.draft.description, { onToggle }) : h("p", { class: "muted" }, p.canEdit ? "No description. Select Edit to write one (Markdown)." : "No description."));
 }
 
 /**
@@ -120,7 +130,7 @@ export function fill(p) {
   const { inputs, draft } = p;
   inputs.title.value = draft.title;
   inputs.description.value = draft.description;
-  inputs.status.value = draft.status;
+  inputs.state.value = draft.state_id;
   inputs.priority.value = String(draft.priority);
   inputs.assignee.value = draft.assignee_id || "";
   inputs.due.value = draft.due_date || "";
@@ -137,16 +147,24 @@ function drawGlyph(p) {
 
 /**
  * Sends the changed fields with If-Match; one save at a time, a change meanwhile saves after.
+ * A call while one is in flight resolves when that one and the one after it are done, so a
+ * caller that awaits a save (closing the panel) sees the outcome, not a save still on its way.
  * @param {Panel} p
  * @returns {Promise<void>}
  */
-export async function save(p) {
+export function save(p) {
   p.scheduled.flush();
-  if (!p.canEdit || p.conflict) return;
-  if (p.saving) {
+  if (!p.canEdit || p.conflict) return Promise.resolve();
+  if (p.pending) {
     p.again = true;
-    return;
+    return p.pending;
   }
+  p.pending = send(p).finally(() => { p.pending = null; });
+  return p.pending;
+}
+
+/** @param {Panel} p */
+async function send(p) {
   /** @type {Record<string, any>} */
   const body = {};
   for (const f of FIELDS) if (!same(p.draft[f], p.base[f])) body[f] = p.draft[f];
@@ -171,7 +189,7 @@ export async function save(p) {
   }
   if (p.again) {
     p.again = false;
-    await save(p);
+    await send(p);
   }
 }
 
@@ -219,7 +237,8 @@ async function resolveConflict(p) {
     for (const f of FIELDS) if (!edited.has(f)) p.draft[f] = theirs[f];
     p.base = theirs;
     fill(p);
-    await save(p);
+    // Still inside the save that met the conflict (`save` would wait for itself).
+    await send(p);
   } else {
     p.status.textContent = "Unsaved changes (conflict not resolved)";
   }
@@ -238,7 +257,7 @@ function chooseVersion(p, theirs, mine) {
   const show = (f, v) => {
     if (f === "assignee_id") return v ? p.members.find((m) => m.user.id === v)?.user.name || "someone" : "Nobody";
     if (f === "priority") return PRIORITIES[v];
-    if (f === "status") return statusLabel(v) || v;
+    if (f === "state_id") return p.states.find((s) => s.id === v)?.name || "another state";
     if (f === "labels") return v.length ? v.join(", ") : "none";
     return v === null || v === "" ? "(empty)" : String(v);
   };

@@ -1,6 +1,8 @@
 // Task detail, beside the list or the board (full screen on a phone, where the back gesture or
 // a swipe to the right closes it): the fields (task-editor.js saves them with If-Match and
-// resolves a 412 with the person), the comments and the task's activity as two tabs, deletion
+// resolves a 412 with the person), its subtasks and relations (task-workflow.js), the attached
+// files (attachments.js; files dropped anywhere on the panel are uploaded), the comments and the
+// task's activity as two tabs, deletion
 // (with Undo), and live updates. Leaving with unsaved input asks first.
 //
 // Focus: opening a task focuses the panel itself, never a field, so the shortcuts (j/k, Esc, ?)
@@ -9,17 +11,22 @@
 
 import * as api from "../api.js";
 import { h, replace, announce, debounce } from "../dom.js";
-import { unsaved, membersOf } from "../model.js";
+import { unsaved, membersOf, statesOf } from "../model.js";
 import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save } from "./task-editor.js";
 import { commentThread } from "./comment-thread.js";
 import { timeline } from "./timeline.js";
 import { priorityGlyph } from "./priority.js";
 import { deleteLater } from "./undo.js";
+import { subtaskSection, relationSection } from "./task-workflow.js";
+import { attachmentList, dropTarget } from "./attachments.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
  * @typedef {import("./task-editor.js").Field} Field
- * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null}} Discussion
+ * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null,
+ *   subtasks: ReturnType<typeof subtaskSection>, relations: ReturnType<typeof relationSection>,
+ *   files: import("./attachments.js").FilesHandle}} Discussion
+ *   what follows live events: the comments, the history, the subtasks, the relations and the files
  * @typedef {{id: string, onEntry: (entry: api.Entry) => void, escape: () => boolean, edit: () => void,
  *   retire: () => Promise<boolean>}} OpenPanel what the view holds of the open panel: live updates,
  *   Esc, `e`, and `retire` (saves what is left before another task takes its place; false when the
@@ -47,22 +54,23 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   }
   const project = ctx.state.projects.find((p) => p.id === base.project_id) || ctx.project;
   const canEdit = api.can(project?.my_role, "editor");
-  const members = await membersOf(base.project_id).catch(() => []);
+  const [members, states] = await Promise.all([membersOf(base.project_id).catch(() => []), statesOf(base.project_id).catch(() => [])]);
   /** @type {Record<Field, any>} */
   const draft = /** @type {Record<Field, any>} */ (Object.fromEntries(FIELDS.map((f) => [f, base[f]])));
   /** @type {Panel} */
   const p = {
-    ctx, hooks, base, draft, members, project, canEdit,
-    inputs: fieldInputs(draft, { canEdit, members, changed: (f, v) => changed(p, f, v), toggleEditing: () => setEditing(p, !p.editing) }),
+    ctx, hooks, base, draft, members, states, project, canEdit,
+    inputs: fieldInputs(draft, { canEdit, members, states, changed: (f, v) => changed(p, f, v), toggleEditing: () => setEditing(p, !p.editing) }),
     status: h("p", { class: "save-state muted small", id: "save-state", "aria-live": "polite" }, ""),
     errors: {},
     scheduled: debounce(() => save(p), 700),
-    saving: false, again: false, conflict: false, editing: false, refreshing: false,
+    saving: false, again: false, pending: null, conflict: false, editing: false, refreshing: false,
     guard: () => dirty(p) || p.saving,
   };
   unsaved.add(p.guard);
   const talk = discussion(p);
-  const panel = panelView(p, talk.section);
+  const panel = panelView(p, talk);
+  if (canEdit) dropTarget(panel, (files) => talk.files.upload(files));
   p.inputs.description.hidden = true;
   drawPreview(p);
   replace(host, panel);
@@ -132,11 +140,12 @@ async function retire(p) {
 }
 
 /**
- * The panel: head (number, project, save state, close), fields, description, the discussion.
+ * The panel: head (number, project, save state, close), fields, description, files, the
+ * discussion.
  * @param {Panel} p
- * @param {HTMLElement} together the comments and activity tabs
+ * @param {Discussion} talk the subtasks, relations, files, comments and activity
  */
-function panelView(p, together) {
+function panelView(p, talk) {
   const { base, project, canEdit, inputs } = p;
   /** @param {string} field */
   const errorFor = (field) => (p.errors[field] = h("p", { class: "field-error", id: `task-${field}-error` }));
@@ -157,7 +166,7 @@ function panelView(p, together) {
       h("div", { class: "prop" }, inputs.title, errorFor("title")),
       canEdit ? null : h("p", { class: "notice", id: "read-only-notice" }, "You can read this project but not change it."),
       h("div", { class: "props" },
-        row("task-status", "Status", inputs.status),
+        row("task-state_id", "State", inputs.state),
         row("task-priority", "Priority", h("div", { class: "with-glyph" }, inputs.priority, h("span", { class: "glyph-slot", id: "task-priority-glyph" }, priorityGlyph(p.draft.priority)))),
         row("task-due_date", "Due", inputs.due),
         row("task-assignee_id", "Assignee", inputs.assignee),
@@ -166,7 +175,10 @@ function panelView(p, together) {
       h("div", { class: "description" },
         h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? inputs.editButton : null),
         inputs.description, inputs.preview, errorFor("description")),
-      together,
+      talk.subtasks.section,
+      talk.relations.section,
+      talk.files.section,
+      talk.section,
       canEdit ? h("div", { class: "panel-foot" }, h("button", { type: "button", class: "danger ghost", id: "delete-task", onclick: () => remove(p) }, "Delete task")) : null));
 }
 
@@ -207,9 +219,23 @@ function discussion(p) {
     showTab(toActivity ? "activity" : "comments");
     (toActivity ? activityTab : commentsTab).focus();
   });
+  const files = attachmentList({
+    task: base, me: /** @type {api.User} */ (ctx.state.user), canUpload: p.canEdit,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal,
+    onCount: (n) => {
+      if (p.base.attachment_count !== n) {
+        p.base = { ...p.base, attachment_count: n };
+        p.hooks.onSaved(p.base);
+      }
+    },
+    onChange: () => thread.redraw(),
+  });
+  files.ready.catch((e) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) announce(e instanceof Error ? e.message : String(e), { error: true });
+  });
   const thread = commentThread(commentsPanel, {
     task: base, me: /** @type {api.User} */ (ctx.state.user), members: () => p.members, canComment: p.canEdit,
-    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved,
+    canModerate: api.can(p.project?.my_role, "admin"), signal: ctx.signal, guard: unsaved, files,
     onCount: (n) => {
       commentsTab.textContent = commentsLabel(n);
       if (p.base.comment_count !== n) {
@@ -221,8 +247,12 @@ function discussion(p) {
   thread.ready.catch((e) => {
     if (!(e instanceof DOMException && e.name === "AbortError")) replace(commentsPanel, h("p", { class: "error-text" }, e instanceof Error ? e.message : String(e)));
   });
+  const where = { ctx, task: base, canEdit: p.canEdit, open: (/** @type {string} */ id) => ctx.setQuery({ task: id }) };
   /** @type {Discussion} */
-  const d = { section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null };
+  const d = {
+    section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null,
+    subtasks: subtaskSection(where), relations: relationSection(where), files,
+  };
   return d;
 }
 
@@ -266,7 +296,14 @@ async function remove(p) {
  * @param {api.Entry} entry
  */
 function onEntry(p, talk, entry) {
-  if (entry.task_id !== p.base.id || p.ctx.signal.aborted) return;
+  if (p.ctx.signal.aborted) return;
+  // A subtask changed, or a task became (or stopped being) one of this task's subtasks.
+  const here = p.base.id;
+  if (entry.task_id && entry.task_id !== here && (talk.subtasks.has(entry.task_id) || entry.changes.some((c) => c.field === "parent_id" && (c.to === here || c.from === here)))) {
+    talk.subtasks.reload();
+  }
+  if (entry.task_id !== here) return;
+  if (entry.kind === "task.related" || entry.kind === "task.unrelated" || entry.changes.some((c) => c.field === "blocked")) talk.relations.reload();
   if (entry.kind === "task.deleted") {
     unsaved.delete(p.guard);
     announce(`#${p.base.number} was deleted${entry.actor ? " by " + entry.actor.name : ""}.`, { visible: true });
@@ -274,7 +311,11 @@ function onEntry(p, talk, entry) {
     p.ctx.setQuery({ task: null });
     return;
   }
-  if (entry.kind.startsWith("comment.")) talk.thread.reload().catch(() => {});
+  if (entry.kind.startsWith("comment.")) {
+    talk.thread.reload().catch(() => {});
+    // A comment's files go with it.
+    if (entry.kind === "comment.deleted") talk.files.reload().catch(() => {});
+  } else if (entry.kind.startsWith("attachment.")) talk.files.reload().catch(() => {});
   else refreshTask(p);
   talk.history?.reload().catch(() => {});
 }

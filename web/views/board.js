@@ -1,16 +1,16 @@
-// The board: one column per entry of the column source (board/columns.js; the statuses today),
-// each in the project's manual order (`position`) and paged by itself (board/cards.js), with its
-// exact count in the header. Cards move by drag and drop or by keyboard (board/moves.js);
+// The board: one column per workflow state of the project (board/columns.js; an admin adds,
+// renames, reorders and deletes them: board/states.js), each in the project's manual order
+// (`position`) and paged by itself (board/cards.js), with its exact count in the header. Cards move by drag and drop or by keyboard (board/moves.js);
 // another person's change shows live (board/updates.js); the open task is the detail panel,
 // opened in place. The board scrolls sideways with a visible fade and buttons at its edges; on a
 // phone each column is a page.
 
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
-import { membersOf } from "../model.js";
+import { membersOf, statesOf, forgetStates } from "../model.js";
 import * as live from "../live.js";
-import { openTaskPanel } from "../components/task-panel.js";
-import { COLUMNS, readCounts } from "./board/columns.js";
+import { stateColumns, readCounts } from "./board/columns.js";
+import { columnHead, addColumn } from "./board/states.js";
 import { card, loadColumn, addCard, openCard } from "./board/cards.js";
 import { follow, place, drop } from "./board/updates.js";
 
@@ -19,7 +19,7 @@ import { follow, place, drop } from "./board/updates.js";
  * @typedef {import("./board/columns.js").Column} Column
  */
 
-const FILTERS = ["assignee", "label", "priority_min", "due_after", "due_before", "q"];
+const FILTERS = ["assignee", "label", "priority_min", "due_after", "due_before", "q", "parent"];
 
 /**
  * @param {import("../model.js").Context} ctx
@@ -33,10 +33,13 @@ export async function renderBoard(ctx, content) {
     const v = ctx.query.get(key);
     if (v) filters.set(key, v);
   }
+  // The columns are read fresh each time the board is drawn (another person may have changed them).
+  forgetStates(project.id);
+  const states = await statesOf(project.id);
   /** @type {Board} */
   const b = {
-    ctx, project, canEdit, filters, me: /** @type {api.User} */ (ctx.state.user),
-    tasks: new Map(), names: new Map(), columns: [], moves: Promise.resolve(), fetching: new Set(), again: new Set(), detail: null,
+    ctx, project, canEdit, canAdmin: api.can(project.my_role, "admin"), filters, me: /** @type {api.User} */ (ctx.state.user),
+    tasks: new Map(), names: new Map(), source: stateColumns(states), columns: [], moves: Promise.resolve(), fetching: new Set(), again: new Set(), detail: null,
     board: h("div", { class: "board", id: "board", role: "region", "aria-label": "Board", "aria-describedby": "board-help", tabindex: "-1" }),
     place: (t) => place(b, t), counted: 0, lastMove: null,
   };
@@ -45,7 +48,8 @@ export async function renderBoard(ctx, content) {
   const panel = h("div", { class: "panel-host" });
   const filterNote = filters.toString() ? h("p", { class: "muted small board-filters" }, "Filtered: ", filters.toString().replace(/&/g, ", "), " · ", h("a", { href: location.pathname }, "Show all")) : null;
   replace(content, h("div", { class: "board-view" }, filterNote, help, scrollFrame(b)), panel);
-  b.columns = COLUMNS.columns(project).map((spec) => column(b, spec.key, spec.label));
+  b.columns = b.source.columns.map((spec) => column(b, spec));
+  if (b.canAdmin) b.board.append(addColumn(b));
   bindKeys(b);
   ctx.openTask = (id) => showTask(b, panel, id);
 
@@ -102,24 +106,24 @@ function scrollFrame(b) {
 }
 
 /**
- * One column: heading, exact count, add button, its cards and "Load more".
+ * One column: heading, exact count, add button, its cards and "Load more". It is marked with its
+ * state and that state's category (`data-status`).
  * @param {Board} b
- * @param {string} key
- * @param {string} label
+ * @param {import("./board/columns.js").ColumnSpec} spec
  * @returns {Column}
  */
-function column(b, key, label) {
-  const data = { [COLUMNS.group]: key };
+function column(b, { key, label, state }) {
+  const data = { state: key, status: state.category };
   const title = `col-${key}-title`;
   const list = h("ol", { class: "cards", dataset: data, "aria-labelledby": title });
   const count = h("span", { class: "count" }, "");
   const more = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ghost small load-more", hidden: true }, "Load more"));
   /** @type {Column} */
-  const c = { key, label, list, count, cursor: undefined, loading: false, more, total: null };
+  const c = { key, label, state, list, count, cursor: undefined, loading: false, more, total: null };
   more.addEventListener("click", () => loadColumn(b, c));
   const add = b.canEdit ? h("button", { type: "button", class: "icon", "aria-label": `Add a task to ${label}`, title: "Add a task", onclick: () => addCard(b, c) }, "+") : null;
   b.board.append(h("section", { class: "column", dataset: data, "aria-labelledby": title },
-    h("header", { class: "column-head" }, h("h2", { id: title }, label), count, add),
+    columnHead(b, c, title, add),
     h("div", { class: "column-scroll" }, list, more)));
   return c;
 }
@@ -147,6 +151,8 @@ async function showTask(b, host, id) {
   const abort = new AbortController();
   panels.set(host, abort);
   b.ctx.signal.addEventListener("abort", () => abort.abort());
+  // Loaded when first opened: the first visit of a list or board needs no panel (docs/performance.md).
+  const { openTaskPanel } = await import("../components/task-panel.js");
   b.detail = await openTaskPanel({ ...b.ctx, signal: abort.signal }, host, id, detailHooks(b));
 }
 
@@ -219,7 +225,7 @@ function detailHooks(b) {
       const before = b.tasks.get(task.id);
       b.tasks.set(task.id, task);
       place(b, task);
-      if (before && COLUMNS.keyOf(before) !== COLUMNS.keyOf(task)) readCounts(b);
+      if (before && b.source.keyOf(before) !== b.source.keyOf(task)) readCounts(b);
     },
     onHidden: (id) => hide(id, true),
     onRestored: (id) => hide(id, false),

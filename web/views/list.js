@@ -6,9 +6,8 @@
 
 import * as api from "../api.js";
 import { h, replace, announce, localDate } from "../dom.js";
-import { membersOf, hasUnsaved } from "../model.js";
+import { membersOf, statesOf, hasUnsaved } from "../model.js";
 import * as live from "../live.js";
-import { openTaskPanel } from "../components/task-panel.js";
 import { FILTERS, filterBar } from "./list/toolbar.js";
 import { quickAdd } from "./list/quick-add.js";
 import { listSummary } from "./list/summary.js";
@@ -33,7 +32,7 @@ export async function renderTaskList(ctx, content, kind) {
     ctx, kind, project, me, canEdit, params, content,
     base: kind === "project" ? `/projects/${project?.id}/tasks` : "/tasks",
     names: new Map([[me.id, { name: me.name }]]),
-    projectNames: new Map(ctx.state.projects.map((p) => [p.id, p.is_inbox ? "Inbox" : p.name])),
+    projectNames: new Map(ctx.state.projects.map((p) => [p.id, p.is_inbox ? "Inbox" : p.name])), stateNames: new Map(),
     members: [], tasks: [], pending: new Set(), cursor: undefined, loading: null, selected: -1,
     fetching: new Set(), again: new Set(), detail: null, picked: new Set(), anchor: null, hidden: new Set(),
     list: h("ul", { class: "rows", id: "task-list", "aria-label": "Tasks" }),
@@ -41,7 +40,20 @@ export async function renderTaskList(ctx, content, kind) {
     more: /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ghost load-more", hidden: true, onclick: () => loadPage(l) }, "Load more")),
     changed: () => {}, onPicked: () => {},
   };
-  const toolbar = filterBar(ctx, kind, params, () => l.members);
+  const toolbar = filterBar(ctx, kind, params, () => l.members, () => states);
+  // The project's workflow states: the rows' state chips and the state filter, drawn when they
+  // arrive (the first page does not wait for them).
+  /** @type {api.WorkflowState[]} */
+  let states = [];
+  if (kind === "project" && project) {
+    statesOf(project.id).then((list) => {
+      if (ctx.signal.aborted) return;
+      states = list;
+      for (const s of list) l.stateNames.set(s.id, s.name);
+      toolbar.dispatchEvent(new Event("states"));
+      for (const task of l.tasks) redraw(l, task);
+    }).catch(() => {});
+  }
   const quick = kind === "project" && canEdit ? quickAdd(ctx, /** @type {api.Project} */ (project), (task) => added(l, task)) : null;
   const summary = listSummary(l, showDone);
   l.changed = summary.refresh;
@@ -105,7 +117,7 @@ function listQuery(q, kind, showDone) {
     if (!params.has("due_after")) params.set("due_after", localDate(today));
     if (!params.has("due_before")) params.set("due_before", localDate(end));
   }
-  if (!params.has("status") && (!showDone || kind === "upcoming")) params.set("status", "todo,in_progress");
+  if (!params.has("status") && !params.has("state") && (!showDone || kind === "upcoming")) params.set("status", "todo,in_progress");
   if (kind !== "project" && params.get("sort") === "position") params.set("sort", "-updated_at");
   return params;
 }
@@ -211,6 +223,8 @@ async function showTask(l, host, id) {
   const abort = new AbortController();
   panels.set(host, abort);
   l.ctx.signal.addEventListener("abort", () => abort.abort());
+  // Loaded when first opened: the first visit of a list or board needs no panel (docs/performance.md).
+  const { openTaskPanel } = await import("../components/task-panel.js");
   l.detail = await openTaskPanel({ ...l.ctx, signal: abort.signal }, host, id, detailHooks(l));
 }
 
@@ -273,7 +287,10 @@ function follow(l) {
       else refreshRow(l, entry.task_id);
     },
     onReset: () => {
-      if (!hasUnsaved()) l.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
+      if (hasUnsaved()) return;
+      // Without `openTask` the router draws the whole view again, not just the URL's panel.
+      delete l.ctx.openTask;
+      l.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
     },
   }, l.ctx.signal);
 }

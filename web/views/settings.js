@@ -1,5 +1,6 @@
-// Settings pages: the person's own (name, password, API tokens, theme), a project's (name,
-// description, GitHub link, deletion) and, for instance admins, the users.
+// Settings pages: the person's own (name, password, API tokens, theme; how they sign in:
+// settings/security.js, loaded when the page is opened), a project's (name, description, GitHub link, deletion) and, for
+// instance admins, the users.
 
 import * as api from "../api.js";
 import { h, replace, announce, confirmDialog, setTheme } from "../dom.js";
@@ -125,7 +126,7 @@ export async function renderSettings(ctx, content) {
     h("section", { class: "card-section", "aria-labelledby": "s-tokens" }, h("h2", { id: "s-tokens" }, "API tokens"),
       h("p", { class: "muted" }, "For scripts: send ", h("code", null, "Authorization: Bearer dkt_…"), ". A read token can only read."),
       tokens));
-  await drawTokens(tokens);
+  await Promise.all([drawTokens(tokens), import("./settings/security.js").then(({ renderSecurity }) => renderSecurity(ctx, content))]);
 }
 
 /** @param {HTMLElement} box */
@@ -346,13 +347,33 @@ export async function renderAdmin(ctx, content) {
   replace(content, h("div", { class: "page" },
     h("p", { class: "muted" }, "Everyone with an account on this server."),
     h("table", { class: "table", id: "users" },
-      h("thead", null, h("tr", null, ["Person", "Role", "Status"].map((t) => h("th", { scope: "col" }, t)), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
+      h("thead", null, h("tr", null, ["Person", "Role", "Status", "Second factor"].map((t) => h("th", { scope: "col" }, t)), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
       h("tbody", null, users.map((u) => h("tr", { dataset: { user: u.id } },
         h("td", null, h("div", null, u.name, u.id === me.id ? h("span", { class: "muted" }, " (you)") : null), h("div", { class: "muted small" }, u.email)),
         h("td", null, u.role === "admin" ? "Administrator" : "User"),
         h("td", null, u.disabled ? h("span", { class: "error-text" }, "Disabled") : "Active"),
+        h("td", null, u.second_factor
+          ? h("button", { type: "button", class: "ghost danger", "aria-label": `Remove the second factors of ${u.name}`, onclick: () => resetFactors(ctx, u) }, "Remove")
+          : h("span", { class: "muted" }, "None")),
         h("td", { class: "actions-cell" }, last(u)
           ? h("span", { class: "muted small" }, "The only administrator")
           : [h("button", { type: "button", class: "ghost", onclick: () => update(u, { role: u.role === "admin" ? "user" : "admin" }) }, u.role === "admin" ? "Make user" : "Make admin"),
             h("button", { type: "button", class: u.disabled ? "ghost" : "ghost danger", onclick: () => update(u, { disabled: !u.disabled }) }, u.disabled ? "Enable" : "Disable")])))))));
+}
+
+/**
+ * Removes a user's second factors (they lost their phone), after asking.
+ * @param {import("../model.js").Context} ctx
+ * @param {api.User} user
+ */
+async function resetFactors(ctx, user) {
+  const ok = await confirmDialog("Remove second factors", `Remove every second factor of ${user.name} (authenticator app, recovery codes and passkeys)? Their password alone will sign them in until they set one up again. This is recorded in their security log.`, "Remove", true);
+  if (!ok) return;
+  try {
+    await api.del(`/admin/users/${user.id}/factors`);
+    announce(`Removed the second factors of ${user.name}.`, { visible: true });
+  } catch (e) {
+    announce(e instanceof Error ? e.message : String(e), { error: true });
+  }
+  ctx.navigate("/admin", { replace: true, force: true });
 }

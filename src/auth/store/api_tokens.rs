@@ -87,15 +87,15 @@ pub async fn list_of_user(db: &impl Exec, user_id: Uuid) -> DbResult<Vec<ApiToke
     .await
 }
 
-/// Deletes one of a user's tokens; false when they have no such token.
-pub async fn delete(db: &impl Exec, token_id: Uuid, user_id: Uuid) -> DbResult<bool> {
-    let deleted = db
-        .execute(
-            "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
+/// Deletes one of a user's tokens, returning its name; `None` when they have no such token.
+pub async fn delete(db: &impl Exec, token_id: Uuid, user_id: Uuid) -> DbResult<Option<String>> {
+    let row = db
+        .query_opt(
+            "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2 RETURNING name",
             params![token_id, user_id],
         )
         .await?;
-    Ok(deleted > 0)
+    row.map(|row| get(&row, "name")).transpose()
 }
 
 /// A token and its user, as authentication needs them.

@@ -7,6 +7,38 @@ use crate::auth::users::{User, USER_COLUMNS};
 use crate::db::{get, DbResult, Exec, FromRow, Row};
 use crate::params;
 
+/// How a session began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMethod {
+    /// A password, with a second factor when the account has one.
+    Password,
+    /// A passkey alone (it is two factors: the key and its user verification).
+    Passkey,
+    /// Single sign-on (the provider answers for the second factor).
+    Oidc,
+}
+
+impl SessionMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionMethod::Password => "password",
+            SessionMethod::Passkey => "passkey",
+            SessionMethod::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "password" => Some(SessionMethod::Password),
+            "passkey" => Some(SessionMethod::Passkey),
+            "oidc" => Some(SessionMethod::Oidc),
+            _ => None,
+        }
+    }
+}
+
+crate::text_enum!(SessionMethod, SessionMethod::parse);
+
 /// A live session and its user, as authentication needs them.
 #[derive(Debug, Clone)]
 pub struct ActiveSession {
@@ -15,6 +47,7 @@ pub struct ActiveSession {
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    pub method: SessionMethod,
 }
 
 impl FromRow for ActiveSession {
@@ -25,6 +58,7 @@ impl FromRow for ActiveSession {
             csrf_token: get(row, "csrf_token")?,
             expires_at: get(row, "expires_at")?,
             last_seen_at: get(row, "last_seen_at")?,
+            method: get(row, "method")?,
         })
     }
 }
@@ -36,16 +70,18 @@ pub async fn create(
     user_id: Uuid,
     csrf_token: &str,
     ttl_secs: i64,
+    method: SessionMethod,
 ) -> DbResult<()> {
     db.execute(
-        "INSERT INTO sessions (id, token_hash, user_id, csrf_token, expires_at) \
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+        "INSERT INTO sessions (id, token_hash, user_id, csrf_token, expires_at, method) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)",
         params![
             Uuid::now_v7(),
             token_hash,
             user_id,
             csrf_token,
-            ttl_secs as f64
+            ttl_secs as f64,
+            method
         ],
     )
     .await?;
@@ -87,7 +123,8 @@ pub async fn find_active(
 ) -> DbResult<Option<ActiveSession>> {
     db.fetch_opt(
         &format!(
-            "SELECT {USER_COLUMNS}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at \
+            "SELECT {USER_COLUMNS}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at, \
+                    s.method \
              FROM sessions s JOIN users ON users.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > now() \
                AND s.last_seen_at > now() - make_interval(secs => $2)"

@@ -1,6 +1,7 @@
 //! The tasks-table SQL of the GitHub import: tasks upserted by (project, GitHub issue id).
 //! GitHub owns title, description, status and labels; priority, due date and assignee keep
-//! local edits.
+//! local edits (and so do a task's state within its category, its parent and its relations; a
+//! new category takes its default state).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -43,19 +44,25 @@ pub async fn upsert_issue(
     created_by: Uuid,
     issue: &ImportedIssue<'_>,
 ) -> DbResult<Upserted> {
+    // Locked: the status it had is what the tasks it blocks counted.
     let existing = tx
         .query_opt(
-            "SELECT id FROM tasks WHERE project_id = $1 AND github_issue_id = $2",
+            "SELECT id, status FROM tasks WHERE project_id = $1 AND github_issue_id = $2 \
+             FOR UPDATE",
             params![project_id, issue.github_issue_id],
         )
         .await?;
     match existing {
         Some(row) => {
             let task_id: Uuid = get(&row, "id")?;
+            let old_status: Status = get(&row, "status")?;
             let changed = tx
                 .execute(
                     "UPDATE tasks SET title = $2, description = $3, status = $4, labels = $5, \
                      completed_at = $6, \
+                     state_id = CASE WHEN $4 = status THEN state_id ELSE \
+                         (SELECT s.id FROM states s WHERE s.project_id = tasks.project_id \
+                          AND s.category = $4 AND s.is_default) END, \
                      source_repository = $7, source_number = $8, source_url = $9, \
                      version = version + 1, updated_at = now() \
                  WHERE id = $1 AND (title, description, status, labels, source_repository, \
@@ -73,14 +80,15 @@ pub async fn upsert_issue(
                     ],
                 )
                 .await?;
-            Ok(if changed > 0 {
-                Upserted::Updated
-            } else {
-                Upserted::Unchanged
-            })
+            if changed == 0 {
+                return Ok(Upserted::Unchanged);
+            }
+            super::blockers::category_changed(tx, None, &[task_id], old_status, issue.status)
+                .await?;
+            Ok(Upserted::Updated)
         }
         None => {
-            let (number, _) = crate::projects::store::take_task_number(tx, project_id).await?;
+            let (number, _) = crate::projects::store::take_task_numbers(tx, project_id, 1).await?;
             let task_id = Uuid::now_v7();
             tx.execute(
                 "INSERT INTO tasks (id, project_id, number, title, description, status, labels, \

@@ -68,6 +68,12 @@ pub enum Position {
     Key(String, Uuid),
 }
 
+/// The `parent` filter: top-level tasks, or one task's subtasks.
+pub enum Parent {
+    None,
+    Task(Uuid),
+}
+
 pub enum Assignee {
     Me,
     Nobody,
@@ -77,6 +83,8 @@ pub enum Assignee {
 #[derive(Default)]
 pub struct Filters {
     pub statuses: Option<Vec<Status>>,
+    pub states: Option<Vec<Uuid>>,
+    pub parent: Option<Parent>,
     pub assignee: Option<Assignee>,
     pub label: Option<String>,
     pub priority_min: Option<i16>,
@@ -335,6 +343,20 @@ fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
             .bind(statuses.clone())
             .push(")");
     }
+    if let Some(states) = &filters.states {
+        sql.push(" AND t.state_id = ANY(")
+            .bind(states.clone())
+            .push(")");
+    }
+    match filters.parent {
+        Some(Parent::None) => {
+            sql.push(" AND t.parent_id IS NULL");
+        }
+        Some(Parent::Task(parent)) => {
+            sql.push(" AND t.parent_id = ").bind(parent);
+        }
+        None => {}
+    }
     match filters.assignee {
         Some(Assignee::Me) => {
             sql.push(" AND t.assignee_id = ").bind(caller);
@@ -371,11 +393,12 @@ fn push_filters(sql: &mut QueryBuilder, filters: &Filters, caller: Uuid) {
     }
 }
 
-/// What the tasks of a count are grouped by. Only the status today; a project's workflow
-/// states (API.md §17) will be another grouping of the same statement.
+/// What the tasks of a count are grouped by: the status, or the project's workflow state
+/// (API.md §17; a board's columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountGroup {
     Status,
+    State,
 }
 
 /// How many of a project's tasks pass `filters`, per group (groups without tasks are left
@@ -390,6 +413,7 @@ pub async fn count(
 ) -> Result<Vec<(String, i64)>, DbError> {
     let column = match group {
         CountGroup::Status => "t.status",
+        CountGroup::State => "t.state_id::text",
     };
     let mut sql = QueryBuilder::new(format!(
         "SELECT {column} AS key, count(*) AS n FROM tasks t WHERE t.project_id = "

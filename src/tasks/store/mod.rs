@@ -1,18 +1,29 @@
-//! The tasks table: every statement that reads or writes it (the GitHub import's in
-//! `imports`, the lists' in `list`).
+//! The tasks table and the relations between tasks: every statement that reads or writes
+//! them (the GitHub import's in `imports`, the lists' in `list`, the task trees' in `tree`,
+//! relations in `relations`, what a task's opening or closing does to the tasks it blocks in
+//! `blockers`, the moves a state's deletion makes in `workflow`).
+//!
+//! The counters a task is read with (`subtasks`, `blocked`) and the rule that `status` is its
+//! state's category are kept by the database's triggers (migrations/V20261220000001), for
+//! every writer; this module writes the history and the notifications that go with them.
 
+pub mod blockers;
 pub mod imports;
 pub mod list;
+pub mod relations;
+pub mod tree;
+pub mod workflow;
 
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::domain::Status;
 use crate::activity::{self, Change, Kind, Record};
-use crate::db::{get, Columns, DbResult, Exec, FromRow, Row, Tx};
+use crate::db::{get, Columns, DbError, DbResult, Exec, FromRow, Row, Tx};
 use crate::notifications::{self, Notify};
 use crate::params;
 use crate::projects::access::{ProjectAccess, Role};
@@ -25,6 +36,14 @@ pub struct TaskSource {
     pub url: String,
 }
 
+/// A task's direct subtasks (read-only): `total` leaves out the canceled ones, `done` counts
+/// those done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Subtasks {
+    pub total: i32,
+    pub done: i32,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: Uuid,
@@ -32,7 +51,10 @@ pub struct Task {
     pub number: i64,
     pub title: String,
     pub description: String,
+    /// Always the category of `state_id`.
     pub status: Status,
+    /// The task's state in its project's workflow (API.md §17).
+    pub state_id: Uuid,
     pub priority: i16,
     pub due_date: Option<NaiveDate>,
     pub labels: Vec<String>,
@@ -40,10 +62,22 @@ pub struct Task {
     pub created_by: Uuid,
     pub completed_at: Option<DateTime<Utc>>,
     pub source: Option<TaskSource>,
+    /// The task of the same project this one is a subtask of.
+    pub parent_id: Option<Uuid>,
+    pub subtasks: Subtasks,
+    /// Some task that blocks this one is still open (todo or in progress), whether or not the
+    /// caller can see it (read-only).
+    pub blocked: bool,
+    /// How many tasks this one blocks (not shown: a status change of a task that blocks
+    /// nothing has nothing to tell them).
+    #[serde(skip)]
+    pub blocking: i16,
     /// Manual-order key (API.md §4): sort by it, ties by id; never do arithmetic on it.
     pub position: String,
     /// How many comments the task has (read-only).
     pub comment_count: i32,
+    /// How many attachments the task has, its comments' included (read-only).
+    pub attachment_count: i32,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -60,14 +94,23 @@ impl FromRow for Task {
             title: c.get("title")?,
             description: c.get("description")?,
             status: c.get("status")?,
+            state_id: c.get("state_id")?,
             priority: c.get("priority")?,
             due_date: c.get("due_date")?,
             labels: c.get("labels")?,
             assignee_id: c.get("assignee_id")?,
             created_by: c.get("created_by")?,
             completed_at: c.get("completed_at")?,
+            parent_id: c.get("parent_id")?,
+            subtasks: Subtasks {
+                total: c.get("subtasks_total")?,
+                done: c.get("subtasks_done")?,
+            },
+            blocked: c.get::<i16>("open_blockers")? > 0,
+            blocking: c.get("blocking")?,
             position: c.get("position")?,
             comment_count: c.get("comment_count")?,
+            attachment_count: c.get("attachment_count")?,
             version: c.get("version")?,
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
@@ -90,9 +133,12 @@ impl FromRow for Task {
     }
 }
 
+/// Plain columns only (`blocked` is `open_blockers > 0`, computed in Rust), so that a
+/// statement may select them again from a subquery (the lists do).
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
-     t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, t.position, \
-     t.comment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
+     t.state_id, t.priority, t.due_date, t.labels, t.assignee_id, t.created_by, t.completed_at, \
+     t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
+     t.comment_count, t.attachment_count, t.version, t.created_at, t.updated_at, t.source_repository, t.source_number, t.source_url";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]
@@ -100,10 +146,16 @@ pub struct TaskFields {
     pub title: String,
     pub description: String,
     pub status: Status,
+    /// A state of the task's (destination) project whose category is `status`; `None` leaves
+    /// it to the database: the default state of `status`'s category, except that an update
+    /// keeps the task's state while neither its category nor its project changes.
+    pub state_id: Option<Uuid>,
     pub priority: i16,
     pub due_date: Option<NaiveDate>,
     pub labels: Vec<String>,
     pub assignee_id: Option<Uuid>,
+    /// A task of the same project, checked under the project's tree lock (`tree`).
+    pub parent_id: Option<Uuid>,
 }
 
 /// Why a task could not be written.
@@ -111,6 +163,8 @@ pub struct TaskFields {
 pub enum TaskWriteError {
     #[error("the project holds its quota of tasks")]
     QuotaExceeded,
+    #[error("a state or task the write names was removed meanwhile")]
+    Conflict,
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
 }
@@ -121,14 +175,29 @@ impl crate::error::DomainError for TaskWriteError {
             TaskWriteError::QuotaExceeded => {
                 crate::quotas::exceeded("tasks per project", crate::quotas::TASKS_PER_PROJECT)
             }
+            TaskWriteError::Conflict => crate::error::ApiError::conflict(
+                crate::error::ErrorCode::Conflict,
+                "a state or task this change names was removed meanwhile; retry",
+            ),
             TaskWriteError::Db(error) => error.into(),
         }
     }
 }
 
-/// A number in the project for a task arriving there, within the project's quota.
-async fn next_number(tx: &Tx, project_id: Uuid) -> Result<i64, TaskWriteError> {
-    let (number, count) = crate::projects::store::take_task_number(tx, project_id).await?;
+/// A write's database error: a state or parent removed between the handler's check and the
+/// write (the foreign keys, or the state trigger, refuse it) is a conflict to retry.
+fn write_error(error: DbError) -> TaskWriteError {
+    if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        TaskWriteError::Conflict
+    } else {
+        TaskWriteError::Db(error)
+    }
+}
+
+/// `n` numbers in the project for tasks arriving there (the first is returned), within the
+/// project's quota.
+async fn next_numbers(tx: &Tx, project_id: Uuid, n: i64) -> Result<i64, TaskWriteError> {
+    let (number, count) = crate::projects::store::take_task_numbers(tx, project_id, n).await?;
     if count > crate::quotas::TASKS_PER_PROJECT {
         return Err(TaskWriteError::QuotaExceeded);
     }
@@ -138,21 +207,24 @@ async fn next_number(tx: &Tx, project_id: Uuid) -> Result<i64, TaskWriteError> {
 static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
-             due_date, labels, assignee_id, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             due_date, labels, assignee_id, created_by, state_id, parent_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             coalesce($12, (SELECT s.id FROM states s \
+                 WHERE s.project_id = $2 AND s.category = $6 AND s.is_default)), $13) \
          RETURNING {TASK_COLUMNS}"
     )
 });
 
-/// Creates a task in the project `access` entered. (`completed_at` follows `status` by a
-/// trigger: migrations/V20261201000001.)
+/// Creates a task in the project `access` entered, in `fields.state_id` or else the default
+/// state of its status. (`completed_at` follows `status` by a trigger,
+/// migrations/V20261201000001; the pair (state, status) is a foreign key, V20261220000001.)
 pub async fn insert(
     tx: &Tx,
     access: &ProjectAccess,
     fields: &TaskFields,
 ) -> Result<Task, TaskWriteError> {
     let project_id = access.project_id();
-    let number = next_number(tx, project_id).await?;
+    let number = next_numbers(tx, project_id, 1).await?;
     let task: Task = tx
         .fetch_one(
             &INSERT_SQL,
@@ -167,10 +239,13 @@ pub async fn insert(
                 fields.due_date,
                 fields.labels,
                 fields.assignee_id,
-                access.user_id()
+                access.user_id(),
+                fields.state_id,
+                fields.parent_id
             ],
         )
-        .await?;
+        .await
+        .map_err(write_error)?;
     activity::record(
         tx,
         Record::new(Kind::TaskCreated, project_id, Some(access.user_id()))
@@ -207,6 +282,7 @@ fn created_changes(task: &Task) -> Vec<Change> {
     let mut changes = vec![
         Change::new("title", (), &task.title),
         Change::new("status", (), task.status),
+        Change::new("state_id", (), task.state_id),
         Change::new("priority", (), task.priority),
     ];
     if !task.description.is_empty() {
@@ -225,10 +301,13 @@ fn created_changes(task: &Task) -> Vec<Change> {
     if task.assignee_id.is_some() {
         changes.push(Change::new("assignee_id", (), task.assignee_id));
     }
+    if task.parent_id.is_some() {
+        changes.push(Change::new("parent_id", (), task.parent_id));
+    }
     changes
 }
 
-/// What a write changed in the task's fields (API.md §4), old and new.
+/// What a write changed in the task's fields (API.md §4, §17), old and new.
 pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
     [
         Change::of("project_id", &old.project_id, &new.project_id),
@@ -236,10 +315,12 @@ pub fn changes_between(old: &Task, new: &Task) -> Vec<Change> {
         Change::of("title", &old.title, &new.title),
         activity::length_change("description", &old.description, &new.description),
         Change::of("status", &old.status, &new.status),
+        Change::of("state_id", &old.state_id, &new.state_id),
         Change::of("priority", &old.priority, &new.priority),
         Change::of("due_date", &old.due_date, &new.due_date),
         Change::of("labels", &old.labels, &new.labels),
         Change::of("assignee_id", &old.assignee_id, &new.assignee_id),
+        Change::of("parent_id", &old.parent_id, &new.parent_id),
         Change::of("position", &old.position, &new.position),
     ]
     .into_iter()
@@ -320,10 +401,19 @@ pub async fn find_visible(
         .transpose()
 }
 
+/// The default state of a category in a project: `$2` the project, `$6` the category (the
+/// parameters of `UPDATE_SQL`). A write that names no state and changes the category (or the
+/// project) takes it; one that keeps both keeps its state. The foreign key (project_id,
+/// state_id, status) → states refuses any pair that disagrees, whoever writes it.
+const DEFAULT_STATE: &str =
+    "SELECT s.id FROM states s WHERE s.project_id = $2 AND s.category = $6 AND s.is_default";
+
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET project_id = $2, number = $3, title = $4, description = $5, \
              status = $6, priority = $7, due_date = $8, labels = $9, assignee_id = $10, \
+             state_id = coalesce($11, CASE WHEN $6 = t.status AND $2 = t.project_id \
+                 THEN t.state_id ELSE ({DEFAULT_STATE}) END), parent_id = $12, \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 RETURNING {TASK_COLUMNS}"
     )
@@ -337,7 +427,8 @@ pub enum Destination<'a> {
 }
 
 /// Writes a task's fields. `access` is the entry into the task's current project; `old` is
-/// the task as locked before the write.
+/// the task as locked before the write. A task moved to another project takes its subtasks
+/// along (the caller holds both projects' tree locks).
 pub async fn update(
     tx: &Tx,
     access: &ProjectAccess,
@@ -348,8 +439,8 @@ pub async fn update(
     let (project_id, number) = match destination {
         Destination::Stay { number } => (access.project_id(), number),
         Destination::MoveTo(target) => {
-            let number = next_number(tx, target.project_id()).await?;
-            crate::projects::store::task_removed(tx, access.project_id()).await?;
+            let number = next_numbers(tx, target.project_id(), 1).await?;
+            crate::projects::store::tasks_removed(tx, access.project_id(), 1).await?;
             (target.project_id(), number)
         }
     };
@@ -366,24 +457,95 @@ pub async fn update(
                 fields.priority,
                 fields.due_date,
                 fields.labels,
-                fields.assignee_id
+                fields.assignee_id,
+                fields.state_id,
+                fields.parent_id
             ],
         )
-        .await?;
+        .await
+        .map_err(write_error)?;
     record_change(tx, access.user_id(), old, &task);
     notify_assignee(tx, access.user_id(), old.assignee_id, &task).await?;
+    blockers::category_changed(
+        tx,
+        Some(access.user_id()),
+        &[task.id],
+        old.status,
+        task.status,
+    )
+    .await?;
+    if let Destination::MoveTo(target) = destination {
+        move_subtasks(tx, access, target, &task).await?;
+    }
     Ok(task)
 }
 
-pub async fn delete(tx: &Tx, access: &ProjectAccess, task: &Task) -> DbResult<()> {
+/// The descendants of `root`, which has just moved to `target`'s project, follow it: each
+/// takes a number there, the default state of its category there, a position after the last
+/// and keeps its assignee only if they are a member there (as the root does).
+async fn move_subtasks(
+    tx: &Tx,
+    access: &ProjectAccess,
+    target: &ProjectAccess,
+    root: &Task,
+) -> Result<(), TaskWriteError> {
+    let old = tree::lock_descendants(tx, root.id).await?;
+    if old.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = old.iter().map(|t| t.id).collect();
+    let n = ids.len() as i64;
+    let first = next_numbers(tx, target.project_id(), n).await?;
+    crate::projects::store::tasks_removed(tx, access.project_id(), n).await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE tasks AS t SET project_id = $2, number = $3 + array_position($1, t.id) - 1, \
+                 state_id = (SELECT s.id FROM states s WHERE s.project_id = $2 \
+                     AND s.category = t.status AND s.is_default), \
+                 assignee_id = CASE WHEN EXISTS (SELECT 1 FROM memberships m \
+                     WHERE m.project_id = $2 AND m.user_id = t.assignee_id) \
+                     THEN t.assignee_id END, \
+                 version = t.version + 1, updated_at = now() \
+             WHERE t.id = ANY($1) RETURNING {TASK_COLUMNS}"
+        )
+    });
+    let moved: Vec<Task> = tx
+        .fetch_all(&SQL, params![ids, target.project_id(), first])
+        .await
+        .map_err(write_error)?;
+    for new in &moved {
+        if let Some(old) = old.iter().find(|o| o.id == new.id) {
+            record_change(tx, access.user_id(), old, new);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a task with its subtasks: `tree` is the subtree as `tree::lock_subtree` locked it.
+/// Each gets its own `task.deleted` entry; a related task outside the subtree gets a
+/// `task.unrelated` one.
+pub async fn delete(tx: &Tx, access: &ProjectAccess, tree: &[Task]) -> DbResult<()> {
+    let ids: Vec<Uuid> = tree.iter().map(|t| t.id).collect();
+    let crossing = relations::crossing(tx, &ids).await?;
     let deleted = tx
-        .execute(
-            "DELETE FROM tasks WHERE id = $1 AND project_id = $2",
-            params![task.id, access.project_id()],
+        .query(
+            "DELETE FROM tasks WHERE id = ANY($1) AND project_id = $2 RETURNING id",
+            params![ids, access.project_id()],
         )
         .await?;
-    if deleted > 0 {
-        crate::projects::store::task_removed(tx, access.project_id()).await?;
+    let deleted: Vec<Uuid> = deleted
+        .iter()
+        .map(|row| get(row, "id"))
+        .collect::<DbResult<_>>()?;
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    crate::projects::store::tasks_removed(tx, access.project_id(), deleted.len() as i64).await?;
+    for task in tree.iter().filter(|t| deleted.contains(&t.id)) {
+        let mut changes = vec![Change::new("title", &task.title, ())];
+        if task.parent_id.is_some() {
+            changes.push(Change::new("parent_id", task.parent_id, ()));
+        }
         activity::record(
             tx,
             Record::new(
@@ -392,10 +554,10 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, task: &Task) -> DbResult<()
                 Some(access.user_id()),
             )
             .task(task.id)
-            .changes(vec![Change::new("title", &task.title, ())]),
+            .changes(changes),
         );
     }
-    Ok(())
+    relations::record_removed(tx, Some(access.user_id()), &crossing).await
 }
 
 /// The manual-order key of a task of the project, if it is one.
@@ -443,29 +605,43 @@ pub async fn adjacent_position(
 
 static SET_POSITION_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "UPDATE tasks AS t SET position = $2, status = $3, previous_position = NULL, \
+        "UPDATE tasks AS t SET position = $2, status = $3, \
+             state_id = coalesce($5, CASE WHEN $3 = t.status THEN t.state_id ELSE \
+                 (SELECT s.id FROM states s WHERE s.project_id = $4 AND s.category = $3 \
+                  AND s.is_default) END), \
+             previous_position = NULL, \
              previous_epoch = (SELECT position_epoch FROM projects WHERE id = $4), \
              version = t.version + 1, updated_at = now() \
          WHERE t.id = $1 AND t.project_id = $4 RETURNING {TASK_COLUMNS}"
     )
 });
 
-/// Puts a task of the project `access` entered at `position`, with `status`, in one write.
-/// `old` is the task as locked before.
+/// Puts a task of the project `access` entered at `position`, with `status` (and `state_id`,
+/// as in `TaskFields`), in one write. `old` is the task as locked before.
 pub async fn set_position(
     tx: &Tx,
     access: &ProjectAccess,
     old: &Task,
     position: &str,
     status: Status,
-) -> DbResult<Task> {
+    state_id: Option<Uuid>,
+) -> Result<Task, TaskWriteError> {
     let task: Task = tx
         .fetch_one(
             &SET_POSITION_SQL,
-            params![old.id, position, status, access.project_id()],
+            params![old.id, position, status, access.project_id(), state_id],
         )
-        .await?;
+        .await
+        .map_err(write_error)?;
     record_change(tx, access.user_id(), old, &task);
+    blockers::category_changed(
+        tx,
+        Some(access.user_id()),
+        &[task.id],
+        old.status,
+        task.status,
+    )
+    .await?;
     Ok(task)
 }
 

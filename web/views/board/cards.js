@@ -1,12 +1,12 @@
 // The board's cards: a card shows only what matters (title, labels, due, priority, comments,
-// assignee) and opens on a click anywhere on it (not at the end of a drag); each column loads its
+// subtasks done of all, a "Blocked" marker, assignee) and opens on a click anywhere on it (not at the end of a drag); each column loads its
 // pages in the manual order and adds a card in place.
 
 import * as api from "../../api.js";
 import { h, announce, formatDue, isOverdue, initials } from "../../dom.js";
-import { commentBadge } from "../../components/task-row.js";
+import { commentBadge, attachmentBadge, progressBadge, blockedBadge } from "../../components/task-row.js";
 import { priorityGlyph } from "../../components/priority.js";
-import { COLUMNS, updateCount, readCounts } from "./columns.js";
+import { updateCount, readCounts } from "./columns.js";
 import { startDrag, onCardKey } from "./moves.js";
 
 /**
@@ -30,6 +30,9 @@ export function card(b, task) {
       task.due_date ? h("span", { class: isOverdue(task.due_date) && task.status !== "done" ? "due overdue" : "due" }, formatDue(task.due_date)) : null,
       priorityGlyph(task.priority),
       commentBadge(task),
+      attachmentBadge(task),
+      progressBadge(task),
+      blockedBadge(task),
       assignee ? h("span", { class: "avatar", title: assignee.name, "aria-label": `Assigned to ${assignee.name}` }, initials(assignee.name)) : null));
   if (b.canEdit) el.addEventListener("pointerdown", (e) => startDrag(b, e, el));
   // The browser's own drag of the title link would cancel the pointer (and the move).
@@ -65,7 +68,7 @@ export async function loadColumn(b, column) {
   column.loading = true;
   try {
     const query = new URLSearchParams(b.filters);
-    for (const [k, v] of Object.entries(COLUMNS.filter(column.key))) query.set(k, v);
+    for (const [k, v] of Object.entries(b.source.filter(column.key))) query.set(k, v);
     query.set("sort", "position");
     query.set("limit", "50");
     if (column.cursor) query.set("cursor", column.cursor);
@@ -100,7 +103,7 @@ export function addCard(b, column) {
       e.preventDefault();
       if (!input.value.trim()) return form.remove();
       try {
-        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, ...COLUMNS.move(column.key) });
+        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, ...b.source.move(column.key) });
         b.tasks.set(task.id, task);
         column.list.append(card(b, task));
         b.counted += 1;

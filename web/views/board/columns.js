@@ -1,40 +1,45 @@
 // What the board's modules share: the board on screen, where its columns come from, and their
-// exact counts. The columns are data: a list of {key, label} from `COLUMNS`, each loading the
-// tasks of `filter(key)`, a move into it setting `move(key)`, a task belonging to `keyOf(task)`,
-// and counted by `group` (the count endpoint's `group_by`). Today that is the four statuses; a
-// project's workflow states (API.md §17) are another source of the same shape.
+// exact counts. The columns are data: a list of {key, label} from the board's `source`, each
+// loading the tasks of `filter(key)`, a move into it setting `move(key)`, a task belonging to
+// `keyOf(task)`, and counted by `group` (the count endpoint's `group_by`). The columns are the
+// project's workflow states (API.md §17), each in one of the four status categories.
 
 import * as api from "../../api.js";
-import { STATUSES } from "../../model.js";
 
 /**
- * @typedef {{key: string, label: string}} ColumnSpec
- * @typedef {{group: string, columns: (project: api.Project) => ColumnSpec[], keyOf: (task: api.Task) => string,
+ * @typedef {{key: string, label: string, state: api.WorkflowState}} ColumnSpec
+ * @typedef {{group: string, columns: ColumnSpec[], keyOf: (task: api.Task) => string,
  *   filter: (key: string) => Record<string, string>, move: (key: string) => Record<string, string>}} ColumnSource
- * @typedef {{key: string, label: string, list: HTMLElement, count: HTMLElement, cursor: string | null | undefined,
- *   loading: boolean, more: HTMLButtonElement, total: number | null}} Column
+ * @typedef {{key: string, label: string, state: api.WorkflowState, list: HTMLElement, count: HTMLElement,
+ *   cursor: string | null | undefined, loading: boolean, more: HTMLButtonElement, total: number | null}} Column
  *   `total`: the exact number of the column's tasks (the count endpoint, adjusted by this person's moves)
- * @typedef {{ctx: import("../../model.js").Context, project: api.Project, canEdit: boolean, me: api.User,
+ * @typedef {{ctx: import("../../model.js").Context, project: api.Project, canEdit: boolean, canAdmin: boolean, me: api.User,
  *   tasks: Map<string, api.Task>, names: Map<string, {name: string}>, filters: URLSearchParams,
- *   board: HTMLElement, columns: Column[], moves: Promise<void>, fetching: Set<string>, again: Set<string>,
+ *   board: HTMLElement, source: ColumnSource, columns: Column[], moves: Promise<void>, fetching: Set<string>, again: Set<string>,
  *   detail: import("../../components/task-panel.js").OpenPanel | null, place: (t: api.Task) => void,
  *   counted: number, lastMove: {id: string, origin: Origin, dismiss: () => void} | null}} Board
- *   `moves`: this person's moves, sent one at a time; `fetching`/`again`: tasks being fetched after
- *   an event, and those to fetch again when that is done; `detail`: the open task panel; `place`:
- *   puts a task where the server's order says; `counted`: bumped by each local change of the
- *   counts, so an older answer of the count endpoint is not shown over it; `lastMove`: the move
- *   whose Undo is on offer
+ *   `source`: where the columns come from (the project's states); `moves`: this person's moves,
+ *   sent one at a time; `fetching`/`again`: tasks being fetched after an event, and those to fetch
+ *   again when that is done; `detail`: the open task panel; `place`: puts a task where the
+ *   server's order says; `counted`: bumped by each local change of the counts, so an older answer
+ *   of the count endpoint is not shown over it; `lastMove`: the move whose Undo is on offer
  * @typedef {{key: string, prev: string | null, next: string | null}} Origin where a card was before its moves
  */
 
-/** @type {ColumnSource} the board's columns: the statuses */
-export const COLUMNS = {
-  group: "status",
-  columns: () => STATUSES.map(([key, label]) => ({ key, label })),
-  keyOf: (task) => task.status,
-  filter: (key) => ({ status: key }),
-  move: (key) => ({ status: key }),
-};
+/**
+ * The board's columns: the project's states, in order.
+ * @param {api.WorkflowState[]} states
+ * @returns {ColumnSource}
+ */
+export function stateColumns(states) {
+  return {
+    group: "state",
+    columns: states.map((state) => ({ key: state.id, label: state.name, state })),
+    keyOf: (task) => task.state_id,
+    filter: (key) => ({ state: key }),
+    move: (key) => ({ state_id: key }),
+  };
+}
 
 /** @param {Column} column the exact count when known, else the cards loaded ("50+" while more can load) */
 export function updateCount(column) {
@@ -73,7 +78,7 @@ export async function readCounts(b) {
   await b.moves;
   const asked = b.counted;
   const query = new URLSearchParams(b.filters);
-  query.set("group_by", COLUMNS.group);
+  query.set("group_by", b.source.group);
   try {
     /** @type {{groups: {key: string, count: number}[]}} */
     const counts = await api.get(`/projects/${b.project.id}/tasks/counts?${query}`, { signal: b.ctx.signal });

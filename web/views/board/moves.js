@@ -8,7 +8,7 @@
 import * as api from "../../api.js";
 import { h, announce } from "../../dom.js";
 import { offerUndo } from "../../components/undo.js";
-import { COLUMNS, updateCount, columnOf, columnAt, countMove } from "./columns.js";
+import { updateCount, columnOf, columnAt, countMove } from "./columns.js";
 
 /**
  * @typedef {import("./columns.js").Board} Board
@@ -57,7 +57,7 @@ async function sendMove(b, el, from) {
   const body = {};
   if (prev) body.before_id = prev.dataset.id;
   if (next) body.after_id = next.dataset.id;
-  if (column.key !== COLUMNS.keyOf(task)) Object.assign(body, COLUMNS.move(column.key));
+  if (column.key !== b.source.keyOf(task)) Object.assign(body, b.source.move(column.key));
   // Where it started, kept across a run of moves of the same card (Undo goes back there).
   /** @type {Origin} */
   const origin = b.lastMove?.id === id ? b.lastMove.origin : { key: source.key, prev: idOf(from.prev), next: idOf(from.next) };
@@ -102,11 +102,11 @@ async function undoMove(b, id, origin) {
   await b.moves;
   const task = /** @type {api.Task} */ (b.tasks.get(id));
   /** @type {Record<string, any>} */
-  const body = { ...COLUMNS.move(origin.key) };
+  const body = { ...b.source.move(origin.key) };
   if (origin.next) body.after_id = origin.next;
   else if (origin.prev) body.before_id = origin.prev;
   else body.before_id = null;
-  const from = columnAt(b, COLUMNS.keyOf(task));
+  const from = columnAt(b, b.source.keyOf(task));
   const back = await api.post(`/tasks/${id}/move`, body, { ifMatch: task.version });
   b.tasks.set(id, back);
   const to = columnAt(b, origin.key);

@@ -1,14 +1,17 @@
 // Another person's change on the board without a reload: the task is read again and its card
 // placed where the server's order says (`position`, then `id`, byte-compared like the column's
 // `COLLATE "C"`), after this person's own moves in flight, never under a held or dragged card.
-// Every task event also reads the exact column counts again (debounced).
+// Every task event also reads the exact column counts again (debounced). A change of a subtask
+// reads its parent again too (its "done/total" changed without a version of its own), and a
+// change of the project's states draws the columns again.
 
 import * as api from "../../api.js";
 import { debounce } from "../../dom.js";
 import { hasUnsaved, matchesFilters } from "../../model.js";
 import * as live from "../../live.js";
-import { COLUMNS, updateCounts, readCounts, columnAt } from "./columns.js";
+import { updateCounts, readCounts, columnAt } from "./columns.js";
 import { card } from "./cards.js";
+import { statesChanged, redrawColumns } from "./states.js";
 
 /** @typedef {import("./columns.js").Board} Board */
 
@@ -21,16 +24,24 @@ export function follow(b) {
   live.follow(b.project.id, {
     onEntry: (entry) => {
       b.detail?.onEntry(entry);
+      if (entry.kind === "project.updated" && entry.changes.some((c) => c.field === "states")) statesChanged(b);
       if (entry.kind.startsWith("member.") || !entry.task_id) return;
       if (entry.kind.startsWith("task.")) counts();
-      if (entry.kind === "task.deleted") drop(b, entry.task_id);
-      else refresh(b, entry.task_id);
+      if (entry.kind === "task.deleted") {
+        const parent = b.tasks.get(entry.task_id)?.parent_id;
+        drop(b, entry.task_id);
+        if (parent) refresh(b, parent);
+      } else refresh(b, entry.task_id);
     },
     onReset: () => {
-      if (!hasUnsaved()) b.ctx.navigate(location.pathname + location.search, { replace: true, force: true });
+      if (!hasUnsaved()) redrawColumns(b);
     },
   }, b.ctx.signal);
 }
+
+/** @param {api.Task} a @param {api.Task} b whether what the server counts for them is the same */
+const sameCounts = (a, b) => a.comment_count === b.comment_count && a.attachment_count === b.attachment_count && a.blocked === b.blocked
+  && a.subtasks?.total === b.subtasks?.total && a.subtasks?.done === b.subtasks?.done;
 
 /** @param {api.Task} a @param {api.Task} b */
 const order = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -53,7 +64,7 @@ export function drop(b, id) {
  */
 export function place(b, t) {
   const old = /** @type {HTMLElement | null} */ (b.board.querySelector(`.card[data-id="${t.id}"]`));
-  const column = columnAt(b, COLUMNS.keyOf(t));
+  const column = columnAt(b, b.source.keyOf(t));
   if (!column) return;
   const others = /** @type {HTMLElement[]} */ ([...column.list.querySelectorAll(".card")]).filter((c) => c !== old);
   const next = others.find((c) => {
@@ -101,7 +112,10 @@ async function refresh(b, id) {
     }
     const t = /** @type {api.Task} */ (fresh);
     const known = b.tasks.get(id);
-    if (known && t.version <= known.version && t.comment_count === known.comment_count) return;
+    // A subtask's change is its parent's too (the counts on its card).
+    if (t.parent_id && (!known || known.version < t.version)) setTimeout(() => refresh(b, /** @type {string} */ (t.parent_id)), 0);
+    // Counts kept by the server (comments, subtasks, `blocked`) change without a new version.
+    if (known && t.version <= known.version && sameCounts(t, known)) return;
     if (t.project_id !== b.project.id || !matchesFilters(t, b.filters, b.me.id) || (!known && b.filters.has("q"))) return drop(b, id);
     const el = b.board.querySelector(`.card[data-id="${id}"]`);
     if (el && (el.classList.contains("dragging") || el.classList.contains("pending") || el.classList.contains("held"))) {

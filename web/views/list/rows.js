@@ -13,7 +13,7 @@ import { offerUndo } from "../../components/undo.js";
  * A list on screen and what it knows.
  * @typedef {{ctx: import("../../model.js").Context, kind: "project" | "my" | "upcoming", project: api.Project | undefined,
  *   me: api.User, canEdit: boolean, params: URLSearchParams, base: string, content: HTMLElement,
- *   names: Map<string, {name: string}>, projectNames: Map<string, string>, members: api.Member[],
+ *   names: Map<string, {name: string}>, projectNames: Map<string, string>, stateNames: Map<string, string>, members: api.Member[],
  *   tasks: api.Task[], pending: Set<string>, cursor: string | null | undefined, loading: Promise<void> | null, selected: number,
  *   list: HTMLElement, empty: HTMLElement, more: HTMLButtonElement,
  *   fetching: Set<string>, again: Set<string>, detail: import("../../components/task-panel.js").OpenPanel | null,
@@ -24,7 +24,8 @@ import { offerUndo } from "../../components/undo.js";
  *   a bulk change, `anchor` the last one picked (Shift-click picks from it); `hidden`: rows whose
  *   deletion waits for its Undo; `changed`: the list's tasks changed (the counts are read again: at
  *   once for this person's own change, batched for live events);
- *   `onPicked`: the picked rows changed (the bulk bar follows).
+ *   `onPicked`: the picked rows changed (the bulk bar follows); `stateNames`: the project's
+ *   workflow states, for the rows' state chips (empty across projects).
  */
 
 /**
@@ -37,6 +38,7 @@ export function rowFor(l, task) {
   const row = taskRow(task, {
     members: l.names, canEdit: l.canEdit, href: `${location.pathname}?${query}`, onToggle: (t) => toggle(l, t),
     projectName: l.kind === "project" ? undefined : l.projectNames.get(task.project_id),
+    stateName: l.stateNames.get(task.state_id),
     picked: l.picked.has(task.id), onPick: l.canEdit ? (t, e) => pick(l, t.id, e) : undefined,
   });
   if (l.hidden.has(task.id)) row.hidden = true;
@@ -267,7 +269,13 @@ export async function refreshRow(l, id) {
       throw e;
     }
     const known = l.tasks.find((t) => t.id === id);
-    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count) return;
+    // A subtask's change is its parent's too (the "done/total" of its row).
+    if (fresh.parent_id && (!known || known.version < fresh.version) && l.tasks.some((t) => t.id === fresh.parent_id)) {
+      setTimeout(() => refreshRow(l, /** @type {string} */ (fresh.parent_id)), 0);
+    }
+    // Counts kept by the server (comments, subtasks, `blocked`) change without a new version.
+    if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count && fresh.attachment_count === known.attachment_count && fresh.blocked === known.blocked
+      && fresh.subtasks?.total === known.subtasks?.total && fresh.subtasks?.done === known.subtasks?.done) return;
     const here = l.kind === "project" ? fresh.project_id === l.project?.id : true;
     if (!here || !matchesFilters(fresh, l.params, l.me.id)) return dropRow(l, id);
     if (known) {

@@ -13,7 +13,7 @@ const SORTS = [
   ["priority", "Priority, lowest first"],
 ];
 /** The query parameters of the URL that the list passes to the API. */
-export const FILTERS = ["status", "assignee", "label", "priority_min", "due_after", "due_before", "q", "sort"];
+export const FILTERS = ["status", "state", "assignee", "label", "priority_min", "due_after", "due_before", "q", "sort"];
 
 /**
  * Search, filters and sort: each change goes into the URL.
@@ -21,8 +21,9 @@ export const FILTERS = ["status", "assignee", "label", "priority_min", "due_afte
  * @param {string} kind
  * @param {URLSearchParams} params
  * @param {() => api.Member[]} members
+ * @param {() => api.WorkflowState[]} states the project's workflow states (the "states" event says they arrived)
  */
-export function filterBar(ctx, kind, params, members) {
+export function filterBar(ctx, kind, params, members, states) {
   const q = ctx.query;
   const search = /** @type {HTMLInputElement} */ (h("input", {
     type: "search", id: "search", name: "q", placeholder: "Search tasks  ( / )", value: q.get("q") || "", "aria-label": "Search tasks", autocomplete: "off",
@@ -76,6 +77,14 @@ export function filterBar(ctx, kind, params, members) {
     el.addEventListener("change", () => ctx.setQuery({ [name]: el.value.trim() || null, task: null }));
     return h("div", { class: "filter" }, h("label", { for: id }, label), el);
   };
+  // The project's own states (API.md §17): a board column as a list.
+  const stateWrap = h("div", { class: "filter", hidden: true });
+  const drawStates = () => {
+    /** @type {[string, string][]} */
+    const options = [["", "Any"], ...states().map((s) => /** @type {[string, string]} */ ([s.id, s.name]))];
+    const drawn = select("state", "State", options);
+    stateWrap.replaceWith(drawn);
+  };
   const active = FILTERS.filter((f) => f !== "sort" && f !== "q" && q.get(f)).length;
   const bar = h("div", { class: "toolbar", role: "search" },
     h("div", { class: "search-wrap" }, search),
@@ -83,6 +92,7 @@ export function filterBar(ctx, kind, params, members) {
       h("summary", null, active ? `Filters (${active})` : "Filters"),
       h("div", { class: "filter-grid" },
         statusSelect,
+        kind === "project" ? stateWrap : null,
         kind === "my" ? null : assigneeWrap,
         input("label", "Label", { type: "text", autocomplete: "off", placeholder: "bug" }),
         select("priority_min", "Priority at least", [["", "Any"], ["1", "Low"], ["2", "Medium"], ["3", "High"], ["4", "Urgent"]]),
@@ -91,5 +101,6 @@ export function filterBar(ctx, kind, params, members) {
         active ? h("button", { type: "button", class: "ghost", onclick: () => ctx.setQuery(Object.fromEntries(FILTERS.filter((f) => f !== "sort").map((f) => [f, null]))) }, "Clear filters") : null)),
     select("sort", "Sort", /** @type {[string, string][]} */ (SORTS.filter(([s]) => kind === "project" || s !== "position").map(([v, t]) => [v === params.get("sort") && !q.get("sort") ? "" : v, t]))));
   bar.addEventListener("members", drawAssignee);
+  bar.addEventListener("states", drawStates);
   return bar;
 }

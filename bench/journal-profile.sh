@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Where the database time goes per write (issue 28, the one-project case): scenario w through
+# each build in turn, then its statements by total time from pg_stat_statements (the time a
+# statement waits for a row lock counts: on one project the create's project-counter UPDATE
+# shows the queue). Builds are target/bench-bins/docket-NAME (see bench/journal.sh).
+# usage: bench/journal-profile.sh NAME... (knobs DURATION 10, CONNS 16, PROJECTS 1, ROUNDS 1, TOP 14)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}; CONNS=${CONNS:-16}; PROJECTS=${PROJECTS:-1}
+PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" source bench/pg.sh
+SERVER=
+cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; }
+trap cleanup EXIT
+export PATH="$PG_BIN:$PATH"
+export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
+  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
+  DOCKET_LOG=warn DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
+  DOCKET_TRUSTED_PROXIES=127.0.0.1/32 DOCKET_DB_MAX_CONNECTIONS=10
+psql_on() { psql -h "$PG_DIR" -U docket -d "$1" -q -v ON_ERROR_STOP=1 "${@:2}"; }
+url_of() { echo "postgresql://docket@localhost/$1?host=$PG_DIR"; }
+bin_of() { echo "target/bench-bins/docket-$1"; }
+psql_on postgres -c "CREATE EXTENSION pg_stat_statements"
+psql_on postgres -c "CREATE DATABASE journal_seed"
+DATABASE_URL=$(url_of journal_seed) target/bench-bins/docket-lock migrate >/dev/null
+psql_on journal_seed -v users=64 -v projects=64 -v tasks=64000 -f scripts/seed.sql >/dev/null
+psql_on journal_seed -c "INSERT INTO memberships (project_id, user_id, role) \
+  SELECT p.id, u.id, 'editor' FROM projects p CROSS JOIN users u WHERE p.inbox_of IS NULL \
+  ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'editor' WHERE memberships.role = 'viewer'" \
+  -c "VACUUM ANALYZE memberships" >/dev/null
+for round in $(seq 1 "${ROUNDS:-1}"); do
+for build in "$@"; do
+  bin=$(bin_of "$build"); db=p_${build//-/_}_$round
+  psql_on postgres -c "CREATE DATABASE $db TEMPLATE journal_seed"
+  DATABASE_URL=$(url_of "$db") "$bin" migrate >/dev/null
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  DATABASE_URL=$(url_of "$db") "$bin" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  psql_on postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
+  echo "== round $round $build ($CONNS conns, $PROJECTS project(s), load $(cut -d' ' -f1 /proc/loadavg))"
+  target/release/docket-bench --url "http://127.0.0.1:$port" --database-url "$(url_of "$db")" \
+    --server-pid "$SERVER" --duration-s "$DURATION" --warmup-s 3 --connections "$CONNS" \
+    --users 50 --scenarios w --write-projects "$PROJECTS" --label "$build" 2>/dev/null | grep '^BENCH' || true
+  psql_on postgres -P pager=off -c "SELECT calls, round(total_exec_time::numeric,0) AS ms, \
+      round(mean_exec_time::numeric*1000,0) AS mean_us, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS q \
+    FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db' \
+    ORDER BY total_exec_time DESC LIMIT ${TOP:-14}"
+  kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+  psql_on postgres -c "DROP DATABASE $db"
+done
+done
