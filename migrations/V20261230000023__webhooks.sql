@@ -69,3 +69,20 @@ CREATE TABLE password_resets (
 );
 CREATE INDEX password_resets_user ON password_resets (user_id);
 CREATE INDEX password_resets_expiry ON password_resets (expires_at);
+
+-- Invitations (API.md §14): someone without an account invited to a project by email. The
+-- token is single-use (the row goes when it is accepted) and valid 7 days; only its hash kept.
+CREATE TABLE invitations (
+    id          uuid PRIMARY KEY,
+    project_id  uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    email       text NOT NULL,
+    role        text NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+    invited_by  uuid REFERENCES users (id) ON DELETE SET NULL,
+    token_hash  bytea NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+-- One invitation per address and project: inviting again replaces it (and its link).
+CREATE UNIQUE INDEX invitations_per_address ON invitations (project_id, lower(email));
+CREATE INDEX invitations_list ON invitations (project_id, created_at, id);
+CREATE INDEX invitations_expiry ON invitations (expires_at);

@@ -47,6 +47,8 @@ pub enum CursorScope {
     Webhooks { project: uuid::Uuid },
     /// `GET /webhooks/{id}/deliveries`.
     WebhookDeliveries { webhook: uuid::Uuid },
+    /// `GET /projects/{id}/invitations`.
+    Invitations { project: uuid::Uuid },
     /// `GET /me/security-events` of one caller.
     SecurityEvents { user: uuid::Uuid },
 }
@@ -70,6 +72,7 @@ impl CursorScope {
             }
             CursorScope::Webhooks { project } => format!("webhooks:{project}"),
             CursorScope::WebhookDeliveries { webhook } => format!("deliveries:{webhook}"),
+            CursorScope::Invitations { project } => format!("invitations:{project}"),
             CursorScope::SecurityEvents { user } => format!("security-events:{user}"),
         }
     }

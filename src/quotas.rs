@@ -10,6 +10,8 @@ pub const TASKS_PER_PROJECT: i64 = 100_000;
 pub const API_TOKENS_PER_USER: i64 = 50;
 pub const COMMENTS_PER_TASK: i64 = 2_000;
 pub const WEBHOOKS_PER_PROJECT: i64 = 20;
+/// Invitations waiting for an answer (API.md §14).
+pub const INVITATIONS_PER_PROJECT: i64 = 200;
 /// A project's workflow states (API.md §17).
 pub const STATES_PER_PROJECT: i64 = 50;
 /// Relations a task takes part in, on either side: `GET /tasks/{id}/relations` is one page.

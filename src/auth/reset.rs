@@ -15,7 +15,7 @@ use super::login::end_logins;
 use super::state::AuthState;
 use super::store::resets;
 use super::users;
-use crate::email::{Mailer, Outgoing};
+use crate::email::{escape_html as html_escape, Mailer, Outgoing};
 use crate::error::ApiError;
 use crate::http::extract::Json;
 
@@ -27,7 +27,7 @@ pub const EMAILS_PER_ACCOUNT: Limit = Limit::new(5, 3600);
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
-    #[schema(max_length = 254)]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -113,19 +113,12 @@ fn message(to: &str, name: &str, link: &str) -> Outgoing {
     }
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     #[schema(max_length = 100)]
     pub token: String,
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 10, max_length = 128, format = Password, pattern = r"^[^\x00]*$")]
     pub new_password: String,
 }
 

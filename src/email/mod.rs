@@ -34,6 +34,14 @@ pub struct Outgoing {
     pub unsubscribe: Option<String>,
 }
 
+/// Text for an HTML body (names and links the messages quote).
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// The part that queues and sends. Cheap to clone.
 #[derive(Clone)]
 pub struct Mailer(Arc<Inner>);

@@ -84,6 +84,7 @@ async fn purge_expired(db: &Db) -> DbResult<()> {
     crate::auth::store::refresh_tokens::purge_expired(db).await?;
     crate::auth::store::attempts::purge_expired(db).await?;
     crate::auth::store::resets::purge_expired(db).await?;
+    crate::projects::invitations::store::purge_expired(db).await?;
     crate::auth::store::oidc_flows::purge_expired(db).await?;
     crate::auth::store::ceremonies::purge_expired(db).await?;
     crate::auth::store::security_events::purge_expired(db).await?;

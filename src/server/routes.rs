@@ -15,7 +15,7 @@ use crate::auth::{
 use crate::comments::handlers as comments;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
-use crate::projects::{handlers as projects, members};
+use crate::projects::{handlers as projects, invitations, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
 use crate::webhooks::handlers as webhooks;
@@ -70,6 +70,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::put_member, members::remove_member))
+        .routes(routes!(invitations::list_invitations))
+        .routes(routes!(invitations::withdraw_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(task_lists::list_project_tasks, tasks::create_task))
         .routes(routes!(task_lists::count_project_tasks))
         .routes(routes!(task_lists::list_my_tasks))

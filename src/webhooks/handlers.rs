@@ -23,14 +23,32 @@ const MAX_DESCRIPTION: usize = 500;
 pub struct CreateWebhookRequest {
     /// `http(s)`; unless private addresses are allowed, not one that is or resolves to a
     /// loopback, private, link-local or unspecified address.
-    #[schema(max_length = 2048)]
+    #[schema(max_length = 2048, pattern = r"^[hH][tT][tT][pP][sS]?://[^@/?#]+")]
     pub url: String,
     /// Activity kinds (`task.created`, ...), or `["*"]`.
-    #[schema(min_items = 1, max_items = 32)]
+    #[schema(schema_with = events_schema)]
     pub events: Vec<String>,
     #[serde(default, deserialize_with = "non_null")]
     #[schema(max_length = 500, nullable = false)]
     pub description: Option<String>,
+}
+
+/// 1 to 32 activity kinds, or `*` (what `EventFilter::parse` takes).
+fn events_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let kinds = crate::activity::Kind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .chain(["*"]);
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(kinds)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(32))
+        .build()
 }
 
 /// A webhook with its secret: the only time the secret is shown.
@@ -184,10 +202,14 @@ pub async fn get_webhook(
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(max_length = 2048, nullable = false)]
+    #[schema(
+        max_length = 2048,
+        nullable = false,
+        pattern = r"^[hH][tT][tT][pP][sS]?://[^@/?#]+"
+    )]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
-    #[schema(min_items = 1, max_items = 32, nullable = false)]
+    #[schema(schema_with = events_schema)]
     pub events: Option<Vec<String>>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 500, nullable)]
