@@ -40,6 +40,9 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_MAX_CONNECTIONS",
     "DOCKET_METRICS_TOKEN",
     "DOCKET_MIN_FREE_DISK_MB",
+    "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+    "DOCKET_SMTP_URL",
+    "DOCKET_MAIL_FROM",
     "DOCKET_REQUIRE_2FA",
     "DOCKET_STORAGE",
     "DOCKET_S3_ENDPOINT",
@@ -140,6 +143,12 @@ pub struct ConfigArgs {
     pub metrics_token: Option<String>,
     #[arg(long = "min-free-disk-mb", env = "DOCKET_MIN_FREE_DISK_MB")]
     pub min_free_disk_mb: Option<String>,
+    #[arg(long = "webhook-allow-private", env = "DOCKET_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: Option<String>,
+    #[arg(long = "smtp-url", env = "DOCKET_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long = "mail-from", env = "DOCKET_MAIL_FROM")]
+    pub mail_from: Option<String>,
 
     #[arg(long = "require-2fa", env = "DOCKET_REQUIRE_2FA")]
     pub require_2fa: Option<String>,
@@ -329,6 +338,18 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
+/// Whether a `DOCKET_SMTP_URL` can be used; the problem never repeats the URL (it holds a
+/// password).
+fn check_smtp_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+        return Err("must be smtp://host[:port] or smtps://host[:port]".into());
+    }
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw)
+        .map(|_| ())
+        .map_err(|_| "is not a usable SMTP URL".into())
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -365,6 +386,13 @@ pub struct Config {
     /// With the embedded database: below this much free space on its file system, writes
     /// are refused (507). Zero refuses nothing.
     pub min_free_disk_bytes: u64,
+    /// Webhook URLs may reach loopback, private and link-local addresses (tests, private
+    /// networks); otherwise such addresses are refused when connecting (API.md §13).
+    pub webhook_allow_private: bool,
+    /// Where email goes (`smtp://` or `smtps://`, credentials in it); `None`: no email.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of every email.
+    pub mail_from: lettre::message::Mailbox,
 
     pub require_2fa: Require2fa,
     /// Sorted by id.
@@ -907,6 +935,43 @@ impl Config {
             256,
             integer_in(0, 16 * 1024 * 1024),
         );
+        let webhook_allow_private = problems.parse(
+            "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+            &args.webhook_allow_private,
+            false,
+            |value| match value {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(format!("must be true or false (got {value:?})")),
+            },
+        );
+        let smtp_url = secret(&args.smtp_url);
+        if let Some(url) = &smtp_url {
+            use secrecy::ExposeSecret;
+            // The URL holds a password: the problem never repeats it.
+            if let Err(problem) = check_smtp_url(url.expose_secret()) {
+                problems.push("DOCKET_SMTP_URL", problem);
+            }
+        }
+        let default_from = format!(
+            "Docket <docket@{}>",
+            public_url.host_str().unwrap_or("localhost")
+        );
+        let mail_from = problems.parse(
+            "DOCKET_MAIL_FROM",
+            &args.mail_from,
+            default_from.parse().ok(),
+            |value| {
+                value
+                    .parse::<lettre::message::Mailbox>()
+                    .map(Some)
+                    .map_err(|_| {
+                        format!(
+                            "must be an address like Docket <docket@example.com> (got {value:?})"
+                        )
+                    })
+            },
+        );
         let attachments = attachments(&mut problems, args);
 
         let require_2fa = problems.parse(
@@ -925,6 +990,11 @@ impl Config {
         if !problems.0.is_empty() {
             return Err(problems.0);
         }
+        let mail_from = mail_from.unwrap_or_else(|| {
+            "Docket <docket@localhost>"
+                .parse()
+                .expect("a valid mailbox")
+        });
         Ok(Config {
             database_url,
             data_dir,
@@ -950,6 +1020,9 @@ impl Config {
             max_connections,
             metrics_token: secret(&args.metrics_token),
             min_free_disk_bytes: min_free_disk_mb << 20,
+            webhook_allow_private,
+            smtp_url,
+            mail_from,
 
             require_2fa,
             oidc_providers,
@@ -1087,6 +1160,12 @@ impl Config {
                     }
                 ),
             ),
+            (
+                "DOCKET_WEBHOOK_ALLOW_PRIVATE",
+                self.webhook_allow_private.to_string(),
+            ),
+            ("DOCKET_SMTP_URL", secret(self.smtp_url.is_some())),
+            ("DOCKET_MAIL_FROM", self.mail_from.to_string()),
             ("DOCKET_REQUIRE_2FA", self.require_2fa.as_str().to_owned()),
             ("DOCKET_STORAGE", self.storage.to_string()),
             (
@@ -1345,6 +1424,20 @@ mod tests {
             "/tmp",
         ] {
             assert!(StorageUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn smtp_urls() {
+        for good in [
+            "smtp://localhost:2525",
+            "smtps://u:p@mail.example.com:465",
+            "smtp://h?tls=required",
+        ] {
+            assert!(check_smtp_url(good).is_ok(), "{good}");
+        }
+        for bad in ["http://mail.example.com", "smtp://", "mail.example.com"] {
+            assert!(check_smtp_url(bad).is_err(), "{bad}");
         }
     }
 

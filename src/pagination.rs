@@ -43,6 +43,12 @@ pub enum CursorScope {
     Attachments { task: uuid::Uuid },
     /// `GET /me/notifications` of one caller (`unread` or all).
     Notifications { user: uuid::Uuid, unread: bool },
+    /// `GET /projects/{id}/webhooks`.
+    Webhooks { project: uuid::Uuid },
+    /// `GET /webhooks/{id}/deliveries`.
+    WebhookDeliveries { webhook: uuid::Uuid },
+    /// `GET /projects/{id}/invitations`.
+    Invitations { project: uuid::Uuid },
     /// `GET /me/security-events` of one caller.
     SecurityEvents { user: uuid::Uuid },
     /// `GET /projects/{id}/time` with these filters.
@@ -71,6 +77,9 @@ impl CursorScope {
             CursorScope::Notifications { user, unread } => {
                 format!("notifications:{user}|{unread}")
             }
+            CursorScope::Webhooks { project } => format!("webhooks:{project}"),
+            CursorScope::WebhookDeliveries { webhook } => format!("deliveries:{webhook}"),
+            CursorScope::Invitations { project } => format!("invitations:{project}"),
             CursorScope::SecurityEvents { user } => format!("security-events:{user}"),
             CursorScope::ProjectTime { project, filters } => {
                 format!("project-time:{project}|{filters}")

@@ -9,6 +9,9 @@ pub const PROJECTS_PER_USER: i64 = 1_000;
 pub const TASKS_PER_PROJECT: i64 = 100_000;
 pub const API_TOKENS_PER_USER: i64 = 50;
 pub const COMMENTS_PER_TASK: i64 = 2_000;
+pub const WEBHOOKS_PER_PROJECT: i64 = 20;
+/// Invitations waiting for an answer (API.md §14).
+pub const INVITATIONS_PER_PROJECT: i64 = 200;
 /// A project's workflow states (API.md §17).
 pub const STATES_PER_PROJECT: i64 = 50;
 /// A project's custom fields (API.md §18).

@@ -8,6 +8,7 @@ import { state, unsaved } from "./model.js";
 import { navigate, setQuery } from "./navigation.js";
 import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projectHeader, plainHeader, notFound, boot, signedIn, setupDone, signOut } from "./shell.js";
 import { renderAuth } from "./views/auth.js";
+import { renderForgot, renderReset, renderInvite } from "./views/recovery.js";
 import { renderTaskList } from "./views/list.js";
 import { renderBoard } from "./views/board.js";
 import { renderMembers } from "./views/members.js";
@@ -117,6 +118,14 @@ export async function render() {
     dropLayout();
     if (state.user) return navigate(query.get("next") || "/", { replace: true });
     return renderAuth(root, { mode: path === "/signup" && state.registrationOpen ? "signup" : "signin", state, navigate, signedIn, next: query.get("next"), error: query.get("error") });
+  }
+  if (path === "/forgot" || path === "/reset" || path === "/invite") {
+    // Pages reached from an email: the reset and invitation links carry their token.
+    dropLayout();
+    const options = { state, navigate, signedIn, refreshProjects, token: query.get("token") };
+    if (path === "/invite") return renderInvite(root, options);
+    if (state.user) return navigate("/", { replace: true });
+    return path === "/forgot" ? renderForgot(root) : renderReset(root, options);
   }
   if (!state.user) {
     return navigate("/signin" + (path === "/" ? "" : "?next=" + encodeURIComponent(path + location.search)), { replace: true, force: true });

@@ -164,6 +164,31 @@ pub(super) async fn after(db: &impl Exec, after: i64, limit: i64) -> DbResult<Ve
     db.fetch_all(&sql, params![after, limit]).await
 }
 
+/// One project's entries after the id `after`, oldest first, of the given kinds (`*`: all):
+/// what a webhook delivers next.
+pub async fn project_after(
+    db: &impl Exec,
+    project_id: Uuid,
+    after: i64,
+    kinds: &[String],
+    limit: i64,
+) -> DbResult<Vec<Entry>> {
+    let sql = format!(
+        "{SELECT_ENTRY} WHERE a.project_id = $1 AND a.id > $2 \
+         AND ('*' = ANY($3::text[]) OR a.kind = ANY($3::text[])) ORDER BY a.id LIMIT $4"
+    );
+    db.fetch_all(&sql, params![project_id, after, kinds.to_vec(), limit])
+        .await
+}
+
+/// The highest id numbered so far (0 before the first): where a new webhook starts.
+pub async fn last_id(db: &impl Exec) -> DbResult<i64> {
+    let row = db
+        .query_one("SELECT coalesce(max(id), 0) AS id FROM activity", params![])
+        .await?;
+    get(&row, "id")
+}
+
 /// Entries after the id `after`, oldest first, of the projects `user_id` is a member of now
 /// (only `project_id` when given): what a resumed event stream replays.
 pub async fn visible_after(

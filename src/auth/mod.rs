@@ -18,6 +18,7 @@ pub mod password;
 pub mod principal;
 pub mod principal_cache;
 pub mod registration;
+pub mod reset;
 pub mod second_factor;
 pub mod security_log;
 pub mod state;

@@ -57,6 +57,8 @@ pub struct Inner {
 pub struct AuthConfig {
     pub registration: Registration,
     pub trusted_proxies: TrustedProxies,
+    /// Where links in emails point (`DOCKET_PUBLIC_URL`).
+    pub public_url: url::Url,
     pub require_2fa: Require2fa,
     /// The issuer an authenticator app shows beside a TOTP entry.
     pub totp_issuer: String,
@@ -115,6 +117,7 @@ impl AuthState {
             config: AuthConfig {
                 registration: config.registration,
                 trusted_proxies: TrustedProxies(config.trusted_proxies.clone().into()),
+                public_url: config.public_url.clone(),
                 require_2fa: config.require_2fa,
                 totp_issuer: format!("Docket ({host})"),
                 secure_cookies: config.secure_cookies(),

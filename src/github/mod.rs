@@ -3,7 +3,8 @@
 
 pub mod client;
 pub mod links;
-pub mod secrets;
+/// Tokens are sealed with the shared `crate::secrets`.
+pub use crate::secrets;
 pub mod store;
 pub mod sync;
 

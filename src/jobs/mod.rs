@@ -42,6 +42,8 @@ pub enum JobKind {
     /// One day's (or one hour's, in each person's zone) due-soon and overdue notifications
     /// (`notifications::due`).
     DueReminders,
+    /// One email (`email`).
+    Email,
     /// The thumbnail of an image attachment (`attachments::jobs`).
     AttachmentThumbnail,
     /// Removing the files of deleted attachments from storage (`attachments::jobs`).
@@ -55,6 +57,7 @@ impl JobKind {
         match self {
             JobKind::GithubSync => "github_sync",
             JobKind::DueReminders => "due_reminders",
+            JobKind::Email => "email",
             JobKind::AttachmentThumbnail => "attachment_thumbnail",
             JobKind::AttachmentPurge => "attachment_purge",
             JobKind::AttachmentSweep => "attachment_sweep",
@@ -65,6 +68,7 @@ impl JobKind {
         [
             JobKind::GithubSync,
             JobKind::DueReminders,
+            JobKind::Email,
             JobKind::AttachmentThumbnail,
             JobKind::AttachmentPurge,
             JobKind::AttachmentSweep,
@@ -96,6 +100,11 @@ impl JobKey {
     /// The reminders of the people whose day begins in the hour starting at `hour`.
     pub fn due_reminders_at(hour: chrono::DateTime<chrono::Utc>) -> Self {
         Self(format!("due-reminders:{}", hour.format("%Y-%m-%dT%H")))
+    }
+
+    /// Every email is a job of its own.
+    pub fn email(id: Uuid) -> Self {
+        Self(format!("email:{id}"))
     }
 
     pub fn attachment_thumbnail(id: Uuid) -> Self {

@@ -54,6 +54,8 @@ pub enum Action {
     /// Add, change or remove members below admin; link GitHub.
     ManageMembers,
     LinkGithub,
+    /// Register, change and remove webhooks, read their deliveries.
+    ManageWebhooks,
     /// Delete other people's comments.
     ModerateComments,
     /// Delete other people's attachments.
@@ -72,6 +74,7 @@ impl Action {
             Action::EditProject
             | Action::ManageMembers
             | Action::LinkGithub
+            | Action::ManageWebhooks
             | Action::ModerateComments
             | Action::ModerateAttachments => Role::Admin,
             Action::ManageAdmins | Action::DeleteProject | Action::TransferOwnership => Role::Owner,

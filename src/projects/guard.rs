@@ -31,6 +31,14 @@ pub async fn authorize(
     ProjectAccess::checked(principal.id(), project_id, role, action)
 }
 
+/// Enters a project by an invitation `tx` has just taken (`invitations::store::take`): the
+/// token was the permission, so the invitee acts with the invited role. The caller locked the
+/// project row.
+pub fn invited(user_id: Uuid, project_id: Uuid, role: Role) -> ProjectAccess {
+    ProjectAccess::checked(user_id, project_id, Some(role), Action::Read)
+        .expect("every role may read")
+}
+
 /// Enters a project for a change of the project or its members: locks the project row first,
 /// so that concurrent changes queue and each decides on the roles as they are, not as they
 /// were before the other committed. Returns what the lock read.

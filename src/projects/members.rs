@@ -10,9 +10,13 @@ use uuid::Uuid;
 
 use super::access::{Action, Role};
 use super::guard;
+use super::invitations::{self, InvitationCreated};
 use super::store::{self, Member};
 use crate::auth::principal::Principal;
+use crate::auth::state::AuthState;
+use crate::config::Registration;
 use crate::db::Db;
+use crate::email::Mailer;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::extract::{Json, Path, Query};
 use crate::pagination::CursorKey;
@@ -108,7 +112,8 @@ pub async fn put_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    /// The email of a registered user (any other is a 422).
+    /// A registered user's email, or one without an account: they are invited (202; when
+    /// registration is closed only an instance admin may invite, others get 422).
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// Not `owner`: ownership is transferred with `PUT /members/{user_id}`.
@@ -123,14 +128,17 @@ fn addable_role_schema() -> utoipa::openapi::schema::Object {
         .build()
 }
 
-/// Add a member by email.
+/// Add a member by email; an email without an account is invited instead (202, API.md §14).
 #[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "members",
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
     request_body = AddMemberRequest,
-    responses((status = 201, body = Member)),
+    responses((status = 201, body = Member),
+        (status = 202, body = InvitationCreated)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn add_member(
     State(db): State<Db>,
+    State(auth): State<AuthState>,
+    State(mailer): State<Mailer>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Json(body): Json<AddMemberRequest>,
@@ -146,9 +154,19 @@ pub async fn add_member(
     }
     access.require(Action::to_set_role(None, body.role))?;
     refuse_inbox(&locked)?;
-    let user_id = crate::auth::users::id_by_email(&tx, &body.email)
-        .await?
-        .ok_or_else(|| ApiError::field("email", "unknown", "no user has this email"))?;
+    let Some(user_id) = crate::auth::users::id_by_email(&tx, &body.email).await? else {
+        if auth.config.registration == Registration::Closed && !principal.is_admin() {
+            return Err(ApiError::field(
+                "email",
+                "unknown",
+                "no user has this email (registration is closed: an instance admin may invite)",
+            ));
+        }
+        let created =
+            invitations::invite(&tx, &access, &auth, &mailer, &body.email, body.role).await?;
+        tx.commit().await?;
+        return Ok((StatusCode::ACCEPTED, axum::Json(created)).into_response());
+    };
     match store::add_member(&tx, &access, user_id, body.role).await {
         Ok(()) => {}
         Err(error) if error.unique_violation().is_some() => {

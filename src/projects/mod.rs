@@ -4,5 +4,6 @@
 pub mod access;
 pub mod guard;
 pub mod handlers;
+pub mod invitations;
 pub mod members;
 pub mod store;

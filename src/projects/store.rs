@@ -428,3 +428,23 @@ pub async fn remove_member(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> Db
     }
     Ok(())
 }
+
+/// The project's name and the email addresses and names of its admins and owner whose accounts
+/// are not disabled (whom the server tells about the project's own troubles).
+pub async fn admins_to_tell(
+    db: &impl Exec,
+    project_id: Uuid,
+) -> DbResult<Vec<(String, String, String)>> {
+    let rows = db
+        .query(
+            "SELECT p.name AS project, u.email, u.name FROM memberships m \
+             JOIN users u ON u.id = m.user_id JOIN projects p ON p.id = m.project_id \
+             WHERE m.project_id = $1 AND m.role IN ('admin', 'owner') AND NOT u.disabled \
+             ORDER BY u.email",
+            params![project_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((get(row, "project")?, get(row, "email")?, get(row, "name")?)))
+        .collect()
+}

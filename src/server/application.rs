@@ -128,6 +128,7 @@ impl Application {
             crate::telemetry::spawn_metrics_upkeep(state.metrics.handle.clone()),
             background::spawn_rate_sync(state.auth.clone()),
             tokio::spawn(state.disk.clone().run()),
+            tokio::spawn(crate::webhooks::outbox::run(state.webhooks.clone())),
         ];
 
         let grace = config.shutdown_grace;
@@ -137,6 +138,7 @@ impl Application {
             jobs::Jobs {
                 db: db.clone(),
                 github: state.github.clone(),
+                mailer: state.mailer.clone(),
                 retry: state.github.retry,
                 reminders_for: None,
                 attachments: state.attachments.clone(),

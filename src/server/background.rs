@@ -83,6 +83,8 @@ async fn purge_expired(db: &Db) -> DbResult<()> {
     crate::auth::store::sessions::purge_expired(db).await?;
     crate::auth::store::refresh_tokens::purge_expired(db).await?;
     crate::auth::store::attempts::purge_expired(db).await?;
+    crate::auth::store::resets::purge_expired(db).await?;
+    crate::projects::invitations::store::purge_expired(db).await?;
     crate::auth::store::oidc_flows::purge_expired(db).await?;
     crate::auth::store::ceremonies::purge_expired(db).await?;
     crate::auth::store::security_events::purge_expired(db).await?;
@@ -90,6 +92,7 @@ async fn purge_expired(db: &Db) -> DbResult<()> {
     crate::github::store::purge_expired(db).await?;
     crate::http::rate_limit::store::purge_expired(db).await?;
     crate::jobs::queue::purge_expired(db).await?;
+    crate::webhooks::store::purge_expired(db).await?;
     let recovered = crate::jobs::queue::recover_expired_leases(db).await?;
     if recovered > 0 {
         tracing::warn!(recovered, "returned jobs of a lost instance to the queue");

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::attachments::{jobs as attachment_jobs, Attachments};
 use crate::db::Db;
+use crate::email::Mailer;
 use crate::github::Github;
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Runner;
@@ -12,6 +13,7 @@ use crate::jobs::{JobKind, Outcome, RetryPolicy};
 pub struct Jobs {
     pub db: Db,
     pub github: Github,
+    pub mailer: Mailer,
     pub retry: RetryPolicy,
     /// The hour whose reminders this instance has enqueued (or found enqueued).
     pub reminders_for: Option<DateTime<Utc>>,
@@ -26,6 +28,7 @@ impl Runner for Jobs {
             Some(JobKind::DueReminders) => {
                 crate::notifications::due::run_job(&self.db, self.retry, job).await
             }
+            Some(JobKind::Email) => crate::email::run_job(&self.mailer, job).await,
             Some(JobKind::AttachmentThumbnail) => {
                 attachment_jobs::run_thumbnail(&self.attachments, job).await
             }

@@ -9,19 +9,20 @@ use crate::activity::handlers as activity;
 use crate::attachments::handlers as attachments;
 use crate::auth::oidc::flow as oidc;
 use crate::auth::{
-    account, admin, api_tokens, login, passkeys, registration, second_factor, security_log, totp,
+    account, admin, api_tokens, login, passkeys, registration, reset, second_factor, security_log,
+    totp,
 };
 use crate::comments::handlers as comments;
 use crate::fields::handlers as fields;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
 use crate::portability::{export, import};
-use crate::projects::{handlers as projects, members};
+use crate::projects::{handlers as projects, invitations, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
 use crate::timesheets::handlers as time;
-
 use crate::views::handlers as views;
+use crate::webhooks::handlers as webhooks;
 
 use super::state::AppState;
 
@@ -38,6 +39,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(second_factor::answer_second_factor))
         .routes(routes!(login::create_token))
+        .routes(routes!(reset::request_password_reset))
+        .routes(routes!(reset::confirm_password_reset))
         .routes(routes!(login::revoke_token))
         .routes(routes!(oidc::list_providers))
         .routes(routes!(oidc::start_sign_in))
@@ -73,6 +76,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(import::import_project))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::put_member, members::remove_member))
+        .routes(routes!(invitations::list_invitations))
+        .routes(routes!(invitations::withdraw_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(task_lists::list_project_tasks, tasks::create_task))
         .routes(routes!(task_lists::count_project_tasks))
         .routes(routes!(task_lists::list_my_tasks))
@@ -129,6 +135,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(attachments::get_attachment_content))
         .routes(routes!(attachments::get_attachment_thumbnail))
         .routes(routes!(attachments::delete_attachment))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::ping))
 }
 
 /// The documented operations endpoints, served even before the database is ready.

@@ -14,6 +14,7 @@ use crate::auth::state::{AuthKeys, AuthState};
 use crate::config::Config;
 use crate::db::disk::DiskSpace;
 use crate::db::Db;
+use crate::email::Mailer;
 use crate::events::Hub;
 use crate::github::client::UpstreamClient;
 use crate::github::Github;
@@ -22,6 +23,7 @@ use crate::idempotency::CreatingRoutes;
 use crate::jobs::RetryPolicy;
 use crate::ops::MetricsExporter;
 use crate::pagination::CursorKey;
+use crate::webhooks::Webhooks;
 
 /// Cheap to clone: every part is reference-counted or small.
 #[derive(Clone, FromRef)]
@@ -33,6 +35,8 @@ pub struct AppState {
     pub cursor_key: CursorKey,
     pub events: Arc<Hub>,
     pub github: Github,
+    pub webhooks: Webhooks,
+    pub mailer: Mailer,
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
@@ -71,11 +75,29 @@ impl AppState {
             tuning.hash_start_deadline,
             crate::auth::limits::PRE_AUTH_PER_ADDRESS_PER_MINUTE,
         );
+        let mailer = Mailer::new(
+            config.smtp_url.as_ref().map(|url| {
+                use secrecy::ExposeSecret;
+                url.expose_secret()
+            }),
+            config.mail_from.clone(),
+            retry,
+            encryption_key.clone(),
+        )?;
         Ok(Self {
             trusted_proxies: auth.config.trusted_proxies.clone(),
             auth,
             cursor_key: CursorKey::derive(jwt_secret),
             events: Arc::new(Hub::new(tuning.events_heartbeat)),
+            webhooks: Webhooks::new(
+                db.clone(),
+                encryption_key.clone(),
+                config.webhook_allow_private,
+                tuning.webhooks.clone(),
+                mailer.clone(),
+                config.public_url.clone(),
+            ),
+            mailer,
             github: Github::new(crate::github::Inner {
                 db: db.clone(),
                 client: UpstreamClient::new(

@@ -17,6 +17,8 @@ pub struct Tuning {
     pub github_import_cap: usize,
     /// How often an event stream sends its keep-alive comment (and checks its credentials).
     pub events_heartbeat: Duration,
+    /// Webhook retries, deadlines and the disabling window.
+    pub webhooks: crate::webhooks::Policy,
     /// The attachment sweep's timings, the upload time limit and the free-space reserve.
     pub attachments: crate::attachments::Tuning,
 }
@@ -31,6 +33,7 @@ impl Default for Tuning {
             connections: ConnectionLimits::default(),
             github_import_cap: crate::github::sync::IMPORT_CAP,
             events_heartbeat: crate::events::HEARTBEAT,
+            webhooks: crate::webhooks::Policy::default(),
             attachments: crate::attachments::Tuning::default(),
         }
     }

@@ -241,6 +241,14 @@ async fn every_operation_answers_the_worst_bodies_and_queries_in_linear_time() {
         .await
         .created();
     let task: Task = alice.get(&task_path(task.id)).await.good();
+    // A documentation address (TEST-NET-3): public, so registration takes it without DNS.
+    let webhook: Value = alice
+        .post(
+            &format!("/api/v1/projects/{}/webhooks", project.id),
+            json!({"url": "https://203.0.113.10/hook", "events": ["comment.deleted"]}),
+        )
+        .await
+        .created();
     // Raw bodies (attachments) are stored, so they go to a task of their own.
     let files = alice
         .create_task(project.id, json!({"title": "files"}))
@@ -250,6 +258,7 @@ async fn every_operation_answers_the_worst_bodies_and_queries_in_linear_time() {
             Some("projects") => project.id.to_string(),
             Some("tasks") => task.id.to_string(),
             Some("comments") => comment.id.to_string(),
+            Some("webhooks") => webhook["id"].as_str().unwrap().to_owned(),
             _ => bob.id.to_string(),
         };
         path.replace("{id}", &id)

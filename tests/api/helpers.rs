@@ -355,6 +355,12 @@ pub fn fast_tuning() -> Tuning {
         job_retry_base: Duration::from_millis(200),
         job_retry_cap: Duration::from_millis(500),
         events_heartbeat: Duration::from_millis(200),
+        webhooks: docket::webhooks::Policy {
+            schedule: vec![Duration::from_millis(200); 7],
+            timeout: Duration::from_secs(2),
+            concurrency: 2,
+            ..docket::webhooks::Policy::default()
+        },
         attachments: docket::attachments::Tuning {
             sweep_every: Duration::from_secs(1),
             orphan_after: Duration::from_secs(60),

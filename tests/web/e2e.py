@@ -31,6 +31,8 @@ ONLY = [part for part in os.environ.get("DOCKET_WEB_ONLY", "").split(",") if par
 SSO = os.environ["DOCKET_E2E_SSO"]
 PROVIDER = os.environ["DOCKET_E2E_PROVIDER"]
 STRICT = os.environ["DOCKET_E2E_STRICT"]
+# The messages the open server's SMTP server accepted, one JSON object a line (tests/web/main.rs).
+MAIL = os.environ["DOCKET_E2E_MAIL"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 SHOTS = os.path.join(OUT, "screenshots")
@@ -115,6 +117,27 @@ def png_bytes(width, height, rgb=(40, 120, 200)):
     row = b"\x00" + bytes(rgb) * width
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+def mail_to(address, timeout=20):
+    """The newest email to `address` the open server sent through the test SMTP server."""
+    found = []
+
+    def arrived():
+        try:
+            with open(MAIL) as log:
+                found[:] = [m for m in map(json.loads, log) if address in m["to"]]
+        except FileNotFoundError:
+            pass
+        return bool(found)
+    eventually(arrived, timeout)
+    return found[-1]
+
+
+def link_in(mail, path):
+    """The path and query of the link to `path` in an email (its host is the public URL's)."""
+    url = urlparse(re.search(r"https?://\S+" + re.escape(path) + r"\?token=[\w-]+", mail["text"]).group(0))
+    return f"{url.path}?{url.query}"
 
 
 def member(owner, project_id, other, role):
@@ -664,9 +687,15 @@ def members_and_roles(b, env):
     member(ada, team["id"], dana, "editor")
     page = b.page(ada)
     page.goto(f"/p/{team['id']}/members")
+    # An email without an account is invited (API.md §14): pending until withdrawn.
     page.get_by_label("Email").fill("nobody-here@example.com")
     page.get_by_role("button", name="Add member").click()
-    expect(page.locator("#member-email-error")).to_contain_text("sign up first")
+    invited = page.locator("#invitations tr", has_text="nobody-here@example.com")
+    expect(invited).to_contain_text("Editor")
+    assert "/invite?token=" in mail_to("nobody-here@example.com")["text"]
+    invited.get_by_role("button", name="Withdraw the invitation of nobody-here@example.com").click()
+    page.get_by_role("dialog").get_by_role("button", name="Withdraw").click()
+    expect(page.locator("#invitations")).to_have_count(0)
     page.get_by_label("Email").fill(carl["email"])
     page.locator("#member-role").select_option("viewer")
     page.get_by_role("button", name="Add member").click()
@@ -1148,6 +1177,132 @@ def email_notifications_toggle(b, env):
     page.reload()
     expect(page.get_by_label("Email notifications")).not_to_be_checked()
     page.context.close()
+
+
+# --- issue 23: email and webhooks ------------------------------------------------------------
+
+@test
+def forgot_password_sends_a_link_that_works_once(b, env):
+    rita = user("Rita")
+    page = b.page()
+    page.goto("/signin")
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    page.get_by_label("Email").fill(rita["email"])
+    page.get_by_role("button", name="Send reset link").click()
+    expect(page.locator("#forgot-sent")).to_contain_text("on its way")
+    axe(page, "forgot password")
+    link = link_in(mail_to(rita["email"]), "/reset")
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.get_by_label("New password").fill("short")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#reset-password-error")).to_contain_text("10")
+    page.get_by_label("New password").fill("a fresh passphrase here")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#reset-done")).to_contain_text("changed")
+    axe(page, "password reset")
+    # The link works once.
+    page.goto(link)
+    page.get_by_label("New password").fill("another passphrase here")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#reset-error")).to_contain_text("used or expired")
+    page.get_by_role("link", name="Ask for a new one").click()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    page.goto("/signin")
+    page.get_by_label("Email").fill(rita["email"])
+    page.get_by_label("Password").fill("a fresh passphrase here")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def an_invitation_link_opens_an_account_in_the_project(b, env):
+    ivan = user("Ivan")
+    team = project(ivan, "Invited team")
+    address = f"guest-{random.randrange(10**9)}@example.com"
+    answer = api("POST", f"/projects/{team['id']}/members", ivan["token"], {"email": address, "role": "editor"}, expect_status=202)
+    assert answer["invitation"]["email"] == address
+    page = b.page()
+    page.goto(link_in(mail_to(address), "/invite"))
+    expect(page.get_by_role("heading", name="Join Docket")).to_be_visible()
+    axe(page, "invitation")
+    page.get_by_label("Name").fill("Gina Guest")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account and join").click()
+    expect(page.get_by_role("heading", name="Invited team", level=1)).to_be_visible()
+    assert any(m["user"]["email"] == address and m["role"] == "editor"
+               for m in api("GET", f"/projects/{team['id']}/members", ivan["token"])["items"])
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def webhooks_settings_create_ping_deliveries_and_rotate(b, env):
+    import http.server
+    import threading
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            received.append({"id": self.headers.get("webhook-id"), "body": json.loads(body)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wes = user("Wes")
+        team = project(wes, "Hooked")
+        page = b.page(wes)
+        page.goto(f"/p/{team['id']}/settings")
+        expect(page.locator("#no-webhooks")).to_be_visible()
+        page.get_by_label("Payload URL").fill(f"http://127.0.0.1:{server.server_port}/hook")
+        page.get_by_label("Description (optional)").fill("CI")
+        page.get_by_role("button", name="Add webhook").click()
+        secret = page.locator("#webhook-secret-value")
+        expect(secret).to_have_value(re.compile(r"^whsec_"))
+        first_secret = secret.input_value()
+        expect(page.get_by_role("button", name="Copy")).to_be_visible()
+        hook = page.locator("li.webhook")
+        expect(hook).to_contain_text("Active")
+        shoot(page, "webhooks", widths=(1280,), schemes=("light",))
+        # A ping reaches the receiver; the deliveries say so with the code and the time it took.
+        hook.get_by_role("button", name="Send a ping").click()
+        eventually(lambda: any(r["body"]["type"] == "webhook.ping" for r in received))
+
+        def delivered():
+            hook.get_by_role("button", name="Deliveries").click()
+            page.wait_for_timeout(100)
+            return hook.locator(".delivery-status.delivered").count() > 0
+        eventually(delivered)
+        row = hook.locator(".delivery-list tbody tr").first
+        expect(row).to_contain_text("webhook.ping")
+        expect(row).to_contain_text("204")
+        expect(row).to_contain_text(" ms")
+        # Redeliver sends the same event again, with the same id.
+        row.get_by_role("button", name="Redeliver webhook.ping").click()
+        eventually(lambda: sum(1 for r in received if r["body"]["type"] == "webhook.ping") >= 2)
+        pings = [r["id"] for r in received if r["body"]["type"] == "webhook.ping"]
+        assert pings[0] == pings[1], pings
+        # Rotating shows the new secret once.
+        hook.get_by_role("button", name="Rotate secret").click()
+        page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+        expect(page.locator("#webhook-secret-value")).not_to_have_value(first_secret)
+        expect(page.locator("#webhook-secret-value")).to_have_value(re.compile(r"^whsec_"))
+        # Switched off, it says so.
+        hook.get_by_role("button", name="Switch off").click()
+        expect(page.locator("li.webhook")).to_contain_text("Disabled")
+        axe(page, "webhooks settings")
+        csp_clean(page)
+        page.context.close()
+    finally:
+        server.shutdown()
 
 
 # --- issue 27: the client's daily feel ----------------------------------------------------------

@@ -17,6 +17,10 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+// Only the logging start and the URL are used here.
+#[allow(dead_code)]
+#[path = "../api/smtp.rs"]
+mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,8 +130,17 @@ async fn the_web_client_works_in_chromium() {
     let python = python(&work);
     let axe = axe(&work);
 
+    // Email from the open server goes to a real SMTP server; the script reads the links in
+    // the messages it logs (forgot password, invitations).
+    let mail_log = work.join("mail.jsonl");
+    let _ = std::fs::remove_file(&mail_log);
+    let smtp = smtp::SmtpServer::start_logging(Some(mail_log.clone())).await;
+    let smtp_url = smtp.url.clone();
     let open = helpers::TestApp::build()
-        .config(|args| {
+        .config(move |args| {
+            args.smtp_url = Some(smtp_url);
+            // The webhooks page's receiver listens on loopback, in the script.
+            args.webhook_allow_private = Some("true".to_owned());
             // The suite creates a 1,000-task project through the API, from one user.
             args.rate_limit_per_minute = Some("100000".to_owned());
             // No GitHub here: a link fails quickly and says why.
@@ -194,6 +207,7 @@ async fn the_web_client_works_in_chromium() {
         .env("DOCKET_E2E_SSO", &sso_url)
         .env("DOCKET_E2E_PROVIDER", &provider.base)
         .env("DOCKET_E2E_STRICT", &strict.address)
+        .env("DOCKET_E2E_MAIL", &mail_log)
         .status()
         .await
         .expect("the browser tests start");

@@ -118,6 +118,7 @@ export function renderAuth(root, options) {
       h("p", { class: "brand" }, "Docket"),
       h("h1", null, signup ? "Create your account" : "Sign in"),
       form,
+      signup ? null : h("p", null, h("a", { href: "/forgot", id: "to-forgot" }, "Forgot your password?")),
       signup ? null : others,
       switchLink)));
   (signup ? inputs.name : inputs.email).focus();

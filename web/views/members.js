@@ -1,4 +1,5 @@
-// Members and roles: list, add by email, change role, remove, transfer ownership, leave.
+// Members and roles: list, add by email (an email without an account is invited: API.md §14),
+// pending invitations (withdraw), change role, remove, transfer ownership, leave.
 // Controls appear only for those the role table (API.md §3) allows; the server's 403s are
 // still handled, because roles can change while the page is open.
 
@@ -28,14 +29,20 @@ export async function renderMembers(ctx, content) {
   const members = await api.all(`/projects/${project.id}/members`);
   const rows = members.map((m) => memberRow(page, m));
   const canAdd = api.can(page.myRole, "admin");
+  /** @type {any[]} */
+  const invitations = canAdd && !project.is_inbox ? await api.all(`/projects/${project.id}/invitations`) : [];
   replace(content, h("div", { class: "page" },
     h("h2", null, "Members"),
     h("p", { class: "muted" }, "Viewers read; editors also change tasks; admins also manage the project and its members; the owner can do everything, including deleting the project."),
     h("table", { class: "table", id: "members" },
       h("thead", null, h("tr", null, h("th", { scope: "col" }, "Person"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
       h("tbody", null, rows)),
+    invitations.length ? invitationList(page, invitations) : null,
     canAdd ? h("h3", null, "Add a member") : null,
+    canAdd ? h("div", { id: "invite-link" }) : null,
     canAdd ? addForm(page) : null));
+  if (justInvited) showLink(justInvited.email, justInvited.link);
+  justInvited = null;
 }
 
 /**
@@ -139,6 +146,63 @@ function memberRow(page, m) {
     h("td", { class: "actions-cell" }, canRemove ? h("button", { type: "button", class: "ghost danger", onclick: () => remove(page, m) }, self ? "Leave project" : "Remove") : null));
 }
 
+/** @type {{email: string, link: string} | null} an invitation's link, for the next drawing only */
+let justInvited = null;
+
+/**
+ * Invitations waiting for an answer, each with "Withdraw" (for whoever may give its role).
+ * @param {Page} page
+ * @param {any[]} invitations
+ */
+function invitationList(page, invitations) {
+  return [h("h3", null, "Pending invitations"),
+    h("table", { class: "table", id: "invitations" },
+      h("thead", null, h("tr", null, ["Email", "Role", "Expires"].map((t) => h("th", { scope: "col" }, t)), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
+      h("tbody", null, invitations.map((i) => h("tr", { dataset: { invitation: i.id } },
+        h("td", null, i.email),
+        h("td", null, ROLE_NAMES[/** @type {api.Role} */ (i.role)]),
+        h("td", null, new Date(i.expires_at).toLocaleDateString()),
+        h("td", { class: "actions-cell" }, i.role === "admin" && page.myRole !== "owner" ? null : h("button", {
+          type: "button", class: "ghost danger", "aria-label": `Withdraw the invitation of ${i.email}`,
+          onclick: async () => {
+            if (!(await confirmDialog("Withdraw invitation", `Withdraw the invitation of ${i.email}? Its link stops working.`, "Withdraw", true))) return;
+            try {
+              await api.del(`/invitations/${i.id}`);
+              announce(`Withdrew the invitation of ${i.email}.`, { visible: true });
+            } catch (e) {
+              announce(explain(page, e), { error: true });
+            }
+            reload(page);
+          },
+        }, "Withdraw"))))))];
+}
+
+/**
+ * An invitation made without email on the server: its link, once, to pass on by hand.
+ * @param {string} email
+ * @param {string} link
+ */
+function showLink(email, link) {
+  const box = document.getElementById("invite-link");
+  if (!box) return;
+  const shown = /** @type {HTMLInputElement} */ (h("input", { id: "invite-link-value", readonly: true, value: link, "aria-label": "Invitation link", class: "mono" }));
+  const copy = h("button", {
+    type: "button", id: "copy-invite-link",
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(link);
+        announce("Copied.", { visible: true });
+      } catch {
+        shown.select();
+        announce("Select the link and copy it with Ctrl+C.", { visible: true });
+      }
+    },
+  }, "Copy");
+  replace(box, h("div", { class: "notice", role: "status" },
+    h("p", null, h("strong", null, `${email} has no account yet and is invited. `), "This server sends no email: give them this link yourself. It is shown only once and works for 7 days."),
+    h("div", { class: "copy-row" }, shown, copy)));
+}
+
 /**
  * Adding a member by email, with a role up to mine (admins add viewers and editors).
  * @param {Page} page
@@ -155,11 +219,17 @@ function addForm(page) {
       e.preventDefault();
       emailError.textContent = "";
       try {
-        await api.post(`/projects/${project.id}/members`, { email: email.value, role: role.value });
+        const added = await api.post(`/projects/${project.id}/members`, { email: email.value, role: role.value });
+        if (added.invitation) {
+          announce(`Invited ${email.value}.`, { visible: true });
+          // The redrawn page shows the link (once) above the form.
+          if (added.link) justInvited = { email: added.invitation.email, link: added.link };
+          return reload(page);
+        }
         announce(`Added ${email.value}.`, { visible: true });
         reload(page);
       } catch (err) {
-        emailError.textContent = err instanceof api.ApiError && err.errors.length ? (err.fieldMessage("email") ? "No account has this email. They need to sign up first." : err.message) : explain(page, err);
+        emailError.textContent = err instanceof api.ApiError && err.errors.length ? (err.fieldMessage("email") || err.message) : explain(page, err);
         email.setAttribute("aria-invalid", "true");
       }
     },

@@ -230,13 +230,20 @@ export async function renderProjectSettings(ctx, content) {
   if (!project.is_inbox) {
     sections.push(h("section", { class: "card-section", "aria-labelledby": "s-github" }, h("h2", { id: "s-github" }, "GitHub issues"), github));
   }
+  const webhooks = h("div", { id: "webhooks-settings" });
+  if (!project.is_inbox && isAdmin) {
+    sections.push(h("section", { class: "card-section", "aria-labelledby": "s-webhooks" }, h("h2", { id: "s-webhooks" }, "Webhooks"), webhooks));
+  }
   if (project.my_role === "owner" && !project.is_inbox) {
     sections.push(h("section", { class: "card-section danger-zone", "aria-labelledby": "s-danger" }, h("h2", { id: "s-danger" }, "Delete project"),
       h("p", null, "Deletes the project and all its tasks for every member."),
       h("button", { type: "button", class: "danger", id: "delete-project", onclick: () => deleteProject(ctx, project).catch((e) => announce(e.message, { error: true })) }, "Delete project")));
   }
   replace(content, h("div", { class: "page" }, sections));
-  if (!project.is_inbox) await drawGithub(ctx, github, project, isAdmin);
+  await Promise.all([
+    project.is_inbox ? null : drawGithub(ctx, github, project, isAdmin),
+    !project.is_inbox && isAdmin ? import("./settings/webhooks.js").then(({ renderWebhooks }) => renderWebhooks(webhooks, project)) : null,
+  ]);
 }
 
 /**

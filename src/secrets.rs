@@ -1,6 +1,7 @@
-//! Integration tokens at rest: XChaCha20-Poly1305 under a key derived from
-//! `DOCKET_ENCRYPTION_KEY`, with the project id as associated data so that a ciphertext
-//! copied to another link does not decrypt.
+//! Secrets at rest (integration tokens, webhook secrets, queued emails): XChaCha20-Poly1305
+//! under a key derived from `DOCKET_ENCRYPTION_KEY`, with the id of what owns the secret (a
+//! project, a webhook, a job) as associated data, so that a ciphertext copied to another row
+//! does not decrypt. Infrastructure: the owners are only ids here.
 
 use uuid::Uuid;
 
