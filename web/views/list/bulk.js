@@ -113,6 +113,24 @@ async function change(l, what, bodyFor) {
   });
 }
 
+/** Each list's last bulk change, which the next one waits for. @type {WeakMap<TaskList, Promise<unknown>>} */
+const inFlight = new WeakMap();
+
+/**
+ * Sends one bulk change after the list's previous one has finished: its If-Match needs the
+ * versions the previous one got back (two changes picked in a row would otherwise race, and
+ * the second would be refused with 412 for every task the first had not reached yet).
+ * @param {TaskList} l
+ * @param {{task: api.Task, body: Record<string, any>, back: Record<string, any>}[]} work
+ * @param {string} doing
+ * @returns {Promise<{task: api.Task, body: Record<string, any>, back: Record<string, any>}[]>} what was saved
+ */
+function send(l, work, doing) {
+  const run = (inFlight.get(l) ?? Promise.resolve()).then(() => sendNow(l, work, doing));
+  inFlight.set(l, run.catch(() => {}));
+  return run;
+}
+
 /**
  * Sends one PATCH per task with If-Match, four at a time; a refusal puts that task back.
  * @param {TaskList} l
@@ -120,7 +138,7 @@ async function change(l, what, bodyFor) {
  * @param {string} doing
  * @returns {Promise<{task: api.Task, body: Record<string, any>, back: Record<string, any>}[]>} what was saved
  */
-async function send(l, work, doing) {
+async function sendNow(l, work, doing) {
   const progress = l.content.querySelector("#bulk-progress");
   /** @type {typeof work} */
   const saved = [];
