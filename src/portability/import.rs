@@ -2,7 +2,9 @@
 //! (`application/json`) or a CSV (`text/csv`), all or nothing.
 //!
 //! The body is read up to 64 MiB (this endpoint's own limit; the server's 256 KiB does not
-//! apply to a body read as a stream) and parsed row by row: each row is checked with the
+//! apply to a body read as a stream; past it 413 and nothing is kept). A CSV is parsed while
+//! it arrives (`import_csv`: never held whole); JSON is read whole, then parsed. Either way
+//! row by row: each row is checked with the
 //! task's own domain types, every invalid one counted and the first twenty named
 //! (`rows.N.field`, the first data row being 1), and valid rows go into the new project in
 //! batches of `BATCH` inside the one transaction. Any invalid row rolls the whole import back.
@@ -13,6 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 use uuid::Uuid;
 
 use super::{comment_body, Progress};
@@ -89,24 +92,25 @@ pub async fn import_project(
             .detail("send application/json (a Docket export) or text/csv"))
         }
     };
+    if let Kind::Csv = kind {
+        let Some(name) = query.name.as_deref() else {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "name",
+                "required",
+                "a CSV import needs ?name= for the new project",
+            )]));
+        };
+        let (tx, access) = new_project(&db, &principal, name, "").await?;
+        import_csv(&tx, &access, body, &progress).await?;
+        return finish(tx, &access).await;
+    }
     let bytes = read_body(body, &progress).await?;
     let bytes = bytes
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(&bytes);
-    match kind {
-        Kind::Csv => {
-            let Some(name) = query.name.as_deref() else {
-                return Err(ApiError::validation(vec![FieldError::new(
-                    "name",
-                    "required",
-                    "a CSV import needs ?name= for the new project",
-                )]));
-            };
-            let (tx, access) = new_project(&db, &principal, name, "").await?;
-            import_csv(&tx, &access, bytes, &progress).await?;
-            finish(tx, &access).await
-        }
-        Kind::Json if super::trello::is_board(bytes) => {
+    // JSON is read whole (a document parses only once complete), then parsed.
+    match super::trello::is_board(bytes) {
+        true => {
             let board = super::trello::parse(bytes)?;
             let archived = match query.archived.as_deref() {
                 None => false,
@@ -123,7 +127,7 @@ pub async fn import_project(
             super::trello::import(&tx, &access, board, archived, &progress).await?;
             finish(tx, &access).await
         }
-        Kind::Json => {
+        false => {
             let document: ExportDocument = parse_json(bytes)?;
             let name = query.name.as_deref().unwrap_or(&document.project.name);
             let (tx, access) =
@@ -283,22 +287,115 @@ struct Columns {
     labels: Option<usize>,
 }
 
+/// A checked CSV row, as the parsing thread hands it to the writer (in file order).
+enum Parsed {
+    Row(TaskFields),
+    Invalid(usize, Vec<FieldError>),
+}
+
+/// Why the body stopped before its end (carried through `std::io::Error` to the parser).
+#[derive(Debug, thiserror::Error)]
+enum BodyStop {
+    #[error("the body was broken off")]
+    Broken,
+    #[error("the body is larger than 64 MiB")]
+    TooLarge,
+}
+
+impl BodyStop {
+    fn problem(&self) -> ApiError {
+        match self {
+            BodyStop::Broken => {
+                ApiError::bad_request(ErrorCode::IncompleteBody, "the body was broken off")
+            }
+            BodyStop::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+                    .detail(format!("an import is at most {LIMIT_BYTES} bytes (64 MiB)"))
+            }
+        }
+    }
+
+    /// The problem for a CSV error that came from the body, if it did.
+    fn of(error: &csv::Error) -> Option<ApiError> {
+        match error.kind() {
+            csv::ErrorKind::Io(io) => Some(
+                io.get_ref()
+                    .and_then(|e| e.downcast_ref::<BodyStop>())
+                    .unwrap_or(&BodyStop::Broken)
+                    .problem(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Checked batches waiting for the writer: the parser stays at most this far ahead.
+const QUEUED_BATCHES: usize = 2;
+
+/// The CSV is parsed while it arrives: a blocking thread reads the body (capped at 64 MiB)
+/// through `csv::Reader` and sends checked rows in batches over a bounded channel; this side
+/// writes them in the one transaction. The caller drops the transaction on any error, so a
+/// body cut off or past the cap changes nothing.
 async fn import_csv(
     tx: &Tx,
     access: &ProjectAccess,
-    bytes: &[u8],
+    body: Body,
     progress: &Progress,
+) -> Result<(), ApiError> {
+    let mut total = 0usize;
+    let ticker = progress.clone();
+    let chunks = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|_| std::io::Error::other(BodyStop::Broken))?;
+        total += chunk.len();
+        if total > LIMIT_BYTES {
+            return Err(std::io::Error::other(BodyStop::TooLarge));
+        }
+        ticker.tick();
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let reader = SyncIoBridge::new(StreamReader::new(chunks));
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+    let parser = tokio::task::spawn_blocking(move || parse_csv(reader, sender));
+    let mut rows = Rows::new();
+    while let Some(batch) = receiver.recv().await {
+        for parsed in batch {
+            match parsed {
+                Parsed::Row(fields) => {
+                    if rows.push(tx, access, fields).await? {
+                        progress.tick();
+                    }
+                }
+                Parsed::Invalid(row, errors) => {
+                    errors.into_iter().for_each(|e| rows.invalid(row, e))
+                }
+            }
+        }
+    }
+    parser
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("the CSV parser failed: {e}")))??;
+    rows.flush(tx, access).await?;
+    rows.done()
+}
+
+/// Runs on a blocking thread: the header, then every row checked and sent in batches. Returns
+/// early (Ok) when the writer has gone, since its error is the answer then.
+fn parse_csv(
+    reader: impl std::io::Read,
+    sender: tokio::sync::mpsc::Sender<Vec<Parsed>>,
 ) -> Result<(), ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(bytes);
+        .from_reader(reader);
     let headers = reader.byte_headers().map_err(|e| {
-        ApiError::validation(vec![FieldError::new(
-            "header",
-            "invalid",
-            format!("the header row cannot be read: {e}"),
-        )])
+        BodyStop::of(&e).unwrap_or_else(|| {
+            ApiError::validation(vec![FieldError::new(
+                "header",
+                "invalid",
+                format!("the header row cannot be read: {e}"),
+            )])
+        })
     })?;
     let mut columns = Columns::default();
     for (index, name) in headers.iter().enumerate() {
@@ -321,45 +418,45 @@ async fn import_csv(
             "the header row names no `title` column",
         )]));
     };
-    let mut rows = Rows::new();
+    let mut batch = Vec::with_capacity(BATCH);
     let mut record = csv::ByteRecord::new();
     let mut row = 0;
     loop {
         row += 1;
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => {
+                let cell = |column: Option<usize>| -> Result<&str, FieldError> {
+                    let raw = column.and_then(|c| record.get(c)).unwrap_or(b"");
+                    std::str::from_utf8(raw)
+                        .map_err(|_| FieldError::new("", "invalid", "is not UTF-8 text"))
+                };
+                batch.push(match csv_row(&cell, Some(title_column), &columns) {
+                    Ok(fields) => Parsed::Row(fields),
+                    Err(errors) => Parsed::Invalid(row, errors),
+                });
+            }
             Err(error) => {
-                rows.invalid(
-                    row,
-                    FieldError::new("", "invalid", format!("the row cannot be read: {error}")),
-                );
-                if error.is_io_error() {
-                    break;
+                if let Some(problem) = BodyStop::of(&error) {
+                    return Err(problem);
                 }
-                continue;
+                let error =
+                    FieldError::new("", "invalid", format!("the row cannot be read: {error}"));
+                batch.push(Parsed::Invalid(row, vec![error]));
             }
         }
-        let cell = |column: Option<usize>| -> Result<&str, FieldError> {
-            let raw = column.and_then(|c| record.get(c)).unwrap_or(b"");
-            std::str::from_utf8(raw)
-                .map_err(|_| FieldError::new("", "invalid", "is not UTF-8 text"))
-        };
-        match csv_row(&cell, Some(title_column), &columns) {
-            Ok(fields) => {
-                if rows.push(tx, access, fields).await? {
-                    progress.tick();
-                }
-            }
-            Err(errors) => {
-                for error in errors {
-                    rows.invalid(row, error);
-                }
+        if batch.len() >= BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if sender.blocking_send(full).is_err() {
+                return Ok(());
             }
         }
     }
-    rows.flush(tx, access).await?;
-    rows.done()
+    if !batch.is_empty() {
+        // A gone writer has its own error to give.
+        let _ = sender.blocking_send(batch);
+    }
+    Ok(())
 }
 
 /// One CSV row's fields, or every problem it has (each named by its column).

@@ -17,6 +17,7 @@ use crate::http::middleware::RequestContext;
 /// Tells the handler deadline that the import is moving (bytes arriving, a batch written): it
 /// then counts 30 s from the latest progress, so a large import is not cut off while a stalled
 /// one still is. The total is bounded by the file's 64 MiB and 100,000 tasks.
+#[derive(Clone)]
 pub struct Progress(Option<RequestContext>);
 
 impl Progress {

@@ -694,6 +694,88 @@ async fn bad_imports_are_refused_with_their_reasons_and_change_nothing() {
     assert_eq!(project_count(&app, alice.id).await, before);
 }
 
+/// Tasks anywhere whose title starts with `prefix` (rows of a refused import must be none).
+async fn tasks_titled(app: &TestApp, prefix: &str) -> i64 {
+    app.db
+        .scalar(
+            "SELECT count(*) FROM tasks WHERE starts_with(title, $1)",
+            &[&prefix],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_csv_cut_off_mid_row_after_batches_were_written_changes_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let before = project_count(&app, alice.id).await;
+    // 2,500 rows: two batches of 1,000 are written while the body still arrives.
+    let mut csv = String::from("title,description\n");
+    for n in 0..2500 {
+        csv.push_str(&format!("cut {n},\"row {n}\"\n"));
+    }
+    csv.push_str("cut last,\"a quoted cell that never en");
+    let full = format!("{csv}ds\"\n");
+    let head = format!(
+        "POST {IMPORT}?name=Cut HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-type: text/csv\r\ncontent-length: {}\r\n\r\n",
+        alice.token,
+        full.len()
+    );
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(csv.as_bytes()).await.unwrap();
+    // The client goes away mid-row: the server sees the body end short of its length.
+    stream.shutdown().await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response))
+        .await
+        .expect("the server answers and closes")
+        .ok();
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.is_empty() || response.starts_with("HTTP/1.1 400"),
+        "{response}"
+    );
+    assert_eq!(project_count(&app, alice.id).await, before);
+    assert_eq!(tasks_titled(&app, "cut ").await, 0);
+    // The same rows sent whole are valid: all 2,501 arrive.
+    let project: Project = import_csv(&alice, "Whole", full).await.created();
+    assert_eq!(project_count(&app, alice.id).await, before + 1);
+    let count: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM tasks WHERE project_id = $1",
+            &[&project.id],
+        )
+        .await;
+    assert_eq!(count, 2501);
+}
+
+#[tokio::test]
+async fn a_valid_csv_one_byte_past_64_mib_is_413_after_streaming_and_creates_nothing() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let before = project_count(&app, alice.id).await;
+    // Valid rows all the way (thousands written in batches before the cap is reached).
+    let description = "d".repeat(9000);
+    let mut csv = String::from("title,description\n");
+    let mut n = 0;
+    while csv.len() <= 64 * 1024 * 1024 {
+        csv.push_str(&format!("big {n},{description}\n"));
+        n += 1;
+    }
+    let mut csv = csv.into_bytes();
+    csv.truncate(64 * 1024 * 1024 + 1);
+    import_csv(&alice, "Big", csv)
+        .await
+        .problem(413, "payload_too_large");
+    assert_eq!(project_count(&app, alice.id).await, before);
+    assert_eq!(tasks_titled(&app, "big ").await, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Across releases (tests/fixtures/portability/README.md)
 // ---------------------------------------------------------------------------------------------
