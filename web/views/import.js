@@ -30,8 +30,12 @@ export async function renderImport(ctx, content) {
     replace(problems, h("div", { class: "notice error", role: "alert" },
       h("p", null, h("strong", null, err.problem.title || "The file was not imported"), err.problem.detail ? ` ${err.problem.detail}` : ""),
       h("table", { class: "table", id: "import-errors" },
-        h("thead", null, h("tr", null, h("th", { scope: "col" }, "Where"), h("th", { scope: "col" }, "Problem"))),
-        h("tbody", null, err.errors.map((e) => h("tr", null, h("td", { class: "mono" }, e.field), h("td", null, e.message)))))));
+        h("thead", null, h("tr", null, ["Row", "Field", "Problem"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", null, err.errors.map((e) => {
+          // `rows.17.due_date`: row 17 (the first data row being 1), its column.
+          const [, row, field] = /^rows\.(\d+)\.(.+)$/.exec(e.field) || [null, "", e.field];
+          return h("tr", { dataset: { field: e.field } }, h("td", null, row), h("td", { class: "mono" }, field), h("td", null, e.message));
+        })))));
   };
 
   const form = h("form", {
