@@ -1354,6 +1354,32 @@ def export_and_import_a_project_with_a_bad_csv_row_fixed(b, env):
     for title in ("Write the docs", "Fix the build", "Ship it"):
         expect(page.locator("#task-list")).to_contain_text(title)
     expect(page.get_by_role("navigation", name="Projects")).to_contain_text("Plan")
+
+    # The downloaded export imports as it is: named as the exported project, its tasks in order.
+    page.get_by_role("link", name="Import project").click()
+    page.set_input_files("#import-file", download.value.path())
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/p/[^/]+$"))
+    assert page.url.rsplit("/", 1)[1] != source["id"]
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("First thing")
+
+    # A large file on a slow link shows how much of it has gone up, then opens its project.
+    page.get_by_role("link", name="Import project").click()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    filler = "lorem ipsum " * 160
+    big = "title,description,priority\n" + "".join(f"Task {i},{filler},1\n" for i in range(500))
+    page.get_by_label("Project name").fill("Big")
+    page.set_input_files("#import-file", files=[csv_file(big)])
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_function("() => { const b = document.querySelector('#import-progress'); return b && !b.hidden && b.value > 0; }")
+    expect(page.locator("#import-status")).to_contain_text("Uploading")
+    expect(page).to_have_url(re.compile(r"/p/[^/]+$"), timeout=60_000)
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    big_id = page.url.rsplit("/", 1)[1]
+    assert api("GET", f"/projects/{big_id}", ida["token"])["name"] == "Big"
     csp_clean(page)
     page.context.close()
 
