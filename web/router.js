@@ -14,6 +14,7 @@ import { renderBoard } from "./views/board.js";
 import { renderMembers } from "./views/members.js";
 import { renderProjectSettings, renderSettings, renderAdmin } from "./views/settings.js";
 import { renderProjectActivity } from "./views/activity.js";
+import { renderImport } from "./views/import.js";
 
 /**
  * @typedef {import("./model.js").Context} Context
@@ -68,6 +69,7 @@ const ROUTES = [
   [/^\/upcoming$/, page("Upcoming", "content", (ctx, content) => renderTaskList(ctx, content, "upcoming"))],
   [/^\/settings$/, page("Settings", "content page", renderSettings)],
   [/^\/admin$/, page("Users", "content page", renderAdmin)],
+  [/^\/import$/, page("Import a project", "content page", renderImport)],
 ];
 
 /** @type {Keys} */

@@ -1305,6 +1305,85 @@ def webhooks_settings_create_ping_deliveries_and_rotate(b, env):
         server.shutdown()
 
 
+@test
+def export_and_import_a_project_with_a_bad_csv_row_fixed(b, env):
+    """Issue 25: Export downloads the project's JSON; Import project lists a CSV's bad row by
+    field, and the fixed file becomes a project with its tasks, opened at once."""
+    ida = user("Ida")
+    source = project(ida, "Exported")
+    for title in ("First thing", "Second thing"):
+        task(ida, source["id"], title=title)
+    page = b.page(ida)
+    page.goto(f"/p/{source['id']}/settings")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export", exact=True).click()
+    assert download.value.suggested_filename.endswith(".docket.json"), download.value.suggested_filename
+    with open(download.value.path()) as f:
+        doc = json.load(f)
+    assert doc["format"] == "docket-export" and doc["project"]["name"] == "Exported", doc["project"]
+    assert [t["title"] for t in doc["tasks"]] == ["First thing", "Second thing"], doc["tasks"]
+
+    page.get_by_role("link", name="Import project").click()
+    expect(page).to_have_url(re.compile(r"/import$"))
+    owned = len(api("GET", "/projects?limit=100", ida["token"])["items"])
+    header = "title,priority,due_date,labels\n"
+    bad = header + "Write the docs,2,2026-12-20,docs\nFix the build,9,2026-13-01,ci\nShip it,1,,\n"
+    csv_file = lambda body: {"name": "plan.csv", "mimeType": "text/csv", "buffer": body.encode()}
+    page.set_input_files("#import-file", files=[csv_file(bad)])
+    # A CSV needs a name: said under the field, nothing sent.
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-name-error")).to_contain_text("needs a name")
+    page.get_by_label("Project name").fill("Plan")
+    page.get_by_role("button", name="Import", exact=True).click()
+    errors = page.locator("#import-errors tbody tr")
+    expect(errors).to_have_count(2)
+    assert sorted(errors.evaluate_all("rows => rows.map(r => r.dataset.field)")) == ["rows.2.due_date", "rows.2.priority"]
+    priority = page.locator('#import-errors tr[data-field="rows.2.priority"] td')
+    expect(priority).to_have_text(["2", "priority", re.compile(r"0 \(none\) to 4")])
+    assert len(api("GET", "/projects?limit=100", ida["token"])["items"]) == owned, "a refused import created a project"
+    expect(page.get_by_label("Project name")).to_have_value("Plan")
+    axe(page, "import errors")
+
+    # Fixed, the file becomes a project: opened, with its three tasks in file order.
+    good = header + "Write the docs,2,2026-12-20,docs\nFix the build,3,2026-12-31,ci\nShip it,1,,\n"
+    page.set_input_files("#import-file", files=[csv_file(good)])
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/p/[^/]+$"))
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(3)
+    for title in ("Write the docs", "Fix the build", "Ship it"):
+        expect(page.locator("#task-list")).to_contain_text(title)
+    expect(page.get_by_role("navigation", name="Projects")).to_contain_text("Plan")
+
+    # The downloaded export imports as it is: named as the exported project, its tasks in order.
+    page.get_by_role("link", name="Import project").click()
+    page.set_input_files("#import-file", download.value.path())
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/p/[^/]+$"))
+    assert page.url.rsplit("/", 1)[1] != source["id"]
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("First thing")
+
+    # A large file on a slow link shows how much of it has gone up, then opens its project.
+    page.get_by_role("link", name="Import project").click()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    filler = "lorem ipsum " * 160
+    big = "title,description,priority\n" + "".join(f"Task {i},{filler},1\n" for i in range(500))
+    page.get_by_label("Project name").fill("Big")
+    page.set_input_files("#import-file", files=[csv_file(big)])
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_function("() => { const b = document.querySelector('#import-progress'); return b && !b.hidden && b.value > 0; }")
+    expect(page.locator("#import-status")).to_contain_text("Uploading")
+    expect(page).to_have_url(re.compile(r"/p/[^/]+$"), timeout=60_000)
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    big_id = page.url.rsplit("/", 1)[1]
+    assert api("GET", f"/projects/{big_id}", ida["token"])["name"] == "Big"
+    csp_clean(page)
+    page.context.close()
+
+
 # --- issue 27: the client's daily feel ----------------------------------------------------------
 
 def huge(env):

@@ -234,6 +234,10 @@ export async function renderProjectSettings(ctx, content) {
   if (!project.is_inbox && isAdmin) {
     sections.push(h("section", { class: "card-section", "aria-labelledby": "s-webhooks" }, h("h2", { id: "s-webhooks" }, "Webhooks"), webhooks));
   }
+  // Any member may export (API.md §15b); the server names the file.
+  sections.push(h("section", { class: "card-section", "aria-labelledby": "s-export" }, h("h2", { id: "s-export" }, "Export"),
+    h("p", { class: "muted" }, "Download the project as one JSON file: its tasks with their comments, states, members and history. Import it here or on another Docket server."),
+    h("a", { class: "button", id: "export-project", href: `/api/v1/projects/${project.id}/export`, download: "" }, "Export")));
   if (project.my_role === "owner" && !project.is_inbox) {
     sections.push(h("section", { class: "card-section danger-zone", "aria-labelledby": "s-danger" }, h("h2", { id: "s-danger" }, "Delete project"),
       h("p", null, "Deletes the project and all its tasks for every member."),
