@@ -6,7 +6,10 @@
 // missed between the two. Entries the view already reflects are harmless (it compares
 // versions). EventSource resumes with Last-Event-ID by itself after a dropped connection; an
 // `event: reset` (too far behind), or a stream opened again with no entry to resume from,
-// makes the followers reload.
+// makes the followers reload. So does a burst (an import, a state deleted with its tasks moved):
+// more than BURST entries for a follower within one delivery window are not read one by one —
+// thousands of reads at once exhaust the browser — but replaced by one reload once the stream
+// has been quiet for QUIET_MS.
 
 import * as api from "./api.js";
 
@@ -19,13 +22,24 @@ export const KINDS = [
 
 /**
  * @typedef {{onEntry: (entry: api.Entry) => void, onReset?: () => void}} Follower
+ * @typedef {{projectId: string | null, f: Follower, queue: api.Entry[], floodedSince: number | null, quiet: number | undefined}} Following
  */
+
+/** Entries gathered for this long are handed to the followers together. */
+const WINDOW_MS = 40;
+/** More entries than this for one follower in one window make it reload once instead. */
+const BURST = 50;
+/** A flooded follower reloads once no entry has come for this long (or after MAX_FLOOD_MS). */
+const QUIET_MS = 400;
+const MAX_FLOOD_MS = 5000;
 
 /** Listeners for every entry of every project (the bell, the sidebar). */
 export const everyEntry = new Set();
 
-/** @type {Set<{projectId: string | null, f: Follower}>} */
+/** @type {Set<Following>} */
 const followers = new Set();
+/** @type {number | undefined} */
+let flushing;
 
 /** @type {{source: EventSource | null, last: number | null, retry: number | undefined, failures: number, open: boolean, waiting: (() => void)[], gap: boolean}} */
 const stream = { source: null, last: null, retry: undefined, failures: 0, open: false, waiting: [], gap: false };
@@ -69,9 +83,42 @@ export function ready() {
  */
 export function follow(projectId, f, signal) {
   if (signal.aborted) return;
-  const entry = { projectId, f };
-  followers.add(entry);
-  signal.addEventListener("abort", () => followers.delete(entry));
+  /** @type {Following} */
+  const following = { projectId, f, queue: [], floodedSince: null, quiet: undefined };
+  followers.add(following);
+  signal.addEventListener("abort", () => {
+    clearTimeout(following.quiet);
+    followers.delete(following);
+  });
+}
+
+/** Hands each follower what the window gathered: one by one, or one reload for a burst. */
+function flush() {
+  flushing = undefined;
+  for (const following of [...followers]) {
+    const entries = following.queue;
+    following.queue = [];
+    if (entries.length === 0) continue;
+    const { f } = following;
+    if (f.onReset && (following.floodedSince !== null || entries.length > BURST)) {
+      flood(following);
+      continue;
+    }
+    for (const entry of entries) f.onEntry(entry);
+  }
+}
+
+/** @param {Following} following */
+function flood(following) {
+  following.floodedSince ??= Date.now();
+  clearTimeout(following.quiet);
+  // One reload once the burst is over; a burst that never ends still reloads every MAX_FLOOD_MS.
+  const overdue = Date.now() - following.floodedSince >= MAX_FLOOD_MS;
+  following.quiet = window.setTimeout(() => {
+    following.floodedSince = null;
+    following.quiet = undefined;
+    if (followers.has(following)) following.f.onReset?.();
+  }, overdue ? 0 : QUIET_MS);
 }
 
 function settle() {
@@ -120,9 +167,10 @@ function connect() {
       return;
     }
     if (typeof entry.id === "number") stream.last = entry.id;
-    for (const { projectId, f } of [...followers]) {
-      if (projectId === null || projectId === entry.project_id) f.onEntry(entry);
+    for (const following of followers) {
+      if (following.projectId === null || following.projectId === entry.project_id) following.queue.push(entry);
     }
+    flushing ??= window.setTimeout(flush, WINDOW_MS);
     for (const listener of [...everyEntry]) listener(entry);
   };
   for (const kind of KINDS) es.addEventListener(kind, onEvent);

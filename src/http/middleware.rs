@@ -151,6 +151,14 @@ pub async fn request_context(
         rate.write_headers(response.headers_mut());
     }
     crate::http::security_headers::apply(response.headers_mut(), &method, path, user_id.is_some());
+    if crate::http::compression::may_compress(
+        &method,
+        crate::http::security_headers::carries_credential(&method, path),
+    ) {
+        response
+            .extensions_mut()
+            .insert(crate::http::compression::Compressible);
+    }
     crate::telemetry::access_log(&crate::telemetry::AccessLine {
         request_id: &request_id,
         method: method.as_str(),

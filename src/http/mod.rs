@@ -2,6 +2,7 @@
 //! whose rejections are problem documents, preconditions, rate limiting and security headers.
 //! It names no domain; the router itself is assembled by `crate::server`.
 
+pub mod compression;
 pub mod extract;
 pub mod middleware;
 pub mod preconditions;

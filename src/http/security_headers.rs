@@ -32,7 +32,7 @@ pub fn apply(headers: &mut HeaderMap, method: &Method, path: &str, authenticated
 
 /// Responses that hand out a credential (session, CSRF token, access or refresh token, API
 /// token secret), whether or not the request itself was authenticated.
-fn carries_credential(method: &Method, path: &str) -> bool {
+pub fn carries_credential(method: &Method, path: &str) -> bool {
     let path = path.trim_end_matches('/');
     path == "/api/v1/auth/session"
         || path == "/api/v1/auth/token"

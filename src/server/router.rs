@@ -37,6 +37,7 @@ pub fn with_layers(extra: Router<AppState>, state: AppState) -> Router {
             state.deadline,
             middleware::request_context,
         ))
+        .layer(crate::http::compression::layer())
         .with_state(state)
 }
 

@@ -98,3 +98,61 @@ async fn docs_load_their_renderer_from_docket() {
     assert_eq!(response.status(), 200);
     assert!(response.bytes().len() > 100_000);
 }
+
+#[tokio::test]
+async fn api_reads_are_gzipped_but_never_an_answer_holding_a_credential() {
+    let app = spawn_app().await;
+    let ada = app.new_client().await;
+    let project = ada.create_project("Wire").await;
+    for n in 0..30 {
+        ada.create_task(
+            project.id,
+            serde_json::json!({"title": format!("A task worth its bytes {n}")}),
+        )
+        .await;
+    }
+    // A client that leaves the body compressed, to see what is on the wire.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let bearer = format!("Bearer {}", ada.token);
+    let list = raw
+        .get(app.url(&tasks_path(project.id)))
+        .header("authorization", &bearer)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    assert_eq!(list.headers()["content-encoding"], "gzip");
+    assert_eq!(list.headers()["vary"], "accept-encoding");
+    let zipped = list.bytes().await.unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut json)
+        .unwrap();
+    let page: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 30);
+    assert!(
+        zipped.len() * 3 < json.len(),
+        "{} → {}",
+        json.len(),
+        zipped.len()
+    );
+    // Not without asking, nor a write's answer (answers handing out credentials: the unit test
+    // in src/http/compression.rs; they are all under the 1 KiB floor today anyway).
+    let plain = raw
+        .get(app.url(&tasks_path(project.id)))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let created = raw
+        .post(app.url(&tasks_path(project.id)))
+        .header("authorization", &bearer)
+        .header("accept-encoding", "gzip")
+        .json(&serde_json::json!({"title": "Big", "description": "x".repeat(2000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(created.headers().get("content-encoding").is_none());
+}

@@ -2347,6 +2347,33 @@ def subtasks_are_added_ticked_and_counted_on_the_parent_card(b, env):
 
 
 @test
+def a_burst_of_changes_reloads_the_list_once_instead_of_reading_each_task(b, env):
+    # An import or a state deleted with its tasks moved brings hundreds of entries at once;
+    # reading each task again exhausted Chromium (net::ERR_INSUFFICIENT_RESOURCES at 20,000).
+    ada = env["ada"]
+    p = project(ada, "Burst")
+    review = api("POST", f"/projects/{p['id']}/states", ada["token"], {"name": "Review", "category": "in_progress"})
+    doing = next(s for s in states_of(ada, p["id"]) if s["category"] == "in_progress" and s["is_default"])
+    many = 150
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda i: task(ada, p["id"], title=f"Burst {i:03}", state_id=review["id"]), range(many)))
+    page = b.page(ada)
+    reads = []
+    page.on("request", lambda r: reads.append(r.url) if re.search(r"/api/v1/tasks/[0-9a-f-]{36}$", r.url) and r.method == "GET" else None)
+    page.goto(f"/p/{p['id']}")
+    expect(page.locator("#task-list .row").first).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-live", "open")
+    expect(page.locator("#task-list .row .state-chip", has_text="Review").first).to_be_visible()
+    api("DELETE", f"/states/{review['id']}?move_to={doing['id']}", ada["token"], expect_status=204)
+    # One reload shows every row in its new state...
+    expect(page.locator("#task-list .row .state-chip", has_text="Review")).to_have_count(0, timeout=15_000)
+    expect(page.locator("#task-list .row .state-chip", has_text="In progress").first).to_be_visible()
+    # ...and the tasks were not read one by one (a window may still bring up to 50 singly).
+    assert len(reads) <= 60, f"{len(reads)} single-task reads for a burst of {many} entries"
+    page.context.close()
+
+
+@test
 def a_blocked_marker_goes_live_when_the_blocker_is_done(b, env):
     ada, bob, launch = env["ada"], env["bob"], env["launch"]
     p = team_of_two(env, "Waiting")
