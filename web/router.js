@@ -70,6 +70,8 @@ const ROUTES = [
   [/^\/settings$/, page("Settings", "content page", renderSettings)],
   [/^\/admin$/, page("Users", "content page", renderAdmin)],
   [/^\/import$/, page("Import a project", "content page", renderImport)],
+  // Loaded when first shown (the first visit's budget).
+  [/^\/time$/, page("Time", "content page", async (ctx, content) => (await import("./views/time.js")).renderTime(ctx, content))],
 ];
 
 /** @type {Keys} */
