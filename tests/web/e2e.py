@@ -2597,6 +2597,18 @@ def every_weekday_repeats_and_completing_shows_the_next_one(b, env):
     assert following["due_date"] == "2027-01-11" and following["due_time"] == "09:30", following
     assert following["recurrence"]["rule"] == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", following
     assert api("GET", f"/tasks/{t['id']}", tim["token"])["recurrence"] is None
+    # Quick add understands a repetition and a time, shows them as chips, and the server takes them.
+    page.locator("#quick-add").click()
+    page.keyboard.type("Standup every weekday at 9:00")
+    chips = page.locator("#quick-add-chips")
+    expect(chips.locator(".chip-repeat")).to_have_text("Repeats: Every weekday")
+    expect(chips.locator(".chip-time")).to_have_text("At 09:00")
+    expect(page.locator("#quick-add-title")).to_have_text("Title: Standup")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-list .row", has_text="Standup")).to_have_count(1)
+    made = [x for x in api("GET", f"/projects/{p['id']}/tasks", tim["token"])["items"] if x["title"] == "Standup"]
+    assert len(made) == 1 and made[0]["due_time"] == "09:00" and made[0]["due_date"], made
+    assert made[0]["recurrence"] == {"rule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "from": "due"}, made
     page.context.close()
 
 
