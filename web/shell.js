@@ -67,7 +67,7 @@ export function renderSidebar() {
       h("ul", { class: "nav" },
         box ? item(`/p/${box.id}`, "Inbox", projectId === box.id, "▣") : null,
         item("/my", "My tasks", path === "/my", "◉"),
-        item("/upcoming", "Upcoming", path === "/upcoming", "◷"),
+        item("/upcoming", "Upcoming", path.startsWith("/upcoming"), "◷"),
         item("/time", "Time", path === "/time", "◑"),
         item("/import", "Import project", path === "/import", "⇪"))),
     h("nav", { "aria-label": "Projects", class: "projects-nav" },
@@ -146,11 +146,15 @@ export function projectHeader(project, view) {
     userMenu(pages.map(([href, label, name]) => ({ href, label, current: view === name }))));
 }
 
-/** @param {string} title */
-export function plainHeader(title) {
+/**
+ * @param {string} title
+ * @param {HTMLElement | null} [views] a switch between the page's views (Upcoming: List / Week)
+ */
+export function plainHeader(title, views = null) {
   return h("header", { class: "topbar" },
     menuToggle(),
     h("h1", { class: "project-title" }, title),
+    views,
     h("div", { class: "spacer" }),
     userMenu([]));
 }

@@ -2670,6 +2670,42 @@ def a_timer_runs_in_the_top_bar_across_a_reload_and_the_time_page_lists_it(b, en
     page.context.close()
 
 
+@test
+def upcoming_week_shows_days_as_columns_with_their_tasks(b, env):
+    wes = user("Wes")
+    p = project(wes, "Days")
+    page = b.page(wes)
+    page.goto("/upcoming")
+    today = page.evaluate("() => { const d = new Date(); return [d.getFullYear(), d.getMonth() + 1, d.getDate()]; }")
+    day0 = datetime.date(*today)
+    iso = lambda d: d.isoformat()
+    task(wes, p["id"], title="Today's task", due_date=iso(day0))
+    task(wes, p["id"], title="Late call", due_date=iso(day0 + datetime.timedelta(days=2)), due_time="16:00")
+    task(wes, p["id"], title="Early call", due_date=iso(day0 + datetime.timedelta(days=2)), due_time="08:30")
+    task(wes, p["id"], title="Next week's task", due_date=iso(day0 + datetime.timedelta(days=8)))
+    task(wes, p["id"], title="Finished", due_date=iso(day0), status="done")
+    page.get_by_role("link", name="Week", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/upcoming/week$"))
+    days = page.locator("#week .week-day")
+    expect(days).to_have_count(7)
+    expect(days.nth(0)).to_have_class(re.compile(r"\btoday\b"))
+    expect(days.nth(0).locator(".week-title")).to_have_text(["Today's task"])
+    expect(days.nth(0).locator(".week-task")).to_contain_text("Days #1")
+    # A day's tasks in the order of their times.
+    expect(days.nth(2).locator(".week-title")).to_have_text(["Early call", "Late call"])
+    expect(days.nth(2).locator(".week-time")).to_have_text(["08:30", "16:00"])
+    expect(page.locator("#week")).not_to_contain_text("Next week's task")
+    expect(page.locator("#week")).not_to_contain_text("Finished")
+    shoot(page, "week", widths=(1280, 375), schemes=("light", "dark"))
+    page.locator("#week-next").click()
+    expect(page).to_have_url(re.compile(r"/upcoming/week\?from=" + iso(day0 + datetime.timedelta(days=7))))
+    expect(days.nth(1).locator(".week-title")).to_have_text(["Next week's task"])
+    # A task opens in its project with its panel.
+    days.nth(1).get_by_role("link", name="Next week's task").click()
+    expect(page.locator("#task-title")).to_have_value("Next week's task")
+    page.context.close()
+
+
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
     bob, vic = user("Bob"), user("Vic")
