@@ -22,6 +22,9 @@ import * as api from "./api.js";
 /** @type {State} */
 export const state = { user: null, projects: [], registrationOpen: true, setupRequired: false };
 
+/** The top bars' running-timer clock: drawn by components/timer.js once it is loaded (issue 21). */
+export const topTimer = { draw: (/** @type {HTMLElement} */ _el) => {}, stop: () => {} };
+
 /** Things with unsaved input: each returns true while it has some. */
 export const unsaved = new Set();
 /** @type {() => boolean} */

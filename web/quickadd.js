@@ -5,6 +5,13 @@
 //   on/next + mon, tue(s), wed, thu(r/rs), fri, sat, sun, or a full name: the coming one
 //   dec 24, december 24 (on dec 24)     the next such date (this year, or next once it passed)
 //   2026-12-24 (on 2026-12-24)          a real calendar date
+// Repetition and a due time (API.md §19), each also only the first:
+//   every day, every weekday, every week, every month, every year
+//   every monday (or mon … sun)         weekly on that day
+//   every month on the 1st (… the 31st) monthly on that day
+//   at 9:00, at 17:30, at 9am, at 5:30pm
+// A repeating task needs a due date: without one it is due on the first occurrence from today
+// on; a time without a date is due today.
 // Only the first date counts; a later one stays in the title. Every match is a span of the
 // line, which the input highlights and a chip shows; a span the person chose to keep (one
 // click on its chip, or Backspace right after it) stays words of the title. Linear in the line.
@@ -19,9 +26,12 @@ const SHORT_DAYS = new Map([
 const MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 
 /**
- * @typedef {{title: string, priority?: number, labels: string[], assignee_me: boolean, due_date?: string}} QuickAdd
- * @typedef {"priority" | "label" | "assignee" | "due"} SpanKind
- * @typedef {{start: number, end: number, kind: SpanKind, text: string, value: string | number, kept: boolean}} Span
+ * @typedef {{rule: string, from: "due"}} Recurrence
+ * @typedef {{title: string, priority?: number, labels: string[], assignee_me: boolean, due_date?: string,
+ *   due_time?: string, recurrence?: Recurrence}} QuickAdd
+ * @typedef {"priority" | "label" | "assignee" | "due" | "repeat" | "time"} SpanKind
+ * @typedef {{start: number, end: number, kind: SpanKind, text: string, value: string | number | Repeat, kept: boolean}} Span
+ * @typedef {{rule: string, words: string, first: string}} Repeat a repetition: its rule, in words, and its first date
  *   a part of the line that means something: `start`/`end` are offsets in the line, `kept` that the
  *   person turned it back into words
  * @typedef {[number, number][]} Kept the [start, end) of the spans kept as words
@@ -125,6 +135,72 @@ function dateAt(words, i, now) {
   return md ? [2, md] : null;
 }
 
+const DAY_CODES = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"];
+const CAPITAL = (/** @type {string} */ w) => w[0].toUpperCase() + w.slice(1);
+
+/**
+ * @param {Date} now
+ * @param {(d: Date) => boolean} ok
+ * @returns {string} the first day from today on that is `ok` (within a year and a month)
+ */
+function firstFrom(now, ok) {
+  const d = new Date(now);
+  for (let i = 0; i < 400 && !ok(d); i++) d.setDate(d.getDate() + 1);
+  return localDate(d);
+}
+
+/**
+ * A repetition that starts at word `i` ("every …"): how many words it takes and what it means.
+ * @param {string[]} words lower-cased
+ * @param {number} i
+ * @param {Date} now
+ * @returns {[number, Repeat] | null}
+ */
+function repeatAt(words, i, now) {
+  if (words[i] !== "every" || i + 1 >= words.length) return null;
+  const w = words[i + 1];
+  const today = localDate(now);
+  if (w === "day") return [2, { rule: "FREQ=DAILY", words: "Every day", first: today }];
+  if (w === "weekday") return [2, { rule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", words: "Every weekday", first: firstFrom(now, (d) => d.getDay() > 0 && d.getDay() < 6) }];
+  if (w === "week") return [2, { rule: "FREQ=WEEKLY", words: "Every week", first: today }];
+  if (w === "year") return [2, { rule: "FREQ=YEARLY", words: "Every year", first: today }];
+  const day = SHORT_DAYS.get(w) ?? WEEKDAYS.indexOf(w);
+  if (day >= 0) {
+    return [2, { rule: `FREQ=WEEKLY;BYDAY=${DAY_CODES[day]}`, words: `Every ${CAPITAL(WEEKDAYS[day])}`, first: firstFrom(now, (d) => d.getDay() === day) }];
+  }
+  if (w !== "month") return null;
+  const nth = words[i + 2] === "on" && words[i + 3] === "the" ? words[i + 4]?.match(/^(\d{1,2})(st|nd|rd|th)$/) : null;
+  const n = nth ? Number(nth[1]) : 0;
+  if (n >= 1 && n <= 31 && nth?.[2] === ordinalSuffix(n)) {
+    return [5, { rule: `FREQ=MONTHLY;BYMONTHDAY=${n}`, words: `Every month on the ${n}${nth[2]}`, first: firstFrom(now, (d) => d.getDate() === n) }];
+  }
+  return [2, { rule: "FREQ=MONTHLY", words: "Every month", first: today }];
+}
+
+/** @param {number} n */
+function ordinalSuffix(n) {
+  if (n % 100 >= 11 && n % 100 <= 13) return "th";
+  return ["th", "st", "nd", "rd"][n % 10] || "th";
+}
+
+/**
+ * A time that starts at word `i` ("at 9:00", "at 9am", "at 5:30pm").
+ * @param {string[]} words lower-cased
+ * @param {number} i
+ * @returns {string | null} HH:MM
+ */
+function timeAt(words, i) {
+  if (words[i] !== "at" || i + 1 >= words.length) return null;
+  const m = words[i + 1].match(/^(\d{1,2})(?::([0-5]\d))?(am|pm)?$/);
+  if (!m || (!m[2] && !m[3])) return null;
+  let hour = Number(m[1]);
+  if (m[3]) {
+    if (hour < 1 || hour > 12) return null;
+    hour = (hour % 12) + (m[3] === "pm" ? 12 : 0);
+  } else if (hour > 23) return null;
+  return `${String(hour).padStart(2, "0")}:${m[2] || "00"}`;
+}
+
 /**
  * Reads a line: what it sets, and the spans that say so.
  * @param {string} line
@@ -148,16 +224,26 @@ export function scanQuickAdd(line, now = new Date(), kept = []) {
   }
   const lower = tokens.map((t) => t.text.toLowerCase());
   const title = [];
+  /** @type {Repeat | null} */
+  let repeat = null;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
     const word = lower[i];
-    /** @type {[number, SpanKind, string | number] | null} */
+    /** @type {[number, SpanKind, string | number | Repeat] | null} */
     let found = null;
     const priority = word.match(/^!([0-4])$/);
     if (priority) found = [1, "priority", Number(priority[1])];
     else if (/^#[^#\s]+$/.test(word)) found = [1, "label", word.slice(1)];
     else if (word === "@me") found = [1, "assignee", "me"];
-    else if (result.due_date === undefined) {
+    if (!found && repeat === null) {
+      const repeat = repeatAt(lower, i, now);
+      if (repeat) found = [repeat[0], "repeat", repeat[1]];
+    }
+    if (!found && result.due_time === undefined) {
+      const time = timeAt(lower, i);
+      if (time) found = [2, "time", time];
+    }
+    if (!found && result.due_date === undefined) {
       const date = dateAt(lower, i, now);
       if (date) found = [date[0], "due", date[1]];
     }
@@ -180,12 +266,19 @@ export function scanQuickAdd(line, now = new Date(), kept = []) {
       }
     } else if (kind === "assignee") {
       result.assignee_me = true;
+    } else if (kind === "repeat") {
+      repeat = /** @type {Repeat} */ (value);
+      result.recurrence = { rule: repeat.rule, from: "due" };
+    } else if (kind === "time") {
+      result.due_time = /** @type {string} */ (value);
     } else {
       result.due_date = /** @type {string} */ (value);
     }
     i += count - 1;
   }
   result.title = title.join(" ");
+  // A repetition or a time needs a date: the first occurrence, or today.
+  if (result.due_date === undefined && (repeat || result.due_time !== undefined)) result.due_date = repeat ? repeat.first : localDate(now);
   return { result, spans };
 }
 

@@ -27,11 +27,12 @@ import { renderImport } from "./views/import.js";
  * @param {string} title
  * @param {string} contentClass
  * @param {View} view
+ * @param {(() => HTMLElement) | null} [views] the top bar's switch between the page's views
  * @returns {(ctx: Context) => Promise<void>}
  */
-const page = (title, contentClass, view) => async (ctx) => {
+const page = (title, contentClass, view, views = null) => async (ctx) => {
   document.title = `${title} · Docket`;
-  replace(ctx.main, plainHeader(title), h("div", { class: contentClass, id: "content" }));
+  replace(ctx.main, plainHeader(title, views && views()), h("div", { class: contentClass, id: "content" }));
   await view(ctx, /** @type {HTMLElement} */ (ctx.main.querySelector("#content")));
 };
 
@@ -66,11 +67,25 @@ const ROUTES = [
   [/^\/p\/([^/]+)\/activity$/, projectPage("activity", renderProjectActivity)],
   [/^\/p\/([^/]+)\/settings$/, projectPage("settings", renderProjectSettings)],
   [/^\/my$/, page("My tasks", "content", (ctx, content) => renderTaskList(ctx, content, "my"))],
-  [/^\/upcoming$/, page("Upcoming", "content", (ctx, content) => renderTaskList(ctx, content, "upcoming"))],
+  [/^\/upcoming$/, page("Upcoming", "content", (ctx, content) => renderTaskList(ctx, content, "upcoming"), () => upcomingViews("list"))],
+  [/^\/upcoming\/week$/, page("Upcoming", "content week-content", async (ctx, content) => (await import("./views/week.js")).renderWeek(ctx, content), () => upcomingViews("week"))],
   [/^\/settings$/, page("Settings", "content page", renderSettings)],
   [/^\/admin$/, page("Users", "content page", renderAdmin)],
   [/^\/import$/, page("Import a project", "content page", renderImport)],
+  // Loaded when first shown (the first visit's budget).
+  [/^\/time$/, page("Time", "content page", async (ctx, content) => (await import("./views/time.js")).renderTime(ctx, content))],
 ];
+
+/**
+ * Upcoming's List / Week switch.
+ * @param {"list" | "week"} view
+ */
+function upcomingViews(view) {
+  /** @param {string} href @param {string} text @param {boolean} current */
+  const seg = (href, text, current) => h("a", { href, class: "seg", "aria-current": current ? "page" : undefined }, text);
+  return h("nav", { class: "tabs", "aria-label": "Upcoming views" },
+    h("span", { class: "segmented" }, seg("/upcoming", "List", view === "list"), seg("/upcoming/week", "Week", view === "week")));
+}
 
 /** @type {Keys} */
 let keys = {};

@@ -6,7 +6,7 @@
 
 import * as api from "./api.js";
 import { h, replace, announce, dialog } from "./dom.js";
-import { state, unsaved, hasUnsaved, forgetMembers } from "./model.js";
+import { state, unsaved, hasUnsaved, forgetMembers, topTimer } from "./model.js";
 import { navigate } from "./navigation.js";
 import * as live from "./live.js";
 import { bell, startBell, stopBell } from "./components/bell.js";
@@ -67,7 +67,8 @@ export function renderSidebar() {
       h("ul", { class: "nav" },
         box ? item(`/p/${box.id}`, "Inbox", projectId === box.id, "▣") : null,
         item("/my", "My tasks", path === "/my", "◉"),
-        item("/upcoming", "Upcoming", path === "/upcoming", "◷"),
+        item("/upcoming", "Upcoming", path.startsWith("/upcoming"), "◷"),
+        item("/time", "Time", path === "/time", "◑"),
         item("/import", "Import project", path === "/import", "⇪"))),
     h("nav", { "aria-label": "Projects", class: "projects-nav" },
       h("div", { class: "nav-heading" }, h("h2", { id: "projects-heading" }, "Projects"),
@@ -145,11 +146,15 @@ export function projectHeader(project, view) {
     userMenu(pages.map(([href, label, name]) => ({ href, label, current: view === name }))));
 }
 
-/** @param {string} title */
-export function plainHeader(title) {
+/**
+ * @param {string} title
+ * @param {HTMLElement | null} [views] a switch between the page's views (Upcoming: List / Week)
+ */
+export function plainHeader(title, views = null) {
   return h("header", { class: "topbar" },
     menuToggle(),
     h("h1", { class: "project-title" }, title),
+    views,
     h("div", { class: "spacer" }),
     userMenu([]));
 }
@@ -173,7 +178,10 @@ export function commandMenu() {
 function userMenu(pages) {
   const goto = h("button", { type: "button", class: "goto", id: "goto", "aria-keyshortcuts": mac ? "Meta+K" : "Control+K", title: `Search and go to (${mac ? "⌘K" : "Ctrl+K"})`, onclick: commandMenu },
     h("span", { class: "goto-icon", "aria-hidden": "true" }), h("span", { class: "goto-text" }, "Go to…"), h("kbd", { class: "goto-key", "aria-hidden": "true" }, mac ? "⌘K" : "Ctrl K"));
+  const clock = h("div", { class: "top-timer", hidden: true });
+  topTimer.draw(clock);
   return h("div", { class: "user-menu" },
+    clock,
     goto,
     h("span", { class: "muted small user-name" }, state.user?.name || ""),
     bell(),
@@ -322,12 +330,15 @@ function started() {
   live.start();
   live.everyEntry.add(onMembership);
   startBell({ navigate, me: () => state.user });
+  // A timer this browser started may still run: the clock (timer.js) loads only then.
+  if (localStorage.getItem("docket-timer")) import("./components/timer.js").then((m) => m.checkRunning());
 }
 
 function ended() {
   live.everyEntry.delete(onMembership);
   live.stop();
   stopBell();
+  topTimer.stop();
 }
 
 /**

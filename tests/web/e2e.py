@@ -2577,6 +2577,162 @@ def files_attach_by_button_drop_and_paste_with_progress_thumbnails_and_lightbox(
     eventually(lambda: "notes.txt" not in [a["name"] for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]])
 
 
+@test
+def every_weekday_repeats_and_completing_shows_the_next_one(b, env):
+    tim = user("Tim")
+    p = project(tim, "Repeats")
+    t = task(tim, p["id"], title="Water the plants", due_date="2027-01-08")  # a Friday
+    page = b.page(tim)
+    # The person's time zone, chosen in settings, is the one due times are in.
+    page.goto("/settings")
+    page.locator("#time-zone").select_option("Europe/Berlin")
+    expect(page.locator("#time-zone-state")).to_have_text("Saved: times are in Europe/Berlin.")
+    assert api("GET", "/me", tim["token"])["time_zone"] == "Europe/Berlin"
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    expect(page.locator("#task-due-zone")).to_contain_text("Europe/Berlin")
+    repeat = page.locator("#task-recurrence")
+    # The common choices are worded for the due date.
+    for words in ("Every week on Friday", "Monthly on the 8th", "Monthly on the last Friday", "3 days after completion"):
+        expect(repeat.locator("option", has_text=words)).to_have_count(1)
+    repeat.select_option(label="Every weekday")
+    expect(page.locator("#task-recurrence-shown")).to_have_text("Repeats every weekday · RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+    page.locator("#task-due_time").fill("09:30")
+    page.locator("#task-due_time").dispatch_event("change")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    eventually(lambda: api("GET", f"/tasks/{t['id']}", tim["token"])["due_time"] == "09:30")
+    saved = api("GET", f"/tasks/{t['id']}", tim["token"])
+    assert saved["recurrence"] == {"rule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "from": "due"}, saved
+    # A custom rule the server refuses says why under the field, and nothing is saved.
+    repeat.select_option(label="Custom rule…")
+    page.locator("#task-recurrence-rule").fill("FREQ=HOURLY")
+    page.locator("#task-recurrence-rule").dispatch_event("change")
+    expect(page.locator("#task-recurrence-error")).not_to_have_text("")
+    assert api("GET", f"/tasks/{t['id']}", tim["token"])["recurrence"]["rule"] == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+    page.locator("#task-recurrence").select_option(label="Every weekday")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    shoot(page, "recurrence", widths=(1280,), schemes=("light",))
+    page.locator("#close-task").click()
+    expect(page.locator("#task-panel")).to_have_count(0)
+    # Completing it brings the next one, due the next weekday, into the list without a reload.
+    page.locator(f".row[data-id='{t['id']}'] .status-toggle").click()
+    rows = page.locator(f"#task-list .row:not([data-id='{t['id']}'])", has_text="Water the plants")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("Jan 11, 2027")
+    expect(page.locator(f".row[data-id='{t['id']}']")).to_have_class(re.compile(r"\bstatus-done\b"))
+    nxt = rows.get_attribute("data-id")
+    following = api("GET", f"/tasks/{nxt}", tim["token"])
+    assert following["due_date"] == "2027-01-11" and following["due_time"] == "09:30", following
+    assert following["recurrence"]["rule"] == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", following
+    assert api("GET", f"/tasks/{t['id']}", tim["token"])["recurrence"] is None
+    # Quick add understands a repetition and a time, shows them as chips, and the server takes them.
+    page.locator("#quick-add").click()
+    page.keyboard.type("Standup every weekday at 9:00")
+    chips = page.locator("#quick-add-chips")
+    expect(chips.locator(".chip-repeat")).to_have_text("Repeats: Every weekday")
+    expect(chips.locator(".chip-time")).to_have_text("At 09:00")
+    expect(page.locator("#quick-add-title")).to_have_text("Title: Standup")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-list .row", has_text="Standup")).to_have_count(1)
+    made = [x for x in api("GET", f"/projects/{p['id']}/tasks", tim["token"])["items"] if x["title"] == "Standup"]
+    assert len(made) == 1 and made[0]["due_time"] == "09:00" and made[0]["due_date"], made
+    assert made[0]["recurrence"] == {"rule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "from": "due"}, made
+    page.context.close()
+
+
+@test
+def a_timer_runs_in_the_top_bar_across_a_reload_and_the_time_page_lists_it(b, env):
+    tess = user("Tess")
+    p = project(tess, "Hours")
+    t = task(tess, p["id"], title="Write the report")
+    page = b.page(tess)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    expect(page.locator("#top-timer")).to_be_hidden()
+    page.locator("#task-timer").click()
+    expect(page.locator("#task-timer")).to_have_text("Stop timer")
+    top = page.locator("#top-timer")
+    expect(top).to_be_visible()
+    expect(page.locator("#top-timer-task")).to_have_text(f"#{t['number']} Write the report")
+    expect(page.locator("#top-timer-elapsed")).to_have_text(re.compile(r"^0:\d\d:\d\d$"))
+    # A reload reads the running timer from the API.
+    page.reload()
+    expect(page.locator("#top-timer-task")).to_have_text(f"#{t['number']} Write the report")
+    expect(page.locator("#task-timer")).to_have_text("Stop timer")
+    shoot(page, "timer-panel", widths=(1280,), schemes=("light",))
+    page.locator("#close-task").click()
+    expect(page.locator("#task-panel")).to_have_count(0)
+    shoot(page, "timer", widths=(1280, 375), schemes=("light",))
+    page.locator("#top-timer-stop").click()
+    expect(top).to_be_hidden()
+    page.locator(f".row[data-id='{t['id']}']").click()
+    expect(page.locator("#task-timer")).to_have_text("Start timer")
+    entries = api("GET", "/me/time", tess["token"])["items"]
+    assert len(entries) == 1 and entries[0]["ended_at"] is not None, entries
+    # Time added by hand counts in the task's total.
+    page.locator("#task-add-time").click()
+    page.locator("#add-time-minutes").fill("1h 30m")
+    page.locator("#add-time-note").fill("Drafting")
+    page.locator("#add-time-save").click()
+    expect(page.locator("#task-time-spent")).to_have_text("1 h 30 min")
+    # The Time page: both entries, the server's total, and the CSV of the same.
+    page.get_by_role("link", name="Time", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/time$"))
+    rows = page.locator("#time-entries .time-entry")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Drafting")).to_contain_text(f"#{t['number']} Write the report")
+    expect(page.locator("#time-total")).to_have_text("Total: 1 h 30 min")
+    csv = page.request.get(OPEN + page.locator("#time-csv").get_attribute("href"))
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv"), csv.status
+    lines = csv.text().strip().splitlines()
+    assert len(lines) == 3 and t["id"] in lines[1] and "Drafting" in csv.text(), lines
+    # A range without entries says so, with a zero total.
+    page.locator("#time-from").fill("2020-01-01")
+    page.locator("#time-from").dispatch_event("change")
+    page.locator("#time-to").fill("2020-01-31")
+    page.locator("#time-to").dispatch_event("change")
+    expect(page.locator("#time-total")).to_have_text("Total: 0 min")
+    expect(page).to_have_url(re.compile(r"from=2020-01-01"))
+    page.goto("/time")
+    expect(rows).to_have_count(2)
+    shoot(page, "time", widths=(1280, 375), schemes=("light", "dark"))
+    page.context.close()
+
+
+@test
+def upcoming_week_shows_days_as_columns_with_their_tasks(b, env):
+    wes = user("Wes")
+    p = project(wes, "Days")
+    page = b.page(wes)
+    page.goto("/upcoming")
+    today = page.evaluate("() => { const d = new Date(); return [d.getFullYear(), d.getMonth() + 1, d.getDate()]; }")
+    day0 = datetime.date(*today)
+    iso = lambda d: d.isoformat()
+    task(wes, p["id"], title="Today's task", due_date=iso(day0))
+    task(wes, p["id"], title="Late call", due_date=iso(day0 + datetime.timedelta(days=2)), due_time="16:00")
+    task(wes, p["id"], title="Early call", due_date=iso(day0 + datetime.timedelta(days=2)), due_time="08:30")
+    task(wes, p["id"], title="Next week's task", due_date=iso(day0 + datetime.timedelta(days=8)))
+    task(wes, p["id"], title="Finished", due_date=iso(day0), status="done")
+    page.get_by_role("link", name="Week", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/upcoming/week$"))
+    days = page.locator("#week .week-day")
+    expect(days).to_have_count(7)
+    expect(days.nth(0)).to_have_class(re.compile(r"\btoday\b"))
+    expect(days.nth(0).locator(".week-title")).to_have_text(["Today's task"])
+    expect(days.nth(0).locator(".week-task")).to_contain_text("Days #1")
+    # A day's tasks in the order of their times.
+    expect(days.nth(2).locator(".week-title")).to_have_text(["Early call", "Late call"])
+    expect(days.nth(2).locator(".week-time")).to_have_text(["08:30", "16:00"])
+    expect(page.locator("#week")).not_to_contain_text("Next week's task")
+    expect(page.locator("#week")).not_to_contain_text("Finished")
+    shoot(page, "week", widths=(1280, 375), schemes=("light", "dark"))
+    page.locator("#week-next").click()
+    expect(page).to_have_url(re.compile(r"/upcoming/week\?from=" + iso(day0 + datetime.timedelta(days=7))))
+    expect(days.nth(1).locator(".week-title")).to_have_text(["Next week's task"])
+    # A task opens in its project with its panel.
+    days.nth(1).get_by_role("link", name="Next week's task").click()
+    expect(page.locator("#task-title")).to_have_value("Next week's task")
+    page.context.close()
+
+
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
     bob, vic = user("Bob"), user("Vic")

@@ -7,22 +7,24 @@ import { h, replace, announce, dialog } from "../dom.js";
 import { renderMarkdown, toggleTaskItem } from "../markdown.js";
 import { PRIORITIES, statusLabel } from "../model.js";
 import { priorityGlyph } from "./priority.js";
+import { dateInputs, describe } from "./task-dates.js";
 
 // The state (API.md §17) stands for the status: setting it sets the status, its category.
-/** @typedef {"title"|"description"|"state_id"|"priority"|"due_date"|"labels"|"assignee_id"} Field */
+/** @typedef {"title"|"description"|"state_id"|"priority"|"due_date"|"labels"|"assignee_id"|"start_date"|"due_time"|"recurrence"} Field */
 /** @type {Field[]} */
-export const FIELDS = ["title", "description", "state_id", "priority", "due_date", "labels", "assignee_id"];
+export const FIELDS = ["title", "description", "state_id", "priority", "due_date", "labels", "assignee_id", "start_date", "due_time", "recurrence"];
 /** @type {Record<Field, string>} */
-const LABELS = { title: "Title", description: "Description", state_id: "State", priority: "Priority", due_date: "Due date", labels: "Labels", assignee_id: "Assignee" };
+const LABELS = { title: "Title", description: "Description", state_id: "State", priority: "Priority", due_date: "Due date", labels: "Labels", assignee_id: "Assignee",
+  start_date: "Start date", due_time: "Due time", recurrence: "Repeat" };
 
 /**
  * @typedef {{title: HTMLInputElement, description: HTMLTextAreaElement, preview: HTMLElement, editButton: HTMLElement,
- *   state: HTMLSelectElement, priority: HTMLSelectElement, assignee: HTMLSelectElement, due: HTMLInputElement,
- *   labels: HTMLInputElement}} Inputs
+ *   state: HTMLSelectElement, priority: HTMLSelectElement, assignee: HTMLSelectElement,
+ *   dates: import("./task-dates.js").DateInputs, labels: HTMLInputElement}} Inputs
  * @typedef {{onSaved: (t: api.Task) => void, onDeleted: (id: string) => void, onHidden: (id: string) => void,
  *   onRestored: (id: string) => void}} Hooks what the panel tells the view: a task saved, deleted (for good), hidden
  *   while its deletion waits for Undo, and back after Undo (or a deletion that failed)
- * @typedef {{ctx: import("../model.js").Context, hooks: Hooks, base: api.Task, draft: Record<Field, any>,
+ * @typedef {{ctx: import("../model.js").Context, hooks: Hooks, base: import("./task-dates.js").TimedTask, draft: Record<Field, any>,
  *   members: api.Member[], states: api.WorkflowState[], project: api.Project | undefined, canEdit: boolean, inputs: Inputs,
  *   status: HTMLElement, errors: Record<string, HTMLElement>, scheduled: (() => void) & {flush: () => void},
  *   saving: boolean, again: boolean, pending: Promise<void> | null, conflict: boolean, editing: boolean, refreshing: boolean,
@@ -43,7 +45,7 @@ export const dirty = (p) => FIELDS.some((f) => !same(p.draft[f], p.base[f]));
  * The field controls, each reporting its new value to `changed`.
  * @param {Record<Field, any>} draft
  * @param {{canEdit: boolean, members: api.Member[], states: api.WorkflowState[], changed: (field: Field, value: any) => void,
- *   toggleEditing: () => void}} o
+ *   toggleEditing: () => void, zone: string, errors: Record<string, HTMLElement>}} o
  * @returns {Inputs}
  */
 export function fieldInputs(draft, o) {
@@ -66,12 +68,12 @@ export function fieldInputs(draft, o) {
     });
     return el;
   };
-  const due = /** @type {HTMLInputElement} */ (h("input", { id: "task-due_date", type: "date", value: draft.due_date || "", readonly: !canEdit, "aria-describedby": "task-due_date-error" }));
-  due.addEventListener("change", () => changed("due_date", due.value || null));
+  const dates = dateInputs(draft, { canEdit, zone: o.zone, changed,
+    errorFor: (field) => (o.errors[field] = h("p", { class: "field-error", id: `task-${field}-error` })) });
   const labels = /** @type {HTMLInputElement} */ (h("input", { id: "task-labels", value: draft.labels.join(", "), readonly: !canEdit, autocomplete: "off", "aria-describedby": "task-labels-help task-labels-error" }));
   labels.addEventListener("input", () => changed("labels", labels.value.split(",").map((l) => l.trim().toLowerCase()).filter(Boolean)));
   return {
-    title, description, due, labels,
+    title, description, dates, labels,
     preview: h("div", { class: "markdown", id: "task-description-view" }),
     editButton: h("button", { type: "button", class: "ghost small", id: "edit-description", "aria-pressed": "false", onclick: o.toggleEditing }, "Edit"),
     state: select("state_id", o.states.map((s) => [s.id, s.name === statusLabel(s.category) ? s.name : `${s.name} (${statusLabel(s.category)})`])),
@@ -133,7 +135,7 @@ export function fill(p) {
   inputs.state.value = draft.state_id;
   inputs.priority.value = String(draft.priority);
   inputs.assignee.value = draft.assignee_id || "";
-  inputs.due.value = draft.due_date || "";
+  inputs.dates.fill(draft);
   inputs.labels.value = draft.labels.join(", ");
   drawPreview(p);
   drawGlyph(p);
@@ -168,7 +170,12 @@ async function send(p) {
   /** @type {Record<string, any>} */
   const body = {};
   for (const f of FIELDS) if (!same(p.draft[f], p.base[f])) body[f] = p.draft[f];
-  if (!Object.keys(body).length) return;
+  if (!Object.keys(body).length) {
+    // Put back as saved (a refused value changed back): nothing to send, nothing refused.
+    if (p.status.textContent === "Not saved" || p.status.textContent === "Unsaved changes") p.status.textContent = "Saved";
+    for (const el of Object.values(p.errors)) el.textContent = "";
+    return;
+  }
   p.saving = true;
   p.status.textContent = "Saving…";
   for (const el of Object.values(p.errors)) el.textContent = "";
@@ -220,7 +227,7 @@ function showRefusal(p, e) {
 async function resolveConflict(p) {
   p.conflict = true;
   p.status.textContent = "Changed by someone else — choose a version";
-  /** @type {api.Task} */
+  /** @type {import("./task-dates.js").TimedTask} */
   const theirs = await api.get(`/tasks/${p.base.id}`);
   const mine = FIELDS.filter((f) => !same(p.draft[f], p.base[f]));
   const choice = await chooseVersion(p, theirs, mine);
@@ -247,7 +254,7 @@ async function resolveConflict(p) {
 /**
  * The comparison dialog: each differing field, this person's value beside the saved one.
  * @param {Panel} p
- * @param {api.Task} theirs
+ * @param {import("./task-dates.js").TimedTask} theirs
  * @param {Field[]} mine the fields this person changed
  * @returns {Promise<"theirs" | "mine" | null | undefined>}
  */
@@ -259,6 +266,7 @@ function chooseVersion(p, theirs, mine) {
     if (f === "priority") return PRIORITIES[v];
     if (f === "state_id") return p.states.find((s) => s.id === v)?.name || "another state";
     if (f === "labels") return v.length ? v.join(", ") : "none";
+    if (f === "recurrence") return v ? describe(v) || `RRULE:${v.rule}` : "Does not repeat";
     return v === null || v === "" ? "(empty)" : String(v);
   };
   return dialog("This task changed while you were editing", (close) => [

@@ -19,6 +19,7 @@ import { priorityGlyph } from "./priority.js";
 import { deleteLater } from "./undo.js";
 import { subtaskSection, relationSection } from "./task-workflow.js";
 import { attachmentList, dropTarget } from "./attachments.js";
+import { timeSection } from "./timer.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
@@ -41,7 +42,7 @@ import { attachmentList, dropTarget } from "./attachments.js";
  * @returns {Promise<OpenPanel | null>}
  */
 export async function openTaskPanel(ctx, host, taskId, hooks) {
-  /** @type {api.Task} */
+  /** @type {import("./task-dates.js").TimedTask} */
   let base;
   try {
     base = await api.get(`/tasks/${taskId}`, { signal: ctx.signal });
@@ -56,13 +57,16 @@ export async function openTaskPanel(ctx, host, taskId, hooks) {
   const canEdit = api.can(project?.my_role, "editor");
   const [members, states] = await Promise.all([membersOf(base.project_id).catch(() => []), statesOf(base.project_id).catch(() => [])]);
   /** @type {Record<Field, any>} */
-  const draft = /** @type {Record<Field, any>} */ (Object.fromEntries(FIELDS.map((f) => [f, base[f]])));
+  const draft = /** @type {Record<Field, any>} */ (Object.fromEntries(FIELDS.map((f) => [f, base[f] ?? null])));
+  /** @type {Record<string, HTMLElement>} */
+  const errors = {};
   /** @type {Panel} */
   const p = {
     ctx, hooks, base, draft, members, states, project, canEdit,
-    inputs: fieldInputs(draft, { canEdit, members, states, changed: (f, v) => changed(p, f, v), toggleEditing: () => setEditing(p, !p.editing) }),
+    inputs: fieldInputs(draft, { canEdit, members, states, changed: (f, v) => changed(p, f, v), toggleEditing: () => setEditing(p, !p.editing),
+      zone: /** @type {{time_zone?: string}} */ (ctx.state.user)?.time_zone || "UTC", errors }),
     status: h("p", { class: "save-state muted small", id: "save-state", "aria-live": "polite" }, ""),
-    errors: {},
+    errors,
     scheduled: debounce(() => save(p), 700),
     saving: false, again: false, pending: null, conflict: false, editing: false, refreshing: false,
     guard: () => dirty(p) || p.saving,
@@ -168,9 +172,10 @@ function panelView(p, talk) {
       h("div", { class: "props" },
         row("task-state_id", "State", inputs.state),
         row("task-priority", "Priority", h("div", { class: "with-glyph" }, inputs.priority, h("span", { class: "glyph-slot", id: "task-priority-glyph" }, priorityGlyph(p.draft.priority)))),
-        row("task-due_date", "Due", inputs.due),
         row("task-assignee_id", "Assignee", inputs.assignee),
         row("task-labels", "Labels", inputs.labels, h("p", { class: "hint", id: "task-labels-help" }, "Comma-separated"))),
+      inputs.dates.section,
+      timeSection({ task: base, canEdit, signal: p.ctx.signal }),
       base.source ? h("p", { class: "source" }, "Imported from ", h("a", { href: base.source.url, rel: "noopener noreferrer", target: "_blank", id: "task-source" }, `${base.source.repository}#${base.source.number}`)) : null,
       h("div", { class: "description" },
         h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? inputs.editButton : null),
@@ -328,11 +333,11 @@ async function refreshTask(p) {
   if (p.refreshing || dirty(p) || p.saving || p.conflict) return;
   p.refreshing = true;
   try {
-    /** @type {api.Task} */
+    /** @type {import("./task-dates.js").TimedTask} */
     const fresh = await api.get(`/tasks/${p.base.id}`, { signal: p.ctx.signal });
     if (fresh.version > p.base.version && !dirty(p) && !p.saving && !p.conflict) {
       p.base = fresh;
-      for (const f of FIELDS) p.draft[f] = fresh[f];
+      for (const f of FIELDS) p.draft[f] = fresh[f] ?? null;
       fill(p);
       p.status.textContent = "Updated just now";
     }

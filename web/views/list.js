@@ -285,6 +285,9 @@ function follow(l) {
       if (entry.kind.startsWith("task.")) l.changed();
       if (entry.kind === "task.deleted") dropRow(l, entry.task_id);
       else refreshRow(l, entry.task_id);
+      // A recurring task completed: its next occurrence is a new task (API.md §19).
+      const next = entry.kind === "task.recurred" ? entry.changes.find((c) => c.field === "next_task_id")?.to : null;
+      if (next) refreshRow(l, next);
     },
     onReset: () => {
       if (hasUnsaved()) return;

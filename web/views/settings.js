@@ -114,6 +114,7 @@ export async function renderSettings(ctx, content) {
   });
 
   const tokens = h("div", { id: "tokens" });
+  const { zoneSection, feedSection } = await import("./settings/time.js");
   replace(content,
     h("section", { class: "card-section", "aria-labelledby": "s-profile" }, h("h2", { id: "s-profile" }, "Profile"), h("p", { class: "muted" }, me.email), profile),
     h("section", { class: "card-section", "aria-labelledby": "s-theme" }, h("h2", { id: "s-theme" }, "Appearance"),
@@ -122,6 +123,8 @@ export async function renderSettings(ctx, content) {
       h("div", { class: "field checkbox" }, emailToggle, h("label", { for: "email-notifications" }, "Email notifications")),
       h("p", { class: "hint", id: "email-notifications-help" }, "An email when someone assigns you a task, mentions you or comments on your tasks, and for tasks due soon. The bell shows them either way."),
       emailState),
+    zoneSection(ctx),
+    feedSection(),
     h("section", { class: "card-section", "aria-labelledby": "s-password" }, h("h2", { id: "s-password" }, "Password"), password),
     h("section", { class: "card-section", "aria-labelledby": "s-tokens" }, h("h2", { id: "s-tokens" }, "API tokens"),
       h("p", { class: "muted" }, "For scripts: send ", h("code", null, "Authorization: Bearer dkt_…"), ". A read token can only read."),

@@ -121,3 +121,43 @@ for (const [kept, before, after, expected] of SHIFTS) {
     assert.deepEqual(shiftKept(kept, before, after), expected);
   });
 }
+
+/** [line, title, due date, due time, rule, the spans' texts] (issue 21: repetition and a time) */
+const REPEATS = [
+  ["Standup every monday", "Standup", "2026-12-21", undefined, "FREQ=WEEKLY;BYDAY=MO", ["every monday"]],
+  ["Standup every mon at 9:00", "Standup", "2026-12-21", "09:00", "FREQ=WEEKLY;BYDAY=MO", ["every mon", "at 9:00"]],
+  ["Pay rent every month on the 1st", "Pay rent", "2027-01-01", undefined, "FREQ=MONTHLY;BYMONTHDAY=1", ["every month on the 1st"]],
+  ["Report every month on the 16th", "Report", "2026-12-16", undefined, "FREQ=MONTHLY;BYMONTHDAY=16", ["every month on the 16th"]],
+  ["Report every month on the 2st", "Report on the 2st", "2026-12-16", undefined, "FREQ=MONTHLY", ["every month"]],
+  ["Water plants every weekday", "Water plants", "2026-12-16", undefined, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", ["every weekday"]],
+  ["Backup every day at 5:30pm", "Backup", "2026-12-16", "17:30", "FREQ=DAILY", ["every day", "at 5:30pm"]],
+  ["Call at 9am tomorrow", "Call", "2026-12-17", "09:00", undefined, ["at 9am", "tomorrow"]],
+  ["Plan every monday friday", "Plan", "2026-12-18", undefined, "FREQ=WEEKLY;BYDAY=MO", ["every monday", "friday"]],
+  // Not a time or a repetition: the words stay.
+  ["Meet at noon", "Meet at noon", undefined, undefined, undefined, []],
+  ["Sleep at 9", "Sleep at 9", undefined, undefined, undefined, []],
+  ["Wake at 25:00", "Wake at 25:00", undefined, undefined, undefined, []],
+  ["Every little thing", "Every little thing", undefined, undefined, undefined, []],
+  ["every", "every", undefined, undefined, undefined, []],
+  // Only the first repetition counts.
+  ["Gym every monday every day", "Gym every day", "2026-12-21", undefined, "FREQ=WEEKLY;BYDAY=MO", ["every monday"]],
+];
+
+for (const [line, title, due, time, rule, texts] of REPEATS) {
+  test(`repetition and time: ${JSON.stringify(line)}`, () => {
+    const { result, spans } = scanQuickAdd(line, NOW);
+    assert.equal(result.title, title);
+    assert.equal(result.due_date, due);
+    assert.equal(result.due_time, time);
+    assert.deepEqual(result.recurrence, rule === undefined ? undefined : { rule, from: "due" });
+    assert.deepEqual(spans.map((s) => s.text), texts);
+  });
+}
+
+test("a repetition kept as words repeats nothing, and the next one counts", () => {
+  const line = "Gym every monday every friday";
+  const { result } = scanQuickAdd(line, NOW, [[4, 16]]);
+  assert.equal(result.title, "Gym every monday");
+  assert.deepEqual(result.recurrence, { rule: "FREQ=WEEKLY;BYDAY=FR", from: "due" });
+  assert.equal(result.due_date, "2026-12-18");
+});

@@ -16,6 +16,7 @@ const PIECES = [
   " ", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "!", "!0", "!3", "!4", "!5", "!!", "#", "##", "#ops", "#Ops", "#a#b",
   "@", "@me", "@ME", "@mel", "today", "Tomorrow", "fri", "friday", "fr", "wed", "2026-12-24", "2026-02-30", "2026-13-01",
   "9999-99-99", "ship", "the", "release", "é", "日本", "😀", "\u0000", "-", "x",
+  "every", "every", "day", "weekday", "month", "on", "1st", "31st", "2st", "at", "at", "9:00", "9am", "13pm", "24:00", "5:30pm",
 ];
 
 /**
@@ -32,6 +33,12 @@ function parsedChecked(line) {
   assert.equal(typeof result.assignee_me, "boolean", where);
   if (result.priority !== undefined) assert.ok(Number.isInteger(result.priority) && result.priority >= 0 && result.priority <= 4, where);
   if (result.due_date !== undefined) assert.match(result.due_date, /^\d{4}-\d{2}-\d{2}$/, where);
+  // A time or a repetition comes with a date (the API refuses either without one).
+  if (result.due_time !== undefined) assert.ok(/^([01]\d|2[0-3]):[0-5]\d$/.test(result.due_time) && result.due_date, where);
+  if (result.recurrence !== undefined) {
+    assert.ok(result.due_date && result.recurrence.from === "due", where);
+    assert.match(result.recurrence.rule, /^FREQ=(DAILY|WEEKLY|MONTHLY|YEARLY)(;BYDAY=[A-Z,]+|;BYMONTHDAY=([1-9]|[12]\d|3[01]))?$/, where);
+  }
   assert.equal(new Set(result.labels).size, result.labels.length, where);
   for (const label of result.labels) {
     assert.ok(label.length > 0 && label === label.toLowerCase() && !/[\s#]/.test(label), where);
@@ -85,6 +92,8 @@ const ADVERSARIAL = {
   "weekdays": (/** @type {number} */ n) => "fri ".repeat(n / 4),
   "priorities": (/** @type {number} */ n) => "!3 ".repeat(n / 3),
   "assignees": (/** @type {number} */ n) => "@me ".repeat(n / 4),
+  "repetitions": (/** @type {number} */ n) => "every month on the 1st ".repeat(n / 23),
+  "times": (/** @type {number} */ n) => "at 9:00 ".repeat(n / 8),
   "one long word": (/** @type {number} */ n) => "a".repeat(n),
   "spaces": (/** @type {number} */ n) => " ".repeat(n),
   "words": (/** @type {number} */ n) => "word ".repeat(n / 5),

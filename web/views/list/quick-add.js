@@ -1,11 +1,16 @@
 // Quick add: one line makes a task. What the line will set is highlighted in the input and shown
 // as chips before Enter, with the title that is left; a click on a chip, or Backspace right after
 // a highlighted part, keeps that part as words of the title (a second click reads it again).
+// The grammar (quickadd.js) loads with `import()` when the line is first focused or typed in: a
+// first visit shows its rows without it (the budget of docs/performance.md).
 
 import * as api from "../../api.js";
 import { h, replace, formatDue } from "../../dom.js";
-import { scanQuickAdd, shiftKept } from "../../quickadd.js";
 import { PRIORITIES } from "../../model.js";
+
+/** @type {Promise<typeof import("../../quickadd.js")> | null} */
+let grammar = null;
+const loadGrammar = () => (grammar ??= import("../../quickadd.js"));
 
 /** @typedef {import("../../quickadd.js").Span} Span */
 
@@ -18,6 +23,8 @@ function chipText(s) {
   if (s.kind === "priority") return `Priority: ${PRIORITIES[/** @type {number} */ (s.value)]}`;
   if (s.kind === "label") return `#${s.value}`;
   if (s.kind === "assignee") return "Assignee: me";
+  if (s.kind === "repeat") return `Repeats: ${/** @type {import("../../quickadd.js").Repeat} */ (s.value).words}`;
+  if (s.kind === "time") return `At ${s.value}`;
   return `Due: ${formatDue(/** @type {string} */ (s.value))} (${s.value})`;
 }
 
@@ -47,6 +54,7 @@ export function quickAdd(ctx, project, onCreated) {
     kept: [], last: "", spans: [],
   };
   const { input } = q;
+  input.addEventListener("focus", () => loadGrammar(), { once: true });
   input.addEventListener("input", () => draw(q));
   input.addEventListener("scroll", () => { q.mirror.scrollLeft = input.scrollLeft; });
   input.addEventListener("keydown", (e) => {
@@ -69,7 +77,7 @@ export function quickAdd(ctx, project, onCreated) {
     h("div", { class: "qa-field" }, q.mirror, input),
     h("button", { type: "submit", class: "primary" }, "Add"),
     h("p", { id: "quick-add-help", class: "sr-only" },
-      "Write !0 to !4 for priority, #label, @me to assign yourself, and today, tomorrow, a weekday (friday, or on fri), dec 24 or 2026-12-24 for the due date. Backspace right after a highlighted part, or its chip, keeps it as words of the title."),
+      "Write !0 to !4 for priority, #label, @me to assign yourself, and today, tomorrow, a weekday (friday, or on fri), dec 24 or 2026-12-24 for the due date, at 9:00 for its time, every monday, every weekday or every month on the 1st to repeat it. Backspace right after a highlighted part, or its chip, keeps it as words of the title."),
     q.chips, q.error);
 }
 
@@ -77,7 +85,9 @@ export function quickAdd(ctx, project, onCreated) {
  * Reads the line again: the highlights under it, the title that is left, a chip per span.
  * @param {Line} q
  */
-function draw(q) {
+async function draw(q) {
+  // Once loaded, every draw waits on the same settled promise, so they run in the order typed.
+  const { scanQuickAdd, shiftKept } = await loadGrammar();
   const { input } = q;
   q.kept = shiftKept(q.kept, q.last, input.value);
   q.last = input.value;
@@ -125,6 +135,7 @@ function keep(q, s, on) {
  * @param {(task: api.Task) => void} onCreated
  */
 async function submit(ctx, project, q, onCreated) {
+  const { scanQuickAdd } = await loadGrammar();
   const parsed = scanQuickAdd(q.input.value, new Date(), q.kept).result;
   if (!parsed.title) {
     q.error.textContent = "A task needs a title.";
@@ -136,6 +147,8 @@ async function submit(ctx, project, q, onCreated) {
   if (parsed.priority !== undefined) body.priority = parsed.priority;
   if (parsed.labels.length) body.labels = parsed.labels;
   if (parsed.due_date) body.due_date = parsed.due_date;
+  if (parsed.due_time) body.due_time = parsed.due_time;
+  if (parsed.recurrence) body.recurrence = parsed.recurrence;
   if (parsed.assignee_me) body.assignee_id = ctx.state.user?.id;
   try {
     const task = await api.post(`/projects/${project.id}/tasks`, body);
