@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod attachments;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod comments;
 pub mod config;

@@ -100,6 +100,13 @@ impl IfNoneMatch {
     pub fn matches(&self, version: i64) -> bool {
         self.0.as_deref().is_some_and(|tags| matches(tags, version))
     }
+
+    /// Whether the header names `tag` (a quoted entity tag, such as a hash of the body), or `*`.
+    pub fn matches_tag(&self, tag: &str) -> bool {
+        self.0
+            .as_deref()
+            .is_some_and(|tags| tags.iter().any(|t| t == "*" || t == tag))
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {

@@ -27,8 +27,19 @@ pub async fn authorize(
     project_id: Uuid,
     action: Action,
 ) -> Result<ProjectAccess, ApiError> {
-    let role = store::role_of(db, project_id, principal.id()).await?;
-    ProjectAccess::checked(principal.id(), project_id, role, action)
+    authorize_user(db, principal.id(), project_id, action).await
+}
+
+/// `authorize` for a user known by another credential than a `Principal` (the calendar
+/// feed's secret): the same role read and rule.
+pub async fn authorize_user(
+    db: &impl Exec,
+    user_id: Uuid,
+    project_id: Uuid,
+    action: Action,
+) -> Result<ProjectAccess, ApiError> {
+    let role = store::role_of(db, project_id, user_id).await?;
+    ProjectAccess::checked(user_id, project_id, role, action)
 }
 
 /// Enters a project by an invitation `tx` has just taken (`invitations::store::take`): the

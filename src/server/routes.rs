@@ -12,6 +12,7 @@ use crate::auth::{
     account, admin, api_tokens, login, passkeys, registration, reset, second_factor, security_log,
     totp,
 };
+use crate::calendar::handlers as calendar;
 use crate::comments::handlers as comments;
 use crate::fields::handlers as fields;
 use crate::github::links;
@@ -63,6 +64,11 @@ pub fn api() -> OpenApiRouter<AppState> {
             api_tokens::list_api_tokens
         ))
         .routes(routes!(api_tokens::delete_api_token))
+        .routes(routes!(
+            calendar::create_calendar_feed,
+            calendar::delete_calendar_feed
+        ))
+        .routes(routes!(calendar::get_calendar_feed))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::reset_factors))

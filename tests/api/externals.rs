@@ -250,3 +250,60 @@ impl Pyotp {
         serde_json::from_str(&text).unwrap()
     }
 }
+
+/// An iCalendar text as the `icalendar` package from PyPI (an independent RFC 5545 parser,
+/// pinned in `tests/api/requirements.txt`) reads it: every `VEVENT` and `VTODO` with the
+/// properties the feed writes (dates as ISO text; `"date": true` when a DATE), and the parse
+/// problems it noted (`errors`, per component).
+pub fn parse_calendar(text: &str) -> Value {
+    use std::io::Write;
+    const PROGRAM: &str = r#"
+import json, sys
+import icalendar
+raw = sys.stdin.buffer.read()
+cal = icalendar.Calendar.from_ical(raw)
+def when(component, key):
+    prop = component.get(key)
+    if prop is None:
+        return None
+    value = prop.dt
+    return {"value": value.isoformat(), "date": not hasattr(value, "hour"),
+            "utc": getattr(value, "tzinfo", None) is not None and value.utcoffset().total_seconds() == 0,
+            "floating": hasattr(value, "hour") and value.tzinfo is None}
+out = {"version": str(cal.get("VERSION")), "prodid": str(cal.get("PRODID")),
+       "errors": [list(e) for e in cal.errors], "components": []}
+for c in cal.subcomponents:
+    rrule = c.get("RRULE")
+    out["components"].append({
+        "kind": c.name, "uid": str(c.get("UID")), "summary": str(c.get("SUMMARY")),
+        "url": str(c.get("URL")), "status": str(c.get("STATUS")) if c.get("STATUS") else None,
+        "dtstart": when(c, "DTSTART"), "dtend": when(c, "DTEND"), "due": when(c, "DUE"),
+        "dtstamp": when(c, "DTSTAMP"), "last_modified": when(c, "LAST-MODIFIED"),
+        "completed": when(c, "COMPLETED"),
+        "rrule": rrule.to_ical().decode() if rrule is not None else None,
+        "errors": [list(e) for e in c.errors]})
+print(json.dumps(out))
+"#;
+    let python = &Pyotp::get().python;
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(PROGRAM)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "icalendar: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

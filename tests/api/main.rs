@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod binary;
 mod bounded;
+mod calendar;
 mod comments;
 mod docs;
 mod email;
