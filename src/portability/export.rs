@@ -2,8 +2,8 @@
 //!
 //! The document (version 1, documented in docs/api.md):
 //! `{"format": "docket-export", "version": 1, "exported_at", "project": {...}, "members": [...],
-//! "states": [...], "tasks": [{...task, "comments": [...]}], "activity": [...]}`. Tasks come in
-//! manual order, each with its comments oldest first; activity newest first.
+//! "states": [...], "fields": [...], "tasks": [{...task, "comments": [...]}], "activity": [...]}`.
+//! Tasks come in manual order, each with its comments oldest first; activity newest first.
 //!
 //! It is streamed: a producer task reads in pages of `PAGE` tasks inside one repeatable-read,
 //! read-only transaction (so the document is one consistent snapshot however long it takes)
@@ -26,6 +26,7 @@ use crate::auth::principal::Principal;
 use crate::comments::store as comments;
 use crate::db::{Db, DbError, Exec, Tx};
 use crate::error::ApiError;
+use crate::fields::store as fields;
 use crate::http::extract::Path;
 use crate::projects::access::{Action, Role};
 use crate::projects::{guard, store as projects};
@@ -213,6 +214,9 @@ async fn produce(tx: &Tx, project_id: Uuid, caller: Uuid, out: &mut Out) -> Resu
     }
     out.push(b"],\"states\":").await?;
     out.value(&states::list(tx, project_id).await?).await?;
+    // The definitions the tasks' `fields` values are keyed by (API.md §18).
+    out.push(b",\"fields\":").await?;
+    out.value(&fields::list(tx, project_id).await?).await?;
     out.push(b",\"tasks\":[").await?;
     produce_tasks(tx, project_id, caller, out).await?;
     out.push(b"],\"activity\":[").await?;

@@ -275,12 +275,20 @@ async fn an_export_is_the_versioned_document_of_everything_in_the_project_for_an
         tokio::join!(app.new_client(), app.new_client(), app.new_client());
     let project = alice.create_project("Launch \"Q1\" / ünïcode").await;
     alice.add_member(project.id, &viewer, "viewer").await;
+    let points: serde_json::Value = alice
+        .post(
+            &fields_path(project.id),
+            json!({"name": "Points", "kind": "number"}),
+        )
+        .await
+        .created();
+    let points = points["id"].as_str().unwrap().to_owned();
     let parent = alice
         .create_task(
             project.id,
             json!({"title": "Parent", "description": "line 1\nline 2", "priority": 3,
                    "due_date": "2027-01-31", "labels": ["b", "a"], "status": "in_progress",
-                   "assignee_id": alice.id}),
+                   "assignee_id": alice.id, "fields": {&points: 5}}),
         )
         .await;
     let child = alice
@@ -342,9 +350,14 @@ async fn an_export_is_the_versioned_document_of_everything_in_the_project_for_an
     );
     let states: Vec<State> = serde_json::from_value(document["states"].clone()).unwrap();
     assert_eq!(states, alice.states(project.id).await);
+    // The field definitions the tasks' values are keyed by.
+    let fields: serde_json::Value = alice.get(&fields_path(project.id)).await.good();
+    assert_eq!(document["fields"], fields["items"]);
+    assert_eq!(document["fields"][0]["id"], points.as_str());
     let tasks = document["tasks"].as_array().unwrap();
     let titles: Vec<_> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Done", "Parent", "Child"]);
+    assert_eq!(tasks[1]["fields"][&points], 5);
     // Each task is the API's task, field for field, plus its comments.
     for exported in tasks {
         let mut exported = exported.clone();
