@@ -23,12 +23,16 @@ use crate::auth::principal::Principal;
 use crate::comments::CommentBody;
 use crate::db::{Db, Tx};
 use crate::error::{ApiError, ErrorCode, FieldError, FieldErrors};
+use crate::fields::store::{self as field_store, NewField};
+use crate::fields::values::{self, Values};
+use crate::fields::{Field, FieldKind, FieldName, OptionInput};
 use crate::http::extract::Query;
 use crate::http::middleware::RequestContext;
 use crate::projects::access::{Action, ProjectAccess};
 use crate::projects::handlers::{check_description, check_name, project_response};
 use crate::projects::{guard, store as projects};
 use crate::quotas;
+use crate::states::Placement;
 use crate::tasks::domain::{Description, DueDate, Labels, Priority, Status, TaskTitle};
 use crate::tasks::moves::keys_between;
 use crate::tasks::store::{self as tasks, ImportedTask, TaskFields};
@@ -600,7 +604,28 @@ struct ExportDocument {
     format: String,
     version: u32,
     project: ExportedProject,
+    /// Absent from exports made before custom fields.
+    #[serde(default)]
+    fields: Vec<ExportedField>,
     tasks: Vec<ExportedTask>,
+}
+
+#[derive(Deserialize)]
+struct ExportedField {
+    id: Uuid,
+    name: String,
+    kind: FieldKind,
+    #[serde(default)]
+    options: Vec<ExportedOption>,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Deserialize)]
+struct ExportedOption {
+    id: Uuid,
+    name: String,
+    color: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -623,6 +648,8 @@ struct ExportedTask {
     labels: Vec<String>,
     assignee_id: Option<Uuid>,
     position: Option<String>,
+    #[serde(default)]
+    fields: Values,
     #[serde(default)]
     comments: Vec<ExportedComment>,
 }
@@ -696,6 +723,7 @@ async fn import_export(
                 .as_deref()
                 .is_some_and(|k| keys_between(Some(k), None, 1).is_some())
         });
+    let fields = FieldMap::create(tx, access, &document.fields).await?;
     let mut rows = Rows::new();
     let mut comments: Vec<Vec<CommentBody>> = Vec::new();
     let mut batch: Vec<(TaskFields, Option<String>)> = Vec::new();
@@ -720,7 +748,7 @@ async fn import_export(
                 ),
             }
         }
-        let fields = check_fields(
+        let checked = check_fields(
             &task.title,
             &task.description,
             task.status.as_deref(),
@@ -729,7 +757,19 @@ async fn import_export(
             &task.labels,
             task.assignee_id.filter(|id| *id == access.user_id()),
         );
-        match fields {
+        let checked = match (checked, fields.values(&task.fields, access.user_id())) {
+            (Ok(mut checked), Ok(values)) => {
+                checked.fields = values;
+                Ok(checked)
+            }
+            (checked, values) => Err(checked
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(values.err().unwrap_or_default())
+                .collect::<Vec<_>>()),
+        };
+        match checked {
             Ok(fields) => {
                 rows.count += 1;
                 if rows.count as i64 > quotas::TASKS_PER_PROJECT {
@@ -752,6 +792,133 @@ async fn import_export(
     }
     write_export_batch(tx, access, &mut rows, &mut batch, &mut comments).await?;
     rows.done()
+}
+
+/// The export's fields created in the new project, and how its ids (of fields and options)
+/// map onto the new ones.
+struct FieldMap {
+    /// By the export's field id: the new field and the export's option ids in its order.
+    fields: std::collections::HashMap<Uuid, (Field, Vec<Uuid>)>,
+}
+
+impl FieldMap {
+    /// Creates the fields in the export's order; an invalid definition (named `fields.N.…`)
+    /// refuses the whole import.
+    async fn create(
+        tx: &Tx,
+        access: &ProjectAccess,
+        exported: &[ExportedField],
+    ) -> Result<Self, ApiError> {
+        if exported.len() as i64 > quotas::FIELDS_PER_PROJECT {
+            return Err(quotas::exceeded("fields", quotas::FIELDS_PER_PROJECT));
+        }
+        let mut errors = FieldErrors::default();
+        let mut parsed = Vec::with_capacity(exported.len());
+        for (index, field) in exported.iter().enumerate() {
+            let name = FieldName::parse(&format!("fields.{index}.name"), &field.name);
+            let inputs: Vec<OptionInput> = field
+                .options
+                .iter()
+                .map(|o| OptionInput {
+                    id: None,
+                    name: o.name.clone(),
+                    color: o.color.clone(),
+                })
+                .collect();
+            let options = crate::fields::parse_options(&inputs, &[]);
+            match (name, options) {
+                (Ok(name), Ok(options)) => parsed.push((field, name, options)),
+                (name, options) => {
+                    name.err().into_iter().for_each(|e| errors.push_with(|| e));
+                    let options = options.err().map(|e| e.into_parts().0);
+                    for e in options.unwrap_or_default() {
+                        errors.push_with(|| FieldError {
+                            field: format!("fields.{index}.{}", e.field),
+                            ..e
+                        });
+                    }
+                }
+            }
+        }
+        if errors.total() > 0 {
+            let (listed, count) = errors.into_parts();
+            return Err(ApiError::validation_of(listed, count));
+        }
+        let mut fields = std::collections::HashMap::with_capacity(parsed.len());
+        for (exported, name, options) in parsed {
+            let options = if exported.kind.has_options() {
+                options
+            } else {
+                Vec::new()
+            };
+            let created = field_store::insert(
+                tx,
+                access,
+                NewField {
+                    name: &name,
+                    kind: exported.kind,
+                    options: &options,
+                    required: exported.required,
+                    placement: Placement::Last,
+                },
+            )
+            .await?;
+            let old_options = exported.options.iter().map(|o| o.id).collect();
+            fields.insert(exported.id, (created, old_options));
+        }
+        Ok(Self { fields })
+    }
+
+    /// A task's values keyed by the new fields, each checked by its kind. A `user` value is
+    /// kept only when it is the importer (members are not imported), as for assignees.
+    fn values(&self, exported: &Values, importer: Uuid) -> Result<Values, Vec<FieldError>> {
+        let mut values = Values::new();
+        let mut errors = Vec::new();
+        for (key, raw) in exported {
+            let named = |error: FieldError| FieldError {
+                field: format!("fields.{key}"),
+                ..error
+            };
+            let Some((field, old_options)) =
+                key.parse::<Uuid>().ok().and_then(|id| self.fields.get(&id))
+            else {
+                errors.push(named(FieldError::new(
+                    "",
+                    "not_found",
+                    "no such field in the export's fields",
+                )));
+                continue;
+            };
+            let option = |raw: &serde_json::Value| {
+                raw.as_str()
+                    .and_then(|id| id.parse::<Uuid>().ok())
+                    .and_then(|id| old_options.iter().position(|o| *o == id))
+                    .map_or(raw.clone(), |index| {
+                        field.options()[index].id.to_string().into()
+                    })
+            };
+            let raw = match (field.kind, raw) {
+                (FieldKind::Select, raw) => option(raw),
+                (FieldKind::MultiSelect, serde_json::Value::Array(items)) => {
+                    items.iter().map(option).collect()
+                }
+                (FieldKind::User, raw) if raw.as_str() != Some(&importer.to_string()) => continue,
+                (_, raw) => raw.clone(),
+            };
+            match values::parse_value(field, &raw) {
+                Ok(Some(value)) => {
+                    values.insert(field.id.to_string(), value);
+                }
+                Ok(None) => {}
+                Err(error) => errors.push(named(error)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 async fn write_export_batch(

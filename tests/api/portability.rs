@@ -465,11 +465,32 @@ async fn an_export_imports_as_a_new_project_with_every_field_kept() {
     let (alice, bob) = tokio::join!(app.new_client(), app.new_client());
     let source = alice.create_project("Source").await;
     alice.add_member(source.id, &bob, "editor").await;
+    // Custom fields of the kinds whose values name something of the project.
+    let field = |body: serde_json::Value| {
+        let alice = &alice;
+        async move {
+            let field: serde_json::Value =
+                alice.post(&fields_path(source.id), body).await.created();
+            field
+        }
+    };
+    let size = field(json!({"name": "Size", "kind": "select",
+        "options": [{"name": "S"}, {"name": "L", "color": "#1f883d"}]}))
+    .await;
+    let tags = field(json!({"name": "Tags", "kind": "multi_select",
+        "options": [{"name": "x"}, {"name": "y"}]}))
+    .await;
+    let points = field(json!({"name": "Points", "kind": "number"})).await;
+    let owner = field(json!({"name": "Owner", "kind": "user"})).await;
+    let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
+    let opt = |f: &serde_json::Value, i: usize| f["options"][i]["id"].clone();
+    let values = json!({id(&size): opt(&size, 1), id(&tags): [opt(&tags, 0), opt(&tags, 1)],
+        id(&points): 2.5, id(&owner): bob.id});
     let specs = [
-        json!({"title": "Plain"}),
+        json!({"title": "Plain", "fields": {id(&size): opt(&size, 0)}}),
         json!({"title": "Everything, \"quoted\"", "description": "multi\nline ✓", "priority": 4,
                "due_date": "2027-02-28", "labels": ["Zeta", "alpha"], "status": "in_progress",
-               "assignee_id": alice.id}),
+               "assignee_id": alice.id, "fields": values}),
         json!({"title": "Done one", "status": "done", "assignee_id": bob.id}),
         json!({"title": "Canceled", "status": "canceled", "priority": 1}),
     ];
@@ -477,6 +498,8 @@ async fn an_export_imports_as_a_new_project_with_every_field_kept() {
     for spec in specs {
         made.push(alice.create_task(source.id, spec).await);
     }
+    // Required from now on: the tasks without a value are still valid, and still imported.
+    field(json!({"name": "Due by", "kind": "date", "required": true})).await;
     // A manual order that is not creation order.
     alice
         .post(
@@ -516,6 +539,16 @@ async fn an_export_imports_as_a_new_project_with_every_field_kept() {
         assert_eq!(new.position, old.position, "the manual order's keys");
         assert_eq!(new.comment_count, old.comment_count);
         assert_eq!(new.created_by, carol.id, "the importer");
+        // Field values by the new fields' ids and options, read by name; a user value only
+        // when it is the importer (none here).
+        assert_eq!(
+            named_values(&carol, imported.id, new).await,
+            named_values(&alice, source.id, old)
+                .await
+                .into_iter()
+                .filter(|(name, _)| name != "Owner")
+                .collect::<BTreeSet<_>>()
+        );
         // Assignees are kept only when they are the importer: none here.
         assert_eq!(new.assignee_id, None);
         let old_comments: Page<Comment> = alice.get(&comments_path(old.id)).await.good();
@@ -537,6 +570,34 @@ async fn an_export_imports_as_a_new_project_with_every_field_kept() {
         after[0].title, "Plain",
         "the manual order, not creation order"
     );
+    let fields_of = |v: serde_json::Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let options: Vec<_> = f["options"]
+                    .as_array()
+                    .map(|o| {
+                        o.iter()
+                            .map(|o| (o["name"].clone(), o["color"].clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    f["name"].clone(),
+                    f["kind"].clone(),
+                    f["required"].clone(),
+                    options,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        fields_of(carol.get(&fields_path(imported.id)).await.good()),
+        fields_of(alice.get(&fields_path(source.id)).await.good()),
+        "the fields: names, kinds, required, options with their colours, in order"
+    );
     assert!(after
         .iter()
         .find(|t| t.status == "done")
@@ -555,6 +616,43 @@ async fn an_export_imports_as_a_new_project_with_every_field_kept() {
     let everything = copy.iter().find(|t| t.priority == 4).unwrap();
     assert_eq!(everything.assignee_id, Some(alice.id));
     assert!(copy.iter().all(|t| t.assignee_id != Some(bob.id)));
+}
+
+/// A task's custom field values as (field name, value by name: an option's name for selects).
+async fn named_values(
+    user: &UserClient<'_>,
+    project: Uuid,
+    task: &Task,
+) -> BTreeSet<(String, String)> {
+    let fields: serde_json::Value = user.get(&fields_path(project)).await.good();
+    let fields = fields["items"].as_array().unwrap().clone();
+    let option_name = |field: &serde_json::Value, id: &serde_json::Value| {
+        field["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == *id)
+            .map(|o| o["name"].to_string())
+            .unwrap_or_else(|| panic!("{id} is no option of {field}"))
+    };
+    task.fields
+        .iter()
+        .map(|(key, value)| {
+            let field = fields.iter().find(|f| f["id"] == key.as_str()).unwrap();
+            let shown = match field["kind"].as_str().unwrap() {
+                "select" => option_name(field, value),
+                "multi_select" => value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| option_name(field, v))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => value.to_string(),
+            };
+            (field["name"].as_str().unwrap().to_owned(), shown)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -687,6 +785,29 @@ async fn bad_imports_are_refused_with_their_reasons_and_change_nothing() {
     import_json(&alice, &json!({"hello": "world"}))
         .await
         .problem(422, "validation_failed");
+    // A bad field definition, and a value its field's kind refuses: each named.
+    let field = uuid::Uuid::now_v7();
+    let problem = import_json(
+        &alice,
+        &json!({"format": "docket-export", "version": 1, "project": {"name": "x"},
+                "fields": [{"id": field, "name": " ", "kind": "number"}], "tasks": []}),
+    )
+    .await
+    .problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "fields.0.name", "{problem}");
+    let problem = import_json(
+        &alice,
+        &json!({"format": "docket-export", "version": 1, "project": {"name": "x"},
+                "fields": [{"id": field, "name": "Points", "kind": "number"}],
+                "tasks": [{"title": "ok"}, {"title": "t", "fields": {field.to_string(): "many"}}]}),
+    )
+    .await
+    .problem(422, "validation_failed");
+    assert_eq!(
+        problem["errors"][0]["field"],
+        format!("rows.2.fields.{field}"),
+        "{problem}"
+    );
     alice
         .request(reqwest::Method::POST, IMPORT)
         .header("content-type", "text/plain")

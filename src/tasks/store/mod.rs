@@ -999,17 +999,18 @@ pub struct ImportedTask {
 static IMPORT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO tasks AS t (id, project_id, number, title, description, status, priority, \
-             due_date, labels, assignee_id, created_by, state_id, position, parent_id) \
+             due_date, labels, assignee_id, created_by, state_id, position, parent_id, fields) \
          SELECT k.id, $1, $2 + k.n - 1, k.title, k.description, k.status, k.priority, k.due_date, \
              (SELECT coalesce(array_agg(l), '{{}}') FROM json_array_elements_text(k.labels::json) l), \
              k.assignee_id, $3, \
              coalesce(k.state_id, (SELECT s.id FROM states s \
                  WHERE s.project_id = $1 AND s.category = k.status AND s.is_default)), \
-             k.position, k.parent_id \
+             k.position, k.parent_id, k.fields::jsonb \
          FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::int2[], $9::date[], \
-             $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::uuid[]) WITH ORDINALITY \
+             $10::text[], $11::uuid[], $12::uuid[], $13::text[], $14::uuid[], $15::text[]) \
+             WITH ORDINALITY \
              AS k(id, title, description, status, priority, due_date, labels, assignee_id, \
-                  state_id, position, parent_id, n) \
+                  state_id, position, parent_id, fields, n) \
          ORDER BY k.n \
          RETURNING {TASK_COLUMNS}"
     )
@@ -1041,6 +1042,7 @@ pub async fn insert_imported(
     let assignees: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.assignee_id).collect();
     let states: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.state_id).collect();
     let parents: Vec<Option<Uuid>> = tasks.iter().map(|t| t.fields.parent_id).collect();
+    let values = column(|t| serde_json::Value::Object(t.fields.fields.clone()).to_string());
     let created: Vec<Task> = tx
         .fetch_all(
             &IMPORT_SQL,
@@ -1058,7 +1060,8 @@ pub async fn insert_imported(
                 assignees,
                 states,
                 positions,
-                parents
+                parents,
+                values
             ],
         )
         .await
