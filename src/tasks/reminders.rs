@@ -60,17 +60,35 @@ impl Spec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reminders(Vec<Spec>);
 
-/// One reminder of a request (the document's shape; the handler parses `Reminders`).
+/// One reminder of a request: exactly one of the two members (the document's shape; the
+/// handler parses `Reminders`, naming each bad entry).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
 #[schema(as = ReminderInput)]
 #[allow(dead_code)]
-pub struct ReminderInput {
+pub enum ReminderInput {
+    Before(ReminderBefore),
+    At(ReminderAt),
+}
+
+/// A relative reminder.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ReminderBefore {
     /// Minutes before the due date and time (09:00 of the due date without a `due_time`), in
     /// the recipient's time zone: 0 to 43,200 (30 days). Needs a `due_date`.
     #[schema(minimum = 0, maximum = 43200)]
-    before_minutes: Option<i32>,
-    /// An instant (RFC 3339). Exactly one of `before_minutes` and `at`.
-    at: Option<DateTime<Utc>>,
+    before_minutes: i32,
+}
+
+/// An absolute reminder.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ReminderAt {
+    /// An instant (RFC 3339).
+    at: DateTime<Utc>,
 }
 
 impl Reminders {
@@ -183,7 +201,12 @@ fn parse_one(index: usize, entry: &Value) -> Result<Spec, FieldError> {
         ));
     }
     match (object.get("before_minutes"), object.get("at")) {
-        (Some(minutes), None) => match minutes.as_i64() {
+        // JSON Schema's integer: `30.0` is one too.
+        (Some(minutes), None) => match minutes
+            .as_number()
+            .and_then(crate::http::extract::Integer::from_number)
+            .map(|i| i.0)
+        {
             Some(m) if (0..=i64::from(MAX_BEFORE_MINUTES)).contains(&m) => {
                 Ok(Spec::Before(m as i32))
             }
@@ -336,12 +359,17 @@ mod tests {
         assert!(Reminders::parse(&six).is_err());
         let ok = Reminders::parse(&[
             json!({"before_minutes": 43200}),
+            json!({"before_minutes": 30.0}),
             json!({"at": "2031-01-01T10:00:00+01:00"}),
         ])
         .unwrap();
         assert_eq!(
             ok.as_slice(),
-            [Spec::Before(43200), Spec::At(utc("2031-01-01T09:00:00Z"))]
+            [
+                Spec::Before(43200),
+                Spec::Before(30),
+                Spec::At(utc("2031-01-01T09:00:00Z"))
+            ]
         );
     }
 }
