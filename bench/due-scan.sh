@@ -74,9 +74,11 @@ CLAIM="WITH due AS (
          SELECT id FROM task_reminders WHERE state = 'pending' AND fire_at <= now()
          ORDER BY fire_at LIMIT 500 FOR UPDATE SKIP LOCKED)
        UPDATE task_reminders r
-       SET state = CASE WHEN t.status IN ('todo', 'in_progress') THEN 'sent' ELSE 'passed' END,
-           sent_at = CASE WHEN t.status IN ('todo', 'in_progress') THEN now() END
-       FROM due, tasks t
+       SET state = CASE WHEN s.sendable THEN 'sent' ELSE 'passed' END,
+           sent_at = CASE WHEN s.sendable THEN now() END
+       FROM due, tasks t, LATERAL (SELECT t.status IN ('todo', 'in_progress') AND EXISTS (
+           SELECT 1 FROM memberships m WHERE m.project_id = t.project_id
+               AND m.user_id = coalesce(t.assignee_id, t.created_by)) AS sendable) s
        WHERE r.id = due.id AND t.id = r.task_id
        RETURNING r.id, r.task_id, coalesce(t.assignee_id, t.created_by) AS recipient, r.fire_at, r.state"
 claim() { # label, SQL run first in the same transaction

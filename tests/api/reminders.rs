@@ -392,6 +392,20 @@ async fn reminders_go_to_the_recipient_once_at_their_time_but_not_for_a_closed_t
         .patch(&task_path(closed.id), json!({"status": "done"}))
         .await
         .good::<Task>();
+    // Its creator, the recipient while it is unassigned, left the project: not sent (a former
+    // member hears nothing of the project, by email neither).
+    let carol = app.new_client().await;
+    alice.add_member(project, &carol, "editor").await;
+    let left = carol
+        .create_task(
+            project,
+            json!({"title": "Left", "reminders": [{"at": soon}]}),
+        )
+        .await;
+    alice
+        .delete(&member_path(project, carol.id))
+        .await
+        .no_content();
     // Set for a time already gone: never sent.
     alice
         .create_task(
@@ -425,6 +439,7 @@ async fn reminders_go_to_the_recipient_once_at_their_time_but_not_for_a_closed_t
     assert_eq!(titles, ["Absolute", "Relative"]);
     assert!(reminder_notifications(&alice).await.is_empty());
     assert_eq!(alice.get_task(closed.id).await.reminders[0].sent_at, None);
+    assert_eq!(alice.get_task(left.id).await.reminders[0].sent_at, None);
 
     // A due date moved later makes the relative reminder due again, at its new time.
     let moved: Task = alice

@@ -216,8 +216,8 @@ pub struct Claimed {
     pub task_id: Uuid,
     pub recipient: Uuid,
     pub fire_at: DateTime<Utc>,
-    /// Its task was open (todo or in progress): it is sent. A closed task's reminder is
-    /// marked `passed` instead, and not sent when the task is reopened.
+    /// Its task was open (todo or in progress) and its recipient a member: it is sent. Else
+    /// it is marked `passed`, and not sent later (the task reopened, the creator back).
     pub open: bool,
 }
 
@@ -233,26 +233,29 @@ impl FromRow for Claimed {
     }
 }
 
-/// Claims up to `limit` due reminders, oldest fire time first, marking each `sent` (open task)
-/// or `passed` (closed): the caller writes the notifications in the same transaction, so a
-/// reminder is sent once whichever instance claims it (`SKIP LOCKED`: two scans at once take
-/// different rows). A range scan of `task_reminders_due`.
+/// Claims up to `limit` due reminders, oldest fire time first, marking each `sent` — when its
+/// task is open and its recipient still a member of the task's project — or `passed`: the
+/// caller writes the notifications in the same transaction, so a reminder is sent once
+/// whichever instance claims it (`SKIP LOCKED`: two scans at once take different rows). A
+/// creator who left the project is not told about it (nor emailed, §14). A range scan of
+/// `task_reminders_due`.
 pub async fn claim_due(tx: &Tx, limit: i64) -> DbResult<Vec<Claimed>> {
-    tx.fetch_all(
-        "WITH due AS ( \
-             SELECT id FROM task_reminders WHERE state = 'pending' AND fire_at <= now() \
-             ORDER BY fire_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         UPDATE task_reminders r \
-         SET state = CASE WHEN t.status IN ('todo', 'in_progress') THEN 'sent' ELSE 'passed' END, \
-             sent_at = CASE WHEN t.status IN ('todo', 'in_progress') THEN now() END \
-         FROM due, tasks t \
-         WHERE r.id = due.id AND t.id = r.task_id \
-         RETURNING r.id, r.task_id, coalesce(t.assignee_id, t.created_by) AS recipient, \
-             r.fire_at, r.state",
-        params![limit],
-    )
-    .await
+    tx.fetch_all(CLAIM_SQL, params![limit]).await
 }
+
+/// `claim_due`'s statement (bench/due-scan.sh runs it too).
+pub const CLAIM_SQL: &str = "WITH due AS ( \
+         SELECT id FROM task_reminders WHERE state = 'pending' AND fire_at <= now() \
+         ORDER BY fire_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+     UPDATE task_reminders r \
+     SET state = CASE WHEN s.sendable THEN 'sent' ELSE 'passed' END, \
+         sent_at = CASE WHEN s.sendable THEN now() END \
+     FROM due, tasks t, LATERAL (SELECT t.status IN ('todo', 'in_progress') AND EXISTS ( \
+         SELECT 1 FROM memberships m WHERE m.project_id = t.project_id \
+             AND m.user_id = coalesce(t.assignee_id, t.created_by)) AS sendable) s \
+     WHERE r.id = due.id AND t.id = r.task_id \
+     RETURNING r.id, r.task_id, coalesce(t.assignee_id, t.created_by) AS recipient, \
+         r.fire_at, r.state";
 
 /// The next occurrence of a recurring task carries the relative reminders of the one
 /// completed (API.md §19), counted from its own due date.
