@@ -27,6 +27,9 @@ validity depend on server state rather than on its shape, which no schema can ex
   date — rules between fields and the task's stored dates, beyond a schema. A valid request
   leaves out `start_date` and `recurrence`, and `due_time` unless it sets a `due_date` (the
   black-box tests in tests/api/time.rs cover them).
+* a task's `reminders` (API.md §19): a relative one needs a due date (the request's or the
+  stored one), and no two may be the same. A valid request keeps its relative reminders only
+  when it sets a `due_date`, and each entry once (tests/api/reminders.rs covers the rest).
 * `PATCH /me` `time_zone`: an IANA name the tz database knows (about 600; the schema says "a
   string"); a valid request names one.
 * a task's `fields`, a list's `sort=field.<id>`, a field's `after_id` (API.md §18): values are
@@ -106,6 +109,16 @@ def before_call(context, case, kwargs):
         case.body.pop("recurrence", None)
         if not isinstance(case.body.get("due_date"), str):
             case.body.pop("due_time", None)
+        if isinstance(case.body.get("reminders"), list):
+            # Relative ones only with a due date set here, and no two the same (API.md §19).
+            kept = []
+            for entry in case.body["reminders"]:
+                relative = isinstance(entry, dict) and "before_minutes" in entry
+                if relative and not isinstance(case.body.get("due_date"), str):
+                    continue
+                if entry not in kept:
+                    kept.append(entry)
+            case.body["reminders"] = kept
     if (
         case.path == "/api/v1/me"
         and isinstance(case.body, dict)

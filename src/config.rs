@@ -35,6 +35,7 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_GITHUB_TOKEN",
     "DOCKET_GITHUB_SYNC_INTERVAL_S",
     "DOCKET_SHUTDOWN_GRACE_S",
+    "DOCKET_REMINDER_SCAN_S",
     "DOCKET_LOG",
     "DOCKET_LOG_FORMAT",
     "DOCKET_MAX_CONNECTIONS",
@@ -129,6 +130,8 @@ pub struct ConfigArgs {
     pub github_sync_interval_s: Option<String>,
     #[arg(long = "shutdown-grace-s", env = "DOCKET_SHUTDOWN_GRACE_S")]
     pub shutdown_grace_s: Option<String>,
+    #[arg(long = "reminder-scan-s", env = "DOCKET_REMINDER_SCAN_S")]
+    pub reminder_scan_s: Option<String>,
     #[arg(long = "log", env = "DOCKET_LOG")]
     pub log: Option<String>,
     #[arg(long = "log-format", env = "DOCKET_LOG_FORMAT")]
@@ -377,6 +380,8 @@ pub struct Config {
     pub github_token: Option<SecretString>,
     pub github_sync_interval: Duration,
     pub shutdown_grace: Duration,
+    /// How often the task reminders that came due are looked for (API.md §19).
+    pub reminder_scan: Duration,
     pub log: String,
     pub log_format: LogFormat,
     /// Open client connections; past it new ones are closed at once.
@@ -922,6 +927,12 @@ impl Config {
             20,
             integer_in(0, 3600),
         ));
+        let reminder_scan = Duration::from_secs(problems.parse(
+            "DOCKET_REMINDER_SCAN_S",
+            &args.reminder_scan_s,
+            15,
+            integer_in(1, 3600),
+        ));
         let (log, log_format) = logging(&mut problems, args);
         let max_connections = problems.parse(
             "DOCKET_MAX_CONNECTIONS",
@@ -1015,6 +1026,7 @@ impl Config {
             github_token: secret(&args.github_token),
             github_sync_interval,
             shutdown_grace,
+            reminder_scan,
             log,
             log_format,
             max_connections,
@@ -1136,6 +1148,10 @@ impl Config {
             (
                 "DOCKET_SHUTDOWN_GRACE_S",
                 self.shutdown_grace.as_secs().to_string(),
+            ),
+            (
+                "DOCKET_REMINDER_SCAN_S",
+                self.reminder_scan.as_secs().to_string(),
             ),
             ("DOCKET_LOG", self.log.clone()),
             (

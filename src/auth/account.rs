@@ -190,8 +190,9 @@ pub async fn update_me(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    let tx = state.db.begin().await?;
     let user = users::update_profile(
-        &state.db,
+        &tx,
         principal.id(),
         name.as_ref(),
         body.email_notifications,
@@ -199,6 +200,12 @@ pub async fn update_me(
     )
     .await?
     .ok_or_else(ApiError::not_found)?;
+    if time_zone.is_some() {
+        // Relative task reminders count in the recipient's zone (API.md §19); the row lock
+        // the update took orders this against task writes reading the zone.
+        crate::tasks::store::reminders::recompute_for_recipient(&tx, user.id).await?;
+    }
+    tx.commit().await?;
     state.principals.evict_user(user.id);
     Ok(axum::Json(user))
 }

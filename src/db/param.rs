@@ -48,6 +48,10 @@ pg_param! {
     Vec<i64> => Type::INT8_ARRAY,
     Vec<i32> => Type::INT4_ARRAY,
     Vec<i16> => Type::INT2_ARRAY,
+    Vec<Option<i32>> => Type::INT4_ARRAY,
+    Vec<bool> => Type::BOOL_ARRAY,
+    Vec<DateTime<Utc>> => Type::TIMESTAMPTZ_ARRAY,
+    Vec<Option<DateTime<Utc>>> => Type::TIMESTAMPTZ_ARRAY,
     Vec<Option<NaiveDate>> => Type::DATE_ARRAY,
     serde_json::Value => Type::JSONB,
 }

@@ -42,6 +42,8 @@ pub enum JobKind {
     /// One day's (or one hour's, in each person's zone) due-soon and overdue notifications
     /// (`notifications::due`).
     DueReminders,
+    /// The scan that sends the task reminders that came due (`tasks::reminders`).
+    TaskReminders,
     /// One email (`email`).
     Email,
     /// The thumbnail of an image attachment (`attachments::jobs`).
@@ -57,6 +59,7 @@ impl JobKind {
         match self {
             JobKind::GithubSync => "github_sync",
             JobKind::DueReminders => "due_reminders",
+            JobKind::TaskReminders => "task_reminders",
             JobKind::Email => "email",
             JobKind::AttachmentThumbnail => "attachment_thumbnail",
             JobKind::AttachmentPurge => "attachment_purge",
@@ -68,6 +71,7 @@ impl JobKind {
         [
             JobKind::GithubSync,
             JobKind::DueReminders,
+            JobKind::TaskReminders,
             JobKind::Email,
             JobKind::AttachmentThumbnail,
             JobKind::AttachmentPurge,
@@ -100,6 +104,11 @@ impl JobKey {
     /// The reminders of the people whose day begins in the hour starting at `hour`.
     pub fn due_reminders_at(hour: chrono::DateTime<chrono::Utc>) -> Self {
         Self(format!("due-reminders:{}", hour.format("%Y-%m-%dT%H")))
+    }
+
+    /// One reminder scan at a time (per database): instances enqueue it every scan period.
+    pub fn task_reminders() -> Self {
+        Self("task-reminders".to_owned())
     }
 
     /// Every email is a job of its own.

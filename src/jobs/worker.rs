@@ -24,6 +24,12 @@ pub trait Runner: Send + Sync + 'static {
 
     /// Enqueues the jobs that are due now (called every few seconds).
     fn schedule(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// How often `schedule` is called: every 5 s, or more often for a runner with a shorter
+    /// period of its own.
+    fn schedule_every(&self) -> Duration {
+        SCHEDULE_EVERY
+    }
 }
 
 pub fn spawn<R: Runner>(
@@ -33,7 +39,8 @@ pub fn spawn<R: Runner>(
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last_schedule = tokio::time::Instant::now() - SCHEDULE_EVERY;
+        let schedule_every = runner.schedule_every();
+        let mut last_schedule = tokio::time::Instant::now() - schedule_every;
         // While the database is down the worker waits longer and longer (never polling it
         // four times a second), and says so once.
         let mut backoff = Backoff::new("job worker");
@@ -44,7 +51,7 @@ pub fn spawn<R: Runner>(
             let mut wait = POLL;
             if db.is_migrated() {
                 // Scheduling waits until claiming works again.
-                if last_schedule.elapsed() >= SCHEDULE_EVERY && backoff.failures() == 0 {
+                if last_schedule.elapsed() >= schedule_every && backoff.failures() == 0 {
                     last_schedule = tokio::time::Instant::now();
                     runner.schedule().await;
                     if let Ok(depth) = queue::queued_count(&db).await {

@@ -25,6 +25,8 @@ pub enum Kind {
     Overdue,
     /// The last open task blocking one of theirs is done (API.md §17).
     Unblocked,
+    /// One of a task's reminders came due (API.md §19).
+    Reminder,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::DueSoon => "due_soon",
             Kind::Overdue => "overdue",
             Kind::Unblocked => "unblocked",
+            Kind::Reminder => "reminder",
         }
     }
 
@@ -47,6 +50,7 @@ impl Kind {
             "due_soon" => Some(Kind::DueSoon),
             "overdue" => Some(Kind::Overdue),
             "unblocked" => Some(Kind::Unblocked),
+            "reminder" => Some(Kind::Reminder),
             _ => None,
         }
     }
@@ -84,7 +88,7 @@ pub struct Notification {
     pub id: Uuid,
     pub kind: Kind,
     pub task: NotifiedTask,
-    /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`) and for a
+    /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`, `reminder`) and for a
     /// user who was deleted since.
     #[schema(required = true)]
     pub actor: Option<Actor>,
@@ -92,6 +96,10 @@ pub struct Notification {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub comment_id: Option<Uuid>,
+    /// `reminder` only: sent more than an hour after its time (the server was down then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub late: Option<bool>,
     pub created_at: DateTime<Utc>,
     /// `null` until the user marks it read.
     #[schema(required = true)]

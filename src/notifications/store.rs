@@ -64,6 +64,41 @@ pub async fn notify_all(db: &impl Exec, batch: &[Notify]) -> DbResult<u64> {
     .await
 }
 
+/// A task reminder's notification (API.md §19).
+#[derive(Debug, Clone)]
+pub struct ReminderNotice {
+    pub user_id: Uuid,
+    pub task_id: Uuid,
+    /// Names the reminder and its fire time: one notification per firing.
+    pub cause: String,
+    /// Sent more than an hour after its time.
+    pub late: bool,
+}
+
+/// Creates the `reminder` notifications of a batch of claimed reminders, in the claim's
+/// transaction; a cause already notified is dropped.
+pub async fn notify_reminders(tx: &Tx, batch: &[ReminderNotice]) -> DbResult<u64> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
+    let users: Vec<Uuid> = batch.iter().map(|n| n.user_id).collect();
+    let tasks: Vec<Uuid> = batch.iter().map(|n| n.task_id).collect();
+    let causes: Vec<String> = batch.iter().map(|n| n.cause.clone()).collect();
+    let late: Vec<bool> = batch.iter().map(|n| n.late).collect();
+    tx.execute(
+        "INSERT INTO notifications (id, user_id, kind, task_id, cause, late) \
+         SELECT n.id, n.user_id, $6, n.task_id, n.cause, n.late \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bool[]) \
+              AS n(id, user_id, task_id, cause, late) \
+         JOIN users u ON u.id = n.user_id \
+         ORDER BY n.id \
+         ON CONFLICT (user_id, cause) DO NOTHING",
+        params![ids, users, tasks, causes, late, Kind::Reminder],
+    )
+    .await
+}
+
 impl FromRow for Notification {
     fn from_row(row: &Row) -> DbResult<Self> {
         let actor = Actor::from_columns(row, "actor_id", "actor_name")?;
@@ -78,6 +113,7 @@ impl FromRow for Notification {
             },
             actor,
             comment_id: get(row, "comment_id")?,
+            late: get(row, "late")?,
             created_at: get(row, "created_at")?,
             read_at: get(row, "read_at")?,
         })
@@ -91,7 +127,7 @@ static LIST_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
     let sql = |unread: &str| {
         format!(
             "SELECT n.id, n.kind, n.task_id, t.project_id, t.number, t.title, \
-                 n.actor_id, u.name AS actor_name, n.comment_id, n.created_at, n.read_at \
+                 n.actor_id, u.name AS actor_name, n.comment_id, n.late, n.created_at, n.read_at \
              FROM notifications n \
              JOIN tasks t ON t.id = n.task_id \
              JOIN memberships m ON m.project_id = t.project_id AND m.user_id = n.user_id \

@@ -19,6 +19,11 @@ pub struct Jobs {
     pub reminders_for: Option<DateTime<Utc>>,
     pub attachments: Attachments,
     pub attachment_schedule: attachment_jobs::Schedule,
+    /// How often the task reminders' scan is enqueued (`DOCKET_REMINDER_SCAN_S`).
+    pub reminder_scan: std::time::Duration,
+    pub reminder_late_after: std::time::Duration,
+    /// When this instance last enqueued the scan (or found it enqueued).
+    pub reminders_scanned: Option<tokio::time::Instant>,
 }
 
 impl Runner for Jobs {
@@ -27,6 +32,15 @@ impl Runner for Jobs {
             Some(JobKind::GithubSync) => crate::github::sync::run_job(&self.github, job).await,
             Some(JobKind::DueReminders) => {
                 crate::notifications::due::run_job(&self.db, self.retry, job).await
+            }
+            Some(JobKind::TaskReminders) => {
+                crate::tasks::reminder_scan::run_job(
+                    &self.db,
+                    self.retry,
+                    self.reminder_late_after,
+                    job,
+                )
+                .await
             }
             Some(JobKind::Email) => crate::email::run_job(&self.mailer, job).await,
             Some(JobKind::AttachmentThumbnail) => {
@@ -67,6 +81,37 @@ impl Runner for Jobs {
             }
         }
         attachment_jobs::schedule(&self.attachments, &mut self.attachment_schedule).await;
+        self.schedule_reminder_scan().await;
+    }
+
+    fn schedule_every(&self) -> std::time::Duration {
+        self.reminder_scan.min(std::time::Duration::from_secs(5))
+    }
+}
+
+impl Jobs {
+    /// The task reminders' scan, every `reminder_scan`: one queued or running at a time across
+    /// instances (its key), so instances scanning together do not pile up jobs.
+    async fn schedule_reminder_scan(&mut self) {
+        if self
+            .reminders_scanned
+            .is_some_and(|at| at.elapsed() < self.reminder_scan)
+        {
+            return;
+        }
+        let enqueued = queue::enqueue(
+            &self.db,
+            JobKind::TaskReminders,
+            serde_json::json!({}),
+            &crate::jobs::JobKey::task_reminders(),
+            3,
+        )
+        .await;
+        match enqueued {
+            Ok(_) => self.reminders_scanned = Some(tokio::time::Instant::now()),
+            Err(error) if error.is_unreachable() => {}
+            Err(error) => tracing::warn!(error = %error, "could not schedule the reminder scan"),
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Tuning {
     pub webhooks: crate::webhooks::Policy,
     /// The attachment sweep's timings, the upload time limit and the free-space reserve.
     pub attachments: crate::attachments::Tuning,
+    /// How late a task reminder goes out before it is marked `late` (API.md §19: an hour).
+    pub reminder_late_after: Duration,
 }
 
 impl Default for Tuning {
@@ -35,6 +37,7 @@ impl Default for Tuning {
             events_heartbeat: crate::events::HEARTBEAT,
             webhooks: crate::webhooks::Policy::default(),
             attachments: crate::attachments::Tuning::default(),
+            reminder_late_after: Duration::from_secs(3600),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::domain::{
     LABEL_MAX,
 };
 use super::recurrence::Rule;
+use super::reminders::{Reminders, Schedule};
 use super::store::{self, tree, Destination, Task, TaskFields};
 use crate::auth::principal::Principal;
 use crate::db::{Db, Exec, Tx};
@@ -52,6 +53,9 @@ pub struct CreateTaskRequest {
     pub due_time: Option<DueTime>,
     /// Only with a `due_date`; the rule must have a date after it.
     pub recurrence: Option<Recurrence>,
+    /// At most 5, each `{"before_minutes"}` (needs a `due_date`) or `{"at"}`, no two the same.
+    #[schema(value_type = Option<Vec<super::reminders::ReminderInput>>, max_items = 5)]
+    pub reminders: Option<Reminders>,
     /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
     #[schema(schema_with = nullable_labels_schema)]
     pub labels: Option<Labels>,
@@ -316,6 +320,8 @@ pub async fn create_task(
         true,
         &mut errors,
     );
+    let reminders = body.reminders.unwrap_or_default();
+    reminders.check_due(due_date, &mut errors);
 
     let definitions = crate::fields::store::list(&tx, project_id).await?;
     let values = field_values(
@@ -353,7 +359,16 @@ pub async fn create_task(
         parent_id: body.parent_id,
         fields: values,
     };
-    let task = store::insert(&tx, &access, &fields).await?;
+    let mut task = store::insert(&tx, &access, &fields).await?;
+    if !reminders.is_empty() {
+        let recipient = task.assignee_id.unwrap_or(task.created_by);
+        let schedule = Schedule {
+            due_date: task.due_date,
+            due_time: task.due_time,
+            zone: store::reminders::recipient_zone(&tx, recipient).await?,
+        };
+        task.reminders = store::reminders::write(&tx, task.id, &reminders, &schedule).await?;
+    }
     tx.commit().await?;
     Ok(task_response(StatusCode::CREATED, &task))
 }
@@ -414,6 +429,11 @@ pub struct UpdateTaskRequest {
     #[serde(default)]
     #[schema(value_type = Option<Recurrence>, nullable)]
     pub recurrence: Patch<Recurrence>,
+    /// Replaces the list (`null` or `[]` empties it); at most 5. Left out, the list stays —
+    /// but for its relative reminders when the due date is cleared.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<super::reminders::ReminderInput>>, max_items = 5, nullable)]
+    pub reminders: Patch<Reminders>,
     /// At most 20 distinct labels (after trimming and lower-casing) of 1–50 characters.
     #[serde(default, deserialize_with = "non_null")]
     #[schema(schema_with = labels_schema)]
@@ -548,6 +568,17 @@ pub async fn update_task(
         rule_changed,
         &mut errors,
     );
+    let reminders_given = !matches!(patch.reminders, Patch::Absent);
+    let reminders = match patch.reminders {
+        // Relative reminders of a date that is gone go with it.
+        Patch::Absent if due_date.is_none() => Reminders::of(&task.reminders).absolute_only(),
+        Patch::Absent => Reminders::of(&task.reminders),
+        Patch::Null => Reminders::default(),
+        Patch::Value(reminders) => reminders,
+    };
+    if reminders_given {
+        reminders.check_due(due_date, &mut errors);
+    }
 
     let (values, carry) = patched_values(
         &tx,
@@ -590,6 +621,22 @@ pub async fn update_task(
             number: task.number,
         },
     };
+    // Before the task's own write, whose RETURNING then shows them.
+    let moved = fields.due_date != task.due_date
+        || fields.due_time != task.due_time
+        || fields.assignee_id != task.assignee_id;
+    if reminders_given || (moved && !task.reminders.is_empty()) {
+        let schedule = Schedule {
+            due_date: fields.due_date,
+            due_time: fields.due_time,
+            zone: store::reminders::recipient_zone(
+                &tx,
+                fields.assignee_id.unwrap_or(task.created_by),
+            )
+            .await?,
+        };
+        store::reminders::write(&tx, task.id, &reminders, &schedule).await?;
+    }
     let updated = store::update(&tx, &access, &task, destination, &fields).await?;
     tx.commit().await?;
     Ok(task_response(StatusCode::OK, &updated))

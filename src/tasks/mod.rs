@@ -7,4 +7,6 @@ pub mod list;
 pub mod moves;
 pub mod recurrence;
 pub mod relations;
+pub mod reminder_scan;
+pub mod reminders;
 pub mod store;

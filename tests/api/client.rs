@@ -77,12 +77,26 @@ pub struct Task {
     pub comment_count: i64,
     pub attachment_count: i64,
     pub time_spent_minutes: i64,
+    /// API.md §19.
+    pub reminders: Vec<Reminder>,
 
     /// Custom field values by field id (API.md §18).
     pub fields: serde_json::Map<String, Value>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A task's reminder (API.md §19): `before_minutes` or `at`, and what the server computed.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reminder {
+    #[serde(default)]
+    pub before_minutes: Option<i64>,
+    #[serde(default)]
+    pub at: Option<String>,
+    pub fire_at: String,
+    pub sent_at: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

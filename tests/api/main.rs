@@ -30,6 +30,7 @@ mod outages;
 mod pooler;
 mod portability;
 mod projects;
+mod reminders;
 mod s3;
 mod smtp;
 mod tasks;

@@ -83,6 +83,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
             "priority",
             "project_id",
             "recurrence",
+            "reminders",
             "source",
             "start_date",
             "state_id",
@@ -98,6 +99,7 @@ async fn creating_a_task_answers_201_with_location_etag_and_defaults() {
     assert_eq!(task["number"], 1);
     assert_eq!(task["title"], "Write tests");
     assert_eq!(task["fields"], json!({}));
+    assert_eq!(task["reminders"], json!([]));
     assert_eq!(task["description"], "");
     assert_eq!(task["status"], "todo");
     assert_eq!(task["priority"], 0);

@@ -14,6 +14,7 @@ pub mod imports;
 pub mod list;
 pub mod recur;
 pub mod relations;
+pub mod reminders;
 pub mod tree;
 pub mod workflow;
 
@@ -94,6 +95,8 @@ pub struct Task {
     pub attachment_count: i32,
     /// The minutes of its time entries, running timers not yet counted (read-only).
     pub time_spent_minutes: i32,
+    /// At most 5 (API.md §19), in the order given.
+    pub reminders: Vec<crate::tasks::reminders::Reminder>,
     /// Its custom field values by field id (API.md §18), only the fields that have one.
     #[schema(value_type = std::collections::HashMap<String, crate::fields::values::FieldValue>)]
     pub fields: crate::fields::values::Values,
@@ -142,6 +145,7 @@ impl FromRow for Task {
             created_at: c.get("created_at")?,
             updated_at: c.get("updated_at")?,
             source: None,
+            reminders: Vec::new(),
         };
         task.recurrence = match (
             c.get::<Option<String>>("recurrence_rule")?,
@@ -163,17 +167,22 @@ impl FromRow for Task {
             }),
             _ => None,
         };
+        task.reminders = reminders::from_json(c.get("reminders")?);
         Ok(task)
     }
 }
 
-/// Plain columns only (`blocked` is `open_blockers > 0`, computed in Rust), so that a
-/// statement may select them again from a subquery (the lists do).
+/// Plain columns (`blocked` is `open_blockers > 0`, computed in Rust), so that a statement may
+/// select them again from a subquery (the lists do), and last the task's reminders
+/// (`reminders::from_json`), a subquery on `t.id` that such a statement computes again.
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.start_date, t.due_time, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
      t.comment_count, t.attachment_count, t.time_spent_minutes, t.fields, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
-     t.recurrence_from, t.source_repository, t.source_number, t.source_url";
+     t.recurrence_from, t.source_repository, t.source_number, t.source_url, \
+     (SELECT coalesce(jsonb_agg(jsonb_build_object('before_minutes', r.before_minutes, \
+         'at', r.at, 'fire_at', r.fire_at, 'sent_at', r.sent_at) ORDER BY r.position), \
+         '[]'::jsonb) FROM task_reminders r WHERE r.task_id = t.id) AS reminders";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]
@@ -678,6 +687,18 @@ async fn move_subtasks(
             record_move(tx, access.user_id(), old, new, lost);
         }
     }
+    // A subtask whose assignee is not a member there lost them: its reminders now go to its
+    // creator, in the creator's zone (API.md §19).
+    let unassigned: Vec<Uuid> = moved
+        .iter()
+        .filter(|new| new.assignee_id.is_none())
+        .filter(|new| {
+            old.iter()
+                .any(|o| o.id == new.id && o.assignee_id.is_some())
+        })
+        .map(|new| new.id)
+        .collect();
+    reminders::recompute(tx, &unassigned).await?;
     Ok(())
 }
 
@@ -899,8 +920,10 @@ pub async fn unassign_all(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbR
             params![access.project_id(), user_id],
         )
         .await?;
+    let mut unassigned = Vec::with_capacity(rows.len());
     for row in rows {
         let task_id: Uuid = get(&row, "id")?;
+        unassigned.push(task_id);
         activity::record(
             tx,
             Record::new(
@@ -912,7 +935,8 @@ pub async fn unassign_all(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> DbR
             .changes(vec![Change::new("assignee_id", Some(user_id), ())]),
         );
     }
-    Ok(())
+    // Their reminders now go to each task's creator, in the creator's zone.
+    reminders::recompute(tx, &unassigned).await
 }
 
 /// Counts a comment added to (`delta` 1) or removed from (-1) a task and returns the new

@@ -58,7 +58,9 @@ pub async fn next_occurrence(
         // Its custom field values (API.md §18), as the completed task holds them now.
         fields: done.fields.clone(),
     };
-    let next = insert(tx, access, &fields).await?;
+    let mut next = insert(tx, access, &fields).await?;
+    // The relative reminders come along, counted from the new due date; absolute ones stay.
+    next.reminders = super::reminders::carry(tx, done.id, next.id).await?;
     copy_subtasks(tx, access, done.id, next.id, shift).await?;
     activity::record(
         tx,
