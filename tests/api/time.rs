@@ -314,6 +314,62 @@ async fn completing_a_recurring_task_creates_its_next_occurrence_once() {
     assert_eq!(after[0].due_date.as_deref(), Some("2027-01-13"));
 }
 
+#[tokio::test]
+async fn deleting_a_state_into_done_completes_its_recurring_tasks_into_their_next_occurrence() {
+    let app = spawn_app().await;
+    let alice = app.new_client().await;
+    let project = alice.create_project("Chores").await.id;
+    let review: State = alice
+        .post(
+            &states_path(project),
+            json!({"name": "Review", "category": "in_progress"}),
+        )
+        .await
+        .created();
+    let done = alice
+        .states(project)
+        .await
+        .into_iter()
+        .find(|s| s.category == "done" && s.is_default)
+        .unwrap();
+    for (title, due) in [("Water", "2027-02-01"), ("Sweep", "2027-02-03")] {
+        alice
+            .create_task(
+                project,
+                json!({"title": title, "due_date": due, "state_id": review.id,
+                       "recurrence": {"rule": "FREQ=DAILY", "from": "due"}}),
+            )
+            .await;
+    }
+    let plain = alice
+        .create_task(project, json!({"title": "Once", "state_id": review.id}))
+        .await;
+    alice
+        .delete(&format!("{}?move_to={}", state_path(review.id), done.id))
+        .await
+        .no_content();
+    for (title, next_due) in [("Water", "2027-02-02"), ("Sweep", "2027-02-04")] {
+        let next = open_named(&alice, project, title).await;
+        assert_eq!(next.len(), 1, "{title}: {next:?}");
+        assert_eq!(next[0].due_date.as_deref(), Some(next_due));
+        assert!(
+            next[0].recurrence.is_some(),
+            "the next one carries the rule"
+        );
+    }
+    let all = tasks_of(&alice, project).await;
+    assert_eq!(
+        all.len(),
+        5,
+        "two next occurrences, none for a task without a rule"
+    );
+    assert!(all
+        .iter()
+        .filter(|t| t.status == "done")
+        .all(|t| t.recurrence.is_none()));
+    assert_eq!(alice.get_task(plain.id).await.status, "done");
+}
+
 /// Polls `f` until it gives a value (the history is numbered just after the commit).
 async fn poll_until<T, F, Fut>(f: F) -> T
 where

@@ -1,13 +1,18 @@
 //! The tasks' side of a state's deletion (API.md §17): its tasks move to another state of the
-//! project, each recorded as its own change.
+//! project, each recorded as its own change; a recurring one moved into done makes its next
+//! occurrence as a completion by hand does (§19).
+
+use std::sync::LazyLock;
 
 use uuid::Uuid;
 
+use super::{Task, TaskWriteError, TASK_COLUMNS};
 use crate::activity::{self, Change, Kind, Record};
 use crate::db::{get, DbResult, Exec, Tx};
 use crate::params;
 use crate::projects::access::ProjectAccess;
 use crate::states::State;
+use crate::tasks::domain::Status;
 
 /// Whether any task is in the state.
 pub async fn state_has_tasks(db: &impl Exec, state: &State) -> DbResult<bool> {
@@ -29,12 +34,28 @@ pub async fn move_state_tasks(
     access: &ProjectAccess,
     from: &State,
     to: &State,
-) -> DbResult<()> {
+) -> Result<(), TaskWriteError> {
+    let completing = to.category == Status::Done && from.category != Status::Done;
+    // The recurring tasks about to be completed, as they are before (their rule and due date).
+    let recurring: Vec<Task> = if completing {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.project_id = $1 AND t.state_id = $2 \
+                 AND t.recurrence_rule IS NOT NULL ORDER BY t.position, t.id FOR UPDATE"
+            )
+        });
+        tx.fetch_all(&SQL, params![access.project_id(), from.id])
+            .await?
+    } else {
+        Vec::new()
+    };
     let rows = tx
         .query(
-            "UPDATE tasks SET state_id = $3, status = $4, version = version + 1, updated_at = now() \
+            "UPDATE tasks SET state_id = $3, status = $4, version = version + 1, updated_at = now(), \
+                 recurrence_rule = CASE WHEN $5 THEN NULL ELSE recurrence_rule END, \
+                 recurrence_from = CASE WHEN $5 THEN NULL ELSE recurrence_from END \
              WHERE project_id = $1 AND state_id = $2 RETURNING id",
-            params![access.project_id(), from.id, to.id, to.category],
+            params![access.project_id(), from.id, to.id, to.category, completing],
         )
         .await?;
     let moved: Vec<Uuid> = rows
@@ -64,5 +85,22 @@ pub async fn move_state_tasks(
         from.category,
         to.category,
     )
-    .await
+    .await?;
+    if recurring.is_empty() {
+        return Ok(());
+    }
+    static DONE_SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = ANY($1)"));
+    let ids: Vec<Uuid> = recurring.iter().map(|t| t.id).collect();
+    let done: Vec<Task> = tx.fetch_all(&DONE_SQL, params![ids]).await?;
+    for old in &recurring {
+        let (Some(task), Some(recurrence)) = (
+            done.iter().find(|t| t.id == old.id),
+            old.recurrence.as_ref(),
+        ) else {
+            continue;
+        };
+        super::recur::next_occurrence(tx, access, task, old.due_date, recurrence).await?;
+    }
+    Ok(())
 }
