@@ -2640,6 +2640,45 @@ def every_weekday_repeats_and_completing_shows_the_next_one(b, env):
 
 
 @test
+def reminders_are_added_and_removed_in_the_task_panel(b, env):
+    rita = user("Rita")
+    p = project(rita, "Reminded")
+    t = task(rita, p["id"], title="Send the invoices", due_date="2027-03-10")
+    page = b.page(rita)
+    page.goto(f"/p/{p['id']}?task={t['id']}")
+    add = page.locator("#task-reminder-add")
+    add.select_option(label="1 day before")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    # An absolute one, at a date and time of its own.
+    add.select_option(label="At a date and time…")
+    page.locator("#task-reminder-at").fill("2027-03-01T08:30")
+    page.locator("#task-reminder-at-add").click()
+    expect(page.locator("#task-reminders .reminder")).to_have_count(2)
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    saved = lambda: api("GET", f"/tasks/{t['id']}", rita["token"])["reminders"]
+    eventually(lambda: len(saved()) == 2)
+    reminders = saved()
+    assert {"before_minutes": 1440} in [{k: v for k, v in r.items() if k == "before_minutes"} for r in reminders], reminders
+    assert all(r["fire_at"] for r in reminders), reminders
+    # A choice already taken is not offered twice.
+    expect(add.locator("option", has_text="1 day before")).to_be_disabled()
+    # Removed, and after a reload the list is what the server keeps.
+    page.locator("#task-reminders .reminder", has_text="1 day before").locator(".reminder-remove").click()
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    eventually(lambda: len(saved()) == 1)
+    assert "at" in saved()[0], saved()
+    page.reload()
+    expect(page.locator("#task-reminders .reminder")).to_have_count(1)
+    expect(page.locator("#task-reminders .reminder")).not_to_contain_text("day before")
+    # Without a due date only a date and time of its own can be chosen.
+    page.locator("#task-due_date").fill("")
+    page.locator("#task-due_date").dispatch_event("change")
+    expect(add.locator("option", has_text="1 hour before")).to_be_disabled()
+    expect(add.locator("option", has_text="At a date and time…")).to_be_enabled()
+    page.context.close()
+
+
+@test
 def a_timer_runs_in_the_top_bar_across_a_reload_and_the_time_page_lists_it(b, env):
     tess = user("Tess")
     p = project(tess, "Hours")

@@ -5,11 +5,12 @@
 
 import { h, replace } from "../dom.js";
 import { useStyles } from "./timer.js";
+import { reminderInputs } from "./task-reminders.js";
 
 /**
  * @typedef {{rule: string, from: "due"|"completion"}} Recurrence a task's repetition
  * @typedef {import("../api.js").Task & {start_date?: string|null, due_time?: string|null, recurrence?: Recurrence|null,
- *   time_spent_minutes?: number}} TimedTask a task with its fields of API.md §19
+ *   time_spent_minutes?: number, reminders?: import("./task-reminders.js").Reminder[]}} TimedTask a task with its fields of API.md §19
  */
 
 const DAY_CODES = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"];
@@ -91,11 +92,12 @@ export function describe(r) {
 
 /**
  * @typedef {{section: HTMLElement, start: HTMLInputElement, due: HTMLInputElement, time: HTMLInputElement,
- *   repeat: HTMLSelectElement, fill: (draft: Record<string, any>) => void}} DateInputs
+ *   repeat: HTMLSelectElement, fill: (draft: Record<string, any>) => void,
+ *   reminders: {fill: (draft: Record<string, any>) => void}}} DateInputs
  */
 
 /**
- * The date fields: start, due (date and time), repeat. Each reports its new value to `changed`;
+ * The date fields: start, due (date and time), repeat, reminders. Each reports its new value to `changed`;
  * `errorFor(field)` makes the element its server errors land in.
  * @param {Record<string, any>} draft
  * @param {{canEdit: boolean, zone: string, changed: (field: any, value: any) => void,
@@ -137,12 +139,14 @@ export function dateInputs(draft, o) {
     replace(shown, r ? [words ? `Repeats ${words} · ` : "Repeats · ", h("code", { id: "task-recurrence-rule-shown" }, `RRULE:${r.rule}`), r.from === "completion" && !words ? " (from completion)" : ""] : []);
     time.disabled = !current.due_date;
   };
+  const reminders = reminderInputs({ canEdit, changed, errorFor: o.errorFor });
   const fill = (/** @type {Record<string, any>} */ d) => {
     current = d;
     start.value = d.start_date || "";
     due.value = d.due_date || "";
     time.value = d.due_time || "";
     drawChoices();
+    reminders.fill(d);
   };
 
   start.addEventListener("change", () => changed("start_date", start.value || null));
@@ -151,6 +155,8 @@ export function dateInputs(draft, o) {
     // Clearing the date clears its time on the server too.
     if (!due.value && current.due_time) changed("due_time", null);
     drawChoices();
+    // Choices before the due date need one.
+    reminders.fill(current);
   });
   time.addEventListener("change", () => changed("due_time", time.value || null));
   repeat.addEventListener("change", () => {
@@ -186,7 +192,8 @@ export function dateInputs(draft, o) {
     row("task-start_date", "Start", [start], ["start_date"]),
     row("task-due_date", "Due", [due, time], ["due_date", "due_time"]),
     h("div", { class: "prop" }, h("label", { for: "task-recurrence" }, "Repeat"), repeat, custom, shown, o.errorFor("recurrence")),
+    reminders.row,
     h("p", { class: "hint", id: "task-due-zone" }, `Times are in ${o.zone} (Settings).`));
   fill(draft);
-  return { section, start, due, time, repeat, fill };
+  return { section, start, due, time, repeat, fill, reminders };
 }

@@ -8,14 +8,15 @@ import { renderMarkdown, toggleTaskItem } from "../markdown.js";
 import { PRIORITIES, statusLabel } from "../model.js";
 import { priorityGlyph } from "./priority.js";
 import { dateInputs, describe } from "./task-dates.js";
+import { reminderBody, reminderWords } from "./task-reminders.js";
 
 // The state (API.md §17) stands for the status: setting it sets the status, its category.
-/** @typedef {"title"|"description"|"state_id"|"priority"|"due_date"|"labels"|"assignee_id"|"start_date"|"due_time"|"recurrence"} Field */
+/** @typedef {"title"|"description"|"state_id"|"priority"|"due_date"|"labels"|"assignee_id"|"start_date"|"due_time"|"recurrence"|"reminders"} Field */
 /** @type {Field[]} */
-export const FIELDS = ["title", "description", "state_id", "priority", "due_date", "labels", "assignee_id", "start_date", "due_time", "recurrence"];
+export const FIELDS = ["title", "description", "state_id", "priority", "due_date", "labels", "assignee_id", "start_date", "due_time", "recurrence", "reminders"];
 /** @type {Record<Field, string>} */
 const LABELS = { title: "Title", description: "Description", state_id: "State", priority: "Priority", due_date: "Due date", labels: "Labels", assignee_id: "Assignee",
-  start_date: "Start date", due_time: "Due time", recurrence: "Repeat" };
+  start_date: "Start date", due_time: "Due time", recurrence: "Repeat", reminders: "Reminders" };
 
 /**
  * @typedef {{title: HTMLInputElement, description: HTMLTextAreaElement, preview: HTMLElement, editButton: HTMLElement,
@@ -38,8 +39,19 @@ const LABELS = { title: "Title", description: "Description", state_id: "State", 
  */
 export const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Whether a field holds the same value in both. Reminders are a set of what was asked for: the
+ * server adds when each fires and was sent, and keeps its own order.
+ * @param {Field} f
+ * @param {any} a
+ * @param {any} b
+ */
+export const sameField = (f, a, b) => f === "reminders"
+  ? same(reminderBody(a).map((r) => JSON.stringify(r)).sort(), reminderBody(b).map((r) => JSON.stringify(r)).sort())
+  : same(a, b);
+
 /** @param {Panel} p whether the fields differ from the saved task */
-export const dirty = (p) => FIELDS.some((f) => !same(p.draft[f], p.base[f]));
+export const dirty = (p) => FIELDS.some((f) => !sameField(f, p.draft[f], p.base[f]));
 
 /**
  * The field controls, each reporting its new value to `changed`.
@@ -169,7 +181,7 @@ export function save(p) {
 async function send(p) {
   /** @type {Record<string, any>} */
   const body = {};
-  for (const f of FIELDS) if (!same(p.draft[f], p.base[f])) body[f] = p.draft[f];
+  for (const f of FIELDS) if (!sameField(f, p.draft[f], p.base[f])) body[f] = f === "reminders" ? reminderBody(p.draft[f]) : p.draft[f];
   if (!Object.keys(body).length) {
     // Put back as saved (a refused value changed back): nothing to send, nothing refused.
     if (p.status.textContent === "Not saved" || p.status.textContent === "Unsaved changes") p.status.textContent = "Saved";
@@ -182,6 +194,11 @@ async function send(p) {
   try {
     const updated = await api.patch(`/tasks/${p.base.id}`, body, { ifMatch: p.base.version });
     p.base = updated;
+    // The reminders as saved, with when each fires (unless they changed again meanwhile).
+    if (sameField("reminders", p.draft.reminders, updated.reminders)) {
+      p.draft.reminders = updated.reminders;
+      p.inputs.dates.reminders.fill(p.draft);
+    }
     p.status.textContent = dirty(p) ? "Unsaved changes" : "Saved";
     p.hooks.onSaved(updated);
   } catch (e) {
@@ -229,7 +246,7 @@ async function resolveConflict(p) {
   p.status.textContent = "Changed by someone else — choose a version";
   /** @type {import("./task-dates.js").TimedTask} */
   const theirs = await api.get(`/tasks/${p.base.id}`);
-  const mine = FIELDS.filter((f) => !same(p.draft[f], p.base[f]));
+  const mine = FIELDS.filter((f) => !sameField(f, p.draft[f], p.base[f]));
   const choice = await chooseVersion(p, theirs, mine);
   p.conflict = false;
   if (choice === "theirs") {
@@ -259,7 +276,7 @@ async function resolveConflict(p) {
  * @returns {Promise<"theirs" | "mine" | null | undefined>}
  */
 function chooseVersion(p, theirs, mine) {
-  const differing = FIELDS.filter((f) => !same(p.draft[f], theirs[f]));
+  const differing = FIELDS.filter((f) => !sameField(f, p.draft[f], theirs[f]));
   /** @param {Field} f @param {any} v */
   const show = (f, v) => {
     if (f === "assignee_id") return v ? p.members.find((m) => m.user.id === v)?.user.name || "someone" : "Nobody";
@@ -267,6 +284,7 @@ function chooseVersion(p, theirs, mine) {
     if (f === "state_id") return p.states.find((s) => s.id === v)?.name || "another state";
     if (f === "labels") return v.length ? v.join(", ") : "none";
     if (f === "recurrence") return v ? describe(v) || `RRULE:${v.rule}` : "Does not repeat";
+    if (f === "reminders") return v?.length ? v.map(reminderWords).join(", ") : "none";
     return v === null || v === "" ? "(empty)" : String(v);
   };
   return dialog("This task changed while you were editing", (close) => [
