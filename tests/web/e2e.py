@@ -2550,6 +2550,99 @@ def files_attach_by_button_drop_and_paste_with_progress_thumbnails_and_lightbox(
     eventually(lambda: "notes.txt" not in [a["name"] for a in api("GET", f"/tasks/{t['id']}/attachments", ada["token"])["items"]])
 
 
+def fields_of(who, project_id):
+    return api("GET", f"/projects/{project_id}/fields", who["token"])["items"]
+
+
+def drag_to(page, handle, target):
+    """Drags `handle` by the pointer to just above the middle of `target`."""
+    a, t = handle.bounding_box(), target.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(t["x"] + 20, t["y"] + t["height"] / 2 - 6, steps=8)
+    page.mouse.move(t["x"] + 20, t["y"] + 4, steps=4)
+    page.mouse.up()
+
+
+@test
+def field_settings_add_reorder_by_drag_and_keys_option_colours_and_removal(b, env):
+    """Issue 24: Settings → Fields adds fields of several kinds, reorders them by drag and by the
+    arrow keys, gives options colours, and removes an option in use only after asking."""
+    ada = env["ada"]
+    shaped = project(ada, "Shaped")
+    page = b.page(ada)
+    page.goto(f"/p/{shaped['id']}/settings")
+    expect(page.locator("#no-fields")).to_be_visible()
+    for n, (name, kind) in enumerate((("Size", "select"), ("Points", "number"), ("QA date", "date"))):
+        page.locator("#field-new-name").fill(name)
+        page.locator("#field-new-kind").select_option(kind)
+        page.get_by_role("button", name="Add field").click()
+        expect(page.locator("#fields .field-item")).to_have_count(n + 1)
+        expect(page.locator("#field-new-name")).to_be_focused()
+    assert [f["name"] for f in fields_of(ada, shaped["id"])] == ["Size", "Points", "QA date"]
+    # A duplicate name is refused in words under the form, and what was typed stays.
+    page.locator("#field-new-name").fill("size")
+    page.get_by_role("button", name="Add field").click()
+    expect(page.locator("#field-new-error")).not_to_be_empty()
+    expect(page.locator("#field-new-name")).to_have_value("size")
+    # Options with colours.
+    size = page.locator("#fields .field-item").filter(has=page.get_by_label("Name of the field Size"))
+    size.get_by_role("button", name="Add option").click()
+    size.get_by_label("Name of option 1").fill("Small")
+    size.get_by_label("Colour of option 1").fill("#d03030")
+    size.get_by_role("button", name="Add option").click()
+    size.get_by_label("Name of option 2").fill("Large")
+    size.get_by_label("Colour of option 2").fill("#2060c0")
+    size.get_by_role("button", name="Save options").click()
+    eventually(lambda: len(fields_of(ada, shaped["id"])[0].get("options") or []) == 2)
+    options = fields_of(ada, shaped["id"])[0]["options"]
+    assert [(o["name"], o["color"]) for o in options] == [("Small", "#d03030"), ("Large", "#2060c0")], options
+    expect(page.locator("#fields .field-item").first.locator("summary")).to_have_text("Options (2)")
+    # Reorder by drag: QA date above Size.
+    items = page.locator("#fields .field-item")
+    drag_to(page, page.get_by_role("button", name="Move the field QA date (arrow keys)"), items.first)
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Size", "Points"])
+    expect(items.first.get_by_label("Name of the field QA date")).to_be_visible()
+    # Reorder by keyboard: Points up one, the grip keeps the focus.
+    grip = page.get_by_role("button", name="Move the field Points (arrow keys)")
+    grip.focus()
+    page.keyboard.press("ArrowUp")
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Points", "Size"])
+    expect(page.get_by_role("button", name="Move the field Points (arrow keys)")).to_be_focused()
+    # Rename in place; required.
+    page.get_by_label("Name of the field Points").fill("Story points")
+    page.get_by_label("Name of the field Points").press("Tab")
+    eventually(lambda: fields_of(ada, shaped["id"])[1]["name"] == "Story points")
+    page.locator(".field-item").nth(1).get_by_label("Required").check()
+    eventually(lambda: fields_of(ada, shaped["id"])[1]["required"] is True)
+    shoot(page, "field-settings", widths=(1280, 375), schemes=("light", "dark"))
+    # Removing an option a task holds asks first, then clears that value.
+    size_field = fields_of(ada, shaped["id"])[2]
+    small = size_field["options"][0]["id"]
+    t = task(ada, shaped["id"], title="Sized", fields={size_field["id"]: small, fields_of(ada, shaped["id"])[1]["id"]: 3})
+    size = page.locator("#fields .field-item").filter(has=page.get_by_label("Name of the field Size"))
+    size.locator("summary").click()
+    size.get_by_role("button", name="Remove option 1").click()
+    size.get_by_role("button", name="Save options").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Remove options in use?")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(fields_of(ada, shaped["id"])[2]["options"]) == 2
+    size.get_by_role("button", name="Save options").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove and clear values").click()
+    eventually(lambda: len(fields_of(ada, shaped["id"])[2]["options"]) == 1)
+    after = api("GET", f"/tasks/{t['id']}", ada["token"])
+    assert size_field["id"] not in after["fields"], after
+    # Deleting a field asks, then it is gone.
+    page.get_by_role("button", name="Delete QA date").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete field").click()
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["Story points", "Size"])
+    expect(page.locator("#fields .field-item")).to_have_count(2)
+    axe(page, "field settings")
+    csp_clean(page)
+    page.context.close()
+
+
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
     bob, vic = user("Bob"), user("Vic")
