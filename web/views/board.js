@@ -33,6 +33,8 @@ export async function renderBoard(ctx, content) {
     const v = ctx.query.get(key);
     if (v) filters.set(key, v);
   }
+  // A saved view's custom-field filters (API.md §18) narrow the board's cards too.
+  for (const [key, v] of ctx.query) if (key.startsWith("field.") && v) filters.set(key, v);
   // The columns are read fresh each time the board is drawn (another person may have changed them).
   forgetStates(project.id);
   const states = await statesOf(project.id);
