@@ -2643,6 +2643,112 @@ def field_settings_add_reorder_by_drag_and_keys_option_colours_and_removal(b, en
     page.context.close()
 
 
+@test
+def select_field_set_on_a_task_filters_the_list_and_a_saved_view_reopens_it(b, env):
+    """Issue 24's scenario: add a select field, set it on a task, filter the list by it, save the
+    view, and open it again from the sidebar after a reload."""
+    ada, bob = env["ada"], env["bob"]
+    team = project(ada, "Teams")
+    member(ada, team["id"], bob, "editor")
+    alpha = task(ada, team["id"], title="Alpha task")
+    task(ada, team["id"], title="Beta task")
+    page = b.page(ada)
+    page.goto(f"/p/{team['id']}/settings")
+    page.locator("#field-new-name").fill("Team")
+    page.locator("#field-new-kind").select_option("select")
+    page.get_by_role("button", name="Add field").click()
+    item = page.locator("#fields .field-item")
+    expect(item).to_have_count(1)
+    item.get_by_role("button", name="Add option").click()
+    item.get_by_label("Name of option 1").fill("Web")
+    item.get_by_label("Colour of option 1").fill("#1f8a70")
+    item.get_by_role("button", name="Add option").click()
+    item.get_by_label("Name of option 2").fill("API")
+    item.get_by_role("button", name="Save options").click()
+    eventually(lambda: len(fields_of(ada, team["id"])[0].get("options") or []) == 2)
+    field = fields_of(ada, team["id"])[0]
+    web = field["options"][0]["id"]
+    # A link field, made through the API: a bad value is refused under its own control.
+    link = api("POST", f"/projects/{team['id']}/fields", ada["token"], {"name": "Spec", "kind": "url"}, expect_status=201)
+    # Set it on a task in the panel.
+    page.goto(f"/p/{team['id']}?task={alpha['id']}")
+    panel = page.locator("#task-panel")
+    panel.get_by_label("Team").select_option(label="Web")
+    eventually(lambda: api("GET", f"/tasks/{alpha['id']}", ada["token"])["fields"].get(field["id"]) == web)
+    panel.get_by_label("Spec").fill("not a link")
+    panel.get_by_label("Spec").press("Enter")
+    expect(panel.locator(f"#task-field-{link['id']}-error")).not_to_be_empty()
+    expect(panel.get_by_label("Spec")).to_have_value("not a link")
+    panel.get_by_label("Spec").fill("https://example.com/spec")
+    panel.get_by_label("Spec").press("Enter")
+    eventually(lambda: api("GET", f"/tasks/{alpha['id']}", ada["token"])["fields"].get(link["id"]) == "https://example.com/spec")
+    expect(panel.locator(f"#task-field-{link['id']}-error")).to_be_empty()
+    expect(panel.get_by_label("Spec")).not_to_have_attribute("aria-invalid", "true")
+    shoot(page, "task-panel-fields", widths=(1280,), schemes=("light", "dark"))
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    expect(panel).to_have_count(0)
+    # Filter the list by it; the URL carries the filter; the column shows the value.
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(2)
+    page.locator("summary", has_text="Filters").click()
+    page.locator(f"#filter-field-{field['id']}").select_option(label="Web")
+    expect(page).to_have_url(re.compile(re.escape(f"field.{field['id']}={web}")))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Alpha task")
+    expect(page.locator("#list-count")).to_have_text("1 open")
+    page.locator("#columns-picker summary").click()
+    page.locator(f"#column-{field['id']}").check()
+    expect(rows.first.locator(f".field-cell[data-field='{field['id']}']")).to_have_text("Web")
+    # Sorted by the field, also in the URL.
+    page.locator("#filter-sort").select_option(f"-field.{field['id']}")
+    expect(page).to_have_url(re.compile(re.escape(f"sort=-field.{field['id']}")))
+    filtered = page.url
+    shoot(page, "list-field-column", widths=(1280, 375), schemes=("light",))
+    # Save the view, shared with the project.
+    page.get_by_role("button", name="Save view").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Web work")
+    dialog.get_by_label("Share with the project's members").check()
+    dialog.get_by_role("button", name="Save view").click()
+    expect(page.get_by_role("link", name="Web work")).to_be_visible()
+    views = api("GET", f"/projects/{team['id']}/views", ada["token"])["items"]
+    assert [(v["name"], v["shared"], v["query"].get(f"field.{field['id']}")) for v in views] == [("Web work", True, web)], views
+    # Reload elsewhere, then open the view from the sidebar: the same filtered list.
+    page.goto(f"/p/{team['id']}")
+    expect(rows).to_have_count(2)
+    page.reload()
+    page.get_by_role("link", name="Web work").click()
+    expect(page).to_have_url(re.compile(re.escape(f"field.{field['id']}={web}")))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Alpha task")
+    expect(page.get_by_role("link", name="Web work")).to_have_attribute("aria-current", "page")
+    assert sorted(urlparse(page.url).query.split("&")) == sorted(urlparse(filtered).query.split("&")), (page.url, filtered)
+    # Bob, a member, sees the shared view; a personal one of Ada's stays hers.
+    page.get_by_role("button", name="Save view").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("Mine only")
+    page.get_by_role("dialog").get_by_role("button", name="Save view").click()
+    expect(page.locator(".my-views").get_by_role("link", name=re.compile("Mine only"))).to_be_visible()
+    other = b.page(bob)
+    other.goto(f"/p/{team['id']}")
+    expect(other.get_by_role("link", name="Web work")).to_be_visible()
+    expect(other.get_by_role("link", name=re.compile("Mine only"))).to_have_count(0)
+    other.context.close()
+    # Rename and delete from the view's menu.
+    page.get_by_role("button", name="Rename or delete the view Web work").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("Web team")
+    page.get_by_role("dialog").get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("link", name="Web team")).to_be_visible()
+    page.get_by_role("button", name="Rename or delete the view Web team").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete view").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete view").click()
+    expect(page.get_by_role("link", name="Web team")).to_have_count(0)
+    assert [v["name"] for v in api("GET", f"/projects/{team['id']}/views", ada["token"])["items"]] == ["Mine only"]
+    axe(page, "list with a field column and saved views")
+    csp_clean(page)
+    page.context.close()
+
+
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
     bob, vic = user("Bob"), user("Vic")

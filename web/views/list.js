@@ -11,6 +11,7 @@ import * as live from "../live.js";
 import { FILTERS, filterBar } from "./list/toolbar.js";
 import { fieldFilters, addFieldControls, chosenColumns } from "./list/fields.js";
 import { fieldsOf } from "../fields.js";
+import { saveViewButton } from "../components/views-sidebar.js";
 import { quickAdd } from "./list/quick-add.js";
 import { listSummary } from "./list/summary.js";
 import { bulkBar, clearPicks } from "./list/bulk.js";
@@ -43,6 +44,7 @@ export async function renderTaskList(ctx, content, kind) {
     changed: () => {}, onPicked: () => {}, columns: [], fields: [],
   };
   const toolbar = filterBar(ctx, kind, params, () => l.members, () => states);
+  if (kind !== "upcoming") toolbar.append(saveViewButton({ project: kind === "project" ? project : undefined, kind: "list" }));
   // The project's workflow states: the rows' state chips and the state filter, drawn when they
   // arrive (the first page does not wait for them).
   /** @type {api.WorkflowState[]} */
