@@ -10,7 +10,7 @@ import { membersOf, statesOf, hasUnsaved } from "../model.js";
 import * as live from "../live.js";
 import { FILTERS, filterBar } from "./list/toolbar.js";
 import { fieldFilters, addFieldControls, chosenColumns } from "./list/fields.js";
-import { fieldsOf } from "../fields.js";
+import { fieldsOf, forgetFields } from "../fields.js";
 import { saveViewButton } from "../components/views-sidebar.js";
 import { quickAdd } from "./list/quick-add.js";
 import { listSummary } from "./list/summary.js";
@@ -310,6 +310,8 @@ function follow(l) {
   live.follow(projectId, {
     onEntry: (entry) => {
       l.detail?.onEntry(entry);
+      // Someone changed the project's custom fields: the next panel and list read them again.
+      if (entry.kind === "project.updated" && entry.changes.some((c) => c.field === "fields")) forgetFields(entry.project_id);
       if (!entry.task_id || !concerns(l, entry)) return;
       if (entry.kind.startsWith("task.")) l.changed();
       if (entry.kind === "task.deleted") dropRow(l, entry.task_id);

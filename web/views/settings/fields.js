@@ -98,8 +98,9 @@ function fieldItem(pg, f) {
   grip.addEventListener("keydown", (e) => {
     if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
     e.preventDefault();
-    const to = pg.fields.indexOf(f) + (e.key === "ArrowUp" ? -1 : 1);
-    if (to >= 0 && to < pg.fields.length) move(pg, f, to);
+    const order = shownOrder(pg);
+    const to = order.indexOf(f.id) + (e.key === "ArrowUp" ? -1 : 1);
+    if (to >= 0 && to < order.length) move(pg, f, to);
   });
   grip.addEventListener("pointerdown", (e) => drag(pg, f, e));
   const remove = h("button", { type: "button", class: "danger ghost", "aria-label": `Delete ${f.name}`, onclick: () => deleteField(pg, f, error) }, "Delete");
@@ -115,14 +116,22 @@ function fieldItem(pg, f) {
 }
 
 /**
- * Moves a field to position `to` (0-based): after the field before that place, or first.
+ * The field ids in the order on screen (a drag has moved them already; a key pressed while the
+ * list is being drawn again acts on what the person sees).
+ * @param {Page} pg
+ */
+const shownOrder = (pg) => /** @type {HTMLElement[]} */ ([...pg.box.querySelectorAll("#fields .field-item")]).map((x) => /** @type {string} */ (x.dataset.id));
+
+/**
+ * Moves a field to position `to` (0-based) of the order on screen: after the field before that
+ * place, or first.
  * @param {Page} pg
  * @param {Field} f
  * @param {number} to
  */
 function move(pg, f, to) {
-  const others = pg.fields.filter((x) => x !== f);
-  const after = to === 0 ? null : others[to - 1].id;
+  const others = shownOrder(pg).filter((id) => id !== f.id);
+  const after = to === 0 ? null : others[to - 1];
   return change(pg, () => api.patch(`/fields/${f.id}`, { after_id: after }), `Moved ${f.name} to position ${to + 1} of ${pg.fields.length}.`, null, `#field-${f.id}-grip`);
 }
 
