@@ -2749,6 +2749,69 @@ def select_field_set_on_a_task_filters_the_list_and_a_saved_view_reopens_it(b, e
     page.context.close()
 
 
+@test
+def required_fields_are_asked_for_when_quick_add_or_a_new_card_lacks_them(b, env):
+    """Issue 24: quick add and the board's new card know no fields; in a project with required
+    fields the server's 422 opens a dialog with those fields' controls, and the task is created
+    with their values (Cancel creates nothing)."""
+    ada = env["ada"]
+    strict = project(ada, "Strict")
+    area = api("POST", f"/projects/{strict['id']}/fields", ada["token"],
+               {"name": "Area", "kind": "select", "required": True,
+                "options": [{"name": "Web", "color": "#1f8a70"}, {"name": "API", "color": "#2060c0"}]},
+               expect_status=201)
+    points = api("POST", f"/projects/{strict['id']}/fields", ada["token"],
+                 {"name": "Points", "kind": "number", "required": True}, expect_status=201)
+    api("POST", f"/projects/{strict['id']}/fields", ada["token"], {"name": "Notes", "kind": "text"}, expect_status=201)
+    web = area["options"][0]["id"]
+    tasks_of = lambda: api("GET", f"/projects/{strict['id']}/tasks", ada["token"])["items"]
+    page = b.page(ada)
+    page.goto(f"/p/{strict['id']}")
+    rows = page.locator("#task-list .row")
+    page.locator("#quick-add").fill("Fix the sign-in page")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Required fields")
+    # Only the required fields are asked for; Cancel adds nothing and keeps what was typed.
+    expect(dialog.get_by_label("Area")).to_be_visible()
+    expect(dialog.get_by_label("Points")).to_be_visible()
+    expect(dialog.get_by_label("Notes")).to_have_count(0)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert tasks_of() == []
+    expect(page.locator("#quick-add")).to_have_value("Fix the sign-in page")
+    page.locator("#quick-add").press("Enter")
+    dialog.get_by_label("Area").select_option(label="Web")
+    dialog.get_by_role("button", name="Add task").click()
+    # An empty required field is said under it; nothing is sent.
+    expect(dialog.locator(f"#task-field-{points['id']}-error")).to_have_text("must have a value")
+    assert tasks_of() == []
+    dialog.get_by_label("Points").fill("3")
+    axe(page, "required fields dialog")
+    dialog.get_by_role("button", name="Add task").click()
+    expect(dialog).to_have_count(0)
+    expect(rows.filter(has_text="Fix the sign-in page")).to_have_count(1)
+    expect(page.locator("#quick-add")).to_have_value("")
+    [made] = tasks_of()
+    assert made["fields"] == {area["id"]: web, points["id"]: 3}, made
+    # The board's new card asks the same way.
+    page.goto(f"/p/{strict['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    column = page.locator(".column").first
+    column.get_by_role("button", name=re.compile("^Add a task to")).click()
+    page.locator(".new-card-input").fill("Document the API")
+    page.locator(".new-card-input").press("Enter")
+    dialog.get_by_label("Area").select_option(label="API")
+    dialog.get_by_label("Points").fill("5")
+    dialog.get_by_role("button", name="Add task").click()
+    expect(dialog).to_have_count(0)
+    expect(column.locator(".card", has_text="Document the API")).to_have_count(1)
+    card = next(t for t in tasks_of() if t["title"] == "Document the API")
+    assert card["fields"] == {area["id"]: area["options"][1]["id"], points["id"]: 5}, card
+    csp_clean(page)
+    page.context.close()
+
+
 def setup():
     ada = user("Ada")  # first user of the instance: an admin
     bob, vic = user("Bob"), user("Vic")

@@ -53,11 +53,11 @@ export function fieldSection(o) {
 /**
  * One field's row: its label (marked when required), the control of its kind, its error.
  * @param {Field} f
- * @param {Options} o
+ * @param {{canEdit: boolean, members: api.Member[]}} o
  * @param {(c: Control) => void} changed
  * @returns {Control}
  */
-function control(f, o, changed) {
+export function control(f, o, changed) {
   const id = `task-field-${f.id}`;
   const error = h("p", { class: "field-error", id: `${id}-error` });
   const disabled = !o.canEdit;

@@ -138,7 +138,13 @@ async function submit(ctx, project, q, onCreated) {
   if (parsed.due_date) body.due_date = parsed.due_date;
   if (parsed.assignee_me) body.assignee_id = ctx.state.user?.id;
   try {
-    const task = await api.post(`/projects/${project.id}/tasks`, body);
+    const task = await api.post(`/projects/${project.id}/tasks`, body).catch(async (e) => {
+      // Required custom fields are asked for in a dialog (loaded only then).
+      const { lacksFields, createTask } = await import("../../components/required-fields.js");
+      if (!lacksFields(e)) throw e;
+      return createTask(project.id, body, e);
+    });
+    if (!task) return;
     q.input.value = "";
     q.kept = [];
     draw(q);
