@@ -10,7 +10,6 @@ import { root, layout, dropLayout, inbox, renderSidebar, refreshProjects, projec
 import { renderAuth } from "./views/auth.js";
 import { renderForgot, renderReset, renderInvite } from "./views/recovery.js";
 import { renderTaskList } from "./views/list.js";
-import { renderBoard } from "./views/board.js";
 import { renderMembers } from "./views/members.js";
 import { renderProjectSettings, renderSettings, renderAdmin } from "./views/settings.js";
 import { renderProjectActivity } from "./views/activity.js";
@@ -62,7 +61,9 @@ const projectPage = (tab, view) => async (ctx) => {
 /** @type {[RegExp, (ctx: Context) => Promise<void>][]} the first match renders; its group is `params.id` */
 const ROUTES = [
   [/^\/p\/([^/]+)$/, projectPage("list", (ctx, content) => renderTaskList(ctx, content, "project"))],
-  [/^\/p\/([^/]+)\/board$/, projectPage("board", renderBoard)],
+  // The board and its modules (~20 KB) load when first shown: a project's first visit is its list
+  // (docs/performance.md's first-visit budget).
+  [/^\/p\/([^/]+)\/board$/, projectPage("board", async (ctx, content) => (await import("./views/board.js")).renderBoard(ctx, content))],
   [/^\/p\/([^/]+)\/members$/, projectPage("members", renderMembers)],
   [/^\/p\/([^/]+)\/activity$/, projectPage("activity", renderProjectActivity)],
   [/^\/p\/([^/]+)\/settings$/, projectPage("settings", renderProjectSettings)],

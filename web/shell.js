@@ -12,6 +12,7 @@ import * as live from "./live.js";
 import { bell, startBell, stopBell } from "./components/bell.js";
 import { openCommandMenu } from "./components/command-menu.js";
 import { flushDeletes } from "./components/undo.js";
+import { projectViews, myViews } from "./components/views-sidebar.js";
 
 export const root = /** @type {HTMLElement} */ (document.getElementById("root"));
 
@@ -74,8 +75,12 @@ export function renderSidebar() {
       h("div", { class: "nav-heading" }, h("h2", { id: "projects-heading" }, "Projects"),
         h("button", { type: "button", class: "icon", "aria-label": "New project", title: "New project", onclick: newProject }, "+")),
       others.length
-        ? h("ul", { class: "nav", "aria-labelledby": "projects-heading" }, others.map((p) => item(`/p/${p.id}`, p.name, projectId === p.id, "#")))
+        ? h("ul", { class: "nav", "aria-labelledby": "projects-heading" }, others.flatMap((p) => [
+          item(`/p/${p.id}`, p.name, projectId === p.id, "#"),
+          // Saved views (API.md §18): the current project's shared ones under it.
+          projectId === p.id ? h("li", null, projectViews(p.id)) : null]))
         : h("p", { class: "muted small" }, "No projects yet.")),
+    myViews(),
     h("div", { class: "sidebar-foot" },
       h("ul", { class: "nav" },
         item("/settings", "Settings", path === "/settings", "⚙"),

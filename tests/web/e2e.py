@@ -2769,6 +2769,266 @@ def upcoming_week_shows_days_as_columns_with_their_tasks(b, env):
     # A task opens in its project with its panel.
     days.nth(1).get_by_role("link", name="Next week's task").click()
     expect(page.locator("#task-title")).to_have_value("Next week's task")
+
+def fields_of(who, project_id):
+    return api("GET", f"/projects/{project_id}/fields", who["token"])["items"]
+
+
+def drag_to(page, handle, target):
+    """Drags `handle` by the pointer to just above the middle of `target`."""
+    a, t = handle.bounding_box(), target.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(t["x"] + 20, t["y"] + t["height"] / 2 - 6, steps=8)
+    page.mouse.move(t["x"] + 20, t["y"] + 4, steps=4)
+    page.mouse.up()
+
+
+@test
+def field_settings_add_reorder_by_drag_and_keys_option_colours_and_removal(b, env):
+    """Issue 24: Settings → Fields adds fields of several kinds, reorders them by drag and by the
+    arrow keys, gives options colours, and removes an option in use only after asking."""
+    ada = env["ada"]
+    shaped = project(ada, "Shaped")
+    page = b.page(ada)
+    page.goto(f"/p/{shaped['id']}/settings")
+    expect(page.locator("#no-fields")).to_be_visible()
+    for n, (name, kind) in enumerate((("Size", "select"), ("Points", "number"), ("QA date", "date"))):
+        page.locator("#field-new-name").fill(name)
+        page.locator("#field-new-kind").select_option(kind)
+        page.get_by_role("button", name="Add field").click()
+        expect(page.locator("#fields .field-item")).to_have_count(n + 1)
+        expect(page.locator("#field-new-name")).to_be_focused()
+    assert [f["name"] for f in fields_of(ada, shaped["id"])] == ["Size", "Points", "QA date"]
+    # A duplicate name is refused in words under the form, and what was typed stays.
+    page.locator("#field-new-name").fill("size")
+    page.get_by_role("button", name="Add field").click()
+    expect(page.locator("#field-new-error")).not_to_be_empty()
+    expect(page.locator("#field-new-name")).to_have_value("size")
+    # Options with colours.
+    size = page.locator("#fields .field-item").filter(has=page.get_by_label("Name of the field Size"))
+    size.get_by_role("button", name="Add option").click()
+    size.get_by_label("Name of option 1").fill("Small")
+    size.get_by_label("Colour of option 1").fill("#d03030")
+    size.get_by_role("button", name="Add option").click()
+    size.get_by_label("Name of option 2").fill("Large")
+    size.get_by_label("Colour of option 2").fill("#2060c0")
+    size.get_by_role("button", name="Save options").click()
+    eventually(lambda: len(fields_of(ada, shaped["id"])[0].get("options") or []) == 2)
+    options = fields_of(ada, shaped["id"])[0]["options"]
+    assert [(o["name"], o["color"]) for o in options] == [("Small", "#d03030"), ("Large", "#2060c0")], options
+    expect(page.locator("#fields .field-item").first.locator("summary")).to_have_text("Options (2)")
+    # Reorder by drag: QA date above Size.
+    items = page.locator("#fields .field-item")
+    drag_to(page, page.get_by_role("button", name="Move the field QA date (arrow keys)"), items.first)
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Size", "Points"])
+    expect(items.first.get_by_label("Name of the field QA date")).to_be_visible()
+    # Reorder by keyboard: Points up one, the grip keeps the focus.
+    grip = page.get_by_role("button", name="Move the field Points (arrow keys)")
+    grip.focus()
+    page.keyboard.press("ArrowUp")
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Points", "Size"])
+    expect(page.get_by_role("button", name="Move the field Points (arrow keys)")).to_be_focused()
+    # Rename in place; required.
+    page.get_by_label("Name of the field Points").fill("Story points")
+    page.get_by_label("Name of the field Points").press("Tab")
+    eventually(lambda: fields_of(ada, shaped["id"])[1]["name"] == "Story points")
+    page.locator(".field-item").nth(1).get_by_label("Required").check()
+    eventually(lambda: fields_of(ada, shaped["id"])[1]["required"] is True)
+    shoot(page, "field-settings", widths=(1280, 375), schemes=("light", "dark"))
+    # Removing an option a task holds asks first, then clears that value.
+    size_field = fields_of(ada, shaped["id"])[2]
+    small = size_field["options"][0]["id"]
+    t = task(ada, shaped["id"], title="Sized", fields={size_field["id"]: small, fields_of(ada, shaped["id"])[1]["id"]: 3})
+    size = page.locator("#fields .field-item").filter(has=page.get_by_label("Name of the field Size"))
+    size.locator("summary").click()
+    size.get_by_role("button", name="Remove option 1").click()
+    size.get_by_role("button", name="Save options").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Remove options in use?")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(fields_of(ada, shaped["id"])[2]["options"]) == 2
+    size.get_by_role("button", name="Save options").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove and clear values").click()
+    eventually(lambda: len(fields_of(ada, shaped["id"])[2]["options"]) == 1)
+    after = api("GET", f"/tasks/{t['id']}", ada["token"])
+    assert size_field["id"] not in after["fields"], after
+    # Deleting a field asks, then it is gone.
+    page.get_by_role("button", name="Delete QA date").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete field").click()
+    eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["Story points", "Size"])
+    expect(page.locator("#fields .field-item")).to_have_count(2)
+    axe(page, "field settings")
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def select_field_set_on_a_task_filters_the_list_and_a_saved_view_reopens_it(b, env):
+    """Issue 24's scenario: add a select field, set it on a task, filter the list by it, save the
+    view, and open it again from the sidebar after a reload."""
+    ada, bob = env["ada"], env["bob"]
+    team = project(ada, "Teams")
+    member(ada, team["id"], bob, "editor")
+    alpha = task(ada, team["id"], title="Alpha task")
+    task(ada, team["id"], title="Beta task")
+    page = b.page(ada)
+    page.goto(f"/p/{team['id']}/settings")
+    page.locator("#field-new-name").fill("Team")
+    page.locator("#field-new-kind").select_option("select")
+    page.get_by_role("button", name="Add field").click()
+    item = page.locator("#fields .field-item")
+    expect(item).to_have_count(1)
+    item.get_by_role("button", name="Add option").click()
+    item.get_by_label("Name of option 1").fill("Web")
+    item.get_by_label("Colour of option 1").fill("#1f8a70")
+    item.get_by_role("button", name="Add option").click()
+    item.get_by_label("Name of option 2").fill("API")
+    item.get_by_role("button", name="Save options").click()
+    eventually(lambda: len(fields_of(ada, team["id"])[0].get("options") or []) == 2)
+    field = fields_of(ada, team["id"])[0]
+    web = field["options"][0]["id"]
+    # A link field, made through the API: a bad value is refused under its own control.
+    link = api("POST", f"/projects/{team['id']}/fields", ada["token"], {"name": "Spec", "kind": "url"}, expect_status=201)
+    # Set it on a task in the panel.
+    page.goto(f"/p/{team['id']}?task={alpha['id']}")
+    panel = page.locator("#task-panel")
+    panel.get_by_label("Team").select_option(label="Web")
+    eventually(lambda: api("GET", f"/tasks/{alpha['id']}", ada["token"])["fields"].get(field["id"]) == web)
+    panel.get_by_label("Spec").fill("not a link")
+    panel.get_by_label("Spec").press("Enter")
+    expect(panel.locator(f"#task-field-{link['id']}-error")).not_to_be_empty()
+    expect(panel.get_by_label("Spec")).to_have_value("not a link")
+    panel.get_by_label("Spec").fill("https://example.com/spec")
+    panel.get_by_label("Spec").press("Enter")
+    eventually(lambda: api("GET", f"/tasks/{alpha['id']}", ada["token"])["fields"].get(link["id"]) == "https://example.com/spec")
+    expect(panel.locator(f"#task-field-{link['id']}-error")).to_be_empty()
+    expect(panel.get_by_label("Spec")).not_to_have_attribute("aria-invalid", "true")
+    shoot(page, "task-panel-fields", widths=(1280,), schemes=("light", "dark"))
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    expect(panel).to_have_count(0)
+    # Filter the list by it; the URL carries the filter; the column shows the value.
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(2)
+    page.locator("summary", has_text="Filters").click()
+    page.locator(f"#filter-field-{field['id']}").select_option(label="Web")
+    expect(page).to_have_url(re.compile(re.escape(f"field.{field['id']}={web}")))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Alpha task")
+    expect(page.locator("#list-count")).to_have_text("1 open")
+    page.locator("#columns-picker summary").click()
+    page.locator(f"#column-{field['id']}").check()
+    expect(rows.first.locator(f".field-cell[data-field='{field['id']}']")).to_have_text("Web")
+    # Sorted by the field, also in the URL.
+    page.locator("#filter-sort").select_option(f"-field.{field['id']}")
+    expect(page).to_have_url(re.compile(re.escape(f"sort=-field.{field['id']}")))
+    filtered = page.url
+    shoot(page, "list-field-column", widths=(1280, 375), schemes=("light",))
+    # Save the view, shared with the project.
+    page.get_by_role("button", name="Save view").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Web work")
+    dialog.get_by_label("Share with the project's members").check()
+    dialog.get_by_role("button", name="Save view").click()
+    expect(page.get_by_role("link", name="Web work")).to_be_visible()
+    views = api("GET", f"/projects/{team['id']}/views", ada["token"])["items"]
+    assert [(v["name"], v["shared"], v["query"].get(f"field.{field['id']}")) for v in views] == [("Web work", True, web)], views
+    # Reload elsewhere, then open the view from the sidebar: the same filtered list.
+    page.goto(f"/p/{team['id']}")
+    expect(rows).to_have_count(2)
+    page.reload()
+    page.get_by_role("link", name="Web work").click()
+    expect(page).to_have_url(re.compile(re.escape(f"field.{field['id']}={web}")))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Alpha task")
+    expect(page.get_by_role("link", name="Web work")).to_have_attribute("aria-current", "page")
+    assert sorted(urlparse(page.url).query.split("&")) == sorted(urlparse(filtered).query.split("&")), (page.url, filtered)
+    # Bob, a member, sees the shared view; a personal one of Ada's stays hers.
+    page.get_by_role("button", name="Save view").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("Mine only")
+    page.get_by_role("dialog").get_by_role("button", name="Save view").click()
+    expect(page.locator(".my-views").get_by_role("link", name=re.compile("Mine only"))).to_be_visible()
+    other = b.page(bob)
+    other.goto(f"/p/{team['id']}")
+    expect(other.get_by_role("link", name="Web work")).to_be_visible()
+    expect(other.get_by_role("link", name=re.compile("Mine only"))).to_have_count(0)
+    other.context.close()
+    # Rename and delete from the view's menu.
+    page.get_by_role("button", name="Rename or delete the view Web work").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("Web team")
+    page.get_by_role("dialog").get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("link", name="Web team")).to_be_visible()
+    page.get_by_role("button", name="Rename or delete the view Web team").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete view").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete view").click()
+    expect(page.get_by_role("link", name="Web team")).to_have_count(0)
+    assert [v["name"] for v in api("GET", f"/projects/{team['id']}/views", ada["token"])["items"]] == ["Mine only"]
+    axe(page, "list with a field column and saved views")
+    csp_clean(page)
+    page.context.close()
+
+
+@test
+def required_fields_are_asked_for_when_quick_add_or_a_new_card_lacks_them(b, env):
+    """Issue 24: quick add and the board's new card know no fields; in a project with required
+    fields the server's 422 opens a dialog with those fields' controls, and the task is created
+    with their values (Cancel creates nothing)."""
+    ada = env["ada"]
+    strict = project(ada, "Strict")
+    area = api("POST", f"/projects/{strict['id']}/fields", ada["token"],
+               {"name": "Area", "kind": "select", "required": True,
+                "options": [{"name": "Web", "color": "#1f8a70"}, {"name": "API", "color": "#2060c0"}]},
+               expect_status=201)
+    points = api("POST", f"/projects/{strict['id']}/fields", ada["token"],
+                 {"name": "Points", "kind": "number", "required": True}, expect_status=201)
+    api("POST", f"/projects/{strict['id']}/fields", ada["token"], {"name": "Notes", "kind": "text"}, expect_status=201)
+    web = area["options"][0]["id"]
+    tasks_of = lambda: api("GET", f"/projects/{strict['id']}/tasks", ada["token"])["items"]
+    page = b.page(ada)
+    page.goto(f"/p/{strict['id']}")
+    rows = page.locator("#task-list .row")
+    page.locator("#quick-add").fill("Fix the sign-in page")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Required fields")
+    # Only the required fields are asked for; Cancel adds nothing and keeps what was typed.
+    expect(dialog.get_by_label("Area")).to_be_visible()
+    expect(dialog.get_by_label("Points")).to_be_visible()
+    expect(dialog.get_by_label("Notes")).to_have_count(0)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert tasks_of() == []
+    expect(page.locator("#quick-add")).to_have_value("Fix the sign-in page")
+    page.locator("#quick-add").press("Enter")
+    dialog.get_by_label("Area").select_option(label="Web")
+    dialog.get_by_role("button", name="Add task").click()
+    # An empty required field is said under it; nothing is sent.
+    expect(dialog.locator(f"#task-field-{points['id']}-error")).to_have_text("must have a value")
+    assert tasks_of() == []
+    dialog.get_by_label("Points").fill("3")
+    axe(page, "required fields dialog")
+    dialog.get_by_role("button", name="Add task").click()
+    expect(dialog).to_have_count(0)
+    expect(rows.filter(has_text="Fix the sign-in page")).to_have_count(1)
+    expect(page.locator("#quick-add")).to_have_value("")
+    [made] = tasks_of()
+    assert made["fields"] == {area["id"]: web, points["id"]: 3}, made
+    # The board's new card asks the same way.
+    page.goto(f"/p/{strict['id']}/board")
+    expect(page.locator("#board")).to_have_attribute("data-ready", "true")
+    column = page.locator(".column").first
+    column.get_by_role("button", name=re.compile("^Add a task to")).click()
+    page.locator(".new-card-input").fill("Document the API")
+    page.locator(".new-card-input").press("Enter")
+    dialog.get_by_label("Area").select_option(label="API")
+    dialog.get_by_label("Points").fill("5")
+    dialog.get_by_role("button", name="Add task").click()
+    expect(dialog).to_have_count(0)
+    expect(column.locator(".card", has_text="Document the API")).to_have_count(1)
+    card = next(t for t in tasks_of() if t["title"] == "Document the API")
+    assert card["fields"] == {area["id"]: area["options"][1]["id"], points["id"]: 5}, card
+    csp_clean(page)
     page.context.close()
 
 

@@ -123,6 +123,7 @@ function projectSentence(e, l) {
       if (name) parts.push(`renamed the project to “${name.to}”`);
       if (e.changes.some((c) => c.field === "description")) parts.push("edited the project description");
       if (e.changes.some((c) => c.field === "states")) parts.push("changed the board's columns");
+      if (e.changes.some((c) => c.field === "fields")) parts.push("changed the project's fields");
       return parts.join(" and ") || "changed the project";
     }
     case "github.synced": {

@@ -12,7 +12,7 @@
 import * as api from "../api.js";
 import { h, replace, announce, debounce } from "../dom.js";
 import { unsaved, membersOf, statesOf } from "../model.js";
-import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save } from "./task-editor.js";
+import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save, same } from "./task-editor.js";
 import { commentThread } from "./comment-thread.js";
 import { timeline } from "./timeline.js";
 import { priorityGlyph } from "./priority.js";
@@ -20,14 +20,15 @@ import { deleteLater } from "./undo.js";
 import { subtaskSection, relationSection } from "./task-workflow.js";
 import { attachmentList, dropTarget } from "./attachments.js";
 import { timeSection } from "./timer.js";
+import { fieldSection } from "./task-fields.js";
 
 /**
  * @typedef {import("./task-editor.js").Panel} Panel
  * @typedef {import("./task-editor.js").Field} Field
  * @typedef {{section: HTMLElement, thread: ReturnType<typeof commentThread>, history: ReturnType<typeof timeline> | null,
  *   subtasks: ReturnType<typeof subtaskSection>, relations: ReturnType<typeof relationSection>,
- *   files: import("./attachments.js").FilesHandle}} Discussion
- *   what follows live events: the comments, the history, the subtasks, the relations and the files
+ *   files: import("./attachments.js").FilesHandle, fields: ReturnType<typeof fieldSection>}} Discussion
+ *   what follows live events: the comments, the history, the subtasks, the relations, the files and the custom fields
  * @typedef {{id: string, onEntry: (entry: api.Entry) => void, escape: () => boolean, edit: () => void,
  *   retire: () => Promise<boolean>}} OpenPanel what the view holds of the open panel: live updates,
  *   Esc, `e`, and `retire` (saves what is left before another task takes its place; false when the
@@ -176,6 +177,7 @@ function panelView(p, talk) {
         row("task-labels", "Labels", inputs.labels, h("p", { class: "hint", id: "task-labels-help" }, "Comma-separated"))),
       inputs.dates.section,
       timeSection({ task: base, canEdit, signal: p.ctx.signal }),
+      talk.fields.section,
       base.source ? h("p", { class: "source" }, "Imported from ", h("a", { href: base.source.url, rel: "noopener noreferrer", target: "_blank", id: "task-source" }, `${base.source.repository}#${base.source.number}`)) : null,
       h("div", { class: "description" },
         h("div", { class: "description-head" }, h("h3", { class: "small" }, h("label", { for: "task-description" }, "Description")), canEdit ? inputs.editButton : null),
@@ -257,6 +259,18 @@ function discussion(p) {
   const d = {
     section: h("section", { class: "together", "aria-label": "Comments and activity" }, tablist, commentsPanel, activityPanel), thread, history: null,
     subtasks: subtaskSection(where), relations: relationSection(where), files,
+    fields: fieldSection({
+      task: base, canEdit: p.canEdit, members: p.members, signal: ctx.signal, base: () => p.base,
+      idle: () => (p.pending || Promise.resolve()).catch(() => {}),
+      saved: (t) => {
+        // The built-in fields not being edited follow the task as saved (it may be someone else's).
+        for (const f of FIELDS) if (same(p.draft[f], p.base[f])) p.draft[f] = t[f];
+        p.base = t;
+        fill(p);
+        d.fields.show(t);
+        p.hooks.onSaved(t);
+      },
+    }),
   };
   return d;
 }
@@ -321,7 +335,7 @@ function onEntry(p, talk, entry) {
     // A comment's files go with it.
     if (entry.kind === "comment.deleted") talk.files.reload().catch(() => {});
   } else if (entry.kind.startsWith("attachment.")) talk.files.reload().catch(() => {});
-  else refreshTask(p);
+  else refreshTask(p).then(() => talk.fields.show(p.base));
   talk.history?.reload().catch(() => {});
 }
 

@@ -9,6 +9,7 @@ import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import { membersOf, statesOf, forgetStates } from "../model.js";
 import * as live from "../live.js";
+import { saveViewButton } from "../components/views-sidebar.js";
 import { stateColumns, readCounts } from "./board/columns.js";
 import { columnHead, addColumn } from "./board/states.js";
 import { card, loadColumn, addCard, openCard } from "./board/cards.js";
@@ -33,6 +34,8 @@ export async function renderBoard(ctx, content) {
     const v = ctx.query.get(key);
     if (v) filters.set(key, v);
   }
+  // A saved view's custom-field filters (API.md §18) narrow the board's cards too.
+  for (const [key, v] of ctx.query) if (key.startsWith("field.") && v) filters.set(key, v);
   // The columns are read fresh each time the board is drawn (another person may have changed them).
   forgetStates(project.id);
   const states = await statesOf(project.id);
@@ -46,7 +49,7 @@ export async function renderBoard(ctx, content) {
   const help = h("p", { class: "sr-only", id: "board-help" },
     canEdit ? "Arrow keys move between cards. Shift with the arrow keys moves the focused card: left and right to another column, up and down within the column. Enter opens the card." : "Arrow keys move between cards; Enter opens the card.");
   const panel = h("div", { class: "panel-host" });
-  const filterNote = filters.toString() ? h("p", { class: "muted small board-filters" }, "Filtered: ", filters.toString().replace(/&/g, ", "), " · ", h("a", { href: location.pathname }, "Show all")) : null;
+  const filterNote = filters.toString() ? h("p", { class: "muted small board-filters" }, "Filtered: ", filters.toString().replace(/&/g, ", "), " · ", h("a", { href: location.pathname }, "Show all"), " ", saveViewButton({ project, kind: "board" })) : null;
   replace(content, h("div", { class: "board-view" }, filterNote, help, scrollFrame(b)), panel);
   b.columns = b.source.columns.map((spec) => column(b, spec));
   if (b.canAdmin) b.board.append(addColumn(b));

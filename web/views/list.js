@@ -9,6 +9,9 @@ import { h, replace, announce, localDate } from "../dom.js";
 import { membersOf, statesOf, hasUnsaved } from "../model.js";
 import * as live from "../live.js";
 import { FILTERS, filterBar } from "./list/toolbar.js";
+import { fieldFilters, addFieldControls, chosenColumns } from "./list/fields.js";
+import { fieldsOf, forgetFields } from "../fields.js";
+import { saveViewButton } from "../components/views-sidebar.js";
 import { quickAdd } from "./list/quick-add.js";
 import { listSummary } from "./list/summary.js";
 import { bulkBar, clearPicks } from "./list/bulk.js";
@@ -38,9 +41,10 @@ export async function renderTaskList(ctx, content, kind) {
     list: h("ul", { class: "rows", id: "task-list", "aria-label": "Tasks" }),
     empty: h("div", { class: "empty", hidden: true }, emptyText(kind, ctx.query, canEdit)),
     more: /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ghost load-more", hidden: true, onclick: () => loadPage(l) }, "Load more")),
-    changed: () => {}, onPicked: () => {},
+    changed: () => {}, onPicked: () => {}, columns: [], fields: [],
   };
   const toolbar = filterBar(ctx, kind, params, () => l.members, () => states);
+  if (kind !== "upcoming") toolbar.append(saveViewButton({ project: kind === "project" ? project : undefined, kind: "list" }));
   // The project's workflow states: the rows' state chips and the state filter, drawn when they
   // arrive (the first page does not wait for them).
   /** @type {api.WorkflowState[]} */
@@ -86,6 +90,7 @@ export async function renderTaskList(ctx, content, kind) {
   }, { rootMargin: "400px" });
   observer.observe(sentinel);
   ctx.signal.addEventListener("abort", () => observer.disconnect());
+  if (kind === "project" && project) showFields(l, toolbar, membersReady);
   // Assignee initials need the members; draw the rows again when they arrive.
   membersReady.then(() => {
     if (ctx.signal.aborted) return;
@@ -108,6 +113,7 @@ function listQuery(q, kind, showDone) {
     const value = q.get(key);
     if (value) params.set(key, value);
   }
+  for (const [key, value] of fieldFilters(q)) params.set(key, value);
   if (!params.has("sort")) params.set("sort", kind === "project" ? "position" : kind === "upcoming" ? "due_date" : "-updated_at");
   if (kind === "my") params.set("assignee", "me");
   if (kind === "upcoming") {
@@ -129,12 +135,35 @@ function listQuery(q, kind, showDone) {
  * @param {boolean} canEdit
  */
 function emptyText(kind, query, canEdit) {
-  const filtered = FILTERS.some((f) => f !== "sort" && query.get(f));
+  const filtered = FILTERS.some((f) => f !== "sort" && query.get(f)) || fieldFilters(query).length > 0;
   if (kind === "project") {
     if (filtered) return "No task matches these filters.";
     return canEdit ? "Add your first task — press c, type a title and Enter." : "This project has no tasks yet.";
   }
   return kind === "my" ? "Nothing open is assigned to you. Assign yourself a task with @me in quick add." : "Nothing is due in the next 14 days.";
+}
+
+/**
+ * The project's custom fields, once they and the members arrive: their filters and sorts in the
+ * toolbar, and the chosen columns in the rows.
+ * @param {TaskList} l
+ * @param {HTMLElement} toolbar
+ * @param {Promise<void>} membersReady
+ */
+function showFields(l, toolbar, membersReady) {
+  const projectId = /** @type {api.Project} */ (l.project).id;
+  Promise.all([fieldsOf(projectId), membersReady]).then(([fields]) => {
+    if (l.ctx.signal.aborted || !fields.length) return;
+    l.fields = fields;
+    /** @param {import("../fields.js").Field[]} columns */
+    const draw = (columns) => {
+      l.columns = columns;
+      for (const task of l.tasks) redraw(l, task);
+    };
+    addFieldControls(l.ctx, toolbar, fields, l.members, projectId, draw);
+    const chosen = chosenColumns(projectId);
+    draw(fields.filter((f) => chosen.includes(f.id)));
+  }).catch(() => {});
 }
 
 function skeleton() {
@@ -281,6 +310,8 @@ function follow(l) {
   live.follow(projectId, {
     onEntry: (entry) => {
       l.detail?.onEntry(entry);
+      // Someone changed the project's custom fields: the next panel and list read them again.
+      if (entry.kind === "project.updated" && entry.changes.some((c) => c.field === "fields")) forgetFields(entry.project_id);
       if (!entry.task_id || !concerns(l, entry)) return;
       if (entry.kind.startsWith("task.")) l.changed();
       if (entry.kind === "task.deleted") dropRow(l, entry.task_id);

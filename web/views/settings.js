@@ -233,6 +233,10 @@ export async function renderProjectSettings(ctx, content) {
   if (!project.is_inbox) {
     sections.push(h("section", { class: "card-section", "aria-labelledby": "s-github" }, h("h2", { id: "s-github" }, "GitHub issues"), github));
   }
+  const fields = h("div", { id: "fields-settings" });
+  if (!project.is_inbox && isAdmin) {
+    sections.push(h("section", { class: "card-section", "aria-labelledby": "s-fields" }, h("h2", { id: "s-fields" }, "Fields"), fields));
+  }
   const webhooks = h("div", { id: "webhooks-settings" });
   if (!project.is_inbox && isAdmin) {
     sections.push(h("section", { class: "card-section", "aria-labelledby": "s-webhooks" }, h("h2", { id: "s-webhooks" }, "Webhooks"), webhooks));
@@ -249,6 +253,7 @@ export async function renderProjectSettings(ctx, content) {
   replace(content, h("div", { class: "page" }, sections));
   await Promise.all([
     project.is_inbox ? null : drawGithub(ctx, github, project, isAdmin),
+    !project.is_inbox && isAdmin ? import("./settings/fields.js").then(({ renderFields }) => renderFields(fields, project)) : null,
     !project.is_inbox && isAdmin ? import("./settings/webhooks.js").then(({ renderWebhooks }) => renderWebhooks(webhooks, project)) : null,
   ]);
 }

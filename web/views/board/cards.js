@@ -103,7 +103,14 @@ export function addCard(b, column) {
       e.preventDefault();
       if (!input.value.trim()) return form.remove();
       try {
-        const task = await api.post(`/projects/${b.project.id}/tasks`, { title: input.value, ...b.source.move(column.key) });
+        const body = { title: input.value, ...b.source.move(column.key) };
+        const task = await api.post(`/projects/${b.project.id}/tasks`, body).catch(async (e) => {
+          // Required custom fields are asked for in a dialog (loaded only then).
+          const { lacksFields, createTask } = await import("../../components/required-fields.js");
+          if (!lacksFields(e)) throw e;
+          return createTask(b.project.id, body, e);
+        });
+        if (!task) return;
         b.tasks.set(task.id, task);
         column.list.append(card(b, task));
         b.counted += 1;

@@ -151,7 +151,13 @@ async function submit(ctx, project, q, onCreated) {
   if (parsed.recurrence) body.recurrence = parsed.recurrence;
   if (parsed.assignee_me) body.assignee_id = ctx.state.user?.id;
   try {
-    const task = await api.post(`/projects/${project.id}/tasks`, body);
+    const task = await api.post(`/projects/${project.id}/tasks`, body).catch(async (e) => {
+      // Required custom fields are asked for in a dialog (loaded only then).
+      const { lacksFields, createTask } = await import("../../components/required-fields.js");
+      if (!lacksFields(e)) throw e;
+      return createTask(project.id, body, e);
+    });
+    if (!task) return;
     q.input.value = "";
     q.kept = [];
     draw(q);

@@ -8,6 +8,7 @@ import { announce } from "../../dom.js";
 import { matchesFilters } from "../../model.js";
 import { taskRow } from "../../components/task-row.js";
 import { offerUndo } from "../../components/undo.js";
+import { cells, matchesFieldFilters } from "./fields.js";
 
 /**
  * A list on screen and what it knows.
@@ -17,7 +18,8 @@ import { offerUndo } from "../../components/undo.js";
  *   tasks: api.Task[], pending: Set<string>, cursor: string | null | undefined, loading: Promise<void> | null, selected: number,
  *   list: HTMLElement, empty: HTMLElement, more: HTMLButtonElement,
  *   fetching: Set<string>, again: Set<string>, detail: import("../../components/task-panel.js").OpenPanel | null,
- *   picked: Set<string>, anchor: string | null, hidden: Set<string>, changed: (now?: boolean) => void, onPicked: () => void}} TaskList
+ *   picked: Set<string>, anchor: string | null, hidden: Set<string>, changed: (now?: boolean) => void, onPicked: () => void,
+ *   columns: import("../../fields.js").Field[], fields: import("../../fields.js").Field[]}} TaskList
  *   `params`: the query the API gets; `pending`: tasks with a change of this person's in flight
  *   (live events wait for it); `fetching`/`again`: tasks being fetched after an event, and those
  *   to fetch again when that is done; `detail`: the open task panel; `picked`: the rows picked for
@@ -25,7 +27,8 @@ import { offerUndo } from "../../components/undo.js";
  *   deletion waits for its Undo; `changed`: the list's tasks changed (the counts are read again: at
  *   once for this person's own change, batched for live events);
  *   `onPicked`: the picked rows changed (the bulk bar follows); `stateNames`: the project's
- *   workflow states, for the rows' state chips (empty across projects).
+ *   workflow states, for the rows' state chips (empty across projects); `columns`: the custom
+ *   fields shown as columns, `fields` all of the project's (list/fields.js).
  */
 
 /**
@@ -42,6 +45,7 @@ export function rowFor(l, task) {
     picked: l.picked.has(task.id), onPick: l.canEdit ? (t, e) => pick(l, t.id, e) : undefined,
   });
   if (l.hidden.has(task.id)) row.hidden = true;
+  if (l.columns.length) row.querySelector(".row-meta")?.prepend(...cells(l.columns, /** @type {any} */ (task), l.names));
   return row;
 }
 
@@ -277,7 +281,7 @@ export async function refreshRow(l, id) {
     if (known && fresh.version <= known.version && fresh.comment_count === known.comment_count && fresh.attachment_count === known.attachment_count && fresh.blocked === known.blocked
       && fresh.subtasks?.total === known.subtasks?.total && fresh.subtasks?.done === known.subtasks?.done) return;
     const here = l.kind === "project" ? fresh.project_id === l.project?.id : true;
-    if (!here || !matchesFilters(fresh, l.params, l.me.id)) return dropRow(l, id);
+    if (!here || !matchesFilters(fresh, l.params, l.me.id) || !matchesFieldFilters(/** @type {any} */ (fresh), l.params, l.fields)) return dropRow(l, id);
     if (known) {
       // The same object: the row's controls hold it.
       Object.assign(known, fresh);

@@ -5,6 +5,7 @@
 import * as api from "../../api.js";
 import { h, debounce } from "../../dom.js";
 import { FILTERS } from "./toolbar.js";
+import { fieldFilters } from "./fields.js";
 
 /** @param {number} n */
 const number = (n) => n.toLocaleString();
@@ -31,6 +32,7 @@ export function listSummary(l, showDone) {
     // The list's own filters, without the hiding of done tasks: the toggle says how many hide.
     const query = new URLSearchParams();
     for (const key of FILTERS) if (key !== "sort" && ctx.query.get(key)) query.set(key, /** @type {string} */ (ctx.query.get(key)));
+    for (const [key, value] of fieldFilters(ctx.query)) query.set(key, value);
     try {
       /** @type {{total: number, groups: {key: string, count: number}[]}} */
       const counts = await api.get(`/projects/${project.id}/tasks/counts?${query}`, { signal: ctx.signal });

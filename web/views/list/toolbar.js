@@ -85,7 +85,9 @@ export function filterBar(ctx, kind, params, members, states) {
     const drawn = select("state", "State", options);
     stateWrap.replaceWith(drawn);
   };
-  const active = FILTERS.filter((f) => f !== "sort" && f !== "q" && q.get(f)).length;
+  // Custom fields' filters (`field.<id>…`, list/fields.js) count and clear with the others.
+  const fieldKeys = [...q.keys()].filter((k) => k.startsWith("field."));
+  const active = FILTERS.filter((f) => f !== "sort" && f !== "q" && q.get(f)).length + fieldKeys.length;
   const bar = h("div", { class: "toolbar", role: "search" },
     h("div", { class: "search-wrap" }, search),
     h("details", { class: "filters", open: active > 0 ? true : undefined },
@@ -98,7 +100,7 @@ export function filterBar(ctx, kind, params, members, states) {
         select("priority_min", "Priority at least", [["", "Any"], ["1", "Low"], ["2", "Medium"], ["3", "High"], ["4", "Urgent"]]),
         input("due_after", "Due from", { type: "date" }),
         input("due_before", "Due until", { type: "date" }),
-        active ? h("button", { type: "button", class: "ghost", onclick: () => ctx.setQuery(Object.fromEntries(FILTERS.filter((f) => f !== "sort").map((f) => [f, null]))) }, "Clear filters") : null)),
+        active ? h("button", { type: "button", class: "ghost", onclick: () => ctx.setQuery(Object.fromEntries([...FILTERS.filter((f) => f !== "sort"), ...fieldKeys].map((f) => [f, null]))) }, "Clear filters") : null)),
     select("sort", "Sort", /** @type {[string, string][]} */ (SORTS.filter(([s]) => kind === "project" || s !== "position").map(([v, t]) => [v === params.get("sort") && !q.get("sort") ? "" : v, t]))));
   bar.addEventListener("members", drawAssignee);
   bar.addEventListener("states", drawStates);
