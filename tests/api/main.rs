@@ -32,6 +32,7 @@ mod projects;
 mod s3;
 mod smtp;
 mod tasks;
+mod templates;
 mod time;
 mod web;
 mod webhooks;

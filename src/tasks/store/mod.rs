@@ -8,6 +8,7 @@
 //! every writer; this module writes the history and the notifications that go with them.
 
 pub mod blockers;
+pub mod copies;
 pub mod field_values;
 pub mod imports;
 pub mod list;
