@@ -30,7 +30,7 @@ if grep -rnw AppState src --include='*.rs' | grep -v '^src/server/'; then
 fi
 
 echo "-- the lower layers name no domain"
-domains='auth|activity|calendar|comments|events|fields|github|idempotency|notifications|ops|portability|projects|server|states|tasks|timesheets|views|web|webhooks|cli'
+domains='auth|activity|calendar|comments|events|fields|github|idempotency|notifications|ops|portability|projects|server|states|tasks|templates|timesheets|views|web|webhooks|cli'
 lower='src/http src/db src/jobs src/telemetry src/email src/config.rs src/error.rs src/pagination.rs src/quotas.rs src/tokens.rs src/secrets.rs src/memory.rs src/sealing.rs'
 # shellcheck disable=SC2086
 if grep -rnE "crate::($domains)\b" $lower --include='*.rs' | grep -vE '^[^:]+:[0-9]+:\s*//'; then

@@ -42,6 +42,10 @@ validity depend on server state rather than on its shape, which no schema can ex
 * a field's `required`: a required field makes every later task create without its value a
   422 by contract, and the stateful phase creates tasks in the projects it gave fields; a valid
   request leaves it out (tests/api/fields.rs covers required fields).
+* `POST /projects` `from_project_id` and `include` (API.md §18, templates): a project the
+  caller is not a member of is 404, and `include` is 422 without `from_project_id` — a rule
+  between two fields and the server's state; a valid request leaves both out (a blank project;
+  tests/api/templates.rs covers copies).
 
 Negative (invalid) requests are never touched, so every check keeps its full strength there.
 """
@@ -119,6 +123,13 @@ def before_call(context, case, kwargs):
                 if entry not in kept:
                     kept.append(entry)
             case.body["reminders"] = kept
+    if (
+        case.method.upper() == "POST"
+        and case.path == "/api/v1/projects"
+        and isinstance(case.body, dict)
+    ):
+        case.body.pop("from_project_id", None)
+        case.body.pop("include", None)
     if (
         case.path == "/api/v1/me"
         and isinstance(case.body, dict)

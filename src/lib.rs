@@ -36,6 +36,7 @@ pub mod server;
 pub mod states;
 pub mod tasks;
 pub mod telemetry;
+pub mod templates;
 pub mod timesheets;
 pub mod tokens;
 pub mod views;

@@ -4,7 +4,7 @@
 /**
  * @typedef {{id: string, email: string, name: string, role: "admin"|"user", disabled: boolean, created_at: string, email_notifications?: boolean, second_factor?: boolean}} User
  * @typedef {{user: User, csrf_token: string, expires_at?: string, second_factor_setup_required?: boolean}} Session
- * @typedef {{id: string, name: string, description: string, is_inbox: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
+ * @typedef {{id: string, name: string, description: string, is_inbox: boolean, is_template: boolean, my_role: Role, version: number, created_at: string, updated_at: string}} Project
  * @typedef {"viewer"|"editor"|"admin"|"owner"} Role
  * @typedef {"todo"|"in_progress"|"done"|"canceled"} Status
  * @typedef {{kind: string, repository: string, number: number, url: string}} Source

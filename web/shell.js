@@ -88,6 +88,9 @@ export function renderSidebar() {
 }
 
 async function newProject() {
+  // Loaded when the dialog opens: a project's first visit has a byte budget.
+  const { templatePicker } = await import("./components/template-picker.js");
+  const templates = await templatePicker();
   const name = await dialog("New project", (close) => {
     const input = /** @type {HTMLInputElement} */ (h("input", { id: "new-project-name", name: "name", required: true, maxlength: 100, autocomplete: "off" }));
     const error = h("p", { class: "field-error", id: "new-project-error" });
@@ -95,7 +98,7 @@ async function newProject() {
       onsubmit: async (/** @type {Event} */ e) => {
         e.preventDefault();
         try {
-          const project = await api.post("/projects", { name: input.value });
+          const project = await api.post("/projects", { name: input.value, ...templates.choice() });
           close(project);
         } catch (err) {
           error.textContent = err instanceof api.ApiError ? err.fieldMessage("name") || err.message : String(err);
@@ -105,6 +108,7 @@ async function newProject() {
     },
       h("label", { for: "new-project-name" }, "Name"), input,
       error,
+      templates.el,
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => close(null) }, "Cancel"),
         h("button", { type: "submit", class: "primary" }, "Create project")));

@@ -15,6 +15,7 @@ pub mod backoff;
 pub mod backup;
 pub mod disk;
 pub mod embedded;
+mod id_map;
 mod lanes;
 pub mod migrations;
 mod param;
@@ -31,6 +32,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::NoTls;
 
+pub use id_map::IdMap;
 pub use param::{typed, Param, PgParam};
 pub use tokio_postgres::Row;
 

@@ -270,3 +270,33 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, field: &Field) -> DbResult<
     record(tx, access, Some(field), None);
     Ok(())
 }
+
+/// Copies the fields of `from` (kinds, options with their ids, required, order) into the
+/// project a template copy is made into (API.md §18). Returns the map of every field, and the
+/// map of those whose values a copied task keeps (all but `user` fields: members are not
+/// copied).
+pub async fn copy_for_template(
+    tx: &Tx,
+    access: &ProjectAccess,
+    from: Uuid,
+) -> DbResult<(crate::db::IdMap, crate::db::IdMap)> {
+    let fields = list(tx, from).await?;
+    let all = crate::db::IdMap::fresh(fields.iter().map(|f| f.id).collect());
+    tx.execute(
+        "INSERT INTO custom_fields (id, project_id, name, kind, options, required, position) \
+         SELECT m.new, $1, f.name, f.kind, f.options, f.required, f.position \
+         FROM unnest($2::uuid[], $3::uuid[]) AS m(old, new) JOIN custom_fields f ON f.id = m.old",
+        params![
+            access.project_id(),
+            all.old().to_vec(),
+            all.new_ids().to_vec()
+        ],
+    )
+    .await?;
+    let (old, new): (Vec<Uuid>, Vec<Uuid>) = fields
+        .iter()
+        .filter(|f| f.kind != FieldKind::User)
+        .filter_map(|f| all.get(f.id).map(|new| (f.id, new)))
+        .unzip();
+    Ok((all, crate::db::IdMap::of(old, new)))
+}

@@ -13,11 +13,10 @@ use super::store::{self, Project};
 use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::http::extract::{non_null, Json, JsonPatch, Path, Query, ReadOnlyFields};
+use crate::http::extract::{non_null, JsonPatch, Path, Query, ReadOnlyFields};
 use crate::http::preconditions::{read_versioned, versioned, IfMatch, IfNoneMatch};
 use crate::pagination::CursorKey;
 use crate::pagination::{Page, PageQuery};
-use crate::quotas;
 
 pub const NAME_MAX: usize = 100;
 pub const DESCRIPTION_MAX: usize = 2000;
@@ -60,65 +59,33 @@ pub fn project_response(status: StatusCode, project: &Project) -> Response {
     })
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProjectRequest {
-    /// 1–100 characters once trimmed, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
-    pub name: String,
-    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
-    pub description: Option<String>,
+/// `GET /api/v1/projects`' own filter.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListQuery {
+    /// `true`: only the projects marked as templates; `false`: only the others.
+    #[param(value_type = Option<bool>)]
+    pub is_template: Option<String>,
 }
 
-/// Create a project; the caller becomes its owner.
-#[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
-    request_body = CreateProjectRequest,
-    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$")),
-    responses((status = 201, body = Project, headers(("ETag" = String), ("Location" = String)),
-        links(
-            ("GetProject" = (operation_id = "get_project", parameters(("id" = "$response.body#/id")))),
-            ("UpdateProject" = (operation_id = "update_project", parameters(("id" = "$response.body#/id")))),
-            ("ListTasks" = (operation_id = "list_project_tasks", parameters(("id" = "$response.body#/id")))),
-            ("CountTasks" = (operation_id = "count_project_tasks", parameters(("id" = "$response.body#/id")))),
-            ("CreateTask" = (operation_id = "create_task", parameters(("id" = "$response.body#/id")))),
-            ("ListMembers" = (operation_id = "list_members", parameters(("id" = "$response.body#/id")))),
-            ("GetGithubLink" = (operation_id = "get_link", parameters(("id" = "$response.body#/id")))),
-            ("ProjectActivity" = (operation_id = "project_activity", parameters(("id" = "$response.body#/id")))),
-            ("ListStates" = (operation_id = "list_states", parameters(("id" = "$response.body#/id")))),
-            ("CreateState" = (operation_id = "create_state", parameters(("id" = "$response.body#/id")))),
-        ))),
-    security(("bearer" = []), ("session" = [])))]
-pub async fn create_project(
-    State(db): State<Db>,
-    principal: Principal,
-    Json(body): Json<CreateProjectRequest>,
-) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let name = check_name(&body.name, &mut errors);
-    let description = body.description.unwrap_or_default();
-    check_description(&description, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+impl ProjectListQuery {
+    fn is_template(&self) -> Result<Option<bool>, ApiError> {
+        match self.is_template.as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                "is_template must be true or false",
+            )),
+        }
     }
-    let tx = db.begin().await?;
-    if store::owned_count_locked(&tx, principal.id()).await? >= quotas::PROJECTS_PER_USER {
-        return Err(quotas::exceeded(
-            "projects per user",
-            quotas::PROJECTS_PER_USER,
-        ));
-    }
-    let project = store::create(&tx, principal.id(), &name, &description).await?;
-    tx.commit().await?;
-    Ok(project_response(StatusCode::CREATED, &project))
 }
 
-/// The projects the caller is a member of, in order of creation.
+/// The projects the caller is a member of, in order of creation (`is_template=true`: the
+/// templates among them).
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
-    params(PageQuery),
+    params(PageQuery, ProjectListQuery),
     responses((status = 200, body = Page<Project>)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list_projects(
@@ -126,13 +93,15 @@ pub async fn list_projects(
     State(db): State<Db>,
     principal: Principal,
     Query(page): Query<PageQuery>,
+    Query(filter): Query<ProjectListQuery>,
 ) -> Result<axum::Json<Page<Project>>, ApiError> {
+    let is_template = filter.is_template()?;
     let limit = page.limit()?;
     let scope = crate::pagination::CursorScope::Projects {
         user: principal.id(),
     };
     let after: Option<(DateTime<Utc>, Uuid)> = page.position(&cursor_key, &scope)?;
-    let rows = store::list_for_member(&db, principal.id(), after, limit + 1).await?;
+    let rows = store::list_for_member(&db, principal.id(), is_template, after, limit + 1).await?;
     Ok(axum::Json(Page::from_rows(rows, limit, |last| {
         cursor_key.encode(&scope, &(last.created_at, last.id))
     })))
@@ -171,6 +140,10 @@ pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(max_length = 2000, pattern = r"^[^\x00]*$", nullable = false)]
     pub description: Option<String>,
+    /// Listed under "Templates" when a project is created (API.md §18).
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
+    pub is_template: Option<bool>,
 }
 
 impl ReadOnlyFields for UpdateProjectRequest {
@@ -184,7 +157,7 @@ impl ReadOnlyFields for UpdateProjectRequest {
     ];
 }
 
-/// Change a project's name or description (admin or owner).
+/// Change a project's name, description or whether it is a template (admin or owner).
 #[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body = UpdateProjectRequest,
@@ -210,7 +183,12 @@ pub async fn update_project(
         return Err(ApiError::validation(errors));
     }
     if_match.check(locked.version)?;
-    store::update(&tx, &access, name.as_deref(), body.description.as_deref()).await?;
+    let changes = store::ProjectChanges {
+        name: name.as_deref(),
+        description: body.description.as_deref(),
+        is_template: body.is_template,
+    };
+    store::update(&tx, &access, changes).await?;
     let project = store::find(&tx, id, principal.id())
         .await?
         .ok_or_else(ApiError::not_found)?;

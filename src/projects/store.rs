@@ -16,6 +16,8 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub is_inbox: bool,
+    /// Listed under "Templates" when a project is created (API.md §18); otherwise ordinary.
+    pub is_template: bool,
     pub my_role: Role,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -29,6 +31,7 @@ impl FromRow for Project {
             name: get(row, "name")?,
             description: get(row, "description")?,
             is_inbox: get(row, "is_inbox")?,
+            is_template: get(row, "is_template")?,
             my_role: get(row, "my_role")?,
             version: get(row, "version")?,
             created_at: get(row, "created_at")?,
@@ -38,7 +41,7 @@ impl FromRow for Project {
 }
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.description, p.inbox_of IS NOT NULL AS is_inbox, \
-     m.role AS my_role, p.version, p.created_at, p.updated_at";
+     p.is_template, m.role AS my_role, p.version, p.created_at, p.updated_at";
 
 /// Creates a user's Inbox, owned by them.
 pub async fn create_inbox(tx: &Tx, user_id: Uuid) -> DbResult<Uuid> {
@@ -74,10 +77,12 @@ pub async fn find(db: &impl Exec, project_id: Uuid, user_id: Uuid) -> DbResult<O
     .await
 }
 
-/// The projects a user is a member of, by creation, after the keyset position `after`.
+/// The projects a user is a member of (only templates, or only the others, when
+/// `is_template` says), by creation, after the keyset position `after`.
 pub async fn list_for_member(
     db: &impl Exec,
     user_id: Uuid,
+    is_template: Option<bool>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> DbResult<Vec<Project>> {
@@ -85,11 +90,44 @@ pub async fn list_for_member(
         &format!(
             "SELECT {PROJECT_COLUMNS} FROM memberships m JOIN projects p ON p.id = m.project_id \
              WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (p.created_at, p.id) > ($2, $3)) \
+               AND ($5::boolean IS NULL OR p.is_template = $5) \
              ORDER BY p.created_at, p.id LIMIT $4"
         ),
-        params![user_id, after.map(|a| a.0), after.map(|a| a.1), limit],
+        params![
+            user_id,
+            after.map(|a| a.0),
+            after.map(|a| a.1),
+            limit,
+            is_template
+        ],
     )
     .await
+}
+
+/// Holds a project a copy is being made from (API.md §18 templates) until the transaction
+/// ends: its task numbers, states and fields cannot change meanwhile (their writers lock the
+/// row), so the copy is of one moment. Returns its next task number.
+pub async fn hold_for_copy(tx: &Tx, project_id: Uuid) -> DbResult<i64> {
+    let row = tx
+        .query_one(
+            "SELECT next_task_number FROM projects WHERE id = $1 FOR SHARE",
+            params![project_id],
+        )
+        .await?;
+    get(&row, "next_task_number")
+}
+
+/// `n` tasks were copied into a new project with their numbers (the highest below
+/// `next_number`): the project's next number follows the copy's. Returns the tasks it holds.
+pub async fn tasks_copied(tx: &Tx, project_id: Uuid, next_number: i64, n: i64) -> DbResult<i64> {
+    let row = tx
+        .query_one(
+            "UPDATE projects SET next_task_number = greatest(next_task_number, $2), \
+                 task_count = task_count + $3 WHERE id = $1 RETURNING task_count",
+            params![project_id, next_number, n],
+        )
+        .await?;
+    get(&row, "task_count")
 }
 
 /// Takes the project's next `n` task numbers and counts the tasks being added: `(the first
@@ -174,31 +212,43 @@ pub async fn lock(tx: &Tx, project_id: Uuid) -> DbResult<Option<Locked>> {
     .transpose()
 }
 
-pub async fn update(
-    tx: &Tx,
-    access: &ProjectAccess,
-    name: Option<&str>,
-    description: Option<&str>,
-) -> DbResult<()> {
+/// A change of a project (absent parts stay).
+#[derive(Debug, Default)]
+pub struct ProjectChanges<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub is_template: Option<bool>,
+}
+
+pub async fn update(tx: &Tx, access: &ProjectAccess, changes: ProjectChanges<'_>) -> DbResult<()> {
     let project_id = access.project_id();
     // The row is locked (the caller entered with `authorize_locked`): `old` is what it was.
     let row = tx
         .query_one(
             "UPDATE projects p SET name = coalesce($2, p.name), \
                  description = coalesce($3, p.description), \
+                 is_template = coalesce($4, p.is_template), \
                  version = p.version + 1, updated_at = now() \
              FROM projects old WHERE p.id = $1 AND old.id = p.id \
              RETURNING old.name AS old_name, old.description AS old_description, \
-                 p.name, p.description",
-            params![project_id, name, description],
+                 old.is_template AS old_is_template, p.name, p.description, p.is_template",
+            params![
+                project_id,
+                changes.name,
+                changes.description,
+                changes.is_template
+            ],
         )
         .await?;
+    let (old_template, new_template): (bool, bool) =
+        (get(&row, "old_is_template")?, get(&row, "is_template")?);
     let (old_name, new_name): (String, String) = (get(&row, "old_name")?, get(&row, "name")?);
     let (old_description, new_description): (String, String) =
         (get(&row, "old_description")?, get(&row, "description")?);
     let changes: Vec<Change> = [
         Change::of("name", &old_name, &new_name),
         activity::length_change("description", &old_description, &new_description),
+        Change::of("is_template", &old_template, &new_template),
     ]
     .into_iter()
     .flatten()

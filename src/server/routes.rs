@@ -21,6 +21,7 @@ use crate::portability::{export, import};
 use crate::projects::{handlers as projects, invitations, members};
 use crate::states::handlers as states;
 use crate::tasks::{handlers as tasks, list as task_lists, moves, relations};
+use crate::templates::handlers as templates;
 use crate::timesheets::handlers as time;
 use crate::views::handlers as views;
 use crate::webhooks::handlers as webhooks;
@@ -72,7 +73,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::reset_factors))
-        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(projects::list_projects, templates::create_project))
         .routes(routes!(
             projects::get_project,
             projects::update_project,

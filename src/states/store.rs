@@ -337,3 +337,56 @@ pub async fn replace_for_import(
     .await?;
     list(tx, project_id).await
 }
+
+/// The states of a project a copy is made into (API.md §18 templates), as a map from each
+/// state of `from`: with `copy`, the new project's four default states are replaced by copies
+/// of `from`'s (names, categories, colours, order, defaults); without, each state of `from`
+/// maps to the new project's default state of its category (where its tasks go).
+pub async fn copy_for_template(
+    tx: &Tx,
+    access: &ProjectAccess,
+    from: Uuid,
+    copy: bool,
+) -> DbResult<crate::db::IdMap> {
+    let project_id = access.project_id();
+    if !copy {
+        let rows = tx
+            .query(
+                "SELECT s.id AS old, d.id AS new FROM states s \
+                 JOIN states d ON d.project_id = $2 AND d.category = s.category AND d.is_default \
+                 WHERE s.project_id = $1 ORDER BY s.position",
+                params![from, project_id],
+            )
+            .await?;
+        let old = rows
+            .iter()
+            .map(|r| get(r, "old"))
+            .collect::<DbResult<_>>()?;
+        let new = rows
+            .iter()
+            .map(|r| get(r, "new"))
+            .collect::<DbResult<_>>()?;
+        return Ok(crate::db::IdMap::of(old, new));
+    }
+    let rows = tx
+        .query(
+            "SELECT id FROM states WHERE project_id = $1 ORDER BY position",
+            params![from],
+        )
+        .await?;
+    let map = crate::db::IdMap::fresh(rows.iter().map(|r| get(r, "id")).collect::<DbResult<_>>()?);
+    // Each category keeps a default: checked at commit, when the copies are in.
+    tx.execute(
+        "DELETE FROM states WHERE project_id = $1",
+        params![project_id],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO states (id, project_id, name, category, color, position, is_default) \
+         SELECT m.new, $1, s.name, s.category, s.color, s.position, s.is_default \
+         FROM unnest($2::uuid[], $3::uuid[]) AS m(old, new) JOIN states s ON s.id = m.old",
+        params![project_id, map.old().to_vec(), map.new_ids().to_vec()],
+    )
+    .await?;
+    Ok(map)
+}

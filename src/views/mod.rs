@@ -87,8 +87,128 @@ pub struct View {
     pub position: i32,
 }
 
+/// The ids a view's query names, as they map into a copy of its project (API.md §18
+/// templates).
+pub struct QueryIds<'a> {
+    pub states: &'a crate::db::IdMap,
+    pub fields: &'a crate::db::IdMap,
+    pub tasks: &'a crate::db::IdMap,
+}
+
+/// A shared view's query for the copy of its project: state, field and parent ids become their
+/// copies'; a parameter naming a field or task that was not copied is left out (the copy has
+/// nothing it could name), as is a sort by such a field; every other parameter stays.
+pub fn remap_query(query: &ViewQuery, ids: &QueryIds<'_>) -> ViewQuery {
+    let map = |map: &crate::db::IdMap, raw: &str| {
+        raw.parse::<Uuid>()
+            .ok()
+            .and_then(|id| map.get(id))
+            .map(|id| id.to_string())
+    };
+    // `field.<id>`, `field.<id>.min`, `field.<id>.max` with the copy's id.
+    let field_key = |key: &str| {
+        let rest = key.strip_prefix("field.")?;
+        let (id, suffix) = rest.split_once('.').map_or((rest, ""), |(id, s)| (id, s));
+        let new = map(ids.fields, id)?;
+        Some(match suffix {
+            "" => format!("field.{new}"),
+            suffix => format!("field.{new}.{suffix}"),
+        })
+    };
+    let mut out = ViewQuery::new();
+    for (key, value) in query {
+        let remapped = match key.as_str() {
+            "state" => Some((
+                key.clone(),
+                value
+                    .split(',')
+                    .map(|raw| map(ids.states, raw.trim()).unwrap_or_else(|| raw.to_owned()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )),
+            "parent" if value != "none" => map(ids.tasks, value).map(|v| (key.clone(), v)),
+            "sort" => match value.trim_start_matches('-').strip_prefix("field.") {
+                Some(_) => field_key(value.trim_start_matches('-')).map(|k| {
+                    let sign = if value.starts_with('-') { "-" } else { "" };
+                    (key.clone(), format!("{sign}{k}"))
+                }),
+                None => Some((key.clone(), value.clone())),
+            },
+            _ if key.starts_with("field.") => field_key(key).map(|k| (k, value.clone())),
+            _ => Some((key.clone(), value.clone())),
+        };
+        if let Some((key, value)) = remapped {
+            out.insert(key, value);
+        }
+    }
+    out
+}
+
 /// Views, in order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ViewList {
     pub items: Vec<View>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::IdMap;
+
+    #[test]
+    fn a_copied_query_names_the_copies_and_drops_what_was_not_copied() {
+        let (s1, s2, f1, f2, t1) = (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        );
+        let (n1, n2, g1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let states = IdMap::of(vec![s1, s2], vec![n1, n2]);
+        let fields = IdMap::of(vec![f1], vec![g1]);
+        let tasks = IdMap::default();
+        let query: ViewQuery = [
+            ("state".to_owned(), format!("{s1},{s2}")),
+            (format!("field.{f1}"), "x".to_owned()),
+            (format!("field.{f1}.min"), "3".to_owned()),
+            (format!("field.{f2}"), "y".to_owned()),
+            ("sort".to_owned(), format!("-field.{f1}")),
+            ("parent".to_owned(), t1.to_string()),
+            ("label".to_owned(), "bug".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let ids = QueryIds {
+            states: &states,
+            fields: &fields,
+            tasks: &tasks,
+        };
+        let copied = remap_query(&query, &ids);
+        let expected: ViewQuery = [
+            ("state".to_owned(), format!("{n1},{n2}")),
+            (format!("field.{g1}"), "x".to_owned()),
+            (format!("field.{g1}.min"), "3".to_owned()),
+            ("sort".to_owned(), format!("-field.{g1}")),
+            ("label".to_owned(), "bug".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(copied, expected);
+        // A sort by a field not copied goes; a built-in sort stays.
+        let dropped = remap_query(
+            &[("sort".to_owned(), format!("field.{f2}"))]
+                .into_iter()
+                .collect(),
+            &ids,
+        );
+        assert!(dropped.is_empty());
+        let kept = remap_query(
+            &[("sort".to_owned(), "-priority".to_owned())]
+                .into_iter()
+                .collect(),
+            &ids,
+        );
+        assert_eq!(kept["sort"], "-priority");
+    }
 }

@@ -151,3 +151,41 @@ pub async fn delete(tx: &Tx, view_id: Uuid) -> DbResult<()> {
         .await?;
     Ok(())
 }
+
+/// Copies the shared views of `from` into `to` (API.md §18 templates), owned by `owner` (the
+/// copier), each query rewritten by `remap`, in their order. Personal views are not copied.
+pub async fn copy_shared(
+    tx: &Tx,
+    from: Uuid,
+    to: Uuid,
+    owner: Uuid,
+    remap: impl Fn(&ViewQuery) -> ViewQuery,
+) -> DbResult<usize> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {VIEW_COLUMNS} FROM saved_views v WHERE v.project_id = $1 AND v.shared \
+             ORDER BY v.position, v.id"
+        )
+    });
+    let views: Vec<View> = tx.fetch_all(&SQL, params![from]).await?;
+    if views.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = views.iter().map(|_| Uuid::now_v7()).collect();
+    let names: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+    let kinds: Vec<&str> = views.iter().map(|v| v.kind.as_str()).collect();
+    let queries: Vec<String> = views
+        .iter()
+        .map(|v| query_json(&remap(&v.query)).to_string())
+        .collect();
+    let positions: Vec<i32> = views.iter().map(|v| v.position).collect();
+    tx.execute(
+        "INSERT INTO saved_views (id, project_id, owner_id, name, shared, kind, query, position) \
+         SELECT k.id, $1, $2, k.name, true, k.kind, k.query::jsonb, k.position \
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::int4[]) \
+             AS k(id, name, kind, query, position)",
+        params![to, owner, ids, names, kinds, queries, positions],
+    )
+    .await?;
+    Ok(views.len())
+}

@@ -44,6 +44,7 @@ pub struct Project {
     pub name: String,
     pub description: String,
     pub is_inbox: bool,
+    pub is_template: bool,
     pub my_role: String,
     pub version: i64,
     pub created_at: String,

@@ -34,6 +34,7 @@ mod reminders;
 mod s3;
 mod smtp;
 mod tasks;
+mod templates;
 mod time;
 mod web;
 mod webhooks;

@@ -229,6 +229,7 @@ async fn creating_a_project_answers_201_with_location_etag_and_the_caller_as_own
             "description",
             "id",
             "is_inbox",
+            "is_template",
             "my_role",
             "name",
             "updated_at",

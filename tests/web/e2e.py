@@ -3028,6 +3028,54 @@ def required_fields_are_asked_for_when_quick_add_or_a_new_card_lacks_them(b, env
     expect(column.locator(".card", has_text="Document the API")).to_have_count(1)
     card = next(t for t in tasks_of() if t["title"] == "Document the API")
     assert card["fields"] == {area["id"]: area["options"][1]["id"], points["id"]: 5}, card
+
+def a_project_marked_as_template_starts_a_new_project_with_its_tasks(b, env):
+    """Issue 24: "Use as template" in project settings; the new-project dialog then offers the
+    template and which parts to copy; the new project opens with the template's tasks."""
+    ada = env["ada"]
+    kit = project(ada, "Sprint kit")
+    for title in ("Plan the sprint", "Run the retro"):
+        task(ada, kit["id"], title=title, labels=["ritual"])
+    page = b.page(ada)
+    page.goto(f"/p/{kit['id']}/settings")
+    switch = page.get_by_role("switch", name="Use as template")
+    expect(switch).not_to_be_checked()
+    switch.check()
+    expect(page.locator("#project-template-state")).to_have_text("Saved: offered as a template.")
+    assert api("GET", f"/projects/{kit['id']}", ada["token"])["is_template"] is True
+    listed = api("GET", "/projects?is_template=true", ada["token"])["items"]
+    assert [p["name"] for p in listed] == ["Sprint kit"], listed
+    axe(page, "project settings with the template switch")
+    # The dialog: a blank project is the default; choosing the template shows the parts.
+    page.get_by_role("button", name="New project").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Blank project")).to_be_checked()
+    expect(dialog.get_by_label("Tasks")).to_be_hidden()
+    dialog.get_by_label("Sprint kit").check()
+    expect(dialog.get_by_label("Tasks")).to_be_checked()
+    dialog.get_by_label("Shared views").uncheck()
+    dialog.get_by_label("Name", exact=True).fill("Sprint 12")
+    shoot(page, "new-project-from-template", widths=(1280, 375), schemes=("light",))
+    axe(page, "new project dialog with templates")
+    dialog.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Sprint 12", level=1)).to_be_visible()
+    rows = page.locator("#task-list .row")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Plan the sprint")).to_have_count(1)
+    expect(rows.filter(has_text="Run the retro")).to_have_count(1)
+    made = next(p for p in api("GET", "/projects", ada["token"])["items"] if p["name"] == "Sprint 12")
+    assert made["is_template"] is False, made
+    copies = api("GET", f"/projects/{made['id']}/tasks", ada["token"])["items"]
+    assert sorted(t["title"] for t in copies) == ["Plan the sprint", "Run the retro"], copies
+    assert all(t["labels"] == ["ritual"] for t in copies), copies
+    # Switched off, the template is no longer offered.
+    page.goto(f"/p/{kit['id']}/settings")
+    page.get_by_role("switch", name="Use as template").uncheck()
+    expect(page.locator("#project-template-state")).to_have_text("Saved: no longer a template.")
+    page.get_by_role("button", name="New project").click()
+    expect(page.get_by_role("dialog").get_by_label("Name", exact=True)).to_be_visible()
+    expect(page.get_by_role("dialog").get_by_label("Sprint kit")).to_have_count(0)
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
     csp_clean(page)
     page.context.close()
 

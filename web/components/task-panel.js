@@ -12,7 +12,7 @@
 import * as api from "../api.js";
 import { h, replace, announce, debounce } from "../dom.js";
 import { unsaved, membersOf, statesOf } from "../model.js";
-import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save, same } from "./task-editor.js";
+import { FIELDS, dirty, fieldInputs, changed, drawPreview, setEditing, fill, save, sameField } from "./task-editor.js";
 import { commentThread } from "./comment-thread.js";
 import { timeline } from "./timeline.js";
 import { priorityGlyph } from "./priority.js";
@@ -264,7 +264,7 @@ function discussion(p) {
       idle: () => (p.pending || Promise.resolve()).catch(() => {}),
       saved: (t) => {
         // The built-in fields not being edited follow the task as saved (it may be someone else's).
-        for (const f of FIELDS) if (same(p.draft[f], p.base[f])) p.draft[f] = t[f];
+        for (const f of FIELDS) if (sameField(f, p.draft[f], p.base[f])) p.draft[f] = /** @type {Record<string, any>} */ (t)[f] ?? null;
         p.base = t;
         fill(p);
         d.fields.show(t);

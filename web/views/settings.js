@@ -1,5 +1,5 @@
 // Settings pages: the person's own (name, password, API tokens, theme; how they sign in:
-// settings/security.js, loaded when the page is opened), a project's (name, description, GitHub link, deletion) and, for
+// settings/security.js, loaded when the page is opened), a project's (name, description, use as template: settings/template.js, GitHub link, deletion) and, for
 // instance admins, the users.
 
 import * as api from "../api.js";
@@ -208,6 +208,8 @@ export async function renderProjectSettings(ctx, content) {
   const isAdmin = api.can(project.my_role, "admin");
   const sections = [];
   if (!project.is_inbox && isAdmin) {
+    // Loaded here, not with the list: a project's first visit has a byte budget.
+    const { templateSwitch } = await import("./settings/template.js");
     sections.push(h("section", { class: "card-section", "aria-labelledby": "s-project" }, h("h2", { id: "s-project" }, "Project"),
       form({
         id: "project-form", submit: "Save",
@@ -223,7 +225,8 @@ export async function renderProjectSettings(ctx, content) {
           if (title) title.textContent = updated.name;
           return "Saved.";
         },
-      })));
+      }),
+      templateSwitch(project)));
   } else {
     sections.push(h("section", { class: "card-section" }, h("h2", null, project.is_inbox ? "Inbox" : project.name),
       h("p", { class: "muted" }, project.is_inbox ? "Your Inbox is private: only you see it, and it cannot be deleted or shared." : project.description || "No description."),

@@ -9,6 +9,7 @@
 
 pub mod blockers;
 pub mod calendar;
+pub mod copies;
 pub mod field_values;
 pub mod imports;
 pub mod list;

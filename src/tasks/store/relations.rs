@@ -443,3 +443,20 @@ pub async fn record_removed(tx: &Tx, actor: Option<Uuid>, edges: &[Edge]) -> DbR
     }
     Ok(())
 }
+
+/// Copies the relations among the tasks `tasks` maps (both ends in it) between their copies
+/// (API.md §18 templates), made by `actor`. The copies are new and the graph among them is the
+/// originals', so no cycle and no quota can be broken. Returns how many were copied.
+pub async fn copy_for_template(tx: &Tx, actor: Uuid, tasks: &crate::db::IdMap) -> DbResult<u64> {
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    tx.execute(
+        "WITH m AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS m(old, new)) \
+         INSERT INTO task_relations (id, kind, source_id, target_id, created_by) \
+         SELECT docket_uuid_v7(), r.kind, ms.new, mt.new, $3 FROM task_relations r \
+         JOIN m ms ON ms.old = r.source_id JOIN m mt ON mt.old = r.target_id",
+        params![tasks.old().to_vec(), tasks.new_ids().to_vec(), actor],
+    )
+    .await
+}
