@@ -2679,6 +2679,44 @@ def reminders_are_added_and_removed_in_the_task_panel(b, env):
 
 
 @test
+def the_calendar_feed_url_is_made_replaced_and_stopped_in_settings(b, env):
+    cal = user("Cal")
+    p = project(cal, "Dated")
+    task(cal, p["id"], title="File the taxes", due_date="2027-04-15", assignee_id=cal["id"])
+
+    def fetch(url):
+        # The URL names the server by DOCKET_PUBLIC_URL, which this test server does not set.
+        url = OPEN + urlparse(url).path
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+
+    page = b.page(cal)
+    page.goto("/settings")
+    page.locator("#calendar-feed-create").click()
+    url = page.locator("#calendar-feed-url").input_value()
+    assert "/calendar/" in url and url.endswith(".ics"), url
+    status, body = fetch(url)
+    assert status == 200 and "File the taxes" in body.replace("\r\n ", "") and "BEGIN:VCALENDAR" in body, (status, body[:300])
+    # Replacing it ends the old URL.
+    page.locator("#calendar-feed-create").click()
+    expect(page.locator("#calendar-feed-state")).to_contain_text("any earlier one no longer works")
+    newer = page.locator("#calendar-feed-url").input_value()
+    assert newer != url
+    assert fetch(url)[0] == 404
+    assert fetch(newer)[0] == 200
+    # Stopping it, after asking, ends the feed.
+    page.locator("#calendar-feed-stop").click()
+    page.get_by_role("dialog").get_by_role("button", name="Stop the feed").click()
+    expect(page.locator("#calendar-feed-state")).to_have_text("The feed is stopped.")
+    expect(page.locator("#calendar-feed-url")).to_have_count(0)
+    assert fetch(newer)[0] == 404
+    page.context.close()
+
+
+@test
 def a_timer_runs_in_the_top_bar_across_a_reload_and_the_time_page_lists_it(b, env):
     tess = user("Tess")
     p = project(tess, "Hours")
