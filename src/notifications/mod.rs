@@ -1,9 +1,11 @@
 //! Notifications (API.md §12): created by the store function that makes their cause, in its
 //! transaction; read and marked read by their user.
 
+pub mod digest;
 pub mod due;
 pub mod handlers;
 pub mod store;
+pub mod unsubscribe;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -133,3 +133,119 @@ pub async fn mark_all_read(db: &impl Exec, user_id: Uuid) -> DbResult<u64> {
     )
     .await
 }
+
+// Digests (API.md §14): the notifications waiting for a user's next email, and the claim that
+// makes that email once per user per interval (`notification_digests`).
+
+/// Whether any user's digest is due: a notification has waited `interval_secs`, and the user
+/// had no digest within that time. Reads only the waiting rows (`notifications_undigested`).
+pub async fn any_digest_due(db: &impl Exec, interval_secs: f64) -> DbResult<bool> {
+    let row = db
+        .query_one(
+            &format!("SELECT EXISTS ({DUE_SQL} LIMIT 1) AS due"),
+            params![interval_secs],
+        )
+        .await?;
+    get(&row, "due")
+}
+
+/// The users whose digest is due (see [`any_digest_due`]), at most `limit`.
+pub async fn digests_due(db: &impl Exec, interval_secs: f64, limit: i64) -> DbResult<Vec<Uuid>> {
+    let rows = db
+        .query(
+            &format!("{DUE_SQL} LIMIT $2"),
+            params![interval_secs, limit],
+        )
+        .await?;
+    rows.iter().map(|row| get(row, "user_id")).collect()
+}
+
+const DUE_SQL: &str = "SELECT DISTINCT n.user_id FROM notifications n \
+     WHERE n.digested_at IS NULL AND n.created_at <= now() - make_interval(secs => $1) \
+       AND NOT EXISTS (SELECT 1 FROM notification_digests d \
+                       WHERE d.user_id = n.user_id \
+                         AND d.sent_at > now() - make_interval(secs => $1))";
+
+/// Claims the user's digest for this interval: true when this transaction may send it. The
+/// upsert's row lock decides between instances; the loser sees the winner's `sent_at` and
+/// gets false.
+pub async fn claim_digest(tx: &Tx, user_id: Uuid, interval_secs: f64) -> DbResult<bool> {
+    let claimed = tx
+        .query_opt(
+            "INSERT INTO notification_digests (user_id, sent_at) VALUES ($1, now()) \
+             ON CONFLICT (user_id) DO UPDATE SET sent_at = now() \
+             WHERE notification_digests.sent_at <= now() - make_interval(secs => $2) \
+             RETURNING 1",
+            params![user_id, interval_secs],
+        )
+        .await?;
+    Ok(claimed.is_some())
+}
+
+/// What a digest tells about one task and one kind: how many, and who caused them.
+#[derive(Debug, Clone)]
+pub struct DigestRow {
+    pub kind: String,
+    pub task: NotifiedTask,
+    pub project_name: String,
+    pub count: i64,
+    /// The actors' names, sorted, each once (the server's own reminders have none).
+    pub actors: Vec<String>,
+    pub last_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl FromRow for DigestRow {
+    fn from_row(row: &Row) -> DbResult<Self> {
+        Ok(Self {
+            kind: get(row, "kind")?,
+            task: NotifiedTask {
+                id: get(row, "task_id")?,
+                project_id: get(row, "project_id")?,
+                number: get(row, "number")?,
+                title: get(row, "title")?,
+            },
+            project_name: get(row, "project_name")?,
+            count: get(row, "count")?,
+            actors: get(row, "actors")?,
+            last_at: get(row, "last_at")?,
+        })
+    }
+}
+
+/// Takes every notification of the user that waits for a digest (marks it digested) and
+/// returns what the email says of them, by task and kind: the unread ones, about tasks of
+/// projects the user is still a member of (the rest are taken without being told). Rows a
+/// transaction has not committed yet are not seen, so they wait for the next digest. The
+/// kind is read as text: kinds added later are told too.
+pub async fn take_for_digest(tx: &Tx, user_id: Uuid) -> DbResult<Vec<DigestRow>> {
+    tx.fetch_all(
+        "WITH taken AS ( \
+             UPDATE notifications SET digested_at = now() \
+             WHERE user_id = $1 AND digested_at IS NULL \
+             RETURNING user_id, kind, task_id, actor_id, created_at, read_at) \
+         SELECT n.kind::text AS kind, n.task_id, t.project_id, p.name AS project_name, \
+                t.number, t.title, count(*) AS count, max(n.created_at) AS last_at, \
+                coalesce(array_agg(DISTINCT u.name ORDER BY u.name) \
+                         FILTER (WHERE u.name IS NOT NULL), '{}') AS actors \
+         FROM taken n \
+         JOIN tasks t ON t.id = n.task_id \
+         JOIN projects p ON p.id = t.project_id \
+         JOIN memberships m ON m.project_id = t.project_id AND m.user_id = n.user_id \
+         LEFT JOIN users u ON u.id = n.actor_id \
+         WHERE n.read_at IS NULL \
+         GROUP BY n.kind, n.task_id, t.project_id, p.name, t.number, t.title",
+        params![user_id],
+    )
+    .await
+}
+
+/// Takes every notification that has waited `interval_secs` without telling anyone: what a
+/// server without SMTP does, so that the waiting rows do not pile up.
+pub async fn pass_over_digests(db: &impl Exec, interval_secs: f64) -> DbResult<u64> {
+    db.execute(
+        "UPDATE notifications SET digested_at = now() \
+         WHERE digested_at IS NULL AND created_at <= now() - make_interval(secs => $1)",
+        params![interval_secs],
+    )
+    .await
+}

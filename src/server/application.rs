@@ -139,6 +139,7 @@ impl Application {
                 db: db.clone(),
                 github: state.github.clone(),
                 mailer: state.mailer.clone(),
+                digests: state.digests.clone(),
                 retry: state.github.retry,
                 reminders_for: None,
                 attachments: state.attachments.clone(),

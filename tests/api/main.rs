@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod bounded;
 mod comments;
+mod digests;
 mod docs;
 mod email;
 mod events;
