@@ -19,3 +19,15 @@ CREATE TABLE notification_digests (
     user_id uuid PRIMARY KEY REFERENCES users ON DELETE CASCADE,
     sent_at timestamptz NOT NULL
 );
+
+-- A webhook switched off after failing (API.md §13) tells its project's admins in the app too:
+-- kind `webhook_disabled`, about a webhook rather than a task (§12 only has task notifications).
+-- A notification is about exactly one of the two; deleting either deletes it.
+ALTER TABLE notifications ALTER COLUMN task_id DROP NOT NULL;
+ALTER TABLE notifications ADD COLUMN webhook_id uuid REFERENCES webhooks ON DELETE CASCADE;
+ALTER TABLE notifications ADD CONSTRAINT notifications_subject_check
+    CHECK ((task_id IS NULL) <> (webhook_id IS NULL));
+CREATE INDEX notifications_webhook_id ON notifications (webhook_id) WHERE webhook_id IS NOT NULL;
+ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
+ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check CHECK (kind IN (
+    'assigned', 'mentioned', 'commented', 'due_soon', 'overdue', 'unblocked', 'webhook_disabled'));

@@ -27,6 +27,9 @@ pub enum Kind {
     Overdue,
     /// The last open task blocking one of theirs is done (API.md §17).
     Unblocked,
+    /// A webhook of a project they administer was switched off for failing (API.md §13); about
+    /// the webhook, not a task.
+    WebhookDisabled,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::DueSoon => "due_soon",
             Kind::Overdue => "overdue",
             Kind::Unblocked => "unblocked",
+            Kind::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -49,6 +53,7 @@ impl Kind {
             "due_soon" => Some(Kind::DueSoon),
             "overdue" => Some(Kind::Overdue),
             "unblocked" => Some(Kind::Unblocked),
+            "webhook_disabled" => Some(Kind::WebhookDisabled),
             _ => None,
         }
     }
@@ -79,15 +84,33 @@ pub struct NotifiedTask {
     pub title: String,
 }
 
+/// The webhook a `webhook_disabled` notification is about, as it is now (`disabled_reason` is
+/// `null` once someone switched it on again).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = NotificationWebhook)]
+pub struct NotifiedWebhook {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub url: String,
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+}
+
 /// A notification as its user sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     /// Increases with creation time (UUIDv7): the list is newest first by it.
     pub id: Uuid,
     pub kind: Kind,
-    pub task: NotifiedTask,
-    /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`) and for a
-    /// user who was deleted since.
+    /// What it is about; `null` only for `webhook_disabled`, which is about `webhook`.
+    #[schema(required = true)]
+    pub task: Option<NotifiedTask>,
+    /// `webhook_disabled` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub webhook: Option<NotifiedWebhook>,
+    /// Who caused it; `null` for the server's own notices (`due_soon`, `overdue`,
+    /// `webhook_disabled`) and for a user who was deleted since.
     #[schema(required = true)]
     pub actor: Option<Actor>,
     /// `mentioned` and `commented` only.

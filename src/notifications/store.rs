@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use uuid::Uuid;
 
-use super::{Kind, Notification, NotifiedTask, Notify};
+use super::{Kind, Notification, NotifiedTask, NotifiedWebhook, Notify};
 use crate::activity::Actor;
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
@@ -64,18 +64,57 @@ pub async fn notify_all(db: &impl Exec, batch: &[Notify]) -> DbResult<u64> {
     .await
 }
 
+/// Tells each of `users` that the webhook was switched off (`webhook_disabled`), in the
+/// transaction that switches it off: each switch-off is a cause of its own.
+pub async fn notify_webhook_disabled(tx: &Tx, users: &[Uuid], webhook_id: Uuid) -> DbResult<u64> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = users.iter().map(|_| Uuid::now_v7()).collect();
+    let cause = format!("webhook_disabled:{webhook_id}:{}", Uuid::now_v7());
+    tx.execute(
+        "INSERT INTO notifications (id, user_id, kind, webhook_id, cause) \
+         SELECT n.id, n.user_id, $3, $4, $5 \
+         FROM unnest($1::uuid[], $2::uuid[]) AS n(id, user_id) \
+         ORDER BY n.id \
+         ON CONFLICT (user_id, cause) DO NOTHING",
+        params![
+            ids,
+            users.to_vec(),
+            Kind::WebhookDisabled,
+            webhook_id,
+            cause
+        ],
+    )
+    .await
+}
+
 impl FromRow for Notification {
     fn from_row(row: &Row) -> DbResult<Self> {
         let actor = Actor::from_columns(row, "actor_id", "actor_name")?;
-        Ok(Notification {
-            id: get(row, "id")?,
-            kind: get(row, "kind")?,
-            task: NotifiedTask {
-                id: get(row, "task_id")?,
+        let task = match get::<Option<Uuid>>(row, "task_id")? {
+            Some(id) => Some(NotifiedTask {
+                id,
                 project_id: get(row, "project_id")?,
                 number: get(row, "number")?,
                 title: get(row, "title")?,
-            },
+            }),
+            None => None,
+        };
+        let webhook = match get::<Option<Uuid>>(row, "webhook_id")? {
+            Some(id) => Some(NotifiedWebhook {
+                id,
+                project_id: get(row, "project_id")?,
+                url: get(row, "webhook_url")?,
+                disabled_reason: get(row, "disabled_reason")?,
+            }),
+            None => None,
+        };
+        Ok(Notification {
+            id: get(row, "id")?,
+            kind: get(row, "kind")?,
+            task,
+            webhook,
             actor,
             comment_id: get(row, "comment_id")?,
             created_at: get(row, "created_at")?,
@@ -84,17 +123,20 @@ impl FromRow for Notification {
     }
 }
 
-/// A user's notifications about tasks of projects they are a member of now (membership is
+/// A user's notifications about tasks (or webhooks) of projects they are a member of now (membership is
 /// read here, so leaving a project hides its notifications at once), newest first, below the
 /// id `before`. The unread list has its own statement so that it can use its partial index.
 static LIST_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
     let sql = |unread: &str| {
         format!(
-            "SELECT n.id, n.kind, n.task_id, t.project_id, t.number, t.title, \
+            "SELECT n.id, n.kind, n.task_id, coalesce(t.project_id, w.project_id) AS project_id, \
+                 t.number, t.title, n.webhook_id, w.url AS webhook_url, w.disabled_reason, \
                  n.actor_id, u.name AS actor_name, n.comment_id, n.created_at, n.read_at \
              FROM notifications n \
-             JOIN tasks t ON t.id = n.task_id \
-             JOIN memberships m ON m.project_id = t.project_id AND m.user_id = n.user_id \
+             LEFT JOIN tasks t ON t.id = n.task_id \
+             LEFT JOIN webhooks w ON w.id = n.webhook_id \
+             JOIN memberships m ON m.project_id = coalesce(t.project_id, w.project_id) \
+                               AND m.user_id = n.user_id \
              LEFT JOIN users u ON u.id = n.actor_id \
              WHERE n.user_id = $1 AND ($2::uuid IS NULL OR n.id < $2){unread} \
              ORDER BY n.id DESC LIMIT $3"
@@ -214,7 +256,8 @@ impl FromRow for DigestRow {
 
 /// Takes every notification of the user that waits for a digest (marks it digested) and
 /// returns what the email says of them, by task and kind: the unread ones, about tasks of
-/// projects the user is still a member of (the rest are taken without being told). Rows a
+/// projects the user is still a member of (the rest are taken without being told, and so are
+/// those about no task: `webhook_disabled` has an email of its own). Rows a
 /// transaction has not committed yet are not seen, so they wait for the next digest. The
 /// kind is read as text: kinds added later are told too.
 pub async fn take_for_digest(tx: &Tx, user_id: Uuid) -> DbResult<Vec<DigestRow>> {

@@ -191,22 +191,30 @@ async fn deliver_history(
     store::save_state(tx, hook.id, &state).await
 }
 
-/// Emails the project's admins and owner that the webhook was switched off, in the
-/// transaction that switches it off (so they hear of it once). Without SMTP only the reason on
-/// the webhook and the log say so (API.md §12's notifications are about tasks).
+/// Tells the project's admins and owner that the webhook was switched off, in the transaction
+/// that switches it off (so they hear of it once): a `webhook_disabled` notification in the
+/// app, and an email when SMTP is configured (whatever their `email_notifications`: it is about
+/// the project, not their tasks; the digests leave this kind out so it is not told twice).
 async fn tell_admins(
     hooks: &Webhooks,
     tx: &crate::db::Tx,
     hook: &Claimed,
     reason: &str,
 ) -> DbResult<()> {
+    let admins = crate::projects::store::admins_to_tell(tx, hook.project_id).await?;
+    let users: Vec<uuid::Uuid> = admins.iter().map(|admin| admin.user_id).collect();
+    crate::notifications::store::notify_webhook_disabled(tx, &users, hook.id).await?;
     if !hooks.mailer.is_configured() {
         return Ok(());
     }
     let base = hooks.public_url.as_str().trim_end_matches('/');
     let settings = format!("{base}/p/{}/settings", hook.project_id);
-    for (project, email, name) in
-        crate::projects::store::admins_to_tell(tx, hook.project_id).await?
+    for crate::projects::store::AdminToTell {
+        project,
+        email,
+        name,
+        ..
+    } in admins
     {
         let message = crate::email::Outgoing {
             to: email,

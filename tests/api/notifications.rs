@@ -633,7 +633,8 @@ async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
             "commented",
             "due_soon",
             "overdue",
-            "unblocked"
+            "unblocked",
+            "webhook_disabled"
         ]
     );
     let entry_kinds = enum_of(&schemas["ActivityEntry"]["properties"]["kind"]);
