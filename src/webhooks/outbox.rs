@@ -19,7 +19,8 @@ use crate::activity::Entry;
 use crate::db::backoff::Backoff;
 use crate::db::DbResult;
 
-/// How often an idle worker looks for work (new entries ring no bell here).
+/// How often an idle worker looks for work when no bell rings: the fallback for a lost
+/// notification or a listener that is down, and what makes scheduled retries happen.
 const POLL: Duration = Duration::from_millis(100);
 /// Entries one turn may send to a webhook before its transaction commits and its row is let
 /// go (a receiver that answers at once gets batches; the others get their turn).
@@ -39,6 +40,18 @@ pub async fn run(hooks: Webhooks) {
     // Aborting this task drops the handles but not the tasks: abort them too.
     let _guard = AbortOnDrop(workers);
     std::future::pending::<()>().await;
+}
+
+/// Wakes this instance's idle workers on every commit its activity listener hears of (from any
+/// instance: `events::Hub::commits`, `LISTEN docket_activity`, rung by the journal once per
+/// batch of numbered entries), so a new event is sent without waiting for the poll.
+pub async fn doorbell(hooks: Webhooks, mut commits: tokio::sync::watch::Receiver<i64>) {
+    while commits.changed().await.is_ok() {
+        hooks.wake.notify_waiters();
+        // And a permit for a worker between its empty turn and its wait, which
+        // `notify_waiters` would miss.
+        hooks.wake.notify_one();
+    }
 }
 
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
