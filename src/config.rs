@@ -44,6 +44,7 @@ pub const VARIABLES: &[&str] = &[
     "DOCKET_WEBHOOK_ALLOW_PRIVATE",
     "DOCKET_SMTP_URL",
     "DOCKET_MAIL_FROM",
+    "DOCKET_DIGEST_INTERVAL_S",
     "DOCKET_REQUIRE_2FA",
     "DOCKET_STORAGE",
     "DOCKET_S3_ENDPOINT",
@@ -152,6 +153,8 @@ pub struct ConfigArgs {
     pub smtp_url: Option<String>,
     #[arg(long = "mail-from", env = "DOCKET_MAIL_FROM")]
     pub mail_from: Option<String>,
+    #[arg(long = "digest-interval-s", env = "DOCKET_DIGEST_INTERVAL_S")]
+    pub digest_interval_s: Option<String>,
 
     #[arg(long = "require-2fa", env = "DOCKET_REQUIRE_2FA")]
     pub require_2fa: Option<String>,
@@ -398,6 +401,9 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     /// The sender of every email.
     pub mail_from: lettre::message::Mailbox,
+    /// The least time between two notification emails to one user, and how long a
+    /// notification waits for others to join it (API.md §14: 5 minutes; tests shorten it).
+    pub digest_interval: Duration,
 
     pub require_2fa: Require2fa,
     /// Sorted by id.
@@ -983,6 +989,12 @@ impl Config {
                     })
             },
         );
+        let digest_interval = Duration::from_secs(problems.parse(
+            "DOCKET_DIGEST_INTERVAL_S",
+            &args.digest_interval_s,
+            300,
+            integer_in(1, 24 * 3600),
+        ));
         let attachments = attachments(&mut problems, args);
 
         let require_2fa = problems.parse(
@@ -1035,6 +1047,7 @@ impl Config {
             webhook_allow_private,
             smtp_url,
             mail_from,
+            digest_interval,
 
             require_2fa,
             oidc_providers,
@@ -1182,6 +1195,10 @@ impl Config {
             ),
             ("DOCKET_SMTP_URL", secret(self.smtp_url.is_some())),
             ("DOCKET_MAIL_FROM", self.mail_from.to_string()),
+            (
+                "DOCKET_DIGEST_INTERVAL_S",
+                self.digest_interval.as_secs().to_string(),
+            ),
             ("DOCKET_REQUIRE_2FA", self.require_2fa.as_str().to_owned()),
             ("DOCKET_STORAGE", self.storage.to_string()),
             (

@@ -29,9 +29,10 @@
  * @typedef {{field: string, from: any, to: any}} Change
  * @typedef {{id: number, at: string, actor: Actor|null, kind: string, project_id: string, task_id?: string,
  *   comment_id?: string, user_id?: string, changes: Change[], counts?: {created: number, updated: number}}} Entry
- * @typedef {{id: string, kind: "assigned"|"mentioned"|"commented"|"due_soon"|"overdue",
- *   task: {id: string, project_id: string, number: number, title: string}, actor: Actor|null,
- *   comment_id?: string, created_at: string, read_at: string|null}} Notification
+ * @typedef {{id: string, kind: "assigned"|"mentioned"|"commented"|"due_soon"|"overdue"|"unblocked"|"reminder"|"webhook_disabled",
+ *   task: {id: string, project_id: string, number: number, title: string}|null,
+ *   webhook?: {id: string, project_id: string, url: string, disabled_reason: string|null}, actor: Actor|null,
+ *   comment_id?: string, late?: boolean, created_at: string, read_at: string|null}} Notification
  */
 
 export class ApiError extends Error {

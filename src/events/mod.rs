@@ -81,6 +81,10 @@ pub struct Hub {
     doorbell: Notify,
     /// The highest id a notification announced (those entries are committed).
     announced: AtomicI64,
+    /// Changes on every commit the listener hears of (and when it starts listening, as
+    /// commits may have been missed): a doorbell for other readers of the history (the
+    /// webhooks outbox), which keep their own poll as the fallback.
+    commits: watch::Sender<i64>,
     /// Set once the tailer has read where it starts: a stream that subscribed before would
     /// miss what committed between its replay and that starting point.
     started: watch::Sender<bool>,
@@ -97,12 +101,14 @@ impl Hub {
         let (closing, _) = watch::channel(false);
         let (started, _) = watch::channel(false);
         let (listener_tried, _) = watch::channel(false);
+        let (commits, _) = watch::channel(0);
         Self {
             sender,
             open: Mutex::new(HashMap::new()),
             closing,
             doorbell: Notify::new(),
             announced: AtomicI64::new(0),
+            commits,
             started,
             listener_tried,
             heartbeat,
@@ -131,6 +137,12 @@ impl Hub {
             hub: self.clone(),
             user_id,
         })
+    }
+
+    /// A receiver that sees a change on every commit this instance's listener hears of, from
+    /// any instance (`LISTEN docket_activity`).
+    pub fn commits(&self) -> watch::Receiver<i64> {
+        self.commits.subscribe()
     }
 
     /// Subscribes to deliveries; everything the tailer reads from now on arrives here.
@@ -337,10 +349,12 @@ impl Hub {
         self.listener_tried.send_replace(true);
         // Commits may have been missed while not listening: read once.
         self.doorbell.notify_one();
+        self.commits.send_modify(|_| {});
         // `None`: the connection ended.
         while let Some(id) = announced.recv().await {
-            self.announced.fetch_max(id, Ordering::AcqRel);
+            let before = self.announced.fetch_max(id, Ordering::AcqRel);
             self.doorbell.notify_one();
+            self.commits.send_replace(before.max(id));
         }
         Ok(())
     }

@@ -46,6 +46,8 @@ pub enum JobKind {
     TaskReminders,
     /// One email (`email`).
     Email,
+    /// The notification emails of every user whose digest is due (`notifications::digest`).
+    NotificationDigests,
     /// The thumbnail of an image attachment (`attachments::jobs`).
     AttachmentThumbnail,
     /// Removing the files of deleted attachments from storage (`attachments::jobs`).
@@ -61,6 +63,7 @@ impl JobKind {
             JobKind::DueReminders => "due_reminders",
             JobKind::TaskReminders => "task_reminders",
             JobKind::Email => "email",
+            JobKind::NotificationDigests => "notification_digests",
             JobKind::AttachmentThumbnail => "attachment_thumbnail",
             JobKind::AttachmentPurge => "attachment_purge",
             JobKind::AttachmentSweep => "attachment_sweep",
@@ -73,6 +76,7 @@ impl JobKind {
             JobKind::DueReminders,
             JobKind::TaskReminders,
             JobKind::Email,
+            JobKind::NotificationDigests,
             JobKind::AttachmentThumbnail,
             JobKind::AttachmentPurge,
             JobKind::AttachmentSweep,
@@ -114,6 +118,11 @@ impl JobKey {
     /// Every email is a job of its own.
     pub fn email(id: Uuid) -> Self {
         Self(format!("email:{id}"))
+    }
+
+    /// One digest round at a time across instances: it takes every user whose digest is due.
+    pub fn notification_digests() -> Self {
+        Self("notification-digests".to_owned())
     }
 
     pub fn attachment_thumbnail(id: Uuid) -> Self {

@@ -1,9 +1,11 @@
 //! Notifications (API.md §12): created by the store function that makes their cause, in its
 //! transaction; read and marked read by their user.
 
+pub mod digest;
 pub mod due;
 pub mod handlers;
 pub mod store;
+pub mod unsubscribe;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,9 @@ pub enum Kind {
     Unblocked,
     /// One of a task's reminders came due (API.md §19).
     Reminder,
+    /// A webhook of a project they administer was switched off for failing (API.md §13); about
+    /// the webhook, not a task.
+    WebhookDisabled,
 }
 
 impl Kind {
@@ -39,6 +44,7 @@ impl Kind {
             Kind::Overdue => "overdue",
             Kind::Unblocked => "unblocked",
             Kind::Reminder => "reminder",
+            Kind::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -51,6 +57,7 @@ impl Kind {
             "overdue" => Some(Kind::Overdue),
             "unblocked" => Some(Kind::Unblocked),
             "reminder" => Some(Kind::Reminder),
+            "webhook_disabled" => Some(Kind::WebhookDisabled),
             _ => None,
         }
     }
@@ -81,15 +88,33 @@ pub struct NotifiedTask {
     pub title: String,
 }
 
+/// The webhook a `webhook_disabled` notification is about, as it is now (`disabled_reason` is
+/// `null` once someone switched it on again).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = NotificationWebhook)]
+pub struct NotifiedWebhook {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub url: String,
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+}
+
 /// A notification as its user sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     /// Increases with creation time (UUIDv7): the list is newest first by it.
     pub id: Uuid,
     pub kind: Kind,
-    pub task: NotifiedTask,
-    /// Who caused it; `null` for the server's own reminders (`due_soon`, `overdue`, `reminder`) and for a
-    /// user who was deleted since.
+    /// What it is about; `null` only for `webhook_disabled`, which is about `webhook`.
+    #[schema(required = true)]
+    pub task: Option<NotifiedTask>,
+    /// `webhook_disabled` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub webhook: Option<NotifiedWebhook>,
+    /// Who caused it; `null` for the server's own notices (`due_soon`, `overdue`,
+    /// `reminder`, `webhook_disabled`) and for a user who was deleted since.
     #[schema(required = true)]
     pub actor: Option<Actor>,
     /// `mentioned` and `commented` only.

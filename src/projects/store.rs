@@ -479,15 +479,19 @@ pub async fn remove_member(tx: &Tx, access: &ProjectAccess, user_id: Uuid) -> Db
     Ok(())
 }
 
-/// The project's name and the email addresses and names of its admins and owner whose accounts
-/// are not disabled (whom the server tells about the project's own troubles).
-pub async fn admins_to_tell(
-    db: &impl Exec,
-    project_id: Uuid,
-) -> DbResult<Vec<(String, String, String)>> {
+/// One of a project's admins or owner to tell about the project's own troubles.
+pub struct AdminToTell {
+    pub user_id: Uuid,
+    pub project: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// The project's admins and owner whose accounts are not disabled, with the project's name.
+pub async fn admins_to_tell(db: &impl Exec, project_id: Uuid) -> DbResult<Vec<AdminToTell>> {
     let rows = db
         .query(
-            "SELECT p.name AS project, u.email, u.name FROM memberships m \
+            "SELECT u.id, p.name AS project, u.email, u.name FROM memberships m \
              JOIN users u ON u.id = m.user_id JOIN projects p ON p.id = m.project_id \
              WHERE m.project_id = $1 AND m.role IN ('admin', 'owner') AND NOT u.disabled \
              ORDER BY u.email",
@@ -495,6 +499,13 @@ pub async fn admins_to_tell(
         )
         .await?;
     rows.iter()
-        .map(|row| Ok((get(row, "project")?, get(row, "email")?, get(row, "name")?)))
+        .map(|row| {
+            Ok(AdminToTell {
+                user_id: get(row, "id")?,
+                project: get(row, "project")?,
+                email: get(row, "email")?,
+                name: get(row, "name")?,
+            })
+        })
         .collect()
 }

@@ -129,6 +129,10 @@ impl Application {
             background::spawn_rate_sync(state.auth.clone()),
             tokio::spawn(state.disk.clone().run()),
             tokio::spawn(crate::webhooks::outbox::run(state.webhooks.clone())),
+            tokio::spawn(crate::webhooks::outbox::doorbell(
+                state.webhooks.clone(),
+                state.events.commits(),
+            )),
         ];
 
         let grace = config.shutdown_grace;
@@ -139,6 +143,7 @@ impl Application {
                 db: db.clone(),
                 github: state.github.clone(),
                 mailer: state.mailer.clone(),
+                digests: state.digests.clone(),
                 retry: state.github.retry,
                 reminders_for: None,
                 attachments: state.attachments.clone(),

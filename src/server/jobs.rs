@@ -9,11 +9,13 @@ use crate::github::Github;
 use crate::jobs::queue::{self, Job};
 use crate::jobs::worker::Runner;
 use crate::jobs::{JobKind, Outcome, RetryPolicy};
+use crate::notifications::digest::{self, Digests};
 
 pub struct Jobs {
     pub db: Db,
     pub github: Github,
     pub mailer: Mailer,
+    pub digests: Digests,
     pub retry: RetryPolicy,
     /// The hour whose reminders this instance has enqueued (or found enqueued).
     pub reminders_for: Option<DateTime<Utc>>,
@@ -43,6 +45,7 @@ impl Runner for Jobs {
                 .await
             }
             Some(JobKind::Email) => crate::email::run_job(&self.mailer, job).await,
+            Some(JobKind::NotificationDigests) => digest::run_job(&self.digests, job).await,
             Some(JobKind::AttachmentThumbnail) => {
                 attachment_jobs::run_thumbnail(&self.attachments, job).await
             }
@@ -78,6 +81,13 @@ impl Runner for Jobs {
                 Ok(()) => self.reminders_for = Some(hour),
                 Err(error) if error.is_unreachable() => {}
                 Err(error) => tracing::warn!(error = %error, "could not schedule the reminders"),
+            }
+        }
+        match digest::schedule(&self.digests).await {
+            Ok(()) => {}
+            Err(error) if error.is_unreachable() => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "could not schedule the notification digests")
             }
         }
         attachment_jobs::schedule(&self.attachments, &mut self.attachment_schedule).await;

@@ -17,6 +17,7 @@ use crate::comments::handlers as comments;
 use crate::fields::handlers as fields;
 use crate::github::links;
 use crate::notifications::handlers as notifications;
+use crate::notifications::unsubscribe;
 use crate::portability::{export, import};
 use crate::projects::{handlers as projects, invitations, members};
 use crate::states::handlers as states;
@@ -134,6 +135,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(time::my_time))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::mark_notifications_read))
+        .routes(routes!(
+            unsubscribe::show_unsubscribe,
+            unsubscribe::unsubscribe
+        ))
         .routes(routes!(crate::events::handlers::stream_events))
         .routes(routes!(
             attachments::list_attachments,

@@ -21,6 +21,8 @@ use crate::github::Github;
 use crate::http::middleware::HandlerDeadline;
 use crate::idempotency::CreatingRoutes;
 use crate::jobs::RetryPolicy;
+use crate::notifications::digest::token::UnsubscribeKey;
+use crate::notifications::digest::Digests;
 use crate::ops::MetricsExporter;
 use crate::pagination::CursorKey;
 use crate::webhooks::Webhooks;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub github: Github,
     pub webhooks: Webhooks,
     pub mailer: Mailer,
+    /// Notification emails and their unsubscribe links.
+    pub digests: Digests,
     pub metrics: MetricsExporter,
     pub deadline: HandlerDeadline,
     pub creating_routes: CreatingRoutes,
@@ -97,6 +101,14 @@ impl AppState {
                 mailer.clone(),
                 config.public_url.clone(),
             ),
+            digests: Digests {
+                db: db.clone(),
+                mailer: mailer.clone(),
+                public_url: config.public_url.clone(),
+                interval: config.digest_interval,
+                unsubscribe: UnsubscribeKey::derive(&encryption_key),
+                retry,
+            },
             mailer,
             github: Github::new(crate::github::Inner {
                 db: db.clone(),

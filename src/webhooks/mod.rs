@@ -71,7 +71,8 @@ pub struct Inner {
     pub encryption_key: KeyMaterial,
     pub allow_private: bool,
     pub policy: Policy,
-    /// Rung when a delivery was asked for by hand, so the worker need not wait for its poll.
+    /// Rung on commits (`outbox::doorbell`) and when a delivery was asked for by hand, so the
+    /// workers need not wait for their poll.
     pub wake: tokio::sync::Notify,
     /// Tells a project's admins when their webhook is switched off.
     pub mailer: crate::email::Mailer,

@@ -19,7 +19,8 @@ use crate::activity::Entry;
 use crate::db::backoff::Backoff;
 use crate::db::DbResult;
 
-/// How often an idle worker looks for work (new entries ring no bell here).
+/// How often an idle worker looks for work when no bell rings: the fallback for a lost
+/// notification or a listener that is down, and what makes scheduled retries happen.
 const POLL: Duration = Duration::from_millis(100);
 /// Entries one turn may send to a webhook before its transaction commits and its row is let
 /// go (a receiver that answers at once gets batches; the others get their turn).
@@ -39,6 +40,18 @@ pub async fn run(hooks: Webhooks) {
     // Aborting this task drops the handles but not the tasks: abort them too.
     let _guard = AbortOnDrop(workers);
     std::future::pending::<()>().await;
+}
+
+/// Wakes this instance's idle workers on every commit its activity listener hears of (from any
+/// instance: `events::Hub::commits`, `LISTEN docket_activity`, rung by the journal once per
+/// batch of numbered entries), so a new event is sent without waiting for the poll.
+pub async fn doorbell(hooks: Webhooks, mut commits: tokio::sync::watch::Receiver<i64>) {
+    while commits.changed().await.is_ok() {
+        hooks.wake.notify_waiters();
+        // And a permit for a worker between its empty turn and its wait, which
+        // `notify_waiters` would miss.
+        hooks.wake.notify_one();
+    }
 }
 
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
@@ -191,22 +204,30 @@ async fn deliver_history(
     store::save_state(tx, hook.id, &state).await
 }
 
-/// Emails the project's admins and owner that the webhook was switched off, in the
-/// transaction that switches it off (so they hear of it once). Without SMTP only the reason on
-/// the webhook and the log say so (API.md §12's notifications are about tasks).
+/// Tells the project's admins and owner that the webhook was switched off, in the transaction
+/// that switches it off (so they hear of it once): a `webhook_disabled` notification in the
+/// app, and an email when SMTP is configured (whatever their `email_notifications`: it is about
+/// the project, not their tasks; the digests leave this kind out so it is not told twice).
 async fn tell_admins(
     hooks: &Webhooks,
     tx: &crate::db::Tx,
     hook: &Claimed,
     reason: &str,
 ) -> DbResult<()> {
+    let admins = crate::projects::store::admins_to_tell(tx, hook.project_id).await?;
+    let users: Vec<uuid::Uuid> = admins.iter().map(|admin| admin.user_id).collect();
+    crate::notifications::store::notify_webhook_disabled(tx, &users, hook.id).await?;
     if !hooks.mailer.is_configured() {
         return Ok(());
     }
     let base = hooks.public_url.as_str().trim_end_matches('/');
     let settings = format!("{base}/p/{}/settings", hook.project_id);
-    for (project, email, name) in
-        crate::projects::store::admins_to_tell(tx, hook.project_id).await?
+    for crate::projects::store::AdminToTell {
+        project,
+        email,
+        name,
+        ..
+    } in admins
     {
         let message = crate::email::Outgoing {
             to: email,

@@ -10,6 +10,7 @@ mod binary;
 mod bounded;
 mod calendar;
 mod comments;
+mod digests;
 mod docs;
 mod email;
 mod events;

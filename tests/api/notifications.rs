@@ -634,7 +634,8 @@ async fn the_document_keeps_notification_kinds_apart_from_activity_kinds() {
             "due_soon",
             "overdue",
             "unblocked",
-            "reminder"
+            "reminder",
+            "webhook_disabled"
         ]
     );
     let entry_kinds = enum_of(&schemas["ActivityEntry"]["properties"]["kind"]);

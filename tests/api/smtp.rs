@@ -59,6 +59,8 @@ class Print:
             "subject": msg["subject"],
             "text": msg.get_body(preferencelist=("plain",)).get_content(),
             "html": msg.get_body(preferencelist=("html",)).get_content(),
+            "list_unsubscribe": msg["List-Unsubscribe"],
+            "list_unsubscribe_post": msg["List-Unsubscribe-Post"],
         }), flush=True)
         return "250 OK"
 controller = Controller(Print(), hostname="127.0.0.1", port=int(sys.argv[1]))

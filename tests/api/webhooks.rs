@@ -414,6 +414,25 @@ async fn a_webhook_failing_long_enough_is_disabled_and_can_be_switched_on_again(
         text.contains(&receiver.url) && text.contains(&format!("/p/{}/settings", project.id)),
         "{text}"
     );
+    // And in the app (API.md §12 has only task notifications: this one is about the webhook).
+    let (bob, carol) = (app.as_user(&bob), app.as_user(&carol));
+    for admin in [&alice, &bob] {
+        let notices = webhook_notices(admin).await;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let notice = &notices[0];
+        assert!(
+            notice["task"].is_null() && notice["actor"].is_null(),
+            "{notice}"
+        );
+        assert_eq!(notice["webhook"]["id"], id);
+        assert_eq!(notice["webhook"]["project_id"], project.id.to_string());
+        assert_eq!(notice["webhook"]["url"], receiver.url);
+        assert_eq!(
+            notice["webhook"]["disabled_reason"],
+            disabled["disabled_reason"]
+        );
+    }
+    assert!(webhook_notices(&carol).await.is_empty(), "not the editor");
     // Nothing more is sent while disabled.
     let sent = receiver.received().len();
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -429,6 +448,19 @@ async fn a_webhook_failing_long_enough_is_disabled_and_can_be_switched_on_again(
     let received = receiver.wait_for(sent + 1).await;
     assert_eq!(received[sent].id(), received[0].id());
     assert_eq!(smtp.received().len(), 2, "told once");
+    // The notification shows the webhook as it is now.
+    let notices = webhook_notices(&bob).await;
+    assert_eq!(notices.len(), 1, "told once");
+    assert!(notices[0]["webhook"]["disabled_reason"].is_null());
+}
+
+/// The user's `webhook_disabled` notifications.
+async fn webhook_notices(user: &UserClient<'_>) -> Vec<Value> {
+    let page: Page<Value> = user.get("/api/v1/me/notifications").await.good();
+    page.items
+        .into_iter()
+        .filter(|n| n["kind"] == "webhook_disabled")
+        .collect()
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 // The notification bell of the top bar (API.md §12): the unread count, a dropdown of recent
-// notifications (choosing one opens its task and marks it read), "Mark all read". The count is
+// notifications (choosing one opens its task — or, for a webhook switched off, the project's
+// settings, where its deliveries are — and marks it read), "Mark all read". The count is
 // read on a modest timer and soon after a live event that may have notified this person.
 
 import * as api from "../api.js";
@@ -11,13 +12,12 @@ const EVERY_MS = 30_000;
 /** @type {{unread: number, more: boolean, timer: number | undefined, soon: number | undefined, navigate: (url: string) => void, me: () => api.User | null}} */
 const state = { unread: 0, more: false, timer: undefined, soon: undefined, navigate: () => {}, me: () => null };
 
-/** @type {Record<api.Notification["kind"], string>} */
+/** @type {Record<string, string>} */
 const VERBS = {
   assigned: "assigned you",
   mentioned: "mentioned you on",
   commented: "commented on",
-  due_soon: "is due tomorrow:",
-  overdue: "is overdue:",
+  unblocked: "cleared the last blocker of",
 };
 
 /**
@@ -140,7 +140,7 @@ function drawList(b, items) {
       state.unread ? h("button", { type: "button", class: "ghost small", id: "mark-all-read", onclick: () => markAll(b) }, "Mark all read") : null),
     items.length
       ? h("ul", { class: "bell-list", id: "notifications" }, items.map((n) => h("li", { class: n.read_at ? "note" : "note unread", dataset: { id: n.id } },
-        h("a", { href: `/p/${n.task.project_id}?task=${n.task.id}`, class: "note-link", onclick: (/** @type {Event} */ e) => choose(b, e, n) },
+        h("a", { href: target(n), class: "note-link", onclick: (/** @type {Event} */ e) => choose(b, e, n) },
           n.read_at ? null : h("span", { class: "sr-only" }, "Unread: "),
           sentence(n),
           h("time", { class: "muted small", datetime: n.created_at }, relative(new Date(n.created_at)))))))
@@ -164,7 +164,7 @@ async function choose(b, e, n) {
       // Opening the task matters more; the next refresh shows it still unread.
     }
   }
-  state.navigate(`/p/${n.task.project_id}?task=${n.task.id}`);
+  state.navigate(target(n));
   refreshBell();
 }
 
@@ -180,10 +180,26 @@ async function markAll(b) {
   b.close(true);
 }
 
+/**
+ * Where a notification leads: its task, or the project's settings for a webhook.
+ * @param {api.Notification} n
+ */
+function target(n) {
+  if (n.task) return `/p/${n.task.project_id}?task=${n.task.id}`;
+  return n.webhook ? `/p/${n.webhook.project_id}/settings` : "/";
+}
+
 /** @param {api.Notification} n */
 function sentence(n) {
+  if (n.kind === "webhook_disabled" && n.webhook) {
+    const why = n.webhook.disabled_reason;
+    return h("span", { class: "note-text" }, h("strong", null, "Docket"), " switched off the webhook to ", n.webhook.url,
+      why ? `: ${why}` : " (it is on again)");
+  }
+  if (!n.task) return h("span", { class: "note-text" }, n.kind.replaceAll("_", " "));
   const who = n.actor ? n.actor.name : "Docket";
   const task = `#${n.task.number} ${n.task.title}`;
   if (n.kind === "due_soon" || n.kind === "overdue") return h("span", { class: "note-text" }, `${task} ${n.kind === "due_soon" ? "is due tomorrow" : "is overdue"}`);
+  if (n.kind === "reminder") return h("span", { class: "note-text" }, `Reminder: ${task}${n.late ? " (sent late: Docket was down at its time)" : ""}`);
   return h("span", { class: "note-text" }, h("strong", null, who), ` ${VERBS[n.kind] || n.kind} `, task);
 }
