@@ -197,11 +197,14 @@ pub async fn recover_expired_leases(db: &impl Exec) -> DbResult<u64> {
     .await
 }
 
-/// Drops finished jobs after a week.
+/// Drops finished jobs after a week, and finished periodic scans (`JobKind::PERIODIC`) after
+/// an hour.
 pub async fn purge_expired(db: &impl Exec) -> DbResult<u64> {
+    let periodic: Vec<&str> = JobKind::PERIODIC.iter().map(|k| k.as_str()).collect();
     db.execute(
-        "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < now() - interval '7 days'",
-        params![],
+        "DELETE FROM jobs WHERE state IN ('done', 'failed') AND (updated_at < now() - interval '7 days' \
+             OR (kind = ANY($1::text[]) AND updated_at < now() - interval '1 hour'))",
+        params![periodic],
     )
     .await
 }

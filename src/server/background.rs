@@ -66,6 +66,9 @@ pub fn spawn_maintenance(db: Db) -> JoinHandle<()> {
         loop {
             ticker.tick().await;
             if !db.is_migrated() {
+                // Look again soon: the first purge comes right after start-up's migration, not
+                // a minute later.
+                ticker.reset_after(Duration::from_secs(1));
                 continue;
             }
             match purge_expired(&db).await {

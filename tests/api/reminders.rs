@@ -557,3 +557,64 @@ async fn the_next_occurrence_carries_the_relative_reminders_only() {
     // The completed one keeps its own list.
     assert_eq!(alice.get_task(task.id).await.reminders.len(), 3);
 }
+
+#[tokio::test]
+async fn finished_periodic_scans_are_dropped_after_an_hour_and_other_jobs_after_a_week() {
+    let url = create_test_database().await;
+    let db = connect_db(&url).await;
+    // Finished jobs from before this server started, by kind and age.
+    let rows = [
+        ("task_reminders", "done", "2 hours", false),
+        ("notification_digests", "done", "2 hours", false),
+        ("task_reminders", "done", "10 minutes", true),
+        ("github_sync", "done", "2 hours", true),
+        ("email", "failed", "8 days", false),
+    ];
+    let mut ids = Vec::new();
+    for (kind, state, age, _) in rows {
+        let id = Uuid::now_v7();
+        db.execute(
+            &format!(
+                "INSERT INTO jobs (id, kind, payload, state, updated_at) \
+                 VALUES ($1, $2, '{{}}', $3, now() - interval '{age}')"
+            ),
+            &[&id, &kind, &state],
+        )
+        .await;
+        ids.push(id);
+    }
+    // The maintenance loop runs once at start-up.
+    let app = TestApp::build().on(&url).spawn().await;
+    let kept = |ids: Vec<Uuid>| {
+        let db = &db;
+        async move {
+            let left: i64 = db
+                .scalar("SELECT count(*) FROM jobs WHERE id = ANY($1)", &[&ids])
+                .await;
+            left
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let gone: Vec<Uuid> = ids
+        .iter()
+        .zip(rows)
+        .filter(|(_, row)| !row.3)
+        .map(|(id, _)| *id)
+        .collect();
+    while kept(gone.clone()).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "never purged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stay: Vec<Uuid> = ids
+        .iter()
+        .zip(rows)
+        .filter(|(_, row)| row.3)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        kept(stay).await,
+        2,
+        "a recent scan and a day-old sync are kept"
+    );
+    app.stop().await;
+}
