@@ -27,7 +27,8 @@ const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
  * The section; it fills in when the project's fields arrive (hidden when there are none).
- * `show` puts a task's values into the controls not being edited (a live change).
+ * `show` puts a task's values into the controls not being edited (a live change), leaving alone
+ * one that shows a refused value.
  * @param {Options} o
  * @returns {{section: HTMLElement, show: (t: api.Task & {fields?: Record<string, any>}) => void}}
  */
@@ -38,7 +39,9 @@ export function fieldSection(o) {
   /** @type {Promise<void>} one save after the other */
   let queue = Promise.resolve();
   const show = (/** @type {api.Task & {fields?: Record<string, any>}} */ t) => {
-    for (const c of controls) if (!c.el.contains(document.activeElement)) c.write(t.fields?.[c.field.id]);
+    // Neither the control being edited nor one showing a refused value (what was typed stays
+    // beside its error until the person changes it) is overwritten.
+    for (const c of controls) if (!c.el.contains(document.activeElement) && !c.error.textContent) c.write(t.fields?.[c.field.id]);
   };
   fieldsOf(o.task.project_id).then((fields) => {
     if (o.signal.aborted || !fields.length) return;
