@@ -199,11 +199,13 @@ mod tests {
         assert!(writes.len() < 100, "{} writes for 1000 lines", writes.len());
     }
 
-    /// A sink that never returns: the writer thread is stuck, appends must not be.
-    struct Stuck;
+    /// A sink that never returns: the writer thread is stuck, appends must not be. It says
+    /// when the thread has entered it.
+    struct Stuck(std::sync::mpsc::Sender<()>);
 
     impl Write for Stuck {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(());
             // `park` may return spuriously: a sink that then answered would drain the batch.
             loop {
                 std::thread::park();
@@ -216,10 +218,17 @@ mod tests {
 
     #[test]
     fn a_stuck_reader_costs_lines_not_time() {
-        let (writer, guard) = BatchWriter::spawn(Stuck);
+        let (entered, stuck) = std::sync::mpsc::channel();
+        let (writer, guard) = BatchWriter::spawn(Stuck(entered));
         // Never joined: the stuck thread would hold the test forever (also when an assertion
         // below fails and the test unwinds).
         std::mem::forget(guard);
+        // Wait until the thread is stuck: a thread scheduled late could otherwise take a full
+        // buffer, and with it the drop count, while the lines below are being appended.
+        writer.append(b"first\n");
+        stuck
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the writer thread reaches the sink");
         let line = vec![b'x'; 1023];
         let started = Instant::now();
         for _ in 0..20_000 {
