@@ -269,6 +269,9 @@ pub trait Exec: Sync {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// The connection settings, kept for [`Db::sibling`].
+    pg: std::sync::Arc<tokio_postgres::Config>,
+    acquire_timeout: Duration,
     mode: StatementMode,
     statement_timeout: Duration,
     lanes: std::sync::Arc<lanes::Lanes>,
@@ -291,30 +294,9 @@ impl Db {
             StatementMode::Cached
         };
         let pg = session_options(pg, config, mode);
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                // A broken connection is closed by its connection task (a database restart
-                // closes the socket), so checking `is_closed` on checkout is enough and costs
-                // no round trip.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
         let health = std::sync::Arc::new(backoff::Health::default());
-        let reached = health.clone();
-        let pool = Pool::builder(manager)
-            .post_create(Hook::sync_fn(move |_, _| {
-                reached.reachable();
-                Ok(())
-            }))
-            .max_size(config.db_max_connections as usize)
-            .wait_timeout(Some(config.db_acquire_timeout))
-            .create_timeout(Some(config.db_acquire_timeout))
-            .recycle_timeout(Some(config.db_acquire_timeout))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .expect("a pool with a runtime and timeouts builds");
+        let max_size = config.db_max_connections as usize;
+        let pool = build_pool(&pg, &health, max_size, config.db_acquire_timeout);
         // Lanes share a connection between requests; behind a transaction-mode pooler a
         // connection is not ours to share, so reads take the pool's path there.
         let lanes = match mode {
@@ -323,6 +305,8 @@ impl Db {
         };
         Self {
             pool,
+            pg: std::sync::Arc::new(pg),
+            acquire_timeout: config.db_acquire_timeout,
             mode,
             statement_timeout: config.db_statement_timeout,
             lanes: std::sync::Arc::new(lanes::Lanes::new(
@@ -332,6 +316,28 @@ impl Db {
             health,
             migrated: Default::default(),
             journal_committed: Default::default(),
+        }
+    }
+
+    /// A pool of `max_size` connections of its own, for work that runs on another runtime (the
+    /// webhook deliveries, `webhooks::outbox::spawn`): a pooled connection is driven by a task
+    /// of the runtime that opened it, so two runtimes must not share connections. It shares
+    /// the migration flag, the outage state and the journal's bell with `self`, and has no
+    /// read lanes.
+    pub fn sibling(&self, max_size: usize) -> Db {
+        Db {
+            pool: build_pool(&self.pg, &self.health, max_size, self.acquire_timeout),
+            pg: self.pg.clone(),
+            acquire_timeout: self.acquire_timeout,
+            mode: self.mode,
+            statement_timeout: self.statement_timeout,
+            lanes: std::sync::Arc::new(lanes::Lanes::new(
+                0,
+                self.acquire_timeout.max(lanes::MIN_WAIT),
+            )),
+            health: self.health.clone(),
+            migrated: self.migrated.clone(),
+            journal_committed: self.journal_committed.clone(),
         }
     }
 
@@ -431,6 +437,38 @@ impl Db {
 /// Settings every session gets. Behind a pooler, startup options are not passed on (PgBouncer
 /// refuses them), so the statement timeout is then set per transaction (see `Tx`) and should
 /// also be set on the role.
+/// A lazily connecting pool over `pg`; a connection it opens marks the server reachable.
+fn build_pool(
+    pg: &tokio_postgres::Config,
+    health: &std::sync::Arc<backoff::Health>,
+    max_size: usize,
+    acquire_timeout: Duration,
+) -> Pool {
+    let manager = Manager::from_config(
+        pg.clone(),
+        NoTls,
+        ManagerConfig {
+            // A broken connection is closed by its connection task (a database restart
+            // closes the socket), so checking `is_closed` on checkout is enough and costs
+            // no round trip.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let reached = health.clone();
+    Pool::builder(manager)
+        .post_create(Hook::sync_fn(move |_, _| {
+            reached.reachable();
+            Ok(())
+        }))
+        .max_size(max_size)
+        .wait_timeout(Some(acquire_timeout))
+        .create_timeout(Some(acquire_timeout))
+        .recycle_timeout(Some(acquire_timeout))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .expect("a pool with a runtime and timeouts builds")
+}
+
 fn session_options(
     mut pg: tokio_postgres::Config,
     config: &Config,

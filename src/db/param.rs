@@ -43,6 +43,7 @@ pg_param! {
     Vec<String> => Type::TEXT_ARRAY,
     &[String] => Type::TEXT_ARRAY,
     Vec<&str> => Type::TEXT_ARRAY,
+    Vec<Option<String>> => Type::TEXT_ARRAY,
     Vec<Uuid> => Type::UUID_ARRAY,
     Vec<Option<Uuid>> => Type::UUID_ARRAY,
     Vec<i64> => Type::INT8_ARRAY,

@@ -128,12 +128,8 @@ impl Application {
             crate::telemetry::spawn_metrics_upkeep(state.metrics.handle.clone()),
             background::spawn_rate_sync(state.auth.clone()),
             tokio::spawn(state.disk.clone().run()),
-            tokio::spawn(crate::webhooks::outbox::run(state.webhooks.clone())),
-            tokio::spawn(crate::webhooks::outbox::doorbell(
-                state.webhooks.clone(),
-                state.events.commits(),
-            )),
         ];
+        let _deliveries = crate::webhooks::outbox::spawn(&state.webhooks, state.events.commits());
 
         let grace = config.shutdown_grace;
         let (draining_tx, mut draining_rx) = watch::channel(false);

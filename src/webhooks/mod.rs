@@ -73,7 +73,7 @@ pub struct Inner {
     pub policy: Policy,
     /// Rung on commits (`outbox::doorbell`) and when a delivery was asked for by hand, so the
     /// workers need not wait for their poll.
-    pub wake: tokio::sync::Notify,
+    pub wake: Arc<tokio::sync::Notify>,
     /// Tells a project's admins when their webhook is switched off.
     pub mailer: crate::email::Mailer,
     /// Where links in those emails point.
@@ -97,7 +97,23 @@ impl Webhooks {
             encryption_key,
             allow_private,
             policy,
-            wake: tokio::sync::Notify::new(),
+            wake: Default::default(),
+        }))
+    }
+
+    /// The same webhooks over another pool (the deliveries' own, see `outbox::spawn`); the
+    /// bell is shared, so a delivery asked for by hand still wakes the workers.
+    pub fn with_db(&self, db: Db) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            // A client of its own too: its connections are driven on the runtime that opens them.
+            sender: sender::Sender::new(self.allow_private, self.policy.timeout),
+            encryption_key: self.encryption_key.clone(),
+            allow_private: self.allow_private,
+            policy: self.policy.clone(),
+            wake: self.wake.clone(),
+            mailer: self.mailer.clone(),
+            public_url: self.public_url.clone(),
         }))
     }
 }

@@ -28,6 +28,73 @@ const BATCH: i64 = 50;
 const TURN: Duration = Duration::from_secs(1);
 const METRICS_EVERY: Duration = Duration::from_secs(5);
 
+/// How much nicer than the process the deliveries' thread is: under a shortage of CPU the
+/// kernel gives the request handlers the cores first (weight 1024 against 110 at +10), and the
+/// deliveries the rest.
+const NICER_BY: libc::c_int = 10;
+
+/// Runs the delivery workers and their doorbell on a thread of their own, at a lower scheduling
+/// priority than the requests, over a pool of their own (`Policy::concurrency` connections,
+/// beside `DOCKET_DB_MAX_CONNECTIONS`): deliveries cost CPU (a claim, a signed POST, a log row
+/// each, five per write with five webhooks), and the writes that feed them must not slow down
+/// for it. The outbox is durable, so what a busy machine costs deliveries is delay, never an
+/// event. The thread stops when the returned guard is dropped.
+pub fn spawn(hooks: &Webhooks, commits: tokio::sync::watch::Receiver<i64>) -> Delivering {
+    let hooks = hooks.with_db(hooks.db.sibling(hooks.policy.concurrency.max(1)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("docket-webhooks".to_owned())
+        .spawn(move || {
+            lower_priority();
+            // One thread is plenty (a delivery's own CPU is tens of microseconds) and keeps
+            // everything of the deliveries, including the blocking pool it starts for name
+            // lookups, at the lower priority: a thread inherits its creator's niceness.
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, "the webhook deliveries' runtime did not start");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                tokio::select! {
+                    () = run(hooks.clone()) => {}
+                    () = doorbell(hooks, commits) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Unfinished turns roll back with their connections; their events are sent again.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        })
+        .expect("the webhook deliveries' thread starts");
+    Delivering { _stop: stop }
+}
+
+/// Stops the deliveries' thread when dropped.
+pub struct Delivering {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn lower_priority() {
+    // SAFETY: `getpriority` and `setpriority` only read and change the calling thread's
+    // niceness (on Linux the niceness is a thread's, and `gettid` names this one); raising it
+    // needs no privilege.
+    let done = unsafe {
+        let me = libc::gettid() as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, me);
+        libc::setpriority(libc::PRIO_PROCESS, me, (now + NICER_BY).min(19))
+    };
+    if done != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "webhook deliveries run at the requests' priority"
+        );
+    }
+}
+
 /// The workers of this instance (`Policy::concurrency` of them): run until aborted. An aborted
 /// turn rolls back, and its events are sent again.
 pub async fn run(hooks: Webhooks) {
@@ -104,7 +171,11 @@ async fn turn(hooks: &Webhooks) -> DbResult<bool> {
     if let Some(previous) = &hook.previous_secret {
         secrets.extend(unseal(&hooks.encryption_key, hook.id, previous));
     }
-    if let Some(pending) = store::next_pending(&tx, hook.id).await? {
+    let pending = match hook.has_pending {
+        true => store::next_pending(&tx, hook.id).await?,
+        false => None,
+    };
+    if let Some(pending) = pending {
         let attempt = hooks
             .sender
             .send(&hook.url, &pending.event_id, &pending.payload, &secrets)
@@ -149,6 +220,7 @@ async fn deliver_history(
         last_status: None,
         disabled_reason: None,
     };
+    let mut attempts = store::Attempts::default();
     let disabled = format!(
         "deliveries failed for {} h without a success",
         policy.disable_after.as_secs_f64() / 3600.0
@@ -173,8 +245,7 @@ async fn deliver_history(
         let next_attempt_at =
             retry.map(|delay| Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default());
         let recorded = recorded(&attempt, delivered, error.as_deref(), next_attempt_at);
-        let kind = entry.kind.as_str();
-        store::record_attempt(tx, hook.id, &event_id, kind, &body, number, &recorded).await?;
+        attempts.push(event_id, entry.kind.as_str(), body, number, &recorded);
         state.last_status = Some(if delivered { "delivered" } else { "failed" });
         if delivered {
             state.failing_since = None;
@@ -201,7 +272,7 @@ async fn deliver_history(
             break;
         }
     }
-    store::save_state(tx, hook.id, &state).await
+    store::save_turn(tx, hook.id, &attempts, &state).await
 }
 
 /// Tells the project's admins and owner that the webhook was switched off, in the transaction

@@ -244,6 +244,8 @@ pub struct Claimed {
     pub position: i64,
     pub head_attempts: i32,
     pub failing_since: Option<DateTime<Utc>>,
+    /// Whether a delivery asked for by hand waits (it goes first).
+    pub has_pending: bool,
 }
 
 impl FromRow for Claimed {
@@ -259,6 +261,7 @@ impl FromRow for Claimed {
             position: get(row, "position")?,
             head_attempts: get(row, "head_attempts")?,
             failing_since: get(row, "failing_since")?,
+            has_pending: get(row, "has_pending")?,
         })
     }
 }
@@ -281,7 +284,9 @@ pub async fn claim(tx: &Tx) -> DbResult<Option<Claimed>> {
          WHERE w.id = picked.id \
          RETURNING w.id, w.project_id, w.url, w.events, w.active, w.secret, \
              CASE WHEN w.previous_until > now() THEN w.previous_secret END AS previous_secret, \
-             w.position, w.head_attempts, w.failing_since",
+             w.position, w.head_attempts, w.failing_since, \
+             EXISTS (SELECT 1 FROM webhook_deliveries d \
+                     WHERE d.webhook_id = w.id AND d.status = 'pending') AS has_pending",
         params![],
     )
     .await
@@ -334,37 +339,42 @@ pub async fn finish_pending(tx: &Tx, id: Uuid, r: &Recorded<'_>) -> DbResult<()>
     Ok(())
 }
 
-/// Records an attempt at an event of the history.
-pub async fn record_attempt(
-    tx: &Tx,
-    webhook_id: Uuid,
-    event_id: &str,
-    kind: &str,
-    payload: &str,
-    attempt: i32,
-    r: &Recorded<'_>,
-) -> DbResult<()> {
-    tx.execute(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, attempt, status, \
-             response_status, error, duration_ms, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 'delivered' ELSE 'failed' END, \
-             $8, $9, $10, $11)",
-        params![
-            Uuid::now_v7(),
-            webhook_id,
-            event_id,
-            kind,
-            payload,
-            attempt,
-            r.delivered,
-            r.response_status,
-            r.error,
-            r.duration_ms,
-            r.next_attempt_at
-        ],
-    )
-    .await?;
-    Ok(())
+/// The attempts of a turn at the webhook's history, column by column: the turn writes them
+/// all with its new state in one statement (`save_turn`), one round trip instead of one each.
+#[derive(Default)]
+pub struct Attempts {
+    ids: Vec<Uuid>,
+    event_ids: Vec<String>,
+    kinds: Vec<String>,
+    payloads: Vec<String>,
+    numbers: Vec<i32>,
+    delivered: Vec<bool>,
+    response_statuses: Vec<Option<i32>>,
+    errors: Vec<Option<String>>,
+    durations_ms: Vec<i32>,
+    next_attempts_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Attempts {
+    pub fn push(
+        &mut self,
+        event_id: String,
+        kind: &str,
+        payload: String,
+        number: i32,
+        r: &Recorded,
+    ) {
+        self.ids.push(Uuid::now_v7());
+        self.event_ids.push(event_id);
+        self.kinds.push(kind.to_owned());
+        self.payloads.push(payload);
+        self.numbers.push(number);
+        self.delivered.push(r.delivered);
+        self.response_statuses.push(r.response_status);
+        self.errors.push(r.error.map(str::to_owned));
+        self.durations_ms.push(r.duration_ms);
+        self.next_attempts_at.push(r.next_attempt_at);
+    }
 }
 
 /// Where a webhook stands after a worker's turn.
@@ -379,9 +389,20 @@ pub struct State<'a> {
     pub disabled_reason: Option<&'a str>,
 }
 
-pub async fn save_state(tx: &Tx, id: Uuid, s: &State<'_>) -> DbResult<()> {
+/// Records a turn: its attempts, and where the webhook stands after them.
+pub async fn save_turn(tx: &Tx, id: Uuid, attempts: &Attempts, s: &State<'_>) -> DbResult<()> {
     tx.execute(
-        "UPDATE webhooks SET position = $2, head_attempts = $3, retry_at = $4, \
+        "WITH attempts AS ( \
+             INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, attempt, \
+                 status, response_status, error, duration_ms, next_attempt_at) \
+             SELECT a.id, $1, a.event_id, a.kind, a.payload, a.attempt, \
+                 CASE WHEN a.delivered THEN 'delivered' ELSE 'failed' END, \
+                 a.response_status, a.error, a.duration_ms, a.next_attempt_at \
+             FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::int4[], \
+                 $13::bool[], $14::int4[], $15::text[], $16::int4[], $17::timestamptz[]) \
+                 AS a(id, event_id, kind, payload, attempt, delivered, response_status, error, \
+                     duration_ms, next_attempt_at)) \
+         UPDATE webhooks SET position = $2, head_attempts = $3, retry_at = $4, \
              failing_since = $5, \
              last_status = coalesce($6, last_status), \
              last_delivery_at = CASE WHEN $6 IS NULL THEN last_delivery_at ELSE now() END, \
@@ -395,7 +416,17 @@ pub async fn save_state(tx: &Tx, id: Uuid, s: &State<'_>) -> DbResult<()> {
             s.retry_at,
             s.failing_since,
             s.last_status,
-            s.disabled_reason
+            s.disabled_reason,
+            attempts.ids,
+            attempts.event_ids,
+            attempts.kinds,
+            attempts.payloads,
+            attempts.numbers,
+            attempts.delivered,
+            attempts.response_statuses,
+            attempts.errors,
+            attempts.durations_ms,
+            attempts.next_attempts_at
         ],
     )
     .await?;

@@ -227,6 +227,53 @@ async fn committed_changes_arrive_signed_in_commit_order_and_are_logged() {
     assert_eq!(log[0]["event_id"], format!("evt_{}", ids[4]));
 }
 
+/// The niceness in a thread's `/proc/…/stat`: field 19, counting the state after the name in
+/// parentheses as field 3.
+fn niceness(stat_file: &std::path::Path) -> i64 {
+    let stat = std::fs::read_to_string(stat_file).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+}
+
+/// The niceness of each of this process's threads named `name`.
+fn niceness_of_threads(name: &str) -> Vec<i64> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .map(|task| niceness(&task.path().join("stat")))
+        .collect()
+}
+
+#[tokio::test]
+async fn deliveries_run_on_a_thread_of_their_own_below_the_requests_priority() {
+    let app = private_app().await;
+    let alice = app.new_client().await;
+    let project = alice.create_project("Niceness").await;
+    let receiver = Receiver::start().await;
+    register(&alice, project.id, &receiver.url, json!(["*"])).await;
+    alice
+        .create_task(
+            project.id,
+            json!({ "title": "sent from the low-priority thread" }),
+        )
+        .await;
+    receiver.wait_for(1).await;
+
+    // Under a shortage of CPU the kernel serves the requests first; the outbox keeps what waits.
+    let requests = niceness(std::path::Path::new("/proc/thread-self/stat"));
+    let deliveries = niceness_of_threads("docket-webhooks");
+    assert!(!deliveries.is_empty(), "no deliveries thread");
+    let expected = (requests + 10).min(19);
+    assert!(
+        deliveries.iter().all(|&nice| nice == expected),
+        "{deliveries:?}, requests at {requests}"
+    );
+}
+
 #[tokio::test]
 async fn registration_checks_urls_events_and_who_asks() {
     let app = spawn_app().await;
