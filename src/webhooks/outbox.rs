@@ -36,9 +36,11 @@ const NICER_BY: libc::c_int = 10;
 /// Runs the delivery workers and their doorbell on a thread of their own, at a lower scheduling
 /// priority than the requests, over a pool of their own (`Policy::concurrency` connections,
 /// beside `DOCKET_DB_MAX_CONNECTIONS`): deliveries cost CPU (a claim, a signed POST, a log row
-/// each, five per write with five webhooks), and the writes that feed them must not slow down
-/// for it. The outbox is durable, so what a busy machine costs deliveries is delay, never an
-/// event. The thread stops when the returned guard is dropped.
+/// each, five per write with five webhooks), and the writes that feed them should lose as
+/// little as possible to them (the database's share of a delivery still runs at normal
+/// priority: docs/performance.md, Webhooks). The outbox is durable, so what a busy machine
+/// costs deliveries is delay, never an event. The thread stops when the returned guard is
+/// dropped.
 pub fn spawn(hooks: &Webhooks, commits: tokio::sync::watch::Receiver<i64>) -> Delivering {
     let hooks = hooks.with_db(hooks.db.sibling(hooks.policy.concurrency.max(1)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
