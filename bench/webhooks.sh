@@ -3,10 +3,11 @@
 # instance and from two; the commit → delivery delay at RATE changes/s; and the write path with
 # WEBHOOKS webhooks subscribed against none. Release builds, a throwaway PostgreSQL; the
 # receiver runs inside the client (bench/client/src/webhooks.rs). Prints Markdown rows.
-# Knobs: WEBHOOKS (5), BACKLOG (4000 events per webhook), RATE (100), DURATION (10).
+# Knobs: WEBHOOKS (5), BACKLOG (4000 events per webhook), RATE (100), DURATION (10);
+# PHASES=writes runs only the write-path pairs, ROUNDS (1) times (0 webhooks, then WEBHOOKS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WEBHOOKS=${WEBHOOKS:-5}; BACKLOG=${BACKLOG:-4000}; RATE=${RATE:-100}; DURATION=${DURATION:-10}
+WEBHOOKS=${WEBHOOKS:-5}; ROUNDS=${ROUNDS:-1}; PHASES=${PHASES:-all}; BACKLOG=${BACKLOG:-4000}; RATE=${RATE:-100}; DURATION=${DURATION:-10}
 cargo build --release --quiet -p docket -p docket-bench --bins
 BIN=target/release/docket
 CLIENT=target/release/docket-webhooks-bench
@@ -36,8 +37,11 @@ URL="http://127.0.0.1:$PORT"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD)"
 echo "| phase | what | | |"
 echo "|---|---|---|---|"
-"$CLIENT" --url "$URL" --phase writes --webhooks 0 --duration-s "$DURATION"
-"$CLIENT" --url "$URL" --phase writes --webhooks "$WEBHOOKS" --duration-s "$DURATION"
+for _ in $(seq 1 "$ROUNDS"); do
+  "$CLIENT" --url "$URL" --phase writes --webhooks 0 --duration-s "$DURATION"
+  "$CLIENT" --url "$URL" --phase writes --webhooks "$WEBHOOKS" --duration-s "$DURATION"
+done
+[ "$PHASES" = writes ] && exit 0
 "$CLIENT" --url "$URL" --phase delay --webhooks "$WEBHOOKS" --rate "$RATE" --duration-s "$DURATION"
 "$CLIENT" --url "$URL" --phase drain --webhooks 1 --backlog "$BACKLOG"
 "$CLIENT" --url "$URL" --phase drain --webhooks "$WEBHOOKS" --backlog "$BACKLOG"

@@ -29,7 +29,7 @@ use crate::fields::{Field, FieldKind, FieldName, OptionInput};
 use crate::http::extract::Query;
 use crate::http::middleware::RequestContext;
 use crate::projects::access::{Action, ProjectAccess};
-use crate::projects::handlers::{check_description, check_name, project_response};
+use crate::projects::handlers::{begin_creation, check_description, check_name, project_response};
 use crate::projects::{guard, store as projects};
 use crate::quotas;
 use crate::states::Placement;
@@ -179,13 +179,7 @@ async fn new_project(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let tx = db.begin().await?;
-    if projects::owned_count_locked(&tx, principal.id()).await? >= quotas::PROJECTS_PER_USER {
-        return Err(quotas::exceeded(
-            "projects per user",
-            quotas::PROJECTS_PER_USER,
-        ));
-    }
+    let tx = begin_creation(db, principal.id()).await?;
     let project = projects::create(&tx, principal.id(), &name, description).await?;
     let access = guard::authorize(&tx, principal, project.id, Action::EditTasks).await?;
     Ok((tx, access))

@@ -53,6 +53,20 @@ pub(crate) fn check_description(description: &str, errors: &mut Vec<FieldError>)
     }
 }
 
+/// The transaction that creates a project for `user_id` (from scratch, a template or an
+/// import): it holds the user's project-creation lock, so the quota stays true until it commits,
+/// and refuses a user who already owns their quota of projects.
+pub(crate) async fn begin_creation(db: &Db, user_id: Uuid) -> Result<crate::db::Tx, ApiError> {
+    let tx = db.begin().await?;
+    if store::owned_count_locked(&tx, user_id).await? >= crate::quotas::PROJECTS_PER_USER {
+        return Err(crate::quotas::exceeded(
+            "projects per user",
+            crate::quotas::PROJECTS_PER_USER,
+        ));
+    }
+    Ok(tx)
+}
+
 pub fn project_response(status: StatusCode, project: &Project) -> Response {
     versioned(status, project, project.version, || {
         format!("/api/v1/projects/{}", project.id)

@@ -12,9 +12,8 @@ use crate::db::{Db, IdMap, Tx};
 use crate::error::{ApiError, FieldError};
 use crate::http::extract::Json;
 use crate::projects::access::{Action, ProjectAccess};
-use crate::projects::handlers::{check_description, check_name, project_response};
+use crate::projects::handlers::{begin_creation, check_description, check_name, project_response};
 use crate::projects::{guard, store as projects};
-use crate::quotas;
 use crate::views::{remap_query, QueryIds};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -83,13 +82,7 @@ pub async fn create_project(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let tx = db.begin().await?;
-    if projects::owned_count_locked(&tx, principal.id()).await? >= quotas::PROJECTS_PER_USER {
-        return Err(quotas::exceeded(
-            "projects per user",
-            quotas::PROJECTS_PER_USER,
-        ));
-    }
+    let tx = begin_creation(&db, principal.id()).await?;
     let source = match body.from_project_id {
         Some(from) => Some(guard::authorize(&tx, &principal, from, Action::Read).await?),
         None => None,

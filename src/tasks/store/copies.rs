@@ -6,8 +6,7 @@ use std::sync::LazyLock;
 
 use uuid::Uuid;
 
-use super::{created_changes, Task, TaskWriteError, TASK_COLUMNS};
-use crate::activity::{self, Kind, Record};
+use super::{record_created, Task, TaskWriteError, TASK_COLUMNS};
 use crate::db::{get, DbResult, Exec, IdMap, Tx};
 use crate::params;
 use crate::projects::access::ProjectAccess;
@@ -87,14 +86,6 @@ pub async fn copy_for_template(
             ],
         )
         .await?;
-    for task in &created {
-        activity::record(
-            tx,
-            Record::new(Kind::TaskCreated, project_id, Some(access.user_id()))
-                .task(task.id)
-                .changes(created_changes(task)),
-        );
-    }
-    tx.flush_journal().await?;
+    record_created(tx, access, &created).await?;
     Ok(created)
 }

@@ -346,6 +346,25 @@ async fn notify_assignee(tx: &Tx, actor: Uuid, before: Option<Uuid>, task: &Task
     .await
 }
 
+/// Records a batch of tasks created in the project `access` entered (an import's, a template
+/// copy's) and writes their entries now rather than at the commit, so that a large batch does
+/// not wait in memory.
+async fn record_created(tx: &Tx, access: &ProjectAccess, created: &[Task]) -> DbResult<()> {
+    for task in created {
+        activity::record(
+            tx,
+            Record::new(
+                Kind::TaskCreated,
+                access.project_id(),
+                Some(access.user_id()),
+            )
+            .task(task.id)
+            .changes(created_changes(task)),
+        );
+    }
+    tx.flush_journal().await
+}
+
 /// A new task's fields, each from `null`.
 fn created_changes(task: &Task) -> Vec<Change> {
     let mut changes = vec![
@@ -1100,16 +1119,8 @@ pub async fn insert_imported(
         )
         .await
         .map_err(write_error)?;
-    for task in &created {
-        activity::record(
-            tx,
-            Record::new(Kind::TaskCreated, project_id, Some(access.user_id()))
-                .task(task.id)
-                .changes(created_changes(task)),
-        );
-    }
     // An import writes up to 100,000 entries: each batch's go now, not all at the commit.
-    tx.flush_journal().await?;
+    record_created(tx, access, &created).await?;
     Ok(created)
 }
 
