@@ -4,6 +4,7 @@
 
 pub mod compression;
 pub mod extract;
+pub mod json;
 pub mod middleware;
 pub mod preconditions;
 pub mod rate_limit;

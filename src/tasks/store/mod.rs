@@ -76,6 +76,7 @@ pub struct Task {
     pub labels: Vec<String>,
     pub assignee_id: Option<Uuid>,
     pub created_by: Uuid,
+    #[serde(serialize_with = "crate::http::json::optional_instant")]
     pub completed_at: Option<DateTime<Utc>>,
     pub source: Option<TaskSource>,
     /// The task of the same project this one is a subtask of.
@@ -102,7 +103,9 @@ pub struct Task {
     #[schema(value_type = std::collections::HashMap<String, crate::fields::values::FieldValue>)]
     pub fields: crate::fields::values::Values,
     pub version: i64,
+    #[serde(serialize_with = "crate::http::json::instant")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::json::instant")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -175,15 +178,18 @@ impl FromRow for Task {
 
 /// Plain columns (`blocked` is `open_blockers > 0`, computed in Rust), so that a statement may
 /// select them again from a subquery (the lists do), and last the task's reminders
-/// (`reminders::from_json`), a subquery on `t.id` that such a statement computes again.
+/// (`reminders::from_json`), a subquery on `t.id` that such a statement computes again. The
+/// subquery runs only for a task whose `reminder_count` says it has some: most have none,
+/// and a list page would otherwise probe `task_reminders` once per row.
 pub const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description, t.status, \
      t.state_id, t.priority, t.due_date, t.start_date, t.due_time, t.labels, t.assignee_id, t.created_by, t.completed_at, \
      t.parent_id, t.subtasks_total, t.subtasks_done, t.open_blockers, t.blocking, t.position, \
      t.comment_count, t.attachment_count, t.time_spent_minutes, t.fields, t.version, t.created_at, t.updated_at, t.recurrence_rule, \
-     t.recurrence_from, t.source_repository, t.source_number, t.source_url, \
+     t.recurrence_from, t.source_repository, t.source_number, t.source_url, t.reminder_count, \
+     CASE WHEN t.reminder_count = 0 THEN '[]'::jsonb ELSE \
      (SELECT coalesce(jsonb_agg(jsonb_build_object('before_minutes', r.before_minutes, \
          'at', r.at, 'fire_at', r.fire_at, 'sent_at', r.sent_at) ORDER BY r.position), \
-         '[]'::jsonb) FROM task_reminders r WHERE r.task_id = t.id) AS reminders";
+         '[]'::jsonb) FROM task_reminders r WHERE r.task_id = t.id) END AS reminders";
 
 /// The fields a write sets, all valid.
 #[derive(Debug, Clone)]

@@ -11,8 +11,9 @@ use crate::params;
 use crate::tasks::reminders::{Reminder, Reminders, Schedule, Spec};
 
 /// The reminders of a task as `TASK_COLUMNS` reads them (`reminders`, a subquery of this
-/// table: in a `RETURNING` it shows them as they were before the statement, which is why a
-/// write sets them before the task's own UPDATE).
+/// table when `tasks.reminder_count` is not 0: in a `RETURNING` it shows them as they were
+/// before the statement, which is why a write sets them, and the count, before the task's own
+/// UPDATE).
 pub fn from_json(value: serde_json::Value) -> Vec<Reminder> {
     serde_json::from_value(value).unwrap_or_default()
 }
@@ -132,6 +133,12 @@ pub async fn write(
                      $7::text[], $8::timestamptz[]) \
               AS n(id, position, before_minutes, at, fire_at, state, sent_at)",
         params![task_id, ids, positions, before, at, fire, states, sent],
+    )
+    .await?;
+    // Reads of the task run the reminders subquery only when this says there are some.
+    tx.execute(
+        "UPDATE tasks SET reminder_count = $2 WHERE id = $1 AND reminder_count <> $2",
+        params![task_id, rows.len() as i16],
     )
     .await?;
     Ok(rows
