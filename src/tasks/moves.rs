@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::domain::Status;
 use super::handlers::task_response;
-use super::store::{self, Task};
+use super::store::{self, Beyond, Task};
 use crate::auth::principal::Principal;
 use crate::db::Db;
 use crate::db::Tx;
@@ -354,32 +354,35 @@ fn parse_body(body: Map<String, Value>) -> Result<MoveRequest, ApiError> {
     }
 }
 
-/// The position of a neighbour in the same project, or the field error that says why not.
-async fn neighbour_position(
+/// A neighbour in the same project: its position and, with `beyond`, the closest position on
+/// that side of it; or the field error that says why not.
+async fn neighbour(
     tx: &Tx,
     field: &str,
-    project_id: Uuid,
-    moved: Uuid,
+    (project_id, moved): (Uuid, Uuid),
     id: Uuid,
+    beyond: Option<Beyond>,
     errors: &mut Vec<FieldError>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<(Option<String>, Option<String>), ApiError> {
     if id == moved {
         errors.push(FieldError::new(
             field,
             "invalid_value",
             "must be another task",
         ));
-        return Ok(None);
+        return Ok((None, None));
     }
-    let position = store::position_in(tx, project_id, id).await?;
-    if position.is_none() {
-        errors.push(FieldError::new(
-            field,
-            "not_found",
-            "no such task in this project",
-        ));
+    match store::neighbour_in(tx, project_id, moved, id, beyond).await? {
+        Some((position, adjacent)) => Ok((Some(position), adjacent)),
+        None => {
+            errors.push(FieldError::new(
+                field,
+                "not_found",
+                "no such task in this project",
+            ));
+            Ok((None, None))
+        }
     }
-    Ok(position)
 }
 
 fn out_of_order() -> ApiError {
@@ -400,50 +403,45 @@ async fn key_for(
     request: &MoveRequest,
     mut errors: Vec<FieldError>,
 ) -> Result<String, ApiError> {
-    let lower = match request.before {
+    let task = (project_id, moved);
+    // The neighbour that decides the place is read with the closest key beyond it in one
+    // statement (this runs under the project's lock): `before_id`'s next key, or `after_id`'s
+    // previous one when only `after_id` is named. With both named the key goes just after
+    // `before_id`, below the next key after it, never merely below `after_id`: the two need
+    // not be adjacent (a board column hides other statuses, and another move may have landed
+    // between them), and two moves between the same neighbours must not compute the same key.
+    let (lower, next) = match request.before {
         Neighbour::Task(n) => {
-            neighbour_position(tx, "before_id", project_id, moved, n, &mut errors).await?
+            neighbour(tx, "before_id", task, n, Some(Beyond::Above), &mut errors).await?
         }
-        _ => None,
+        _ => (None, None),
     };
-    let upper = match request.after {
-        Neighbour::Task(n) => {
-            neighbour_position(tx, "after_id", project_id, moved, n, &mut errors).await?
-        }
-        _ => None,
+    let beyond_after = match request.before {
+        Neighbour::Task(_) => None,
+        _ => Some(Beyond::Below),
+    };
+    let (upper, previous) = match request.after {
+        Neighbour::Task(n) => neighbour(tx, "after_id", task, n, beyond_after, &mut errors).await?,
+        _ => (None, None),
     };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let (lower, upper) = match (&request.before, &request.after) {
-        // Both named: just after `before_id`. The two need not be adjacent (a board column
-        // hides other statuses, and another move may have landed between them), so the key
-        // goes below the next key after `before_id`, never merely below `after_id`: two moves
-        // between the same neighbours must not compute the same key.
         (Neighbour::Task(_), Neighbour::Task(_)) => {
             if lower >= upper {
                 return Err(out_of_order());
             }
-            let next =
-                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
             (lower, next)
         }
-        (Neighbour::Task(_), _) => {
-            let next =
-                store::adjacent_position(tx, project_id, moved, lower.as_deref(), false).await?;
-            (lower, next)
-        }
-        (_, Neighbour::Task(_)) => {
-            let previous =
-                store::adjacent_position(tx, project_id, moved, upper.as_deref(), true).await?;
-            (previous, upper)
-        }
+        (Neighbour::Task(_), _) => (lower, next),
+        (_, Neighbour::Task(_)) => (previous, upper),
         (Neighbour::Null, Neighbour::Absent) => {
-            let first = store::adjacent_position(tx, project_id, moved, None, false).await?;
+            let first = store::end_position(tx, project_id, moved, Beyond::Above).await?;
             (None, first)
         }
         _ => {
-            let last = store::adjacent_position(tx, project_id, moved, None, true).await?;
+            let last = store::end_position(tx, project_id, moved, Beyond::Below).await?;
             (last, None)
         }
     };

@@ -776,46 +776,57 @@ pub async fn delete(tx: &Tx, access: &ProjectAccess, tree: &[Task]) -> DbResult<
     relations::record_removed(tx, Some(access.user_id()), &crossing).await
 }
 
-/// The manual-order key of a task of the project, if it is one.
-pub async fn position_in(
-    db: &impl Exec,
-    project_id: Uuid,
-    task_id: Uuid,
-) -> DbResult<Option<String>> {
-    let row = db
-        .query_opt(
-            "SELECT position FROM tasks WHERE id = $1 AND project_id = $2",
-            params![task_id, project_id],
-        )
-        .await?;
-    row.map(|row| get(&row, "position")).transpose()
-}
-
-/// The closest position below (`below = true`) or above `bound` in the project (the lowest or
-/// highest without a bound), other than the moved task's.
-pub async fn adjacent_position(
+/// A task of the project as a move's neighbour: its manual-order key and, with `beyond`, the
+/// closest key on that side of it (below it with `Beyond::Below`), other than the moved
+/// task's. One statement, because a move reads it under the project's lock.
+pub async fn neighbour_in(
     db: &impl Exec,
     project_id: Uuid,
     moved: Uuid,
-    bound: Option<&str>,
-    below: bool,
+    task_id: Uuid,
+    beyond: Option<Beyond>,
+) -> DbResult<Option<(String, Option<String>)>> {
+    let sql = match beyond {
+        // ($2, the moved task, is not needed here.)
+        None => "SELECT position, NULL::text AS p FROM tasks WHERE id = $3 AND project_id = $1",
+        Some(Beyond::Below) => {
+            "SELECT n.position, (SELECT max(position) FROM tasks \
+                 WHERE project_id = $1 AND id <> $2 AND position < n.position) AS p \
+             FROM tasks n WHERE n.id = $3 AND n.project_id = $1"
+        }
+        Some(Beyond::Above) => {
+            "SELECT n.position, (SELECT min(position) FROM tasks \
+                 WHERE project_id = $1 AND id <> $2 AND position > n.position) AS p \
+             FROM tasks n WHERE n.id = $3 AND n.project_id = $1"
+        }
+    };
+    let row = db
+        .query_opt(sql, params![project_id, moved, task_id])
+        .await?;
+    row.map(|row| Ok((get(&row, "position")?, get(&row, "p")?)))
+        .transpose()
+}
+
+/// Which side of a key `neighbour_in` and `adjacent_position` look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beyond {
+    Below,
+    Above,
+}
+
+/// The lowest (`Beyond::Above`) or highest (`Beyond::Below`) key in the project, other than
+/// the moved task's.
+pub async fn end_position(
+    db: &impl Exec,
+    project_id: Uuid,
+    moved: Uuid,
+    beyond: Beyond,
 ) -> DbResult<Option<String>> {
-    let sql = match (bound.is_some(), below) {
-        (true, true) => {
-            "SELECT max(position) AS p FROM tasks \
-             WHERE project_id = $1 AND id <> $2 AND position < $3"
-        }
-        (true, false) => {
-            "SELECT min(position) AS p FROM tasks \
-             WHERE project_id = $1 AND id <> $2 AND position > $3"
-        }
-        (false, true) => "SELECT max(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
-        (false, false) => "SELECT min(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
+    let sql = match beyond {
+        Beyond::Below => "SELECT max(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
+        Beyond::Above => "SELECT min(position) AS p FROM tasks WHERE project_id = $1 AND id <> $2",
     };
-    let row = match bound {
-        Some(bound) => db.query_one(sql, params![project_id, moved, bound]).await?,
-        None => db.query_one(sql, params![project_id, moved]).await?,
-    };
+    let row = db.query_one(sql, params![project_id, moved]).await?;
     get(&row, "p")
 }
 
