@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::fields::Field;
 use crate::states::store::Hold;
 use crate::states::State;
-use crate::tasks::store::Task;
+use crate::tasks::store::{Lock, Task};
 use crate::views::View;
 
 /// Enters a project for `action`.
@@ -74,7 +74,7 @@ pub async fn enter_task(
     task_id: Uuid,
     action: Action,
 ) -> Result<(Task, ProjectAccess), ApiError> {
-    task_entered(db, principal, task_id, action, false).await
+    task_entered(db, principal, task_id, action, Lock::Nothing).await
 }
 
 /// `enter_task` that also locks the task row, for a change of the task in `tx`.
@@ -84,7 +84,21 @@ pub async fn enter_task_locked(
     task_id: Uuid,
     action: Action,
 ) -> Result<(Task, ProjectAccess), ApiError> {
-    task_entered(tx, principal, task_id, action, true).await
+    task_entered(tx, principal, task_id, action, Lock::Task).await
+}
+
+/// `enter_task_locked` that first locks the row of `project_id`, the task's project when the
+/// caller read it, in the same round trip (the caller checks that the task is still there).
+/// No such project any more: 404.
+pub async fn enter_task_in_locked_project(
+    tx: &Tx,
+    principal: &Principal,
+    task_id: Uuid,
+    project_id: Uuid,
+    action: Action,
+) -> Result<(Task, ProjectAccess), ApiError> {
+    let lock = Lock::ProjectThenTask(project_id);
+    task_entered(tx, principal, task_id, action, lock).await
 }
 
 async fn task_entered(
@@ -92,7 +106,7 @@ async fn task_entered(
     principal: &Principal,
     task_id: Uuid,
     action: Action,
-    lock: bool,
+    lock: Lock,
 ) -> Result<(Task, ProjectAccess), ApiError> {
     let (task, role) = crate::tasks::store::find_visible(db, task_id, principal.id(), lock)
         .await?

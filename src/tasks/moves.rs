@@ -513,9 +513,10 @@ pub async fn apply(
 ) -> Result<Task, ApiError> {
     let id = entered.id;
     // One move at a time per project: the project row first, then the task's.
-    crate::projects::store::lock(tx, entered.project_id).await?;
     let locked_project = entered.project_id;
-    let (task, access) = guard::enter_task_locked(tx, principal, id, Action::EditTasks).await?;
+    let (task, access) =
+        guard::enter_task_in_locked_project(tx, principal, id, locked_project, Action::EditTasks)
+            .await?;
     if task.project_id != locked_project {
         return Err(ApiError::conflict(
             crate::error::ErrorCode::Conflict,

@@ -529,6 +529,26 @@ static FIND_VISIBLE_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 static FIND_VISIBLE_FOR_UPDATE_SQL: LazyLock<String> =
     LazyLock::new(|| format!("{} FOR UPDATE OF t", *FIND_VISIBLE_SQL));
+/// The project's row (`$3`) is locked by an init plan, which runs before the task is read, so
+/// the order is the project's row, then the task's, as everywhere. The task's row is returned
+/// as it is once locked: `FOR UPDATE` reads again a row changed while the statement waited.
+static FIND_VISIBLE_IN_LOCKED_PROJECT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH project AS MATERIALIZED (SELECT id FROM projects WHERE id = $3 FOR UPDATE) \
+         {} AND EXISTS (SELECT FROM project) FOR UPDATE OF t",
+        *FIND_VISIBLE_SQL
+    )
+});
+
+/// What `find_visible` locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Nothing,
+    Task,
+    /// This project's row, then the task's, in one round trip: a move does this first, and
+    /// moves queue on the project's row.
+    ProjectThenTask(Uuid),
+}
 
 /// A task and the caller's role in its project; `None` when there is no such task or the
 /// caller is not a member (both mean 404). Handlers reach it through
@@ -537,14 +557,25 @@ pub async fn find_visible(
     db: &impl Exec,
     task_id: Uuid,
     user_id: Uuid,
-    lock: bool,
+    lock: Lock,
 ) -> DbResult<Option<(Task, Role)>> {
-    let sql = if lock {
-        &FIND_VISIBLE_FOR_UPDATE_SQL
-    } else {
-        &FIND_VISIBLE_SQL
+    let row = match lock {
+        Lock::Nothing => {
+            db.query_opt(&FIND_VISIBLE_SQL, params![task_id, user_id])
+                .await?
+        }
+        Lock::Task => {
+            db.query_opt(&FIND_VISIBLE_FOR_UPDATE_SQL, params![task_id, user_id])
+                .await?
+        }
+        Lock::ProjectThenTask(project_id) => {
+            db.query_opt(
+                &FIND_VISIBLE_IN_LOCKED_PROJECT_SQL,
+                params![task_id, user_id, project_id],
+            )
+            .await?
+        }
     };
-    let row = db.query_opt(sql, params![task_id, user_id]).await?;
     row.map(|row| Ok((Task::from_row(&row)?, get(&row, "my_role")?)))
         .transpose()
 }
