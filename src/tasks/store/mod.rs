@@ -838,7 +838,7 @@ pub async fn neighbour_in(
         .transpose()
 }
 
-/// Which side of a key `neighbour_in` and `adjacent_position` look at.
+/// Which side of a key `neighbour_in` and `end_position` look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Beyond {
     Below,
