@@ -1,4 +1,4 @@
-//! JSON bodies for the pages that carry the most bytes (the task lists): `Json` writes its value
+//! JSON bodies for the pages that carry the most bytes (the task lists): `FastJson` writes its value
 //! with `sonic-rs`, whose SIMD string escaping is most of what a 50-task page costs to write
 //! with `serde_json` (every id, title and key goes through it), and `instant` writes a
 //! timestamp without `core::fmt` (chrono's `Serialize` formats through it: a tenth of a list
@@ -12,10 +12,10 @@ use serde::{Serialize, Serializer};
 
 use crate::error::ApiError;
 
-/// A JSON response body written by `sonic-rs`.
-pub struct Json<T>(pub T);
+/// A JSON response body written by `sonic-rs` (the request extractor is `http::extract::Json`).
+pub struct FastJson<T>(pub T);
 
-impl<T: Serialize> IntoResponse for Json<T> {
+impl<T: Serialize> IntoResponse for FastJson<T> {
     fn into_response(self) -> Response {
         match sonic_rs::to_vec(&self.0) {
             Ok(bytes) => (
@@ -173,7 +173,7 @@ mod tests {
             "n": [1, -2, 3.5, 1e300, null, true],
             "nested": {"a": {}, "b": []},
         });
-        let response = Json(&value).into_response();
+        let response = FastJson(&value).into_response();
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         let written = sonic_rs::to_vec(&value).unwrap();
         assert_eq!(

@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::fields::{Field, FieldKind};
 use crate::http::extract::{Path, Query};
-use crate::http::json::Json;
+use crate::http::json::FastJson;
 use crate::pagination::CursorKey;
 use crate::pagination::{CursorScope, Page, PageQuery};
 use crate::projects::access::Action;
@@ -574,12 +574,12 @@ pub async fn list_project_tasks(
     Path(project_id): Path<Uuid>,
     Query(query): Query<TaskListQuery>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Page<Task>>, ApiError> {
+) -> Result<FastJson<Page<Task>>, ApiError> {
     guard::authorize(&db.reads(), &principal, project_id, Action::Read).await?;
     if query.project_id.is_some() {
         return Err(invalid("project_id is a filter of GET /api/v1/tasks only"));
     }
-    Ok(Json(
+    Ok(FastJson(
         list(
             &db,
             &cursor_key,
@@ -657,7 +657,7 @@ pub async fn list_my_tasks(
     principal: Principal,
     Query(query): Query<TaskListQuery>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Page<Task>>, ApiError> {
+) -> Result<FastJson<Page<Task>>, ApiError> {
     let project_id = query
         .project_id
         .as_deref()
@@ -667,7 +667,7 @@ pub async fn list_my_tasks(
         })
         .transpose()?;
     let user = principal.id();
-    Ok(Json(
+    Ok(FastJson(
         list(
             &db,
             &cursor_key,

@@ -135,12 +135,15 @@ pub async fn write(
         params![task_id, ids, positions, before, at, fire, states, sent],
     )
     .await?;
-    // Reads of the task run the reminders subquery only when this says there are some.
-    tx.execute(
-        "UPDATE tasks SET reminder_count = $2 WHERE id = $1 AND reminder_count <> $2",
-        params![task_id, rows.len() as i16],
-    )
-    .await?;
+    // Reads of the task run the reminders subquery only when this says there are some. It
+    // counts the rows locked above, so it needs writing only when their number changes.
+    if rows.len() != old.len() {
+        tx.execute(
+            "UPDATE tasks SET reminder_count = $2 WHERE id = $1",
+            params![task_id, rows.len() as i16],
+        )
+        .await?;
+    }
     Ok(rows
         .into_iter()
         .map(|(_, spec, fire_at, _, sent_at)| Reminder {
