@@ -21,7 +21,8 @@
 # DESIGN_DURATION (5), STREAMS (20), SKIP_BUILD=1, SKIP_DESIGNS=1, SKIP_HTTP=1, SKIP_EVENTS=1,
 # HTTP_PROJECTS ("1 64"), HTTP_BUILDS ("without-history lock sequencer"; another NAME runs
 # target/bench-bins/docket-NAME, to compare variants of the sequencer), BIN_SEQUENCER
-# (target/release/docket), SEQUENCER_SCENARIOS ("w,cr,pgw").
+# (target/release/docket), SEQUENCER_SCENARIOS ("w,cr,pgw"), KEEP_RAW (a directory: the raw
+# BENCH lines are copied there, for per-round pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; STREAMS=${STREAMS:-20}; ROUNDS=${ROUNDS:-3}
@@ -39,9 +40,13 @@ fi
 BIN=${BIN_SEQUENCER:-target/release/docket}
 OUT=$(mktemp -d)
 
+# No checkpoint during a run: one that falls inside a build's run makes it write every page it
+# touches whole into the WAL again (full-page writes) and costs it ~10-30% of its writes, which
+# was most of the spread between rounds. Each run starts right after one instead (below).
+PG_EXTRA_OPTS="-c max_wal_size=8GB -c checkpoint_timeout=1h ${PG_EXTRA_OPTS:-}"
 source bench/pg.sh
 SERVER=
-cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; rm -rf "$OUT"; }
+cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; [ -n "${KEEP_RAW:-}" ] && cp "$OUT"/*.txt "$KEEP_RAW"/ 2>/dev/null; rm -rf "$OUT"; }
 trap cleanup EXIT
 export PATH="$PG_BIN:$PATH"
 export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
@@ -102,6 +107,7 @@ if [ -z "${SKIP_HTTP:-}" ]; then
         serve "$db" "$(bin_of $build)"
         scenarios=w; [ $build = sequencer ] && scenarios=${SEQUENCER_SCENARIOS:-w,cr,pgw}
         echo "round $round, $build, $projects project(s):"
+        psql_on postgres -c CHECKPOINT >/dev/null
         target/release/docket-bench --url "http://127.0.0.1:$PORT" --database-url "$(url_of "$db")" \
           --server-pid "$SERVER" --duration-s "$DURATION" --warmup-s "$WARMUP" --connections 16,64 \
           --users 50 --scenarios "$scenarios" --write-projects "$projects" --label "$build" 2>/dev/null \

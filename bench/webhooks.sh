@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEBHOOKS=${WEBHOOKS:-5}; ROUNDS=${ROUNDS:-1}; PHASES=${PHASES:-all}; BACKLOG=${BACKLOG:-4000}; RATE=${RATE:-100}; DURATION=${DURATION:-10}
-cargo build --release --quiet -p docket -p docket-bench --bins
-BIN=target/release/docket
+# BIN=path runs that build instead of building the working tree (to compare two builds).
+[ -n "${BIN:-}" ] || cargo build --release --quiet -p docket -p docket-bench --bins
+BIN=${BIN:-target/release/docket}
 CLIENT=target/release/docket-webhooks-bench
 
 source bench/pg.sh

@@ -3,10 +3,10 @@
 //! into and every reader reads (see `journal`).
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Actor, Entry, Record};
+use super::{Actor, Change, Entry, Record, SyncCounts};
 use crate::db::{get, DbResult, Exec, FromRow, Row, Tx};
 use crate::params;
 
@@ -15,13 +15,17 @@ use crate::params;
 pub const CHANNEL: &str = "docket_activity";
 
 /// Runs at commit with every entry of the transaction in `$1`, in the order they were
-/// recorded: the pending identity keeps that order for the sequencer.
+/// recorded: the pending identity keeps that order for the sequencer. `jsonb_to_recordset`
+/// types the columns in one pass (a JSON `null` is SQL `NULL`).
 const APPEND_SQL: &str = "INSERT INTO activity_pending \
          (actor_id, kind, project_id, task_id, comment_id, user_id, changes, counts) \
-     SELECT (e.v->>'actor_id')::uuid, e.v->>'kind', (e.v->>'project_id')::uuid, \
-            (e.v->>'task_id')::uuid, (e.v->>'comment_id')::uuid, (e.v->>'user_id')::uuid, \
-            e.v->'changes', nullif(e.v->'counts', 'null'::jsonb) \
-     FROM jsonb_array_elements($1) WITH ORDINALITY AS e(v, ord) ORDER BY e.ord";
+     SELECT e.actor_id, e.kind, e.project_id, e.task_id, e.comment_id, e.user_id, e.changes, \
+            e.counts \
+     FROM ROWS FROM (jsonb_to_recordset($1) AS (actor_id uuid, kind text, project_id uuid, \
+              task_id uuid, comment_id uuid, user_id uuid, changes jsonb, counts jsonb)) \
+          WITH ORDINALITY AS e(actor_id, kind, project_id, task_id, comment_id, user_id, \
+              changes, counts, ord) \
+     ORDER BY e.ord";
 
 /// Moves up to `$1` committed pending entries into the history, in the order they were
 /// written, where the identity column numbers them, and notifies the highest id once. Only
@@ -42,19 +46,32 @@ const NUMBER_SQL: &str = "WITH moved AS ( \
                 THEN pg_notify('docket_activity', n.last::text) END AS notified \
      FROM (SELECT count(*) AS moved, max(id) AS last FROM numbered) n";
 
+/// An entry as `APPEND_SQL` reads it.
+#[derive(Serialize)]
+struct PendingRow<'a> {
+    actor_id: Option<Uuid>,
+    kind: &'static str,
+    project_id: Uuid,
+    task_id: Option<Uuid>,
+    comment_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    changes: &'a [Change],
+    counts: Option<SyncCounts>,
+}
+
 pub(super) fn append(tx: &Tx, entry: Record) {
     tx.journal(
         APPEND_SQL,
-        json!({
-            "actor_id": entry.actor_id,
-            "kind": entry.kind.as_str(),
-            "project_id": entry.project_id,
-            "task_id": entry.task_id,
-            "comment_id": entry.comment_id,
-            "user_id": entry.user_id,
-            "changes": entry.changes,
-            "counts": entry.counts,
-        }),
+        &PendingRow {
+            actor_id: entry.actor_id,
+            kind: entry.kind.as_str(),
+            project_id: entry.project_id,
+            task_id: entry.task_id,
+            comment_id: entry.comment_id,
+            user_id: entry.user_id,
+            changes: &entry.changes,
+            counts: entry.counts,
+        },
     );
 }
 

@@ -33,7 +33,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::NoTls;
 
 pub use id_map::IdMap;
-pub use param::{typed, Param, PgParam};
+pub use param::{typed, JsonText, Param, PgParam};
 pub use tokio_postgres::Row;
 
 use crate::config::Config;
@@ -588,10 +588,23 @@ pub struct Tx {
 }
 
 /// Rows a transaction appends to the journal (the activity history): one statement that takes
-/// them all as a JSON array in `$1`.
+/// them all as a JSON array in `$1`, written as text as they are queued (no `Value` tree).
 struct Journal {
     sql: &'static str,
-    rows: Vec<serde_json::Value>,
+    /// `[` and the rows so far, comma-separated; empty when there are none.
+    rows: Vec<u8>,
+}
+
+impl Journal {
+    /// The rows as one JSON array, leaving none queued (`None` when there were none).
+    fn take_array(&mut self) -> Option<param::JsonText> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.push(b']');
+        Some(param::JsonText(rows))
+    }
 }
 
 impl Tx {
@@ -600,14 +613,16 @@ impl Tx {
     /// transaction that rolls back writes none. No lock is taken: the rows are numbered after
     /// the commit by whoever follows the journal, woken by `Db::journal_committed`. Every row
     /// of a transaction goes through the same `sql`.
-    pub fn journal(&self, sql: &'static str, row: serde_json::Value) {
+    pub fn journal(&self, sql: &'static str, row: &impl serde::Serialize) {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let journal = journal.get_or_insert_with(|| Journal {
             sql,
             rows: Vec::new(),
         });
         debug_assert_eq!(journal.sql, sql, "one journal statement per transaction");
-        journal.rows.push(row);
+        let rows = &mut journal.rows;
+        rows.push(if rows.is_empty() { b'[' } else { b',' });
+        serde_json::to_writer(&mut *rows, row).expect("a journal row serializes");
     }
 
     /// Writes the journal rows queued so far now, inside the transaction, instead of with the
@@ -621,9 +636,8 @@ impl Tx {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
-            .map(|journal| (journal.sql, std::mem::take(&mut journal.rows)));
-        if let Some((sql, rows)) = journal.filter(|(_, rows)| !rows.is_empty()) {
-            let rows = serde_json::Value::Array(rows);
+            .and_then(|journal| Some((journal.sql, journal.take_array()?)));
+        if let Some((sql, rows)) = journal {
             self.execute(sql, crate::params![rows]).await?;
         }
         Ok(())
@@ -666,14 +680,22 @@ impl Tx {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let Some(journal) = journal else {
+        let Some(mut journal) = journal else {
             self.finished = true;
             self.conn.client().batch_execute("COMMIT").await?;
             return Ok(());
         };
         let committed = self.journal_committed.clone();
-        let rows = serde_json::Value::Array(journal.rows);
-        self.commit_with(journal.sql, crate::params![rows]).await?;
+        match journal.take_array() {
+            Some(rows) => {
+                self.commit_with(journal.sql, crate::params![rows]).await?;
+            }
+            // All of them were written already (`flush_journal`): the bell still rings.
+            None => {
+                self.finished = true;
+                self.conn.client().batch_execute("COMMIT").await?;
+            }
+        }
         committed.notify_one();
         Ok(())
     }

@@ -57,6 +57,35 @@ pg_param! {
     serde_json::Value => Type::JSONB,
 }
 
+/// JSON already written as text, bound as `jsonb` without building a `serde_json::Value` (the
+/// binary `jsonb` format is a version byte and the text).
+#[derive(Debug)]
+pub struct JsonText(pub Vec<u8>);
+
+impl ToSql for JsonText {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.extend_from_slice(&[1]);
+        }
+        out.extend_from_slice(&self.0);
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl PgParam for JsonText {
+    const TYPE: Type = Type::JSONB;
+}
+
 impl<T: PgParam> PgParam for Option<T> {
     const TYPE: Type = T::TYPE;
 }
