@@ -3,7 +3,8 @@
 # docs/performance.md's section on it, from one run (release builds, a throwaway PostgreSQL).
 #
 #   1. The designs at the database (bench/client/src/journal.rs): the same write transactions
-#      with no history, main's lock, NOTIFY alone, (a) xid + xmin, (b) the sequencer; 16 and 64
+#      with no history, main's lock, NOTIFY alone, (a) xid + xmin, (b) the sequencer (and, by
+#      hand with `--designs wm`, entries written once under a shared lock); 16 and 64
 #      connections, 1 and 64 projects, ROUNDS runs of each in turn; then commit → readable
 #      delays at 100 and 1,000 changes/s, and at 100/s with a transaction held open a second.
 #   2. The server over HTTP (scenario w, half PATCH half create, bench/client): Docket without

@@ -92,9 +92,14 @@ const TASK_COLUMNS: &str = "t.id, t.project_id, t.number, t.title, t.description
 const LOCK_KEY: i64 = 0x6a62_6c6f_636b; // the `lock` design's journal lock
 const SEQUENCER_KEY: i64 = 0x006a_6273_6571; // the `seq` design's numbering lock
 const BATCH: i64 = 1000;
+/// The `wm` design's lock: shared by writers from their insert to their commit, tried
+/// exclusively (never waited for) by the publisher.
+const WATERMARK_KEY: i64 = 0x006a_6277_6d6b;
 
-const SETUP: &str = "DROP TABLE IF EXISTS jb_lock, jb_xid, jb_pending, jb_pending_bare, jb_seq; \
+const SETUP: &str = "DROP TABLE IF EXISTS jb_lock, jb_xid, jb_pending, jb_pending_bare, jb_seq, \
+         jb_wm; \
      CREATE TABLE jb_lock (LIKE activity INCLUDING ALL); \
+     CREATE TABLE jb_wm (LIKE activity INCLUDING ALL); \
      CREATE TABLE jb_xid (LIKE activity INCLUDING ALL, \
          xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint); \
      CREATE INDEX ON jb_xid (xid, id); \
@@ -115,6 +120,9 @@ enum Design {
         indexed: bool,
         pace_ms: u64,
     },
+    /// Writers insert into the journal directly, under a shared lock; a publisher hands out a
+    /// watermark once nobody holds it (docs/performance.md, "Fewer numberings").
+    Watermark,
 }
 
 impl Design {
@@ -136,6 +144,7 @@ impl Design {
                 indexed: false,
                 pace_ms: 5,
             },
+            "wm" => Self::Watermark,
             other => bail!("unknown design {other}"),
         })
     }
@@ -152,6 +161,7 @@ impl Design {
             } => "(b), numbering after every commit",
             Self::Seq { indexed: true, .. } => "(b) sequencer",
             Self::Seq { indexed: false, .. } => "(b), pending table without index",
+            Self::Watermark => "written once, a watermark",
         }
     }
 
@@ -180,6 +190,7 @@ impl Design {
                 "INSERT INTO {} ({JOURNAL_COLUMNS}) {FROM_JSON}",
                 self.pending_table()
             )),
+            Self::Watermark => Some(format!("INSERT INTO jb_wm ({JOURNAL_COLUMNS}) {FROM_JSON}")),
         }
     }
 }
@@ -240,6 +251,7 @@ struct Writer {
     lock_task: Statement,
     update_task: Statement,
     lock: Statement,
+    lock_shared: Statement,
     journal: Option<Statement>,
 }
 
@@ -278,6 +290,9 @@ impl Writer {
             ))
             .await?;
         let lock = client.prepare("SELECT pg_advisory_xact_lock($1)").await?;
+        let lock_shared = client
+            .prepare("SELECT pg_advisory_xact_lock_shared($1)")
+            .await?;
         let journal = match design.journal_sql() {
             Some(sql) => Some(
                 client
@@ -294,6 +309,7 @@ impl Writer {
             lock_task,
             update_task,
             lock,
+            lock_shared,
             journal,
         })
     }
@@ -308,6 +324,17 @@ impl Writer {
             (Some(journal), Design::Lock) => {
                 let (lock, write, commit) = tokio::join!(
                     self.client.execute(&self.lock, &lock_values),
+                    self.client.execute(journal, &journal_values),
+                    self.client.batch_execute("COMMIT"),
+                );
+                lock?;
+                write?;
+                commit?;
+            }
+            (Some(journal), Design::Watermark) => {
+                let shared: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&WATERMARK_KEY];
+                let (lock, write, commit) = tokio::join!(
+                    self.client.execute(&self.lock_shared, &shared),
                     self.client.execute(journal, &journal_values),
                     self.client.batch_execute("COMMIT"),
                 );
@@ -482,6 +509,64 @@ async fn sequencer(url: String, run: Arc<Run>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `wm` design's publisher and reader: after each doorbell (at most every 5 ms, and every
+/// second), reads the identity's last value `L`, then tries the writers' lock exclusively
+/// without waiting; once it gets it, every id up to `L` is committed or rolled back, and the
+/// entries up to it are read (and a NOTIFY would tell the other readers). While a writer holds
+/// the lock it tries again after 0.2 ms.
+async fn publisher(url: String, run: Arc<Run>) -> anyhow::Result<()> {
+    let client = connect(&url).await?;
+    let last_value = client
+        .prepare(
+            "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END \
+             FROM jb_wm_id_seq",
+        )
+        .await?;
+    let barrier = client
+        .prepare("SELECT pg_try_advisory_xact_lock($1)")
+        .await?;
+    let read = client
+        .prepare(
+            "SELECT id, (extract(epoch FROM clock_timestamp() - at) * 1000)::float8 \
+             FROM jb_wm WHERE id > $1 AND id <= $2 ORDER BY id LIMIT 1000",
+        )
+        .await?;
+    let mut published: i64 = client.query_one(&last_value, &[]).await?.get(0);
+    let pace = Duration::from_millis(5);
+    let mut last_start = Instant::now() - pace;
+    while !run.stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            () = run.doorbell.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        tokio::time::sleep(pace.saturating_sub(last_start.elapsed())).await;
+        last_start = Instant::now();
+        let watermark = loop {
+            let (value, got) = tokio::join!(
+                client.query_one(&last_value, &[]),
+                client.query_one(&barrier, &[&WATERMARK_KEY]),
+            );
+            let value: i64 = value?.get(0);
+            if got?.get::<_, bool>(0) {
+                break value;
+            }
+            if run.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        while published < watermark {
+            let rows = client.query(&read, &[&published, &watermark]).await?;
+            run.record_delays(rows.iter().map(|r| r.get::<_, f64>(1)));
+            published = match rows.last() {
+                Some(row) if rows.len() == 1000 => row.get(0),
+                _ => watermark,
+            };
+        }
+    }
+    Ok(())
+}
+
 /// A reader of a journal whose ids increase in commit order (`lock`, `notify`, `seq`).
 async fn id_reader(url: String, table: &'static str, run: Arc<Run>) -> anyhow::Result<()> {
     let (client, mut doorbell) = listen(&url, table).await?;
@@ -621,6 +706,9 @@ async fn run_one(
             helpers.push(tokio::spawn(id_reader(url.clone(), "jb_lock", run.clone())))
         }
         Design::Xid if readers => helpers.push(tokio::spawn(xid_reader(url.clone(), run.clone()))),
+        Design::Watermark if sequencers => {
+            helpers.push(tokio::spawn(publisher(url.clone(), run.clone())))
+        }
         Design::Seq { .. } => {
             if sequencers {
                 helpers.push(tokio::spawn(sequencer(url.clone(), run.clone())));
