@@ -33,7 +33,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::NoTls;
 
 pub use id_map::IdMap;
-pub use param::{typed, JsonText, Param, PgParam};
+pub use param::{typed, Param, PgParam};
 pub use tokio_postgres::Row;
 
 use crate::config::Config;
@@ -681,9 +681,7 @@ impl Tx {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let Some(mut journal) = journal else {
-            self.finished = true;
-            self.conn.client().batch_execute("COMMIT").await?;
-            return Ok(());
+            return self.commit_bare().await;
         };
         let committed = self.journal_committed.clone();
         match journal.take_array() {
@@ -691,12 +689,16 @@ impl Tx {
                 self.commit_with(journal.sql, crate::params![rows]).await?;
             }
             // All of them were written already (`flush_journal`): the bell still rings.
-            None => {
-                self.finished = true;
-                self.conn.client().batch_execute("COMMIT").await?;
-            }
+            None => self.commit_bare().await?,
         }
         committed.notify_one();
+        Ok(())
+    }
+
+    /// A COMMIT and nothing else.
+    async fn commit_bare(mut self) -> DbResult<()> {
+        self.finished = true;
+        self.conn.client().batch_execute("COMMIT").await?;
         Ok(())
     }
 

@@ -317,24 +317,19 @@ impl Writer {
     /// The journal rows and the COMMIT, in one round trip as the server sends them.
     async fn commit(&self, run: &Run, entry: Value) -> anyhow::Result<()> {
         let rows = Value::Array(vec![entry]);
-        let lock_values: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&LOCK_KEY];
         let journal_values: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&rows];
         match (&self.journal, run.design) {
             (None, _) => self.client.batch_execute("COMMIT").await?,
-            (Some(journal), Design::Lock) => {
+            (Some(journal), design @ (Design::Lock | Design::Watermark)) => {
+                // The lock's design holds its lock exclusively, `wm` shares it.
+                let (lock, key) = if design == Design::Lock {
+                    (&self.lock, &LOCK_KEY)
+                } else {
+                    (&self.lock_shared, &WATERMARK_KEY)
+                };
+                let lock_values: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [key];
                 let (lock, write, commit) = tokio::join!(
-                    self.client.execute(&self.lock, &lock_values),
-                    self.client.execute(journal, &journal_values),
-                    self.client.batch_execute("COMMIT"),
-                );
-                lock?;
-                write?;
-                commit?;
-            }
-            (Some(journal), Design::Watermark) => {
-                let shared: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&WATERMARK_KEY];
-                let (lock, write, commit) = tokio::join!(
-                    self.client.execute(&self.lock_shared, &shared),
+                    self.client.execute(lock, &lock_values),
                     self.client.execute(journal, &journal_values),
                     self.client.batch_execute("COMMIT"),
                 );
