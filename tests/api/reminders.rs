@@ -360,9 +360,9 @@ async fn reminders_go_to_the_recipient_once_at_their_time_but_not_for_a_closed_t
     let project = alice.create_project("Sent").await.id;
     alice.add_member(project, &bob, "editor").await;
 
-    // A relative reminder one minute before a due time 65–125 s away (UTC: Bob's zone), so
-    // that it fires 5–65 s from now.
-    let (due_time, due) = next_minute(65);
+    // A relative reminder one minute before a due time 85–145 s away (UTC: Bob's zone), so
+    // that it fires 25–85 s from now: after the absolute one (8 s), never before it.
+    let (due_time, due) = next_minute(85);
     let relative = alice
         .create_task(
             project,
