@@ -1,8 +1,8 @@
 //! The change history (API.md §11). A store function that changes a task, comment, membership
 //! or project calls [`record`] with the transaction of the change; the entry is written when
-//! that transaction commits (and never if it rolls back), with an id from the history's
-//! identity, and published right after by the journal's publisher, in the order of those ids
-//! (see `journal`). Live delivery reads the same rows (`events`).
+//! that transaction commits (and never if it rolls back), and numbered right after by the
+//! journal's sequencer, with an id that increases in the order entries become visible (see
+//! `journal`). Live delivery reads the same rows (`events`).
 
 pub mod handlers;
 pub mod journal;

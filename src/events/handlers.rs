@@ -97,7 +97,7 @@ pub async fn stream_events(
     // Subscribed before the start is fixed: whatever commits later arrives on `live`.
     let live = hub.subscribe();
     if after.is_none() {
-        // "From now on": what committed before this request is not news, published or not.
+        // "From now on": what committed before this request is not news, numbered or not.
         activity::journal::settle(&db).await?;
     }
     let latest = activity::store::latest_id(&db).await?;

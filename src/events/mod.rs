@@ -6,11 +6,11 @@
 //! while anyone is subscribed, in case a notification was lost or the listener is down), reads
 //! the entries after the last one it read plus the current members of their projects, and
 //! broadcasts each entry, serialized once, with that member set. The doorbell is rung by the
-//! journal's publishers (`activity::journal`), once per publication. A stream waits until the
-//! tailer has its starting point, subscribes, then replays what it missed from the table, then
-//! follows the broadcast, skipping ids it has already sent: since every read stops at the
-//! published position, below which nothing can still appear, "after id N" is a complete resume
-//! point and nothing is sent twice.
+//! journal's sequencers (`activity::journal`), once per batch of entries they number. A stream
+//! waits until the tailer has its starting point, subscribes, then replays what it missed from
+//! the table, then follows the broadcast, skipping ids it has already sent: since the table
+//! holds only numbered entries, whose ids become visible in increasing order, "after id N" is
+//! a complete resume point and nothing is sent twice.
 //!
 //! Membership is checked at delivery: an entry goes to the users who are members of its
 //! project when the tailer reads it, so a removed member stops receiving a project's events at

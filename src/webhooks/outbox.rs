@@ -113,7 +113,7 @@ pub async fn run(hooks: Webhooks) {
 
 /// Wakes one idle worker on every commit this instance's activity listener hears of (from any
 /// instance: `events::Hub::commits`, `LISTEN docket_activity`, rung by the journal once per
-/// publication), so a new event is sent without waiting for the poll. One, not
+/// batch of numbered entries), so a new event is sent without waiting for the poll. One, not
 /// all: a worker that claims a webhook wakes the next (`turn`), so the workers fan out only as
 /// far as there is work, and a commit with no webhook to serve costs one empty claim, not one
 /// per worker (measured: the history's CPU per write on a busy project, docs/performance.md).

@@ -353,8 +353,8 @@ async fn notify_assignee(tx: &Tx, actor: Uuid, before: Option<Uuid>, task: &Task
 }
 
 /// Records a batch of tasks created in the project `access` entered (an import's, a template
-/// copy's) and sets their entries aside now rather than keeping them for the commit, so that a
-/// large batch does not wait in memory (`db::Tx::flush_journal`).
+/// copy's) and writes their entries now rather than at the commit, so that a large batch does
+/// not wait in memory.
 async fn record_created(tx: &Tx, access: &ProjectAccess, created: &[Task]) -> DbResult<()> {
     for task in created {
         activity::record(
