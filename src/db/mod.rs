@@ -587,29 +587,12 @@ pub struct Tx {
     journal_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
-/// How a transaction's journal rows are written: statements of the journal's owner
-/// (`activity::store`), so that this module knows no table of it.
-pub struct JournalSql {
-    /// Runs first in the commit's round trip, before the rows are written (the writers' lock).
-    pub before: &'static str,
-    /// Writes the rows in `$1`, a JSON array, where readers find them.
-    pub append: &'static str,
-    /// Writes the rows in `$1` aside, inside the transaction, and returns the ids they were
-    /// given there as `first` and `last` (`Tx::flush_journal`).
-    pub stage: &'static str,
-    /// Moves the rows set aside with ids from `$1` to `$2`, in that order, to where readers
-    /// find them.
-    pub publish_staged: &'static str,
-}
-
-/// Rows a transaction appends to the journal (the activity history), written as JSON text as
-/// they are queued (no `Value` tree).
+/// Rows a transaction appends to the journal (the activity history): one statement that takes
+/// them all as a JSON array in `$1`, written as text as they are queued (no `Value` tree).
 struct Journal {
-    sql: &'static JournalSql,
-    /// `[` and the rows not yet written, comma-separated; empty when there are none.
+    sql: &'static str,
+    /// `[` and the rows so far, comma-separated; empty when there are none.
     rows: Vec<u8>,
-    /// The ids of the rows set aside so far (`flush_journal`), first and last.
-    staged: Option<(i64, i64)>,
 }
 
 impl Journal {
@@ -626,45 +609,37 @@ impl Journal {
 
 impl Tx {
     /// Queues a row for the journal. Journal rows are written at commit, in the same round
-    /// trip as the COMMIT and after `sql.before` (so recording history costs a write no extra
-    /// round trip); a transaction that rolls back writes none. Whoever follows the journal is
-    /// woken after the commit by `Db::journal_committed`. Every row of a transaction goes
-    /// through the same `sql`.
-    pub fn journal(&self, sql: &'static JournalSql, row: &impl serde::Serialize) {
+    /// trip as the COMMIT (so recording history costs a write no extra round trip); a
+    /// transaction that rolls back writes none. No lock is taken: the rows are numbered after
+    /// the commit by whoever follows the journal, woken by `Db::journal_committed`. Every row
+    /// of a transaction goes through the same `sql`.
+    pub fn journal(&self, sql: &'static str, row: &impl serde::Serialize) {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let journal = journal.get_or_insert_with(|| Journal {
             sql,
             rows: Vec::new(),
-            staged: None,
         });
-        debug_assert!(
-            std::ptr::eq(journal.sql, sql),
-            "one journal statement per transaction"
-        );
+        debug_assert_eq!(journal.sql, sql, "one journal statement per transaction");
         let rows = &mut journal.rows;
         rows.push(if rows.is_empty() { b'[' } else { b',' });
         serde_json::to_writer(&mut *rows, row).expect("a journal row serializes");
     }
 
-    /// Sets the journal rows queued so far aside now, inside the transaction, instead of
-    /// keeping them for the COMMIT: for a transaction that writes very many (an import), so
-    /// they are not all held in memory until the end. The commit moves them to the journal,
-    /// in their order; a rollback writes none.
+    /// Writes the journal rows queued so far now, inside the transaction, instead of with the
+    /// COMMIT: for a transaction that writes very many (an import), so they are not all held
+    /// in memory until the end. They still become visible only when it commits, and a rollback
+    /// still writes none. Their order is kept (the pending identity is taken as they are
+    /// written).
     pub async fn flush_journal(&self) -> DbResult<()> {
-        let taken = self
+        let journal = self
             .journal
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
             .and_then(|journal| Some((journal.sql, journal.take_array()?)));
-        let Some((sql, rows)) = taken else {
-            return Ok(());
-        };
-        let row = self.query_one(sql.stage, crate::params![rows]).await?;
-        let (first, last): (i64, i64) = (get(&row, "first")?, get(&row, "last")?);
-        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        let journal = journal.as_mut().expect("taken from it above");
-        journal.staged = Some((journal.staged.map_or(first, |(first, _)| first), last));
+        if let Some((sql, rows)) = journal {
+            self.execute(sql, crate::params![rows]).await?;
+        }
         Ok(())
     }
 
@@ -709,32 +684,12 @@ impl Tx {
             return self.commit_bare().await;
         };
         let committed = self.journal_committed.clone();
-        if journal.staged.is_some() && !journal.rows.is_empty() {
-            // The rest joins those set aside, so that one statement moves them all in order.
-            *self.journal.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(journal);
-            self.flush_journal().await?;
-            journal = self
-                .journal
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .expect("put back above");
-        }
-        let sql = journal.sql;
-        match (journal.staged, journal.take_array()) {
-            (Some((first, last)), _) => {
-                self.commit_pipeline(
-                    Some(sql.before),
-                    sql.publish_staged,
-                    crate::params![first, last],
-                )
-                .await?;
+        match journal.take_array() {
+            Some(rows) => {
+                self.commit_with(journal.sql, crate::params![rows]).await?;
             }
-            (None, Some(rows)) => {
-                self.commit_pipeline(Some(sql.before), sql.append, crate::params![rows])
-                    .await?;
-            }
-            (None, None) => self.commit_bare().await?,
+            // All of them were written already (`flush_journal`): the bell still rings.
+            None => self.commit_bare().await?,
         }
         committed.notify_one();
         Ok(())
@@ -748,62 +703,34 @@ impl Tx {
     }
 
     /// Runs `sql` as the transaction's last statement and commits, in one round trip, and
-    /// returns the statement's rows. (A transaction with journal rows commits through
-    /// `commit`, which writes them.)
+    /// returns the statement's rows. They must reach the server in that order, so the
+    /// statement is prepared first (a no-op once cached): its future then sends its messages on
+    /// its first poll, and `join!` polls it before the COMMIT's. A failing statement leaves the
+    /// transaction aborted, so the COMMIT that follows rolls it back, and its error is
+    /// returned. (A transaction with journal rows commits through `commit`, which writes them.)
     pub async fn commit_with(mut self, sql: &str, params: &[Param<'_>]) -> DbResult<Vec<Row>> {
         debug_assert!(
             self.journal.get_mut().map_or(true, |j| j.is_none()),
             "journal rows would be lost"
         );
-        self.commit_pipeline(None, sql, params).await
-    }
-
-    /// Runs `before` (no parameters), then `sql`, then COMMIT, in one round trip, and returns
-    /// `sql`'s rows. They must reach the server in that order, so the statements are prepared
-    /// first (a no-op once cached): their futures then send their messages on their first
-    /// poll, and `join!` polls them in order. A failing statement leaves the transaction
-    /// aborted, so the COMMIT that follows rolls it back, and its error is returned.
-    async fn commit_pipeline(
-        mut self,
-        before: Option<&str>,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> DbResult<Vec<Row>> {
         let client = self.conn.client();
-        let (first, rows, commit) = match self.conn.mode {
+        let (rows, commit) = match self.conn.mode {
             StatementMode::Cached => {
-                let before = match before {
-                    Some(before) => Some(client.prepare_cached(before).await?),
-                    None => None,
-                };
                 let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
                 let statement = client.prepare_typed_cached(sql, &types).await?;
                 let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
                 tokio::join!(
-                    async {
-                        match &before {
-                            Some(before) => client.query(before, &[]).await.map(drop),
-                            None => Ok(()),
-                        }
-                    },
                     client.query(&statement, &values),
                     client.batch_execute("COMMIT"),
                 )
             }
             // Unnamed statements are parsed, bound and run in one message each.
             StatementMode::Unnamed => tokio::join!(
-                async {
-                    match before {
-                        Some(before) => client.query_typed(before, &[]).await.map(drop),
-                        None => Ok(()),
-                    }
-                },
                 client.query_typed(sql, params),
                 client.batch_execute("COMMIT"),
             ),
         };
         self.finished = true;
-        first?;
         let rows = rows?;
         commit?;
         Ok(rows)

@@ -137,7 +137,7 @@ pub async fn create_webhook(
         events: events.kinds(),
         description: body.description.as_deref(),
         sealed_secret: &sealed,
-        position: crate::activity::store::latest_id(&tx).await?,
+        position: crate::activity::store::last_id(&tx).await?,
     };
     let webhook = store::insert(&tx, &new).await?;
     tx.commit().await?;

@@ -268,8 +268,7 @@ impl FromRow for Claimed {
 
 /// Takes the webhook that waited longest among those with work due — a delivery asked for by
 /// hand, or (active, and not waiting to retry) an entry of its project after its position that
-/// it wants, up to the journal's published position (`activity::journal`) — skipping those
-/// another worker holds. The row stays locked until `tx` ends: one
+/// it wants — skipping those another worker holds. The row stays locked until `tx` ends: one
 /// delivery in flight per webhook, on any number of instances.
 pub async fn claim(tx: &Tx) -> DbResult<Option<Claimed>> {
     tx.fetch_opt(
@@ -280,7 +279,6 @@ pub async fn claim(tx: &Tx) -> DbResult<Option<Claimed>> {
                 OR (h.active AND (h.retry_at IS NULL OR h.retry_at <= now()) \
                     AND EXISTS (SELECT 1 FROM activity a \
                                 WHERE a.project_id = h.project_id AND a.id > h.position \
-                                  AND a.id <= (SELECT position FROM journal_watermark) \
                                   AND ('*' = ANY(h.events) OR a.kind = ANY(h.events)))) \
              ORDER BY h.claimed_at FOR UPDATE SKIP LOCKED LIMIT 1) picked \
          WHERE w.id = picked.id \
@@ -443,11 +441,9 @@ pub async fn backlog(db: &impl Exec) -> DbResult<(i64, f64)> {
             "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') \
                   + (SELECT count(*) FROM webhooks w JOIN activity a \
                      ON a.project_id = w.project_id AND a.id > w.position \
-                     AND a.id <= (SELECT position FROM journal_watermark) \
                      AND ('*' = ANY(w.events) OR a.kind = ANY(w.events)) WHERE w.active) AS depth, \
                  coalesce(extract(epoch FROM now() - (SELECT min(a.at) FROM webhooks w \
                      JOIN activity a ON a.project_id = w.project_id AND a.id > w.position \
-                     AND a.id <= (SELECT position FROM journal_watermark) \
                      AND ('*' = ANY(w.events) OR a.kind = ANY(w.events)) WHERE w.active)), 0)::float8 AS age",
             params![],
         )

@@ -425,19 +425,19 @@ async fn concurrent_writers_get_ids_in_commit_order() {
 }
 
 #[tokio::test]
-async fn a_history_read_includes_entries_committed_but_not_yet_published() {
+async fn a_history_read_includes_entries_committed_but_not_yet_numbered() {
     let app = spawn_app().await;
     let owner = app.new_client().await;
     let project = owner.create_project("Late").await.id;
     let task = owner.create_task(project, json!({"title": "T"})).await.id;
-    // The publisher is idle (it runs again on a doorbell, or in a second).
+    // The sequencer is idle (it runs again on a doorbell, or in a second).
     app.journal_settled().await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    // Committed by a writer whose instance went away before anything published it: no
-    // doorbell rang here, so only the read itself can make it part of the history in time.
+    // Committed by a writer whose instance went away before anything numbered it: no doorbell
+    // rang here, so only the read itself can make it part of the history in time.
     app.db
         .execute(
-            "INSERT INTO activity (kind, project_id, task_id, actor_id, changes) \
+            "INSERT INTO activity_pending (kind, project_id, task_id, actor_id, changes) \
              VALUES ('task.updated', $1, $2, $3, $4)",
             &[
                 &project,
@@ -451,5 +451,5 @@ async fn a_history_read_includes_entries_committed_but_not_yet_published() {
     assert_eq!(kinds(&entries), ["task.updated", "task.created"]);
     assert_eq!(change(&entries[0], "title").unwrap()["to"], "U");
     let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
-    assert!(ids[0] > ids[1], "after the creation: {ids:?}");
+    assert!(ids[0] > ids[1], "numbered after the creation: {ids:?}");
 }

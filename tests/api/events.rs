@@ -350,23 +350,16 @@ async fn hold_a_task_while_it_is_patched(url: &str, client: &UserClient<'_>, tas
     patched.good::<Value>();
 }
 
-/// A transaction that writes its journal entry as a commit does (under the writers' shared
-/// lock) and then takes a second to commit (as a commit that waits for a synchronous standby
-/// would), or rolls back: no request holds one open that long, so the test writes the entry
-/// itself. Returns the entry's made-up task id.
+/// A transaction that writes its journal entry and then takes a second to commit (as a commit
+/// that waits for a synchronous standby would), or rolls back: no request holds one open that
+/// long, so the test writes the entry itself. Returns the entry's made-up task id.
 async fn hold_an_entry(url: &str, project: Uuid, commit: bool) -> Uuid {
     let marker = Uuid::now_v7();
     let writer = connect_db(url).await;
     writer.batch("BEGIN").await;
     writer
         .execute(
-            "SELECT pg_advisory_xact_lock_shared($1)",
-            &[&docket::activity::store::WRITERS_LOCK],
-        )
-        .await;
-    writer
-        .execute(
-            "INSERT INTO activity (kind, project_id, task_id) VALUES ('task.updated', $1, $2)",
+            "INSERT INTO activity_pending (kind, project_id, task_id)              VALUES ('task.updated', $1, $2)",
             &[&project, &marker],
         )
         .await;

@@ -519,28 +519,22 @@ impl TestApp {
         (cookie, body["csrf_token"].as_str().unwrap().to_owned())
     }
 
-    /// Waits until the journal's publishers have published every id handed out so far (no
-    /// commit that writes entries is under way below the published position), so that the
-    /// `activity` table can be compared with what was delivered. Entries are published
-    /// without anyone asking: past 10 s this panics.
+    /// Waits until the journal's sequencers have numbered every committed entry (nothing is
+    /// left in `activity_pending`), so that the `activity` table can be compared with what
+    /// was delivered. Entries are numbered without anyone asking: past 10 s this panics.
     pub async fn journal_settled(&self) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let unpublished: i64 = self
+            let pending: i64 = self
                 .db
-                .scalar(
-                    "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END \
-                             FROM activity_id_seq) \
-                          - (SELECT position FROM journal_watermark)",
-                    &[],
-                )
+                .scalar("SELECT count(*) FROM activity_pending", &[])
                 .await;
-            if unpublished <= 0 {
+            if pending == 0 {
                 return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{unpublished} journal ids still unpublished after 10 s"
+                "{pending} journal entries still unnumbered after 10 s"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -497,8 +497,8 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
     assert_eq!(limit, 1);
 }
 
-/// An import sets its entries aside in `activity_pending` and its commit moves them into
-/// `activity`: a kind that one accepts and the other refuses fails that commit (the workflow's
+/// Writers append to `activity_pending` and the sequencer moves the rows into `activity`: a kind
+/// that one accepts and the other refuses fails its writer's commit (the workflow's
 /// `task.related` did, until V20261220000002). The two checks stay the same list.
 #[tokio::test]
 async fn the_journal_and_the_history_accept_the_same_kinds() {
