@@ -1314,4 +1314,30 @@ async fn a_10000_card_trello_board_imports_in_one_go() {
         )
         .await;
     assert_eq!(comments, 100);
+    // Its history, written batch by batch inside the import's transaction and numbered after
+    // its commit: one entry per task and per comment.
+    app.journal_settled().await;
+    let (created, commented): (i64, i64) = (
+        app.db
+            .scalar(
+                "SELECT count(*) FROM activity WHERE project_id = $1 AND kind = 'task.created'",
+                &[&project.id],
+            )
+            .await,
+        app.db
+            .scalar(
+                "SELECT count(*) FROM activity WHERE project_id = $1 AND kind = 'comment.created'",
+                &[&project.id],
+            )
+            .await,
+    );
+    assert_eq!((created, commented), (10_400, 100));
+    let history: serde_json::Value = alice
+        .get(&format!(
+            "/api/v1/projects/{}/activity?limit=100",
+            project.id
+        ))
+        .await
+        .good();
+    assert_eq!(history["items"].as_array().unwrap().len(), 100);
 }
