@@ -183,7 +183,7 @@ impl TestDb {
         self.client
             .query_one(sql, params)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
             .get(0)
     }
 
@@ -196,7 +196,7 @@ impl TestDb {
         self.client
             .query_opt(sql, params)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
             .map(|row| row.get(0))
     }
 
@@ -208,14 +208,14 @@ impl TestDb {
         self.client
             .query(sql, params)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
     }
 
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
         self.client
             .execute(sql, params)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
     }
 
     /// Runs a statement that may fail (the test is about the database refusing it).

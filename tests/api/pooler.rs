@@ -130,8 +130,11 @@ fn bouncer() -> &'static Bouncer {
     })
 }
 
-/// The server on a fresh database reached through PgBouncer, `LISTEN` direct.
-async fn spawn_behind_pooler() -> (TestApp, String) {
+/// The server on a fresh database reached through PgBouncer (transaction mode), `LISTEN`
+/// direct; also the database's name and its direct URL (the test's own statements go there:
+/// the test client prepares named statements, which a transaction-mode pooler may hand to
+/// another server connection).
+async fn spawn_behind_pooler() -> (TestApp, String, String) {
     let direct = create_test_database().await;
     let name = database_name(&direct);
     let pooled = format!("postgresql://docket@127.0.0.1:{}/{name}", bouncer().port);
@@ -144,7 +147,7 @@ async fn spawn_behind_pooler() -> (TestApp, String) {
         })
         .spawn()
         .await;
-    (app, name)
+    (app, name, direct)
 }
 
 /// Transactions PgBouncer carried for database `name` (its admin console).
@@ -167,7 +170,7 @@ async fn pooled_transactions(name: &str) -> i64 {
 
 #[tokio::test]
 async fn auth_tasks_idempotency_and_lists_work_through_pgbouncer() {
-    let (app, name) = spawn_behind_pooler().await;
+    let (app, name, _) = spawn_behind_pooler().await;
     let ready = app.anon().get("/readyz").await;
     assert_eq!(ready.status(), 200);
 
@@ -260,7 +263,7 @@ async fn auth_tasks_idempotency_and_lists_work_through_pgbouncer() {
 
 #[tokio::test]
 async fn principal_cache_invalidation_reaches_an_instance_behind_pgbouncer() {
-    let (app, _) = spawn_behind_pooler().await;
+    let (app, _, direct) = spawn_behind_pooler().await;
     let admin = app.new_client().await;
     let user = app.new_client().await;
     // The user's access token is served (and cached).
@@ -269,7 +272,8 @@ async fn principal_cache_invalidation_reaches_an_instance_behind_pgbouncer() {
     }
     // A change made directly in the database (as another instance would) is announced by the
     // trigger on the direct LISTEN connection and ends the cached access at once.
-    app.db
+    connect_db(&direct)
+        .await
         .execute(
             "UPDATE users SET disabled = true WHERE id = $1",
             &[&user.id],
