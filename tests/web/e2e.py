@@ -2861,11 +2861,16 @@ def field_settings_add_reorder_by_drag_and_keys_option_colours_and_removal(b, en
     drag_to(page, page.get_by_role("button", name="Move the field QA date (arrow keys)"), items.first)
     eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Size", "Points"])
     expect(items.first.get_by_label("Name of the field QA date")).to_be_visible()
+    # The list is drawn again after the server's answer, the moved grip focused: only then is
+    # the next key the person's (a grip focused before that redraw is replaced by it).
+    expect(page.get_by_role("button", name="Move the field QA date (arrow keys)")).to_be_focused()
     # Reorder by keyboard: Points up one, the grip keeps the focus.
     grip = page.get_by_role("button", name="Move the field Points (arrow keys)")
     grip.focus()
     page.keyboard.press("ArrowUp")
     eventually(lambda: [f["name"] for f in fields_of(ada, shaped["id"])] == ["QA date", "Points", "Size"])
+    # Drawn again (Points second on screen too), and the grip focused there.
+    expect(items.nth(1).get_by_label("Name of the field Points")).to_be_visible()
     expect(page.get_by_role("button", name="Move the field Points (arrow keys)")).to_be_focused()
     # Rename in place; required.
     page.get_by_label("Name of the field Points").fill("Story points")
