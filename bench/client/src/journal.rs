@@ -482,12 +482,7 @@ async fn sequencer(url: String, run: Arc<Run>) -> anyhow::Result<()> {
     let pace = Duration::from_millis(pace_ms);
     let mut last_start = Instant::now() - pace;
     while !run.stop.load(Ordering::Relaxed) {
-        tokio::select! {
-            () = run.doorbell.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        tokio::time::sleep(pace.saturating_sub(last_start.elapsed())).await;
-        last_start = Instant::now();
+        next_turn(&run, pace, &mut last_start).await;
         loop {
             client.batch_execute(&begin).await?;
             let (moved, commit) = tokio::join!(
@@ -502,6 +497,18 @@ async fn sequencer(url: String, run: Arc<Run>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Waits for the writers' doorbell (or a second, in case one was missed), then until `pace`
+/// after the previous turn's start, and marks this turn's start: the cadence the sequencer and
+/// the `wm` publisher share, as the server's journal has it.
+async fn next_turn(run: &Run, pace: Duration, last_start: &mut Instant) {
+    tokio::select! {
+        () = run.doorbell.notified() => {}
+        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+    }
+    tokio::time::sleep(pace.saturating_sub(last_start.elapsed())).await;
+    *last_start = Instant::now();
 }
 
 /// The `wm` design's publisher and reader: after each doorbell (at most every 5 ms, and every
@@ -530,12 +537,7 @@ async fn publisher(url: String, run: Arc<Run>) -> anyhow::Result<()> {
     let pace = Duration::from_millis(5);
     let mut last_start = Instant::now() - pace;
     while !run.stop.load(Ordering::Relaxed) {
-        tokio::select! {
-            () = run.doorbell.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        tokio::time::sleep(pace.saturating_sub(last_start.elapsed())).await;
-        last_start = Instant::now();
+        next_turn(&run, pace, &mut last_start).await;
         let watermark = loop {
             let (value, got) = tokio::join!(
                 client.query_one(&last_value, &[]),
