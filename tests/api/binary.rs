@@ -245,6 +245,9 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let restarted = wait_for_new_postmaster(&postgres, adopted, Duration::from_secs(30)).await;
     wait_status(&server.url("/readyz"), 200, Duration::from_secs(30)).await;
     wait_status(&server.url("/healthz"), 200, Duration::from_secs(1)).await;
+    // The pool can reach the new postmaster a poll before the supervisor sees it ready; a kill
+    // in between is a failed start, not a second exit.
+    wait_until_postgres_up(&server).await;
 
     // And again, now its own child: exit status read, started again; SIGTERM still exits 0.
     postgres.kill_hard();
@@ -312,6 +315,30 @@ async fn the_embedded_cluster_starts_stops_and_recovers() {
     let (code, _) = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0));
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Waits until the server's supervisor counts the embedded PostgreSQL as running.
+async fn wait_until_postgres_up(server: &Server) {
+    let started = Instant::now();
+    loop {
+        let metrics = reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics
+            .lines()
+            .any(|line| line == "docket_embedded_postgres_up 1")
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the supervisor never saw the postmaster ready: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Waits until a postmaster other than `old` runs the cluster; returns its pid.
