@@ -499,20 +499,46 @@ async fn keys_that_grew_too_long_before_the_limit_are_renumbered_by_the_migratio
 
 /// Writers append to `activity_pending` and the sequencer moves the rows into `activity`: a kind
 /// that one accepts and the other refuses fails its writer's commit (the workflow's
-/// `task.related` did, until V20261220000002). The two checks stay the same list.
+/// `task.related` did, until V20261220000002), or worse, the move. Since V20270102000001 both
+/// check against one list, the domain `activity_kind`.
 #[tokio::test]
 async fn the_journal_and_the_history_accept_the_same_kinds() {
     let db = connect_db(&create_test_database().await).await;
-    let check = |table: &'static str| {
-        format!(
+    let kinds: String = db
+        .scalar(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE conrelid = '{table}'::regclass AND conname = '{table}_kind_check'"
+             WHERE contypid = 'activity_kind'::regtype AND conname = 'activity_kind_known'",
+            &[],
         )
-    };
-    let history: String = db.scalar(&check("activity"), &[]).await;
-    let journal: String = db.scalar(&check("activity_pending"), &[]).await;
-    assert!(history.contains("task.related"), "{history}");
-    assert!(history.contains("attachment.added"), "{history}");
-    assert!(history.contains("task.recurred"), "{history}");
-    assert_eq!(history, journal);
+        .await;
+    for kind in [
+        "task.related",
+        "task.recurred",
+        "attachment.added",
+        "github.synced",
+    ] {
+        assert!(kinds.contains(kind), "{kind} in {kinds}");
+    }
+    let journal: String = db
+        .scalar(
+            "SELECT format_type(atttypid, NULL) FROM pg_attribute \
+             WHERE attrelid = 'activity_pending'::regclass AND attname = 'kind'",
+            &[],
+        )
+        .await;
+    assert_eq!(journal, "activity_kind");
+    let project = Uuid::now_v7();
+    for table in ["activity_pending", "activity"] {
+        let insert = |kind: &str| {
+            format!("INSERT INTO {table} (kind, project_id) VALUES ('{kind}', '{project}')")
+        };
+        let refused = db.try_execute(&insert("task.exploded"), &[]).await;
+        let error = refused.expect_err("an unknown kind is refused");
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION),
+            "{table}: {error:?}"
+        );
+        assert_eq!(db.execute(&insert("attachment.deleted"), &[]).await, 1);
+    }
 }
