@@ -188,7 +188,7 @@ async fn turn(hooks: &Webhooks) -> DbResult<bool> {
         count(&attempt);
         let (delivered, error) = result_of(&attempt);
         let recorded = recorded(&attempt, delivered, error.as_deref(), None);
-        store::finish_pending(&tx, pending.id, &recorded).await?;
+        store::finish_pending(&tx, hook.id, pending.id, &recorded).await?;
         tx.commit().await?;
         return Ok(true);
     }

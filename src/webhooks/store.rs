@@ -270,23 +270,28 @@ impl FromRow for Claimed {
 /// hand, or (active, and not waiting to retry) an entry of its project after its position that
 /// it wants — skipping those another worker holds. The row stays locked until `tx` ends: one
 /// delivery in flight per webhook, on any number of instances.
+///
+/// A lock, not an update: the turn's one `UPDATE` (`save_turn`, `finish_pending`) moves
+/// `claimed_at` with everything else. A row updated twice in one transaction has its foreign
+/// key checked again at the second update (PostgreSQL cannot tell the first was not an insert),
+/// and that check's `KEY SHARE` lock on the project's row, which every task create updates,
+/// turned that row's versions into multixacts: ~25 µs of every write with five webhooks
+/// (docs/performance.md, "Webhooks: one update a turn").
 pub async fn claim(tx: &Tx) -> DbResult<Option<Claimed>> {
     tx.fetch_opt(
-        "UPDATE webhooks w SET claimed_at = now() FROM ( \
-             SELECT id FROM webhooks h \
-             WHERE EXISTS (SELECT 1 FROM webhook_deliveries d \
-                           WHERE d.webhook_id = h.id AND d.status = 'pending') \
-                OR (h.active AND (h.retry_at IS NULL OR h.retry_at <= now()) \
-                    AND EXISTS (SELECT 1 FROM activity a \
-                                WHERE a.project_id = h.project_id AND a.id > h.position \
-                                  AND ('*' = ANY(h.events) OR a.kind = ANY(h.events)))) \
-             ORDER BY h.claimed_at FOR UPDATE SKIP LOCKED LIMIT 1) picked \
-         WHERE w.id = picked.id \
-         RETURNING w.id, w.project_id, w.url, w.events, w.active, w.secret, \
-             CASE WHEN w.previous_until > now() THEN w.previous_secret END AS previous_secret, \
-             w.position, w.head_attempts, w.failing_since, \
+        "SELECT h.id, h.project_id, h.url, h.events, h.active, h.secret, \
+             CASE WHEN h.previous_until > now() THEN h.previous_secret END AS previous_secret, \
+             h.position, h.head_attempts, h.failing_since, \
              EXISTS (SELECT 1 FROM webhook_deliveries d \
-                     WHERE d.webhook_id = w.id AND d.status = 'pending') AS has_pending",
+                     WHERE d.webhook_id = h.id AND d.status = 'pending') AS has_pending \
+         FROM webhooks h \
+         WHERE EXISTS (SELECT 1 FROM webhook_deliveries d \
+                       WHERE d.webhook_id = h.id AND d.status = 'pending') \
+            OR (h.active AND (h.retry_at IS NULL OR h.retry_at <= now()) \
+                AND EXISTS (SELECT 1 FROM activity a \
+                            WHERE a.project_id = h.project_id AND a.id > h.position \
+                              AND ('*' = ANY(h.events) OR a.kind = ANY(h.events)))) \
+         ORDER BY h.claimed_at FOR NO KEY UPDATE SKIP LOCKED LIMIT 1",
         params![],
     )
     .await
@@ -327,13 +332,23 @@ pub struct Recorded<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Records the attempt of a delivery asked for by hand, in its own row.
-pub async fn finish_pending(tx: &Tx, id: Uuid, r: &Recorded<'_>) -> DbResult<()> {
+/// Records the attempt of a delivery asked for by hand, in its own row, and the webhook's turn.
+pub async fn finish_pending(tx: &Tx, webhook_id: Uuid, id: Uuid, r: &Recorded<'_>) -> DbResult<()> {
     tx.execute(
-        "UPDATE webhook_deliveries SET status = CASE WHEN $2 THEN 'delivered' ELSE 'failed' END, \
-             response_status = $3, error = $4, duration_ms = $5, created_at = now() \
-         WHERE id = $1",
-        params![id, r.delivered, r.response_status, r.error, r.duration_ms],
+        "WITH attempt AS ( \
+             UPDATE webhook_deliveries \
+             SET status = CASE WHEN $3 THEN 'delivered' ELSE 'failed' END, \
+                 response_status = $4, error = $5, duration_ms = $6, created_at = now() \
+             WHERE id = $2) \
+         UPDATE webhooks SET claimed_at = now() WHERE id = $1",
+        params![
+            webhook_id,
+            id,
+            r.delivered,
+            r.response_status,
+            r.error,
+            r.duration_ms
+        ],
     )
     .await?;
     Ok(())
@@ -389,7 +404,8 @@ pub struct State<'a> {
     pub disabled_reason: Option<&'a str>,
 }
 
-/// Records a turn: its attempts, and where the webhook stands after them.
+/// Records a turn: its attempts, and where the webhook stands after them (and when its turn
+/// was, which orders the claims).
 pub async fn save_turn(tx: &Tx, id: Uuid, attempts: &Attempts, s: &State<'_>) -> DbResult<()> {
     tx.execute(
         "WITH attempts AS ( \
@@ -402,8 +418,8 @@ pub async fn save_turn(tx: &Tx, id: Uuid, attempts: &Attempts, s: &State<'_>) ->
                  $13::bool[], $14::int4[], $15::text[], $16::int4[], $17::timestamptz[]) \
                  AS a(id, event_id, kind, payload, attempt, delivered, response_status, error, \
                      duration_ms, next_attempt_at)) \
-         UPDATE webhooks SET position = $2, head_attempts = $3, retry_at = $4, \
-             failing_since = $5, \
+         UPDATE webhooks SET claimed_at = now(), position = $2, head_attempts = $3, \
+             retry_at = $4, failing_since = $5, \
              last_status = coalesce($6, last_status), \
              last_delivery_at = CASE WHEN $6 IS NULL THEN last_delivery_at ELSE now() END, \
              active = active AND $7::text IS NULL, \
