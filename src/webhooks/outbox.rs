@@ -1,7 +1,7 @@
 //! The delivery worker. The outbox is the activity history: an entry is committed with its
 //! change (and never if the change rolls back), and each webhook keeps `position`, the last
 //! entry id it is done with. A worker claims a webhook with work due (`store::claim`,
-//! `FOR UPDATE SKIP LOCKED`) and keeps its row locked while it sends, so one event is in flight
+//! `FOR NO KEY UPDATE SKIP LOCKED`) and keeps its row locked while it sends, so one event is in flight
 //! per webhook on any number of instances, and events go out in id order, which is commit
 //! order (`activity::journal`). The attempt and the new position are recorded in the same
 //! transaction: a crash before its commit (before the send, during it, or after the answer)
