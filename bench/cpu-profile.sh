@@ -15,21 +15,8 @@ SERVER=
 OUT=$(mktemp -d)
 cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; rm -rf "$OUT"; }
 trap cleanup EXIT
-export PATH="$PG_BIN:$PATH"
-export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
-  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
-  DOCKET_LOG=warn DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
-  DOCKET_TRUSTED_PROXIES=127.0.0.1/32 DOCKET_DB_MAX_CONNECTIONS=10
-psql_on() { psql -h "$PG_DIR" -U docket -d "$1" -q -v ON_ERROR_STOP=1 "${@:2}"; }
-url_of() { echo "postgresql://docket@localhost/$1?host=$PG_DIR"; }
-psql_on postgres -c "CREATE DATABASE journal_seed"
-# The seed is migrated by the first build: its migrations must be a prefix of every other's.
-DATABASE_URL=$(url_of journal_seed) "target/bench-bins/docket-$1" migrate >/dev/null
-psql_on journal_seed -v users=64 -v projects=64 -v tasks=64000 -f scripts/seed.sql >/dev/null
-psql_on journal_seed -c "INSERT INTO memberships (project_id, user_id, role) \
-  SELECT p.id, u.id, 'editor' FROM projects p CROSS JOIN users u WHERE p.inbox_of IS NULL \
-  ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'editor' WHERE memberships.role = 'viewer'" \
-  -c "VACUUM ANALYZE memberships" >/dev/null
+source bench/journal-seed.sh
+seed_journal "target/bench-bins/docket-$1"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $CONNS connections, $PROJECTS project(s)"
 for round in $(seq 1 "${ROUNDS:-1}"); do
   order=0

@@ -11,22 +11,10 @@ PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_stateme
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; }
 trap cleanup EXIT
-export PATH="$PG_BIN:$PATH"
-export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
-  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
-  DOCKET_LOG=warn DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
-  DOCKET_TRUSTED_PROXIES=127.0.0.1/32 DOCKET_DB_MAX_CONNECTIONS=10
-psql_on() { psql -h "$PG_DIR" -U docket -d "$1" -q -v ON_ERROR_STOP=1 "${@:2}"; }
-url_of() { echo "postgresql://docket@localhost/$1?host=$PG_DIR"; }
+source bench/journal-seed.sh
 bin_of() { echo "target/bench-bins/docket-$1"; }
 psql_on postgres -c "CREATE EXTENSION pg_stat_statements"
-psql_on postgres -c "CREATE DATABASE journal_seed"
-DATABASE_URL=$(url_of journal_seed) target/bench-bins/docket-lock migrate >/dev/null
-psql_on journal_seed -v users=64 -v projects=64 -v tasks=64000 -f scripts/seed.sql >/dev/null
-psql_on journal_seed -c "INSERT INTO memberships (project_id, user_id, role) \
-  SELECT p.id, u.id, 'editor' FROM projects p CROSS JOIN users u WHERE p.inbox_of IS NULL \
-  ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'editor' WHERE memberships.role = 'viewer'" \
-  -c "VACUUM ANALYZE memberships" >/dev/null
+seed_journal target/bench-bins/docket-lock
 for round in $(seq 1 "${ROUNDS:-1}"); do
 for build in "$@"; do
   bin=$(bin_of "$build"); db=p_${build//-/_}_$round

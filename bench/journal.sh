@@ -49,26 +49,14 @@ source bench/pg.sh
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; stop_pg; [ -n "${KEEP_RAW:-}" ] && cp "$OUT"/*.txt "$KEEP_RAW"/ 2>/dev/null; rm -rf "$OUT"; }
 trap cleanup EXIT
-export PATH="$PG_BIN:$PATH"
-export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
-  DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
-  DOCKET_LOG=${DOCKET_LOG:-warn} DOCKET_RATE_LIMIT_PER_MINUTE=1000000 \
-  DOCKET_TRUSTED_PROXIES=127.0.0.1/32 DOCKET_DB_MAX_CONNECTIONS=${DOCKET_DB_MAX_CONNECTIONS:-10}
-psql_on() { psql -h "$PG_DIR" -U docket -d "$1" -q -v ON_ERROR_STOP=1 "${@:2}"; }
-url_of() { echo "postgresql://docket@localhost/$1?host=$PG_DIR"; }
+source bench/journal-seed.sh
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 echo "builds: sequencer $(git rev-parse --short HEAD)$(git diff --quiet || echo +changes), lock $(cat "$BIN_LOCK.commit" 2>/dev/null || echo '?')"
 
 # The data: 64 projects, 64,000 tasks, every user an editor of every project; migrated by the
 # lock build (the others add their migrations to their copy).
-psql_on postgres -c "CREATE DATABASE journal_seed"
-DATABASE_URL=$(url_of journal_seed) "$BIN_LOCK" migrate >/dev/null
-psql_on journal_seed -v users=64 -v projects=64 -v tasks=64000 -f scripts/seed.sql >/dev/null
-psql_on journal_seed -c "INSERT INTO memberships (project_id, user_id, role) \
-  SELECT p.id, u.id, 'editor' FROM projects p CROSS JOIN users u WHERE p.inbox_of IS NULL \
-  ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'editor' WHERE memberships.role = 'viewer'" \
-  -c "VACUUM ANALYZE memberships" >/dev/null
+seed_journal "$BIN_LOCK"
 copy() { # name binary: a fresh copy of the seed, migrated by that binary
   psql_on postgres -c "CREATE DATABASE $1 TEMPLATE journal_seed"
   DATABASE_URL=$(url_of "$1") "$2" migrate >/dev/null
