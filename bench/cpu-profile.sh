@@ -24,12 +24,8 @@ for round in $(seq 1 "${ROUNDS:-1}"); do
     order=$((order + 1))
     bin=target/bench-bins/docket-$build
     db=cpu_${build//-/_}_$round
-    psql_on postgres -c "CREATE DATABASE $db TEMPLATE journal_seed"
-    DATABASE_URL=$(url_of "$db") "$bin" migrate >/dev/null
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    DATABASE_URL=$(url_of "$db") "$bin" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+    copy "$db" "$bin"
+    serve "$db" "$bin"
     psql_on postgres -c CHECKPOINT >/dev/null
     # Sampling starts a second after the warm-up ends (the client says when it has logged in)
     # and stops a second before the measured part does.
@@ -38,11 +34,11 @@ for round in $(seq 1 "${ROUNDS:-1}"); do
       perf record -q -a -F 1999 -o "$OUT/$build-$round.data" -- sleep $((DURATION - 2)) >/dev/null 2>&1 ) &
     sampler=$!
     rm -f "$OUT/client.err"
-    line=$(target/release/docket-bench --url "http://127.0.0.1:$port" --database-url "$(url_of "$db")" \
+    line=$(target/release/docket-bench --url "http://127.0.0.1:$PORT" --database-url "$(url_of "$db")" \
       --server-pid "$SERVER" --duration-s "$DURATION" --warmup-s "$WARMUP" --connections "$CONNS" \
       --users 50 --scenarios w --write-projects "$PROJECTS" --label "$build" 2>"$OUT/client.err" | grep '^BENCH')
     wait "$sampler"
-    kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+    stop
     psql_on postgres -c "DROP DATABASE $db"
     rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
     perf script -i "$OUT/$build-$round.data" -F comm,pid,ip,sym,dso 2>/dev/null \

@@ -18,22 +18,18 @@ seed_journal target/bench-bins/docket-lock
 for round in $(seq 1 "${ROUNDS:-1}"); do
 for build in "$@"; do
   bin=$(bin_of "$build"); db=p_${build//-/_}_$round
-  psql_on postgres -c "CREATE DATABASE $db TEMPLATE journal_seed"
-  DATABASE_URL=$(url_of "$db") "$bin" migrate >/dev/null
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  DATABASE_URL=$(url_of "$db") "$bin" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  copy "$db" "$bin"
+  serve "$db" "$bin"
   psql_on postgres -c "SELECT pg_stat_statements_reset()" >/dev/null
   echo "== round $round $build ($CONNS conns, $PROJECTS project(s), load $(cut -d' ' -f1 /proc/loadavg))"
-  target/release/docket-bench --url "http://127.0.0.1:$port" --database-url "$(url_of "$db")" \
+  target/release/docket-bench --url "http://127.0.0.1:$PORT" --database-url "$(url_of "$db")" \
     --server-pid "$SERVER" --duration-s "$DURATION" --warmup-s 3 --connections "$CONNS" \
     --users 50 --scenarios w --write-projects "$PROJECTS" --label "$build" 2>/dev/null | grep '^BENCH' || true
   psql_on postgres -P pager=off -c "SELECT calls, round(total_exec_time::numeric,0) AS ms, \
       round(mean_exec_time::numeric*1000,0) AS mean_us, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS q \
     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db' \
     ORDER BY total_exec_time DESC LIMIT ${TOP:-14}"
-  kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+  stop
   psql_on postgres -c "DROP DATABASE $db"
 done
 done

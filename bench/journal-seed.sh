@@ -1,6 +1,7 @@
 # Sourced by the history benchmarks (journal.sh, journal-profile.sh, cpu-profile.sh) after
-# bench/pg.sh: the servers' environment, psql_on and url_of, and seed_journal, which makes the
-# database they copy for each run.
+# bench/pg.sh: the servers' environment, psql_on and url_of, seed_journal, which makes the
+# database they copy for each run, and copy, serve and stop for each build's run (the caller's
+# cleanup stops $SERVER if the script ends early).
 export PATH="$PG_BIN:$PATH"
 export DOCKET_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
   DOCKET_ENCRYPTION_KEY=benchmark-key-0123456789abcdefghijklmnopq \
@@ -21,3 +22,16 @@ seed_journal() {
     ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'editor' WHERE memberships.role = 'viewer'" \
     -c "VACUUM ANALYZE memberships" >/dev/null
 }
+
+copy() { # name binary: a fresh copy of the seed, migrated by that binary
+  psql_on postgres -c "CREATE DATABASE $1 TEMPLATE journal_seed"
+  DATABASE_URL=$(url_of "$1") "$2" migrate >/dev/null
+}
+serve() { # database binary: a server on a free port (PORT), its pid in SERVER
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  DATABASE_URL=$(url_of "$1") "$2" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  PORT=$port
+}
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }

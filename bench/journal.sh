@@ -57,18 +57,6 @@ echo "builds: sequencer $(git rev-parse --short HEAD)$(git diff --quiet || echo 
 # The data: 64 projects, 64,000 tasks, every user an editor of every project; migrated by the
 # lock build (the others add their migrations to their copy).
 seed_journal "$BIN_LOCK"
-copy() { # name binary: a fresh copy of the seed, migrated by that binary
-  psql_on postgres -c "CREATE DATABASE $1 TEMPLATE journal_seed"
-  DATABASE_URL=$(url_of "$1") "$2" migrate >/dev/null
-}
-serve() { # database binary
-  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  DATABASE_URL=$(url_of "$1") "$2" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  PORT=$port
-}
-stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }
 
 if [ -z "${SKIP_DESIGNS:-}" ]; then
   copy journal_designs "$BIN"
